@@ -1,0 +1,1 @@
+"""culturebot: a Discord bot for researching the cultural alignment of language models."""

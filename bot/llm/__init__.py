@@ -1,0 +1,1 @@
+"""The model side: the OpenAI-compatible client and the embedded local model server."""
