@@ -1,0 +1,44 @@
+"""The storage layer: all persistence goes through `Storage`; all SQL lives in its backends.
+
+Only SQLite exists today (`SqliteStorage`); a PostgreSQL backend for sharded deployments would
+implement the same methods.
+"""
+
+from __future__ import annotations
+
+from bot.config import DatabaseBackend, Settings
+from bot.storage.migrations import MigrationError
+from bot.storage.records import AnswerRecord, AnswerResult, NewAnswer, Outcome, Rating, RatingSource
+from bot.storage.sqlite import SqliteStorage
+
+# The narrow interface the rest of the bot depends on. An alias for now; it becomes a Protocol the
+# day a second backend exists.
+Storage = SqliteStorage
+
+
+async def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
+    """Open the configured backend and, unless told otherwise, bring its schema up to date."""
+    if settings.database_backend is not DatabaseBackend.SQLITE:  # pragma: no cover - one backend today
+        raise ValueError(f"unsupported database backend {settings.database_backend}")
+    storage = await SqliteStorage.open(settings.database_path)
+    if migrate:
+        try:
+            await storage.migrate()
+        except BaseException:
+            await storage.close()
+            raise
+    return storage
+
+
+__all__ = [
+    "AnswerRecord",
+    "AnswerResult",
+    "MigrationError",
+    "NewAnswer",
+    "Outcome",
+    "Rating",
+    "RatingSource",
+    "SqliteStorage",
+    "Storage",
+    "open_storage",
+]

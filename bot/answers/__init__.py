@@ -1,0 +1,1 @@
+"""Answering members: prompt assembly, streaming into Discord messages, output safety."""

@@ -1,0 +1,111 @@
+"""Stream an answer into Discord messages as the model writes it.
+
+The first message goes out as soon as the first text arrives; it is then edited at most once per
+`edit_interval` seconds. Past Discord's 2,000 characters the answer continues in a new message,
+cut where `take_message` says (no split words or code blocks). A cursor marks a message still being
+written; the final edit removes it, so a reader can tell a finished answer from a running one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.answers.safety import NO_PINGS, defuse_mentions
+from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, take_message
+
+CURSOR = " ▌"
+TRUNCATED_NOTE = "\n\n*(answer shortened: it reached this server's length limit)*"
+
+OnMessage = Callable[[discord.Message, int], Awaitable[None]]
+
+
+class StreamingReply:
+    """Renders a growing answer into one or more Discord messages."""
+
+    def __init__(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        reply_to: discord.Message | None = None,
+        edit_interval: float = 1.0,
+        max_chars: int = 6000,
+        limit: int = DISCORD_MESSAGE_LIMIT,
+        on_message: OnMessage | None = None,
+    ) -> None:
+        self._channel = channel
+        self._reply_to = reply_to
+        self._edit_interval = edit_interval
+        self._max_chars = max_chars
+        self._limit = limit
+        self._on_message = on_message
+        self.messages: list[discord.Message] = []
+        self.text = ""  # the whole answer as accepted, for the record
+        self.truncated = False
+        self._current = ""  # text of the part being written
+        self._current_message: discord.Message | None = None
+        self._displayed: str | None = None  # exactly what that message shows now
+        self._last_render = 0.0
+
+    async def push(self, delta: str) -> None:
+        """Add model text; sends or edits messages when due."""
+        if self.truncated or not delta:
+            return
+        room = self._max_chars - len(self.text)
+        if len(delta) > room:
+            delta = delta[:room]
+            self.truncated = True
+        self.text += delta
+        self._current += defuse_mentions(delta)
+        # Keep room for the cursor; a full part is finished and the rest starts the next one.
+        while len(self._current) > self._limit - len(CURSOR):
+            head, rest = take_message(self._current, self._limit - len(CURSOR))
+            self._current = head
+            await self._render(final=True)
+            self._start_part(rest)
+        if self._current_message is None or time.monotonic() - self._last_render >= self._edit_interval:
+            await self._render(final=False)
+
+    async def finish(self, note: str = "") -> list[discord.Message]:
+        """Final edit: remove the cursor and append `note` (e.g. why the answer is incomplete)."""
+        if self.truncated:
+            note = TRUNCATED_NOTE + note
+        if not self.messages and not self._current.strip():
+            return self.messages  # nothing was ever shown; the caller explains instead
+        if len(self._current) + len(note) > self._limit:
+            await self._render(final=True)
+            self._start_part(note.strip())
+        else:
+            self._current += note
+        await self._render(final=True)
+        return self.messages
+
+    def _start_part(self, text: str) -> None:
+        self._current = text
+        self._current_message = None
+        self._displayed = None
+
+    async def _render(self, *, final: bool) -> None:
+        if not self._current.strip():
+            return
+        content = self._current if final else self._current + CURSOR
+        if self._current_message is None:
+            self._current_message = await self._send(content)
+            self.messages.append(self._current_message)
+            if self._on_message is not None:
+                await self._on_message(self._current_message, len(self.messages) - 1)
+        elif content != self._displayed:
+            await self._current_message.edit(content=content, allowed_mentions=NO_PINGS)
+        self._displayed = content
+        self._last_render = time.monotonic()
+
+    async def _send(self, content: str) -> discord.Message:
+        if not self.messages and self._reply_to is not None:
+            # Still answer if the question was deleted meanwhile.
+            reference = self._reply_to.to_reference(fail_if_not_exists=False)
+            return await self._channel.send(
+                content, reference=reference, allowed_mentions=NO_PINGS, mention_author=False
+            )
+        return await self._channel.send(content, allowed_mentions=NO_PINGS)

@@ -1,0 +1,232 @@
+"""Settings: one pydantic-settings class read from the environment and `.env`.
+
+Every field here has a line in `.env.example` and a row in the README's configuration table.
+`load_settings()` turns pydantic's validation errors into one line per problem naming the
+environment variable, so start-up can fail with a clear message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    AnyWebsocketUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "CULTUREBOT_"
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+
+
+class SettingsError(Exception):
+    """Raised when the configuration is invalid; the message is meant for the operator as is."""
+
+
+class CommandSync(StrEnum):
+    """Where application (slash) commands are registered at start-up."""
+
+    GLOBAL = "global"  # every server; Discord may take a while to show changes
+    GUILD = "guild"  # only the servers in CULTUREBOT_DEV_GUILD_IDS, instantly (development)
+    OFF = "off"  # never sync; commands stay as last registered
+
+
+class DatabaseBackend(StrEnum):
+    """Storage backends; only SQLite exists today, PostgreSQL is the planned second."""
+
+    SQLITE = "sqlite"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class Settings(BaseSettings):
+    """All of culturebot's configuration. Field names map to CULTUREBOT_<NAME> variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Discord
+    discord_token: SecretStr | None = Field(default=None, description="Bot token from the Discord developer portal.")
+    discord_api_base: AnyHttpUrl = Field(
+        default=AnyHttpUrl(DISCORD_API_BASE),
+        description="REST base URL; point it at a Discord-compatible server (Spacebar, the stand-in).",
+    )
+    discord_gateway_url: AnyWebsocketUrl = Field(
+        default=AnyWebsocketUrl(DISCORD_GATEWAY_URL), description="Gateway websocket URL."
+    )
+    command_sync: CommandSync = Field(
+        default=CommandSync.GLOBAL, description="Where slash commands are synced at start-up."
+    )
+    dev_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Comma-separated server ids for command_sync=guild."
+    )
+    guild_ready_timeout: float = Field(
+        default=2.0, ge=0, le=60, description="Seconds to wait for servers to stream in before ready."
+    )
+
+    # Storage
+    database_backend: DatabaseBackend = Field(default=DatabaseBackend.SQLITE, description="Storage backend.")
+    database_path: Path = Field(default=Path("data/culturebot.sqlite3"), description="SQLite database file.")
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key for pseudonymising members in research data; if unset, read or created at pseudonym_key_file.",
+    )
+    pseudonym_key_file: Path = Field(
+        default=Path("data/pseudonym.key"),
+        description="File holding the pseudonymisation key (created with mode 600 if missing).",
+    )
+
+    # Model
+    model_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint; empty starts the embedded local model.",
+    )
+    model_api_key: SecretStr | None = Field(default=None, description="API key for the endpoint.")
+    model_name: str = Field(default="gpt-4o-mini", min_length=1, description="Model name at the endpoint.")
+    model_timeout_seconds: float = Field(default=60.0, gt=0, description="Per-request timeout.")
+    model_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 429, 5xx, timeouts.")
+    model_max_tokens: int = Field(default=700, gt=0, description="Upper bound on tokens per answer.")
+    model_temperature: float = Field(default=0.4, ge=0, le=2, description="Sampling temperature.")
+    local_model_path: Path | None = Field(
+        default=None, description="GGUF file for the embedded model; empty uses SmolLM2-135M-Instruct."
+    )
+    local_model_context: int = Field(default=4096, ge=256, description="Context window of the local model.")
+    local_model_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
+
+    # Answers
+    max_answer_chars: int = Field(default=6000, ge=200, le=40000, description="Longest answer posted, across messages.")
+    stream_edit_interval: float = Field(
+        default=1.0, ge=0.2, le=10, description="Seconds between edits of a streaming message."
+    )
+    rating_emojis: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["✅", "🤔", "❌"],
+        description="Fit-rating reactions, best fit first (fits, partly, does not fit).",
+    )
+
+    # Operations
+    log_level: LogLevel = Field(default=LogLevel.INFO, description="Logging level.")
+    shutdown_grace_seconds: float = Field(
+        default=20.0, ge=0, le=300, description="How long SIGTERM waits for in-flight answers."
+    )
+
+    @field_validator("dev_guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            bad = [part for part in parts if not part.isdigit()]
+            if bad:
+                raise ValueError(f"expected comma-separated numeric server ids, got {bad[0]!r}")
+            return [int(part) for part in parts]
+        return value
+
+    @field_validator("rating_emojis", mode="before")
+    @classmethod
+    def _split_emojis(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            if not 2 <= len(value) <= 5:
+                raise ValueError("give between 2 and 5 comma-separated emojis, best fit first")
+            if len(set(value)) != len(value):
+                raise ValueError("each rating emoji must be different")
+        return value
+
+    @field_validator("model_base_url", "model_api_key", "discord_token", "local_model_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `.env.example` lists every variable, so copied files carry empty values that mean "unset".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_path")
+    @classmethod
+    def _database_path_usable(cls, path: Path) -> Path:
+        if path.exists():
+            if path.is_dir():
+                raise ValueError(f"{path} is a directory; give a file path such as {path / 'culturebot.sqlite3'}")
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise ValueError(f"{path} is not readable and writable by this user")
+            return path
+        parent = _nearest_existing_parent(path)
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise ValueError(f"cannot create {path}: {parent} is not a writable directory")
+        return path
+
+    @field_validator("local_model_path")
+    @classmethod
+    def _gguf_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no file at {path}; give the path of a .gguf model file or leave it empty")
+        return path
+
+    @model_validator(mode="after")
+    def _guild_sync_needs_ids(self) -> Self:
+        if self.command_sync is CommandSync.GUILD and not self.dev_guild_ids:
+            raise ValueError(
+                "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS (comma-separated server ids)"
+            )
+        return self
+
+    @property
+    def uses_embedded_model(self) -> bool:
+        return self.model_base_url is None
+
+
+def _nearest_existing_parent(path: Path) -> Path:
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    return parent
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field, e.g. `model_name` -> `CULTUREBOT_MODEL_NAME`."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One operator-facing line per problem, naming the variable and what is wrong."""
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"] if isinstance(part, str)]
+        message = problem["msg"].removeprefix("Value error, ")
+        if location:
+            value = problem.get("input")
+            shown = "" if isinstance(value, dict) or value is None else f" (got {str(value)[:60]!r})"
+            if location[0] in Settings.model_fields and Settings.model_fields[location[0]].annotation in (
+                SecretStr,
+                SecretStr | None,
+            ):
+                shown = ""  # never echo a secret back
+            lines.append(f"{env_name(location[0])}: {message}{shown}")
+        else:
+            lines.append(message)
+    return lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and `.env`; raise SettingsError with one line per problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError("invalid configuration: " + "; ".join(describe_errors(error))) from None

@@ -1,0 +1,1 @@
+"""Member feedback on answers: fit ratings."""

@@ -1,0 +1,51 @@
+"""Pseudonymisation of members for research data.
+
+Research tables hold an HMAC-SHA256 of the member's Discord id under a key kept outside the
+database, so a copy of the database alone does not identify anyone, while the bot can still
+recompute a member's pseudonym to honour export and deletion requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from bot.config import Settings
+
+KEY_BYTES = 32
+
+
+class Pseudonymizer:
+    """Maps Discord user ids to stable, keyed pseudonyms."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the pseudonymisation key must be at least 16 bytes")
+        self._key = key
+
+    def member(self, user_id: int) -> str:
+        """The member's pseudonym: 32 hex characters (128 bits of the HMAC)."""
+        digest = hmac.new(self._key, f"member:{user_id}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+
+def load_or_create_key(settings: Settings) -> bytes:
+    """The key from CULTUREBOT_PSEUDONYM_KEY, else from the key file, created on first use."""
+    if settings.pseudonym_key is not None:
+        return settings.pseudonym_key.get_secret_value().encode()
+    path: Path = settings.pseudonym_key_file
+    if path.exists():
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        if len(key) < 16:
+            raise ValueError(f"{path} holds a key shorter than 16 bytes; restore it from your backup")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(KEY_BYTES)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    return key

@@ -1,0 +1,73 @@
+"""Plain records passed across the storage interface; no SQL or driver types leak out of storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How an answer ended. STREAMING means the model was still writing when it was last saved."""
+
+    STREAMING = "streaming"
+    OK = "ok"
+    INCOMPLETE = "incomplete"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+class RatingSource(StrEnum):
+    REACTION = "reaction"
+    BUTTON = "button"
+
+
+@dataclass(frozen=True, slots=True)
+class NewAnswer:
+    """What is known when an answer starts: the question and where it was asked."""
+
+    guild_id: int
+    channel_id: int
+    question_message_id: int | None
+    asker_hash: str
+    question: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    """What is known when an answer ends."""
+
+    answer: str
+    outcome: Outcome
+    error: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    ttft_ms: int | None = None
+    total_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    answer_id: int
+    guild_id: int
+    channel_id: int
+    asker_hash: str
+    question: str
+    answer: str
+    model: str
+    outcome: Outcome
+    error: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    ttft_ms: int | None
+    total_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    answer_id: int
+    rater_hash: str
+    value: int
+    scale_size: int
+    is_asker: bool
+    source: RatingSource
