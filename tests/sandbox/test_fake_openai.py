@@ -59,6 +59,12 @@ async def collect(client: openai.AsyncOpenAI, **kwargs: Any) -> list[ChatComplet
     return [chunk async for chunk in stream]
 
 
+async def drain(stream: openai.AsyncStream[ChatCompletionChunk], into: list[str]) -> None:
+    """Append the content deltas of `stream` to `into` as they arrive (so they survive an exception)."""
+    async for chunk in stream:
+        into.append(chunk.choices[0].delta.content or "")
+
+
 def content_of(chunks: list[ChatCompletionChunk]) -> str:
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
@@ -204,7 +210,7 @@ async def test_callable_responders(fake: FakeOpenAI, client: openai.AsyncOpenAI)
 
     async def async_echo(body: dict[str, Any]) -> str:
         await asyncio.sleep(0)
-        return body["model"]
+        return str(body["model"])
 
     fake.default_reply = async_echo
     assert await ask(client) == "fake-model"
@@ -260,7 +266,8 @@ async def test_ttft_and_token_rate_are_honoured(fake: FakeOpenAI, client: openai
     assert first_content_at - start >= 0.2
     assert end - start >= 0.2 + 5 / 50
     record = fake.last_request
-    assert record.ttft is not None and record.ttft >= 0.2
+    assert record.ttft is not None
+    assert record.ttft >= 0.2
 
     start = time.monotonic()
     assert await ask(client) == text  # not streamed: the same total time
@@ -324,8 +331,7 @@ async def test_cut_stream(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     stream = await client.chat.completions.create(model="fake-model", messages=MESSAGES, stream=True)
     received: list[str] = []
     with pytest.raises(openai.APIConnectionError) as caught:
-        async for chunk in stream:
-            received.append(chunk.choices[0].delta.content or "")
+        await drain(stream, received)
     assert "".join(received) == "one two"
     assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
     assert fake.pending_replies == 1  # fail_next did not consume the scripted reply
@@ -344,8 +350,7 @@ async def test_malformed_chunk(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> 
     stream = await client.chat.completions.create(model="fake-model", messages=MESSAGES, stream=True)
     received: list[str] = []
     with pytest.raises(json.JSONDecodeError):
-        async for chunk in stream:
-            received.append(chunk.choices[0].delta.content or "")
+        await drain(stream, received)
     assert "".join(received) == "This"
 
 

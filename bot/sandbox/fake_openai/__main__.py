@@ -18,9 +18,7 @@ from ._server import DEFAULT_REPLY_TEXT, FakeOpenAI
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.sandbox.fake_openai", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m bot.sandbox.fake_openai", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 (default): any free port")
     parser.add_argument("--model", default="fake-model")
@@ -32,9 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    reply = Reply(
-        args.reply, reasoning=args.reasoning, ttft=args.ttft, tokens_per_second=args.tokens_per_second
-    )
+    reply = Reply(args.reply, reasoning=args.reasoning, ttft=args.ttft, tokens_per_second=args.tokens_per_second)
     fake = FakeOpenAI(model=args.model, default_reply=reply)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

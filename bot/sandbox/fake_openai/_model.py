@@ -200,9 +200,7 @@ class RecordedRequest:
     def system_prompt(self) -> str | None:
         """The text of all system (or developer) messages, joined by blank lines; None if there are none."""
         parts = [
-            message_text(m)
-            for m in self.messages
-            if isinstance(m, dict) and m.get("role") in ("system", "developer")
+            message_text(m) for m in self.messages if isinstance(m, dict) and m.get("role") in ("system", "developer")
         ]
         return "\n\n".join(parts) if parts else None
 
@@ -227,7 +225,5 @@ def message_text(message: dict[str, Any]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
+        return "".join(part["text"] for part in content if isinstance(part, dict) and isinstance(part.get("text"), str))
     return ""

@@ -55,13 +55,9 @@ class FakeOpenAI:
     `wait_for_requests` only look at chat-completions requests.  Any API key is accepted.
     """
 
-    def __init__(
-        self, model: str = "fake-model", *, default_reply: Reply | str | Responder | None = None
-    ) -> None:
+    def __init__(self, model: str = "fake-model", *, default_reply: Reply | str | Responder | None = None) -> None:
         self.model = model
-        self.default_reply: Reply | str | Responder = (
-            DEFAULT_REPLY_TEXT if default_reply is None else default_reply
-        )
+        self.default_reply: Reply | str | Responder = DEFAULT_REPLY_TEXT if default_reply is None else default_reply
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._faults: deque[Fault] = deque()
@@ -88,7 +84,9 @@ class FakeOpenAI:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._stopping.clear()
+        # Fresh primitives: they bind to the event loop that first uses them, and a restart may be in another.
+        self._stopping = asyncio.Event()
+        self._new_request = asyncio.Condition()
         bound_host, bound_port = runner.addresses[0][:2]
         url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
         self._base_url = f"http://{url_host}:{bound_port}/v1"
@@ -208,9 +206,7 @@ class FakeOpenAI:
                 return await self._chat_completions(request, record)
             if request.path in ("/v1/models", f"/v1/models/{self.model}") and request.method == "GET":
                 return self._models(record)
-            return self._error(
-                record, 404, f"Unknown path {request.method} {request.path}.", "invalid_request_error"
-            )
+            return self._error(record, 404, f"Unknown path {request.method} {request.path}.", "invalid_request_error")
         finally:
             record.finished_at = time.monotonic()
 
@@ -330,9 +326,7 @@ class FakeOpenAI:
             "created": int(time.time()),
             "model": self._response_model(body),
             "system_fingerprint": "fp_fake",
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
-            ],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
             "usage": self._usage(body, reply).as_json(),
         }
         data = json.dumps(payload).encode()
@@ -406,9 +400,7 @@ class FakeOpenAI:
                             return resp
                         await resp.write(b"data: " + MALFORMED_DATA + b"\n\n")
                     content_chunks += 1
-                delta = (
-                    {"content": piece} if kind == "content" else {"content": None, "reasoning_content": piece}
-                )
+                delta = {"content": piece} if kind == "content" else {"content": None, "reasoning_content": piece}
                 await resp.write(chunk(delta))
 
             if isinstance(fault, CutStream | MalformedChunk) and content_chunks <= fault.after_chunks:
