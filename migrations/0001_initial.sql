@@ -1,6 +1,13 @@
 -- The first loop: servers, answers (one row per answer, spread over one or more Discord messages)
 -- and fit ratings. Members appear only as keyed hashes (see bot/pseudonyms.py), never as Discord ids.
 
+-- Small facts the bot keeps about itself, e.g. the hash of the last synced command set.
+CREATE TABLE bot_state (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    updated_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+
 CREATE TABLE guilds (
     guild_id    INTEGER PRIMARY KEY,
     name        TEXT NOT NULL,

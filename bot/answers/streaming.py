@@ -101,6 +101,10 @@ class StreamingReply:
         self._displayed = content
         self._last_render = time.monotonic()
 
+    async def send_line(self, text: str) -> discord.Message:
+        """A one-off line in place of an answer (e.g. why there is none); not part of the answer."""
+        return await self._send(text)
+
     async def _send(self, content: str) -> discord.Message:
         if not self.messages and self._reply_to is not None:
             # Still answer if the question was deleted meanwhile.

@@ -84,6 +84,20 @@ class SqliteStorage:
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
+    # Bot state
+
+    async def get_state(self, key: str) -> str | None:
+        row = await self._fetchone("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_state(self, key: str, value: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (key, value),
+            )
+
     # Servers
 
     async def ensure_guild(self, guild_id: int, name: str) -> None:

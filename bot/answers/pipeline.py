@@ -1,0 +1,171 @@
+"""One answer, start to finish: record it, stream it from the model into Discord, close the record.
+
+`Answerer` also owns the answers in flight, so a shutdown can stop taking questions, let the
+running answers finish within a grace period, and cleanly mark the rest as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import discord
+
+from bot.answers.prompt import build_messages
+from bot.answers.streaming import StreamingReply
+from bot.feedback.ratings import RatingScale
+from bot.llm.client import ModelClient, ModelError, StreamStats
+from bot.pseudonyms import Pseudonymizer
+from bot.storage import AnswerResult, NewAnswer, Outcome, Storage
+
+log = logging.getLogger(__name__)
+
+MODEL_FAILED_LINE = (
+    "Sorry, I couldn't get an answer from the language model just now. Please try again in a few minutes."
+)
+INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
+INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A member's question and where to answer it."""
+
+    guild_id: int
+    channel: discord.abc.Messageable
+    channel_id: int
+    asker_id: int
+    text: str
+    message: discord.Message | None = None  # the member's message, answered as a reply
+
+
+class Answerer:
+    """Runs answers as tasks and keeps track of them."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        model: ModelClient,
+        pseudonyms: Pseudonymizer,
+        scale: RatingScale,
+        edit_interval: float,
+        max_chars: int,
+    ) -> None:
+        self._storage = storage
+        self._model = model
+        self._pseudonyms = pseudonyms
+        self._scale = scale
+        self._edit_interval = edit_interval
+        self._max_chars = max_chars
+        self._tasks: set[asyncio.Task[Outcome]] = set()
+        self.accepting = True
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, question: Question) -> asyncio.Task[Outcome] | None:
+        """Start answering in the background; None when shutting down."""
+        if not self.accepting:
+            return None
+        task = asyncio.create_task(self.answer(question), name=f"answer:{question.channel_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, grace: float) -> None:
+        """Stop taking questions; wait up to `grace` seconds, then interrupt what still runs."""
+        self.accepting = False
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.info("interrupting %d answer(s) still running after %.0fs", len(pending), grace)
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def answer(self, question: Question) -> Outcome:
+        """Answer one question; every path ends with the record closed and nothing left hanging."""
+        answer_id = await self._storage.start_answer(
+            NewAnswer(
+                guild_id=question.guild_id,
+                channel_id=question.channel_id,
+                question_message_id=question.message.id if question.message else None,
+                asker_hash=self._pseudonyms.member(question.asker_id),
+                question=question.text,
+                model=self._model.model,
+            )
+        )
+
+        async def register(message: discord.Message, part: int) -> None:
+            await self._storage.add_answer_message(answer_id, message.id, question.channel_id, part)
+
+        reply = StreamingReply(
+            question.channel,
+            reply_to=question.message,
+            edit_interval=self._edit_interval,
+            max_chars=self._max_chars,
+            on_message=register,
+        )
+        stats = StreamStats()
+        outcome, error, note = Outcome.OK, None, ""
+        try:
+            with contextlib.suppress(discord.HTTPException):
+                await question.channel.typing()
+            async for delta in self._model.stream(build_messages(question.text), stats):
+                await reply.push(delta)
+        except ModelError as failure:
+            error = str(failure)
+            outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE) if reply.text else (Outcome.FAILED, "")
+            log.warning("answer %d: %s", answer_id, error)
+        except discord.HTTPException as failure:
+            error = f"Discord refused a message: {failure.status} {failure.text}"
+            outcome = Outcome.INCOMPLETE if reply.messages else Outcome.FAILED
+            log.warning("answer %d: %s", answer_id, error)
+        except asyncio.CancelledError:
+            await self._close(answer_id, reply, stats, Outcome.INCOMPLETE, "interrupted by shutdown", INTERRUPTED_NOTE)
+            raise
+        if outcome is Outcome.OK and not reply.text.strip():
+            outcome, error = Outcome.FAILED, "the model returned no text"
+        await self._close(answer_id, reply, stats, outcome, error, note)
+        return outcome
+
+    async def _close(
+        self,
+        answer_id: int,
+        reply: StreamingReply,
+        stats: StreamStats,
+        outcome: Outcome,
+        error: str | None,
+        note: str,
+    ) -> None:
+        """Final edit (or the polite failure line), rating controls, and the closed record."""
+        try:
+            messages = await reply.finish(note)
+            if not messages and outcome is not Outcome.OK:
+                await reply.send_line(MODEL_FAILED_LINE)
+            elif messages:
+                for emoji in self._scale.emojis:
+                    await messages[-1].add_reaction(emoji)
+        except discord.HTTPException as failure:
+            log.warning("answer %d: could not finish the Discord message: %s", answer_id, failure)
+        finally:
+            # Shielded: the record must close even if shutdown cancels us again right here.
+            await asyncio.shield(
+                self._storage.finish_answer(
+                    answer_id,
+                    AnswerResult(
+                        answer=reply.text,
+                        outcome=outcome,
+                        error=error,
+                        tokens_in=stats.tokens_in,
+                        tokens_out=stats.tokens_out,
+                        ttft_ms=stats.ttft_ms,
+                        total_ms=stats.total_ms,
+                    ),
+                )
+            )

@@ -1,0 +1,145 @@
+"""The bot process: a commands.Bot that owns storage, the model client and the answers in flight.
+
+`setup_hook` runs once per process: open and migrate the database, load every extension in cogs/,
+and sync slash commands only when they changed. `close` is the one shutdown path, used by
+signals and errors alike: stop taking questions, let running answers finish (or mark them
+interrupted), then close the gateway, the model and the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pkgutil
+
+import discord
+from discord.ext import commands
+
+import cogs
+from bot.answers.pipeline import Answerer
+from bot.config import CommandSync, Settings
+from bot.discord_endpoints import use_discord_endpoints
+from bot.feedback.ratings import RatingScale
+from bot.llm.client import ModelClient
+from bot.pseudonyms import Pseudonymizer
+from bot.storage import Storage, open_storage
+
+log = logging.getLogger(__name__)
+
+COMMAND_HASH_KEY = "synced_commands_sha256"
+
+
+def required_intents() -> discord.Intents:
+    """Only what the features need: no privileged intent (answering on mention needs none)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.guild_reactions = True
+    return intents
+
+
+def extension_names() -> list[str]:
+    """Every module in cogs/, each a discord.py extension."""
+    return sorted(f"{cogs.__name__}.{module.name}" for module in pkgutil.iter_modules(cogs.__path__))
+
+
+class CultureBot(commands.Bot):
+    """culturebot's Discord client."""
+
+    def __init__(self, settings: Settings, *, model: ModelClient, pseudonyms: Pseudonymizer) -> None:
+        use_discord_endpoints(str(settings.discord_api_base), str(settings.discord_gateway_url))
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no prefix commands; slash commands only
+            help_command=None,
+            intents=required_intents(),
+            # Nobody is pinged unless the code names them; model output goes out with no pings at all.
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
+            guild_ready_timeout=settings.guild_ready_timeout,
+        )
+        self.settings = settings
+        self.model = model
+        self.pseudonyms = pseudonyms
+        self.rating_scale = RatingScale(tuple(settings.rating_emojis))
+        self._storage: Storage | None = None
+        self._answerer: Answerer | None = None
+        self._closing = False
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            raise RuntimeError("storage is opened in setup_hook")
+        return self._storage
+
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            raise RuntimeError("the answerer is created in setup_hook")
+        return self._answerer
+
+    async def setup_hook(self) -> None:
+        self._storage = await open_storage(self.settings)
+        interrupted = await self._storage.close_interrupted_answers()
+        if interrupted:
+            log.warning("%d answer(s) were cut off by the last shutdown and are marked incomplete", interrupted)
+        self._answerer = Answerer(
+            storage=self._storage,
+            model=self.model,
+            pseudonyms=self.pseudonyms,
+            scale=self.rating_scale,
+            edit_interval=self.settings.stream_edit_interval,
+            max_chars=self.settings.max_answer_chars,
+        )
+        for name in extension_names():
+            await self.load_extension(name)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Register slash commands where the settings say, skipping the call when nothing changed."""
+        mode = self.settings.command_sync
+        if mode is CommandSync.OFF:
+            return
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        targets: list[discord.abc.Snowflake | None]
+        if mode is CommandSync.GLOBAL:
+            targets = [None]
+        else:
+            targets = [discord.Object(guild_id) for guild_id in self.settings.dev_guild_ids]
+        digest = hashlib.sha256(
+            json.dumps([mode.value, sorted(self.settings.dev_guild_ids), payload], sort_keys=True).encode()
+        ).hexdigest()
+        if await self.storage.get_state(COMMAND_HASH_KEY) == digest:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return
+        for guild in targets:
+            if guild is not None:
+                self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d slash command(s) %s", len(synced), "globally" if guild is None else f"to {guild.id}")
+        await self.storage.set_state(COMMAND_HASH_KEY, digest)
+
+    async def on_ready(self) -> None:
+        assert self.user is not None
+        log.info("connected as %s (%d) to %d server(s)", self.user, self.user.id, len(self.guilds))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.storage.ensure_guild(guild.id, guild.name)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.storage.ensure_guild(guild.id, guild.name)
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: messages are handled by the cogs' listeners only."""
+
+    async def close(self) -> None:
+        """Finish or interrupt answers, then close the gateway, the model client and the database."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._answerer is not None:
+            await self._answerer.drain(self.settings.shutdown_grace_seconds)
+        await super().close()
+        await self.model.close()
+        if self._storage is not None:
+            await self._storage.close()
+        log.info("shut down cleanly")

@@ -1,0 +1,32 @@
+"""/about: what culturebot is, what it collects, and which model answers."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.runtime import CultureBot
+
+ABOUT_TEXT = (
+    "I answer questions about this community's cultural context and ask members how well each answer fits. "
+    "I am a research instrument: members' ratings help researchers study whether language models reflect a "
+    "specific community rather than a stereotype of a nationality.\n\n"
+    "**Asking**: mention me with your question.\n"
+    "**Rating**: react to an answer with {scale} (best fit first).\n"
+    "**Model**: `{model}`. Ratings are stored under a pseudonym, never your Discord id."
+)
+
+
+class About(commands.Cog):
+    def __init__(self, bot: CultureBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="about", description="What culturebot is, what it collects, and which model answers")
+    async def about(self, interaction: discord.Interaction) -> None:
+        text = ABOUT_TEXT.format(scale=" ".join(self.bot.rating_scale.emojis), model=self.bot.model.model)
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: CultureBot) -> None:
+    await bot.add_cog(About(bot))
