@@ -164,6 +164,14 @@ async def test_reasoning_not_streamed(fake: FakeOpenAI, client: openai.AsyncOpen
     assert getattr(message, "reasoning_content", None) == "Thinking."
 
 
+async def test_reasoning_field_name(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake.script(Reply("Done.", reasoning="Hmm.", reasoning_field="reasoning"))
+    chunks = await collect(client)
+    assert [getattr(c.choices[0].delta, "reasoning", None) for c in chunks[1:3]] == ["Hmm.", None]
+    assert not any(getattr(c.choices[0].delta, "reasoning_content", None) for c in chunks)
+    assert content_of(chunks) == "Done."
+
+
 async def test_response_format_returns_text_as_is(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.script('{"scope": "Basque Country", "answer": "A club."}')
     completion = await client.chat.completions.create(
@@ -214,6 +222,16 @@ async def test_callable_responders(fake: FakeOpenAI, client: openai.AsyncOpenAI)
 
     fake.default_reply = async_echo
     assert await ask(client) == "fake-model"
+
+
+async def test_broken_responder_is_a_500_naming_the_error(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    def broken(body: dict[str, Any]) -> Reply:
+        raise KeyError("oops")
+
+    fake.default_reply = broken
+    with pytest.raises(openai.InternalServerError, match="KeyError"):
+        await ask(client)
+    assert isinstance(fake.last_request.extra["responder_error"], KeyError)
 
 
 async def test_request_recording(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:

@@ -137,7 +137,9 @@ class Reply:
     `reasoning` is streamed as `delta.reasoning_content` chunks before the content (as DeepSeek, vLLM and
     llama.cpp do) and returned as `message.reasoning_content` when not streamed.  `ttft` is the delay in
     seconds before the first chunk; `tokens_per_second` paces the chunks, one token-ish piece each (None:
-    as fast as possible).  `usage` overrides the computed token counts.
+    as fast as possible).  `usage` overrides the computed token counts.  `reasoning_field` names the field
+    the reasoning travels in: `reasoning_content` (DeepSeek, llama.cpp, older vLLM) or `reasoning` (newer
+    vLLM, OpenRouter).
     """
 
     text: str
@@ -147,6 +149,7 @@ class Reply:
     fault: Fault | None = None
     usage: Usage | None = None
     finish_reason: str = "stop"
+    reasoning_field: str = "reasoning_content"
 
 
 Responder = Callable[[dict[str, Any]], "Reply | str | Awaitable[Reply | str]"]

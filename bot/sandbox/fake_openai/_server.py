@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ __all__ = ["DEFAULT_REPLY_TEXT", "FakeOpenAI"]
 DEFAULT_REPLY_TEXT = "This is a scripted answer."
 MALFORMED_DATA = b"{not json"
 _SHUTDOWN_TIMEOUT = 1.0
+_log = logging.getLogger(__name__)
 
 
 class _Stopping(Exception):
@@ -253,7 +255,13 @@ class FakeOpenAI:
             return self._error(record, 400, "The request body is not a JSON object.", "invalid_request_error")
         if not isinstance(body.get("messages"), list):
             return self._error(record, 400, "'messages' is a required property.", "invalid_request_error")
-        reply, fault = await self._next_reply(body)
+        try:
+            reply, fault = await self._next_reply(body)
+        except Exception as exc:
+            # A broken test responder: say so in the client's error and in the log, rather than a bare 500.
+            _log.exception("FakeOpenAI: the default_reply responder raised")
+            record.extra["responder_error"] = exc
+            return self._error(record, 500, f"FakeOpenAI responder raised {exc!r}", "server_error")
         record.reply, record.fault = reply, fault
 
         if isinstance(fault, RateLimited):
@@ -319,7 +327,7 @@ class FakeOpenAI:
         await self._sleep(delay)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
         if reply.reasoning is not None:
-            message["reasoning_content"] = reply.reasoning
+            message[reply.reasoning_field] = reply.reasoning
         payload = {
             "id": f"chatcmpl-fake-{record.index}",
             "object": "chat.completion",
@@ -386,7 +394,7 @@ class FakeOpenAI:
             await resp.write(chunk({"role": "assistant", "content": ""}))
 
             pieces: Iterable[tuple[str, str]] = [
-                *(("reasoning_content", p) for p in split_tokens(reply.reasoning or "")),
+                *(("reasoning", p) for p in split_tokens(reply.reasoning or "")),
                 *(("content", p) for p in split_tokens(reply.text)),
             ]
             content_chunks = 0
@@ -400,7 +408,7 @@ class FakeOpenAI:
                             return resp
                         await resp.write(b"data: " + MALFORMED_DATA + b"\n\n")
                     content_chunks += 1
-                delta = {"content": piece} if kind == "content" else {"content": None, "reasoning_content": piece}
+                delta = {"content": piece} if kind == "content" else {"content": None, reply.reasoning_field: piece}
                 await resp.write(chunk(delta))
 
             if isinstance(fault, CutStream | MalformedChunk) and content_chunks <= fault.after_chunks:
