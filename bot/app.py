@@ -1,0 +1,104 @@
+"""Assemble and run the bot process: settings, model (hosted or embedded), Discord client, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import discord
+
+from bot.config import Settings
+from bot.llm.client import ModelClient
+from bot.pseudonyms import Pseudonymizer, load_or_create_key
+from bot.runtime import CultureBot
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message tells the operator what to do."""
+
+
+def check_can_start(settings: Settings) -> str:
+    """The Discord token, or a StartupError saying what to set."""
+    if settings.discord_token is None:
+        raise StartupError(
+            "CULTUREBOT_DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put its "
+            "token in .env (see README, 'Create the Discord application')"
+        )
+    return settings.discord_token.get_secret_value()
+
+
+def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
+    try:
+        return Pseudonymizer(load_or_create_key(settings))
+    except (OSError, ValueError) as error:
+        raise StartupError(f"cannot use the pseudonymisation key ({settings.pseudonym_key_file}): {error}") from None
+
+
+async def run_bot(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM (clean shutdown) or a fatal error (raised as StartupError)."""
+    token = check_can_start(settings)
+    pseudonyms = load_pseudonymizer(settings)
+    async with contextlib.AsyncExitStack() as stack:
+        model = await stack.enter_async_context(_model_client(settings))
+        bot = CultureBot(settings, model=model, pseudonyms=pseudonyms)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        runner = asyncio.create_task(bot.start(token), name="discord")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            log.info("signal received: finishing answers in flight, then shutting down")
+        stopper.cancel()
+        await bot.close()
+        try:
+            await runner
+        except discord.LoginFailure:
+            raise StartupError("Discord rejected CULTUREBOT_DISCORD_TOKEN; copy the bot token again") from None
+        except discord.PrivilegedIntentsRequired:
+            raise StartupError("Discord refused an intent the bot asked for; this is a bug, please report it") from None
+        except (OSError, discord.GatewayNotFound, discord.ConnectionClosed) as error:
+            raise StartupError(f"cannot reach Discord at {settings.discord_api_base}: {error}") from None
+
+
+@contextlib.asynccontextmanager
+async def _model_client(settings: Settings) -> AsyncIterator[ModelClient]:
+    """The configured endpoint, or the embedded local model started as a child process."""
+    if settings.model_base_url is not None:
+        api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
+        yield _client(settings, str(settings.model_base_url), api_key, settings.model_name)
+        return
+    from bot.llm.local_server import LocalModelServer, LocalModelUnavailable
+
+    try:
+        server = LocalModelServer(
+            settings.local_model_path,
+            n_ctx=settings.local_model_context,
+            n_threads=settings.local_model_threads,
+        )
+        await server.start()
+    except LocalModelUnavailable as error:
+        raise StartupError(str(error)) from None
+    log.info("embedded model %s serving at %s", server.model, server.base_url)
+    try:
+        yield _client(settings, server.base_url, None, server.model)
+    finally:
+        await server.stop()
+
+
+def _client(settings: Settings, base_url: str, api_key: str | None, model: str) -> ModelClient:
+    return ModelClient(
+        base_url=base_url,
+        api_key=api_key,
+        model=model,
+        timeout=settings.model_timeout_seconds,
+        max_retries=settings.model_max_retries,
+        max_tokens=settings.model_max_tokens,
+        temperature=settings.model_temperature,
+    )

@@ -1,0 +1,78 @@
+"""The `culturebot` command line: `run`, `migrate`; every failure is one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import setup_logging
+from bot.storage import MigrationError, open_storage
+from bot.storage.migrations import load_migrations
+
+
+class CliError(Exception):
+    """A failure to report as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="culturebot",
+        description="A Discord bot that answers within a community's declared cultural scope and "
+        "collects members' judgements of fit for research.",
+        epilog="Configuration comes from CULTUREBOT_* environment variables and .env; see .env.example.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser("run", help="connect to Discord and serve (applies migrations first)")
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "migrate":
+            settings = load_settings(**({"database_path": args.db} if args.db else {}))
+            setup_logging(settings.log_level)
+            print(asyncio.run(migrate(settings)))
+        elif args.command == "run":
+            settings = load_settings()
+            setup_logging(settings.log_level)
+            run(settings)
+    except (SettingsError, MigrationError, CliError) as error:
+        print(f"culturebot: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def migrate(settings: Settings) -> str:
+    """Apply pending migrations; a line saying what was done."""
+    storage = await open_storage(settings, migrate=False)
+    try:
+        applied = await storage.migrate()
+    finally:
+        await storage.close()
+    version = len(load_migrations())
+    if not applied:
+        return f"{settings.database_path}: up to date at schema version {version}"
+    names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied)
+    return f"{settings.database_path}: applied {names}; now at schema version {version}"
+
+
+def run(settings: Settings) -> None:
+    from bot.app import StartupError, run_bot
+
+    try:
+        asyncio.run(run_bot(settings))
+    except StartupError as error:
+        raise CliError(str(error)) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
