@@ -23,7 +23,7 @@ class ReasoningFilter:
         visible: list[str] = []
         while self._pending:
             if self._closing is not None:
-                end = self._pending.find(self._closing)
+                end = self._pending.lower().find(self._closing)
                 if end == -1:
                     # Keep only a tail that could be the start of the close tag.
                     self._pending = self._pending[-(len(self._closing) - 1) :]

@@ -36,6 +36,7 @@ class SqliteStorage:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._closed = False
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStorage:
@@ -57,7 +58,10 @@ class SqliteStorage:
         return cls(conn, path)
 
     async def close(self) -> None:
-        """Checkpoint the WAL into the main file and close the connection."""
+        """Checkpoint the WAL into the main file and close the connection; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:

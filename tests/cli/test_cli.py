@@ -1,0 +1,92 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args, env=None, cwd):
+    """Run `culturebot` as a real process with a clean CULTUREBOT_* environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CULTUREBOT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("CULTUREBOT_MODEL_BASE_URL", "not a url", "CULTUREBOT_MODEL_BASE_URL: Input should be a valid URL"),
+        ("CULTUREBOT_MODEL_MAX_RETRIES", "-1", "CULTUREBOT_MODEL_MAX_RETRIES: Input should be greater than or equal"),
+        ("CULTUREBOT_DATABASE_BACKEND", "mongodb", "CULTUREBOT_DATABASE_BACKEND: Input should be 'sqlite'"),
+        ("CULTUREBOT_DATABASE_PATH", "a-file/bot.sqlite3", "CULTUREBOT_DATABASE_PATH: Value error, cannot create"),
+        ("CULTUREBOT_DATABASE_PATH", ".", "CULTUREBOT_DATABASE_PATH: Value error, . is a directory"),
+        ("CULTUREBOT_RATING_EMOJIS", "✅", "CULTUREBOT_RATING_EMOJIS: Value error, give between 2 and 5"),
+        ("CULTUREBOT_COMMAND_SYNC", "guild", "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS"),
+    ],
+)
+def test_bad_setting_is_one_clear_line(tmp_path, variable, value, expected):
+    (tmp_path / "a-file").write_text("not a folder")
+    result = run_cli("run", env={variable: value}, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("culturebot: invalid configuration: ")
+    assert expected.replace("Value error, ", "") in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_secret_is_never_echoed(tmp_path):
+    # A token that is valid but the model URL is not: the token must not appear in the error.
+    result = run_cli(
+        "run",
+        env={"CULTUREBOT_DISCORD_TOKEN": "super-secret-token", "CULTUREBOT_MODEL_BASE_URL": "::"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "super-secret-token" not in result.stderr + result.stdout
+
+
+def test_env_file_is_read_and_empty_values_mean_unset(tmp_path):
+    (tmp_path / ".env").write_text("CULTUREBOT_MODEL_MAX_TOKENS=0\nCULTUREBOT_MODEL_BASE_URL=\n")
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "CULTUREBOT_MODEL_MAX_TOKENS: Input should be greater than 0" in result.stderr
+    assert "MODEL_BASE_URL" not in result.stderr
+
+
+def test_run_without_token_says_what_to_set(tmp_path):
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "culturebot: CULTUREBOT_DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
+        "its token in .env (see README, 'Create the Discord application')"
+    ]
+
+
+def test_migrate_applies_then_reports_up_to_date(tmp_path):
+    db = tmp_path / "data" / "bot.sqlite3"
+    first = run_cli("migrate", "--db", str(db), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001_initial" in first.stdout
+    second = run_cli("migrate", "--db", str(db), cwd=tmp_path)
+    assert second.returncode == 0
+    assert "up to date" in second.stdout
+
+
+def test_help_lists_subcommands(tmp_path):
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "migrate"):
+        assert command in result.stdout
+
+
+def test_unknown_subcommand_is_a_usage_error(tmp_path):
+    result = run_cli("fly", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid choice: 'fly'" in result.stderr

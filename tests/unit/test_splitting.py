@@ -1,0 +1,57 @@
+import pytest
+
+from bot.answers.splitting import open_fence_at, split_message, take_message
+
+
+def test_short_text_is_one_message():
+    assert split_message("hello") == ["hello"]
+
+
+def test_ten_thousand_characters_split_on_word_boundaries():
+    words = [f"word{i}" for i in range(1500)]
+    text = " ".join(words)
+    assert len(text) > 10_000
+    parts = split_message(text)
+    assert len(parts) >= 6
+    assert all(len(part) <= 2000 for part in parts)
+    # No word is cut: the words of all parts, in order, are the original words.
+    assert " ".join(parts).split() == words
+
+
+def test_prefers_paragraph_breaks():
+    text = "a" * 1500 + "\n\n" + "b " * 400
+    head, rest = take_message(text)
+    assert head == "a" * 1500
+    assert rest.startswith("b b")
+
+
+def test_open_code_block_is_closed_and_reopened():
+    code = "\n".join(f"print({i})  # line" for i in range(200))
+    text = "Here is code:\n```python\n" + code + "\n```\nDone."
+    parts = split_message(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert len(part) <= 2000
+        assert open_fence_at(part) is None, "each part must render its code block completely"
+    assert parts[1].startswith("```python\n")
+    joined = "\n".join(parts)
+    for i in range(200):
+        assert f"print({i})" in joined
+
+
+def test_closed_fence_is_not_reopened():
+    text = "```\ncode\n```\n" + "word " * 500
+    head, rest = take_message(text)
+    assert not rest.startswith("```")
+
+
+def test_single_giant_word_is_cut_at_the_limit():
+    text = "x" * 4500
+    parts = split_message(text)
+    assert [len(part) for part in parts] == [1992, 1992, 516]
+
+
+@pytest.mark.parametrize("limit", [50, 200, 2000])
+def test_parts_never_exceed_limit(limit):
+    text = ("Some sentence here. " * 40 + "\n\n```\n" + "code line\n" * 30 + "```\n") * 5
+    assert all(len(part) <= limit for part in split_message(text, limit))
