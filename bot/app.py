@@ -44,7 +44,7 @@ async def run_bot(settings: Settings) -> None:
     token = check_can_start(settings)
     pseudonyms = load_pseudonymizer(settings)
     async with contextlib.AsyncExitStack() as stack:
-        model = await stack.enter_async_context(_model_client(settings))
+        model = await stack.enter_async_context(model_client(settings))
         bot = CultureBot(settings, model=model, pseudonyms=pseudonyms)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -68,7 +68,7 @@ async def run_bot(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _model_client(settings: Settings) -> AsyncIterator[ModelClient]:
+async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
     """The configured endpoint, or the embedded local model started as a child process."""
     if settings.model_base_url is not None:
         api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
