@@ -1,0 +1,68 @@
+"""REST faults tests inject: 429 rate limits (as Discord/Cloudflare send them) and 5xx errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from aiohttp import web
+
+
+@dataclass
+class Fault:
+    """Answer the next ``count`` requests matching ``method`` and ``path_regex`` with ``status``."""
+
+    method: str
+    path_regex: str
+    status: int = 429
+    retry_after: float = 0.2
+    count: int = 1
+    global_: bool = False
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method == "*" or self.method.upper() == method) and re.search(self.path_regex, path) is not None
+
+    def response(self) -> web.Response:
+        if self.status == 429:
+            body = {"message": "You are being rate limited.", "retry_after": self.retry_after, "global": self.global_}
+            headers = {
+                "Via": "1.1 google",
+                "Retry-After": f"{self.retry_after:g}",
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": f"{self.retry_after:g}",
+                "X-RateLimit-Scope": "global" if self.global_ else "user",
+            }
+            if self.global_:
+                headers["X-RateLimit-Global"] = "true"
+            return web.Response(status=429, text=json.dumps(body), content_type="application/json", headers=headers)
+        body = {"message": f"{self.status}: stand-in injected server error", "code": 0}
+        return web.Response(status=self.status, text=json.dumps(body), content_type="application/json")
+
+
+class FaultInjector:
+    """Pending faults, consumed in the order they were added."""
+
+    def __init__(self) -> None:
+        self.pending: list[Fault] = []
+        self.fired: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        self.pending.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault to fire for this request, if any (counting it as used)."""
+        for fault in self.pending:
+            if fault.matches(method, path):
+                fault.hits += 1
+                if fault.hits >= fault.count:
+                    self.pending.remove(fault)
+                self.fired.append(fault)
+                return fault
+        return None
+
+    def clear(self) -> None:
+        self.pending.clear()
