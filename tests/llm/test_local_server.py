@@ -16,6 +16,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.llm.local_server import (
+    LocalModelError,
     LocalModelServer,
     LocalModelStartError,
     LocalModelUnavailable,
@@ -45,9 +46,7 @@ async def _stream_text(server: LocalModelServer, max_tokens: int = 24) -> list[s
             model=server.model, messages=MESSAGES, max_tokens=max_tokens, temperature=0.0, stream=True
         )
         pieces = [
-            chunk.choices[0].delta.content
-            async for chunk in stream
-            if chunk.choices and chunk.choices[0].delta.content
+            chunk.choices[0].delta.content async for chunk in stream if chunk.choices and chunk.choices[0].delta.content
         ]
     finally:
         await client.close()
@@ -143,3 +142,19 @@ async def test_supervisor_restarts_a_killed_child(caplog: pytest.LogCaptureFixtu
         assert "".join(pieces).strip()
         assert server.restarts == 1
     assert not _pid_exists(new_pid)
+
+
+@pytest.mark.local_model
+async def test_supervisor_gives_up_past_max_restarts() -> None:
+    async with LocalModelServer(max_restarts=0) as server:
+        pid = server.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        async with asyncio.timeout(30):
+            while server.pid is not None:  # noqa: ASYNC110 - wait for the event loop to reap the child
+                await asyncio.sleep(0.05)
+            with pytest.raises(LocalModelError, match="not running"):
+                await server.wait_ready()
+        assert server.gave_up
+        assert server.restarts == 0
+        assert server.pid is None
