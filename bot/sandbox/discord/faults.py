@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from aiohttp import web
+
+from .http_util import json_response
 
 
 @dataclass
@@ -37,9 +38,10 @@ class Fault:
             }
             if self.global_:
                 headers["X-RateLimit-Global"] = "true"
-            return web.Response(status=429, text=json.dumps(body), content_type="application/json", headers=headers)
-        body = {"message": f"{self.status}: stand-in injected server error", "code": 0}
-        return web.Response(status=self.status, text=json.dumps(body), content_type="application/json")
+            response = json_response(body, status=429)
+            response.headers.update(headers)
+            return response
+        return json_response({"message": f"{self.status}: stand-in injected server error", "code": 0}, self.status)
 
 
 class FaultInjector:

@@ -93,6 +93,11 @@ def snowflake(request: web.Request, name: str) -> int:
         raise errors.invalid_form(f"{name} is not a snowflake") from None
 
 
+#: Where the middleware leaves the parsed body (a typed ``RequestKey`` where aiohttp has them).
+_REQUEST_KEY = getattr(web, "RequestKey", None)
+BODY_KEY: Any = _REQUEST_KEY("standin_body", ParsedBody) if _REQUEST_KEY is not None else "standin_body"
+
+
 def body_of(request: web.Request) -> ParsedBody:
-    body = request.get("body")
+    body = request.get(BODY_KEY)
     return body if isinstance(body, ParsedBody) else ParsedBody()

@@ -299,6 +299,7 @@ class MessageEdit:
     embeds: list[JSON]
     components: list[JSON]
     attachment_names: list[str]
+    allowed_mentions: JSON | None = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from aiohttp.typedefs import Middleware
 
 from . import errors
 from .core import StandInCore
-from .http_util import body_of, error_response, json_response, no_content, read_body, snowflake
+from .http_util import BODY_KEY, body_of, error_response, json_response, no_content, read_body, snowflake
 from .models import JSON
 from .observe import RecordedRequest
 
@@ -43,7 +43,7 @@ def make_middleware(core: StandInCore) -> Middleware:
             body = await read_body(request)
             record.json = body.json
             record.files = body.files
-            request["body"] = body
+            request[BODY_KEY] = body
             fault = core.faults.take(request.method, path)
             if fault is not None:
                 record.fault = True

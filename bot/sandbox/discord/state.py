@@ -307,6 +307,7 @@ class StandInState:
                 embeds=list(msg.embeds),
                 components=list(msg.components),
                 attachment_names=[a.filename for a in msg.attachments],
+                allowed_mentions=msg.allowed_mentions,
             )
         )
         if "content" in changes:
