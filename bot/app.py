@@ -74,7 +74,7 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
         api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
         yield _client(settings, str(settings.model_base_url), api_key, settings.model_name)
         return
-    from bot.llm.local_server import LocalModelServer, LocalModelUnavailable
+    from bot.llm.local_server import LocalModelError, LocalModelServer
 
     try:
         server = LocalModelServer(
@@ -83,7 +83,7 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
             n_threads=settings.local_model_threads,
         )
         await server.start()
-    except LocalModelUnavailable as error:
+    except LocalModelError as error:
         raise StartupError(str(error)) from None
     log.info("embedded model %s serving at %s", server.model, server.base_url)
     try:

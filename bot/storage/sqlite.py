@@ -7,6 +7,7 @@ confirms to a member is already durable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +38,9 @@ class SqliteStorage:
         self._conn = conn
         self.path = path
         self._closed = False
+        # One connection serves every coroutine: a transaction must not interleave with another
+        # coroutine's statements, so all access takes turns.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStorage:
@@ -62,30 +66,33 @@ class SqliteStorage:
         if self._closed:
             return
         self._closed = True
-        try:
-            await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            await self._conn.close()
+        async with self._lock:
+            try:
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._conn.close()
 
     async def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-        return await migrate(self._conn, directory)
+        async with self._lock:
+            return await migrate(self._conn, directory)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            await self._conn.rollback()
-            raise
-        await self._conn.commit()
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            await self._conn.commit()
 
     async def _fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
 
     async def _fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, params) as cursor:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     # Bot state

@@ -749,3 +749,90 @@ async def test_direct_messages(world: World) -> None:
         await standin.send_dm(world.alice_id, "hi bot")
         await eventually(lambda: dms)
         assert dms[0].content == "hi bot"  # DMs keep content without the MESSAGE_CONTENT intent
+
+
+# --------------------------------------------------------------------------- more interaction shapes
+
+
+async def test_auto_sharded_bot_uses_gateway_bot(world: World) -> None:
+    standin = world.standin
+    bot = commands.AutoShardedBot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    async with connected(bot, standin):
+        assert bot.get_guild(world.guild_id) is not None
+        await standin.wait_for_request("GET", r"^/gateway/bot$")
+        assert standin.identify_payloads[0]["shard"] == [0, 1]
+
+
+async def test_select_menus_and_deferred_updates(world: World) -> None:
+    standin = world.standin
+    bot = make_bot()
+    chosen: list[list[str]] = []
+
+    class Picker(discord.ui.View):
+        @discord.ui.select(custom_id="pick", options=[discord.SelectOption(label=x) for x in ("a", "b", "c")])
+        async def pick(self, interaction: discord.Interaction, select: discord.ui.Select[Picker]) -> None:
+            chosen.append(select.values)
+            await interaction.response.defer()  # type 6 for components
+            await interaction.edit_original_response(content=f"picked {', '.join(select.values)}", view=None)
+            await interaction.followup.send("noted", ephemeral=True)
+
+    async with connected(bot, standin):
+        channel = bot.get_channel(world.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        message = await channel.send("pick one", view=Picker())
+        interaction_id = await standin.select_option(world.channel_id, message.id, world.alice_id, "pick", ["b"])
+        record = await standin.wait_for_interaction_response(interaction_id)
+        assert record.response_type == 6
+        followup = await standin.wait_for_followup(interaction_id)
+        assert chosen == [["b"]]
+        assert followup.ephemeral
+        assert followup.content == "noted"
+        stored = standin.message(message.id)
+        assert stored.content == "picked b"
+        assert stored.components == []
+
+
+async def test_ephemeral_defer_then_followup_keeps_it_private(world: World) -> None:
+    standin = world.standin
+    bot = make_bot()
+
+    @bot.tree.command(name="private", description="Private")
+    async def private(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send("only you")
+
+    async with connected(bot, standin):
+        await bot.tree.sync()
+        interaction_id = await standin.invoke_command(world.guild_id, world.channel_id, world.alice_id, "private")
+        followup = await standin.wait_for_followup(interaction_id)
+        record = standin.interaction(interaction_id)
+        assert record.ephemeral
+        assert followup is record.original
+        assert followup.ephemeral
+        assert followup.content == "only you"
+        assert standin.channel_messages(world.channel_id) == []
+
+
+async def test_context_menu_commands_and_guild_sync(world: World) -> None:
+    standin = world.standin
+    bot = make_bot()
+    targets: list[int] = []
+    guild = discord.Object(id=world.guild_id)
+
+    @bot.tree.context_menu(name="Rate message", guild=guild)
+    async def rate_message(interaction: discord.Interaction, message: discord.Message) -> None:
+        targets.append(message.id)
+        await interaction.response.send_message(f"rating {message.content}")
+
+    async with connected(bot, standin):
+        await bot.tree.sync(guild=guild)
+        assert [c["name"] for c in standin.commands(world.guild_id)] == ["Rate message"]
+        assert standin.commands() == []
+        posted = await standin.send_message(world.channel_id, world.alice_id, "an answer")
+        interaction_id = await standin.invoke_command(
+            world.guild_id, world.channel_id, world.bob_id, "Rate message", command_type=3, target_id=posted["id"]
+        )
+        record = await standin.wait_for_interaction_response(interaction_id)
+        assert targets == [int(posted["id"])]
+        assert record.original is not None
+        assert record.original.content == "rating an answer"

@@ -1,10 +1,9 @@
 import pytest
 
-from tests.helpers import cells_containing
-
 from bot.feedback.ratings import RatingChange, RatingScale, apply_reaction
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerResult, NewAnswer, Outcome, SqliteStorage
+from tests.helpers import cells_containing
 
 SCALE = RatingScale(("✅", "🤔", "❌"))
 ASKER, OTHER = 1001, 2002

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real bot, discord.py and openai client against the stand-ins, over real sockets."""

@@ -1,0 +1,104 @@
+"""Fixtures that run the whole bot against the Discord stand-in and the fake model."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.llm.client import ModelClient
+from bot.pseudonyms import Pseudonymizer
+from bot.runtime import CultureBot
+from bot.sandbox.discord import DiscordStandIn
+from bot.sandbox.discord.testing import connected
+from bot.sandbox.fake_openai import FakeOpenAI
+
+
+@dataclass
+class World:
+    """A demo server: one guild, a text channel, the bot, and two members."""
+
+    standin: DiscordStandIn
+    model: FakeOpenAI
+    guild_id: int
+    channel_id: int
+    asker_id: int
+    member_id: int
+    tmp_path: Path
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "discord_token": self.standin.token,
+            "discord_api_base": self.standin.api_base,
+            "discord_gateway_url": self.standin.gateway_url,
+            "guild_ready_timeout": 0.05,
+            "database_path": self.tmp_path / "bot.sqlite3",
+            "pseudonym_key": "k" * 32,
+            "model_base_url": self.model.base_url,
+            "model_name": "fake-model",
+            "model_max_retries": 1,
+            "model_timeout_seconds": 5,
+            "stream_edit_interval": 0.2,
+            "shutdown_grace_seconds": 5,
+        }
+        values.update(overrides)
+        return load_settings(_env_file=None, **values)
+
+    def mention(self, text: str) -> str:
+        return f"<@{self.standin.bot_user_id}> {text}"
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with DiscordStandIn(bot_username="culturebot") as standin, FakeOpenAI(model="fake-model") as model:
+        guild = standin.add_guild("Kopi Talk")
+        channel = standin.add_channel(guild["id"], "ask-the-bot")
+        asker = standin.add_member(guild["id"], "ayu")
+        member = standin.add_member(guild["id"], "budi")
+        yield World(
+            standin=standin,
+            model=model,
+            guild_id=int(guild["id"]),
+            channel_id=int(channel["id"]),
+            asker_id=int(asker["user"]["id"]),
+            member_id=int(member["user"]["id"]),
+            tmp_path=tmp_path,
+        )
+
+
+def build_bot(settings: Settings) -> CultureBot:
+    assert settings.model_base_url is not None
+    model = ModelClient(
+        base_url=str(settings.model_base_url),
+        api_key=None,
+        model=settings.model_name,
+        timeout=settings.model_timeout_seconds,
+        max_retries=settings.model_max_retries,
+        max_tokens=settings.model_max_tokens,
+        temperature=settings.model_temperature,
+    )
+    assert settings.pseudonym_key is not None
+    return CultureBot(
+        settings, model=model, pseudonyms=Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    )
+
+
+RunBot = Callable[..., contextlib.AbstractAsyncContextManager[CultureBot]]
+
+
+@pytest.fixture
+def run_bot(world: World) -> RunBot:
+    """`async with run_bot(**setting_overrides) as bot:` runs a connected bot for the block."""
+
+    @contextlib.asynccontextmanager
+    async def runner(**overrides: Any) -> AsyncIterator[CultureBot]:
+        bot = build_bot(world.settings(**overrides))
+        async with connected(bot, world.standin) as ready:
+            yield ready
+
+    return runner
