@@ -66,7 +66,7 @@ def make_bot(*, message_content: bool = False) -> commands.Bot:
     return commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.05, help_command=None)
 
 
-async def eventually(check: Any, timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+async def eventually(check: Any, timeout: float = 5.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
@@ -836,3 +836,33 @@ async def test_context_menu_commands_and_guild_sync(world: World) -> None:
         assert targets == [int(posted["id"])]
         assert record.original is not None
         assert record.original.content == "rating an answer"
+
+
+async def test_forum_posts_and_original_response_lifecycle(world: World) -> None:
+    standin = world.standin
+    forum = standin.add_channel(world.guild_id, "questions", type=15)
+    bot = make_bot()
+    fetched: list[str] = []
+
+    @bot.tree.command(name="temp", description="Temporary")
+    async def temp(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("short-lived")
+        original = await interaction.original_response()
+        fetched.append(original.content)
+        await interaction.delete_original_response()
+
+    async with connected(bot, standin):
+        channel = bot.get_channel(int(forum["id"]))
+        assert isinstance(channel, discord.ForumChannel)
+        post = await channel.create_thread(name="Is tea a meal?", content="Discuss.")
+        assert post.thread.name == "Is tea a meal?"
+        assert post.message.content == "Discuss."
+        assert [m.content for m in standin.channel_messages(post.thread.id)] == ["Discuss."]
+
+        await bot.tree.sync()
+        interaction_id = await standin.invoke_command(world.guild_id, world.channel_id, world.alice_id, "temp")
+        record = await standin.wait_for_interaction_response(interaction_id)
+        await standin.wait_for_request("DELETE", r"/messages/@original$")
+        assert fetched == ["short-lived"]
+        assert record.original is not None and record.original.deleted
+        assert standin.channel_messages(world.channel_id) == []

@@ -14,7 +14,6 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -328,6 +327,3 @@ class Gateway:
 
 def _strip_bot(token: str) -> str:
     return token.removeprefix("Bot ").strip()
-
-
-_ = Any

@@ -215,7 +215,7 @@ class InteractionHub:
         target_id: int | None,
         focused: str | None,
     ) -> JSON:
-        path = name.split()
+        path = name.split() if command_type == 1 else [name]  # context menu names may hold spaces
         definition = self.commands.find(path[0], guild_id, command_type)
         resolved = ResolvedBuilder(self.state, guild_id, channel_id)
         data: JSON = {

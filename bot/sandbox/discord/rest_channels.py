@@ -6,13 +6,14 @@ dispatches the gateway event Discord would send.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from . import errors
 from .core import StandInCore
-from .http_util import body_of, json_response, no_content, snowflake
+from .http_util import ParsedBody, body_of, json_response, no_content, snowflake
 from .message_input import new_message_fields, uploads_as_attachments, validate_lengths, validate_new_message
 from .models import ChannelType, Message
 from .permissions import Permission
@@ -253,8 +254,6 @@ class ChannelRoutes:
         payload = self.state.channel_payload(thread)
         if parent.type == ChannelType.GUILD_FORUM:
             starter = data.get("message") or {}
-            from .http_util import ParsedBody
-
             inner = ParsedBody(json=starter, files=body.files)
             fields = new_message_fields(inner)
             attachments = uploads_as_attachments(self.state, thread.id, inner)
@@ -281,8 +280,6 @@ class ChannelRoutes:
         channel = self.state.channel(snowflake(request, "channel_id"))
         send = Permission.SEND_MESSAGES_IN_THREADS if channel.type.is_thread else Permission.SEND_MESSAGES
         self.state.require(channel.id, self.bot_id, send)
-        import time
-
         data = {"channel_id": str(channel.id), "user_id": str(self.bot_id), "timestamp": int(time.time())}
         if channel.guild_id is not None:
             data["guild_id"] = str(channel.guild_id)

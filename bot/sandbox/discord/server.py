@@ -415,9 +415,14 @@ class DiscordStandIn:
         """The first answered (non-fault) call matching, among requests from index ``since`` on."""
 
         def check() -> RecordedRequest | None:
-            found = self.core.requests.find(method, path_regex, predicate)
-            found = [r for r in found if self.core.requests.requests.index(r) >= since]
-            return found[0] if found else None
+            for request in self.core.requests.requests[since:]:
+                if (
+                    not request.fault
+                    and request.matches(method, path_regex)
+                    and (predicate is None or predicate(request))
+                ):
+                    return request
+            return None
 
         return await self.core.changes.wait_for(check, timeout, f"{method} {path_regex}")
 
@@ -433,6 +438,11 @@ class DiscordStandIn:
     @property
     def resume_count(self) -> int:
         return self.core.gateway.resume_count
+
+    @property
+    def identify_payloads(self) -> list[JSON]:
+        """The ``d`` of every IDENTIFY received (token, intents, properties, shard…)."""
+        return self.core.gateway.identify_payloads
 
     async def wait_until_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the bot has identified and a gateway session is connected."""

@@ -167,7 +167,7 @@ class StandInState:
         if message_id is not None:
             starter = self.message(parent_id, message_id)
             if starter.thread_id is not None:
-                raise ApiErrorThreadExists()
+                raise errors.ApiError(400, 160004, "A thread has already been created for this message")
             thread_id = message_id
         else:
             thread_id = self.ids.next()
@@ -582,11 +582,6 @@ class StandInState:
         msg.mentions = pinged.users
         msg.mention_roles = pinged.roles
         msg.mention_everyone = pinged.everyone
-
-
-class ApiErrorThreadExists(errors.ApiError):
-    def __init__(self) -> None:
-        super().__init__(400, 160004, "A thread has already been created for this message")
 
 
 def emoji_key(emoji: JSON) -> str:
