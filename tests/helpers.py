@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def cells_containing(db: Path, value: int | str) -> list[tuple[str, str]]:
@@ -21,3 +25,15 @@ def cells_containing(db: Path, value: int | str) -> list[tuple[str, str]]:
                 if hits:
                     found.append((table, column))
     return found
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str = "a condition") -> Any:
+    """Poll `check()` until it returns something truthy (e.g. a database condition), and return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import sqlite3
 
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import CutStream, Reply, ServerError
 from bot.storage import Outcome
-from tests.helpers import cells_containing
+from tests.helpers import cells_containing, eventually
 
 
 def answer_rows(world):
@@ -23,14 +23,11 @@ def rating_rows(world):
 
 
 async def wait_for_outcome(world, outcome="ok", timeout=10.0):
-    async def poll():
-        while True:
-            rows = answer_rows(world)
-            if rows and rows[-1]["outcome"] == outcome:
-                return rows[-1]
-            await asyncio.sleep(0.02)
+    def last_with_outcome():
+        rows = answer_rows(world)
+        return rows[-1] if rows and rows[-1]["outcome"] == outcome else None
 
-    return await asyncio.wait_for(poll(), timeout)
+    return await eventually(last_with_outcome, timeout, f"an answer with outcome {outcome}")
 
 
 async def test_mention_streams_answer_then_reactions_are_stored(world, run_bot):
@@ -52,7 +49,7 @@ async def test_mention_streams_answer_then_reactions_are_stored(world, run_bot):
         assert len(final.edits) >= 2, "the message was edited as text arrived"
         # Edits are throttled: never closer than the interval (0.2 s here), with a little slack.
         times = [final.created] + [edit.at for edit in final.edits]
-        assert all(later - earlier >= 0.15 for earlier, later in zip(times[1:-1], times[2:-1], strict=False))
+        assert all(later - earlier >= 0.15 for earlier, later in itertools.pairwise(times[1:-1]))
 
         # The model saw the question, delimited as member content.
         request = world.model.last_request
@@ -72,16 +69,14 @@ async def test_mention_streams_answer_then_reactions_are_stored(world, run_bot):
         )
         await world.standin.add_reaction(world.channel_id, first.id, world.member_id, "🤔")
         await world.standin.add_reaction(world.channel_id, first.id, world.asker_id, "✅")
-        await world.standin.wait_for(lambda: len(rating_rows(world)) == 2, what="two ratings")
+        await eventually(lambda: len(rating_rows(world)) == 2, what="two ratings")
         assert sorted((value, is_asker) for _, value, is_asker, _ in rating_rows(world)) == [(2, 0), (3, 1)]
 
         # Changing a reaction replaces the rating; removing the current one deletes it.
         await world.standin.add_reaction(world.channel_id, first.id, world.member_id, "❌")
-        await world.standin.wait_for(
-            lambda: sorted(r[1] for r in rating_rows(world)) == [1, 3], what="the changed rating"
-        )
+        await eventually(lambda: sorted(r[1] for r in rating_rows(world)) == [1, 3], what="the changed rating")
         await world.standin.remove_reaction(world.channel_id, first.id, world.member_id, "❌")
-        await world.standin.wait_for(lambda: [r[1] for r in rating_rows(world)] == [3], what="the removed rating")
+        await eventually(lambda: [r[1] for r in rating_rows(world)] == [3], what="the removed rating")
         assert bot.is_ready()
 
     # Members are stored only as pseudonyms.
@@ -118,7 +113,7 @@ async def test_long_answer_continues_in_new_messages(world, run_bot):
         # Rating reactions sit on the last part, and rating any part counts.
         await world.standin.wait_for(lambda: len(world.standin.message(parts[-1].id).reactions) == 3, what="reactions")
         await world.standin.add_reaction(world.channel_id, parts[0].id, world.member_id, "✅")
-        await world.standin.wait_for(lambda: len(rating_rows(world)) == 1, what="a rating on the first part")
+        await eventually(lambda: len(rating_rows(world)) == 1, what="a rating on the first part")
 
 
 async def test_model_failure_after_retries_is_one_polite_line(world, run_bot):

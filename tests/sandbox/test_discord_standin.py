@@ -104,6 +104,8 @@ async def test_login_and_ready_fill_the_cache(world: World) -> None:
         await eventually(lambda: guild.get_channel_or_thread(int(thread["id"])) is not None)
         await eventually(lambda: discord.utils.get(guild.text_channels, name="late") is not None)
         await eventually(lambda: discord.utils.get(guild.roles, name="late-role") is not None)
+        second = standin.add_guild("Second Lab")
+        await eventually(lambda: bot.get_guild(int(second["id"])) is not None)
 
 
 async def test_rest_answers_plain_application_json_and_rejects_bad_tokens(standin: DiscordStandIn) -> None:
@@ -866,3 +868,25 @@ async def test_forum_posts_and_original_response_lifecycle(world: World) -> None
         assert fetched == ["short-lived"]
         assert record.original is not None and record.original.deleted
         assert standin.channel_messages(world.channel_id) == []
+
+
+async def test_slash_command_in_direct_messages(world: World) -> None:
+    standin = world.standin
+    bot = make_bot()
+    seen: list[tuple[Any, int]] = []
+
+    @bot.tree.command(name="whoami", description="Who am I")
+    @app_commands.allowed_contexts(guilds=True, dms=True)
+    async def whoami(interaction: discord.Interaction) -> None:
+        seen.append((interaction.guild, interaction.user.id))
+        await interaction.response.send_message(f"you are {interaction.user.name}")
+
+    async with connected(bot, standin):
+        await bot.tree.sync()
+        dm = standin.open_dm(world.alice_id)
+        interaction_id = await standin.invoke_command(None, dm["id"], world.alice_id, "whoami")
+        record = await standin.wait_for_interaction_response(interaction_id)
+        assert seen == [(None, world.alice_id)]
+        assert record.original is not None
+        assert record.original.content == "you are alice"
+        assert [m.content for m in standin.channel_messages(dm["id"])] == ["you are alice"]

@@ -60,7 +60,7 @@ async def test_failing_migration_rolls_back_completely(tmp_path, migrations_copy
     await open_and_migrate(db, migrations_copy)
     broken = migrations_copy / f"{len(load_migrations()) + 1:04d}_broken.sql"
     broken.write_text("CREATE TABLE half_done (id INTEGER);\nINSERT INTO no_such_table VALUES (1);")
-    with pytest.raises(MigrationError, match="0002_broken.sql failed and was rolled back"):
+    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed and was rolled back"):
         await open_and_migrate(db, migrations_copy)
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -41,7 +41,7 @@ def test_open_code_block_is_closed_and_reopened():
 
 def test_closed_fence_is_not_reopened():
     text = "```\ncode\n```\n" + "word " * 500
-    head, rest = take_message(text)
+    _, rest = take_message(text)
     assert not rest.startswith("```")
 
 
