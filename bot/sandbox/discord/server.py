@@ -205,6 +205,10 @@ class DiscordStandIn:
     ) -> JSON:
         return self.world.set_permission_overwrite(channel_id, target_id, allow=allow, deny=deny, type=type)
 
+    def open_dm(self, user_id: Snowflake) -> JSON:
+        """The DM channel between the bot and a user (made on first use), e.g. to invoke commands in DMs."""
+        return self.state.channel_payload(self.state.open_dm(int(user_id)))
+
     def channel_permissions(self, channel_id: Snowflake, user_id: Snowflake) -> int:
         """The permission bits of a user in a channel, computed as Discord does."""
         return self.state.channel_permissions(int(channel_id), int(user_id))
