@@ -15,8 +15,11 @@ T = TypeVar("T")
 class Changes:
     """Lets coroutines wait until a predicate over the stand-in's state becomes true.
 
-    Every state change calls :meth:`notify`; waiters re-check their predicate then.
+    Every state change calls :meth:`notify`; waiters re-check their predicate then, and also every
+    ``poll_interval`` seconds so conditions outside the stand-in (a database, the bot's cache) are seen too.
     """
+
+    poll_interval = 0.02
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -37,7 +40,7 @@ class Changes:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
             event = self._event
             try:
-                await asyncio.wait_for(event.wait(), timeout=remaining)
+                await asyncio.wait_for(event.wait(), timeout=min(remaining, self.poll_interval))
             except TimeoutError:
                 continue
 
