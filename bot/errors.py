@@ -7,6 +7,13 @@ from dataclasses import dataclass
 
 from discord import app_commands
 
+# Discord's UI names for permissions whose API names differ.
+PERMISSION_LABELS = {"manage_guild": "Manage Server", "view_channel": "View Channels"}
+
+
+def permission_label(name: str) -> str:
+    return PERMISSION_LABELS.get(name, name.replace("_", " ").title())
+
 
 class UserFacingError(Exception):
     """An error whose message is written for the member who ran the command, and shown as is."""
@@ -26,10 +33,10 @@ def describe_command_error(error: app_commands.AppCommandError) -> ErrorReply:
     if isinstance(original, UserFacingError):
         return ErrorReply(str(original))
     if isinstance(original, app_commands.MissingPermissions):
-        needed = ", ".join(permission.replace("_", " ").title() for permission in original.missing_permissions)
+        needed = ", ".join(map(permission_label, original.missing_permissions))
         return ErrorReply(f"You need the {needed} permission to use this command.")
     if isinstance(original, app_commands.BotMissingPermissions):
-        needed = ", ".join(permission.replace("_", " ").title() for permission in original.missing_permissions)
+        needed = ", ".join(map(permission_label, original.missing_permissions))
         return ErrorReply(f"I am missing the {needed} permission here; ask a moderator to grant it.")
     if isinstance(original, app_commands.CommandOnCooldown):
         return ErrorReply(f"Slow down a little: try again in {original.retry_after:.0f} seconds.")

@@ -29,6 +29,7 @@ CREATE TABLE answers (
     error               TEXT,
     tokens_in           INTEGER,
     tokens_out          INTEGER,
+    tokens_estimated    INTEGER NOT NULL DEFAULT 0 CHECK (tokens_estimated IN (0, 1)),
     ttft_ms             INTEGER,
     total_ms            INTEGER,
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),

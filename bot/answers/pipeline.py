@@ -164,6 +164,7 @@ class Answerer:
                         error=error,
                         tokens_in=stats.tokens_in,
                         tokens_out=stats.tokens_out,
+                        tokens_estimated=stats.tokens_estimated,
                         ttft_ms=stats.ttft_ms,
                         total_ms=stats.total_ms,
                     ),

@@ -31,6 +31,7 @@ class StreamStats:
     ttft_ms: int | None = None
     total_ms: int | None = None
     finish_reason: str | None = None
+    tokens_estimated: bool = False  # the endpoint reported no usage; counts are estimates
     started: float = field(default_factory=time.monotonic)
 
 
@@ -69,7 +70,7 @@ class ModelClient:
         """
         stats.started = time.monotonic()
         reasoning_filter = ReasoningFilter()
-        produced = 0
+        produced: list[str] = []
         try:
             stream = await self._client.chat.completions.create(
                 model=self.model,
@@ -94,7 +95,7 @@ class ModelClient:
                     if text:
                         if stats.ttft_ms is None:
                             stats.ttft_ms = _elapsed_ms(stats.started)
-                        produced += len(text)
+                        produced.append(text)
                         yield text
             rest = reasoning_filter.flush()
             if rest:
@@ -110,6 +111,16 @@ class ModelClient:
             raise ModelError(f"model stream unreadable: {error!r}") from error
         finally:
             stats.total_ms = _elapsed_ms(stats.started)
+            if stats.tokens_out is None:
+                # Some servers (llama.cpp's among them) send no usage; keep an honest estimate instead.
+                stats.tokens_estimated = True
+                stats.tokens_in = estimate_tokens(" ".join(str(m.get("content", "")) for m in messages))
+                stats.tokens_out = estimate_tokens("".join(produced))
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English-like text; used only when the endpoint reports no usage."""
+    return max(1, round(len(text) / 4)) if text else 0
 
 
 def _elapsed_ms(start: float) -> int:

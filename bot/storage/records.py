@@ -42,6 +42,7 @@ class AnswerResult:
     error: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
+    tokens_estimated: bool = False
     ttft_ms: int | None = None
     total_ms: int | None = None
 

@@ -165,7 +165,7 @@ class SqliteStorage:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE answers SET answer = ?, outcome = ?, error = ?, tokens_in = ?, tokens_out = ?, "
-                "ttft_ms = ?, total_ms = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "tokens_estimated = ?, ttft_ms = ?, total_ms = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                 "WHERE answer_id = ?",
                 (
                     result.answer,
@@ -173,6 +173,7 @@ class SqliteStorage:
                     result.error,
                     result.tokens_in,
                     result.tokens_out,
+                    int(result.tokens_estimated),
                     result.ttft_ms,
                     result.total_ms,
                     answer_id,

@@ -5,7 +5,7 @@ from bot.errors import UserFacingError, describe_command_error
 
 def test_missing_permission_names_it():
     reply = describe_command_error(app_commands.MissingPermissions(["manage_guild"]))
-    assert reply.message == "You need the Manage Guild permission to use this command."
+    assert reply.message == "You need the Manage Server permission to use this command."
     assert reply.reference is None
 
 

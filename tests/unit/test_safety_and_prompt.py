@@ -10,7 +10,7 @@ def test_mass_mentions_are_defused():
 
 
 def test_no_pings_allows_nothing():
-    assert NO_PINGS.to_dict() == {"parse": []}
+    assert dict(NO_PINGS.to_dict()) == {"parse": []}
 
 
 def test_member_text_cannot_close_its_delimiter():

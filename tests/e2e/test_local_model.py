@@ -1,0 +1,47 @@
+"""The first loop once through the real embedded model (llama.cpp serving SmolLM2-135M-Instruct)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.app import model_client
+from bot.pseudonyms import Pseudonymizer
+from bot.runtime import CultureBot
+from bot.sandbox.discord.testing import connected
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.local_model
+
+
+async def test_mention_answered_by_the_embedded_model(world):
+    settings = world.settings(model_base_url=None, model_max_tokens=48, local_model_context=1024)
+    async with model_client(settings) as model:
+        assert model.model == "smollm2-135m-instruct"
+        bot = CultureBot(settings, model=model, pseudonyms=Pseudonymizer(b"k" * 32))
+        async with connected(bot, world.standin):
+            await world.standin.send_message(
+                world.channel_id, world.asker_id, world.mention("How do I greet an older colleague politely?")
+            )
+
+            def finished():
+                with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+                    return conn.execute(
+                        "SELECT outcome, answer, tokens_out, tokens_estimated FROM answers WHERE outcome != 'streaming'"
+                    ).fetchone()
+
+            outcome, answer, tokens_out, estimated = await eventually(finished, 120, "the local model's answer")
+            assert outcome == "ok"
+            assert len(answer.split()) >= 3
+            assert tokens_out > 0
+            assert estimated == 1  # llama.cpp's server reports no usage in streams
+            [message] = world.standin.bot_messages(world.channel_id)
+            assert message.content.strip() == answer.strip()
+            await world.standin.add_reaction(world.channel_id, message.id, world.member_id, "✅")
+
+            def rated():
+                with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+                    return conn.execute("SELECT value FROM ratings").fetchone()
+
+            assert (await eventually(rated, 10, "the rating"))[0] == 3

@@ -1,0 +1,110 @@
+"""The real `culturebot run` process: SIGTERM during a streaming answer leaves the database consistent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+
+from bot.answers.streaming import CURSOR
+from bot.sandbox.fake_openai import Reply
+from tests.helpers import eventually
+
+
+def process_env(world, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUREBOT_")}
+    env.update(
+        {
+            "CULTUREBOT_DISCORD_TOKEN": world.standin.token,
+            "CULTUREBOT_DISCORD_API_BASE": world.standin.api_base,
+            "CULTUREBOT_DISCORD_GATEWAY_URL": world.standin.gateway_url,
+            "CULTUREBOT_GUILD_READY_TIMEOUT": "0.05",
+            "CULTUREBOT_DATABASE_PATH": str(world.tmp_path / "bot.sqlite3"),
+            "CULTUREBOT_PSEUDONYM_KEY_FILE": str(world.tmp_path / "pseudonym.key"),
+            "CULTUREBOT_MODEL_BASE_URL": world.model.base_url,
+            "CULTUREBOT_MODEL_NAME": "fake-model",
+            "CULTUREBOT_STREAM_EDIT_INTERVAL": "0.2",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+async def start_bot_process(world, **extra):
+    identified = world.standin.identify_count
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=process_env(world, **extra),
+        cwd=world.tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    await world.standin.wait_for_identify(count=identified + 1, timeout=30)
+    return process
+
+
+def answers(world):
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        return conn.execute("SELECT outcome, answer, error FROM answers").fetchall()
+
+
+async def ask_and_wait_for_first_text(world):
+    await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Tell me slowly"))
+    return await world.standin.wait_for_message(world.channel_id, timeout=15)
+
+
+async def test_sigterm_mid_answer_interrupts_cleanly_and_exits_zero(world):
+    slow = " ".join(f"w{i}" for i in range(400))
+    world.model.script(Reply(slow, tokens_per_second=20))
+    process = await start_bot_process(world, CULTUREBOT_SHUTDOWN_GRACE_SECONDS="0.3")
+    first = await ask_and_wait_for_first_text(world)
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, output.decode()
+    assert b"Traceback" not in output
+    assert b"shut down cleanly" in output
+
+    [(outcome, text, error)] = answers(world)
+    assert outcome == "incomplete"
+    assert error == "interrupted by shutdown"
+    assert text.startswith("w0 w1")
+    message = world.standin.message(first.id)
+    assert not message.content.endswith(CURSOR), "no message is left looking unfinished"
+    assert "interrupted" in message.content
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # The WAL was checkpointed into the main file on close.
+    wal = world.tmp_path / "bot.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def test_sigterm_lets_a_short_answer_finish(world):
+    world.model.script(Reply("A short answer that finishes.", ttft=0.3, tokens_per_second=20))
+    process = await start_bot_process(world, CULTUREBOT_SHUTDOWN_GRACE_SECONDS="10")
+    await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Quick one?"))
+    await world.model.wait_for_requests(1, timeout=15)
+    process.send_signal(signal.SIGINT)
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, output.decode()
+    [(outcome, text, _)] = answers(world)
+    assert (outcome, text) == ("ok", "A short answer that finishes.")
+
+
+async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
+    slow = " ".join(f"w{i}" for i in range(400))
+    world.model.script(Reply(slow, tokens_per_second=20))
+    process = await start_bot_process(world)
+    await ask_and_wait_for_first_text(world)
+    process.kill()  # no chance to clean up
+    await process.wait()
+    assert answers(world)[0][0] == "streaming"
+    restarted = await start_bot_process(world)
+    await eventually(lambda: answers(world)[0][0] == "incomplete", 15, "the orphaned answer to be closed")
+    restarted.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(restarted.communicate(), 30)
+    assert restarted.returncode == 0
