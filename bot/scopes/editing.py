@@ -1,0 +1,132 @@
+"""Deriving edited scopes (one section or the summary at a time, as Discord's edit form does).
+
+Each edit re-renders the file and parses it again, so an edited document is exactly what its text
+says and obeys every rule a file does. A section edit keeps the header's text as written (comments
+included); a summary edit re-renders the header in canonical form.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from pydantic import ValidationError
+
+from bot.scopes.document import (
+    MAX_SECTIONS,
+    ScopeDocument,
+    ScopeMetadata,
+    ScopeSection,
+    render_header,
+    render_sections,
+)
+from bot.scopes.parser import HEADER_FENCE, normalise_text, parse_scope, section_problems
+from bot.scopes.problems import ScopeProblem, ScopeValidationError
+from bot.scopes.sections import scan_markdown, section_key
+
+
+def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocument:
+    """`document` with the section of `title`'s key replaced in place, or appended when new."""
+    source = document.metadata.id
+    title = " ".join(title.split())
+    body = normalise_text(body).strip("\n")
+    problems = section_problems(title, body, line=None, source=source)
+    field = f"section {title!r}" if title else "section"
+    scan = scan_markdown(body.split("\n"))
+    for index, heading in scan.headings:
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                f"line {index + 1} of the text ({'## ' + heading!r}) would start a new section",
+                "use ### for a subheading inside this section, or add the other section separately",
+            )
+        )
+    if scan.unclosed is not None:
+        index, what = scan.unclosed
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                f"line {index + 1} of the text opens a {what} that is never closed",
+                "close it (``` or ~~~ for code, --> for comments) at the end of the text",
+            )
+        )
+    key = section_key(title)
+    sections = list(document.sections)
+    position = next((index for index, section in enumerate(sections) if section.key == key), None)
+    replacement = ScopeSection(key, title, body)
+    if position is not None:
+        sections[position] = replacement
+    elif len(sections) >= MAX_SECTIONS:
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                f"the scope already has {len(sections)} sections, the most it can have",
+                "add this text to an existing section, or merge two sections first",
+            )
+        )
+    else:
+        sections.append(replacement)
+    if problems:
+        raise ScopeValidationError(problems)
+    return parse_scope(header_text(document) + render_sections(sections), source=source)
+
+
+def remove_section(document: ScopeDocument, key: str) -> ScopeDocument:
+    """`document` without the section of `key`; `KeyError` when it has none."""
+    wanted = document.section(key)
+    if wanted is None:
+        raise KeyError(key)
+    if len(document.sections) == 1:
+        raise ScopeValidationError(
+            [
+                ScopeProblem(
+                    document.metadata.id,
+                    None,
+                    f"section {wanted.title!r}",
+                    "is the only section, and a scope needs at least one",
+                    "add another section before removing this one",
+                )
+            ]
+        )
+    rest = [section for section in document.sections if section.key != wanted.key]
+    return parse_scope(header_text(document) + render_sections(rest), source=document.metadata.id)
+
+
+def edit_summary(document: ScopeDocument, summary: str) -> ScopeDocument:
+    """`document` with a new summary (the header is re-rendered in canonical form)."""
+    source = document.metadata.id
+    values = document.metadata.model_dump()
+    values["summary"] = summary
+    try:
+        metadata = ScopeMetadata.model_validate(values)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors(include_url=False):
+            context = detail.get("ctx") or {}
+            problems.append(
+                ScopeProblem(source, None, "summary", str(context.get("message", detail["msg"])), context.get("hint"))
+            )
+        raise ScopeValidationError(problems) from None
+    return parse_scope(render_header(metadata) + render_sections(document.sections), source=source)
+
+
+def header_text(document: ScopeDocument) -> str:
+    """The header block of `document.source_text` as written, when it still says what the metadata
+    says; else the canonical header."""
+    lines = document.source_text.split("\n")
+    start = next((index for index, line in enumerate(lines) if line.strip()), None)
+    if start is not None and lines[start].strip() == HEADER_FENCE:
+        close = next((i for i in range(start + 1, len(lines)) if lines[i].strip() == HEADER_FENCE), None)
+        if close is not None:
+            try:
+                written = ScopeMetadata.model_validate(tomllib.loads("\n".join(lines[start + 1 : close])))
+            except (tomllib.TOMLDecodeError, ValidationError):
+                written = None
+            if written == document.metadata:
+                return "\n".join(lines[start : close + 1]) + "\n"
+    return render_header(document.metadata)

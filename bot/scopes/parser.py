@@ -1,0 +1,631 @@
+"""Reading a scope file: bytes → text → TOML header + `## ` sections → a validated `ScopeDocument`.
+
+Every problem is collected, not only the first: a file with a bad language tag, an unknown key and a
+section that is too long hears about all three. Only faults that make the rest unreadable stop early
+(too large, empty, binary, UTF-16).
+
+Text before the first `## ` heading (other than blank lines) is a problem rather than an implicit
+"introduction": everything in a scope lives in a named section so it can be shown, edited in one
+Discord modal, and versioned on its own; the one-paragraph overview belongs in the `summary` field.
+HTML comments are kept as part of section bodies (`ScopeSection.prose` leaves them out).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.scopes.document import (
+    FIELD_GUIDE,
+    MAX_SCOPE_BYTES,
+    MAX_SECTION_CHARS,
+    MAX_SECTION_TITLE_CHARS,
+    MAX_SECTIONS,
+    METADATA_FIELDS,
+    ScopeDocument,
+    ScopeMetadata,
+    ScopeSection,
+)
+from bot.scopes.problems import ScopeProblem, ScopeValidationError
+from bot.scopes.sections import GLOSSARY_FORMAT, KNOWN_SECTIONS, parse_glossary, scan_markdown, section_key
+
+__all__ = [
+    "ScopeProblem",
+    "ScopeValidationError",
+    "normalise_text",
+    "parse_scope",
+    "read_scope_file",
+    "section_problems",
+    "validate_scope",
+]
+
+HEADER_FENCE = "+++"
+_SEE_BLANK = "see scopes/_blank.md for a commented example"
+_RESAVE_UTF8 = "re-save the file as UTF-8 (in most editors: Save As, then choose the UTF-8 encoding)"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_KEY_LINE = re.compile(r"""^\s*["']?(?P<key>[A-Za-z0-9_-]+)["']?\s*=""")
+_TABLE_LINE = re.compile(r"^\s*\[")
+_TOML_POSITION = re.compile(r"\s*\((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)$")
+# Keys people write by habit, and the field they mean (close spellings are found by difflib).
+_KEY_SYNONYMS = {
+    "name": "title",
+    "description": "summary",
+    "abstract": "summary",
+    "language": "languages",
+    "lang": "languages",
+    "locale": "languages",
+    "author": "authors",
+    "contributors": "authors",
+    "source": "sources",
+    "references": "sources",
+    "excludes": "not_covered",
+    "exclusions": "not_covered",
+    "out_of_scope": "not_covered",
+    "boundaries": "not_covered",
+    "version": "version_note",
+    "changes": "version_note",
+    "changelog": "version_note",
+    "slug": "id",
+    "audience": "community",
+    "group": "community",
+    "context": "setting",
+    "settings": "setting",
+    "is_template": "template",
+    "draft": "template",
+}
+
+
+def parse_scope(data: bytes | str, *, source: str = "<scope>") -> ScopeDocument:
+    """The document in `data`; raises `ScopeValidationError` listing every problem found."""
+    result = _parse(data, source)
+    if result.problems or result.document is None:
+        raise ScopeValidationError(result.problems)
+    return result.document
+
+
+def validate_scope(data: bytes | str, *, source: str) -> list[ScopeProblem]:
+    """Every problem in `data`, in file order; `[]` when it is a valid scope."""
+    return _parse(data, source).problems
+
+
+def read_scope_file(path: Path) -> bytes:
+    """The bytes of a scope file, refusing (without reading it) one larger than `MAX_SCOPE_BYTES`.
+
+    Raises `ScopeValidationError` for a file that is too large and `OSError` when it cannot be read.
+    """
+    size = path.stat().st_size
+    if size > MAX_SCOPE_BYTES:
+        raise ScopeValidationError([_too_large(str(path), size)])
+    with path.open("rb") as handle:
+        return handle.read(MAX_SCOPE_BYTES + 1)  # the file may have grown since stat()
+
+
+def normalise_text(text: str) -> str:
+    """`\\r\\n` and `\\r` as `\\n`, no trailing whitespace on any line, no blank lines at the end."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).rstrip("\n")
+
+
+def section_problems(
+    title: str, body: str, *, line: int | None, source: str, body_line: int | None = None
+) -> list[ScopeProblem]:
+    """What is wrong with one section on its own (heading, length, glossary entries).
+
+    `line` is the heading's file line and `body_line` the body's first (None outside a file).
+    """
+    problems: list[ScopeProblem] = []
+    name = f"section {title!r}" if title else "section"
+
+    def add(message: str, hint: str, at: int | None = line) -> None:
+        problems.append(ScopeProblem(source, at, name, message, hint))
+
+    if not title:
+        add("the heading has no title", "write a title after ##, e.g. ## Norms and etiquette")
+    elif not section_key(title):
+        add("the title has no letters or digits", "write a title in words, e.g. ## Norms and etiquette")
+    if len(title) > MAX_SECTION_TITLE_CHARS:
+        add(
+            f"the title is {len(title):,} characters long; the limit is {MAX_SECTION_TITLE_CHARS}",
+            "shorten the heading and put the detail in the section's text",
+        )
+    if len(body) > MAX_SECTION_CHARS:
+        add(
+            f"is {len(body):,} characters long; the limit is {MAX_SECTION_CHARS:,}",
+            f"shorten it or split it into two ## sections: Discord's edit form holds at most "
+            f"{MAX_SECTION_CHARS:,} characters, so every section must fit in one",
+        )
+    if section_key(title) == "glossary":
+        _, malformed = parse_glossary(body, body_line or 1)
+        for at, text in malformed:
+            shown = text if len(text) <= 50 else text[:47] + "..."
+            add(
+                f"the entry {shown!r} is not in the glossary form",
+                f"write each entry as {GLOSSARY_FORMAT}",
+                at if body_line is not None else None,
+            )
+    return problems
+
+
+@dataclass
+class _Result:
+    problems: list[ScopeProblem] = field(default_factory=list)
+    document: ScopeDocument | None = None
+
+
+def _parse(data: bytes | str, source: str) -> _Result:
+    result = _Result()
+    text = _decode(data, source, result.problems)
+    if text is None:
+        return result
+    text = normalise_text(text)
+    lines = text.split("\n")
+    metadata, body_start = _read_header(lines, source, result.problems)
+    sections = _read_sections(lines, body_start, source, result.problems)
+    result.problems.sort(key=lambda problem: problem.line or 0)
+    if not result.problems and metadata is not None:
+        result.document = ScopeDocument(metadata, tuple(sections), text + "\n")
+    return result
+
+
+# --- bytes to text ---------------------------------------------------------------------------------
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):.1f} MB ({count:,} bytes)"
+    return f"{count / 1024:.1f} KB ({count:,} bytes)"
+
+
+def _too_large(source: str, size: int) -> ScopeProblem:
+    return ScopeProblem(
+        source,
+        None,
+        None,
+        f"the file is {_size(size)}; a scope can be at most {MAX_SCOPE_BYTES // 1024} KB",
+        f"shorten it: a scope is context for every answer, so keep it to what matters most "
+        f"(at most {MAX_SECTIONS} sections of {MAX_SECTION_CHARS:,} characters)",
+    )
+
+
+_BINARY_KINDS = [
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive or a Word/OpenDocument file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"{\\rtf", "an RTF document"),
+]
+
+
+def _binary_problem(source: str, data: bytes) -> ScopeProblem | None:
+    kind = next((name for magic, name in _BINARY_KINDS if data.startswith(magic)), None)
+    if kind is None and b"\x00" not in data:
+        return None
+    return ScopeProblem(
+        source,
+        None,
+        None,
+        "this looks like a binary file, not a Markdown scope" + (f" (it seems to be {kind})" if kind else ""),
+        "upload the scope as a plain-text .md file: a TOML header between +++ lines, then ## sections; " + _SEE_BLANK,
+    )
+
+
+def _utf16_problem(source: str, data: bytes) -> ScopeProblem | None:
+    head = data[:200]
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "UTF-32"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        len(head) >= 8 and (head[1::2].count(0) > len(head) // 3 or head[0::2].count(0) > len(head) // 3)
+    ):
+        encoding = "UTF-16"
+    else:
+        return None
+    return ScopeProblem(source, None, None, f"the file is encoded as {encoding}, not UTF-8", _RESAVE_UTF8)
+
+
+def _decode(data: bytes | str, source: str, problems: list[ScopeProblem]) -> str | None:
+    """The text of `data`, or None after recording a problem that makes it unreadable."""
+    if isinstance(data, str):
+        # Cheap bound first: every character is at least one byte.
+        if len(data) > MAX_SCOPE_BYTES or len(data.encode("utf-8", "surrogatepass")) > MAX_SCOPE_BYTES:
+            problems.append(_too_large(source, len(data.encode("utf-8", "surrogatepass"))))
+            return None
+        raw = data.encode("utf-8", "surrogatepass")
+    else:
+        if len(data) > MAX_SCOPE_BYTES:
+            problems.append(_too_large(source, len(data)))
+            return None
+        raw = bytes(data)
+    if not raw.strip():
+        problems.append(_empty(source))
+        return None
+    stop = _utf16_problem(source, raw) or _binary_problem(source, raw)
+    if stop is not None:
+        problems.append(stop)
+        return None
+    offset = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        text = raw[offset:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        position = offset + error.start
+        line = raw[:position].count(b"\n") + 1
+        bad = raw[position : offset + error.end]
+        problems.append(
+            ScopeProblem(
+                source,
+                line,
+                None,
+                f"the file is not valid UTF-8: byte {bad[:1].hex(' ').upper()} at byte offset {position} "
+                f"(line {line}) cannot be decoded",
+                _RESAVE_UTF8 + "; the file may be in Latin-1 or Windows-1252",
+            )
+        )
+        text = raw[offset:].decode("utf-8", "replace")
+    if not text.strip():
+        problems.append(_empty(source))
+        return None
+    return text
+
+
+def _empty(source: str) -> ScopeProblem:
+    return ScopeProblem(
+        source, None, None, "the file is empty", "start from a template (/scope templates) or from scopes/_blank.md"
+    )
+
+
+# --- the TOML header -------------------------------------------------------------------------------
+
+
+def _read_header(lines: list[str], source: str, problems: list[ScopeProblem]) -> tuple[ScopeMetadata | None, int]:
+    """The metadata (None when missing or invalid) and the index of the first line after the header."""
+    start = next(index for index, line in enumerate(lines) if line.strip())
+    opening = lines[start].strip()
+    if opening == "---":
+        yaml_end = next((index for index in range(start + 1, len(lines)) if lines[index].strip() == "---"), start)
+        problems.append(
+            ScopeProblem(
+                source,
+                start + 1,
+                None,
+                "the header starts with --- (YAML front matter); scope headers are TOML between +++ lines",
+                'replace both --- lines with +++ and write each field as key = "value"; ' + _SEE_BLANK,
+            )
+        )
+        return None, yaml_end + 1
+    if opening != HEADER_FENCE:
+        problems.append(
+            ScopeProblem(
+                source,
+                start + 1,
+                None,
+                "the file does not start with a metadata header",
+                "begin the file with a +++ line, the metadata (id, title, summary, community, setting, "
+                "languages, not_covered, authors), then a closing +++ line; " + _SEE_BLANK,
+            )
+        )
+        return None, start
+    found = next((index for index in range(start + 1, len(lines)) if lines[index].strip() == HEADER_FENCE), None)
+    if found is not None:
+        close = found
+    else:
+        problems.append(
+            ScopeProblem(
+                source,
+                start + 1,
+                None,
+                "the metadata header opened here with +++ is never closed",
+                "add a line with only +++ after the last metadata field, before the first ## section",
+            )
+        )
+        # Read on as if the header ended where the sections begin, to report what else is wrong.
+        headings = scan_markdown(lines[start + 1 :]).headings
+        end = start + 1 + headings[0][0] if headings else len(lines)
+        metadata = _read_metadata(lines[start + 1 : end], start + 2, end, source, problems)
+        return metadata, end
+    metadata = _read_metadata(lines[start + 1 : close], start + 2, close + 1, source, problems)
+    return metadata, close + 1
+
+
+def _read_metadata(
+    header: list[str], first_line: int, closing_line: int, source: str, problems: list[ScopeProblem]
+) -> ScopeMetadata | None:
+    """Validate the header lines; `first_line` is the file line of `header[0]`."""
+    try:
+        values = tomllib.loads("\n".join(header))
+    except tomllib.TOMLDecodeError as error:
+        problems.append(_toml_problem(error, header, first_line, closing_line, source))
+        return None
+    key_lines = _key_lines(header, first_line)
+    try:
+        return ScopeMetadata.model_validate(values)
+    except ValidationError as error:
+        for detail in error.errors(include_url=False):
+            problems.append(_metadata_problem(detail, header, first_line, key_lines, closing_line, source))
+        return None
+
+
+def _key_lines(header: list[str], first_line: int) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, line in enumerate(header):
+        match = _KEY_LINE.match(line)
+        if match is not None:
+            found.setdefault(match["key"], first_line + index)
+    return found
+
+
+def _statement_starts(header: list[str]) -> list[int]:
+    return [index for index, line in enumerate(header) if _KEY_LINE.match(line) or _TABLE_LINE.match(line)]
+
+
+def _locate_toml_error(header: list[str]) -> int | None:
+    """For errors tomllib reports 'at end of document': the index of the statement at fault.
+
+    The header is parsed up to each statement in turn; the fault is in the last statement before the
+    first prefix that fails.
+    """
+    starts = _statement_starts(header)
+    boundaries = [*starts[1:], len(header)]
+    for start, end in zip(starts, boundaries, strict=True):
+        try:
+            tomllib.loads("\n".join(header[:end]))
+        except tomllib.TOMLDecodeError:
+            return start
+    return None
+
+
+def _toml_problem(
+    error: tomllib.TOMLDecodeError, header: list[str], first_line: int, closing_line: int, source: str
+) -> ScopeProblem:
+    text = str(error)
+    position = _TOML_POSITION.search(text)
+    message = text[: position.start()] if position else text
+    line: int | None = closing_line
+    if position is not None and position["line"]:
+        line = first_line + int(position["line"]) - 1
+        message += f" (column {position['column']})"
+    else:
+        index = _locate_toml_error(header)
+        if index is not None:
+            line = first_line + index
+    key = None
+    if line is not None and 0 <= line - first_line < len(header):
+        match = _KEY_LINE.match(header[line - first_line])
+        key = match["key"] if match else None
+    lowered = message.lower()
+    if "overwrite" in lowered or "twice" in lowered:
+        hint = "each key may appear only once in the header: delete or merge the repeated one"
+    elif "unterminated string" in lowered:
+        hint = 'close the text with the same quote that opens it (""" for text over several lines)'
+    elif "unclosed array" in lowered:
+        hint = 'close the list with ]: e.g. ["a", "b"]'
+    elif "invalid value" in lowered:
+        hint = 'put text in double quotes ("like this"), lists in brackets (["a", "b"]), and true/false bare'
+    else:
+        hint = 'each line of the header is key = "text", key = ["a", "b"] or key = true'
+    return ScopeProblem(source, line, key, f"the header is not valid TOML: {message}", hint)
+
+
+def _describe_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _did_you_mean(key: str) -> str | None:
+    normalised = key.lower().replace("-", "_").replace(" ", "_")
+    if normalised in METADATA_FIELDS:
+        return normalised
+    if normalised in _KEY_SYNONYMS:
+        return _KEY_SYNONYMS[normalised]
+    matches = difflib.get_close_matches(normalised, METADATA_FIELDS, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _value_line(header: list[str], first_line: int, key_line: int | None, value: Any) -> int | None:
+    """The line of one list entry, found by its quoted text between its key and the next key."""
+    if key_line is None or not isinstance(value, str):
+        return key_line
+    needles = (json.dumps(value, ensure_ascii=False), f"'{value}'")
+    for index in range(key_line - first_line, len(header)):
+        if index > key_line - first_line and _KEY_LINE.match(header[index]):
+            break
+        if any(needle in header[index] for needle in needles):
+            return first_line + index
+    return key_line
+
+
+def _metadata_problem(
+    detail: Any,
+    header: list[str],
+    first_line: int,
+    key_lines: dict[str, int],
+    closing_line: int,
+    source: str,
+) -> ScopeProblem:
+    location = detail["loc"]
+    name = str(location[0]) if location else None
+    kind = detail["type"]
+    value = detail.get("input")
+    line = key_lines.get(name) if name else None
+    example, purpose = FIELD_GUIDE.get(name or "", ("", ""))
+    if kind == "extra_forbidden":
+        guess = _did_you_mean(name or "")
+        known = ", ".join(METADATA_FIELDS)
+        hint = f'did you mean "{guess}"? Rename the key' if guess else "delete it"
+        return ScopeProblem(source, line, name, "unknown key", f"{hint}; the keys are {known}")
+    if kind == "missing":
+        return ScopeProblem(source, closing_line, name, "is missing", f"add it to the header: {example} ({purpose})")
+    if kind == "scope":
+        if len(location) > 1:
+            line = _value_line(header, first_line, line, value)
+        return ScopeProblem(source, line, name, detail["ctx"]["message"], detail["ctx"]["hint"])
+    if kind in {"tuple_type", "list_type"}:
+        if isinstance(value, str):
+            return ScopeProblem(
+                source,
+                line,
+                name,
+                "must be a list, not a single text",
+                f"put it in brackets: {name} = [{json.dumps(value, ensure_ascii=False)}]",
+            )
+        return ScopeProblem(source, line, name, f"must be a list, not {_describe_type(value)}", f"write {example}")
+    if kind == "string_type":
+        if len(location) > 1:
+            line = _value_line(header, first_line, line, value)
+            return ScopeProblem(
+                source,
+                line,
+                name,
+                f"every entry must be text, not {_describe_type(value)}",
+                f'put each entry in double quotes: {name} = ["…", "…"]',
+            )
+        return ScopeProblem(
+            source, line, name, f"must be text, not {_describe_type(value)}", f"put it in double quotes: {example}"
+        )
+    if kind == "bool_type":
+        return ScopeProblem(
+            source,
+            line,
+            name,
+            f"must be true or false, not {_describe_type(value)}",
+            "write true or false, without quotes",
+        )
+    return ScopeProblem(source, line, name, str(detail["msg"]), f"write {example}" if example else None)
+
+
+# --- the sections ----------------------------------------------------------------------------------
+
+
+def _read_sections(lines: list[str], start: int, source: str, problems: list[ScopeProblem]) -> list[ScopeSection]:
+    body_lines = lines[start:]
+    scan = scan_markdown(body_lines)
+    _check_control_characters(body_lines, start + 1, source, problems)
+    first_heading = scan.headings[0][0] if scan.headings else len(body_lines)
+    _check_preamble(body_lines[:first_heading], start + 1, bool(scan.headings), source, problems)
+    for index in scan.unspaced_headings:
+        problems.append(
+            ScopeProblem(
+                source,
+                start + index + 1,
+                None,
+                f"{body_lines[index].strip()[:40]!r} looks like a heading but has no space after ##",
+                "write ## followed by a space, e.g. ## Glossary",
+            )
+        )
+    if scan.unclosed is not None:
+        index, what = scan.unclosed
+        problems.append(
+            ScopeProblem(
+                source,
+                start + index + 1,
+                None,
+                f"a {what} is never closed, so the rest of the file is inside it",
+                "close it (``` or ~~~ for code, --> for comments) before the next ## section",
+            )
+        )
+    if not scan.headings:
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                None,
+                "the scope has no sections",
+                f"add at least one section after the header, e.g. ## {KNOWN_SECTIONS['context-and-history']}",
+            )
+        )
+        return []
+    sections: list[ScopeSection] = []
+    seen: dict[str, ScopeSection] = {}
+    ends = [index for index, _ in scan.headings[1:]] + [len(body_lines)]
+    for number, ((index, title), end) in enumerate(zip(scan.headings, ends, strict=True), start=1):
+        line = start + index + 1
+        raw_body = body_lines[index + 1 : end]
+        blank = next((offset for offset, text in enumerate(raw_body) if text), len(raw_body))
+        body = "\n".join(raw_body).strip("\n")
+        problems.extend(section_problems(title, body, line=line, source=source, body_line=line + 1 + blank))
+        key = section_key(title)
+        section = ScopeSection(key, title, body, line)
+        if number == MAX_SECTIONS + 1:
+            problems.append(
+                ScopeProblem(
+                    source,
+                    line,
+                    f"section {title!r}",
+                    f"the scope has {len(scan.headings)} sections; the limit is {MAX_SECTIONS}",
+                    "merge related sections (### subheadings can divide a section)",
+                )
+            )
+        earlier = seen.get(key) if key else None
+        if earlier is not None:
+            same = "" if earlier.title == title else f" (both are the {key} section)"
+            problems.append(
+                ScopeProblem(
+                    source,
+                    line,
+                    f"section {title!r}",
+                    f"repeats the section {earlier.title!r} on line {earlier.line}{same}",
+                    "merge the two into one section",
+                )
+            )
+        elif key:
+            seen[key] = section
+        sections.append(section)
+    return sections
+
+
+def _check_preamble(
+    preamble: Sequence[str], first_line: int, has_sections: bool, source: str, problems: list[ScopeProblem]
+) -> None:
+    text_at = next((index for index, line in enumerate(preamble) if line.strip()), None)
+    if text_at is None:
+        return
+    line = preamble[text_at].strip()
+    if line.startswith("# ") and not has_sections:
+        hint = "sections use level-2 headings: write ## instead of # (the title belongs in the header's title)"
+    elif line.startswith("# "):
+        hint = "delete this heading: the scope's title belongs in the header's title field"
+    else:
+        hint = (
+            "move it under a ## heading (e.g. ## Context and history), or into the header's summary if it is an "
+            "overview"
+        )
+    problems.append(
+        ScopeProblem(
+            source,
+            first_line + text_at,
+            None,
+            "text between the header and the first ## section is not part of any section",
+            hint,
+        )
+    )
+
+
+def _check_control_characters(lines: Sequence[str], first_line: int, source: str, problems: list[ScopeProblem]) -> None:
+    bad = [(index, match) for index, line in enumerate(lines) if (match := _CONTROL.search(line))]
+    for index, match in bad[:3]:
+        more = f" ({len(bad) - 3} more lines have some)" if len(bad) > 3 and index == bad[2][0] else ""
+        problems.append(
+            ScopeProblem(
+                source,
+                first_line + index,
+                None,
+                f"contains the control character U+{ord(match.group()):04X}{more}",
+                "delete it: a scope is plain text",
+            )
+        )
