@@ -60,7 +60,10 @@ FIELD_GUIDE: dict[str, tuple[str, str]] = {
 METADATA_FIELDS: tuple[str, ...] = tuple(FIELD_GUIDE)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-_LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|\d{3}))?(-[a-zA-Z0-9]{5,8})*$")
+# BCP-47 language[-script][-region][-variant...]; extensions and private use are not needed here.
+_LANGUAGE_TAG = re.compile(
+    r"^[a-zA-Z]{2,3}(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|\d{3}))?(-([a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$"
+)
 # Language names people write instead of tags, and the tag to suggest.
 _LANGUAGE_NAMES = {
     "english": "en",

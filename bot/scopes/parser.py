@@ -347,7 +347,12 @@ def _read_metadata(
     try:
         return ScopeMetadata.model_validate(values)
     except ValidationError as error:
-        for detail in error.errors(include_url=False):
+        details = error.errors(include_url=False)
+        # A misspelt key is also a missing one; its did-you-mean already says so.
+        guessed = {_did_you_mean(str(d["loc"][0])) for d in details if d["type"] == "extra_forbidden" and d["loc"]}
+        for detail in details:
+            if detail["type"] == "missing" and detail["loc"] and detail["loc"][0] in guessed:
+                continue
             problems.append(_metadata_problem(detail, header, first_line, key_lines, closing_line, source))
         return None
 
@@ -401,7 +406,11 @@ def _toml_problem(
         key = match["key"] if match else None
     lowered = message.lower()
     if "overwrite" in lowered or "twice" in lowered:
+        message = "a key is set more than once" if "overwrite" in lowered else message
         hint = "each key may appear only once in the header: delete or merge the repeated one"
+    elif "illegal character '\\n'" in lowered:
+        message = "the text is not closed with a quote before the end of the line"
+        hint = 'close it with " on the same line, or use """ ... """ for text over several lines'
     elif "unterminated string" in lowered:
         hint = 'close the text with the same quote that opens it (""" for text over several lines)'
     elif "unclosed array" in lowered:
@@ -573,7 +582,7 @@ def _read_sections(lines: list[str], start: int, source: str, problems: list[Sco
             )
         earlier = seen.get(key) if key else None
         if earlier is not None:
-            same = "" if earlier.title == title else f" (both are the {key} section)"
+            same = "" if earlier.title.casefold() == title.casefold() else f" ({title!r} is another name for it)"
             problems.append(
                 ScopeProblem(
                     source,
@@ -595,15 +604,16 @@ def _check_preamble(
     text_at = next((index for index, line in enumerate(preamble) if line.strip()), None)
     if text_at is None:
         return
-    line = preamble[text_at].strip()
-    if line.startswith("# ") and not has_sections:
+    text = [line.strip() for line in preamble if line.strip()]
+    headings = [line for line in text if line.startswith("# ")]
+    if headings and not has_sections:
         hint = "sections use level-2 headings: write ## instead of # (the title belongs in the header's title)"
-    elif line.startswith("# "):
+    elif headings and len(headings) == len(text):
         hint = "delete this heading: the scope's title belongs in the header's title field"
     else:
         hint = (
             "move it under a ## heading (e.g. ## Context and history), or into the header's summary if it is an "
-            "overview"
+            "overview" + ("; the scope's title belongs in the header's title field" if headings else "")
         )
     problems.append(
         ScopeProblem(
