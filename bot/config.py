@@ -115,6 +115,9 @@ class Settings(BaseSettings):
 
     # Answers
     max_answer_chars: int = Field(default=6000, ge=200, le=40000, description="Longest answer posted, across messages.")
+    scope_prompt_chars: int = Field(
+        default=8000, ge=500, le=200_000, description="Most scope text put in one prompt, in characters."
+    )
     stream_edit_interval: float = Field(
         default=1.0, ge=0.2, le=10, description="Seconds between edits of a streaming message."
     )

@@ -1,14 +1,23 @@
-"""Turning command errors into short messages for the member, with the detail kept for the log."""
+"""Turning errors in commands, buttons and forms into short messages, with the detail kept for the log.
+
+`describe_error` is pure (tests call it directly); `report_error` is the one place that tells the
+member and logs; the error-handling cog and every modal or view route their failures through it.
+"""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 
+import discord
 from discord import app_commands
+
+log = logging.getLogger(__name__)
 
 # Discord's UI names for permissions whose API names differ.
 PERMISSION_LABELS = {"manage_guild": "Manage Server", "view_channel": "View Channels"}
+MAX_LISTED_PROBLEMS = 12
 
 
 def permission_label(name: str) -> str:
@@ -27,11 +36,20 @@ class ErrorReply:
     reference: str | None = None
 
 
-def describe_command_error(error: app_commands.AppCommandError) -> ErrorReply:
-    """The member-facing reply for a failed command."""
+def describe_error(error: BaseException) -> ErrorReply:
+    """The member-facing reply for a failed command, button or form."""
+    from bot.scopes.parser import ScopeValidationError  # scopes import errors; import here to avoid a cycle
+
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if isinstance(original, UserFacingError):
         return ErrorReply(str(original))
+    if isinstance(original, ScopeValidationError):
+        problems = [f"• {problem}" for problem in original.problems]
+        shown = problems[:MAX_LISTED_PROBLEMS]
+        if len(problems) > len(shown):
+            shown.append(f"…and {len(problems) - len(shown)} more.")
+        text = f"Nothing was changed: the scope has {len(problems)} problem(s) to fix.\n" + "\n".join(shown)
+        return ErrorReply(text[:1990])
     if isinstance(original, app_commands.MissingPermissions):
         needed = ", ".join(map(permission_label, original.missing_permissions))
         return ErrorReply(f"You need the {needed} permission to use this command.")
@@ -50,3 +68,21 @@ def describe_command_error(error: app_commands.AppCommandError) -> ErrorReply:
         f"under reference {reference}.",
         reference,
     )
+
+
+async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
+    """Log the error and tell the member, whether or not the interaction was answered already."""
+    reply = describe_error(error)
+    command = interaction.command.qualified_name if interaction.command else "a button or form"
+    if reply.reference is not None:
+        original = getattr(error, "original", error)
+        log.error("/%s failed (reference %s)", command, reply.reference, exc_info=original)
+    else:
+        log.info("/%s refused: %s", command, reply.message.splitlines()[0])
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(reply.message, ephemeral=True)
+        else:
+            await interaction.response.send_message(reply.message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the member about the error in /%s", command)

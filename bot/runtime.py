@@ -23,6 +23,7 @@ from bot.discord_endpoints import use_discord_endpoints
 from bot.feedback.ratings import RatingScale
 from bot.llm.client import ModelClient
 from bot.pseudonyms import Pseudonymizer
+from bot.scopes.manage import ScopeCache
 from bot.storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class CultureBot(commands.Bot):
         self.model = model
         self.pseudonyms = pseudonyms
         self.rating_scale = RatingScale(tuple(settings.rating_emojis))
+        self.scope_cache = ScopeCache()
         self._storage: Storage | None = None
         self._answerer: Answerer | None = None
         self._closing = False
@@ -87,6 +89,8 @@ class CultureBot(commands.Bot):
             model=self.model,
             pseudonyms=self.pseudonyms,
             scale=self.rating_scale,
+            scopes=self.scope_cache,
+            scope_budget=self.settings.scope_prompt_chars,
             edit_interval=self.settings.stream_edit_interval,
             max_chars=self.settings.max_answer_chars,
         )

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import discord
 
 from bot.answers.prompt import build_messages
+from bot.answers.safety import NO_PINGS
 from bot.answers.streaming import StreamingReply
 from bot.feedback.ratings import RatingScale
 from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
+from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
 from bot.storage import AnswerResult, NewAnswer, Outcome, Storage
 
 log = logging.getLogger(__name__)
@@ -51,10 +53,14 @@ class Answerer:
         model: ModelClient,
         pseudonyms: Pseudonymizer,
         scale: RatingScale,
+        scopes: ScopeCache,
         edit_interval: float,
         max_chars: int,
+        scope_budget: int = 8000,
     ) -> None:
         self._storage = storage
+        self._scopes = scopes
+        self._scope_budget = scope_budget
         self._model = model
         self._pseudonyms = pseudonyms
         self._scale = scale
@@ -90,6 +96,12 @@ class Answerer:
 
     async def answer(self, question: Question) -> Outcome:
         """Answer one question; every path ends with the record closed and nothing left hanging."""
+        current = await current_document(self._storage, self._scopes, question.guild_id)
+        if current is None and not (await self._storage.guild_settings(question.guild_id)).allow_unscoped:
+            await _say(question, NO_SCOPE_MESSAGE)
+            return Outcome.REFUSED
+        scope_version, scope = current if current else (None, None)
+        messages = build_messages(question.text, scope=scope, scope_budget=self._scope_budget)
         answer_id = await self._storage.start_answer(
             NewAnswer(
                 guild_id=question.guild_id,
@@ -98,6 +110,7 @@ class Answerer:
                 asker_hash=self._pseudonyms.member(question.asker_id),
                 question=question.text,
                 model=self._model.model,
+                scope_version_id=scope_version.version_id if scope_version else None,
             )
         )
 
@@ -112,15 +125,15 @@ class Answerer:
             on_message=register,
         )
         stats = StreamStats()
-        outcome, error, note = Outcome.OK, None, ""
+        outcome, error, note = Outcome.OK, None, "" if scope else UNSCOPED_NOTE
         try:
             with contextlib.suppress(discord.HTTPException):
                 await question.channel.typing()
-            async for delta in self._model.stream(build_messages(question.text), stats):
+            async for delta in self._model.stream(messages, stats):
                 await reply.push(delta)
         except ModelError as failure:
             error = str(failure)
-            outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE) if reply.text else (Outcome.FAILED, "")
+            outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
             log.warning("answer %d: %s", answer_id, error)
         except discord.HTTPException as failure:
             error = f"Discord refused a message: {failure.status} {failure.text}"
@@ -170,3 +183,14 @@ class Answerer:
                     ),
                 )
             )
+
+
+async def _say(question: Question, text: str) -> None:
+    """A one-off line in reply to the question (not an answer: no record, no rating controls)."""
+    try:
+        if question.message is not None:
+            await question.message.reply(text, allowed_mentions=NO_PINGS, mention_author=False)
+        else:
+            await question.channel.send(text, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as error:
+        log.warning("could not reply in channel %d: %s", question.channel_id, error)

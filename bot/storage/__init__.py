@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from bot.config import DatabaseBackend, Settings
 from bot.storage.migrations import MigrationError
-from bot.storage.records import AnswerRecord, AnswerResult, NewAnswer, Outcome, Rating, RatingSource
+from bot.storage.records import (
+    AnswerRecord,
+    AnswerResult,
+    AuditEntry,
+    GuildSettings,
+    NewAnswer,
+    NewScopeVersion,
+    Outcome,
+    Rating,
+    RatingSource,
+    ScopeSource,
+    ScopeVersion,
+)
 from bot.storage.sqlite import SqliteStorage
 
 # The narrow interface the rest of the bot depends on. An alias for now; it becomes a Protocol the
@@ -33,11 +45,16 @@ async def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 __all__ = [
     "AnswerRecord",
     "AnswerResult",
+    "AuditEntry",
+    "GuildSettings",
     "MigrationError",
     "NewAnswer",
+    "NewScopeVersion",
     "Outcome",
     "Rating",
     "RatingSource",
+    "ScopeSource",
+    "ScopeVersion",
     "SqliteStorage",
     "Storage",
     "open_storage",

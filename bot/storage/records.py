@@ -31,6 +31,7 @@ class NewAnswer:
     asker_hash: str
     question: str
     model: str
+    scope_version_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +73,57 @@ class Rating:
     scale_size: int
     is_asker: bool
     source: RatingSource
+
+
+class ScopeSource(StrEnum):
+    """How a scope version came to be."""
+
+    TEMPLATE = "template"
+    UPLOAD = "upload"
+    EDIT = "edit"
+    ROLLBACK = "rollback"
+
+
+@dataclass(frozen=True, slots=True)
+class NewScopeVersion:
+    guild_id: int
+    scope_id: str
+    title: str
+    content: str
+    source: ScopeSource
+    change_summary: str
+    author_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeVersion:
+    """One immutable version of a server's scope; `number` counts 1, 2, 3... within the server."""
+
+    version_id: int
+    guild_id: int
+    number: int
+    scope_id: str
+    title: str
+    content: str
+    content_sha256: str
+    source: ScopeSource
+    change_summary: str
+    author_id: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    guild_id: int
+    current_scope_id: int | None = None
+    allow_unscoped: bool = False
+    log_channel_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    guild_id: int
+    actor_id: int
+    action: str
+    detail: str
+    created_at: str

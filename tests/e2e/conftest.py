@@ -17,6 +17,9 @@ from bot.runtime import CultureBot
 from bot.sandbox.discord import DiscordStandIn
 from bot.sandbox.discord.testing import connected
 from bot.sandbox.fake_openai import FakeOpenAI
+from bot.scopes.manage import store_document
+from bot.scopes.parser import parse_scope
+from bot.storage import ScopeSource, open_storage
 
 
 @dataclass
@@ -88,6 +91,21 @@ def build_bot(settings: Settings) -> CultureBot:
     )
 
 
+SCOPE_FIXTURE = Path(__file__).parent.parent / "fixtures" / "kopi_scope.md"
+MODERATOR_ID = 42
+
+
+async def declare_scope(settings: Settings, guild_id: int, path: Path) -> None:
+    """Give the server a scope before the bot starts (unless it has one), as a moderator's upload would."""
+    storage = await open_storage(settings)
+    try:
+        if await storage.current_scope(guild_id) is None:
+            document = parse_scope(path.read_bytes(), source=path.name)
+            await store_document(storage, guild_id, MODERATOR_ID, document, ScopeSource.UPLOAD, "test fixture")
+    finally:
+        await storage.close()
+
+
 RunBot = Callable[..., contextlib.AbstractAsyncContextManager[CultureBot]]
 
 
@@ -96,8 +114,11 @@ def run_bot(world: World) -> RunBot:
     """`async with run_bot(**setting_overrides) as bot:` runs a connected bot for the block."""
 
     @contextlib.asynccontextmanager
-    async def runner(**overrides: Any) -> AsyncIterator[CultureBot]:
-        bot = build_bot(world.settings(**overrides))
+    async def runner(*, scope: Path | None = SCOPE_FIXTURE, **overrides: Any) -> AsyncIterator[CultureBot]:
+        settings = world.settings(**overrides)
+        if scope is not None:
+            await declare_scope(settings, world.guild_id, scope)
+        bot = build_bot(settings)
         async with connected(bot, world.standin) as ready:
             yield ready
 

@@ -10,13 +10,17 @@ from bot.app import model_client
 from bot.pseudonyms import Pseudonymizer
 from bot.runtime import CultureBot
 from bot.sandbox.discord.testing import connected
+from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.local_model
 
 
 async def test_mention_answered_by_the_embedded_model(world):
-    settings = world.settings(model_base_url=None, model_max_tokens=48, local_model_context=1024)
+    settings = world.settings(
+        model_base_url=None, model_max_tokens=48, local_model_context=2048, model_timeout_seconds=120
+    )
+    await declare_scope(settings, world.guild_id, SCOPE_FIXTURE)
     async with model_client(settings) as model:
         assert model.model == "smollm2-135m-instruct"
         bot = CultureBot(settings, model=model, pseudonyms=Pseudonymizer(b"k" * 32))

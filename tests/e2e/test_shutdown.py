@@ -10,6 +10,7 @@ import sys
 
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import Reply
+from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
 from tests.helpers import eventually
 
 
@@ -33,6 +34,7 @@ def process_env(world, **extra):
 
 
 async def start_bot_process(world, **extra):
+    await declare_scope(world.settings(), world.guild_id, SCOPE_FIXTURE)
     identified = world.standin.identify_count
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -58,14 +58,15 @@ async def test_database_newer_than_code_is_refused(tmp_path, migrations_copy):
 async def test_failing_migration_rolls_back_completely(tmp_path, migrations_copy):
     db = tmp_path / "bot.sqlite3"
     await open_and_migrate(db, migrations_copy)
-    broken = migrations_copy / f"{len(load_migrations()) + 1:04d}_broken.sql"
+    latest = len(load_migrations())
+    broken = migrations_copy / f"{latest + 1:04d}_broken.sql"
     broken.write_text("CREATE TABLE half_done (id INTEGER);\nINSERT INTO no_such_table VALUES (1);")
-    with pytest.raises(MigrationError, match=r"0002_broken\.sql failed and was rolled back"):
+    with pytest.raises(MigrationError, match=rf"{latest + 1:04d}_broken\.sql failed and was rolled back"):
         await open_and_migrate(db, migrations_copy)
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "half_done" not in tables
-        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == 1
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == latest
 
 
 async def test_gap_in_numbering_is_refused(tmp_path, migrations_copy):

@@ -1,0 +1,167 @@
+"""Changing a server's scope: every change validates first and then stores a new immutable version.
+
+Plain functions over the storage layer, called by the /scope commands and testable without Discord.
+Nothing here touches the current version unless the new content validated completely.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import OrderedDict
+
+from bot.errors import UserFacingError
+from bot.scopes.document import ScopeDocument
+from bot.scopes.parser import parse_scope
+from bot.scopes.templates import load_template
+from bot.storage import NewScopeVersion, ScopeSource, ScopeVersion, Storage
+
+NO_SCOPE_MESSAGE = (
+    "This server has not declared a cultural scope yet, so I won't answer from nowhere. "
+    "Moderators can pick a starting point with `/scope templates` and `/scope use`, or upload one with "
+    "`/scope upload`."
+)
+UNSCOPED_NOTE = "\n\n*(This server has no declared cultural scope; this is a general answer.)*"
+
+
+class ScopeCache:
+    """Parsed documents by version id: versions are immutable, so an entry never goes stale."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._documents: OrderedDict[int, ScopeDocument] = OrderedDict()
+
+    def document(self, version: ScopeVersion) -> ScopeDocument:
+        document = self._documents.get(version.version_id)
+        if document is None:
+            document = parse_scope(version.content, source=f"scope version {version.number}")
+            self._documents[version.version_id] = document
+            if len(self._documents) > self._size:
+                self._documents.popitem(last=False)
+        else:
+            self._documents.move_to_end(version.version_id)
+        return document
+
+
+async def store_document(
+    storage: Storage,
+    guild_id: int,
+    actor_id: int,
+    document: ScopeDocument,
+    source: ScopeSource,
+    change_summary: str,
+) -> ScopeVersion:
+    return await storage.add_scope_version(
+        NewScopeVersion(
+            guild_id=guild_id,
+            scope_id=document.metadata.id,
+            title=document.metadata.title,
+            content=document.to_markdown(),
+            source=source,
+            change_summary=change_summary[:300],
+            author_id=actor_id,
+        )
+    )
+
+
+async def current_document(
+    storage: Storage, cache: ScopeCache, guild_id: int
+) -> tuple[ScopeVersion, ScopeDocument] | None:
+    version = await storage.current_scope(guild_id)
+    return None if version is None else (version, cache.document(version))
+
+
+async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str) -> ScopeVersion:
+    """Make a shipped template the server's scope (a starting point the community then edits)."""
+    document = load_template(name)
+    return await store_document(
+        storage, guild_id, actor_id, document, ScopeSource.TEMPLATE, f"started from the template '{name}'"
+    )
+
+
+async def upload_scope(
+    storage: Storage, cache: ScopeCache, guild_id: int, actor_id: int, data: bytes, filename: str
+) -> ScopeVersion:
+    """Validate an uploaded file (raising ScopeValidationError with every problem) and store it."""
+    document = parse_scope(data, source=filename)
+    previous = await current_document(storage, cache, guild_id)
+    summary = describe_change(previous[1] if previous else None, document)
+    return await store_document(
+        storage, guild_id, actor_id, document, ScopeSource.UPLOAD, f"uploaded {filename}: {summary}"
+    )
+
+
+async def edit_scope(
+    storage: Storage,
+    cache: ScopeCache,
+    guild_id: int,
+    actor_id: int,
+    *,
+    section: str | None,
+    text: str,
+) -> ScopeVersion:
+    """Replace the summary (section None) or one section; the result is validated as a whole file."""
+    current = await current_document(storage, cache, guild_id)
+    if current is None:
+        raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
+    _, document = current
+    edited = document.with_summary(text) if section is None else document.with_section(section, text)
+    # Re-parse the whole file so an edit is held to exactly the rules an upload is.
+    checked = parse_scope(edited.to_markdown(), source="your edit")
+    what = "the summary" if section is None else f"the section '{section}'"
+    return await store_document(storage, guild_id, actor_id, checked, ScopeSource.EDIT, f"edited {what}")
+
+
+async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number: int) -> ScopeVersion:
+    """Make an earlier version current again, as a new version (history is never rewritten)."""
+    target = await storage.scope_version(guild_id, number)
+    if target is None:
+        raise UserFacingError(f"There is no version {number}; `/scope history` lists the versions.")
+    current = await storage.current_scope(guild_id)
+    if current is not None and current.content_sha256 == target.content_sha256:
+        raise UserFacingError(f"The current scope (version {current.number}) already has this content.")
+    return await storage.add_scope_version(
+        NewScopeVersion(
+            guild_id=guild_id,
+            scope_id=target.scope_id,
+            title=target.title,
+            content=target.content,
+            source=ScopeSource.ROLLBACK,
+            change_summary=f"rolled back to version {number}",
+            author_id=actor_id,
+        )
+    )
+
+
+def describe_change(before: ScopeDocument | None, after: ScopeDocument) -> str:
+    """A short, human summary of what changed between two documents."""
+    if before is None:
+        return f"first version ({len(after.sections)} sections)"
+    parts = []
+    if before.metadata != after.metadata:
+        changed = [
+            name
+            for name in type(after.metadata).model_fields
+            if getattr(before.metadata, name) != getattr(after.metadata, name)
+        ]
+        parts.append("metadata: " + ", ".join(changed))
+    old = {section.key: section for section in before.sections}
+    new = {section.key: section for section in after.sections}
+    added = [new[key].title for key in new if key not in old]
+    removed = [old[key].title for key in old if key not in new]
+    edited = [new[key].title for key in new if key in old and old[key].body != new[key].body]
+    for label, titles in (("added", added), ("removed", removed), ("edited", edited)):
+        if titles:
+            parts.append(f"{label}: " + ", ".join(titles))
+    return "; ".join(parts) or "no changes"
+
+
+def diff_versions(a: ScopeVersion, b: ScopeVersion) -> str:
+    """A unified diff of two versions' files."""
+    lines = difflib.unified_diff(
+        a.content.splitlines(keepends=True),
+        b.content.splitlines(keepends=True),
+        fromfile=f"version {a.number}",
+        tofile=f"version {b.number}",
+        n=1,
+    )
+    return "".join(lines) or "The two versions are identical.\n"

@@ -1,0 +1,348 @@
+"""/scope: moderators declare, refine and roll back the server's cultural scope; /culture shows it to everyone."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answers.safety import NO_PINGS
+from bot.errors import UserFacingError, report_error
+from bot.runtime import CultureBot
+from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
+from bot.scopes.manage import (
+    NO_SCOPE_MESSAGE,
+    current_document,
+    diff_versions,
+    edit_scope,
+    rollback_scope,
+    upload_scope,
+    use_template,
+)
+from bot.scopes.render import history_line, render_pages
+from bot.scopes.templates import list_templates
+from bot.storage import ScopeVersion
+
+log = logging.getLogger(__name__)
+
+SUMMARY_CHOICE = "summary"
+MODAL_TITLE_LIMIT = 45
+
+
+class ScopePager(discord.ui.View):
+    """Previous/next buttons over rendered pages; only the member who asked can turn them."""
+
+    def __init__(self, pages: list[str], title: str, owner_id: int) -> None:
+        super().__init__(timeout=600)
+        self.pages = pages
+        self.title = title
+        self.owner_id = owner_id
+        self.index = 0
+        self._sync_buttons()
+
+    def embed(self) -> discord.Embed:
+        embed = discord.Embed(title=self.title[:256], description=self.pages[self.index])
+        embed.set_footer(text=f"Page {self.index + 1} of {len(self.pages)}")
+        return embed
+
+    def _sync_buttons(self) -> None:
+        self.previous.disabled = self.index == 0
+        self.next.disabled = self.index >= len(self.pages) - 1
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(
+                "Run `/culture` to page through the scope yourself.", ephemeral=True
+            )
+            return False
+        return True
+
+    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+        self.index = max(0, min(len(self.pages) - 1, self.index + step))
+        self._sync_buttons()
+        await interaction.response.edit_message(embed=self.embed(), view=self)
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
+    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[ScopePager]) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction, button: discord.ui.Button[ScopePager]) -> None:
+        await self._turn(interaction, 1)
+
+
+class EditModal(discord.ui.Modal):
+    """One text box for the summary or one section, prefilled with the current text."""
+
+    def __init__(self, cog: Scope, section: str | None, current: str) -> None:
+        label = "Summary" if section is None else section
+        super().__init__(title=f"Edit: {label}"[:MODAL_TITLE_LIMIT])
+        self.cog = cog
+        self.section = section
+        self.text: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
+            label=label[:45],
+            style=discord.TextStyle.paragraph,
+            default=current[:MAX_SECTION_CHARS] or None,
+            max_length=MAX_SECTION_CHARS,
+            required=True,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        version = await edit_scope(
+            self.cog.bot.storage,
+            self.cog.bot.scope_cache,
+            interaction.guild_id,
+            interaction.user.id,
+            section=self.section,
+            text=self.text.value,
+        )
+        await interaction.response.send_message(f"Saved as version {version.number}.", ephemeral=True)
+        await self.cog.post_to_log(interaction, version.change_summary, version)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+        await report_error(interaction, error)
+
+
+class Scope(commands.Cog):
+    scope = app_commands.Group(
+        name="scope",
+        description="Declare and refine this server's cultural scope",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: CultureBot) -> None:
+        self.bot = bot
+
+    # Reading
+
+    @app_commands.command(name="culture", description="Show the cultural scope this bot answers within")
+    @app_commands.guild_only()
+    async def culture(self, interaction: discord.Interaction) -> None:
+        await self._show(interaction, None, ephemeral=True)
+
+    @scope.command(name="show", description="Show the current scope, or an earlier version")
+    @app_commands.describe(version="version number (default: current)", ephemeral="only you see it")
+    async def show(self, interaction: discord.Interaction, version: int | None = None, ephemeral: bool = True) -> None:
+        await self._show(interaction, version, ephemeral=ephemeral)
+
+    async def _show(self, interaction: discord.Interaction, number: int | None, *, ephemeral: bool) -> None:
+        guild_id = _guild_id(interaction)
+        if number is None:
+            current = await current_document(self.bot.storage, self.bot.scope_cache, guild_id)
+            if current is None:
+                raise UserFacingError(NO_SCOPE_MESSAGE)
+            version, document = current
+        else:
+            found = await self.bot.storage.scope_version(guild_id, number)
+            if found is None:
+                raise UserFacingError(f"There is no version {number}; `/scope history` lists the versions.")
+            version, document = found, self.bot.scope_cache.document(found)
+        pager = ScopePager(render_pages(document), f"{version.title} (v{version.number})", interaction.user.id)
+        await interaction.response.send_message(
+            embed=pager.embed(), view=pager if len(pager.pages) > 1 else discord.utils.MISSING, ephemeral=ephemeral
+        )
+
+    @scope.command(name="templates", description="List the shipped starting points")
+    async def templates(self, interaction: discord.Interaction) -> None:
+        lines = [f"**{t.name}**: {t.title}" for t in list_templates()]
+        await interaction.response.send_message(
+            "Templates are starting points a community must review and rewrite. Use one with `/scope use`.\n\n"
+            + "\n".join(lines),
+            ephemeral=True,
+        )
+
+    @scope.command(name="download", description="Download the current scope file")
+    async def download(self, interaction: discord.Interaction) -> None:
+        version = await self._current_version(interaction)
+        data = io.BytesIO(version.content.encode())
+        await interaction.response.send_message(
+            f"Version {version.number} of **{version.title}**.",
+            file=discord.File(data, filename=f"{version.scope_id}-v{version.number}.md"),
+            ephemeral=True,
+        )
+
+    @scope.command(name="history", description="List the scope's versions")
+    async def history(self, interaction: discord.Interaction) -> None:
+        guild_id = _guild_id(interaction)
+        versions = await self.bot.storage.scope_history(guild_id, limit=20)
+        if not versions:
+            raise UserFacingError(NO_SCOPE_MESSAGE)
+        settings = await self.bot.storage.guild_settings(guild_id)
+        lines = [history_line(v, current=v.version_id == settings.current_scope_id) for v in versions]
+        embed = discord.Embed(title="Scope history", description="\n".join(lines)[:4000])
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @scope.command(name="diff", description="Compare two versions")
+    @app_commands.describe(a="older version number", b="newer version number")
+    async def diff(self, interaction: discord.Interaction, a: int, b: int) -> None:
+        guild_id = _guild_id(interaction)
+        first = await self.bot.storage.scope_version(guild_id, a)
+        second = await self.bot.storage.scope_version(guild_id, b)
+        missing = [str(n) for n, v in ((a, first), (b, second)) if v is None]
+        if first is None or second is None:
+            raise UserFacingError(f"No version {' or '.join(missing)}; `/scope history` lists the versions.")
+        text = diff_versions(first, second)
+        if len(text) <= 1900:
+            await interaction.response.send_message(f"```diff\n{text}```", ephemeral=True)
+        else:
+            await interaction.response.send_message(
+                f"The diff is long ({len(text.splitlines())} lines); here it is as a file.",
+                file=discord.File(io.BytesIO(text.encode()), filename=f"scope-v{a}-v{b}.diff"),
+                ephemeral=True,
+            )
+
+    # Changing (Manage Server, checked again when run)
+
+    @scope.command(name="use", description="Start from a shipped template")
+    @app_commands.describe(template="template name (see /scope templates)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def use(self, interaction: discord.Interaction, template: str) -> None:
+        version = await use_template(self.bot.storage, _guild_id(interaction), interaction.user.id, template)
+        await interaction.response.send_message(
+            f"The scope is now **{version.title}** (version {version.number}). It is a template: review and "
+            "rewrite it with your community (`/scope edit`, or `/scope download` then `/scope upload`).",
+            ephemeral=True,
+        )
+        await self.post_to_log(interaction, version.change_summary, version)
+
+    @use.autocomplete("template")
+    async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        needle = current.lower()
+        return [
+            app_commands.Choice(name=f"{t.name}: {t.title}"[:100], value=t.name)
+            for t in list_templates()
+            if needle in t.name or needle in t.title.lower()
+        ][:25]
+
+    @scope.command(name="upload", description="Replace the scope with an uploaded Markdown file")
+    @app_commands.describe(file="a scope file (.md, UTF-8, at most 64 KB)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def upload(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        if file.size > MAX_SCOPE_BYTES:
+            raise UserFacingError(
+                f"`{file.filename}` is {file.size:,} bytes; a scope file may be at most {MAX_SCOPE_BYTES:,} bytes. "
+                "Shorten its sections, or split the community into narrower scopes."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await file.read()
+        version = await upload_scope(
+            self.bot.storage, self.bot.scope_cache, _guild_id(interaction), interaction.user.id, data, file.filename
+        )
+        await interaction.followup.send(f"Saved as version {version.number}: {version.change_summary}", ephemeral=True)
+        await self.post_to_log(interaction, version.change_summary, version)
+
+    @scope.command(name="edit", description="Edit the summary or one section in a form")
+    @app_commands.describe(section="'summary' or a section title; a new title adds a section")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def edit(self, interaction: discord.Interaction, section: str) -> None:
+        current = await current_document(self.bot.storage, self.bot.scope_cache, _guild_id(interaction))
+        if current is None:
+            raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
+        _, document = current
+        if section.strip().lower() == SUMMARY_CHOICE:
+            await interaction.response.send_modal(EditModal(self, None, document.metadata.summary))
+            return
+        existing = document.section(section)
+        title = existing.title if existing else section.strip()
+        await interaction.response.send_modal(EditModal(self, title, existing.body if existing else ""))
+
+    @edit.autocomplete("section")
+    async def _section_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        found = await current_document(self.bot.storage, self.bot.scope_cache, _guild_id(interaction))
+        titles = [SUMMARY_CHOICE] + ([s.title for s in found[1].sections] if found else [])
+        return [app_commands.Choice(name=t[:100], value=t[:100]) for t in titles if current.lower() in t.lower()][:25]
+
+    @scope.command(name="rollback", description="Make an earlier version current again (as a new version)")
+    @app_commands.describe(version="the version number to restore")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def rollback(self, interaction: discord.Interaction, version: int) -> None:
+        restored = await rollback_scope(self.bot.storage, _guild_id(interaction), interaction.user.id, version)
+        await interaction.response.send_message(
+            f"Version {version} is current again, saved as version {restored.number}.", ephemeral=True
+        )
+        await self.post_to_log(interaction, restored.change_summary, restored)
+
+    @scope.command(name="clear", description="Remove the declared scope (its versions are kept)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def clear(self, interaction: discord.Interaction) -> None:
+        if not await self.bot.storage.clear_scope(_guild_id(interaction), interaction.user.id):
+            raise UserFacingError("There is no declared scope to clear.")
+        await interaction.response.send_message(
+            "The scope is cleared; I will not answer until a new one is declared (versions are kept: "
+            "`/scope rollback` restores one).",
+            ephemeral=True,
+        )
+        await self.post_to_log(interaction, "cleared the scope", None)
+
+    @scope.command(name="settings", description="Unscoped answers and the moderation log channel")
+    @app_commands.describe(
+        allow_unscoped="answer with a visible note when no scope is declared",
+        log_channel="where scope changes and other moderator actions are posted",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        allow_unscoped: bool | None = None,
+        log_channel: discord.TextChannel | None = None,
+    ) -> None:
+        guild_id = _guild_id(interaction)
+        changes: dict[str, object] = {}
+        if allow_unscoped is not None:
+            changes["allow_unscoped"] = int(allow_unscoped)
+        if log_channel is not None:
+            changes["log_channel_id"] = log_channel.id
+        if changes:
+            detail = ", ".join(f"{key}={value}" for key, value in changes.items())
+            updated = await self.bot.storage.update_guild_settings(
+                guild_id, interaction.user.id, changes, detail=detail
+            )
+        else:
+            updated = await self.bot.storage.guild_settings(guild_id)
+        log_text = f"<#{updated.log_channel_id}>" if updated.log_channel_id else "none"
+        await interaction.response.send_message(
+            f"Unscoped answers: **{'allowed, with a note' if updated.allow_unscoped else 'off'}**. "
+            f"Moderation log channel: {log_text}.",
+            ephemeral=True,
+        )
+        if changes:
+            await self.post_to_log(interaction, f"changed settings: {detail}", None)
+
+    # Helpers
+
+    async def _current_version(self, interaction: discord.Interaction) -> ScopeVersion:
+        version = await self.bot.storage.current_scope(_guild_id(interaction))
+        if version is None:
+            raise UserFacingError(NO_SCOPE_MESSAGE)
+        return version
+
+    async def post_to_log(self, interaction: discord.Interaction, what: str, version: ScopeVersion | None) -> None:
+        """Tell the configured moderation log channel; a failure there never fails the change itself."""
+        settings = await self.bot.storage.guild_settings(_guild_id(interaction))
+        if settings.log_channel_id is None:
+            return
+        channel = self.bot.get_channel(settings.log_channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("moderation log channel %s is gone", settings.log_channel_id)
+            return
+        suffix = f" (now version {version.number})" if version else ""
+        try:
+            await channel.send(f"{interaction.user.mention} {what}{suffix}.", allowed_mentions=NO_PINGS)
+        except discord.HTTPException as error:
+            log.warning("cannot post to the moderation log channel %s: %s", settings.log_channel_id, error)
+
+
+def _guild_id(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
+async def setup(bot: CultureBot) -> None:
+    await bot.add_cog(Scope(bot))
