@@ -12,7 +12,7 @@ from collections import OrderedDict
 from bot.errors import UserFacingError
 from bot.scopes.document import ScopeDocument
 from bot.scopes.parser import parse_scope
-from bot.scopes.templates import load_template
+from bot.scopes.templates import UnknownTemplateError, load_template
 from bot.storage import NewScopeVersion, ScopeSource, ScopeVersion, Storage
 
 NO_SCOPE_MESSAGE = (
@@ -72,7 +72,10 @@ async def current_document(
 
 async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str) -> ScopeVersion:
     """Make a shipped template the server's scope (a starting point the community then edits)."""
-    document = load_template(name)
+    try:
+        document = load_template(name)
+    except UnknownTemplateError as error:
+        raise UserFacingError(str(error)[:1].upper() + str(error)[1:]) from None
     return await store_document(
         storage, guild_id, actor_id, document, ScopeSource.TEMPLATE, f"started from the template '{name}'"
     )
