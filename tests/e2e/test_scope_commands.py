@@ -150,6 +150,7 @@ async def test_use_edit_history_diff_rollback_round_trip(world, run_bot, moderat
         assert "Version 1 is current again, saved as version 3" in await reply_text(world, rollback)
         current, rows = versions(world)
         assert [row[:2] for row in rows] == [(1, "template"), (2, "edit"), (3, "rollback")]
+        assert current == 3
 
         download = await run(world, moderator, "scope download")
         assert download.original is not None
@@ -174,6 +175,7 @@ async def test_two_moderators_at_once_lose_neither_version(world, run_bot, moder
         )
         current, rows = versions(world)
         assert [row[0] for row in rows] == [1, 2, 3]
+        assert current == 3, "the later of the two changes is current"
         assert sorted(row[2] for row in rows[1:]) == sorted(f"started from the template '{n}'" for n in names)
 
 
