@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.scopes.validate_cli import validate_paths
 from bot.storage import MigrationError, open_storage
 from bot.storage.migrations import load_migrations
 
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="connect to Discord and serve (applies migrations first)")
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
+    scope = commands.add_parser("scope", help="work with cultural scope files")
+    scope_commands = scope.add_subparsers(dest="scope_command", metavar="SCOPE_COMMAND", required=True)
+    validate = scope_commands.add_parser("validate", help="check scope files and report every problem")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scope files or folders of them")
     return parser
 
 
@@ -39,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(**({"database_path": args.db} if args.db else {}))
             setup_logging(settings.log_level)
             print(asyncio.run(migrate(settings)))
+        elif args.command == "scope":
+            valid, report = validate_paths(args.paths)
+            print(report)
+            return 0 if valid else 1
         elif args.command == "run":
             settings = load_settings()
             setup_logging(settings.log_level)

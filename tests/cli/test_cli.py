@@ -90,3 +90,26 @@ def test_unknown_subcommand_is_a_usage_error(tmp_path):
     result = run_cli("fly", cwd=tmp_path)
     assert result.returncode == 2
     assert "invalid choice: 'fly'" in result.stderr
+
+
+def test_scope_validate_reports_every_problem(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    good = run_cli("scope", "validate", str(root / "scopes"), cwd=tmp_path)
+    assert good.returncode == 0, good.stdout
+    assert good.stdout.strip().endswith("0 problems")
+
+    bad = root / "tests" / "scopes" / "bad"
+    result = run_cli("scope", "validate", str(bad / "unknown-key.md"), str(bad / "latin1.txt"), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert 'unknown-key.md:7: langauges: unknown key (fix: did you mean "languages"?' in lines[0]
+    assert "latin1.txt:14: the file is not valid UTF-8" in lines[1]
+    assert lines[-1] == "2 files checked, 2 problems"
+
+
+def test_scope_validate_missing_file(tmp_path):
+    result = run_cli("scope", "validate", "nowhere.md", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "nowhere.md" in result.stdout
