@@ -103,10 +103,20 @@ def _fault(message: str, hint: str) -> PydanticCustomError:
     return PydanticCustomError("scope", "{message}", {"message": message, "hint": hint})
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def clean_text(text: str) -> str:
-    """Newlines normalised, trailing whitespace stripped from every line, blank edges removed."""
+    """Newlines normalised, trailing whitespace stripped from every line, blank edges removed.
+
+    Raises a validation error for control characters (other than tab and newline).
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join(line.rstrip() for line in lines).strip()
+    cleaned = "\n".join(line.rstrip() for line in lines).strip()
+    control = _CONTROL.search(cleaned)
+    if control is not None:
+        raise _fault(f"contains the control character U+{ord(control.group()):04X}", "delete it: this is plain text")
+    return cleaned
 
 
 def _empty(name: str) -> PydanticCustomError:

@@ -19,7 +19,7 @@ from bot.scopes.document import (
     render_header,
     render_sections,
 )
-from bot.scopes.parser import HEADER_FENCE, normalise_text, parse_scope, section_problems
+from bot.scopes.parser import CONTROL_CHARACTER, HEADER_FENCE, normalise_text, parse_scope, section_problems
 from bot.scopes.problems import ScopeProblem, ScopeValidationError
 from bot.scopes.sections import scan_markdown, section_key
 
@@ -42,6 +42,29 @@ def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocumen
                 "use ### for a subheading inside this section, or add the other section separately",
             )
         )
+    for index in scan.unspaced_headings:
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                f"line {index + 1} of the text looks like a heading but has no space after ##",
+                "write ### followed by a space for a subheading inside this section",
+            )
+        )
+    for index, line in enumerate(body.split("\n")):
+        control = CONTROL_CHARACTER.search(line)
+        if control is not None:
+            problems.append(
+                ScopeProblem(
+                    source,
+                    None,
+                    field,
+                    f"line {index + 1} of the text contains the control character U+{ord(control.group()):04X}",
+                    "delete it: a scope is plain text",
+                )
+            )
+            break
     if scan.unclosed is not None:
         index, what = scan.unclosed
         problems.append(

@@ -50,7 +50,8 @@ __all__ = [
 HEADER_FENCE = "+++"
 _SEE_BLANK = "see scopes/_blank.md for a commented example"
 _RESAVE_UTF8 = "re-save the file as UTF-8 (in most editors: Save As, then choose the UTF-8 encoding)"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_GLOSSARY_PROBLEMS = 5
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _KEY_LINE = re.compile(r"""^\s*["']?(?P<key>[A-Za-z0-9_-]+)["']?\s*=""")
 _TABLE_LINE = re.compile(r"^\s*\[")
 _TOML_POSITION = re.compile(r"\s*\((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)$")
@@ -144,10 +145,12 @@ def section_problems(
         )
     if section_key(title) == "glossary":
         _, malformed = parse_glossary(body, body_line or 1)
-        for at, text in malformed:
+        for number, (at, text) in enumerate(malformed[:_MAX_GLOSSARY_PROBLEMS], start=1):
             shown = text if len(text) <= 50 else text[:47] + "..."
+            rest = len(malformed) - _MAX_GLOSSARY_PROBLEMS
+            more = f" ({rest} more entries are not either)" if number == _MAX_GLOSSARY_PROBLEMS and rest > 0 else ""
             add(
-                f"the entry {shown!r} is not in the glossary form",
+                f"the entry {shown!r} is not in the glossary form{more}",
                 f"write each entry as {GLOSSARY_FORMAT}",
                 at if body_line is not None else None,
             )
@@ -367,23 +370,44 @@ def _key_lines(header: list[str], first_line: int) -> dict[str, int]:
 
 
 def _statement_starts(header: list[str]) -> list[int]:
-    return [index for index, line in enumerate(header) if _KEY_LINE.match(line) or _TABLE_LINE.match(line)]
+    """Indexes of the lines that start a key or a table, skipping lines inside multi-line strings."""
+    starts: list[int] = []
+    open_quote: str | None = None
+    for index, line in enumerate(header):
+        if open_quote is None and (_KEY_LINE.match(line) or _TABLE_LINE.match(line)):
+            starts.append(index)
+        for quote in ('"""', "'''"):
+            if (open_quote is None or open_quote == quote) and line.count(quote) % 2 == 1:
+                open_quote = None if open_quote else quote
+    return starts
+
+
+def _prefix_fails(header: list[str], end: int) -> bool:
+    try:
+        tomllib.loads("\n".join(header[:end]))
+    except tomllib.TOMLDecodeError:
+        return True
+    return False
 
 
 def _locate_toml_error(header: list[str]) -> int | None:
     """For errors tomllib reports 'at end of document': the index of the statement at fault.
 
-    The header is parsed up to each statement in turn; the fault is in the last statement before the
-    first prefix that fails.
+    The fault is in the first statement whose inclusion makes the header fail to parse; found by
+    bisection, so a header of thousands of statements is parsed only a dozen times.
     """
     starts = _statement_starts(header)
-    boundaries = [*starts[1:], len(header)]
-    for start, end in zip(starts, boundaries, strict=True):
-        try:
-            tomllib.loads("\n".join(header[:end]))
-        except tomllib.TOMLDecodeError:
-            return start
-    return None
+    ends = [*starts[1:], len(header)]
+    if not starts or not _prefix_fails(header, ends[-1]):
+        return None
+    low, high = 0, len(starts) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if _prefix_fails(header, ends[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return starts[low]
 
 
 def _toml_problem(
@@ -627,7 +651,7 @@ def _check_preamble(
 
 
 def _check_control_characters(lines: Sequence[str], first_line: int, source: str, problems: list[ScopeProblem]) -> None:
-    bad = [(index, match) for index, line in enumerate(lines) if (match := _CONTROL.search(line))]
+    bad = [(index, match) for index, line in enumerate(lines) if (match := CONTROL_CHARACTER.search(line))]
     for index, match in bad[:3]:
         more = f" ({len(bad) - 3} more lines have some)" if len(bad) > 3 and index == bad[2][0] else ""
         problems.append(

@@ -123,8 +123,8 @@ class _Blocks:
     @property
     def unclosed(self) -> str | None:
         if self.fence is not None:
-            return f"code block opened with {self.fence}"
-        return "HTML comment opened with <!--" if self.in_comment else None
+            return f"code block ({self.fence})"
+        return "HTML comment (<!--)" if self.in_comment else None
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -15,6 +15,9 @@ _CONTROL_IN_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _RISKY_QUOTE = re.compile(r'"(?="|$)')
 
 
+_FENCE_LINE = re.compile(r"^([ \t]*)\+(\+\+[ \t]*)$", re.MULTILINE)
+
+
 def _escape(char: str) -> str:
     return _ESCAPES.get(char, f"\\u{ord(char):04X}")
 
@@ -32,6 +35,8 @@ def multiline_string(text: str) -> str:
     body = text.replace("\\", "\\\\")
     body = _CONTROL_IN_MULTILINE.sub(lambda match: _escape(match.group()), body)
     body = _RISKY_QUOTE.sub('\\\\"', body)
+    # A line of only +++ would end the scope header early: escape its first "+".
+    body = _FENCE_LINE.sub(lambda match: match[1] + "\\u002B" + match[2], body)
     return f'"""\n{body}\n"""'
 
 

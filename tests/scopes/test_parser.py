@@ -72,7 +72,7 @@ EXPECTED = {
     "template-string.md": (10, "template: must be true or false, not text"),
     "text-before-sections.md": (12, "text between the header and the first ## section is not part of any section"),
     "too-many-sections.md": (132, "the scope has 32 sections; the limit is 30"),
-    "unclosed-code-block.md": (16, "a code block opened with ``` is never closed"),
+    "unclosed-code-block.md": (16, "a code block (```) is never closed, so the rest of the file is inside it"),
     "unknown-key.md": (7, 'langauges: unknown key (fix: did you mean "languages"?'),
     "unspaced-heading.md": (16, "'##Norms' looks like a heading but has no space after ##"),
     "unterminated-header.md": (1, "the metadata header opened here with +++ is never closed"),
@@ -488,3 +488,48 @@ def test_the_command_line_entry_point(tmp_path, capsys):
     assert capsys.readouterr().out == "1 file checked, 0 problems\n"
     assert validate_cli.main([str(good), str(tmp_path / "nope.md")]) == 1
     assert capsys.readouterr().out.endswith("2 files checked, 1 problem\n")
+
+
+def test_edits_report_problems_relative_to_the_edited_text():
+    document = parse_scope(VALID)
+    with pytest.raises(ScopeValidationError) as raised:
+        document.with_section("Norms", "fine\nbell \x07 here\n##Sub\n```\nopen")
+    assert [(p.line, p.message) for p in raised.value.problems] == [
+        (None, "line 3 of the text looks like a heading but has no space after ##"),
+        (None, "line 2 of the text contains the control character U+0007"),
+        (None, "line 4 of the text opens a code block (```) that is never closed"),
+    ]
+
+
+def test_a_summary_line_of_plus_signs_does_not_end_the_header():
+    edited = parse_scope(VALID).with_summary(
+        "A summary with a strange line in it,\n+++\nwhich must stay inside the header."
+    )
+    assert "\n+++\n" in edited.metadata.summary
+    assert parse_scope(edited.to_markdown()) == edited
+
+
+def test_control_characters_in_metadata_are_refused():
+    problems = validate_scope(
+        VALID.replace('community = "Test writers"', 'community = "Test\\u0007writers"'), source="s"
+    )
+    assert [str(p) for p in problems] == [
+        "s:6: community: contains the control character U+0007 (fix: delete it: this is plain text)"
+    ]
+
+
+def test_many_malformed_glossary_entries_are_summarised():
+    text = VALID + "".join(f"- entry {n}\n" for n in range(40))
+    problems = validate_scope(text, source="s.md")
+    assert len(problems) == 5
+    assert problems[-1].message.endswith("(35 more entries are not either)")
+
+
+def test_a_pathological_header_is_still_checked_quickly():
+    header = "".join(f"key{n} = 1\n" for n in range(5000))
+    text = "+++\n" + header + 'id = "unterminated\n+++\n\n## A\n\nText.\n'
+    assert len(text.encode()) < MAX_SCOPE_BYTES
+    started = time.perf_counter()
+    problems = validate_scope(text, source="s.md")
+    assert time.perf_counter() - started < 3
+    assert (problems[0].line, problems[0].field) == (5002, "id")
