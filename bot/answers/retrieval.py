@@ -1,0 +1,252 @@
+"""Lexical retrieval: which sections of a scope are relevant to a member's question.
+
+Okapi BM25 over the sections (title and prose), plus one rule BM25 cannot express: members name practices
+by the scope's own terms, so a section is also relevant when the question mentions one of its glossary
+terms (`- **term**: meaning`) or any other bolded term. `select_sections` then keeps the relevant sections
+that fit a character budget, best first, and returns them in the document's order so the prompt reads
+like the scope.
+
+Tokens are Unicode words, case-folded, with Latin diacritics removed ("bo me" finds "bố mẹ") and a light
+plural-s stripping; Han, kana and Hangul runs become character bigrams. Stop words are dropped before
+folding, so the Vietnamese "có" (has) is a stop word but "cô" (aunt, teacher) is not. No dependency, no I/O;
+the per-section index is memoised because scopes change rarely and are asked about often.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bot.scopes.document import ScopeDocument, ScopeSection
+
+BM25_K1 = 1.5
+BM25_B = 0.75
+# Title words count this many times: a heading names what the whole section is about.
+TITLE_WEIGHT = 2
+# Words only in earlier turns of the conversation weigh this much relative to the question's own words.
+CONTEXT_WEIGHT = 0.5
+# A section whose score is below this fraction of the best score is noise (one incidental shared word),
+# not relevant, unless the question names one of its terms.
+RELATIVE_FLOOR = 0.3
+# Bolded runs longer than this are emphasis, not terms.
+MAX_TERM_TOKENS = 6
+
+# Short stop-word lists, compared before diacritics are removed. Kept short on purpose: BM25's idf already
+# discounts common words, and a word dropped here can never match. Pronouns that are also kin terms in
+# Vietnamese ("anh", "em", "con", "me" for "mẹ" typed without marks) are deliberately not listed.
+STOP_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        "a an the and or but if of to in on at by for with from as about into is are was were be been being "
+        "am do does did have has had i you he she it we they my your his her its our their this that these "
+        "those what which who whom how when where why should would could can will shall may might must "
+        "not no so than then there here just very also some any".split()
+    ),
+    "id": frozenset(
+        "yang dan atau di ke dari ini itu untuk dengan pada dalam saya aku kamu apa bagaimana gimana "
+        "kenapa mengapa tidak nggak gak ada akan bisa harus juga kalau jika sudah udah mau ya dong sih "
+        "kok lah nya pun agar supaya karena oleh sebagai tentang".split()
+    ),
+    "vi": frozenset(
+        "là của và có cho những các một thì không được này đó với để trong khi nào gì như làm sao thế "
+        "mà nhưng hay hoặc rất cũng đã đang sẽ ở tại bị vì nên".split()
+    ),
+}
+_STOP: frozenset[str] = frozenset().union(*STOP_WORDS.values())
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+# Word characters plus combining marks of scripts that write vowels as marks (Indic, Thai, Arabic vowel
+# signs, kana voicing), which `\w` alone would split words at.
+_WORD = re.compile(
+    r"[\w\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u0e00-\u0e7f\u3099\u309a]+",
+    re.UNICODE,
+)
+_LATIN_MARKS = re.compile(r"[\u0300-\u036f]")
+# Letters NFKD does not decompose.
+_UNDECOMPOSED = str.maketrans({"đ": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe", "ħ": "h", "ı": "i", "ŧ": "t"})
+_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")
+_TERM_SEPARATORS = re.compile(r"[/,;()\[\]]|\s+or\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSection:
+    """A section, its BM25 score for the question, and the glossary or bolded terms the question named."""
+
+    section: ScopeSection
+    score: float
+    terms: tuple[str, ...] = field(default=())
+
+    @property
+    def named(self) -> bool:
+        """Whether the question names one of the section's terms."""
+        return bool(self.terms)
+
+
+@lru_cache(maxsize=65536)
+def _fold(word: str) -> str:
+    """`word` (already case-folded) without Latin diacritics, with a light plural-s stripped."""
+    decomposed = unicodedata.normalize("NFKD", word.translate(_UNDECOMPOSED))
+    folded = unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed))
+    # "funerals" ~ "funeral", "elders" ~ "elder"; applied to text and question alike, so stray
+    # collisions ("tugas" ~ "tuga") cost nothing.
+    if len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
+        folded = folded[:-1]
+    return folded
+
+
+@lru_cache(maxsize=65536)
+def _terms_of_word(word: str) -> tuple[str, ...]:
+    if word in _STOP:
+        return ()
+    if _CJK_RUN.search(word):
+        # CJK is written without spaces: index overlapping character bigrams of each run, and the other
+        # letters of the word as they are.
+        out: list[str] = []
+        position = 0
+        for run in _CJK_RUN.finditer(word):
+            if run.start() > position:
+                out.extend(_terms_of_word(word[position : run.start()]))
+            chars = run.group()
+            out.extend([chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)])
+            position = run.end()
+        if position < len(word):
+            out.extend(_terms_of_word(word[position:]))
+        return tuple(out)
+    folded = _fold(word)
+    if len(folded) < 2 and not folded.isdigit():
+        return ()  # "s" of "boss's", stray letters
+    return (folded,)
+
+
+def tokenize(text: str) -> list[str]:
+    """The index terms of `text`, in order: folded words without stop words, CJK bigrams."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        out.extend(_terms_of_word(word))
+    return out
+
+
+def _term_variants(bolded: str) -> list[tuple[str, ...]]:
+    """The token sequences a bolded term can be mentioned by: "Tết (Tết Nguyên Đán)" gives "tet" and
+    "tet nguyen dan"; "hiếu / hiếu thảo" gives both; emphasis sentences and stop words give nothing."""
+    variants = []
+    for part in _TERM_SEPARATORS.split(bolded):
+        tokens = tuple(tokenize(part))
+        if tokens and len(tokens) <= MAX_TERM_TOKENS and tokens not in variants:
+            variants.append(tokens)
+    return variants
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """BM25 statistics of a tuple of sections."""
+
+    frequencies: tuple[Counter[str], ...]
+    lengths: tuple[int, ...]
+    average_length: float
+    document_frequency: Counter[str]
+    # Per section: (display term, token sequence) for every bolded term.
+    terms: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+
+
+@lru_cache(maxsize=64)
+def _index(sections: tuple[ScopeSection, ...]) -> _Index:
+    frequencies = []
+    document_frequency: Counter[str] = Counter()
+    terms = []
+    for section in sections:
+        prose = section.prose
+        counts = Counter(tokenize(prose))
+        for token in tokenize(section.title):
+            counts[token] += TITLE_WEIGHT
+        frequencies.append(counts)
+        document_frequency.update(counts.keys())
+        section_terms = []
+        for match in _BOLD.finditer(prose):
+            display = match.group(1).strip().rstrip(".:").strip()
+            section_terms.extend((display, variant) for variant in _term_variants(display))
+        terms.append(tuple(section_terms))
+    lengths = tuple(sum(counts.values()) for counts in frequencies)
+    average = sum(lengths) / len(lengths) if lengths else 0.0
+    return _Index(tuple(frequencies), lengths, average or 1.0, document_frequency, tuple(terms))
+
+
+def _query_weights(question: str, context: str) -> dict[str, float]:
+    weights = dict.fromkeys(tokenize(context), CONTEXT_WEIGHT)
+    weights.update(dict.fromkeys(tokenize(question), 1.0))
+    return weights
+
+
+def _ngrams(tokens: Sequence[str], longest: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for n in range(1, longest + 1) for i in range(len(tokens) - n + 1)}
+
+
+def rank_sections(question: str, sections: Sequence[ScopeSection], *, context: str = "") -> list[ScoredSection]:
+    """Every section with its BM25 score for `question` (and, at lower weight, `context`: earlier turns),
+    best first; ties keep the sections' order. `terms` lists the section's glossary or bolded terms that
+    the question (not the context) mentions.
+    """
+    ordered = tuple(sections)
+    if not ordered:
+        return []
+    index = _index(ordered)
+    weights = _query_weights(question, context)
+    count = len(ordered)
+    idf = {
+        token: math.log(1 + (count - index.document_frequency[token] + 0.5) / (index.document_frequency[token] + 0.5))
+        for token in weights
+        if index.document_frequency[token]
+    }
+    mentioned = _ngrams(tokenize(question), MAX_TERM_TOKENS)
+    scored = []
+    for position, section in enumerate(ordered):
+        counts = index.frequencies[position]
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * index.lengths[position] / index.average_length)
+        score = 0.0
+        for token, token_idf in idf.items():
+            frequency = counts.get(token, 0)
+            if frequency:
+                score += weights[token] * token_idf * frequency * (BM25_K1 + 1) / (frequency + norm)
+        named = dict.fromkeys(display for display, variant in index.terms[position] if variant in mentioned)
+        scored.append((position, ScoredSection(section, score, tuple(named))))
+    scored.sort(key=lambda item: (-item[1].score, item[0]))
+    return [item for _, item in scored]
+
+
+def section_chars(section: ScopeSection) -> int:
+    """What a section costs against the budget: its block as the prompt renders it, `## title\\nbody`."""
+    return len(section.title) + len(section.body) + 4
+
+
+def select_sections(
+    question: str, document: ScopeDocument, budget_chars: int, *, context: str = ""
+) -> list[ScopeSection]:
+    """The sections relevant to `question` that fit in `budget_chars`, in the document's order.
+
+    Relevant: scoring at least `RELATIVE_FLOOR` of the best score, or naming one of the section's terms.
+    When the budget cannot hold them all, the best-scoring are kept (a section that does not fit is
+    skipped and smaller ones after it may still fit). When nothing matches at all, the sections in order
+    that fit: a general question still gets the scope's context.
+    """
+    sections = document.sections
+    ranked = rank_sections(question, sections, context=context)
+    best = ranked[0].score if ranked else 0.0
+    if best > 0 or any(item.named for item in ranked):
+        candidates = [item.section for item in ranked if item.named or (best > 0 and item.score >= RELATIVE_FLOOR * best)]
+    else:
+        candidates = list(sections)
+    chosen: set[int] = set()
+    used = 0
+    positions = {id(section): position for position, section in enumerate(sections)}
+    for section in candidates:
+        cost = section_chars(section)
+        if used + cost <= budget_chars:
+            chosen.add(positions[id(section)])
+            used += cost
+    return [sections[position] for position in sorted(chosen)]
