@@ -121,10 +121,13 @@ class Settings(BaseSettings):
     stream_edit_interval: float = Field(
         default=1.0, ge=0.2, le=10, description="Seconds between edits of a streaming message."
     )
-    rating_emojis: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["✅", "🤔", "❌"],
-        description="Fit-rating reactions, best fit first (fits, partly, does not fit).",
+    comment_prefix: str = Field(
+        default="fit:",
+        min_length=1,
+        max_length=20,
+        description="A reply to an answer starting with this is stored as a comment on it.",
     )
+    privacy_url: AnyHttpUrl | None = Field(default=None, description="Link to the privacy notice shown to members.")
 
     # Operations
     log_level: LogLevel = Field(default=LogLevel.INFO, description="Logging level.")
@@ -143,19 +146,9 @@ class Settings(BaseSettings):
             return [int(part) for part in parts]
         return value
 
-    @field_validator("rating_emojis", mode="before")
-    @classmethod
-    def _split_emojis(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            if not 2 <= len(value) <= 5:
-                raise ValueError("give between 2 and 5 comma-separated emojis, best fit first")
-            if len(set(value)) != len(value):
-                raise ValueError("each rating emoji must be different")
-        return value
-
-    @field_validator("model_base_url", "model_api_key", "discord_token", "local_model_path", mode="before")
+    @field_validator(
+        "model_base_url", "model_api_key", "discord_token", "local_model_path", "privacy_url", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `.env.example` lists every variable, so copied files carry empty values that mean "unset".

@@ -14,13 +14,14 @@ import logging
 import pkgutil
 
 import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 import cogs
 from bot.answers.pipeline import Answerer
 from bot.config import CommandSync, Settings
 from bot.discord_endpoints import use_discord_endpoints
-from bot.feedback.ratings import RatingScale
+from bot.jobs import start_scheduler
 from bot.llm.client import ModelClient
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.manage import ScopeCache
@@ -61,11 +62,11 @@ class CultureBot(commands.Bot):
         self.settings = settings
         self.model = model
         self.pseudonyms = pseudonyms
-        self.rating_scale = RatingScale(tuple(settings.rating_emojis))
         self.scope_cache = ScopeCache()
         self._storage: Storage | None = None
         self._answerer: Answerer | None = None
         self._closing = False
+        self._scheduler: AsyncIOScheduler | None = None
 
     @property
     def storage(self) -> Storage:
@@ -88,7 +89,6 @@ class CultureBot(commands.Bot):
             storage=self._storage,
             model=self.model,
             pseudonyms=self.pseudonyms,
-            scale=self.rating_scale,
             scopes=self.scope_cache,
             scope_budget=self.settings.scope_prompt_chars,
             edit_interval=self.settings.stream_edit_interval,
@@ -97,6 +97,7 @@ class CultureBot(commands.Bot):
         for name in extension_names():
             await self.load_extension(name)
         await self.sync_commands()
+        self._scheduler = start_scheduler(self._storage)
 
     async def sync_commands(self) -> None:
         """Register slash commands where the settings say, skipping the call when nothing changed."""
@@ -142,6 +143,8 @@ class CultureBot(commands.Bot):
         self._closing = True
         if self._answerer is not None:
             await self._answerer.drain(self.settings.shutdown_grace_seconds)
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
         await super().close()
         await self.model.close()
         if self._storage is not None:

@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.feedback.scales import scale_named
 from bot.runtime import CultureBot
 
 ABOUT_TEXT = (
@@ -13,7 +14,8 @@ ABOUT_TEXT = (
     "I am a research instrument: members' ratings help researchers study whether language models reflect a "
     "specific community rather than a stereotype of a nationality.\n\n"
     "**Asking**: mention me with your question.\n"
-    "**Rating**: react to an answer with {scale} (best fit first).\n"
+    "**Rating**: use the buttons under an answer, or react with {scale} (best fit first).\n"
+    "**Your data**: nothing you give is kept until you agree; `/privacy` shows, exports or deletes it.\n"
     "**Model**: `{model}`. Ratings are stored under a pseudonym, never your Discord id."
 )
 
@@ -24,7 +26,9 @@ class About(commands.Cog):
 
     @app_commands.command(name="about", description="What culturebot is, what it collects, and which model answers")
     async def about(self, interaction: discord.Interaction) -> None:
-        text = ABOUT_TEXT.format(scale=" ".join(self.bot.rating_scale.emojis), model=self.bot.model.model)
+        settings = await self.bot.storage.guild_settings(interaction.guild_id) if interaction.guild_id else None
+        scale = scale_named(settings.rating_scale if settings else "fit3")
+        text = ABOUT_TEXT.format(scale=" ".join(scale.emojis), model=self.bot.model.model)
         await interaction.response.send_message(text, ephemeral=True)
 
 

@@ -27,6 +27,10 @@ class Answers(commands.Cog):
             return
         if me not in message.mentions:
             return
+        if message.reference is not None and message.content.lower().startswith(
+            self.bot.settings.comment_prefix.lower()
+        ):
+            return  # a comment on an answer (cogs/feedback.py), not a question
         text = question_text(message, me.id)
         if not text:
             await message.reply(

@@ -1,30 +1,74 @@
-"""Fit ratings by reaction on the bot's answers."""
+"""Fit ratings by reaction and button, consent prompts, and comments by reply."""
 
 from __future__ import annotations
+
+import logging
+import time
 
 import discord
 from discord.ext import commands
 
-from bot.feedback.ratings import apply_reaction
+from bot.errors import UserFacingError
+from bot.feedback.comments import CommentResult, save_comment
+from bot.feedback.ratings import RatingChange, apply_reaction
+from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton
 from bot.runtime import CultureBot
+from bot.storage import AnswerRecord, CommentSource
+
+log = logging.getLogger(__name__)
+
+ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked about consent again
+PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
 
 
 class Feedback(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
+        self._asked: dict[tuple[int, int], float] = {}  # (guild, member) -> when we last asked
+
+    async def cog_load(self) -> None:
+        # Controls under answers keep working across restarts: their custom ids carry all they need.
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     async def _on_reaction(self, event: discord.RawReactionActionEvent, *, added: bool) -> None:
         if event.guild_id is None or self.bot.user is None or event.user_id == self.bot.user.id:
             return
-        await apply_reaction(
+        change, answer, value = await apply_reaction(
             self.bot.storage,
             self.bot.pseudonyms,
-            self.bot.rating_scale,
             message_id=event.message_id,
             user_id=event.user_id,
             emoji=str(event.emoji),
             added=added,
         )
+        if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
+            await self._ask_for_consent(event, answer, value)
+
+    async def _ask_for_consent(self, event: discord.RawReactionActionEvent, answer: AnswerRecord, value: int) -> None:
+        """A short note in the channel (no DMs): the button opens the consent notice privately."""
+        key = (answer.guild_id, event.user_id)
+        now = time.monotonic()
+        if now - self._asked.get(key, -ASK_AGAIN_AFTER) < ASK_AGAIN_AFTER:
+            return
+        self._asked[key] = now
+        channel = self.bot.get_channel(event.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(AskConsentButton(answer.answer_id, value))
+        try:
+            await channel.send(
+                f"<@{event.user_id}> thanks for rating! Your rating is not kept unless you agree to take part in "
+                "the research. Read what is collected and choose:",
+                view=view,
+                delete_after=PROMPT_LIFETIME,
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.user_id)]),
+            )
+        except discord.HTTPException as error:
+            log.warning("could not ask member for consent in channel %d: %s", event.channel_id, error)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
@@ -33,6 +77,45 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
         await self._on_reaction(event, added=False)
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """A reply to an answer that starts with the comment prefix is a comment on it."""
+        prefix = self.bot.settings.comment_prefix
+        if message.author.bot or message.guild is None or message.reference is None:
+            return
+        if message.reference.message_id is None or not message.content.lower().startswith(prefix.lower()):
+            return
+        answer = await self.bot.storage.answer_for_message(message.reference.message_id)
+        if answer is None:
+            return
+        try:
+            result = await save_comment(
+                self.bot.storage,
+                self.bot.pseudonyms,
+                answer,
+                user_id=message.author.id,
+                text=message.content[len(prefix) :],
+                source=CommentSource.REPLY,
+                message_id=message.id,
+            )
+        except UserFacingError as error:
+            await self._reply_briefly(message, str(error))
+            return
+        if result is CommentResult.STORED:
+            await message.add_reaction("📝")  # confirmed only now that it is committed
+        elif result is CommentResult.NEEDS_CONSENT:
+            await self._reply_briefly(
+                message, "Your comment was not kept: first choose whether to take part, with `/privacy consent`."
+            )
+        elif result is CommentResult.NOT_ALLOWED:
+            await self._reply_briefly(message, "You agreed to ratings only, so comments are not kept.")
+
+    async def _reply_briefly(self, message: discord.Message, text: str) -> None:
+        try:
+            await message.reply(text, mention_author=False, delete_after=PROMPT_LIFETIME)
+        except discord.HTTPException as error:
+            log.warning("could not reply to comment %d: %s", message.id, error)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -37,3 +37,19 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def give_consent(db: Path, guild_id: int, user_id: int, level: str = "comments", key: bytes = b"k" * 32) -> None:
+    """Record a member's consent as the consent buttons do (for tests about something else)."""
+    from bot.feedback.consent import consent_version
+    from bot.pseudonyms import Pseudonymizer
+    from bot.storage import ConsentLevel, SqliteStorage
+
+    storage = await SqliteStorage.open(db)
+    try:
+        await storage.migrate()
+        settings = await storage.guild_settings(guild_id)
+        member = Pseudonymizer(key).member(user_id)
+        await storage.set_consent(guild_id, member, ConsentLevel(level), consent_version(settings))
+    finally:
+        await storage.close()

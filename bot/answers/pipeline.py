@@ -16,11 +16,12 @@ import discord
 from bot.answers.prompt import build_messages
 from bot.answers.safety import NO_PINGS
 from bot.answers.streaming import StreamingReply
-from bot.feedback.ratings import RatingScale
+from bot.feedback.scales import scale_named
+from bot.feedback.views import answer_controls
 from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
-from bot.storage import AnswerResult, NewAnswer, Outcome, Storage
+from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ class Answerer:
         storage: Storage,
         model: ModelClient,
         pseudonyms: Pseudonymizer,
-        scale: RatingScale,
         scopes: ScopeCache,
         edit_interval: float,
         max_chars: int,
@@ -63,7 +63,6 @@ class Answerer:
         self._scope_budget = scope_budget
         self._model = model
         self._pseudonyms = pseudonyms
-        self._scale = scale
         self._edit_interval = edit_interval
         self._max_chars = max_chars
         self._tasks: set[asyncio.Task[Outcome]] = set()
@@ -97,7 +96,8 @@ class Answerer:
     async def answer(self, question: Question) -> Outcome:
         """Answer one question; every path ends with the record closed and nothing left hanging."""
         current = await current_document(self._storage, self._scopes, question.guild_id)
-        if current is None and not (await self._storage.guild_settings(question.guild_id)).allow_unscoped:
+        settings = await self._storage.guild_settings(question.guild_id)
+        if current is None and not settings.allow_unscoped:
             await _say(question, NO_SCOPE_MESSAGE)
             return Outcome.REFUSED
         scope_version, scope = current if current else (None, None)
@@ -140,11 +140,13 @@ class Answerer:
             outcome = Outcome.INCOMPLETE if reply.messages else Outcome.FAILED
             log.warning("answer %d: %s", answer_id, error)
         except asyncio.CancelledError:
-            await self._close(answer_id, reply, stats, Outcome.INCOMPLETE, "interrupted by shutdown", INTERRUPTED_NOTE)
+            await self._close(
+                answer_id, reply, stats, settings, Outcome.INCOMPLETE, "interrupted by shutdown", INTERRUPTED_NOTE
+            )
             raise
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, "the model returned no text"
-        await self._close(answer_id, reply, stats, outcome, error, note)
+        await self._close(answer_id, reply, stats, settings, outcome, error, note)
         return outcome
 
     async def _close(
@@ -152,17 +154,20 @@ class Answerer:
         answer_id: int,
         reply: StreamingReply,
         stats: StreamStats,
+        settings: GuildSettings,
         outcome: Outcome,
         error: str | None,
         note: str,
     ) -> None:
         """Final edit (or the polite failure line), rating controls, and the closed record."""
+        scale = scale_named(settings.rating_scale)
         try:
-            messages = await reply.finish(note)
+            buttons = settings.rating_controls in ("buttons", "both") and bool(reply.text.strip())
+            messages = await reply.finish(note, view=answer_controls(answer_id, scale) if buttons else None)
             if not messages and outcome is not Outcome.OK:
                 await reply.send_line(MODEL_FAILED_LINE)
-            elif messages:
-                for emoji in self._scale.emojis:
+            elif messages and settings.rating_controls in ("reactions", "both"):
+                for emoji in scale.emojis:
                     await messages[-1].add_reaction(emoji)
         except discord.HTTPException as failure:
             log.warning("answer %d: could not finish the Discord message: %s", answer_id, failure)

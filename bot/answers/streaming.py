@@ -68,8 +68,8 @@ class StreamingReply:
         if self._current_message is None or time.monotonic() - self._last_render >= self._edit_interval:
             await self._render(final=False)
 
-    async def finish(self, note: str = "") -> list[discord.Message]:
-        """Final edit: remove the cursor and append `note` (e.g. why the answer is incomplete)."""
+    async def finish(self, note: str = "", *, view: discord.ui.View | None = None) -> list[discord.Message]:
+        """Final edit: remove the cursor, append `note` (e.g. why the answer is incomplete), attach `view`."""
         if self.truncated:
             note = TRUNCATED_NOTE + note
         if not self.messages and not self._current.strip():
@@ -79,7 +79,7 @@ class StreamingReply:
             self._start_part(note.strip())
         else:
             self._current += note
-        await self._render(final=True)
+        await self._render(final=True, view=view)
         return self.messages
 
     def _start_part(self, text: str) -> None:
@@ -87,17 +87,20 @@ class StreamingReply:
         self._current_message = None
         self._displayed = None
 
-    async def _render(self, *, final: bool) -> None:
+    async def _render(self, *, final: bool, view: discord.ui.View | None = None) -> None:
         if not self._current.strip():
             return
         content = self._current if final else self._current + CURSOR
         if self._current_message is None:
-            self._current_message = await self._send(content)
+            self._current_message = await self._send(content, view)
             self.messages.append(self._current_message)
             if self._on_message is not None:
                 await self._on_message(self._current_message, len(self.messages) - 1)
-        elif content != self._displayed:
-            await self._current_message.edit(content=content, allowed_mentions=NO_PINGS)
+        elif content != self._displayed or view is not None:
+            if view is None:
+                await self._current_message.edit(content=content, allowed_mentions=NO_PINGS)
+            else:
+                await self._current_message.edit(content=content, allowed_mentions=NO_PINGS, view=view)
         self._displayed = content
         self._last_render = time.monotonic()
 
@@ -105,11 +108,15 @@ class StreamingReply:
         """A one-off line in place of an answer (e.g. why there is none); not part of the answer."""
         return await self._send(text)
 
-    async def _send(self, content: str) -> discord.Message:
+    async def _send(self, content: str, view: discord.ui.View | None = None) -> discord.Message:
         if not self.messages and self._reply_to is not None:
             # Still answer if the question was deleted meanwhile.
             reference = self._reply_to.to_reference(fail_if_not_exists=False)
             return await self._channel.send(
-                content, reference=reference, allowed_mentions=NO_PINGS, mention_author=False
+                content,
+                reference=reference,
+                allowed_mentions=NO_PINGS,
+                mention_author=False,
+                view=view or discord.utils.MISSING,
             )
-        return await self._channel.send(content, allowed_mentions=NO_PINGS)
+        return await self._channel.send(content, allowed_mentions=NO_PINGS, view=view or discord.utils.MISSING)

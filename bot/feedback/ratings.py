@@ -1,64 +1,47 @@
-"""Fit ratings from reactions: which emoji means what, and how a reaction changes the record."""
+"""Fit ratings: storing, replacing and removing a member's rating, only ever with their consent."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.feedback.consent import ConsentState, consent_state
+from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import Rating, RatingSource, Storage
-
-
-@dataclass(frozen=True, slots=True)
-class RatingScale:
-    """Rating emojis, best fit first; the best gets the highest value."""
-
-    emojis: tuple[str, ...]
-
-    @property
-    def size(self) -> int:
-        return len(self.emojis)
-
-    def value_of(self, emoji: str) -> int | None:
-        """The rating an emoji stands for, or None if it is not a rating emoji."""
-        try:
-            return self.size - self.emojis.index(emoji)
-        except ValueError:
-            return None
+from bot.storage import AnswerRecord, Rating, RatingSource, Storage
 
 
 class RatingChange(StrEnum):
     STORED = "stored"
     REMOVED = "removed"
-    IGNORED = "ignored"
+    IGNORED = "ignored"  # not a rating emoji, not an answer, or nothing to remove
+    NEEDS_CONSENT = "needs_consent"  # not stored: the member has not agreed to the current notice
+    DECLINED = "declined"  # not stored: the member said no
 
 
-async def apply_reaction(
+async def record_rating(
     storage: Storage,
     pseudonyms: Pseudonymizer,
-    scale: RatingScale,
+    answer: AnswerRecord,
     *,
-    message_id: int,
     user_id: int,
-    emoji: str,
-    added: bool,
+    value: int,
+    source: RatingSource,
 ) -> RatingChange:
-    """Store, replace or remove a member's rating after a reaction on one of the bot's answers.
+    """Store the member's one rating of `answer` (replacing an earlier one) if they consented.
 
-    Adding a rating emoji sets the member's one rating of that answer (a second emoji replaces
-    the first); removing it deletes the rating only if it is still the current one. Replaying
-    the same event changes nothing, so a gateway event delivered twice counts once.
+    Returns only after the rating is committed, so a confirmation shown after STORED is never a lie.
+    Storing the same rating twice changes nothing, so a redelivered event counts once.
     """
-    value = scale.value_of(emoji)
-    if value is None:
-        return RatingChange.IGNORED
-    answer = await storage.answer_for_message(message_id)
-    if answer is None:
-        return RatingChange.IGNORED
     rater = pseudonyms.member(user_id)
-    if not added:
-        removed = await storage.delete_rating(answer.answer_id, rater, value=value)
-        return RatingChange.REMOVED if removed else RatingChange.IGNORED
+    settings = await storage.guild_settings(answer.guild_id)
+    state = consent_state(await storage.consent(answer.guild_id, rater), settings)
+    if state is ConsentState.DECLINED:
+        return RatingChange.DECLINED
+    if state is ConsentState.ASK:
+        return RatingChange.NEEDS_CONSENT
+    scale = scale_named(settings.rating_scale)
+    if value not in {option.value for option in scale.options}:
+        return RatingChange.IGNORED
     await storage.put_rating(
         Rating(
             answer_id=answer.answer_id,
@@ -66,7 +49,37 @@ async def apply_reaction(
             value=value,
             scale_size=scale.size,
             is_asker=rater == answer.asker_hash,
-            source=RatingSource.REACTION,
+            source=source,
         )
     )
     return RatingChange.STORED
+
+
+async def apply_reaction(
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    *,
+    message_id: int,
+    user_id: int,
+    emoji: str,
+    added: bool,
+) -> tuple[RatingChange, AnswerRecord | None, int | None]:
+    """Handle a reaction on any message: (what happened, the answer it was on, the rating value).
+
+    Adding a rating emoji sets the member's rating (a second emoji replaces the first); removing it
+    deletes the rating only while it is still the current one, and needs no consent check.
+    """
+    answer = await storage.answer_for_message(message_id)
+    if answer is None:
+        return RatingChange.IGNORED, None, None
+    settings = await storage.guild_settings(answer.guild_id)
+    value = scale_named(settings.rating_scale).value_of(emoji)
+    if value is None:
+        return RatingChange.IGNORED, answer, None
+    if not added:
+        removed = await storage.delete_rating(answer.answer_id, pseudonyms.member(user_id), value=value)
+        return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value
+    change = await record_rating(
+        storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION
+    )
+    return change, answer, value

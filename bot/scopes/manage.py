@@ -55,7 +55,7 @@ async def store_document(
             guild_id=guild_id,
             scope_id=document.metadata.id,
             title=document.metadata.title,
-            content=document.to_markdown(),
+            content=document.source_text,  # keeps the authors' formatting and header comments
             source=source,
             change_summary=change_summary[:300],
             author_id=actor_id,
@@ -107,11 +107,10 @@ async def edit_scope(
     if current is None:
         raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
     _, document = current
+    # with_summary/with_section re-parse the whole result: an edit is held to exactly the rules an upload is.
     edited = document.with_summary(text) if section is None else document.with_section(section, text)
-    # Re-parse the whole file so an edit is held to exactly the rules an upload is.
-    checked = parse_scope(edited.to_markdown(), source="your edit")
     what = "the summary" if section is None else f"the section '{section}'"
-    return await store_document(storage, guild_id, actor_id, checked, ScopeSource.EDIT, f"edited {what}")
+    return await store_document(storage, guild_id, actor_id, edited, ScopeSource.EDIT, f"edited {what}")
 
 
 async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number: int) -> ScopeVersion:

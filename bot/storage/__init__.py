@@ -9,11 +9,16 @@ from __future__ import annotations
 from bot.config import DatabaseBackend, Settings
 from bot.storage.migrations import MigrationError
 from bot.storage.records import (
+    DEFAULT_REASON_TAGS,
     AnswerRecord,
     AnswerResult,
     AuditEntry,
+    CommentSource,
+    Consent,
+    ConsentLevel,
     GuildSettings,
     NewAnswer,
+    NewComment,
     NewScopeVersion,
     Outcome,
     Rating,
@@ -21,7 +26,7 @@ from bot.storage.records import (
     ScopeSource,
     ScopeVersion,
 )
-from bot.storage.sqlite import SqliteStorage
+from bot.storage.sqlite import SqliteStorage, sqlite_timestamp
 
 # The narrow interface the rest of the bot depends on. An alias for now; it becomes a Protocol the
 # day a second backend exists.
@@ -43,12 +48,17 @@ async def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 
 
 __all__ = [
+    "DEFAULT_REASON_TAGS",
     "AnswerRecord",
     "AnswerResult",
     "AuditEntry",
+    "CommentSource",
+    "Consent",
+    "ConsentLevel",
     "GuildSettings",
     "MigrationError",
     "NewAnswer",
+    "NewComment",
     "NewScopeVersion",
     "Outcome",
     "Rating",
@@ -58,4 +68,5 @@ __all__ = [
     "SqliteStorage",
     "Storage",
     "open_storage",
+    "sqlite_timestamp",
 ]

@@ -112,12 +112,79 @@ class ScopeVersion:
     created_at: str
 
 
+DEFAULT_REASON_TAGS = (
+    "too generic",
+    "stereotyped",
+    "wrong register or formality",
+    "factually wrong",
+    "misses variation",
+    "out of scope",
+    "good nuance",
+    "useful",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class GuildSettings:
+    """Per-server settings; the defaults here match the database's column defaults."""
+
     guild_id: int
     current_scope_id: int | None = None
     allow_unscoped: bool = False
     log_channel_id: int | None = None
+    research_contact: str | None = None
+    retention_days: int = 180
+    consent_note: str | None = None
+    consent_revision: int = 1
+    rating_scale: str = "fit3"
+    rating_controls: str = "both"
+    reason_tags: tuple[str, ...] = DEFAULT_REASON_TAGS
+
+
+class ConsentLevel(StrEnum):
+    """What a member agreed to; each level includes the ones before it (except DECLINED)."""
+
+    DECLINED = "declined"
+    RATINGS = "ratings"
+    COMMENTS = "comments"
+    QUOTES = "quotes"
+
+    @property
+    def allows_ratings(self) -> bool:
+        return self is not ConsentLevel.DECLINED
+
+    @property
+    def allows_comments(self) -> bool:
+        return self in (ConsentLevel.COMMENTS, ConsentLevel.QUOTES)
+
+    @property
+    def allows_quotes(self) -> bool:
+        return self is ConsentLevel.QUOTES
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    guild_id: int
+    member_hash: str
+    level: ConsentLevel
+    consent_version: str
+    dm_opt_in: bool
+    decided_at: str
+
+
+class CommentSource(StrEnum):
+    MODAL = "modal"
+    REPLY = "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class NewComment:
+    answer_id: int
+    rater_hash: str
+    text: str
+    source: CommentSource
+    quotable: bool
+    message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ def run_cli(*args, env=None, cwd):
         ("CULTUREBOT_DATABASE_BACKEND", "mongodb", "CULTUREBOT_DATABASE_BACKEND: Input should be 'sqlite'"),
         ("CULTUREBOT_DATABASE_PATH", "a-file/bot.sqlite3", "CULTUREBOT_DATABASE_PATH: Value error, cannot create"),
         ("CULTUREBOT_DATABASE_PATH", ".", "CULTUREBOT_DATABASE_PATH: Value error, . is a directory"),
-        ("CULTUREBOT_RATING_EMOJIS", "✅", "CULTUREBOT_RATING_EMOJIS: Value error, give between 2 and 5"),
+        ("CULTUREBOT_COMMENT_PREFIX", "", "CULTUREBOT_COMMENT_PREFIX: String should have at least 1 character"),
+        ("CULTUREBOT_PRIVACY_URL", "privacy", "CULTUREBOT_PRIVACY_URL: Input should be a valid URL"),
         ("CULTUREBOT_COMMAND_SYNC", "guild", "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS"),
     ],
 )

@@ -8,7 +8,7 @@ import sqlite3
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import CutStream, Reply, ServerError
 from bot.storage import Outcome
-from tests.helpers import cells_containing, eventually
+from tests.helpers import cells_containing, eventually, give_consent
 
 
 def answer_rows(world):
@@ -67,6 +67,9 @@ async def test_mention_streams_answer_then_reactions_are_stored(world, run_bot):
         await world.standin.wait_for(
             lambda: len(world.standin.message(first.id).reactions) == 3, what="the three rating reactions"
         )
+        # Members who agreed to take part rate by reaction.
+        await give_consent(world.tmp_path / "bot.sqlite3", world.guild_id, world.member_id)
+        await give_consent(world.tmp_path / "bot.sqlite3", world.guild_id, world.asker_id)
         await world.standin.add_reaction(world.channel_id, first.id, world.member_id, "🤔")
         await world.standin.add_reaction(world.channel_id, first.id, world.asker_id, "✅")
         await eventually(lambda: len(rating_rows(world)) == 2, what="two ratings")
@@ -112,6 +115,7 @@ async def test_long_answer_continues_in_new_messages(world, run_bot):
         assert row["answer"] == text
         # Rating reactions sit on the last part, and rating any part counts.
         await world.standin.wait_for(lambda: len(world.standin.message(parts[-1].id).reactions) == 3, what="reactions")
+        await give_consent(world.tmp_path / "bot.sqlite3", world.guild_id, world.member_id)
         await world.standin.add_reaction(world.channel_id, parts[0].id, world.member_id, "✅")
         await eventually(lambda: len(rating_rows(world)) == 1, what="a rating on the first part")
 

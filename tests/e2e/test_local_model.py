@@ -11,7 +11,7 @@ from bot.pseudonyms import Pseudonymizer
 from bot.runtime import CultureBot
 from bot.sandbox.discord.testing import connected
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
-from tests.helpers import eventually
+from tests.helpers import eventually, give_consent
 
 pytestmark = pytest.mark.local_model
 
@@ -42,6 +42,7 @@ async def test_mention_answered_by_the_embedded_model(world):
             assert estimated == 1  # llama.cpp's server reports no usage in streams
             [message] = world.standin.bot_messages(world.channel_id)
             assert message.content.strip() == answer.strip()
+            await give_consent(world.tmp_path / "bot.sqlite3", world.guild_id, world.member_id)
             await world.standin.add_reaction(world.channel_id, message.id, world.member_id, "✅")
 
             def rated():

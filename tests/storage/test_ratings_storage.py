@@ -1,12 +1,14 @@
 import pytest
 
-from bot.feedback.ratings import RatingChange, RatingScale, apply_reaction
+from bot.feedback.consent import consent_version
+from bot.feedback.ratings import RatingChange, apply_reaction
+from bot.feedback.scales import FIT3, LIKERT5
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerResult, NewAnswer, Outcome, SqliteStorage
+from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome, SqliteStorage
 from tests.helpers import cells_containing
 
-SCALE = RatingScale(("✅", "🤔", "❌"))
 ASKER, OTHER = 1001, 2002
+GUILD = 1
 
 
 @pytest.fixture
@@ -22,10 +24,15 @@ def pseudonyms():
     return Pseudonymizer(b"k" * 32)
 
 
+async def consent(storage, pseudonyms, user_id, level=ConsentLevel.RATINGS):
+    settings = await storage.guild_settings(GUILD)
+    await storage.set_consent(GUILD, pseudonyms.member(user_id), level, consent_version(settings))
+
+
 async def make_answer(storage, pseudonyms, message_ids=(500, 501)):
     answer_id = await storage.start_answer(
         NewAnswer(
-            guild_id=1,
+            guild_id=GUILD,
             channel_id=2,
             question_message_id=3,
             asker_hash=pseudonyms.member(ASKER),
@@ -39,18 +46,29 @@ async def make_answer(storage, pseudonyms, message_ids=(500, 501)):
 
 
 async def react(storage, pseudonyms, message_id, user_id, emoji, added=True):
-    return await apply_reaction(
-        storage, pseudonyms, SCALE, message_id=message_id, user_id=user_id, emoji=emoji, added=added
+    change, _, _ = await apply_reaction(
+        storage, pseudonyms, message_id=message_id, user_id=user_id, emoji=emoji, added=added
     )
+    return change
 
 
 def test_scale_values_best_first():
-    assert [SCALE.value_of(e) for e in SCALE.emojis] == [3, 2, 1]
-    assert SCALE.value_of("🎉") is None
+    assert [FIT3.value_of(e) for e in FIT3.emojis] == [3, 2, 1]
+    assert [LIKERT5.value_of(e) for e in LIKERT5.emojis] == [5, 4, 3, 2, 1]
+    assert FIT3.value_of("🎉") is None
+
+
+async def test_nothing_is_stored_without_consent(storage, pseudonyms):
+    answer_id = await make_answer(storage, pseudonyms)
+    assert await react(storage, pseudonyms, 500, OTHER, "✅") is RatingChange.NEEDS_CONSENT
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.DECLINED)
+    assert await react(storage, pseudonyms, 500, OTHER, "✅") is RatingChange.DECLINED
+    assert await storage.ratings_for_answer(answer_id) == []
 
 
 async def test_rating_change_and_removal(storage, pseudonyms):
     answer_id = await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, OTHER)
     assert await react(storage, pseudonyms, 501, OTHER, "✅") is RatingChange.STORED
     assert await react(storage, pseudonyms, 500, OTHER, "🤔") is RatingChange.STORED  # any part of the answer
     [rating] = await storage.ratings_for_answer(answer_id)
@@ -64,14 +82,24 @@ async def test_rating_change_and_removal(storage, pseudonyms):
 
 async def test_duplicate_event_counts_once_and_asker_is_marked(storage, pseudonyms):
     answer_id = await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, ASKER)
     for _ in range(3):
         await react(storage, pseudonyms, 500, ASKER, "❌")
     [rating] = await storage.ratings_for_answer(answer_id)
-    assert rating.is_asker and rating.value == 1
+    assert rating.is_asker
+    assert rating.value == 1
+
+
+async def test_consent_version_bump_asks_again(storage, pseudonyms):
+    await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, OTHER)
+    await storage.update_guild_settings(GUILD, 9, {"consent_note": "new", "consent_revision": 2}, detail="note")
+    assert await react(storage, pseudonyms, 500, OTHER, "✅") is RatingChange.NEEDS_CONSENT
 
 
 async def test_non_rating_emoji_and_non_answer_message_ignored(storage, pseudonyms):
     answer_id = await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, OTHER)
     assert await react(storage, pseudonyms, 500, OTHER, "🎉") is RatingChange.IGNORED
     assert await react(storage, pseudonyms, 999, OTHER, "✅") is RatingChange.IGNORED
     assert await storage.ratings_for_answer(answer_id) == []
@@ -79,6 +107,7 @@ async def test_non_rating_emoji_and_non_answer_message_ignored(storage, pseudony
 
 async def test_no_discord_id_is_stored(storage, pseudonyms, tmp_path):
     answer_id = await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, OTHER)
     await react(storage, pseudonyms, 500, OTHER, "✅")
     await storage.finish_answer(answer_id, AnswerResult(answer="a", outcome=Outcome.OK))
     await storage.close()

@@ -1,0 +1,69 @@
+"""Comments on answers: checked, then stored only for members who agreed to comments."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.errors import UserFacingError
+from bot.feedback.consent import ConsentState, consent_state
+from bot.pseudonyms import Pseudonymizer
+from bot.storage import AnswerRecord, CommentSource, NewComment, Storage
+
+MAX_COMMENT_CHARS = 4000
+COMMENT_PROMPT = "How would someone in this community answer differently? What did it miss?"
+
+
+class CommentResult(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # the same Discord message was stored before (a redelivered event)
+    NEEDS_CONSENT = "needs_consent"
+    NOT_ALLOWED = "not_allowed"  # the member agreed to ratings only
+    DECLINED = "declined"
+
+
+def clean_comment(text: str) -> str:
+    """The comment to store, or a UserFacingError saying why there is none."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise UserFacingError("Your comment was empty, so nothing was saved.")
+    if len(cleaned) > MAX_COMMENT_CHARS:
+        raise UserFacingError(
+            f"Your comment is {len(cleaned):,} characters; comments can be at most {MAX_COMMENT_CHARS:,}. "
+            "Nothing was saved: shorten it and send it again."
+        )
+    return cleaned
+
+
+async def save_comment(
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    answer: AnswerRecord,
+    *,
+    user_id: int,
+    text: str,
+    source: CommentSource,
+    message_id: int | None = None,
+) -> CommentResult:
+    """Store a comment if the member's consent covers comments; returns after it is committed."""
+    cleaned = clean_comment(text)
+    rater = pseudonyms.member(user_id)
+    settings = await storage.guild_settings(answer.guild_id)
+    consent = await storage.consent(answer.guild_id, rater)
+    state = consent_state(consent, settings)
+    if state is ConsentState.DECLINED:
+        return CommentResult.DECLINED
+    if state is ConsentState.ASK or consent is None:
+        return CommentResult.NEEDS_CONSENT
+    if not consent.level.allows_comments:
+        return CommentResult.NOT_ALLOWED
+    stored = await storage.add_comment(
+        NewComment(
+            answer_id=answer.answer_id,
+            rater_hash=rater,
+            text=cleaned,
+            source=source,
+            quotable=consent.level.allows_quotes,
+            message_id=message_id,
+        )
+    )
+    return CommentResult.STORED if stored is not None else CommentResult.DUPLICATE

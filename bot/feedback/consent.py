@@ -1,0 +1,62 @@
+"""Consent: what members are told, which version of the text they answered, and when to ask.
+
+The notice's version has two parts: the bot's own text (CONSENT_TEXT_VERSION, bumped in code whenever
+NOTICE below changes) and the server's revision (bumped when moderators change their note). A member
+who agreed under an older version is asked again; a member who said no is not asked again unless
+they open /privacy themselves.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.storage import Consent, ConsentLevel, GuildSettings
+
+CONSENT_TEXT_VERSION = 1
+
+NOTICE = """\
+**How well did this answer fit your community? Your rating is research data.**
+culturebot is a research instrument: members' ratings and comments help researchers study whether language \
+models reflect a specific community instead of a stereotype. Before anything you give is kept, please choose.
+
+**What is kept:** your rating of each answer, any reasons and comments you add, and the time. You are stored \
+under a pseudonym (a keyed hash), never your Discord name or id. Raw text (questions, answers, comments) is \
+deleted after {retention} days; counts are kept.
+**Who runs it:** {contact}.
+**Quotes:** only if you choose it, short anonymous quotes of your comments may appear in research digests.
+**Your rights:** `/privacy` shows what is kept, exports it, changes your choice or deletes everything, any time. \
+The data is used only for this research: never to train models, never sold or shared.{note}{privacy}"""
+
+CHOICE_LABELS = {
+    ConsentLevel.RATINGS: "Ratings only",
+    ConsentLevel.COMMENTS: "Ratings and comments",
+    ConsentLevel.QUOTES: "Also anonymous quotes",
+    ConsentLevel.DECLINED: "No, thanks",
+}
+
+
+class ConsentState(StrEnum):
+    GRANTED = "granted"  # agreed to the current notice
+    DECLINED = "declined"  # said no: do not store, do not ask again
+    ASK = "ask"  # never decided, or agreed to an older notice
+
+
+def consent_version(settings: GuildSettings) -> str:
+    return f"{CONSENT_TEXT_VERSION}.{settings.consent_revision}"
+
+
+def consent_state(consent: Consent | None, settings: GuildSettings) -> ConsentState:
+    if consent is None:
+        return ConsentState.ASK
+    if consent.level is ConsentLevel.DECLINED:
+        return ConsentState.DECLINED
+    if consent.consent_version != consent_version(settings):
+        return ConsentState.ASK
+    return ConsentState.GRANTED
+
+
+def notice_text(settings: GuildSettings, privacy_url: str | None) -> str:
+    contact = settings.research_contact or "this server's moderators (no research contact has been named yet)"
+    note = f"\n**A note from this server:** {settings.consent_note}" if settings.consent_note else ""
+    privacy = f"\n**Privacy notice:** {privacy_url}" if privacy_url else ""
+    return NOTICE.format(retention=settings.retention_days, contact=contact, note=note, privacy=privacy)

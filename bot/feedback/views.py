@@ -1,0 +1,349 @@
+"""The buttons, menus and forms members use to rate answers, give consent and comment.
+
+Every control under an answer is a `DynamicItem` whose custom id carries what it needs (the answer,
+the value, a pending action), so the controls keep working after a restart with no stored state.
+A confirmation is sent only after the database committed what it confirms.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import discord
+
+from bot.answers.safety import NO_PINGS
+from bot.errors import UserFacingError, report_error
+from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
+from bot.feedback.consent import CHOICE_LABELS, consent_version, notice_text
+from bot.feedback.ratings import RatingChange, record_rating
+from bot.feedback.scales import RatingScale, scale_named
+from bot.storage import AnswerRecord, CommentSource, ConsentLevel, GuildSettings, RatingSource
+
+if TYPE_CHECKING:
+    from bot.runtime import CultureBot
+
+DECLINED_REPLY = (
+    "You chose not to take part in the research, so nothing was stored. `/privacy consent` changes that any time."
+)
+RATINGS_ONLY_REPLY = (
+    "You agreed to ratings only, so comments are not kept. `/privacy consent` lets you allow comments too."
+)
+
+Callback = Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]
+
+
+def reported(callback: Callback) -> Callback:
+    """Route a control's failure through the one error path, so the member always gets an answer."""
+
+    @functools.wraps(callback)
+    async def wrapper(self: Any, interaction: discord.Interaction) -> None:
+        try:
+            await callback(self, interaction)
+        except Exception as error:
+            await report_error(interaction, error)
+
+    return wrapper
+
+
+def client(interaction: discord.Interaction) -> CultureBot:
+    return cast("CultureBot", interaction.client)
+
+
+async def answer_or_gone(interaction: discord.Interaction, answer_id: int) -> AnswerRecord:
+    answer = await client(interaction).storage.get_answer(answer_id)
+    if answer is None or answer.guild_id != interaction.guild_id:
+        raise UserFacingError("This answer is no longer available.")
+    return answer
+
+
+def answer_controls(answer_id: int, scale: RatingScale) -> discord.ui.View:
+    """The row under an answer: one button per rating, then Comment."""
+    view = discord.ui.View(timeout=None)
+    for option in scale.options:
+        view.add_item(RateButton(answer_id, option.value, option.label, option.emoji))
+    view.add_item(CommentButton(answer_id))
+    return view
+
+
+def consent_view(answer_id: int, pending: str) -> discord.ui.View:
+    """The four consent choices; `pending` is what to do once the member agrees (r<value>, c, or -)."""
+    view = discord.ui.View(timeout=None)
+    for level in (ConsentLevel.RATINGS, ConsentLevel.COMMENTS, ConsentLevel.QUOTES, ConsentLevel.DECLINED):
+        view.add_item(ConsentButton(level, answer_id, pending))
+    return view
+
+
+async def send_consent_notice(interaction: discord.Interaction, answer_id: int, pending: str) -> None:
+    bot = client(interaction)
+    assert interaction.guild_id is not None
+    settings = await bot.storage.guild_settings(interaction.guild_id)
+    await interaction.response.send_message(
+        notice_text(settings, str(bot.settings.privacy_url) if bot.settings.privacy_url else None),
+        view=consent_view(answer_id, pending),
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+    )
+
+
+async def thank_for_rating(
+    interaction: discord.Interaction, answer: AnswerRecord, value: int, settings: GuildSettings, *, prefix: str = ""
+) -> None:
+    """Confirm a stored rating and offer reasons and a comment."""
+    label = scale_named(settings.rating_scale).label_of(value)
+    view = discord.ui.View(timeout=None)
+    if settings.reason_tags:
+        view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags))
+    view.add_item(CommentButton(answer.answer_id))
+    text = f"{prefix}Thanks: you rated this answer **{label}**. Why? Pick any reasons, or add a comment (optional)."
+    if interaction.response.is_done():
+        await interaction.followup.send(text, view=view, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, view=view, ephemeral=True)
+
+
+class RateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:rate:(?P<answer>\d+):(?P<value>\d)"):
+    def __init__(self, answer_id: int, value: int, label: str = "", emoji: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or str(value),
+                emoji=emoji,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"cb:rate:{answer_id}:{value}",
+            )
+        )
+        self.answer_id = answer_id
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        button = cast("discord.ui.Button[Any]", item)
+        emoji = str(button.emoji) if button.emoji else None
+        return cls(int(match["answer"]), int(match["value"]), button.label or "", emoji)
+
+    @reported
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = client(interaction)
+        answer = await answer_or_gone(interaction, self.answer_id)
+        change = await record_rating(
+            bot.storage,
+            bot.pseudonyms,
+            answer,
+            user_id=interaction.user.id,
+            value=self.value,
+            source=RatingSource.BUTTON,
+        )
+        if change is RatingChange.NEEDS_CONSENT:
+            await send_consent_notice(interaction, self.answer_id, f"r{self.value}")
+        elif change is RatingChange.DECLINED:
+            await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
+        elif change is RatingChange.STORED:
+            await thank_for_rating(interaction, answer, self.value, await bot.storage.guild_settings(answer.guild_id))
+        else:
+            raise UserFacingError("That rating is not on this server's scale any more; rate with the current buttons.")
+
+
+class CommentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:comment:(?P<answer>\d+)"):
+    def __init__(self, answer_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Comment", emoji="💬", style=discord.ButtonStyle.primary, custom_id=f"cb:comment:{answer_id}"
+            )
+        )
+        self.answer_id = answer_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["answer"]))
+
+    @reported
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await open_comment_form(interaction, self.answer_id)
+
+
+async def open_comment_form(interaction: discord.Interaction, answer_id: int) -> None:
+    bot = client(interaction)
+    answer = await answer_or_gone(interaction, answer_id)
+    rater = bot.pseudonyms.member(interaction.user.id)
+    settings = await bot.storage.guild_settings(answer.guild_id)
+    consent = await bot.storage.consent(answer.guild_id, rater)
+    from bot.feedback.consent import ConsentState, consent_state
+
+    state = consent_state(consent, settings)
+    if state is ConsentState.DECLINED:
+        await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
+    elif state is ConsentState.ASK:
+        await send_consent_notice(interaction, answer_id, "c")
+    elif consent is not None and not consent.level.allows_comments:
+        await interaction.response.send_message(RATINGS_ONLY_REPLY, ephemeral=True)
+    else:
+        await interaction.response.send_modal(CommentModal(answer_id))
+
+
+class ConsentButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"cb:consent:(?P<level>[a-z]+):(?P<answer>\d+):(?P<pending>r\d|c|-)",
+):
+    def __init__(self, level: ConsentLevel, answer_id: int, pending: str) -> None:
+        style = discord.ButtonStyle.secondary if level is ConsentLevel.DECLINED else discord.ButtonStyle.success
+        super().__init__(
+            discord.ui.Button(
+                label=CHOICE_LABELS[level], style=style, custom_id=f"cb:consent:{level.value}:{answer_id}:{pending}"
+            )
+        )
+        self.level = level
+        self.answer_id = answer_id
+        self.pending = pending
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(ConsentLevel(match["level"]), int(match["answer"]), match["pending"])
+
+    @reported
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = client(interaction)
+        if interaction.guild_id is None:
+            raise UserFacingError("Consent is given per server; choose in the server where you rate answers.")
+        settings = await bot.storage.guild_settings(interaction.guild_id)
+        rater = bot.pseudonyms.member(interaction.user.id)
+        await bot.storage.set_consent(interaction.guild_id, rater, self.level, consent_version(settings))
+        if self.level is ConsentLevel.DECLINED:
+            await interaction.response.edit_message(
+                content="Understood: nothing you give will be stored, and I won't ask again. "
+                "`/privacy consent` changes this any time.",
+                view=None,
+            )
+            return
+        saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
+        if self.pending.startswith("r"):
+            value = int(self.pending[1:])
+            answer = await answer_or_gone(interaction, self.answer_id)
+            change = await record_rating(
+                bot.storage,
+                bot.pseudonyms,
+                answer,
+                user_id=interaction.user.id,
+                value=value,
+                source=RatingSource.BUTTON,
+            )
+            await interaction.response.edit_message(content=saved.strip(), view=None)
+            if change is RatingChange.STORED:
+                await thank_for_rating(interaction, answer, value, settings)
+        elif self.pending == "c" and self.level.allows_comments:
+            await interaction.response.send_modal(CommentModal(self.answer_id))
+        else:
+            await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
+
+
+class AskConsentButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:ask:(?P<answer>\d+):(?P<value>\d)"
+):
+    """Under the bot's short channel note after a reaction from a member who has not chosen yet."""
+
+    def __init__(self, answer_id: int, value: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Read and choose", style=discord.ButtonStyle.primary, custom_id=f"cb:ask:{answer_id}:{value}"
+            )
+        )
+        self.answer_id = answer_id
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["answer"]), int(match["value"]))
+
+    @reported
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await send_consent_notice(interaction, self.answer_id, f"r{self.value}")
+
+
+class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"cb:reasons:(?P<answer>\d+)"):
+    def __init__(self, answer_id: int, tags: tuple[str, ...] = ()) -> None:
+        options = [discord.SelectOption(label=tag[:100], value=tag[:100]) for tag in tags[:25]]
+        super().__init__(
+            discord.ui.Select(
+                placeholder="Why? (optional)",
+                min_values=0,
+                max_values=max(1, len(options)),
+                options=options or [discord.SelectOption(label="-", value="-")],
+                custom_id=f"cb:reasons:{answer_id}",
+            )
+        )
+        self.answer_id = answer_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        select = cast("discord.ui.Select[Any]", item)
+        return cls(int(match["answer"]), tuple(option.value for option in select.options))
+
+    @reported
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = client(interaction)
+        answer = await answer_or_gone(interaction, self.answer_id)
+        settings = await bot.storage.guild_settings(answer.guild_id)
+        chosen = [value for value in self.item.values if value in settings.reason_tags]
+        rater = bot.pseudonyms.member(interaction.user.id)
+        if not await bot.storage.set_reasons(answer.answer_id, rater, chosen):
+            raise UserFacingError("Rate the answer first; reasons belong to a rating.")
+        listed = ", ".join(chosen) if chosen else "none"
+        await interaction.response.send_message(f"Saved your reasons: {listed}.", ephemeral=True)
+
+
+class CommentModal(discord.ui.Modal):
+    def __init__(self, answer_id: int) -> None:
+        super().__init__(title="Comment on this answer", timeout=None, custom_id=f"cb:comment-form:{answer_id}")
+        self.answer_id = answer_id
+        self.text: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
+            label="Your comment",
+            style=discord.TextStyle.paragraph,
+            placeholder=COMMENT_PROMPT[:100],
+            max_length=MAX_COMMENT_CHARS,
+            required=True,
+        )
+        self.add_item(self.text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = client(interaction)
+        answer = await answer_or_gone(interaction, self.answer_id)
+        result = await save_comment(
+            bot.storage,
+            bot.pseudonyms,
+            answer,
+            user_id=interaction.user.id,
+            text=self.text.value,
+            source=CommentSource.MODAL,
+        )
+        replies = {
+            CommentResult.STORED: "Thanks, your comment is saved.",
+            CommentResult.DUPLICATE: "Thanks, your comment is saved.",
+            CommentResult.NOT_ALLOWED: RATINGS_ONLY_REPLY,
+            CommentResult.DECLINED: DECLINED_REPLY,
+            CommentResult.NEEDS_CONSENT: "Please choose whether to take part first: rate the answer or use "
+            "`/privacy consent`.",
+        }
+        await interaction.response.send_message(replies[result], ephemeral=True)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+        await report_error(interaction, error)
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    RateButton,
+    CommentButton,
+    ConsentButton,
+    AskConsentButton,
+    ReasonsSelect,
+)

@@ -1,0 +1,87 @@
+"""/privacy: members see, export, change and delete what culturebot holds about them."""
+
+from __future__ import annotations
+
+import io
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.answers.safety import NO_PINGS
+from bot.feedback.consent import notice_text
+from bot.feedback.privacy import export_member, forget_member, status_text
+from bot.feedback.views import consent_view
+from bot.runtime import CultureBot
+
+
+class ForgetConfirm(discord.ui.View):
+    """One more click before deleting everything; only the member who asked can click."""
+
+    def __init__(self, bot: CultureBot, user_id: int) -> None:
+        super().__init__(timeout=120)
+        self.bot = bot
+        self.user_id = user_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="Delete everything", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:
+        summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
+        await interaction.response.edit_message(content=summary, view=None)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+
+
+class Privacy(commands.Cog):
+    privacy = app_commands.Group(name="privacy", description="What culturebot keeps about you, and your choices")
+
+    def __init__(self, bot: CultureBot) -> None:
+        self.bot = bot
+
+    @privacy.command(name="status", description="What you agreed to and what is stored about you")
+    @app_commands.guild_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        text = await status_text(self.bot.storage, self.bot.pseudonyms, interaction.guild_id, interaction.user.id)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @privacy.command(name="consent", description="Read the research notice and choose (or change) what is kept")
+    @app_commands.guild_only()
+    async def consent(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        settings = await self.bot.storage.guild_settings(interaction.guild_id)
+        url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
+        await interaction.response.send_message(
+            notice_text(settings, url)
+            + "\n\nChoosing less than before deletes what you gave beyond it in this server.",
+            view=consent_view(0, "-"),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    @privacy.command(name="export", description="Get everything stored about you as a file")
+    async def export(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await export_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
+        await interaction.followup.send(
+            "Everything culturebot stores linked to you:",
+            file=discord.File(io.BytesIO(data), filename="culturebot-my-data.json"),
+            ephemeral=True,
+        )
+
+    @privacy.command(name="forget", description="Delete everything stored about you, in every server")
+    async def forget(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            "This deletes your ratings, reasons, comments, consent records and questions in every server. "
+            "It cannot be undone.",
+            view=ForgetConfirm(self.bot, interaction.user.id),
+            ephemeral=True,
+        )
+
+
+async def setup(bot: CultureBot) -> None:
+    await bot.add_cog(Privacy(bot))

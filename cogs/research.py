@@ -1,0 +1,92 @@
+"""/research settings: moderators set how feedback is collected and kept in their server."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.runtime import CultureBot
+
+MAX_TAGS = 25
+
+
+def parse_tags(text: str) -> list[str]:
+    tags = [tag.strip().lower() for tag in text.split(",") if tag.strip()]
+    if not tags or len(tags) > MAX_TAGS or any(len(tag) > 100 for tag in tags):
+        raise UserFacingError(
+            f"Give 1 to {MAX_TAGS} comma-separated reason tags of at most 100 characters each, "
+            "e.g. `too generic, stereotyped, good nuance`."
+        )
+    return list(dict.fromkeys(tags))
+
+
+class Research(commands.Cog):
+    research = app_commands.Group(
+        name="research",
+        description="How members' feedback is collected and kept here",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: CultureBot) -> None:
+        self.bot = bot
+
+    @research.command(name="settings", description="Show or change the research settings")
+    @app_commands.describe(
+        retention_days="days before raw text (questions, answers, comments) is deleted; counts are kept",
+        research_contact="who runs the research and how to reach them (shown in the consent notice)",
+        consent_note="a note added to the consent notice; changing it asks members again",
+        rating_scale="fit3: fits / partly / does not fit; likert5: 1 to 5",
+        rating_controls="how members rate: reactions, buttons, or both",
+        reason_tags="comma-separated reasons offered after a rating",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        retention_days: app_commands.Range[int, 7, 3650] | None = None,
+        research_contact: app_commands.Range[str, 3, 300] | None = None,
+        consent_note: app_commands.Range[str, 1, 1000] | None = None,
+        rating_scale: Literal["fit3", "likert5"] | None = None,
+        rating_controls: Literal["reactions", "buttons", "both"] | None = None,
+        reason_tags: str | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        current = await self.bot.storage.guild_settings(interaction.guild_id)
+        changes: dict[str, object] = {}
+        if retention_days is not None:
+            changes["retention_days"] = retention_days
+        if research_contact is not None:
+            changes["research_contact"] = research_contact
+        if consent_note is not None and consent_note != current.consent_note:
+            changes["consent_note"] = consent_note
+            changes["consent_revision"] = current.consent_revision + 1  # members are asked again
+        if rating_scale is not None:
+            changes["rating_scale"] = rating_scale
+        if rating_controls is not None:
+            changes["rating_controls"] = rating_controls
+        if reason_tags is not None:
+            changes["reason_tags"] = parse_tags(reason_tags)
+        if changes:
+            detail = ", ".join(sorted(changes))
+            current = await self.bot.storage.update_guild_settings(
+                interaction.guild_id, interaction.user.id, changes, detail=f"research settings: {detail}"
+            )
+        lines = [
+            "**Research settings**" + (" (updated)" if changes else ""),
+            f"Retention of raw text: {current.retention_days} days",
+            f"Research contact: {current.research_contact or 'not set'}",
+            f"Consent notice revision: {current.consent_revision}"
+            + (f" · note: {current.consent_note}" if current.consent_note else ""),
+            f"Rating scale: {current.rating_scale} · controls: {current.rating_controls}",
+            "Reason tags: " + ", ".join(current.reason_tags),
+        ]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+async def setup(bot: CultureBot) -> None:
+    await bot.add_cog(Research(bot))
