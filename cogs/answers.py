@@ -8,6 +8,7 @@ import discord
 from discord.ext import commands
 
 from bot.answers.pipeline import Question
+from bot.feedback.comments import reply_comment_text
 from bot.runtime import CultureBot
 
 
@@ -27,9 +28,8 @@ class Answers(commands.Cog):
             return
         if me not in message.mentions:
             return
-        if message.reference is not None and message.content.lower().startswith(
-            self.bot.settings.comment_prefix.lower()
-        ):
+        prefix = self.bot.settings.comment_prefix
+        if message.reference is not None and reply_comment_text(message.content, prefix, me.id) is not None:
             return  # a comment on an answer (cogs/feedback.py), not a question
         text = question_text(message, me.id)
         if not text:

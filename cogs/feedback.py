@@ -9,7 +9,7 @@ import discord
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.feedback.comments import CommentResult, save_comment
+from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton
 from bot.runtime import CultureBot
@@ -81,10 +81,10 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """A reply to an answer that starts with the comment prefix is a comment on it."""
-        prefix = self.bot.settings.comment_prefix
-        if message.author.bot or message.guild is None or message.reference is None:
+        if message.author.bot or message.guild is None or message.reference is None or self.bot.user is None:
             return
-        if message.reference.message_id is None or not message.content.lower().startswith(prefix.lower()):
+        text = reply_comment_text(message.content, self.bot.settings.comment_prefix, self.bot.user.id)
+        if text is None or message.reference.message_id is None:
             return
         answer = await self.bot.storage.answer_for_message(message.reference.message_id)
         if answer is None:
@@ -95,7 +95,7 @@ class Feedback(commands.Cog):
                 self.bot.pseudonyms,
                 answer,
                 user_id=message.author.id,
-                text=message.content[len(prefix) :],
+                text=text,
                 source=CommentSource.REPLY,
                 message_id=message.id,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from bot.errors import UserFacingError
@@ -19,6 +20,14 @@ class CommentResult(StrEnum):
     NEEDS_CONSENT = "needs_consent"
     NOT_ALLOWED = "not_allowed"  # the member agreed to ratings only
     DECLINED = "declined"
+
+
+def reply_comment_text(content: str, prefix: str, bot_user_id: int) -> str | None:
+    """The comment in a reply such as "fit: too formal" or "@culturebot fit: too formal"; None if not one."""
+    text = re.sub(rf"^\s*<@!?{bot_user_id}>", "", content).lstrip()
+    if not text.lower().startswith(prefix.lower()):
+        return None
+    return text[len(prefix) :]
 
 
 def clean_comment(text: str) -> str:

@@ -1,0 +1,276 @@
+"""Member feedback through the stand-in: consent first, ratings, reasons, comments, privacy, restarts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.jobs import run_retention
+from bot.pseudonyms import Pseudonymizer
+from bot.storage import SqliteStorage
+from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
+from tests.helpers import cells_containing, eventually, give_consent
+
+FORGET_TABLES = ("ratings", "rating_reasons", "comments", "consents", "consent_events")
+
+
+def db(world):
+    return world.tmp_path / "bot.sqlite3"
+
+
+def rows(world, sql, params=()):
+    with sqlite3.connect(db(world)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def ask(world, text="How do I address my manager?"):
+    """A member asks; returns the finished answer message (with its rating controls)."""
+    world.model.script("Use Pak or Bu with the first name; it varies by company.")
+    await world.standin.send_message(world.channel_id, world.asker_id, world.mention(text))
+
+    def finished():
+        messages = world.standin.bot_messages(world.channel_id)
+        return messages[-1] if messages and messages[-1].components else None
+
+    return await world.standin.wait_for(finished, what="the answer with its controls")
+
+
+def custom_ids(message):
+    return [c["custom_id"] for row in message.components for c in row["components"] if "custom_id" in c]
+
+
+def button_labeled(message, label):
+    return next(c["custom_id"] for row in message.components for c in row["components"] if c.get("label") == label)
+
+
+def button(message, prefix):
+    return next(custom_id for custom_id in custom_ids(message) if custom_id.startswith(prefix))
+
+
+async def click(world, message, user_id, custom_id):
+    interaction_id = await world.standin.click_button(message.channel_id, message.id, user_id, custom_id)
+    return await world.standin.wait_for_interaction_response(interaction_id)
+
+
+async def test_button_rating_asks_consent_first_then_stores(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        assert len(custom_ids(answer)) == 4  # three ratings and Comment
+        notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert notice.ephemeral
+        assert "Your rating is research data" in notice.response_data["content"]
+        assert rows(world, "SELECT * FROM ratings") == []
+        assert rows(world, "SELECT * FROM consents") == []
+
+        # The member chooses ratings and comments: the pending rating is stored, then confirmed.
+        consent_message = notice.original
+        choice = next(c for c in custom_ids(consent_message) if c.startswith("cb:consent:comments:"))
+        chosen = await click(world, consent_message, world.member_id, choice)
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Fits**" in thanks.content
+        assert rows(world, "SELECT value, source, is_asker FROM ratings") == [(3, "button", 0)]
+        assert rows(world, "SELECT level FROM consents") == [("comments",)]
+
+        # Reasons from the menu offered with the thanks.
+        select_id = next(c for c in custom_ids(thanks) if c.startswith("cb:reasons:"))
+        picked = await world.standin.select_option(
+            thanks.channel_id, thanks.id, world.member_id, select_id, ["too generic", "misses variation"]
+        )
+        record = await world.standin.wait_for_interaction_response(picked)
+        assert record.response_data["content"] == "Saved your reasons: too generic, misses variation."
+        assert sorted(rows(world, "SELECT tag FROM rating_reasons")) == [("misses variation",), ("too generic",)]
+
+        # Changing the rating by button updates the one rating.
+        partly = next(c for c in custom_ids(answer) if c.endswith(":2"))
+        again = await click(world, answer, world.member_id, partly)
+        assert "**Partly fits**" in again.response_data["content"]
+        assert rows(world, "SELECT value FROM ratings") == [(2,)]
+
+
+async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        decline = next(c for c in custom_ids(notice.original) if c.startswith("cb:consent:declined:"))
+        declined = await click(world, notice.original, world.member_id, decline)
+        assert "I won't ask again" in declined.response_data["content"]
+
+        again = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert again.response_data["content"].startswith("You chose not to take part")
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        comment = await click(world, answer, world.member_id, button(answer, "cb:comment:"))
+        assert comment.modal is None
+        assert rows(world, "SELECT * FROM ratings") == []
+        # No consent prompt was posted in the channel for the reaction.
+        assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
+
+
+async def test_reaction_without_consent_prompts_in_channel_pinging_only_the_member(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
+        prompt = await world.standin.wait_for_message(world.channel_id, lambda m: "thanks for rating" in m.content)
+        assert prompt.mentions == [world.member_id]
+        assert not prompt.mention_everyone
+        assert rows(world, "SELECT * FROM ratings") == []
+        notice = await click(world, prompt, world.member_id, button(prompt, "cb:ask:"))
+        assert notice.ephemeral
+        ratings_only = next(c for c in custom_ids(notice.original) if c.startswith("cb:consent:ratings:"))
+        await click(world, notice.original, world.member_id, ratings_only)
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(1,)], what="the pending rating")
+        # A second reaction from the same member is stored directly, no second prompt.
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the changed rating")
+        assert len([m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]) == 1
+
+
+async def test_new_consent_version_asks_again(world, run_bot, moderator_id):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+        stored = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert "you rated this answer" in stored.response_data["content"]
+        await run(world, moderator_id, "research settings", {"consent_note": "We now also study regional variation."})
+        asked = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert "Your rating is research data" in asked.response_data["content"]
+        assert "We now also study regional variation." in asked.response_data["content"]
+
+
+async def test_buttons_work_after_a_restart(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    async with run_bot():  # a new process would have no memory of the old message's view
+        record = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert "you rated this answer **Fits**" in record.response_data["content"]
+    assert rows(world, "SELECT value FROM ratings") == [(3,)]
+
+
+async def test_comment_form_and_its_edge_cases(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "quotes")
+
+        async def comment(text):
+            opened = await click(world, answer, world.member_id, button(answer, "cb:comment:"))
+            [text_input] = [c for row in opened.modal["components"] for c in row["components"]]
+            assert opened.modal["title"] == "Comment on this answer"
+            submitted = await world.standin.submit_modal(
+                opened, world.member_id, values={text_input["custom_id"]: text}
+            )
+            return await world.standin.wait_for_interaction_response(submitted)
+
+        long_text = "Older relatives would expect Bapak here. " * 97 + "End."
+        assert len(long_text) <= 4000
+        assert (await comment(long_text)).response_data["content"] == "Thanks, your comment is saved."
+        empty = await comment("   ")
+        assert empty.response_data["content"] == "Your comment was empty, so nothing was saved."
+        pinging = await comment("@everyone this misses how Batak families do it")
+        assert pinging.response_data["content"] == "Thanks, your comment is saved."
+        stored = rows(world, "SELECT text, source, quotable FROM comments ORDER BY comment_id")
+        assert stored == [(long_text, "modal", 1), ("@everyone this misses how Batak families do it", "modal", 1)]
+        assert not any(m.pings_anyone for m in world.standin.bot_messages(world.channel_id))
+
+
+async def test_reply_comment_is_stored_once_and_confirmed(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.asker_id, "comments")
+        reply = await world.standin.send_message(
+            world.channel_id,
+            world.asker_id,
+            f"<@{world.standin.bot_user_id}> fit: too formal for coffee breaks",
+            reply_to=answer.id,
+        )
+        await world.standin.wait_for(
+            lambda: world.standin.message(reply["id"]).reactions.get("📝"), what="the saved-comment reaction"
+        )
+        # The same gateway event delivered again is stored once; the reply is not answered as a question.
+        await world.standin.dispatch("MESSAGE_CREATE", reply)
+        await world.standin.wait_for(lambda: len(world.standin.events("MESSAGE_CREATE")) >= 3)
+        assert rows(world, "SELECT text, source FROM comments") == [("too formal for coffee breaks", "reply")]
+        assert len(world.model.chat_requests) == 1, [r.messages[-1]["content"] for r in world.model.chat_requests]
+
+
+async def test_duplicated_reaction_event_counts_once(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "🤔")
+        [event] = [e for e in world.standin.events("MESSAGE_REACTION_ADD") if int(e.data["user_id"]) == world.member_id]
+        await world.standin.dispatch("MESSAGE_REACTION_ADD", event.data)
+        await world.standin.dispatch("MESSAGE_REACTION_ADD", event.data)
+        await eventually(lambda: rows(world, "SELECT count(*), sum(value) FROM ratings") == [(1, 2)], what="one rating")
+
+
+async def test_export_then_forget_leaves_no_trace(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.asker_id, "comments")
+        await click(world, answer, world.asker_id, button(answer, "cb:rate:"))
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, f"<@{world.standin.bot_user_id}> fit: mostly right", reply_to=answer.id
+        )
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(1,)], what="the comment")
+
+        exported = await run(world, world.asker_id, "privacy export")
+        followup = await world.standin.wait_for_followup(exported.id)
+        [attachment] = followup.attachments
+        data = json.loads(attachment.data)
+        assert data["questions"][0]["question"] == "How do I address my manager?"
+        assert data["ratings"][0]["value"] == 3
+        assert data["comments"][0]["text"] == "mostly right"
+        assert data["consents"][0]["level"] == "comments"
+        assert str(world.asker_id) not in attachment.data.decode()
+
+        status = await run(world, world.asker_id, "privacy status")
+        assert "1 rating(s)" in status.response_data["content"]
+
+        confirm = await run(world, world.asker_id, "privacy forget")
+        delete_id = button_labeled(confirm.original, "Delete everything")
+        done = await click(world, confirm.original, world.asker_id, delete_id)
+        summary = done.response_data["content"]
+        assert summary.startswith("Deleted: 1 ratings, 1 comments, 1 consent decisions, 1 consent records, 1 questions")
+
+    pseudonym = Pseudonymizer(b"k" * 32).member(world.asker_id)
+    assert cells_containing(db(world), pseudonym) == []
+    assert cells_containing(db(world), world.asker_id) == []
+    assert cells_containing(db(world), "How do I address my manager?") == []
+    assert rows(world, "SELECT count(*) FROM answers") == [(1,)], "the answer itself stays for other raters"
+
+
+async def test_members_cannot_change_research_settings(world, run_bot):
+    async with run_bot():
+        record = await run(world, world.member_id, "research settings", {"retention_days": 30})
+        assert (await reply_text(world, record)) == "You need the Manage Server permission to use this command."
+        assert rows(world, "SELECT retention_days FROM guild_settings") == [(180,)]
+
+
+async def test_retention_purge_removes_text_and_keeps_numbers(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "comments")
+        await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        await world.standin.send_message(
+            world.channel_id, world.member_id, f"<@{world.standin.bot_user_id}> fit: good", reply_to=answer.id
+        )
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(1,)], what="the comment")
+    storage = await SqliteStorage.open(db(world))
+    try:
+        assert await run_retention(storage, datetime.now(UTC) + timedelta(days=179)) == (0, 0)
+        assert await run_retention(storage, datetime.now(UTC) + timedelta(days=181)) == (1, 1)
+        assert await run_retention(storage, datetime.now(UTC) + timedelta(days=400)) == (0, 0)
+    finally:
+        await storage.close()
+    assert rows(world, "SELECT question, answer, outcome, tokens_out > 0 FROM answers") == [("", "", "ok", 1)]
+    assert rows(world, "SELECT text FROM comments") == [("",)]
+    assert rows(world, "SELECT value FROM ratings") == [(3,)]
+
+
+@pytest.fixture
+def moderator_id(world):
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
