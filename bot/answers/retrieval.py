@@ -36,24 +36,29 @@ RELATIVE_FLOOR = 0.3
 # Bolded runs longer than this are emphasis, not terms.
 MAX_TERM_TOKENS = 6
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Short stop-word lists, compared before diacritics are removed. Kept short on purpose: BM25's idf already
 # discounts common words, and a word dropped here can never match. Pronouns that are also kin terms in
 # Vietnamese ("anh", "em", "con", "me" for "mẹ" typed without marks) are deliberately not listed.
 STOP_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
+    "en": _words(
         "a an the and or but if of to in on at by for with from as about into is are was were be been being "
         "am do does did have has had i you he she it we they my your his her its our their this that these "
         "those what which who whom how when where why should would could can will shall may might must "
-        "not no so than then there here just very also some any".split()
+        "not no so than then there here just very also some any"
     ),
-    "id": frozenset(
+    "id": _words(
         "yang dan atau di ke dari ini itu untuk dengan pada dalam saya aku kamu apa bagaimana gimana "
         "kenapa mengapa tidak nggak gak ada akan bisa harus juga kalau jika sudah udah mau ya dong sih "
-        "kok lah nya pun agar supaya karena oleh sebagai tentang".split()
+        "kok lah nya pun agar supaya karena oleh sebagai tentang"
     ),
-    "vi": frozenset(
+    "vi": _words(
         "là của và có cho những các một thì không được này đó với để trong khi nào gì như làm sao thế "
-        "mà nhưng hay hoặc rất cũng đã đang sẽ ở tại bị vì nên".split()
+        "mà nhưng hay hoặc rất cũng đã đang sẽ ở tại bị vì nên"
     ),
 }
 _STOP: frozenset[str] = frozenset().union(*STOP_WORDS.values())
@@ -167,7 +172,7 @@ def _index(sections: tuple[ScopeSection, ...]) -> _Index:
             counts[token] += TITLE_WEIGHT
         frequencies.append(counts)
         document_frequency.update(counts.keys())
-        section_terms = []
+        section_terms: list[tuple[str, tuple[str, ...]]] = []
         for match in _BOLD.finditer(prose):
             display = match.group(1).strip().rstrip(".:").strip()
             section_terms.extend((display, variant) for variant in _term_variants(display))
@@ -238,7 +243,9 @@ def select_sections(
     ranked = rank_sections(question, sections, context=context)
     best = ranked[0].score if ranked else 0.0
     if best > 0 or any(item.named for item in ranked):
-        candidates = [item.section for item in ranked if item.named or (best > 0 and item.score >= RELATIVE_FLOOR * best)]
+        candidates = [
+            item.section for item in ranked if item.named or (best > 0 and item.score >= RELATIVE_FLOOR * best)
+        ]
     else:
         candidates = list(sections)
     chosen: set[int] = set()

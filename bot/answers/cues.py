@@ -1,0 +1,717 @@
+"""Cues from the member's own words: the rules pass of cue extraction.
+
+Thick answers follow what the member said about their situation: their language, who they will talk to
+(and so the relationship), the setting, the formality they want, and any cultural identifiers they named.
+This module finds those cues with word lists and a few patterns. They are heuristics, and deliberately
+modest: small lists in English, Indonesian and Vietnamese (with a few Malay words, and Vietnamese typed
+without diacritics), so a cue is often missed and occasionally wrong, and nothing is guessed from too
+little text. What was *not* stated is reported too, so the model knows when to ask instead of assuming.
+An optional model pass with structured output can refine these; it lives elsewhere.
+
+Every value in a `Cues` comes from the lists below (canonical labels, or the listed relation words the
+member used), never free text from the message, so `to_prompt` cannot carry a member's instructions into
+the system prompt.
+
+Lists are written as comma-separated strings to keep them compact and easy to review.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+def _items(text: str) -> tuple[str, ...]:
+    """`"a, b c, d"` → `("a", "b c", "d")`."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Language
+
+# (tag, first code point, last code point) of scripts that identify a language, or nearly: Arabic script
+# may be Persian or Urdu and Cyrillic may be Ukrainian or Serbian, refined by their distinctive letters.
+_SCRIPT_RANGES: tuple[tuple[str, int, int], ...] = (
+    ("ko", 0x1100, 0x11FF),
+    ("ko", 0x3130, 0x318F),
+    ("ko", 0xAC00, 0xD7AF),
+    ("kana", 0x3040, 0x30FF),
+    ("kana", 0xFF66, 0xFF9F),
+    ("han", 0x3400, 0x4DBF),
+    ("han", 0x4E00, 0x9FFF),
+    ("han", 0xF900, 0xFAFF),
+    ("th", 0x0E00, 0x0E7F),
+    ("lo", 0x0E80, 0x0EFF),
+    ("km", 0x1780, 0x17FF),
+    ("my", 0x1000, 0x109F),
+    ("ar", 0x0600, 0x06FF),
+    ("ar", 0x0750, 0x077F),
+    ("he", 0x0590, 0x05FF),
+    ("ru", 0x0400, 0x04FF),
+    ("el", 0x0370, 0x03FF),
+    ("hi", 0x0900, 0x097F),
+    ("bn", 0x0980, 0x09FF),
+    ("pa", 0x0A00, 0x0A7F),
+    ("gu", 0x0A80, 0x0AFF),
+    ("ta", 0x0B80, 0x0BFF),
+    ("te", 0x0C00, 0x0C7F),
+    ("kn", 0x0C80, 0x0CFF),
+    ("ml", 0x0D00, 0x0D7F),
+    ("si", 0x0D80, 0x0DFF),
+    ("ka", 0x10A0, 0x10FF),
+    ("hy", 0x0530, 0x058F),
+    ("am", 0x1200, 0x137F),
+)
+_PERSIAN_LETTERS = frozenset("پچژگ")
+_URDU_LETTERS = frozenset("ٹڈڑںے")
+_UKRAINIAN_LETTERS = frozenset("іїєґ")
+_SERBIAN_LETTERS = frozenset("ђјљњћџ")
+# Latin letters only Vietnamese uses: ă ơ ư đ, and the vowels with tone marks (U+1EA0 to U+1EF9).
+_VIETNAMESE_LETTERS = frozenset("ăơưđ") | frozenset(chr(code) for code in range(0x1EA0, 0x1EFA))
+
+# Function words that vote for a Latin-script language (case-folded, with their diacritics); a word listed
+# under several languages splits its vote. Vietnamese is also listed without diacritics, as typed without
+# a Vietnamese keyboard, but only in forms that are not common words of the other languages.
+LANGUAGE_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        _items(
+            "the, and, is, are, to, of, my, i, how, what, should, do, does, can, with, for, you, it, this, that, "
+            "in, at, a, an, his, her, their, when, why, not, be, would, will, was, have, has, me, our, your, we, "
+            "they, she, he, on, about, from, or, if, there, which, who"
+        )
+    ),
+    "id": frozenset(
+        _items(
+            "yang, dan, di, ke, dari, ini, itu, untuk, dengan, saya, aku, apa, bagaimana, gimana, tidak, nggak, "
+            "gak, enggak, ada, akan, bisa, harus, atau, juga, kalau, sudah, udah, mau, ya, dong, sih, kok, kamu, "
+            "kami, kita, mereka, kenapa, mengapa, tolong, cara, sebaiknya, boleh, pada, dalam, agar, supaya, "
+            "karena, tapi, tetapi, belum, lagi, sama, jadi, buat, gue, lo, bagaimanakah"
+        )
+    ),
+    "ms": frozenset(
+        _items(
+            "yang, dan, di, ke, dari, ini, itu, untuk, dengan, saya, aku, apa, bagaimana, tidak, ada, akan, "
+            "boleh, atau, juga, kalau, sudah, kami, kita, mereka, kenapa, pada, dalam, agar, tapi, belum, lagi, "
+            "jadi, tak, nak, awak, kerana, sahaja, mahu, ialah, hendak, bagaimanakah, macam, mana"
+        )
+    ),
+    "vi": frozenset(
+        _items(
+            "là, của, và, có, cho, những, các, một, thì, không, được, này, đó, với, để, trong, khi, nào, gì, "
+            "như, làm, sao, thế, mà, nhưng, rất, cũng, đã, đang, sẽ, ở, tôi, mình, em, anh, chị, ạ, nhé, ơi, "
+            "người, bạn, vậy, nên, phải, "
+            "khong, duoc, nhung, cua, voi, nao, toi, minh, nguoi, nhe, vay, roi, chua, cung, nhu, phai"
+        )
+    ),
+    "es": frozenset(
+        _items(
+            "el, la, los, las, de, que, y, en, es, por, con, una, un, a, para, como, cómo, qué, mi, mis, su, "
+            "está, son, pero, se, lo, le, del, al, muy, hay, yo, usted, tú"
+        )
+    ),
+    "pt": frozenset(
+        _items(
+            "o, a, os, as, de, do, da, dos, das, que, e, é, não, em, um, uma, para, com, como, meu, minha, você, "
+            "por, se, mais, mas, ao, no, na"
+        )
+    ),
+    "fr": frozenset(
+        _items(
+            "le, la, les, de, des, du, et, est, je, vous, tu, une, un, a, pour, avec, dans, pas, ne, que, qui, "
+            "comment, mon, ma, mes, sur, ce, cette, il, elle, au, aux, suis"
+        )
+    ),
+    "de": frozenset(
+        _items(
+            "der, die, das, und, ist, ich, nicht, mit, wie, ein, eine, zu, mein, meine, meinem, meiner, sie, "
+            "den, dem, auf, für, es, sich, auch, was, soll, sollte, kann, bei, oder, aber, in"
+        )
+    ),
+    "nl": frozenset(
+        _items(
+            "de, het, een, en, ik, niet, met, van, hoe, mijn, is, zijn, voor, op, wat, je, dat, die, er, te, "
+            "aan, ook, maar, moet, kan, in"
+        )
+    ),
+    "it": frozenset(
+        _items("il, lo, gli, di, che, e, è, non, per, con, un, una, a, come, mio, mia, sono, ho, della, del")
+    ),
+    "tl": frozenset(
+        _items(
+            "ang, ng, mga, sa, ko, ba, po, naman, hindi, ako, siya, ito, paano, kasi, na, ay, ano, bakit, niya, "
+            "lang, din, rin, yung, kung, opo"
+        )
+    ),
+}
+# Close relatives that share most function words: one's votes do not make the other unsure, and a tie goes
+# to the first listed.
+_LANGUAGE_FAMILIES: tuple[tuple[str, ...], ...] = (("id", "ms"),)
+# Fewer words than this are not enough to guess a Latin-script language ("ok thanks", "noted, will do").
+MIN_WORDS_FOR_LANGUAGE = 3
+# The winner needs this many votes, and twice the votes of any other language (outside its family).
+MIN_LANGUAGE_VOTES = 1.5
+
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def _script_of(char: str) -> str | None:
+    code = ord(char)
+    for tag, first, last in _SCRIPT_RANGES:
+        if first <= code <= last:
+            return tag
+    return None
+
+
+def _script_language(text: str) -> str | None:
+    counts: Counter[str] = Counter()
+    other = 0  # Latin letters, and letters of scripts not listed
+    for char in text:
+        if char.isalpha():
+            script = _script_of(char)
+            if script is None:
+                other += 1
+            else:
+                counts[script] += 1
+    kana, han = counts.pop("kana", 0), counts.pop("han", 0)
+    if kana:
+        counts["ja"] = kana + han  # Japanese mixes kana and kanji; kana alone marks it
+    elif han:
+        counts["zh"] = han
+    if not counts:
+        return None
+    script, count = counts.most_common(1)[0]
+    # One Han, kana or Hangul character carries about as much as a short Latin word.
+    weight = 3 if script in ("ja", "zh", "ko") else 1
+    if count < 2 or count * weight < other:
+        return None
+    letters = set(text)
+    if script == "ar":
+        return "ur" if letters & _URDU_LETTERS else "fa" if letters & _PERSIAN_LETTERS else "ar"
+    if script == "ru":
+        return "uk" if letters & _UKRAINIAN_LETTERS else "sr" if letters & _SERBIAN_LETTERS else "ru"
+    return script
+
+
+def _latin_language(words: Sequence[str]) -> str | None:
+    if len(words) < MIN_WORDS_FOR_LANGUAGE:
+        return None
+    # Tone marks on a good share of the words are Vietnamese; one "Tết" in an English sentence is not.
+    marked = sum(1 for word in words if _VIETNAMESE_LETTERS.intersection(word))
+    if marked >= 2 and marked >= 0.3 * len(words):
+        return "vi"
+    votes: defaultdict[str, float] = defaultdict(float)
+    for word in words:
+        languages = [language for language, listed in LANGUAGE_WORDS.items() if word in listed]
+        for language in languages:
+            votes[language] += 1 / len(languages)
+    if not votes:
+        return None
+    best = max(votes, key=lambda language: votes[language])
+    family = next((members for members in _LANGUAGE_FAMILIES if best in members), (best,))
+    best = max(family, key=lambda member: (votes[member], -family.index(member)))
+    rival = max((count for language, count in votes.items() if language not in family), default=0.0)
+    if votes[best] < MIN_LANGUAGE_VOTES or votes[best] < 2 * rival:
+        return None
+    return best
+
+
+def detect_language(text: str) -> str | None:
+    """A language tag for `text`, by script and then by function-word votes; None when unsure."""
+    text = unicodedata.normalize("NFC", text)
+    return _script_language(text) or _latin_language(_WORDS.findall(text.casefold()))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Who the member will talk to, and the relationship
+
+# Relationship → language → relation words. Plurals are listed where people use them. Vietnamese kin terms
+# that double as everyday pronouns ("anh", "em", "con", "cháu", "cô", "chú", "bác") are left out.
+ADDRESSEES: dict[str, dict[str, tuple[str, ...]]] = {
+    "senior": {
+        "en": _items(
+            "boss, manager, supervisor, director, ceo, superior, senior colleague, team lead, team leader, "
+            "department head, head of department, employer, professor, lecturer, teacher, principal, elder, "
+            "elders, older relatives, priest, imam, pastor, monk"
+        ),
+        "id": _items(
+            "atasan, bos, manajer, direktur, pimpinan, kepala bagian, kepala divisi, dosen, guru, ustaz, ustadz, "
+            "pendeta, romo, kyai, kiai, sesepuh, orang yang lebih tua"
+        ),
+        "vi": _items(
+            "sếp, giám đốc, trưởng phòng, cấp trên, thầy giáo, cô giáo, thầy cô, giáo viên, người lớn tuổi, "
+            "tiền bối, linh mục, cha xứ, sư thầy, giam doc, truong phong"
+        ),
+    },
+    "junior": {
+        "en": _items(
+            "subordinate, subordinates, intern, junior colleague, juniors, staff, employee, employees, student, "
+            "students, mentee, driver, maid, housekeeper, nanny"
+        ),
+        "id": _items(
+            "bawahan, anak buah, staf, karyawan, pegawai, anak magang, sopir, supir, pembantu, "
+            "asisten rumah tangga, murid, siswa, mahasiswa"
+        ),
+        "vi": _items("nhân viên, cấp dưới, học sinh, sinh viên, thực tập sinh"),
+    },
+    "peer": {
+        "en": _items(
+            "colleague, colleagues, coworker, coworkers, co-worker, co-workers, teammate, teammates, classmate, "
+            "classmates, friend, friends, roommate, flatmate, neighbour, neighbor, neighbours, neighbors"
+        ),
+        "id": _items("rekan kerja, rekan, kolega, teman kerja, teman kantor, teman, kawan, sahabat, tetangga"),
+        "vi": _items("đồng nghiệp, bạn bè, bạn thân, bạn cùng lớp, bạn cùng phòng, hàng xóm, dong nghiep, hang xom"),
+    },
+    "family": {
+        "en": _items(
+            "mother, mom, mum, mama, father, dad, papa, parents, mother-in-law, father-in-law, in-laws, "
+            "parents-in-law, sister-in-law, brother-in-law, daughter-in-law, son-in-law, grandmother, grandma, "
+            "grandfather, grandpa, grandparents, uncle, aunt, auntie, cousin, cousins, brother, sister, "
+            "siblings, son, daughter, child, children, kids, nephew, niece, relatives, family, husband, wife, "
+            "spouse"
+        ),
+        "id": _items(
+            "ibu mertua, bapak mertua, ayah mertua, mertua, calon mertua, orang tua, orangtua, ortu, ibu saya, "
+            "ibuku, mama saya, ayah, ayahku, bapak saya, bapakku, kakek, nenek, paman, bibi, tante, kakak, adik, "
+            "sepupu, keponakan, anak saya, anakku, suami, istri, keluarga, saudara, ipar, kakak ipar, "
+            "adik ipar, menantu, besan"
+        ),
+        "vi": _items(
+            "bố mẹ, ba mẹ, cha mẹ, ba má, bố, mẹ, ông bà, ông nội, bà nội, ông ngoại, bà ngoại, mẹ chồng, "
+            "bố chồng, mẹ vợ, bố vợ, nhà chồng, nhà vợ, bố mẹ chồng, bố mẹ vợ, chồng, vợ, anh trai, chị gái, "
+            "em trai, em gái, con trai, con gái, con dâu, con rể, họ hàng, gia đình, "
+            "bo me, ba me, cha me, ong ba, me chong, bo chong, me vo, bo vo, ho hang"
+        ),
+    },
+    "romantic": {
+        "en": _items("boyfriend, girlfriend, partner, fiancé, fiancée, fiance, fiancee, crush"),
+        "id": _items("pacar, tunangan, calon suami, calon istri, gebetan"),
+        "vi": _items("người yêu, bạn trai, bạn gái, nguoi yeu, ban trai, ban gai"),
+    },
+    "customer": {
+        "en": _items("client, clients, customer, customers"),
+        "id": _items("klien, pelanggan"),
+        "vi": _items("khách hàng, khach hang"),
+    },
+    "business": {
+        "en": _items("vendor, supplier, business partner, investor"),
+        "id": _items("mitra bisnis, mitra, rekanan, pemasok"),
+        "vi": _items("đối tác"),
+    },
+    "host": {"en": _items("host, hosts, host family"), "id": _items("tuan rumah"), "vi": _items("chủ nhà")},
+    "guest": {"en": _items("guest, guests"), "id": _items("tamu"), "vi": _items("khách")},
+    "stranger": {
+        "en": _items("stranger, strangers, acquaintance"),
+        "id": _items("orang asing"),
+        "vi": _items("người lạ"),
+    },
+}
+RELATIONSHIPS: tuple[str, ...] = tuple(ADDRESSEES)
+# Kin a generation or more above the speaker: "my friend's mother" is someone senior to them.
+_ELDER_KIN = frozenset(
+    _items(
+        "mother, mom, mum, mama, father, dad, papa, parents, grandmother, grandma, grandfather, grandpa, "
+        "grandparents, uncle, aunt, auntie, elder, elders, ayah, kakek, nenek, paman, bibi, tante, orang tua, "
+        "orangtua, ortu, bố, mẹ, bố mẹ, ba mẹ, cha mẹ, ba má, ông bà, bo me, ba me, cha me, ong ba"
+    )
+)
+# Verbs of speaking, writing, greeting or meeting: relation words right after one ("tell my boss") name
+# who the member will talk to, rather than someone they talk about.
+_ADDRESSING = _items(
+    "tell, ask, greet, address, call, talk to, talk with, speak to, speak with, say to, write to, email, "
+    "message, text, reply to, respond to, thank, apologise to, apologize to, invite, refuse, decline, meet, "
+    "visit, give, bring, congratulate, console, comfort, convince, explain to, approach, "
+    "bilang ke, bilang sama, ngomong ke, ngomong sama, bicara dengan, berbicara dengan, menyapa, sapa, "
+    "memanggil, panggil, minta, meminta, kasih tahu, memberi tahu, memberitahu, menolak, mengundang, bertemu, "
+    "ketemu, menemui, mengunjungi, kirim, kepada, "
+    "nói với, chào, gọi, hỏi, xưng hô với, mời, cảm ơn, nhắn, gửi, gặp, thăm, từ chối, thưa"
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Setting, formality, identifiers
+
+# Label → phrases, in order of priority: when several match, the occasion wins over the medium and the
+# medium over the general place ("an email to my boss about Lebaran" is about Lebaran). Words with a
+# common unrelated sense ("wake", "chat", "solo") are left out.
+SETTINGS: dict[str, tuple[str, ...]] = {
+    "funeral": _items(
+        "funeral, funerals, burial, memorial, condolence, condolences, mourning, passed away, "
+        "pemakaman, melayat, layat, takziah, berduka, dukacita, duka cita, ucapan duka, tahlilan, meninggal, "
+        "đám tang, đám ma, tang lễ, viếng, chia buồn, phúng viếng, qua đời, dam tang, dam ma"
+    ),
+    "death anniversary": _items("death anniversary, đám giỗ, ngày giỗ, giỗ, dam gio, nyadran"),
+    "wedding": _items(
+        "wedding, weddings, wedding reception, engagement, engagement ceremony, "
+        "pernikahan, nikahan, kondangan, resepsi, lamaran, akad nikah, "
+        "đám cưới, lễ cưới, đám hỏi, ăn hỏi, dam cuoi"
+    ),
+    "religious service": _items(
+        "church, mass, mosque, friday prayers, temple, pagoda, prayer meeting, "
+        "masjid, gereja, pengajian, sholat jumat, salat jumat, kebaktian, misa, vihara, klenteng, "
+        "nhà thờ, chùa, đi lễ, thánh lễ"
+    ),
+    "holiday: Lebaran": _items("lebaran, idul fitri, idulfitri, eid, eid al-fitr, hari raya, halal bihalal, mudik"),
+    "holiday: Ramadan": _items("ramadan, ramadhan, buka puasa, bukber, iftar, puasa"),
+    "holiday: Tết": _items("tết, tet, lunar new year, tết nguyên đán, tet nguyen dan"),
+    "holiday: Chinese New Year": _items("chinese new year, imlek, gong xi fa cai"),
+    "holiday: Christmas": _items("christmas, natal, giáng sinh"),
+    "holiday: mid-autumn": _items("mid-autumn, trung thu, moon festival"),
+    "naming ceremony": _items("naming ceremony, aqiqah, akikah"),
+    "birthday": _items("birthday, ulang tahun, sinh nhật"),
+    "family meal": _items(
+        "family dinner, family meal, family lunch, makan malam keluarga, makan bersama keluarga, "
+        "bữa cơm gia đình, bữa cơm, ăn cơm"
+    ),
+    # Becomes "family meal" when the message is about family.
+    "meal": _items("dinner, lunch, breakfast, meal, makan malam, makan siang, nomikai, drinks"),
+    "job interview": _items("job interview, interview, wawancara, wawancara kerja, phỏng vấn"),
+    "meeting": _items("meeting, meetings, rapat, pertemuan, cuộc họp, họp, presentation, presentasi"),
+    "email": _items("email, e-mail, emails, surel, thư điện tử"),
+    "letter": _items("letter, surat, thư tay"),
+    "phone call": _items("phone call, on the phone, video call, telepon, nelpon, gọi điện"),
+    "online chat": _items(
+        "whatsapp, group chat, text message, texting, slack, telegram, zalo, messenger, dm, grup wa, wa group, nhắn tin"
+    ),
+    "home visit": _items(
+        "their house, his house, her house, their home, bertamu, berkunjung, silaturahmi, đến nhà, đến chơi nhà"
+    ),
+    "school": _items("school, class, classroom, university, campus, sekolah, kampus, kelas, trường, lớp học"),
+    "workplace": _items(
+        "office, workplace, at work, company, kantor, tempat kerja, perusahaan, công ty, văn phòng, cơ quan, chỗ làm"
+    ),
+}
+
+# Formality the member asked for. "Not too formal" and its kin are checked first.
+_NOT_FORMAL = (
+    r"(?:not|less|without being|don't want to (?:sound|be)|do not want to (?:sound|be)) "
+    r"(?:too |so |very |overly )?(?:formal|stiff)",
+    r"(?:tidak|nggak|gak|enggak|jangan) (?:terlalu )?(?:formal|kaku|resmi)",
+    r"(?:không|khong) (?:cần |quá )?(?:trang trọng|khách sáo)",
+)
+FORMALITY: dict[str, tuple[str, ...]] = {
+    "informal": _items(
+        "casual, casually, informal, informally, relaxed, laid-back, santai, gaul, akrab, nonformal, "
+        "thân mật, thoải mái"
+    ),
+    "formal": _items(
+        "formal, formally, polite, politely, respectful, respectfully, professional, professionally, "
+        "honorific, honorifics, keigo, sopan, resmi, hormat, halus, krama, "
+        "lịch sự, trang trọng, lễ phép, kính trọng, lich su, le phep"
+    ),
+}
+
+# Canonical identifier → phrases: ethnic, regional, religious, diaspora and nationality words. A group
+# word right after "in", "speak", "bahasa" or "tiếng" names a language, not a group, and is skipped.
+IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    # Indonesia
+    "Javanese": _items("javanese, orang jawa, suku jawa, jawa"),
+    "Sundanese": _items("sundanese, orang sunda, suku sunda, sunda"),
+    "Batak": _items("batak, orang batak"),
+    "Minangkabau": _items("minangkabau, minang, orang padang"),
+    "Betawi": _items("betawi"),
+    "Balinese": _items("balinese, orang bali"),
+    "Bugis": _items("bugis"),
+    "Madurese": _items("madurese, orang madura"),
+    "Acehnese": _items("acehnese, orang aceh"),
+    "Chinese Indonesian": _items("chinese indonesian, chinese-indonesian, tionghoa, peranakan, chindo"),
+    # Chinese communities of South-East Asia
+    "Hokkien": _items("hokkien"),
+    "Hakka": _items("hakka"),
+    "Cantonese": _items("cantonese"),
+    "Teochew": _items("teochew"),
+    # Vietnam
+    "Kinh": _items("kinh"),
+    "Hmong": _items("hmong"),
+    "Khmer": _items("khmer"),
+    "Cham": _items("chăm"),
+    "Northern Vietnamese": _items(
+        "northern vietnamese, north vietnamese, northern vietnam, người bắc, miền bắc, nguoi bac, mien bac"
+    ),
+    "Central Vietnamese": _items("central vietnamese, central vietnam, miền trung, mien trung"),
+    "Southern Vietnamese": _items(
+        "southern vietnamese, south vietnamese, southern vietnam, người nam, miền nam, mien nam"
+    ),
+    "Viet Kieu": _items("việt kiều, viet kieu"),
+    # Nigeria
+    "Yoruba": _items("yoruba, yorùbá"),
+    "Igbo": _items("igbo"),
+    "Hausa": _items("hausa"),
+    # Religion
+    "Muslim": _items("muslim, muslims, moslem, islamic, muslimah, nahdlatul ulama, muhammadiyah"),
+    "Catholic": _items("catholic, katolik, công giáo, cong giao"),
+    "Protestant": _items("protestant, kristen protestan, tin lành, tin lanh, pentecostal, anglican"),
+    "Christian": _items("christian, kristen, kristiani"),
+    "Buddhist": _items("buddhist, buddhism, phật tử, phật giáo, phat giao"),
+    "Hindu": _items("hindu"),
+    "Confucian": _items("confucian, konghucu, khổng giáo"),
+    "Cao Đài": _items("cao đài, cao dai"),
+    "Jewish": _items("jewish"),
+    "Sikh": _items("sikh"),
+    "Kejawen": _items("kejawen"),
+    # Diaspora and nationality
+    "diaspora": _items(
+        "diaspora, overseas, abroad, perantau, merantau, di luar negeri, ở nước ngoài, hải ngoại, "
+        "second generation, second-generation"
+    ),
+    "Indonesian": _items("indonesian, orang indonesia"),
+    "Vietnamese": _items("vietnamese, người việt"),
+    "Japanese": _items("japanese, orang jepang"),
+    "Nigerian": _items("nigerian"),
+    "Chinese": _items("chinese"),
+    "Korean": _items("korean"),
+    "Filipino": _items("filipino, filipina"),
+    "Malaysian": _items("malaysian"),
+    "Malay": _items("malay, melayu"),
+}
+# Places of the template scopes' communities ("in Hanoi", "di Surabaya").
+PLACES: dict[str, tuple[str, ...]] = {
+    "Jakarta": _items("jakarta"),
+    "Surabaya": _items("surabaya"),
+    "Bandung": _items("bandung"),
+    "Medan": _items("medan"),
+    "Yogyakarta": _items("yogyakarta, jogja, jogjakarta, yogya"),
+    "Semarang": _items("semarang"),
+    "Makassar": _items("makassar"),
+    "Bali": _items("bali"),
+    "Surakarta": _items("surakarta"),
+    "Hanoi": _items("hanoi, hà nội, ha noi"),
+    "Ho Chi Minh City": _items("ho chi minh city, hcmc, saigon, sài gòn, sai gon, thành phố hồ chí minh"),
+    "Huế": _items("huế"),
+    "Da Nang": _items("da nang, đà nẵng, danang"),
+    "Lagos": _items("lagos"),
+    "Ibadan": _items("ibadan"),
+    "Tokyo": _items("tokyo"),
+    "Osaka": _items("osaka"),
+    "Kansai": _items("kansai"),
+}
+# "Chinese New Year" is a holiday, not an identifier.
+_NOT_FOLLOWED_BY = {"Chinese": " new year"}
+# "Vietnamese-American", "Indonesian-Australian": an origin and a country of residence (and so diaspora).
+_ORIGINS = _items("vietnamese, indonesian, chinese, japanese, korean, nigerian, filipino, indian, malaysian, thai")
+_RESIDENCES = _items("american, australian, canadian, british, german, french, dutch")
+
+# ---------------------------------------------------------------------------------------------------------
+# Matching
+
+
+def _key(phrase: str) -> str:
+    """Spaces and hyphens are interchangeable in phrases: "mother in law" is "mother-in-law"."""
+    return " ".join(re.split(r"[\s-]+", phrase.strip()))
+
+
+def _normalise(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).casefold()
+    return text.replace("\u2019", "'").replace("\u02bc", "'")
+
+
+def _phrase_pattern(phrase: str) -> str:
+    return r"[\s-]+".join(re.escape(part) for part in _key(phrase).split(" "))
+
+
+def _compile(phrases: Iterable[str]) -> re.Pattern[str]:
+    # Longest first, so "mother-in-law" wins over "mother" and "bố mẹ chồng" over "bố mẹ".
+    unique = sorted({_key(phrase) for phrase in phrases}, key=lambda phrase: (-len(phrase), phrase))
+    return re.compile(rf"(?<!\w)(?:{'|'.join(_phrase_pattern(phrase) for phrase in unique)})(?!\w)")
+
+
+# Relation words by key: (as listed, relationship, language).
+_RELATION_WORDS: dict[str, tuple[str, str, str]] = {
+    _key(phrase): (phrase, relationship, language)
+    for relationship, by_language in ADDRESSEES.items()
+    for language, phrases in by_language.items()
+    for phrase in phrases
+}
+_RELATION = _compile(_RELATION_WORDS)
+_ADDRESSED = re.compile(rf"(?<!\w)(?:{'|'.join(_phrase_pattern(verb) for verb in _ADDRESSING)})(?!\w)[\w\s']{{0,24}}$")
+# Between two relation words, "boss's father", "parents' friend": the first owns the second.
+_POSSESSIVE = re.compile(r"'s?\s+(?:own\s+)?")
+# Between two relation words, "father of my boss", "bố của sếp", "ayah dari bos": the second owns the first.
+_OF = re.compile(r"\s+(?:of(?:\s+(?:my|our|his|her|their|the|a))?|của|dari)\s+")
+# Indonesian and Vietnamese also put the owner right after: "ayah bos" (the boss's father), "bố mẹ bạn trai".
+_HEAD_FIRST = frozenset(key for key, (_, _, language) in _RELATION_WORDS.items() if language != "en")
+_SETTINGS = {label: _compile(phrases) for label, phrases in SETTINGS.items()}
+_FAMILY_HINT = _compile(_items("family, keluarga, gia đình, in-laws, mertua"))
+_NOT_FORMAL_PATTERN = re.compile(rf"(?<!\w)(?:{'|'.join(_NOT_FORMAL)})(?!\w)")
+_FORMALITY = {label: _compile(phrases) for label, phrases in FORMALITY.items()}
+_IDENTIFIER_OF = {
+    _key(phrase): label for group in (IDENTIFIERS, PLACES) for label, phrases in group.items() for phrase in phrases
+}
+_IDENTIFIER = _compile(_IDENTIFIER_OF)
+_LANGUAGE_BEFORE = re.compile(r"(?<!\w)(?:in|speak|speaks|speaking|bahasa|tiếng)\s+$")
+_ORIGIN_RESIDENCE = re.compile(rf"(?<!\w)({'|'.join(_ORIGINS)})-({'|'.join(_RESIDENCES)})(?!\w)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Relation:
+    start: int
+    end: int
+    key: str
+    shown: str  # as listed: "mother-in-law" for "mother in law"
+    relationship: str
+
+
+def _relations(text: str) -> list[_Relation]:
+    # "family" in "family dinner" names the occasion, not a person.
+    occasions = [match.span() for pattern in _SETTINGS.values() for match in pattern.finditer(text)]
+    found = []
+    for match in _RELATION.finditer(text):
+        if any(start <= match.start() < end for start, end in occasions):
+            continue
+        key = _key(match.group())
+        shown, relationship, _ = _RELATION_WORDS[key]
+        found.append(_Relation(match.start(), match.end(), key, shown, relationship))
+    return found
+
+
+def _combined_relationship(owner: _Relation, head: _Relation) -> str:
+    """The relationship to "owner's head": family of family is family; an elder of anyone else is senior."""
+    if owner.relationship in ("family", "romantic") and head.relationship == "family":
+        return "family"
+    if head.key in _ELDER_KIN:
+        return "senior"
+    return owner.relationship
+
+
+def _addressee(text: str) -> tuple[str, str] | None:
+    """(addressee, relationship) for the relation words in `text` the member most likely will talk to:
+    the first right after a verb of addressing ("greet my boss's father"), else the first mentioned."""
+    relations = _relations(text)
+    candidates: list[tuple[int, str, str]] = []  # (start, addressee, relationship)
+    index = 0
+    while index < len(relations):
+        first = relations[index]
+        second = relations[index + 1] if index + 1 < len(relations) else None
+        between = text[first.end : second.start] if second is not None else ""
+        if second is not None and _POSSESSIVE.fullmatch(between):
+            candidates.append((first.start, f"{first.shown}'s {second.shown}", _combined_relationship(first, second)))
+            index += 2
+        elif second is not None and (_OF.fullmatch(between) or (between.isspace() and first.key in _HEAD_FIRST)):
+            shown = " ".join(f"{first.shown} {between.strip()} {second.shown}".split())
+            candidates.append((first.start, shown, _combined_relationship(second, first)))
+            index += 2
+        else:
+            candidates.append((first.start, first.shown, first.relationship))
+            index += 1
+    if not candidates:
+        return None
+
+    def rank(candidate: tuple[int, str, str]) -> tuple[bool, int]:
+        start = candidate[0]
+        addressed = _ADDRESSED.search(text, max(0, start - 40), start) is not None
+        return (not addressed, start)
+
+    _, shown, relationship = min(candidates, key=rank)
+    return shown, relationship
+
+
+def _setting(text: str, relationship: str | None) -> str | None:
+    for label, pattern in _SETTINGS.items():
+        if pattern.search(text):
+            if label == "meal" and (relationship == "family" or _FAMILY_HINT.search(text)):
+                return "family meal"
+            return label
+    return None
+
+
+def _formality(text: str) -> str | None:
+    if _NOT_FORMAL_PATTERN.search(text):
+        return "informal"
+    found = [(match.start(), label) for label, pattern in _FORMALITY.items() if (match := pattern.search(text))]
+    return min(found)[1] if found else None
+
+
+def _identifiers(text: str) -> list[str]:
+    found: list[tuple[int, str]] = []
+    origins = list(_ORIGIN_RESIDENCE.finditer(text))
+    for match in origins:
+        found += [(match.start(), f"{match[1].title()}-{match[2].title()}"), (match.start(), "diaspora")]
+    for match in _IDENTIFIER.finditer(text):
+        if any(origin.start() <= match.start() < origin.end() for origin in origins):
+            continue
+        label = _IDENTIFIER_OF[_key(match.group())]
+        if label not in PLACES and _LANGUAGE_BEFORE.search(text, 0, match.start()):
+            continue
+        if label in _NOT_FOLLOWED_BY and text.startswith(_NOT_FOLLOWED_BY[label], match.end()):
+            continue
+        found.append((match.start(), label))
+    found.sort(key=lambda item: item[0])
+    return list(dict.fromkeys(label for _, label in found))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The cues
+
+# The cues whose absence the prompt names, and how it names them.
+_ASKABLE = {"addressee": "who they will be talking to", "setting": "the setting or occasion"}
+
+
+@dataclass(frozen=True, slots=True)
+class Cues:
+    """What the member's words say about their situation (see the module docstring for the limits)."""
+
+    language: str | None = None
+    addressee: str | None = None
+    relationship: str | None = None
+    setting: str | None = None
+    formality: str | None = None
+    identifiers: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    def to_prompt(self) -> str:
+        """One line for the system prompt: the cues given, then those not stated."""
+        given = []
+        if self.language:
+            given.append(f"language: {self.language}")
+        if self.addressee:
+            relation = f" ({self.relationship})" if self.relationship else ""
+            given.append(f"talking to: {self.addressee}{relation}")
+        if self.setting:
+            given.append(f"setting: {self.setting}")
+        if self.formality:
+            given.append(f"register wanted: {self.formality}")
+        if self.identifiers:
+            given.append("identifiers: " + ", ".join(self.identifiers))
+        line = "Cues the member gave: " + ("; ".join(given) if given else "none")
+        if self.missing:
+            line += ". Not stated: " + "; ".join(_ASKABLE.get(name, name) for name in self.missing)
+            line += " (if it would change the answer, ask one short question)"
+        return line + "."
+
+    def to_record(self) -> dict[str, object]:
+        """The cues as JSON-serialisable data for the answer record."""
+        return {
+            "source": "rules",
+            "language": self.language,
+            "addressee": self.addressee,
+            "relationship": self.relationship,
+            "setting": self.setting,
+            "formality": self.formality,
+            "identifiers": list(self.identifiers),
+            "missing": list(self.missing),
+        }
+
+
+def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
+    """The cues in `message`, completed from `history` (the member's earlier messages in this
+    conversation, oldest first) for whatever the message itself does not say.
+
+    The message wins over history, and among earlier messages the newest wins; identifiers accumulate.
+    The language comes from history only when the message is too short to tell.
+    """
+    originals = [message, *reversed(history)]
+    texts = [_normalise(text) for text in originals]
+    language = next((found for text in originals if (found := detect_language(text))), None)
+    addressee: str | None = None
+    relationship: str | None = None
+    for text in texts:
+        relation = _addressee(text)
+        if relation is not None:
+            addressee, relationship = relation
+            break
+    setting = next((found for text in texts if (found := _setting(text, relationship))), None)
+    formality = next((found for text in texts if (found := _formality(text))), None)
+    identifiers = tuple(dict.fromkeys(label for text in texts for label in _identifiers(text)))
+    missing = tuple(name for name, value in (("addressee", addressee), ("setting", setting)) if value is None)
+    return Cues(language, addressee, relationship, setting, formality, identifiers, missing)

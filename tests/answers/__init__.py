@@ -1,0 +1,1 @@
+"""Answer building blocks: retrieval, token budgets, cues."""
