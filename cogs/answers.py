@@ -1,15 +1,20 @@
-"""Answer members who mention the bot."""
+"""Answer members: on mention, in reply to the bot's answers (a conversation), in the bot's threads, and /ask."""
 
 from __future__ import annotations
 
 import re
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.pipeline import Question
+from bot.answers.senders import channel_sender, followup_sender
+from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
 from bot.runtime import CultureBot
+
+EMPTY_MENTION_HINT = "Ask me a question after the mention, e.g. “@culturebot how do I greet my partner's grandparents?”"
 
 
 def question_text(message: discord.Message, bot_user_id: int) -> str:
@@ -26,26 +31,58 @@ class Answers(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or message.guild is None:
             return
-        if me not in message.mentions:
+        in_own_thread = isinstance(message.channel, discord.Thread) and message.channel.owner_id == me.id
+        parent_answer = None
+        if message.reference is not None and message.reference.message_id is not None:
+            if reply_comment_text(message.content, self.bot.settings.comment_prefix, me.id) is not None:
+                return  # a comment on an answer (cogs/feedback.py), not a question
+            parent_answer = await self.bot.storage.answer_for_message(message.reference.message_id)
+        if me not in message.mentions and parent_answer is None and not in_own_thread:
             return
-        prefix = self.bot.settings.comment_prefix
-        if message.reference is not None and reply_comment_text(message.content, prefix, me.id) is not None:
-            return  # a comment on an answer (cogs/feedback.py), not a question
         text = question_text(message, me.id)
         if not text:
-            await message.reply(
-                "Ask me a question after the mention, e.g. “@culturebot how do I greet my partner's grandparents?”",
-                mention_author=False,
-            )
+            if me in message.mentions:  # an empty reply without the intent is just unreadable: stay quiet
+                await message.reply(EMPTY_MENTION_HINT, mention_author=False)
             return
+        channel = message.channel
         self.bot.answerer.submit(
             Question(
                 guild_id=message.guild.id,
-                channel=message.channel,
-                channel_id=message.channel.id,
+                channel_id=channel.id,
+                parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
                 asker_id=message.author.id,
                 text=text,
+                send=channel_sender(channel, message),
                 message=message,
+                parent_answer_id=parent_answer.answer_id if parent_answer else None,
+                typing=channel.typing,
+            )
+        )
+
+    @app_commands.command(name="ask", description="Ask a question about this community's cultural context")
+    @app_commands.describe(
+        question="your question; say who, where and what relationship if it matters", private="only you see the answer"
+    )
+    @app_commands.guild_only()
+    async def ask(
+        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1500], private: bool = False
+    ) -> None:
+        if interaction.guild_id is None or interaction.channel_id is None:
+            raise app_commands.NoPrivateMessage()
+        if not self.bot.answerer.accepting:
+            raise UserFacingError("I'm restarting; please ask again in a minute.")
+        # Defer at once: Discord drops interactions not answered within 3 seconds.
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        channel = interaction.channel
+        self.bot.answerer.submit(
+            Question(
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+                asker_id=interaction.user.id,
+                text=question.strip(),
+                send=followup_sender(interaction, ephemeral=private),
+                ephemeral=private,
             )
         )
 

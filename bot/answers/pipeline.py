@@ -1,27 +1,36 @@
-"""One answer, start to finish: record it, stream it from the model into Discord, close the record.
+"""One answer, start to finish: limits, prompt, record, stream from the model into Discord, close the record.
 
-`Answerer` also owns the answers in flight, so a shutdown can stop taking questions, let the
-running answers finish within a grace period, and cleanly mark the rest as interrupted.
+`Answerer` also owns the answers in flight: a member's second question waits for the first instead of
+interleaving, and a shutdown can stop taking questions, let running answers finish within a grace
+period, and cleanly mark the rest as interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import discord
 
-from bot.answers.prompt import build_messages
-from bot.answers.safety import NO_PINGS
-from bot.answers.streaming import StreamingReply
+from bot.answers.cues import extract_cues
+from bot.answers.prompt import PromptParts, Turn, build_messages
+from bot.answers.retrieval import select_sections
+from bot.answers.streaming import Send, StreamingReply
+from bot.answers.tokens import trim_history
 from bot.feedback.scales import scale_named
 from bot.feedback.views import answer_controls
 from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
+from bot.scopes.document import ScopeDocument
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
-from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
+from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +39,29 @@ MODEL_FAILED_LINE = (
 )
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
+HISTORY_TOKENS = 1500  # earlier turns of a conversation kept in the prompt, newest first
 
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """A member's question and where to answer it."""
+    """A member's question and where its answer goes."""
 
     guild_id: int
-    channel: discord.abc.Messageable
     channel_id: int
     asker_id: int
     text: str
-    message: discord.Message | None = None  # the member's message, answered as a reply
+    send: Send  # posts the answer's messages (see bot/answers/senders.py)
+    message: discord.Message | None = None  # the member's message, when asked by message
+    parent_channel_id: int | None = None  # the channel a thread belongs to
+    parent_answer_id: int | None = None  # the answer this question replies to
+    ephemeral: bool = False
+    typing: Callable[[], Awaitable[object]] | None = None  # shows "is typing" until the first text
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str  # for the record
+    line: str  # for the member
 
 
 class Answerer:
@@ -59,13 +79,16 @@ class Answerer:
         scope_budget: int = 8000,
     ) -> None:
         self._storage = storage
-        self._scopes = scopes
-        self._scope_budget = scope_budget
         self._model = model
         self._pseudonyms = pseudonyms
+        self._scopes = scopes
+        self._scope_budget = scope_budget
         self._edit_interval = edit_interval
         self._max_chars = max_chars
         self._tasks: set[asyncio.Task[Outcome]] = set()
+        self._member_locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self._member_waiting: dict[tuple[int, int], int] = {}
+        self._last_start: dict[tuple[int, int], float] = {}
         self.accepting = True
 
     @property
@@ -94,23 +117,58 @@ class Answerer:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def answer(self, question: Question) -> Outcome:
-        """Answer one question; every path ends with the record closed and nothing left hanging."""
-        current = await current_document(self._storage, self._scopes, question.guild_id)
+        """Answer one question after the member's earlier ones; every path leaves nothing hanging."""
+        key = (question.guild_id, question.asker_id)
+        lock = self._member_locks.setdefault(key, asyncio.Lock())
+        queued = lock.locked()  # a question while the member's previous one streams waits its turn
+        self._member_waiting[key] = self._member_waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                return await self._answer(question, check_cooldown=not queued)
+        finally:
+            self._member_waiting[key] -= 1
+            if not self._member_waiting[key]:
+                del self._member_waiting[key], self._member_locks[key]
+
+    async def _answer(self, question: Question, *, check_cooldown: bool) -> Outcome:
         settings = await self._storage.guild_settings(question.guild_id)
+        asker = self._pseudonyms.member(question.asker_id)
+        refusal = await self._check_limits(question, settings, check_cooldown=check_cooldown)
+        if refusal is not None:
+            await self._storage.record_refused(self._new_answer(question, asker), refusal.reason)
+            await _say(question, refusal.line)
+            return Outcome.REFUSED
+        current = await current_document(self._storage, self._scopes, question.guild_id)
         if current is None and not settings.allow_unscoped:
             await _say(question, NO_SCOPE_MESSAGE)
             return Outcome.REFUSED
+        self._last_start[(question.guild_id, question.asker_id)] = time.monotonic()
         scope_version, scope = current if current else (None, None)
-        messages = build_messages(question.text, scope=scope, scope_budget=self._scope_budget)
-        answer_id = await self._storage.start_answer(
-            NewAnswer(
-                guild_id=question.guild_id,
-                channel_id=question.channel_id,
-                question_message_id=question.message.id if question.message else None,
-                asker_hash=self._pseudonyms.member(question.asker_id),
+
+        history = await self._history(question.parent_answer_id)
+        cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
+        context = history[-1].text if history else ""
+        sections = select_sections(question.text, scope, self._scope_budget, context=context) if scope else []
+        messages = build_messages(
+            PromptParts(
                 question=question.text,
-                model=self._model.model,
+                scope=scope,
+                sections=sections,
+                instructions=settings.instructions,
+                cues=cues.to_prompt(),
+                language=settings.answer_language or cues.language,
+                history=history,
+            )
+        )
+        prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        answer_id = await self._storage.start_answer(
+            self._new_answer(
+                question,
+                asker,
                 scope_version_id=scope_version.version_id if scope_version else None,
+                cues=cues.to_record(),
+                sections=tuple(section.title for section in sections),
+                prompt_sha256=prompt_hash,
             )
         )
 
@@ -118,17 +176,14 @@ class Answerer:
             await self._storage.add_answer_message(answer_id, message.id, question.channel_id, part)
 
         reply = StreamingReply(
-            question.channel,
-            reply_to=question.message,
-            edit_interval=self._edit_interval,
-            max_chars=self._max_chars,
-            on_message=register,
+            question.send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register
         )
         stats = StreamStats()
         outcome, error, note = Outcome.OK, None, "" if scope else UNSCOPED_NOTE
         try:
-            with contextlib.suppress(discord.HTTPException):
-                await question.channel.typing()
+            if question.typing is not None:
+                with contextlib.suppress(discord.HTTPException):
+                    await question.typing()
             async for delta in self._model.stream(messages, stats):
                 await reply.push(delta)
         except ModelError as failure:
@@ -141,17 +196,95 @@ class Answerer:
             log.warning("answer %d: %s", answer_id, error)
         except asyncio.CancelledError:
             await self._close(
-                answer_id, reply, stats, settings, Outcome.INCOMPLETE, "interrupted by shutdown", INTERRUPTED_NOTE
+                answer_id,
+                question,
+                reply,
+                stats,
+                settings,
+                Outcome.INCOMPLETE,
+                "interrupted by shutdown",
+                INTERRUPTED_NOTE,
             )
             raise
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, "the model returned no text"
-        await self._close(answer_id, reply, stats, settings, outcome, error, note)
+        await self._close(answer_id, question, reply, stats, settings, outcome, error, note)
         return outcome
+
+    async def preview(self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send) -> str:
+        """How the bot would answer under `scope`, streamed to `send`; nothing is recorded."""
+        cues = extract_cues(text)
+        sections = select_sections(text, scope, self._scope_budget) if scope else []
+        messages = build_messages(
+            PromptParts(
+                question=text,
+                scope=scope,
+                sections=sections,
+                instructions=settings.instructions,
+                cues=cues.to_prompt(),
+                language=settings.answer_language or cues.language,
+            )
+        )
+        reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars)
+        note = ""
+        try:
+            async for delta in self._model.stream(messages, StreamStats()):
+                await reply.push(delta)
+        except ModelError:
+            note = INCOMPLETE_NOTE if reply.text else ""
+        if not reply.text:
+            await reply.send_line(MODEL_FAILED_LINE)
+        else:
+            await reply.finish(note)
+        return reply.text
+
+    async def _check_limits(
+        self, question: Question, settings: GuildSettings, *, check_cooldown: bool
+    ) -> Refusal | None:
+        allowed = settings.answer_channels
+        if allowed and question.channel_id not in allowed and question.parent_channel_id not in allowed:
+            places = ", ".join(f"<#{channel}>" for channel in allowed)
+            return Refusal("channel not enabled", f"I answer questions in {places}.")
+        if check_cooldown and settings.cooldown_seconds:
+            started = self._last_start.get((question.guild_id, question.asker_id))
+            wait = settings.cooldown_seconds - (time.monotonic() - started) if started is not None else 0
+            if wait > 0:
+                return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        used = await self._storage.tokens_used_since(question.guild_id, sqlite_timestamp(midnight))
+        if used >= settings.daily_token_budget:
+            return Refusal(
+                "daily token budget",
+                "This server has used today's answer budget; it renews at 00:00 UTC. Moderators can raise it "
+                "with `/answers settings`.",
+            )
+        return None
+
+    async def _history(self, parent_answer_id: int | None) -> list[Turn]:
+        if parent_answer_id is None:
+            return []
+        turns = []
+        for asked, answered in await self._storage.conversation(parent_answer_id):
+            turns += [Turn("user", asked), Turn("assistant", answered)]
+        return trim_history([turn for turn in turns if turn.text], HISTORY_TOKENS)
+
+    def _new_answer(self, question: Question, asker: str, **extra: object) -> NewAnswer:
+        return NewAnswer(
+            guild_id=question.guild_id,
+            channel_id=question.channel_id,
+            question_message_id=question.message.id if question.message else None,
+            asker_hash=asker,
+            question=question.text,
+            model=self._model.model,
+            parent_answer_id=question.parent_answer_id,
+            ephemeral=question.ephemeral,
+            **extra,  # type: ignore[arg-type]
+        )
 
     async def _close(
         self,
         answer_id: int,
+        question: Question,
         reply: StreamingReply,
         stats: StreamStats,
         settings: GuildSettings,
@@ -161,12 +294,17 @@ class Answerer:
     ) -> None:
         """Final edit (or the polite failure line), rating controls, and the closed record."""
         scale = scale_named(settings.rating_scale)
+        # Reactions cannot be added to ephemeral messages, so those always get buttons.
+        buttons = settings.rating_controls in ("buttons", "both") or question.ephemeral
+        reactions = settings.rating_controls in ("reactions", "both") and not question.ephemeral
         try:
-            buttons = settings.rating_controls in ("buttons", "both") and bool(reply.text.strip())
-            messages = await reply.finish(note, view=answer_controls(answer_id, scale) if buttons else None)
+            has_text = bool(reply.text.strip())
+            messages = await reply.finish(
+                note, view=answer_controls(answer_id, scale) if buttons and has_text else None
+            )
             if not messages and outcome is not Outcome.OK:
                 await reply.send_line(MODEL_FAILED_LINE)
-            elif messages and settings.rating_controls in ("reactions", "both"):
+            elif messages and reactions:
                 for emoji in scale.emojis:
                     await messages[-1].add_reaction(emoji)
         except discord.HTTPException as failure:
@@ -191,11 +329,8 @@ class Answerer:
 
 
 async def _say(question: Question, text: str) -> None:
-    """A one-off line in reply to the question (not an answer: no record, no rating controls)."""
+    """A one-off line in reply to the question (not an answer: no rating controls)."""
     try:
-        if question.message is not None:
-            await question.message.reply(text, allowed_mentions=NO_PINGS, mention_author=False)
-        else:
-            await question.channel.send(text, allowed_mentions=NO_PINGS)
+        await question.send(text, None)
     except discord.HTTPException as error:
         log.warning("could not reply in channel %d: %s", question.channel_id, error)

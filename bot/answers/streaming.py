@@ -20,6 +20,8 @@ CURSOR = " ▌"
 TRUNCATED_NOTE = "\n\n*(answer shortened: it reached this server's length limit)*"
 
 OnMessage = Callable[[discord.Message, int], Awaitable[None]]
+# Posts one new message of the answer (with optional controls) and returns it, ready to be edited.
+Send = Callable[[str, discord.ui.View | None], Awaitable[discord.Message]]
 
 
 class StreamingReply:
@@ -27,16 +29,14 @@ class StreamingReply:
 
     def __init__(
         self,
-        channel: discord.abc.Messageable,
+        send: Send,
         *,
-        reply_to: discord.Message | None = None,
         edit_interval: float = 1.0,
         max_chars: int = 6000,
         limit: int = DISCORD_MESSAGE_LIMIT,
         on_message: OnMessage | None = None,
     ) -> None:
-        self._channel = channel
-        self._reply_to = reply_to
+        self._send = send
         self._edit_interval = edit_interval
         self._max_chars = max_chars
         self._limit = limit
@@ -106,17 +106,4 @@ class StreamingReply:
 
     async def send_line(self, text: str) -> discord.Message:
         """A one-off line in place of an answer (e.g. why there is none); not part of the answer."""
-        return await self._send(text)
-
-    async def _send(self, content: str, view: discord.ui.View | None = None) -> discord.Message:
-        if not self.messages and self._reply_to is not None:
-            # Still answer if the question was deleted meanwhile.
-            reference = self._reply_to.to_reference(fail_if_not_exists=False)
-            return await self._channel.send(
-                content,
-                reference=reference,
-                allowed_mentions=NO_PINGS,
-                mention_author=False,
-                view=view or discord.utils.MISSING,
-            )
-        return await self._channel.send(content, allowed_mentions=NO_PINGS, view=view or discord.utils.MISSING)
+        return await self._send(text, None)

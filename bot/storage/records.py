@@ -32,6 +32,11 @@ class NewAnswer:
     question: str
     model: str
     scope_version_id: int | None = None
+    parent_answer_id: int | None = None
+    cues: dict[str, object] | None = None
+    sections: tuple[str, ...] = ()
+    prompt_sha256: str | None = None
+    ephemeral: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,11 @@ class GuildSettings:
     rating_scale: str = "fit3"
     rating_controls: str = "both"
     reason_tags: tuple[str, ...] = DEFAULT_REASON_TAGS
+    answer_channels: tuple[int, ...] = ()  # empty: every channel the bot can read
+    cooldown_seconds: int = 10
+    daily_token_budget: int = 200_000
+    instructions: str | None = None
+    answer_language: str | None = None
 
 
 class ConsentLevel(StrEnum):

@@ -138,7 +138,8 @@ class SqliteStorage:
             await _ensure_guild_row(conn, new.guild_id)
             cursor = await conn.execute(
                 "INSERT INTO answers (guild_id, channel_id, question_message_id, asker_hash, question, model, "
-                "scope_version_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.guild_id,
                     new.channel_id,
@@ -147,6 +148,11 @@ class SqliteStorage:
                     new.question,
                     new.model,
                     new.scope_version_id,
+                    new.parent_answer_id,
+                    None if new.cues is None else json.dumps(new.cues, ensure_ascii=False),
+                    json.dumps(list(new.sections), ensure_ascii=False),
+                    new.prompt_sha256,
+                    int(new.ephemeral),
                 ),
             )
             answer_id = cursor.lastrowid
@@ -188,6 +194,33 @@ class SqliteStorage:
                     answer_id,
                 ),
             )
+
+    async def record_refused(self, new: NewAnswer, reason: str) -> int:
+        """Record a question the limits refused (the record says why; no model was called)."""
+        answer_id = await self.start_answer(new)
+        await self.finish_answer(answer_id, AnswerResult(answer="", outcome=Outcome.REFUSED, error=reason))
+        return answer_id
+
+    async def tokens_used_since(self, guild_id: int, since_iso: str) -> int:
+        """Tokens in and out of the server's answers since a moment (for the daily budget)."""
+        row = await self._fetchone(
+            "SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0) FROM answers "
+            "WHERE guild_id = ? AND created_at >= ?",
+            (guild_id, since_iso),
+        )
+        return int(row[0]) if row else 0
+
+    async def conversation(self, answer_id: int, limit: int = 20) -> list[tuple[str, str]]:
+        """(question, answer) pairs of the reply chain ending at `answer_id`, oldest first."""
+        rows = await self._fetchall(
+            "WITH RECURSIVE chain(answer_id, parent, depth) AS ("
+            " SELECT answer_id, parent_answer_id, 0 FROM answers WHERE answer_id = ?"
+            " UNION ALL SELECT a.answer_id, a.parent_answer_id, chain.depth + 1 FROM answers a"
+            " JOIN chain ON a.answer_id = chain.parent WHERE chain.depth < ?)"
+            " SELECT a.question, a.answer FROM chain JOIN answers a USING (answer_id) ORDER BY chain.depth DESC",
+            (answer_id, limit - 1),
+        )
+        return [(str(row[0]), str(row[1])) for row in rows]
 
     async def close_interrupted_answers(self) -> int:
         """Mark answers left 'streaming' by a crash as incomplete; returns how many there were."""
@@ -358,7 +391,8 @@ class SqliteStorage:
     async def guild_settings(self, guild_id: int) -> GuildSettings:
         row = await self._fetchone(
             "SELECT guild_id, current_scope_id, allow_unscoped, log_channel_id, research_contact, retention_days, "
-            "consent_note, consent_revision, rating_scale, rating_controls, reason_tags "
+            "consent_note, consent_revision, rating_scale, rating_controls, reason_tags, answer_channels, "
+            "cooldown_seconds, daily_token_budget, instructions, answer_language "
             "FROM guild_settings WHERE guild_id = ?",
             (guild_id,),
         )
@@ -376,14 +410,20 @@ class SqliteStorage:
             rating_scale=str(row[8]),
             rating_controls=str(row[9]),
             reason_tags=tuple(json.loads(row[10])),
+            answer_channels=tuple(int(channel) for channel in json.loads(row[11])),
+            cooldown_seconds=int(row[12]),
+            daily_token_budget=int(row[13]),
+            instructions=row[14],
+            answer_language=row[15],
         )
 
     async def update_guild_settings(
         self, guild_id: int, actor_id: int, changes: dict[str, Any], *, detail: str
     ) -> GuildSettings:
         """Change settings columns and audit it in one transaction; `reason_tags` takes a list."""
-        if "reason_tags" in changes:
-            changes = {**changes, "reason_tags": json.dumps(list(changes["reason_tags"]), ensure_ascii=False)}
+        for column in ("reason_tags", "answer_channels"):
+            if column in changes:
+                changes = {**changes, column: json.dumps(list(changes[column]), ensure_ascii=False)}
         unknown = set(changes) - _GUILD_SETTING_COLUMNS
         if unknown:
             raise ValueError(f"not a server setting: {', '.join(sorted(unknown))}")
@@ -595,6 +635,11 @@ _GUILD_SETTING_COLUMNS = {
     "rating_scale",
     "rating_controls",
     "reason_tags",
+    "answer_channels",
+    "cooldown_seconds",
+    "daily_token_budget",
+    "instructions",
+    "answer_language",
 }
 
 _SCOPE_COLUMNS = (
