@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
+from bot.answers.senders import followup_sender
 from bot.errors import UserFacingError, report_error
 from bot.runtime import CultureBot
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
@@ -196,6 +197,28 @@ class Scope(commands.Cog):
                 file=discord.File(io.BytesIO(text.encode()), filename=f"scope-v{a}-v{b}.diff"),
                 ephemeral=True,
             )
+
+    @scope.command(
+        name="preview", description="See privately how the bot answers under the current or a chosen version"
+    )
+    @app_commands.describe(question="a question members might ask", version="scope version (default: current)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def preview(
+        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1500], version: int | None = None
+    ) -> None:
+        guild_id = _guild_id(interaction)
+        if version is None:
+            found = await self.bot.storage.current_scope(guild_id)
+        else:
+            found = await self.bot.storage.scope_version(guild_id, version)
+            if found is None:
+                raise UserFacingError(f"There is no version {version}; `/scope history` lists the versions.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings = await self.bot.storage.guild_settings(guild_id)
+        scope = self.bot.scope_cache.document(found) if found else None
+        label = f"version {found.number}" if found else "no scope"
+        await interaction.followup.send(f"Preview under {label} (not recorded, not shown to members):", ephemeral=True)
+        await self.bot.answerer.preview(question, scope, settings, followup_sender(interaction, ephemeral=True))
 
     # Changing (Manage Server, checked again when run)
 

@@ -87,9 +87,7 @@ class PromptParts:
 def build_messages(parts: PromptParts) -> list[ChatCompletionMessageParam]:
     """Guidance, scope and server instructions (stable, so prompt caching applies), then the conversation,
     then this question's cues and the delimited question."""
-    scope_part = (
-        f"{SCOPE_INTRO}\n\n{scope_context(parts.scope, parts.sections)}" if parts.scope else NO_SCOPE_INTRO
-    )
+    scope_part = f"{SCOPE_INTRO}\n\n{scope_context(parts.scope, parts.sections)}" if parts.scope else NO_SCOPE_INTRO
     system = f"{THICK_OUTPUT_GUIDANCE}\n\n{scope_part}"
     if parts.instructions:
         system += f"\n\nInstructions from this server's moderators:\n{parts.instructions}"

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 from bot.scopes.document import ScopeDocument, ScopeSection
 
@@ -92,20 +93,30 @@ class ScoredSection:
         return bool(self.terms)
 
 
-@lru_cache(maxsize=65536)
-def _fold(word: str) -> str:
-    """`word` (already case-folded) without Latin diacritics, with a light plural-s stripped."""
-    decomposed = unicodedata.normalize("NFKD", word.translate(_UNDECOMPOSED))
-    folded = unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed))
+def _singular(word: str) -> str:
     # "funerals" ~ "funeral", "elders" ~ "elder"; applied to text and question alike, so stray
     # collisions ("tugas" ~ "tuga") cost nothing.
-    if len(folded) > 3 and folded.endswith("s") and not folded.endswith("ss"):
-        folded = folded[:-1]
-    return folded
+    if len(word) > 3 and word[-1] == "s" and word[-2] != "s":
+        return word[:-1]
+    return word
+
+
+def _fold(word: str) -> str:
+    """`word` (case-folded, NFC) without Latin diacritics: "bố mẹ" → "bo me", "Đà" → "da"."""
+    decomposed = unicodedata.normalize("NFKD", word.translate(_UNDECOMPOSED))
+    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed))
 
 
 @lru_cache(maxsize=65536)
 def _terms_of_word(word: str) -> tuple[str, ...]:
+    """The terms of one case-folded word: none for a stop word or stray letter, bigrams for CJK."""
+    if word.isascii():
+        if word in _STOP:
+            return ()
+        word = _singular(word)
+        return (word,) if len(word) > 1 or word.isdigit() else ()  # not the "s" of "boss's"
+    # Normalised per word rather than per text: NFC over a whole scope costs more than all the rest.
+    word = unicodedata.normalize("NFC", word)
     if word in _STOP:
         return ()
     if _CJK_RUN.search(word):
@@ -122,19 +133,23 @@ def _terms_of_word(word: str) -> tuple[str, ...]:
         if position < len(word):
             out.extend(_terms_of_word(word[position:]))
         return tuple(out)
-    folded = _fold(word)
-    if len(folded) < 2 and not folded.isdigit():
-        return ()  # "s" of "boss's", stray letters
-    return (folded,)
+    folded = _singular(_fold(word))
+    return (folded,) if len(folded) > 1 or folded.isdigit() else ()
+
+
+@lru_cache(maxsize=131072)
+def _terms_of_chunk(chunk: str) -> tuple[str, ...]:
+    """The terms of a whitespace-separated chunk such as `"boss's"` or `"(ngopi):"`."""
+    if chunk.isalnum():  # a plain word, the common case
+        return _terms_of_word(chunk)
+    return tuple(chain.from_iterable(map(_terms_of_word, _WORD.findall(chunk))))
 
 
 def tokenize(text: str) -> list[str]:
     """The index terms of `text`, in order: folded words without stop words, CJK bigrams."""
-    text = unicodedata.normalize("NFC", text).casefold()
-    out: list[str] = []
-    for word in _WORD.findall(text):
-        out.extend(_terms_of_word(word))
-    return out
+    # Splitting on whitespace and caching per chunk keeps the loop in C: words never contain whitespace,
+    # and a scope repeats most of its chunks, so the regex runs once per distinct chunk, not per word.
+    return list(chain.from_iterable(map(_terms_of_chunk, text.casefold().split())))
 
 
 def _term_variants(bolded: str) -> list[tuple[str, ...]]:

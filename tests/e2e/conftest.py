@@ -106,6 +106,15 @@ async def declare_scope(settings: Settings, guild_id: int, path: Path) -> None:
         await storage.close()
 
 
+async def set_guild_settings(settings: Settings, guild_id: int, changes: dict[str, Any]) -> None:
+    """Change server settings before the bot starts, as the moderators' commands would."""
+    storage = await open_storage(settings)
+    try:
+        await storage.update_guild_settings(guild_id, MODERATOR_ID, changes, detail="test set-up")
+    finally:
+        await storage.close()
+
+
 RunBot = Callable[..., contextlib.AbstractAsyncContextManager[CultureBot]]
 
 
@@ -114,10 +123,14 @@ def run_bot(world: World) -> RunBot:
     """`async with run_bot(**setting_overrides) as bot:` runs a connected bot for the block."""
 
     @contextlib.asynccontextmanager
-    async def runner(*, scope: Path | None = SCOPE_FIXTURE, **overrides: Any) -> AsyncIterator[CultureBot]:
+    async def runner(
+        *, scope: Path | None = SCOPE_FIXTURE, cooldown: int | None = None, **overrides: Any
+    ) -> AsyncIterator[CultureBot]:
         settings = world.settings(**overrides)
         if scope is not None:
             await declare_scope(settings, world.guild_id, scope)
+        if cooldown is not None:
+            await set_guild_settings(settings, world.guild_id, {"cooldown_seconds": cooldown})
         bot = build_bot(settings)
         async with connected(bot, world.standin) as ready:
             yield ready

@@ -1,4 +1,11 @@
-from bot.answers.prompt import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, Turn, build_messages, delimit_member_text
+from bot.answers.prompt import (
+    UNTRUSTED_CLOSE,
+    UNTRUSTED_OPEN,
+    PromptParts,
+    Turn,
+    build_messages,
+    delimit_member_text,
+)
 from bot.answers.safety import NO_PINGS, defuse_mentions
 
 
@@ -20,7 +27,9 @@ def test_member_text_cannot_close_its_delimiter():
 
 
 def test_messages_put_guidance_first_and_question_last():
-    messages = build_messages("How do I greet my elders?", history=[Turn("user", "hi"), Turn("assistant", "hello")])
+    messages = build_messages(
+        PromptParts("How do I greet my elders?", history=[Turn("user", "hi"), Turn("assistant", "hello")])
+    )
     assert messages[0]["role"] == "system"
     assert "thick" in str(messages[0]["content"]).lower()
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]

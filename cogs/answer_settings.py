@@ -1,0 +1,105 @@
+"""/answers: moderators choose where the bot answers, its limits, extra instructions and language."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.runtime import CultureBot
+from bot.storage import GuildSettings
+
+_LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
+
+
+def describe(settings: GuildSettings) -> str:
+    channels = ", ".join(f"<#{c}>" for c in settings.answer_channels) or "every channel I can read"
+    return "\n".join(
+        [
+            f"Answers in: {channels}",
+            f"Cooldown per member: {settings.cooldown_seconds} s",
+            f"Daily token budget: {settings.daily_token_budget:,}",
+            f"Answer language: {settings.answer_language or 'the member’s own'}",
+            f"Extra instructions: {settings.instructions or 'none'}",
+        ]
+    )
+
+
+class AnswerSettings(commands.Cog):
+    answers = app_commands.Group(
+        name="answers",
+        description="Where and how the bot answers in this server",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: CultureBot) -> None:
+        self.bot = bot
+
+    async def _update(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> None:
+        assert interaction.guild_id is not None
+        if changes:
+            settings = await self.bot.storage.update_guild_settings(
+                interaction.guild_id, interaction.user.id, changes, detail=f"answers: {what}"
+            )
+        else:
+            settings = await self.bot.storage.guild_settings(interaction.guild_id)
+        await interaction.response.send_message(describe(settings), ephemeral=True)
+
+    @answers.command(name="settings", description="Show or change limits, instructions and language")
+    @app_commands.describe(
+        cooldown_seconds="seconds a member waits between questions (0 = none)",
+        daily_token_budget="tokens the server may use per day (UTC), in and out",
+        instructions="extra instructions for the model, e.g. 'keep answers under 150 words'; 'none' clears",
+        language="always answer in this language (BCP-47, e.g. id or vi); 'member' = the member's own",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        cooldown_seconds: app_commands.Range[int, 0, 3600] | None = None,
+        daily_token_budget: app_commands.Range[int, 0, 100_000_000] | None = None,
+        instructions: app_commands.Range[str, 1, 1500] | None = None,
+        language: app_commands.Range[str, 2, 35] | None = None,
+    ) -> None:
+        changes: dict[str, object] = {}
+        if cooldown_seconds is not None:
+            changes["cooldown_seconds"] = cooldown_seconds
+        if daily_token_budget is not None:
+            changes["daily_token_budget"] = daily_token_budget
+        if instructions is not None:
+            changes["instructions"] = None if instructions.strip().lower() == "none" else instructions.strip()
+        if language is not None:
+            if language.lower() == "member":
+                changes["answer_language"] = None
+            elif not _LANGUAGE_TAG.match(language):
+                raise UserFacingError(f"`{language}` is not a language tag; use one like `id`, `vi` or `pt-BR`.")
+            else:
+                changes["answer_language"] = language
+        await self._update(interaction, changes, ", ".join(sorted(changes)) or "viewed")
+
+    @answers.command(name="channel-add", description="Answer in this channel (once any is added, only in those)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def channel_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        assert interaction.guild_id is not None
+        current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
+        await self._update(
+            interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, f"+channel {channel.id}"
+        )
+
+    @answers.command(name="channel-remove", description="Stop answering in this channel")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        assert interaction.guild_id is not None
+        current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
+        if channel.id not in current:
+            raise UserFacingError(f"{channel.mention} is not in the list; `/answers settings` shows it.")
+        remaining = [c for c in current if c != channel.id]
+        await self._update(interaction, {"answer_channels": remaining}, f"-channel {channel.id}")
+
+
+async def setup(bot: CultureBot) -> None:
+    await bot.add_cog(AnswerSettings(bot))
