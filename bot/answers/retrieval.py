@@ -137,7 +137,7 @@ def _terms_of_word(word: str) -> tuple[str, ...]:
     return (folded,) if len(folded) > 1 or folded.isdigit() else ()
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=65536)
 def _terms_of_chunk(chunk: str) -> tuple[str, ...]:
     """The terms of a whitespace-separated chunk such as `"boss's"` or `"(ngopi):"`."""
     if chunk.isalnum():  # a plain word, the common case
@@ -240,8 +240,9 @@ def rank_sections(question: str, sections: Sequence[ScopeSection], *, context: s
 
 
 def section_chars(section: ScopeSection) -> int:
-    """What a section costs against the budget: its block as the prompt renders it, `## title\\nbody`."""
-    return len(section.title) + len(section.body) + 4
+    """What a section costs against the budget: its block as the prompt renders it, `## title\\nprose`
+    (editors' comments left out), and the blank line that separates it from the block before."""
+    return len(section.title) + len(section.prose) + 6
 
 
 def select_sections(

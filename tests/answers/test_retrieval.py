@@ -333,3 +333,15 @@ def test_ranking_a_64_kb_scope_is_fast():
     # Generous bounds so a busy machine does not fail the suite; typical figures are far lower.
     assert warm < 0.005 * 5
     assert cold < 0.5
+
+
+def test_section_cost_is_what_the_prompt_renders_without_editor_comments():
+    document = parse_scope(
+        HEADER + "\n## Norms\n\n<!-- A long note for reviewers that the model never sees. -->\nGreet elders first.\n"
+    )
+    section = document.sections[0]
+    assert section_chars(section) == len(f"\n\n## {section.title}\n{section.prose}")
+    assert "reviewers" not in section.prose
+    assert section_chars(section) < len(section.title) + len(section.body)
+    # Comments are not searched either.
+    assert rank_sections("reviewers", document.sections)[0].score == 0
