@@ -149,6 +149,11 @@ class GuildSettings:
     daily_token_budget: int = 200_000
     instructions: str | None = None
     answer_language: str | None = None
+    digest_enabled: bool = True
+    digest_cron: str = "0 9 * * mon"
+    digest_timezone: str = "UTC"
+    digest_channel_id: int | None = None
+    research_role_id: int | None = None
 
 
 class ConsentLevel(StrEnum):
@@ -204,3 +209,22 @@ class AuditEntry:
     action: str
     detail: str
     created_at: str
+
+
+class DigestStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    UNDELIVERED = "undelivered"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    digest_id: int
+    guild_id: int
+    period_start: str
+    period_end: str
+    status: DigestStatus
+    channel_id: int | None
+    message_id: int | None
+    files_dir: str | None
+    error: str | None

@@ -1,0 +1,80 @@
+"""The plain rows a digest is computed from, as the storage layer returns them for one server and period.
+
+Everything here is already pseudonymised: members appear only as keyed hashes. Times are ISO 8601 UTC
+strings as stored ("2026-11-23T09:00:00.000Z"). Text fields are "" once the retention job purged them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    answer_id: int
+    channel_id: int
+    created_at: str
+    asker_hash: str
+    question: str
+    answer: str
+    outcome: str  # ok, incomplete, failed, refused
+    scope_version: int | None  # the server's version number (1, 2, ...), None when answered unscoped
+    language: str | None  # from the answer's cues
+    setting: str | None  # from the answer's cues (e.g. "funeral", "workplace")
+    tokens_in: int | None
+    tokens_out: int | None
+    ttft_ms: int | None
+    total_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingRow:
+    answer_id: int
+    rater_hash: str
+    value: int  # 1..scale_size, higher = better fit
+    scale_size: int  # 3 (fits / partly / does not fit) or 5
+    is_asker: bool
+    source: str  # reaction or button
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonRow:
+    answer_id: int
+    rater_hash: str
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRow:
+    comment_id: int
+    answer_id: int
+    rater_hash: str
+    text: str
+    quotable: bool  # the member allowed anonymous quoting
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    action: str  # e.g. scope.upload, scope.edit, scope.rollback, settings.update
+    detail: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRows:
+    """One server's data for one period [start, end)."""
+
+    guild_id: int
+    guild_name: str
+    start: str
+    end: str
+    answers: list[AnswerRow] = field(default_factory=list)
+    ratings: list[RatingRow] = field(default_factory=list)
+    reasons: list[ReasonRow] = field(default_factory=list)
+    comments: list[CommentRow] = field(default_factory=list)
+    audit: list[AuditRow] = field(default_factory=list)
+    declined: int = 0  # members who declined, counted by their decision time in the period
+    withdrew: int = 0  # members who lowered or withdrew consent in the period
