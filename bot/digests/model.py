@@ -1,0 +1,240 @@
+"""The computed digest: frozen, plain values only, JSON-serialisable through `Digest.to_dict()`.
+
+Conventions: a fit value on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
+"fit share" is the share of ratings at the scale's top value. Estimates carry a bootstrap 95% interval that
+is None when there are fewer than two rated answers to resample. Every text field is already defused
+(see `text.safe_text`), and members appear only as per-digest aliases ("Member A").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A ratio over ratings with its cluster-bootstrap 95% interval (resampling answers)."""
+
+    value: float | None  # None without ratings
+    low: float | None  # None with fewer than 2 rated answers
+    high: float | None
+    answers: int  # rated answers (the resampled clusters)
+    ratings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """b - a, with a bootstrap 95% interval from independent resampling of both sides."""
+
+    a: str
+    b: str
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Denominators:
+    answers: int
+    answers_by_outcome: dict[str, int]  # ok, incomplete, failed, refused (+ any other outcome seen)
+    rated_answers: int  # of this period's answers, those with at least one rating
+    share_rated: float | None  # rated_answers / answers
+    ratings: int
+    unique_raters: int
+    comments: int
+    quotable_comments: int
+    reason_tags: int
+    declined: int
+    withdrew: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleCounts:
+    scale_size: int
+    counts: tuple[int, ...]  # counts[i] = ratings with value i + 1
+
+
+@dataclass(frozen=True, slots=True)
+class FitSummary:
+    distribution: tuple[ScaleCounts, ...]  # one entry per scale size in use, ascending
+    mean_fit: Estimate  # mean of (value - 1) / (scale_size - 1)
+    fit_share: Estimate  # share of ratings at the top value
+    all_equal: bool  # every rating had the same normalised value
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    start: str
+    end: str
+    denominators: Denominators
+    fit: FitSummary
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFit:
+    key: str
+    label: str
+    answers: int  # answers in the group (this period)
+    mean_fit: Estimate
+    fit_share: Estimate
+    previous_mean_fit: float | None  # the same group in the previous period (point estimate)
+    previous_ratings: int
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    dimension: str  # scope_version, language, channel, setting
+    title: str
+    groups: tuple[GroupFit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionComparison:
+    """Did the last scope change help? The latest two rated scope versions, pooled over `window`."""
+
+    window: str  # "this period" or "this and the previous period"
+    versions: tuple[GroupFit, ...]  # every rated version in the window, ascending
+    latest: str | None
+    prior: str | None
+    mean_fit_change: Difference | None  # latest - prior
+    fit_share_change: Difference | None
+    note: str  # a sentence saying what can and cannot be concluded
+
+
+@dataclass(frozen=True, slots=True)
+class TagCount:
+    tag: str
+    count: int
+    previous_count: int | None
+    by_fit: dict[str, int]  # "1/3", "5/5", ... (the tagging member's rating), "unrated"
+
+
+@dataclass(frozen=True, slots=True)
+class CommentNote:
+    comment_id: int
+    member: str  # per-digest alias
+    text: str  # defused, at most COMMENT_EXCERPT characters
+    quotable: bool
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerNote:
+    answer_id: int
+    known: bool  # False when the rated answer is not among this period's answer rows
+    channel_id: int | None
+    created_at: str | None
+    outcome: str | None
+    scope_version: int | None
+    language: str | None
+    setting: str | None
+    question: str  # defused excerpt
+    answer_excerpt: str  # defused, <= 300 characters, cut on a word
+    ratings: int
+    mean_fit: float
+    rating_counts: dict[str, int]  # "value/scale" -> count
+    reasons: dict[str, int]
+    comments: tuple[CommentNote, ...]
+    more_comments: int  # comments not listed here
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    multi_rated_answers: int  # answers with >= 2 ratings
+    split_answers: int
+    split_share: float | None  # split / multi-rated
+    split_rule: str
+    examples: tuple[AnswerNote, ...]
+    alpha: float | None
+    alpha_units: int
+    alpha_values: int
+    alpha_raters: int
+    alpha_sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    label: str
+    terms: tuple[str, ...]
+    size: int
+    share: float  # of grouped comments
+    cohesion: float
+    example_comment_ids: tuple[int, ...]
+    is_new: bool | None  # None when there is nothing to compare with
+    matches_previous: str | None  # label of the previous period's theme it continues
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeSummary:
+    method: str
+    comments: int
+    grouped: int
+    vocabulary: int
+    themes: tuple[Theme, ...]
+    previous_themes: tuple[str, ...]  # labels, for comparison
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    member: str  # per-digest alias
+    text: str  # defused, at most QUOTE_EXCERPT characters
+    comment_id: int
+    answer_id: int
+    theme: str | None
+    rating: str | None  # the member's rating of that answer, "value/scale"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    created_at: str
+    action: str
+    detail: str  # defused
+
+
+@dataclass(frozen=True, slots=True)
+class QualityNote:
+    code: str  # small_n, few_raters, dominant_rater, many_unrated, failed_answers, no_previous, ...
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    guild_id: int
+    guild_name: str  # defused
+    start: str
+    end: str
+    seed: int
+    bootstrap: int
+    current: PeriodSummary
+    previous: PeriodSummary | None
+    mean_fit_change: Difference | None  # this period - previous
+    fit_share_change: Difference | None
+    breakdowns: tuple[Breakdown, ...]
+    versions: VersionComparison
+    reasons: tuple[TagCount, ...]
+    lowest_fit: tuple[AnswerNote, ...]
+    disagreement: Disagreement
+    themes: ThemeSummary
+    quotes: tuple[Quote, ...]
+    scope_changes: tuple[AuditEntry, ...]
+    moderator_actions: tuple[AuditEntry, ...]
+    notes: tuple[QualityNote, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dicts, lists, strings and numbers, ready for `json.dumps`."""
+        plain: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return plain
+
+    def breakdown(self, dimension: str) -> Breakdown | None:
+        return next((item for item in self.breakdowns if item.dimension == dimension), None)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value

@@ -1,0 +1,62 @@
+"""Text that goes into a digest: mention defusing and excerpts.
+
+Everything a digest shows (questions, answers, comments, audit details) passes through `safe_text` when the
+digest is computed, so every rendering of it (Markdown, HTML, JSON, a Discord embed) is already safe: no
+`@everyone`/`@here` that could ping, and no `<@…>` mention tokens, which would also leak Discord ids into
+pseudonymised research files.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ZERO_WIDTH_SPACE = "\u200b"
+
+_ROLE_MENTION = re.compile(r"<@&\d+>")
+_MEMBER_MENTION = re.compile(r"<@!?\d+>")
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def strip_mention_ids(text: str) -> str:
+    """Replace role and member mention tokens (which carry Discord ids) by neutral words."""
+    if "<@" not in text:
+        return text
+    text = _ROLE_MENTION.sub("@role", text)
+    return _MEMBER_MENTION.sub("@member", text)
+
+
+def safe_text(text: str) -> str:
+    """Text that cannot ping anyone and holds no mention token, wherever it is pasted."""
+    text = strip_mention_ids(text)
+    if "@" in text:
+        text = _MASS_MENTION.sub(lambda match: f"@{ZERO_WIDTH_SPACE}{match.group(1)}", text)
+        # Anything still shaped like a mention token ("<@abc>", a cut-off "<@12") is broken up too.
+        text = text.replace("<@", f"<{ZERO_WIDTH_SPACE}@")
+    return text
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most `limit` characters of `text` on one line, cut at a word boundary and marked with "…".
+
+    Whitespace runs (newlines included) become single spaces. A text without a usable space (Thai, Chinese,
+    one long URL) is cut mid-word. The cut never separates a base character from its combining marks.
+    """
+    if limit < 2:
+        raise ValueError("limit must be at least 2")
+    flat = _WHITESPACE.sub(" ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    cut = limit - 1  # room for the ellipsis
+    space = flat.rfind(" ", 0, cut + 1)
+    if space >= limit // 2:
+        cut = space
+    # Do not leave combining marks (Vietnamese tones, Devanagari vowel signs) orphaned after the cut.
+    while cut > 0 and unicodedata.category(flat[cut]).startswith("M"):
+        cut -= 1
+    return flat[:cut].rstrip() + "…"
+
+
+def safe_excerpt(text: str, limit: int) -> str:
+    return excerpt(safe_text(text), limit)

@@ -1,0 +1,315 @@
+"""Themes in comments: TF-IDF terms, spherical k-means, themes labelled by their top terms.
+
+Deliberately simple and inspectable (see `METHOD`), numpy only; documents are kept sparse (CSR arrays), so
+20,000 comments cluster in well under a second and memory stays proportional to the words written.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.digests.bootstrap import rng_for
+
+MIN_DOCUMENTS = 8  # fewer comments with content words than this: no themes
+MAX_THEMES = 8
+MERGE_COSINE = 0.5  # clusters whose centres are this similar are one theme
+MAX_ITERATIONS = 30
+MAX_VOCABULARY = 5000
+LABEL_TERMS = 3
+TOP_TERMS = 10
+MATCH_SHARED_TERMS = 3  # of the top terms, for "same theme as last period"
+EXAMPLES = 3
+
+METHOD = (
+    "Themes are found by a transparent bag-of-words method. Each comment is split into words (Unicode letters "
+    "and their combining marks, case-folded, NFC-normalised; scripts written without spaces, such as Chinese, "
+    "Japanese and Thai, into overlapping pairs of characters), and common function words in English, "
+    "Indonesian/Malay, Vietnamese, Spanish, Portuguese, French and German are dropped. Words used in at least "
+    "two comments (and, from 20 comments on, in at most half of them) are weighted by TF-IDF (1 + log of the "
+    "count in the comment, times log((1 + comments) / (1 + comments with the word)) + 1), and each comment's "
+    "vector is scaled to length one. The comments are grouped by spherical k-means (cosine similarity) with "
+    f"k = √(comments / 2), rounded, between 2 and {MAX_THEMES}, started by k-means++ from a fixed seed so the "
+    f"grouping is reproducible; groups whose centres have a cosine similarity of {MERGE_COSINE} or more are "
+    f"merged. A theme is labelled by the {LABEL_TERMS} heaviest words of its centre, its examples are the "
+    "comments closest to the centre, and its cohesion is their mean cosine similarity to it (near 1: "
+    "comments say much the same; low: a loose catch-all). A theme counts as new when it shares fewer than "
+    f"{MATCH_SHARED_TERMS} of its top {TOP_TERMS} words with every theme found the same way in the previous "
+    "period. Comments with no remaining words are not grouped. Word groupings are a starting point for "
+    "reading the comments, not a coding of them."
+)
+
+# Small stop-word lists: function words only, so that cultural vocabulary (e.g. "bapak", "anh", "formal")
+# survives. Words shorter than 2 letters are dropped anyway.
+_STOP_WORDS_TEXT = """
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves it's i'm don't
+doesn't isn't can't won't i've that's there's
+yang dan di ke dari ini itu dengan untuk pada adalah dalam tidak akan juga atau ada oleh saya kamu anda kami
+kita mereka dia ia sudah belum bisa harus lebih karena jadi kalau jika tapi tetapi namun saja hanya sangat
+seperti agar supaya bahwa lagi masih pun ya tak nya lah kah sih dong deh aja gak nggak enggak udah
+và của là có không những các được cho một người này đã với để trong khi thì như cũng đó về rất nhưng hay
+hoặc mà nên vì ở ra lại còn đang sẽ tôi bạn chúng họ nó ạ à nhé thế vậy từ theo bị
+el la los las un una unos unas de del al y o que en es por para con sin se su sus lo le les como más pero
+muy ya este esta esto ese esa no si sí fue ser está están hay mi me te nos
+le la les un une des du de et ou que qui en est pour par avec sans ce cet cette ces il elle ils elles ne
+pas plus mais très au aux son sa ses on nous vous je tu y se
+der die das den dem des ein eine einer eines und oder aber nicht ist sind war mit für von zu im in auf an
+es ich du er sie wir ihr auch noch nur sehr wie dass so
+o os as um uma uns umas do da dos das e ou que em no na nos nas por para com sem se seu sua é são não mais
+mas muito eu você ele ela
+"""
+STOP_WORDS = frozenset(unicodedata.normalize("NFC", word).casefold() for word in _STOP_WORDS_TEXT.split())
+
+# Scripts written without spaces between words: split into overlapping character pairs.
+_NO_SPACE_SCRIPTS = (
+    "\u0e00-\u0e7f"  # Thai
+    "\u0e80-\u0eff"  # Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+)
+
+
+def _mark_ranges() -> str:
+    """A regex class body with every combining mark of the Basic Multilingual Plane, as ranges."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, 0x10000):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges)
+
+
+@cache
+def _token_pattern() -> re.Pattern[str]:
+    # A word: letters and combining marks (Python's \w omits marks such as Devanagari vowel signs), with
+    # inner apostrophes; space-less scripts are matched as their own runs.
+    marks = _mark_ranges()
+    letter = rf"(?:[^\W\d_{_NO_SPACE_SCRIPTS}]|[{marks}])"
+    return re.compile(rf"([{_NO_SPACE_SCRIPTS}]+)|({letter}+(?:['’]{letter}+)*)")
+
+
+def tokenize(text: str) -> list[str]:
+    """Content words of a comment, case-folded; runs of space-less scripts as character pairs."""
+    tokens: list[str] = []
+    normalized = unicodedata.normalize("NFC", text)
+    for no_space, word in _token_pattern().findall(normalized):
+        if no_space:
+            if len(no_space) == 1:
+                tokens.append(no_space)
+            else:
+                tokens.extend(no_space[i : i + 2] for i in range(len(no_space) - 1))
+            continue
+        folded = sys.intern(word.casefold().replace("’", "'"))
+        if len(folded) >= 2 and folded not in STOP_WORDS:
+            tokens.append(folded)
+    return tokens
+
+
+@dataclass(frozen=True, slots=True)
+class SparseDocs:
+    """L2-normalised TF-IDF rows in CSR form; every row has at least one term."""
+
+    indptr: NDArray[np.int64]
+    indices: NDArray[np.int64]
+    data: NDArray[np.float64]
+    vocabulary: tuple[str, ...]
+    rows: tuple[int, ...]  # positions of these documents in the input
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def row_of_entry(self) -> NDArray[np.int64]:
+        return np.repeat(np.arange(self.size, dtype=np.int64), np.diff(self.indptr))
+
+    def dot(self, dense: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Similarities of every document to each row of `dense` (centres × vocabulary): documents × centres."""
+        products = self.data[:, None] * dense.T[self.indices]
+        result: NDArray[np.float64] = np.add.reduceat(products, self.indptr[:-1], axis=0)
+        return result
+
+
+def tfidf(token_lists: Sequence[list[str]]) -> SparseDocs:
+    n_docs = len(token_lists)
+    document_frequency: Counter[str] = Counter()
+    for tokens in token_lists:
+        document_frequency.update(set(tokens))
+    max_df = n_docs // 2 if n_docs >= 20 else n_docs
+    kept = [term for term, df in document_frequency.items() if 2 <= df <= max_df]
+    kept.sort(key=lambda term: (-document_frequency[term], term))
+    vocabulary = tuple(sorted(kept[:MAX_VOCABULARY]))
+    position = {term: i for i, term in enumerate(vocabulary)}
+    idf = {term: math.log((1 + n_docs) / (1 + document_frequency[term])) + 1.0 for term in vocabulary}
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    rows: list[int] = []
+    for row, tokens in enumerate(token_lists):
+        counts = Counter(token for token in tokens if token in position)
+        if not counts:
+            continue
+        weights = [(position[term], (1.0 + math.log(count)) * idf[term]) for term, count in sorted(counts.items())]
+        norm = math.sqrt(sum(weight * weight for _, weight in weights))
+        indices.extend(index for index, _ in weights)
+        data.extend(weight / norm for _, weight in weights)
+        indptr.append(len(indices))
+        rows.append(row)
+    return SparseDocs(
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(indices, dtype=np.int64),
+        np.asarray(data, dtype=np.float64),
+        vocabulary,
+        tuple(rows),
+    )
+
+
+def choose_k(n_docs: int) -> int:
+    return max(2, min(MAX_THEMES, round(math.sqrt(n_docs / 2))))
+
+
+def _centres(docs: SparseDocs, labels: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    vocabulary = len(docs.vocabulary)
+    flat = labels[docs.row_of_entry()] * vocabulary + docs.indices
+    sums = np.bincount(flat, weights=docs.data, minlength=k * vocabulary).reshape(k, vocabulary)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    result: NDArray[np.float64] = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+    return result
+
+
+def _dense_row(docs: SparseDocs, row: int) -> NDArray[np.float64]:
+    vector = np.zeros(len(docs.vocabulary))
+    start, stop = docs.indptr[row], docs.indptr[row + 1]
+    vector[docs.indices[start:stop]] = docs.data[start:stop]
+    return vector
+
+
+def spherical_kmeans(docs: SparseDocs, k: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """Cluster labels (0..k'-1, k' <= k) by cosine k-means with k-means++ seeding, then centre merging."""
+    # k-means++: each next centre is a document drawn with probability proportional to its squared cosine
+    # distance from the nearest centre chosen so far.
+    centres = [_dense_row(docs, int(rng.integers(docs.size)))]
+    nearest = docs.dot(centres[0][None, :])[:, 0]
+    for _ in range(1, k):
+        distance = np.clip(1.0 - nearest, 0.0, None) ** 2
+        total = float(distance.sum())
+        if total <= 1e-12:
+            break  # every document coincides with a centre: fewer distinct groups than k
+        choice = int(rng.choice(docs.size, p=distance / total))
+        centres.append(_dense_row(docs, choice))
+        nearest = np.maximum(nearest, docs.dot(centres[-1][None, :])[:, 0])
+    centre_matrix = np.vstack(centres)
+    labels = np.full(docs.size, -1, dtype=np.int64)
+    for _ in range(MAX_ITERATIONS):
+        new_labels = docs.dot(centre_matrix).argmax(axis=1).astype(np.int64)
+        if np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        centre_matrix = _centres(docs, labels, centre_matrix.shape[0])
+    return _merge_similar(docs, labels)
+
+
+def _merge_similar(docs: SparseDocs, labels: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Join clusters whose centres are close (union-find over centre pairs), then number them 0..k'-1."""
+    used = np.unique(labels)
+    labels = np.searchsorted(used, labels).astype(np.int64)
+    k = used.size
+    centres = _centres(docs, labels, k)
+    similarity = centres @ centres.T
+    parent = list(range(k))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(k):
+        for j in range(i + 1, k):
+            if similarity[i, j] >= MERGE_COSINE:
+                parent[max(root(i), root(j))] = min(root(i), root(j))
+    roots = np.array([root(i) for i in range(k)], dtype=np.int64)
+    merged = roots[labels]
+    _, renumbered = np.unique(merged, return_inverse=True)
+    result: NDArray[np.int64] = renumbered.astype(np.int64)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTheme:
+    terms: tuple[str, ...]  # top terms, heaviest first
+    members: tuple[int, ...]  # input positions, closest to the centre first
+    similarities: tuple[float, ...]  # cosine to the centre, same order
+    cohesion: float
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeFinding:
+    themes: tuple[FoundTheme, ...]  # largest first
+    documents: int  # input documents
+    clustered: int  # documents with at least one vocabulary term
+    vocabulary: int
+    reason: str | None  # why there are no themes, when there are none
+
+
+def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> ThemeFinding:
+    """Themes among `texts` (input order matters only for ties); deterministic for a seed."""
+    token_lists = [tokenize(text) for text in texts]
+    docs = tfidf(token_lists)
+    if docs.size < MIN_DOCUMENTS:
+        with_words = sum(1 for tokens in token_lists if tokens)
+        reason = (
+            f"Too few comments to look for themes: {with_words} with content words "
+            f"({docs.size} sharing words with another comment); at least {MIN_DOCUMENTS} are needed."
+        )
+        return ThemeFinding((), len(texts), docs.size, len(docs.vocabulary), reason)
+    labels = spherical_kmeans(docs, choose_k(docs.size), rng_for(seed, label))
+    k = int(labels.max()) + 1
+    centres = _centres(docs, labels, k)
+    similarity = docs.dot(centres)[np.arange(docs.size), labels]
+    themes: list[FoundTheme] = []
+    for cluster in range(k):
+        members = np.flatnonzero(labels == cluster)
+        order = members[np.lexsort((members, -similarity[members]))]
+        top = np.argsort(-centres[cluster], kind="stable")[:TOP_TERMS]
+        terms = tuple(docs.vocabulary[i] for i in top if centres[cluster, i] > 0)
+        themes.append(
+            FoundTheme(
+                terms=terms,
+                members=tuple(docs.rows[i] for i in order),
+                similarities=tuple(float(similarity[i]) for i in order),
+                cohesion=float(similarity[members].mean()),
+            )
+        )
+    themes.sort(key=lambda theme: (-len(theme.members), theme.terms))
+    return ThemeFinding(tuple(themes), len(texts), docs.size, len(docs.vocabulary), None)
+
+
+def match_previous(current: FoundTheme, previous: Sequence[FoundTheme]) -> int | None:
+    """Index of the previous theme sharing the most top terms (at least MATCH_SHARED_TERMS), else None."""
+    best: int | None = None
+    best_shared = MATCH_SHARED_TERMS - 1
+    terms = set(current.terms)
+    for index, theme in enumerate(previous):
+        shared = len(terms & set(theme.terms))
+        if shared > best_shared:
+            best, best_shared = index, shared
+    return best
