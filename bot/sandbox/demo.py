@@ -1,0 +1,108 @@
+"""The sandbox's demo server on the Discord stand-in, and the scripted replies of `--model fake`.
+
+Ids are fixed so that a database kept with `--db` finds the same server and members on the next run
+(research data is keyed by server and by the members' pseudonymised ids).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.sandbox.discord import DiscordStandIn
+from bot.sandbox.fake_openai import Reply
+
+GUILD_NAME = "Demo community"
+GUILD_ID = 1_300_000_000_000_000_001
+OWNER_ID = 1_300_000_000_000_000_002
+MEMBER_IDS = {"ayu": 1_300_000_000_000_000_011, "budi": 1_300_000_000_000_000_012, "mod": 1_300_000_000_000_000_013}
+MODERATOR = "mod"
+CHANNELS = ("ask", "digest", "mod-log")
+MANAGE_GUILD = 1 << 5
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """The demo server as the front end needs it: where to post, and who can act."""
+
+    standin: DiscordStandIn
+    guild_id: int
+    channels: dict[str, int]  # name without '#' -> channel id
+    members: dict[str, int]  # name -> user id
+    moderator: str = MODERATOR
+
+    @property
+    def ask_channel(self) -> int:
+        return self.channels["ask"]
+
+
+class _FirstId:
+    """Hands out `first` once, then defers to the stand-in's own id factory."""
+
+    def __init__(self, first: int, factory: Any) -> None:
+        self._first: int | None = first
+        self._factory = factory
+
+    def next(self) -> int:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return int(self._factory.next())
+
+
+def build_demo_world(standin: DiscordStandIn) -> DemoWorld:
+    """Create the server, its channels, a moderators role, two members and a moderator."""
+    standin.add_user("demo-owner", user_id=OWNER_ID)
+    # The stand-in numbers servers itself; a kept database needs the same server id every run.
+    factory = standin.state.ids
+    standin.state.ids = _FirstId(GUILD_ID, factory)  # type: ignore[assignment]
+    try:
+        guild = standin.add_guild(GUILD_NAME, owner_id=OWNER_ID)
+    finally:
+        standin.state.ids = factory
+    guild_id = int(guild["id"])
+    channels = {name: int(standin.add_channel(guild_id, name, topic=_TOPICS[name])["id"]) for name in CHANNELS}
+    moderators = standin.add_role(guild_id, "Moderators", permissions=MANAGE_GUILD)
+    members = {}
+    for name, user_id in MEMBER_IDS.items():
+        roles = [moderators["id"]] if name == MODERATOR else []
+        members[name] = int(standin.add_member(guild_id, name, roles=roles, user_id=user_id)["user"]["id"])
+    return DemoWorld(standin=standin, guild_id=guild_id, channels=channels, members=members)
+
+
+_TOPICS = {
+    "ask": "Ask culturebot: mention it with your question",
+    "digest": "The weekly research digest",
+    "mod-log": "Scope changes and other moderator actions",
+}
+
+# ----------------------------------------------------------------------------- the fake model
+
+FAKE_MODEL_NAME = "sandbox-fake"
+_TITLE = re.compile(r"^# (.+)$", re.MULTILINE)
+_SECTION = re.compile(r"^## (.+)$", re.MULTILINE)
+_QUESTION = re.compile(r"<member_message>\n(.*?)\n</member_message>", re.DOTALL)
+
+
+def fake_reply(body: dict[str, Any]) -> Reply:
+    """A deterministic, scope-aware reply, streamed at a readable pace, so the demo shows the whole loop.
+
+    It names the declared scope and the scope sections the bot chose, so a scope change is visible.
+    """
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    system = next((str(m.get("content") or "") for m in messages if m.get("role") == "system"), "")
+    question_match = _QUESTION.search(str(messages[-1].get("content") or "")) if messages else None
+    question = question_match.group(1).strip() if question_match else "your question"
+    title = _TITLE.search(system)
+    sections = _SECTION.findall(system)
+    scope = f"within the declared scope “{title.group(1).strip()}”" if title else "without a declared scope"
+    used = f" The parts of the scope that apply here: {', '.join(sections[:3])}." if sections else ""
+    text = (
+        f"(Sandbox model: a scripted reply, not a real answer.) You asked: “{question[:200]}”. "
+        f"Answering {scope}: it depends on who you are talking to, where, and how well you know them.{used} "
+        "People usually start more formally with someone senior or new to them and relax the register as the "
+        "relationship grows; what counts as polite varies by workplace, generation and region, so take this as a "
+        "starting point rather than a rule. Who is the other person to you, and is this at work or outside it?"
+    )
+    return Reply(text, ttft=0.2, tokens_per_second=45)

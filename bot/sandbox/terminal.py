@@ -1,0 +1,82 @@
+"""The sandbox's front ends: an interactive prompt (prompt_toolkit) and a script replayer.
+
+Both feed lines to a `Session`. Interactively, a failed step is shown and the prompt comes back; a
+script stops at the first failed step and the sandbox exits non-zero, which makes scripts usable as
+end-to-end checks in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+from bot.sandbox.session import Session, StepFailed
+
+
+async def run_front_end(session: Session, script: Path | None) -> int:
+    """Run the script or the prompt until it ends; the exit status."""
+    watcher = asyncio.create_task(session.watch_channels(), name="sandbox-channel-watch")
+    try:
+        with session:
+            if script is not None:
+                return await run_script(session, script)
+            return await run_interactive(session)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def run_script(session: Session, path: Path) -> int:
+    """Replay `path` line by line (blank lines and `#` comments skipped); 1 at the first failed step."""
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or error
+        print(f"culturebot sandbox: cannot read the script {path}: {reason}", file=sys.stderr)  # noqa: T201
+        return 1
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        session.console.echo(f"{session.prompt}{line}")
+        try:
+            keep_going = await session.run(line)
+        except StepFailed as failure:
+            message = f"{path}:{number}: step failed: {line}\n  {failure}"
+            session.console.echo(f"✗ {message}")
+            print(f"culturebot sandbox: {message}", file=sys.stderr)  # noqa: T201
+            return 1
+        if not keep_going:
+            break
+    session.console.echo(f"✓ {path}: every step passed")
+    return 0
+
+
+async def run_interactive(session: Session) -> int:
+    """Prompt until /quit or Ctrl-D; output printed meanwhile appears above the prompt."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import WordCompleter
+    from prompt_toolkit.history import InMemoryHistory
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    words = [*session.commands, "/scope", "/privacy", "/culture", "/about", "/ask", "expect"]
+    prompt: PromptSession[str] = PromptSession(
+        history=InMemoryHistory(), completer=WordCompleter(words, WORD=True), complete_while_typing=False
+    )
+    with patch_stdout():
+        while True:
+            try:
+                line = await prompt.prompt_async(session.prompt)
+            except KeyboardInterrupt:
+                continue  # Ctrl-C clears the line, as in a shell
+            except EOFError:
+                break
+            try:
+                if not await session.run(line):
+                    break
+            except StepFailed as failure:
+                session.console.echo(f"✗ {failure}")
+    return 0
