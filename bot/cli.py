@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
@@ -34,7 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     scope_commands = scope.add_subparsers(dest="scope_command", metavar="SCOPE_COMMAND", required=True)
     validate = scope_commands.add_parser("validate", help="check scope files and report every problem")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scope files or folders of them")
+    digest = commands.add_parser("digest", help="write a digest's report, chart and data files without Discord")
+    digest.add_argument("--db", type=Path, required=True, help="the culturebot database file")
+    digest.add_argument("--guild", type=int, required=True, help="the server id")
+    digest.add_argument("--from", dest="first", type=_day, required=True, help="first day, YYYY-MM-DD")
+    digest.add_argument("--to", dest="last", type=_day, required=True, help="last day, YYYY-MM-DD (inclusive)")
+    digest.add_argument("--out", type=Path, required=True, help="folder for the files (created if missing)")
+    digest.add_argument("--timezone", default="UTC", help="time zone of the dates (default UTC)")
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             valid, report = validate_paths(args.paths)
             print(report)
             return 0 if valid else 1
+        elif args.command == "digest":
+            print(asyncio.run(run_offline_digest(args)))
         elif args.command == "run":
             settings = load_settings()
             setup_logging(settings.log_level)
@@ -72,6 +89,27 @@ async def migrate(settings: Settings) -> str:
         return f"{settings.database_path}: up to date at schema version {version}"
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied)
     return f"{settings.database_path}: applied {names}; now at schema version {version}"
+
+
+async def run_offline_digest(args: argparse.Namespace) -> str:
+    from bot.digests.offline import day_period, offline_digest
+    from bot.digests.schedule import make_trigger
+    from bot.errors import UserFacingError
+
+    if args.last < args.first:
+        raise CliError("--to must be on or after --from")
+    try:
+        make_trigger("weekly", args.timezone)
+    except UserFacingError as error:
+        raise CliError(str(error)) from None
+    try:
+        files, attached = await offline_digest(
+            args.db, args.guild, day_period(args.first, args.last, args.timezone), args.out
+        )
+    except FileNotFoundError as error:
+        raise CliError(str(error)) from None
+    paths = sorted({*attached, *files.exports})
+    return f"wrote {len(paths)} files to {args.out}:\n" + "\n".join(f"  {path}" for path in paths)
 
 
 def run(settings: Settings) -> None:

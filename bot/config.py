@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Storage
     database_backend: DatabaseBackend = Field(default=DatabaseBackend.SQLITE, description="Storage backend.")
     database_path: Path = Field(default=Path("data/culturebot.sqlite3"), description="SQLite database file.")
+    digest_dir: Path = Field(
+        default=Path("data/digests"), description="Where digest reports, charts and data files are kept."
+    )
     pseudonym_key: SecretStr | None = Field(
         default=None,
         description="Key for pseudonymising members in research data; if unset, read or created at pseudonym_key_file.",

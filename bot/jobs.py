@@ -1,4 +1,4 @@
-"""Background jobs on APScheduler: today the daily retention purge (digests will join it)."""
+"""Background jobs on APScheduler: the daily retention purge and each server's research digest."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.storage import Storage, sqlite_timestamp
+from bot.digests.schedule import make_trigger
+from bot.digests.service import DigestService
+from bot.storage import GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY = timedelta(hours=24)
 FIRST_RETENTION_AFTER = timedelta(minutes=1)  # soon after start-up, so a bot restarted daily still purges
+DIGEST_GRACE = 6 * 3600  # a digest whose time passed up to 6 h ago (event loop busy, clock jump) still runs
 
 
 async def run_retention(storage: Storage, now: datetime | None = None) -> tuple[int, int]:
@@ -24,17 +27,60 @@ async def run_retention(storage: Storage, now: datetime | None = None) -> tuple[
     return answers, comments
 
 
-def start_scheduler(storage: Storage) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        run_retention,
-        IntervalTrigger(seconds=RETENTION_EVERY.total_seconds()),
-        args=[storage],
-        id="retention",
-        next_run_time=datetime.now(UTC) + FIRST_RETENTION_AFTER,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=int(RETENTION_EVERY.total_seconds()),
-    )
-    scheduler.start()
-    return scheduler
+class Jobs:
+    """Owns the scheduler; digests are scheduled per server in the server's own time zone."""
+
+    def __init__(self, storage: Storage, digests: DigestService) -> None:
+        self._storage = storage
+        self.digests = digests
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def start(self) -> None:
+        self._scheduler.add_job(
+            run_retention,
+            IntervalTrigger(seconds=RETENTION_EVERY.total_seconds()),
+            args=[self._storage],
+            id="retention",
+            next_run_time=datetime.now(UTC) + FIRST_RETENTION_AFTER,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(RETENTION_EVERY.total_seconds()),
+        )
+        for settings in await self._storage.digest_guilds():
+            self.schedule_digest(settings)
+        self._scheduler.start()
+
+    def schedule_digest(self, settings: GuildSettings) -> None:
+        """(Re)schedule a server's digest after its settings changed; unschedule it when switched off."""
+        job_id = f"digest:{settings.guild_id}"
+        if not settings.digest_enabled or settings.digest_channel_id is None:
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+            return
+        self._scheduler.add_job(
+            self.digests.run_due,
+            make_trigger(settings.digest_cron, settings.digest_timezone),
+            args=[settings.guild_id],
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=DIGEST_GRACE,
+        )
+
+    def next_digest_time(self, guild_id: int) -> datetime | None:
+        job = self._scheduler.get_job(f"digest:{guild_id}")
+        return None if job is None else job.next_run_time
+
+    async def catch_up(self) -> None:
+        """At start-up: send kept digests, then any whose time passed while the bot was down (once each)."""
+        for settings in await self._storage.digest_guilds():
+            try:
+                await self.digests.resend_kept(settings.guild_id)
+                await self.digests.run_due(settings.guild_id)
+            except Exception:
+                log.exception("catching up the digest of server %d failed", settings.guild_id)
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

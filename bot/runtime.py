@@ -8,20 +8,21 @@ interrupted), then close the gateway, the model and the database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import pkgutil
 
 import discord
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 import cogs
 from bot.answers.pipeline import Answerer
 from bot.config import CommandSync, Settings
+from bot.digests.service import DigestService
 from bot.discord_endpoints import use_discord_endpoints
-from bot.jobs import start_scheduler
+from bot.jobs import Jobs
 from bot.llm.client import ModelClient
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.manage import ScopeCache
@@ -66,7 +67,8 @@ class CultureBot(commands.Bot):
         self._storage: Storage | None = None
         self._answerer: Answerer | None = None
         self._closing = False
-        self._scheduler: AsyncIOScheduler | None = None
+        self.jobs: Jobs | None = None
+        self._caught_up = False
 
     @property
     def storage(self) -> Storage:
@@ -97,7 +99,8 @@ class CultureBot(commands.Bot):
         for name in extension_names():
             await self.load_extension(name)
         await self.sync_commands()
-        self._scheduler = start_scheduler(self._storage)
+        self.jobs = Jobs(self._storage, DigestService(self, self._storage, self.settings.digest_dir))
+        await self.jobs.start()
 
     async def sync_commands(self) -> None:
         """Register slash commands where the settings say, skipping the call when nothing changed."""
@@ -126,6 +129,10 @@ class CultureBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("connected as %s (%d) to %d server(s)", self.user, self.user.id, len(self.guilds))
+        if not self._caught_up and self.jobs is not None:
+            # on_ready fires again after reconnects; digests missed while down are caught up once.
+            self._caught_up = True
+            self._catch_up = asyncio.create_task(self.jobs.catch_up(), name="digest catch-up")
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.storage.ensure_guild(guild.id, guild.name)
@@ -143,8 +150,8 @@ class CultureBot(commands.Bot):
         self._closing = True
         if self._answerer is not None:
             await self._answerer.drain(self.settings.shutdown_grace_seconds)
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+        if self.jobs is not None:
+            self.jobs.shutdown()
         await super().close()
         await self.model.close()
         if self._storage is not None:

@@ -8,8 +8,8 @@ from bot.digests.schedule import due_period, latest_run, make_trigger, next_run
 from bot.errors import UserFacingError
 
 
-def utc(*parts):
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
 
 
 def test_weekly_fires_monday_nine_local_across_spring_forward():

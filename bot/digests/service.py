@@ -1,0 +1,184 @@
+"""Making and delivering digests, exactly once per server and period.
+
+`DigestService.run_due` is what the scheduler calls (and start-up, to catch up): it claims the period in
+the database before making anything, writes the files to disk, then posts them. A digest whose channel
+is gone or closed to the bot is kept on disk as undelivered, the moderators are told, and it is sent when
+the channel works again. A digest left pending by a crash is checked against the channel's recent
+messages before it is sent, so it is never posted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import discord
+
+from bot.answers.safety import NO_PINGS
+from bot.digests.report import DigestFiles, write_digest_files
+from bot.digests.rows import DigestRows
+from bot.digests.schedule import Period, due_period, make_trigger
+from bot.digests.summary import digest_embed
+from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
+
+log = logging.getLogger(__name__)
+
+MARKER = "culturebot digest #{id}"  # in the embed footer: how a re-sent digest is recognised
+HISTORY_SCAN = 50  # recent channel messages checked for a digest that was posted before a crash
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def period_rows(storage: Storage, guild_id: int, period: Period) -> tuple[DigestRows, DigestRows]:
+    """The period's rows and those of the equally long period before it (for comparisons)."""
+    length = period.end - period.start
+    current = await storage.digest_rows(guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end))
+    previous = await storage.digest_rows(
+        guild_id, sqlite_timestamp(period.start - length), sqlite_timestamp(period.start)
+    )
+    return current, previous
+
+
+async def make_files(storage: Storage, guild_id: int, period: Period, directory: Path) -> DigestFiles:
+    """Compute the digest and write its report, chart and data files (CPU work runs off the event loop)."""
+    current, previous = await period_rows(storage, guild_id, period)
+    return await asyncio.to_thread(write_digest_files, current, previous, directory)
+
+
+def bundle(files: DigestFiles, directory: Path) -> list[Path]:
+    """What is attached: chart, reports, and the data files zipped (Discord allows 10 attachments)."""
+    archive = directory / "data.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for path in [*files.exports, files.json]:
+            zipped.write(path, arcname=path.name)
+    return [files.chart, files.markdown, files.html, archive]
+
+
+class DigestService:
+    def __init__(self, client: discord.Client, storage: Storage, root: Path) -> None:
+        self._client = client
+        self._storage = storage
+        self._root = root
+        self._lock = asyncio.Lock()  # one digest at a time: they are CPU-heavy and rare
+
+    def directory(self, guild_id: int, period: Period) -> Path:
+        return self._root / str(guild_id) / f"{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}"
+
+    async def run_due(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
+        """Make and send the digest that is due for this server, if any (idempotent)."""
+        settings = await self._storage.guild_settings(guild_id)
+        if not settings.digest_enabled or settings.digest_channel_id is None:
+            return None
+        trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
+        async with self._lock:
+            last = await self._storage.last_digest(guild_id)
+            last_end = parse_timestamp(last.period_end) if last else None
+            period = due_period(trigger, last_end, now or datetime.now(UTC))
+            if period is None:
+                return None
+            return await self._make(settings, period)
+
+    async def run_now(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
+        """A digest for everything since the last one, sent now (moderators' `/digest now`)."""
+        settings = await self._storage.guild_settings(guild_id)
+        async with self._lock:
+            last = await self._storage.last_digest(guild_id)
+            end = (now or datetime.now(UTC)).replace(microsecond=0)
+            start = parse_timestamp(last.period_end) if last else end - timedelta(days=7)
+            if end <= start:
+                return None
+            return await self._make(settings, Period(start, end))
+
+    async def _make(self, settings: GuildSettings, period: Period) -> DigestRecord | None:
+        record = await self._storage.claim_digest(
+            settings.guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+        )
+        if record is None:
+            return None  # already made for this period
+        directory = self.directory(settings.guild_id, period)
+        files = await make_files(self._storage, settings.guild_id, period, directory)
+        await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
+        return await self.deliver(record, files, settings)
+
+    async def deliver(self, record: DigestRecord, files: DigestFiles, settings: GuildSettings) -> DigestRecord:
+        """Post the digest in the server's digest channel, or keep it as undelivered and say why."""
+        channel = self._client.get_channel(settings.digest_channel_id) if settings.digest_channel_id else None
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            reason = "no digest channel is set" if settings.digest_channel_id is None else "the digest channel is gone"
+            return await self._undelivered(record, settings, reason)
+        directory = files.markdown.parent
+        try:
+            posted = await self._find_posted(channel, record)
+            if posted is None:
+                attachments = [discord.File(path, filename=path.name) for path in bundle(files, directory)]
+                embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id))
+                embed.set_image(url=f"attachment://{files.chart.name}")
+                posted = await channel.send(embed=embed, files=attachments, allowed_mentions=NO_PINGS)
+        except discord.HTTPException as error:
+            return await self._undelivered(record, settings, f"Discord refused the post ({error.status}: {error.text})")
+        await self._storage.update_digest(
+            record.digest_id, DigestStatus.SENT, channel_id=channel.id, message_id=posted.id
+        )
+        log.info("digest %d sent to channel %d", record.digest_id, channel.id)
+        return await self._reload(record)
+
+    async def resend_kept(self, guild_id: int) -> int:
+        """Send digests kept as undelivered or left pending (after the channel is fixed, or at start-up)."""
+        settings = await self._storage.guild_settings(guild_id)
+        sent = 0
+        async with self._lock:
+            kept = [
+                *await self._storage.digests(guild_id, DigestStatus.PENDING),
+                *await self._storage.digests(guild_id, DigestStatus.UNDELIVERED),
+            ]
+            for record in sorted(kept, key=lambda r: r.period_end):
+                period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
+                directory = Path(record.files_dir) if record.files_dir else self.directory(guild_id, period)
+                files = await make_files(self._storage, guild_id, period, directory)
+                result = await self.deliver(record, files, settings)
+                sent += result.status is DigestStatus.SENT
+        return sent
+
+    async def _find_posted(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
+        """The digest's message if a crash hit after posting it but before recording that."""
+        if record.status is not DigestStatus.PENDING or record.files_dir is None:
+            return None
+        marker = MARKER.format(id=record.digest_id)
+        async for message in channel.history(limit=HISTORY_SCAN):
+            if any(embed.footer.text == marker for embed in message.embeds):
+                return message
+        return None
+
+    async def _undelivered(self, record: DigestRecord, settings: GuildSettings, reason: str) -> DigestRecord:
+        await self._storage.update_digest(record.digest_id, DigestStatus.UNDELIVERED, error=reason)
+        note = (
+            f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be posted: "
+            f"{reason}. It is kept and will be sent once `/digest channel` names a channel I can post in."
+        )
+        log.warning("digest %d undelivered: %s", record.digest_id, reason)
+        await self._tell_moderators(settings, note)
+        return await self._reload(record)
+
+    async def _reload(self, record: DigestRecord) -> DigestRecord:
+        updated = await self._storage.get_digest(record.digest_id)
+        assert updated is not None
+        return updated
+
+    async def _tell_moderators(self, settings: GuildSettings, note: str) -> None:
+        guild = self._client.get_guild(settings.guild_id)
+        candidates = [self._client.get_channel(settings.log_channel_id) if settings.log_channel_id else None]
+        if guild is not None:
+            candidates.append(guild.system_channel)
+        for channel in candidates:
+            if isinstance(channel, discord.TextChannel):
+                try:
+                    await channel.send(note, allowed_mentions=NO_PINGS)
+                    return
+                except discord.HTTPException:
+                    continue
+        log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)

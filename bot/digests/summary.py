@@ -1,0 +1,46 @@
+"""The digest as a Discord embed: the headline numbers, with the full report and data attached."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
+from bot.digests.model import Digest
+from bot.storage import DigestRecord
+
+EMBED_FIELD_LIMIT = 1024
+
+
+def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> discord.Embed:
+    counts = digest.current.denominators
+    fit = digest.current.fit
+    embed = discord.Embed(
+        title=f"Research digest · {digest.guild_name or 'this server'}"[:256],
+        description=f"{digest.start[:16].replace('T', ' ')} – {digest.end[:16].replace('T', ' ')} UTC. "
+        "Full report, chart and pseudonymised data are attached.",
+    )
+    embed.add_field(
+        name="Answers",
+        value=f"{counts.answers} answers, {percent(counts.share_rated)} rated; {counts.ratings} ratings "
+        f"from {counts.unique_raters} members; {counts.comments} comments",
+        inline=False,
+    )
+    embed.add_field(
+        name="Fit",
+        value=f"Rated as fitting: {share_with_ci(fit.fit_share)} ({share_change(digest.fit_share_change)})\n"
+        f"Mean fit (0–1): {fit_with_ci(fit.mean_fit)} ({fit_change(digest.mean_fit_change)})",
+        inline=False,
+    )
+    if digest.versions.note:
+        embed.add_field(name="Scope versions", value=digest.versions.note[:EMBED_FIELD_LIMIT], inline=False)
+    if digest.themes.themes:
+        themes = "; ".join(
+            f"{theme.label} ({theme.size}{', new' if theme.is_new else ''})" for theme in digest.themes.themes[:5]
+        )
+        embed.add_field(name="Themes in comments", value=themes[:EMBED_FIELD_LIMIT], inline=False)
+    embed.add_field(name="Agreement", value=digest.disagreement.alpha_sentence[:EMBED_FIELD_LIMIT], inline=False)
+    if digest.notes:
+        notes = "\n".join(f"• {note.message}" for note in digest.notes)
+        embed.add_field(name="Read with care", value=notes[:EMBED_FIELD_LIMIT], inline=False)
+    embed.set_footer(text=footer)
+    return embed

@@ -1,0 +1,172 @@
+"""/digest: moderators schedule the research digest; /research-export gives researchers the data."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.digests.schedule import PRESETS, Period, make_trigger
+from bot.digests.service import bundle, make_files
+from bot.digests.summary import digest_embed
+from bot.errors import UserFacingError
+from bot.jobs import Jobs
+from bot.runtime import CultureBot
+
+MAX_EXPORT_DAYS = 3660
+
+
+def parse_day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserFacingError(
+            f"`{text}` is not a date for `{name}`; write it as YYYY-MM-DD, e.g. 2026-11-02."
+        ) from None
+
+
+class Digest(commands.Cog):
+    digest = app_commands.Group(
+        name="digest",
+        description="The weekly research digest of members' feedback",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: CultureBot) -> None:
+        self.bot = bot
+
+    @property
+    def jobs(self) -> Jobs:
+        if self.bot.jobs is None:
+            raise UserFacingError("The scheduler is not running yet; try again in a moment.")
+        return self.bot.jobs
+
+    async def _changed(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> str:
+        assert interaction.guild_id is not None
+        settings = await self.bot.storage.update_guild_settings(
+            interaction.guild_id, interaction.user.id, changes, detail=f"digest: {what}"
+        )
+        self.jobs.schedule_digest(settings)
+        when = self.jobs.next_digest_time(interaction.guild_id)
+        channel = (
+            f"<#{settings.digest_channel_id}>" if settings.digest_channel_id else "no channel yet (`/digest channel`)"
+        )
+        schedule = f"`{settings.digest_cron}` in {settings.digest_timezone}"
+        if not settings.digest_enabled:
+            return f"Digests are off. Schedule kept: {schedule}; channel: {channel}."
+        following = f"; next: <t:{int(when.timestamp())}:F>" if when else ""
+        return f"Digest schedule: {schedule}; channel: {channel}{following}."
+
+    @digest.command(name="schedule", description="When the digest is sent: weekly, daily, monthly or a cron line")
+    @app_commands.describe(
+        when="weekly (Monday 09:00), daily, monthly, or cron like '0 9 * * mon'",
+        timezone="IANA time zone, e.g. Asia/Jakarta (default UTC)",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def schedule(self, interaction: discord.Interaction, when: str, timezone: str = "UTC") -> None:
+        make_trigger(when, timezone)  # validates both, with a clear message
+        cron = PRESETS.get(when.strip().lower(), when.strip())
+        text = await self._changed(
+            interaction, {"digest_cron": cron, "digest_timezone": timezone, "digest_enabled": 1}, f"{cron} {timezone}"
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @digest.command(name="channel", description="Where the digest is posted")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await self._changed(interaction, {"digest_channel_id": channel.id}, f"channel {channel.id}")
+        assert interaction.guild_id is not None
+        resent = await self.jobs.digests.resend_kept(interaction.guild_id)
+        if resent:
+            text += f" Sent {resent} digest(s) that were kept while no channel worked."
+        await interaction.followup.send(text, ephemeral=True)
+
+    @digest.command(name="off", description="Stop sending digests (settings are kept)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def off(self, interaction: discord.Interaction) -> None:
+        text = await self._changed(interaction, {"digest_enabled": 0}, "off")
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @digest.command(name="now", description="Send a digest now, covering everything since the last one")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def now(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        record = await self.jobs.digests.run_now(interaction.guild_id)
+        if record is None:
+            await interaction.followup.send("Nothing to send: the last digest is up to date.", ephemeral=True)
+        elif record.status.value == "sent":
+            await interaction.followup.send(f"Digest sent to <#{record.channel_id}>.", ephemeral=True)
+        else:
+            await interaction.followup.send(f"The digest was kept but not posted: {record.error}.", ephemeral=True)
+
+    @digest.command(name="preview", description="See the digest so far, privately (nothing is recorded)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def preview(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        last = await self.bot.storage.last_digest(interaction.guild_id)
+        end = datetime.now(UTC).replace(microsecond=0)
+        start = datetime.fromisoformat(last.period_end.replace("Z", "+00:00")) if last else end - timedelta(days=7)
+        await self._send_files(interaction, Period(start, end), "Digest preview (not sent, not recorded)")
+
+    @digest.command(name="research-role", description="The role whose members may export research data")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def research_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        await self._changed(interaction, {"research_role_id": role.id}, f"research role {role.id}")
+        await interaction.response.send_message(
+            f"Members with {role.mention} can now use `/research-export`.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @app_commands.command(name="research-export", description="Researchers: the feedback data for a date range")
+    @app_commands.describe(
+        start="first day, YYYY-MM-DD",
+        end="last day, YYYY-MM-DD (inclusive)",
+        timezone="time zone of the dates (default UTC)",
+    )
+    @app_commands.guild_only()
+    async def research_export(
+        self, interaction: discord.Interaction, start: str, end: str, timezone: str = "UTC"
+    ) -> None:
+        assert interaction.guild_id is not None
+        settings = await self.bot.storage.guild_settings(interaction.guild_id)
+        if settings.research_role_id is None:
+            raise UserFacingError("No research role is set; moderators choose one with `/digest research-role`.")
+        roles = getattr(interaction.user, "roles", [])
+        if not any(role.id == settings.research_role_id for role in roles):
+            raise UserFacingError(
+                f"Only members with the <@&{settings.research_role_id}> role can export research data."
+            )
+        first, last = parse_day(start, "start"), parse_day(end, "end")
+        if last < first or (last - first).days > MAX_EXPORT_DAYS:
+            raise UserFacingError("`end` must be on or after `start`, at most ten years later.")
+        make_trigger("weekly", timezone)  # validates the time zone
+        zone = ZoneInfo(timezone)
+        period = Period(
+            datetime.combine(first, datetime.min.time(), zone).astimezone(UTC),
+            datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC),
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._send_files(interaction, period, f"Research data for {first} – {last} ({timezone})")
+
+    async def _send_files(self, interaction: discord.Interaction, period: Period, title: str) -> None:
+        assert interaction.guild_id is not None
+        with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
+            files = await make_files(self.bot.storage, interaction.guild_id, period, Path(folder))
+            attachments = [discord.File(path, filename=path.name) for path in bundle(files, Path(folder))]
+            embed = digest_embed(files.digest, None, title)
+            embed.set_image(url=f"attachment://{files.chart.name}")
+            await interaction.followup.send(embed=embed, files=attachments, ephemeral=True)
+
+
+async def setup(bot: CultureBot) -> None:
+    await bot.add_cog(Digest(bot))

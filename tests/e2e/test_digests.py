@@ -1,0 +1,244 @@
+"""Research digests through the stand-in: exactly once, catch-up, delivery failures, exports, the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.storage import DigestStatus, SqliteStorage, sqlite_timestamp
+from tests.e2e.conftest import set_guild_settings
+from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
+from tests.helpers import eventually, give_consent
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def db(world):
+    return world.tmp_path / "bot.sqlite3"
+
+
+def rows(world, sql, params=()):
+    with sqlite3.connect(db(world)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def moderator(world):
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+
+
+@pytest.fixture
+def digest_channel(world):
+    return int(world.standin.add_channel(world.guild_id, "research-digest")["id"])
+
+
+async def rated_answers(world, count=3):
+    """`count` answered questions, each rated by two consenting members."""
+    await give_consent(db(world), world.guild_id, world.asker_id, "quotes")
+    await give_consent(db(world), world.guild_id, world.member_id, "comments")
+    for index in range(count):
+        world.model.script(f"Answer number {index}.")
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention(f"Question {index}?"))
+        expected = index + 1
+        await eventually(lambda: answered(world) >= expected, what=f"answer {expected}")  # noqa: B023 - awaited here
+    messages = [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+    for message, (first, second) in zip(messages, [("✅", "❌"), ("✅", "✅"), ("🤔", "❌")], strict=False):
+        await world.standin.add_reaction(world.channel_id, message.id, world.asker_id, first)
+        await world.standin.add_reaction(world.channel_id, message.id, world.member_id, second)
+    await eventually(lambda: rows(world, "SELECT count(*) FROM ratings")[0][0] == 2 * count, what="the ratings")
+
+
+def answered(world) -> int:
+    return int(rows(world, "SELECT count(*) FROM answers WHERE outcome = 'ok'")[0][0])
+
+
+def digest_posts(world, channel_id):
+    return [m for m in world.standin.bot_messages(channel_id) if m.embeds]
+
+
+async def test_digest_is_posted_once_with_report_chart_and_data(world, run_bot, moderator, digest_channel):
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world)
+        reply = await run(world, moderator, "digest channel", {"channel": digest_channel})
+        assert f"<#{digest_channel}>" in await reply_text(world, reply)
+        assert bot.jobs is not None
+        # The scheduled time of this week has passed: the digest covering it is due exactly once.
+        now = datetime.now(UTC) + timedelta(days=7)
+        record = await bot.jobs.digests.run_due(world.guild_id, now=now)
+        assert record is not None
+        assert record.status is DigestStatus.SENT
+        assert await bot.jobs.digests.run_due(world.guild_id, now=now) is None
+
+        [post] = digest_posts(world, digest_channel)
+        [embed] = post.embeds
+        assert embed["footer"]["text"] == f"culturebot digest #{record.digest_id}"
+        assert "ratings from 2 members" in embed["fields"][0]["value"]
+        names = sorted(attachment.filename for attachment in post.attachments)
+        assert names == ["chart.png", "data.zip", "report.html", "report.md"]
+        assert post.attachment("chart.png").data.startswith(PNG_SIGNATURE)
+        assert "@everyone" not in post.attachment("report.md").data.decode()
+        with zipfile.ZipFile(io.BytesIO(post.attachment("data.zip").data)) as data:
+            ratings = list(csv.DictReader(io.StringIO(data.read("ratings.csv").decode())))
+            assert len(ratings) == 6
+            assert {row["value"] for row in ratings} == {"1", "2", "3"}
+            assert "rater_hash" in ratings[0]
+            assert str(world.asker_id) not in data.read("ratings.csv").decode()
+    # A restart does not send it again.
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await bot.jobs.catch_up()
+        assert len(digest_posts(world, digest_channel)) == 1
+    assert rows(world, "SELECT count(*), min(status) FROM digests") == [(1, "sent")]
+
+
+async def test_missed_digest_is_caught_up_once_at_start(world, run_bot, digest_channel):
+    # The last digest ended three weeks ago; the bot was down for the scheduled times since.
+    last_end = datetime.now(UTC) - timedelta(days=21)
+    settings = world.settings()
+    await set_guild_settings(settings, world.guild_id, {"digest_channel_id": digest_channel})
+    storage = await SqliteStorage.open(db(world))
+    try:
+        old = await storage.claim_digest(
+            world.guild_id, sqlite_timestamp(last_end - timedelta(days=7)), sqlite_timestamp(last_end)
+        )
+        assert old is not None
+        await storage.update_digest(old.digest_id, DigestStatus.SENT)
+    finally:
+        await storage.close()
+    async with run_bot():
+        await eventually(lambda: len(digest_posts(world, digest_channel)) == 1, 20, "the catch-up digest")
+    async with run_bot():
+        await eventually(lambda: rows(world, "SELECT count(*) FROM digests")[0][0] == 2, what="records")
+    assert len(digest_posts(world, digest_channel)) == 1, "a second start sends nothing more"
+    [(start, end)] = rows(world, "SELECT period_start, period_end FROM digests WHERE digest_id = 2")
+    assert start == sqlite_timestamp(last_end)
+    assert end > start
+
+
+async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run_bot, moderator, digest_channel):
+    log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await run(world, moderator, "scope settings", {"log_channel": log_channel})
+        await run(world, moderator, "digest channel", {"channel": digest_channel})
+        # The bot loses the right to post in the digest channel.
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
+        assert bot.jobs is not None
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert record is not None
+        assert record.status is DigestStatus.UNDELIVERED
+        note = await world.standin.wait_for_message(log_channel, lambda m: "could not be posted" in m.content)
+        assert "/digest channel" in note.content
+        assert digest_posts(world, digest_channel) == []
+
+        # A channel that works: the kept digest is sent.
+        working = int(world.standin.add_channel(world.guild_id, "digest-2")["id"])
+        reply = await run(world, moderator, "digest channel", {"channel": working})
+        assert "Sent 1 digest(s)" in await reply_text(world, reply)
+        assert len(digest_posts(world, working)) == 1
+    assert rows(world, "SELECT status FROM digests") == [("sent",)]
+
+
+async def test_research_export_needs_the_research_role(world, run_bot, moderator):
+    researcher_role = world.standin.add_role(world.guild_id, "Researchers")
+    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
+    today = datetime.now(UTC).date()
+    span = {"start": str(today - timedelta(days=1)), "end": str(today)}
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=1)
+        unset = await run(world, researcher, "research-export", span)
+        assert "No research role is set" in await reply_text(world, unset)
+        await run(world, moderator, "digest research-role", {"role": researcher_role["id"]})
+        refused = await run(world, moderator, "research-export", span)
+        assert "Only members with the" in await reply_text(world, refused)
+        allowed = await run(world, researcher, "research-export", span)
+        followup = await world.standin.wait_for_followup(allowed.id, timeout=20)
+        assert followup.ephemeral
+        with zipfile.ZipFile(io.BytesIO(followup.attachment("data.zip").data)) as data:
+            assert {"answers.csv", "ratings.csv", "comments.csv", "answers.jsonl"} <= set(data.namelist())
+        bad = await run(world, researcher, "research-export", {"start": "2026-13-01", "end": "2026-11-01"})
+        assert "is not a date for `start`" in await reply_text(world, bad)
+
+
+async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=1)
+        scheduled = await run(world, moderator, "digest schedule", {"when": "daily", "timezone": "Asia/Jakarta"})
+        text = await reply_text(world, scheduled)
+        assert "`0 9 * * *` in Asia/Jakarta" in text
+        bad = await run(world, moderator, "digest schedule", {"when": "sometimes"})
+        assert "is not a schedule" in await reply_text(world, bad)
+        preview = await run(world, moderator, "digest preview")
+        followup = await world.standin.wait_for_followup(preview.id, timeout=20)
+        assert followup.ephemeral
+        assert followup.embeds[0]["title"].startswith("Research digest")
+        assert rows(world, "SELECT count(*) FROM digests") == [(0,)], "a preview is not recorded"
+        refused = await run(world, world.member_id, "digest now")
+        assert (await reply_text(world, refused)).startswith("You need the Manage Server permission")
+
+
+async def test_offline_digest_command_writes_the_same_files(world, run_bot, tmp_path):
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=2)
+    today = datetime.now(UTC).date()
+    out = tmp_path / "digest-out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "digest",
+            "--db",
+            str(db(world)),
+            "--guild",
+            str(world.guild_id),
+            "--from",
+            str(today - timedelta(days=6)),
+            "--to",
+            str(today),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout
+    assert (out / "chart.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert "Research digest" in (out / "report.md").read_text() or "digest" in (out / "report.md").read_text().lower()
+    ratings = list(csv.DictReader((out / "ratings.csv").open(encoding="utf-8")))
+    assert len(ratings) == 4
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "digest",
+            "--db",
+            str(tmp_path / "none.db"),
+            "--guild",
+            "1",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"culturebot: no database at {tmp_path / 'none.db'}"
