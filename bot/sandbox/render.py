@@ -226,7 +226,7 @@ def extras(message: Message, console: Console) -> Iterator[str]:
         yield from embed_lines(embed, console)
     for attachment in message.attachments:
         yield f"{INDENT}📎 {attachment.filename} ({_size(attachment.size)})"
-    yield from component_lines(message.components)
+    yield from component_lines(message.components, console)
 
 
 def embed_lines(embed: JSON, console: Console) -> Iterator[str]:
@@ -260,7 +260,7 @@ def button_label(button: JSON) -> str:
     return " ".join(part for part in (name, button.get("label")) if part)
 
 
-def component_lines(components: Sequence[JSON]) -> Iterator[str]:
+def component_lines(components: Sequence[JSON], console: Console) -> Iterator[str]:
     items = list(buttons_and_selects(components))
     buttons = [item for item in items if item.get("type") == 2]
     if buttons:
@@ -268,7 +268,7 @@ def component_lines(components: Sequence[JSON]) -> Iterator[str]:
         yield INDENT + " ".join(shown)
     for select in (item for item in items if item.get("type") in (3, 5, 6, 7, 8)):
         options = " | ".join(str(option.get("label")) for option in select.get("options") or [])
-        yield f"{INDENT}▾ {select.get('placeholder') or 'choose'}: {options}"
+        yield from console.wrap(f"▾ {select.get('placeholder') or 'choose'}: {options}", INDENT)
     hint = command_hint(items)
     if hint:
         yield f"{INDENT}→ {hint}"

@@ -57,6 +57,10 @@ async def run_script(session: Session, path: Path) -> int:
 
 async def run_interactive(session: Session) -> int:
     """Prompt until /quit or Ctrl-D; output printed meanwhile appears above the prompt."""
+    try:
+        import prompt_toolkit  # noqa: F401
+    except ImportError:
+        return await _run_plain(session)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import WordCompleter
     from prompt_toolkit.history import InMemoryHistory
@@ -79,4 +83,19 @@ async def run_interactive(session: Session) -> int:
                     break
             except StepFailed as failure:
                 session.console.echo(f"✗ {failure}")
+    return 0
+
+
+async def _run_plain(session: Session) -> int:
+    """Without prompt_toolkit: a plain line reader (output may interleave with typing)."""
+    while True:
+        try:
+            line = await asyncio.to_thread(input, session.prompt)
+        except EOFError:
+            break
+        try:
+            if not await session.run(line):
+                break
+        except StepFailed as failure:
+            session.console.echo(f"✗ {failure}")
     return 0

@@ -1,0 +1,162 @@
+"""`culturebot sandbox`: a scripted run of the whole loop, failing scripts, and the interactive front end under tmux."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.app import SandboxOptions, run_sandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SCRIPT = ROOT / "examples" / "sandbox-demo.txt"
+SCOPE_FIXTURE = ROOT / "tests" / "fixtures" / "kopi_scope.md"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(tmp_path, monkeypatch):
+    """No CULTUREBOT_* variables and no .env from the developer's machine."""
+    for name in list(os.environ):
+        if name.startswith("CULTUREBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def rows(db, sql):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def test_demo_script_runs_the_whole_loop(tmp_path, capsys):
+    db, out = tmp_path / "demo.sqlite3", tmp_path / "digest"
+    options = SandboxOptions(scope=SCOPE_FIXTURE, db=db, script=DEMO_SCRIPT, out=out, model="fake")
+
+    assert await run_sandbox(options) == 0
+
+    output = capsys.readouterr().out
+    text = " ".join(output.split())  # as printed, but without the terminal's line wrapping
+    # Ask: the answer streamed in (several edits) under the declared scope, with the rating buttons.
+    assert "ayu> How do I address my manager in a Jakarta office?" in text
+    assert "Answering within the declared scope “Coffee-shop talk among Jakarta office workers" in text
+    assert "[✅ Fits] [🤔 Partly fits] [❌ Does not fit] [💬 Comment]" in text
+    streamed = next(line for line in output.splitlines() if "✓ answer #1" in line)
+    assert int(streamed.split("streamed with ")[1].split(" edit")[0]) >= 2
+    # Rate: consent first, then the stored rating, reasons and a comment through the form.
+    assert "Your rating is research data" in text
+    assert "Saved your choice: **ratings and comments**." in text
+    assert "Thanks: you rated this answer **Fits**." in text
+    assert "Saved your reasons: wrong register or formality, misses variation." in text
+    assert "form “Comment on this answer” opened" in text
+    assert "Thanks, your comment is saved." in text
+    assert "(only you see this)" in text
+    # Scope change by the moderator, logged in #mod-log, and a preview under the new version.
+    assert "The scope is now **Vietnamese family dynamics" in text
+    assert "[#mod-log] culturebot: @mod started from the template 'vietnamese-family-households'" in text
+    assert "Preview under version 2" in text
+    # The digest: summary in the terminal, files on disk.
+    assert "Research digest · Demo community" in text
+    for name in ("chart.png", "report.md", "report.html", "data.zip"):
+        assert (out / name).stat().st_size > 0
+        assert str(out / name) in text
+    assert "every step passed" in text
+    assert f"The sandbox's data is kept in {db}" in text
+
+    # The database holds what the bot did, under pseudonyms.
+    assert rows(db, "SELECT outcome, scope_version_id IS NOT NULL FROM answers") == [("ok", 1)]
+    assert sorted(rows(db, "SELECT value, source FROM ratings")) == [(2, "button"), (3, "button")]
+    assert sorted(rows(db, "SELECT tag FROM rating_reasons")) == [
+        ("misses variation",),
+        ("wrong register or formality",),
+    ]
+    assert rows(db, "SELECT text, source FROM comments") == [
+        ("In our office younger managers prefer first names without Pak/Bu.", "modal")
+    ]
+    assert sorted(rows(db, "SELECT level FROM consents")) == [("comments",), ("ratings",)]
+    assert rows(db, "SELECT number, source FROM scope_versions ORDER BY number") == [(1, "upload"), (2, "template")]
+    assert rows(
+        db, "SELECT v.number FROM guild_settings g JOIN scope_versions v ON v.version_id = g.current_scope_id"
+    ) == [(2,)]
+    assert (tmp_path / "demo.sqlite3.key").exists()
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ("/scope use vietnamese-family-households", "the bot answered with an error (/scope use refused: You need"),
+        (
+            "/privacy status\nexpect you rated this answer",
+            "expected the last output to contain 'you rated this answer'",
+        ),
+        ("/frobnicate", "unknown command /frobnicate; /help lists the commands"),
+    ],
+)
+async def test_a_failing_step_stops_the_script_and_exits_non_zero(tmp_path, capsys, script, reason):
+    path = tmp_path / "steps.txt"
+    path.write_text(
+        f"# a failing step, then one that must not run\n{script}\n/as mod\n/scope use japanese-workplace-tokyo\n"
+    )
+    db = tmp_path / "failing.sqlite3"
+
+    assert await run_sandbox(SandboxOptions(db=db, script=path, model="fake")) == 1
+
+    captured = capsys.readouterr()
+    failing_line = 2 if script.count("\n") == 0 else 3
+    assert f"culturebot sandbox: {path}:{failing_line}: step failed:" in captured.err
+    assert reason in captured.err
+    assert rows(db, "SELECT number FROM scope_versions") == [(1,)], "no step ran after the failure"
+
+
+def tmux(socket: str, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True, env=env, check=True)
+    return done.stdout
+
+
+def wait_for_pane(socket: str, text: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    pane = ""
+    while time.monotonic() < deadline:
+        pane = tmux(socket, "capture-pane", "-p", "-J", "-S", "-", "-t", "sandbox")
+        if text in pane:
+            return pane
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} did not appear in the sandbox's pane within {timeout}s; it shows:\n{pane}")
+
+
+def test_interactive_front_end_under_tmux(tmp_path):
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is needed to drive the interactive sandbox like a person: apt-get install -y tmux")
+    socket = f"culturebot-sandbox-test-{os.getpid()}"
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("CULTUREBOT_", "TMUX"))}
+    command = (
+        f"{sys.executable} -m bot.sandbox.app --model fake --db {tmp_path / 'tmux.sqlite3'} --out {tmp_path / 'out'}; "
+        'echo "[sandbox exited $?]"; sleep 60'
+    )
+    tmux(socket, "new-session", "-d", "-s", "sandbox", "-x", "120", "-y", "50", "-c", str(tmp_path), command, env=env)
+    try:
+        wait_for_pane(socket, "ayu>")
+        tmux(socket, "send-keys", "-t", "sandbox", "How do I greet my manager on my first day?", "Enter")
+        pane = " ".join(wait_for_pane(socket, "✓ answer #1").split())
+        assert "You asked: “How do I greet my manager on my first day?”" in pane
+        assert "streamed with" in pane
+        assert "→ /rate fits|partly|no" in pane
+
+        tmux(socket, "send-keys", "-t", "sandbox", "/rate fits", "Enter")
+        wait_for_pane(socket, "→ /consent ratings|comments|quotes|no")
+        tmux(socket, "send-keys", "-t", "sandbox", "/consent ratings", "Enter")
+        pane = " ".join(wait_for_pane(socket, "Thanks: you rated this answer **Fits**.").split())
+        assert "Saved your choice: **ratings only**." in pane
+
+        tmux(socket, "send-keys", "-t", "sandbox", "/quit", "Enter")
+        pane = " ".join(wait_for_pane(socket, "[sandbox exited ").split())
+        assert "[sandbox exited 0]" in pane
+        assert f"The sandbox's data is kept in {tmp_path / 'tmux.sqlite3'}" in pane
+        assert "Traceback" not in pane
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+    assert rows(tmp_path / "tmux.sqlite3", "SELECT value FROM ratings") == [(3,)]
