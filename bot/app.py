@@ -72,7 +72,7 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
     """The configured endpoint, or the embedded local model started as a child process."""
     if settings.model_base_url is not None:
         api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
-        yield _client(settings, str(settings.model_base_url), api_key, settings.model_name)
+        yield client_for(settings, str(settings.model_base_url), api_key, settings.model_name)
         return
     from bot.llm.local_server import LocalModelError, LocalModelServer
 
@@ -87,12 +87,13 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
         raise StartupError(str(error)) from None
     log.info("embedded model %s serving at %s", server.model, server.base_url)
     try:
-        yield _client(settings, server.base_url, None, server.model)
+        yield client_for(settings, server.base_url, None, server.model)
     finally:
         await server.stop()
 
 
-def _client(settings: Settings, base_url: str, api_key: str | None, model: str) -> ModelClient:
+def client_for(settings: Settings, base_url: str, api_key: str | None, model: str) -> ModelClient:
+    """A model client for an endpoint, with the timeouts, retries and sampling the settings give."""
     return ModelClient(
         base_url=base_url,
         api_key=api_key,

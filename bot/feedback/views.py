@@ -52,6 +52,13 @@ def client(interaction: discord.Interaction) -> CultureBot:
     return cast("CultureBot", interaction.client)
 
 
+async def rate_by_button(interaction: discord.Interaction, answer: AnswerRecord, value: int) -> RatingChange:
+    bot = client(interaction)
+    return await record_rating(
+        bot.storage, bot.pseudonyms, answer, user_id=interaction.user.id, value=value, source=RatingSource.BUTTON
+    )
+
+
 async def answer_or_gone(interaction: discord.Interaction, answer_id: int) -> AnswerRecord:
     answer = await client(interaction).storage.get_answer(answer_id)
     if answer is None or answer.guild_id != interaction.guild_id:
@@ -129,14 +136,7 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:r
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = client(interaction)
         answer = await answer_or_gone(interaction, self.answer_id)
-        change = await record_rating(
-            bot.storage,
-            bot.pseudonyms,
-            answer,
-            user_id=interaction.user.id,
-            value=self.value,
-            source=RatingSource.BUTTON,
-        )
+        change = await rate_by_button(interaction, answer, self.value)
         if change is RatingChange.NEEDS_CONSENT:
             await send_consent_notice(interaction, self.answer_id, f"r{self.value}")
         elif change is RatingChange.DECLINED:
@@ -226,14 +226,7 @@ class ConsentButton(
         if self.pending.startswith("r"):
             value = int(self.pending[1:])
             answer = await answer_or_gone(interaction, self.answer_id)
-            change = await record_rating(
-                bot.storage,
-                bot.pseudonyms,
-                answer,
-                user_id=interaction.user.id,
-                value=value,
-                source=RatingSource.BUTTON,
-            )
+            change = await rate_by_button(interaction, answer, value)
             await interaction.response.edit_message(content=saved.strip(), view=None)
             if change is RatingChange.STORED:
                 await thank_for_rating(interaction, answer, value, settings)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from bot.app import client_for
 from bot.config import Settings, load_settings
-from bot.llm.client import ModelClient
 from bot.pseudonyms import Pseudonymizer
 from bot.runtime import CultureBot
 from bot.sandbox.discord import DiscordStandIn
@@ -76,19 +76,10 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 def build_bot(settings: Settings) -> CultureBot:
     assert settings.model_base_url is not None
-    model = ModelClient(
-        base_url=str(settings.model_base_url),
-        api_key=None,
-        model=settings.model_name,
-        timeout=settings.model_timeout_seconds,
-        max_retries=settings.model_max_retries,
-        max_tokens=settings.model_max_tokens,
-        temperature=settings.model_temperature,
-    )
     assert settings.pseudonym_key is not None
-    return CultureBot(
-        settings, model=model, pseudonyms=Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
-    )
+    model = client_for(settings, str(settings.model_base_url), None, settings.model_name)
+    pseudonyms = Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
+    return CultureBot(settings, model=model, pseudonyms=pseudonyms)
 
 
 SCOPE_FIXTURE = Path(__file__).parent.parent / "fixtures" / "kopi_scope.md"
