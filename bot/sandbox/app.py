@@ -145,6 +145,7 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
         world = build_demo_world(standin)
         overrides = await stack.enter_async_context(_fake_model(options.model))
         settings = _settings(standin, paths, overrides)
+        logging.getLogger().setLevel(settings.log_level.value)  # CULTUREBOT_LOG_LEVEL, for the log file
         await _prepare_database(settings, world, document, explicit=options.scope is not None)
         try:
             if settings.uses_embedded_model:
@@ -301,6 +302,10 @@ def _log_to_file(path: Path) -> Iterator[None]:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     shown = _ConsoleWarnings()
     previous = root.level
+    # Log lines on the terminal would garble the prompt: handlers writing there step aside meanwhile.
+    terminal = [h for h in root.handlers if isinstance(h, logging.StreamHandler) and h.stream in _TERMINAL_STREAMS]
+    for existing in terminal:
+        root.removeHandler(existing)
     root.addHandler(handler)
     root.addHandler(shown)
     if root.level > logging.INFO or root.level == logging.NOTSET:
@@ -312,10 +317,15 @@ def _log_to_file(path: Path) -> Iterator[None]:
     finally:
         root.removeHandler(handler)
         root.removeHandler(shown)
+        for existing in terminal:
+            root.addHandler(existing)
         root.setLevel(previous)
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
         handler.close()
+
+
+_TERMINAL_STREAMS = (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__)
 
 
 class _ConsoleWarnings(logging.Handler):

@@ -221,6 +221,8 @@ class Session:
         if not text:
             raise StepFailed("/reply needs the text of your reply")
         answer = self._require_answer()
+        if answer.ephemeral:
+            raise StepFailed("the last answer was private (only its asker saw it); Discord has no replies to those")
         posted = await self.standin.send_message(answer.channel_id, self.user_id, text, reply_to=answer.id)
         await self._follow_answer(answer.channel_id, int(posted["id"]))
 
@@ -542,7 +544,7 @@ class Session:
         await self._follow(
             messages,
             what=f"the reply to {what}",
-            min_messages=min_messages,
+            min_messages=0 if record.response_type == 6 else min_messages,  # a silent acknowledgement
             done=done,
             quiet=quiet,
             updated={record.original.id} if updated and record.original else set(),
@@ -584,7 +586,7 @@ class Session:
                     elif view.finished and view.stale:
                         view = views[message.id] = MessageView(self.console, message, updated=True)
                     view.refresh()
-            if len(current) >= min_messages and current and not any(is_writing(m) for m in current):
+            if len(current) >= min_messages and not any(is_writing(m) for m in current):
                 if done is not None and done(current):
                     break
                 if time.monotonic() - changed >= quiet:

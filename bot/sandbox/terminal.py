@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -78,12 +79,36 @@ async def run_interactive(session: Session) -> int:
                 continue  # Ctrl-C clears the line, as in a shell
             except EOFError:
                 break
-            try:
-                if not await session.run(line):
-                    break
-            except StepFailed as failure:
-                session.console.echo(f"✗ {failure}")
+            if not await _interruptible_step(session, line):
+                break
     return 0
+
+
+async def _interruptible_step(session: Session, line: str) -> bool:
+    """Run one line; Ctrl-C while it runs stops waiting for it and brings the prompt back."""
+    step = asyncio.ensure_future(session.run(line))
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGINT)
+    installed = True
+    try:
+        loop.add_signal_handler(signal.SIGINT, step.cancel)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - platforms without signal handlers
+        installed = False
+    try:
+        return await step
+    except StepFailed as failure:
+        session.console.echo(f"✗ {failure}")
+        return True
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # the sandbox itself is stopping
+        session.console.echo("✗ interrupted (the bot may still finish in Discord)")
+        return True
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+            signal.signal(signal.SIGINT, previous)
 
 
 async def _run_plain(session: Session) -> int:
