@@ -133,6 +133,7 @@ def test_interactive_front_end_under_tmux(tmp_path):
         pytest.fail("tmux is needed to drive the interactive sandbox like a person: apt-get install -y tmux")
     socket = f"culturebot-sandbox-test-{os.getpid()}"
     env = {name: value for name, value in os.environ.items() if not name.startswith(("CULTUREBOT_", "TMUX"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = (
         f"{sys.executable} -m bot.sandbox.app --model fake --db {tmp_path / 'tmux.sqlite3'} --out {tmp_path / 'out'}; "
         'echo "[sandbox exited $?]"; sleep 60'
