@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.sandbox.demo import GUILD_NAME, DemoWorld
-
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.llm.client import ModelClient
+    from bot.sandbox.demo import DemoWorld
     from bot.sandbox.discord import DiscordStandIn
     from bot.scopes.document import ScopeDocument
 
@@ -232,6 +231,7 @@ async def _prepare_database(settings: Settings, world: DemoWorld, document: Scop
     A kept database keeps its scope unless `--scope` names a different one (then it becomes a new version).
     """
     from bot.runtime import COMMAND_HASH_KEY
+    from bot.sandbox.demo import GUILD_NAME
     from bot.scopes.manage import store_document
     from bot.storage import ScopeSource, open_storage
 
@@ -262,6 +262,8 @@ async def _prepare_database(settings: Settings, world: DemoWorld, document: Scop
 
 
 def _banner(settings: Settings, options: SandboxOptions, paths: SandboxPaths, scope_title: str) -> str:
+    from bot.sandbox.demo import GUILD_NAME
+
     if options.model == "fake":
         model = "scripted fake (--model fake): replies are canned, for trying the loop"
     elif settings.model_base_url is not None:
