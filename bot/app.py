@@ -27,7 +27,8 @@ def check_can_start(settings: Settings) -> str:
     if settings.discord_token is None:
         raise StartupError(
             "CULTUREBOT_DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put its "
-            "token in .env (see README, 'Create the Discord application')"
+            "token in .env (see README, 'Create the Discord application'), or try everything locally first "
+            "with `culturebot sandbox`"
         )
     return settings.discord_token.get_secret_value()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.sandbox.app import add_sandbox_arguments, sandbox_main
 from bot.scopes.validate_cli import validate_paths
 from bot.storage import MigrationError, open_storage
 from bot.storage.migrations import load_migrations
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("run", help="connect to Discord and serve (applies migrations first)")
+    sandbox = commands.add_parser(
+        "sandbox", help="try the whole loop on this machine: the real bot on a stand-in Discord, in the terminal"
+    )
+    add_sandbox_arguments(sandbox)
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
     scope = commands.add_parser("scope", help="work with cultural scope files")
@@ -54,6 +59,8 @@ def _day(text: str) -> date:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "sandbox":
+        return sandbox_main(args)  # prints its own errors and returns its status
     try:
         if args.command == "migrate":
             settings = load_settings(**({"database_path": args.db} if args.db else {}))

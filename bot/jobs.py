@@ -77,7 +77,7 @@ class Jobs:
         for settings in await self._storage.digest_guilds():
             try:
                 await self.digests.resend_kept(settings.guild_id)
-                await self.digests.run_due(settings.guild_id)
+                await self.digests.run_due(settings.guild_id, first=False)
             except Exception:
                 log.exception("catching up the digest of server %d failed", settings.guild_id)
 

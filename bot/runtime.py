@@ -69,6 +69,7 @@ class CultureBot(commands.Bot):
         self._closing = False
         self.jobs: Jobs | None = None
         self._caught_up = False
+        self._catch_up: asyncio.Task[None] | None = None
 
     @property
     def storage(self) -> Storage:
@@ -150,8 +151,12 @@ class CultureBot(commands.Bot):
         self._closing = True
         if self._answerer is not None:
             await self._answerer.drain(self.settings.shutdown_grace_seconds)
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            await asyncio.gather(self._catch_up, return_exceptions=True)
         if self.jobs is not None:
             self.jobs.shutdown()
+            await self.jobs.digests.wait_idle(self.settings.shutdown_grace_seconds)
         await super().close()
         await self.model.close()
         if self._storage is not None:

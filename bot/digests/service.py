@@ -69,14 +69,20 @@ class DigestService:
     def directory(self, guild_id: int, period: Period) -> Path:
         return self._root / str(guild_id) / f"{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}"
 
-    async def run_due(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
-        """Make and send the digest that is due for this server, if any (idempotent)."""
+    async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
+        """Make and send the digest that is due for this server, if any (idempotent).
+
+        `first=False` (the start-up catch-up) sends nothing for a server that never had a digest: its
+        first one comes at its first scheduled time, not the moment a channel is set or the bot starts.
+        """
         settings = await self._storage.guild_settings(guild_id)
         if not settings.digest_enabled or settings.digest_channel_id is None:
             return None
         trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
         async with self._lock:
             last = await self._storage.last_digest(guild_id)
+            if last is None and not first:
+                return None
             last_end = parse_timestamp(last.period_end) if last else None
             period = due_period(trigger, last_end, now or datetime.now(UTC))
             if period is None:
@@ -143,6 +149,15 @@ class DigestService:
                 result = await self.deliver(record, files, settings)
                 sent += result.status is DigestStatus.SENT
         return sent
+
+    async def wait_idle(self, grace: float) -> None:
+        """Let a digest being made finish (shutdown waits for it before closing the database)."""
+        try:
+            async with asyncio.timeout(grace):
+                async with self._lock:
+                    return
+        except TimeoutError:
+            log.warning("a digest was still being made after %.0fs; it stays pending and resumes at start", grace)
 
     async def _find_posted(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
         """The digest's message if a crash hit after posting it but before recording that."""

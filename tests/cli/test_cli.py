@@ -66,7 +66,8 @@ def test_run_without_token_says_what_to_set(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "culturebot: CULTUREBOT_DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
-        "its token in .env (see README, 'Create the Discord application')"
+        "its token in .env (see README, 'Create the Discord application'), or try everything locally first "
+        "with `culturebot sandbox`"
     ]
 
 
