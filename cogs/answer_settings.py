@@ -23,6 +23,7 @@ def describe(settings: GuildSettings) -> str:
             f"Cooldown per member: {settings.cooldown_seconds} s",
             f"Daily token budget: {settings.daily_token_budget:,}",
             f"Answer language: {settings.answer_language or 'the member’s own'}",
+            f"Answers in a new thread per question: {'yes' if settings.answer_in_threads else 'no'}",
             f"Extra instructions: {settings.instructions or 'none'}",
         ]
     )
@@ -55,6 +56,7 @@ class AnswerSettings(commands.Cog):
         daily_token_budget="tokens the server may use per day (UTC), in and out",
         instructions="extra instructions for the model, e.g. 'keep answers under 150 words'; 'none' clears",
         language="always answer in this language (BCP-47, e.g. id or vi); 'member' = the member's own",
+        threads="start a thread from each question and answer there",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def settings(
@@ -64,8 +66,11 @@ class AnswerSettings(commands.Cog):
         daily_token_budget: app_commands.Range[int, 0, 100_000_000] | None = None,
         instructions: app_commands.Range[str, 1, 1500] | None = None,
         language: app_commands.Range[str, 2, 35] | None = None,
+        threads: bool | None = None,
     ) -> None:
         changes: dict[str, object] = {}
+        if threads is not None:
+            changes["answer_in_threads"] = int(threads)
         if cooldown_seconds is not None:
             changes["cooldown_seconds"] = cooldown_seconds
         if daily_token_budget is not None:

@@ -22,6 +22,15 @@ def question_text(message: discord.Message, bot_user_id: int) -> str:
     return re.sub(rf"<@!?{bot_user_id}>", "", message.content).strip()
 
 
+async def start_thread(message: discord.Message, text: str) -> discord.Thread | discord.abc.MessageableChannel:
+    """A thread from the question, named after it; the channel itself if Discord refuses."""
+    name = text if len(text) <= 90 else text[:89].rsplit(" ", 1)[0] + "…"
+    try:
+        return await message.create_thread(name=name, auto_archive_duration=1440)
+    except discord.HTTPException:
+        return message.channel
+
+
 class Answers(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
@@ -44,7 +53,16 @@ class Answers(commands.Cog):
             if me in message.mentions:  # an empty reply without the intent is just unreadable: stay quiet
                 await message.reply(EMPTY_MENTION_HINT, mention_author=False)
             return
-        channel = message.channel
+        channel: discord.abc.MessageableChannel = message.channel
+        reply_to: discord.Message | None = message
+        if in_own_thread and parent_answer is None:
+            # The bot's thread is one conversation: a new message continues from its latest answer.
+            parent_answer = await self.bot.storage.latest_answer_in(channel.id)
+        elif isinstance(channel, discord.TextChannel):
+            settings = await self.bot.storage.guild_settings(message.guild.id)
+            if settings.answer_in_threads:
+                channel = await start_thread(message, text)
+                reply_to = None
         self.bot.answerer.submit(
             Question(
                 guild_id=message.guild.id,
@@ -52,7 +70,7 @@ class Answers(commands.Cog):
                 parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
                 asker_id=message.author.id,
                 text=text,
-                send=channel_sender(channel, message),
+                send=channel_sender(channel, reply_to),
                 message=message,
                 parent_answer_id=parent_answer.answer_id if parent_answer else None,
                 typing=channel.typing,

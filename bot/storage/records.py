@@ -154,6 +154,7 @@ class GuildSettings:
     digest_timezone: str = "UTC"
     digest_channel_id: int | None = None
     research_role_id: int | None = None
+    answer_in_threads: bool = False
 
 
 class ConsentLevel(StrEnum):

@@ -252,6 +252,16 @@ class SqliteStorage:
         )
         return None if row is None else _answer_record(row)
 
+    async def latest_answer_in(self, channel_id: int) -> AnswerRecord | None:
+        """The newest finished answer in a channel or thread (a thread's conversation so far)."""
+        row = await self._fetchone(
+            "SELECT answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, error, "
+            "tokens_in, tokens_out, ttft_ms, total_ms FROM answers WHERE channel_id = ? AND outcome IN "
+            "('ok', 'incomplete') ORDER BY answer_id DESC LIMIT 1",
+            (channel_id,),
+        )
+        return None if row is None else _answer_record(row)
+
     async def answer_message_ids(self, answer_id: int) -> list[int]:
         rows = await self._fetchall(
             "SELECT message_id FROM answer_messages WHERE answer_id = ? ORDER BY part", (answer_id,)
@@ -396,7 +406,8 @@ class SqliteStorage:
             "SELECT guild_id, current_scope_id, allow_unscoped, log_channel_id, research_contact, retention_days, "
             "consent_note, consent_revision, rating_scale, rating_controls, reason_tags, answer_channels, "
             "cooldown_seconds, daily_token_budget, instructions, answer_language, digest_enabled, digest_cron, "
-            "digest_timezone, digest_channel_id, research_role_id FROM guild_settings WHERE guild_id = ?",
+            "digest_timezone, digest_channel_id, research_role_id, answer_in_threads FROM guild_settings "
+            "WHERE guild_id = ?",
             (guild_id,),
         )
         if row is None:
@@ -423,6 +434,7 @@ class SqliteStorage:
             digest_timezone=str(row[18]),
             digest_channel_id=row[19],
             research_role_id=row[20],
+            answer_in_threads=bool(row[21]),
         )
 
     async def update_guild_settings(
@@ -859,6 +871,7 @@ _GUILD_SETTING_COLUMNS = {
     "digest_timezone",
     "digest_channel_id",
     "research_role_id",
+    "answer_in_threads",
 }
 
 _SCOPE_COLUMNS = (

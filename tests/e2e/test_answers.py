@@ -233,3 +233,24 @@ async def test_scope_preview_is_private_and_unrecorded(world, run_bot, moderator
         assert rows(world, "SELECT count(*) FROM answers") == [(0,)]
         members = await run(world, world.asker_id, "scope preview", {"question": "x"})
         assert (await reply_text(world, members)) == "You need the Manage Server permission to use this command."
+
+
+async def test_thread_per_question_is_one_conversation(world, run_bot, moderator):
+    world.model.script("Start with Pak.", "Then switch to first names if he asks.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        question = await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("How do I address my new boss?")
+        )
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        assert thread_id != world.channel_id
+        [answer] = world.standin.bot_messages(thread_id)
+        assert answer.content == "Start with Pak."
+        assert world.standin.message(question["id"]).thread_id == thread_id
+        # In the bot's thread, the next message continues the conversation without a reply.
+        await world.standin.send_message(thread_id, world.asker_id, world.mention("And later on?"))
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the follow-up")
+        follow_up = world.model.chat_requests[1].messages
+        assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
+        assert rows(world, "SELECT parent_answer_id FROM answers WHERE answer_id = 2") == [(1,)]
