@@ -1,0 +1,254 @@
+"""Servers, answers and ratings."""
+
+from __future__ import annotations
+
+import json
+
+import aiosqlite
+
+from bot.storage.records import (
+    AnswerRecord,
+    AnswerResult,
+    NewAnswer,
+    Outcome,
+    Rating,
+    RatingSource,
+)
+from bot.storage.sqlite.connection import (
+    SqliteConnection,
+    ensure_guild_row,
+)
+
+
+class AnswersStore(SqliteConnection):
+    """Bot state, servers, answers and ratings."""
+
+    # Bot state
+
+    async def get_state(self, key: str) -> str | None:
+        row = await self._fetchone("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_state(self, key: str, value: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "value = excluded.value, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (key, value),
+            )
+
+    # Servers
+
+    async def ensure_guild(self, guild_id: int, name: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO guilds (guild_id, name) VALUES (?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name",
+                (guild_id, name),
+            )
+
+    # Answers
+
+    async def start_answer(self, new: NewAnswer) -> int:
+        """Record an answer as it starts streaming; returns its id."""
+        async with self._transaction() as conn:
+            await ensure_guild_row(conn, new.guild_id)
+            cursor = await conn.execute(
+                "INSERT INTO answers (guild_id, channel_id, question_message_id, asker_hash, question, model, "
+                "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    new.guild_id,
+                    new.channel_id,
+                    new.question_message_id,
+                    new.asker_hash,
+                    new.question,
+                    new.model,
+                    new.scope_version_id,
+                    new.parent_answer_id,
+                    None if new.cues is None else json.dumps(new.cues, ensure_ascii=False),
+                    json.dumps(list(new.sections), ensure_ascii=False),
+                    new.prompt_sha256,
+                    int(new.ephemeral),
+                ),
+            )
+            answer_id = cursor.lastrowid
+        assert answer_id is not None
+        return answer_id
+
+    async def add_answer_message(self, answer_id: int, message_id: int, channel_id: int, part: int) -> None:
+        """Link a Discord message to the answer it carries (part 0 is the first message)."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO answer_messages (message_id, answer_id, channel_id, part) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (message_id) DO NOTHING",
+                (message_id, answer_id, channel_id, part),
+            )
+
+    async def save_answer_progress(self, answer_id: int, text: str) -> None:
+        """Keep the text streamed so far, so a crash mid-answer loses at most the last interval."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE answers SET answer = ? WHERE answer_id = ? AND outcome = 'streaming'",
+                (text, answer_id),
+            )
+
+    async def finish_answer(self, answer_id: int, result: AnswerResult) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE answers SET answer = ?, outcome = ?, error = ?, tokens_in = ?, tokens_out = ?, "
+                "tokens_estimated = ?, ttft_ms = ?, total_ms = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE answer_id = ?",
+                (
+                    result.answer,
+                    result.outcome.value,
+                    result.error,
+                    result.tokens_in,
+                    result.tokens_out,
+                    int(result.tokens_estimated),
+                    result.ttft_ms,
+                    result.total_ms,
+                    answer_id,
+                ),
+            )
+
+    async def record_refused(self, new: NewAnswer, reason: str) -> int:
+        """Record a question the limits refused (the record says why; no model was called)."""
+        answer_id = await self.start_answer(new)
+        await self.finish_answer(answer_id, AnswerResult(answer="", outcome=Outcome.REFUSED, error=reason))
+        return answer_id
+
+    async def tokens_used_since(self, guild_id: int, since_iso: str) -> int:
+        """Tokens in and out of the server's answers since a moment (for the daily budget)."""
+        row = await self._fetchone(
+            "SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0) FROM answers "
+            "WHERE guild_id = ? AND created_at >= ?",
+            (guild_id, since_iso),
+        )
+        return int(row[0]) if row else 0
+
+    async def conversation(self, answer_id: int, limit: int = 20) -> list[tuple[str, str]]:
+        """(question, answer) pairs of the reply chain ending at `answer_id`, oldest first."""
+        rows = await self._fetchall(
+            "WITH RECURSIVE chain(answer_id, parent, depth) AS ("
+            " SELECT answer_id, parent_answer_id, 0 FROM answers WHERE answer_id = ?"
+            " UNION ALL SELECT a.answer_id, a.parent_answer_id, chain.depth + 1 FROM answers a"
+            " JOIN chain ON a.answer_id = chain.parent WHERE chain.depth < ?)"
+            " SELECT a.question, a.answer FROM chain JOIN answers a USING (answer_id) ORDER BY chain.depth DESC",
+            (answer_id, limit - 1),
+        )
+        return [(str(row[0]), str(row[1])) for row in rows]
+
+    async def close_interrupted_answers(self) -> int:
+        """Mark answers left 'streaming' by a crash as incomplete; returns how many there were."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE answers SET outcome = 'incomplete', error = 'interrupted by a restart', "
+                "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE outcome = 'streaming'"
+            )
+            return cursor.rowcount
+
+    async def get_answer(self, answer_id: int) -> AnswerRecord | None:
+        row = await self._fetchone(
+            "SELECT answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, error, "
+            "tokens_in, tokens_out, ttft_ms, total_ms FROM answers WHERE answer_id = ?",
+            (answer_id,),
+        )
+        return None if row is None else _answer_record(row)
+
+    async def answer_for_message(self, message_id: int) -> AnswerRecord | None:
+        """The answer a Discord message belongs to, if it is one of the bot's answers."""
+        row = await self._fetchone(
+            "SELECT a.answer_id, a.guild_id, a.channel_id, a.asker_hash, a.question, a.answer, a.model, "
+            "a.outcome, a.error, a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms "
+            "FROM answer_messages m JOIN answers a USING (answer_id) WHERE m.message_id = ?",
+            (message_id,),
+        )
+        return None if row is None else _answer_record(row)
+
+    async def latest_answer_in(self, channel_id: int) -> AnswerRecord | None:
+        """The newest finished answer in a channel or thread (a thread's conversation so far)."""
+        row = await self._fetchone(
+            "SELECT answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, error, "
+            "tokens_in, tokens_out, ttft_ms, total_ms FROM answers WHERE channel_id = ? AND outcome IN "
+            "('ok', 'incomplete') ORDER BY answer_id DESC LIMIT 1",
+            (channel_id,),
+        )
+        return None if row is None else _answer_record(row)
+
+    async def answer_message_ids(self, answer_id: int) -> list[int]:
+        rows = await self._fetchall(
+            "SELECT message_id FROM answer_messages WHERE answer_id = ? ORDER BY part", (answer_id,)
+        )
+        return [int(row[0]) for row in rows]
+
+    # Ratings
+
+    async def put_rating(self, rating: Rating) -> None:
+        """Insert or replace the member's rating of an answer (one per member per answer)."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO ratings (answer_id, rater_hash, value, scale_size, is_asker, source) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (answer_id, rater_hash) DO UPDATE SET "
+                "value = excluded.value, scale_size = excluded.scale_size, source = excluded.source, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE value != excluded.value OR source != excluded.source",
+                (
+                    rating.answer_id,
+                    rating.rater_hash,
+                    rating.value,
+                    rating.scale_size,
+                    int(rating.is_asker),
+                    rating.source.value,
+                ),
+            )
+
+    async def delete_rating(self, answer_id: int, rater_hash: str, value: int | None = None) -> bool:
+        """Delete the member's rating; with `value`, only if it still has that value. True if deleted."""
+        async with self._transaction() as conn:
+            if value is None:
+                cursor = await conn.execute(
+                    "DELETE FROM ratings WHERE answer_id = ? AND rater_hash = ?", (answer_id, rater_hash)
+                )
+            else:
+                cursor = await conn.execute(
+                    "DELETE FROM ratings WHERE answer_id = ? AND rater_hash = ? AND value = ?",
+                    (answer_id, rater_hash, value),
+                )
+            return cursor.rowcount > 0
+
+    async def ratings_for_answer(self, answer_id: int) -> list[Rating]:
+        rows = await self._fetchall(
+            "SELECT answer_id, rater_hash, value, scale_size, is_asker, source FROM ratings "
+            "WHERE answer_id = ? ORDER BY created_at, rater_hash",
+            (answer_id,),
+        )
+        return [
+            Rating(
+                answer_id=int(row[0]),
+                rater_hash=str(row[1]),
+                value=int(row[2]),
+                scale_size=int(row[3]),
+                is_asker=bool(row[4]),
+                source=RatingSource(row[5]),
+            )
+            for row in rows
+        ]
+
+
+def _answer_record(row: aiosqlite.Row) -> AnswerRecord:
+    return AnswerRecord(
+        answer_id=int(row[0]),
+        guild_id=int(row[1]),
+        channel_id=int(row[2]),
+        asker_hash=str(row[3]),
+        question=str(row[4]),
+        answer=str(row[5]),
+        model=str(row[6]),
+        outcome=Outcome(row[7]),
+        error=row[8],
+        tokens_in=row[9],
+        tokens_out=row[10],
+        ttft_ms=row[11],
+        total_ms=row[12],
+    )

@@ -1,0 +1,113 @@
+"""The SQLite connection: WAL, foreign keys, a busy timeout, one lock, short explicit transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.storage.migrations import MIGRATIONS_DIR, Migration, migrate
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SqliteConnection:
+    """The connection, its lock and transactions: what every part of the SQLite backend builds on."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._closed = False
+        # One connection serves every coroutine: a transaction must not interleave with another
+        # coroutine's statements, so all access takes turns.
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Self:
+        """Open (creating if needed) the database file with WAL, foreign keys and a busy timeout."""
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; each write method opens its own explicitly.
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # NORMAL is durable across application crashes in WAL mode; only a power loss can drop
+            # the last transactions, and FULL would cost an fsync per rating.
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        """Checkpoint the WAL into the main file and close the connection; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            try:
+                await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._conn.close()
+
+    async def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+        async with self._lock:
+            return await migrate(self._conn, directory)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            await self._conn.commit()
+
+    async def _fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+async def fetch_all(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> list[aiosqlite.Row]:
+    async with conn.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+async def ensure_guild_row(conn: aiosqlite.Connection, guild_id: int) -> None:
+    await conn.execute(
+        "INSERT INTO guilds (guild_id, name) VALUES (?, '') ON CONFLICT (guild_id) DO NOTHING", (guild_id,)
+    )
+
+
+async def write_audit(conn: aiosqlite.Connection, guild_id: int, actor_id: int, action: str, detail: str) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (guild_id, actor_id, action, detail) VALUES (?, ?, ?, ?)",
+        (guild_id, actor_id, action, detail),
+    )
+
+
+def sqlite_timestamp(moment: datetime) -> str:
+    """A UTC time in the format the schema's defaults use, so text comparison orders correctly."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

@@ -1,0 +1,189 @@
+"""Consent, reasons, comments, and a member's data: export, deletion, retention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.storage.records import (
+    Consent,
+    ConsentLevel,
+    NewComment,
+)
+from bot.storage.sqlite.connection import (
+    SqliteConnection,
+    ensure_guild_row,
+)
+
+
+class FeedbackStore(SqliteConnection):
+    """Consent, reasons, comments, and a member's data: export, deletion, retention."""
+
+    # Consent
+
+    async def consent(self, guild_id: int, member_hash: str) -> Consent | None:
+        row = await self._fetchone(
+            "SELECT guild_id, member_hash, level, consent_version, dm_opt_in, decided_at FROM consents "
+            "WHERE guild_id = ? AND member_hash = ?",
+            (guild_id, member_hash),
+        )
+        if row is None:
+            return None
+        return Consent(int(row[0]), str(row[1]), ConsentLevel(row[2]), str(row[3]), bool(row[4]), str(row[5]))
+
+    async def set_consent(
+        self, guild_id: int, member_hash: str, level: ConsentLevel, consent_version: str, *, dm_opt_in: bool = False
+    ) -> None:
+        """Record a member's decision (and keep it in the history of decisions)."""
+        async with self._transaction() as conn:
+            await ensure_guild_row(conn, guild_id)
+            await conn.execute(
+                "INSERT INTO consents (guild_id, member_hash, level, consent_version, dm_opt_in) "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (guild_id, member_hash) DO UPDATE SET level = excluded.level, "
+                "consent_version = excluded.consent_version, dm_opt_in = excluded.dm_opt_in, "
+                "decided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (guild_id, member_hash, level.value, consent_version, int(dm_opt_in)),
+            )
+            await conn.execute(
+                "INSERT INTO consent_events (guild_id, member_hash, level, consent_version) VALUES (?, ?, ?, ?)",
+                (guild_id, member_hash, level.value, consent_version),
+            )
+            if not level.allows_comments:
+                # Withdrawing consent for comments removes the comments already given in this server.
+                await conn.execute(
+                    "DELETE FROM comments WHERE rater_hash = ? AND answer_id IN "
+                    "(SELECT answer_id FROM answers WHERE guild_id = ?)",
+                    (member_hash, guild_id),
+                )
+            if not level.allows_ratings:
+                await conn.execute(
+                    "DELETE FROM ratings WHERE rater_hash = ? AND answer_id IN "
+                    "(SELECT answer_id FROM answers WHERE guild_id = ?)",
+                    (member_hash, guild_id),
+                )
+            if not level.allows_quotes:
+                await conn.execute(
+                    "UPDATE comments SET quotable = 0 WHERE rater_hash = ? AND answer_id IN "
+                    "(SELECT answer_id FROM answers WHERE guild_id = ?)",
+                    (member_hash, guild_id),
+                )
+
+    # Reasons and comments
+
+    async def set_reasons(self, answer_id: int, rater_hash: str, tags: list[str]) -> bool:
+        """Replace the reason tags of a member's rating; False if there is no rating to attach them to."""
+        async with self._transaction() as conn:
+            async with conn.execute(
+                "SELECT 1 FROM ratings WHERE answer_id = ? AND rater_hash = ?", (answer_id, rater_hash)
+            ) as cursor:
+                if await cursor.fetchone() is None:
+                    return False
+            await conn.execute(
+                "DELETE FROM rating_reasons WHERE answer_id = ? AND rater_hash = ?", (answer_id, rater_hash)
+            )
+            await conn.executemany(
+                "INSERT INTO rating_reasons (answer_id, rater_hash, tag) VALUES (?, ?, ?)",
+                [(answer_id, rater_hash, tag) for tag in dict.fromkeys(tags)],
+            )
+            return True
+
+    async def reasons(self, answer_id: int, rater_hash: str) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT tag FROM rating_reasons WHERE answer_id = ? AND rater_hash = ? ORDER BY tag",
+            (answer_id, rater_hash),
+        )
+        return [str(row[0]) for row in rows]
+
+    async def add_comment(self, comment: NewComment) -> int | None:
+        """Store a comment; None when the same Discord message was stored already (a redelivered event)."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO comments (answer_id, rater_hash, text, source, quotable, message_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
+                (
+                    comment.answer_id,
+                    comment.rater_hash,
+                    comment.text,
+                    comment.source.value,
+                    int(comment.quotable),
+                    comment.message_id,
+                ),
+            )
+            return cursor.lastrowid if cursor.rowcount else None
+
+    async def comments_for_answer(self, answer_id: int) -> list[tuple[str, str, bool]]:
+        """(rater_hash, text, quotable) of an answer's comments, oldest first."""
+        rows = await self._fetchall(
+            "SELECT rater_hash, text, quotable FROM comments WHERE answer_id = ? ORDER BY comment_id", (answer_id,)
+        )
+        return [(str(r[0]), str(r[1]), bool(r[2])) for r in rows]
+
+    # A member's data: export, deletion, retention
+
+    async def member_data(self, member_hash: str) -> dict[str, list[dict[str, Any]]]:
+        """Every row linked to the member, table by table, for an export."""
+        queries = {
+            "consents": "SELECT guild_id, level, consent_version, dm_opt_in, decided_at FROM consents "
+            "WHERE member_hash = ?",
+            "consent_history": "SELECT guild_id, level, consent_version, decided_at FROM consent_events "
+            "WHERE member_hash = ? ORDER BY event_id",
+            "questions": "SELECT answer_id, guild_id, channel_id, question, answer, outcome, created_at FROM answers "
+            "WHERE asker_hash = ? ORDER BY answer_id",
+            "ratings": "SELECT r.answer_id, a.guild_id, r.value, r.scale_size, r.is_asker, r.source, r.created_at, "
+            "r.updated_at FROM ratings r JOIN answers a USING (answer_id) WHERE r.rater_hash = ? ORDER BY r.answer_id",
+            "rating_reasons": "SELECT answer_id, tag FROM rating_reasons WHERE rater_hash = ? ORDER BY answer_id, tag",
+            "comments": "SELECT c.answer_id, a.guild_id, c.text, c.source, c.quotable, c.created_at FROM comments c "
+            "JOIN answers a USING (answer_id) WHERE c.rater_hash = ? ORDER BY c.comment_id",
+        }
+        data: dict[str, list[dict[str, Any]]] = {}
+        async with self._lock:
+            for name, sql in queries.items():
+                async with self._conn.execute(sql, (member_hash,)) as cursor:
+                    columns = [column[0] for column in cursor.description]
+                    data[name] = [dict(zip(columns, row, strict=True)) for row in await cursor.fetchall()]
+        return data
+
+    async def forget_member(self, member_hash: str) -> dict[str, int]:
+        """Delete every row linked to the member in every table; returns what was removed, by kind.
+
+        Answers to the member's questions stay for the other members who rated them, but the question
+        text and the link to the member are removed.
+        """
+        async with self._transaction() as conn:
+            counts = {}
+            for name, sql in (
+                ("rating reasons", "DELETE FROM rating_reasons WHERE rater_hash = ?"),
+                ("ratings", "DELETE FROM ratings WHERE rater_hash = ?"),
+                ("comments", "DELETE FROM comments WHERE rater_hash = ?"),
+                ("consent decisions", "DELETE FROM consent_events WHERE member_hash = ?"),
+                ("consent records", "DELETE FROM consents WHERE member_hash = ?"),
+                (
+                    "questions",
+                    "UPDATE answers SET asker_hash = 'forgotten', question = '' WHERE asker_hash = ?",
+                ),
+            ):
+                cursor = await conn.execute(sql, (member_hash,))
+                counts[name] = cursor.rowcount
+            return counts
+
+    async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
+        """Remove raw text older than each server's retention period; returns (answers, comments) purged.
+
+        Ratings, reason tags, timings and token counts stay, so aggregates survive the purge.
+        """
+        cutoff = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || coalesce(s.retention_days, 180) || ' days')"
+        async with self._transaction() as conn:
+            answers = await conn.execute(
+                "UPDATE answers SET question = '', answer = '', text_purged_at = ? WHERE text_purged_at IS NULL "
+                "AND outcome != 'streaming' AND created_at < (SELECT " + cutoff + " FROM guilds g LEFT JOIN "
+                "guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)",
+                (now_iso, now_iso),
+            )
+            comments = await conn.execute(
+                "UPDATE comments SET text = '', purged_at = ? WHERE purged_at IS NULL AND created_at < (SELECT "
+                + cutoff
+                + " FROM answers a JOIN guilds g USING (guild_id) LEFT JOIN guild_settings s USING (guild_id) "
+                "WHERE a.answer_id = comments.answer_id)",
+                (now_iso, now_iso),
+            )
+            return answers.rowcount, comments.rowcount

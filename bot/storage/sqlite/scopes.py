@@ -1,0 +1,225 @@
+"""Scope versions, per-server settings and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.records import (
+    AuditEntry,
+    GuildSettings,
+    NewScopeVersion,
+    ScopeSource,
+    ScopeVersion,
+)
+from bot.storage.sqlite.connection import (
+    SqliteConnection,
+    ensure_guild_row,
+    write_audit,
+)
+
+
+class ScopesStore(SqliteConnection):
+    """Scope versions, per-server settings and the audit log."""
+
+    # Scopes
+
+    async def add_scope_version(self, new: NewScopeVersion) -> ScopeVersion:
+        """Store a new immutable version, make it the server's current scope, and audit the change.
+
+        The version number is taken inside the write transaction, so two moderators changing the
+        scope at the same moment get consecutive numbers and neither version is lost.
+        """
+        digest = hashlib.sha256(new.content.encode()).hexdigest()
+        async with self._transaction() as conn:
+            await ensure_guild_row(conn, new.guild_id)
+            cursor = await conn.execute(
+                "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
+                "change_summary, author_id) SELECT ?, coalesce(max(number), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
+                "FROM scope_versions WHERE guild_id = ?",
+                (
+                    new.guild_id,
+                    new.scope_id,
+                    new.title,
+                    new.content,
+                    digest,
+                    new.source.value,
+                    new.change_summary,
+                    new.author_id,
+                    new.guild_id,
+                ),
+            )
+            version_id = cursor.lastrowid
+            await conn.execute(
+                "INSERT INTO guild_settings (guild_id, current_scope_id) VALUES (?, ?) ON CONFLICT (guild_id) "
+                "DO UPDATE SET current_scope_id = excluded.current_scope_id, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (new.guild_id, version_id),
+            )
+            async with conn.execute(_SCOPE_COLUMNS + " WHERE version_id = ?", (version_id,)) as rows:
+                row = await rows.fetchone()
+            assert row is not None
+            version = _scope_version(row)
+            await write_audit(
+                conn,
+                new.guild_id,
+                new.author_id,
+                f"scope.{new.source.value}",
+                f"version {version.number} ({version.scope_id}): {new.change_summary}",
+            )
+        return version
+
+    async def current_scope(self, guild_id: int) -> ScopeVersion | None:
+        row = await self._fetchone(
+            _SCOPE_COLUMNS + " WHERE version_id = (SELECT current_scope_id FROM guild_settings WHERE guild_id = ?)",
+            (guild_id,),
+        )
+        return None if row is None else _scope_version(row)
+
+    async def scope_version(self, guild_id: int, number: int) -> ScopeVersion | None:
+        row = await self._fetchone(_SCOPE_COLUMNS + " WHERE guild_id = ? AND number = ?", (guild_id, number))
+        return None if row is None else _scope_version(row)
+
+    async def scope_history(self, guild_id: int, limit: int = 25) -> list[ScopeVersion]:
+        """The server's scope versions, newest first."""
+        rows = await self._fetchall(
+            _SCOPE_COLUMNS + " WHERE guild_id = ? ORDER BY number DESC LIMIT ?", (guild_id, limit)
+        )
+        return [_scope_version(row) for row in rows]
+
+    async def clear_scope(self, guild_id: int, actor_id: int) -> bool:
+        """Unset the current scope (versions are kept); False if none was set."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE guild_settings SET current_scope_id = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                "WHERE guild_id = ? AND current_scope_id IS NOT NULL",
+                (guild_id,),
+            )
+            if cursor.rowcount == 0:
+                return False
+            await write_audit(conn, guild_id, actor_id, "scope.clear", "the server has no declared scope now")
+            return True
+
+    # Per-server settings and the audit log
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        row = await self._fetchone(
+            "SELECT guild_id, current_scope_id, allow_unscoped, log_channel_id, research_contact, retention_days, "
+            "consent_note, consent_revision, rating_scale, rating_controls, reason_tags, answer_channels, "
+            "cooldown_seconds, daily_token_budget, instructions, answer_language, digest_enabled, digest_cron, "
+            "digest_timezone, digest_channel_id, research_role_id, answer_in_threads FROM guild_settings "
+            "WHERE guild_id = ?",
+            (guild_id,),
+        )
+        if row is None:
+            return GuildSettings(guild_id=guild_id)
+        return GuildSettings(
+            guild_id=int(row[0]),
+            current_scope_id=row[1],
+            allow_unscoped=bool(row[2]),
+            log_channel_id=row[3],
+            research_contact=row[4],
+            retention_days=int(row[5]),
+            consent_note=row[6],
+            consent_revision=int(row[7]),
+            rating_scale=str(row[8]),
+            rating_controls=str(row[9]),
+            reason_tags=tuple(json.loads(row[10])),
+            answer_channels=tuple(int(channel) for channel in json.loads(row[11])),
+            cooldown_seconds=int(row[12]),
+            daily_token_budget=int(row[13]),
+            instructions=row[14],
+            answer_language=row[15],
+            digest_enabled=bool(row[16]),
+            digest_cron=str(row[17]),
+            digest_timezone=str(row[18]),
+            digest_channel_id=row[19],
+            research_role_id=row[20],
+            answer_in_threads=bool(row[21]),
+        )
+
+    async def update_guild_settings(
+        self, guild_id: int, actor_id: int, changes: dict[str, Any], *, detail: str
+    ) -> GuildSettings:
+        """Change settings columns and audit it in one transaction; `reason_tags` takes a list."""
+        for column in ("reason_tags", "answer_channels"):
+            if column in changes:
+                changes = {**changes, column: json.dumps(list(changes[column]), ensure_ascii=False)}
+        unknown = set(changes) - _GUILD_SETTING_COLUMNS
+        if unknown:
+            raise ValueError(f"not a server setting: {', '.join(sorted(unknown))}")
+        async with self._transaction() as conn:
+            await ensure_guild_row(conn, guild_id)
+            await conn.execute("INSERT INTO guild_settings (guild_id) VALUES (?) ON CONFLICT DO NOTHING", (guild_id,))
+            if changes:
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                await conn.execute(
+                    f"UPDATE guild_settings SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                    "WHERE guild_id = ?",
+                    (*changes.values(), guild_id),
+                )
+            await write_audit(conn, guild_id, actor_id, "settings.update", detail)
+        return await self.guild_settings(guild_id)
+
+    async def add_audit(self, guild_id: int, actor_id: int, action: str, detail: str = "") -> None:
+        async with self._transaction() as conn:
+            await ensure_guild_row(conn, guild_id)
+            await write_audit(conn, guild_id, actor_id, action, detail)
+
+    async def audit_entries(self, guild_id: int, limit: int = 50) -> list[AuditEntry]:
+        """The server's audit log, newest first."""
+        rows = await self._fetchall(
+            "SELECT guild_id, actor_id, action, detail, created_at FROM audit_log WHERE guild_id = ? "
+            "ORDER BY entry_id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [AuditEntry(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+_GUILD_SETTING_COLUMNS = {
+    "allow_unscoped",
+    "log_channel_id",
+    "research_contact",
+    "retention_days",
+    "consent_note",
+    "consent_revision",
+    "rating_scale",
+    "rating_controls",
+    "reason_tags",
+    "answer_channels",
+    "cooldown_seconds",
+    "daily_token_budget",
+    "instructions",
+    "answer_language",
+    "digest_enabled",
+    "digest_cron",
+    "digest_timezone",
+    "digest_channel_id",
+    "research_role_id",
+    "answer_in_threads",
+}
+
+
+_SCOPE_COLUMNS = (
+    "SELECT version_id, guild_id, number, scope_id, title, content, content_sha256, source, change_summary, "
+    "author_id, created_at FROM scope_versions"
+)
+
+
+def _scope_version(row: aiosqlite.Row) -> ScopeVersion:
+    return ScopeVersion(
+        version_id=int(row[0]),
+        guild_id=int(row[1]),
+        number=int(row[2]),
+        scope_id=str(row[3]),
+        title=str(row[4]),
+        content=str(row[5]),
+        content_sha256=str(row[6]),
+        source=ScopeSource(row[7]),
+        change_summary=str(row[8]),
+        author_id=int(row[9]),
+        created_at=str(row[10]),
+    )
