@@ -225,3 +225,28 @@ async def test_scope_reaches_the_model_as_trusted_context(world, run_bot):
             await asyncio.sleep(0.3)
             version = conn.execute("SELECT scope_version_id FROM answers").fetchone()[0]
         assert version == 1
+
+
+async def test_show_pages_through_a_long_scope(world, run_bot, moderator):
+    async with run_bot(scope=None):
+        await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        record = await run(world, world.asker_id, "culture")
+        first = record.original
+        assert first is not None
+        assert first.embeds[0]["footer"]["text"].startswith("Page 1 of ")
+        pages = int(first.embeds[0]["footer"]["text"].rsplit(" ", 1)[-1])
+        assert pages > 1
+        buttons = {c["label"]: c for row in first.components for c in row["components"]}
+        assert buttons["Previous"].get("disabled") is True
+        # Someone else cannot turn the asker's pages.
+        other = await world.standin.click_button(
+            first.channel_id, first.id, world.member_id, buttons["Next"]["custom_id"]
+        )
+        refused = await world.standin.wait_for_interaction_response(other)
+        assert "/culture" in refused.response_data["content"]
+        clicked = await world.standin.click_button(
+            first.channel_id, first.id, world.asker_id, buttons["Next"]["custom_id"]
+        )
+        turned = await world.standin.wait_for_interaction_response(clicked)
+        assert turned.response_type == 7
+        assert turned.response_data["embeds"][0]["footer"]["text"] == f"Page 2 of {pages}"
