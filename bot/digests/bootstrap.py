@@ -1,85 +1,159 @@
 """Cluster bootstrap for rating statistics: resample answers, not ratings.
 
 Ratings of one answer are not independent (the same text, often the same thread), so the unit of
-resampling is the answer: a replicate draws as many answers as there are, with replacement, and recomputes
-the ratio statistic (sum over the drawn answers' ratings / number of their ratings). Percentile intervals.
+resampling is the answer. A replicate draws as many answers as the period has, uniformly with replacement,
+and recomputes every statistic from that one draw: the period's overall fit, the fit of each group (scope
+version, language, channel, setting, day), and differences between groups. Statistics are ratios over
+ratings (sum over the drawn answers' ratings / number of their ratings). Intervals are percentile intervals.
 
-Speed without shortcuts: a ratio statistic only depends on how often each distinct answer *type* (its
-number of ratings and its sums) was drawn, and those counts are exactly Multinomial(n, type frequencies).
-When answers share few types (the usual case: a handful of ratings on a 3- or 5-point scale), a replicate
-costs one multinomial draw over the types instead of n index draws. Otherwise answers are drawn by index, in
-chunks that bound memory. Both are the same resampling distribution; every estimate gets its own random
-stream derived from the seed and a stable label, so results do not depend on which other groups exist.
+Speed without shortcuts: a replicate is a vector of draw counts per answer, so all group totals of all
+replicates are one matrix product, draw counts (resamples × answers) @ design (answers × group columns),
+done in chunks that bound memory (about 24 MB at a time). A group that a replicate happens not to draw at
+all has no value in that replicate; such replicates are left out of that group's interval (only likely for
+groups of a few answers, whose intervals are wide anyway). Each period gets its own random stream from the
+seed and a stable label, so numbers are reproducible and do not depend on the order of computation.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 LEVEL = 0.95
-_CHUNK_CELLS = 1_000_000  # index draws per chunk when resampling by index (8 MB of int64)
+_CHUNK_CELLS = 2_000_000  # draws per chunk: 16 MB of indices, 8 MB of float32 counts
 
 
 def rng_for(seed: int, *labels: str) -> np.random.Generator:
-    """An independent, reproducible random stream for one estimate (crc32 is stable across runs)."""
+    """An independent, reproducible random stream (crc32 is stable across runs, unlike hash())."""
     entropy = [seed % 2**63, *(zlib.crc32(label.encode()) for label in labels)]
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
 @dataclass(frozen=True, slots=True)
 class Clusters:
-    """Per-answer totals for the answers in one group: ratings per answer (each >= 1) and statistic sums.
+    """Per-answer totals: ratings per answer (each >= 1) and one row of sums per statistic.
 
-    `sums` has one row per statistic; statistic s of the group is sums[s].sum() / counts.sum().
+    Statistic s of a set of answers is sums[s].sum() / counts.sum() over those answers.
     """
 
     counts: FloatArray
-    sums: FloatArray
+    sums: FloatArray  # (statistics, answers)
 
     @property
     def size(self) -> int:
         return int(self.counts.size)
 
-    def estimates(self) -> FloatArray:
-        total = float(self.counts.sum())
-        if total == 0:
-            return np.full(self.sums.shape[0], np.nan)
-        result: FloatArray = self.sums.sum(axis=1) / total
+    @property
+    def table(self) -> FloatArray:
+        """(answers, 1 + statistics): the count, then the sums."""
+        result: FloatArray = np.vstack([self.counts, self.sums]).T
         return result
 
 
-def replicates(clusters: Clusters, resamples: int, rng: np.random.Generator) -> FloatArray:
-    """Bootstrap replicates of each statistic, shape (statistics, resamples)."""
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """A partition of the answers: codes[i] in 0..groups-1, or -1 for an answer in no group."""
+
+    codes: IntArray
+    groups: int
+
+
+def whole(size: int) -> Grouping:
+    """Every answer in one group (the overall statistic)."""
+    return Grouping(np.zeros(size, dtype=np.int64), 1)
+
+
+def group_totals(clusters: Clusters, grouping: Grouping) -> FloatArray:
+    """Point totals, shape (groups, 1 + statistics)."""
+    table = clusters.table
+    totals = np.zeros((grouping.groups, table.shape[1]))
+    member = grouping.codes >= 0
+    np.add.at(totals, grouping.codes[member], table[member])
+    return totals
+
+
+def grouped_replicates(
+    clusters: Clusters, groupings: Sequence[Grouping], resamples: int, rng: np.random.Generator
+) -> list[FloatArray]:
+    """Bootstrap totals for every group of every grouping from shared resamples of the answers.
+
+    Returns one array per grouping, shape (groups, 1 + statistics, resamples): the drawn ratings count and
+    the statistics' sums in each replicate.
+    """
     n = clusters.size
+    width = 1 + clusters.sums.shape[0]
     if n == 0 or resamples <= 0:
-        return np.empty((clusters.sums.shape[0], 0))
-    table = np.vstack([clusters.counts, clusters.sums]).T  # (answers, 1 + statistics)
-    types, frequency = np.unique(table, axis=0, return_counts=True)
-    if types.shape[0] * 8 <= n:
-        draws = rng.multinomial(n, frequency / n, size=resamples)
-        totals = draws @ types
-    else:
-        totals = np.empty((resamples, table.shape[1]))
-        chunk = max(1, _CHUNK_CELLS // n)
-        for start in range(0, resamples, chunk):
-            stop = min(resamples, start + chunk)
-            index = rng.integers(0, n, size=(stop - start, n))
-            for column in range(table.shape[1]):
-                totals[start:stop, column] = table[:, column][index].sum(axis=1)
-    result: FloatArray = totals[:, 1:].T / totals[:, 0]
+        return [np.zeros((grouping.groups, width, max(resamples, 0))) for grouping in groupings]
+    table = clusters.table
+    rows = np.arange(n)
+    blocks = []
+    for grouping in groupings:
+        member = grouping.codes >= 0
+        block = np.zeros((n, grouping.groups, width))
+        block[rows[member], grouping.codes[member]] = table[member]
+        blocks.append(block.reshape(n, grouping.groups * width))
+    # float32 halves the product's cost and is exact here: draw counts and rating counts are small integers,
+    # fit sums are multiples of 1/4 or 1/2 (3- and 5-point scales), and totals stay far below 2**24 steps.
+    design = np.hstack(blocks).astype(np.float32)
+    totals = np.empty((resamples, design.shape[1]))
+    chunk = max(1, _CHUNK_CELLS // n)
+    draws = np.empty((min(chunk, resamples), n), dtype=np.float32)
+    for start in range(0, resamples, chunk):
+        size = min(resamples, start + chunk) - start
+        picks = rng.integers(0, n, size=(size, n))
+        # Counting row by row keeps the counts in cache; one bincount over offset rows is slower.
+        for row in range(size):
+            draws[row] = np.bincount(picks[row], minlength=n)
+        totals[start : start + size] = draws[:size] @ design
+    result = []
+    column = 0
+    for grouping in groupings:
+        span = grouping.groups * width
+        result.append(totals[:, column : column + span].reshape(resamples, grouping.groups, width).transpose(1, 2, 0))
+        column += span
     return result
 
 
+def ratios(totals: FloatArray) -> FloatArray:
+    """Statistics from totals of shape (1 + statistics, ...): sums / count, NaN where nothing was drawn."""
+    counts = totals[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: FloatArray = np.where(counts > 0, totals[1:] / np.where(counts > 0, counts, 1.0), np.nan)
+    return result
+
+
+def percentile_intervals(values: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The central 95% along the last axis, NaN replicates left out, NaN where none has a value.
+
+    Same as numpy's default ("linear") quantiles of the finite values, for many groups in one sort.
+    """
+    ordered = np.sort(values, axis=-1)  # NaN sort last
+    finite = np.isfinite(ordered).sum(axis=-1)
+    tail = (1 - LEVEL) / 2
+    bounds = []
+    for level in (tail, 1 - tail):
+        position = np.maximum(finite - 1, 0) * level
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(finite - 1, 0))
+        low = np.take_along_axis(ordered, below[..., None], axis=-1)[..., 0]
+        high = np.take_along_axis(ordered, above[..., None], axis=-1)[..., 0]
+        bound = low + (position - below) * (high - low)
+        bounds.append(np.where(finite > 0, bound, np.nan))
+    return bounds[0], bounds[1]
+
+
 def percentile_interval(values: FloatArray) -> tuple[float, float] | None:
-    """The central 95% of the replicates, or None when there are none."""
+    """The central 95% of the replicates that have a value, or None when none has."""
     if values.size == 0:
         return None
-    tail = (1 - LEVEL) / 2
-    low, high = np.quantile(values, [tail, 1 - tail])
+    low, high = percentile_intervals(values)
+    if not np.isfinite(low):
+        return None
     return float(low), float(high)

@@ -104,6 +104,15 @@ class VersionComparison:
 
 
 @dataclass(frozen=True, slots=True)
+class TimePoint:
+    """Fit of the answers asked on one day (UTC), or in one week starting that Monday."""
+
+    day: str  # YYYY-MM-DD
+    mean_fit: Estimate
+    fit_share: Estimate
+
+
+@dataclass(frozen=True, slots=True)
 class TagCount:
     tag: str
     count: int
@@ -214,6 +223,7 @@ class Digest:
     fit_share_change: Difference | None
     breakdowns: tuple[Breakdown, ...]
     versions: VersionComparison
+    timeline: tuple[TimePoint, ...]  # per day over the previous and this period (the chart's line)
     reasons: tuple[TagCount, ...]
     lowest_fit: tuple[AnswerNote, ...]
     disagreement: Disagreement

@@ -10,15 +10,30 @@ the previous period's (a rating this week of last week's answer).
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
+from operator import attrgetter
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bot.digests.agreement import krippendorff_alpha
-from bot.digests.bootstrap import Clusters, FloatArray, percentile_interval, replicates, rng_for
+from bot.digests.bootstrap import (
+    Clusters,
+    FloatArray,
+    Grouping,
+    IntArray,
+    group_totals,
+    grouped_replicates,
+    percentile_interval,
+    percentile_intervals,
+    ratios,
+    rng_for,
+    whole,
+)
 from bot.digests.model import (
     AnswerNote,
     AuditEntry,
@@ -38,13 +53,14 @@ from bot.digests.model import (
     TagCount,
     Theme,
     ThemeSummary,
+    TimePoint,
     VersionComparison,
 )
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow
 from bot.digests.text import safe_excerpt, safe_text
 from bot.digests.themes import METHOD, FoundTheme, ThemeFinding, find_themes, match_previous
 
-__all__ = ["Digest", "compute_digest"]
+__all__ = ["Digest", "RatedPeriod", "compute_digest", "fit_timeline", "prepare"]
 
 OUTCOMES = ("ok", "incomplete", "failed", "refused")
 ANSWER_EXCERPT = 300
@@ -71,14 +87,12 @@ SPLIT_RULE = (
     "scale, or when its ratings span at least half of the scale's values (3 or more steps on a 5-point scale)."
 )
 
-IntArray = NDArray[np.int64]
-
 
 # ------------------------------------------------------------------------------------------------ one period
 
 
 @dataclass(frozen=True, slots=True)
-class _Period:
+class RatedPeriod:
     """One period's valid ratings as arrays, and per rated answer totals (answers in `answer_ids` order)."""
 
     rows: DigestRows
@@ -102,16 +116,15 @@ class _Period:
         result: FloatArray = self.fit_sum / self.count
         return result
 
-    def clusters(self, mask: NDArray[np.bool_] | None = None) -> Clusters:
-        if mask is None:
-            return Clusters(self.count, np.vstack([self.fit_sum, self.top_sum]))
-        return Clusters(self.count[mask], np.vstack([self.fit_sum[mask], self.top_sum[mask]]))
+    def clusters(self) -> Clusters:
+        return Clusters(self.count, np.vstack([self.fit_sum, self.top_sum]))
 
 
-def _prepare(rows: DigestRows) -> _Period:
+def _valid_latest(ratings: Sequence[RatingRow]) -> tuple[tuple[RatingRow, ...], int]:
+    """Ratings with a value on their scale, the latest per (answer, rater); and how many were invalid."""
     latest: dict[tuple[int, str], RatingRow] = {}
     invalid = 0
-    for rating in rows.ratings:
+    for rating in ratings:
         if rating.scale_size < 2 or not 1 <= rating.value <= rating.scale_size:
             invalid += 1
             continue
@@ -119,18 +132,39 @@ def _prepare(rows: DigestRows) -> _Period:
         seen = latest.get(key)
         if seen is None or rating.updated_at > seen.updated_at:
             latest[key] = rating
-    ratings = tuple(latest.values())
+    return tuple(latest.values()), invalid
+
+
+_ANSWER_ID = attrgetter("answer_id")
+_RATER = attrgetter("rater_hash")
+_VALUE = attrgetter("value")
+_SCALE = attrgetter("scale_size")
+
+
+def prepare(rows: DigestRows) -> RatedPeriod:
+    """Valid, deduplicated ratings as arrays, with per-answer totals (also used by the chart)."""
+    ratings: tuple[RatingRow, ...] = tuple(rows.ratings)
     n = len(ratings)
-    rating_answer = np.fromiter((rating.answer_id for rating in ratings), np.int64, count=n)
-    value = np.fromiter((rating.value for rating in ratings), np.int64, count=n)
-    scale = np.fromiter((rating.scale_size for rating in ratings), np.int64, count=n)
-    codes: dict[str, int] = {}
-    rater = np.fromiter((codes.setdefault(rating.rater_hash, len(codes)) for rating in ratings), np.int64, count=n)
+    value = np.fromiter(map(_VALUE, ratings), np.int64, count=n)
+    scale = np.fromiter(map(_SCALE, ratings), np.int64, count=n)
+    invalid = 0
+    # Storage keeps one valid rating per member and answer, so the slow path rarely runs; checked in C.
+    if (
+        not bool(np.all((scale >= 2) & (value >= 1) & (value <= scale)))
+        or len(set(zip(map(_ANSWER_ID, ratings), map(_RATER, ratings), strict=True))) != n
+    ):
+        ratings, invalid = _valid_latest(ratings)
+        n = len(ratings)
+        value = np.fromiter(map(_VALUE, ratings), np.int64, count=n)
+        scale = np.fromiter(map(_SCALE, ratings), np.int64, count=n)
+    rating_answer = np.fromiter(map(_ANSWER_ID, ratings), np.int64, count=n)
+    codes: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    rater = np.fromiter(map(codes.__getitem__, map(_RATER, ratings)), np.int64, count=n)
     fit = (value - 1) / (scale - 1)
     top = (value == scale).astype(np.float64)
     answer_ids, rating_index = np.unique(rating_answer, return_inverse=True)
     size = answer_ids.size
-    return _Period(
+    return RatedPeriod(
         rows=rows,
         ratings=ratings,
         invalid_ratings=invalid,
@@ -160,28 +194,18 @@ def _rating_label(rating: RatingRow) -> str:
 class _Fit:
     mean_fit: Estimate
     fit_share: Estimate
-    replicates: FloatArray  # (2, resamples): mean fit, fit share
+    replicates: FloatArray  # (2, resamples): mean fit, fit share; NaN where the group was not drawn
 
 
-def _fit(clusters: Clusters, *, seed: int, resamples: int, label: str) -> _Fit:
-    ratings = round(float(clusters.counts.sum()))
-    if clusters.size == 0:
-        empty = Estimate(None, None, None, 0, 0)
-        return _Fit(empty, empty, np.empty((2, 0)))
-    point = clusters.estimates()
-    if clusters.size < 2:
-        reps: FloatArray = np.empty((2, 0))
-    else:
-        reps = replicates(clusters, resamples, rng_for(seed, label))
-    estimates = []
-    for statistic in range(2):
-        interval = percentile_interval(reps[statistic])
-        low, high = interval if interval is not None else (None, None)
-        estimates.append(Estimate(float(point[statistic]), low, high, clusters.size, ratings))
-    return _Fit(estimates[0], estimates[1], reps)
+_NO_FIT = _Fit(Estimate(None, None, None, 0, 0), Estimate(None, None, None, 0, 0), np.empty((2, 0)))
+
+
+def _optional(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 def _difference(a: _Fit, b: _Fit, statistic: int, a_label: str, b_label: str) -> Difference:
+    """b - a; the replicates are paired (same resample, or independent resamples of two periods)."""
     a_estimate = a.mean_fit if statistic == 0 else a.fit_share
     b_estimate = b.mean_fit if statistic == 0 else b.fit_share
     if a_estimate.value is None or b_estimate.value is None:
@@ -194,7 +218,57 @@ def _difference(a: _Fit, b: _Fit, statistic: int, a_label: str, b_label: str) ->
     return Difference(a_label, b_label, value, low, high)
 
 
-def _denominators(period: _Period) -> Denominators:
+@dataclass(frozen=True, slots=True)
+class _Grouped:
+    """One grouping of one period's rated answers (or pooled periods): per-group totals and intervals."""
+
+    point: FloatArray  # (groups, 3): ratings, fit sum, top sum
+    totals: FloatArray  # (groups, 3, resamples)
+    answers: IntArray  # (groups,): rated answers
+    replicates: FloatArray  # (groups, 2, resamples): mean fit, fit share; NaN where a group was not drawn
+    low: FloatArray  # (groups, 2)
+    high: FloatArray
+
+    @classmethod
+    def of(cls, point: FloatArray, totals: FloatArray, answers: IntArray) -> _Grouped:
+        replicates = ratios(totals.transpose(1, 0, 2)).transpose(1, 0, 2)
+        low, high = percentile_intervals(replicates)  # every group at once: one sort
+        return cls(point, totals, answers, replicates, low, high)
+
+    def fit(self, group: int) -> _Fit:
+        point = self.point[group]
+        if point[0] == 0:
+            return _NO_FIT
+        ratings = round(float(point[0]))
+        answers = int(self.answers[group])
+        estimates = []
+        for statistic in range(2):
+            value = float(point[1 + statistic] / point[0])
+            # One rated answer has no sampling variation to resample: no interval rather than a fake one.
+            if answers >= 2:
+                low, high = _optional(self.low[group, statistic]), _optional(self.high[group, statistic])
+            else:
+                low = high = None
+            estimates.append(Estimate(value, low, high, answers, ratings))
+        reps = self.replicates[group] if answers >= 2 else np.empty((2, 0))
+        return _Fit(estimates[0], estimates[1], reps)
+
+
+def _grouped(
+    period: RatedPeriod, groupings: Sequence[Grouping], *, seed: int, resamples: int, label: str
+) -> list[_Grouped]:
+    """Every grouping's fits from one shared bootstrap of the period's answers."""
+    clusters = period.clusters()
+    all_totals = grouped_replicates(clusters, groupings, resamples, rng_for(seed, label))
+    result = []
+    for grouping, totals in zip(groupings, all_totals, strict=True):
+        member = grouping.codes[grouping.codes >= 0]
+        answers = np.bincount(member, minlength=grouping.groups).astype(np.int64)
+        result.append(_Grouped.of(group_totals(clusters, grouping), totals, answers))
+    return result
+
+
+def _denominators(period: RatedPeriod) -> Denominators:
     rows = period.rows
     outcomes = Counter(answer.outcome for answer in rows.answers)
     by_outcome = {outcome: outcomes.get(outcome, 0) for outcome in OUTCOMES}
@@ -216,7 +290,7 @@ def _denominators(period: _Period) -> Denominators:
     )
 
 
-def _summary(period: _Period, fit: _Fit) -> PeriodSummary:
+def _summary(period: RatedPeriod, fit: _Fit) -> PeriodSummary:
     distribution = []
     for size in sorted(set(period.scale.tolist())):
         counts = np.bincount(period.value[period.scale == size] - 1, minlength=size)
@@ -281,13 +355,10 @@ DIMENSIONS = (
 )
 
 
-def _group_keys(period: _Period, lookup: dict[int, AnswerRow], dimension: _Dimension) -> list[str]:
+def _group_keys(period: RatedPeriod, lookup: dict[int, AnswerRow], dimension: _Dimension) -> list[str]:
     """The dimension's key for each rated answer of the period."""
-    keys = []
-    for answer_id in period.answer_ids.tolist():
-        answer = lookup.get(answer_id)
-        keys.append(_UNKNOWN if answer is None else dimension.key(answer))
-    return keys
+    key, get = dimension.key, lookup.get
+    return [_UNKNOWN if (answer := get(answer_id)) is None else key(answer) for answer_id in period.answer_ids.tolist()]
 
 
 def _version_sort(key: str) -> tuple[int, int]:
@@ -298,7 +369,7 @@ def _version_sort(key: str) -> tuple[int, int]:
     return (1, int(key))
 
 
-def _point_by_group(period: _Period, keys: Sequence[str]) -> dict[str, tuple[float, int]]:
+def _point_by_group(period: RatedPeriod, keys: Sequence[str]) -> dict[str, tuple[float, int]]:
     """Mean fit and ratings per group key (point estimates, for the previous period's columns)."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for key, count, fit_sum in zip(keys, period.count.tolist(), period.fit_sum.tolist(), strict=True):
@@ -307,102 +378,106 @@ def _point_by_group(period: _Period, keys: Sequence[str]) -> dict[str, tuple[flo
     return {key: (fit_sum / count, round(count)) for key, (fit_sum, count) in totals.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """A dimension's groups: their keys in report order, and each rated answer's group code."""
+
+    keys: tuple[str, ...]
+    grouping: Grouping
+    answers_per_key: Counter[str]
+
+
+def _keys(period: RatedPeriod, lookup: dict[int, AnswerRow], dimension: _Dimension) -> _Keys:
+    keys = _group_keys(period, lookup, dimension)
+    answers_per_key = Counter(map(dimension.key, period.rows.answers))
+    rated_per_key = Counter(keys)
+    everything = set(rated_per_key) | set(answers_per_key)
+    if dimension.order == "version":
+        ordered = sorted(everything, key=_version_sort)
+    else:
+        ordered = sorted(everything, key=lambda key: (-rated_per_key[key], -answers_per_key[key], key))
+    code = {key: index for index, key in enumerate(ordered)}
+    codes = np.fromiter(map(code.__getitem__, keys), np.int64, count=len(keys))
+    return _Keys(tuple(ordered), Grouping(codes, len(ordered)), answers_per_key)
+
+
 def _breakdown(
-    current: _Period,
-    previous: _Period | None,
-    lookup: dict[int, AnswerRow],
-    previous_lookup: dict[int, AnswerRow],
-    dimension: _Dimension,
-    *,
-    seed: int,
-    resamples: int,
+    dimension: _Dimension, keys: _Keys, grouped: _Grouped, previous_points: dict[str, tuple[float, int]]
 ) -> Breakdown:
-    keys = _group_keys(current, lookup, dimension)
-    answers_per_key = Counter(dimension.key(answer) for answer in current.rows.answers)
-    previous_points: dict[str, tuple[float, int]] = {}
-    if previous is not None:
-        previous_points = _point_by_group(previous, _group_keys(previous, previous_lookup, dimension))
-    key_array = np.array(keys, dtype=object)
     groups = []
-    for key in set(keys) | set(answers_per_key):
-        mask = key_array == key if keys else np.zeros(0, dtype=np.bool_)
-        fit = _fit(current.clusters(mask), seed=seed, resamples=resamples, label=f"{dimension.name}:{key}")
+    for index, key in enumerate(keys.keys):
+        fit = grouped.fit(index)
         previous_mean, previous_ratings = previous_points.get(key, (None, 0))
         groups.append(
             GroupFit(
                 key=key,
                 label=safe_text(dimension.label(key)),
-                answers=answers_per_key.get(key, 0),
+                answers=keys.answers_per_key.get(key, 0),
                 mean_fit=fit.mean_fit,
                 fit_share=fit.fit_share,
                 previous_mean_fit=previous_mean,
                 previous_ratings=previous_ratings,
             )
         )
-    if dimension.order == "version":
-        groups.sort(key=lambda group: _version_sort(group.key))
-    else:
+    if dimension.order != "version":
+        # Point ratings decide the order; the codes were ordered by the same counts.
         groups.sort(key=lambda group: (-group.mean_fit.ratings, -group.answers, group.key))
     return Breakdown(dimension.name, dimension.title, tuple(groups))
 
 
+def _version_codes(period: RatedPeriod, lookup: dict[int, AnswerRow], versions: Sequence[int]) -> Grouping:
+    code = {version: index for index, version in enumerate(versions)}
+    codes = []
+    for answer_id in period.answer_ids.tolist():
+        row = lookup.get(answer_id)
+        codes.append(-1 if row is None or row.scope_version is None else code[row.scope_version])
+    return Grouping(np.array(codes, dtype=np.int64), len(versions))
+
+
+def _rated_versions(periods: Sequence[RatedPeriod], lookup: dict[int, AnswerRow]) -> list[int]:
+    versions = set()
+    for period in periods:
+        for answer_id in period.answer_ids.tolist():
+            row = lookup.get(answer_id)
+            if row is not None and row.scope_version is not None:
+                versions.add(row.scope_version)
+    return sorted(versions)
+
+
 def _version_comparison(
-    current: _Period, previous: _Period | None, lookup: dict[int, AnswerRow], *, seed: int, resamples: int
+    periods: Sequence[RatedPeriod], grouped: Sequence[_Grouped], versions: Sequence[int]
 ) -> VersionComparison:
-    """Latest two rated scope versions, pooling this and the previous period (a change often falls mid-week)."""
-    periods = [current] if previous is None else [previous, current]
-    window = "this period" if previous is None else "this and the previous period"
-    answer = np.concatenate([period.rating_answer for period in periods])
-    fit = np.concatenate([period.fit for period in periods])
-    top = np.concatenate([period.top for period in periods])
-    ids, index = np.unique(answer, return_inverse=True)
-    count = np.bincount(index, minlength=ids.size).astype(np.float64)
-    fit_sum = np.bincount(index, weights=fit, minlength=ids.size)
-    top_sum = np.bincount(index, weights=top, minlength=ids.size)
-    versions = np.array(
-        [
-            -1 if (row := lookup.get(answer_id)) is None or row.scope_version is None else row.scope_version
-            for answer_id in ids.tolist()
-        ],
-        dtype=np.int64,
-    )
+    """Latest two rated scope versions, pooled over the periods given (a change often falls mid-week).
+
+    Each period is resampled on its own (periods are strata); pooled totals add up per replicate, so the
+    difference between two versions is computed within each replicate.
+    """
+    window = "this period" if len(periods) == 1 else "this and the previous period"
+    point = sum((g.point for g in grouped), start=np.zeros((len(versions), 3)))
+    totals = np.sum([g.totals for g in grouped], axis=0) if grouped else np.zeros((len(versions), 3, 0))
+    answers = sum((g.answers for g in grouped), start=np.zeros(len(versions), dtype=np.int64))
     answers_per_version = Counter(
         row.scope_version for period in periods for row in period.rows.answers if row.scope_version is not None
     )
-    fits: dict[int, _Fit] = {}
-    groups = []
-    for version in sorted(set(versions.tolist()) - {-1}):
-        mask = versions == version
-        fits[version] = _fit(
-            Clusters(count[mask], np.vstack([fit_sum[mask], top_sum[mask]])),
-            seed=seed,
-            resamples=resamples,
-            label=f"versions:{version}",
-        )
-        groups.append(
-            GroupFit(
-                str(version),
-                f"v{version}",
-                answers_per_version.get(version, 0),
-                fits[version].mean_fit,
-                fits[version].fit_share,
-                None,
-                0,
-            )
-        )
+    pooled = _Grouped.of(point, totals, answers)
+    fits = {version: pooled.fit(index) for index, version in enumerate(versions)}
+    groups = tuple(
+        GroupFit(str(version), f"v{version}", answers_per_version.get(version, 0), fit.mean_fit, fit.fit_share, None, 0)
+        for version, fit in fits.items()
+    )
     if len(fits) < 2:
         if fits:
             only = next(iter(fits))
             note = f"Only one scope version (v{only}) has rated answers in {window}: there is nothing to compare."
         else:
             note = f"No rated answer in {window} used a scope version: there is nothing to compare."
-        return VersionComparison(window, tuple(groups), None, None, None, None, note)
-    prior_version, latest_version = sorted(fits)[-2:]
+        return VersionComparison(window, groups, None, None, None, None, note)
+    prior_version, latest_version = versions[-2:]
     prior, latest = f"v{prior_version}", f"v{latest_version}"
     mean_change = _difference(fits[prior_version], fits[latest_version], 0, prior, latest)
     share_change = _difference(fits[prior_version], fits[latest_version], 1, prior, latest)
     note = _version_note(mean_change, fits[prior_version], fits[latest_version], window)
-    return VersionComparison(window, tuple(groups), latest, prior, mean_change, share_change, note)
+    return VersionComparison(window, groups, latest, prior, mean_change, share_change, note)
 
 
 def _version_note(change: Difference, prior: _Fit, latest: _Fit, window: str) -> str:
@@ -422,6 +497,82 @@ def _version_note(change: Difference, prior: _Fit, latest: _Fit, window: str) ->
     else:
         lead = f"The interval includes zero: the data cannot tell whether {change.b} fits better than {change.a}."
     return f"{lead} Pooled over {window}.{caveat}"
+
+
+# ------------------------------------------------------------------------------------------------ timeline
+
+
+def _answer_days(period: RatedPeriod, lookup: dict[int, AnswerRow]) -> list[str]:
+    """The day (UTC, YYYY-MM-DD) each rated answer was asked; for an unknown answer, its first rating's day."""
+    days: list[str | None] = [
+        row.created_at[:10] if (row := lookup.get(answer_id)) is not None else None
+        for answer_id in period.answer_ids.tolist()
+    ]
+    if any(day is None for day in days):
+        first: dict[int, str] = {}
+        for rating in period.ratings:
+            if rating.answer_id not in lookup:
+                day = rating.created_at[:10]
+                first[rating.answer_id] = min(first.get(rating.answer_id, day), day)
+        days = [
+            first[answer_id] if day is None else day
+            for answer_id, day in zip(period.answer_ids.tolist(), days, strict=True)
+        ]
+    return [day or "" for day in days]
+
+
+def _week_of(day: str) -> str:
+    try:
+        moment = date.fromisoformat(day)
+    except ValueError:
+        return day
+    return (moment - timedelta(days=moment.weekday())).isoformat()
+
+
+def _bucket_codes(days: Sequence[str], buckets: Sequence[str], weekly: bool) -> Grouping:
+    code = {bucket: index for index, bucket in enumerate(buckets)}
+    keys = (_week_of(day) if weekly else day for day in days)
+    return Grouping(np.fromiter((code[key] for key in keys), np.int64, count=len(days)), len(buckets))
+
+
+def _timeline(buckets: Sequence[str], grouped: Sequence[_Grouped]) -> tuple[TimePoint, ...]:
+    """Pool each bucket's totals over the periods' bootstraps (periods are strata, as for versions)."""
+    if not grouped:
+        return ()
+    pooled = _Grouped.of(
+        np.sum([g.point for g in grouped], axis=0),
+        np.sum([g.totals for g in grouped], axis=0),
+        np.sum([g.answers for g in grouped], axis=0),
+    )
+    points = []
+    for index, bucket in enumerate(buckets):
+        fit = pooled.fit(index)
+        points.append(TimePoint(bucket, fit.mean_fit, fit.fit_share))
+    return tuple(points)
+
+
+def fit_timeline(
+    periods: Sequence[DigestRows], *, seed: int = 0, bootstrap: int = 1000, weekly: bool = False
+) -> tuple[TimePoint, ...]:
+    """Fit per day (or per week from Monday) of the answers asked, with bootstrap intervals, over periods.
+
+    The chart uses this for history beyond the digest's own two periods (`Digest.timeline`).
+    """
+    lookup = {answer.answer_id: answer for rows in periods for answer in rows.answers}
+    prepared = [prepare(rows) for rows in periods]
+    days = [_answer_days(period, lookup) for period in prepared]
+    buckets = sorted({_week_of(day) if weekly else day for period_days in days for day in period_days})
+    grouped = [
+        _grouped(
+            period,
+            [_bucket_codes(period_days, buckets, weekly)],
+            seed=seed,
+            resamples=bootstrap,
+            label=f"timeline:{period.rows.start}",
+        )[0]
+        for period, period_days in zip(prepared, days, strict=True)
+    ]
+    return _timeline(buckets, grouped)
 
 
 # ------------------------------------------------------------------------------------------------ members
@@ -459,11 +610,11 @@ class _Context:
 
     lookup: dict[int, AnswerRow]
     comments_by_answer: dict[int, list[CommentRow]]
-    rating_of: dict[tuple[int, str], RatingRow]
+    rating_label: dict[tuple[int, str], str]  # (answer, rater) -> "value/scale"
     aliases: _Aliases
 
 
-def _answer_notes(period: _Period, positions: Iterable[int], context: _Context) -> tuple[AnswerNote, ...]:
+def _answer_notes(period: RatedPeriod, positions: Iterable[int], context: _Context) -> tuple[AnswerNote, ...]:
     chosen = [int(position) for position in positions]
     wanted = {int(period.answer_ids[position]) for position in chosen}
     rating_counts: dict[int, Counter[str]] = defaultdict(Counter)
@@ -511,7 +662,7 @@ def _answer_notes(period: _Period, positions: Iterable[int], context: _Context) 
     return tuple(notes)
 
 
-def _lowest_fit(period: _Period, context: _Context) -> tuple[AnswerNote, ...]:
+def _lowest_fit(period: RatedPeriod, context: _Context) -> tuple[AnswerNote, ...]:
     if period.answer_ids.size == 0:
         return ()
     order = np.lexsort((period.answer_ids, -period.count, period.mean))
@@ -521,7 +672,7 @@ def _lowest_fit(period: _Period, context: _Context) -> tuple[AnswerNote, ...]:
 # ------------------------------------------------------------------------------------------------ disagreement
 
 
-def _disagreement(period: _Period, context: _Context) -> Disagreement:
+def _disagreement(period: RatedPeriod, context: _Context) -> Disagreement:
     size = period.answer_ids.size
     low = np.full(size, np.inf)
     high = np.full(size, -np.inf)
@@ -557,7 +708,7 @@ def _disagreement(period: _Period, context: _Context) -> Disagreement:
 
 
 def _alpha_sentence(
-    period: _Period, pairable: NDArray[np.bool_], multi_count: int, raters: int
+    period: RatedPeriod, pairable: NDArray[np.bool_], multi_count: int, raters: int
 ) -> tuple[str, float | None, int, int]:
     if multi_count < ALPHA_MIN_UNITS:
         rated_by = "answer was" if multi_count == 1 else "answers were"
@@ -602,15 +753,34 @@ def _alpha_sentence(
 # ------------------------------------------------------------------------------------------------ reasons
 
 
-def _reasons(current: _Period, previous: _Period | None, context: _Context) -> tuple[TagCount, ...]:
+def _rating_labels(period: RatedPeriod) -> dict[tuple[int, str], str]:
+    """Each (answer, rater)'s rating as "value/scale" (mapped in C: this runs over every rating)."""
+    pairs = list(zip(period.value.tolist(), period.scale.tolist(), strict=True))
+    names = {(value, size): f"{value}/{size}" for value, size in set(pairs)}
+    labels = map(names.__getitem__, pairs)
+    return dict(
+        zip(zip(map(_ANSWER_ID, period.ratings), map(_RATER, period.ratings), strict=True), labels, strict=True)
+    )
+
+
+_TAG = attrgetter("tag")
+
+
+def _reasons(current: RatedPeriod, previous: RatedPeriod | None, context: _Context) -> tuple[TagCount, ...]:
+    reasons = current.rows.reasons
+    labels = map(context.rating_label.get, zip(map(_ANSWER_ID, reasons), map(_RATER, reasons), strict=True))
+    pairs = Counter(zip(map(_TAG, reasons), labels, strict=True))
     counts: Counter[str] = Counter()
     by_fit: dict[str, Counter[str]] = defaultdict(Counter)
-    for reason in current.rows.reasons:
-        tag = safe_text(reason.tag)
-        counts[tag] += 1
-        rating = context.rating_of.get((reason.answer_id, reason.rater_hash))
-        by_fit[tag][_rating_label(rating) if rating else "unrated"] += 1
-    previous_counts = Counter(safe_text(reason.tag) for reason in previous.rows.reasons) if previous else None
+    for (raw_tag, label), number in pairs.items():
+        tag = safe_text(raw_tag)
+        counts[tag] += number
+        by_fit[tag][label or "unrated"] += number
+    previous_counts: Counter[str] | None = None
+    if previous is not None:
+        previous_counts = Counter()
+        for raw_tag, number in Counter(map(_TAG, previous.rows.reasons)).items():
+            previous_counts[safe_text(raw_tag)] += number
     return tuple(
         TagCount(
             tag,
@@ -676,7 +846,9 @@ def _themes(
     return summary, finding
 
 
-def _quotes(comments: list[CommentRow], finding: ThemeFinding, period: _Period, context: _Context) -> tuple[Quote, ...]:
+def _quotes(
+    comments: list[CommentRow], finding: ThemeFinding, period: RatedPeriod, context: _Context
+) -> tuple[Quote, ...]:
     """Quotable comments only: up to two per theme nearest its centre, then the rest, lowest-fit answers first."""
     theme_of: dict[int, str] = {}
     candidates: list[int] = []
@@ -703,7 +875,7 @@ def _quotes(comments: list[CommentRow], finding: ThemeFinding, period: _Period, 
     quotes = []
     for i in chosen:
         comment = comments[i]
-        rating = context.rating_of.get((comment.answer_id, comment.rater_hash))
+        rating = context.rating_label.get((comment.answer_id, comment.rater_hash))
         quotes.append(
             Quote(
                 member=context.aliases(comment.rater_hash),
@@ -711,7 +883,7 @@ def _quotes(comments: list[CommentRow], finding: ThemeFinding, period: _Period, 
                 comment_id=comment.comment_id,
                 answer_id=comment.answer_id,
                 theme=theme_of.get(i),
-                rating=_rating_label(rating) if rating else None,
+                rating=rating,
             )
         )
     return tuple(quotes)
@@ -740,7 +912,7 @@ def _percent(share: float) -> str:
 
 
 def _notes(
-    current: _Period, summary: PeriodSummary, previous: _Period | None, unknown_ratings: int
+    current: RatedPeriod, summary: PeriodSummary, previous: RatedPeriod | None, unknown_ratings: int
 ) -> list[QualityNote]:
     notes: list[QualityNote] = []
     d = summary.denominators
@@ -835,26 +1007,62 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     """The digest of `current`, compared with `previous` when given. Deterministic for a seed."""
     if bootstrap < 1:
         raise ValueError("bootstrap must be at least 1")
-    now = _prepare(current)
-    before = _prepare(previous) if previous is not None else None
+    now = prepare(current)
+    before = prepare(previous) if previous is not None else None
     previous_lookup = {answer.answer_id: answer for answer in previous.answers} if previous is not None else {}
     lookup = previous_lookup | {answer.answer_id: answer for answer in current.answers}
 
-    now_fit = _fit(now.clusters(), seed=seed, resamples=bootstrap, label="current")
+    # One bootstrap per period serves every grouping: overall, the four breakdowns, the scope versions.
+    key_sets = [_keys(now, lookup, dimension) for dimension in DIMENSIONS]
+    periods = [now] if before is None else [before, now]
+    versions = _rated_versions(periods, lookup)
+    now_days = _answer_days(now, lookup)
+    before_days = _answer_days(before, lookup) if before is not None else []
+    days = sorted(set(now_days) | set(before_days))
+    now_grouped = _grouped(
+        now,
+        [
+            whole(now.answer_ids.size),
+            *(keys.grouping for keys in key_sets),
+            _version_codes(now, lookup, versions),
+            _bucket_codes(now_days, days, weekly=False),
+        ],
+        seed=seed,
+        resamples=bootstrap,
+        label="current",
+    )
+    now_fit = now_grouped[0].fit(0)
     summary = _summary(now, now_fit)
     before_summary = None
     mean_change = share_change = None
+    version_grouped = [now_grouped[-2]]
+    day_grouped = [now_grouped[-1]]
     if before is not None:
-        before_fit = _fit(before.clusters(), seed=seed, resamples=bootstrap, label="previous")
+        before_grouped = _grouped(
+            before,
+            [
+                whole(before.answer_ids.size),
+                _version_codes(before, lookup, versions),
+                _bucket_codes(before_days, days, weekly=False),
+            ],
+            seed=seed,
+            resamples=bootstrap,
+            label="previous",
+        )
+        before_fit = before_grouped[0].fit(0)
         before_summary = _summary(before, before_fit)
         mean_change = _difference(before_fit, now_fit, 0, "previous period", "this period")
         share_change = _difference(before_fit, now_fit, 1, "previous period", "this period")
+        version_grouped.insert(0, before_grouped[1])
+        day_grouped.insert(0, before_grouped[2])
 
-    breakdowns = tuple(
-        _breakdown(now, before, lookup, previous_lookup, dimension, seed=seed, resamples=bootstrap)
-        for dimension in DIMENSIONS
-    )
-    versions = _version_comparison(now, before, lookup, seed=seed, resamples=bootstrap)
+    breakdowns = []
+    for index, (dimension, keys) in enumerate(zip(DIMENSIONS, key_sets, strict=True)):
+        previous_points: dict[str, tuple[float, int]] = {}
+        if before is not None:
+            previous_points = _point_by_group(before, _group_keys(before, previous_lookup, dimension))
+        breakdowns.append(_breakdown(dimension, keys, now_grouped[1 + index], previous_points))
+    version_comparison = _version_comparison(periods, version_grouped, versions)
 
     comments_by_answer: dict[int, list[CommentRow]] = defaultdict(list)
     for comment in current.comments:
@@ -862,7 +1070,7 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     context = _Context(
         lookup=lookup,
         comments_by_answer=comments_by_answer,
-        rating_of={(rating.answer_id, rating.rater_hash): rating for rating in now.ratings},
+        rating_label=_rating_labels(now),
         aliases=_Aliases(),
     )
     lowest = _lowest_fit(now, context)
@@ -891,8 +1099,9 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         previous=before_summary,
         mean_fit_change=mean_change,
         fit_share_change=share_change,
-        breakdowns=breakdowns,
-        versions=versions,
+        breakdowns=tuple(breakdowns),
+        versions=version_comparison,
+        timeline=_timeline(days, day_grouped),
         reasons=_reasons(now, before, context),
         lowest_fit=lowest,
         disagreement=disagreement,

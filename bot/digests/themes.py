@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import unicodedata
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import count
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,21 +31,21 @@ MATCH_SHARED_TERMS = 3  # of the top terms, for "same theme as last period"
 EXAMPLES = 3
 
 METHOD = (
-    "Themes are found by a transparent bag-of-words method. Each comment is split into words (Unicode letters "
-    "and their combining marks, case-folded, NFC-normalised; scripts written without spaces, such as Chinese, "
-    "Japanese and Thai, into overlapping pairs of characters), and common function words in English, "
-    "Indonesian/Malay, Vietnamese, Spanish, Portuguese, French and German are dropped. Words used in at least "
-    "two comments (and, from 20 comments on, in at most half of them) are weighted by TF-IDF (1 + log of the "
-    "count in the comment, times log((1 + comments) / (1 + comments with the word)) + 1), and each comment's "
-    "vector is scaled to length one. The comments are grouped by spherical k-means (cosine similarity) with "
-    f"k = √(comments / 2), rounded, between 2 and {MAX_THEMES}, started by k-means++ from a fixed seed so the "
-    f"grouping is reproducible; groups whose centres have a cosine similarity of {MERGE_COSINE} or more are "
-    f"merged. A theme is labelled by the {LABEL_TERMS} heaviest words of its centre, its examples are the "
-    "comments closest to the centre, and its cohesion is their mean cosine similarity to it (near 1: "
-    "comments say much the same; low: a loose catch-all). A theme counts as new when it shares fewer than "
-    f"{MATCH_SHARED_TERMS} of its top {TOP_TERMS} words with every theme found the same way in the previous "
-    "period. Comments with no remaining words are not grouped. Word groupings are a starting point for "
-    "reading the comments, not a coding of them."
+    "Themes are found by a transparent bag-of-words method. Each comment is split into words (runs of Unicode "
+    "letters, digits and combining marks, NFC-normalised and case-folded; numbers alone are dropped; scripts "
+    "written without spaces, such as Chinese, Japanese and Thai, into overlapping pairs of characters), and "
+    "common function words in English, Indonesian/Malay, Vietnamese, Spanish, Portuguese, French and German "
+    "are dropped. Words used in at least two comments (and, from 20 comments on, in at most half of them) are "
+    "weighted by TF-IDF (1 + log of the count in the comment, times log((1 + comments) / (1 + comments with "
+    "the word)) + 1), and each comment's vector is scaled to length one. The comments are grouped by "
+    f"spherical k-means (cosine similarity) with k = √(comments / 2), rounded, between 2 and {MAX_THEMES}, "
+    "started by k-means++ from a fixed seed so the grouping is reproducible; groups whose centres have a "
+    f"cosine similarity of {MERGE_COSINE} or more are merged. A theme is labelled by the {LABEL_TERMS} "
+    "heaviest words of its centre, its examples are the comments closest to the centre, and its cohesion is "
+    "their mean cosine similarity to it (near 1: comments say much the same; low: a loose catch-all). A theme "
+    f"counts as new when it shares fewer than {MATCH_SHARED_TERMS} of its top {TOP_TERMS} words with every "
+    "theme found the same way in the previous period. Comments with no remaining words are not grouped. Word "
+    "groupings are a starting point for reading the comments, not a coding of them."
 )
 
 # Small stop-word lists: function words only, so that cultural vocabulary (e.g. "bapak", "anh", "formal")
@@ -100,29 +100,42 @@ def _mark_ranges() -> str:
 
 
 @cache
-def _token_pattern() -> re.Pattern[str]:
-    # A word: letters and combining marks (Python's \w omits marks such as Devanagari vowel signs), with
-    # inner apostrophes; space-less scripts are matched as their own runs.
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(any space-less script, words, words or space-less runs), compiled once."""
+    # Words are runs of word characters and combining marks (Python's \w omits marks such as Devanagari
+    # vowel signs), with inner apostrophes. One character class is much faster than an alternation.
     marks = _mark_ranges()
-    letter = rf"(?:[^\W\d_{_NO_SPACE_SCRIPTS}]|[{marks}])"
-    return re.compile(rf"([{_NO_SPACE_SCRIPTS}]+)|({letter}+(?:['’]{letter}+)*)")
+    word = rf"[\w{marks}]+(?:'[\w{marks}]+)*"
+    spaced = rf"(?:[^\W{_NO_SPACE_SCRIPTS}]|[{marks}])"
+    return (
+        re.compile(f"[{_NO_SPACE_SCRIPTS}]"),
+        re.compile(word),
+        re.compile(rf"([{_NO_SPACE_SCRIPTS}]+)|({spaced}+(?:'{spaced}+)*)"),
+    )
+
+
+def _raw_words(text: str) -> list[str]:
+    """Every word of a text, case-folded, stop words included; space-less runs as character pairs."""
+    any_no_space, words, mixed = _patterns()
+    folded = unicodedata.normalize("NFC", text).casefold().replace("’", "'")
+    if any_no_space.search(folded) is None:
+        return words.findall(folded)  # the common case: one C-level scan
+    tokens: list[str] = []
+    for no_space, word in mixed.findall(folded):
+        if no_space:
+            tokens.extend(no_space[i : i + 2] for i in range(max(1, len(no_space) - 1)))
+        else:
+            tokens.append(word)
+    return tokens
+
+
+def is_content_word(word: str) -> bool:
+    return len(word) > 1 and word not in STOP_WORDS and not word.isdigit()
 
 
 def tokenize(text: str) -> list[str]:
     """Content words of a comment, case-folded; runs of space-less scripts as character pairs."""
-    tokens: list[str] = []
-    normalized = unicodedata.normalize("NFC", text)
-    for no_space, word in _token_pattern().findall(normalized):
-        if no_space:
-            if len(no_space) == 1:
-                tokens.append(no_space)
-            else:
-                tokens.extend(no_space[i : i + 2] for i in range(len(no_space) - 1))
-            continue
-        folded = sys.intern(word.casefold().replace("’", "'"))
-        if len(folded) >= 2 and folded not in STOP_WORDS:
-            tokens.append(folded)
-    return tokens
+    return [word for word in _raw_words(text) if is_content_word(word)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,37 +162,46 @@ class SparseDocs:
         return result
 
 
-def tfidf(token_lists: Sequence[list[str]]) -> SparseDocs:
-    n_docs = len(token_lists)
-    document_frequency: Counter[str] = Counter()
-    for tokens in token_lists:
-        document_frequency.update(set(tokens))
+def tfidf(texts: Sequence[str]) -> SparseDocs:
+    """TF-IDF rows of the texts (see METHOD), built with integer term ids and numpy, not per-word Python."""
+    n_docs = len(texts)
+    term_ids: defaultdict[str, int] = defaultdict(count().__next__)  # a new word gets the next id
+    ids: list[int] = []
+    lengths: list[int] = []
+    for text in texts:
+        words = _raw_words(text)
+        ids.extend(map(term_ids.__getitem__, words))
+        lengths.append(len(words))
+    terms = list(term_ids)  # in id order
+    content = np.fromiter(map(is_content_word, terms), dtype=np.bool_, count=len(terms))
+    term = np.asarray(ids, dtype=np.int64)
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    keep = content[term] if term.size else np.zeros(0, dtype=np.bool_)
+    # Distinct (document, term) pairs and their counts, ordered by document.
+    pairs, term_count = np.unique(doc[keep] * max(len(terms), 1) + term[keep], return_counts=True)
+    pair_doc, pair_term = np.divmod(pairs, max(len(terms), 1))
+    frequency = np.bincount(pair_term, minlength=len(terms))
     max_df = n_docs // 2 if n_docs >= 20 else n_docs
-    kept = [term for term, df in document_frequency.items() if 2 <= df <= max_df]
-    kept.sort(key=lambda term: (-document_frequency[term], term))
-    vocabulary = tuple(sorted(kept[:MAX_VOCABULARY]))
-    position = {term: i for i, term in enumerate(vocabulary)}
-    idf = {term: math.log((1 + n_docs) / (1 + document_frequency[term])) + 1.0 for term in vocabulary}
-    indptr = [0]
-    indices: list[int] = []
-    data: list[float] = []
-    rows: list[int] = []
-    for row, tokens in enumerate(token_lists):
-        counts = Counter(token for token in tokens if token in position)
-        if not counts:
-            continue
-        weights = [(position[term], (1.0 + math.log(count)) * idf[term]) for term, count in sorted(counts.items())]
-        norm = math.sqrt(sum(weight * weight for _, weight in weights))
-        indices.extend(index for index, _ in weights)
-        data.extend(weight / norm for _, weight in weights)
-        indptr.append(len(indices))
-        rows.append(row)
+    candidates = np.flatnonzero((frequency >= 2) & (frequency <= max_df)).tolist()
+    candidates.sort(key=lambda i: (-frequency[i], terms[i]))
+    chosen = sorted(candidates[:MAX_VOCABULARY], key=terms.__getitem__)  # the vocabulary in word order
+    position = np.full(len(terms), -1, dtype=np.int64)
+    position[chosen] = np.arange(len(chosen))
+    selected = position[pair_term] >= 0
+    pair_doc, pair_column, term_count = pair_doc[selected], position[pair_term[selected]], term_count[selected]
+    idf = np.log((1 + n_docs) / (1 + frequency[chosen])) + 1.0
+    weight = (1.0 + np.log(term_count)) * idf[pair_column]
+    norm = np.sqrt(np.bincount(pair_doc, weights=weight * weight, minlength=n_docs))
+    weight = weight / norm[pair_doc]
+    per_doc = np.bincount(pair_doc, minlength=n_docs)
+    rows = np.flatnonzero(per_doc)
+    indptr = np.concatenate([[0], np.cumsum(per_doc[rows])]).astype(np.int64)
     return SparseDocs(
-        np.asarray(indptr, dtype=np.int64),
-        np.asarray(indices, dtype=np.int64),
-        np.asarray(data, dtype=np.float64),
-        vocabulary,
-        tuple(rows),
+        indptr,
+        pair_column.astype(np.int64),
+        weight.astype(np.float64),
+        tuple(terms[i] for i in chosen),
+        tuple(rows.tolist()),
     )
 
 
@@ -272,13 +294,11 @@ class ThemeFinding:
 
 def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> ThemeFinding:
     """Themes among `texts` (input order matters only for ties); deterministic for a seed."""
-    token_lists = [tokenize(text) for text in texts]
-    docs = tfidf(token_lists)
+    docs = tfidf(texts)
     if docs.size < MIN_DOCUMENTS:
-        with_words = sum(1 for tokens in token_lists if tokens)
         reason = (
-            f"Too few comments to look for themes: {with_words} with content words "
-            f"({docs.size} sharing words with another comment); at least {MIN_DOCUMENTS} are needed."
+            f"Too few comments to look for themes: {docs.size} share a word with another comment; at least "
+            f"{MIN_DOCUMENTS} are needed."
         )
         return ThemeFinding((), len(texts), docs.size, len(docs.vocabulary), reason)
     labels = spherical_kmeans(docs, choose_k(docs.size), rng_for(seed, label))

@@ -1,0 +1,147 @@
+"""The digest's PNG chart (matplotlib, Agg, no display): fit over time, and fit by scope version.
+
+Left: mean fit (0..1) per day (per week when the periods span more than 35 days) with a cluster-bootstrap
+95% band, over the history periods and this one; this period is shaded and scope changes are marked.
+An answer counts on the day it was asked (UTC). With just the digest's two periods the line is the digest's
+own timeline (no second bootstrap).
+Right: mean fit per scope version with 95% whiskers, from the digest's version comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bot.digests.model import Digest, TimePoint
+from bot.digests.rows import DigestRows
+from bot.digests.stats import fit_timeline
+
+WEEKLY_AFTER_DAYS = 35
+LINE = "#1f6feb"
+BAR = "#8250df"
+CURRENT = "#fff8c5"
+SCOPE = "#bf3989"
+
+
+def _day(timestamp: str) -> date | None:
+    try:
+        return date.fromisoformat(timestamp[:10])
+    except ValueError:
+        return None
+
+
+def _points(periods: Sequence[DigestRows], digest: Digest) -> tuple[list[TimePoint], bool]:
+    """The line's points and whether they are weekly: the digest's own daily timeline when the chart shows
+    just its two periods, else a timeline over all periods (weekly beyond WEEKLY_AFTER_DAYS)."""
+    own = {(digest.start, digest.end)}
+    if digest.previous is not None:
+        own.add((digest.previous.start, digest.previous.end))
+    days = [day for rows in periods for day in (_day(rows.start), _day(rows.end)) if day is not None]
+    weekly = bool(days) and (max(days) - min(days)).days > WEEKLY_AFTER_DAYS
+    if not weekly and all((rows.start, rows.end) in own for rows in periods):
+        return list(digest.timeline), False
+    return list(fit_timeline(periods, seed=digest.seed, bootstrap=digest.bootstrap, weekly=weekly)), weekly
+
+
+def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, digest: Digest) -> None:
+    points, weekly = _points(periods, digest)
+    points = [point for point in points if point.mean_fit.value is not None and _day(point.day) is not None]
+    x = np.array([point.day for point in points], dtype="datetime64[D]")
+    means = np.array([np.nan if point.mean_fit.value is None else point.mean_fit.value for point in points])
+    lows = np.array([np.nan if point.mean_fit.low is None else point.mean_fit.low for point in points])
+    highs = np.array([np.nan if point.mean_fit.high is None else point.mean_fit.high for point in points])
+    axes.set_ylim(0, 1)
+    axes.set_ylabel("mean fit (0 = does not fit, 1 = fits)", fontsize=9)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_title("Fit over time, per " + ("week" if weekly else "day") + " (95% CI band)", fontsize=10)
+    start, end = _day(current.start), _day(current.end)
+    if start is not None and end is not None:
+        span = np.array([start, end], dtype="datetime64[D]")
+        axes.fill_between(span, 0, 1, color=CURRENT, zorder=0, linewidth=0, label="this period")
+    scope_days = sorted(
+        {
+            day
+            for rows in periods
+            for row in rows.audit
+            if row.action.startswith("scope.") and (day := _day(row.created_at))
+        }
+    )
+    if scope_days:
+        axes.vlines(
+            np.array(scope_days, dtype="datetime64[D]"),
+            0,
+            1,
+            colors=SCOPE,
+            linestyles=":",
+            linewidth=1,
+            label="scope change",
+        )
+    if not points:
+        axes.text(0.5, 0.5, "No ratings yet", transform=axes.transAxes, ha="center", va="center", color="#59636e")
+    else:
+        axes.fill_between(x, lows, highs, color=LINE, alpha=0.18, linewidth=0)
+        axes.plot(x, means, color=LINE, marker="o", markersize=3, linewidth=1.5, label="mean fit")
+    axes.xaxis_date()
+    axes.tick_params(axis="x", labelrotation=30, labelsize=8)
+    axes.legend(loc="lower left", fontsize=8, frameon=False)
+
+
+def _by_version(axes: Axes, digest: Digest) -> None:
+    versions = [group for group in digest.versions.versions if group.mean_fit.value is not None]
+    axes.set_ylim(0, 1.08)
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_title(f"Mean fit by scope version\n({digest.versions.window})", fontsize=10)
+    if not versions:
+        axes.text(0.5, 0.5, "No rated versions", transform=axes.transAxes, ha="center", va="center", color="#59636e")
+        axes.set_xticks([])
+        return
+    positions = np.arange(len(versions))
+    values = np.array([group.mean_fit.value or 0.0 for group in versions])
+    below = np.array(
+        [
+            0.0 if group.mean_fit.low is None else max(0.0, (group.mean_fit.value or 0.0) - group.mean_fit.low)
+            for group in versions
+        ]
+    )
+    above = np.array(
+        [
+            0.0 if group.mean_fit.high is None else max(0.0, group.mean_fit.high - (group.mean_fit.value or 0.0))
+            for group in versions
+        ]
+    )
+    axes.bar(
+        positions, values, color=BAR, alpha=0.8, yerr=np.vstack([below, above]), capsize=4, error_kw={"elinewidth": 1}
+    )
+    for position, group in zip(positions, versions, strict=True):
+        axes.text(
+            float(position), 0.02, f"n={group.mean_fit.ratings}", ha="center", va="bottom", fontsize=7, color="white"
+        )
+    axes.set_xticks(positions, [group.label for group in versions])
+
+
+def render_chart(current: DigestRows, history: Sequence[DigestRows] | None, digest: Digest, path: Path) -> Path:
+    """Write the PNG to `path` and return it. `history`: earlier periods, oldest first (may be None)."""
+    seen = {(current.start, current.end)}
+    periods: list[DigestRows] = []
+    for rows in history or ():
+        if (rows.start, rows.end) not in seen:
+            seen.add((rows.start, rows.end))
+            periods.append(rows)
+    periods.append(current)
+    figure = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(figure)  # the Agg canvas, explicitly: no pyplot, no global backend, no display
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.83, wspace=0.2)
+    over_time, by_version = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    _over_time(over_time, periods, current, digest)
+    _by_version(by_version, digest)
+    figure.suptitle("Research digest: how well answers fit (members' ratings)", fontsize=11)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Fast PNG compression: the chart is rendered for every server and period; size barely matters.
+    figure.savefig(path, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 1})
+    return path

@@ -1,0 +1,164 @@
+"""The period's pseudonymised rows as CSV and JSONL, for R, pandas and qualitative-analysis tools.
+
+CSV: UTF-8 without a byte-order mark, a header row, RFC 4180 (CRLF line ends; a text column holding a quote,
+comma or line break is quoted throughout, inner quotes doubled); numbers bare, booleans true/false, missing
+values empty. JSONL: one
+UTF-8 JSON object per line with real booleans and nulls; U+2028/U+2029 are escaped so that line-splitting
+readers see one record per line. Member and role mention tokens in text are replaced by "@member"/"@role"
+because they carry Discord ids; members otherwise appear only as their keyed hashes. Ratings gain a `fit`
+column: (value - 1) / (scale_size - 1).
+
+The files can be large (100,000 ratings and their answers' texts are over 100 MB), so both writers encode a
+column at a time with C-level mapping and join lines in batches, instead of Python code per cell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import attrgetter, methodcaller
+from pathlib import Path
+from typing import Any
+
+from bot.digests.rows import AnswerRow, CommentRow, DigestRows, RatingRow, ReasonRow
+from bot.digests.text import strip_mention_ids
+
+TEXT_FIELDS = frozenset({"question", "answer", "text"})
+_BATCH = 5000  # JSONL lines joined per write
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # C-accelerated, no ASCII escaping
+_BOOLEAN = {True: "true", False: "false"}
+
+
+def _json_string(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
+
+
+def _json_number(value: float | None) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _json_values(annotation: str, values: list[Any]) -> Iterator[str]:
+    """One column's values as JSON; C-level mapping unless the column actually holds a null."""
+    nullable = annotation.endswith("| None") and None in values
+    if annotation == "bool":
+        return map(_BOOLEAN.__getitem__, values)
+    if annotation.startswith("str"):
+        return map(_json_string if nullable else _encode_string, values)
+    return map(_json_number if nullable else repr, values)  # int and float: repr is JSON for finite numbers
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    annotation: str
+    values: list[Any]
+
+
+def _columns(rows: Sequence[Any], row_type: type[Any]) -> list[_Column]:
+    columns = []
+    for field in dataclasses.fields(row_type):
+        values = list(map(attrgetter(field.name), rows))
+        if field.name in TEXT_FIELDS:
+            values = list(map(strip_mention_ids, values))
+        columns.append(_Column(field.name, str(field.type), values))
+    if row_type is RatingRow:
+        fits = [
+            (value - 1) / (size - 1) if size > 1 else None
+            for value, size in zip(map(attrgetter("value"), rows), map(attrgetter("scale_size"), rows), strict=True)
+        ]
+        columns.append(_Column("fit", "float | None", fits))
+    return columns
+
+
+_DOUBLE_QUOTES = methodcaller("replace", '"', '""')
+_QUOTED = '"{}"'.format
+
+
+def _empty_if_none(value: str | None) -> str:
+    return "" if value is None else value
+
+
+def _csv_string(value: str | None) -> str:
+    return "" if value is None else _QUOTED(_DOUBLE_QUOTES(value))
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+_CSV_SPECIAL = re.compile('[",\r\n]')
+
+
+def _csv_values(annotation: str, values: list[Any]) -> Iterable[str]:
+    """One column's values as CSV fields, mapped in C where possible.
+
+    A text column is quoted as a whole (every field, inner quotes doubled: RFC 4180 allows quoting any field)
+    when any of its values holds a quote, comma or line break, and written bare otherwise.
+    """
+    nullable = annotation.endswith("| None") and None in values
+    if annotation == "bool":
+        return map(_BOOLEAN.__getitem__, values)
+    if annotation.startswith("str"):
+        if _CSV_SPECIAL.search("".join(filter(None, values))) is None:
+            return map(_empty_if_none, values) if nullable else values
+        return map(_csv_string, values) if nullable else map(_QUOTED, map(_DOUBLE_QUOTES, values))
+    return map(_csv_number if nullable else repr, values)
+
+
+def _write_csv(path: Path, columns: Sequence[_Column]) -> None:
+    header = ",".join(column.name for column in columns) + "\r\n"  # plain identifiers: no quoting needed
+    parts: list[Any] = []
+    for index, column in enumerate(columns):
+        if index:
+            parts.append(itertools.repeat(","))
+        parts.append(_csv_values(column.annotation, column.values))
+    parts.append(itertools.repeat("\r\n"))
+    lines = map("".join, zip(*parts, strict=False))  # ends with the shortest iterable: the columns
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(header)
+        while batch := "".join(itertools.islice(lines, _BATCH)):
+            handle.write(batch)
+
+
+def _json_lines(columns: Sequence[_Column]) -> Iterator[str]:
+    parts: list[Any] = []
+    for index, column in enumerate(columns):
+        key = ("{" if index == 0 else ",") + json.dumps(column.name) + ":"
+        parts.append(itertools.repeat(key))
+        parts.append(_json_values(column.annotation, column.values))
+    parts.append(itertools.repeat("}\n"))
+    return map("".join, zip(*parts, strict=False))  # ends with the shortest iterable: the columns
+
+
+def _write_jsonl(path: Path, columns: Sequence[_Column]) -> None:
+    lines = _json_lines(columns)
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        while batch := "".join(itertools.islice(lines, _BATCH)):
+            # Raw U+2028/U+2029 are valid JSON but split lines for some readers; outside strings they
+            # cannot occur, so escaping them in the whole batch only touches string contents.
+            if "\u2028" in batch or "\u2029" in batch:
+                batch = batch.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            handle.write(batch)
+
+
+def write_exports(rows: DigestRows, directory: Path) -> list[Path]:
+    """answers, ratings, reasons and comments as .csv and .jsonl in `directory` (created if missing)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tables: list[tuple[str, Sequence[Any], type[Any]]] = [
+        ("answers", rows.answers, AnswerRow),
+        ("ratings", rows.ratings, RatingRow),
+        ("reasons", rows.reasons, ReasonRow),
+        ("comments", rows.comments, CommentRow),
+    ]
+    written: list[Path] = []
+    for name, table, row_type in tables:
+        columns = _columns(table, row_type)
+        csv_path = directory / f"{name}.csv"
+        jsonl_path = directory / f"{name}.jsonl"
+        _write_csv(csv_path, columns)
+        _write_jsonl(jsonl_path, columns)
+        written += [csv_path, jsonl_path]
+    return written

@@ -1,0 +1,91 @@
+"""How the digest's numbers read in reports: "62% (95% CI 51–72%)", "+5 pts (95% CI −3 to +12)"."""
+
+from __future__ import annotations
+
+from bot.digests.model import Difference, Estimate
+from bot.feedback.scales import FIT3, LIKERT5
+
+MINUS = "−"
+NO_VALUE = "—"
+
+
+def percent(share: float | None) -> str:
+    return NO_VALUE if share is None else f"{share * 100:.0f}%"
+
+
+def _signed(number: float, digits: int) -> str:
+    text = f"{abs(number):.{digits}f}"
+    if float(text) == 0:
+        return text
+    return ("+" if number > 0 else MINUS) + text
+
+
+def _no_interval(estimate: Estimate) -> str:
+    return "no interval: one rated answer" if estimate.answers == 1 else "no interval"
+
+
+def share_with_ci(estimate: Estimate) -> str:
+    """A share in percent with its interval, e.g. "62% (95% CI 51–72%)"."""
+    if estimate.value is None:
+        return NO_VALUE
+    if estimate.low is None or estimate.high is None:
+        return f"{percent(estimate.value)} ({_no_interval(estimate)})"
+    return f"{percent(estimate.value)} (95% CI {estimate.low * 100:.0f}–{estimate.high * 100:.0f}%)"
+
+
+def fit_with_ci(estimate: Estimate) -> str:
+    """A mean fit on 0..1 with its interval, e.g. "0.62 (95% CI 0.55–0.70)"."""
+    if estimate.value is None:
+        return NO_VALUE
+    if estimate.low is None or estimate.high is None:
+        return f"{estimate.value:.2f} ({_no_interval(estimate)})"
+    return f"{estimate.value:.2f} (95% CI {estimate.low:.2f}–{estimate.high:.2f})"
+
+
+def fit_value(value: float | None) -> str:
+    return NO_VALUE if value is None else f"{value:.2f}"
+
+
+def share_change(difference: Difference | None) -> str:
+    """A change of a share in percentage points, e.g. "+5 pts (95% CI −3 to +12)"."""
+    if difference is None or difference.value is None:
+        return NO_VALUE
+    head = f"{_signed(difference.value * 100, 0)} pts"
+    if difference.low is None or difference.high is None:
+        return f"{head} (no interval)"
+    return f"{head} (95% CI {_signed(difference.low * 100, 0)} to {_signed(difference.high * 100, 0)})"
+
+
+def fit_change(difference: Difference | None) -> str:
+    """A change of mean fit, e.g. "+0.05 (95% CI −0.03 to +0.12)"."""
+    if difference is None or difference.value is None:
+        return NO_VALUE
+    head = _signed(difference.value, 2)
+    if difference.low is None or difference.high is None:
+        return f"{head} (no interval)"
+    return f"{head} (95% CI {_signed(difference.low, 2)} to {_signed(difference.high, 2)})"
+
+
+def count_change(now: int, before: int | None) -> str:
+    if before is None:
+        return NO_VALUE
+    return _signed(float(now - before), 0) if now != before else "0"
+
+
+def scale_label(scale_size: int, value: int) -> str:
+    """The rating's label on the bot's scales ("Partly fits"), else the bare value."""
+    scale = {FIT3.size: FIT3, LIKERT5.size: LIKERT5}.get(scale_size)
+    return scale.label_of(value) if scale is not None else str(value)
+
+
+def timestamp(text: str | None) -> str:
+    """ "2026-11-23T09:00:00.000Z" → "2026-11-23 09:00 UTC"."""
+    if not text:
+        return NO_VALUE
+    if len(text) >= 16 and text[10] == "T":
+        return f"{text[:10]} {text[11:16]} UTC"
+    return text
+
+
+def period(start: str, end: str) -> str:
+    return f"{timestamp(start)} to {timestamp(end)} (end excluded)"

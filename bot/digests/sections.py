@@ -1,0 +1,388 @@
+"""The report's content, as document blocks, from a Digest (the same for Markdown and HTML)."""
+
+from __future__ import annotations
+
+from bot.digests import formatting as fmt
+from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
+from bot.digests.model import AnswerNote, Breakdown, Digest, PeriodSummary
+
+MAX_GROUPS = 15  # rows per breakdown table; all groups are in digest.json
+CHART_AFTER = 3  # block index: the chart goes after the title, period line, summary heading and summary list
+
+HOW_TO_READ = (
+    'Fit share is the share of ratings at the top of the scale ("Fits" on the 3-point scale, 5 on the '
+    "5-point scale). Mean fit puts every rating on 0–1: (value − 1) / (scale size − 1), so a 3-point "
+    '"Partly fits" is 0.5 and 3- and 5-point ratings combine.',
+    '"95% CI" is a bootstrap interval: answers (not single ratings, since ratings of one answer are related) '
+    "are resampled with replacement many times and the statistic recomputed; the interval holds the middle 95% "
+    "of the results. It reflects sampling noise only, not who chose to rate: ratings come from members who "
+    "consented and chose to rate, which is not a random sample.",
+    "With few ratings (see the data-quality notes) percentages are anecdotes. Overlapping intervals of two "
+    "groups do not show that they are equal; use the interval of the difference where one is given.",
+    "Changes compare this period with the previous one of equal length; scope-version comparisons are "
+    "observational (questions, members and time differ too), not an experiment.",
+    "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "
+    "Quotes come only from members who allowed anonymous quoting. Comments under the lowest-fit answers are "
+    "for the research team's follow-up: do not publish those not marked quotable.",
+    "Themes are word groupings to start reading from, not a qualitative coding; the method is described above.",
+    "The data files (CSV and JSONL: answers, ratings with a 0–1 fit column, reasons, comments with their "
+    "quotable flag) hold this period's pseudonymised rows for R, pandas or a qualitative-analysis tool.",
+)
+
+
+def _summary(digest: Digest) -> list[Block]:
+    now = digest.current
+    d = now.denominators
+    outcome_parts = ", ".join(f"{count} {outcome}" for outcome, count in d.answers_by_outcome.items() if count)
+    items = [
+        f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
+        f"Rated: {d.rated_answers} of {d.answers} answers ({fmt.percent(d.share_rated)}), "
+        f"{d.ratings} ratings by {d.unique_raters} members",
+        f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
+        f"Mean fit (0–1): {fmt.fit_with_ci(now.fit.mean_fit)}",
+        f"Comments: {d.comments} ({d.quotable_comments} quotable); reason tags: {d.reason_tags}",
+        f"Members who declined: {d.declined}; who withdrew or lowered consent: {d.withdrew}",
+    ]
+    if digest.previous is not None:
+        items.append(
+            f"Versus the previous period: fit share {fmt.share_change(digest.fit_share_change)}, "
+            f"mean fit {fmt.fit_change(digest.mean_fit_change)}"
+        )
+    else:
+        items.append("Versus the previous period: no previous period")
+    if digest.versions.mean_fit_change is not None:
+        items.append(
+            f"Latest scope version {digest.versions.latest} versus {digest.versions.prior}: "
+            f"mean fit {fmt.fit_change(digest.versions.mean_fit_change)}"
+        )
+    return [Heading(2, "Summary"), Bullets(tuple(items))]
+
+
+def _notes(digest: Digest) -> list[Block]:
+    if not digest.notes:
+        return [Heading(2, "Data-quality notes"), Paragraph("No data-quality concerns were detected.")]
+    return [Heading(2, "Data-quality notes"), Bullets(tuple(note.message for note in digest.notes))]
+
+
+def _denominators(digest: Digest) -> list[Block]:
+    now = digest.current.denominators
+    before = digest.previous.denominators if digest.previous else None
+    rows: list[tuple[str, int, int | None]] = [
+        ("Answers", now.answers, before.answers if before else None),
+        *(
+            (f"· {outcome}", count, before.answers_by_outcome.get(outcome, 0) if before else None)
+            for outcome, count in now.answers_by_outcome.items()
+        ),
+        ("Rated answers", now.rated_answers, before.rated_answers if before else None),
+    ]
+    table_rows = [
+        (name, str(value), fmt.NO_VALUE if previous is None else str(previous), fmt.count_change(value, previous))
+        for name, value, previous in rows
+    ]
+    table_rows.append(
+        (
+            "Share of answers rated",
+            fmt.percent(now.share_rated),
+            fmt.percent(before.share_rated) if before else fmt.NO_VALUE,
+            "",
+        )
+    )
+    rows = [
+        ("Ratings", now.ratings, before.ratings if before else None),
+        ("Unique raters", now.unique_raters, before.unique_raters if before else None),
+        ("Comments", now.comments, before.comments if before else None),
+        ("· quotable", now.quotable_comments, before.quotable_comments if before else None),
+        ("Reason tags", now.reason_tags, before.reason_tags if before else None),
+        ("Members who declined", now.declined, before.declined if before else None),
+        ("Members who withdrew", now.withdrew, before.withdrew if before else None),
+    ]
+    table_rows += [
+        (name, str(value), fmt.NO_VALUE if previous is None else str(previous), fmt.count_change(value, previous))
+        for name, value, previous in rows
+    ]
+    return [
+        Heading(2, "Denominators"),
+        Table(("", "This period", "Previous period", "Change"), tuple(table_rows), numeric=(1, 2, 3)),
+    ]
+
+
+def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Fit distribution")]
+    if not summary.fit.distribution:
+        blocks.append(Paragraph("No ratings in this period."))
+        return blocks
+    for scale in summary.fit.distribution:
+        total = sum(scale.counts)
+        before = (
+            next((s for s in previous.fit.distribution if s.scale_size == scale.scale_size), None) if previous else None
+        )
+        rows = []
+        for value in range(scale.scale_size, 0, -1):
+            count = scale.counts[value - 1]
+            before_count = before.counts[value - 1] if before else None
+            rows.append(
+                (
+                    str(value),
+                    fmt.scale_label(scale.scale_size, value),
+                    str(count),
+                    fmt.percent(count / total),
+                    fmt.NO_VALUE if before_count is None else str(before_count),
+                )
+            )
+        blocks.append(Heading(3, f"{scale.scale_size}-point scale ({total} ratings)"))
+        blocks.append(
+            Table(("Value", "Label", "Ratings", "Share", "Previous period"), tuple(rows), numeric=(0, 2, 3, 4))
+        )
+    blocks.append(
+        Paragraph(
+            f"Overall fit share {fmt.share_with_ci(summary.fit.fit_share)}; mean fit "
+            f"{fmt.fit_with_ci(summary.fit.mean_fit)}, from {summary.fit.mean_fit.ratings} ratings of "
+            f"{summary.fit.mean_fit.answers} answers."
+        )
+    )
+    return blocks
+
+
+def _versions(digest: Digest) -> list[Block]:
+    comparison = digest.versions
+    blocks: list[Block] = [Heading(2, "Did the last scope change help?")]
+    if comparison.versions:
+        rows = tuple(
+            (
+                group.label,
+                str(group.answers),
+                str(group.mean_fit.answers),
+                str(group.mean_fit.ratings),
+                fmt.share_with_ci(group.fit_share),
+                fmt.fit_with_ci(group.mean_fit),
+            )
+            for group in comparison.versions
+        )
+        blocks.append(
+            Table(("Version", "Answers", "Rated answers", "Ratings", "Fit share", "Mean fit"), rows, numeric=(1, 2, 3))
+        )
+    if comparison.mean_fit_change is not None:
+        blocks.append(
+            Paragraph(
+                f"{comparison.latest} minus {comparison.prior}, {comparison.window}: mean fit "
+                f"{fmt.fit_change(comparison.mean_fit_change)}; fit share "
+                f"{fmt.share_change(comparison.fit_share_change)}."
+            )
+        )
+    blocks.append(Paragraph(comparison.note))
+    return blocks
+
+
+def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
+    blocks: list[Block] = [Heading(3, breakdown.title)]
+    if not breakdown.groups:
+        return [*blocks, Paragraph("No answers or ratings.")]
+    headers = ("Group", "Answers", "Rated answers", "Ratings", "Fit share", "Mean fit", "Previous mean fit")
+    rows = tuple(
+        (
+            group.label,
+            str(group.answers),
+            str(group.mean_fit.answers),
+            str(group.mean_fit.ratings),
+            fmt.share_with_ci(group.fit_share),
+            fmt.fit_with_ci(group.mean_fit),
+            (
+                f"{fmt.fit_value(group.previous_mean_fit)} ({group.previous_ratings} ratings)"
+                if group.previous_mean_fit is not None
+                else fmt.NO_VALUE
+            )
+            if has_previous
+            else fmt.NO_VALUE,
+        )
+        for group in breakdown.groups[:MAX_GROUPS]
+    )
+    blocks.append(Table(headers, rows, numeric=(1, 2, 3)))
+    hidden = len(breakdown.groups) - MAX_GROUPS
+    if hidden > 0:
+        blocks.append(Paragraph(f"{hidden} smaller group(s) are not shown here; digest.json lists them all."))
+    return blocks
+
+
+def _breakdowns(digest: Digest) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Where answers fit and where not")]
+    for breakdown in digest.breakdowns:
+        blocks.extend(_breakdown(breakdown, digest.previous is not None))
+    return blocks
+
+
+def _reasons(digest: Digest) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Reason tags")]
+    if not digest.reasons:
+        return [*blocks, Paragraph("No reason tags in this period.")]
+    rows = tuple(
+        (
+            tag.tag,
+            str(tag.count),
+            fmt.NO_VALUE if tag.previous_count is None else str(tag.previous_count),
+            ", ".join(f"{label}: {count}" for label, count in tag.by_fit.items()),
+        )
+        for tag in digest.reasons
+    )
+    blocks.append(
+        Table(("Tag", "This period", "Previous period", "By the tagging member's rating"), rows, numeric=(1, 2))
+    )
+    return blocks
+
+
+def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
+    details = [
+        f"{note.ratings} rating(s): "
+        + ", ".join(f"{label} ×{count}" for label, count in note.rating_counts.items())
+        + f"; mean fit {note.mean_fit:.2f}",
+    ]
+    if note.known:
+        version = f"v{note.scope_version}" if note.scope_version is not None else "unscoped"
+        details.append(
+            f"Asked {fmt.timestamp(note.created_at)} in channel {note.channel_id}; scope {version}; language "
+            f"{note.language or 'unknown'}; setting {note.setting or 'none'}; outcome {note.outcome}"
+        )
+    else:
+        details.append("The answer is not among this period's rows (asked earlier, or purged).")
+    if note.reasons:
+        details.append("Reasons: " + ", ".join(f"{tag} ×{count}" for tag, count in note.reasons.items()))
+    blocks: list[Block] = [Heading(3, heading), Bullets(tuple(details))]
+    if note.known:
+        blocks.append(BlockQuote(note.question or "(no text)", "question"))
+        blocks.append(BlockQuote(note.answer_excerpt or "(no text)", "answer, excerpt"))
+    if note.comments:
+        comments = tuple(
+            f"{comment.member} ({'quotable' if comment.quotable else 'not for quoting'}): {comment.text}"
+            for comment in note.comments
+        )
+        if note.more_comments:
+            comments = (*comments, f"… and {note.more_comments} more comment(s) in comments.csv")
+        blocks.append(Bullets(comments))
+    return blocks
+
+
+def _lowest(digest: Digest) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(2, "Lowest-fit answers, for follow-up"),
+        Paragraph(
+            "Answers with at least one rating, lowest mean fit first (more ratings first among equals). Comments "
+            "are shown for the research team; only those marked quotable may be quoted."
+        ),
+    ]
+    if not digest.lowest_fit:
+        return [*blocks, Paragraph("No rated answers in this period.")]
+    for note in digest.lowest_fit:
+        blocks.extend(_answer_blocks(note, f"Answer {note.answer_id}: mean fit {note.mean_fit:.2f}"))
+    return blocks
+
+
+def _disagreement(digest: Digest) -> list[Block]:
+    d = digest.disagreement
+    blocks: list[Block] = [Heading(2, "Disagreement")]
+    share = f" ({fmt.percent(d.split_share)})" if d.split_share is not None else ""
+    blocks.append(
+        Paragraph(
+            f"{d.multi_rated_answers} answers were rated by two or more members; {d.split_answers} of them have "
+            f"split ratings{share}. {d.split_rule}"
+        )
+    )
+    blocks.append(Paragraph(d.alpha_sentence))
+    for note in d.examples:
+        blocks.extend(_answer_blocks(note, f"Split answer {note.answer_id}"))
+    return blocks
+
+
+def _themes(digest: Digest) -> list[Block]:
+    summary = digest.themes
+    blocks: list[Block] = [
+        Heading(2, "Themes in comments"),
+        Paragraph(
+            f"{summary.comments} comments with text, {summary.grouped} grouped by shared words "
+            f"(vocabulary of {summary.vocabulary} words)."
+        ),
+    ]
+    if summary.themes:
+        rows = tuple(
+            (
+                theme.label,
+                str(theme.size),
+                fmt.percent(theme.share),
+                f"{theme.cohesion:.2f}",
+                {True: "new", False: f"continues “{theme.matches_previous}”", None: fmt.NO_VALUE}[theme.is_new],
+                ", ".join(theme.terms),
+                ", ".join(str(comment_id) for comment_id in theme.example_comment_ids),
+            )
+            for theme in summary.themes
+        )
+        blocks.append(
+            Table(
+                ("Theme", "Comments", "Share", "Cohesion", "New this period?", "Top words", "Example comment ids"),
+                rows,
+                numeric=(1, 2, 3),
+            )
+        )
+    if summary.note:
+        blocks.append(Paragraph(summary.note))
+    if summary.previous_themes:
+        blocks.append(Paragraph("Previous period's themes: " + "; ".join(summary.previous_themes) + "."))
+    blocks.append(Heading(3, "Method"))
+    blocks.append(Paragraph(summary.method))
+    return blocks
+
+
+def _quotes(digest: Digest) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Quotes (members who allowed quoting)")]
+    if not digest.quotes:
+        return [*blocks, Paragraph("No quotable comments in this period.")]
+    for quote in digest.quotes:
+        source = f"{quote.member}, on answer {quote.answer_id}"
+        if quote.rating:
+            source += f" (rated {quote.rating})"
+        if quote.theme:
+            source += f"; theme: {quote.theme}"
+        blocks.append(BlockQuote(quote.text, source))
+    return blocks
+
+
+def _audit(digest: Digest) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Scope changes and moderator actions")]
+    for title, entries in (("Scope changes", digest.scope_changes), ("Moderator actions", digest.moderator_actions)):
+        blocks.append(Heading(3, title))
+        if entries:
+            blocks.append(
+                Table(
+                    ("When", "Action", "Detail"),
+                    tuple((fmt.timestamp(entry.created_at), entry.action, entry.detail) for entry in entries),
+                )
+            )
+        else:
+            blocks.append(Paragraph("None in this period."))
+    return blocks
+
+
+def title(digest: Digest) -> str:
+    return f"Research digest: {digest.guild_name}"
+
+
+def report_blocks(digest: Digest) -> list[Block]:
+    """The whole report, title first; block CHART_AFTER ends the summary."""
+    blocks: list[Block] = [
+        Heading(1, title(digest)),
+        Paragraph(
+            f"Period {fmt.period(digest.start, digest.end)}; server id {digest.guild_id}. Bootstrap: "
+            f"{digest.bootstrap} resamples of answers, seed {digest.seed}."
+        ),
+    ]
+    blocks += _summary(digest)
+    blocks += _notes(digest)
+    blocks += _denominators(digest)
+    blocks += _distribution(digest.current, digest.previous)
+    blocks += _versions(digest)
+    blocks += _breakdowns(digest)
+    blocks += _reasons(digest)
+    blocks += _lowest(digest)
+    blocks += _disagreement(digest)
+    blocks += _themes(digest)
+    blocks += _quotes(digest)
+    blocks += _audit(digest)
+    blocks += [Heading(2, "How to read this"), Bullets(HOW_TO_READ)]
+    return blocks
