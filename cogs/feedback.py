@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -18,13 +19,17 @@ from bot.storage import AnswerRecord, CommentSource
 log = logging.getLogger(__name__)
 
 ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked about consent again
-PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
+PROMPT_LIFETIME = 300.0
+REACTION_CONCURRENCY = 8  # the channel note asking for consent deletes itself after this long
 
 
 class Feedback(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
         self._asked: dict[tuple[int, int], float] = {}  # (guild, member) -> when we last asked
+        # A burst of reactions is handled a few at a time, so ratings commit in arrival order instead of every
+        # handler first queueing its reads behind the database lock.
+        self._reactions = asyncio.Semaphore(REACTION_CONCURRENCY)
 
     async def cog_load(self) -> None:
         # Controls under answers keep working across restarts: their custom ids carry all they need.
@@ -36,14 +41,15 @@ class Feedback(commands.Cog):
     async def _on_reaction(self, event: discord.RawReactionActionEvent, *, added: bool) -> None:
         if event.guild_id is None or self.bot.user is None or event.user_id == self.bot.user.id:
             return
-        change, answer, value = await apply_reaction(
-            self.bot.storage,
-            self.bot.pseudonyms,
-            message_id=event.message_id,
-            user_id=event.user_id,
-            emoji=str(event.emoji),
-            added=added,
-        )
+        async with self._reactions:
+            change, answer, value = await apply_reaction(
+                self.bot.storage,
+                self.bot.pseudonyms,
+                message_id=event.message_id,
+                user_id=event.user_id,
+                emoji=str(event.emoji),
+                added=added,
+            )
         if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
             await self._ask_for_consent(event, answer, value)
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from bot.feedback.consent import ConsentState, consent_state
 from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerRecord, Rating, RatingSource, Storage
+from bot.storage import AnswerRecord, GuildSettings, Rating, RatingSource, Storage
 
 
 class RatingChange(StrEnum):
@@ -26,6 +26,7 @@ async def record_rating(
     user_id: int,
     value: int,
     source: RatingSource,
+    settings: GuildSettings | None = None,
 ) -> RatingChange:
     """Store the member's one rating of `answer` (replacing an earlier one) if they consented.
 
@@ -33,7 +34,8 @@ async def record_rating(
     Storing the same rating twice changes nothing, so a redelivered event counts once.
     """
     rater = pseudonyms.member(user_id)
-    settings = await storage.guild_settings(answer.guild_id)
+    if settings is None:
+        settings = await storage.guild_settings(answer.guild_id)
     state = consent_state(await storage.consent(answer.guild_id, rater), settings)
     if state is ConsentState.DECLINED:
         return RatingChange.DECLINED
@@ -80,6 +82,6 @@ async def apply_reaction(
         removed = await storage.delete_rating(answer.answer_id, pseudonyms.member(user_id), value=value)
         return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value
     change = await record_rating(
-        storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION
+        storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION, settings=settings
     )
     return change, answer, value

@@ -76,12 +76,21 @@ class SqliteConnection:
             await self._conn.commit()
 
     async def _fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
-        async with self._lock, self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def _fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-        async with self._lock, self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One trip to the database thread (execute, fetch and close together): reads are on the hot path.
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _execute_one(self, sql: str, params: tuple[Any, ...]) -> int:
+        """A single write statement; in autocommit mode it is its own transaction, committed on return."""
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            count = cursor.rowcount
+            await cursor.close()
+            return count
 
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
