@@ -8,7 +8,7 @@ ratings (sum over the drawn answers' ratings / number of their ratings). Interva
 
 Speed without shortcuts: a replicate is a vector of draw counts per answer, so all group totals of all
 replicates are one matrix product, draw counts (resamples × answers) @ design (answers × group columns),
-done in chunks that bound memory (about 24 MB at a time). A group that a replicate happens not to draw at
+done in chunks that bound memory (about 12 MB at a time). A group that a replicate happens not to draw at
 all has no value in that replicate; such replicates are left out of that group's interval (only likely for
 groups of a few answers, whose intervals are wide anyway). Each period gets its own random stream from the
 seed and a stable label, so numbers are reproducible and do not depend on the order of computation.
@@ -27,7 +27,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 LEVEL = 0.95
-_CHUNK_CELLS = 2_000_000  # draws per chunk: 16 MB of indices, 8 MB of float32 counts
+_CHUNK_CELLS = 1_000_000  # draws per chunk: 8 MB of indices, 4 MB of float32 counts
 
 
 def rng_for(seed: int, *labels: str) -> np.random.Generator:
@@ -91,17 +91,18 @@ def grouped_replicates(
     width = 1 + clusters.sums.shape[0]
     if n == 0 or resamples <= 0:
         return [np.zeros((grouping.groups, width, max(resamples, 0))) for grouping in groupings]
-    table = clusters.table
+    # float32 halves the product's cost and memory and is exact here: draw counts and rating counts are small
+    # integers, fit sums are multiples of 1/4 or 1/2 (3- and 5-point scales), and totals stay far below 2**24
+    # steps.
+    table = clusters.table.astype(np.float32)
     rows = np.arange(n)
-    blocks = []
+    design = np.zeros((n, sum(grouping.groups for grouping in groupings) * width), dtype=np.float32)
+    offset = 0
     for grouping in groupings:
         member = grouping.codes >= 0
-        block = np.zeros((n, grouping.groups, width))
-        block[rows[member], grouping.codes[member]] = table[member]
-        blocks.append(block.reshape(n, grouping.groups * width))
-    # float32 halves the product's cost and is exact here: draw counts and rating counts are small integers,
-    # fit sums are multiples of 1/4 or 1/2 (3- and 5-point scales), and totals stay far below 2**24 steps.
-    design = np.hstack(blocks).astype(np.float32)
+        block = design[:, offset : offset + grouping.groups * width].reshape(n, grouping.groups, width)
+        block[rows[member], grouping.codes[member]] = table[member]  # a view: writes into the design
+        offset += grouping.groups * width
     totals = np.empty((resamples, design.shape[1]))
     chunk = max(1, _CHUNK_CELLS // n)
     draws = np.empty((min(chunk, resamples), n), dtype=np.float32)

@@ -157,7 +157,8 @@ class SparseDocs:
 
     def dot(self, dense: NDArray[np.float64]) -> NDArray[np.float64]:
         """Similarities of every document to each row of `dense` (centres × vocabulary): documents × centres."""
-        products = self.data[:, None] * dense.T[self.indices]
+        products = np.ascontiguousarray(dense.T)[self.indices]  # one contiguous row per stored entry
+        products *= self.data[:, None]
         result: NDArray[np.float64] = np.add.reduceat(products, self.indptr[:-1], axis=0)
         return result
 
@@ -297,8 +298,8 @@ def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> Th
     docs = tfidf(texts)
     if docs.size < MIN_DOCUMENTS:
         reason = (
-            f"Too few comments to look for themes: {docs.size} share a word with another comment; at least "
-            f"{MIN_DOCUMENTS} are needed."
+            f"Too few comments to look for themes: {docs.size} comment(s) share a content word with another "
+            f"comment; at least {MIN_DOCUMENTS} are needed."
         )
         return ThemeFinding((), len(texts), docs.size, len(docs.vocabulary), reason)
     labels = spherical_kmeans(docs, choose_k(docs.size), rng_for(seed, label))

@@ -1,0 +1,284 @@
+"""The digest's files: Markdown and HTML reports, CSV/JSONL exports, the PNG chart, write_digest_files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+from PIL import Image
+
+from bot.digests.chart import _points as chart_points
+from bot.digests.formatting import fit_change, fit_with_ci, share_change, share_with_ci
+from bot.digests.model import Difference, Estimate
+from bot.digests.report import render_chart, render_html, render_markdown, write_digest_files, write_exports
+from bot.digests.rows import AuditRow, DigestRows
+from bot.digests.stats import compute_digest
+from tests.digests.test_stats import PREVIOUS_START, answer, comment, rating, reason, rows
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SECTIONS = (
+    "## Summary",
+    "## Data-quality notes",
+    "## Denominators",
+    "## Fit distribution",
+    "## Did the last scope change help?",
+    "## Where answers fit and where not",
+    "### By scope version",
+    "### By language",
+    "### By channel",
+    "### By cue setting (topic)",
+    "## Reason tags",
+    "## Lowest-fit answers, for follow-up",
+    "## Disagreement",
+    "## Themes in comments",
+    "### Method",
+    "## Quotes (members who allowed quoting)",
+    "## Scope changes and moderator actions",
+    "## How to read this",
+)
+HOSTILE = 'Ping <@123456789012345678> and <@&987654321> and <@!42> @everyone @here <script>alert("x")</script> | # *'
+
+
+def period_rows() -> tuple[DigestRows, DigestRows]:
+    """A small but complete period: versions, languages, reasons, comments (some hostile), scope changes."""
+    topics = [
+        "bapak ibu honorific greeting formal",
+        "honorific greeting elder formal bapak",
+        "sambal spicy rice warung lunch",
+        "rice sambal warung spicy dinner",
+    ]
+    answers = [
+        answer(
+            i,
+            version=1 if i < 6 else 2,
+            language=("id", "en", "vi")[i % 3],
+            setting=("workplace", None)[i % 2],
+            question=f"Question {i}: {HOSTILE}",
+            text=("Thick answer about register and hierarchy. " * 20) + HOSTILE,
+            day=16 + i % 7,
+        )
+        for i in range(12)
+    ]
+    ratings = [
+        rating(i, rater, (i + k) % 3 + 1)
+        for i in range(12)
+        for k, rater in enumerate(("ana", "budi", "citra"))
+        if (i + k) % 4
+    ]
+    comments = [
+        comment(c, c % 12, ("ana", "budi", "citra")[c % 3], f"{topics[c % 4]} {HOSTILE}", quotable=c % 2 == 0)
+        for c in range(24)
+    ]
+    comments.append(comment(99, 0, "dewi", 'Quote "this", please, with a comma\nand a new line\u2028and U+2028'))
+    reasons = [reason(i, "ana", ("too generic", "useful")[i % 2]) for i in range(12)]
+    audit = [
+        AuditRow("scope.edit", f"v2: greetings {HOSTILE}", "2026-11-19T08:00:00.000Z"),
+        AuditRow("settings.update", "answer channels", "2026-11-20T08:00:00.000Z"),
+    ]
+    current = rows(
+        answers,
+        ratings,
+        reasons=reasons,
+        comments=comments,
+        audit=audit,
+        declined=2,
+        withdrew=1,
+        guild_name=f"Kopi {HOSTILE}",
+    )
+    previous = rows(
+        [answer(100 + i, version=1, day=9 + i % 7) for i in range(6)],
+        [rating(100 + i, "ana", 2) for i in range(6)],
+        previous=True,
+    )
+    return current, previous
+
+
+# ---------------------------------------------------------------------------------------------- formatting
+
+
+def test_interval_formatting():
+    assert share_with_ci(Estimate(0.62, 0.51, 0.72, 40, 120)) == "62% (95% CI 51–72%)"
+    assert fit_with_ci(Estimate(0.6234, 0.55, 0.701, 40, 120)) == "0.62 (95% CI 0.55–0.70)"
+    assert share_with_ci(Estimate(1.0, None, None, 1, 1)) == "100% (no interval: one rated answer)"
+    assert share_with_ci(Estimate(None, None, None, 0, 0)) == "—"
+    assert share_change(Difference("a", "b", 0.05, -0.031, 0.12)) == "+5 pts (95% CI −3 to +12)"
+    assert fit_change(Difference("a", "b", -0.1, -0.2, 0.004)) == "−0.10 (95% CI −0.20 to 0.00)"
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+
+def test_markdown_has_every_section_and_never_pings():
+    current, previous = period_rows()
+    markdown = render_markdown(compute_digest(current, previous))
+    positions = [markdown.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    assert "@everyone" not in markdown and "@here" not in markdown and "<@" not in markdown
+    assert "<script>" not in markdown  # member text is escaped, not markup
+    assert "Member A" in markdown and "(quotable)" in markdown and "(not for quoting)" in markdown
+    assert "Krippendorff's alpha" in markdown
+    assert "95% CI" in markdown
+    for line in markdown.splitlines():
+        if line.startswith("|"):  # member text cannot break a table row
+            assert line.endswith("|")
+
+
+def test_html_is_self_contained_escaped_and_never_pings(tmp_path: Path):
+    current, previous = period_rows()
+    digest = compute_digest(current, previous)
+    chart = render_chart(current, [previous], digest, tmp_path / "chart.png")
+    page = render_html(digest, chart=chart)
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "@everyone" not in page and "@here" not in page and "<@" not in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'src="data:image/png;base64,' in page
+    assert "http://" not in page and "https://" not in page  # nothing loaded from elsewhere
+    for section in SECTIONS:
+        assert section.lstrip("# ") in page
+
+
+def test_empty_period_reports_render():
+    digest = compute_digest(rows(), None)
+    markdown = render_markdown(digest)
+    assert "No ratings in this period." in markdown
+    assert "No rated answers in this period." in markdown
+    assert "## How to read this" in markdown
+    assert "<html" in render_html(digest)
+
+
+# ---------------------------------------------------------------------------------------------- exports
+
+
+def test_exports_round_trip_through_csv_and_json(tmp_path: Path):
+    current, _ = period_rows()
+    paths = write_exports(current, tmp_path)
+    assert sorted(path.name for path in paths) == sorted(
+        f"{name}.{ext}" for name in ("answers", "ratings", "reasons", "comments") for ext in ("csv", "jsonl")
+    )
+    with (tmp_path / "comments.csv").open(encoding="utf-8", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    lines = (tmp_path / "comments.jsonl").read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == len(current.comments)
+    records = [json.loads(line) for line in lines[:-1]]
+    assert len(table) == len(records) == len(current.comments)
+    tricky = next(record for record in records if record["comment_id"] == 99)
+    assert tricky["text"] == 'Quote "this", please, with a comma\nand a new line\u2028and U+2028'
+    assert next(row for row in table if row["comment_id"] == "99")["text"] == tricky["text"]
+    assert "\u2028" not in (tmp_path / "comments.jsonl").read_text(encoding="utf-8")  # escaped in JSONL
+    for row, record, original in zip(table, records, current.comments, strict=True):
+        assert row["quotable"] == ("true" if original.quotable else "false") and record["quotable"] is original.quotable
+        assert record["rater_hash"] == original.rater_hash == row["rater_hash"]
+        # Mention tokens carry Discord ids: pseudonymised files replace them.
+        assert "<@" not in record["text"] and "<@" not in row["text"]
+    with (tmp_path / "ratings.csv").open(encoding="utf-8", newline="") as handle:
+        ratings = list(csv.DictReader(handle))
+    assert list(ratings[0]) == [
+        "answer_id",
+        "rater_hash",
+        "value",
+        "scale_size",
+        "is_asker",
+        "source",
+        "created_at",
+        "updated_at",
+        "fit",
+    ]
+    for fields, given in zip(ratings, current.ratings, strict=True):
+        assert int(fields["value"]) == given.value
+        assert float(fields["fit"]) == (given.value - 1) / (given.scale_size - 1)
+    answers = [json.loads(line) for line in (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [record["answer_id"] for record in answers] == [row.answer_id for row in current.answers]
+    assert answers[1]["setting"] is None and answers[0]["scope_version"] == 1
+    raw = (tmp_path / "answers.csv").read_bytes()
+    assert raw.count(b"\r\n") >= len(current.answers) + 1 and not raw.startswith(b"\xef\xbb\xbf")
+
+
+def test_exports_of_an_empty_period_have_headers(tmp_path: Path):
+    write_exports(rows(), tmp_path)
+    assert (tmp_path / "reasons.csv").read_bytes() == b"answer_id,rater_hash,tag\r\n"
+    assert (tmp_path / "reasons.jsonl").read_bytes() == b""
+
+
+# ---------------------------------------------------------------------------------------------- chart
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == (1000, 400)
+    assert matplotlib.image.imread(path).shape[:2] == (400, 1000)
+
+
+def test_chart_is_a_valid_png(tmp_path: Path):
+    current, previous = period_rows()
+    digest = compute_digest(current, previous)
+    assert_png(render_chart(current, [previous], digest, tmp_path / "chart.png"))
+
+
+def test_chart_of_an_empty_period(tmp_path: Path):
+    empty = rows()
+    assert_png(render_chart(empty, None, compute_digest(empty, None), tmp_path / "chart.png"))
+
+
+def test_chart_with_a_long_history_goes_weekly(tmp_path: Path):
+    current, previous = period_rows()
+    older = []
+    for month in (8, 9):
+        asked = f"2026-{month:02d}-03T10:00:00.000Z"
+        rows_of_month = rows(
+            [replace(answer(1000 + month), created_at=asked)],
+            [replace(rating(1000 + month, "ana", 3), created_at=asked, updated_at=asked)],
+        )
+        older.append(
+            replace(rows_of_month, start=f"2026-{month:02d}-01T00:00:00.000Z", end=f"2026-{month:02d}-08T00:00:00.000Z")
+        )
+    digest = compute_digest(current, previous)
+    history = [*older, previous]
+    points, weekly = chart_points([*history, current], digest)
+    assert weekly and [point.day for point in points][:2] == ["2026-08-03", "2026-08-31"]  # Mondays
+    assert_png(render_chart(current, history, digest, tmp_path / "chart.png"))
+    # With just the digest's own two periods, the line is the digest's daily timeline.
+    assert chart_points([previous, current], digest) == (list(digest.timeline), False)
+
+
+# ---------------------------------------------------------------------------------------------- all files
+
+
+def test_write_digest_files(tmp_path: Path):
+    current, previous = period_rows()
+    files = write_digest_files(current, previous, tmp_path / "out", seed=3)
+    for path in (files.markdown, files.html, files.chart, files.json, *files.exports):
+        assert path.exists() and path.parent == tmp_path / "out"
+    assert [path.name for path in (files.markdown, files.html, files.chart, files.json)] == [
+        "report.md",
+        "report.html",
+        "chart.png",
+        "digest.json",
+    ]
+    assert len(files.exports) == 8
+    assert json.loads(files.json.read_text(encoding="utf-8")) == json.loads(json.dumps(files.digest.to_dict()))
+    assert files.digest.seed == 3
+    assert files.markdown.read_text(encoding="utf-8") == render_markdown(files.digest)
+    assert_png(files.chart)
+    again = write_digest_files(current, previous, tmp_path / "again", seed=3)
+    assert again.markdown.read_text(encoding="utf-8") == files.markdown.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["report.md", "report.html", "digest.json"])
+def test_no_pings_in_any_text_file(tmp_path: Path, name: str):
+    current, previous = period_rows()
+    write_digest_files(current, previous, tmp_path)
+    text = (tmp_path / name).read_text(encoding="utf-8")
+    assert "@everyone" not in text and "@here" not in text and "<@" not in text
+
+
+def test_previous_period_start_is_shown():
+    current, previous = period_rows()
+    digest = compute_digest(current, previous)
+    assert digest.previous is not None and digest.previous.start == PREVIOUS_START
