@@ -18,9 +18,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bot.digests.groups import fit_timeline
 from bot.digests.model import Digest, TimePoint
 from bot.digests.rows import DigestRows
-from bot.digests.stats import fit_timeline
 
 WEEKLY_AFTER_DAYS = 35
 LINE = "#1f6feb"

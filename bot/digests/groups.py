@@ -1,0 +1,292 @@
+"""Fit by group: the breakdowns (scope version, language, channel, setting), the scope-version comparison and
+fit over time. Group codes come from `AnswerTable` lookups, so nothing here loops over ratings in Python.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from bot.digests.bootstrap import Grouping, IntArray
+from bot.digests.estimates import Fit, Grouped, difference, grouped
+from bot.digests.model import Breakdown, Difference, GroupFit, TimePoint, VersionComparison
+from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
+from bot.digests.rows import AnswerRow, DigestRows
+from bot.digests.text import safe_text
+
+UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
+NOT_IN_ROWS = "answer not in the rows"
+VERSION_FEW_RATINGS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    name: str
+    title: str
+    key: Callable[[AnswerRow], str]
+    label: Callable[[str], str]
+    by_version: bool  # ordered by version number rather than by size
+
+
+def _version_key(answer: AnswerRow) -> str:
+    return "unscoped" if answer.scope_version is None else str(answer.scope_version)
+
+
+def _version_label(key: str) -> str:
+    if key == UNKNOWN:
+        return NOT_IN_ROWS
+    return key if key == "unscoped" else f"v{key}"
+
+
+def _version_sort(key: str) -> tuple[int, int]:
+    if key == "unscoped":
+        return (0, 0)
+    if key == UNKNOWN or not key.lstrip("-").isdigit():
+        return (2, 0)
+    return (1, int(key))
+
+
+DIMENSIONS = (
+    Dimension("scope_version", "By scope version", _version_key, _version_label, True),
+    Dimension(
+        "language",
+        "By language",
+        lambda answer: answer.language or "unknown",
+        lambda key: NOT_IN_ROWS if key == UNKNOWN else key,
+        False,
+    ),
+    Dimension(
+        "channel",
+        "By channel",
+        lambda answer: str(answer.channel_id),
+        lambda key: NOT_IN_ROWS if key == UNKNOWN else f"channel {key}",
+        False,
+    ),
+    Dimension(
+        "setting",
+        "By cue setting (topic)",
+        lambda answer: answer.setting or "none",
+        lambda key: {"none": "no setting cue", UNKNOWN: NOT_IN_ROWS}.get(key, key),
+        False,
+    ),
+)
+
+
+# ------------------------------------------------------------------------------------------------ breakdowns
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """A dimension's groups in one period: keys in report order, each rated answer's code, answers per group."""
+
+    keys: tuple[str, ...]
+    grouping: Grouping
+    answers: IntArray  # the period's answers (rated or not) per group
+
+
+def period_keys(dimension: Dimension, column: KeyColumn, rated_codes: IntArray, own_codes: IntArray) -> Keys:
+    """Groups that have answers or ratings this period; `own_codes`: codes of the period's own answer rows."""
+    size = len(column.keys)
+    rated = np.bincount(rated_codes, minlength=size)
+    answers = np.bincount(own_codes, minlength=size)
+    present = np.flatnonzero((rated > 0) | (answers > 0)).tolist()
+    if dimension.by_version:
+        present.sort(key=lambda code: _version_sort(column.keys[code]))
+    else:
+        present.sort(key=lambda code: (-rated[code], -answers[code], column.keys[code]))
+    remap = np.full(size, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return Keys(
+        tuple(column.keys[code] for code in present),
+        Grouping(remap[rated_codes], len(present)),
+        answers[present].astype(np.int64),
+    )
+
+
+def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> dict[str, tuple[float, int]]:
+    """Mean fit and ratings per key, without intervals (the previous period's column in the tables)."""
+    size = len(column.keys)
+    fit = np.bincount(codes, weights=period.fit_sum, minlength=size)
+    ratings = np.bincount(codes, weights=period.count, minlength=size)
+    return {column.keys[i]: (float(fit[i] / ratings[i]), round(float(ratings[i]))) for i in np.flatnonzero(ratings)}
+
+
+def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: dict[str, tuple[float, int]]) -> Breakdown:
+    groups = []
+    for index, key in enumerate(keys.keys):
+        fit = fits.fit(index)
+        previous_mean, previous_ratings = previous.get(key, (None, 0))
+        groups.append(
+            GroupFit(
+                key=key,
+                label=safe_text(dimension.label(key)),
+                answers=int(keys.answers[index]),
+                mean_fit=fit.mean_fit,
+                fit_share=fit.fit_share,
+                previous_mean_fit=previous_mean,
+                previous_ratings=previous_ratings,
+            )
+        )
+    if not dimension.by_version:
+        groups.sort(key=lambda group: (-group.mean_fit.ratings, -group.answers, group.key))
+    return Breakdown(dimension.name, dimension.title, tuple(groups))
+
+
+# ------------------------------------------------------------------------------------------------ scope versions
+
+
+def version_of_rows(table: AnswerTable) -> IntArray:
+    """Each table answer's scope version, -1 when it was answered unscoped."""
+    return np.fromiter(
+        (-1 if row.scope_version is None else row.scope_version for row in table.rows), np.int64, count=len(table.rows)
+    )
+
+
+def rated_versions(versions: IntArray, positions: Sequence[IntArray]) -> list[int]:
+    """The scope versions that rated answers used, ascending."""
+    found: set[int] = set()
+    for rows in positions:
+        found.update(versions[rows[rows >= 0]].tolist())
+    return sorted(version for version in found if version >= 0)
+
+
+def version_grouping(versions: IntArray, positions: IntArray, rated: Sequence[int]) -> Grouping:
+    """Each rated answer's index among the `rated` versions, -1 when unscoped or unknown."""
+    version = np.full(positions.size, -1, dtype=np.int64)
+    known = positions >= 0
+    if versions.size:
+        version[known] = versions[positions[known]]
+    code = np.searchsorted(np.asarray(rated, dtype=np.int64), version)
+    return Grouping(np.where(version >= 0, code, -1).astype(np.int64), len(rated))
+
+
+def version_comparison(
+    periods: Sequence[RatedPeriod], parts: Sequence[Grouped], versions: Sequence[int]
+) -> VersionComparison:
+    """The latest two rated scope versions, pooled over the periods given (a change often falls mid-week).
+
+    Each period is resampled on its own (periods are strata); pooled totals add up per replicate, so the
+    difference between two versions is computed within each replicate.
+    """
+    window = "this period" if len(periods) == 1 else "this and the previous period"
+    answers_per_version = Counter(
+        row.scope_version for period in periods for row in period.rows.answers if row.scope_version is not None
+    )
+    pooled = Grouped.pooled(parts)
+    fits = {version: pooled.fit(index) for index, version in enumerate(versions)}
+    groups = tuple(
+        GroupFit(str(version), f"v{version}", answers_per_version.get(version, 0), fit.mean_fit, fit.fit_share, None, 0)
+        for version, fit in fits.items()
+    )
+    if len(fits) < 2:
+        if fits:
+            only = next(iter(fits))
+            note = f"Only one scope version (v{only}) has rated answers in {window}: there is nothing to compare."
+        else:
+            note = f"No rated answer in {window} used a scope version: there is nothing to compare."
+        return VersionComparison(window, groups, None, None, None, None, note)
+    prior_version, latest_version = versions[-2:]
+    prior, latest = f"v{prior_version}", f"v{latest_version}"
+    mean_change = difference(fits[prior_version], fits[latest_version], 0, prior, latest)
+    share_change = difference(fits[prior_version], fits[latest_version], 1, prior, latest)
+    note = _version_note(mean_change, fits[prior_version], fits[latest_version], window)
+    return VersionComparison(window, groups, latest, prior, mean_change, share_change, note)
+
+
+def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> str:
+    few = min(prior.mean_fit.ratings, latest.mean_fit.ratings)
+    caveat = (
+        " Answers before and after a change also differ in their questions, raters and time, so this is an "
+        "observational comparison, not an experiment."
+    )
+    if change.low is None or change.high is None or change.value is None:
+        return f"{change.b} versus {change.a} in {window}: too few rated answers for an interval.{caveat}"
+    if few < VERSION_FEW_RATINGS:
+        lead = f"With only {few} ratings on one side, read this as a hint."
+    elif change.low > 0:
+        lead = f"Mean fit under {change.b} is higher than under {change.a}; the interval excludes no change."
+    elif change.high < 0:
+        lead = f"Mean fit under {change.b} is lower than under {change.a}; the interval excludes no change."
+    else:
+        lead = f"The interval includes zero: the data cannot tell whether {change.b} fits better than {change.a}."
+    return f"{lead} Pooled over {window}.{caveat}"
+
+
+# ------------------------------------------------------------------------------------------------ over time
+
+
+def day_column(table: AnswerTable) -> KeyColumn:
+    """The day (UTC, YYYY-MM-DD) each table answer was asked."""
+    return table.key_column(lambda row: row.created_at[:10], UNKNOWN)
+
+
+def answer_days(table: AnswerTable, days: KeyColumn, positions: IntArray, period: RatedPeriod) -> list[str]:
+    """The day each rated answer was asked; for an answer missing from the rows, the day of its first rating."""
+    keys = np.array(days.keys, dtype=object)
+    result: list[str] = keys[table.codes(days, positions)].tolist()
+    if (positions < 0).any():
+        first: dict[int, str] = {}
+        unknown = set(period.answer_ids[positions < 0].tolist())
+        for rating in period.ratings:
+            if rating.answer_id in unknown:
+                day = rating.created_at[:10]
+                first[rating.answer_id] = min(first.get(rating.answer_id, day), day)
+        for index in np.flatnonzero(positions < 0).tolist():
+            result[index] = first[int(period.answer_ids[index])]
+    return result
+
+
+def week_of(day: str) -> str:
+    """The Monday starting the day's week, or the text unchanged when it is not a date."""
+    try:
+        moment = date.fromisoformat(day)
+    except ValueError:
+        return day
+    return (moment - timedelta(days=moment.weekday())).isoformat()
+
+
+def bucket_grouping(days: Sequence[str], buckets: Sequence[str], weekly: bool) -> Grouping:
+    code = {bucket: index for index, bucket in enumerate(buckets)}
+    keys = map(week_of, days) if weekly else iter(days)
+    return Grouping(np.fromiter(map(code.__getitem__, keys), np.int64, count=len(days)), len(buckets))
+
+
+def timeline(buckets: Sequence[str], parts: Sequence[Grouped]) -> tuple[TimePoint, ...]:
+    """Each bucket's fit, pooling the periods' bootstraps (periods are strata, as for versions)."""
+    if not parts:
+        return ()
+    pooled = Grouped.pooled(parts)
+    points = []
+    for index, bucket in enumerate(buckets):
+        fit = pooled.fit(index)
+        points.append(TimePoint(bucket, fit.mean_fit, fit.fit_share))
+    return tuple(points)
+
+
+def fit_timeline(
+    periods: Sequence[DigestRows], *, seed: int = 0, bootstrap: int = 1000, weekly: bool = False
+) -> tuple[TimePoint, ...]:
+    """Fit per day (or per week from Monday) of the answers asked, with bootstrap intervals, over periods.
+
+    The chart uses this for history beyond the digest's own two periods (`Digest.timeline`).
+    """
+    table = AnswerTable.of(*(rows.answers for rows in periods))
+    days = day_column(table)
+    prepared = [prepare(rows) for rows in periods]
+    period_days = [answer_days(table, days, table.positions(period.answer_ids), period) for period in prepared]
+    buckets = sorted({week_of(day) if weekly else day for found in period_days for day in found})
+    parts = [
+        grouped(
+            period,
+            [bucket_grouping(found, buckets, weekly)],
+            seed=seed,
+            resamples=bootstrap,
+            label=f"timeline:{period.rows.start}",
+        )[0]
+        for period, found in zip(prepared, period_days, strict=True)
+    ]
+    return timeline(buckets, parts)

@@ -1,0 +1,107 @@
+"""Data-quality notes: what a reader must know before trusting the digest's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.digests.model import PeriodSummary, QualityNote
+from bot.digests.periods import RatedPeriod
+
+SMALL_N = 30  # ratings
+FEW_RATERS = 5
+DOMINANT_SHARE = 0.5  # of the ratings, from one member
+LOW_RATED_SHARE = 0.3  # of the answers
+FAILED_SHARE = 0.1  # of the answers, failed or incomplete
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
+def quality_notes(
+    current: RatedPeriod, summary: PeriodSummary, has_previous: bool, unknown_ratings: int
+) -> list[QualityNote]:
+    notes: list[QualityNote] = []
+    d = summary.denominators
+    if not has_previous:
+        notes.append(QualityNote("no_previous", "No previous period to compare with: changes are not shown."))
+    if d.answers == 0 and d.ratings == 0:
+        notes.append(QualityNote("empty", "No answers and no ratings in this period: there is nothing to summarise."))
+    elif d.ratings == 0:
+        notes.append(
+            QualityNote("no_ratings", f"None of the {d.answers} answers was rated: there is no fit to report.")
+        )
+    elif d.ratings < SMALL_N:
+        notes.append(
+            QualityNote("small_n", f"Only {d.ratings} rating(s): treat percentages as anecdotes, not estimates.")
+        )
+    if 0 < d.unique_raters < FEW_RATERS:
+        notes.append(
+            QualityNote(
+                "few_raters",
+                f"Only {d.unique_raters} member(s) rated answers: the numbers describe them, not the community.",
+            )
+        )
+    if d.unique_raters >= 2:
+        top_share = float(np.bincount(current.rater).max()) / d.ratings
+        if top_share > DOMINANT_SHARE:
+            notes.append(
+                QualityNote(
+                    "dominant_rater",
+                    f"One member gave {_percent(top_share)} of the ratings: the averages mostly reflect one view.",
+                )
+            )
+    if d.share_rated is not None and d.ratings > 0 and d.share_rated < LOW_RATED_SHARE:
+        notes.append(
+            QualityNote(
+                "many_unrated",
+                f"{_percent(1 - d.share_rated)} of the answers were not rated: rated answers may not represent the "
+                "rest (members tend to rate answers that struck them).",
+            )
+        )
+    failed = d.answers_by_outcome.get("failed", 0) + d.answers_by_outcome.get("incomplete", 0)
+    if d.answers and failed / d.answers > FAILED_SHARE:
+        notes.append(
+            QualityNote(
+                "failed_answers",
+                f"{_percent(failed / d.answers)} of the answers failed or were incomplete "
+                f"({d.answers_by_outcome.get('failed', 0)} failed, {d.answers_by_outcome.get('incomplete', 0)} "
+                "incomplete): check the model service before reading fit.",
+            )
+        )
+    if summary.fit.all_equal and d.ratings >= 2:
+        notes.append(
+            QualityNote(
+                "all_equal",
+                "Every rating had the same value: the bootstrap intervals collapse to a point and understate the "
+                "uncertainty.",
+            )
+        )
+    if len(summary.fit.distribution) > 1:
+        notes.append(
+            QualityNote(
+                "mixed_scales",
+                "Ratings on 3- and 5-point scales are combined on a 0–1 fit scale ((value − 1) / (scale − 1)); the "
+                "fit share counts the top value of each scale.",
+            )
+        )
+    if unknown_ratings:
+        notes.append(
+            QualityNote(
+                "unknown_answers",
+                f"{unknown_ratings} rating(s) refer to answers missing from the rows: they count in the totals but "
+                "appear as 'answer not in the rows' in the breakdowns.",
+            )
+        )
+    if current.invalid_ratings:
+        notes.append(
+            QualityNote(
+                "invalid_ratings", f"{current.invalid_ratings} rating(s) with a value outside their scale were ignored."
+            )
+        )
+    purged = sum(1 for comment in current.rows.comments if not comment.text.strip())
+    if purged:
+        notes.append(
+            QualityNote("purged_text", f"{purged} comment(s) have no text (removed by the retention job or empty).")
+        )
+    return notes
