@@ -20,6 +20,7 @@ QUOTES_PER_MEMBER = 2
 _ANSWER_ID = attrgetter("answer_id")
 _RATER = attrgetter("rater_hash")
 _TAG = attrgetter("tag")
+_COMMENT_ID = attrgetter("comment_id")
 
 
 def reason_tags(current: RatedPeriod, previous: RatedPeriod | None) -> tuple[TagCount, ...]:
@@ -51,7 +52,7 @@ def reason_tags(current: RatedPeriod, previous: RatedPeriod | None) -> tuple[Tag
 
 def comments_with_text(rows: DigestRows) -> list[CommentRow]:
     """Comments with text (the retention job blanks purged ones), in a stable order."""
-    return sorted((c for c in rows.comments if c.text.strip()), key=lambda c: c.comment_id)
+    return sorted((c for c in rows.comments if c.text and not c.text.isspace()), key=_COMMENT_ID)
 
 
 def theme_label(theme: FoundTheme) -> str:

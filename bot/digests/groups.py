@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped
 from bot.digests.model import Breakdown, Difference, GroupFit, TimePoint, VersionComparison
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
-from bot.digests.rows import AnswerRow, DigestRows
+from bot.digests.rows import DigestRows
 from bot.digests.text import safe_text
 
 UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
@@ -27,13 +28,14 @@ VERSION_FEW_RATINGS = 30
 class Dimension:
     name: str
     title: str
-    key: Callable[[AnswerRow], str]
+    field: str  # the AnswerRow field the groups come from
+    key: Callable[[Any], str]  # the group key of a field value
     label: Callable[[str], str]
     by_version: bool  # ordered by version number rather than by size
 
 
-def _version_key(answer: AnswerRow) -> str:
-    return "unscoped" if answer.scope_version is None else str(answer.scope_version)
+def _version_key(version: int | None) -> str:
+    return "unscoped" if version is None else str(version)
 
 
 def _version_label(key: str) -> str:
@@ -51,25 +53,28 @@ def _version_sort(key: str) -> tuple[int, int]:
 
 
 DIMENSIONS = (
-    Dimension("scope_version", "By scope version", _version_key, _version_label, True),
+    Dimension("scope_version", "By scope version", "scope_version", _version_key, _version_label, True),
     Dimension(
         "language",
         "By language",
-        lambda answer: answer.language or "unknown",
+        "language",
+        lambda language: language or "unknown",
         lambda key: NOT_IN_ROWS if key == UNKNOWN else key,
         False,
     ),
     Dimension(
         "channel",
         "By channel",
-        lambda answer: str(answer.channel_id),
+        "channel_id",
+        str,
         lambda key: NOT_IN_ROWS if key == UNKNOWN else f"channel {key}",
         False,
     ),
     Dimension(
         "setting",
         "By cue setting (topic)",
-        lambda answer: answer.setting or "none",
+        "setting",
+        lambda setting: setting or "none",
         lambda key: {"none": "no setting cue", UNKNOWN: NOT_IN_ROWS}.get(key, key),
         False,
     ),
@@ -221,7 +226,7 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
 
 def day_column(table: AnswerTable) -> KeyColumn:
     """The day (UTC, YYYY-MM-DD) each table answer was asked."""
-    return table.key_column(lambda row: row.created_at[:10], UNKNOWN)
+    return table.key_column("created_at", lambda stamp: stamp[:10], UNKNOWN)
 
 
 def answer_days(table: AnswerTable, days: KeyColumn, positions: IntArray, period: RatedPeriod) -> list[str]:

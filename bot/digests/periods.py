@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
@@ -82,8 +83,18 @@ class RatedPeriod:
         return result
 
     def labels(self, positions: Sequence[int]) -> list[str | None]:
-        """Ratings at these positions as "value/scale" (None for -1)."""
-        return [None if i < 0 else f"{self.value[i]}/{self.scale[i]}" for i in positions]
+        """Ratings at these positions as "value/scale" (None for -1); one string per distinct label."""
+        at = np.asarray(positions, dtype=np.int64).reshape(-1)
+        if at.size == 0:
+            return []
+        found = at >= 0
+        codes = self.value[at[found]] * 1000 + self.scale[at[found]]
+        distinct, which = np.unique(codes, return_inverse=True)
+        names = np.array([f"{code // 1000}/{code % 1000}" for code in distinct.tolist()] + [None], dtype=object)
+        index = np.full(at.size, distinct.size, dtype=np.int64)
+        index[found] = which.reshape(-1)
+        result: list[str | None] = names[index].tolist()
+        return result
 
 
 def _valid_latest(ratings: Sequence[RatingRow]) -> tuple[tuple[RatingRow, ...], int]:
@@ -189,11 +200,15 @@ class AnswerTable:
         """Row of each answer id in the table, -1 for an answer it does not hold."""
         return _positions(self.ids, np.asarray(answer_ids, dtype=np.int64).reshape(-1))
 
-    def key_column(self, key: Callable[[AnswerRow], str], unknown: str) -> KeyColumn:
-        """Codes of `key` over the table's answers; the key `unknown` (last) stands for missing answers."""
-        index: defaultdict[str, int] = defaultdict(itertools.count().__next__)
-        codes = np.fromiter(map(index.__getitem__, map(key, self.rows)), np.int64, count=len(self.rows))
-        return KeyColumn((*index, unknown), codes)
+    def key_column(self, field: str, key: Callable[[Any], str], unknown: str) -> KeyColumn:
+        """Codes of key(answer.<field>) over the table's answers; the key `unknown` (last) stands for answers
+        missing from the table. `key` runs once per distinct field value, not once per answer."""
+        index: defaultdict[Any, int] = defaultdict(itertools.count().__next__)
+        raw = np.fromiter(map(index.__getitem__, map(attrgetter(field), self.rows)), np.int64, count=len(self.rows))
+        distinct: dict[str, int] = {}
+        merge = np.fromiter((distinct.setdefault(key(value), len(distinct)) for value in index), np.int64)
+        codes: IntArray = merge[raw] if raw.size else raw
+        return KeyColumn((*distinct, unknown), codes)
 
     def codes(self, column: KeyColumn, positions: IntArray) -> IntArray:
         """The column's code at each table row (`positions`), the unknown code where the row is -1."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -46,15 +47,18 @@ from bot.digests.text import safe_excerpt, safe_text
 __all__ = ["Digest", "RatedPeriod", "compute_digest", "fit_timeline", "prepare"]
 
 OUTCOMES = ("ok", "incomplete", "failed", "refused")
+_OUTCOME = attrgetter("outcome")
+_ANSWER_ID = attrgetter("answer_id")
+_QUOTABLE = attrgetter("quotable")
 AUDIT_EXCERPT = 300
 
 
 def _denominators(period: RatedPeriod) -> Denominators:
     rows = period.rows
-    outcomes = Counter(answer.outcome for answer in rows.answers)
+    outcomes = Counter(map(_OUTCOME, rows.answers))
     by_outcome = {outcome: outcomes.get(outcome, 0) for outcome in OUTCOMES}
     by_outcome.update({outcome: count for outcome, count in sorted(outcomes.items()) if outcome not in by_outcome})
-    own = np.fromiter((answer.answer_id for answer in rows.answers), np.int64, count=len(rows.answers))
+    own = np.fromiter(map(_ANSWER_ID, rows.answers), np.int64, count=len(rows.answers))
     rated_answers = int(np.isin(own, period.answer_ids).sum())
     return Denominators(
         answers=len(rows.answers),
@@ -64,7 +68,7 @@ def _denominators(period: RatedPeriod) -> Denominators:
         ratings=len(period.ratings),
         unique_raters=period.rater_count,
         comments=len(rows.comments),
-        quotable_comments=sum(1 for comment in rows.comments if comment.quotable),
+        quotable_comments=sum(map(_QUOTABLE, rows.comments)),
         reason_tags=len(rows.reasons),
         declined=rows.declined,
         withdrew=rows.withdrew,
@@ -107,7 +111,7 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     before_rows = table.positions(before.answer_ids) if before is not None else np.zeros(0, dtype=np.int64)
 
     # Groups of the rated answers: the four breakdowns, scope versions (pooled over both periods), days.
-    columns = [table.key_column(dimension.key, UNKNOWN) for dimension in DIMENSIONS]
+    columns = [table.key_column(dimension.field, dimension.key, UNKNOWN) for dimension in DIMENSIONS]
     own_rows = table.positions([answer.answer_id for answer in current.answers])
     keys = [
         period_keys(dimension, column, table.codes(column, now_rows), column.codes[own_rows])

@@ -114,8 +114,13 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     )
 
 
+_ASCII_WORDS = re.compile(r"\w+(?:'\w+)*", re.ASCII)
+
+
 def _raw_words(text: str) -> list[str]:
     """Every word of a text, case-folded, stop words included; space-less runs as character pairs."""
+    if text.isascii():
+        return _ASCII_WORDS.findall(text.lower())  # already NFC; lower() is casefold() for ASCII
     any_no_space, words, mixed = _patterns()
     folded = unicodedata.normalize("NFC", text).casefold().replace("’", "'")
     if any_no_space.search(folded) is None:

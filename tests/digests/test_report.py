@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
@@ -139,6 +140,31 @@ def test_html_is_self_contained_escaped_and_never_pings(tmp_path: Path):
     assert "http://" not in page and "https://" not in page  # nothing loaded from elsewhere
     for section in SECTIONS:
         assert section.lstrip("# ") in page
+
+
+class _TagBalance(HTMLParser):
+    """Fails on a closing tag that does not match the open one (void elements aside)."""
+
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.open and self.open.pop() == tag, f"unbalanced </{tag}>"
+
+
+def test_html_is_well_formed():
+    current, previous = period_rows()
+    checker = _TagBalance()
+    checker.feed(render_html(compute_digest(current, previous)))
+    checker.close()
+    assert checker.open == []
 
 
 def test_empty_period_reports_render():
