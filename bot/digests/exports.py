@@ -30,11 +30,13 @@ from bot.digests.text import strip_mention_ids
 TEXT_FIELDS = frozenset({"question", "answer", "text"})
 _BATCH = 5000  # JSONL lines joined per write
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # C-accelerated, no ASCII escaping
+_encode_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii  # faster; only used on ASCII text
 _BOOLEAN = {True: "true", False: "false"}
 
 
-def _json_string(value: str | None) -> str:
-    return "null" if value is None else _encode_string(value)
+def _encode_text(value: str) -> str:
+    # The ASCII encoder is twice as fast and gives the same result on ASCII text; long texts repay the check.
+    return _encode_ascii(value) if value.isascii() else _encode_string(value)
 
 
 def _json_number(value: float | None) -> str:
@@ -42,13 +44,29 @@ def _json_number(value: float | None) -> str:
 
 
 def _json_values(annotation: str, values: list[Any]) -> Iterator[str]:
-    """One column's values as JSON; C-level mapping unless the column actually holds a null."""
+    """One column's values as JSON, mapped in C unless the column holds a null or long mixed texts."""
     nullable = annotation.endswith("| None") and None in values
     if annotation == "bool":
         return map(_BOOLEAN.__getitem__, values)
     if annotation.startswith("str"):
-        return map(_json_string if nullable else _encode_string, values)
+        joined = "".join(filter(None, values))
+        if joined.isascii():
+            encode = _encode_ascii
+        elif len(joined) > 64 * len(values):
+            encode = _encode_text
+        else:
+            encode = _encode_string
+        if nullable:
+            return map(_null_or(encode), values)
+        return map(encode, values)
     return map(_json_number if nullable else repr, values)  # int and float: repr is JSON for finite numbers
+
+
+def _null_or(encode: Callable[[str], str]) -> Callable[[str | None], str]:
+    def encoded(value: str | None) -> str:
+        return "null" if value is None else encode(value)
+
+    return encoded
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -226,7 +227,7 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
 
 def day_column(table: AnswerTable) -> KeyColumn:
     """The day (UTC, YYYY-MM-DD) each table answer was asked."""
-    return table.key_column("created_at", lambda stamp: stamp[:10], UNKNOWN)
+    return table.key_column("created_at", str, UNKNOWN, cut=itemgetter(slice(0, 10)))
 
 
 def answer_days(table: AnswerTable, days: KeyColumn, positions: IntArray, period: RatedPeriod) -> list[str]:

@@ -200,11 +200,17 @@ class AnswerTable:
         """Row of each answer id in the table, -1 for an answer it does not hold."""
         return _positions(self.ids, np.asarray(answer_ids, dtype=np.int64).reshape(-1))
 
-    def key_column(self, field: str, key: Callable[[Any], str], unknown: str) -> KeyColumn:
+    def key_column(
+        self, field: str, key: Callable[[Any], str], unknown: str, *, cut: Callable[[Any], Any] | None = None
+    ) -> KeyColumn:
         """Codes of key(answer.<field>) over the table's answers; the key `unknown` (last) stands for answers
-        missing from the table. `key` runs once per distinct field value, not once per answer."""
+        missing from the table. `key` runs once per distinct value, not once per answer; `cut`, a C-level
+        callable such as an itemgetter, first reduces the values (timestamps to days)."""
         index: defaultdict[Any, int] = defaultdict(itertools.count().__next__)
-        raw = np.fromiter(map(index.__getitem__, map(attrgetter(field), self.rows)), np.int64, count=len(self.rows))
+        values = map(attrgetter(field), self.rows)
+        if cut is not None:
+            values = map(cut, values)
+        raw = np.fromiter(map(index.__getitem__, values), np.int64, count=len(self.rows))
         distinct: dict[str, int] = {}
         merge = np.fromiter((distinct.setdefault(key(value), len(distinct)) for value in index), np.int64)
         codes: IntArray = merge[raw] if raw.size else raw

@@ -17,8 +17,9 @@ HOW_TO_READ = (
     "are resampled with replacement many times and the statistic recomputed; the interval holds the middle 95% "
     "of the results. It reflects sampling noise only, not who chose to rate: ratings come from members who "
     "consented and chose to rate, which is not a random sample.",
-    "With few ratings (see the data-quality notes) percentages are anecdotes. Overlapping intervals of two "
-    "groups do not show that they are equal; use the interval of the difference where one is given.",
+    "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
+    "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
+    "interval of the difference where one is given.",
     "Changes compare this period with the previous one of equal length; scope-version comparisons are "
     "observational (questions, members and time differ too), not an experiment.",
     "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "

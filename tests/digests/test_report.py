@@ -223,6 +223,18 @@ def test_exports_round_trip_through_csv_and_json(tmp_path: Path):
     assert raw.count(b"\r\n") >= len(current.answers) + 1 and not raw.startswith(b"\xef\xbb\xbf")
 
 
+def test_exports_keep_non_ascii_text_readable(tmp_path: Path):
+    texts = ["Chào anh, xưng hô như vậy là quá trang trọng. " * 5, "Plain ASCII answer, with a comma. " * 5]
+    data = rows([answer(1, text=texts[0]), answer(2, text=texts[1], setting=None, language=None)])
+    write_exports(data, tmp_path)
+    raw = (tmp_path / "answers.jsonl").read_text(encoding="utf-8")
+    assert "Chào anh" in raw and "\\u" not in raw  # UTF-8 as written, not \u escapes
+    assert [json.loads(line)["answer"] for line in raw.splitlines()] == texts
+    with (tmp_path / "answers.csv").open(encoding="utf-8", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["answer"] for row in table] == texts and table[1]["language"] == ""
+
+
 def test_exports_of_an_empty_period_have_headers(tmp_path: Path):
     write_exports(rows(), tmp_path)
     assert (tmp_path / "reasons.csv").read_bytes() == b"answer_id,rater_hash,tag\r\n"
