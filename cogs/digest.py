@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -162,10 +163,20 @@ class Digest(commands.Cog):
         assert interaction.guild_id is not None
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
             files = await make_files(self.bot.storage, interaction.guild_id, period, Path(folder))
-            attachments = [discord.File(path, filename=path.name) for path in bundle(files, Path(folder))]
+            limit = interaction.guild.filesize_limit if interaction.guild else None
+            paths = await asyncio.to_thread(bundle, files, Path(folder), limit)
+            attachments = [discord.File(path, filename=path.name) for path in paths]
             embed = digest_embed(files.digest, None, title)
             embed.set_image(url=f"attachment://{files.chart.name}")
-            await interaction.followup.send(embed=embed, files=attachments, ephemeral=True)
+            note = (
+                None
+                if any(p.name == "data.zip" for p in paths)
+                else "The data files are larger than this server's upload limit: narrow the date range, or run "
+                "`culturebot digest` where the bot runs."
+            )
+            await interaction.followup.send(
+                note or discord.utils.MISSING, embed=embed, files=attachments, ephemeral=True
+            )
 
 
 async def setup(bot: CultureBot) -> None:

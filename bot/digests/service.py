@@ -50,13 +50,26 @@ async def make_files(storage: Storage, guild_id: int, period: Period, directory:
     return await asyncio.to_thread(write_digest_files, current, previous, directory)
 
 
-def bundle(files: DigestFiles, directory: Path) -> list[Path]:
-    """What is attached: chart, reports, and the data files zipped (Discord allows 10 attachments)."""
+def bundle(files: DigestFiles, directory: Path, limit: int | None = None) -> list[Path]:
+    """What is attached: chart, reports, and the data files zipped (Discord allows 10 attachments).
+
+    With `limit` (the server's upload limit in bytes), the data archive is left out when the whole
+    post would not fit; it stays on disk, and `/research-export` or `culturebot digest` deliver it.
+    """
     archive = directory / "data.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
         for path in [*files.exports, files.json]:
             zipped.write(path, arcname=path.name)
-    return [files.chart, files.markdown, files.html, archive]
+    attached = [files.chart, files.markdown, files.html, archive]
+    if limit is not None and sum(path.stat().st_size for path in attached) > limit:
+        attached.remove(archive)
+    return attached
+
+
+DATA_LEFT_OUT = (
+    "The data files are too large to attach here; researchers get them with `/research-export` "
+    "(or `culturebot digest` on the server)."
+)
 
 
 class DigestService:
@@ -121,10 +134,12 @@ class DigestService:
         try:
             posted = await self._find_posted(channel, record)
             if posted is None:
-                attachments = [discord.File(path, filename=path.name) for path in bundle(files, directory)]
+                paths = await asyncio.to_thread(bundle, files, directory, channel.guild.filesize_limit)
+                attachments = [discord.File(path, filename=path.name) for path in paths]
                 embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id))
                 embed.set_image(url=f"attachment://{files.chart.name}")
-                posted = await channel.send(embed=embed, files=attachments, allowed_mentions=NO_PINGS)
+                content = None if any(path.name == "data.zip" for path in paths) else DATA_LEFT_OUT
+                posted = await channel.send(content, embed=embed, files=attachments, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
             return await self._undelivered(record, settings, f"Discord refused the post ({error.status}: {error.text})")
         await self._storage.update_digest(

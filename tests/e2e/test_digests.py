@@ -114,7 +114,7 @@ async def test_missed_digest_is_caught_up_once_at_start(world, run_bot, digest_c
     finally:
         await storage.close()
     async with run_bot():
-        await eventually(lambda: len(digest_posts(world, digest_channel)) == 1, 20, "the catch-up digest")
+        await eventually(lambda: len(digest_posts(world, digest_channel)) == 1, 90, "the catch-up digest")
     async with run_bot():
         await eventually(lambda: rows(world, "SELECT count(*) FROM digests")[0][0] == 2, what="records")
     assert len(digest_posts(world, digest_channel)) == 1, "a second start sends nothing more"
