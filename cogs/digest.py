@@ -84,6 +84,10 @@ class Digest(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self._changed(interaction, {"digest_channel_id": channel.id}, f"channel {channel.id}")
         assert interaction.guild_id is not None
+        text += (
+            " Choose a channel only the research team can read: reports quote comments for follow-up, "
+            "marking those members did not allow to be quoted."
+        )
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
             text += f" Sent {resent} digest(s) that were kept while no channel worked."
