@@ -180,10 +180,10 @@ class Answerer:
         )
         stats = StreamStats()
         outcome, error, note = Outcome.OK, None, "" if scope else UNSCOPED_NOTE
+        # "is typing" goes out alongside the model request, not before it: a REST round trip (or a rate
+        # limit on it) must not delay the question reaching the model.
+        typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
         try:
-            if question.typing is not None:
-                with contextlib.suppress(discord.HTTPException):
-                    await question.typing()
             async for delta in self._model.stream(messages, stats):
                 await reply.push(delta)
         except ModelError as failure:
@@ -206,6 +206,9 @@ class Answerer:
                 INTERRUPTED_NOTE,
             )
             raise
+        finally:
+            if typing is not None and not typing.done():
+                typing.cancel()
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, "the model returned no text"
         await self._close(answer_id, question, reply, stats, settings, outcome, error, note)
@@ -326,6 +329,12 @@ class Answerer:
                     ),
                 )
             )
+
+
+async def _show_typing(question: Question) -> None:
+    assert question.typing is not None
+    with contextlib.suppress(discord.HTTPException):
+        await question.typing()
 
 
 async def _say(question: Question, text: str) -> None:
