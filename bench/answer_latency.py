@@ -41,19 +41,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
-import io
 import itertools
 import json
 import logging
-import math
 import os
 import platform
-import pstats
 import re
 import resource
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -67,6 +62,7 @@ import discord
 from aiohttp import web
 from openai.types.chat import ChatCompletionMessageParam
 
+from bench.common import percentiles, profiled, read_db
 from bot.app import client_for
 from bot.config import Settings, load_settings
 from bot.llm.client import ModelClient, StreamStats
@@ -350,12 +346,6 @@ async def prepare_database(db: Path, servers: list[Server]) -> None:
         await storage.close()
 
 
-def read_db(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """A read on a connection of our own (WAL: sees what the bot committed, never blocks it)."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
 async def wait_for_answers(db: Path, message_ids: list[int], *, limit_s: float, what: str) -> bool:
     """Poll until every question has a closed answer record (the bot closes it after its last Discord call)."""
     deadline = time.monotonic() + limit_s
@@ -374,27 +364,6 @@ async def wait_for_answers(db: Path, message_ids: list[int], *, limit_s: float, 
 
 
 # ---------------------------------------------------------------------------------------------- measuring
-
-
-def percentiles(samples: list[float]) -> dict[str, float | int | None]:
-    if not samples:
-        return {"samples": 0, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        # Nearest rank: the smallest sample with at least a fraction q of the samples at or below it.
-        rank = min(len(ordered), max(1, math.ceil(q * len(ordered) - 1e-9)))
-        return round(ordered[rank - 1], 2)
-
-    return {
-        "samples": len(ordered),
-        "min": round(ordered[0], 2),
-        "p50": at(0.50),
-        "p90": at(0.90),
-        "p99": at(0.99),
-        "max": round(ordered[-1], 2),
-        "mean": round(statistics.fmean(ordered), 2),
-    }
 
 
 class CpuMeter:
@@ -431,44 +400,6 @@ def rss_mb() -> float | None:
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
-
-
-@contextlib.contextmanager
-def profiled(kind: str | None, out: Path | None) -> Iterator[None]:
-    if kind is None:
-        yield
-        return
-    if kind == "pyinstrument":
-        try:
-            from pyinstrument import Profiler  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            progress("pyinstrument is not installed (.venv/bin/pip install pyinstrument); using cProfile")
-        else:
-            profiler = Profiler(async_mode="disabled", interval=0.0005)
-            profiler.start()
-            try:
-                yield
-            finally:
-                profiler.stop()
-                print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stderr)
-                if out is not None:
-                    out.write_text(profiler.output_html())
-                    progress(f"profile saved to {out}")
-            return
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        text = io.StringIO()
-        stats = pstats.Stats(profile, stream=text)
-        stats.sort_stats("tottime").print_stats(40)
-        stats.sort_stats("cumulative").print_stats(80)
-        print(text.getvalue(), file=sys.stderr)
-        if out is not None:
-            stats.dump_stats(out)
-            progress(f"profile saved to {out}")
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -820,7 +751,7 @@ async def run(options: Options) -> dict[str, Any]:
                     f"{options.ttft:g}s, {options.tps:g} tokens/s, {options.answer_tokens} tokens per answer"
                 )
                 overflows_before = listen_overflows()
-                with profiled(options.profile, options.profile_out):
+                with profiled(options.profile, options.profile_out, progress):
                     cpu = CpuMeter()
                     burst_started = time.monotonic()
                     send_s = await fire(standin, questions, options.spread)

@@ -33,22 +33,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import cProfile
 import functools
-import io
 import json
 import logging
 import os
 import platform
-import pstats
 import random
 import resource
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +52,7 @@ from typing import Any
 
 import discord
 
+from bench.common import percentiles, profiled, read_db
 from bot.config import Settings, load_settings
 from bot.feedback.consent import consent_version
 from bot.feedback.scales import FIT3
@@ -269,12 +266,6 @@ async def prepare_database(world: World, settings: Settings) -> None:
             await storage.set_consent(world.guild_id, world.pseudonyms.member(user_id), ConsentLevel.DECLINED, version)
     finally:
         await storage.close()
-
-
-def read_db(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """A read on a connection of our own (WAL: sees what the bot committed, never blocks it)."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 async def poll_db(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -501,24 +492,6 @@ def parse_sqlite_time(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
-def percentiles(samples: list[float]) -> dict[str, float | int | None]:
-    if not samples:
-        return {"samples": 0, "p50": None, "p90": None, "p99": None, "max": None}
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {
-        "samples": len(ordered),
-        "p50": at(0.50),
-        "p90": at(0.90),
-        "p99": at(0.99),
-        "max": round(ordered[-1], 1),
-        "mean": round(statistics.fmean(ordered), 1),
-    }
-
-
 @dataclass
 class Comparison:
     expected: int
@@ -648,44 +621,6 @@ class CpuMeter:
         }
 
 
-@contextlib.contextmanager
-def profiled(kind: str | None, out: Path | None) -> Iterator[None]:
-    if kind is None:
-        yield
-        return
-    if kind == "pyinstrument":
-        try:
-            from pyinstrument import Profiler  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            progress("pyinstrument is not installed (.venv/bin/pip install pyinstrument); using cProfile")
-        else:
-            profiler = Profiler(async_mode="disabled")
-            profiler.start()
-            try:
-                yield
-            finally:
-                profiler.stop()
-                print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stderr)
-                if out is not None:
-                    out.write_text(profiler.output_html())
-                    progress(f"profile saved to {out}")
-            return
-    profile = cProfile.Profile()
-    profile.enable()
-    try:
-        yield
-    finally:
-        profile.disable()
-        text = io.StringIO()
-        stats = pstats.Stats(profile, stream=text)
-        stats.sort_stats("tottime").print_stats(40)
-        stats.sort_stats("cumulative").print_stats(60)
-        print(text.getvalue(), file=sys.stderr)
-        if out is not None:
-            stats.dump_stats(out)
-            progress(f"profile saved to {out}")
-
-
 # ---------------------------------------------------------------------------------------------- phases
 
 
@@ -777,7 +712,7 @@ async def reaction_phase(
     }
     pace = f"{rate:,.0f}/s" if rate else "as fast as the stand-in sends"
     progress(f"{name}: sending {len(events)} reaction events {kinds}, {pace}")
-    with profiled(options.profile if profile else None, options.profile_out):
+    with profiled(options.profile if profile else None, options.profile_out, progress):
         cpu = CpuMeter()
         sent = await inject(world, events, window=options.window, rate=rate)
         progress(

@@ -1,0 +1,80 @@
+"""Helpers the benchmarks share: reading the database, percentiles, profiling."""
+
+from __future__ import annotations
+
+import contextlib
+import cProfile
+import io
+import math
+import pstats
+import sqlite3
+import statistics
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def read_db(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """A read on a connection of our own (WAL: sees what the bot committed, never blocks it)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def percentiles(samples: list[float]) -> dict[str, float | int | None]:
+    if not samples:
+        return {"samples": 0, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        # Nearest rank: the smallest sample with at least a fraction q of the samples at or below it.
+        rank = min(len(ordered), max(1, math.ceil(q * len(ordered) - 1e-9)))
+        return round(ordered[rank - 1], 2)
+
+    return {
+        "samples": len(ordered),
+        "min": round(ordered[0], 2),
+        "p50": at(0.50),
+        "p90": at(0.90),
+        "p99": at(0.99),
+        "max": round(ordered[-1], 2),
+        "mean": round(statistics.fmean(ordered), 2),
+    }
+
+
+@contextlib.contextmanager
+def profiled(kind: str | None, out: Path | None, progress: Callable[[str], None]) -> Iterator[None]:
+    if kind is None:
+        yield
+        return
+    if kind == "pyinstrument":
+        try:
+            from pyinstrument import Profiler  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            progress("pyinstrument is not installed (.venv/bin/pip install pyinstrument); using cProfile")
+        else:
+            profiler = Profiler(async_mode="disabled", interval=0.0005)
+            profiler.start()
+            try:
+                yield
+            finally:
+                profiler.stop()
+                print(profiler.output_text(unicode=True, color=False, show_all=False), file=sys.stderr)
+                if out is not None:
+                    out.write_text(profiler.output_html())
+                    progress(f"profile saved to {out}")
+            return
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        text = io.StringIO()
+        stats = pstats.Stats(profile, stream=text)
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(80)
+        print(text.getvalue(), file=sys.stderr)
+        if out is not None:
+            stats.dump_stats(out)
+            progress(f"profile saved to {out}")
