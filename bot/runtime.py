@@ -152,6 +152,9 @@ class CultureBot(commands.Bot):
         if self._answerer is not None:
             await self._answerer.drain(self.settings.shutdown_grace_seconds)
         if self._catch_up is not None:
+            # Let a catch-up digest finish its database work (cancelling mid-query would leave a statement
+            # open); past the grace period it is cancelled and its period resumes at the next start.
+            await asyncio.wait({self._catch_up}, timeout=self.settings.shutdown_grace_seconds)
             self._catch_up.cancel()
             await asyncio.gather(self._catch_up, return_exceptions=True)
         if self.jobs is not None:

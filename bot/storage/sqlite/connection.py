@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ class SqliteConnection:
         async with self._lock:
             try:
                 await self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as error:
+                # Nothing is lost: the WAL stays beside the file and is checkpointed at the next open.
+                log.warning("could not checkpoint the database on close: %s", error)
             finally:
                 await self._conn.close()
 
