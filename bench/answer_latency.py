@@ -43,7 +43,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import logging
 import os
 import platform
 import re
@@ -62,7 +61,7 @@ import discord
 from aiohttp import web
 from openai.types.chat import ChatCompletionMessageParam
 
-from bench.common import percentiles, profiled, read_db
+from bench.common import percentiles, profiled, read_db, run_benchmark
 from bot.app import client_for
 from bot.config import Settings, load_settings
 from bot.llm.client import ModelClient, StreamStats
@@ -826,16 +825,7 @@ async def run(options: Options) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = asyncio.run(asyncio.wait_for(run(options), timeout=options.timeout))
-    except Exception as error:  # still one JSON object on stdout, saying what went wrong
-        logging.getLogger("bench.answer_latency").exception("the benchmark failed")
-        reason = str(error) or f"{type(error).__name__} (the whole run is limited to {options.timeout:.0f}s)"
-        print(json.dumps({"benchmark": "answer_latency", "error": reason}))
-        return 1
-    print(json.dumps(result, ensure_ascii=False))
-    return 0 if result["summary"]["target_met"] else 1
+    return run_benchmark("answer_latency", run(options), options.timeout)
 
 
 if __name__ == "__main__":

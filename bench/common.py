@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import cProfile
 import io
+import json
+import logging
 import math
 import pstats
 import sqlite3
 import statistics
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +81,17 @@ def profiled(kind: str | None, out: Path | None, progress: Callable[[str], None]
         if out is not None:
             stats.dump_stats(out)
             progress(f"profile saved to {out}")
+
+
+def run_benchmark(name: str, run: Coroutine[Any, Any, dict[str, Any]], timeout: float) -> int:
+    """Run a benchmark and print its one JSON object, also when it fails; exit 0 only if targets were met."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = asyncio.run(asyncio.wait_for(run, timeout=timeout))
+    except Exception as error:  # still one JSON object on stdout, saying what went wrong
+        logging.getLogger(f"bench.{name}").exception("the benchmark failed")
+        reason = str(error) or f"{type(error).__name__} (the whole run is limited to {timeout:.0f}s)"
+        print(json.dumps({"benchmark": name, "error": reason}))
+        return 1
+    print(json.dumps(result, ensure_ascii=False))
+    return 0 if result["summary"]["target_met"] else 1

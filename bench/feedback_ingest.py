@@ -34,8 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
-import logging
 import os
 import platform
 import random
@@ -52,7 +50,7 @@ from typing import Any
 
 import discord
 
-from bench.common import percentiles, profiled, read_db
+from bench.common import percentiles, profiled, read_db, run_benchmark
 from bot.config import Settings, load_settings
 from bot.feedback.consent import consent_version
 from bot.feedback.scales import FIT3
@@ -973,16 +971,7 @@ async def run(options: Options) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = asyncio.run(asyncio.wait_for(run(options), timeout=options.timeout))
-    except Exception as error:  # still one JSON object on stdout, saying what went wrong
-        logging.getLogger("bench.feedback_ingest").exception("the benchmark failed")
-        reason = str(error) or f"{type(error).__name__} (the whole run is limited to {options.timeout:.0f}s)"
-        print(json.dumps({"benchmark": "feedback_ingest", "error": reason}))
-        return 1
-    print(json.dumps(result, ensure_ascii=False))
-    return 0 if result["summary"]["target_met"] else 1
+    return run_benchmark("feedback_ingest", run(options), options.timeout)
 
 
 if __name__ == "__main__":
