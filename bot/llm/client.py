@@ -4,18 +4,26 @@ Retries of 429, 5xx, connection errors and timeouts are the openai client's own 
 backoff with jitter, honouring Retry-After), bounded by CULTUREBOT_MODEL_MAX_RETRIES. They apply
 until the stream starts; a stream that breaks later is not retried, because part of the answer is
 already in the channel; the caller keeps that part and marks the answer incomplete.
+
+The openai client sends the request and handles its errors and retries; the streamed chunks are read
+as plain JSON (sse.py says why) with the same rules as the SDK: `[DONE]` ends the stream and a chunk
+carrying `error` fails it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.llm.reasoning import ReasoningFilter
+from bot.llm.sse import server_sent_events
 
 
 class ModelError(Exception):
@@ -72,26 +80,24 @@ class ModelClient:
         reasoning_filter = ReasoningFilter()
         produced: list[str] = []
         try:
-            stream = await self._client.chat.completions.create(
+            async with self._client.chat.completions.with_streaming_response.create(
                 model=self.model,
                 messages=list(messages),
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=self._max_tokens,
                 temperature=self._temperature,
-            )
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        stats.tokens_in = chunk.usage.prompt_tokens
-                        stats.tokens_out = chunk.usage.completion_tokens
-                    if not chunk.choices:
+            ) as response:
+                async for event in server_sent_events(response.iter_lines()):
+                    if event.data.startswith("[DONE]"):
+                        break
+                    choice = read_chunk(event.data, event.event, stats)
+                    if choice is None:
                         continue
-                    choice = chunk.choices[0]
-                    if choice.finish_reason is not None:
-                        stats.finish_reason = choice.finish_reason
                     # Only `content` is the answer; `reasoning_content` and similar fields are ignored.
-                    text = reasoning_filter.feed(choice.delta.content or "")
+                    delta = choice.get("delta")
+                    content = delta.get("content") if isinstance(delta, dict) else None
+                    text = reasoning_filter.feed(content) if isinstance(content, str) and content else ""
                     if text:
                         if stats.ttft_ms is None:
                             stats.ttft_ms = _elapsed_ms(stats.started)
@@ -99,6 +105,7 @@ class ModelClient:
                         yield text
             rest = reasoning_filter.flush()
             if rest:
+                produced.append(rest)
                 yield rest
         except openai.APIStatusError as error:
             raise ModelError(f"model endpoint answered HTTP {error.status_code}: {error.message}") from error
@@ -106,8 +113,9 @@ class ModelClient:
             raise ModelError("model endpoint timed out") from error
         except openai.APIConnectionError as error:
             raise ModelError(f"model endpoint unreachable or stream broken: {error}") from error
+        except httpx2.HTTPError as error:
+            raise ModelError(f"model stream broken: {error!r}") from error
         except (openai.OpenAIError, ValueError) as error:
-            # Malformed chunks surface as decoding errors from the SSE parser.
             raise ModelError(f"model stream unreadable: {error!r}") from error
         finally:
             stats.total_ms = _elapsed_ms(stats.started)
@@ -116,6 +124,31 @@ class ModelClient:
                 stats.tokens_estimated = True
                 stats.tokens_in = estimate_tokens(" ".join(str(m.get("content", "")) for m in messages))
                 stats.tokens_out = estimate_tokens("".join(produced))
+
+
+def read_chunk(data: str, event: str | None, stats: StreamStats) -> dict[str, Any] | None:
+    """Note a chunk's usage and finish reason in `stats`; its first choice, if it has one.
+
+    Raises ModelError for an error the endpoint sent in the stream, ValueError for a chunk that is not JSON.
+    """
+    chunk = json.loads(data)
+    if not isinstance(chunk, dict):
+        raise ValueError(f"a stream chunk is not a JSON object: {data[:100]!r}")
+    error = chunk.get("error")
+    if error or event == "error":
+        message = error.get("message") if isinstance(error, dict) else error
+        raise ModelError(f"model endpoint sent an error in the stream: {message or data[:200]}")
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        stats.tokens_in = usage.get("prompt_tokens", stats.tokens_in)
+        stats.tokens_out = usage.get("completion_tokens", stats.tokens_out)
+    choices = chunk.get("choices")
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+        return None
+    choice: dict[str, Any] = choices[0]
+    if choice.get("finish_reason") is not None:
+        stats.finish_reason = choice["finish_reason"]
+    return choice
 
 
 def estimate_tokens(text: str) -> int:

@@ -19,6 +19,8 @@ class ReasoningFilter:
 
     def feed(self, chunk: str) -> str:
         """Return the visible text this chunk completes (possibly empty)."""
+        if not self._pending and self._closing is None and "<" not in chunk:
+            return chunk  # the common case, one call per token: nothing here can start a tag
         self._pending += chunk
         visible: list[str] = []
         while self._pending:
