@@ -157,8 +157,13 @@ MIN_LANGUAGE_VOTES = 1.5
 _WORDS = re.compile(r"[^\W\d_]+")
 
 
+_FIRST_LISTED_SCRIPT = min(first for _, first, _ in _SCRIPT_RANGES)
+
+
 def _script_of(char: str) -> str | None:
     code = ord(char)
+    if code < _FIRST_LISTED_SCRIPT:
+        return None  # Latin and other letters below Greek: most of what members write
     for tag, first, last in _SCRIPT_RANGES:
         if first <= code <= last:
             return tag

@@ -3,22 +3,30 @@
 `Answerer` also owns the answers in flight: a member's second question waits for the first instead of
 interleaving, and a shutdown can stop taking questions, let running answers finish within a grace
 period, and cleanly mark the rest as interrupted.
+
+Nothing waits on the database between a question and its model request: settings and the current scope
+come from the storage's memory, the day's token use from `DailyTokens`, and the answer's record is written
+while the request is under way (the first Discord message waits for it, so every message sent belongs to
+a recorded answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
 
 import discord
+from openai.types.chat import ChatCompletionMessageParam
 
+from bot.answers.budget import DailyTokens, utc_day
 from bot.answers.cues import extract_cues
 from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
@@ -30,7 +38,7 @@ from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.document import ScopeDocument
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
-from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage, sqlite_timestamp
+from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,7 @@ MODEL_FAILED_LINE = (
 )
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
+BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 HISTORY_TOKENS = 1500  # earlier turns of a conversation kept in the prompt, newest first
 
 
@@ -89,6 +98,7 @@ class Answerer:
         self._member_locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._member_waiting: dict[tuple[int, int], int] = {}
         self._last_start: dict[tuple[int, int], float] = {}
+        self._tokens = DailyTokens(storage)
         self.accepting = True
 
     @property
@@ -160,20 +170,19 @@ class Answerer:
                 history=history,
             )
         )
-        prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        answer_id = await self._storage.start_answer(
-            self._new_answer(
-                question,
-                asker,
-                scope_version_id=scope_version.version_id if scope_version else None,
-                cues=cues.to_record(),
-                sections=tuple(section.title for section in sections),
-                prompt_sha256=prompt_hash,
-            )
+        new_answer = self._new_answer(
+            question,
+            asker,
+            scope_version_id=scope_version.version_id if scope_version else None,
+            cues=cues.to_record(),
+            sections=tuple(section.title for section in sections),
         )
+        # The record is written while the model request goes out; the first message waits for its id.
+        record = asyncio.ensure_future(self._start_record(new_answer, messages))
+        started_on = utc_day()
 
         async def register(message: discord.Message, part: int) -> None:
-            await self._storage.add_answer_message(answer_id, message.id, question.channel_id, part)
+            await self._storage.add_answer_message(await record, message.id, question.channel_id, part)
 
         reply = StreamingReply(
             question.send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register
@@ -184,35 +193,64 @@ class Answerer:
         # limit on it) must not delay the question reaching the model.
         typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
         try:
-            async for delta in self._model.stream(messages, stats):
-                await reply.push(delta)
-        except ModelError as failure:
-            error = str(failure)
-            outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
-            log.warning("answer %d: %s", answer_id, error)
-        except discord.HTTPException as failure:
-            error = f"Discord refused a message: {failure.status} {failure.text}"
-            outcome = Outcome.INCOMPLETE if reply.messages else Outcome.FAILED
-            log.warning("answer %d: %s", answer_id, error)
+            try:
+                async for delta in self._model.stream(messages, stats):
+                    await reply.push(delta)
+            except ModelError as failure:
+                error = str(failure)
+                outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
+                log.warning("answer to %s: %s", _where(question), error)
+            except discord.HTTPException as failure:
+                error = f"Discord refused a message: {failure.status} {failure.text}"
+                outcome = Outcome.INCOMPLETE if reply.messages else Outcome.FAILED
+                log.warning("answer to %s: %s", _where(question), error)
+            finally:
+                if typing is not None and not typing.done():
+                    typing.cancel()
+            answer_id = await record
         except asyncio.CancelledError:
-            await self._close(
-                answer_id,
-                question,
-                reply,
-                stats,
-                settings,
-                Outcome.INCOMPLETE,
-                "interrupted by shutdown",
-                INTERRUPTED_NOTE,
-            )
+            recorded = await _recorded(record)
+            if recorded is not None:
+                await self._close(
+                    recorded,
+                    question,
+                    reply,
+                    stats,
+                    settings,
+                    Outcome.INCOMPLETE,
+                    "interrupted by shutdown",
+                    INTERRUPTED_NOTE,
+                )
             raise
-        finally:
-            if typing is not None and not typing.done():
-                typing.cancel()
+        except Exception:
+            # A bug or a database failure: leave no message with a cursor, close the record if there is one.
+            log.exception("answer to %s failed", _where(question))
+            with contextlib.suppress(discord.HTTPException):
+                if reply.messages:
+                    await reply.finish(BOT_ERROR_NOTE)
+                else:
+                    await reply.send_line(MODEL_FAILED_LINE)
+            recorded = await _recorded(record)
+            if recorded is not None:
+                await self._finish_record(
+                    recorded,
+                    question.guild_id,
+                    started_on,
+                    reply,
+                    stats,
+                    Outcome.FAILED,
+                    "internal error (see the bot's log)",
+                )
+            return Outcome.FAILED
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, "the model returned no text"
-        await self._close(answer_id, question, reply, stats, settings, outcome, error, note)
+        await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on)
         return outcome
+
+    async def _start_record(self, new: NewAnswer, messages: list[ChatCompletionMessageParam]) -> int:
+        # The prompt's hash is computed here, after the request has been handed over, to keep it off that path.
+        prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return await self._storage.start_answer(dataclasses.replace(new, prompt_sha256=prompt_hash))
 
     async def preview(self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send) -> str:
         """How the bot would answer under `scope`, streamed to `send`; nothing is recorded."""
@@ -253,9 +291,7 @@ class Answerer:
             wait = settings.cooldown_seconds - (time.monotonic() - started) if started is not None else 0
             if wait > 0:
                 return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        used = await self._storage.tokens_used_since(question.guild_id, sqlite_timestamp(midnight))
-        if used >= settings.daily_token_budget:
+        if await self._tokens.used(question.guild_id) >= settings.daily_token_budget:
             return Refusal(
                 "daily token budget",
                 "This server has used today's answer budget; it renews at 00:00 UTC. Moderators can raise it "
@@ -294,6 +330,7 @@ class Answerer:
         outcome: Outcome,
         error: str | None,
         note: str,
+        started_on: date | None = None,
     ) -> None:
         """Final edit (or the polite failure line), rating controls, and the closed record."""
         scale = scale_named(settings.rating_scale)
@@ -315,20 +352,48 @@ class Answerer:
         finally:
             # Shielded: the record must close even if shutdown cancels us again right here.
             await asyncio.shield(
-                self._storage.finish_answer(
-                    answer_id,
-                    AnswerResult(
-                        answer=reply.text,
-                        outcome=outcome,
-                        error=error,
-                        tokens_in=stats.tokens_in,
-                        tokens_out=stats.tokens_out,
-                        tokens_estimated=stats.tokens_estimated,
-                        ttft_ms=stats.ttft_ms,
-                        total_ms=stats.total_ms,
-                    ),
-                )
+                self._finish_record(answer_id, question.guild_id, started_on or utc_day(), reply, stats, outcome, error)
             )
+
+    async def _finish_record(
+        self,
+        answer_id: int,
+        guild_id: int,
+        started_on: date,
+        reply: StreamingReply,
+        stats: StreamStats,
+        outcome: Outcome,
+        error: str | None,
+    ) -> None:
+        await self._storage.finish_answer(
+            answer_id,
+            AnswerResult(
+                answer=reply.text,
+                outcome=outcome,
+                error=error,
+                tokens_in=stats.tokens_in,
+                tokens_out=stats.tokens_out,
+                tokens_estimated=stats.tokens_estimated,
+                ttft_ms=stats.ttft_ms,
+                total_ms=stats.total_ms,
+            ),
+        )
+        self._tokens.add(guild_id, (stats.tokens_in or 0) + (stats.tokens_out or 0), started_on)
+
+
+async def _recorded(record: asyncio.Future[int]) -> int | None:
+    """The answer's id once its record is written; None if writing it failed."""
+    try:
+        return await asyncio.shield(record)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("could not record an answer")
+        return None
+
+
+def _where(question: Question) -> str:
+    return f"message {question.message.id}" if question.message else f"channel {question.channel_id}"
 
 
 async def _show_typing(question: Question) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from bot.answers.pipeline import BOT_ERROR_NOTE
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
@@ -254,3 +255,43 @@ async def test_thread_per_question_is_one_conversation(world, run_bot, moderator
         follow_up = world.model.chat_requests[1].messages
         assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
         assert rows(world, "SELECT parent_answer_id FROM answers WHERE answer_id = 2") == [(1,)]
+
+
+async def test_budget_counts_what_was_used_before_a_restart(world, run_bot, moderator):
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First question?"))
+        await eventually(lambda: finished_answers(world) == [(1, "ok")], what="the first answer")
+        await run(world, moderator, "answers settings", {"daily_token_budget": 10})
+    [(used,)] = rows(world, "SELECT tokens_in + tokens_out FROM answers")
+    assert used >= 10
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.member_id, world.mention("Second question?"))
+        refusal = await world.standin.wait_for_message(world.channel_id, lambda m: "budget" in m.content)
+        assert "renews at 00:00 UTC" in refusal.content
+    assert len(world.model.chat_requests) == 1
+
+
+async def test_an_answer_that_cannot_be_recorded_leaves_nothing_hanging(world, run_bot):
+    async with run_bot(cooldown=0):
+        # A failing write (as on a full disk): every new answer record is refused by the database.
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse_answers BEFORE INSERT ON answers BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        world.model.script(Reply("This answer has nowhere to be recorded.", tokens_per_second=100))
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Anyone there?"))
+
+        def settled() -> bool:
+            texts = [m.content for m in world.standin.bot_messages(world.channel_id)]
+            return bool(texts) and not any(t.endswith(CURSOR) for t in texts)
+
+        await eventually(settled, what="a final message without a cursor")
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert message.content.startswith("Sorry, I couldn't get an answer") or message.content.endswith(BOT_ERROR_NOTE)
+        assert rows(world, "SELECT count(*) FROM answers") == [(0,)]
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+            conn.execute("DROP TRIGGER refuse_answers")
+        # The bot goes on serving.
+        world.model.script("Recorded this time.")
+        await world.standin.send_message(world.channel_id, world.member_id, world.mention("And now?"))
+        await eventually(lambda: [a[1] for a in finished_answers(world)] == ["ok"], what="the next answer")

@@ -128,7 +128,8 @@ async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run
     async with run_bot(cooldown=0) as bot:
         await rated_answers(world, count=1)
         await run(world, moderator, "scope settings", {"log_channel": log_channel})
-        await run(world, moderator, "digest channel", {"channel": digest_channel})
+        # The command defers before it saves the channel: wait for its answer.
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
         # The bot loses the right to post in the digest channel.
         world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
         assert bot.jobs is not None

@@ -14,6 +14,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.storage.migrations import MIGRATIONS_DIR, Migration, migrate
+from bot.storage.sqlite.cache import GuildReadCache
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class SqliteConnection:
         # One connection serves every coroutine: a transaction must not interleave with another
         # coroutine's statements, so all access takes turns.
         self._lock = asyncio.Lock()
+        self._guild_cache = GuildReadCache()
 
     @classmethod
     async def open(cls, path: Path) -> Self:

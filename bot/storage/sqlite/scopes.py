@@ -15,6 +15,7 @@ from bot.storage.records import (
     ScopeSource,
     ScopeVersion,
 )
+from bot.storage.sqlite.cache import MISSING
 from bot.storage.sqlite.connection import (
     SqliteConnection,
     ensure_guild_row,
@@ -70,14 +71,21 @@ class ScopesStore(SqliteConnection):
                 f"scope.{new.source.value}",
                 f"version {version.number} ({version.scope_id}): {new.change_summary}",
             )
+        self._guild_cache.invalidate(new.guild_id)
         return version
 
     async def current_scope(self, guild_id: int) -> ScopeVersion | None:
+        cached = self._guild_cache.get("scope", guild_id)
+        if cached is not MISSING:
+            return cached  # type: ignore[no-any-return]
+        generation = self._guild_cache.generation(guild_id)
         row = await self._fetchone(
             _SCOPE_COLUMNS + " WHERE version_id = (SELECT current_scope_id FROM guild_settings WHERE guild_id = ?)",
             (guild_id,),
         )
-        return None if row is None else _scope_version(row)
+        version = None if row is None else _scope_version(row)
+        self._guild_cache.put("scope", guild_id, generation, version)
+        return version
 
     async def scope_version(self, guild_id: int, number: int) -> ScopeVersion | None:
         row = await self._fetchone(_SCOPE_COLUMNS + " WHERE guild_id = ? AND number = ?", (guild_id, number))
@@ -92,20 +100,33 @@ class ScopesStore(SqliteConnection):
 
     async def clear_scope(self, guild_id: int, actor_id: int) -> bool:
         """Unset the current scope (versions are kept); False if none was set."""
-        async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE guild_settings SET current_scope_id = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-                "WHERE guild_id = ? AND current_scope_id IS NOT NULL",
-                (guild_id,),
-            )
-            if cursor.rowcount == 0:
-                return False
-            await write_audit(conn, guild_id, actor_id, "scope.clear", "the server has no declared scope now")
-            return True
+        try:
+            async with self._transaction() as conn:
+                cursor = await conn.execute(
+                    "UPDATE guild_settings SET current_scope_id = NULL, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                    "WHERE guild_id = ? AND current_scope_id IS NOT NULL",
+                    (guild_id,),
+                )
+                if cursor.rowcount == 0:
+                    return False
+                await write_audit(conn, guild_id, actor_id, "scope.clear", "the server has no declared scope now")
+                return True
+        finally:
+            self._guild_cache.invalidate(guild_id)
 
     # Per-server settings and the audit log
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:
+        cached = self._guild_cache.get("settings", guild_id)
+        if cached is not MISSING:
+            return cached  # type: ignore[no-any-return]
+        generation = self._guild_cache.generation(guild_id)
+        settings = await self._read_guild_settings(guild_id)
+        self._guild_cache.put("settings", guild_id, generation, settings)
+        return settings
+
+    async def _read_guild_settings(self, guild_id: int) -> GuildSettings:
         row = await self._fetchone(
             "SELECT guild_id, current_scope_id, allow_unscoped, log_channel_id, research_contact, retention_days, "
             "consent_note, consent_revision, rating_scale, rating_controls, reason_tags, answer_channels, "
@@ -151,17 +172,22 @@ class ScopesStore(SqliteConnection):
         unknown = set(changes) - _GUILD_SETTING_COLUMNS
         if unknown:
             raise ValueError(f"not a server setting: {', '.join(sorted(unknown))}")
-        async with self._transaction() as conn:
-            await ensure_guild_row(conn, guild_id)
-            await conn.execute("INSERT INTO guild_settings (guild_id) VALUES (?) ON CONFLICT DO NOTHING", (guild_id,))
-            if changes:
-                assignments = ", ".join(f"{column} = ?" for column in changes)
+        try:
+            async with self._transaction() as conn:
+                await ensure_guild_row(conn, guild_id)
                 await conn.execute(
-                    f"UPDATE guild_settings SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-                    "WHERE guild_id = ?",
-                    (*changes.values(), guild_id),
+                    "INSERT INTO guild_settings (guild_id) VALUES (?) ON CONFLICT DO NOTHING", (guild_id,)
                 )
-            await write_audit(conn, guild_id, actor_id, "settings.update", detail)
+                if changes:
+                    assignments = ", ".join(f"{column} = ?" for column in changes)
+                    await conn.execute(
+                        f"UPDATE guild_settings SET {assignments}, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                        "WHERE guild_id = ?",
+                        (*changes.values(), guild_id),
+                    )
+                await write_audit(conn, guild_id, actor_id, "settings.update", detail)
+        finally:
+            self._guild_cache.invalidate(guild_id)
         return await self.guild_settings(guild_id)
 
     async def add_audit(self, guild_id: int, actor_id: int, action: str, detail: str = "") -> None:
