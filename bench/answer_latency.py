@@ -1,39 +1,47 @@
 """Answer latency: many servers, many questions in flight, the fake model at a fixed pace (issue 4).
 
-The whole bot (`CultureBot`) runs in this process against `DiscordStandIn` (real websocket gateway, real
-discord.py) and `FakeOpenAI` (real HTTP through the bot's own `openai` client), with its SQLite database in a
-temporary directory. Setup: S servers, each with a channel, 2 members, the scope template declared, cooldown 0
-and a large daily token budget. Before anything is measured every server has answered one question (a
-fast-model warm-up), so caches are as in a bot that has been running (`--warmup one|none` changes that).
+The bot runs in a process of its own (`bench/answer_latency_bot.py`: `CultureBot` built as `culturebot run`
+builds it, with its SQLite database in a temporary directory), as in production, where Discord and the model
+are elsewhere. This process runs the harness: `DiscordStandIn` (real websocket gateway; the bot's real
+discord.py connects to it) and `FakeOpenAI` (real HTTP; the bot's own `openai` client), and measures.
+Setup: S servers, each with a channel, M members, the scope template declared, cooldown 0 and a large daily
+token budget. Before anything is measured every server has answered one question (a fast-model warm-up), so
+caches are as in a bot that has been running (`--warmup one|none` changes that).
 
-Phase "alone": `--solo` questions asked one at a time, each after the previous answer closed: the bot's own
-service time with nothing else to do. Phase "burst" (the targets): Q questions fired at once (one
-`asyncio.gather` of `standin.send_message`; `--spread S` sends them evenly over S seconds instead), each by a
-different member, each mentioning the bot. The fake model waits `--ttft` seconds before the first token, then
-streams `--answer-tokens` tokens at `--tps` tokens/s; the bot streams them into Discord with its default edit
-interval (1 s).
+The fake model waits `--ttft` seconds before the first token, then streams `--answer-tokens` tokens at `--tps`
+tokens/s, one chunk per token like hosted APIs; the bot streams them into Discord with its default edit
+interval (1 s). An answer therefore lasts L = ttft + answer_tokens / tps.
 
-Measured per question (all `time.monotonic()`: one process, one clock):
+Phases:
+- "alone": `--solo` questions asked one at a time, each after the previous answer closed: the bot's own
+  service time with nothing else to do.
+- "steady" (the targets): questions arrive evenly at in_flight / L per second for `--duration` seconds, so
+  that `--in-flight` (200) questions are being answered at any moment across the servers; each by a member
+  who has no other question open. `mean_questions_in_flight` reports what was achieved.
+- "burst" (reported, no target): `--burst` questions (200) sent at the same instant, each by a different
+  member: the worst case of a queue, where the last question waits for the bot's work on all the others.
+
+Measured per question (all `time.monotonic()`, one clock for the machine's processes):
 - sent: when the stand-in wrote the question's MESSAGE_CREATE frame to the bot's websocket (the bench wraps
   the stand-in's gateway send to take this time);
 - received: when the fake model received the chat-completions request (matched by a tag in the question,
   which the fake sees in the last user message);
 - first visible: when the stand-in created the bot's first message of the answer.
 
-Targets: bot overhead (received - sent) <= 10 ms at p99; first visible text <= ttft + 300 ms at p99; no answer
-lost or duplicated (exactly one closed answer record, one first message and at most one reply per question,
-holding the whole model text). Peak RSS (getrusage) is reported, tracemalloc's peak with `--tracemalloc`.
+Targets (steady phase): bot overhead (received - sent) <= 10 ms at p99; first visible text <= ttft + 300 ms at
+p99; no answer lost or duplicated in any phase (exactly one closed answer record, one first message and at most
+one reply per question, holding the whole model text). Peak RSS of the bot's process is reported.
 
-`overhead_breakdown_ms` splits the overhead at two probes that only observe: an extra `on_message` listener
-(discord.py handed the message to listeners) and a wrapper noting when the pipeline calls the model client's
-`stream()`. Bot, stand-in and fake model share one event loop, so every figure includes waiting behind the
-other questions and the harness; `cpu.loop_thread_busy` near 1.0 means the loop was saturated.
+`overhead_breakdown_ms` splits the overhead at two probes in the bot's process that only observe: an extra
+`on_message` listener (discord.py handed the message to listeners) and a wrapper noting when the pipeline
+calls the model client's `stream()`. `cpu` gives the bot's and the harness's CPU use per phase; the bot's
+near 1.0 core means its event loop was saturated.
 
 Prints one JSON object on stdout; progress goes to stderr. Exit status 0 when every target is met.
 
-    .venv/bin/python -m bench.answer_latency            # 100 servers, 200 questions at once
-    .venv/bin/python -m bench.answer_latency --quick    # 10 servers, 20 questions
-    .venv/bin/python -m bench.answer_latency --profile cprofile   # also profile the burst (stderr)
+    .venv/bin/python -m bench.answer_latency            # 100 servers, 200 in flight for 30 s, then a burst
+    .venv/bin/python -m bench.answer_latency --quick    # 10 servers, 20 in flight for 5 s
+    .venv/bin/python -m bench.answer_latency --profile cprofile   # also profile the bot (its stderr)
 """
 
 from __future__ import annotations
@@ -45,13 +53,11 @@ import itertools
 import json
 import os
 import platform
-import re
-import resource
+import signal
 import sqlite3
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,16 +65,10 @@ from typing import Any
 
 import discord
 from aiohttp import web
-from openai.types.chat import ChatCompletionMessageParam
 
-from bench.common import percentiles, profiled, read_db, run_benchmark
-from bot.app import client_for
-from bot.config import Settings, load_settings
-from bot.llm.client import ModelClient, StreamStats
-from bot.pseudonyms import Pseudonymizer
-from bot.runtime import CultureBot
+from bench.answer_latency_bot import tag_of
+from bench.common import percentiles, read_db, run_benchmark
 from bot.sandbox.discord import DiscordStandIn
-from bot.sandbox.discord.testing import connected
 from bot.sandbox.fake_openai import FakeOpenAI, Reply
 from bot.scopes.manage import store_document
 from bot.scopes.templates import load_template
@@ -83,9 +83,8 @@ PSEUDONYM_KEY = "bench-" + "k" * 26
 SCOPE_TEMPLATE = "indonesian-business-jakarta"
 MODERATOR_ID = 42
 CURSOR_MARK = "▌"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-# Every question carries a tag the fake model sees in the prompt, so requests and replies match questions.
-TAG_RE = re.compile(r"\b(bq|so|wu)(\d{5})\b")
 QUESTIONS = (
     "How should I greet my manager's father at a family event in Jakarta?",
     "Is it rude to decline a second helping of food at my colleague's house?",
@@ -115,22 +114,31 @@ def progress(message: str) -> None:
 @dataclass(frozen=True)
 class Options:
     servers: int
-    questions: int
     members_per_server: int
+    in_flight: int
+    duration: float
+    burst: int
     ttft: float
     tps: float
     answer_tokens: int
     edit_interval: float
-    spread: float
     warmup: str
     warmup_concurrency: int
     solo: int
     settle_timeout: float
     timeout: float
     quick: bool
-    tracemalloc: bool
     profile: str | None
     profile_out: Path | None
+
+    @property
+    def answer_seconds(self) -> float:
+        """How long the fake model takes for one answer."""
+        return self.ttft + self.answer_tokens / self.tps
+
+    @property
+    def arrivals_per_second(self) -> float:
+        return self.in_flight / self.answer_seconds
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -138,74 +146,78 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         prog="python -m bench.answer_latency",
         description="Answer latency with many questions in flight, through the Discord stand-in (prints JSON).",
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (10 servers, 20 questions)")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (10 servers, 20 in flight)")
     parser.add_argument("--servers", type=int, default=None, help="servers (default 100; quick 10)")
-    parser.add_argument("--questions", type=int, default=None, help="questions fired at once (default 200; quick 20)")
-    parser.add_argument("--members-per-server", type=int, default=2, help="members asking in each server (2)")
+    parser.add_argument("--members-per-server", type=int, default=10, help="members asking in each server (10)")
+    parser.add_argument("--in-flight", type=int, default=None, help="questions in flight, steady phase (200; quick 20)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds of steady arrivals (30; quick 5)")
+    parser.add_argument(
+        "--burst", type=int, default=None, help="questions sent at once, burst phase (200; quick 20; 0 skips)"
+    )
     parser.add_argument("--ttft", type=float, default=0.5, help="fake model's time to first token, seconds (0.5)")
     parser.add_argument("--tps", type=float, default=50.0, help="fake model's tokens per second (50)")
-    parser.add_argument("--answer-tokens", type=int, default=40, help="tokens per answer (40)")
+    parser.add_argument("--answer-tokens", type=int, default=200, help="tokens per answer (200, about 150 words)")
     parser.add_argument(
         "--edit-interval", type=float, default=1.0, help="the bot's stream_edit_interval, seconds (1.0, its default)"
-    )
-    parser.add_argument(
-        "--spread", type=float, default=0.0, help="send the questions evenly over this many seconds (0: all at once)"
     )
     parser.add_argument(
         "--warmup",
         choices=("each", "one", "none"),
         default="each",
-        help="before the burst, one fast answer in every server (each), in one server (one) or none",
+        help="before measuring, one fast answer in every server (each), in one server (one) or none",
     )
     parser.add_argument("--warmup-concurrency", type=int, default=10, help="warm-up questions in flight (10)")
     parser.add_argument(
         "--solo",
         type=int,
         default=None,
-        help="questions asked one at a time before the burst, for the unloaded figures (default 10; quick 3; 0 skips)",
+        help="questions asked one at a time first, for the unloaded figures (default 10; quick 3; 0 skips)",
     )
     parser.add_argument("--settle-timeout", type=float, default=120.0, help="seconds to wait for every answer (120)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="hard limit for the whole run, seconds (600)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="hard limit for the whole run, seconds (900)")
     parser.add_argument(
-        "--tracemalloc", action="store_true", help="trace Python allocations during the burst (slows the bot down)"
+        "--profile", choices=("cprofile",), default=None, help="profile the bot's process (printed to stderr at exit)"
     )
-    parser.add_argument(
-        "--profile", choices=("cprofile", "pyinstrument"), default=None, help="profile the burst phase (stderr)"
-    )
-    parser.add_argument("--profile-out", type=Path, default=None, help="also save the profile here (.pstats or .html)")
+    parser.add_argument("--profile-out", type=Path, default=None, help="also save the profile here (.pstats)")
     args = parser.parse_args(argv)
     quick = bool(args.quick)
-    servers = args.servers if args.servers is not None else (10 if quick else 100)
-    questions = args.questions if args.questions is not None else (20 if quick else 200)
+
+    def pick(value: Any, full: Any, small: Any) -> Any:
+        return value if value is not None else (small if quick else full)
+
     options = Options(
-        servers=servers,
-        questions=questions,
+        servers=pick(args.servers, 100, 10),
         members_per_server=args.members_per_server,
+        in_flight=pick(args.in_flight, 200, 20),
+        duration=pick(args.duration, 30.0, 5.0),
+        burst=max(0, pick(args.burst, 200, 20)),
         ttft=args.ttft,
         tps=args.tps,
         answer_tokens=args.answer_tokens,
         edit_interval=args.edit_interval,
-        spread=max(0.0, args.spread),
         warmup=args.warmup,
         warmup_concurrency=max(1, args.warmup_concurrency),
-        solo=max(0, args.solo if args.solo is not None else (3 if quick else 10)),
+        solo=max(0, pick(args.solo, 10, 3)),
         settle_timeout=args.settle_timeout,
         timeout=args.timeout,
         quick=quick,
-        tracemalloc=bool(args.tracemalloc),
         profile=args.profile,
         profile_out=args.profile_out,
     )
-    if options.servers < 1 or options.questions < 1 or options.members_per_server < 1:
-        parser.error("need at least 1 server, 1 question and 1 member per server")
+    if options.servers < 1 or options.members_per_server < 1 or options.in_flight < 1 or options.duration <= 0:
+        parser.error("need at least 1 server, 1 member per server, 1 question in flight and a positive duration")
     if options.ttft < 0 or options.tps <= 0 or options.answer_tokens < 3:
         parser.error("--ttft must be >= 0, --tps > 0 and --answer-tokens >= 3")
     if not 0.2 <= options.edit_interval <= 10:
         parser.error("--edit-interval must be between 0.2 and 10 (the setting's range)")
-    if options.questions > options.servers * options.members_per_server:
-        progress(
-            f"note: {options.questions} questions for {options.servers * options.members_per_server} members: "
-            "some members ask twice and their second question queues behind the first"
+    members = options.servers * options.members_per_server
+    if options.burst > members:
+        parser.error(f"--burst {options.burst} needs as many members; there are {members}")
+    # A member asks again only after L + slack; fewer members than that would queue behind themselves.
+    if members < options.arrivals_per_second * (options.answer_seconds + 1.0):
+        parser.error(
+            f"{members} members are too few for {options.arrivals_per_second:.0f} questions/s lasting "
+            f"{options.answer_seconds:.1f}s each: raise --members-per-server"
         )
     return options
 
@@ -229,6 +241,7 @@ class Asked:
     server: Server
     author_id: int
     text: str
+    due: float = 0.0  # seconds after the phase starts when it is sent
     message_id: int | None = None
     handed_at: float | None = None  # the bench called send_message
     sent_at: float | None = None  # the stand-in wrote the MESSAGE_CREATE frame
@@ -243,17 +256,6 @@ class Probes:
     stream_called: dict[str, list[float]] = field(default_factory=dict)  # tag -> pipeline called ModelClient.stream
 
 
-def tag_of(messages: Sequence[Any]) -> str | None:
-    """The question tag in the last user message of a chat-completions request."""
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            text = content if isinstance(content, str) else json.dumps(content)
-            found = TAG_RE.search(text)
-            return found.group(0) if found else None
-    return None
-
-
 def answer_text(tag: str, tokens: int) -> str:
     """About `tokens` of the fake's token-ish pieces (words), starting with the tag."""
     words = [f"Answer {tag}:"]
@@ -264,65 +266,97 @@ def answer_text(tag: str, tokens: int) -> str:
     return " ".join(words)
 
 
-def observe_stream_calls(model: ModelClient, probes: Probes) -> None:
-    """Note when the pipeline asks the bot's model client for a stream (by the question's tag); no other change."""
-    original = model.stream
-
-    async def stream(messages: Sequence[ChatCompletionMessageParam], stats: StreamStats) -> AsyncIterator[str]:
-        tag = tag_of(messages)
-        if tag is not None:
-            probes.stream_called.setdefault(tag, []).append(time.monotonic())
-        async for delta in original(messages, stats):
-            yield delta
-
-    setattr(model, "stream", stream)  # noqa: B010 (an instance attribute over the method)
-
-
-def settings_for(standin: DiscordStandIn, model: FakeOpenAI, db: Path, options: Options) -> Settings:
-    return load_settings(
-        _env_file=None,
-        discord_token=standin.token,
-        discord_api_base=standin.api_base,
-        discord_gateway_url=standin.gateway_url,
-        guild_ready_timeout=0.05,
-        database_path=db,
-        pseudonym_key=PSEUDONYM_KEY,
-        model_base_url=model.base_url,
-        model_name="fake-model",
-        model_max_retries=1,
-        model_timeout_seconds=60,
-        stream_edit_interval=options.edit_interval,
-        shutdown_grace_seconds=10,
-        log_level="WARNING",
-    )
+def bot_environment(standin: DiscordStandIn, model: FakeOpenAI, db: Path, options: Options) -> dict[str, str]:
+    """`culturebot run`'s configuration for the bot's process: the stand-in, the fake model, a fresh database."""
+    settings = {
+        "DISCORD_TOKEN": standin.token,
+        "DISCORD_API_BASE": standin.api_base,
+        "DISCORD_GATEWAY_URL": standin.gateway_url,
+        "GUILD_READY_TIMEOUT": "0.05",
+        "DATABASE_PATH": str(db),
+        "PSEUDONYM_KEY": PSEUDONYM_KEY,
+        "MODEL_BASE_URL": model.base_url,
+        "MODEL_NAME": "fake-model",
+        "MODEL_MAX_RETRIES": "1",
+        "MODEL_TIMEOUT_SECONDS": "60",
+        "STREAM_EDIT_INTERVAL": str(options.edit_interval),
+        "SHUTDOWN_GRACE_SECONDS": "10",
+        "DIGEST_DIR": str(db.parent / "digests"),
+        "LOG_LEVEL": "WARNING",
+    }
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("CULTUREBOT_")}
+    return inherited | {f"CULTUREBOT_{name}": value for name, value in settings.items()}
 
 
-def build_bot(settings: Settings, probes: Probes) -> CultureBot:
-    assert settings.model_base_url is not None
-    assert settings.pseudonym_key is not None
-    model = client_for(settings, str(settings.model_base_url), None, settings.model_name)
-    observe_stream_calls(model, probes)
-    bot = CultureBot(
-        settings, model=model, pseudonyms=Pseudonymizer(settings.pseudonym_key.get_secret_value().encode())
-    )
+class BotProcess:
+    """The bot running in its own process (bench/answer_latency_bot.py)."""
 
-    async def on_message_probe(message: discord.Message) -> None:
-        probes.listener_at.setdefault(message.id, time.monotonic())
+    def __init__(self, process: asyncio.subprocess.Process, probes_out: Path) -> None:
+        self.process = process
+        self.probes_out = probes_out
 
-    # Registered before the cogs load, so discord.py runs it just before the answers cog's listener.
-    bot.add_listener(on_message_probe, "on_message")
-    return bot
+    @classmethod
+    async def start(cls, env: dict[str, str], work: Path, options: Options) -> BotProcess:
+        probes_out = work / "probes.json"
+        env = env | {"BENCH_PROBES_OUT": str(probes_out)}
+        if options.profile:
+            env["BENCH_PROFILE"] = options.profile
+            if options.profile_out:
+                env["BENCH_PROFILE_OUT"] = str(options.profile_out)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.answer_latency_bot", env=env, stdout=asyncio.subprocess.PIPE
+        )
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+        except TimeoutError:
+            process.kill()
+            raise RuntimeError("the bot's process was not ready within 120 s") from None
+        if line.strip() != b"READY":
+            await process.wait()
+            raise RuntimeError(f"the bot's process exited ({process.returncode}) before it was ready; see stderr")
+        return cls(process, probes_out)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the process has used so far (Linux /proc)."""
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_mb(self) -> float | None:
+        try:
+            with open(f"/proc/{self.process.pid}/statm") as statm:
+                return round(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+        except (OSError, ValueError, IndexError):
+            return None
+
+    async def stop(self, probes: Probes) -> dict[str, Any]:
+        """Shut the bot down as SIGTERM does in production; merge its probes; its CPU and peak RSS."""
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(self.process.wait(), timeout=60)
+        except TimeoutError:
+            self.process.kill()
+            code = await self.process.wait()
+        if not self.probes_out.exists():
+            return {"exit_code": code}
+        found = json.loads(self.probes_out.read_text())
+        probes.listener_at.update({int(k): float(v) for k, v in found["listener_at"].items()})
+        probes.stream_called.update(found["stream_called"])
+        return {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
 
 
 def watch_gateway(standin: DiscordStandIn, probes: Probes) -> None:
-    """Note when each MESSAGE_CREATE frame has been written to the bot's websocket."""
+    """Note when each MESSAGE_CREATE frame is written to the bot's websocket."""
     gateway = standin.core.gateway
     original = gateway._send_dispatch
 
     async def timed(session: Any, event: str, data: Any) -> None:
-        await original(session, event, data)
+        # Taken as the frame is handed over (the bot, in another process, may read it before the write returns).
         if event == "MESSAGE_CREATE":
             probes.frames_sent.setdefault(int(data["id"]), time.monotonic())
+        await original(session, event, data)
 
     setattr(gateway, "_send_dispatch", timed)  # noqa: B010 (an instance attribute over the method)
 
@@ -366,39 +400,25 @@ async def wait_for_answers(db: Path, message_ids: list[int], *, limit_s: float, 
 
 
 class CpuMeter:
-    """CPU of the event-loop thread (bot, stand-in, fake model and bench share it) and of the whole process."""
+    """CPU used by the bot's process and by this one (the harness: stand-in, fake model, measuring)."""
 
-    def __init__(self) -> None:
-        self.loop_thread = time.thread_time()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.process = usage.ru_utime + usage.ru_stime
+    def __init__(self, bot: BotProcess) -> None:
+        self.bot = bot
+        self.started = time.monotonic()
+        self.bot_cpu = bot.cpu_seconds()
+        self.harness_cpu = time.process_time()
 
-    def used(self, wall_s: float) -> dict[str, float]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        loop_thread = time.thread_time() - self.loop_thread
-        process = usage.ru_utime + usage.ru_stime - self.process
-        wall = max(wall_s, 1e-3)
+    def used(self) -> dict[str, float]:
+        wall = max(time.monotonic() - self.started, 1e-3)
+        bot = self.bot.cpu_seconds() - self.bot_cpu
+        harness = time.process_time() - self.harness_cpu
         return {
             "wall_s": round(wall, 3),
-            "loop_thread_cpu_s": round(loop_thread, 3),
-            "process_cpu_s": round(process, 3),
-            "loop_thread_busy": round(loop_thread / wall, 3),
-            "process_cores": round(process / wall, 3),
+            "bot_cpu_s": round(bot, 3),
+            "bot_cores": round(bot / wall, 3),
+            "harness_cpu_s": round(harness, 3),
+            "harness_cores": round(harness / wall, 3),
         }
-
-
-def rss_mb() -> float | None:
-    """Resident set size now (Linux /proc), in MB."""
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
-
-
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -409,6 +429,12 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
         current += step
         best = max(best, current)
     return best
+
+
+def mean_overlap(intervals: list[tuple[float, float]], start: float, end: float) -> float:
+    """The average number of intervals open between `start` and `end`."""
+    covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in intervals)
+    return round(covered / max(end - start, 1e-9), 1)
 
 
 # ---------------------------------------------------------------------------------------------- phases
@@ -456,13 +482,14 @@ async def ask_alone(
     return asked_alone
 
 
-async def fire(standin: DiscordStandIn, questions: list[Asked], spread: float) -> float:
-    """Send every question (at once, or evenly over `spread` seconds); returns the seconds sending took."""
+async def fire(standin: DiscordStandIn, questions: list[Asked]) -> float:
+    """Send every question at its `due` time after now (all at once when they are 0); the seconds it took."""
     started = time.monotonic()
 
     async def send(asked: Asked) -> None:
-        if spread and len(questions) > 1:
-            await asyncio.sleep(max(0.0, started + spread * asked.index / (len(questions) - 1) - time.monotonic()))
+        delay = started + asked.due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
         asked.handed_at = time.monotonic()
         message = await standin.send_message(asked.server.channel_id, asked.author_id, asked.text)
         asked.message_id = int(message["id"])
@@ -583,12 +610,15 @@ def analyse(
         stream_edit_gaps += [(b - a) * 1000 for a, b in itertools.pairwise(renders[:-1])]
 
     counts = {name: len(items) for name, items in problems.items()}
+    sends = [q.sent_at for q in questions if q.sent_at is not None]
     return {
         "questions": len(questions),
         "answered_ok": len(questions) - len(problems["lost"]),
         **counts,
         "problem_examples": {name: items[:5] for name, items in problems.items() if items},
         "peak_questions_in_flight": max_overlap(in_flight),
+        # Averaged while questions were arriving (first to last sent), from sent to the model's last token.
+        "mean_questions_in_flight": mean_overlap(in_flight, min(sends), max(sends)) if sends else None,
         "overhead_ms": percentiles(overhead),
         "overhead_breakdown_ms": {
             "gateway_frame_to_on_message": percentiles(gateway_to_listener),
@@ -659,16 +689,45 @@ async def make_world(options: Options) -> AsyncIterator[tuple[DiscordStandIn, Fa
             yield standin, model, servers
 
 
-def plan_questions(servers: list[Server], options: Options, mention: str) -> list[Asked]:
-    """Question i goes to server i mod S, asked by the next member there, so members rarely ask twice."""
+def plan_questions(
+    servers: list[Server], options: Options, mention: str, prefix: str, count: int, per_second: float | None
+) -> list[Asked]:
+    """Question i goes to server i mod S, asked by the next member there; `per_second` None: all at once.
+
+    A member asks again only after every other member of the server has: at the steady rate that is after
+    their previous answer ended (parse_options checks there are enough members).
+    """
     planned = []
-    for i in range(options.questions):
+    for i in range(count):
         server = servers[i % len(servers)]
         member = server.members[(i // len(servers)) % len(server.members)]
-        tag = f"bq{i:05d}"
+        tag = f"{prefix}{i:05d}"
         text = f"{mention} {QUESTIONS[i % len(QUESTIONS)]} (ref {tag})"
-        planned.append(Asked(i, tag, server, member, text))
+        planned.append(Asked(i, tag, server, member, text, due=i / per_second if per_second else 0.0))
     return planned
+
+
+async def measure(
+    name: str, standin: DiscordStandIn, db: Path, bot: BotProcess, questions: list[Asked], options: Options
+) -> dict[str, Any]:
+    """Send a phase's questions and wait for every answer to close; what it cost (analysed after the bot exits)."""
+    cpu = CpuMeter(bot)
+    overflows_before = listen_overflows()
+    send_s = await fire(standin, questions)
+    progress(f"{name}: all {len(questions)} sent in {send_s:.2f}s; waiting for the answers")
+    ids = [q.message_id for q in questions if q.message_id is not None]
+    settled = await wait_for_answers(db, ids, limit_s=options.settle_timeout, what=name)
+    overflows_after = listen_overflows()
+    return {
+        "send_s": round(send_s, 3),
+        "settled": settled,
+        "cpu": cpu.used(),
+        "bot_rss_after_mb": bot.rss_mb(),
+        # Connections the kernel dropped on a full listen queue (machine-wide): each costs a 1 s SYN retry.
+        "tcp_listen_overflows": None
+        if overflows_before is None or overflows_after is None
+        else overflows_after - overflows_before,
+    }
 
 
 async def run(options: Options) -> dict[str, Any]:
@@ -676,6 +735,7 @@ async def run(options: Options) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "answer_latency",
         "targets": {
+            "phase": "steady",
             "overhead_p99_ms": TARGET_OVERHEAD_P99_MS,
             "first_visible_minus_ttft_p99_ms": TARGET_FIRST_VISIBLE_OVER_TTFT_P99_MS,
             "lost": 0,
@@ -683,19 +743,22 @@ async def run(options: Options) -> dict[str, Any]:
         },
         "config": {
             "servers": options.servers,
-            "questions": options.questions,
             "members_per_server": options.members_per_server,
+            "in_flight": options.in_flight,
+            "duration_s": options.duration,
+            "arrivals_per_s": round(options.arrivals_per_second, 2),
+            "burst": options.burst,
             "ttft_s": options.ttft,
             "tokens_per_second": options.tps,
             "answer_tokens": options.answer_tokens,
+            "answer_seconds": round(options.answer_seconds, 3),
             "stream_edit_interval_s": options.edit_interval,
-            "spread_s": options.spread,
             "warmup": options.warmup,
             "solo": options.solo,
             "quick": options.quick,
-            "tracemalloc": options.tracemalloc,
             "profiled": options.profile,
             "harness_listen_backlog": HARNESS_LISTEN_BACKLOG,
+            "processes": "bot alone in one; stand-in, fake model and measuring in the other",
         },
         "environment": {
             "python": platform.python_version(),
@@ -708,12 +771,13 @@ async def run(options: Options) -> dict[str, Any]:
         },
     }
     probes = Probes()
+    phases: dict[str, tuple[list[Asked], dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="culturebot-bench-") as tmp_name:
-        db = Path(tmp_name) / "bot.sqlite3"
+        work = Path(tmp_name)
+        db = work / "bot.sqlite3"
         async with make_world(options) as (standin, model, servers):
             mention = f"<@{standin.bot_user_id}>"
             watch_gateway(standin, probes)
-            settings = settings_for(standin, model, db, options)
             started = time.monotonic()
             await prepare_database(db, servers)
             progress(f"setup: {len(servers)} servers with a scope, cooldown 0 ({time.monotonic() - started:.1f}s)")
@@ -726,99 +790,77 @@ async def run(options: Options) -> dict[str, Any]:
                 return Reply(text, ttft=options.ttft, tokens_per_second=options.tps)
 
             model.default_reply = responder
-            bot = build_bot(settings, probes)
-            async with connected(bot, standin, timeout=60):
-                progress(f"setup: bot connected to {len(bot.guilds)} servers")
+            bot = await BotProcess.start(bot_environment(standin, model, db, options), work, options)
+            try:
+                progress(f"setup: the bot's process ({bot.process.pid}) is connected, RSS {bot.rss_mb()} MB")
                 result["warmup"] = await warm_up(standin, db, servers, options, mention)
-                solo: dict[str, Any] | None = None
+                result["bot_rss_after_warmup_mb"] = bot.rss_mb()
                 if options.solo:
                     alone = await ask_alone(standin, db, servers, options, mention)
-                    await asyncio.sleep(0.2)
-                    solo = analyse(standin, model, db, alone, probes, options)
-                    progress(
-                        f"alone: {len(alone)} questions one at a time: overhead p50 {solo['overhead_ms']['p50']} ms, "
-                        f"max {solo['overhead_ms']['max']} ms; first visible - ttft p50 "
-                        f"{solo['first_visible_minus_ttft_ms']['p50']} ms"
-                    )
-                questions = plan_questions(servers, options, mention)
-                baseline_rss = rss_mb()
-                if options.tracemalloc:
-                    tracemalloc.start()
-                pace = "all at once" if not options.spread else f"over {options.spread:g}s"
-                progress(
-                    f"burst: {len(questions)} questions in {len(servers)} servers {pace}; model ttft "
-                    f"{options.ttft:g}s, {options.tps:g} tokens/s, {options.answer_tokens} tokens per answer"
+                    phases["alone"] = (alone, {})
+                steady = plan_questions(
+                    servers,
+                    options,
+                    mention,
+                    "sq",
+                    round(options.arrivals_per_second * options.duration),
+                    options.arrivals_per_second,
                 )
-                overflows_before = listen_overflows()
-                with profiled(options.profile, options.profile_out, progress):
-                    cpu = CpuMeter()
-                    burst_started = time.monotonic()
-                    send_s = await fire(standin, questions, options.spread)
-                    progress(f"burst: all sent in {send_s * 1000:.0f} ms; waiting for the answers")
-                    ids = [q.message_id for q in questions if q.message_id is not None]
-                    settled = await wait_for_answers(db, ids, limit_s=options.settle_timeout, what="burst")
-                    burst_s = time.monotonic() - burst_started
-                    used = cpu.used(burst_s)
-                overflows_after = listen_overflows()
-                traced_peak = None
-                if options.tracemalloc:
-                    traced_peak = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
-                    tracemalloc.stop()
-                # The bot adds its rating reactions after the final edit and closes the record last; give the
-                # stand-in a moment to have stored everything before reading it.
-                await asyncio.sleep(0.2)
-                analysis = analyse(standin, model, db, questions, probes, options)
-            progress("bot closed")
-    if solo is not None:
-        keys = ("questions", "lost", "duplicated", "incomplete_text", "overhead_ms", "overhead_breakdown_ms")
-        result["alone"] = {k: solo[k] for k in keys} | {
-            "first_visible_minus_ttft_ms": solo["first_visible_minus_ttft_ms"],
-            "first_visible_breakdown_ms": solo["first_visible_breakdown_ms"],
-        }
-    result["burst"] = {
-        "send_s": round(send_s, 4),
-        "elapsed_s": round(burst_s, 3),
-        "settled": settled,
-        "cpu": used,
-        # Connections the kernel dropped on a full listen queue (machine-wide): each costs a 1 s SYN retry.
-        "tcp_listen_overflows": None
-        if overflows_before is None or overflows_after is None
-        else overflows_after - overflows_before,
-        **analysis,
-    }
-    result["memory"] = {
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_burst_mb": baseline_rss,
-        "tracemalloc_peak_during_burst_mb": traced_peak,
-        "note": "one process: the bot, the Discord stand-in and the fake model together",
-    }
+                progress(
+                    f"steady: {len(steady)} questions over {options.duration:g}s "
+                    f"({options.arrivals_per_second:.1f}/s, each answer {options.answer_seconds:.1f}s: "
+                    f"{options.in_flight} in flight) in {len(servers)} servers"
+                )
+                phases["steady"] = (steady, await measure("steady", standin, db, bot, steady, options))
+                if options.burst:
+                    burst = plan_questions(servers, options, mention, "bq", options.burst, None)
+                    progress(f"burst: {len(burst)} questions at once")
+                    phases["burst"] = (burst, await measure("burst", standin, db, bot, burst, options))
+            finally:
+                result["bot_process"] = await bot.stop(probes)
+            progress(f"the bot's process exited ({result['bot_process'].get('exit_code')})")
+            # The bot adds its rating reactions after the final edit and closes the record last; it has exited,
+            # so everything it did is in the stand-in and the database.
+            for name, (questions, measured) in phases.items():
+                result[name] = measured | analyse(standin, model, db, questions, probes, options)
     result["environment"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = round(time.monotonic() - run_started, 2)
-    overhead_p99 = analysis["overhead_ms"]["p99"]
-    visible_p99 = analysis["first_visible_minus_ttft_ms"]["p99"]
+    steady_result = result["steady"]
+    overhead_p99 = steady_result["overhead_ms"]["p99"]
+    visible_p99 = steady_result["first_visible_minus_ttft_ms"]["p99"]
+    measured_phases = [result[name] for name in phases]
     checks = {
         "overhead": overhead_p99 is not None and overhead_p99 <= TARGET_OVERHEAD_P99_MS,
         "first_visible": visible_p99 is not None and visible_p99 <= TARGET_FIRST_VISIBLE_OVER_TTFT_P99_MS,
-        "no_loss": settled and analysis["lost"] == 0 and analysis["no_timing"] == 0,
-        "no_duplicates": analysis["duplicated"] == 0 and analysis["extra_model_requests"] == 0,
-        "complete_text": analysis["incomplete_text"] == 0 and analysis["not_ok"] == 0,
+        "no_loss": all(p.get("settled", True) and p["lost"] == 0 and p["no_timing"] == 0 for p in measured_phases),
+        "no_duplicates": all(p["duplicated"] == 0 and p["extra_model_requests"] == 0 for p in measured_phases),
+        "complete_text": all(p["incomplete_text"] == 0 and p["not_ok"] == 0 for p in measured_phases),
+        "clean_exit": result["bot_process"].get("exit_code") == 0,
     }
+    burst_result = result.get("burst")
+    alone_result = result.get("alone")
     result["summary"] = {
         "overhead_p99_ms": overhead_p99,
         "first_visible_minus_ttft_p99_ms": visible_p99,
-        "lost": analysis["lost"],
-        "duplicated": analysis["duplicated"],
-        "peak_rss_mb": result["memory"]["peak_rss_mb"],
-        # For comparison, not a target: the same figures for questions asked one at a time.
-        "alone_overhead_p99_ms": solo["overhead_ms"]["p99"] if solo else None,
-        "alone_first_visible_minus_ttft_p99_ms": solo["first_visible_minus_ttft_ms"]["p99"] if solo else None,
+        "mean_questions_in_flight": steady_result["mean_questions_in_flight"],
+        "bot_cores_steady": steady_result["cpu"]["bot_cores"],
+        "lost": sum(p["lost"] for p in measured_phases),
+        "duplicated": sum(p["duplicated"] for p in measured_phases),
+        "bot_peak_rss_mb": result["bot_process"].get("peak_rss_mb"),
+        # For comparison, not targets: questions one at a time, and all at once.
+        "alone_overhead_p99_ms": alone_result["overhead_ms"]["p99"] if alone_result else None,
+        "burst_overhead_p99_ms": burst_result["overhead_ms"]["p99"] if burst_result else None,
+        "burst_first_visible_minus_ttft_p99_ms": burst_result["first_visible_minus_ttft_ms"]["p99"]
+        if burst_result
+        else None,
         "checks": checks,
         "target_met": all(checks.values()),
     }
     progress(
-        f"overhead p99 {overhead_p99} ms (target {TARGET_OVERHEAD_P99_MS:g}), first visible - ttft p99 "
-        f"{visible_p99} ms (target {TARGET_FIRST_VISIBLE_OVER_TTFT_P99_MS:g}), lost {analysis['lost']}, "
-        f"duplicated {analysis['duplicated']}, peak RSS {result['memory']['peak_rss_mb']} MB"
+        f"steady: overhead p99 {overhead_p99} ms (target {TARGET_OVERHEAD_P99_MS:g}), first visible - ttft p99 "
+        f"{visible_p99} ms (target {TARGET_FIRST_VISIBLE_OVER_TTFT_P99_MS:g}), "
+        f"{steady_result['mean_questions_in_flight']} in flight on average; lost {result['summary']['lost']}, "
+        f"duplicated {result['summary']['duplicated']}; bot peak RSS {result['summary']['bot_peak_rss_mb']} MB"
     )
     return result
 

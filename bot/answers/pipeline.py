@@ -48,6 +48,7 @@ MODEL_FAILED_LINE = (
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
+TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
 HISTORY_TOKENS = 1500  # earlier turns of a conversation kept in the prompt, newest first
 
 
@@ -189,12 +190,15 @@ class Answerer:
         )
         stats = StreamStats()
         outcome, error, note = Outcome.OK, None, "" if scope else UNSCOPED_NOTE
-        # "is typing" goes out alongside the model request, not before it: a REST round trip (or a rate
-        # limit on it) must not delay the question reaching the model.
+        # "is typing" goes out a moment after the model request, not before or with it: its REST call (or a
+        # rate limit on it) must not delay the question reaching the model, and a fast first token makes it moot.
         typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
         try:
             try:
                 async for delta in self._model.stream(messages, stats):
+                    if typing is not None:
+                        typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
+                        typing = None
                     await reply.push(delta)
             except ModelError as failure:
                 error = str(failure)
@@ -398,6 +402,7 @@ def _where(question: Question) -> str:
 
 async def _show_typing(question: Question) -> None:
     assert question.typing is not None
+    await asyncio.sleep(TYPING_AFTER)
     with contextlib.suppress(discord.HTTPException):
         await question.typing()
 

@@ -295,3 +295,17 @@ async def test_an_answer_that_cannot_be_recorded_leaves_nothing_hanging(world, r
         world.model.script("Recorded this time.")
         await world.standin.send_message(world.channel_id, world.member_id, world.mention("And now?"))
         await eventually(lambda: [a[1] for a in finished_answers(world)] == ["ok"], what="the next answer")
+
+
+async def test_typing_shows_after_the_model_request_while_the_model_is_slow(world, run_bot):
+    typing_path = rf"^/channels/{world.channel_id}/typing$"
+    world.model.script(Reply("Quick.", tokens_per_second=100), Reply("Slow to start.", ttft=0.8))
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Fast one?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        assert world.standin.find_requests("POST", typing_path) == [], "a prompt first token needs no indicator"
+        await world.standin.send_message(world.channel_id, world.member_id, world.mention("Slow one?"))
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the second answer")
+    [typing] = world.standin.find_requests("POST", typing_path)
+    slow_request = world.model.chat_requests[1]
+    assert slow_request.received_at < typing.time < slow_request.first_chunk_at
