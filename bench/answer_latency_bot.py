@@ -104,8 +104,7 @@ async def serve() -> dict[str, Any]:
         await stop.wait()
         await bot.close()
         with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
-            await runner
-    await model.close()
+            await runner  # the bot has closed the model client too
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "listener_at": {str(k): v for k, v in listener_at.items()},

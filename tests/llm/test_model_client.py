@@ -16,16 +16,27 @@ async def fake():
         yield fake
 
 
-def client_for(fake, *, retries=2, timeout=5.0):
-    return ModelClient(
-        base_url=fake.base_url,
-        api_key="test-key",
-        model="fake-model",
-        timeout=timeout,
-        max_retries=retries,
-        max_tokens=100,
-        temperature=0.2,
-    )
+@pytest.fixture
+async def make_client(fake):
+    """Clients for the fake, closed after the test (their HTTP sessions hold connections)."""
+    made = []
+
+    def make(*, retries=2, timeout=5.0):
+        client = ModelClient(
+            base_url=fake.base_url,
+            api_key="test-key",
+            model="fake-model",
+            timeout=timeout,
+            max_retries=retries,
+            max_tokens=100,
+            temperature=0.2,
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.close()
 
 
 async def collect(client, stats=None):
@@ -34,9 +45,9 @@ async def collect(client, stats=None):
     return parts, stats
 
 
-async def test_streams_text_and_records_usage(fake):
+async def test_streams_text_and_records_usage(fake, make_client):
     fake.script(Reply("One two three four five.", tokens_per_second=200))
-    client = client_for(fake)
+    client = make_client()
     parts, stats = await collect(client)
     assert "".join(parts) == "One two three four five."
     assert len(parts) > 1, "text must arrive in pieces, not all at the end"
@@ -47,46 +58,45 @@ async def test_streams_text_and_records_usage(fake):
     assert request.json["max_tokens"] == 100
     assert request.api_key == "test-key"
     assert request.messages == MESSAGES
-    await client.close()
 
 
-async def test_reasoning_field_and_think_tags_never_come_out(fake):
+async def test_reasoning_field_and_think_tags_never_come_out(fake, make_client):
     fake.script(Reply("<think>inner monologue</think>Visible answer.", reasoning="private chain of thought"))
-    parts, _ = await collect(client_for(fake))
+    parts, _ = await collect(make_client())
     assert "".join(parts) == "Visible answer."
 
 
-async def test_rate_limit_and_server_error_are_retried(fake):
+async def test_rate_limit_and_server_error_are_retried(fake, make_client):
     fake.fail_next(RateLimited(retry_after=0.05))
     fake.fail_next(ServerError(status=503))
     fake.script("Recovered.")
     started = time.monotonic()
-    parts, _ = await collect(client_for(fake, retries=3))
+    parts, _ = await collect(make_client(retries=3))
     assert "".join(parts) == "Recovered."
     assert len(fake.chat_requests) == 3
     assert time.monotonic() - started >= 0.05
 
 
-async def test_retries_are_bounded(fake):
+async def test_retries_are_bounded(fake, make_client):
     fake.fail_next(ServerError(status=500), count=10)
     with pytest.raises(ModelError, match="HTTP 500"):
-        await collect(client_for(fake, retries=2))
+        await collect(make_client(retries=2))
     assert len(fake.chat_requests) == 3  # the first try and two retries
 
 
-async def test_timeout_becomes_model_error(fake):
+async def test_timeout_becomes_model_error(fake, make_client):
     fake.fail_next(Hang(seconds=5))
     with pytest.raises(ModelError, match="timed out"):
-        await collect(client_for(fake, retries=0, timeout=0.3))
+        await collect(make_client(retries=0, timeout=0.3))
 
 
 @pytest.mark.parametrize("fault", [CutStream(after_chunks=3), MalformedChunk(after_chunks=3)])
-async def test_broken_stream_keeps_what_arrived(fake, fault):
+async def test_broken_stream_keeps_what_arrived(fake, make_client, fault):
     fake.script(Reply("alpha beta gamma delta epsilon zeta", fault=fault))
     received = []
     stats = StreamStats()
     with pytest.raises(ModelError):
-        async for part in client_for(fake, retries=0).stream(MESSAGES, stats):
+        async for part in make_client(retries=0).stream(MESSAGES, stats):
             received.append(part)
     assert "".join(received).startswith("alpha")
     assert stats.total_ms is not None
