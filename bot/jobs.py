@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -73,13 +74,22 @@ class Jobs:
         return None if job is None else job.next_run_time
 
     async def catch_up(self) -> None:
-        """At start-up: send kept digests, then any whose time passed while the bot was down (once each)."""
-        for settings in await self._storage.digest_guilds():
-            try:
-                await self.digests.resend_kept(settings.guild_id)
-                await self.digests.run_due(settings.guild_id, first=False)
-            except Exception:
-                log.exception("catching up the digest of server %d failed", settings.guild_id)
+        """At start-up: send kept digests, then any whose time passed while the bot was down (once each).
+
+        Servers are caught up side by side, one more than there are digest workers, so that no worker
+        waits while a finished digest is being posted.
+        """
+        slots = asyncio.Semaphore(self.digests.workers.processes + 1)
+
+        async def catch_up_server(guild_id: int) -> None:
+            async with slots:
+                try:
+                    await self.digests.resend_kept(guild_id)
+                    await self.digests.run_due(guild_id, first=False)
+                except Exception:
+                    log.exception("catching up the digest of server %d failed", guild_id)
+
+        await asyncio.gather(*(catch_up_server(settings.guild_id) for settings in await self._storage.digest_guilds()))
 
     def shutdown(self) -> None:
         if self._scheduler.running:

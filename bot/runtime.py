@@ -3,7 +3,8 @@
 `setup_hook` runs once per process: open and migrate the database, load every extension in cogs/,
 and sync slash commands only when they changed. `close` is the one shutdown path, used by
 signals and errors alike: stop taking questions, let running answers finish (or mark them
-interrupted), then close the gateway, the model and the database.
+interrupted), let digests being made finish and end their worker processes, then close the gateway, the
+model and the database.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ class CultureBot(commands.Bot):
         if self.jobs is not None:
             self.jobs.shutdown()
             await self.jobs.digests.wait_idle(self.settings.shutdown_grace_seconds)
+            await self.jobs.digests.close()  # the digest worker processes
         await super().close()
         await self.model.close()
         if self._storage is not None:

@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.digests.schedule import PRESETS, Period, make_trigger
-from bot.digests.service import bundle, make_files
+from bot.digests.service import bundle
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
@@ -166,7 +166,7 @@ class Digest(commands.Cog):
     async def _send_files(self, interaction: discord.Interaction, period: Period, title: str) -> None:
         assert interaction.guild_id is not None
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
-            files = await make_files(self.bot.storage, interaction.guild_id, period, Path(folder))
+            files = await self.jobs.digests.make_files(interaction.guild_id, period, Path(folder))
             limit = interaction.guild.filesize_limit if interaction.guild else None
             paths = await asyncio.to_thread(bundle, files, Path(folder), limit)
             attachments = [discord.File(path, filename=path.name) for path in paths]

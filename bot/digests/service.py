@@ -5,13 +5,19 @@ the database before making anything, writes the files to disk, then posts them. 
 is gone or closed to the bot is kept on disk as undelivered, the moderators are told, and it is sent when
 the channel works again. A digest left pending by a crash is checked against the channel's recent
 messages before it is sent, so it is never posted twice.
+
+The CPU work runs in worker processes (workers.py), which read the rows from the database file themselves:
+different servers' digests are made at the same time, one per worker; one server's run one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,12 +28,14 @@ from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period, due_period, make_trigger
 from bot.digests.summary import digest_embed
+from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
 MARKER = "culturebot digest #{id}"  # in the embed footer: how a re-sent digest is recognised
 HISTORY_SCAN = 50  # recent channel messages checked for a digest that was posted before a crash
+WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy ones were waited for already)
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -44,10 +52,33 @@ async def period_rows(storage: Storage, guild_id: int, period: Period) -> tuple[
     return current, previous
 
 
-async def make_files(storage: Storage, guild_id: int, period: Period, directory: Path) -> DigestFiles:
-    """Compute the digest and write its report, chart and data files (CPU work runs off the event loop)."""
-    current, previous = await period_rows(storage, guild_id, period)
-    return await asyncio.to_thread(write_digest_files, current, previous, directory)
+async def make_files(
+    storage: Storage, guild_id: int, period: Period, directory: Path, workers: DigestWorkers | None = None
+) -> DigestFiles:
+    """Compute the digest and write its report, chart and data files, off the event loop: in a worker process
+    when `workers` are given and the database is a file, else in a thread of this process."""
+    if workers is None or str(storage.path) == ":memory:":
+        current, previous = await period_rows(storage, guild_id, period)
+        return await asyncio.to_thread(write_digest_files, current, previous, directory)
+    job = DigestJob(
+        database=storage.path,
+        guild_id=guild_id,
+        start=sqlite_timestamp(period.start),
+        end=sqlite_timestamp(period.end),
+        previous_start=sqlite_timestamp(period.start - (period.end - period.start)),
+        directory=directory,
+    )
+    made = await workers.make(job)
+    log.info(
+        "digest of server %d made in %.2fs by worker %d (rows %.2fs, statistics %.2fs, files %.2fs)",
+        guild_id,
+        made.read_seconds + made.statistics_seconds + made.files_seconds,
+        made.worker,
+        made.read_seconds,
+        made.statistics_seconds,
+        made.files_seconds,
+    )
+    return made.files
 
 
 def bundle(files: DigestFiles, directory: Path, limit: int | None = None) -> list[Path]:
@@ -73,14 +104,37 @@ DATA_LEFT_OUT = (
 
 
 class DigestService:
-    def __init__(self, client: discord.Client, storage: Storage, root: Path) -> None:
+    def __init__(
+        self, client: discord.Client, storage: Storage, root: Path, workers: DigestWorkers | None = None
+    ) -> None:
         self._client = client
         self._storage = storage
         self._root = root
-        self._lock = asyncio.Lock()  # one digest at a time: they are CPU-heavy and rare
+        self.workers = workers if workers is not None else DigestWorkers()
+        self._servers: dict[int, asyncio.Lock] = {}  # one digest per server at a time
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def directory(self, guild_id: int, period: Period) -> Path:
         return self._root / str(guild_id) / f"{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}"
+
+    @contextlib.asynccontextmanager
+    async def _server(self, guild_id: int) -> AsyncIterator[None]:
+        """One digest operation per server at a time (other servers' go on meanwhile), counted for `wait_idle`."""
+        self._running += 1
+        self._idle.clear()
+        try:
+            async with self._servers.setdefault(guild_id, asyncio.Lock()):
+                yield
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    async def make_files(self, guild_id: int, period: Period, directory: Path) -> DigestFiles:
+        """A digest's files for any period (previews and exports too), made by the workers."""
+        return await make_files(self._storage, guild_id, period, directory, self.workers)
 
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
         """Make and send the digest that is due for this server, if any (idempotent).
@@ -92,7 +146,7 @@ class DigestService:
         if not settings.digest_enabled or settings.digest_channel_id is None:
             return None
         trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
-        async with self._lock:
+        async with self._server(guild_id):
             last = await self._storage.last_digest(guild_id)
             if last is None and not first:
                 return None
@@ -105,7 +159,7 @@ class DigestService:
     async def run_now(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
         """A digest for everything since the last one, sent now (moderators' `/digest now`)."""
         settings = await self._storage.guild_settings(guild_id)
-        async with self._lock:
+        async with self._server(guild_id):
             last = await self._storage.last_digest(guild_id)
             end = (now or datetime.now(UTC)).replace(microsecond=0)
             start = parse_timestamp(last.period_end) if last else end - timedelta(days=7)
@@ -120,7 +174,7 @@ class DigestService:
         if record is None:
             return None  # already made for this period
         directory = self.directory(settings.guild_id, period)
-        files = await make_files(self._storage, settings.guild_id, period, directory)
+        files = await self._made(record, period, directory)
         await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
         return await self.deliver(record, files, settings)
 
@@ -152,7 +206,7 @@ class DigestService:
         """Send digests kept as undelivered or left pending (after the channel is fixed, or at start-up)."""
         settings = await self._storage.guild_settings(guild_id)
         sent = 0
-        async with self._lock:
+        async with self._server(guild_id):
             kept = [
                 *await self._storage.digests(guild_id, DigestStatus.PENDING),
                 *await self._storage.digests(guild_id, DigestStatus.UNDELIVERED),
@@ -160,19 +214,44 @@ class DigestService:
             for record in sorted(kept, key=lambda r: r.period_end):
                 period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
                 directory = Path(record.files_dir) if record.files_dir else self.directory(guild_id, period)
-                files = await make_files(self._storage, guild_id, period, directory)
+                files = await self._made(record, period, directory)
+                if record.files_dir is None:
+                    # Never made before (its first try failed): recorded before posting, so that a crash
+                    # right after posting is recognised by `_find_posted` at the next start.
+                    await self._storage.update_digest(
+                        record.digest_id, record.status, files_dir=str(directory), error=record.error
+                    )
+                    record = replace(record, files_dir=str(directory))
                 result = await self.deliver(record, files, settings)
                 sent += result.status is DigestStatus.SENT
         return sent
 
+    async def _made(self, record: DigestRecord, period: Period, directory: Path) -> DigestFiles:
+        """The claimed digest's files; a worker that died is reported here (the caller sees the error too)."""
+        try:
+            return await self.make_files(record.guild_id, period, directory)
+        except WorkerStopped:
+            log.error(
+                "digest %d (server %d, %s - %s) could not be made: its worker process stopped before finishing; "
+                "it stays pending and is made again at the next start",
+                record.digest_id,
+                record.guild_id,
+                record.period_start,
+                record.period_end,
+            )
+            raise
+
     async def wait_idle(self, grace: float) -> None:
-        """Let a digest being made finish (shutdown waits for it before closing the database)."""
+        """Let digests being made finish (shutdown waits for them before closing the database)."""
         try:
             async with asyncio.timeout(grace):
-                async with self._lock:
-                    return
+                await self._idle.wait()
         except TimeoutError:
-            log.warning("a digest was still being made after %.0fs; it stays pending and resumes at start", grace)
+            log.warning("digests were still being made after %.0fs; they stay pending and resume at start", grace)
+
+    async def close(self) -> None:
+        """End the worker processes (after `wait_idle`; a digest still running is stopped and stays pending)."""
+        await self.workers.close(WORKERS_STOP_GRACE)
 
     async def _find_posted(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
         """The digest's message if a crash hit after posting it but before recording that."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import itertools
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from sys import intern
+from typing import Any
 
 import aiosqlite
 
@@ -13,9 +19,9 @@ from bot.storage.records import (
     GuildSettings,
 )
 from bot.storage.sqlite.connection import (
+    BUSY_TIMEOUT_MS,
     ensure_guild_row,
     fetch_all,
-    fetch_one,
 )
 from bot.storage.sqlite.scopes import ScopesStore
 
@@ -95,93 +101,142 @@ class DigestsStore(ScopesStore):
         """One server's answers created in [start, end), with the ratings, reasons and comments they received
         before `end`, the moderators' actions and the consent decisions in the period."""
         async with self._lock:
-            guild = await fetch_one(self._conn, "SELECT name FROM guilds WHERE guild_id = ?", (guild_id,))
-            answers = [
-                AnswerRow(
-                    answer_id=int(r[0]),
-                    channel_id=int(r[1]),
-                    created_at=str(r[2]),
-                    asker_hash=str(r[3]),
-                    question=str(r[4]),
-                    answer=str(r[5]),
-                    outcome=str(r[6]),
-                    scope_version=r[7],
-                    language=_cue(r[8], "language"),
-                    setting=_cue(r[8], "setting"),
-                    tokens_in=r[9],
-                    tokens_out=r[10],
-                    ttft_ms=r[11],
-                    total_ms=r[12],
-                )
-                for r in await fetch_all(
-                    self._conn,
-                    "SELECT a.answer_id, a.channel_id, a.created_at, a.asker_hash, a.question, a.answer, a.outcome, "
-                    "v.number, a.cues, a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms FROM answers a "
-                    "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
-                    "WHERE a.guild_id = ? AND a.created_at >= ? AND a.created_at < ? AND a.outcome != 'streaming' "
-                    "ORDER BY a.answer_id",
-                    (guild_id, start, end),
-                )
+            results = [
+                await fetch_all(self._conn, sql, params) for sql, params in _digest_queries(guild_id, start, end)
             ]
-            in_period = (
-                "answer_id IN (SELECT answer_id FROM answers WHERE guild_id = ? AND created_at >= ? AND created_at < ?)"
-            )
-            ratings = [
-                RatingRow(int(r[0]), str(r[1]), int(r[2]), int(r[3]), bool(r[4]), str(r[5]), str(r[6]), str(r[7]))
-                for r in await fetch_all(
-                    self._conn,
-                    "SELECT answer_id, rater_hash, value, scale_size, is_asker, source, created_at, updated_at "
-                    f"FROM ratings WHERE {in_period} AND updated_at < ? ORDER BY answer_id, rater_hash",
-                    (guild_id, start, end, end),
-                )
-            ]
-            reasons = [
-                ReasonRow(int(r[0]), str(r[1]), str(r[2]))
-                for r in await fetch_all(
-                    self._conn,
-                    f"SELECT answer_id, rater_hash, tag FROM rating_reasons WHERE {in_period} "
-                    "ORDER BY answer_id, rater_hash, tag",
-                    (guild_id, start, end),
-                )
-            ]
-            comments = [
-                CommentRow(int(r[0]), int(r[1]), str(r[2]), str(r[3]), bool(r[4]), str(r[5]))
-                for r in await fetch_all(
-                    self._conn,
-                    "SELECT comment_id, answer_id, rater_hash, text, quotable, created_at FROM comments "
-                    f"WHERE {in_period} AND created_at < ? ORDER BY comment_id",
-                    (guild_id, start, end, end),
-                )
-            ]
-            audit = [
-                AuditRow(str(r[0]), str(r[1]), str(r[2]))
-                for r in await fetch_all(
-                    self._conn,
-                    "SELECT action, detail, created_at FROM audit_log WHERE guild_id = ? AND created_at >= ? "
-                    "AND created_at < ? ORDER BY entry_id",
-                    (guild_id, start, end),
-                )
-            ]
-            events = await fetch_all(
-                self._conn,
-                "SELECT member_hash, level, decided_at FROM consent_events WHERE guild_id = ? AND decided_at < ? "
-                "ORDER BY event_id",
-                (guild_id, end),
-            )
-        declined, withdrew = _consent_changes(events, start)
-        return DigestRows(
-            guild_id=guild_id,
-            guild_name=str(guild[0]) if guild else "",
-            start=start,
-            end=end,
-            answers=answers,
-            ratings=ratings,
-            reasons=reasons,
-            comments=comments,
-            audit=audit,
-            declined=declined,
-            withdrew=withdrew,
+        return _digest_rows(guild_id, start, end, results)
+
+
+def read_digest_periods(
+    database: Path, guild_id: int, start: str, end: str, previous_start: str
+) -> tuple[DigestRows, DigestRows]:
+    """A digest's rows, read on a read-only connection of the caller's own: `digest_rows` of the period
+    [start, end) and of the one before it, [previous_start, start), whose answers come without their question
+    and answer texts (the earlier period is only compared with, never quoted or exported).
+
+    For digests made in worker processes: they read the rows themselves instead of receiving them pickled
+    (unpickling 100,000 ratings takes seconds). Both periods come from one read transaction, so from one
+    consistent snapshot; in WAL mode the reader never blocks the bot's writes. Rows are built as the cursor
+    steps, and repeated texts (member hashes, tags, sources) are shared, to keep a large server's rows small.
+    """
+    uri = database.resolve().as_uri() + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+        conn.execute("BEGIN")
+        try:
+            current = _digest_rows(guild_id, start, end, _cursors(conn, _digest_queries(guild_id, start, end)))
+            queries = _digest_queries(guild_id, previous_start, start, texts=False)
+            return current, _digest_rows(guild_id, previous_start, start, _cursors(conn, queries))
+        finally:
+            conn.rollback()
+
+
+def _cursors(conn: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]]]) -> list[sqlite3.Cursor]:
+    return [conn.execute(sql, params) for sql, params in queries]
+
+
+_IN_PERIOD = "answer_id IN (SELECT answer_id FROM answers WHERE guild_id = ? AND created_at >= ? AND created_at < ?)"
+
+
+def _digest_queries(guild_id: int, start: str, end: str, *, texts: bool = True) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements behind `digest_rows`, in the order `_digest_rows` takes their results; `texts=False`
+    leaves out the answers' question and answer texts ("" instead)."""
+    answer_texts = "a.question, a.answer" if texts else "'', ''"
+    return [
+        ("SELECT name FROM guilds WHERE guild_id = ?", (guild_id,)),
+        (
+            f"SELECT a.answer_id, a.channel_id, a.created_at, a.asker_hash, {answer_texts}, a.outcome, v.number, "
+            "json_extract(a.cues, '$.language'), json_extract(a.cues, '$.setting'), "
+            "a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms FROM answers a "
+            "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
+            # Through the ids rather than the time index: rows come in id order, with no sort of long texts.
+            f"WHERE a.{_IN_PERIOD} AND a.outcome != 'streaming' ORDER BY a.answer_id",
+            (guild_id, start, end),
+        ),
+        (
+            "SELECT answer_id, rater_hash, value, scale_size, is_asker, source, created_at, updated_at "
+            f"FROM ratings WHERE {_IN_PERIOD} AND updated_at < ? ORDER BY answer_id, rater_hash",
+            (guild_id, start, end, end),
+        ),
+        (
+            f"SELECT answer_id, rater_hash, tag FROM rating_reasons WHERE {_IN_PERIOD} "
+            "ORDER BY answer_id, rater_hash, tag",
+            (guild_id, start, end),
+        ),
+        (
+            "SELECT comment_id, answer_id, rater_hash, text, quotable, created_at FROM comments "
+            f"WHERE {_IN_PERIOD} AND created_at < ? ORDER BY comment_id",
+            (guild_id, start, end, end),
+        ),
+        (
+            "SELECT action, detail, created_at FROM audit_log WHERE guild_id = ? AND created_at >= ? "
+            "AND created_at < ? ORDER BY entry_id",
+            (guild_id, start, end),
+        ),
+        (
+            "SELECT member_hash, level, decided_at FROM consent_events WHERE guild_id = ? AND decided_at < ? "
+            "ORDER BY event_id",
+            (guild_id, end),
+        ),
+    ]
+
+
+def _digest_rows(guild_id: int, start: str, end: str, results: Sequence[Iterable[Sequence[Any]]]) -> DigestRows:
+    """`DigestRows` from the results of `_digest_queries` (lists, or cursors still to step through).
+
+    The schema fixes the columns' types (NOT NULL integers and texts), so values are taken as they come; only
+    the 0/1 flags become booleans. Texts that repeat across rows (member hashes, tags, sources, outcomes) are
+    interned, and a rating's update time is its creation time's object when the two are equal.
+    """
+    guild, answers, ratings, reasons, comments, audit, events = results
+    name = next(iter(guild), None)
+    answer_rows = [
+        AnswerRow(
+            answer_id,
+            channel,
+            created,
+            intern(asker),
+            question,
+            text,
+            intern(outcome),
+            version,
+            _cue(lang),
+            _cue(setting),
+            *usage,
         )
+        for answer_id, channel, created, asker, question, text, outcome, version, lang, setting, *usage in answers
+    ]
+    rating_rows = [
+        RatingRow(
+            answer_id,
+            intern(rater),
+            value,
+            scale,
+            bool(asker),
+            intern(source),
+            created,
+            created if updated == created else updated,
+        )
+        for answer_id, rater, value, scale, asker, source, created, updated in ratings
+    ]
+    reason_rows = [ReasonRow(answer_id, intern(rater), intern(tag)) for answer_id, rater, tag in reasons]
+    comment_rows = [
+        CommentRow(comment_id, answer_id, intern(rater), text, bool(quotable), created)
+        for comment_id, answer_id, rater, text, quotable, created in comments
+    ]
+    declined, withdrew = _consent_changes(list(events), start)
+    return DigestRows(
+        guild_id=guild_id,
+        guild_name=str(name[0]) if name else "",
+        start=start,
+        end=end,
+        answers=answer_rows,
+        ratings=rating_rows,
+        reasons=reason_rows,
+        comments=comment_rows,
+        audit=list(itertools.starmap(AuditRow, audit)),
+        declined=declined,
+        withdrew=withdrew,
+    )
 
 
 _CONSENT_RANK = {"declined": 0, "ratings": 1, "comments": 2, "quotes": 3}
@@ -199,14 +254,12 @@ def _digest_record(row: aiosqlite.Row) -> DigestRecord:
     )
 
 
-def _cue(cues: str | None, name: str) -> str | None:
-    if not cues:
-        return None
-    value = json.loads(cues).get(name)
+def _cue(value: object) -> str | None:
+    """A cue read from the answer's cues (JSON, through json_extract): text, or None when absent or empty."""
     return str(value) if value else None
 
 
-def _consent_changes(events: list[aiosqlite.Row], start: str) -> tuple[int, int]:
+def _consent_changes(events: Sequence[Sequence[Any]], start: str) -> tuple[int, int]:
     """Members who declined, and who lowered or withdrew consent, by decisions made since `start`."""
     previous: dict[str, int] = {}
     declined: set[str] = set()

@@ -1,0 +1,248 @@
+"""Digests made in worker processes: the same digest as in-process, crashes, shutdown; the rows they read."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+import discord
+import pytest
+
+from bot.digests.report import write_digest_files
+from bot.digests.schedule import Period
+from bot.digests.service import DigestService, period_rows
+from bot.digests.workers import DigestJob, DigestWorkers, MadeDigest, WorkerStopped, make_digest
+from bot.storage import (
+    CommentSource,
+    ConsentLevel,
+    DigestStatus,
+    NewAnswer,
+    NewComment,
+    Outcome,
+    Rating,
+    RatingSource,
+    SqliteStorage,
+    sqlite_timestamp,
+)
+from bot.storage.records import AnswerResult
+from bot.storage.sqlite.digests import read_digest_periods
+from tests.helpers import eventually
+
+GUILD = 7001
+CRASHING_GUILD = 666
+
+
+# Module-level, so that spawned workers can import them by name.
+def crash(job: DigestJob) -> MadeDigest:
+    os._exit(3)
+
+
+def crash_for_one_server(job: DigestJob) -> MadeDigest:
+    if job.guild_id == CRASHING_GUILD:
+        os._exit(3)
+    return make_digest(job)
+
+
+def sleep_long(job: DigestJob) -> MadeDigest:
+    job.directory.mkdir(parents=True)
+    (job.directory / "pid").write_text(str(os.getpid()))
+    time.sleep(60)
+    return make_digest(job)
+
+
+class NoChannels:
+    """A Discord client that knows no channel or server (a digest can only be kept as undelivered)."""
+
+    def get_channel(self, channel_id: int) -> None:
+        return None
+
+    def get_guild(self, guild_id: int) -> None:
+        return None
+
+
+async def stored_server(db: Path, guild_id: int = GUILD) -> SqliteStorage:
+    """A migrated database with one server's answers, ratings, reasons, comments and consent decisions."""
+    storage = await SqliteStorage.open(db)
+    await storage.migrate()
+    await storage.ensure_guild(guild_id, "Kopi Talk")
+    await storage.set_consent(guild_id, "declined-member", ConsentLevel.DECLINED, "1.1")
+    for index in range(12):
+        answer_id = await storage.start_answer(
+            NewAnswer(
+                guild_id=guild_id,
+                channel_id=100 + index % 3,
+                question_message_id=None,
+                asker_hash=f"asker-{index % 4}",
+                question=f"How do I greet my manager, take {index}?",
+                model="fake-model",
+                cues={"source": "rules", "language": ["en", "id", None][index % 3], "setting": "workplace"},
+            )
+        )
+        await storage.finish_answer(answer_id, AnswerResult(f"It depends ({index}).", Outcome.OK, tokens_in=10))
+        for rater in range(1 + index % 4):
+            value = 1 + (index + rater) % 3
+            await storage.put_rating(Rating(answer_id, f"rater-{rater}", value, 3, rater == 0, RatingSource.BUTTON))
+            if value == 1:
+                await storage.set_reasons(answer_id, f"rater-{rater}", ["too generic", "stereotyped"])
+            words = ["formal", "greeting", "sapaan", "atasan", "kantor", "polite", "boss", "register"]
+            text = " ".join(words[(index + rater + k) % len(words)] for k in range(5))
+            await storage.add_comment(
+                NewComment(answer_id, f"rater-{rater}", text, CommentSource.MODAL, rater % 2 == 0)
+            )
+    return storage
+
+
+def this_week() -> Period:
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    return Period(end - timedelta(days=7), end)
+
+
+def job_for(storage: SqliteStorage, period: Period, directory: Path, guild_id: int = GUILD) -> DigestJob:
+    return DigestJob(
+        storage.path,
+        guild_id,
+        sqlite_timestamp(period.start),
+        sqlite_timestamp(period.end),
+        sqlite_timestamp(period.start - (period.end - period.start)),
+        directory,
+    )
+
+
+async def test_read_digest_periods_reads_what_the_storage_method_does(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    try:
+        period = this_week()
+        start, end = sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+        previous_start = sqlite_timestamp(period.start - timedelta(days=7))
+        current, previous = read_digest_periods(storage.path, GUILD, start, end, previous_start)
+        assert current == await storage.digest_rows(GUILD, start, end)
+        assert len(current.answers) == 12 and len(current.ratings) == 30 and current.comments and current.reasons
+        assert {answer.language for answer in current.answers} == {"en", "id", None}
+        assert current.declined == 1 and current.guild_name == "Kopi Talk"
+        assert all(isinstance(rating.is_asker, bool) for rating in current.ratings)
+        # The earlier period, only compared with: its answers come without their texts.
+        expected = await storage.digest_rows(GUILD, previous_start, start)
+        assert previous == replace(expected, answers=[replace(a, question="", answer="") for a in expected.answers])
+        assert previous.guild_name == "Kopi Talk" and previous.answers == [] and previous.declined == 0
+    finally:
+        await storage.close()
+
+
+async def test_the_earlier_period_is_read_with_its_answers_but_not_their_texts(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    try:
+        now = datetime.now(UTC) + timedelta(minutes=1)
+        start, end = sqlite_timestamp(now), sqlite_timestamp(now + timedelta(days=7))
+        _, previous = read_digest_periods(storage.path, GUILD, start, end, sqlite_timestamp(now - timedelta(days=7)))
+        assert len(previous.answers) == 12 and len(previous.ratings) == 30 and len(previous.comments) == 30
+        assert {(answer.question, answer.answer) for answer in previous.answers} == {("", "")}
+        assert previous.answers[0].language == "en" and previous.answers[0].setting == "workplace"
+    finally:
+        await storage.close()
+
+
+async def test_a_digest_made_in_a_worker_is_the_one_made_in_process(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    workers = DigestWorkers(1)
+    try:
+        period = this_week()
+        made = await workers.make(job_for(storage, period, tmp_path / "worker"))
+        current, previous = await period_rows(storage, GUILD, period)
+        here = write_digest_files(current, previous, tmp_path / "here")
+        assert made.files.digest == here.digest
+        assert made.files.digest.current.denominators.ratings == 30
+        for ours, theirs in [
+            (made.files.markdown, here.markdown),
+            (made.files.html, here.html),
+            (made.files.chart, here.chart),
+            (made.files.json, here.json),
+            *zip(made.files.exports, here.exports, strict=True),
+        ]:
+            assert ours.name == theirs.name and ours.parent == tmp_path / "worker"
+            assert ours.read_bytes() == theirs.read_bytes()
+        assert made.worker != os.getpid()
+        assert min(made.read_seconds, made.statistics_seconds, made.files_seconds) > 0
+    finally:
+        await workers.close(5)
+        await storage.close()
+
+
+async def test_a_crashing_worker_leaves_the_digest_pending_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    await storage.update_guild_settings(GUILD, 1, {"digest_channel_id": 555}, detail="test")
+    crashing = DigestWorkers(1, target=crash)
+    service = DigestService(cast(discord.Client, NoChannels()), storage, tmp_path / "digests", crashing)
+    try:
+        with caplog.at_level(logging.WARNING), pytest.raises(WorkerStopped):
+            await service.run_due(GUILD, now=datetime.now(UTC) + timedelta(days=8))
+        [record] = await storage.digests(GUILD)
+        assert record.status is DigestStatus.PENDING and record.files_dir is None
+        assert f"server {GUILD}'s digest was being made; trying it alone" in caplog.text
+        assert f"digest {record.digest_id} (server {GUILD}" in caplog.text and "stays pending" in caplog.text
+        # Made later, as the start-up catch-up does, by workers that work (kept: this client knows no channel).
+        service.workers = DigestWorkers(1)
+        assert await service.resend_kept(GUILD) == 0
+        [record] = await storage.digests(GUILD)
+        assert record.status is DigestStatus.UNDELIVERED and record.files_dir is not None
+        assert (Path(record.files_dir) / "chart.png").is_file()
+        await service.wait_idle(1)
+    finally:
+        await crashing.close(5)
+        await service.close()
+        await storage.close()
+
+
+async def test_one_crashing_digest_does_not_take_the_others_with_it(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    workers = DigestWorkers(2, target=crash_for_one_server)
+    try:
+        period = this_week()
+        jobs = [job_for(storage, period, tmp_path / "crashing", CRASHING_GUILD)]
+        jobs += [job_for(storage, period, tmp_path / f"fine-{index}") for index in range(3)]
+        results = await asyncio.gather(*(workers.make(job) for job in jobs), return_exceptions=True)
+        assert isinstance(results[0], WorkerStopped)
+        assert all(isinstance(result, MadeDigest) for result in results[1:])
+        # The pool was replaced: later digests are made as usual.
+        assert isinstance(await workers.make(jobs[1]), MadeDigest)
+    finally:
+        await workers.close(5)
+        await storage.close()
+
+
+async def test_close_ends_idle_workers_and_stops_busy_ones(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    try:
+        idle = DigestWorkers(2)
+        pids = await idle.start()
+        assert len(pids) == 2 and os.getpid() not in pids
+        started = time.monotonic()
+        await idle.close(5)
+        assert time.monotonic() - started < 5
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)  # gone and reaped
+
+        busy = DigestWorkers(1, target=sleep_long)
+        making = asyncio.ensure_future(busy.make(job_for(storage, this_week(), tmp_path / "slow")))
+        pid_file = tmp_path / "slow" / "pid"
+        await eventually(pid_file.exists, timeout=30, what="the slow digest to start")
+        pid = int(pid_file.read_text())
+        started = time.monotonic()
+        await busy.close(0.5)
+        assert time.monotonic() - started < 10
+        with pytest.raises(WorkerStopped):
+            await making
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        with pytest.raises(WorkerStopped, match="closed"):
+            await busy.make(job_for(storage, this_week(), tmp_path / "late"))
+    finally:
+        await storage.close()
