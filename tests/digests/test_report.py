@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
-import itertools
 import json
 from dataclasses import replace
-from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
+import matplotlib.image
 import pytest
 from PIL import Image
 
-from bot.digests.chart import _date_ticks, _write_png
 from bot.digests.chart import _points as chart_points
 from bot.digests.formatting import fit_change, fit_with_ci, share_change, share_with_ci
 from bot.digests.model import Difference, Estimate
@@ -254,27 +250,7 @@ def assert_png(path: Path) -> None:
         image.verify()
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == (1000, 400)
-        image.load()  # decodes every row: the filters and the compressed stream are valid
-        assert image.mode == "RGB" and len(image.getcolors(1 << 16) or []) > 10
-
-
-def test_chart_png_writer_keeps_every_pixel(tmp_path: Path):
-    # Random pixels: the "up" filter's byte arithmetic must wrap around exactly as PNG decoders undo it.
-    pixels = np.random.default_rng(1).integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
-    _write_png(Image.fromarray(pixels, "RGB"), tmp_path / "noise.png")
-    with Image.open(tmp_path / "noise.png") as image:
-        assert image.format == "PNG" and image.mode == "RGB"
-        assert np.array_equal(np.asarray(image), pixels)
-
-
-def test_chart_date_ticks_are_few_and_weekly_ones_fall_on_mondays():
-    monday = date(2026, 11, 16).toordinal()
-    daily = _date_ticks(monday - 7.7, monday + 7.7)
-    assert 5 <= len(daily) <= 8 and all(b - a == daily[1] - daily[0] for a, b in itertools.pairwise(daily))
-    weekly = _date_ticks(monday - 120.0, monday + 7.0)
-    assert len(weekly) <= 8 and weekly[-1] <= monday + 7
-    assert {date.fromordinal(day).weekday() for day in weekly} == {0}
-    assert _date_ticks(monday - 0.3, monday + 0.3) == [monday]
+    assert matplotlib.image.imread(path).shape[:2] == (400, 1000)
 
 
 def test_chart_is_a_valid_png(tmp_path: Path):
@@ -310,19 +286,6 @@ def test_chart_with_a_long_history_goes_weekly(tmp_path: Path):
 
 
 # ---------------------------------------------------------------------------------------------- all files
-
-
-def test_digest_to_dict_is_asdict_with_lists_and_string_keys():
-    def plain(value: object) -> object:
-        if isinstance(value, dict):
-            return {str(key): plain(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [plain(item) for item in value]
-        return value
-
-    digest = compute_digest(*period_rows())
-    assert digest.to_dict() == plain(dataclasses.asdict(digest))
-    assert json.dumps(digest.to_dict()) == json.dumps(plain(dataclasses.asdict(digest)))
 
 
 def test_write_digest_files(tmp_path: Path):
