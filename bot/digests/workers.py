@@ -172,7 +172,7 @@ class DigestWorkers:
 
 
 def _ready(pause: float) -> int:
-    time.sleep(pause)  # the worker has imported this module, and with it numpy, Pillow and the digest code
+    time.sleep(pause)  # the worker has imported this module, and with it numpy, matplotlib and the digest code
     return os.getpid()
 
 
