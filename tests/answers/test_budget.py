@@ -2,20 +2,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.answers.budget import DailyTokens, utc_day
 from bot.storage import AnswerResult, NewAnswer, Outcome, SqliteStorage
 
 GUILD = 5
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
-    await storage.migrate()
-    yield storage
-    await storage.close()
 
 
 async def answered(storage: SqliteStorage, tokens_in: int, tokens_out: int, guild_id: int = GUILD) -> None:

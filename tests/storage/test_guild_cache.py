@@ -10,14 +10,6 @@ from bot.storage.sqlite.cache import MISSING, GuildReadCache
 GUILD = 7
 
 
-@pytest.fixture
-async def storage(tmp_path):
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
-    await storage.migrate()
-    yield storage
-    await storage.close()
-
-
 def version(content: str) -> NewScopeVersion:
     return NewScopeVersion(
         guild_id=GUILD,

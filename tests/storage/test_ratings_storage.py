@@ -4,19 +4,11 @@ from bot.feedback.consent import consent_version
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.scales import FIT3, LIKERT5
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome, SqliteStorage
+from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome
 from tests.helpers import cells_containing
 
 ASKER, OTHER = 1001, 2002
 GUILD = 1
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
-    await storage.migrate()
-    yield storage
-    await storage.close()
 
 
 @pytest.fixture
