@@ -224,6 +224,7 @@ class Answerer:
                     Outcome.INCOMPLETE,
                     "interrupted by shutdown",
                     INTERRUPTED_NOTE,
+                    started_on,
                 )
             raise
         except Exception:
@@ -334,7 +335,7 @@ class Answerer:
         outcome: Outcome,
         error: str | None,
         note: str,
-        started_on: date | None = None,
+        started_on: date,
     ) -> None:
         """Final edit (or the polite failure line), rating controls, and the closed record."""
         scale = scale_named(settings.rating_scale)
@@ -356,7 +357,7 @@ class Answerer:
         finally:
             # Shielded: the record must close even if shutdown cancels us again right here.
             await asyncio.shield(
-                self._finish_record(answer_id, question.guild_id, started_on or utc_day(), reply, stats, outcome, error)
+                self._finish_record(answer_id, question.guild_id, started_on, reply, stats, outcome, error)
             )
 
     async def _finish_record(
