@@ -60,6 +60,10 @@ class CultureBot(commands.Bot):
             # Nobody is pinged unless the code names them; model output goes out with no pings at all.
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
             guild_ready_timeout=settings.guild_ready_timeout,
+            # No message cache: every listener works from raw events and the database, and discord.py looks a
+            # cached message up by scanning the whole cache on each edit and reaction event (the bot's own
+            # included, several per answer), which cost a busy bot more than its own answer logic.
+            max_messages=None,
         )
         self.settings = settings
         self.model = model

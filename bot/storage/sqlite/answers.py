@@ -16,7 +16,6 @@ from bot.storage.records import (
 )
 from bot.storage.sqlite.connection import (
     SqliteConnection,
-    ensure_guild_row,
 )
 
 
@@ -51,39 +50,34 @@ class AnswersStore(SqliteConnection):
 
     async def start_answer(self, new: NewAnswer) -> int:
         """Record an answer as it starts streaming; returns its id."""
-        async with self._transaction() as conn:
-            await ensure_guild_row(conn, new.guild_id)
-            cursor = await conn.execute(
-                "INSERT INTO answers (guild_id, channel_id, question_message_id, asker_hash, question, model, "
-                "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    new.guild_id,
-                    new.channel_id,
-                    new.question_message_id,
-                    new.asker_hash,
-                    new.question,
-                    new.model,
-                    new.scope_version_id,
-                    new.parent_answer_id,
-                    None if new.cues is None else json.dumps(new.cues, ensure_ascii=False),
-                    json.dumps(list(new.sections), ensure_ascii=False),
-                    new.prompt_sha256,
-                    int(new.ephemeral),
-                ),
-            )
-            answer_id = cursor.lastrowid
-        assert answer_id is not None
-        return answer_id
+        await self._ensure_guild_known(new.guild_id)
+        return await self._insert_one(
+            "INSERT INTO answers (guild_id, channel_id, question_message_id, asker_hash, question, model, "
+            "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new.guild_id,
+                new.channel_id,
+                new.question_message_id,
+                new.asker_hash,
+                new.question,
+                new.model,
+                new.scope_version_id,
+                new.parent_answer_id,
+                None if new.cues is None else json.dumps(new.cues, ensure_ascii=False),
+                json.dumps(list(new.sections), ensure_ascii=False),
+                new.prompt_sha256,
+                int(new.ephemeral),
+            ),
+        )
 
     async def add_answer_message(self, answer_id: int, message_id: int, channel_id: int, part: int) -> None:
         """Link a Discord message to the answer it carries (part 0 is the first message)."""
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO answer_messages (message_id, answer_id, channel_id, part) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (message_id) DO NOTHING",
-                (message_id, answer_id, channel_id, part),
-            )
+        await self._write_one(
+            "INSERT INTO answer_messages (message_id, answer_id, channel_id, part) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            (message_id, answer_id, channel_id, part),
+        )
 
     async def save_answer_progress(self, answer_id: int, text: str) -> None:
         """Keep the text streamed so far, so a crash mid-answer loses at most the last interval."""
@@ -94,23 +88,22 @@ class AnswersStore(SqliteConnection):
             )
 
     async def finish_answer(self, answer_id: int, result: AnswerResult) -> None:
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE answers SET answer = ?, outcome = ?, error = ?, tokens_in = ?, tokens_out = ?, "
-                "tokens_estimated = ?, ttft_ms = ?, total_ms = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-                "WHERE answer_id = ?",
-                (
-                    result.answer,
-                    result.outcome.value,
-                    result.error,
-                    result.tokens_in,
-                    result.tokens_out,
-                    int(result.tokens_estimated),
-                    result.ttft_ms,
-                    result.total_ms,
-                    answer_id,
-                ),
-            )
+        await self._write_one(
+            "UPDATE answers SET answer = ?, outcome = ?, error = ?, tokens_in = ?, tokens_out = ?, "
+            "tokens_estimated = ?, ttft_ms = ?, total_ms = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+            "WHERE answer_id = ?",
+            (
+                result.answer,
+                result.outcome.value,
+                result.error,
+                result.tokens_in,
+                result.tokens_out,
+                int(result.tokens_estimated),
+                result.ttft_ms,
+                result.total_ms,
+                answer_id,
+            ),
+        )
 
     async def record_refused(self, new: NewAnswer, reason: str) -> int:
         """Record a question the limits refused (the record says why; no model was called)."""

@@ -32,6 +32,9 @@ class SqliteConnection:
         # coroutine's statements, so all access takes turns.
         self._lock = asyncio.Lock()
         self._guild_cache = GuildReadCache()
+        # Servers whose `guilds` row is known to exist (rows are never deleted), so the hot path's inserts
+        # need not ensure it in a transaction of their own.
+        self._known_guilds: set[int] = set()
 
     @classmethod
     async def open(cls, path: Path) -> Self:
@@ -89,6 +92,30 @@ class SqliteConnection:
         # One trip to the database thread (execute, fetch and close together): reads are on the hot path.
         async with self._lock:
             return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _write_one(self, sql: str, params: tuple[Any, ...]) -> None:
+        """A single write statement in one trip to the database thread (autocommit: committed on return).
+
+        Explicit transactions cost three trips (BEGIN, the statement, COMMIT); each trip wakes the
+        database thread and the event loop, which a busy bot feels.
+        """
+        async with self._lock:
+            await self._conn.execute_fetchall(sql, params)
+
+    async def _insert_one(self, sql: str, params: tuple[Any, ...]) -> int:
+        """A single INSERT in one trip to the database thread; the new row's id."""
+        async with self._lock:
+            row = await self._conn.execute_insert(sql, params)
+        assert row is not None
+        return int(row[0])
+
+    async def _ensure_guild_known(self, guild_id: int) -> None:
+        """Make sure the server's `guilds` row exists, at most one trip per server and process."""
+        if guild_id in self._known_guilds:
+            return
+        async with self._lock:
+            await ensure_guild_row(self._conn, guild_id)
+        self._known_guilds.add(guild_id)
 
     async def _execute_one(self, sql: str, params: tuple[Any, ...]) -> int:
         """A single write statement; in autocommit mode it is its own transaction, committed on return."""
