@@ -58,7 +58,11 @@ class StreamingReply:
             delta = delta[:room]
             self.truncated = True
         self.text += delta
-        self._current += defuse_mentions(delta)
+        self._current += delta
+        # Defusing adds a character per mass mention, so the defused part may be longer (by at most its
+        # count of "@"); it is only defused here when that could take it past the limit.
+        if len(self._current) + self._current.count("@") > self._limit - len(CURSOR):
+            self._current = defuse_mentions(self._current)
         # Keep room for the cursor; a full part is finished and the rest starts the next one.
         while len(self._current) > self._limit - len(CURSOR):
             head, rest = take_message(self._current, self._limit - len(CURSOR))
@@ -72,6 +76,7 @@ class StreamingReply:
         """Final edit: remove the cursor, append `note` (e.g. why the answer is incomplete), attach `view`."""
         if self.truncated:
             note = TRUNCATED_NOTE + note
+        self._current = defuse_mentions(self._current)  # its final length, for the room check below
         if not self.messages and not self._current.strip():
             return self.messages  # nothing was ever shown; the caller explains instead
         if len(self._current) + len(note) > self._limit:
@@ -90,6 +95,9 @@ class StreamingReply:
     async def _render(self, *, final: bool, view: discord.ui.View | None = None) -> None:
         if not self._current.strip():
             return
+        # Defused as a whole when shown: a mention the model wrote across two tokens ("@", "everyone") is
+        # caught too. Defusing is idempotent, so text defused before stays as it is.
+        self._current = defuse_mentions(self._current)
         content = self._current if final else self._current + CURSOR
         if self._current_message is None:
             self._current_message = await self._send(content, view)

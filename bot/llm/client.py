@@ -23,7 +23,7 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.llm.reasoning import ReasoningFilter
-from bot.llm.sse import server_sent_events
+from bot.llm.sse import ServerSentEvent, SseDecoder
 
 
 class ModelError(Exception):
@@ -100,24 +100,33 @@ class ModelClient:
                 stream=True,
             )
             try:
+                decoder = SseDecoder()
                 done = False
-                async for event in server_sent_events(response.aiter_lines()):
-                    # Read on to the end after [DONE]: a response read whole keeps its connection for the next.
-                    done = done or event.data.startswith("[DONE]")
-                    if done:
-                        continue
-                    choice = read_chunk(event.data, event.event, stats)
-                    if choice is None:
-                        continue
-                    # Only `content` is the answer; `reasoning_content` and similar fields are ignored.
-                    delta = choice.get("delta")
-                    content = delta.get("content") if isinstance(delta, dict) else None
-                    text = reasoning_filter.feed(content) if isinstance(content, str) and content else ""
-                    if text:
+                # One step per piece of the response as it arrives, with all the text it completes: a busy bot
+                # that finds several tokens waiting pays for one trip through the pipeline, not one each.
+                async for piece in response.aiter_bytes():
+                    texts: list[str] = []
+                    failure: Exception | None = None
+                    for event in decoder.feed(piece):
+                        # Read on to the end after [DONE]: a response read whole keeps its connection.
+                        done = done or event.data.startswith("[DONE]")
+                        if done:
+                            continue
+                        try:
+                            text = visible_text(event, stats, reasoning_filter)
+                        except (ModelError, ValueError) as error:
+                            failure = error  # raised once the text before it is out
+                            break
+                        if text:
+                            texts.append(text)
+                    if texts:
                         if stats.ttft_ms is None:
                             stats.ttft_ms = _elapsed_ms(stats.started)
+                        text = texts[0] if len(texts) == 1 else "".join(texts)
                         produced.append(text)
                         yield text
+                    if failure is not None:
+                        raise failure
             finally:
                 await response.aclose()
             rest = reasoning_filter.flush()
@@ -141,6 +150,20 @@ class ModelClient:
                 stats.tokens_estimated = True
                 stats.tokens_in = estimate_tokens(" ".join(str(m.get("content", "")) for m in messages))
                 stats.tokens_out = estimate_tokens("".join(produced))
+
+
+def visible_text(event: ServerSentEvent, stats: StreamStats, reasoning_filter: ReasoningFilter) -> str:
+    """The answer text one event carries (notes usage in `stats`); only `content` counts, never reasoning.
+
+    Raises ModelError for an error the endpoint sent in the stream, ValueError for a chunk that is not JSON.
+    """
+    choice = read_chunk(event.data, event.event, stats)
+    if choice is None:
+        return ""
+    # `reasoning_content` and similar fields are ignored; inline <think> blocks are filtered out.
+    delta = choice.get("delta")
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return reasoning_filter.feed(content) if isinstance(content, str) and content else ""
 
 
 def read_chunk(data: str, event: str | None, stats: StreamStats) -> dict[str, Any] | None:

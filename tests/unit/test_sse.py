@@ -1,39 +1,57 @@
 """Reading a chat-completions stream: server-sent events and the chunks they carry."""
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.llm.client import ModelError, StreamStats, read_chunk
-from bot.llm.sse import ServerSentEvent, server_sent_events
+from bot.llm.sse import ServerSentEvent, SseDecoder
 
 
-async def lines_of(text: str) -> AsyncIterator[str]:
-    for line in text.split("\n"):
-        yield line
+def events(*pieces: bytes) -> list[ServerSentEvent]:
+    decoder = SseDecoder()
+    return [event for piece in pieces for event in decoder.feed(piece)]
 
 
-async def events(text: str) -> list[ServerSentEvent]:
-    return [event async for event in server_sent_events(lines_of(text))]
+def byte_by_byte(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
 
 
-async def test_data_lines_make_events_ended_by_a_blank_line():
-    found = await events('data: {"a": 1}\n\ndata:{"b": 2}\n\ndata: [DONE]\n\n')
+def test_data_lines_make_events_ended_by_a_blank_line():
+    found = events(b'data: {"a": 1}\n\ndata:{"b": 2}\n\ndata: [DONE]\n\n')
     assert found == [ServerSentEvent('{"a": 1}'), ServerSentEvent('{"b": 2}'), ServerSentEvent("[DONE]")]
 
 
-async def test_several_data_lines_join_with_newlines_and_event_names_are_kept():
-    found = await events("event: error\ndata: first\ndata:  second\n\n")
+def test_several_data_lines_join_with_newlines_and_event_names_are_kept():
+    found = events(b"event: error\ndata: first\ndata:  second\n\n")
     assert found == [ServerSentEvent("first\n second", "error")]
 
 
-async def test_comments_ids_and_empty_events_are_skipped():
-    found = await events(": keep-alive\n\nid: 7\nretry: 100\n\ndata: x\n\n")
+def test_comments_ids_and_empty_events_are_skipped():
+    found = events(b": keep-alive\n\nid: 7\nretry: 100\n\ndata: x\n\n")
     assert found == [ServerSentEvent("x")]
 
 
-async def test_an_event_cut_before_its_blank_line_is_dropped():
-    assert await events("data: whole\n\ndata: half") == [ServerSentEvent("whole")]
+def test_an_event_cut_before_its_blank_line_is_not_given_out():
+    assert events(b"data: whole\n\ndata: half") == [ServerSentEvent("whole")]
+
+
+def test_a_piece_gives_only_the_events_it_completes():
+    decoder = SseDecoder()
+    assert decoder.feed(b"data: one\n\ndata: tw") == [ServerSentEvent("one")]
+    assert decoder.feed(b"o\n") == []
+    assert decoder.feed(b"\n") == [ServerSentEvent("two")]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"])
+def test_every_line_ending_works_however_the_bytes_are_cut(ending):
+    stream = ending.join([b"event: note", b"data: a", b"data: b", b"", b"data: c", b"", b""])
+    expected = [ServerSentEvent("a\nb", "note"), ServerSentEvent("c")]
+    assert events(stream) == expected
+    assert events(*byte_by_byte(stream)) == expected
+
+
+def test_a_character_cut_between_pieces_arrives_whole():
+    stream = 'data: {"content": "chào ngày mới 🌅"}\n\n'.encode()
+    assert events(*byte_by_byte(stream)) == [ServerSentEvent('{"content": "chào ngày mới 🌅"}')]
 
 
 def test_a_chunk_gives_its_first_choice_and_notes_usage_and_finish():

@@ -1,0 +1,54 @@
+"""StreamingReply's rendering rules, with a recording stand-in for the Discord messages it sends and edits."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import discord
+
+from bot.answers.streaming import CURSOR, StreamingReply
+
+
+class RecordedMessage:
+    """What a sent message showed, edit after edit."""
+
+    def __init__(self, content: str) -> None:
+        self.shown = [content]
+
+    async def edit(self, *, content: str, **_: Any) -> None:
+        self.shown.append(content)
+
+
+class Channel:
+    def __init__(self) -> None:
+        self.messages: list[RecordedMessage] = []
+
+    async def send(self, content: str, view: discord.ui.View | None) -> discord.Message:
+        message = RecordedMessage(content)
+        self.messages.append(message)
+        return cast(discord.Message, message)
+
+
+async def test_a_mass_mention_split_across_tokens_is_still_defused():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=0.0)
+    for delta in ["Ask ", "@", "every", "one", " or @", "he", "re", " then"]:
+        await reply.push(delta)
+    await reply.finish()
+    [message] = channel.messages
+    assert all("@everyone" not in shown and "@here" not in shown for shown in message.shown)
+    assert message.shown[-1] == "Ask @\u200beveryone or @\u200bhere then"
+    assert reply.text == "Ask @everyone or @here then"  # the record keeps what the model wrote
+
+
+async def test_parts_stay_within_the_limit_when_defusing_lengthens_them():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=0.0, limit=60, max_chars=10_000)
+    for _ in range(12):
+        await reply.push("@here ")
+    await reply.finish()
+    assert len(channel.messages) >= 2
+    for message in channel.messages:
+        assert all(len(shown) <= 60 for shown in message.shown)
+        assert "@here" not in message.shown[-1] and not message.shown[-1].endswith(CURSOR)
+    assert " ".join(m.shown[-1] for m in channel.messages).split() == ["@\u200bhere"] * 12
