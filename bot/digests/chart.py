@@ -5,6 +5,9 @@ Left: mean fit (0..1) per day (per week when the periods span more than 35 days)
 An answer counts on the day it was asked (UTC). With just the digest's two periods the line is the digest's
 own timeline (no second bootstrap).
 Right: mean fit per scope version with 95% whiskers, from the digest's version comparison.
+
+The figure itself (panels, axes, fixed labels) is built once per thread and reused (`chart_canvas`); this
+module adds one digest's artists to it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from bot.digests.chart_canvas import ChartCanvas, shared_canvas
 from bot.digests.groups import fit_timeline
 from bot.digests.model import Digest, TimePoint
 from bot.digests.rows import DigestRows
@@ -56,9 +58,6 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
     means = np.array([np.nan if point.mean_fit.value is None else point.mean_fit.value for point in points])
     lows = np.array([np.nan if point.mean_fit.low is None else point.mean_fit.low for point in points])
     highs = np.array([np.nan if point.mean_fit.high is None else point.mean_fit.high for point in points])
-    axes.set_ylim(0, 1)
-    axes.set_ylabel("mean fit (0 = does not fit, 1 = fits)", fontsize=9)
-    axes.grid(axis="y", alpha=0.3)
     # Titles are placed where matplotlib would put them (y=1, its default pad of 6 points) instead of letting it
     # find the place, which lays out every tick label of the panel first: about 4 ms a panel, same picture.
     title = "Fit over time, per " + ("week" if weekly else "day") + " (95% CI band)"
@@ -90,15 +89,11 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
     else:
         axes.fill_between(x, lows, highs, color=LINE, alpha=0.18, linewidth=0)
         axes.plot(x, means, color=LINE, marker="o", markersize=3, linewidth=1.5, label="mean fit")
-    axes.xaxis_date()
-    axes.tick_params(axis="x", labelrotation=30, labelsize=8)
     axes.legend(loc="lower left", fontsize=8, frameon=False)
 
 
 def _by_version(axes: Axes, digest: Digest) -> None:
     versions = [group for group in digest.versions.versions if group.mean_fit.value is not None]
-    axes.set_ylim(0, 1.08)
-    axes.grid(axis="y", alpha=0.3)
     axes.set_title(f"Mean fit by scope version\n({digest.versions.window})", fontsize=10, y=1.0, pad=6.0)
     if not versions:
         axes.text(0.5, 0.5, "No rated versions", transform=axes.transAxes, ha="center", va="center", color="#59636e")
@@ -128,8 +123,16 @@ def _by_version(axes: Axes, digest: Digest) -> None:
     axes.set_xticks(positions, [group.label for group in versions])
 
 
-def render_chart(current: DigestRows, history: Sequence[DigestRows] | None, digest: Digest, path: Path) -> Path:
-    """Write the PNG to `path` and return it. `history`: earlier periods, oldest first (may be None)."""
+def render_chart(
+    current: DigestRows,
+    history: Sequence[DigestRows] | None,
+    digest: Digest,
+    path: Path,
+    *,
+    canvas: ChartCanvas | None = None,
+) -> Path:
+    """Write the PNG to `path` and return it. `history`: earlier periods, oldest first (may be None).
+    `canvas`: the figure to draw on, by default this thread's shared one."""
     seen = {(current.start, current.end)}
     periods: list[DigestRows] = []
     for rows in history or ():
@@ -137,14 +140,8 @@ def render_chart(current: DigestRows, history: Sequence[DigestRows] | None, dige
             seen.add((rows.start, rows.end))
             periods.append(rows)
     periods.append(current)
-    figure = Figure(figsize=(10, 4), dpi=100)
-    FigureCanvasAgg(figure)  # the Agg canvas, explicitly: no pyplot, no global backend, no display
-    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.83, wspace=0.2)
-    over_time, by_version = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
-    _over_time(over_time, periods, current, digest)
-    _by_version(by_version, digest)
-    figure.suptitle("Research digest: how well answers fit (members' ratings)", fontsize=11)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Fast PNG compression: the chart is rendered for every server and period; size barely matters.
-    figure.savefig(path, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 1})
-    return path
+    canvas = canvas or shared_canvas()
+    canvas.clear()
+    _over_time(canvas.over_time, periods, current, digest)
+    _by_version(canvas.by_version, digest)
+    return canvas.save(path)
