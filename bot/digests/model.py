@@ -234,17 +234,38 @@ class Digest:
     notes: tuple[QualityNote, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dicts, lists, strings and numbers, ready for `json.dumps`."""
-        plain: dict[str, Any] = _plain(dataclasses.asdict(self))
+        """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with
+        tuples as lists and keys as strings, several times faster (asdict deep-copies every value)."""
+        plain: dict[str, Any] = _plain(self)
         return plain
 
     def breakdown(self, dimension: str) -> Breakdown | None:
         return next((item for item in self.breakdowns if item.dimension == dimension), None)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names in order, None for any other type."""
+    if kind not in _FIELD_NAMES:
+        is_dataclass = dataclasses.is_dataclass(kind)
+        _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(kind)) if is_dataclass else None
+    return _FIELD_NAMES[kind]
