@@ -2,8 +2,9 @@
 
 The bot runs in a process of its own (`bench/answer_latency_bot.py`: `CultureBot` built as `culturebot run`
 builds it, with its SQLite database in a temporary directory), as in production, where Discord and the model
-are elsewhere. This process runs the harness: `DiscordStandIn` (real websocket gateway; the bot's real
-discord.py connects to it) and `FakeOpenAI` (real HTTP; the bot's own `openai` client), and measures.
+are elsewhere. The fake model (`FakeOpenAI`, real HTTP; the bot's own `openai` client) runs in another
+(`bench/answer_latency_model.py`), and this process runs `DiscordStandIn` (real websocket gateway; the bot's
+real discord.py connects to it) and measures.
 Setup: S servers, each with a channel, M members, the scope template declared, cooldown 0 and a large daily
 token budget. Before anything is measured every server has answered one question (a fast-model warm-up), so
 caches are as in a bot that has been running (`--warmup one|none` changes that).
@@ -34,8 +35,9 @@ one reply per question, holding the whole model text). Peak RSS of the bot's pro
 
 `overhead_breakdown_ms` splits the overhead at two probes in the bot's process that only observe: an extra
 `on_message` listener (discord.py handed the message to listeners) and a wrapper noting when the pipeline
-calls the model client's `stream()`. `cpu` gives the bot's and the harness's CPU use per phase; the bot's
-near 1.0 core means its event loop was saturated.
+calls the model client's `stream()`. `cpu` gives the CPU use of the bot, the fake model and the harness per
+phase; the bot's near 1.0 core means its event loop was saturated, and the three together near 2.0 (on two
+cores) means the machine was.
 
 Prints one JSON object on stdout; progress goes to stderr. Exit status 0 when every target is met.
 
@@ -66,10 +68,8 @@ from typing import Any
 import discord
 from aiohttp import web
 
-from bench.answer_latency_bot import tag_of
 from bench.common import percentiles, read_db, run_benchmark
 from bot.sandbox.discord import DiscordStandIn
-from bot.sandbox.fake_openai import FakeOpenAI, Reply
 from bot.scopes.manage import store_document
 from bot.scopes.templates import load_template
 from bot.storage import ScopeSource, SqliteStorage
@@ -266,7 +266,7 @@ def answer_text(tag: str, tokens: int) -> str:
     return " ".join(words)
 
 
-def bot_environment(standin: DiscordStandIn, model: FakeOpenAI, db: Path, options: Options) -> dict[str, str]:
+def bot_environment(standin: DiscordStandIn, model_base_url: str, db: Path, options: Options) -> dict[str, str]:
     """`culturebot run`'s configuration for the bot's process: the stand-in, the fake model, a fresh database."""
     settings = {
         "DISCORD_TOKEN": standin.token,
@@ -275,7 +275,7 @@ def bot_environment(standin: DiscordStandIn, model: FakeOpenAI, db: Path, option
         "GUILD_READY_TIMEOUT": "0.05",
         "DATABASE_PATH": str(db),
         "PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "MODEL_BASE_URL": model.base_url,
+        "MODEL_BASE_URL": model_base_url,
         "MODEL_NAME": "fake-model",
         "MODEL_MAX_RETRIES": "1",
         "MODEL_TIMEOUT_SECONDS": "60",
@@ -288,34 +288,29 @@ def bot_environment(standin: DiscordStandIn, model: FakeOpenAI, db: Path, option
     return inherited | {f"CULTUREBOT_{name}": value for name, value in settings.items()}
 
 
-class BotProcess:
-    """The bot running in its own process (bench/answer_latency_bot.py)."""
+class ChildProcess:
+    """A process of the benchmark's, started with `python -m MODULE` and ready once it printed READY."""
 
-    def __init__(self, process: asyncio.subprocess.Process, probes_out: Path) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, out: Path, ready_line: str) -> None:
         self.process = process
-        self.probes_out = probes_out
+        self.out = out
+        self.ready_line = ready_line
 
     @classmethod
-    async def start(cls, env: dict[str, str], work: Path, options: Options) -> BotProcess:
-        probes_out = work / "probes.json"
-        env = env | {"BENCH_PROBES_OUT": str(probes_out)}
-        if options.profile:
-            env["BENCH_PROFILE"] = options.profile
-            if options.profile_out:
-                env["BENCH_PROFILE_OUT"] = str(options.profile_out)
+    async def launch(cls, module: str, args: list[str], env: dict[str, str] | None, out: Path) -> ChildProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.answer_latency_bot", env=env, stdout=asyncio.subprocess.PIPE
+            sys.executable, "-m", module, *args, env=env, stdout=asyncio.subprocess.PIPE
         )
         assert process.stdout is not None
         try:
-            line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
+            line = (await asyncio.wait_for(process.stdout.readline(), timeout=120)).decode().strip()
         except TimeoutError:
             process.kill()
-            raise RuntimeError("the bot's process was not ready within 120 s") from None
-        if line.strip() != b"READY":
+            raise RuntimeError(f"{module} was not ready within 120 s") from None
+        if not line.startswith("READY"):
             await process.wait()
-            raise RuntimeError(f"the bot's process exited ({process.returncode}) before it was ready; see stderr")
-        return cls(process, probes_out)
+            raise RuntimeError(f"{module} exited ({process.returncode}) before it was ready; see stderr")
+        return cls(process, out, line)
 
     def cpu_seconds(self) -> float:
         """User + system CPU the process has used so far (Linux /proc)."""
@@ -330,8 +325,8 @@ class BotProcess:
         except (OSError, ValueError, IndexError):
             return None
 
-    async def stop(self, probes: Probes) -> dict[str, Any]:
-        """Shut the bot down as SIGTERM does in production; merge its probes; its CPU and peak RSS."""
+    async def terminate(self) -> tuple[int, dict[str, Any] | None]:
+        """SIGTERM, as in production; its exit code and what it wrote to `out`."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         try:
@@ -339,12 +334,54 @@ class BotProcess:
         except TimeoutError:
             self.process.kill()
             code = await self.process.wait()
-        if not self.probes_out.exists():
-            return {"exit_code": code}
-        found = json.loads(self.probes_out.read_text())
-        probes.listener_at.update({int(k): float(v) for k, v in found["listener_at"].items()})
-        probes.stream_called.update(found["stream_called"])
-        return {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
+        return code, json.loads(self.out.read_text()) if self.out.exists() else None
+
+
+async def start_bot(env: dict[str, str], work: Path, options: Options) -> ChildProcess:
+    """The bot in its own process (bench/answer_latency_bot.py), connected to the stand-in."""
+    probes_out = work / "probes.json"
+    env = env | {"BENCH_PROBES_OUT": str(probes_out)}
+    if options.profile:
+        env["BENCH_PROFILE"] = options.profile
+        if options.profile_out:
+            env["BENCH_PROFILE_OUT"] = str(options.profile_out)
+    return await ChildProcess.launch("bench.answer_latency_bot", [], env, probes_out)
+
+
+async def stop_bot(bot: ChildProcess, probes: Probes) -> dict[str, Any]:
+    """Shut the bot down; merge its probes; its exit code, CPU and peak RSS."""
+    code, found = await bot.terminate()
+    if found is None:
+        return {"exit_code": code}
+    probes.listener_at.update({int(k): float(v) for k, v in found["listener_at"].items()})
+    probes.stream_called.update(found["stream_called"])
+    return {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One chat-completions request as the fake model saw it."""
+
+    tag: str | None
+    received_at: float
+    first_chunk_at: float | None
+    finished_at: float | None
+
+
+async def start_model(work: Path, options: Options) -> tuple[ChildProcess, str]:
+    """The fake model in its own process (bench/answer_latency_model.py); its base URL."""
+    out = work / "model.json"
+    args = ["--ttft", str(options.ttft), "--tps", str(options.tps), "--answer-tokens", str(options.answer_tokens)]
+    model = await ChildProcess.launch("bench.answer_latency_model", [*args, "--out", str(out)], None, out)
+    return model, model.ready_line.split(maxsplit=1)[1]
+
+
+async def stop_model(model: ChildProcess) -> tuple[list[ModelRequest], dict[str, Any]]:
+    """Stop the fake model; the requests it received and its exit code and CPU."""
+    code, found = await model.terminate()
+    if found is None:
+        return [], {"exit_code": code}
+    return [ModelRequest(**request) for request in found["requests"]], {"exit_code": code, "cpu_s": found["cpu_s"]}
 
 
 def watch_gateway(standin: DiscordStandIn, probes: Probes) -> None:
@@ -400,22 +437,27 @@ async def wait_for_answers(db: Path, message_ids: list[int], *, limit_s: float, 
 
 
 class CpuMeter:
-    """CPU used by the bot's process and by this one (the harness: stand-in, fake model, measuring)."""
+    """CPU used by the bot's process, the fake model's, and this one (the harness: stand-in and measuring)."""
 
-    def __init__(self, bot: BotProcess) -> None:
+    def __init__(self, bot: ChildProcess, model: ChildProcess) -> None:
         self.bot = bot
+        self.model = model
         self.started = time.monotonic()
         self.bot_cpu = bot.cpu_seconds()
+        self.model_cpu = model.cpu_seconds()
         self.harness_cpu = time.process_time()
 
     def used(self) -> dict[str, float]:
         wall = max(time.monotonic() - self.started, 1e-3)
         bot = self.bot.cpu_seconds() - self.bot_cpu
+        model = self.model.cpu_seconds() - self.model_cpu
         harness = time.process_time() - self.harness_cpu
         return {
             "wall_s": round(wall, 3),
             "bot_cpu_s": round(bot, 3),
             "bot_cores": round(bot / wall, 3),
+            "model_cpu_s": round(model, 3),
+            "model_cores": round(model / wall, 3),
             "harness_cpu_s": round(harness, 3),
             "harness_cores": round(harness / wall, 3),
         }
@@ -500,18 +542,17 @@ async def fire(standin: DiscordStandIn, questions: list[Asked]) -> float:
 
 def analyse(
     standin: DiscordStandIn,
-    model: FakeOpenAI,
+    model_requests: list[ModelRequest],
     db: Path,
     questions: list[Asked],
     probes: Probes,
     options: Options,
 ) -> dict[str, Any]:
     """Per-question latencies, and whether each question got exactly one complete answer."""
-    requests_by_tag: dict[str, list[Any]] = {}
-    for request in model.chat_requests:
-        tag = tag_of(request.messages)
-        if tag is not None:
-            requests_by_tag.setdefault(tag, []).append(request)
+    requests_by_tag: dict[str, list[ModelRequest]] = {}
+    for request in model_requests:
+        if request.tag is not None:
+            requests_by_tag.setdefault(request.tag, []).append(request)
     rows = read_db(
         db,
         "SELECT answer_id, question_message_id, outcome, answer, error, ttft_ms, total_ms FROM answers "
@@ -644,7 +685,7 @@ def analyse(
 
 @contextlib.contextmanager
 def harness_backlog(backlog: int) -> Iterator[None]:
-    """aiohttp sites created meanwhile (the stand-in's and the fake model's) listen with `backlog`."""
+    """aiohttp sites created meanwhile (the stand-in's, or the fake model's in its process) listen with `backlog`."""
     original = web.TCPSite.__init__
 
     def init(self: web.TCPSite, *args: Any, **kwargs: Any) -> None:
@@ -673,10 +714,10 @@ def listen_overflows() -> int | None:
 
 
 @contextlib.asynccontextmanager
-async def make_world(options: Options) -> AsyncIterator[tuple[DiscordStandIn, FakeOpenAI, list[Server]]]:
+async def make_world(options: Options) -> AsyncIterator[tuple[DiscordStandIn, list[Server]]]:
     # Only the harness creates aiohttp sites in this process (the bot is a client), so the patch is left on.
     with harness_backlog(HARNESS_LISTEN_BACKLOG):
-        async with DiscordStandIn(bot_username="culturebot") as standin, FakeOpenAI(model="fake-model") as model:
+        async with DiscordStandIn(bot_username="culturebot") as standin:
             servers = []
             for s in range(options.servers):
                 guild = standin.add_guild(f"Bench server {s}")
@@ -686,7 +727,7 @@ async def make_world(options: Options) -> AsyncIterator[tuple[DiscordStandIn, Fa
                     for m in range(options.members_per_server)
                 ]
                 servers.append(Server(int(guild["id"]), int(channel["id"]), members))
-            yield standin, model, servers
+            yield standin, servers
 
 
 def plan_questions(
@@ -708,10 +749,16 @@ def plan_questions(
 
 
 async def measure(
-    name: str, standin: DiscordStandIn, db: Path, bot: BotProcess, questions: list[Asked], options: Options
+    name: str,
+    standin: DiscordStandIn,
+    db: Path,
+    bot: ChildProcess,
+    model: ChildProcess,
+    questions: list[Asked],
+    options: Options,
 ) -> dict[str, Any]:
     """Send a phase's questions and wait for every answer to close; what it cost (analysed after the bot exits)."""
-    cpu = CpuMeter(bot)
+    cpu = CpuMeter(bot, model)
     overflows_before = listen_overflows()
     send_s = await fire(standin, questions)
     progress(f"{name}: all {len(questions)} sent in {send_s:.2f}s; waiting for the answers")
@@ -758,7 +805,7 @@ async def run(options: Options) -> dict[str, Any]:
             "quick": options.quick,
             "profiled": options.profile,
             "harness_listen_backlog": HARNESS_LISTEN_BACKLOG,
-            "processes": "bot alone in one; stand-in, fake model and measuring in the other",
+            "processes": "the bot, the fake model, and the stand-in with the measuring: one process each",
         },
         "environment": {
             "python": platform.python_version(),
@@ -775,54 +822,50 @@ async def run(options: Options) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="culturebot-bench-") as tmp_name:
         work = Path(tmp_name)
         db = work / "bot.sqlite3"
-        async with make_world(options) as (standin, model, servers):
+        async with make_world(options) as (standin, servers):
             mention = f"<@{standin.bot_user_id}>"
             watch_gateway(standin, probes)
             started = time.monotonic()
             await prepare_database(db, servers)
             progress(f"setup: {len(servers)} servers with a scope, cooldown 0 ({time.monotonic() - started:.1f}s)")
-
-            def responder(body: dict[str, Any]) -> Reply:
-                tag = tag_of(body.get("messages") or []) or "untagged"
-                text = answer_text(tag, options.answer_tokens)
-                if tag.startswith("wu"):
-                    return Reply(text)  # warm-up: at once
-                return Reply(text, ttft=options.ttft, tokens_per_second=options.tps)
-
-            model.default_reply = responder
-            bot = await BotProcess.start(bot_environment(standin, model, db, options), work, options)
+            model, model_url = await start_model(work, options)
+            model_requests: list[ModelRequest] = []
             try:
-                progress(f"setup: the bot's process ({bot.process.pid}) is connected, RSS {bot.rss_mb()} MB")
-                result["warmup"] = await warm_up(standin, db, servers, options, mention)
-                result["bot_rss_after_warmup_mb"] = bot.rss_mb()
-                if options.solo:
-                    alone = await ask_alone(standin, db, servers, options, mention)
-                    phases["alone"] = (alone, {})
-                steady = plan_questions(
-                    servers,
-                    options,
-                    mention,
-                    "sq",
-                    round(options.arrivals_per_second * options.duration),
-                    options.arrivals_per_second,
-                )
-                progress(
-                    f"steady: {len(steady)} questions over {options.duration:g}s "
-                    f"({options.arrivals_per_second:.1f}/s, each answer {options.answer_seconds:.1f}s: "
-                    f"{options.in_flight} in flight) in {len(servers)} servers"
-                )
-                phases["steady"] = (steady, await measure("steady", standin, db, bot, steady, options))
-                if options.burst:
-                    burst = plan_questions(servers, options, mention, "bq", options.burst, None)
-                    progress(f"burst: {len(burst)} questions at once")
-                    phases["burst"] = (burst, await measure("burst", standin, db, bot, burst, options))
+                bot = await start_bot(bot_environment(standin, model_url, db, options), work, options)
+                try:
+                    progress(f"setup: the bot's process ({bot.process.pid}) is connected, RSS {bot.rss_mb()} MB")
+                    result["warmup"] = await warm_up(standin, db, servers, options, mention)
+                    result["bot_rss_after_warmup_mb"] = bot.rss_mb()
+                    if options.solo:
+                        alone = await ask_alone(standin, db, servers, options, mention)
+                        phases["alone"] = (alone, {})
+                    steady = plan_questions(
+                        servers,
+                        options,
+                        mention,
+                        "sq",
+                        round(options.arrivals_per_second * options.duration),
+                        options.arrivals_per_second,
+                    )
+                    progress(
+                        f"steady: {len(steady)} questions over {options.duration:g}s "
+                        f"({options.arrivals_per_second:.1f}/s, each answer {options.answer_seconds:.1f}s: "
+                        f"{options.in_flight} in flight) in {len(servers)} servers"
+                    )
+                    phases["steady"] = (steady, await measure("steady", standin, db, bot, model, steady, options))
+                    if options.burst:
+                        burst = plan_questions(servers, options, mention, "bq", options.burst, None)
+                        progress(f"burst: {len(burst)} questions at once")
+                        phases["burst"] = (burst, await measure("burst", standin, db, bot, model, burst, options))
+                finally:
+                    result["bot_process"] = await stop_bot(bot, probes)
+                progress(f"the bot's process exited ({result['bot_process'].get('exit_code')})")
             finally:
-                result["bot_process"] = await bot.stop(probes)
-            progress(f"the bot's process exited ({result['bot_process'].get('exit_code')})")
+                model_requests, result["model_process"] = await stop_model(model)
             # The bot adds its rating reactions after the final edit and closes the record last; it has exited,
             # so everything it did is in the stand-in and the database.
             for name, (questions, measured) in phases.items():
-                result[name] = measured | analyse(standin, model, db, questions, probes, options)
+                result[name] = measured | analyse(standin, model_requests, db, questions, probes, options)
     result["environment"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = round(time.monotonic() - run_started, 2)
     steady_result = result["steady"]

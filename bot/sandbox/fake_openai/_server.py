@@ -38,6 +38,7 @@ __all__ = ["DEFAULT_REPLY_TEXT", "FakeOpenAI"]
 DEFAULT_REPLY_TEXT = "This is a scripted answer."
 MALFORMED_DATA = b"{not json"
 _SHUTDOWN_TIMEOUT = 1.0
+_SHORT_SLEEP = 0.05  # seconds; shorter sleeps are not interrupted by stopping
 _log = logging.getLogger(__name__)
 
 
@@ -291,6 +292,13 @@ class FakeOpenAI:
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but raise _Stopping as soon as the server stops."""
         if seconds <= 0:
+            if self._stopping.is_set():
+                raise _Stopping
+            return
+        if seconds <= _SHORT_SLEEP:
+            # The pause between two tokens: a plain sleep, as `wait_for` costs a task and a timer each time and
+            # a benchmark streams thousands of tokens a second. Stopping waits for at most this long.
+            await asyncio.sleep(seconds)
             if self._stopping.is_set():
                 raise _Stopping
             return
