@@ -200,6 +200,12 @@ class Answerer:
                         typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
                         typing = None
                     await reply.push(delta)
+                    # Nothing would show before the next edit is due, so the stream is not read until then: the
+                    # tokens wait in the connection's buffer and are taken together, instead of waking the bot
+                    # for each one (a busy bot streams thousands a second). Only the end is noticed that late.
+                    pause = reply.next_render_in()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
             except ModelError as failure:
                 error = str(failure)
                 outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")

@@ -72,6 +72,12 @@ class StreamingReply:
         if self._current_message is None or time.monotonic() - self._last_render >= self._edit_interval:
             await self._render(final=False)
 
+    def next_render_in(self) -> float:
+        """Seconds until text pushed now would be shown (0 when it would be shown at once)."""
+        if self._current_message is None:
+            return 0.0
+        return max(0.0, self._last_render + self._edit_interval - time.monotonic())
+
     async def finish(self, note: str = "", *, view: discord.ui.View | None = None) -> list[discord.Message]:
         """Final edit: remove the cursor, append `note` (e.g. why the answer is incomplete), attach `view`."""
         if self.truncated:
