@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
@@ -68,7 +69,7 @@ from typing import Any
 import discord
 from aiohttp import web
 
-from bench.common import percentiles, read_db, run_benchmark
+from bench.common import LoopLag, percentiles, read_db, run_benchmark
 from bot.sandbox.discord import DiscordStandIn
 from bot.scopes.manage import store_document
 from bot.scopes.templates import load_template
@@ -252,8 +253,19 @@ class Probes:
     """Times observed around the bot without changing what it does."""
 
     frames_sent: dict[int, float] = field(default_factory=dict)  # message id -> MESSAGE_CREATE frame written
+    bot_loop_lag: LoopLag = field(default_factory=LoopLag)  # samples from the bot's process
+    model_loop_lag: LoopLag = field(default_factory=LoopLag)  # samples from the fake model's process
+    harness_loop_lag: LoopLag = field(default_factory=LoopLag)  # this process's
     listener_at: dict[int, float] = field(default_factory=dict)  # message id -> discord.py ran on_message listeners
     stream_called: dict[str, list[float]] = field(default_factory=dict)  # tag -> pipeline called ModelClient.stream
+
+    def loop_lags(self, start: float, end: float) -> dict[str, Any]:
+        """How late each process's event loop ran a timer between `start` and `end` (ms percentiles)."""
+        return {
+            "bot": self.bot_loop_lag.between(start, end),
+            "fake_model": self.model_loop_lag.between(start, end),
+            "harness": self.harness_loop_lag.between(start, end),
+        }
 
 
 def answer_text(tag: str, tokens: int) -> str:
@@ -355,6 +367,7 @@ async def stop_bot(bot: ChildProcess, probes: Probes) -> dict[str, Any]:
         return {"exit_code": code}
     probes.listener_at.update({int(k): float(v) for k, v in found["listener_at"].items()})
     probes.stream_called.update(found["stream_called"])
+    probes.bot_loop_lag.samples = [(at, lag) for at, lag in found["loop_lag"]]
     return {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
 
 
@@ -376,12 +389,14 @@ async def start_model(work: Path, options: Options) -> tuple[ChildProcess, str]:
     return model, model.ready_line.split(maxsplit=1)[1]
 
 
-async def stop_model(model: ChildProcess) -> tuple[list[ModelRequest], dict[str, Any]]:
+async def stop_model(model: ChildProcess, probes: Probes) -> tuple[list[ModelRequest], dict[str, Any]]:
     """Stop the fake model; the requests it received and its exit code and CPU."""
     code, found = await model.terminate()
     if found is None:
         return [], {"exit_code": code}
-    return [ModelRequest(**request) for request in found["requests"]], {"exit_code": code, "cpu_s": found["cpu_s"]}
+    probes.model_loop_lag.samples = [(at, lag) for at, lag in found["loop_lag"]]
+    measured = {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
+    return [ModelRequest(**request) for request in found["requests"]], measured
 
 
 def watch_gateway(standin: DiscordStandIn, probes: Probes) -> None:
@@ -759,6 +774,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Send a phase's questions and wait for every answer to close; what it cost (analysed after the bot exits)."""
     cpu = CpuMeter(bot, model)
+    started = time.monotonic()
     overflows_before = listen_overflows()
     send_s = await fire(standin, questions)
     progress(f"{name}: all {len(questions)} sent in {send_s:.2f}s; waiting for the answers")
@@ -766,6 +782,7 @@ async def measure(
     settled = await wait_for_answers(db, ids, limit_s=options.settle_timeout, what=name)
     overflows_after = listen_overflows()
     return {
+        "window": (started, time.monotonic()),  # replaced by the loop lags once the processes have exited
         "send_s": round(send_s, 3),
         "settled": settled,
         "cpu": cpu.used(),
@@ -825,6 +842,7 @@ async def run(options: Options) -> dict[str, Any]:
         async with make_world(options) as (standin, servers):
             mention = f"<@{standin.bot_user_id}>"
             watch_gateway(standin, probes)
+            probes.harness_loop_lag.start()
             started = time.monotonic()
             await prepare_database(db, servers)
             progress(f"setup: {len(servers)} servers with a scope, cooldown 0 ({time.monotonic() - started:.1f}s)")
@@ -834,6 +852,11 @@ async def run(options: Options) -> dict[str, Any]:
                 bot = await start_bot(bot_environment(standin, model_url, db, options), work, options)
                 try:
                     progress(f"setup: the bot's process ({bot.process.pid}) is connected, RSS {bot.rss_mb()} MB")
+                    # The harness is an instrument: its collector's full collections (100+ ms once the stand-in
+                    # holds thousands of messages) would delay frames and the stand-in's timestamps. Paused
+                    # while measuring; the bot's process runs as in production.
+                    gc.collect()
+                    gc.disable()
                     result["warmup"] = await warm_up(standin, db, servers, options, mention)
                     result["bot_rss_after_warmup_mb"] = bot.rss_mb()
                     if options.solo:
@@ -858,13 +881,17 @@ async def run(options: Options) -> dict[str, Any]:
                         progress(f"burst: {len(burst)} questions at once")
                         phases["burst"] = (burst, await measure("burst", standin, db, bot, model, burst, options))
                 finally:
+                    gc.enable()
                     result["bot_process"] = await stop_bot(bot, probes)
                 progress(f"the bot's process exited ({result['bot_process'].get('exit_code')})")
             finally:
-                model_requests, result["model_process"] = await stop_model(model)
+                model_requests, result["model_process"] = await stop_model(model, probes)
             # The bot adds its rating reactions after the final edit and closes the record last; it has exited,
             # so everything it did is in the stand-in and the database.
+            probes.harness_loop_lag.stop()
             for name, (questions, measured) in phases.items():
+                if "window" in measured:
+                    measured["loop_lag_ms"] = probes.loop_lags(*measured.pop("window"))
                 result[name] = measured | analyse(standin, model_requests, db, questions, probes, options)
     result["environment"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = round(time.monotonic() - run_started, 2)

@@ -4,7 +4,8 @@ In production Discord and the model endpoint are other machines; here the stand-
 the benchmark's process, and the bot runs in this one, so the bot's figures are its own and not the harness's.
 Configuration comes from the environment (`CULTUREBOT_*`, as for `culturebot run`) and:
 
-- BENCH_PROBES_OUT: where to write, at exit, the probe times and this process's CPU time and peak RSS (JSON);
+- BENCH_PROBES_OUT: where to write, at exit, the probe times, the event loop's lag (bench.common.LoopLag) and this
+  process's CPU time and peak RSS (JSON);
 - BENCH_PROFILE (optional, "cprofile"): profile from ready to exit, printed to stderr (BENCH_PROFILE_OUT keeps it).
 
 The probes only observe: an extra `on_message` listener (when discord.py handed the message to listeners) and
@@ -32,7 +33,7 @@ from typing import Any
 import discord
 from openai.types.chat import ChatCompletionMessageParam
 
-from bench.common import profiled
+from bench.common import LoopLag, profiled
 from bot.app import client_for, load_pseudonymizer
 from bot.config import load_settings
 from bot.llm.client import ModelClient, StreamStats
@@ -99,14 +100,18 @@ async def serve() -> dict[str, Any]:
         await asyncio.sleep(0.01)
     profile = os.environ.get("BENCH_PROFILE") or None
     profile_out = Path(os.environ["BENCH_PROFILE_OUT"]) if os.environ.get("BENCH_PROFILE_OUT") else None
+    lag = LoopLag()
+    lag.start()
     with profiled(profile, profile_out, progress):
         print("READY", flush=True)
         await stop.wait()
         await bot.close()
         with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
             await runner  # the bot has closed the model client too
+    lag.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "loop_lag": lag.samples,
         "listener_at": {str(k): v for k, v in listener_at.items()},
         "stream_called": stream_called,
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),

@@ -10,13 +10,14 @@ at once, the others after `--ttft` seconds at `--tps` tokens per second.
 
 Prints `READY <base_url>` on stdout once listening; on SIGTERM or SIGINT writes what each chat-completions
 request's timing was (tag, received, first chunk, finished: `time.monotonic()`, one clock for the machine's
-processes) and this process's CPU time to `--out` as JSON, and exits 0.
+processes), its event loop's lag and this process's CPU time to `--out` as JSON, and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import signal
@@ -26,6 +27,7 @@ from typing import Any
 
 from bench.answer_latency import HARNESS_LISTEN_BACKLOG, answer_text, harness_backlog
 from bench.answer_latency_bot import tag_of
+from bench.common import LoopLag
 from bot.sandbox.fake_openai import FakeOpenAI, Reply
 
 
@@ -50,10 +52,18 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    lag = LoopLag()
+    lag.start()
     with harness_backlog(HARNESS_LISTEN_BACKLOG):
         async with FakeOpenAI(model="fake-model", default_reply=responder) as model:
+            # An instrument, not the system measured: its collector's pauses (100+ ms for a full collection)
+            # would delay its timestamps and chunks. Its garbage is nearly all freed by reference counting.
+            gc.collect()
+            gc.freeze()
+            gc.disable()
             print(f"READY {model.base_url}", flush=True)
             await stop.wait()
+            lag.stop()
             requests = [
                 {
                     "tag": tag_of(request.messages),
@@ -64,7 +74,12 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
                 for request in model.chat_requests
             ]
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"requests": requests, "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)}
+    return {
+        "requests": requests,
+        "loop_lag": lag.samples,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
 
 
 def main() -> int:

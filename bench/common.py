@@ -95,3 +95,35 @@ def run_benchmark(name: str, run: Coroutine[Any, Any, dict[str, Any]], timeout: 
         return 1
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["summary"]["target_met"] else 1
+
+
+class LoopLag:
+    """How late this process's event loop runs a callback it scheduled: a measure of its queueing.
+
+    Every `interval` seconds a timer notes how long after its due time it ran. Samples are (when, lag); `between`
+    summarises those of one phase. It costs one timer callback per interval.
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.interval
+
+        def tick(due: float) -> None:
+            now = loop.time()
+            self.samples.append((now, now - due))
+            self._handle = loop.call_at(now + self.interval, tick, now + self.interval)
+
+        self._handle = loop.call_at(due, tick, due)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def between(self, start: float, end: float) -> dict[str, float | int | None]:
+        """Percentiles of the lag in milliseconds, for samples taken between `start` and `end` (monotonic)."""
+        return percentiles([lag * 1000 for at, lag in self.samples if start <= at <= end])

@@ -10,6 +10,7 @@ model and the database.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -41,6 +42,19 @@ def required_intents() -> discord.Intents:
     intents.guild_messages = True
     intents.guild_reactions = True
     return intents
+
+
+def freeze_startup_objects() -> None:
+    """Keep what exists once the bot is ready out of the garbage collector's full collections.
+
+    Modules, discord.py's caches of servers, channels and members, and the like live as long as the process.
+    Every full collection walked them all: with 100 servers and 200 answers streaming, that paused the event
+    loop for 100-150 ms every few seconds, and questions arriving meanwhile waited (the answer benchmark's
+    p99). Frozen, they are skipped; collections only walk what was made since. Garbage is collected first,
+    so none of it is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def extension_names() -> list[str]:
@@ -135,6 +149,8 @@ class CultureBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("connected as %s (%d) to %d server(s)", self.user, self.user.id, len(self.guilds))
+        if not gc.get_freeze_count():
+            freeze_startup_objects()
         if not self._caught_up and self.jobs is not None:
             # on_ready fires again after reconnects; digests missed while down are caught up once.
             self._caught_up = True
@@ -170,4 +186,5 @@ class CultureBot(commands.Bot):
         await self.model.close()
         if self._storage is not None:
             await self._storage.close()
+        gc.unfreeze()  # what was frozen at start-up may be collected now (this process may go on, e.g. tests)
         log.info("shut down cleanly")
