@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import sqlite3
 
@@ -164,3 +165,15 @@ async def test_bot_ignores_messages_not_addressed_to_it(world, run_bot):
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("real question"))
         await wait_for_outcome(world)
         assert len(world.model.chat_requests) == 1
+
+
+async def test_startup_objects_are_frozen_while_running_and_released_at_close(world, run_bot):
+    assert gc.get_freeze_count() == 0
+    async with run_bot() as bot:
+        await eventually(lambda: gc.get_freeze_count() > 0, what="objects frozen once ready")
+        # discord.py's caches and the loaded modules are among them, so full collections no longer walk them.
+        assert gc.get_freeze_count() > 10_000
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Still answering?"))
+        await wait_for_outcome(world)
+        assert bot.is_ready()
+    assert gc.get_freeze_count() == 0  # all of it collectable again once the bot has closed
