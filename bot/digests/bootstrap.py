@@ -27,7 +27,8 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 LEVEL = 0.95
-_CHUNK_CELLS = 1_000_000  # draws per chunk: 8 MB of indices, 4 MB of float32 counts
+_CHUNK_CELLS = 1_000_000  # draws per chunk: 2 (or 8) MB of indices, 4 MB of float32 counts
+_SMALL_DRAWS = 2**16  # periods of up to this many answers draw 16-bit indices
 
 
 def rng_for(seed: int, *labels: str) -> np.random.Generator:
@@ -106,9 +107,12 @@ def grouped_replicates(
     totals = np.empty((resamples, design.shape[1]))
     chunk = max(1, _CHUNK_CELLS // n)
     draws = np.empty((min(chunk, resamples), n), dtype=np.float32)
+    # The smallest index type that holds every answer: 16-bit draws come about twice as fast as 64-bit ones
+    # (a different stream from the same seed, equally uniform).
+    index_type = np.uint16 if n <= _SMALL_DRAWS else np.int64
     for start in range(0, resamples, chunk):
         size = min(resamples, start + chunk) - start
-        picks = rng.integers(0, n, size=(size, n))
+        picks = rng.integers(0, n, size=(size, n), dtype=index_type)
         # Counting row by row keeps the counts in cache; one bincount over offset rows is slower.
         for row in range(size):
             draws[row] = np.bincount(picks[row], minlength=n)

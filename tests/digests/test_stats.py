@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
+from bot.digests import bootstrap as bootstrap_module
 from bot.digests.agreement import krippendorff_alpha
 from bot.digests.bootstrap import (
     Clusters,
@@ -309,6 +310,20 @@ def test_grouped_replicates_draw_as_many_answers_as_there_are():
     assert np.allclose(ratios(overall[0])[0], 0.5)
     # The answer in no group (-1) never counts in a group's totals: groups add up to less than overall.
     assert np.all(groups[:, 0].sum(axis=0) <= overall[0, 0])
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_grouped_replicates_draw_uniformly_with_either_index_type(monkeypatch: pytest.MonkeyPatch, small: bool):
+    if not small:
+        monkeypatch.setattr(bootstrap_module, "_SMALL_DRAWS", 0)  # the 64-bit draws of periods over 65,536 answers
+    n = 50
+    clusters = Clusters(np.ones(n), np.arange(n, dtype=np.float64)[None, :])
+    (overall,) = grouped_replicates(clusters, [whole(n)], 4000, rng_for(2, "test"))
+    assert np.all(overall[0, 0] == n)  # each replicate draws n answers of one rating each
+    # The mean drawn index is uniform's (n - 1) / 2 with standard error sqrt((n^2 - 1) / 12 / n / 4000).
+    means = overall[0, 1] / n
+    assert abs(means.mean() - (n - 1) / 2) < 4 * np.sqrt((n * n - 1) / 12 / n / 4000)
+    assert means.std() == pytest.approx(np.sqrt((n * n - 1) / 12 / n), rel=0.1)
 
 
 def test_percentile_intervals_match_numpy_and_skip_missing_replicates():
