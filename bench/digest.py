@@ -58,7 +58,14 @@ from typing import Any
 import numpy as np
 
 from bench.common import run_benchmark
-from bot.digests.report import render_chart, render_html, render_markdown, write_digest_files, write_exports
+from bot.digests.report import (
+    render_chart,
+    render_html,
+    render_json,
+    render_markdown,
+    write_digest_files,
+    write_exports,
+)
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.stats import compute_digest
 from bot.digests.workers import DigestJob, DigestWorkers
@@ -402,7 +409,7 @@ async def one_server(size: Size, bootstrap: int, workdir: Path, seed: int) -> di
     (parts / "report.md").write_text(render_markdown(digest), encoding="utf-8")
     (parts / "report.html").write_text(render_html(digest, chart=chart), encoding="utf-8")
     reported = time.perf_counter()
-    (parts / "digest.json").write_text(json.dumps(digest.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    (parts / "digest.json").write_text(render_json(digest), encoding="utf-8")
     dumped = time.perf_counter()
     write_exports(current, parts)
     exported = time.perf_counter()

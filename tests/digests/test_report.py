@@ -15,7 +15,14 @@ from PIL import Image
 from bot.digests.chart import _points as chart_points
 from bot.digests.formatting import fit_change, fit_with_ci, share_change, share_with_ci
 from bot.digests.model import Difference, Estimate
-from bot.digests.report import render_chart, render_html, render_markdown, write_digest_files, write_exports
+from bot.digests.report import (
+    render_chart,
+    render_html,
+    render_json,
+    render_markdown,
+    write_digest_files,
+    write_exports,
+)
 from bot.digests.rows import AuditRow, DigestRows
 from bot.digests.stats import compute_digest
 from tests.digests.test_stats import PREVIOUS_START, answer, comment, rating, reason, rows
@@ -306,6 +313,18 @@ def test_write_digest_files(tmp_path: Path):
     assert_png(files.chart)
     again = write_digest_files(current, previous, tmp_path / "again", seed=3)
     assert again.markdown.read_text(encoding="utf-8") == files.markdown.read_text(encoding="utf-8")
+
+
+def test_digest_json_is_the_digest_one_entry_per_line():
+    current, previous = period_rows()
+    digest = compute_digest(current, previous)
+    text = render_json(digest)
+    plain = digest.to_dict()
+    assert json.loads(text) == json.loads(json.dumps(plain))  # the same data as json.dumps(indent=...) gave
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and len(lines) == len(plain) + 2
+    assert [json.loads("{" + line.rstrip(",") + "}").popitem()[0] for line in lines[1:-1]] == list(plain)
+    assert "\\u" not in text or "\\u" in json.dumps(plain, ensure_ascii=False)  # Unicode kept readable
 
 
 @pytest.mark.parametrize("name", ["report.md", "report.html", "digest.json"])
