@@ -14,6 +14,11 @@ panel titles. The figure therefore keeps two kinds of artists apart:
 The two sets never overlap on the canvas (frame texts sit outside the panels, padded away from the tick
 marks), so the result is the same image, pixel for pixel, as drawing the whole figure at once
 (`draw_whole`, which the tests compare against).
+
+The tick positions of the axes whose labels are in the frame (both y axes, the time axis) depend only on
+their limits, which the frame key holds: they are taken when the frame is drawn and given to those axes as
+fixed positions, with no labels (theirs are in the frame), while the panels are drawn. Matplotlib's date and
+number locators and formatters otherwise ran again on every chart (about 5 ms of it).
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullFormatter
 from matplotlib.transforms import Bbox
 from numpy.typing import NDArray
 
@@ -59,6 +66,7 @@ class ChartCanvas:
         right.grid(axis="y", alpha=0.3)
         self._frame: Any = None  # the frame's pixels (a BufferRegion)
         self._frame_key: tuple[object, ...] | None = None
+        self._ticks: list[tuple[Axis, FixedLocator]] = []  # the frame's tick positions of its labelled axes
         self._show_frame(False)
 
     def clear(self) -> None:
@@ -85,9 +93,21 @@ class ChartCanvas:
         if key != self._frame_key:
             self._draw_frame()
             self._frame_key = key
+            axes = (self.over_time.xaxis, self.over_time.yaxis, self.by_version.yaxis)
+            self._ticks = [(axis, FixedLocator(axis.get_majorticklocs().tolist())) for axis in axes]
         self.canvas.restore_region(self._frame)
-        self.figure.draw_artist(self.over_time)
-        self.figure.draw_artist(self.by_version)
+        kept = [(axis.get_major_locator(), axis.get_major_formatter()) for axis, _ in self._ticks]
+        for axis, fixed in self._ticks:
+            # Set on the axis' ticker directly: Axis.set_major_locator would also mark it as no longer the
+            # default, which matters to unit changes.
+            axis.major.locator, axis.major.formatter = fixed, _NO_LABELS
+            fixed.set_axis(axis)
+        try:
+            self.figure.draw_artist(self.over_time)
+            self.figure.draw_artist(self.by_version)
+        finally:
+            for (axis, _), (locator, formatter) in zip(self._ticks, kept, strict=True):
+                axis.major.locator, axis.major.formatter = locator, formatter
         self._write(path)
         return path
 
@@ -148,6 +168,8 @@ def _panel_artists(axes: Axes) -> list[Artist]:
     """What the frame is drawn without: the panel's background, spines and data artists."""
     return [axes.patch, *axes.spines.values(), *_data_artists(axes)]
 
+
+_NO_LABELS = NullFormatter()  # for axes whose tick labels are in the frame (hidden while the panels are drawn)
 
 _local = threading.local()
 

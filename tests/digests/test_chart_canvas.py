@@ -61,3 +61,12 @@ def test_the_frame_follows_a_new_time_axis(tmp_path: Path):
     earlier = replace(previous, start="2026-12-07T00:00:00.000Z", end="2026-12-14T00:00:00.000Z")
     made = draw(canvas, (later, earlier), tmp_path / "december.png")
     assert made == draw(ChartCanvas(), (later, earlier), tmp_path / "december-new.png")
+
+
+def test_the_axes_keep_their_own_locators_after_a_chart(tmp_path: Path):
+    """Fixed tick positions stand in only while the panels are drawn."""
+    canvas = ChartCanvas()
+    axes = (canvas.over_time.xaxis, canvas.over_time.yaxis, canvas.by_version.yaxis)
+    before = [(axis.get_major_locator(), axis.get_major_formatter()) for axis in axes]
+    draw(canvas, period_rows(), tmp_path / "chart.png")
+    assert [(axis.get_major_locator(), axis.get_major_formatter()) for axis in axes] == before
