@@ -593,6 +593,7 @@ def analyse(
             post_time.setdefault(int(replying_to["message_id"]), post.time)
 
     overhead: list[float] = []
+    overhead_once_full: list[float] = []  # questions sent after the first answer's length into the phase
     gateway_to_listener: list[float] = []
     listener_to_stream: list[float] = []
     stream_to_received: list[float] = []
@@ -642,6 +643,8 @@ def analyse(
         request = requests[0]
         sent = asked.sent_at
         overhead.append((request.received_at - sent) * 1000)
+        if asked.due >= options.answer_seconds:
+            overhead_once_full.append(overhead[-1])
         listener = probes.listener_at.get(mid)
         calls = probes.stream_called.get(asked.tag)
         called = calls[0] if calls else None
@@ -676,6 +679,8 @@ def analyse(
         # Averaged while questions were arriving (first to last sent), from sent to the model's last token.
         "mean_questions_in_flight": mean_overlap(in_flight, min(sends), max(sends)) if sends else None,
         "overhead_ms": percentiles(overhead),
+        # Reported, not the target: the phase without its ramp-up, once `in_flight` questions were open.
+        "overhead_ms_once_full": percentiles(overhead_once_full),
         "overhead_breakdown_ms": {
             "gateway_frame_to_on_message": percentiles(gateway_to_listener),
             "on_message_to_model_stream_call": percentiles(listener_to_stream),
