@@ -63,7 +63,8 @@ class Answers(commands.Cog):
             if settings.answer_in_threads:
                 channel = await start_thread(message, text)
                 reply_to = None
-        self.bot.answerer.submit(
+        # Answered in this listener's task: a task of its own would start a loop turn later.
+        await self.bot.answerer.run(
             Question(
                 guild_id=message.guild.id,
                 channel_id=channel.id,
