@@ -26,7 +26,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +58,13 @@ def observe_stream_calls(model: ModelClient, stream_called: dict[str, list[float
     """Note when the pipeline asks the model client for a stream (by the question's tag); no other change."""
     original = model.stream
 
-    async def stream(messages: Sequence[ChatCompletionMessageParam], stats: StreamStats) -> AsyncIterator[str]:
+    async def stream(
+        messages: Sequence[ChatCompletionMessageParam], stats: StreamStats, *, pace: Callable[[], float] | None = None
+    ) -> AsyncIterator[str]:
         tag = tag_of(messages)
         if tag is not None:
             stream_called.setdefault(tag, []).append(time.monotonic())
-        async for delta in original(messages, stats):
+        async for delta in original(messages, stats, pace=pace):
             yield delta
 
     setattr(model, "stream", stream)  # noqa: B010 (an instance attribute over the method)

@@ -211,17 +211,14 @@ class Answerer:
         typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
         try:
             try:
-                async for delta in self._model.stream(messages, stats):
+                # Nothing would show before the next edit is due, so the stream is not read until then: the
+                # tokens wait in the kernel and come together, instead of waking the bot for each one (a busy
+                # bot streams thousands a second). Only the end of the answer is noticed that late.
+                async for delta in self._model.stream(messages, stats, pace=reply.next_render_in):
                     if typing is not None:
                         typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
                         typing = None
                     await reply.push(delta)
-                    # Nothing would show before the next edit is due, so the stream is not read until then: the
-                    # tokens wait in the connection's buffer and are taken together, instead of waking the bot
-                    # for each one (a busy bot streams thousands a second). Only the end is noticed that late.
-                    pause = reply.next_render_in()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
             except ModelError as failure:
                 error = str(failure)
                 outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
@@ -296,7 +293,7 @@ class Answerer:
         reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars)
         note = ""
         try:
-            async for delta in self._model.stream(messages, StreamStats()):
+            async for delta in self._model.stream(messages, StreamStats(), pace=reply.next_render_in):
                 await reply.push(delta)
         except ModelError:
             note = INCOMPLETE_NOTE if reply.text else ""

@@ -12,9 +12,10 @@ carrying `error` fails it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from bot.llm.reasoning import ReasoningFilter
 from bot.llm.sse import ServerSentEvent, SseDecoder
+from bot.llm.transport import READ_CONTROL, AiohttpTransport, ReadControl
 
 
 class ModelError(Exception):
@@ -66,18 +68,27 @@ class ModelClient:
             api_key=api_key or "not-needed",
             timeout=timeout,
             max_retries=max_retries,
-            # The SDK's aiohttp transport (its `aiohttp` extra): reading a streamed token costs about a third
-            # of what it does through the default httpx2 transport, and a busy bot reads thousands a second.
-            http_client=openai.DefaultAioHttpClient(),
+            # Over aiohttp (transport.py): a streamed token costs about a third of what it does through httpx2's
+            # own transport, and a paced stream's connection is not read between the reader's turns.
+            http_client=openai.DefaultAsyncHttpxClient(transport=AiohttpTransport()),
         )
 
     async def close(self) -> None:
         await self._client.close()
 
-    async def stream(self, messages: Sequence[ChatCompletionMessageParam], stats: StreamStats) -> AsyncIterator[str]:
+    async def stream(
+        self,
+        messages: Sequence[ChatCompletionMessageParam],
+        stats: StreamStats,
+        *,
+        pace: Callable[[], float] | None = None,
+    ) -> AsyncIterator[str]:
         """Yield the answer's visible text as it arrives; reasoning never comes out.
 
-        Raises ModelError when the request fails after its retries or the stream breaks.
+        `pace`, asked after each piece, says how many seconds the caller can wait for the next one (e.g. until
+        its next edit is due): meanwhile the connection is not read, and whatever arrived comes in one piece.
+        The first text always comes as soon as it arrives. Raises ModelError when the request fails after its
+        retries or the stream breaks.
         """
         stats.started = time.monotonic()
         reasoning_filter = ReasoningFilter()
@@ -127,6 +138,9 @@ class ModelClient:
                         yield text
                     if failure is not None:
                         raise failure
+                    wait = pace() if pace is not None and texts else 0.0
+                    if wait > 0:
+                        await _unread_for(response, wait)
             finally:
                 await response.aclose()
             rest = reasoning_filter.flush()
@@ -150,6 +164,18 @@ class ModelClient:
                 stats.tokens_estimated = True
                 stats.tokens_in = estimate_tokens(" ".join(str(m.get("content", "")) for m in messages))
                 stats.tokens_out = estimate_tokens("".join(produced))
+
+
+async def _unread_for(response: httpx2.Response, seconds: float) -> None:
+    """Leave the connection unread for `seconds` (the kernel holds what arrives), then read on."""
+    control = response.extensions.get(READ_CONTROL)
+    if isinstance(control, ReadControl):
+        control.pause()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        if isinstance(control, ReadControl):
+            control.resume()
 
 
 def visible_text(event: ServerSentEvent, stats: StreamStats, reasoning_filter: ReasoningFilter) -> str:

@@ -1,5 +1,6 @@
 """The model client against the OpenAI-compatible fake, over a real socket with the real openai client."""
 
+import itertools
 import time
 
 import pytest
@@ -100,3 +101,46 @@ async def test_broken_stream_keeps_what_arrived(fake, make_client, fault):
             received.append(part)
     assert "".join(received).startswith("alpha")
     assert stats.total_ms is not None
+
+
+async def test_a_paced_stream_brings_what_arrived_meanwhile_in_one_piece(fake, make_client):
+    text = " ".join(f"word{i}" for i in range(40))
+    fake.script(Reply(text, ttft=0.05, tokens_per_second=100))  # 0.4 s of tokens
+    fake.script(Reply(text, ttft=0.05, tokens_per_second=100))
+    client = make_client()
+    unpaced, _ = await collect(client)
+    paced_at = []
+    stats = StreamStats()
+    async for part in client.stream(MESSAGES, stats, pace=lambda: 0.15):
+        paced_at.append((time.monotonic(), part))
+    assert "".join(part for _, part in paced_at) == "".join(unpaced) == text
+    assert len(unpaced) >= 20  # a piece per token or so when read as it comes
+    assert len(paced_at) <= 6  # the first at once, then what arrived in each 0.15 s at one go
+    assert len(paced_at[0][1].split()) <= 2  # the first text is not held back
+    assert all(b - a >= 0.14 for (a, _), (b, _) in itertools.pairwise(paced_at))
+
+
+async def test_an_unreachable_endpoint_is_a_model_error(make_client, unused_tcp_port):
+    client = ModelClient(
+        base_url=f"http://127.0.0.1:{unused_tcp_port}/v1",
+        api_key=None,
+        model="fake-model",
+        timeout=2.0,
+        max_retries=1,
+        max_tokens=10,
+        temperature=0.2,
+    )
+    try:
+        with pytest.raises(ModelError, match="unreachable"):
+            await collect(client)
+    finally:
+        await client.close()
+
+
+async def test_a_read_timeout_mid_stream_keeps_what_arrived(fake, make_client):
+    fake.script(Reply("first second third", tokens_per_second=1))  # a token a second: reads time out
+    received = []
+    with pytest.raises(ModelError, match=r"timed out|broken"):
+        async for part in make_client(retries=0, timeout=0.4).stream(MESSAGES, StreamStats()):
+            received.append(part)
+    assert "".join(received) == "first"
