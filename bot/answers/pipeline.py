@@ -218,7 +218,8 @@ class Answerer:
                     if typing is not None:
                         typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
                         typing = None
-                    await reply.push(delta)
+                    # The model's last text is shown by the final edit, not by one more edit just before it.
+                    await reply.push(delta, more=stats.finish_reason is None)
             except ModelError as failure:
                 error = str(failure)
                 outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")

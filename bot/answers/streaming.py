@@ -49,8 +49,11 @@ class StreamingReply:
         self._displayed: str | None = None  # exactly what that message shows now
         self._last_render = 0.0
 
-    async def push(self, delta: str) -> None:
-        """Add model text; sends or edits messages when due."""
+    async def push(self, delta: str, *, more: bool = True) -> None:
+        """Add model text; sends or edits messages when due.
+
+        `more=False` says this is the last text: it is shown by `finish`, so no edit is spent on it now.
+        """
         if self.truncated or not delta:
             return
         room = self._max_chars - len(self.text)
@@ -69,7 +72,8 @@ class StreamingReply:
             self._current = head
             await self._render(final=True)
             self._start_part(rest)
-        if self._current_message is None or time.monotonic() - self._last_render >= self._edit_interval:
+        due = self._current_message is None or time.monotonic() - self._last_render >= self._edit_interval
+        if due and more:
             await self._render(final=False)
 
     def next_render_in(self) -> float:

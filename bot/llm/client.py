@@ -138,7 +138,9 @@ class ModelClient:
                         yield text
                     if failure is not None:
                         raise failure
-                    wait = pace() if pace is not None and texts else 0.0
+                    # Once the model has finished (or sent [DONE]) only the end of the response is left: read it now.
+                    finished = done or stats.finish_reason is not None
+                    wait = pace() if pace is not None and texts and not finished else 0.0
                     if wait > 0:
                         await _unread_for(response, wait)
             finally:

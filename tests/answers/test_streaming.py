@@ -52,3 +52,25 @@ async def test_parts_stay_within_the_limit_when_defusing_lengthens_them():
         assert all(len(shown) <= 60 for shown in message.shown)
         assert "@here" not in message.shown[-1] and not message.shown[-1].endswith(CURSOR)
     assert " ".join(m.shown[-1] for m in channel.messages).split() == ["@\u200bhere"] * 12
+
+
+async def test_the_last_text_waits_for_the_final_edit_instead_of_an_edit_of_its_own():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=0.0)
+    await reply.push("Hello ")
+    await reply.push("there.", more=False)
+    [message] = channel.messages
+    assert message.shown == ["Hello " + CURSOR]  # the streamed part only
+    await reply.finish()
+    assert message.shown[-1] == "Hello there."
+    assert len(message.shown) == 2
+
+
+async def test_an_answer_that_is_all_last_text_is_sent_once_by_finish():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=1.0)
+    await reply.push("Complete at once.", more=False)
+    assert channel.messages == []
+    await reply.finish()
+    [message] = channel.messages
+    assert message.shown == ["Complete at once."]

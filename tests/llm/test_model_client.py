@@ -120,6 +120,15 @@ async def test_a_paced_stream_brings_what_arrived_meanwhile_in_one_piece(fake, m
     assert all(b - a >= 0.14 for (a, _), (b, _) in itertools.pairwise(paced_at))
 
 
+async def test_a_paced_stream_ends_without_waiting_once_the_model_has_finished(fake, make_client):
+    fake.script(Reply("one two three four five six", ttft=0.05, tokens_per_second=100))  # done by ~0.1 s
+    started = time.monotonic()
+    pieces = [part async for part in make_client().stream(MESSAGES, StreamStats(), pace=lambda: 0.5)]
+    # The second piece holds the rest and the finish, so no second half-second wait follows it.
+    assert "".join(pieces) == "one two three four five six"
+    assert time.monotonic() - started < 0.9
+
+
 async def test_an_unreachable_endpoint_is_a_model_error(make_client, unused_tcp_port):
     client = ModelClient(
         base_url=f"http://127.0.0.1:{unused_tcp_port}/v1",
