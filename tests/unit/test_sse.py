@@ -1,8 +1,10 @@
 """Reading a chat-completions stream: server-sent events and the chunks they carry."""
 
+import json
+
 import pytest
 
-from bot.llm.client import ModelError, StreamStats, read_chunk
+from bot.llm.client import ModelError, StreamStats, content_only, read_chunk
 from bot.llm.sse import ServerSentEvent, SseDecoder
 
 
@@ -87,3 +89,56 @@ def test_an_error_sent_in_the_stream_fails_it(data, event):
 def test_a_chunk_that_is_not_a_json_object_is_a_value_error(data, says):
     with pytest.raises(ValueError, match=says):
         read_chunk(data, None, StreamStats())
+
+
+def slow_content(data: str) -> tuple[object, StreamStats]:
+    stats = StreamStats()
+    choice = read_chunk(data, None, stats)
+    delta = choice.get("delta") if choice else None
+    return (delta.get("content") if isinstance(delta, dict) else None), stats
+
+
+def chunk(delta: object, *, finish: object = None, usage: object = None, compact: bool = True, **extra: object) -> str:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        "usage": usage,
+        **extra,
+    }
+    return json.dumps(body, separators=(",", ":") if compact else None, ensure_ascii=compact)
+
+
+TRICKY = [
+    "plain",
+    ' with "quotes" and a \\ backslash',
+    'text that says "finish_reason": "stop", "usage": {"x": 1}, "error": "no"',
+    "Tết Nguyên Đán 🎉 and \n new lines\t",
+    "",
+]
+
+
+@pytest.mark.parametrize("compact", [True, False])
+@pytest.mark.parametrize("text", TRICKY)
+def test_the_content_fast_path_reads_a_plain_chunk_as_the_json_parser_does(text, compact):
+    data = chunk({"content": text}, compact=compact)
+    content, stats = slow_content(data)
+    assert content_only(data) == content == text
+    assert (stats.finish_reason, stats.tokens_in, stats.tokens_out) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        chunk({"content": "last"}, finish="stop"),
+        chunk({"content": "x"}, usage={"prompt_tokens": 3, "completion_tokens": 4}),
+        chunk({"role": "assistant", "content": "x"}),
+        chunk({"content": "x", "reasoning_content": "thinking"}),
+        chunk({"content": None, "reasoning_content": "thinking"}),
+        chunk({"content": "x"}, error={"message": "overloaded"}),
+        json.dumps({"choices": [{"delta": {"content": "a"}, "finish_reason": None}] * 2}),
+        json.dumps({"choices": [{"delta": {"content": "a"}}]}),  # no finish_reason at all
+    ],
+)
+def test_anything_else_is_left_to_the_json_parser(data):
+    assert content_only(data) is None
