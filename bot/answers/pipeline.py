@@ -213,7 +213,7 @@ class Answerer:
             try:
                 # Nothing would show before the next edit is due, so the stream is not read until then: the
                 # tokens wait in the kernel and come together, instead of waking the bot for each one (a busy
-                # bot streams thousands a second). Only the end of the answer is noticed that late.
+                # bot streams thousands a second). Once the model has finished, the rest is read at once.
                 async for delta in self._model.stream(messages, stats, pace=reply.next_render_in):
                     if typing is not None:
                         typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
