@@ -18,6 +18,7 @@ a grace period, then ends the workers (a digest ended this way raises `WorkerSto
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -87,6 +88,29 @@ def make_digest(job: DigestJob) -> MadeDigest:
 def _start_worker() -> None:
     # Ctrl+C in a terminal reaches the whole process group: the bot shuts its workers down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
+
+
+_M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters
+_M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 32 * 1024 * 1024
+TRIM_THRESHOLD = 64 * 1024 * 1024
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep memory a digest freed for the next one (up to TRIM_THRESHOLD at the heap's top),
+    and serve blocks below MMAP_THRESHOLD from the heap rather than from fresh mappings.
+
+    A digest allocates and frees many blocks of a few hundred KB to a few MB (texts joined for the exports,
+    numpy temporaries). By default each such block is a new mapping whose pages the kernel faults in and
+    zeroes, and is unmapped when freed: about 2,000 page faults and 8 ms of system time per 5,000-rating
+    digest. Peak memory is unchanged (the peak is reached either way). False where malloc is not glibc's.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 class DigestWorkers:
