@@ -28,6 +28,8 @@ from bot.digests.rows import AnswerRow, CommentRow, DigestRows, RatingRow, Reaso
 from bot.digests.text import strip_mention_ids
 
 TEXT_FIELDS = frozenset({"question", "answer", "text"})
+# Columns whose values repeat across many rows (members and askers are interned by storage).
+FEW_VALUES = frozenset({"rater_hash", "asker_hash", "tag", "source", "outcome", "value", "scale_size", "fit"})
 _BATCH = 5000  # JSONL lines joined per write
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # C-accelerated, no ASCII escaping
 _encode_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii  # faster; only used on ASCII text
@@ -43,23 +45,44 @@ def _json_number(value: float | None) -> str:
     return "null" if value is None else repr(value)
 
 
-def _json_values(annotation: str, values: list[Any]) -> Iterator[str]:
+def _plain_ascii(text: str) -> bool:
+    """Whether JSON would write `text` as it is, between quotes: ASCII without quotes, backslashes or control
+    characters (json escapes 0-31 and 127)."""
+    if not text.isascii() or '"' in text or "\\" in text:
+        return False
+    codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return not np.count_nonzero((codes - np.uint8(32)) > 94)  # below 32 wraps round to 224 and above
+
+
+def _each(encode: Callable[[Any], str], column: _Column) -> Iterator[str]:
+    """`encode` mapped over the column's values; each distinct value of a column of few values (member hashes,
+    tags, sources, rating values) is encoded once."""
+    if column.name not in FEW_VALUES:
+        return map(encode, column.values)
+    encoded = {value: encode(value) for value in set(column.values)}
+    return map(encoded.__getitem__, column.values)
+
+
+def _json_values(column: _Column) -> Iterator[str]:
     """One column's values as JSON, mapped in C unless the column holds a null or long mixed texts."""
+    annotation, values = column.annotation, column.values
     nullable = annotation.endswith("| None") and None in values
     if annotation == "bool":
         return map(_BOOLEAN.__getitem__, values)
     if annotation.startswith("str"):
         joined = "".join(filter(None, values))
-        if joined.isascii():
+        if _plain_ascii(joined):
+            encode: Callable[[str], str] = _QUOTED  # what json writes, without scanning each text again
+        elif joined.isascii():
             encode = _encode_ascii
         elif len(joined) > 64 * len(values):
             encode = _encode_text
         else:
             encode = _encode_string
         if nullable:
-            return map(_null_or(encode), values)
-        return map(encode, values)
-    return map(_json_number if nullable else repr, values)  # int and float: repr is JSON for finite numbers
+            encode = _null_or(encode)
+        return _each(encode, column)
+    return _each(_json_number if nullable else repr, column)  # int and float: repr is JSON for finite numbers
 
 
 def _null_or(encode: Callable[[str], str]) -> Callable[[str | None], str]:
@@ -115,12 +138,13 @@ def _csv_number(value: float | None) -> str:
 _CSV_SPECIAL = ('"', ",", "\r", "\n")
 
 
-def _csv_values(annotation: str, values: list[Any]) -> Iterable[str]:
+def _csv_values(column: _Column) -> Iterable[str]:
     """One column's values as CSV fields, mapped in C where possible.
 
     A text column is quoted as a whole (every field, inner quotes doubled: RFC 4180 allows quoting any field)
     when any of its values holds a quote, comma or line break, and written bare otherwise.
     """
+    annotation, values = column.annotation, column.values
     nullable = annotation.endswith("| None") and None in values
     if annotation == "bool":
         return map(_BOOLEAN.__getitem__, values)
@@ -129,38 +153,44 @@ def _csv_values(annotation: str, values: list[Any]) -> Iterable[str]:
         if not any(special in joined for special in _CSV_SPECIAL):  # substring search: far faster than a regex
             return map(_empty_if_none, values) if nullable else values
         return map(_csv_string, values) if nullable else map(_QUOTED, map(_DOUBLE_QUOTES, values))
-    return map(_csv_number if nullable else repr, values)
+    return _each(_csv_number if nullable else repr, column)
 
 
 def _write_csv(path: Path, columns: Sequence[_Column]) -> None:
     header = ",".join(column.name for column in columns) + "\r\n"  # plain identifiers: no quoting needed
-    parts: list[Any] = []
+    parts: list[Iterable[str]] = []
     for index, column in enumerate(columns):
         if index:
             parts.append(itertools.repeat(","))
-        parts.append(_csv_values(column.annotation, column.values))
+        parts.append(_csv_values(column))
     parts.append(itertools.repeat("\r\n"))
-    lines = map("".join, zip(*parts, strict=False))  # ends with the shortest iterable: the columns
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write(header)
-        while batch := "".join(itertools.islice(lines, _BATCH)):
+        for batch in _batches(parts):
             handle.write(batch)
 
 
-def _json_lines(columns: Sequence[_Column]) -> Iterator[str]:
-    parts: list[Any] = []
+def _batches(parts: Sequence[Iterable[str]]) -> Iterator[str]:
+    """The lines spelled by the parts (line i is the i-th piece of each part, in order), _BATCH lines at a time."""
+    # Joining each line first is faster than joining a batch's pieces at once (join first lists its input).
+    lines = map("".join, zip(*parts, strict=False))  # ends with the shortest iterable: the columns
+    while batch := "".join(itertools.islice(lines, _BATCH)):
+        yield batch
+
+
+def _json_parts(columns: Sequence[_Column]) -> list[Iterable[str]]:
+    parts: list[Iterable[str]] = []
     for index, column in enumerate(columns):
         key = ("{" if index == 0 else ",") + json.dumps(column.name) + ":"
         parts.append(itertools.repeat(key))
-        parts.append(_json_values(column.annotation, column.values))
+        parts.append(_json_values(column))
     parts.append(itertools.repeat("}\n"))
-    return map("".join, zip(*parts, strict=False))  # ends with the shortest iterable: the columns
+    return parts
 
 
 def _write_jsonl(path: Path, columns: Sequence[_Column]) -> None:
-    lines = _json_lines(columns)
     with path.open("w", encoding="utf-8", newline="\n") as handle:
-        while batch := "".join(itertools.islice(lines, _BATCH)):
+        for batch in _batches(_json_parts(columns)):
             # Raw U+2028/U+2029 are valid JSON but split lines for some readers; outside strings they
             # cannot occur, so escaping them in the whole batch only touches string contents.
             if "\u2028" in batch or "\u2029" in batch:

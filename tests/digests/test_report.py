@@ -242,6 +242,25 @@ def test_exports_keep_non_ascii_text_readable(tmp_path: Path):
     assert [row["answer"] for row in table] == texts and table[1]["language"] == ""
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["Plain ASCII, nothing to escape.", "Another one (with a comma, too)."],  # written between quotes as they are
+        ["Plain ASCII", "with a tab\there"],
+        ["Plain ASCII", "with a delete character\x7f"],
+        ["Plain ASCII", 'with a "quote"'],
+        ["Plain ASCII", "with a back\\slash"],
+    ],
+)
+def test_jsonl_texts_are_what_json_writes(tmp_path: Path, texts: list[str]):
+    data = rows([answer(index + 1, text=text) for index, text in enumerate(texts)])
+    write_exports(data, tmp_path)
+    lines = (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    for line, text in zip(lines, texts, strict=True):
+        assert '"answer":' + json.dumps(text) + "," in line
+        assert json.loads(line)["answer"] == text
+
+
 def test_exports_of_an_empty_period_have_headers(tmp_path: Path):
     write_exports(rows(), tmp_path)
     assert (tmp_path / "reasons.csv").read_bytes() == b"answer_id,rater_hash,tag\r\n"
