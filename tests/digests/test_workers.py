@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import resource
@@ -19,7 +20,14 @@ import pytest
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.schedule import Period
 from bot.digests.service import DigestService, period_rows
-from bot.digests.workers import DigestJob, DigestWorkers, MadeDigest, WorkerStopped, make_digest
+from bot.digests.workers import (
+    GC_THRESHOLD,
+    DigestJob,
+    DigestWorkers,
+    MadeDigest,
+    WorkerStopped,
+    make_digest,
+)
 from bot.storage import (
     CommentSource,
     ConsentLevel,
@@ -67,6 +75,11 @@ def page_faults_of_reused_blocks(job: DigestJob) -> MadeDigest:
         bytearray(8 * 1024 * 1024)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     return MadeDigest(cast(DigestFiles, None), float(faults), 0.0, 0.0, os.getpid())
+
+
+def collector_settings(job: DigestJob) -> MadeDigest:
+    """The worker's frozen objects and its youngest generation's threshold, carried back as two timings."""
+    return MadeDigest(cast(DigestFiles, None), gc.get_freeze_count(), gc.get_threshold()[0], 0.0, os.getpid())
 
 
 class NoChannels:
@@ -268,5 +281,15 @@ async def test_workers_reuse_the_memory_a_digest_freed(tmp_path: Path):
     try:
         made = await workers.make(DigestJob(tmp_path / "unused.sqlite3", GUILD, "", "", "", tmp_path))
         assert made.read_seconds < 100  # the page faults of five 8 MB blocks: not 10,000
+    finally:
+        await workers.close(5)
+
+
+async def test_workers_leave_what_they_imported_to_the_garbage_collector_less_often(tmp_path: Path):
+    workers = DigestWorkers(1, target=collector_settings)
+    try:
+        made = await workers.make(DigestJob(tmp_path / "unused.sqlite3", GUILD, "", "", "", tmp_path))
+        assert made.read_seconds > 10_000  # numpy, matplotlib and the digest code, frozen
+        assert made.statistics_seconds == GC_THRESHOLD
     finally:
         await workers.close(5)
