@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from PIL import Image
 
 from bot.digests.chart import render_chart
 from bot.digests.chart_canvas import ChartCanvas
-from bot.digests.rows import DigestRows
+from bot.digests.rows import AuditRow, DigestRows
 from bot.digests.stats import compute_digest
 from tests.digests.test_report import assert_png, period_rows
 from tests.digests.test_stats import answer, rating, rows
@@ -70,3 +71,20 @@ def test_the_axes_keep_their_own_locators_after_a_chart(tmp_path: Path):
     before = [(axis.get_major_locator(), axis.get_major_formatter()) for axis in axes]
     draw(canvas, period_rows(), tmp_path / "chart.png")
     assert [(axis.get_major_locator(), axis.get_major_formatter()) for axis in axes] == before
+
+
+def test_the_legend_is_the_one_drawn_over_what_lies_under_it(tmp_path: Path):
+    """The legend's pixels are pasted only over the very pixels they were drawn over."""
+    current, previous = period_rows()
+    # A scope change on the chart's second day: its dotted line runs under the legend (lower left).
+    second_day = date.fromisoformat(previous.start[:10]) + timedelta(days=1)
+    crossed = replace(current, audit=[*current.audit, AuditRow("scope.edit", "v3", f"{second_day}T12:00:00.000Z")])
+    reused = ChartCanvas()
+    charts = []
+    for n, server in enumerate([(current, previous), (crossed, previous), (current, previous), (crossed, previous)]):
+        made = draw(reused, server, tmp_path / f"reused-{n}.png")
+        assert made == draw(ChartCanvas(), server, tmp_path / f"new-{n}.png"), f"chart {n} differs"
+        charts.append(made)
+    assert charts[0] == charts[2] != charts[1] == charts[3]
+    # Drawn twice (over the plain grid, then over the line), then pasted twice.
+    assert [len(kept) for kept in reused._legend_pixels.values()] == [2]
