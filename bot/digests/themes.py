@@ -115,12 +115,19 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
 
 
 _ASCII_WORDS = re.compile(r"\w+(?:'\w+)*", re.ASCII)
+_ASCII_WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")  # \w in ASCII
+_ASCII_BETWEEN_WORDS = str.maketrans({c: " " for c in map(chr, range(128)) if c not in _ASCII_WORD_CHARACTERS})
 
 
 def _raw_words(text: str) -> list[str]:
     """Every word of a text, case-folded, stop words included; space-less runs as character pairs."""
     if text.isascii():
-        return _ASCII_WORDS.findall(text.lower())  # already NFC; lower() is casefold() for ASCII
+        lowered = text.lower()  # already NFC; lower() is casefold() for ASCII
+        if "'" in lowered:
+            return _ASCII_WORDS.findall(lowered)
+        # Without apostrophes, words are the runs of word characters: what split() leaves once every other
+        # character is a space (translate and split run at C speed; the regex scan took 3 times as long).
+        return lowered.translate(_ASCII_BETWEEN_WORDS).split()
     any_no_space, words, mixed = _patterns()
     folded = unicodedata.normalize("NFC", text).casefold().replace("’", "'")
     if any_no_space.search(folded) is None:

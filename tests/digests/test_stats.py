@@ -6,6 +6,7 @@ The builders at the top are shared with test_report.py.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -28,7 +29,7 @@ from bot.digests.model import Digest, Estimate
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.stats import compute_digest, fit_timeline
 from bot.digests.text import ZERO_WIDTH_SPACE, excerpt, safe_text
-from bot.digests.themes import find_themes, tokenize
+from bot.digests.themes import find_themes, is_content_word, tokenize
 
 START = "2026-11-16T00:00:00.000Z"
 END = "2026-11-23T00:00:00.000Z"
@@ -618,6 +619,23 @@ def test_tokenize_is_unicode_aware():
     assert tokenize("नमस्ते दुनिया") == ["नमस्ते", "दुनिया"]  # combining vowel signs stay in their words
     assert tokenize("敬語は難しい") == ["敬語", "語は", "は難", "難し", "しい"]  # no spaces: character pairs
     assert tokenize("Straße 2024 1st") == ["strasse", "1st"]  # numbers alone are dropped
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Plain words, with punctuation; and (brackets)!",
+        "snake_case and CamelCase, 3rd place, x86-64, e-mail@example.com",
+        "tabs\tnew\nlines\r\nand\x1ccontrol\x00characters\x7fhere",
+        "it's the members' 'quoted' words''here",  # apostrophes inside words only
+        "",
+        "   ",
+    ],
+)
+def test_ascii_words_are_the_runs_the_word_pattern_finds(text: str):
+    assert tokenize(text) == [
+        word for word in re.findall(r"\w+(?:'\w+)*", text.lower(), re.ASCII) if is_content_word(word)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- text
