@@ -7,9 +7,10 @@ import gc
 import logging
 import os
 import resource
+import sqlite3
 import sys
 import time
-from dataclasses import replace
+from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -156,6 +157,33 @@ async def test_read_digest_periods_reads_what_the_storage_method_does(tmp_path: 
         expected = await storage.digest_rows(GUILD, previous_start, start)
         assert previous == replace(expected, answers=[replace(a, question="", answer="") for a in expected.answers])
         assert previous.guild_name == "Kopi Talk" and previous.answers == [] and previous.declined == 0
+    finally:
+        await storage.close()
+
+
+async def test_ratings_and_comments_are_read_as_stored(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    try:
+        period = this_week()
+        start, end = sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+        [answer_id, *_] = [row.answer_id for row in (await storage.digest_rows(GUILD, start, end)).answers]
+        # A reaction, and a rating changed a moment later (its update time is no longer its creation time).
+        await storage.put_rating(Rating(answer_id, "reacting", 2, 3, False, RatingSource.REACTION))
+        await storage.put_rating(Rating(answer_id, "rater-0", 3, 3, True, RatingSource.BUTTON))
+        current, _ = read_digest_periods(storage.path, GUILD, start, end, sqlite_timestamp(period.start))
+        with sqlite3.connect(storage.path) as conn:
+            stored = conn.execute("SELECT * FROM ratings ORDER BY answer_id, rater_hash").fetchall()
+            comments = conn.execute(
+                "SELECT comment_id, answer_id, rater_hash, text, quotable, created_at FROM comments ORDER BY comment_id"
+            ).fetchall()
+        read = [astuple(rating) for rating in current.ratings]
+        assert read == [(*row[:4], bool(row[4]), *row[5:]) for row in stored]
+        assert {row[5] for row in read} == {"reaction", "button"} and any(row[6] != row[7] for row in read)
+        assert {type(row[4]) for row in read} == {bool} and {row[4] for row in read} == {True, False}
+        assert [astuple(comment) for comment in current.comments] == [
+            (*row[:4], bool(row[4]), row[5]) for row in comments
+        ]
+        assert {type(comment.quotable) for comment in current.comments} == {bool}
     finally:
         await storage.close()
 

@@ -153,8 +153,11 @@ def _digest_queries(guild_id: int, start: str, end: str, *, texts: bool = True) 
             (guild_id, start, end),
         ),
         (
-            "SELECT answer_id, rater_hash, value, scale_size, is_asker, source, created_at, updated_at "
-            f"FROM ratings WHERE {_IN_PERIOD} AND updated_at < ? ORDER BY answer_id, rater_hash",
+            # The source as 0/1 (the schema allows two), and the update time only when it differs from the
+            # creation time: fewer strings for the cursor to make, one per rating for each.
+            "SELECT answer_id, rater_hash, value, scale_size, is_asker, source = 'button', created_at, "
+            f"nullif(updated_at, created_at) FROM ratings WHERE {_IN_PERIOD} AND updated_at < ? "
+            "ORDER BY answer_id, rater_hash",
             (guild_id, start, end, end),
         ),
         (
@@ -184,8 +187,9 @@ def _digest_rows(guild_id: int, start: str, end: str, results: Sequence[Iterable
     """`DigestRows` from the results of `_digest_queries` (lists, or cursors still to step through).
 
     The schema fixes the columns' types (NOT NULL integers and texts), so values are taken as they come; only
-    the 0/1 flags become booleans. Texts that repeat across rows (member hashes, tags, sources, outcomes) are
-    interned, and a rating's update time is its creation time's object when the two are equal.
+    the 0/1 flags become booleans. Texts that repeat across rows (member hashes, tags, outcomes) are interned,
+    a rating's source is one of two shared strings, and its update time is its creation time's object when the
+    two are equal.
     """
     guild, answers, ratings, reasons, comments, audit, events = results
     name = next(iter(guild), None)
@@ -211,16 +215,16 @@ def _digest_rows(guild_id: int, start: str, end: str, results: Sequence[Iterable
             intern(rater),
             value,
             scale,
-            bool(asker),
-            intern(source),
+            _FLAGS[asker],
+            _SOURCES[button],
             created,
-            created if updated == created else updated,
+            created if updated is None else updated,
         )
-        for answer_id, rater, value, scale, asker, source, created, updated in ratings
+        for answer_id, rater, value, scale, asker, button, created, updated in ratings
     ]
     reason_rows = [ReasonRow(answer_id, intern(rater), intern(tag)) for answer_id, rater, tag in reasons]
     comment_rows = [
-        CommentRow(comment_id, answer_id, intern(rater), text, bool(quotable), created)
+        CommentRow(comment_id, answer_id, intern(rater), text, _FLAGS[quotable], created)
         for comment_id, answer_id, rater, text, quotable, created in comments
     ]
     declined, withdrew = _consent_changes(list(events), start)
@@ -240,6 +244,8 @@ def _digest_rows(guild_id: int, start: str, end: str, results: Sequence[Iterable
 
 
 _CONSENT_RANK = {"declined": 0, "ratings": 1, "comments": 2, "quotes": 3}
+_FLAGS = (False, True)  # a 0/1 column as a boolean, by index
+_SOURCES = ("reaction", "button")  # a rating's source by `source = 'button'`
 
 
 _DIGEST_COLUMNS = (
