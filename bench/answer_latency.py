@@ -69,7 +69,7 @@ from typing import Any
 import discord
 from aiohttp import web
 
-from bench.common import LoopLag, percentiles, read_db, run_benchmark
+from bench.common import GcPauses, LoopLag, percentiles, read_db, run_benchmark
 from bot.sandbox.discord import DiscordStandIn
 from bot.scopes.manage import store_document
 from bot.scopes.templates import load_template
@@ -254,6 +254,7 @@ class Probes:
 
     frames_sent: dict[int, float] = field(default_factory=dict)  # message id -> MESSAGE_CREATE frame written
     bot_loop_lag: LoopLag = field(default_factory=LoopLag)  # samples from the bot's process
+    bot_gc: GcPauses = field(default_factory=GcPauses)  # the bot's garbage collections
     model_loop_lag: LoopLag = field(default_factory=LoopLag)  # samples from the fake model's process
     harness_loop_lag: LoopLag = field(default_factory=LoopLag)  # this process's
     listener_at: dict[int, float] = field(default_factory=dict)  # message id -> discord.py ran on_message listeners
@@ -368,6 +369,7 @@ async def stop_bot(bot: ChildProcess, probes: Probes) -> dict[str, Any]:
     probes.listener_at.update({int(k): float(v) for k, v in found["listener_at"].items()})
     probes.stream_called.update(found["stream_called"])
     probes.bot_loop_lag.samples = [(at, lag) for at, lag in found["loop_lag"]]
+    probes.bot_gc.samples = [(at, generation, took) for at, generation, took in found["gc_pauses"]]
     return {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
 
 
@@ -593,6 +595,7 @@ def analyse(
             post_time.setdefault(int(replying_to["message_id"]), post.time)
 
     overhead: list[float] = []
+    overhead_spans: list[tuple[float, float]] = []  # (frame sent, request received), monotonic
     overhead_once_full: list[float] = []  # questions sent after the first answer's length into the phase
     gateway_to_listener: list[float] = []
     listener_to_stream: list[float] = []
@@ -643,6 +646,7 @@ def analyse(
         request = requests[0]
         sent = asked.sent_at
         overhead.append((request.received_at - sent) * 1000)
+        overhead_spans.append((sent, request.received_at))
         if asked.due >= options.answer_seconds:
             overhead_once_full.append(overhead[-1])
         listener = probes.listener_at.get(mid)
@@ -669,6 +673,11 @@ def analyse(
         stream_edit_gaps += [(b - a) * 1000 for a, b in itertools.pairwise(renders[:-1])]
 
     counts = {name: len(items) for name, items in problems.items()}
+    # Did the slowest 1% wait for a garbage collection in the bot? (Pauses of 1 ms or more.)
+    ranked = sorted(overhead_spans, key=lambda span: span[1] - span[0])
+    slowest = ranked[-max(1, len(ranked) // 100) :] if ranked else []
+    pauses = [(at, at + took) for at, _, took in probes.bot_gc.samples if took >= 0.001]
+    slowest_in_gc = sum(any(a < end and start < b for a, b in pauses) for start, end in slowest)
     sends = [q.sent_at for q in questions if q.sent_at is not None]
     return {
         "questions": len(questions),
@@ -681,6 +690,7 @@ def analyse(
         "overhead_ms": percentiles(overhead),
         # Reported, not the target: the phase without its ramp-up, once `in_flight` questions were open.
         "overhead_ms_once_full": percentiles(overhead_once_full),
+        "slowest_1pct_overhead_during_bot_gc": {"questions": len(slowest), "during_gc": slowest_in_gc},
         "overhead_breakdown_ms": {
             "gateway_frame_to_on_message": percentiles(gateway_to_listener),
             "on_message_to_model_stream_call": percentiles(listener_to_stream),
@@ -896,7 +906,9 @@ async def run(options: Options) -> dict[str, Any]:
             probes.harness_loop_lag.stop()
             for name, (questions, measured) in phases.items():
                 if "window" in measured:
-                    measured["loop_lag_ms"] = probes.loop_lags(*measured.pop("window"))
+                    window = measured.pop("window")
+                    measured["loop_lag_ms"] = probes.loop_lags(*window)
+                    measured["bot_gc"] = probes.bot_gc.between(*window)
                 result[name] = measured | analyse(standin, model_requests, db, questions, probes, options)
     result["environment"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = round(time.monotonic() - run_started, 2)

@@ -4,9 +4,10 @@ In production Discord and the model endpoint are other machines; here the stand-
 the benchmark's process, and the bot runs in this one, so the bot's figures are its own and not the harness's.
 Configuration comes from the environment (`CULTUREBOT_*`, as for `culturebot run`) and:
 
-- BENCH_PROBES_OUT: where to write, at exit, the probe times, the event loop's lag (bench.common.LoopLag) and this
-  process's CPU time and peak RSS (JSON);
-- BENCH_PROFILE (optional, "cprofile"): profile from ready to exit, printed to stderr (BENCH_PROFILE_OUT keeps it).
+- BENCH_PROBES_OUT: where to write, at exit, the probe times, the event loop's lag (bench.common.LoopLag), its
+  garbage collections (bench.common.GcPauses) and this process's CPU time and peak RSS (JSON);
+- BENCH_PROFILE (optional, "cprofile"): profile from ready to exit, printed to stderr (BENCH_PROFILE_OUT keeps it);
+- BENCH_GC_THRESHOLD (optional, e.g. "10000,10,10"): other garbage collector thresholds, set once ready, to try.
 
 The probes only observe: an extra `on_message` listener (when discord.py handed the message to listeners) and
 a wrapper noting when the pipeline asks the model client for a stream. Times are `time.monotonic()`, which on
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import re
@@ -33,7 +35,7 @@ from typing import Any
 import discord
 from openai.types.chat import ChatCompletionMessageParam
 
-from bench.common import LoopLag, profiled
+from bench.common import GcPauses, LoopLag, profiled
 from bot.app import client_for, load_pseudonymizer
 from bot.config import load_settings
 from bot.llm.client import ModelClient, StreamStats
@@ -104,6 +106,10 @@ async def serve() -> dict[str, Any]:
     profile_out = Path(os.environ["BENCH_PROFILE_OUT"]) if os.environ.get("BENCH_PROFILE_OUT") else None
     lag = LoopLag()
     lag.start()
+    collections = GcPauses()
+    collections.start()
+    if os.environ.get("BENCH_GC_THRESHOLD"):  # an experiment: other collector thresholds than the bot's
+        gc.set_threshold(*(int(value) for value in os.environ["BENCH_GC_THRESHOLD"].split(",")))
     with profiled(profile, profile_out, progress):
         print("READY", flush=True)
         await stop.wait()
@@ -111,9 +117,11 @@ async def serve() -> dict[str, Any]:
         with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
             await runner  # the bot has closed the model client too
     lag.stop()
+    collections.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "loop_lag": lag.samples,
+        "gc_pauses": collections.samples,
         "listener_at": {str(k): v for k, v in listener_at.items()},
         "stream_called": stream_called,
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),

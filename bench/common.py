@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import gc
 import io
 import json
 import logging
@@ -13,6 +14,7 @@ import pstats
 import sqlite3
 import statistics
 import sys
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,43 @@ def run_benchmark(name: str, run: Coroutine[Any, Any, dict[str, Any]], timeout: 
         return 1
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result["summary"]["target_met"] else 1
+
+
+class GcPauses:
+    """Every garbage collection of this process while started: (when it began, generation, seconds it took).
+
+    A collection stops the event loop; the oldest generation's can take tens of milliseconds in a busy bot,
+    and a question arriving meanwhile waits. `between` summarises one phase per generation.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int, float]] = []
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.monotonic()
+        else:
+            self.samples.append((self._began, info["generation"], time.monotonic() - self._began))
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def between(self, start: float, end: float) -> dict[str, dict[str, float | int]]:
+        """Per generation: collections, their total and longest pause in milliseconds."""
+        summary: dict[str, dict[str, float | int]] = {}
+        for generation in (0, 1, 2):
+            pauses = [took * 1000 for at, gen, took in self.samples if gen == generation and start <= at <= end]
+            summary[f"gen{generation}"] = {
+                "collections": len(pauses),
+                "total_ms": round(sum(pauses), 1),
+                "max_ms": round(max(pauses), 2) if pauses else 0.0,
+            }
+        return summary
 
 
 class LoopLag:

@@ -13,11 +13,11 @@ as line ends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
+class ServerSentEvent(NamedTuple):
+    # A named tuple rather than a frozen dataclass: made once per token, and about a third cheaper to make.
     data: str
     event: str | None = None
 

@@ -115,6 +115,10 @@ TRICKY = [
     'text that says "finish_reason": "stop", "usage": {"x": 1}, "error": "no"',
     "Tết Nguyên Đán 🎉 and \n new lines\t",
     "",
+    "ends with a backslash \\",
+    'a quote and brace "} inside, then more',
+    '"delta":{"content":"nested"} as text',
+    '\\"',
 ]
 
 
@@ -133,6 +137,8 @@ def test_the_content_fast_path_reads_a_plain_chunk_as_the_json_parser_does(text,
         chunk({"content": "last"}, finish="stop"),
         chunk({"content": "x"}, usage={"prompt_tokens": 3, "completion_tokens": 4}),
         chunk({"role": "assistant", "content": "x"}),
+        chunk({"content": "x", "refusal": None}),
+        chunk({"content": 'x"}', "refusal": None}),
         chunk({"content": "x", "reasoning_content": "thinking"}),
         chunk({"content": None, "reasoning_content": "thinking"}),
         chunk({"content": "x"}, error={"message": "overloaded"}),
