@@ -146,6 +146,11 @@ LANGUAGE_WORDS: dict[str, frozenset[str]] = {
         )
     ),
 }
+# Each listed word → the languages listing it, in LANGUAGE_WORDS' order: one look-up per word of a message.
+_LANGUAGES_OF_WORD: dict[str, tuple[str, ...]] = {
+    word: tuple(language for language, listed in LANGUAGE_WORDS.items() if word in listed)
+    for word in set().union(*LANGUAGE_WORDS.values())
+}
 # Close relatives that share most function words: one's votes do not make the other unsure, and a tie goes
 # to the first listed.
 _LANGUAGE_FAMILIES: tuple[tuple[str, ...], ...] = (("id", "ms"),)
@@ -158,6 +163,7 @@ _WORDS = re.compile(r"[^\W\d_]+")
 
 
 _FIRST_LISTED_SCRIPT = min(first for _, first, _ in _SCRIPT_RANGES)
+_FIRST_LISTED_CHAR = chr(_FIRST_LISTED_SCRIPT)
 
 
 def _script_of(char: str) -> str | None:
@@ -171,6 +177,8 @@ def _script_of(char: str) -> str | None:
 
 
 def _script_language(text: str) -> str | None:
+    if text.isascii() or max(text) < _FIRST_LISTED_CHAR:
+        return None  # no letter of a listed script (most messages): skip the count, character by character
     counts: Counter[str] = Counter()
     other = 0  # Latin letters, and letters of scripts not listed
     for char in text:
@@ -209,7 +217,7 @@ def _latin_language(words: Sequence[str]) -> str | None:
         return "vi"
     votes: defaultdict[str, float] = defaultdict(float)
     for word in words:
-        languages = [language for language, listed in LANGUAGE_WORDS.items() if word in listed]
+        languages = _LANGUAGES_OF_WORD.get(word, ())
         for language in languages:
             votes[language] += 1 / len(languages)
     if not votes:
