@@ -73,3 +73,55 @@ async def test_gap_in_numbering_is_refused(tmp_path, migrations_copy):
     (migrations_copy / "0009_skipped.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="out of sequence"):
         await open_and_migrate(tmp_path / "bot.sqlite3", migrations_copy)
+
+
+async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, migrations_copy):
+    """0007 rebuilds ratings WITHOUT ROWID: every rating and reason tag stays, and the constraints still hold."""
+    db = tmp_path / "bot.sqlite3"
+    later = sorted(path for path in migrations_copy.glob("*.sql") if int(path.name[:4]) >= 7)
+    kept_aside = tmp_path / "later"
+    kept_aside.mkdir()
+    for path in later:
+        path.rename(kept_aside / path.name)
+    await open_and_migrate(db, migrations_copy)  # the schema before 0007
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("INSERT INTO guilds (guild_id, name) VALUES (1, 'Kopi Talk')")
+        for answer_id in (10, 11):
+            conn.execute(
+                "INSERT INTO answers (answer_id, guild_id, channel_id, asker_hash, question, model) "
+                "VALUES (?, 1, 5, 'asker', 'How do I greet her?', 'model')",
+                (answer_id,),
+            )
+        ratings = [
+            (10, "ana", 3, 3, 1, "button", "2026-11-16T09:00:00.000Z", "2026-11-16T09:00:00.000Z"),
+            (10, "budi", 1, 5, 0, "reaction", "2026-11-16T10:00:00.000Z", "2026-11-17T08:30:00.000Z"),
+            (11, "ana", 2, 3, 0, "reaction", "2026-11-18T09:00:00.000Z", "2026-11-18T09:00:00.000Z"),
+        ]
+        conn.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ratings)
+        reasons = [(10, "budi", "stereotyped"), (10, "budi", "too generic"), (11, "ana", "useful")]
+        conn.executemany("INSERT INTO rating_reasons VALUES (?, ?, ?)", reasons)
+    for path in later:
+        (kept_aside / path.name).rename(migrations_copy / path.name)
+
+    applied = await open_and_migrate(db, migrations_copy)
+    assert [migration.name for migration in applied][:1] == ["ratings_by_key"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        assert conn.execute("SELECT * FROM ratings ORDER BY answer_id, rater_hash").fetchall() == ratings
+        assert conn.execute("SELECT * FROM rating_reasons ORDER BY 1, 2, 3").fetchall() == reasons
+        assert "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'ratings'").fetchone()[0]
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'ratings'")}
+        assert {"ratings_by_rater", "ratings_by_answer_time"} <= indexes
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        with pytest.raises(sqlite3.IntegrityError):  # still one rating per member and answer
+            conn.execute("INSERT INTO ratings VALUES (10, 'ana', 1, 3, 0, 'button', 'x', 'x')")
+        with pytest.raises(sqlite3.IntegrityError):  # the checks came along
+            conn.execute("INSERT INTO ratings VALUES (11, 'citra', 9, 3, 0, 'button', 'x', 'x')")
+        # Reasons still go with their rating, and ratings with their answer.
+        conn.execute("DELETE FROM ratings WHERE answer_id = 10 AND rater_hash = 'budi'")
+        assert conn.execute("SELECT * FROM rating_reasons").fetchall() == [(11, "ana", "useful")]
+        conn.execute("DELETE FROM answers WHERE answer_id = 11")
+        assert conn.execute("SELECT answer_id, rater_hash FROM ratings").fetchall() == [(10, "ana")]
+        assert conn.execute("SELECT count(*) FROM rating_reasons").fetchone()[0] == 0
