@@ -327,6 +327,18 @@ def test_grouped_replicates_draw_uniformly_with_either_index_type(monkeypatch: p
     assert means.std() == pytest.approx(np.sqrt((n * n - 1) / 12 / n), rel=0.1)
 
 
+@pytest.mark.parametrize("n", [1, 7, 1044, 70_000])
+def test_draws_counted_many_rows_at_once_are_the_ones_counted_row_by_row(monkeypatch: pytest.MonkeyPatch, n: int):
+    rng = np.random.default_rng(11)
+    clusters = Clusters(rng.integers(1, 6, n).astype(np.float64), rng.random((2, n)))
+    groupings = [whole(n), Grouping(rng.integers(-1, 4, n), 4)]
+    together = grouped_replicates(clusters, groupings, 300, rng_for(3, "test"))
+    monkeypatch.setattr(bootstrap_module, "_COUNT_BINS", 1)  # one bincount per row
+    by_row = grouped_replicates(clusters, groupings, 300, rng_for(3, "test"))
+    for a, b in zip(together, by_row, strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_percentile_intervals_match_numpy_and_skip_missing_replicates():
     rng = np.random.default_rng(3)
     values = rng.random((2, 500))
