@@ -259,6 +259,7 @@ class Probes:
     harness_loop_lag: LoopLag = field(default_factory=LoopLag)  # this process's
     listener_at: dict[int, float] = field(default_factory=dict)  # message id -> discord.py ran on_message listeners
     stream_called: dict[str, list[float]] = field(default_factory=dict)  # tag -> pipeline called ModelClient.stream
+    request_written: dict[str, list[float]] = field(default_factory=dict)  # tag -> the bot wrote the chat request
 
     def loop_lags(self, start: float, end: float) -> dict[str, Any]:
         """How late each process's event loop ran a timer between `start` and `end` (ms percentiles)."""
@@ -368,6 +369,7 @@ async def stop_bot(bot: ChildProcess, probes: Probes) -> dict[str, Any]:
         return {"exit_code": code}
     probes.listener_at.update({int(k): float(v) for k, v in found["listener_at"].items()})
     probes.stream_called.update(found["stream_called"])
+    probes.request_written.update(found["request_written"])
     probes.bot_loop_lag.samples = [(at, lag) for at, lag in found["loop_lag"]]
     probes.bot_gc.samples = [(at, generation, took) for at, generation, took in found["gc_pauses"]]
     return {"exit_code": code, "cpu_s": found["cpu_s"], "peak_rss_mb": found["peak_rss_mb"]}
@@ -596,6 +598,9 @@ def analyse(
 
     overhead: list[float] = []
     overhead_spans: list[tuple[float, float]] = []  # (frame sent, request received), monotonic
+    own_time: list[float] = []  # frame sent -> the bot wrote the request
+    stream_to_written: list[float] = []
+    written_to_received: list[float] = []
     overhead_once_full: list[float] = []  # questions sent after the first answer's length into the phase
     gateway_to_listener: list[float] = []
     listener_to_stream: list[float] = []
@@ -656,6 +661,12 @@ def analyse(
             gateway_to_listener.append((listener - sent) * 1000)
             listener_to_stream.append((called - listener) * 1000)
             stream_to_received.append((request.received_at - called) * 1000)
+        writes = probes.request_written.get(asked.tag)
+        if writes:
+            own_time.append((writes[0] - sent) * 1000)
+            written_to_received.append((request.received_at - writes[0]) * 1000)
+            if called is not None:
+                stream_to_written.append((writes[0] - called) * 1000)
         message = bot_replies[0]
         visible = message.created
         first_visible.append((visible - sent) * 1000)
@@ -695,7 +706,11 @@ def analyse(
             "gateway_frame_to_on_message": percentiles(gateway_to_listener),
             "on_message_to_model_stream_call": percentiles(listener_to_stream),
             "model_stream_call_to_fake_received": percentiles(stream_to_received),
+            "model_stream_call_to_request_written": percentiles(stream_to_written),
+            "request_written_to_fake_received": percentiles(written_to_received),
         },
+        # The bot's own part: until its process wrote the request, without the fake model's delay in taking it.
+        "overhead_to_request_written_ms": percentiles(own_time),
         "first_visible_ms": percentiles(first_visible),
         "first_visible_minus_ttft_ms": percentiles(first_visible_over_ttft),
         "first_post_request_minus_ttft_ms": percentiles(first_post_over_ttft),

@@ -9,8 +9,9 @@ Configuration comes from the environment (`CULTUREBOT_*`, as for `culturebot run
 - BENCH_PROFILE (optional, "cprofile"): profile from ready to exit, printed to stderr (BENCH_PROFILE_OUT keeps it);
 - BENCH_GC_THRESHOLD (optional, e.g. "10000,10,10"): other garbage collector thresholds, set once ready, to try.
 
-The probes only observe: an extra `on_message` listener (when discord.py handed the message to listeners) and
-a wrapper noting when the pipeline asks the model client for a stream. Times are `time.monotonic()`, which on
+The probes only observe: an extra `on_message` listener (when discord.py handed the message to listeners), a
+wrapper noting when the pipeline asks the model client for a stream, and one noting when the chat request's
+bytes are written to the model's connection. Times are `time.monotonic()`, which on
 Linux is one clock for every process of the machine, so the benchmark compares them with its own.
 
 Prints `READY` on stdout once connected; SIGTERM or SIGINT shuts the bot down as `culturebot run` does.
@@ -32,6 +33,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import aiohttp.payload
 import discord
 from openai.types.chat import ChatCompletionMessageParam
 
@@ -72,6 +75,25 @@ def observe_stream_calls(model: ModelClient, stream_called: dict[str, list[float
     setattr(model, "stream", stream)  # noqa: B010 (an instance attribute over the method)
 
 
+def observe_request_writes(written: dict[str, list[float]]) -> None:
+    """Note when this process writes each chat request to its connection (by the question's tag).
+
+    aiohttp writes a request's headers and body in one step of a task of its own (`ClientRequest.write_bytes`),
+    which on Python 3.11 starts a loop turn after the request was made: its start is when the bytes go out.
+    """
+    original = aiohttp.ClientRequest.write_bytes
+
+    async def write_bytes(self: aiohttp.ClientRequest, *args: Any, **kwargs: Any) -> None:
+        now = time.monotonic()
+        if self.url.path.endswith("/chat/completions") and isinstance(self.body, aiohttp.payload.Payload):
+            found = TAG_RE.search(self.body.decode(errors="replace"))
+            if found is not None:
+                written.setdefault(found.group(0), []).append(now)
+        await original(self, *args, **kwargs)
+
+    setattr(aiohttp.ClientRequest, "write_bytes", write_bytes)  # noqa: B010 (a probe over the method)
+
+
 def progress(message: str) -> None:
     print(f"[answer_latency bot {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -85,6 +107,8 @@ async def serve() -> dict[str, Any]:
     listener_at: dict[int, float] = {}
     stream_called: dict[str, list[float]] = {}
     observe_stream_calls(model, stream_called)
+    request_written: dict[str, list[float]] = {}
+    observe_request_writes(request_written)
     bot = CultureBot(settings, model=model, pseudonyms=load_pseudonymizer(settings))
 
     async def on_message_probe(message: discord.Message) -> None:
@@ -124,6 +148,7 @@ async def serve() -> dict[str, Any]:
         "gc_pauses": collections.samples,
         "listener_at": {str(k): v for k, v in listener_at.items()},
         "stream_called": stream_called,
+        "request_written": request_written,
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
     }
