@@ -31,6 +31,7 @@ TEXT_FIELDS = frozenset({"question", "answer", "text"})
 # Columns whose values repeat across many rows (members and askers are interned by storage).
 FEW_VALUES = frozenset({"rater_hash", "asker_hash", "tag", "source", "outcome", "value", "scale_size", "fit"})
 _BATCH = 5000  # JSONL lines joined per write
+_SCAN = 1 << 20  # characters checked at a time for JSON escapes
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # C-accelerated, no ASCII escaping
 _encode_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii  # faster; only used on ASCII text
 _BOOLEAN = {True: "true", False: "false"}
@@ -50,8 +51,11 @@ def _plain_ascii(text: str) -> bool:
     characters (json escapes 0-31 and 127)."""
     if not text.isascii() or '"' in text or "\\" in text:
         return False
-    codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    return not np.count_nonzero((codes - np.uint8(32)) > 94)  # below 32 wraps round to 224 and above
+    for start in range(0, len(text), _SCAN):  # a piece at a time: a big server's answers are tens of MB
+        codes = np.frombuffer(text[start : start + _SCAN].encode("ascii"), dtype=np.uint8)
+        if np.count_nonzero((codes - np.uint8(32)) > 94):  # below 32 wraps round to 224 and above
+            return False
+    return True
 
 
 def _each(encode: Callable[[Any], str], column: _Column) -> Iterator[str]:

@@ -12,6 +12,7 @@ import matplotlib.image
 import pytest
 from PIL import Image
 
+from bot.digests import exports
 from bot.digests.chart import _points as chart_points
 from bot.digests.formatting import fit_change, fit_with_ci, share_change, share_with_ci
 from bot.digests.model import Difference, Estimate
@@ -259,6 +260,16 @@ def test_jsonl_texts_are_what_json_writes(tmp_path: Path, texts: list[str]):
     for line, text in zip(lines, texts, strict=True):
         assert '"answer":' + json.dumps(text) + "," in line
         assert json.loads(line)["answer"] == text
+
+
+def test_jsonl_texts_are_checked_piece_by_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A big server's texts are scanned for escapes a piece at a time: one in a later piece still counts."""
+    monkeypatch.setattr(exports, "_SCAN", 4)
+    texts = ["Plain ASCII text", "and then a tab\tin the second"]
+    write_exports(rows([answer(index + 1, text=text) for index, text in enumerate(texts)]), tmp_path)
+    lines = (tmp_path / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["answer"] for line in lines] == texts
+    assert '"answer":' + json.dumps(texts[1]) + "," in lines[1]
 
 
 def test_exports_of_an_empty_period_have_headers(tmp_path: Path):
