@@ -2,7 +2,16 @@ import json
 
 import pytest
 
-from bot.answers.cues import RELATIONSHIPS, Cues, detect_language, extract_cues
+from bot.answers.cues import (
+    _SETTINGS,
+    RELATIONSHIPS,
+    SETTINGS,
+    Cues,
+    _normalise,
+    _settings_in,
+    detect_language,
+    extract_cues,
+)
 
 # message → expected cues; fields not named are not checked here. Identifiers are checked as a subset.
 CASES: list[tuple[str, dict[str, object]]] = [
@@ -292,3 +301,15 @@ def test_cues_are_frozen():
     cues = extract_cues("hello")
     with pytest.raises(AttributeError):
         cues.language = "en"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("label", list(SETTINGS))
+def test_the_settings_prefilter_keeps_every_setting_whose_phrase_occurs(label):
+    # _settings_in skips a setting's pattern when none of its phrases' first words is in the text; a phrase
+    # inside a sentence, glued by a hyphen or followed by a possessive must still be scanned for.
+    for phrase in SETTINGS[label]:
+        for text in (phrase, f"at my {phrase} tomorrow", f"the {phrase}'s guests", f"pre-{phrase}-party"):
+            normalised = _normalise(text)
+            scanned = [found for found, _ in _settings_in(normalised)]
+            if _SETTINGS[label].search(normalised):
+                assert label in scanned, (label, text)
