@@ -273,7 +273,10 @@ class Answerer:
         return outcome
 
     async def _start_record(self, new: NewAnswer, messages: list[ChatCompletionMessageParam]) -> int:
-        # The prompt's hash is computed here, after the request has been handed over, to keep it off that path.
+        # The prompt's hash is computed here, after the request has been written, to keep it off that path. This
+        # task starts before aiohttp's task that writes the request (on Python 3.11 aiohttp writes a request's
+        # body from a task of its own): one turn of the loop first lets the request go out.
+        await asyncio.sleep(0)
         prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         return await self._storage.start_answer(dataclasses.replace(new, prompt_sha256=prompt_hash))
 
