@@ -7,6 +7,7 @@ import itertools
 import sqlite3
 
 from bot.answers.streaming import CURSOR
+from bot.runtime import GC_YOUNG_THRESHOLD
 from bot.sandbox.fake_openai import CutStream, Reply, ServerError
 from bot.storage import Outcome
 from tests.helpers import cells_containing, eventually, give_consent
@@ -169,11 +170,15 @@ async def test_bot_ignores_messages_not_addressed_to_it(world, run_bot):
 
 async def test_startup_objects_are_frozen_while_running_and_released_at_close(world, run_bot):
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     async with run_bot() as bot:
         await eventually(lambda: gc.get_freeze_count() > 0, what="objects frozen once ready")
         # discord.py's caches and the loaded modules are among them, so full collections no longer walk them.
         assert gc.get_freeze_count() > 10_000
+        # The youngest generation is collected less often while the bot runs; the older ones as before.
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Still answering?"))
         await wait_for_outcome(world)
         assert bot.is_ready()
     assert gc.get_freeze_count() == 0  # all of it collectable again once the bot has closed
+    assert gc.get_threshold() == before
