@@ -41,6 +41,7 @@ class World:
             "discord_gateway_url": self.standin.gateway_url,
             "guild_ready_timeout": 0.05,
             "database_path": self.tmp_path / "bot.sqlite3",
+            "digest_dir": self.tmp_path / "digests",  # not the default under the working directory
             "pseudonym_key": "k" * 32,
             "model_base_url": self.model.base_url,
             "model_name": "fake-model",
