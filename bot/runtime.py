@@ -172,7 +172,7 @@ class CultureBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("connected as %s (%d) to %d server(s)", self.user, self.user.id, len(self.guilds))
-        if self._gc_thresholds is None:
+        if self._gc_thresholds is None and not gc.get_freeze_count():  # not when another bot of this process did
             self._gc_thresholds = freeze_startup_objects()
         if not self._caught_up and self.jobs is not None:
             # on_ready fires again after reconnects; digests missed while down are caught up once.
@@ -193,23 +193,25 @@ class CultureBot(commands.Bot):
         if self._closing:
             return
         self._closing = True
-        if self._answerer is not None:
-            await self._answerer.drain(self.settings.shutdown_grace_seconds)
-        if self._catch_up is not None:
-            # Let a catch-up digest finish its database work (cancelling mid-query would leave a statement
-            # open); past the grace period it is cancelled and its period resumes at the next start.
-            await asyncio.wait({self._catch_up}, timeout=self.settings.shutdown_grace_seconds)
-            self._catch_up.cancel()
-            await asyncio.gather(self._catch_up, return_exceptions=True)
-        if self.jobs is not None:
-            self.jobs.shutdown()
-            await self.jobs.digests.wait_idle(self.settings.shutdown_grace_seconds)
-            await self.jobs.digests.close()  # the digest worker processes
-        await super().close()
-        await self.model.close()
-        if self._storage is not None:
-            await self._storage.close()
-        if self._gc_thresholds is not None:
-            release_startup_objects(self._gc_thresholds)  # what was frozen at start-up may be collected now
-            self._gc_thresholds = None
+        try:
+            if self._answerer is not None:
+                await self._answerer.drain(self.settings.shutdown_grace_seconds)
+            if self._catch_up is not None:
+                # Let a catch-up digest finish its database work (cancelling mid-query would leave a statement
+                # open); past the grace period it is cancelled and its period resumes at the next start.
+                await asyncio.wait({self._catch_up}, timeout=self.settings.shutdown_grace_seconds)
+                self._catch_up.cancel()
+                await asyncio.gather(self._catch_up, return_exceptions=True)
+            if self.jobs is not None:
+                self.jobs.shutdown()
+                await self.jobs.digests.wait_idle(self.settings.shutdown_grace_seconds)
+                await self.jobs.digests.close()  # the digest worker processes
+            await super().close()
+            await self.model.close()
+            if self._storage is not None:
+                await self._storage.close()
+        finally:
+            if self._gc_thresholds is not None:
+                release_startup_objects(self._gc_thresholds)  # what was frozen at start-up may be collected now
+                self._gc_thresholds = None
         log.info("shut down cleanly")

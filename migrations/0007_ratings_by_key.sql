@@ -5,6 +5,8 @@
 -- kept aside while the table is rebuilt.
 
 CREATE TEMP TABLE kept_reasons AS SELECT answer_id, rater_hash, tag FROM rating_reasons;
+-- Emptied here rather than by the cascade, so that the script also works with foreign keys off.
+DELETE FROM rating_reasons;
 
 CREATE TABLE ratings_by_key (
     answer_id   INTEGER NOT NULL REFERENCES answers (answer_id) ON DELETE CASCADE,

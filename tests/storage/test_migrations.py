@@ -75,8 +75,16 @@ async def test_gap_in_numbering_is_refused(tmp_path, migrations_copy):
         await open_and_migrate(tmp_path / "bot.sqlite3", migrations_copy)
 
 
-async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, migrations_copy):
-    """0007 rebuilds ratings WITHOUT ROWID: every rating and reason tag stays, and the constraints still hold."""
+RATINGS = [
+    (10, "ana", 3, 3, 1, "button", "2026-11-16T09:00:00.000Z", "2026-11-16T09:00:00.000Z"),
+    (10, "budi", 1, 5, 0, "reaction", "2026-11-16T10:00:00.000Z", "2026-11-17T08:30:00.000Z"),
+    (11, "ana", 2, 3, 0, "reaction", "2026-11-18T09:00:00.000Z", "2026-11-18T09:00:00.000Z"),
+]
+REASONS = [(10, "budi", "stereotyped"), (10, "budi", "too generic"), (11, "ana", "useful")]
+
+
+async def ratings_before_0007(tmp_path, migrations_copy):
+    """A database migrated up to 0006 holding RATINGS and REASONS; the later migrations are back in place."""
     db = tmp_path / "bot.sqlite3"
     later = sorted(path for path in migrations_copy.glob("*.sql") if int(path.name[:4]) >= 7)
     kept_aside = tmp_path / "later"
@@ -93,17 +101,17 @@ async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, 
                 "VALUES (?, 1, 5, 'asker', 'How do I greet her?', 'model')",
                 (answer_id,),
             )
-        ratings = [
-            (10, "ana", 3, 3, 1, "button", "2026-11-16T09:00:00.000Z", "2026-11-16T09:00:00.000Z"),
-            (10, "budi", 1, 5, 0, "reaction", "2026-11-16T10:00:00.000Z", "2026-11-17T08:30:00.000Z"),
-            (11, "ana", 2, 3, 0, "reaction", "2026-11-18T09:00:00.000Z", "2026-11-18T09:00:00.000Z"),
-        ]
-        conn.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ratings)
-        reasons = [(10, "budi", "stereotyped"), (10, "budi", "too generic"), (11, "ana", "useful")]
-        conn.executemany("INSERT INTO rating_reasons VALUES (?, ?, ?)", reasons)
+        conn.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", RATINGS)
+        conn.executemany("INSERT INTO rating_reasons VALUES (?, ?, ?)", REASONS)
     for path in later:
         (kept_aside / path.name).rename(migrations_copy / path.name)
+    return db
 
+
+async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, migrations_copy):
+    """0007 rebuilds ratings WITHOUT ROWID: every rating and reason tag stays, and the constraints still hold."""
+    db = await ratings_before_0007(tmp_path, migrations_copy)
+    ratings, reasons = RATINGS, REASONS
     applied = await open_and_migrate(db, migrations_copy)
     assert [migration.name for migration in applied][:1] == ["ratings_by_key"]
     with sqlite3.connect(db) as conn:
@@ -125,3 +133,14 @@ async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, 
         conn.execute("DELETE FROM answers WHERE answer_id = 11")
         assert conn.execute("SELECT answer_id, rater_hash FROM ratings").fetchall() == [(10, "ana")]
         assert conn.execute("SELECT count(*) FROM rating_reasons").fetchone()[0] == 0
+
+
+async def test_the_ratings_rebuild_also_keeps_reasons_with_foreign_keys_off(tmp_path, migrations_copy):
+    # Run by hand in a shell (foreign keys off by default), dropping the old table cascades to nothing.
+    db = await ratings_before_0007(tmp_path, migrations_copy)
+    script = next(migrations_copy.glob("0007_*.sql")).read_text()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 0
+        conn.executescript(f"BEGIN; {script} COMMIT;")
+        assert conn.execute("SELECT * FROM ratings ORDER BY answer_id, rater_hash").fetchall() == RATINGS
+        assert conn.execute("SELECT * FROM rating_reasons ORDER BY 1, 2, 3").fetchall() == REASONS
