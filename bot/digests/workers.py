@@ -105,6 +105,7 @@ def collect_less() -> None:
     allocations instead of every 700 leaves about one collection per digest (they find little: rows hold no
     cycles). Memory is unchanged: reference counting frees almost everything, as before.
     """
+    gc.collect()  # so that no garbage of the imports is frozen with them
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, older, oldest)
