@@ -21,6 +21,7 @@ from discord.ext import commands
 
 import cogs
 from bot.answers.pipeline import Answerer
+from bot.collector import freeze_and_collect_less, unfreeze
 from bot.config import CommandSync, Settings
 from bot.digests.service import DigestService
 from bot.discord_endpoints import use_discord_endpoints
@@ -42,41 +43,6 @@ def required_intents() -> discord.Intents:
     intents.guild_messages = True
     intents.guild_reactions = True
     return intents
-
-
-# Allocations between collections of the youngest generation while the bot runs (Python's default is 700).
-GC_YOUNG_THRESHOLD = 20_000
-
-
-def freeze_startup_objects() -> tuple[int, int, int]:
-    """Keep what exists once the bot is ready out of the garbage collector's full collections, and collect
-    the young generations less often.
-
-    Modules, discord.py's caches of servers, channels and members, and the like live as long as the process.
-    Every full collection walked them all: with 100 servers and 200 answers streaming, that paused the event
-    loop for 100-150 ms every few seconds, and questions arriving meanwhile waited (the answer benchmark's
-    p99). Frozen, they are skipped; collections only walk what was made since. Garbage is collected first,
-    so none of it is kept.
-
-    A busy bot's young objects are mostly alive when collected (answers in flight: tasks, requests, buffers;
-    an answer leaves 2-3 objects of cyclic garbage), so collecting every 700 allocations walked the same
-    live objects over and over: in the answer benchmark (200 answers in flight), 180-200 young and 16-18
-    middle collections in 36 s, 320-430 ms in all, in pauses of up to 15-22 ms. Every GC_YOUNG_THRESHOLD
-    allocations it is 5 collections, 80-125 ms in all: fewer questions wait for one (the p99), though each
-    pause is longer (30-65 ms; invisible next to an answer's seconds).
-    Returns the thresholds before, for `release_startup_objects`.
-    """
-    gc.collect()
-    gc.freeze()
-    before = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, before[1], before[2])
-    return before
-
-
-def release_startup_objects(thresholds: tuple[int, int, int]) -> None:
-    """Undo `freeze_startup_objects`, given what it returned (this process may go on, e.g. tests)."""
-    gc.unfreeze()
-    gc.set_threshold(*thresholds)
 
 
 def extension_names() -> list[str]:
@@ -108,7 +74,7 @@ class CultureBot(commands.Bot):
         self._storage: Storage | None = None
         self._answerer: Answerer | None = None
         self._closing = False
-        self._gc_thresholds: tuple[int, int, int] | None = None  # as before freeze_startup_objects, while frozen
+        self._gc_thresholds: tuple[int, int, int] | None = None  # as before freeze_and_collect_less, while frozen
         self.jobs: Jobs | None = None
         self._caught_up = False
         self._catch_up: asyncio.Task[None] | None = None
@@ -173,7 +139,10 @@ class CultureBot(commands.Bot):
         assert self.user is not None
         log.info("connected as %s (%d) to %d server(s)", self.user, self.user.id, len(self.guilds))
         if self._gc_thresholds is None and not gc.get_freeze_count():  # not when another bot of this process did
-            self._gc_thresholds = freeze_startup_objects()
+            # Modules, discord.py's caches of servers, channels and members live as long as the process: frozen,
+            # full collections skip them (with 100 servers and 200 answers streaming, each walked them all in a
+            # 100-150 ms pause every few seconds). See bot/collector.py for the young generation.
+            self._gc_thresholds = freeze_and_collect_less()
         if not self._caught_up and self.jobs is not None:
             # on_ready fires again after reconnects; digests missed while down are caught up once.
             self._caught_up = True
@@ -212,6 +181,6 @@ class CultureBot(commands.Bot):
                 await self._storage.close()
         finally:
             if self._gc_thresholds is not None:
-                release_startup_objects(self._gc_thresholds)  # what was frozen at start-up may be collected now
+                unfreeze(self._gc_thresholds)  # what was frozen at start-up may be collected now
                 self._gc_thresholds = None
         log.info("shut down cleanly")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import gc
 import logging
 import multiprocessing
 import os
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from bot.collector import freeze_and_collect_less
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.stats import compute_digest
@@ -90,25 +90,9 @@ def _start_worker() -> None:
     # Ctrl+C in a terminal reaches the whole process group: the bot shuts its workers down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_freed_memory()
-    collect_less()
-
-
-GC_THRESHOLD = 20_000
-
-
-def collect_less() -> None:
-    """Spare digests most of the cyclic garbage collector's work (about 11 ms of a 5,000-rating digest's).
-
-    What the worker has imported by now (numpy, matplotlib, the digest code: some 90,000 objects) lives as long
-    as the process: frozen, it is no longer traversed by every full collection. A digest makes tens of
-    thousands of rows and matplotlib objects; collecting the youngest generation every GC_THRESHOLD
-    allocations instead of every 700 leaves about one collection per digest (they find little: rows hold no
-    cycles). Memory is unchanged: reference counting frees almost everything, as before.
-    """
-    gc.collect()  # so that no garbage of the imports is frozen with them
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, older, oldest)
+    # What the worker has imported (numpy, matplotlib, the digest code: some 90,000 objects) lives as long as
+    # it does; a digest's rows hold no cycles (bot/collector.py).
+    freeze_and_collect_less()
 
 
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters

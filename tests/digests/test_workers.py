@@ -18,11 +18,11 @@ from typing import cast
 import discord
 import pytest
 
+from bot.collector import YOUNG_THRESHOLD
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.schedule import Period
 from bot.digests.service import DigestService, period_rows
 from bot.digests.workers import (
-    GC_THRESHOLD,
     DigestJob,
     DigestWorkers,
     MadeDigest,
@@ -318,6 +318,6 @@ async def test_workers_leave_what_they_imported_to_the_garbage_collector_less_of
     try:
         made = await workers.make(DigestJob(tmp_path / "unused.sqlite3", GUILD, "", "", "", tmp_path))
         assert made.read_seconds > 10_000  # numpy, matplotlib and the digest code, frozen
-        assert made.statistics_seconds == GC_THRESHOLD
+        assert made.statistics_seconds == YOUNG_THRESHOLD
     finally:
         await workers.close(5)

@@ -7,7 +7,7 @@ import itertools
 import sqlite3
 
 from bot.answers.streaming import CURSOR
-from bot.runtime import GC_YOUNG_THRESHOLD
+from bot.collector import YOUNG_THRESHOLD
 from bot.sandbox.fake_openai import CutStream, Reply, ServerError
 from bot.storage import Outcome
 from tests.helpers import cells_containing, eventually, give_consent
@@ -176,7 +176,7 @@ async def test_startup_objects_are_frozen_while_running_and_released_at_close(wo
         # discord.py's caches and the loaded modules are among them, so full collections no longer walk them.
         assert gc.get_freeze_count() > 10_000
         # The youngest generation is collected less often while the bot runs; the older ones as before.
-        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Still answering?"))
         await wait_for_outcome(world)
         assert bot.is_ready()
