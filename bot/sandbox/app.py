@@ -61,12 +61,23 @@ class SandboxPaths:
 
     @classmethod
     def make(cls, db: Path | None) -> SandboxPaths:
-        work = Path(tempfile.mkdtemp(prefix="culturebot-sandbox-"))
+        """A new temporary folder for everything, or, with `--db FILE`, everything beside FILE.
+
+        With `--db` nothing goes to a temporary folder: the log and the scheduled digests would outlive
+        the run there, unannounced, one folder per run.
+        """
         if db is None:
+            work = Path(tempfile.mkdtemp(prefix="culturebot-sandbox-"))
             return cls(work / "sandbox.sqlite3", work / "pseudonym.key", work / "sandbox.log", work / "digests", True)
         db = db.expanduser().absolute()
         # The key stays with the database: without it the stored pseudonyms match nobody next time.
-        return cls(db, db.with_name(db.name + ".key"), work / "sandbox.log", work / "digests", False)
+        return cls(
+            db,
+            db.with_name(db.name + ".key"),
+            db.with_name(db.name + ".log"),
+            db.with_name(db.name + ".digests"),
+            False,
+        )
 
 
 def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
@@ -292,7 +303,7 @@ def _say_where_data_is(paths: SandboxPaths) -> None:
             "or pass --db FILE to keep data where you choose)."
         )
     else:
-        text = f"The sandbox's data is kept in {paths.db} (pseudonym key: {paths.key_file})."
+        text = f"The sandbox's data is kept in {paths.db} (pseudonym key: {paths.key_file}; log: {paths.log})."
     print(text, flush=True)  # noqa: T201
 
 
@@ -300,7 +311,12 @@ def _say_where_data_is(paths: SandboxPaths) -> None:
 def _log_to_file(path: Path) -> Iterator[None]:
     """The bot's log goes to a file (the terminal is the front end's); warnings from the bot are also shown."""
     root = logging.getLogger()
-    handler = logging.FileHandler(path, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or error
+        raise SandboxError(f"cannot write the log file {path}: {reason}; choose another --db") from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     shown = _ConsoleWarnings()
     previous = root.level

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,12 +29,21 @@ def clean_environment(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture
+def temp_root(tmp_path, monkeypatch):
+    """The folder Python's tempfile uses during the test, to see what a run leaves there."""
+    root = tmp_path / "system-tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
 def rows(db, sql):
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
 
 
-async def test_demo_script_runs_the_whole_loop(tmp_path, capsys):
+async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root):
     db, out = tmp_path / "demo.sqlite3", tmp_path / "digest"
     options = SandboxOptions(scope=SCOPE_FIXTURE, db=db, script=DEMO_SCRIPT, out=out, model="fake")
 
@@ -66,6 +76,10 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys):
         assert str(out / name) in text
     assert "every step passed" in text
     assert f"The sandbox's data is kept in {db}" in text
+    # With --db everything stays beside the database, announced; no temporary folder is left behind.
+    assert f"log: {tmp_path / 'demo.sqlite3.log'}" in text
+    assert "INFO" in (tmp_path / "demo.sqlite3.log").read_text()
+    assert list(temp_root.iterdir()) == []
 
     # The database holds what the bot did, under pseudonyms.
     assert rows(db, "SELECT outcome, scope_version_id IS NOT NULL FROM answers") == [("ok", 1)]
@@ -110,6 +124,32 @@ async def test_a_failing_step_stops_the_script_and_exits_non_zero(tmp_path, caps
     assert f"culturebot sandbox: {path}:{failing_line}: step failed:" in captured.err
     assert reason in captured.err
     assert rows(db, "SELECT number FROM scope_versions") == [(1,)], "no step ran after the failure"
+
+
+async def test_without_db_the_data_goes_to_one_announced_temporary_folder(capsys, temp_root, tmp_path):
+    path = tmp_path / "steps.txt"
+    path.write_text("/privacy status\n")
+
+    assert await run_sandbox(SandboxOptions(script=path, model="fake")) == 0
+
+    (work,) = temp_root.iterdir()
+    assert work.name.startswith("culturebot-sandbox-")
+    assert {child.name for child in work.iterdir()} >= {"sandbox.sqlite3", "pseudonym.key", "sandbox.log"}
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"The sandbox's data is in {work / 'sandbox.sqlite3'} (a temporary folder; delete it when done" in text
+
+
+async def test_a_db_whose_folder_cannot_be_made_is_refused_before_anything_starts(tmp_path, capsys, temp_root):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database's folder should be")
+
+    assert await run_sandbox(SandboxOptions(db=blocker / "data.sqlite3", model="fake")) == 1
+
+    error = capsys.readouterr().err
+    assert f"culturebot sandbox: cannot write the log file {blocker / 'data.sqlite3.log'}:" in error
+    assert "choose another --db" in error
+    assert blocker.read_text() == "a file where the database's folder should be"
+    assert list(temp_root.iterdir()) == []
 
 
 def tmux(socket: str, *args: str, env: dict[str, str] | None = None) -> str:
