@@ -54,6 +54,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import itertools
 import json
@@ -64,7 +65,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,7 @@ class Options:
     quick: bool
     profile: str | None
     profile_out: Path | None
+    pin: str
 
     @property
     def answer_seconds(self) -> float:
@@ -183,6 +185,13 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         "--profile", choices=("cprofile",), default=None, help="profile the bot's process (printed to stderr at exit)"
     )
     parser.add_argument("--profile-out", type=Path, default=None, help="also save the profile here (.pstats)")
+    parser.add_argument(
+        "--pin",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: with 2 or more usable cores, the bot gets a core of its own and the fake model and the harness "
+        "share the others (as in production, where the model and Discord run elsewhere); off: the OS places all three",
+    )
     args = parser.parse_args(argv)
     quick = bool(args.quick)
 
@@ -207,6 +216,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         quick=quick,
         profile=args.profile,
         profile_out=args.profile_out,
+        pin=args.pin,
     )
     if options.servers < 1 or options.members_per_server < 1 or options.in_flight < 1 or options.duration <= 0:
         parser.error("need at least 1 server, 1 member per server, 1 question in flight and a positive duration")
@@ -305,6 +315,38 @@ def bot_environment(standin: DiscordStandIn, model_base_url: str, db: Path, opti
     return inherited | {f"CULTUREBOT_{name}": value for name, value in settings.items()}
 
 
+@dataclass(frozen=True)
+class Affinity:
+    """Which cores each of the benchmark's processes may run on; None leaves it to the OS."""
+
+    bot: frozenset[int] | None = None
+    model: frozenset[int] | None = None
+    harness: frozenset[int] | None = None
+
+    @classmethod
+    def plan(cls, mode: str, usable: Iterable[int]) -> Affinity:
+        """`auto`: the bot alone on the first usable core, the fake model and the harness on the rest.
+
+        On the 2-core VM the three processes need about 1.2 cores together; unpinned, the bot's timestamps
+        are taken while the instruments (10,000 fake-model chunks a second, the stand-in's gateway) preempt it
+        on whichever core it is on. In production the model and Discord run on other machines, so a bot with
+        one core of its own is the deployment being measured (and one core is less than it could take
+        unpinned). With fewer than 2 usable cores there is nothing to separate.
+        """
+        cores = sorted(usable)
+        if mode == "off" or len(cores) < 2:
+            return cls()
+        return cls(bot=frozenset(cores[:1]), model=frozenset(cores[1:]), harness=frozenset(cores[1:]))
+
+    def as_json(self) -> dict[str, list[int] | None] | None:
+        if self.bot is None and self.model is None and self.harness is None:
+            return None
+        return {
+            name: sorted(cores) if cores is not None else None
+            for name, cores in (("bot", self.bot), ("fake_model", self.model), ("harness", self.harness))
+        }
+
+
 class ChildProcess:
     """A process of the benchmark's, started with `python -m MODULE` and ready once it printed READY."""
 
@@ -314,9 +356,13 @@ class ChildProcess:
         self.ready_line = ready_line
 
     @classmethod
-    async def launch(cls, module: str, args: list[str], env: dict[str, str] | None, out: Path) -> ChildProcess:
+    async def launch(
+        cls, module: str, args: list[str], env: dict[str, str] | None, out: Path, cores: frozenset[int] | None
+    ) -> ChildProcess:
+        # Set in the child before it runs Python, so every thread it starts later inherits the cores.
+        pin = functools.partial(os.sched_setaffinity, 0, cores) if cores is not None else None
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, *args, env=env, stdout=asyncio.subprocess.PIPE
+            sys.executable, "-m", module, *args, env=env, stdout=asyncio.subprocess.PIPE, preexec_fn=pin
         )
         assert process.stdout is not None
         try:
@@ -354,7 +400,7 @@ class ChildProcess:
         return code, json.loads(self.out.read_text()) if self.out.exists() else None
 
 
-async def start_bot(env: dict[str, str], work: Path, options: Options) -> ChildProcess:
+async def start_bot(env: dict[str, str], work: Path, options: Options, cores: frozenset[int] | None) -> ChildProcess:
     """The bot in its own process (bench/answer_latency_bot.py), connected to the stand-in."""
     probes_out = work / "probes.json"
     env = env | {"BENCH_PROBES_OUT": str(probes_out)}
@@ -362,7 +408,7 @@ async def start_bot(env: dict[str, str], work: Path, options: Options) -> ChildP
         env["BENCH_PROFILE"] = options.profile
         if options.profile_out:
             env["BENCH_PROFILE_OUT"] = str(options.profile_out)
-    return await ChildProcess.launch("bench.answer_latency_bot", [], env, probes_out)
+    return await ChildProcess.launch("bench.answer_latency_bot", [], env, probes_out, cores)
 
 
 async def stop_bot(bot: ChildProcess, probes: Probes) -> dict[str, Any]:
@@ -388,11 +434,11 @@ class ModelRequest:
     finished_at: float | None
 
 
-async def start_model(work: Path, options: Options) -> tuple[ChildProcess, str]:
+async def start_model(work: Path, options: Options, cores: frozenset[int] | None) -> tuple[ChildProcess, str]:
     """The fake model in its own process (bench/answer_latency_model.py); its base URL."""
     out = work / "model.json"
     args = ["--ttft", str(options.ttft), "--tps", str(options.tps), "--answer-tokens", str(options.answer_tokens)]
-    model = await ChildProcess.launch("bench.answer_latency_model", [*args, "--out", str(out)], None, out)
+    model = await ChildProcess.launch("bench.answer_latency_model", [*args, "--out", str(out)], None, out, cores)
     return model, model.ready_line.split(maxsplit=1)[1]
 
 
@@ -829,6 +875,8 @@ async def measure(
 
 async def run(options: Options) -> dict[str, Any]:
     run_started = time.monotonic()
+    usable = os.sched_getaffinity(0)
+    affinity = Affinity.plan(options.pin, usable)
     result: dict[str, Any] = {
         "benchmark": "answer_latency",
         "targets": {
@@ -856,6 +904,8 @@ async def run(options: Options) -> dict[str, Any]:
             "profiled": options.profile,
             "harness_listen_backlog": HARNESS_LISTEN_BACKLOG,
             "processes": "the bot, the fake model, and the stand-in with the measuring: one process each",
+            "pin": options.pin,
+            "cpu_affinity": affinity.as_json(),
         },
         "environment": {
             "python": platform.python_version(),
@@ -867,6 +917,18 @@ async def run(options: Options) -> dict[str, Any]:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         },
     }
+    if affinity.harness is not None:
+        os.sched_setaffinity(0, affinity.harness)
+    try:
+        return await measure_all(options, result, affinity, run_started)
+    finally:
+        os.sched_setaffinity(0, usable)
+
+
+async def measure_all(
+    options: Options, result: dict[str, Any], affinity: Affinity, run_started: float
+) -> dict[str, Any]:
+    """Start the processes, run the phases and complete `result` with them and the summary."""
     probes = Probes()
     phases: dict[str, tuple[list[Asked], dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="culturebot-bench-") as tmp_name:
@@ -879,10 +941,10 @@ async def run(options: Options) -> dict[str, Any]:
             started = time.monotonic()
             await prepare_database(db, servers)
             progress(f"setup: {len(servers)} servers with a scope, cooldown 0 ({time.monotonic() - started:.1f}s)")
-            model, model_url = await start_model(work, options)
+            model, model_url = await start_model(work, options, affinity.model)
             model_requests: list[ModelRequest] = []
             try:
-                bot = await start_bot(bot_environment(standin, model_url, db, options), work, options)
+                bot = await start_bot(bot_environment(standin, model_url, db, options), work, options, affinity.bot)
                 try:
                     progress(f"setup: the bot's process ({bot.process.pid}) is connected, RSS {bot.rss_mb()} MB")
                     # The harness is an instrument: its collector's full collections (100+ ms once the stand-in
