@@ -13,6 +13,13 @@ from bot.answers.safety import NO_PINGS
 from bot.answers.senders import followup_sender
 from bot.errors import UserFacingError, report_error
 from bot.runtime import CultureBot
+from bot.scopes.comparisons import (
+    MAX_SHARE_PERCENT,
+    MIN_SHARE_PERCENT,
+    describe,
+    start_comparison,
+    stop_comparison,
+)
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
@@ -25,7 +32,7 @@ from bot.scopes.manage import (
 )
 from bot.scopes.render import history_line, render_pages
 from bot.scopes.templates import list_templates
-from bot.storage import ScopeVersion
+from bot.storage import Comparison, ScopeVersion
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +101,7 @@ class EditModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
+        running = await self.cog.bot.storage.running_comparison(interaction.guild_id)
         version = await edit_scope(
             self.cog.bot.storage,
             self.cog.bot.scope_cache,
@@ -102,8 +110,10 @@ class EditModal(discord.ui.Modal):
             section=self.section,
             text=self.text.value,
         )
-        await interaction.response.send_message(f"Saved as version {version.number}.", ephemeral=True)
-        await self.cog.post_to_log(interaction, version.change_summary, version)
+        await interaction.response.send_message(
+            f"Saved as version {version.number}.{ended_note(running)}", ephemeral=True
+        )
+        await self.cog.post_to_log(interaction, version.change_summary, version, ended=running)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)
@@ -226,13 +236,15 @@ class Scope(commands.Cog):
     @app_commands.describe(template="template name (see /scope templates)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def use(self, interaction: discord.Interaction, template: str) -> None:
+        running = await self.bot.storage.running_comparison(_guild_id(interaction))
         version = await use_template(self.bot.storage, _guild_id(interaction), interaction.user.id, template)
         await interaction.response.send_message(
             f"The scope is now **{version.title}** (version {version.number}). It is a template: review and "
-            "rewrite it with your community (`/scope edit`, or `/scope download` then `/scope upload`).",
+            "rewrite it with your community (`/scope edit`, or `/scope download` then `/scope upload`)."
+            + ended_note(running),
             ephemeral=True,
         )
-        await self.post_to_log(interaction, version.change_summary, version)
+        await self.post_to_log(interaction, version.change_summary, version, ended=running)
 
     @use.autocomplete("template")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -254,11 +266,14 @@ class Scope(commands.Cog):
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
+        running = await self.bot.storage.running_comparison(_guild_id(interaction))
         version = await upload_scope(
             self.bot.storage, self.bot.scope_cache, _guild_id(interaction), interaction.user.id, data, file.filename
         )
-        await interaction.followup.send(f"Saved as version {version.number}: {version.change_summary}", ephemeral=True)
-        await self.post_to_log(interaction, version.change_summary, version)
+        await interaction.followup.send(
+            f"Saved as version {version.number}: {version.change_summary}{ended_note(running)}", ephemeral=True
+        )
+        await self.post_to_log(interaction, version.change_summary, version, ended=running)
 
     @scope.command(name="edit", description="Edit the summary or one section in a form")
     @app_commands.describe(section="'summary' or a section title; a new title adds a section")
@@ -285,23 +300,26 @@ class Scope(commands.Cog):
     @app_commands.describe(version="the version number to restore")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def rollback(self, interaction: discord.Interaction, version: int) -> None:
+        running = await self.bot.storage.running_comparison(_guild_id(interaction))
         restored = await rollback_scope(self.bot.storage, _guild_id(interaction), interaction.user.id, version)
         await interaction.response.send_message(
-            f"Version {version} is current again, saved as version {restored.number}.", ephemeral=True
+            f"Version {version} is current again, saved as version {restored.number}.{ended_note(running)}",
+            ephemeral=True,
         )
-        await self.post_to_log(interaction, restored.change_summary, restored)
+        await self.post_to_log(interaction, restored.change_summary, restored, ended=running)
 
     @scope.command(name="clear", description="Remove the declared scope (its versions are kept)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def clear(self, interaction: discord.Interaction) -> None:
+        running = await self.bot.storage.running_comparison(_guild_id(interaction))
         if not await self.bot.storage.clear_scope(_guild_id(interaction), interaction.user.id):
             raise UserFacingError("There is no declared scope to clear.")
         await interaction.response.send_message(
             "The scope is cleared; I will not answer until a new one is declared (versions are kept: "
-            "`/scope rollback` restores one).",
+            "`/scope rollback` restores one)." + ended_note(running),
             ephemeral=True,
         )
-        await self.post_to_log(interaction, "cleared the scope", None)
+        await self.post_to_log(interaction, "cleared the scope", None, ended=running)
 
     @scope.command(name="settings", description="Unscoped answers and the moderation log channel")
     @app_commands.describe(
@@ -337,6 +355,57 @@ class Scope(commands.Cog):
         if changes:
             await self.post_to_log(interaction, f"changed settings: {detail}", None)
 
+    # Randomized comparisons of versions (bot/scopes/comparisons.py)
+
+    @scope.command(name="compare", description="Answer a random share of members under another version, to compare fit")
+    @app_commands.describe(
+        version="the version to compare with the current one (see /scope history)",
+        share="percent of members answered under that version (default 50)",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def compare(
+        self,
+        interaction: discord.Interaction,
+        version: int,
+        share: app_commands.Range[int, MIN_SHARE_PERCENT, MAX_SHARE_PERCENT] = 50,
+    ) -> None:
+        started = await start_comparison(self.bot.storage, _guild_id(interaction), interaction.user.id, version, share)
+        await interaction.response.send_message(
+            f"{describe(started)} Each member is assigned at random and keeps their version; answers record it, "
+            "and the digest compares the two. Any scope change ends the comparison; `/scope compare-stop` ends it.",
+            ephemeral=True,
+        )
+        await self.post_to_log(
+            interaction,
+            f"started comparison #{started.comparison_id}: version {started.current.number} against version "
+            f"{started.alternative.number} for {started.alternative_share:.0%} of members",
+            None,
+        )
+
+    @scope.command(name="compare-status", description="The running comparison of scope versions and recent ones")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def compare_status(self, interaction: discord.Interaction) -> None:
+        recent = await self.bot.storage.comparisons(_guild_id(interaction), limit=5)
+        if not recent:
+            text = "No comparison has run in this server; `/scope compare` starts one."
+        else:
+            lines = [("Running: " if c.ended_at is None else "") + describe(c) for c in recent]
+            if recent[0].ended_at is not None:
+                lines.insert(0, "No comparison is running.")
+            text = "\n".join(lines)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @scope.command(
+        name="compare-stop", description="Stop the running comparison (every member gets the current version)"
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def compare_stop(self, interaction: discord.Interaction) -> None:
+        ended = await stop_comparison(self.bot.storage, _guild_id(interaction), interaction.user.id)
+        await interaction.response.send_message(
+            f"{describe(ended)} Every member is answered under the current version again.", ephemeral=True
+        )
+        await self.post_to_log(interaction, f"stopped comparison #{ended.comparison_id}", None)
+
     # Helpers
 
     async def _current_version(self, interaction: discord.Interaction) -> ScopeVersion:
@@ -345,8 +414,17 @@ class Scope(commands.Cog):
             raise UserFacingError(NO_SCOPE_MESSAGE)
         return version
 
-    async def post_to_log(self, interaction: discord.Interaction, what: str, version: ScopeVersion | None) -> None:
-        """Tell the configured moderation log channel; a failure there never fails the change itself."""
+    async def post_to_log(
+        self,
+        interaction: discord.Interaction,
+        what: str,
+        version: ScopeVersion | None,
+        *,
+        ended: Comparison | None = None,
+    ) -> None:
+        """Tell the configured moderation log channel; a failure there never fails the change itself.
+
+        `ended`: the comparison that was running before this scope change (which ended it)."""
         settings = await self.bot.storage.guild_settings(_guild_id(interaction))
         if settings.log_channel_id is None:
             return
@@ -355,10 +433,22 @@ class Scope(commands.Cog):
             log.warning("moderation log channel %s is gone", settings.log_channel_id)
             return
         suffix = f" (now version {version.number})" if version else ""
+        if ended is not None:
+            suffix += f"; this ended comparison #{ended.comparison_id}"
         try:
             await channel.send(f"{interaction.user.mention} {what}{suffix}.", allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
             log.warning("cannot post to the moderation log channel %s: %s", settings.log_channel_id, error)
+
+
+def ended_note(running: Comparison | None) -> str:
+    """What a scope change says when it ended a running comparison."""
+    if running is None:
+        return ""
+    return (
+        f" This ended comparison #{running.comparison_id} (its arms were versions {running.current.number} and "
+        f"{running.alternative.number}); its answers stay in the digests."
+    )
 
 
 def _guild_id(interaction: discord.Interaction) -> int:

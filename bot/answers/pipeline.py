@@ -37,6 +37,7 @@ from bot.feedback.scales import scale_named
 from bot.feedback.views import answer_controls
 from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
+from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
 from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
@@ -171,6 +172,15 @@ class Answerer:
             return Outcome.REFUSED
         self._last_start[(question.guild_id, question.asker_id)] = time.monotonic()
         scope_version, scope = current if current else (None, None)
+        comparison_id, arm = None, None
+        if scope_version is not None:
+            # A randomized comparison of scope versions (bot/scopes/comparisons.py); in memory, like the scope.
+            comparison = await self._storage.running_comparison(question.guild_id)
+            if comparison is not None and comparison.current.version_id == scope_version.version_id:
+                comparison_id = comparison.comparison_id
+                arm = assign_arm(comparison_id, asker, comparison.alternative_share)
+                scope_version = comparison.version(arm)
+                scope = self._scopes.document(scope_version)
 
         history = await self._history(question.parent_answer_id)
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
@@ -193,6 +203,8 @@ class Answerer:
             scope_version_id=scope_version.version_id if scope_version else None,
             cues=cues.to_record(),
             sections=tuple(section.title for section in sections),
+            comparison_id=comparison_id,
+            arm=arm,
         )
         # The record is written while the model request goes out; the first message waits for its id.
         record = asyncio.ensure_future(self._start_record(new_answer, messages))

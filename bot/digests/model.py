@@ -85,7 +85,7 @@ class GroupFit:
 
 @dataclass(frozen=True, slots=True)
 class Breakdown:
-    dimension: str  # scope_version, language, channel, setting
+    dimension: str  # scope_version, language, channel, setting, comparison
     title: str
     groups: tuple[GroupFit, ...]
 
@@ -100,6 +100,18 @@ class VersionComparison:
     prior: str | None
     mean_fit_change: Difference | None  # latest - prior
     fit_share_change: Difference | None
+    note: str  # a sentence saying what can and cannot be concluded
+
+
+@dataclass(frozen=True, slots=True)
+class ArmComparison:
+    """A randomized comparison of two scope versions (members assigned at random), within this period."""
+
+    comparison_id: int
+    current: GroupFit  # the arm answered under the server's current version when the comparison started
+    alternative: GroupFit
+    mean_fit_change: Difference  # alternative - current
+    fit_share_change: Difference
     note: str  # a sentence saying what can and cannot be concluded
 
 
@@ -232,6 +244,7 @@ class Digest:
     scope_changes: tuple[AuditEntry, ...]
     moderator_actions: tuple[AuditEntry, ...]
     notes: tuple[QualityNote, ...]
+    comparisons: tuple[ArmComparison, ...] = ()  # randomized comparisons with answers this period
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with

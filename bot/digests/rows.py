@@ -29,6 +29,8 @@ class AnswerRow:
     tokens_out: int | None
     ttft_ms: int | None
     total_ms: int | None
+    # "<comparison id>:<arm>" ("3:alternative") when answered in a randomized comparison of scope versions
+    arm: str | None = None
 
 
 @dataclass(slots=True)

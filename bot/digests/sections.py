@@ -21,7 +21,8 @@ HOW_TO_READ = (
     "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
     "Changes compare this period with the previous one of equal length; scope-version comparisons are "
-    "observational (questions, members and time differ too), not an experiment.",
+    "observational (questions, members and time differ too), not an experiment. Randomized comparisons are: "
+    "members were assigned to the versions at random by a keyed hash, and kept their version.",
     "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "
     "Quotes come only from members who allowed anonymous quoting. Comments under the lowest-fit answers are "
     "for the research team's follow-up: do not publish those not marked quotable.",
@@ -174,6 +175,38 @@ def _versions(digest: Digest) -> list[Block]:
     return blocks
 
 
+def _comparisons(digest: Digest) -> list[Block]:
+    """Randomized comparisons of scope versions; nothing when none had answers in the period."""
+    if not digest.comparisons:
+        return []
+    blocks: list[Block] = [Heading(2, "Randomized comparisons of scope versions")]
+    for comparison in digest.comparisons:
+        blocks.append(Heading(3, f"Comparison #{comparison.comparison_id}"))
+        rows = tuple(
+            (
+                group.label,
+                str(group.answers),
+                str(group.mean_fit.answers),
+                str(group.mean_fit.ratings),
+                fmt.share_with_ci(group.fit_share),
+                fmt.fit_with_ci(group.mean_fit),
+            )
+            for group in (comparison.current, comparison.alternative)
+        )
+        blocks.append(
+            Table(("Arm", "Answers", "Rated answers", "Ratings", "Fit share", "Mean fit"), rows, numeric=(1, 2, 3))
+        )
+        blocks.append(
+            Paragraph(
+                f"{comparison.alternative.label} minus {comparison.current.label}: mean fit "
+                f"{fmt.fit_change(comparison.mean_fit_change)}; fit share "
+                f"{fmt.share_change(comparison.fit_share_change)}."
+            )
+        )
+        blocks.append(Paragraph(comparison.note))
+    return blocks
+
+
 def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
     blocks: list[Block] = [Heading(3, breakdown.title)]
     if not breakdown.groups:
@@ -207,6 +240,8 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
 def _breakdowns(digest: Digest) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Where answers fit and where not")]
     for breakdown in digest.breakdowns:
+        if breakdown.dimension == "comparison" and not digest.comparisons:
+            continue  # no comparison in this period: one row of "not in a comparison" says nothing
         blocks.extend(_breakdown(breakdown, digest.previous is not None))
     return blocks
 
@@ -378,6 +413,7 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks += _denominators(digest)
     blocks += _distribution(digest.current, digest.previous)
     blocks += _versions(digest)
+    blocks += _comparisons(digest)
     blocks += _breakdowns(digest)
     blocks += _reasons(digest)
     blocks += _lowest(digest)

@@ -12,6 +12,7 @@ followup.py (lowest-fit and split answers, agreement), commentary.py (reasons, t
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from operator import attrgetter
@@ -26,6 +27,7 @@ from bot.digests.groups import (
     DIMENSIONS,
     UNKNOWN,
     answer_days,
+    arm_comparisons,
     breakdown,
     bucket_grouping,
     day_column,
@@ -51,6 +53,7 @@ _OUTCOME = attrgetter("outcome")
 _ANSWER_ID = attrgetter("answer_id")
 _QUOTABLE = attrgetter("quotable")
 AUDIT_EXCERPT = 300
+COMPARISON = next(index for index, dimension in enumerate(DIMENSIONS) if dimension.name == "comparison")
 
 
 def _denominators(period: RatedPeriod) -> Denominators:
@@ -185,7 +188,9 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         fit_share_change=share_change,
         breakdowns=tuple(
             breakdown(dimension, key, fits, means)
-            for dimension, key, fits, means in zip(DIMENSIONS, keys, now_fits[1:5], previous_means, strict=True)
+            for dimension, key, fits, means in zip(
+                DIMENSIONS, keys, now_fits[1 : 1 + len(DIMENSIONS)], previous_means, strict=True
+            )
         ),
         versions=version_comparison(periods, version_parts, versions),
         timeline=timeline(days, day_parts),
@@ -197,4 +202,9 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         scope_changes=scope_changes,
         moderator_actions=moderator_actions,
         notes=tuple(quality_notes(now, summary, before is not None, unknown)),
+        comparisons=arm_comparisons(
+            keys[COMPARISON],
+            now_fits[1 + COMPARISON],
+            itertools.chain(current.answers, previous.answers if previous is not None else ()),
+        ),
     )

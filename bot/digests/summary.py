@@ -33,6 +33,15 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
     )
     if digest.versions.note:
         embed.add_field(name="Scope versions", value=digest.versions.note[:EMBED_FIELD_LIMIT], inline=False)
+    for comparison in digest.comparisons[:2]:
+        embed.add_field(
+            name=f"Randomized comparison #{comparison.comparison_id}",
+            value=(
+                f"{comparison.alternative.label} minus {comparison.current.label}: mean fit "
+                f"{fit_change(comparison.mean_fit_change)}. {comparison.note}"
+            )[:EMBED_FIELD_LIMIT],
+            inline=False,
+        )
     if digest.themes.themes:
         themes = "; ".join(
             f"{theme.label} ({theme.size}{', new' if theme.is_new else ''})" for theme in digest.themes.themes[:5]

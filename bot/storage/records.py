@@ -16,6 +16,13 @@ class Outcome(StrEnum):
     REFUSED = "refused"
 
 
+class Arm(StrEnum):
+    """The two arms of a randomized comparison of scope versions."""
+
+    CURRENT = "current"  # the server's current version
+    ALTERNATIVE = "alternative"  # the version it is compared with
+
+
 class RatingSource(StrEnum):
     REACTION = "reaction"
     BUTTON = "button"
@@ -37,6 +44,8 @@ class NewAnswer:
     sections: tuple[str, ...] = ()
     prompt_sha256: str | None = None
     ephemeral: bool = False
+    comparison_id: int | None = None  # the randomized comparison the answer was part of
+    arm: Arm | None = None  # and which version it was answered under
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,24 @@ class ScopeVersion:
     change_summary: str
     author_id: int
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A randomized comparison of two scope versions in one server (running while `ended_at` is None)."""
+
+    comparison_id: int
+    guild_id: int
+    current: ScopeVersion
+    alternative: ScopeVersion
+    alternative_share: float  # the share of members answered under `alternative`
+    started_by: int
+    started_at: str
+    ended_at: str | None = None
+    end_reason: str | None = None
+
+    def version(self, arm: Arm) -> ScopeVersion:
+        return self.current if arm is Arm.CURRENT else self.alternative
 
 
 DEFAULT_REASON_TAGS = (

@@ -21,6 +21,9 @@ CHANGING = {
     "scope rollback": {"version": 1},
     "scope clear": {},
     "scope settings": {"allow_unscoped": True},
+    "scope compare": {"version": 1},
+    "scope compare-stop": {},
+    "scope compare-status": {},
 }
 
 

@@ -70,7 +70,8 @@ async def test_failing_migration_rolls_back_completely(tmp_path, migrations_copy
 
 
 async def test_gap_in_numbering_is_refused(tmp_path, migrations_copy):
-    (migrations_copy / "0009_skipped.sql").write_text("SELECT 1;")
+    skipped = len(load_migrations()) + 2  # one number left out after the latest
+    (migrations_copy / f"{skipped:04d}_skipped.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="out of sequence"):
         await open_and_migrate(tmp_path / "bot.sqlite3", migrations_copy)
 

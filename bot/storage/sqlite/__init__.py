@@ -6,12 +6,13 @@ member is already durable. The statements are grouped by what they are about, on
 """
 
 from bot.storage.sqlite.answers import AnswersStore
+from bot.storage.sqlite.comparisons import ComparisonsStore
 from bot.storage.sqlite.connection import sqlite_timestamp
 from bot.storage.sqlite.digests import DigestsStore
 from bot.storage.sqlite.feedback import FeedbackStore
 
 
-class SqliteStorage(AnswersStore, FeedbackStore, DigestsStore):
+class SqliteStorage(AnswersStore, FeedbackStore, DigestsStore, ComparisonsStore):
     """culturebot's data, in one SQLite file."""
 
 

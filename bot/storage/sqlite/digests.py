@@ -146,7 +146,7 @@ def _digest_queries(guild_id: int, start: str, end: str, *, texts: bool = True) 
         (
             f"SELECT a.answer_id, a.channel_id, a.created_at, a.asker_hash, {answer_texts}, a.outcome, v.number, "
             "json_extract(a.cues, '$.language'), json_extract(a.cues, '$.setting'), "
-            "a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms FROM answers a "
+            "a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm FROM answers a "
             "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
             # Through the ids rather than the time index: rows come in id order, with no sort of long texts.
             f"WHERE a.{_IN_PERIOD} AND a.outcome != 'streaming' ORDER BY a.answer_id",

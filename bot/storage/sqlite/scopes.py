@@ -19,8 +19,29 @@ from bot.storage.sqlite.cache import MISSING
 from bot.storage.sqlite.connection import (
     SqliteConnection,
     ensure_guild_row,
+    fetch_one,
     write_audit,
 )
+
+# A comparison's arms are the current version and another: once the current version changes, the arms are
+# no longer what was being compared.
+SCOPE_CHANGED = "the server's scope changed"
+
+
+async def end_running_comparison(conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str) -> int | None:
+    """End the server's running comparison, if any, in the caller's transaction and audit it; its id."""
+    row = await fetch_one(
+        conn, "SELECT comparison_id FROM comparisons WHERE guild_id = ? AND ended_at IS NULL", (guild_id,)
+    )
+    if row is None:
+        return None
+    await conn.execute(
+        "UPDATE comparisons SET ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), end_reason = ? "
+        "WHERE comparison_id = ?",
+        (reason, row[0]),
+    )
+    await write_audit(conn, guild_id, actor_id, "comparison.end", f"comparison {row[0]} ended: {reason}")
+    return int(row[0])
 
 
 class ScopesStore(SqliteConnection):
@@ -60,10 +81,10 @@ class ScopesStore(SqliteConnection):
                 "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
                 (new.guild_id, version_id),
             )
-            async with conn.execute(_SCOPE_COLUMNS + " WHERE version_id = ?", (version_id,)) as rows:
+            async with conn.execute(SCOPE_COLUMNS + " WHERE version_id = ?", (version_id,)) as rows:
                 row = await rows.fetchone()
             assert row is not None
-            version = _scope_version(row)
+            version = scope_version_of(row)
             await write_audit(
                 conn,
                 new.guild_id,
@@ -71,6 +92,7 @@ class ScopesStore(SqliteConnection):
                 f"scope.{new.source.value}",
                 f"version {version.number} ({version.scope_id}): {new.change_summary}",
             )
+            await end_running_comparison(conn, new.guild_id, new.author_id, SCOPE_CHANGED)
         self._guild_cache.invalidate(new.guild_id)
         return version
 
@@ -80,23 +102,23 @@ class ScopesStore(SqliteConnection):
             return cached  # type: ignore[no-any-return]
         generation = self._guild_cache.generation(guild_id)
         row = await self._fetchone(
-            _SCOPE_COLUMNS + " WHERE version_id = (SELECT current_scope_id FROM guild_settings WHERE guild_id = ?)",
+            SCOPE_COLUMNS + " WHERE version_id = (SELECT current_scope_id FROM guild_settings WHERE guild_id = ?)",
             (guild_id,),
         )
-        version = None if row is None else _scope_version(row)
+        version = None if row is None else scope_version_of(row)
         self._guild_cache.put("scope", guild_id, generation, version)
         return version
 
     async def scope_version(self, guild_id: int, number: int) -> ScopeVersion | None:
-        row = await self._fetchone(_SCOPE_COLUMNS + " WHERE guild_id = ? AND number = ?", (guild_id, number))
-        return None if row is None else _scope_version(row)
+        row = await self._fetchone(SCOPE_COLUMNS + " WHERE guild_id = ? AND number = ?", (guild_id, number))
+        return None if row is None else scope_version_of(row)
 
     async def scope_history(self, guild_id: int, limit: int = 25) -> list[ScopeVersion]:
         """The server's scope versions, newest first."""
         rows = await self._fetchall(
-            _SCOPE_COLUMNS + " WHERE guild_id = ? ORDER BY number DESC LIMIT ?", (guild_id, limit)
+            SCOPE_COLUMNS + " WHERE guild_id = ? ORDER BY number DESC LIMIT ?", (guild_id, limit)
         )
-        return [_scope_version(row) for row in rows]
+        return [scope_version_of(row) for row in rows]
 
     async def clear_scope(self, guild_id: int, actor_id: int) -> bool:
         """Unset the current scope (versions are kept); False if none was set."""
@@ -111,6 +133,7 @@ class ScopesStore(SqliteConnection):
                 if cursor.rowcount == 0:
                     return False
                 await write_audit(conn, guild_id, actor_id, "scope.clear", "the server has no declared scope now")
+                await end_running_comparison(conn, guild_id, actor_id, SCOPE_CHANGED)
                 return True
         finally:
             self._guild_cache.invalidate(guild_id)
@@ -229,13 +252,13 @@ _GUILD_SETTING_COLUMNS = {
 }
 
 
-_SCOPE_COLUMNS = (
+SCOPE_COLUMNS = (
     "SELECT version_id, guild_id, number, scope_id, title, content, content_sha256, source, change_summary, "
     "author_id, created_at FROM scope_versions"
 )
 
 
-def _scope_version(row: aiosqlite.Row) -> ScopeVersion:
+def scope_version_of(row: aiosqlite.Row) -> ScopeVersion:
     return ScopeVersion(
         version_id=int(row[0]),
         guild_id=int(row[1]),

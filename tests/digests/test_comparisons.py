@@ -1,0 +1,113 @@
+"""Randomized comparisons in the digest: the arms' numbers against hand-computed fixtures, notes and report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from bot.digests.report import render_json, render_markdown
+from bot.digests.stats import compute_digest
+from bot.digests.summary import digest_embed
+from tests.digests.test_stats import answer, rating, rows
+
+
+def in_arm(answer_id: int, arm: str | None, version: int):
+    return dataclasses.replace(answer(answer_id, version=version), arm=arm)
+
+
+def small_comparison():
+    """Comparison 1: the current arm (v2) answers 1-4, the alternative arm (v1) answers 5-8; answer 9 outside."""
+    answers = [in_arm(i, "1:current", 2) for i in (1, 2, 3, 4)]
+    answers += [in_arm(i, "1:alternative", 1) for i in (5, 6, 7, 8)]
+    answers.append(in_arm(9, None, 2))
+    ratings = [
+        # current: fits 1, 0.5, 0, and 1 and 0.5 on answer 4 -> mean 3/5 = 0.6; top ratings 2/5 = 0.4
+        rating(1, "ana", 3),
+        rating(2, "ana", 2),
+        rating(3, "ana", 1),
+        rating(4, "ana", 3),
+        rating(4, "budi", 2),
+        # alternative: every rating at the top -> mean 1.0, share 1.0
+        *(rating(i, "budi", 3) for i in (5, 6, 7, 8)),
+        rating(8, "citra", 3),
+        rating(9, "ana", 1),  # outside the comparison: in neither arm
+    ]
+    return rows(answers, ratings)
+
+
+def test_arms_and_their_difference_match_hand_computed_values():
+    digest = compute_digest(small_comparison(), None, seed=3)
+
+    [comparison] = digest.comparisons
+    assert comparison.comparison_id == 1
+    current, alternative = comparison.current, comparison.alternative
+    assert (current.label, alternative.label) == ("current version (v2)", "alternative version (v1)")
+    assert (current.answers, current.mean_fit.answers, current.mean_fit.ratings) == (4, 4, 5)
+    assert (alternative.answers, alternative.mean_fit.answers, alternative.mean_fit.ratings) == (4, 4, 5)
+    assert current.mean_fit.value == pytest.approx(0.6)
+    assert current.fit_share.value == pytest.approx(0.4)
+    assert alternative.mean_fit.value == pytest.approx(1.0)
+    change = comparison.mean_fit_change
+    assert (change.a, change.b) == ("current version (v2)", "alternative version (v1)")
+    assert change.value == pytest.approx(0.4)
+    assert change.low is not None and change.high is not None
+    assert 0 <= change.low <= 0.4 <= change.high <= 1.0
+    assert comparison.fit_share_change.value == pytest.approx(0.6)
+    assert comparison.note.startswith("With only 5 ratings on one side, read this as a hint.")
+    assert "assigned to the versions at random" in comparison.note
+
+    # The breakdown by arm has the same groups, plus the answer outside any comparison.
+    breakdown = digest.breakdown("comparison")
+    assert breakdown is not None
+    labels = {group.label: group.mean_fit.ratings for group in breakdown.groups}
+    assert labels == {
+        "comparison #1, current version": 5,
+        "comparison #1, alternative version": 5,
+        "not in a comparison": 1,
+    }
+
+
+def test_a_clear_difference_with_enough_ratings_is_called_and_reported():
+    answers = [in_arm(i, "7:current", 3) for i in range(1, 41)]
+    answers += [in_arm(i, "7:alternative", 4) for i in range(41, 81)]
+    ratings = [rating(i, f"rater{i % 9}", 1 if i % 4 else 2) for i in range(1, 41)]
+    ratings += [rating(i, f"rater{i % 9}", 3 if i % 5 else 2) for i in range(41, 81)]
+    digest = compute_digest(rows(answers, ratings), None, seed=1)
+
+    [comparison] = digest.comparisons
+    change = comparison.mean_fit_change
+    assert change.low is not None and change.low > 0
+    assert comparison.note.startswith(
+        "Mean fit under the alternative version (v4) is higher than under the current version (v3)"
+    )
+    report = render_markdown(digest)
+    assert "## Randomized comparisons of scope versions" in report
+    assert "### Comparison \\#7" in report  # Markdown escapes the #
+    assert "alternative version (v4) minus current version (v3): mean fit" in report
+    assert "### By randomized comparison arm" in report
+    assert json.loads(render_json(digest))["comparisons"][0]["comparison_id"] == 7
+    embed = digest_embed(digest, None, "footer")
+    assert any(field.name == "Randomized comparison #7" for field in embed.fields)
+
+
+def test_one_rated_arm_has_nothing_to_compare():
+    answers = [in_arm(1, "2:current", 1), in_arm(2, "2:alternative", 2)]
+    digest = compute_digest(rows(answers, [rating(1, "ana", 3)]), None)
+
+    [comparison] = digest.comparisons
+    assert comparison.alternative.mean_fit.ratings == 0
+    assert comparison.mean_fit_change.value is None
+    assert comparison.note == (
+        "Comparison #2: only the current version (v1) has rated answers in this period; nothing to compare yet."
+    )
+
+
+def test_without_comparisons_the_report_says_nothing_about_them():
+    digest = compute_digest(rows([answer(1)], [rating(1, "ana", 3)]), None)
+
+    assert digest.comparisons == ()
+    report = render_markdown(digest)
+    assert "## Randomized comparisons of scope versions" not in report
+    assert "By randomized comparison arm" not in report

@@ -1,0 +1,130 @@
+"""Randomized comparisons of scope versions through the stand-in: /scope compare, assignment, records, ending."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.pseudonyms import Pseudonymizer
+from bot.scopes.comparisons import assign_arm
+from bot.storage import Arm, open_storage
+from tests.e2e.conftest import SCOPE_FIXTURE
+from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
+from tests.helpers import eventually
+
+KOPI_TITLE = "Coffee-shop talk among Jakarta office workers"  # version 1, the fixture
+TEMPLATE_TITLE = "Indonesian business culture (Jakarta offices)"  # version 2, from the template
+MEMBERS = 12
+
+
+def rows(world, sql, params=()):
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@pytest.fixture
+def moderator(world):
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+
+
+async def ask(world, member_id: int, text: str) -> tuple[str, str | None, int | None]:
+    """Ask and wait for the answer: the system prompt the model got, and the record's arm and comparison."""
+    before = len(rows(world, "SELECT answer_id FROM answers WHERE outcome != 'streaming'"))
+    await world.standin.send_message(world.channel_id, member_id, world.mention(text))
+    await eventually(
+        lambda: len(rows(world, "SELECT answer_id FROM answers WHERE outcome != 'streaming'")) > before,
+        what="the answer",
+    )
+    [(arm, comparison)] = rows(world, "SELECT arm, comparison_id FROM answers ORDER BY answer_id DESC LIMIT 1")
+    return world.model.last_request.system_prompt, arm, comparison
+
+
+async def test_members_are_answered_under_their_randomly_assigned_version(world, run_bot, moderator):
+    members = [int(world.standin.add_member(world.guild_id, f"member-{i}")["user"]["id"]) for i in range(MEMBERS)]
+    pseudonyms = Pseudonymizer(b"k" * 32)  # the key the test settings use
+    async with run_bot(cooldown=0):
+        used = await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        assert "(version 2)" in await reply_text(world, used)
+
+        started = await run(world, moderator, "scope compare", {"version": 1, "share": 50})
+        assert started.ephemeral
+        text = await reply_text(world, started)
+        assert text.startswith("Comparison #1: version 2 (current) for 50% of members against version 1 for 50%")
+        assert "Any scope change ends the comparison" in text
+
+        seen = {Arm.CURRENT: 0, Arm.ALTERNATIVE: 0}
+        for member in members:
+            system, arm, comparison = await ask(world, member, "How do I greet my manager in the morning?")
+            expected = assign_arm(1, pseudonyms.member(member), 0.5)
+            assert (arm, comparison) == (expected.value, 1)
+            # The prompt carries the arm's version, and only it.
+            title, other = (TEMPLATE_TITLE, KOPI_TITLE) if expected is Arm.CURRENT else (KOPI_TITLE, TEMPLATE_TITLE)
+            assert title in system and other not in system
+            seen[expected] += 1
+        assert all(seen.values()), f"{MEMBERS} members should land in both arms: {seen}"
+
+        # A member keeps their version: the same arm again.
+        again = await ask(world, members[0], "And in the afternoon?")
+        assert again[1] == assign_arm(1, pseudonyms.member(members[0]), 0.5).value
+        # Each answer records the version it was actually answered under.
+        assert rows(
+            world,
+            "SELECT DISTINCT a.arm, v.number FROM answers a JOIN scope_versions v "
+            "ON v.version_id = a.scope_version_id WHERE a.arm IS NOT NULL ORDER BY a.arm",
+        ) == [("alternative", 1), ("current", 2)]
+
+        status = await run(world, moderator, "scope compare-status")
+        assert (await reply_text(world, status)).startswith("Running: Comparison #1: version 2 (current)")
+
+        # A scope change ends the comparison, says so, and everyone is answered under the new version.
+        upload = await run(world, moderator, "scope upload", {"file": ("kopi.md", SCOPE_FIXTURE.read_bytes())})
+        changed = await reply_text(world, upload)
+        assert changed.startswith("Saved as version 3")
+        assert "This ended comparison #1 (its arms were versions 2 and 1)" in changed
+        assert rows(world, "SELECT end_reason FROM comparisons") == [("the server's scope changed",)]
+        system, arm, comparison = await ask(world, members[0], "And on Fridays?")
+        assert (arm, comparison) == (None, None)
+        assert KOPI_TITLE in system
+
+    settings = world.settings()
+    storage = await open_storage(settings)
+    try:
+        actions = [entry.action for entry in await storage.audit_entries(world.guild_id)]
+        digest_rows = await storage.digest_rows(world.guild_id, "2000-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z")
+    finally:
+        await storage.close()
+    assert actions.index("comparison.end") < actions.index("comparison.start")  # newest first
+    arms = {row.arm for row in digest_rows.answers}
+    assert arms == {"1:current", "1:alternative", None}
+
+
+async def test_compare_refuses_what_cannot_be_compared(world, run_bot, moderator):
+    async with run_bot():
+
+        async def say(name, options=None):
+            return await reply_text(world, await run(world, moderator, name, options))
+
+        assert await say("scope compare", {"version": 9}) == (
+            "There is no version 9; `/scope history` lists the versions."
+        )
+        assert await say("scope compare", {"version": 1}) == (
+            "Version 1 has the same content as the current version (1): choose a version that differs."
+        )
+        assert await say("scope compare-stop") == "No comparison is running; `/scope compare` starts one."
+        assert await say("scope compare-status") == (
+            "No comparison has run in this server; `/scope compare` starts one."
+        )
+        await say("scope use", {"template": "indonesian-business-jakarta"})
+        assert (await say("scope compare", {"version": 1, "share": 20})).startswith(
+            "Comparison #1: version 2 (current) for 80% of members against version 1 for 20%"
+        )
+        refused = await say("scope compare", {"version": 1})
+        assert refused.startswith("Comparison #1:") and "Stop it with `/scope compare-stop`" in refused
+        stopped = await say("scope compare-stop")
+        assert "ended" in stopped and "(stopped by a moderator)" in stopped
+        assert "Every member is answered under the current version again." in stopped
+        status = await say("scope compare-status")
+        assert status.startswith("No comparison is running.\nComparison #1:")
+    assert rows(world, "SELECT count(*) FROM comparisons WHERE ended_at IS NULL") == [(0,)]
