@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -74,6 +75,12 @@ async def test_members_are_answered_under_their_randomly_assigned_version(world,
             "SELECT DISTINCT a.arm, v.number FROM answers a JOIN scope_versions v "
             "ON v.version_id = a.scope_version_id WHERE a.arm IS NOT NULL ORDER BY a.arm",
         ) == [("alternative", 1), ("current", 2)]
+
+        # The member sees their arm in their own export.
+        exported = await run(world, members[0], "privacy export")
+        [attachment] = (await world.standin.wait_for_followup(exported.id)).attachments
+        questions = json.loads(attachment.data)["questions"]
+        assert {(q["comparison_id"], q["arm"]) for q in questions} == {(1, again[1])}
 
         status = await run(world, moderator, "scope compare-status")
         assert (await reply_text(world, status)).startswith("Running: Comparison #1: version 2 (current)")

@@ -221,6 +221,7 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         [attachment] = followup.attachments
         data = json.loads(attachment.data)
         assert data["questions"][0]["question"] == "How do I address my manager?"
+        assert (data["questions"][0]["comparison_id"], data["questions"][0]["arm"]) == (None, None)
         assert data["ratings"][0]["value"] == 3
         assert data["comments"][0]["text"] == "mostly right"
         assert data["consents"][0]["level"] == "comments"

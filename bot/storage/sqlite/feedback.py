@@ -127,8 +127,9 @@ class FeedbackStore(SqliteConnection):
             "WHERE member_hash = ?",
             "consent_history": "SELECT guild_id, level, consent_version, decided_at FROM consent_events "
             "WHERE member_hash = ? ORDER BY event_id",
-            "questions": "SELECT answer_id, guild_id, channel_id, question, answer, outcome, created_at FROM answers "
-            "WHERE asker_hash = ? ORDER BY answer_id",
+            # With the randomized comparison and arm the member was assigned to, when there was one.
+            "questions": "SELECT answer_id, guild_id, channel_id, question, answer, outcome, comparison_id, arm, "
+            "created_at FROM answers WHERE asker_hash = ? ORDER BY answer_id",
             "ratings": "SELECT r.answer_id, a.guild_id, r.value, r.scale_size, r.is_asker, r.source, r.created_at, "
             "r.updated_at FROM ratings r JOIN answers a USING (answer_id) WHERE r.rater_hash = ? ORDER BY r.answer_id",
             "rating_reasons": "SELECT answer_id, tag FROM rating_reasons WHERE rater_hash = ? ORDER BY answer_id, tag",
