@@ -231,15 +231,21 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
     )
     if change.low is None or change.high is None or change.value is None:
         return f"{change.b} versus {change.a} in {window}: too few rated answers for an interval.{caveat}"
+    undecided = f"the data cannot tell whether {change.b} fits better than {change.a}"
+    return f"{_lead(change, few, change.b, change.a, undecided)} Pooled over {window}.{caveat}"
+
+
+def _lead(change: Difference, few: int, b: str, a: str, undecided: str) -> str:
+    """What the interval of `change` (b - a) lets a reader conclude, as the first sentence of a note."""
+    assert change.low is not None
+    assert change.high is not None
     if few < VERSION_FEW_RATINGS:
-        lead = f"With only {few} ratings on one side, read this as a hint."
-    elif change.low > 0:
-        lead = f"Mean fit under {change.b} is higher than under {change.a}; the interval excludes no change."
-    elif change.high < 0:
-        lead = f"Mean fit under {change.b} is lower than under {change.a}; the interval excludes no change."
-    else:
-        lead = f"The interval includes zero: the data cannot tell whether {change.b} fits better than {change.a}."
-    return f"{lead} Pooled over {window}.{caveat}"
+        return f"With only {few} ratings on one side, read this as a hint."
+    if change.low > 0:
+        return f"Mean fit under {b} is higher than under {a}; the interval excludes no change."
+    if change.high < 0:
+        return f"Mean fit under {b} is lower than under {a}; the interval excludes no change."
+    return f"The interval includes zero: {undecided}."
 
 
 # ------------------------------------------------------------------------------------------------ randomized
@@ -285,14 +291,7 @@ def _arm_note(comparison: int, change: Difference, current: Fit, alternative: Fi
     if change.low is None or change.high is None or change.value is None:
         return f"Comparison #{comparison}: too few rated answers on one side for an interval of the difference."
     few = min(current.mean_fit.ratings, alternative.mean_fit.ratings)
-    if few < VERSION_FEW_RATINGS:
-        lead = f"With only {few} ratings on one side, read this as a hint."
-    elif change.low > 0:
-        lead = f"Mean fit under the {change.b} is higher than under the {change.a}; the interval excludes no change."
-    elif change.high < 0:
-        lead = f"Mean fit under the {change.b} is lower than under the {change.a}; the interval excludes no change."
-    else:
-        lead = "The interval includes zero: the data cannot tell the two versions apart yet."
+    lead = _lead(change, few, f"the {change.b}", f"the {change.a}", "the data cannot tell the two versions apart yet")
     return (
         f"{lead} Members were assigned to the versions at random and rated over the same days, so, unlike the "
         "before/after comparison, time and the mix of questions do not explain a difference; who chose to rate "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
-from bot.digests.model import AnswerNote, Breakdown, Digest, PeriodSummary
+from bot.digests.model import AnswerNote, Breakdown, Digest, GroupFit, PeriodSummary
 
 MAX_GROUPS = 15  # rows per breakdown table; all groups are in digest.json
 CHART_AFTER = 3  # block index: the chart goes after the title, period line, summary heading and summary list
@@ -145,24 +147,31 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
     return blocks
 
 
+FIT_HEADERS = ("Answers", "Rated answers", "Ratings", "Fit share", "Mean fit")
+
+
+def _fit_cells(group: GroupFit) -> tuple[str, ...]:
+    """A group's row under (its label,) + FIT_HEADERS: counts, fit share and mean fit with their intervals."""
+    return (
+        group.label,
+        str(group.answers),
+        str(group.mean_fit.answers),
+        str(group.mean_fit.ratings),
+        fmt.share_with_ci(group.fit_share),
+        fmt.fit_with_ci(group.mean_fit),
+    )
+
+
+def _fit_table(first_header: str, groups: Iterable[GroupFit]) -> Table:
+    """Groups compared side by side."""
+    return Table((first_header, *FIT_HEADERS), tuple(map(_fit_cells, groups)), numeric=(1, 2, 3))
+
+
 def _versions(digest: Digest) -> list[Block]:
     comparison = digest.versions
     blocks: list[Block] = [Heading(2, "Did the last scope change help?")]
     if comparison.versions:
-        rows = tuple(
-            (
-                group.label,
-                str(group.answers),
-                str(group.mean_fit.answers),
-                str(group.mean_fit.ratings),
-                fmt.share_with_ci(group.fit_share),
-                fmt.fit_with_ci(group.mean_fit),
-            )
-            for group in comparison.versions
-        )
-        blocks.append(
-            Table(("Version", "Answers", "Rated answers", "Ratings", "Fit share", "Mean fit"), rows, numeric=(1, 2, 3))
-        )
+        blocks.append(_fit_table("Version", comparison.versions))
     if comparison.mean_fit_change is not None:
         blocks.append(
             Paragraph(
@@ -182,20 +191,7 @@ def _comparisons(digest: Digest) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Randomized comparisons of scope versions")]
     for comparison in digest.comparisons:
         blocks.append(Heading(3, f"Comparison #{comparison.comparison_id}"))
-        rows = tuple(
-            (
-                group.label,
-                str(group.answers),
-                str(group.mean_fit.answers),
-                str(group.mean_fit.ratings),
-                fmt.share_with_ci(group.fit_share),
-                fmt.fit_with_ci(group.mean_fit),
-            )
-            for group in (comparison.current, comparison.alternative)
-        )
-        blocks.append(
-            Table(("Arm", "Answers", "Rated answers", "Ratings", "Fit share", "Mean fit"), rows, numeric=(1, 2, 3))
-        )
+        blocks.append(_fit_table("Arm", (comparison.current, comparison.alternative)))
         blocks.append(
             Paragraph(
                 f"{comparison.alternative.label} minus {comparison.current.label}: mean fit "
@@ -211,15 +207,10 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
     blocks: list[Block] = [Heading(3, breakdown.title)]
     if not breakdown.groups:
         return [*blocks, Paragraph("No answers or ratings.")]
-    headers = ("Group", "Answers", "Rated answers", "Ratings", "Fit share", "Mean fit", "Previous mean fit")
+    headers = ("Group", *FIT_HEADERS, "Previous mean fit")
     rows = tuple(
         (
-            group.label,
-            str(group.answers),
-            str(group.mean_fit.answers),
-            str(group.mean_fit.ratings),
-            fmt.share_with_ci(group.fit_share),
-            fmt.fit_with_ci(group.mean_fit),
+            *_fit_cells(group),
             (
                 f"{fmt.fit_value(group.previous_mean_fit)} ({group.previous_ratings} ratings)"
                 if group.previous_mean_fit is not None
