@@ -1,7 +1,8 @@
--- Randomized comparisons of two scope versions: while one runs, each member is assigned at random (by a keyed
--- hash of their pseudonym, so the same member always gets the same arm) to the server's current version or to
--- an alternative version, and every answer records its comparison and arm. Digests compare the arms' fit:
--- unlike before/after comparisons of versions, the arms share the same period, questions and raters.
+-- Randomized comparisons of two scope versions: while one runs, each member is assigned at random (by a hash of
+-- their keyed pseudonym and the comparison's id, so the same member always gets the same arm) to the server's
+-- current version or to an alternative version, and every answer records its comparison and arm. Digests
+-- compare the arms' fit: unlike before/after comparisons of versions, the arms share the same period, questions
+-- and raters.
 CREATE TABLE comparisons (
     comparison_id          INTEGER PRIMARY KEY AUTOINCREMENT,
     guild_id               INTEGER NOT NULL REFERENCES guilds (guild_id) ON DELETE CASCADE,
@@ -19,5 +20,6 @@ CREATE TABLE comparisons (
 CREATE UNIQUE INDEX comparisons_running ON comparisons (guild_id) WHERE ended_at IS NULL;
 
 ALTER TABLE answers ADD COLUMN comparison_id INTEGER REFERENCES comparisons (comparison_id);
--- 'current' or 'alternative' when the answer was part of a comparison
-ALTER TABLE answers ADD COLUMN arm TEXT CHECK (arm IN ('current', 'alternative'));
+-- 'current' or 'alternative' when the answer was part of a comparison (and then only then)
+ALTER TABLE answers ADD COLUMN arm TEXT
+    CHECK (arm IN ('current', 'alternative') AND comparison_id IS NOT NULL OR arm IS NULL AND comparison_id IS NULL);

@@ -40,6 +40,7 @@ from bot.pseudonyms import Pseudonymizer
 from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
+from bot.scopes.problems import ScopeValidationError
 from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
 
 log = logging.getLogger(__name__)
@@ -177,10 +178,13 @@ class Answerer:
             # A randomized comparison of scope versions (bot/scopes/comparisons.py); in memory, like the scope.
             comparison = await self._storage.running_comparison(question.guild_id)
             if comparison is not None and comparison.current.version_id == scope_version.version_id:
-                comparison_id = comparison.comparison_id
-                arm = assign_arm(comparison_id, asker, comparison.alternative_share)
-                scope_version = comparison.version(arm)
-                scope = self._scopes.document(scope_version)
+                assigned = assign_arm(comparison.comparison_id, asker, comparison.alternative_share)
+                try:
+                    scope = self._scopes.document(comparison.version(assigned))
+                except ScopeValidationError:  # checked at the start; a later parser may still refuse it
+                    log.warning("comparison %s: its %s version does not parse", comparison.comparison_id, assigned)
+                else:
+                    comparison_id, arm, scope_version = comparison.comparison_id, assigned, comparison.version(assigned)
 
         history = await self._history(question.parent_answer_id)
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])

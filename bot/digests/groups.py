@@ -5,7 +5,7 @@ fit over time. Group codes come from `AnswerTable` lookups, so nothing here loop
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import itemgetter
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
-from bot.digests.estimates import NO_FIT, Fit, Grouped, difference, grouped
-from bot.digests.model import ArmComparison, Breakdown, Difference, GroupFit, TimePoint, VersionComparison
+from bot.digests.estimates import Fit, Grouped, difference, grouped
+from bot.digests.model import Breakdown, Difference, GroupFit, TimePoint, VersionComparison
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
-from bot.digests.rows import AnswerRow, DigestRows
+from bot.digests.rows import DigestRows
 from bot.digests.text import safe_text
 
 UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
@@ -43,18 +43,6 @@ def _version_label(key: str) -> str:
     if key == UNKNOWN:
         return NOT_IN_ROWS
     return key if key == "unscoped" else f"v{key}"
-
-
-NOT_COMPARED = "none"  # the arm key of answers outside any comparison
-
-
-def _arm_label(key: str) -> str:
-    if key == UNKNOWN:
-        return NOT_IN_ROWS
-    if key == NOT_COMPARED:
-        return "not in a comparison"
-    comparison, _, arm = key.partition(":")
-    return f"comparison #{comparison}, {arm} version"
 
 
 def _version_sort(key: str) -> tuple[int, int]:
@@ -89,14 +77,6 @@ DIMENSIONS = (
         "setting",
         lambda setting: setting or "none",
         lambda key: {"none": "no setting cue", UNKNOWN: NOT_IN_ROWS}.get(key, key),
-        False,
-    ),
-    Dimension(
-        "comparison",
-        "By randomized comparison arm",
-        "arm",
-        lambda arm: arm or NOT_COMPARED,
-        _arm_label,
         False,
     ),
 )
@@ -166,9 +146,12 @@ def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: dict[st
 
 
 def version_of_rows(table: AnswerTable) -> IntArray:
-    """Each table answer's scope version, -1 when it was answered unscoped."""
+    """Each table answer's scope version, -1 when it was answered unscoped or in a randomized comparison (those
+    are compared by their own section, randomized.py, not before/after)."""
     return np.fromiter(
-        (-1 if row.scope_version is None else row.scope_version for row in table.rows), np.int64, count=len(table.rows)
+        (-1 if row.scope_version is None or row.arm is not None else row.scope_version for row in table.rows),
+        np.int64,
+        count=len(table.rows),
     )
 
 
@@ -200,7 +183,10 @@ def version_comparison(
     """
     window = "this period" if len(periods) == 1 else "this and the previous period"
     answers_per_version = Counter(
-        row.scope_version for period in periods for row in period.rows.answers if row.scope_version is not None
+        row.scope_version
+        for period in periods
+        for row in period.rows.answers
+        if row.scope_version is not None and row.arm is None
     )
     pooled = Grouped.pooled(parts)
     fits = {version: pooled.fit(index) for index, version in enumerate(versions)}
@@ -232,10 +218,10 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
     if change.low is None or change.high is None or change.value is None:
         return f"{change.b} versus {change.a} in {window}: too few rated answers for an interval.{caveat}"
     undecided = f"the data cannot tell whether {change.b} fits better than {change.a}"
-    return f"{_lead(change, few, change.b, change.a, undecided)} Pooled over {window}.{caveat}"
+    return f"{lead_sentence(change, few, change.b, change.a, undecided)} Pooled over {window}.{caveat}"
 
 
-def _lead(change: Difference, few: int, b: str, a: str, undecided: str) -> str:
+def lead_sentence(change: Difference, few: int, b: str, a: str, undecided: str) -> str:
     """What the interval of `change` (b - a) lets a reader conclude, as the first sentence of a note."""
     assert change.low is not None
     assert change.high is not None
@@ -246,57 +232,6 @@ def _lead(change: Difference, few: int, b: str, a: str, undecided: str) -> str:
     if change.high < 0:
         return f"Mean fit under {b} is lower than under {a}; the interval excludes no change."
     return f"The interval includes zero: {undecided}."
-
-
-# ------------------------------------------------------------------------------------------------ randomized
-
-
-def arm_comparisons(keys: Keys, fits: Grouped, rows: Iterable[AnswerRow]) -> tuple[ArmComparison, ...]:
-    """Each randomized comparison with rated answers in the period: its two arms and alternative - current.
-
-    `keys` and `fits` are the comparison dimension's groups in this period; the differences pair the arms'
-    bootstrap replicates, which come from one resampling of the period's answers. `rows`: the answer rows, for
-    the version each arm was answered under.
-    """
-    versions: dict[str, Counter[int | None]] = {}
-    for row in rows:
-        if row.arm is not None:
-            versions.setdefault(row.arm, Counter())[row.scope_version] += 1
-    index = {key: position for position, key in enumerate(keys.keys)}
-    comparisons = sorted({int(key.partition(":")[0]) for key in keys.keys if ":" in key})
-    result = []
-    for comparison in comparisons:
-        arms = []
-        for arm in ("current", "alternative"):
-            key = f"{comparison}:{arm}"
-            position = index.get(key)
-            fit = fits.fit(position) if position is not None else NO_FIT
-            answers = int(keys.answers[position]) if position is not None else 0
-            counted = versions.get(key)
-            version = counted.most_common(1)[0][0] if counted else None
-            label = f"{arm} version" + (f" (v{version})" if version is not None else "")
-            arms.append((GroupFit(key, label, answers, fit.mean_fit, fit.fit_share, None, 0), fit))
-        (current, current_fit), (alternative, alternative_fit) = arms
-        mean_change = difference(current_fit, alternative_fit, 0, current.label, alternative.label)
-        share_change = difference(current_fit, alternative_fit, 1, current.label, alternative.label)
-        note = _arm_note(comparison, mean_change, current_fit, alternative_fit)
-        result.append(ArmComparison(comparison, current, alternative, mean_change, share_change, note))
-    return tuple(result)
-
-
-def _arm_note(comparison: int, change: Difference, current: Fit, alternative: Fit) -> str:
-    if current.mean_fit.ratings == 0 or alternative.mean_fit.ratings == 0:
-        rated = change.b if alternative.mean_fit.ratings else change.a
-        return f"Comparison #{comparison}: only the {rated} has rated answers in this period; nothing to compare yet."
-    if change.low is None or change.high is None or change.value is None:
-        return f"Comparison #{comparison}: too few rated answers on one side for an interval of the difference."
-    few = min(current.mean_fit.ratings, alternative.mean_fit.ratings)
-    lead = _lead(change, few, f"the {change.b}", f"the {change.a}", "the data cannot tell the two versions apart yet")
-    return (
-        f"{lead} Members were assigned to the versions at random and rated over the same days, so, unlike the "
-        "before/after comparison, time and the mix of questions do not explain a difference; who chose to rate "
-        "still may."
-    )
 
 
 # ------------------------------------------------------------------------------------------------ over time

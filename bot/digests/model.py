@@ -85,7 +85,7 @@ class GroupFit:
 
 @dataclass(frozen=True, slots=True)
 class Breakdown:
-    dimension: str  # scope_version, language, channel, setting, comparison
+    dimension: str  # scope_version, language, channel, setting
     title: str
     groups: tuple[GroupFit, ...]
 

@@ -24,7 +24,8 @@ HOW_TO_READ = (
     "interval of the difference where one is given.",
     "Changes compare this period with the previous one of equal length; scope-version comparisons are "
     "observational (questions, members and time differ too), not an experiment. Randomized comparisons are: "
-    "members were assigned to the versions at random by a keyed hash, and kept their version.",
+    "members were assigned to the versions at random (a hash of their pseudonym) and kept their version; their "
+    "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",
     "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "
     "Quotes come only from members who allowed anonymous quoting. Comments under the lowest-fit answers are "
     "for the research team's follow-up: do not publish those not marked quotable.",
@@ -231,8 +232,6 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
 def _breakdowns(digest: Digest) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Where answers fit and where not")]
     for breakdown in digest.breakdowns:
-        if breakdown.dimension == "comparison" and not digest.comparisons:
-            continue  # no comparison in this period: one row of "not in a comparison" says nothing
         blocks.extend(_breakdown(breakdown, digest.previous is not None))
     return blocks
 

@@ -12,7 +12,6 @@ followup.py (lowest-fit and split answers, agreement), commentary.py (reasons, t
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from operator import attrgetter
@@ -27,7 +26,6 @@ from bot.digests.groups import (
     DIMENSIONS,
     UNKNOWN,
     answer_days,
-    arm_comparisons,
     breakdown,
     bucket_grouping,
     day_column,
@@ -43,6 +41,7 @@ from bot.digests.groups import (
 from bot.digests.model import AuditEntry, Denominators, Digest, FitSummary, PeriodSummary, ScaleCounts
 from bot.digests.periods import AnswerTable, RatedPeriod, prepare
 from bot.digests.quality import quality_notes
+from bot.digests.randomized import arm_comparisons
 from bot.digests.rows import AuditRow, CommentRow, DigestRows
 from bot.digests.text import safe_excerpt, safe_text
 
@@ -53,7 +52,6 @@ _OUTCOME = attrgetter("outcome")
 _ANSWER_ID = attrgetter("answer_id")
 _QUOTABLE = attrgetter("quotable")
 AUDIT_EXCERPT = 300
-COMPARISON = next(index for index, dimension in enumerate(DIMENSIONS) if dimension.name == "comparison")
 
 
 def _denominators(period: RatedPeriod) -> Denominators:
@@ -202,9 +200,5 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         scope_changes=scope_changes,
         moderator_actions=moderator_actions,
         notes=tuple(quality_notes(now, summary, before is not None, unknown)),
-        comparisons=arm_comparisons(
-            keys[COMPARISON],
-            now_fits[1 + COMPARISON],
-            itertools.chain(current.answers, previous.answers if previous is not None else ()),
-        ),
+        comparisons=arm_comparisons(now, table, now_rows, seed=seed, resamples=bootstrap),
     )

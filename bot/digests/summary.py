@@ -33,7 +33,7 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
     )
     if digest.versions.note:
         embed.add_field(name="Scope versions", value=digest.versions.note[:EMBED_FIELD_LIMIT], inline=False)
-    for comparison in digest.comparisons[:2]:
+    for comparison in digest.comparisons[-2:]:  # the newest
         embed.add_field(
             name=f"Randomized comparison #{comparison.comparison_id}",
             value=(

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 
 from bot.errors import UserFacingError
+from bot.scopes.parser import parse_scope
+from bot.scopes.problems import ScopeValidationError
 from bot.storage import Arm, Comparison, Storage
 
 MIN_SHARE_PERCENT = 10
@@ -67,6 +69,14 @@ async def start_comparison(
             f"Version {alternative_number} has the same content as the current version ({current.number}): "
             "choose a version that differs."
         )
+    try:
+        # An old version may break rules added since: its arm would get no answers at all.
+        parse_scope(alternative.content, source=f"version {alternative.number}")
+    except ScopeValidationError as error:
+        raise UserFacingError(
+            f"Version {alternative_number} no longer passes validation, so it cannot be compared:\n{error}\n"
+            "Restore it with `/scope rollback`, fix it, and compare against the fixed version."
+        ) from None
     running = await storage.running_comparison(guild_id)
     if running is not None:
         raise UserFacingError(f"{describe(running)} Stop it with `/scope compare-stop` before starting another.")

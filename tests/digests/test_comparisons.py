@@ -10,11 +10,14 @@ import pytest
 from bot.digests.report import render_json, render_markdown
 from bot.digests.stats import compute_digest
 from bot.digests.summary import digest_embed
-from tests.digests.test_stats import answer, rating, rows
+from tests.digests.test_stats import answer, member, rating, rows
 
 
-def in_arm(answer_id: int, arm: str | None, version: int):
-    return dataclasses.replace(answer(answer_id, version=version), arm=arm)
+def in_arm(answer_id: int, arm: str | None, version: int, asker: str | None = None):
+    """An answer in an arm, asked by `asker` (default: a member of its own, as if every question came from
+    another member; a member is only ever in one arm)."""
+    who = member(asker or f"a{answer_id}-{arm}")  # member() keeps 16 characters: the id first
+    return dataclasses.replace(answer(answer_id, version=version), arm=arm, asker_hash=who)
 
 
 def small_comparison():
@@ -57,21 +60,13 @@ def test_arms_and_their_difference_match_hand_computed_values():
     assert comparison.fit_share_change.value == pytest.approx(0.6)
     assert comparison.note.startswith("With only 5 ratings on one side, read this as a hint.")
     assert "assigned to the versions at random" in comparison.note
-
-    # The breakdown by arm has the same groups, plus the answer outside any comparison.
-    breakdown = digest.breakdown("comparison")
-    assert breakdown is not None
-    labels = {group.label: group.mean_fit.ratings for group in breakdown.groups}
-    assert labels == {
-        "comparison #1, current version": 5,
-        "comparison #1, alternative version": 5,
-        "not in a comparison": 1,
-    }
+    # The before/after comparison of versions leaves the randomized answers out: only answer 9 (v2) is there.
+    assert [(group.label, group.mean_fit.ratings) for group in digest.versions.versions] == [("v2", 1)]
 
 
 def test_a_clear_difference_with_enough_ratings_is_called_and_reported():
-    answers = [in_arm(i, "7:current", 3) for i in range(1, 41)]
-    answers += [in_arm(i, "7:alternative", 4) for i in range(41, 81)]
+    answers = [in_arm(i, "7:current", 3, f"current-{i % 15}") for i in range(1, 41)]
+    answers += [in_arm(i, "7:alternative", 4, f"alternative-{i % 15}") for i in range(41, 81)]
     ratings = [rating(i, f"rater{i % 9}", 1 if i % 4 else 2) for i in range(1, 41)]
     ratings += [rating(i, f"rater{i % 9}", 3 if i % 5 else 2) for i in range(41, 81)]
     digest = compute_digest(rows(answers, ratings), None, seed=1)
@@ -86,7 +81,6 @@ def test_a_clear_difference_with_enough_ratings_is_called_and_reported():
     assert "## Randomized comparisons of scope versions" in report
     assert "### Comparison \\#7" in report  # Markdown escapes the #
     assert "alternative version (v4) minus current version (v3): mean fit" in report
-    assert "### By randomized comparison arm" in report
     assert json.loads(render_json(digest))["comparisons"][0]["comparison_id"] == 7
     embed = digest_embed(digest, None, "footer")
     assert any(field.name == "Randomized comparison #7" for field in embed.fields)
@@ -110,4 +104,37 @@ def test_without_comparisons_the_report_says_nothing_about_them():
     assert digest.comparisons == ()
     report = render_markdown(digest)
     assert "## Randomized comparisons of scope versions" not in report
-    assert "By randomized comparison arm" not in report
+
+
+def test_intervals_resample_members_not_answers():
+    """One member asked 30 of the alternative arm's answers: 30 ratings, but few members, so no strong claim."""
+    answers = [in_arm(i, "4:current", 1, f"current-{i}") for i in range(1, 31)]
+    answers += [in_arm(i, "4:alternative", 2, "busy" if i <= 60 else f"alt-{i}") for i in range(31, 64)]
+    ratings = [rating(i, "rater", 1) for i in range(1, 31)]
+    ratings += [rating(i, "rater", 3) for i in range(31, 64)]
+    [comparison] = compute_digest(rows(answers, ratings), None, seed=2).comparisons
+
+    alternative = comparison.alternative.mean_fit
+    assert (alternative.answers, alternative.ratings) == (33, 33)
+    assert comparison.mean_fit_change.value == pytest.approx(1.0)
+    assert comparison.note.startswith("With only 4 asking members on one side, read this as a hint.")
+    assert "Intervals resample members" in comparison.note
+
+
+def test_one_member_per_arm_has_no_interval_however_many_answers():
+    answers = [in_arm(i, "5:current", 1, "only-current") for i in range(1, 21)]
+    answers += [in_arm(i, "5:alternative", 2, "only-alternative") for i in range(21, 41)]
+    ratings = [rating(i, "rater", 1 + i % 3) for i in range(1, 41)]
+    [comparison] = compute_digest(rows(answers, ratings), None).comparisons
+
+    assert comparison.current.mean_fit.low is None and comparison.alternative.mean_fit.high is None
+    assert comparison.mean_fit_change.value is not None and comparison.mean_fit_change.low is None
+    assert comparison.note.startswith("Comparison #5: too few members with rated answers on one side")
+
+
+def test_arms_without_any_rating_say_so():
+    answers = [in_arm(1, "6:current", 1), in_arm(2, "6:alternative", 2)]
+    [comparison] = compute_digest(rows(answers, []), None).comparisons
+
+    assert (comparison.current.answers, comparison.alternative.answers) == (1, 1)
+    assert comparison.note == "Comparison #6: no rated answers in either arm in this period yet."

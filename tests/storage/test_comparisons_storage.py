@@ -4,6 +4,7 @@ changes in the same transaction, served from memory while running."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,14 @@ GUILD = 7
 MODERATOR = 1
 
 
-async def add_version(storage, content: str):
+FIXTURE = (Path(__file__).parent.parent / "fixtures" / "kopi_scope.md").read_text()
+
+
+async def add_version(storage, content: str, *, raw: bool = False):
+    """A new current version: the test scope with a section saying `content` (or `content` as it is)."""
+    text = content if raw else f"{FIXTURE.rstrip()}\n\n## Version note\n{content}\n"
     return await storage.add_scope_version(
-        NewScopeVersion(GUILD, "test-scope", "Test scope", content, ScopeSource.UPLOAD, "test", MODERATOR)
+        NewScopeVersion(GUILD, "test-scope", "Test scope", text, ScopeSource.UPLOAD, "test", MODERATOR)
     )
 
 
@@ -101,6 +107,10 @@ async def test_bad_requests_get_specific_messages(storage):
         await start_comparison(storage, GUILD, MODERATOR, 5, 50)
     with pytest.raises(UserFacingError, match=r"between 10% and 90% \(got 95%\)"):
         await start_comparison(storage, GUILD, MODERATOR, 1, 95)
+    await add_version(storage, "no front matter: rules tightened since this version was stored", raw=True)
+    await add_version(storage, "fourth")
+    with pytest.raises(UserFacingError, match="Version 3 no longer passes validation, so it cannot be compared"):
+        await start_comparison(storage, GUILD, MODERATOR, 3, 50)
     assert await storage.comparisons(GUILD) == []
 
 
@@ -124,3 +134,19 @@ async def test_answers_record_their_comparison_and_arm(storage):
     with sqlite3.connect(storage.path) as conn:
         row = conn.execute("SELECT comparison_id, arm FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
     assert row == (started.comparison_id, "current")
+
+
+async def test_an_arm_without_its_comparison_is_refused_by_the_schema(storage):
+    await add_version(storage, "first")
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        await storage.start_answer(
+            NewAnswer(
+                guild_id=GUILD,
+                channel_id=3,
+                question_message_id=None,
+                asker_hash="a" * 32,
+                question="q",
+                model="m",
+                arm=Arm.ALTERNATIVE,
+            )
+        )

@@ -1,0 +1,133 @@
+"""Randomized comparisons of scope versions in the digest: each arm's fit and alternative - current.
+
+Members, not answers, were assigned to the arms (bot/scopes/comparisons.py), and one member's answers are
+alike (the same person asking, often the same raters), so the intervals here resample **members**: each
+arm's rated answers are totalled per asking member, and each arm's members are resampled on their own (the
+arms are independent samples of members). Resampling answers instead would treat a busy member's twenty
+answers as twenty independent draws and give intervals that are too narrow.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from bot.digests.bootstrap import FloatArray, IntArray, percentile_interval, rng_for
+from bot.digests.groups import VERSION_FEW_RATINGS, lead_sentence
+from bot.digests.model import ArmComparison, Difference, Estimate, GroupFit
+from bot.digests.periods import AnswerTable, RatedPeriod
+
+ARMS = ("current", "alternative")
+FEW_MEMBERS = 10  # below this many rated members in an arm, a difference is read as a hint
+
+
+class _Arm:
+    """One arm's rated answers totalled per asking member, and its bootstrap replicates."""
+
+    def __init__(
+        self, count: FloatArray, sums: FloatArray, answers: int, rated: int, resamples: int, rng: np.random.Generator
+    ) -> None:
+        self.members = count.size
+        self.answers = answers  # every answer in the arm this period, rated or not
+        self.rated = rated  # rated answers
+        self.ratings = round(float(count.sum()))
+        self.point = sums.sum(axis=1) / count.sum() if self.members else np.full(2, np.nan)
+        if self.members >= 2:
+            draws = rng.integers(0, self.members, size=(resamples, self.members))
+            self.replicates: FloatArray = sums[:, draws].sum(axis=2) / count[draws].sum(axis=1)
+        else:
+            self.replicates = np.empty((2, 0))
+
+    def estimate(self, statistic: int) -> Estimate:
+        if not self.members:
+            return Estimate(None, None, None, 0, 0)
+        interval = percentile_interval(self.replicates[statistic]) if self.replicates.shape[1] else None
+        low, high = interval if interval is not None else (None, None)
+        return Estimate(float(self.point[statistic]), low, high, self.rated, self.ratings)
+
+
+def _difference(a: _Arm, b: _Arm, statistic: int, a_label: str, b_label: str) -> Difference:
+    if not a.members or not b.members:
+        return Difference(a_label, b_label, None, None, None)
+    value = float(b.point[statistic] - a.point[statistic])
+    if not a.replicates.shape[1] or not b.replicates.shape[1]:
+        return Difference(a_label, b_label, value, None, None)
+    interval = percentile_interval(b.replicates[statistic] - a.replicates[statistic])
+    low, high = interval if interval is not None else (None, None)
+    return Difference(a_label, b_label, value, low, high)
+
+
+def arm_comparisons(
+    period: RatedPeriod, table: AnswerTable, positions: IntArray, *, seed: int, resamples: int
+) -> tuple[ArmComparison, ...]:
+    """Every comparison with answers in the period. `positions`: each rated answer's row in `table` (-1 when
+    it is in neither period's rows: it then counts in no arm)."""
+    own = Counter(row.arm for row in period.rows.answers if row.arm is not None)
+    known = np.flatnonzero(positions >= 0)
+    rated_arm = [table.rows[positions[i]].arm for i in known.tolist()]
+    keys = sorted(set(own) | {arm for arm in rated_arm if arm is not None})
+    comparisons = sorted({int(key.partition(":")[0]) for key in keys})
+    versions: dict[str, Counter[int | None]] = {}
+    for row in table.rows:
+        if row.arm is not None:
+            versions.setdefault(row.arm, Counter())[row.scope_version] += 1
+    result = []
+    for comparison in comparisons:
+        rng = rng_for(seed, "comparison", str(comparison))
+        arms: list[_Arm] = []
+        labels: list[str] = []
+        for arm in ARMS:
+            key = f"{comparison}:{arm}"
+            chosen = known[[index for index, found in enumerate(rated_arm) if found == key]]
+            askers = [table.rows[positions[i]].asker_hash for i in chosen.tolist()]
+            member_of = {asker: code for code, asker in enumerate(dict.fromkeys(askers))}
+            codes = np.fromiter(map(member_of.__getitem__, askers), np.int64, count=len(askers))
+            count: FloatArray = np.bincount(codes, weights=period.count[chosen], minlength=len(member_of)).astype(
+                np.float64
+            )
+            sums: FloatArray = np.vstack(
+                [
+                    np.bincount(codes, weights=period.fit_sum[chosen], minlength=len(member_of)),
+                    np.bincount(codes, weights=period.top_sum[chosen], minlength=len(member_of)),
+                ]
+            ).astype(np.float64)
+            arms.append(_Arm(count, sums, own.get(key, 0), int(chosen.size), resamples, rng))
+            counted = versions.get(key)
+            version = counted.most_common(1)[0][0] if counted else None
+            labels.append(f"{arm} version" + (f" (v{version})" if version is not None else ""))
+        current, alternative = arms
+        groups = [
+            GroupFit(f"{comparison}:{arm}", label, group.answers, group.estimate(0), group.estimate(1), None, 0)
+            for arm, label, group in zip(ARMS, labels, arms, strict=True)
+        ]
+        mean_change = _difference(current, alternative, 0, *labels)
+        share_change = _difference(current, alternative, 1, *labels)
+        note = _note(comparison, mean_change, current, alternative)
+        result.append(ArmComparison(comparison, groups[0], groups[1], mean_change, share_change, note))
+    return tuple(result)
+
+
+def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm) -> str:
+    if not current.members and not alternative.members:
+        return f"Comparison #{comparison}: no rated answers in either arm in this period yet."
+    if not current.members or not alternative.members:
+        rated = change.b if alternative.members else change.a
+        return f"Comparison #{comparison}: only the {rated} has rated answers in this period; nothing to compare yet."
+    if change.low is None or change.high is None or change.value is None:
+        return (
+            f"Comparison #{comparison}: too few members with rated answers on one side for an interval of the "
+            "difference."
+        )
+    members = min(current.members, alternative.members)
+    ratings = min(current.ratings, alternative.ratings)
+    if members < FEW_MEMBERS and ratings >= VERSION_FEW_RATINGS:
+        lead = f"With only {members} asking members on one side, read this as a hint."
+    else:
+        undecided = "the data cannot tell the two versions apart yet"
+        lead = lead_sentence(change, ratings, f"the {change.b}", f"the {change.a}", undecided)
+    return (
+        f"{lead} Members were assigned to the versions at random and rated over the same days, so, unlike the "
+        "before/after comparison, time and the mix of questions do not explain a difference; who chose to rate "
+        "still may. Intervals resample members, the unit that was randomized."
+    )
