@@ -20,6 +20,10 @@ MODERATOR = 1
 FIXTURE = (Path(__file__).parent.parent / "fixtures" / "kopi_scope.md").read_text()
 
 
+def new_answer(**extra) -> NewAnswer:
+    return NewAnswer(GUILD, 3, None, "a" * 32, "q", "m", **extra)
+
+
 async def add_version(storage, content: str, *, raw: bool = False):
     """A new current version: the test scope with a section saying `content` (or `content` as it is)."""
     text = content if raw else f"{FIXTURE.rstrip()}\n\n## Version note\n{content}\n"
@@ -119,17 +123,7 @@ async def test_answers_record_their_comparison_and_arm(storage):
     second = await add_version(storage, "second")
     started = await start_comparison(storage, GUILD, MODERATOR, 1, 50)
     answer_id = await storage.start_answer(
-        NewAnswer(
-            guild_id=GUILD,
-            channel_id=3,
-            question_message_id=None,
-            asker_hash="a" * 32,
-            question="q",
-            model="m",
-            scope_version_id=second.version_id,
-            comparison_id=started.comparison_id,
-            arm=Arm.CURRENT,
-        )
+        new_answer(scope_version_id=second.version_id, comparison_id=started.comparison_id, arm=Arm.CURRENT)
     )
     with sqlite3.connect(storage.path) as conn:
         row = conn.execute("SELECT comparison_id, arm FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
@@ -139,14 +133,4 @@ async def test_answers_record_their_comparison_and_arm(storage):
 async def test_an_arm_without_its_comparison_is_refused_by_the_schema(storage):
     await add_version(storage, "first")
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
-        await storage.start_answer(
-            NewAnswer(
-                guild_id=GUILD,
-                channel_id=3,
-                question_message_id=None,
-                asker_hash="a" * 32,
-                question="q",
-                model="m",
-                arm=Arm.ALTERNATIVE,
-            )
-        )
+        await storage.start_answer(new_answer(arm=Arm.ALTERNATIVE))
