@@ -179,12 +179,13 @@ class Answerer:
             comparison = await self._storage.running_comparison(question.guild_id)
             if comparison is not None and comparison.current.version_id == scope_version.version_id:
                 assigned = assign_arm(comparison.comparison_id, asker, comparison.alternative_share)
+                version = comparison.version(assigned)
                 try:
-                    scope = self._scopes.document(comparison.version(assigned))
+                    scope = self._scopes.document(version)
                 except ScopeValidationError:  # checked at the start; a later parser may still refuse it
                     log.warning("comparison %s: its %s version does not parse", comparison.comparison_id, assigned)
                 else:
-                    comparison_id, arm, scope_version = comparison.comparison_id, assigned, comparison.version(assigned)
+                    comparison_id, arm, scope_version = comparison.comparison_id, assigned, version
 
         history = await self._history(question.parent_answer_id)
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])

@@ -7,7 +7,13 @@ import aiosqlite
 from bot.storage.records import Comparison
 from bot.storage.sqlite.cache import MISSING
 from bot.storage.sqlite.connection import ensure_guild_row, fetch_all, fetch_one, write_audit
-from bot.storage.sqlite.scopes import SCOPE_COLUMNS, ScopesStore, end_running_comparison, scope_version_of
+from bot.storage.sqlite.scopes import (
+    SCOPE_COLUMNS,
+    ScopesStore,
+    end_running_comparison,
+    running_comparison_id,
+    scope_version_of,
+)
 
 _COMPARISON_COLUMNS = (
     "SELECT comparison_id, guild_id, current_version_id, alternative_version_id, alternative_share, started_by, "
@@ -32,9 +38,7 @@ class ComparisonsStore(ScopesStore):
                 current = await fetch_one(
                     conn, "SELECT current_scope_id FROM guild_settings WHERE guild_id = ?", (guild_id,)
                 )
-                running = await fetch_one(
-                    conn, "SELECT 1 FROM comparisons WHERE guild_id = ? AND ended_at IS NULL", (guild_id,)
-                )
+                running = await running_comparison_id(conn, guild_id)
                 if current is None or current[0] != current_version_id or running is not None:
                     return None
                 cursor = await conn.execute(
@@ -63,10 +67,8 @@ class ComparisonsStore(ScopesStore):
             return cached  # type: ignore[no-any-return]
         generation = self._guild_cache.generation(guild_id)
         async with self._lock:
-            row = await fetch_one(
-                self._conn, "SELECT comparison_id FROM comparisons WHERE guild_id = ? AND ended_at IS NULL", (guild_id,)
-            )
-            comparison = None if row is None else await _comparison(self._conn, int(row[0]))
+            running = await running_comparison_id(self._conn, guild_id)
+            comparison = None if running is None else await _comparison(self._conn, running)
         self._guild_cache.put("comparison", guild_id, generation, comparison)
         return comparison
 

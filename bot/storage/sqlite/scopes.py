@@ -28,20 +28,26 @@ from bot.storage.sqlite.connection import (
 SCOPE_CHANGED = "the server's scope changed"
 
 
-async def end_running_comparison(conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str) -> int | None:
-    """End the server's running comparison, if any, in the caller's transaction and audit it; its id."""
+async def running_comparison_id(conn: aiosqlite.Connection, guild_id: int) -> int | None:
+    """The id of the server's running comparison, if any."""
     row = await fetch_one(
         conn, "SELECT comparison_id FROM comparisons WHERE guild_id = ? AND ended_at IS NULL", (guild_id,)
     )
-    if row is None:
+    return None if row is None else int(row[0])
+
+
+async def end_running_comparison(conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str) -> int | None:
+    """End the server's running comparison, if any, in the caller's transaction and audit it; its id."""
+    running = await running_comparison_id(conn, guild_id)
+    if running is None:
         return None
     await conn.execute(
         "UPDATE comparisons SET ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), end_reason = ? "
         "WHERE comparison_id = ?",
-        (reason, row[0]),
+        (reason, running),
     )
-    await write_audit(conn, guild_id, actor_id, "comparison.end", f"comparison {row[0]} ended: {reason}")
-    return int(row[0])
+    await write_audit(conn, guild_id, actor_id, "comparison.end", f"comparison {running} ended: {reason}")
+    return running
 
 
 class ScopesStore(SqliteConnection):
