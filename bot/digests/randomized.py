@@ -10,10 +10,12 @@ answers as twenty independent draws and give intervals that are too narrow.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from bot.digests.bootstrap import FloatArray, IntArray, percentile_interval, rng_for
+from bot.digests.estimates import NO_FIT, Fit, difference
 from bot.digests.groups import VERSION_FEW_RATINGS, lead_sentence
 from bot.digests.model import ArmComparison, Difference, Estimate, GroupFit
 from bot.digests.periods import AnswerTable, RatedPeriod
@@ -22,40 +24,34 @@ ARMS = ("current", "alternative")
 FEW_MEMBERS = 10  # below this many rated members in an arm, a difference is read as a hint
 
 
+@dataclass(frozen=True, slots=True)
 class _Arm:
-    """One arm's rated answers totalled per asking member, and its bootstrap replicates."""
+    """One arm: its fit with member-resampled replicates (as `Fit`), and how many members and answers."""
 
-    def __init__(
-        self, count: FloatArray, sums: FloatArray, answers: int, rated: int, resamples: int, rng: np.random.Generator
-    ) -> None:
-        self.members = count.size
-        self.answers = answers  # every answer in the arm this period, rated or not
-        self.rated = rated  # rated answers
-        self.ratings = round(float(count.sum()))
-        self.point = sums.sum(axis=1) / count.sum() if self.members else np.full(2, np.nan)
-        if self.members >= 2:
-            draws = rng.integers(0, self.members, size=(resamples, self.members))
-            self.replicates: FloatArray = sums[:, draws].sum(axis=2) / count[draws].sum(axis=1)
-        else:
-            self.replicates = np.empty((2, 0))
+    fit: Fit
+    members: int  # asking members with rated answers
+    answers: int  # every answer in the arm this period, rated or not
 
-    def estimate(self, statistic: int) -> Estimate:
-        if not self.members:
-            return Estimate(None, None, None, 0, 0)
-        interval = percentile_interval(self.replicates[statistic]) if self.replicates.shape[1] else None
+
+def _arm(
+    count: FloatArray, sums: FloatArray, answers: int, rated: int, resamples: int, rng: np.random.Generator
+) -> _Arm:
+    """`count` and `sums` (fit, top) per asking member; members resampled with replacement."""
+    members = count.size
+    if not members:
+        return _Arm(NO_FIT, 0, answers)
+    point = sums.sum(axis=1) / count.sum()
+    ratings = round(float(count.sum()))
+    replicates: FloatArray = np.empty((2, 0))
+    if members >= 2:
+        draws = rng.integers(0, members, size=(resamples, members))
+        replicates = sums[:, draws].sum(axis=2) / count[draws].sum(axis=1)
+    estimates = []
+    for statistic in range(2):
+        interval = percentile_interval(replicates[statistic]) if replicates.shape[1] else None
         low, high = interval if interval is not None else (None, None)
-        return Estimate(float(self.point[statistic]), low, high, self.rated, self.ratings)
-
-
-def _difference(a: _Arm, b: _Arm, statistic: int, a_label: str, b_label: str) -> Difference:
-    if not a.members or not b.members:
-        return Difference(a_label, b_label, None, None, None)
-    value = float(b.point[statistic] - a.point[statistic])
-    if not a.replicates.shape[1] or not b.replicates.shape[1]:
-        return Difference(a_label, b_label, value, None, None)
-    interval = percentile_interval(b.replicates[statistic] - a.replicates[statistic])
-    low, high = interval if interval is not None else (None, None)
-    return Difference(a_label, b_label, value, low, high)
+        estimates.append(Estimate(float(point[statistic]), low, high, rated, ratings))
+    return _Arm(Fit(estimates[0], estimates[1], replicates), members, answers)
 
 
 def arm_comparisons(
@@ -92,17 +88,17 @@ def arm_comparisons(
                     np.bincount(codes, weights=period.top_sum[chosen], minlength=len(member_of)),
                 ]
             ).astype(np.float64)
-            arms.append(_Arm(count, sums, own.get(key, 0), int(chosen.size), resamples, rng))
+            arms.append(_arm(count, sums, own.get(key, 0), int(chosen.size), resamples, rng))
             counted = versions.get(key)
             version = counted.most_common(1)[0][0] if counted else None
             labels.append(f"{arm} version" + (f" (v{version})" if version is not None else ""))
         current, alternative = arms
         groups = [
-            GroupFit(f"{comparison}:{arm}", label, group.answers, group.estimate(0), group.estimate(1), None, 0)
+            GroupFit(f"{comparison}:{arm}", label, group.answers, group.fit.mean_fit, group.fit.fit_share, None, 0)
             for arm, label, group in zip(ARMS, labels, arms, strict=True)
         ]
-        mean_change = _difference(current, alternative, 0, *labels)
-        share_change = _difference(current, alternative, 1, *labels)
+        mean_change = difference(current.fit, alternative.fit, 0, *labels)
+        share_change = difference(current.fit, alternative.fit, 1, *labels)
         note = _note(comparison, mean_change, current, alternative)
         result.append(ArmComparison(comparison, groups[0], groups[1], mean_change, share_change, note))
     return tuple(result)
@@ -120,7 +116,7 @@ def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm)
             "difference."
         )
     members = min(current.members, alternative.members)
-    ratings = min(current.ratings, alternative.ratings)
+    ratings = min(current.fit.mean_fit.ratings, alternative.fit.mean_fit.ratings)
     if members < FEW_MEMBERS and ratings >= VERSION_FEW_RATINGS:
         lead = f"With only {members} asking members on one side, read this as a hint."
     else:
