@@ -101,8 +101,7 @@ class EditModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        running = await self.cog.bot.storage.running_comparison(interaction.guild_id)
-        version = await edit_scope(
+        change = await edit_scope(
             self.cog.bot.storage,
             self.cog.bot.scope_cache,
             interaction.guild_id,
@@ -110,10 +109,11 @@ class EditModal(discord.ui.Modal):
             section=self.section,
             text=self.text.value,
         )
+        version = change.version
         await interaction.response.send_message(
-            f"Saved as version {version.number}.{ended_note(running)}", ephemeral=True
+            f"Saved as version {version.number}.{ended_note(change.ended)}", ephemeral=True
         )
-        await self.cog.post_to_log(interaction, version.change_summary, version, ended=running)
+        await self.cog.post_to_log(interaction, version.change_summary, version, ended=change.ended)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)
@@ -236,15 +236,15 @@ class Scope(commands.Cog):
     @app_commands.describe(template="template name (see /scope templates)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def use(self, interaction: discord.Interaction, template: str) -> None:
-        running = await self.bot.storage.running_comparison(_guild_id(interaction))
-        version = await use_template(self.bot.storage, _guild_id(interaction), interaction.user.id, template)
+        change = await use_template(self.bot.storage, _guild_id(interaction), interaction.user.id, template)
+        version = change.version
         await interaction.response.send_message(
             f"The scope is now **{version.title}** (version {version.number}). It is a template: review and "
             "rewrite it with your community (`/scope edit`, or `/scope download` then `/scope upload`)."
-            + ended_note(running),
+            + ended_note(change.ended),
             ephemeral=True,
         )
-        await self.post_to_log(interaction, version.change_summary, version, ended=running)
+        await self.post_to_log(interaction, version.change_summary, version, ended=change.ended)
 
     @use.autocomplete("template")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -266,14 +266,14 @@ class Scope(commands.Cog):
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
-        running = await self.bot.storage.running_comparison(_guild_id(interaction))
-        version = await upload_scope(
+        change = await upload_scope(
             self.bot.storage, self.bot.scope_cache, _guild_id(interaction), interaction.user.id, data, file.filename
         )
+        version = change.version
         await interaction.followup.send(
-            f"Saved as version {version.number}: {version.change_summary}{ended_note(running)}", ephemeral=True
+            f"Saved as version {version.number}: {version.change_summary}{ended_note(change.ended)}", ephemeral=True
         )
-        await self.post_to_log(interaction, version.change_summary, version, ended=running)
+        await self.post_to_log(interaction, version.change_summary, version, ended=change.ended)
 
     @scope.command(name="edit", description="Edit the summary or one section in a form")
     @app_commands.describe(section="'summary' or a section title; a new title adds a section")
@@ -300,26 +300,26 @@ class Scope(commands.Cog):
     @app_commands.describe(version="the version number to restore")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def rollback(self, interaction: discord.Interaction, version: int) -> None:
-        running = await self.bot.storage.running_comparison(_guild_id(interaction))
-        restored = await rollback_scope(self.bot.storage, _guild_id(interaction), interaction.user.id, version)
+        change = await rollback_scope(self.bot.storage, _guild_id(interaction), interaction.user.id, version)
+        restored = change.version
         await interaction.response.send_message(
-            f"Version {version} is current again, saved as version {restored.number}.{ended_note(running)}",
+            f"Version {version} is current again, saved as version {restored.number}.{ended_note(change.ended)}",
             ephemeral=True,
         )
-        await self.post_to_log(interaction, restored.change_summary, restored, ended=running)
+        await self.post_to_log(interaction, restored.change_summary, restored, ended=change.ended)
 
     @scope.command(name="clear", description="Remove the declared scope (its versions are kept)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def clear(self, interaction: discord.Interaction) -> None:
-        running = await self.bot.storage.running_comparison(_guild_id(interaction))
-        if not await self.bot.storage.clear_scope(_guild_id(interaction), interaction.user.id):
+        cleared = await self.bot.storage.clear_scope(_guild_id(interaction), interaction.user.id)
+        if cleared is None:
             raise UserFacingError("There is no declared scope to clear.")
         await interaction.response.send_message(
             "The scope is cleared; I will not answer until a new one is declared (versions are kept: "
-            "`/scope rollback` restores one)." + ended_note(running),
+            "`/scope rollback` restores one)." + ended_note(cleared.ended),
             ephemeral=True,
         )
-        await self.post_to_log(interaction, "cleared the scope", None, ended=running)
+        await self.post_to_log(interaction, "cleared the scope", None, ended=cleared.ended)
 
     @scope.command(name="settings", description="Unscoped answers and the moderation log channel")
     @app_commands.describe(
@@ -424,7 +424,7 @@ class Scope(commands.Cog):
     ) -> None:
         """Tell the configured moderation log channel; a failure there never fails the change itself.
 
-        `ended`: the comparison that was running before this scope change (which ended it)."""
+        `ended`: the comparison this scope change ended."""
         settings = await self.bot.storage.guild_settings(_guild_id(interaction))
         if settings.log_channel_id is None:
             return
@@ -441,13 +441,13 @@ class Scope(commands.Cog):
             log.warning("cannot post to the moderation log channel %s: %s", settings.log_channel_id, error)
 
 
-def ended_note(running: Comparison | None) -> str:
+def ended_note(ended: Comparison | None) -> str:
     """What a scope change says when it ended a running comparison."""
-    if running is None:
+    if ended is None:
         return ""
     return (
-        f" This ended comparison #{running.comparison_id} (its arms were versions {running.current.number} and "
-        f"{running.alternative.number}); its answers stay in the digests."
+        f" This ended comparison #{ended.comparison_id} (its arms were versions {ended.current.number} and "
+        f"{ended.alternative.number}); its answers stay in the digests."
     )
 
 

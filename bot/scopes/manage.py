@@ -13,7 +13,7 @@ from bot.errors import UserFacingError
 from bot.scopes.document import ScopeDocument
 from bot.scopes.parser import parse_scope
 from bot.scopes.templates import UnknownTemplateError, load_template
-from bot.storage import NewScopeVersion, ScopeSource, ScopeVersion, Storage
+from bot.storage import NewScopeVersion, ScopeChange, ScopeSource, ScopeVersion, Storage
 
 NO_SCOPE_MESSAGE = (
     "This server has not declared a cultural scope yet, so I won't answer from nowhere. "
@@ -49,7 +49,7 @@ async def store_document(
     document: ScopeDocument,
     source: ScopeSource,
     change_summary: str,
-) -> ScopeVersion:
+) -> ScopeChange:
     return await storage.add_scope_version(
         NewScopeVersion(
             guild_id=guild_id,
@@ -70,7 +70,7 @@ async def current_document(
     return None if version is None else (version, cache.document(version))
 
 
-async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str) -> ScopeVersion:
+async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str) -> ScopeChange:
     """Make a shipped template the server's scope (a starting point the community then edits)."""
     try:
         document = load_template(name)
@@ -83,7 +83,7 @@ async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str
 
 async def upload_scope(
     storage: Storage, cache: ScopeCache, guild_id: int, actor_id: int, data: bytes, filename: str
-) -> ScopeVersion:
+) -> ScopeChange:
     """Validate an uploaded file (raising ScopeValidationError with every problem) and store it."""
     document = parse_scope(data, source=filename)
     previous = await current_document(storage, cache, guild_id)
@@ -101,7 +101,7 @@ async def edit_scope(
     *,
     section: str | None,
     text: str,
-) -> ScopeVersion:
+) -> ScopeChange:
     """Replace the summary (section None) or one section; the result is validated as a whole file."""
     current = await current_document(storage, cache, guild_id)
     if current is None:
@@ -113,7 +113,7 @@ async def edit_scope(
     return await store_document(storage, guild_id, actor_id, edited, ScopeSource.EDIT, f"edited {what}")
 
 
-async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number: int) -> ScopeVersion:
+async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number: int) -> ScopeChange:
     """Make an earlier version current again, as a new version (history is never rewritten)."""
     target = await storage.scope_version(guild_id, number)
     if target is None:

@@ -27,6 +27,8 @@ from bot.storage.records import (
     Outcome,
     Rating,
     RatingSource,
+    ScopeChange,
+    ScopeCleared,
     ScopeSource,
     ScopeVersion,
 )
@@ -71,6 +73,8 @@ __all__ = [
     "Outcome",
     "Rating",
     "RatingSource",
+    "ScopeChange",
+    "ScopeCleared",
     "ScopeSource",
     "ScopeVersion",
     "SqliteStorage",

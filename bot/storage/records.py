@@ -144,6 +144,23 @@ class Comparison:
         return self.current if arm is Arm.CURRENT else self.alternative
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeChange:
+    """A stored scope change: the version it made current, and the randomized comparison it ended (as ended) when
+    one was running. Both come from the change's own transaction, so a moderator is told about the comparison
+    their change ended, whatever another moderator did at the same moment."""
+
+    version: ScopeVersion
+    ended: Comparison | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeCleared:
+    """A cleared scope: the randomized comparison the clearing ended, if one was running (see ScopeChange)."""
+
+    ended: Comparison | None = None
+
+
 DEFAULT_REASON_TAGS = (
     "too generic",
     "stereotyped",

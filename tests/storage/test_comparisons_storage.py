@@ -27,9 +27,10 @@ def new_answer(**extra) -> NewAnswer:
 async def add_version(storage, content: str, *, raw: bool = False):
     """A new current version: the test scope with a section saying `content` (or `content` as it is)."""
     text = content if raw else f"{FIXTURE.rstrip()}\n\n## Version note\n{content}\n"
-    return await storage.add_scope_version(
+    change = await storage.add_scope_version(
         NewScopeVersion(GUILD, "test-scope", "Test scope", text, ScopeSource.UPLOAD, "test", MODERATOR)
     )
+    return change.version
 
 
 def test_assignment_is_stable_per_member_and_comparison_and_follows_the_share():
@@ -73,14 +74,27 @@ async def test_a_scope_change_ends_the_running_comparison(storage, change):
     started = await start_comparison(storage, GUILD, MODERATOR, 1, 50)
     assert await storage.running_comparison(GUILD) is not None
     if change == "new version":
-        await add_version(storage, "third")
+        changed = await storage.add_scope_version(
+            NewScopeVersion(GUILD, "test-scope", "Test scope", FIXTURE, ScopeSource.UPLOAD, "test", MODERATOR)
+        )
+        assert changed.version.number == 3
+        told = changed.ended
     else:
-        assert await storage.clear_scope(GUILD, MODERATOR)
+        cleared = await storage.clear_scope(GUILD, MODERATOR)
+        assert cleared is not None
+        told = cleared.ended
+        assert await storage.clear_scope(GUILD, MODERATOR) is None, "nothing left to clear"
     assert await storage.running_comparison(GUILD) is None
     [ended] = await storage.comparisons(GUILD)
     assert (ended.comparison_id, ended.end_reason) == (started.comparison_id, "the server's scope changed")
+    assert told == ended, "the change reports the comparison it ended, read in its own transaction"
     actions = [entry.action for entry in await storage.audit_entries(GUILD)]
     assert actions[0] == "comparison.end" and "comparison.start" in actions
+    # With nothing running, a change ends nothing.
+    again = await storage.add_scope_version(
+        NewScopeVersion(GUILD, "test-scope", "Test scope", FIXTURE + "\n", ScopeSource.EDIT, "test", MODERATOR)
+    )
+    assert again.ended is None
 
 
 async def test_storage_refuses_a_second_or_stale_start(storage):

@@ -55,7 +55,7 @@ async def test_every_change_through_the_storage_is_seen_at_once(storage):
     await storage.add_scope_version(version("second"))
     second = await storage.current_scope(GUILD)
     assert second is not None and second.content == "second"
-    assert await storage.clear_scope(GUILD, 1)
+    assert await storage.clear_scope(GUILD, 1) is not None
     assert await storage.current_scope(GUILD) is None
     assert (await storage.guild_settings(GUILD)).current_scope_id is None
 

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from bot.storage.records import Comparison
 from bot.storage.sqlite.cache import MISSING
 from bot.storage.sqlite.connection import ensure_guild_row, fetch_all, fetch_one, write_audit
-from bot.storage.sqlite.scopes import (
-    SCOPE_COLUMNS,
-    ScopesStore,
-    end_running_comparison,
-    running_comparison_id,
-    scope_version_of,
-)
-
-_COMPARISON_COLUMNS = (
-    "SELECT comparison_id, guild_id, current_version_id, alternative_version_id, alternative_share, started_by, "
-    "started_at, ended_at, end_reason FROM comparisons"
-)
+from bot.storage.sqlite.scopes import ScopesStore, end_running_comparison, load_comparison, running_comparison_id
 
 
 class ComparisonsStore(ScopesStore):
@@ -47,7 +34,7 @@ class ComparisonsStore(ScopesStore):
                     (guild_id, current_version_id, alternative_version_id, share, actor_id),
                 )
                 assert cursor.lastrowid is not None
-                comparison = await _comparison(conn, cursor.lastrowid)
+                comparison = await load_comparison(conn, cursor.lastrowid)
                 await write_audit(
                     conn,
                     guild_id,
@@ -68,7 +55,7 @@ class ComparisonsStore(ScopesStore):
         generation = self._guild_cache.generation(guild_id)
         async with self._lock:
             running = await running_comparison_id(self._conn, guild_id)
-            comparison = None if running is None else await _comparison(self._conn, running)
+            comparison = None if running is None else await load_comparison(self._conn, running)
         self._guild_cache.put("comparison", guild_id, generation, comparison)
         return comparison
 
@@ -76,8 +63,7 @@ class ComparisonsStore(ScopesStore):
         """End the running comparison; it, as ended, or None if none was running."""
         try:
             async with self._transaction() as conn:
-                ended = await end_running_comparison(conn, guild_id, actor_id, reason)
-                return None if ended is None else await _comparison(conn, ended)
+                return await end_running_comparison(conn, guild_id, actor_id, reason)
         finally:
             self._guild_cache.invalidate(guild_id)
 
@@ -89,24 +75,4 @@ class ComparisonsStore(ScopesStore):
                 "SELECT comparison_id FROM comparisons WHERE guild_id = ? ORDER BY comparison_id DESC LIMIT ?",
                 (guild_id, limit),
             )
-            return [await _comparison(self._conn, int(row[0])) for row in rows]
-
-
-async def _comparison(conn: aiosqlite.Connection, comparison_id: int) -> Comparison:
-    row = await fetch_one(conn, _COMPARISON_COLUMNS + " WHERE comparison_id = ?", (comparison_id,))
-    assert row is not None
-    versions = {
-        int(version[0]): scope_version_of(version)
-        for version in await fetch_all(conn, SCOPE_COLUMNS + " WHERE version_id IN (?, ?)", (row[2], row[3]))
-    }
-    return Comparison(
-        comparison_id=int(row[0]),
-        guild_id=int(row[1]),
-        current=versions[int(row[2])],
-        alternative=versions[int(row[3])],
-        alternative_share=float(row[4]),
-        started_by=int(row[5]),
-        started_at=str(row[6]),
-        ended_at=row[7],
-        end_reason=row[8],
-    )
+            return [await load_comparison(self._conn, int(row[0])) for row in rows]

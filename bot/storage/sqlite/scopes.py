@@ -10,8 +10,11 @@ import aiosqlite
 
 from bot.storage.records import (
     AuditEntry,
+    Comparison,
     GuildSettings,
     NewScopeVersion,
+    ScopeChange,
+    ScopeCleared,
     ScopeSource,
     ScopeVersion,
 )
@@ -19,6 +22,7 @@ from bot.storage.sqlite.cache import MISSING
 from bot.storage.sqlite.connection import (
     SqliteConnection,
     ensure_guild_row,
+    fetch_all,
     fetch_one,
     write_audit,
 )
@@ -36,8 +40,10 @@ async def running_comparison_id(conn: aiosqlite.Connection, guild_id: int) -> in
     return None if row is None else int(row[0])
 
 
-async def end_running_comparison(conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str) -> int | None:
-    """End the server's running comparison, if any, in the caller's transaction and audit it; its id."""
+async def end_running_comparison(
+    conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str
+) -> Comparison | None:
+    """End the server's running comparison, if any, in the caller's transaction and audit it; it, as ended."""
     running = await running_comparison_id(conn, guild_id)
     if running is None:
         return None
@@ -47,7 +53,34 @@ async def end_running_comparison(conn: aiosqlite.Connection, guild_id: int, acto
         (reason, running),
     )
     await write_audit(conn, guild_id, actor_id, "comparison.end", f"comparison {running} ended: {reason}")
-    return running
+    return await load_comparison(conn, running)
+
+
+_COMPARISON_COLUMNS = (
+    "SELECT comparison_id, guild_id, current_version_id, alternative_version_id, alternative_share, started_by, "
+    "started_at, ended_at, end_reason FROM comparisons"
+)
+
+
+async def load_comparison(conn: aiosqlite.Connection, comparison_id: int) -> Comparison:
+    """A stored comparison with both of its versions."""
+    row = await fetch_one(conn, _COMPARISON_COLUMNS + " WHERE comparison_id = ?", (comparison_id,))
+    assert row is not None
+    versions = {
+        int(version[0]): scope_version_of(version)
+        for version in await fetch_all(conn, SCOPE_COLUMNS + " WHERE version_id IN (?, ?)", (row[2], row[3]))
+    }
+    return Comparison(
+        comparison_id=int(row[0]),
+        guild_id=int(row[1]),
+        current=versions[int(row[2])],
+        alternative=versions[int(row[3])],
+        alternative_share=float(row[4]),
+        started_by=int(row[5]),
+        started_at=str(row[6]),
+        ended_at=row[7],
+        end_reason=row[8],
+    )
 
 
 class ScopesStore(SqliteConnection):
@@ -55,8 +88,9 @@ class ScopesStore(SqliteConnection):
 
     # Scopes
 
-    async def add_scope_version(self, new: NewScopeVersion) -> ScopeVersion:
-        """Store a new immutable version, make it the server's current scope, and audit the change.
+    async def add_scope_version(self, new: NewScopeVersion) -> ScopeChange:
+        """Store a new immutable version, make it the server's current scope, and audit the change; a running
+        comparison ends with it (the change says which).
 
         The version number is taken inside the write transaction, so two moderators changing the
         scope at the same moment get consecutive numbers and neither version is lost.
@@ -98,9 +132,9 @@ class ScopesStore(SqliteConnection):
                 f"scope.{new.source.value}",
                 f"version {version.number} ({version.scope_id}): {new.change_summary}",
             )
-            await end_running_comparison(conn, new.guild_id, new.author_id, SCOPE_CHANGED)
+            ended = await end_running_comparison(conn, new.guild_id, new.author_id, SCOPE_CHANGED)
         self._guild_cache.invalidate(new.guild_id)
-        return version
+        return ScopeChange(version, ended)
 
     async def current_scope(self, guild_id: int) -> ScopeVersion | None:
         cached = self._guild_cache.get("scope", guild_id)
@@ -126,8 +160,8 @@ class ScopesStore(SqliteConnection):
         )
         return [scope_version_of(row) for row in rows]
 
-    async def clear_scope(self, guild_id: int, actor_id: int) -> bool:
-        """Unset the current scope (versions are kept); False if none was set."""
+    async def clear_scope(self, guild_id: int, actor_id: int) -> ScopeCleared | None:
+        """Unset the current scope (versions are kept), ending a running comparison; None if none was set."""
         try:
             async with self._transaction() as conn:
                 cursor = await conn.execute(
@@ -137,10 +171,9 @@ class ScopesStore(SqliteConnection):
                     (guild_id,),
                 )
                 if cursor.rowcount == 0:
-                    return False
+                    return None
                 await write_audit(conn, guild_id, actor_id, "scope.clear", "the server has no declared scope now")
-                await end_running_comparison(conn, guild_id, actor_id, SCOPE_CHANGED)
-                return True
+                return ScopeCleared(await end_running_comparison(conn, guild_id, actor_id, SCOPE_CHANGED))
         finally:
             self._guild_cache.invalidate(guild_id)
 
