@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.app import SandboxOptions, run_sandbox
+from bot.scopes.comparisons import assign_arm
+from bot.storage import Arm
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SCRIPT = ROOT / "examples" / "sandbox-demo.txt"
@@ -82,8 +84,29 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root):
     assert list(temp_root.iterdir()) == []
 
     # The database holds what the bot did, under pseudonyms.
-    assert rows(db, "SELECT outcome, scope_version_id IS NOT NULL FROM answers") == [("ok", 1)]
-    assert sorted(rows(db, "SELECT value, source FROM ratings")) == [(2, "button"), (3, "button")]
+    answers = rows(
+        db,
+        "SELECT a.outcome, a.asker_hash, v.number, a.comparison_id, a.arm, a.answer FROM answers a "
+        "JOIN scope_versions v ON v.version_id = a.scope_version_id ORDER BY a.answer_id",
+    )
+    assert len(answers) == 3
+    outcome, _, number, comparison, arm, _ = answers[0]
+    assert (outcome, number, comparison, arm) == ("ok", 1, None, None), "asked before the comparison"
+    # The two questions asked during the comparison: each member's arm is the stable assignment from their
+    # pseudonym, and the answer was written and recorded under that arm's version.
+    assert "Running: Comparison #1: version 2 (current) for 50% of members against version 1" in text
+    titles = {1: "Coffee-shop talk among Jakarta office workers", 2: "Vietnamese family dynamics"}
+    for outcome, asker, number, comparison, arm, answer in answers[1:]:
+        assigned = assign_arm(1, asker, 0.5)
+        assert (outcome, comparison, arm) == ("ok", 1, assigned.value)
+        assert number == (2 if assigned is Arm.CURRENT else 1)
+        assert f"within the declared scope “{titles[number]}" in answer
+    assert sorted(rows(db, "SELECT value, source FROM ratings")) == [
+        (2, "button"),
+        (2, "button"),
+        (3, "button"),
+        (3, "button"),
+    ]
     assert sorted(rows(db, "SELECT tag FROM rating_reasons")) == [
         ("misses variation",),
         ("wrong register or formality",),
