@@ -22,7 +22,9 @@ HOW_TO_READ = (
     "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
     "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
-    "Changes compare this period with the previous one of equal length; scope-version comparisons are "
+    "Changes compare this period with the previous one of equal length, read as known at this period's end: "
+    "with the ratings and comments its answers received, and the ratings changed, after it ended (so its "
+    "numbers can differ a little from its own digest's). Scope-version comparisons are "
     "observational (questions, members and time differ too), not an experiment. Randomized comparisons are: "
     "members were assigned to the versions at random (a hash of their pseudonym) and kept their version; their "
     "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",

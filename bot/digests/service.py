@@ -43,11 +43,13 @@ def parse_timestamp(text: str) -> datetime:
 
 
 async def period_rows(storage: Storage, guild_id: int, period: Period) -> tuple[DigestRows, DigestRows]:
-    """The period's rows and those of the equally long period before it (for comparisons)."""
+    """The period's rows and those of the equally long period before it (for comparisons), whose answers come
+    with the feedback they received up to the period's end."""
     length = period.end - period.start
-    current = await storage.digest_rows(guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end))
+    end = sqlite_timestamp(period.end)
+    current = await storage.digest_rows(guild_id, sqlite_timestamp(period.start), end)
     previous = await storage.digest_rows(
-        guild_id, sqlite_timestamp(period.start - length), sqlite_timestamp(period.start)
+        guild_id, sqlite_timestamp(period.start - length), sqlite_timestamp(period.start), feedback_before=end
     )
     return current, previous
 

@@ -153,10 +153,48 @@ async def test_read_digest_periods_reads_what_the_storage_method_does(tmp_path: 
         assert {answer.language for answer in current.answers} == {"en", "id", None}
         assert current.declined == 1 and current.guild_name == "Kopi Talk"
         assert all(isinstance(rating.is_asker, bool) for rating in current.ratings)
-        # The earlier period, only compared with: its answers come without their texts.
-        expected = await storage.digest_rows(GUILD, previous_start, start)
+        # The earlier period, only compared with: its answers come without their texts, and with the feedback
+        # they received up to this period's end.
+        expected = await storage.digest_rows(GUILD, previous_start, start, feedback_before=end)
         assert previous == replace(expected, answers=[replace(a, question="", answer="") for a in expected.answers])
         assert previous.guild_name == "Kopi Talk" and previous.answers == [] and previous.declined == 0
+    finally:
+        await storage.close()
+
+
+async def test_feedback_after_a_period_ends_counts_in_the_next_digests_comparison(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    try:
+        cut = datetime.now(UTC)
+        await asyncio.sleep(0.01)  # stored times have millisecond resolution
+        everything = await storage.digest_rows(GUILD, "2000-01-01T00:00:00.000Z", sqlite_timestamp(cut))
+        first = everything.answers[0].answer_id
+        # After the cut: a new rating with a reason, and a changed one (rater-0 had rated it 1, with reasons).
+        await storage.put_rating(Rating(first, "late-rater", 3, 3, False, RatingSource.BUTTON))
+        assert await storage.set_reasons(first, "late-rater", ["useful"])
+        await storage.put_rating(Rating(first, "rater-0", 3, 3, True, RatingSource.BUTTON))
+        await storage.add_comment(NewComment(first, "late-rater", "came back to say thanks", CommentSource.MODAL, True))
+
+        ended = Period(cut - timedelta(days=7), cut)  # the digest made at the cut: none of the late feedback
+        rows, _ = await period_rows(storage, GUILD, ended)
+        assert {rating.rater_hash for rating in rows.ratings if rating.answer_id == first} == set()
+        assert not [reason for reason in rows.reasons if reason.answer_id == first], "no reason without its rating"
+        assert "came back to say thanks" not in {comment.text for comment in rows.comments}
+
+        # The next digest compares with that period as known at its own end: the late feedback is there.
+        following = Period(cut, cut + timedelta(days=7))
+        _, previous = await period_rows(storage, GUILD, following)
+        late = {rating.rater_hash: rating.value for rating in previous.ratings if rating.answer_id == first}
+        assert late == {"late-rater": 3, "rater-0": 3}
+        assert {(reason.rater_hash, reason.tag) for reason in previous.reasons if reason.answer_id == first} == {
+            ("late-rater", "useful"),
+            ("rater-0", "too generic"),
+            ("rater-0", "stereotyped"),
+        }
+        assert "came back to say thanks" in {comment.text for comment in previous.comments}
+        start, end = sqlite_timestamp(following.start), sqlite_timestamp(following.end)
+        _, read = read_digest_periods(storage.path, GUILD, start, end, sqlite_timestamp(ended.start))
+        assert read == replace(previous, answers=[replace(a, question="", answer="") for a in previous.answers])
     finally:
         await storage.close()
 

@@ -97,13 +97,19 @@ class DigestsStore(ScopesStore):
                 (status.value, channel_id, message_id, files_dir, error, status.value, digest_id),
             )
 
-    async def digest_rows(self, guild_id: int, start: str, end: str) -> DigestRows:
+    async def digest_rows(
+        self, guild_id: int, start: str, end: str, *, feedback_before: str | None = None
+    ) -> DigestRows:
         """One server's answers created in [start, end), with the ratings, reasons and comments they received
-        before `end`, the moderators' actions and the consent decisions in the period."""
+        before `feedback_before` (by default `end`; a rating counts with its latest value), the moderators'
+        actions and the consent decisions in the period.
+
+        A later `feedback_before` reads an earlier period as it is known now: with the ratings its answers got,
+        or that were changed, after it ended (the previous period a digest compares with is read up to the
+        digest's own end, so that no rating falls between two digests)."""
+        queries = _digest_queries(guild_id, start, end, feedback_before=feedback_before)
         async with self._lock:
-            results = [
-                await fetch_all(self._conn, sql, params) for sql, params in _digest_queries(guild_id, start, end)
-            ]
+            results = [await fetch_all(self._conn, sql, params) for sql, params in queries]
         return _digest_rows(guild_id, start, end, results)
 
 
@@ -111,8 +117,9 @@ def read_digest_periods(
     database: Path, guild_id: int, start: str, end: str, previous_start: str
 ) -> tuple[DigestRows, DigestRows]:
     """A digest's rows, read on a read-only connection of the caller's own: `digest_rows` of the period
-    [start, end) and of the one before it, [previous_start, start), whose answers come without their question
-    and answer texts (the earlier period is only compared with, never quoted or exported).
+    [start, end) and of the one before it, [previous_start, start), with the feedback its answers received
+    before `end`, and without their question and answer texts (the earlier period is only compared with, never
+    quoted or exported).
 
     For digests made in worker processes: they read the rows themselves instead of receiving them pickled
     (unpickling 100,000 ratings takes seconds). Both periods come from one read transaction, so from one
@@ -124,7 +131,7 @@ def read_digest_periods(
         conn.execute("BEGIN")
         try:
             current = _digest_rows(guild_id, start, end, _cursors(conn, _digest_queries(guild_id, start, end)))
-            queries = _digest_queries(guild_id, previous_start, start, texts=False)
+            queries = _digest_queries(guild_id, previous_start, start, texts=False, feedback_before=end)
             return current, _digest_rows(guild_id, previous_start, start, _cursors(conn, queries))
         finally:
             conn.rollback()
@@ -137,10 +144,13 @@ def _cursors(conn: sqlite3.Connection, queries: list[tuple[str, tuple[Any, ...]]
 _IN_PERIOD = "answer_id IN (SELECT answer_id FROM answers WHERE guild_id = ? AND created_at >= ? AND created_at < ?)"
 
 
-def _digest_queries(guild_id: int, start: str, end: str, *, texts: bool = True) -> list[tuple[str, tuple[Any, ...]]]:
+def _digest_queries(
+    guild_id: int, start: str, end: str, *, texts: bool = True, feedback_before: str | None = None
+) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements behind `digest_rows`, in the order `_digest_rows` takes their results; `texts=False`
     leaves out the answers' question and answer texts ("" instead)."""
     answer_texts = "a.question, a.answer" if texts else "'', ''"
+    feedback = feedback_before or end
     return [
         ("SELECT name FROM guilds WHERE guild_id = ?", (guild_id,)),
         (
@@ -158,17 +168,19 @@ def _digest_queries(guild_id: int, start: str, end: str, *, texts: bool = True) 
             "SELECT answer_id, rater_hash, value, scale_size, is_asker, source = 'button', created_at, "
             f"nullif(updated_at, created_at) FROM ratings WHERE {_IN_PERIOD} AND updated_at < ? "
             "ORDER BY answer_id, rater_hash",
-            (guild_id, start, end, end),
+            (guild_id, start, end, feedback),
         ),
         (
-            f"SELECT answer_id, rater_hash, tag FROM rating_reasons WHERE {_IN_PERIOD} "
-            "ORDER BY answer_id, rater_hash, tag",
-            (guild_id, start, end),
+            # The reasons of the ratings read above: none of a rating given or changed after the cut-off.
+            "SELECT r.answer_id, r.rater_hash, r.tag FROM rating_reasons r JOIN ratings t "
+            f"ON t.answer_id = r.answer_id AND t.rater_hash = r.rater_hash WHERE r.{_IN_PERIOD} AND t.updated_at < ? "
+            "ORDER BY r.answer_id, r.rater_hash, r.tag",
+            (guild_id, start, end, feedback),
         ),
         (
             "SELECT comment_id, answer_id, rater_hash, text, quotable, created_at FROM comments "
             f"WHERE {_IN_PERIOD} AND created_at < ? ORDER BY comment_id",
-            (guild_id, start, end, end),
+            (guild_id, start, end, feedback),
         ),
         (
             "SELECT action, detail, created_at FROM audit_log WHERE guild_id = ? AND created_at >= ? "
