@@ -131,6 +131,16 @@ class Settings(BaseSettings):
         description="A reply to an answer starting with this is stored as a comment on it.",
     )
     privacy_url: AnyHttpUrl | None = Field(default=None, description="Link to the privacy notice shown to members.")
+    reaction_catch_up_answers: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        description="On each new gateway session, how many of the newest answers have their rating reactions "
+        "read back, for reactions made while the bot was offline (0: off).",
+    )
+    reaction_catch_up_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, description="Only answers from this many hours back are read back."
+    )
 
     # Operations
     log_level: LogLevel = Field(default=LogLevel.INFO, description="Logging level.")

@@ -15,6 +15,8 @@ import hashlib
 import json
 import logging
 import pkgutil
+import time
+from datetime import UTC, datetime, timedelta
 
 import discord
 from discord.ext import commands
@@ -25,6 +27,7 @@ from bot.collector import freeze_and_collect_less, unfreeze
 from bot.config import CommandSync, Settings
 from bot.digests.service import DigestService
 from bot.discord_endpoints import use_discord_endpoints
+from bot.feedback.catch_up import ReactionGate, catch_up_reactions
 from bot.jobs import Jobs
 from bot.llm.client import ModelClient
 from bot.pseudonyms import Pseudonymizer
@@ -78,6 +81,9 @@ class CultureBot(commands.Bot):
         self.jobs: Jobs | None = None
         self._caught_up = False
         self._catch_up: asyncio.Task[None] | None = None
+        # Rating reactions made while the bot was offline (bot/feedback/catch_up.py), read back per gateway session.
+        self.reaction_gate = ReactionGate()
+        self._reactions_catch_up: asyncio.Task[None] | None = None
 
     @property
     def storage(self) -> Storage:
@@ -147,6 +153,38 @@ class CultureBot(commands.Bot):
             # on_ready fires again after reconnects; digests missed while down are caught up once.
             self._caught_up = True
             self._catch_up = asyncio.create_task(self.jobs.catch_up(), name="digest catch-up")
+        # on_ready means a new session (a resumed one replays what it missed and fires on_resumed instead).
+        running = self._reactions_catch_up is not None and not self._reactions_catch_up.done()
+        if self.settings.reaction_catch_up_answers and not running and not self._closing:
+            self._reactions_catch_up = asyncio.create_task(self._catch_up_reactions(), name="reaction catch-up")
+
+    async def _catch_up_reactions(self) -> None:
+        started = time.monotonic()
+        try:
+            counts = await catch_up_reactions(
+                self,
+                self.storage,
+                self.pseudonyms,
+                self.reaction_gate,
+                since=datetime.now(UTC) - timedelta(hours=self.settings.reaction_catch_up_hours),
+                limit=self.settings.reaction_catch_up_answers,
+                stopping=lambda: self._closing,
+            )
+        except Exception:
+            log.exception("reading back rating reactions failed; live reactions are unaffected")
+            return
+        log.info(
+            "rating reactions read back on %d answer(s) in %.1fs: %d stored, %d removed, %d not kept without "
+            "consent, %d ambiguous, %d answer(s) unreadable%s",
+            counts.answers,
+            time.monotonic() - started,
+            counts.stored,
+            counts.deleted,
+            counts.not_consented,
+            counts.ambiguous,
+            counts.unreadable,
+            f" ({'; '.join(counts.errors)})" if counts.errors else "",
+        )
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.storage.ensure_guild(guild.id, guild.name)
@@ -165,6 +203,11 @@ class CultureBot(commands.Bot):
         try:
             if self._answerer is not None:
                 await self._answerer.drain(self.settings.shutdown_grace_seconds)
+            if self._reactions_catch_up is not None:
+                # It stops between answers once closing; an answer's database work is not cut off mid-query.
+                await asyncio.wait({self._reactions_catch_up}, timeout=self.settings.shutdown_grace_seconds)
+                self._reactions_catch_up.cancel()
+                await asyncio.gather(self._reactions_catch_up, return_exceptions=True)
             if self._catch_up is not None:
                 # Let a catch-up digest finish its database work (cancelling mid-query would leave a statement
                 # open); past the grace period it is cancelled and its period resumes at the next start.

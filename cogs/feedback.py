@@ -41,6 +41,8 @@ class Feedback(commands.Cog):
     async def _on_reaction(self, event: discord.RawReactionActionEvent, *, added: bool) -> None:
         if event.guild_id is None or self.bot.user is None or event.user_id == self.bot.user.id:
             return
+        # While this answer's reactions are being read back after a reconnect, this newer event waits for it.
+        await self.bot.reaction_gate.wait(event.message_id)
         async with self._reactions:
             change, answer, value = await apply_reaction(
                 self.bot.storage,

@@ -29,11 +29,13 @@ def rows(world, sql, params=()):
 async def ask(world, text="How do I address my manager?"):
     """A member asks; returns the finished answer message (with its rating controls)."""
     world.model.script("Use Pak or Bu with the first name; it varies by company.")
+    before = {message.id for message in world.standin.bot_messages(world.channel_id)}
     await world.standin.send_message(world.channel_id, world.asker_id, world.mention(text))
 
     def finished():
         messages = world.standin.bot_messages(world.channel_id)
-        return messages[-1] if messages and messages[-1].components else None
+        new = messages and messages[-1].id not in before
+        return messages[-1] if new and messages[-1].components else None
 
     return await world.standin.wait_for(finished, what="the answer with its controls")
 

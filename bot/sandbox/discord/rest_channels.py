@@ -196,7 +196,8 @@ class ChannelRoutes:
         emoji = self._emoji(request)
         key = str(emoji["id"]) if emoji.get("id") else str(emoji["name"])
         reaction = msg.reactions.get(key)
-        users = [self.state.users[u].payload() for u in (reaction.user_ids if reaction else [])]
+        # Discord lists a reaction's users by id, which is what `after` pages through.
+        users = [self.state.users[u].payload() for u in sorted(reaction.user_ids if reaction else [])]
         after = request.query.get("after")
         if after is not None:
             users = [u for u in users if int(u["id"]) > int(after)]

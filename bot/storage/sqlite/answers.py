@@ -171,6 +171,16 @@ class AnswersStore(SqliteConnection):
         )
         return None if row is None else _answer_record(row)
 
+    async def recent_answer_ids(self, since_iso: str, limit: int) -> list[int]:
+        """The newest answers shown to members (finished or cut off) created since `since_iso`, newest first."""
+        rows = await self._fetchall(
+            # Through the per-server time index (a plain scan by id would read every older answer's row).
+            "SELECT answer_id FROM answers WHERE guild_id IN (SELECT guild_id FROM guilds) AND created_at >= ? "
+            "AND outcome IN ('ok', 'incomplete') ORDER BY answer_id DESC LIMIT ?",
+            (since_iso, limit),
+        )
+        return [int(row[0]) for row in rows]
+
     async def answer_message_ids(self, answer_id: int) -> list[int]:
         rows = await self._fetchall(
             "SELECT message_id FROM answer_messages WHERE answer_id = ? ORDER BY part", (answer_id,)

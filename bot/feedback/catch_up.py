@@ -1,0 +1,183 @@
+"""Rating reactions made while the bot was not connected, read back from Discord when it connects.
+
+Discord replays the events a bot missed only when its gateway session resumes; after a restart or a long
+outage, reactions added or removed in the meantime are never delivered. So at each new gateway session the bot
+reads the rating reactions on its most recent answers and brings the stored reaction ratings in line with them:
+
+- a rating reaction with no stored rating, or a different one, is stored, exactly as a live reaction would be
+  (with the member's consent; members who have not chosen are not prompted, so nobody gets a burst of notes);
+- a stored rating that came from a reaction whose reaction is gone is deleted (it was removed meanwhile);
+- a rating given with the buttons is left alone: which of the two came last cannot be told;
+- a member with two rating reactions on one answer keeps their stored rating when it is one of them; otherwise
+  which came last cannot be told either, and nothing is stored (counted as ambiguous).
+
+Live reactions on an answer wait while that answer is being reconciled (`ReactionGate`), and are applied after:
+they are newer than what was read, so the result is the same as if every event had been delivered in order.
+An answer whose messages cannot be read (deleted, no access, Discord errors) is left as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import discord
+
+from bot.feedback.ratings import RatingChange, record_rating
+from bot.feedback.scales import scale_named
+from bot.pseudonyms import Pseudonymizer
+from bot.storage import RatingSource, Storage, sqlite_timestamp
+
+log = logging.getLogger(__name__)
+
+
+class ReactionGate:
+    """Holds live reaction events on the messages of the answer being reconciled until it is done."""
+
+    def __init__(self) -> None:
+        self._busy: dict[int, asyncio.Event] = {}
+
+    @contextlib.asynccontextmanager
+    async def holding(self, message_ids: Collection[int]) -> AsyncIterator[None]:
+        done = asyncio.Event()
+        for message_id in message_ids:
+            self._busy[message_id] = done
+        try:
+            yield
+        finally:
+            for message_id in message_ids:
+                if self._busy.get(message_id) is done:
+                    del self._busy[message_id]
+            done.set()
+
+    async def wait(self, message_id: int) -> None:
+        """Return at once, or when the reconciliation of the message's answer has finished."""
+        busy = self._busy.get(message_id)
+        if busy is not None:
+            await busy.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """What to change for one answer: ratings to store (member id, value) and to delete (member hash, value)."""
+
+    store: list[tuple[int, int]]
+    delete: list[tuple[str, int]]
+    ambiguous: int  # members with several rating reactions, none of them their stored rating
+
+
+def plan_reconcile(
+    stored: Mapping[str, tuple[int, RatingSource]],
+    present: Mapping[int, Collection[int]],
+    member_hash: Callable[[int], str],
+) -> Reconcile:
+    """The changes that make one answer's stored ratings match its rating reactions (see the module docstring).
+
+    `stored`: member hash → (value, source) of the answer's ratings; `present`: member id → the rating values
+    they have reacted with, on any of the answer's messages."""
+    store: list[tuple[int, int]] = []
+    ambiguous = 0
+    reacting: set[str] = set()
+    for user_id, values in sorted(present.items()):
+        rater = member_hash(user_id)
+        reacting.add(rater)
+        current = stored.get(rater)
+        if current is not None and (current[1] is RatingSource.BUTTON or current[0] in values):
+            continue
+        if len(values) == 1:
+            store.append((user_id, next(iter(values))))
+        else:
+            ambiguous += 1
+    delete = [
+        (rater, value)
+        for rater, (value, source) in sorted(stored.items())
+        if source is RatingSource.REACTION and rater not in reacting
+    ]
+    return Reconcile(store, delete, ambiguous)
+
+
+@dataclass(slots=True)
+class CatchUpCounts:
+    answers: int = 0  # answers whose reactions were read
+    stored: int = 0
+    deleted: int = 0
+    not_consented: int = 0  # rating reactions of members who have not agreed (or declined): not stored
+    ambiguous: int = 0
+    unreadable: int = 0  # answers left alone: a message could not be read
+    errors: list[str] = field(default_factory=list)
+
+
+async def catch_up_reactions(
+    client: discord.Client,
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    gate: ReactionGate,
+    *,
+    since: datetime,
+    limit: int,
+    stopping: Callable[[], bool] = lambda: False,
+) -> CatchUpCounts:
+    """Reconcile the rating reactions of the `limit` newest answers created since `since`, newest first;
+    stops between answers once `stopping()` is true (the bot is shutting down)."""
+    counts = CatchUpCounts()
+    for answer_id in await storage.recent_answer_ids(sqlite_timestamp(since), limit):
+        if stopping():
+            break
+        message_ids = await storage.answer_message_ids(answer_id)
+        answer = await storage.get_answer(answer_id)
+        if answer is None or not message_ids:
+            continue
+        async with gate.holding(message_ids):
+            settings = await storage.guild_settings(answer.guild_id)
+            scale = scale_named(settings.rating_scale)
+            try:
+                present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
+            except discord.HTTPException as error:
+                counts.unreadable += 1
+                if len(counts.errors) < 5:
+                    counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
+                continue
+            counts.answers += 1
+            stored = {r.rater_hash: (r.value, r.source) for r in await storage.ratings_for_answer(answer_id)}
+            plan = plan_reconcile(stored, present, pseudonyms.member)
+            counts.ambiguous += plan.ambiguous
+            for user_id, value in plan.store:
+                change = await record_rating(
+                    storage,
+                    pseudonyms,
+                    answer,
+                    user_id=user_id,
+                    value=value,
+                    source=RatingSource.REACTION,
+                    settings=settings,
+                )
+                if change is RatingChange.STORED:
+                    counts.stored += 1
+                elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
+                    counts.not_consented += 1
+            for rater, value in plan.delete:
+                counts.deleted += await storage.delete_rating(answer_id, rater, value=value)
+    return counts
+
+
+async def _rating_reactions(
+    client: discord.Client, channel_id: int, message_ids: Collection[int], value_of: Callable[[str], int | None]
+) -> dict[int, set[int]]:
+    """Member id → the rating values they reacted with, over the answer's messages (the bot's own left out)."""
+    channel = client.get_partial_messageable(channel_id)  # a thread or channel, cached or not
+    own = client.user.id if client.user is not None else None
+    present: dict[int, set[int]] = {}
+    for message_id in message_ids:
+        message = await channel.fetch_message(message_id)
+        for reaction in message.reactions:
+            value = value_of(str(reaction.emoji))
+            if value is None or reaction.count <= int(reaction.me):
+                continue  # not a rating emoji, or only the bot's own
+            async for user in reaction.users():
+                if user.id != own:
+                    present.setdefault(user.id, set()).add(value)
+    return present

@@ -1,0 +1,85 @@
+"""Rating reactions made while the bot was offline are read back when it connects (bot/feedback/catch_up.py)."""
+
+from __future__ import annotations
+
+from bot.pseudonyms import Pseudonymizer
+from tests.e2e.test_feedback import ask, button_labeled, click, db, rows
+from tests.helpers import eventually, give_consent
+
+
+def member_hash(user_id: int) -> str:
+    return Pseudonymizer(b"k" * 32).member(user_id)
+
+
+def ratings(world) -> set[tuple[str, str, int, str]]:
+    """(question, rater hash, value, source) of every stored rating."""
+    return {
+        (question, rater, value, source)
+        for question, rater, value, source in rows(
+            world,
+            "SELECT a.question, r.rater_hash, r.value, r.source FROM ratings r JOIN answers a USING (answer_id)",
+        )
+    }
+
+
+async def test_reactions_made_while_offline_are_read_back_on_connect(world, run_bot):
+    citra = int(world.standin.add_member(world.guild_id, "citra")["user"]["id"])  # never chose: no consent
+    ayu, budi = world.asker_id, world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    await give_consent(db(world), world.guild_id, ayu, "ratings")
+    async with run_bot():
+        first = await ask(world, "How do I address my manager?")
+        second = await ask(world, "How do I greet my aunt at Lebaran?")
+        assert second.id != first.id
+        await world.standin.add_reaction(world.channel_id, first.id, budi, "✅")
+        await click(world, first, ayu, button_labeled(first, "Does not fit"))
+        await eventually(lambda: len(ratings(world)) == 2, what="the live ratings")
+
+    # Offline: nothing reaches the bot.
+    await world.standin.remove_reaction(world.channel_id, first.id, budi, "✅")  # took it back
+    await world.standin.add_reaction(world.channel_id, second.id, budi, "❌")  # a new rating
+    await world.standin.add_reaction(world.channel_id, first.id, ayu, "✅")  # rated with a button already
+    await world.standin.add_reaction(world.channel_id, second.id, citra, "✅")  # no consent
+    await world.standin.add_reaction(world.channel_id, second.id, ayu, "✅")  # two ratings at once: which?
+    await world.standin.add_reaction(world.channel_id, second.id, ayu, "🤔")
+    q1, q2 = "How do I address my manager?", "How do I greet my aunt at Lebaran?"
+    assert ratings(world) == {(q1, member_hash(budi), 3, "reaction"), (q1, member_hash(ayu), 1, "button")}
+
+    async with run_bot():
+        expected = {(q2, member_hash(budi), 1, "reaction"), (q1, member_hash(ayu), 1, "button")}
+        await eventually(lambda: ratings(world) == expected, what="the reactions read back")
+        # Members who have not chosen are not stored and not prompted in a burst of channel notes.
+        assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
+        # Live reactions carry on as usual afterwards.
+        await world.standin.add_reaction(world.channel_id, second.id, budi, "🤔")
+        await eventually(
+            lambda: (q2, member_hash(budi), 2, "reaction") in ratings(world), what="a live change after the catch-up"
+        )
+
+
+async def test_reading_back_can_be_turned_off(world, run_bot):
+    ayu, budi = world.asker_id, world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    await give_consent(db(world), world.guild_id, ayu, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+    await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")  # offline
+    async with run_bot(reaction_catch_up_answers=0):
+        await world.standin.add_reaction(world.channel_id, answer.id, ayu, "✅")  # live
+        await eventually(lambda: len(ratings(world)) == 1, what="the live rating")
+        assert {rater for _, rater, _, _ in ratings(world)} == {member_hash(ayu)}, "the offline one was not read"
+
+
+async def test_an_answer_that_cannot_be_read_keeps_its_ratings(world, run_bot, caplog):
+    budi = world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: len(ratings(world)) == 1, what="the live rating")
+    await world.standin.delete_message(world.channel_id, answer.id)  # offline: the reactions went with it
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    assert "1 answer(s) unreadable" in caplog.text and "404" in caplog.text
+    assert {rater for _, rater, _, _ in ratings(world)} == {member_hash(budi)}, "not deleted on a failed read"
