@@ -143,6 +143,7 @@ _ASCII_NON_WORD = str.maketrans({c: " " for c in map(chr, range(128)) if c not i
 # this word never comes from a text.
 _TEXT_END = "Q"
 _SEPARATOR = f" {_TEXT_END} "
+_CHUNK_TEXTS = 2000
 
 
 def _fold(text: str) -> str:
@@ -249,11 +250,18 @@ class SparseDocs:
 
 def _words_by_text(texts: Sequence[str]) -> tuple[NDArray[np.int64], NDArray[np.int64], list[str]]:
     """Every word of the texts in order: (term ids, text indices, terms by id), ids numbered by first use."""
-    # One list of all the words, each text's followed by _TEXT_END, mapped to ids in one pass.
-    words = _SEPARATOR.join(_spaced_texts(texts)).split()
+    # The words of _CHUNK_TEXTS texts at a time in one list, each text's followed by _TEXT_END, mapped to ids in
+    # one pass: joined work pays off on short comments, and a big server's words are never all strings at once
+    # (that raised a 20,000-comment digest's peak memory by 15 MB).
     term_ids: defaultdict[str, int] = defaultdict(count(-1).__next__)  # a new word gets the next id
     end_id = term_ids[_TEXT_END]  # -1, so that words are numbered from 0
-    ids = np.fromiter(map(term_ids.__getitem__, words), dtype=np.int64, count=len(words))
+    chunks = []
+    for start in range(0, len(texts), _CHUNK_TEXTS):
+        words = _SEPARATOR.join(_spaced_texts(texts[start : start + _CHUNK_TEXTS])).split()
+        words.append(_TEXT_END)  # the chunk's last text ends too
+        chunks.append(np.fromiter(map(term_ids.__getitem__, words), dtype=np.int64, count=len(words)))
+        del words
+    ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
     ends = ids == end_id
     text = np.cumsum(ends)[~ends]  # the number of text ends before a word is the index of its text
     return ids[~ends], text, list(term_ids)[1:]

@@ -129,6 +129,15 @@ def test_words_found_together_are_those_found_text_by_text(texts: list[str]):
     assert term.dtype == rows.dtype == np.int64
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 7])
+def test_texts_tokenised_a_chunk_at_a_time_give_the_same_words(monkeypatch, chunk: int):
+    texts = [text for corpus in CORPORA[2:12] for text in corpus]
+    expected = reference_words_by_text(texts)
+    monkeypatch.setattr(themes, "_CHUNK_TEXTS", chunk)
+    term, rows, terms = themes._words_by_text(texts)
+    assert (term.tolist(), rows.tolist(), terms) == expected
+
+
 def test_dot_is_bit_identical_to_indexed_products():
     texts = [f"{a} {b} {c} shared" for a in ("spicy", "sambal", "rice") for b in ("formal", "bapak") for c in "xyz"]
     docs = themes.tfidf([text.replace("x", "extra words here") for text in texts])
