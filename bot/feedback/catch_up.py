@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,8 +30,6 @@ from bot.feedback.ratings import RatingChange, record_rating
 from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import RatingSource, Storage, sqlite_timestamp
-
-log = logging.getLogger(__name__)
 
 
 class ReactionGate:
