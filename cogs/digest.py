@@ -117,10 +117,11 @@ class Digest(commands.Cog):
     async def preview(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        last = await self.bot.storage.last_digest(interaction.guild_id)
-        end = datetime.now(UTC).replace(microsecond=0)
-        start = datetime.fromisoformat(last.period_end.replace("Z", "+00:00")) if last else end - timedelta(days=7)
-        await self._send_files(interaction, Period(start, end), "Digest preview (not sent, not recorded)")
+        period = await self.jobs.digests.period_so_far(interaction.guild_id)
+        if period.end <= period.start:
+            await interaction.followup.send("Nothing to preview: the last digest is up to date.", ephemeral=True)
+            return
+        await self._send_files(interaction, period, "Digest preview (not sent, not recorded)")
 
     @digest.command(name="research-role", description="The role whose members may export research data")
     @app_commands.checks.has_permissions(manage_guild=True)

@@ -118,8 +118,12 @@ class DigestService:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def directory(self, guild_id: int, period: Period) -> Path:
-        return self._root / str(guild_id) / f"{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}"
+    def directory(self, record: DigestRecord, period: Period) -> Path:
+        """Where a claimed digest's files go: named by its period, and by its id, since two digests can cover
+        periods that look alike to the minute (`/digest now` twice in a minute) and neither may overwrite the
+        other's files (an undelivered one is sent from them later)."""
+        name = f"{period.start:%Y%m%dT%H%M}-{period.end:%Y%m%dT%H%M}-digest-{record.digest_id}"
+        return self._root / str(record.guild_id) / name
 
     @contextlib.asynccontextmanager
     async def _server(self, guild_id: int) -> AsyncIterator[None]:
@@ -158,16 +162,25 @@ class DigestService:
                 return None
             return await self._make(settings, period)
 
+    async def period_so_far(self, guild_id: int, now: datetime | None = None) -> Period:
+        """Everything since the last digest (the last 7 days when there is none) up to now: what `/digest now`
+        sends and `/digest preview` shows. Empty (end <= start) when the last digest is that recent.
+
+        The end is now to the millisecond, as timestamps are stored, so the answers and ratings of the moment just
+        before are in it (to the second, they were left to the next digest)."""
+        last = await self._storage.last_digest(guild_id)
+        moment = now or datetime.now(UTC)
+        end = moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+        return Period(parse_timestamp(last.period_end) if last else end - timedelta(days=7), end)
+
     async def run_now(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
         """A digest for everything since the last one, sent now (moderators' `/digest now`)."""
         settings = await self._storage.guild_settings(guild_id)
         async with self._server(guild_id):
-            last = await self._storage.last_digest(guild_id)
-            end = (now or datetime.now(UTC)).replace(microsecond=0)
-            start = parse_timestamp(last.period_end) if last else end - timedelta(days=7)
-            if end <= start:
+            period = await self.period_so_far(guild_id, now)
+            if period.end <= period.start:
                 return None
-            return await self._make(settings, Period(start, end))
+            return await self._make(settings, period)
 
     async def _make(self, settings: GuildSettings, period: Period) -> DigestRecord | None:
         record = await self._storage.claim_digest(
@@ -175,7 +188,7 @@ class DigestService:
         )
         if record is None:
             return None  # already made for this period
-        directory = self.directory(settings.guild_id, period)
+        directory = self.directory(record, period)
         files = await self._made(record, period, directory)
         await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
         return await self.deliver(record, files, settings)
@@ -215,7 +228,7 @@ class DigestService:
             ]
             for record in sorted(kept, key=lambda r: r.period_end):
                 period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
-                directory = Path(record.files_dir) if record.files_dir else self.directory(guild_id, period)
+                directory = Path(record.files_dir) if record.files_dir else self.directory(record, period)
                 files = await self._made(record, period, directory)
                 if record.files_dir is None:
                     # Never made before (its first try failed): recorded before posting, so that a crash

@@ -3,8 +3,10 @@
 Conventions (see model.py): fit on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
 fit share is the share of ratings at the top value; intervals are cluster-bootstrap 95% percentile intervals
 resampling answers, one bootstrap per period shared by every grouping (bootstrap.py). Answer metadata
-(scope version, language, channel, setting, day) is looked up in this period's answers, then in the previous
-period's (a rating this week of last week's answer).
+(scope version, language, channel, setting, day) is looked up by id in both periods' answers, this period's
+first. Rows read from storage pair each period's ratings with its own answers (late ratings of last period's
+answers count there); rows made otherwise may not, and a rating whose answer is in neither period's rows
+counts under "unknown".
 
 The parts: periods.py (rows as arrays), estimates.py (intervals), groups.py (breakdowns, versions, time),
 followup.py (lowest-fit and split answers, agreement), commentary.py (reasons, themes, quotes), quality.py.

@@ -186,6 +186,45 @@ async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
         assert (await reply_text(world, refused)).startswith("You need the Manage Server permission")
 
 
+async def test_digest_now_sends_what_came_since_the_last_digest(world, run_bot, moderator, digest_channel):
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        before = datetime.now(UTC)
+        sent = await run(world, moderator, "digest now")
+        assert f"Digest sent to <#{digest_channel}>" in await reply_text(world, sent)
+        [(start, end, status)] = rows(world, "SELECT period_start, period_end, status FROM digests")
+        assert status == "sent"
+        # No digest before it: the last seven days, up to the moment it was asked for, with the answer and the
+        # ratings made a moment before (in the same second).
+        assert sqlite_timestamp(before) <= end <= sqlite_timestamp(datetime.now(UTC))
+        assert start == sqlite_timestamp(datetime.fromisoformat(end.replace("Z", "+00:00")) - timedelta(days=7))
+        [post] = digest_posts(world, digest_channel)
+        assert "ratings from 2 members" in post.embeds[0]["fields"][0]["value"]
+
+        # The preview now covers only what came after that digest: no ratings yet, and nothing is recorded.
+        preview = await run(world, moderator, "digest preview")
+        followup = await world.standin.wait_for_followup(preview.id, timeout=20)
+        assert followup.ephemeral
+        if followup.embeds:  # a preview in the same second as the digest has nothing to show
+            assert "ratings from 2 members" not in followup.embeds[0]["fields"][0]["value"]
+        else:
+            assert followup.content == "Nothing to preview: the last digest is up to date."
+        assert rows(world, "SELECT count(*) FROM digests") == [(1,)]
+
+        # A second `/digest now` continues where the first ended: periods never overlap or leave a gap.
+        again = await run(world, moderator, "digest now")
+        text = await reply_text(world, again)
+        periods = rows(world, "SELECT period_start, period_end FROM digests ORDER BY period_end")
+        if text.startswith("Nothing to send"):
+            assert len(periods) == 1
+        else:
+            assert len(periods) == 2 and periods[1][0] == periods[0][1] < periods[1][1]
+            assert len(digest_posts(world, digest_channel)) == 2
+            # Periods alike to the minute: each digest keeps files of its own.
+            assert rows(world, "SELECT count(DISTINCT files_dir) FROM digests") == [(2,)]
+
+
 async def test_offline_digest_command_writes_the_same_files(world, run_bot, tmp_path):
     async with run_bot(cooldown=0):
         await rated_answers(world, count=2)
