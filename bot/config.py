@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     def uses_embedded_model(self) -> bool:
         return self.model_base_url is None
 
+    @property
+    def answer_time_limit(self) -> float:
+        """Seconds an answer can take at most: every try of the model request timing out, plus room for the
+        retries' back-off and the last edits."""
+        return self.model_timeout_seconds * (self.model_max_retries + 1) + 30
+
 
 def _nearest_existing_parent(path: Path) -> Path:
     parent = path.absolute().parent

@@ -114,7 +114,10 @@ class CultureBot(commands.Bot):
         for name in extension_names():
             await self.load_extension(name)
         await self.sync_commands()
-        self.jobs = Jobs(self._storage, DigestService(self, self._storage, self.settings.digest_dir))
+        digests = DigestService(
+            self, self._storage, self.settings.digest_dir, answers_settle_within=self.settings.answer_time_limit
+        )
+        self.jobs = Jobs(self._storage, digests)
         await self.jobs.start()
 
     async def sync_commands(self) -> None:

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MARKER = "culturebot digest #{id}"  # in the embed footer: how a re-sent digest is recognised
 HISTORY_SCAN = 50  # recent channel messages checked for a digest that was posted before a crash
 WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy ones were waited for already)
+ANSWERS_SETTLE_WITHIN = 270.0  # the longest an answer takes with default settings (Settings.answer_time_limit)
+SETTLE_POLL = 0.5  # seconds between checks for answers still being written
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -107,9 +109,16 @@ DATA_LEFT_OUT = (
 
 class DigestService:
     def __init__(
-        self, client: discord.Client, storage: Storage, root: Path, workers: DigestWorkers | None = None
+        self,
+        client: discord.Client,
+        storage: Storage,
+        root: Path,
+        workers: DigestWorkers | None = None,
+        *,
+        answers_settle_within: float = ANSWERS_SETTLE_WITHIN,
     ) -> None:
         self._client = client
+        self._answers_settle_within = answers_settle_within
         self._storage = storage
         self._root = root
         self.workers = workers if workers is not None else DigestWorkers()
@@ -189,6 +198,7 @@ class DigestService:
         if record is None:
             return None  # already made for this period
         directory = self.directory(record, period)
+        await self._answers_settled(record.guild_id, period)
         files = await self._made(record, period, directory)
         await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
         return await self.deliver(record, files, settings)
@@ -240,6 +250,26 @@ class DigestService:
                 result = await self.deliver(record, files, settings)
                 sent += result.status is DigestStatus.SENT
         return sent
+
+    async def _answers_settled(self, guild_id: int, period: Period) -> None:
+        """Wait until no answer asked in the period is still being written, for at most the longest an answer
+        takes. A digest due while one streams would leave it out (unfinished answers are not read), and the next
+        digest covers answers asked after this period: the answer, its ratings and comments would be in no digest.
+        The period is claimed already, so a restart meanwhile neither loses nor repeats it."""
+        start, end = sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+        deadline = asyncio.get_running_loop().time() + self._answers_settle_within
+        while writing := await self._storage.answers_being_written(guild_id, start, end):
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning(
+                    "server %d's digest for %s - %s leaves out %d answer(s) still being written after %.0fs",
+                    guild_id,
+                    start,
+                    end,
+                    writing,
+                    self._answers_settle_within,
+                )
+                return
+            await asyncio.sleep(SETTLE_POLL)
 
     async def _made(self, record: DigestRecord, period: Period, directory: Path) -> DigestFiles:
         """The claimed digest's files; a worker that died is reported here (the caller sees the error too)."""

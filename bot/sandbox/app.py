@@ -173,7 +173,7 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
             world,
             console,
             out_dir=options.out,
-            answer_timeout=settings.model_timeout_seconds * (settings.model_max_retries + 1) + 30,
+            answer_timeout=settings.answer_time_limit,
         )
         status = await run_front_end(session, options.script)
         console.echo("Stopping the bot…")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import resource
@@ -359,3 +360,43 @@ async def test_workers_leave_what_they_imported_to_the_garbage_collector_less_of
         assert made.statistics_seconds == YOUNG_THRESHOLD
     finally:
         await workers.close(5)
+
+
+async def test_a_digest_waits_a_bounded_time_for_answers_still_being_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    await storage.update_guild_settings(GUILD, 1, {"digest_channel_id": 555}, detail="test")
+    stuck = await storage.start_answer(
+        NewAnswer(
+            guild_id=GUILD,
+            channel_id=100,
+            question_message_id=None,
+            asker_hash="asker-0",
+            question="Still being written?",
+            model="fake-model",
+            cues={"source": "rules"},
+        )
+    )
+    period = this_week()
+    start, end = sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+    assert await storage.answers_being_written(GUILD, start, end) == 1
+    assert await storage.answers_being_written(GUILD + 1, start, end) == 0
+    assert await storage.answers_being_written(GUILD, end, sqlite_timestamp(period.end + timedelta(days=1))) == 0
+    service = DigestService(
+        cast(discord.Client, NoChannels()), storage, tmp_path / "digests", DigestWorkers(1), answers_settle_within=0.6
+    )
+    try:
+        began = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            record = await service.run_due(GUILD, now=datetime.now(UTC) + timedelta(days=8))
+        # It waited its limit for the stuck answer, then made the digest without it (kept: no channel here).
+        assert time.monotonic() - began >= 0.6
+        assert record is not None and record.status is DigestStatus.UNDELIVERED
+        assert f"server {GUILD}'s digest" in caplog.text and "leaves out 1 answer(s) still being written" in caplog.text
+        digest = json.loads((Path(str(record.files_dir)) / "digest.json").read_text())
+        assert digest["current"]["denominators"]["answers"] == 12
+        await storage.finish_answer(stuck, AnswerResult("Done.", Outcome.OK))
+    finally:
+        await service.close()
+        await storage.close()

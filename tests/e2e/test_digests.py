@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.sandbox.fake_openai import Reply
 from bot.storage import DigestStatus, SqliteStorage, sqlite_timestamp
 from tests.e2e.conftest import set_guild_settings
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
@@ -121,6 +122,22 @@ async def test_missed_digest_is_caught_up_once_at_start(world, run_bot, digest_c
     [(start, end)] = rows(world, "SELECT period_start, period_end FROM digests WHERE digest_id = 2")
     assert start == sqlite_timestamp(last_end)
     assert end > start
+
+
+async def test_a_digest_waits_for_an_answer_still_being_written(world, run_bot, digest_channel):
+    await set_guild_settings(world.settings(), world.guild_id, {"digest_channel_id": digest_channel})
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        world.model.script(Reply("An answer that takes a while to write.", ttft=1.5))
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A slow question?"))
+        await eventually(lambda: rows(world, "SELECT outcome FROM answers") == [("streaming",)], what="streaming")
+        # Due while the answer asked in its period is being written: the digest waits for it rather than
+        # leave it out (the next digest starts after the period, so it would be in no digest at all).
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert record is not None and record.status is DigestStatus.SENT
+        [post] = digest_posts(world, digest_channel)
+        assert post.embeds[0]["fields"][0]["value"].startswith("1 answers")
+        assert rows(world, "SELECT outcome FROM answers") == [("ok",)]
 
 
 async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run_bot, moderator, digest_channel):
