@@ -162,12 +162,22 @@ class Digest(commands.Cog):
             datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC),
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self._send_files(interaction, period, f"Research data for {first} – {last} ({timezone})")
+        # Every rating and comment the range's answers have now, including those given after the range.
+        await self._send_files(
+            interaction,
+            period,
+            f"Research data for {first} – {last} ({timezone})",
+            feedback_before=datetime.now(UTC),
+        )
 
-    async def _send_files(self, interaction: discord.Interaction, period: Period, title: str) -> None:
+    async def _send_files(
+        self, interaction: discord.Interaction, period: Period, title: str, *, feedback_before: datetime | None = None
+    ) -> None:
         assert interaction.guild_id is not None
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
-            files = await self.jobs.digests.make_files(interaction.guild_id, period, Path(folder))
+            files = await self.jobs.digests.make_files(
+                interaction.guild_id, period, Path(folder), feedback_before=feedback_before
+            )
             limit = interaction.guild.filesize_limit if interaction.guild else None
             paths = await asyncio.to_thread(bundle, files, Path(folder), limit)
             attachments = [discord.File(path, filename=path.name) for path in paths]

@@ -245,6 +245,8 @@ class Digest:
     moderator_actions: tuple[AuditEntry, ...]
     notes: tuple[QualityNote, ...]
     comparisons: tuple[ArmComparison, ...] = ()  # randomized comparisons with answers this period
+    # Feedback given up to this time counts (an export made after the period); None: up to the period's end.
+    feedback_before: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with

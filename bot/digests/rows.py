@@ -84,3 +84,5 @@ class DigestRows:
     audit: list[AuditRow] = field(default_factory=list)
     declined: int = 0  # members who declined, counted by their decision time in the period
     withdrew: int = 0  # members who lowered or withdrew consent in the period
+    # Feedback (ratings, reasons, comments) given before this time is in the rows; None: before `end`.
+    feedback_before: str | None = None

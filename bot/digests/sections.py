@@ -22,9 +22,9 @@ HOW_TO_READ = (
     "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
     "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
-    "Changes compare this period with the previous one of equal length, read as known at this period's end: "
-    "with the ratings and comments its answers received, and the ratings changed, after it ended (so its "
-    "numbers can differ a little from its own digest's). Scope-version comparisons are "
+    "Changes compare this period with the previous one of equal length, read as known at this period's end (or "
+    "at the time given above): with the ratings and comments its answers received, and the ratings changed, "
+    "after it ended (so its numbers can differ a little from its own digest's). Scope-version comparisons are "
     "observational (questions, members and time differ too), not an experiment. Randomized comparisons are: "
     "members were assigned to the versions at random (a hash of their pseudonym) and kept their version; their "
     "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",
@@ -387,6 +387,13 @@ def _audit(digest: Digest) -> list[Block]:
     return blocks
 
 
+def _feedback_cut(digest: Digest) -> str:
+    if digest.feedback_before is None:
+        return ""
+    moment = digest.feedback_before[:16].replace("T", " ")
+    return f" Ratings and comments as of {moment} UTC, including those given after the period ended."
+
+
 def title(digest: Digest) -> str:
     return f"Research digest: {digest.guild_name}"
 
@@ -397,7 +404,7 @@ def report_blocks(digest: Digest) -> list[Block]:
         Heading(1, title(digest)),
         Paragraph(
             f"Period {fmt.period(digest.start, digest.end)}; server id {digest.guild_id}. Bootstrap: "
-            f"{digest.bootstrap} resamples of answers, seed {digest.seed}."
+            f"{digest.bootstrap} resamples of answers, seed {digest.seed}." + _feedback_cut(digest)
         ),
     ]
     blocks += _summary(digest)

@@ -44,25 +44,38 @@ def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-async def period_rows(storage: Storage, guild_id: int, period: Period) -> tuple[DigestRows, DigestRows]:
+async def period_rows(
+    storage: Storage, guild_id: int, period: Period, feedback_before: datetime | None = None
+) -> tuple[DigestRows, DigestRows]:
     """The period's rows and those of the equally long period before it (for comparisons), whose answers come
-    with the feedback they received up to the period's end."""
+    with the feedback they received up to `feedback_before` (by default the period's end)."""
     length = period.end - period.start
-    end = sqlite_timestamp(period.end)
-    current = await storage.digest_rows(guild_id, sqlite_timestamp(period.start), end)
+    feedback = sqlite_timestamp(feedback_before or period.end)
+    current = await storage.digest_rows(
+        guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), feedback_before=feedback
+    )
     previous = await storage.digest_rows(
-        guild_id, sqlite_timestamp(period.start - length), sqlite_timestamp(period.start), feedback_before=end
+        guild_id, sqlite_timestamp(period.start - length), sqlite_timestamp(period.start), feedback_before=feedback
     )
     return current, previous
 
 
 async def make_files(
-    storage: Storage, guild_id: int, period: Period, directory: Path, workers: DigestWorkers | None = None
+    storage: Storage,
+    guild_id: int,
+    period: Period,
+    directory: Path,
+    workers: DigestWorkers | None = None,
+    *,
+    feedback_before: datetime | None = None,
 ) -> DigestFiles:
     """Compute the digest and write its report, chart and data files, off the event loop: in a worker process
-    when `workers` are given and the database is a file, else in a thread of this process."""
+    when `workers` are given and the database is a file, else in a thread of this process.
+
+    Feedback counts up to the period's end, as a scheduled digest saw it, or up to `feedback_before`: an export
+    of a past range made now wants the ratings its answers got after the range, too."""
     if workers is None or str(storage.path) == ":memory:":
-        current, previous = await period_rows(storage, guild_id, period)
+        current, previous = await period_rows(storage, guild_id, period, feedback_before)
         return await asyncio.to_thread(write_digest_files, current, previous, directory)
     job = DigestJob(
         database=storage.path,
@@ -71,6 +84,7 @@ async def make_files(
         end=sqlite_timestamp(period.end),
         previous_start=sqlite_timestamp(period.start - (period.end - period.start)),
         directory=directory,
+        feedback_before=sqlite_timestamp(feedback_before) if feedback_before is not None else None,
     )
     made = await workers.make(job)
     log.info(
@@ -147,9 +161,13 @@ class DigestService:
             if not self._running:
                 self._idle.set()
 
-    async def make_files(self, guild_id: int, period: Period, directory: Path) -> DigestFiles:
+    async def make_files(
+        self, guild_id: int, period: Period, directory: Path, *, feedback_before: datetime | None = None
+    ) -> DigestFiles:
         """A digest's files for any period (previews and exports too), made by the workers."""
-        return await make_files(self._storage, guild_id, period, directory, self.workers)
+        return await make_files(
+            self._storage, guild_id, period, directory, self.workers, feedback_before=feedback_before
+        )
 
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
         """Make and send the digest that is due for this server, if any (idempotent).

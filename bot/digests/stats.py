@@ -203,4 +203,5 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         moderator_actions=moderator_actions,
         notes=tuple(quality_notes(now, summary, before is not None, unknown)),
         comparisons=arm_comparisons(now, table, now_rows, seed=seed, resamples=bootstrap),
+        feedback_before=current.feedback_before,
     )

@@ -54,6 +54,7 @@ class DigestJob:
     directory: Path
     seed: int = 0
     bootstrap: int = 1000
+    feedback_before: str | None = None  # ratings and comments given before this count (default: `end`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,9 @@ class WorkerStopped(RuntimeError):
 def make_digest(job: DigestJob) -> MadeDigest:
     """Read the rows, compute the digest and write its files (what a worker runs; also callable directly)."""
     started = time.perf_counter()
-    current, previous = read_digest_periods(job.database, job.guild_id, job.start, job.end, job.previous_start)
+    current, previous = read_digest_periods(
+        job.database, job.guild_id, job.start, job.end, job.previous_start, job.feedback_before
+    )
     read = time.perf_counter()
     digest = compute_digest(current, previous, seed=job.seed, bootstrap=job.bootstrap)
     computed = time.perf_counter()

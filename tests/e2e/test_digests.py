@@ -186,6 +186,30 @@ async def test_research_export_needs_the_research_role(world, run_bot, moderator
         assert "is not a date for `start`" in await reply_text(world, bad)
 
 
+async def test_research_export_of_a_past_range_has_the_ratings_given_since(world, run_bot, moderator):
+    researcher_role = world.standin.add_role(world.guild_id, "Researchers")
+    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
+    today = datetime.now(UTC).date()
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=2)
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researcher_role["id"]}))
+        # The answers were asked ten days ago; their ratings came (or were changed) three days ago.
+        asked = sqlite_timestamp(datetime.now(UTC) - timedelta(days=10))
+        rated = sqlite_timestamp(datetime.now(UTC) - timedelta(days=3))
+        with sqlite3.connect(db(world)) as conn:
+            conn.execute("UPDATE answers SET created_at = ?", (asked,))
+            conn.execute("UPDATE ratings SET created_at = ?, updated_at = ?", (rated, rated))
+        span = {"start": str(today - timedelta(days=11)), "end": str(today - timedelta(days=9))}
+        allowed = await run(world, researcher, "research-export", span)
+        followup = await world.standin.wait_for_followup(allowed.id, timeout=20)
+        with zipfile.ZipFile(io.BytesIO(followup.attachment("data.zip").data)) as data:
+            ratings = list(csv.DictReader(io.StringIO(data.read("ratings.csv").decode())))
+        assert len(ratings) == 4, "ratings given after the range are the range's answers' ratings too"
+        report = followup.attachment("report.md").data.decode()
+        assert "including those given after the period ended" in report
+        assert "4 ratings" in followup.embeds[0]["fields"][0]["value"]
+
+
 async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
     async with run_bot(cooldown=0):
         await rated_answers(world, count=1)

@@ -119,16 +119,16 @@ class DigestsStore(ScopesStore):
         queries = _digest_queries(guild_id, start, end, feedback_before=feedback_before)
         async with self._lock:
             results = [await fetch_all(self._conn, sql, params) for sql, params in queries]
-        return _digest_rows(guild_id, start, end, results)
+        return _digest_rows(guild_id, start, end, results, feedback_before)
 
 
 def read_digest_periods(
-    database: Path, guild_id: int, start: str, end: str, previous_start: str
+    database: Path, guild_id: int, start: str, end: str, previous_start: str, feedback_before: str | None = None
 ) -> tuple[DigestRows, DigestRows]:
     """A digest's rows, read on a read-only connection of the caller's own: `digest_rows` of the period
-    [start, end) and of the one before it, [previous_start, start), with the feedback its answers received
-    before `end`, and without their question and answer texts (the earlier period is only compared with, never
-    quoted or exported).
+    [start, end) and of the one before it, [previous_start, start), both with the feedback their answers
+    received before `feedback_before` (by default `end`), the earlier one without its question and answer texts
+    (it is only compared with, never quoted or exported).
 
     For digests made in worker processes: they read the rows themselves instead of receiving them pickled
     (unpickling 100,000 ratings takes seconds). Both periods come from one read transaction, so from one
@@ -139,9 +139,11 @@ def read_digest_periods(
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
         conn.execute("BEGIN")
         try:
-            current = _digest_rows(guild_id, start, end, _cursors(conn, _digest_queries(guild_id, start, end)))
-            queries = _digest_queries(guild_id, previous_start, start, texts=False, feedback_before=end)
-            return current, _digest_rows(guild_id, previous_start, start, _cursors(conn, queries))
+            feedback = feedback_before or end
+            queries = _digest_queries(guild_id, start, end, feedback_before=feedback)
+            current = _digest_rows(guild_id, start, end, _cursors(conn, queries), feedback_before)
+            queries = _digest_queries(guild_id, previous_start, start, texts=False, feedback_before=feedback)
+            return current, _digest_rows(guild_id, previous_start, start, _cursors(conn, queries), feedback)
         finally:
             conn.rollback()
 
@@ -204,7 +206,13 @@ def _digest_queries(
     ]
 
 
-def _digest_rows(guild_id: int, start: str, end: str, results: Sequence[Iterable[Sequence[Any]]]) -> DigestRows:
+def _digest_rows(
+    guild_id: int,
+    start: str,
+    end: str,
+    results: Sequence[Iterable[Sequence[Any]]],
+    feedback_before: str | None = None,
+) -> DigestRows:
     """`DigestRows` from the results of `_digest_queries` (lists, or cursors still to step through).
 
     The schema fixes the columns' types (NOT NULL integers and texts), so values are taken as they come; only
@@ -261,6 +269,7 @@ def _digest_rows(guild_id: int, start: str, end: str, results: Sequence[Iterable
         audit=list(itertools.starmap(AuditRow, audit)),
         declined=declined,
         withdrew=withdrew,
+        feedback_before=None if feedback_before == end else feedback_before,
     )
 
 
