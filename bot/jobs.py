@@ -36,11 +36,16 @@ class Jobs:
         self.digests = digests
         self._scheduler = AsyncIOScheduler(timezone=UTC)
 
+    async def retention(self, now: datetime | None = None) -> None:
+        """The daily purge: raw text in the database, and digest folders past the retention period."""
+        await run_retention(self._storage, now)
+        if pruned := await self.digests.prune_files(now):
+            log.info("retention: removed %d digest folder(s) older than their server's retention period", pruned)
+
     async def start(self) -> None:
         self._scheduler.add_job(
-            run_retention,
+            self.retention,
             IntervalTrigger(seconds=RETENTION_EVERY.total_seconds()),
-            args=[self._storage],
             id="retention",
             next_run_time=datetime.now(UTC) + FIRST_RETENTION_AFTER,
             coalesce=True,

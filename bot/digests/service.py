@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -243,7 +244,29 @@ class DigestService:
             record.digest_id, DigestStatus.SENT, channel_id=channel.id, message_id=posted.id
         )
         log.info("digest %d sent to channel %d", record.digest_id, channel.id)
+        # Posted: the copy on disk goes. It holds texts that retention and `/privacy forget` delete from the
+        # database but could not reach in files; a digest is remade from the database whenever it is needed again.
+        await asyncio.to_thread(shutil.rmtree, directory, True)
         return await self._reload(record)
+
+    async def prune_files(self, now: datetime | None = None) -> int:
+        """Remove digest folders older than their server's retention period (digests kept undelivered that long,
+        and folders of sent digests from versions that kept them); returns how many. Undelivered digests are
+        remade from the database when they are sent."""
+        if not self._root.is_dir():
+            return 0
+        moment = (now or datetime.now(UTC)).timestamp()
+        removed = 0
+        for server in sorted(self._root.iterdir()):
+            if not (server.is_dir() and server.name.isdigit()):
+                continue  # not a folder this service wrote
+            settings = await self._storage.guild_settings(int(server.name))
+            cutoff = moment - settings.retention_days * 86400
+            old = [folder for folder in server.iterdir() if folder.is_dir() and folder.stat().st_mtime < cutoff]
+            for folder in old:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+            removed += len(old)
+        return removed
 
     async def resend_kept(self, guild_id: int) -> int:
         """Send digests kept as undelivered or left pending (after the channel is fixed, or at start-up)."""

@@ -400,3 +400,28 @@ async def test_a_digest_waits_a_bounded_time_for_answers_still_being_written(
     finally:
         await service.close()
         await storage.close()
+
+
+async def test_digest_folders_past_the_retention_period_are_pruned(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    await storage.update_guild_settings(GUILD, 1, {"retention_days": 30}, detail="test")
+    root = tmp_path / "digests"
+    old, recent = root / str(GUILD) / "old-digest-1", root / str(GUILD) / "recent-digest-2"
+    unknown_server = root / "555" / "digest-3"  # no settings row: the default retention of 180 days
+    foreign = root / "notes"  # not a server's folder: left alone
+    for folder in (old, recent, unknown_server, foreign):
+        folder.mkdir(parents=True)
+        (folder / "report.md").write_text("text")
+    now = datetime.now(UTC)
+    stamp = (now - timedelta(days=31)).timestamp()
+    os.utime(old, (stamp, stamp))
+    os.utime(unknown_server, (stamp, stamp))
+    service = DigestService(cast(discord.Client, NoChannels()), storage, root, DigestWorkers(1))
+    try:
+        assert await service.prune_files(now) == 1
+        assert not old.exists() and recent.is_dir() and unknown_server.is_dir() and foreign.is_dir()
+        assert await service.prune_files(now + timedelta(days=200)) == 2
+        assert not recent.exists() and not unknown_server.exists() and foreign.is_dir()
+    finally:
+        await service.close()
+        await storage.close()

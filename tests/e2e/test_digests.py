@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,8 @@ async def test_digest_is_posted_once_with_report_chart_and_data(world, run_bot, 
         assert record is not None
         assert record.status is DigestStatus.SENT
         assert await bot.jobs.digests.run_due(world.guild_id, now=now) is None
+        # Posted: no copy of its texts is left on disk, out of reach of retention and deletion requests.
+        assert record.files_dir is not None and not Path(record.files_dir).exists()
 
         [post] = digest_posts(world, digest_channel)
         [embed] = post.embeds
