@@ -232,6 +232,8 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         status = await run(world, world.asker_id, "privacy status")
         assert "1 rating(s)" in status.response_data["content"]
 
+        [(question_message_id, cues)] = rows(world, "SELECT question_message_id, cues FROM answers")
+        assert question_message_id is not None and "relationship" in json.loads(cues)
         confirm = await run(world, world.asker_id, "privacy forget")
         delete_id = button_labeled(confirm.original, "Delete everything")
         done = await click(world, confirm.original, world.asker_id, delete_id)
@@ -242,6 +244,9 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
     assert cells_containing(db(world), pseudonym) == []
     assert cells_containing(db(world), world.asker_id) == []
     assert cells_containing(db(world), "How do I address my manager?") == []
+    assert cells_containing(db(world), question_message_id) == [], "the question's message would name its author"
+    [(cues,)] = rows(world, "SELECT cues FROM answers")
+    assert json.loads(cues) == {"language": json.loads(cues)["language"]}, "only the language cue stays"
     assert rows(world, "SELECT count(*) FROM answers") == [(1,)], "the answer itself stays for other raters"
 
 

@@ -148,7 +148,9 @@ class FeedbackStore(SqliteConnection):
         """Delete every row linked to the member in every table; returns what was removed, by kind.
 
         Answers to the member's questions stay for the other members who rated them, but the question
-        text and the link to the member are removed.
+        text and every link to the member are removed: the pseudonym, the id of their question's Discord message
+        (which names its author), and the cues read from the question (who they talk to, their setting, names
+        of places or groups) except its language.
         """
         async with self._transaction() as conn:
             counts = {}
@@ -160,7 +162,9 @@ class FeedbackStore(SqliteConnection):
                 ("consent records", "DELETE FROM consents WHERE member_hash = ?"),
                 (
                     "questions",
-                    "UPDATE answers SET asker_hash = 'forgotten', question = '' WHERE asker_hash = ?",
+                    "UPDATE answers SET asker_hash = 'forgotten', question = '', question_message_id = NULL, "
+                    "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) "
+                    "END WHERE asker_hash = ?",
                 ),
             ):
                 cursor = await conn.execute(sql, (member_hash,))
