@@ -10,7 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.digests.schedule import make_trigger
-from bot.digests.service import DigestService
+from bot.digests.service import RETRY_PENDING_EVERY_MINUTES, DigestService
 from bot.storage import GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,26 @@ class Jobs:
             max_instances=1,
             misfire_grace_time=int(RETENTION_EVERY.total_seconds()),
         )
+        self._scheduler.add_job(
+            self.retry_pending_digests,
+            IntervalTrigger(minutes=RETRY_PENDING_EVERY_MINUTES),
+            id="digest-retry",
+            coalesce=True,
+            max_instances=1,
+        )
         for settings in await self._storage.digest_guilds():
             self.schedule_digest(settings)
         self._scheduler.start()
+
+    async def retry_pending_digests(self) -> int:
+        """Post digests that were made but not posted because Discord failed; how many were sent."""
+        sent = 0
+        for settings in await self._storage.digest_guilds():
+            try:
+                sent += await self.digests.retry_pending(settings.guild_id)
+            except Exception:
+                log.exception("retrying the digest of server %d failed", settings.guild_id)
+        return sent
 
     def schedule_digest(self, settings: GuildSettings) -> None:
         """(Re)schedule a server's digest after its settings changed; unschedule it when switched off."""

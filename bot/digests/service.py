@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import discord
 
 from bot.answers.safety import NO_PINGS
@@ -39,6 +40,7 @@ HISTORY_SCAN = 50  # recent channel messages checked for a digest that was poste
 WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy ones were waited for already)
 ANSWERS_SETTLE_WITHIN = 270.0  # the longest an answer takes with default settings (Settings.answer_time_limit)
 SETTLE_POLL = 0.5  # seconds between checks for answers still being written
+RETRY_PENDING_EVERY_MINUTES = 10  # digests made but not posted (Discord failed) are tried again this often
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -223,9 +225,11 @@ class DigestService:
         return await self.deliver(record, files, settings)
 
     async def deliver(self, record: DigestRecord, files: DigestFiles, settings: GuildSettings) -> DigestRecord:
-        """Post the digest in the server's digest channel, or keep it as undelivered and say why."""
-        channel = self._client.get_channel(settings.digest_channel_id) if settings.digest_channel_id else None
-        if not isinstance(channel, discord.TextChannel | discord.Thread):
+        """Post the digest in the server's digest channel, or keep it and say why: as undelivered when the channel
+        is missing or refuses the bot, as pending (tried again by `retry_pending`) when Discord could not be
+        reached or failed on its side, since the message may then have been posted after all."""
+        channel = self._channel(settings)
+        if channel is None:
             reason = "no digest channel is set" if settings.digest_channel_id is None else "the digest channel is gone"
             return await self._undelivered(record, settings, reason)
         directory = files.markdown.parent
@@ -239,7 +243,11 @@ class DigestService:
                 content = None if any(path.name == "data.zip" for path in paths) else DATA_LEFT_OUT
                 posted = await channel.send(content, embed=embed, files=attachments, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
+            if error.status >= 500 or error.status == 429:
+                return await self._not_posted_yet(record, settings, f"Discord failed ({error.status}: {error.text})")
             return await self._undelivered(record, settings, f"Discord refused the post ({error.status}: {error.text})")
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            return await self._not_posted_yet(record, settings, f"Discord could not be reached ({error!r})")
         await self._storage.update_digest(
             record.digest_id, DigestStatus.SENT, channel_id=channel.id, message_id=posted.id
         )
@@ -268,15 +276,18 @@ class DigestService:
             removed += len(old)
         return removed
 
-    async def resend_kept(self, guild_id: int) -> int:
-        """Send digests kept as undelivered or left pending (after the channel is fixed, or at start-up)."""
+    async def resend_kept(self, guild_id: int, *, undelivered: bool = True) -> int:
+        """Send digests left pending (made but not posted: Discord failed, or the bot stopped) and, with
+        `undelivered`, those kept as undelivered (after the channel is fixed, or at start-up); how many were sent.
+
+        Undelivered ones wait while the channel is still missing: remaking them would only repeat the note the
+        moderators already had for each."""
         settings = await self._storage.guild_settings(guild_id)
         sent = 0
         async with self._server(guild_id):
-            kept = [
-                *await self._storage.digests(guild_id, DigestStatus.PENDING),
-                *await self._storage.digests(guild_id, DigestStatus.UNDELIVERED),
-            ]
+            kept = await self._storage.digests(guild_id, DigestStatus.PENDING)
+            if undelivered and self._channel(settings) is not None:
+                kept += await self._storage.digests(guild_id, DigestStatus.UNDELIVERED)
             for record in sorted(kept, key=lambda r: r.period_end):
                 period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
                 directory = Path(record.files_dir) if record.files_dir else self.directory(record, period)
@@ -349,6 +360,32 @@ class DigestService:
                 return message
         return None
 
+    async def retry_pending(self, guild_id: int) -> int:
+        """Post the server's digests that were made but not posted (Discord failed); how many were sent.
+        Digests never made (their worker died) are left to the next start, so a digest that crashes its worker
+        is not retried over and over."""
+        pending = await self._storage.digests(guild_id, DigestStatus.PENDING)
+        if not any(record.files_dir is not None for record in pending):
+            return 0
+        return await self.resend_kept(guild_id, undelivered=False)
+
+    def _channel(self, settings: GuildSettings) -> discord.TextChannel | discord.Thread | None:
+        channel = self._client.get_channel(settings.digest_channel_id) if settings.digest_channel_id else None
+        return channel if isinstance(channel, discord.TextChannel | discord.Thread) else None
+
+    async def _not_posted_yet(self, record: DigestRecord, settings: GuildSettings, reason: str) -> DigestRecord:
+        """Keep the digest pending (with the reason) to be tried again; tell the moderators the first time."""
+        first = record.error is None
+        await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, error=reason)
+        log.warning("digest %d not posted yet, tried again later: %s", record.digest_id, reason)
+        if first:
+            note = (
+                f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be posted "
+                f"yet: {reason}. It is kept and tried again every {RETRY_PENDING_EVERY_MINUTES} minutes."
+            )
+            await self._tell_moderators(settings, note)
+        return await self._reload(record)
+
     async def _undelivered(self, record: DigestRecord, settings: GuildSettings, reason: str) -> DigestRecord:
         await self._storage.update_digest(record.digest_id, DigestStatus.UNDELIVERED, error=reason)
         note = (
@@ -374,6 +411,6 @@ class DigestService:
                 try:
                     await channel.send(note, allowed_mentions=NO_PINGS)
                     return
-                except discord.HTTPException:
+                except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError):
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)

@@ -168,6 +168,50 @@ async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run
     assert rows(world, "SELECT status FROM digests") == [("sent",)]
 
 
+async def test_a_digest_discord_failed_to_take_is_tried_again(world, run_bot, moderator, digest_channel):
+    log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await rated_answers(world, count=1)
+        await run(world, moderator, "scope settings", {"log_channel": log_channel})
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        # Discord fails on its side (not retried by discord.py): the post may or may not have happened.
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503)
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert record is not None and record.status is DigestStatus.PENDING
+        assert record.error is not None and record.error.startswith("Discord failed (503")
+        note = await world.standin.wait_for_message(log_channel, lambda m: "could not be posted yet" in m.content)
+        assert "tried again every 10 minutes" in note.content
+        assert digest_posts(world, digest_channel) == []
+
+        # The retry job posts it once, and a later run finds nothing left to send.
+        assert await bot.jobs.retry_pending_digests() == 1
+        assert len(digest_posts(world, digest_channel)) == 1
+        assert rows(world, "SELECT status, error FROM digests") == [("sent", None)]
+        assert await bot.jobs.retry_pending_digests() == 0
+        assert len(digest_posts(world, digest_channel)) == 1
+
+
+async def test_kept_digests_wait_quietly_while_the_channel_is_gone(world, run_bot, moderator, digest_channel):
+    log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await rated_answers(world, count=1)
+        await run(world, moderator, "scope settings", {"log_channel": log_channel})
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        world.standin.delete_channel(digest_channel)
+        await eventually(lambda: bot.get_channel(digest_channel) is None, what="the channel gone for the bot")
+        for weeks in (1, 2):
+            record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7 * weeks))
+            assert record is not None and record.status is DigestStatus.UNDELIVERED
+        notes = lambda: [m for m in world.standin.bot_messages(log_channel) if "could not be posted" in m.content]  # noqa: E731
+        await eventually(lambda: len(notes()) == 2, what="one note per digest")
+        # A restart (or any resend) while the channel is still gone remakes nothing and repeats no note.
+        assert await bot.jobs.digests.resend_kept(world.guild_id) == 0
+        assert len(notes()) == 2
+        assert rows(world, "SELECT count(*) FROM digests WHERE status = 'undelivered'") == [(2,)]
+
+
 async def test_research_export_needs_the_research_role(world, run_bot, moderator):
     researcher_role = world.standin.add_role(world.guild_id, "Researchers")
     researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])

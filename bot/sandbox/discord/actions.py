@@ -69,6 +69,12 @@ class WorldActions:
         self.core.dispatch_soon("CHANNEL_CREATE", payload)
         return payload
 
+    def delete_channel(self, channel_id: Snowflake) -> JSON:
+        payload = self.state.channel_payload(self.state.channel(int(channel_id)))
+        self.state.delete_channel(int(channel_id))
+        self.core.dispatch_soon("CHANNEL_DELETE", payload)
+        return payload
+
     def add_role(
         self,
         guild_id: Snowflake,

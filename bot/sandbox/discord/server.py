@@ -177,6 +177,10 @@ class DiscordStandIn:
     ) -> JSON:
         return self.world.add_channel(guild_id, name, type, parent_id, topic=topic)
 
+    def delete_channel(self, channel_id: Snowflake) -> JSON:
+        """Delete a guild channel (CHANNEL_DELETE is sent); REST calls naming it then get Unknown Channel."""
+        return self.world.delete_channel(channel_id)
+
     def add_role(
         self, guild_id: Snowflake, name: str, permissions: int = 0, *, mentionable: bool = False, color: int = 0
     ) -> JSON:

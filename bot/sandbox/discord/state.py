@@ -150,6 +150,15 @@ class StandInState:
         guild.channel_ids.append(channel.id)
         return channel
 
+    def delete_channel(self, channel_id: int) -> Channel:
+        """Remove a guild channel (as a moderator deleting it); later calls naming it get Unknown Channel."""
+        channel = self.channel(channel_id)
+        if channel.guild_id is None or channel.type.is_thread:
+            raise errors.invalid_form("only guild channels are deleted this way")
+        del self.channels[channel_id]
+        self.guild(channel.guild_id).channel_ids.remove(channel_id)
+        return channel
+
     def create_thread(
         self,
         parent_id: int,
