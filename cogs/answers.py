@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.answers.pipeline import Question
 from bot.answers.senders import channel_sender, followup_sender
+from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
 from bot.runtime import CultureBot
@@ -18,8 +19,10 @@ EMPTY_MENTION_HINT = "Ask me a question after the mention, e.g. “@culturebot h
 
 
 def question_text(message: discord.Message, bot_user_id: int) -> str:
-    """The message without the mention(s) of the bot that addressed it."""
-    return re.sub(rf"<@!?{bot_user_id}>", "", message.content).strip()
+    """The message without the mention(s) of the bot that addressed it, and with other members' and roles'
+    mentions as neutral words: their Discord ids would otherwise be stored with the question and sent to the
+    model, and those members never agreed to anything (nor could they find or delete it)."""
+    return strip_mention_ids(re.sub(rf"<@!?{bot_user_id}>", "", message.content)).strip()
 
 
 async def start_thread(message: discord.Message, text: str) -> discord.Thread | discord.abc.MessageableChannel:
@@ -99,7 +102,7 @@ class Answers(commands.Cog):
                 channel_id=interaction.channel_id,
                 parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
                 asker_id=interaction.user.id,
-                text=question.strip(),
+                text=strip_mention_ids(question).strip(),
                 send=followup_sender(interaction, ephemeral=private),
                 ephemeral=private,
             )

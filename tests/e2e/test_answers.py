@@ -309,3 +309,20 @@ async def test_typing_shows_after_the_model_request_while_the_model_is_slow(worl
     [typing] = world.standin.find_requests("POST", typing_path)
     slow_request = world.model.chat_requests[1]
     assert slow_request.received_at < typing.time < slow_request.first_chunk_at
+
+
+async def test_other_members_mentioned_in_a_question_are_not_stored_or_sent_to_the_model(world, run_bot):
+    world.model.script("Bring a small gift and greet the eldest first.")
+    role = world.standin.add_role(world.guild_id, "Family")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(
+            world.channel_id,
+            world.asker_id,
+            world.mention(f"How do I greet <@{world.member_id}>'s parents and <@&{role['id']}> at Lebaran?"),
+        )
+        await eventually(lambda: [outcome for _, outcome in finished_answers(world)] == ["ok"], what="the answer")
+        [(question,)] = rows(world, "SELECT question FROM answers")
+        assert question == "How do I greet @member's parents and @role at Lebaran?"
+        sent = world.model.last_request.messages[-1]["content"]
+        assert str(world.member_id) not in sent and str(role["id"]) not in sent
+        assert "@member's parents" in sent
