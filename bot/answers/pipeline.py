@@ -362,6 +362,7 @@ class Answerer:
             model=self._model.model,
             parent_answer_id=question.parent_answer_id,
             ephemeral=question.ephemeral,
+            thread_parent_id=question.parent_channel_id,
             **extra,  # type: ignore[arg-type]
         )
 

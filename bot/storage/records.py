@@ -46,6 +46,7 @@ class NewAnswer:
     ephemeral: bool = False
     comparison_id: int | None = None  # the randomized comparison the answer was part of
     arm: Arm | None = None  # and which version it was answered under
+    thread_parent_id: int | None = None  # the channel of the thread `channel_id` names, if it is a thread
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.answers.pipeline import BOT_ERROR_NOTE
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import Reply
+from bot.storage import sqlite_timestamp
+from bot.storage.sqlite.digests import read_digest_periods
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
 from tests.helpers import eventually
 
@@ -255,6 +258,17 @@ async def test_thread_per_question_is_one_conversation(world, run_bot, moderator
         follow_up = world.model.chat_requests[1].messages
         assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
         assert rows(world, "SELECT parent_answer_id FROM answers WHERE answer_id = 2") == [(1,)]
+        # Research data names the channel, not the thread (whose id is the question message's: it names the asker).
+        assert rows(world, "SELECT thread_parent_id FROM answers") == [(world.channel_id,), (world.channel_id,)]
+        now = datetime.now(UTC)
+        current, _ = read_digest_periods(
+            world.tmp_path / "bot.sqlite3",
+            world.guild_id,
+            sqlite_timestamp(now - timedelta(days=1)),
+            sqlite_timestamp(now + timedelta(minutes=1)),
+            sqlite_timestamp(now - timedelta(days=2)),
+        )
+        assert [answer.channel_id for answer in current.answers] == [world.channel_id, world.channel_id]
 
 
 async def test_budget_counts_what_was_used_before_a_restart(world, run_bot, moderator):

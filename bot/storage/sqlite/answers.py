@@ -53,8 +53,8 @@ class AnswersStore(SqliteConnection):
         await self._ensure_guild_known(new.guild_id)
         return await self._insert_one(
             "INSERT INTO answers (guild_id, channel_id, question_message_id, asker_hash, question, model, "
-            "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral, comparison_id, arm) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral, comparison_id, arm, "
+            "thread_parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.guild_id,
                 new.channel_id,
@@ -70,6 +70,7 @@ class AnswersStore(SqliteConnection):
                 int(new.ephemeral),
                 new.comparison_id,
                 None if new.arm is None else new.arm.value,
+                new.thread_parent_id,
             ),
         )
 

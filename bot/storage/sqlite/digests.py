@@ -165,7 +165,9 @@ def _digest_queries(
     return [
         ("SELECT name FROM guilds WHERE guild_id = ?", (guild_id,)),
         (
-            f"SELECT a.answer_id, a.channel_id, a.created_at, a.asker_hash, {answer_texts}, a.outcome, v.number, "
+            # A thread's channel rather than the thread (migrations/0009_thread_parents.sql).
+            "SELECT a.answer_id, coalesce(a.thread_parent_id, a.channel_id), a.created_at, a.asker_hash, "
+            f"{answer_texts}, a.outcome, v.number, "
             "json_extract(a.cues, '$.language'), json_extract(a.cues, '$.setting'), "
             "a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm FROM answers a "
             "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
