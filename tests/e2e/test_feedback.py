@@ -244,6 +244,9 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
     assert cells_containing(db(world), pseudonym) == []
     assert cells_containing(db(world), world.asker_id) == []
     assert cells_containing(db(world), "How do I address my manager?") == []
+    # Nor is it left in the file's free space (secure_delete; the bot checkpoints the WAL as it stops).
+    assert b"How do I address my manager?" not in db(world).read_bytes()
+    assert b"mostly right" not in db(world).read_bytes()
     assert cells_containing(db(world), question_message_id) == [], "the question's message would name its author"
     [(cues,)] = rows(world, "SELECT cues FROM answers")
     assert json.loads(cues) == {"language": json.loads(cues)["language"]}, "only the language cue stays"

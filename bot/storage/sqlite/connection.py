@@ -50,6 +50,9 @@ class SqliteConnection:
             # NORMAL is durable across application crashes in WAL mode; only a power loss can drop
             # the last transactions, and FULL would cost an fsync per rating.
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # Deleted and purged texts (retention, /privacy forget, lowered consent) are overwritten in the file,
+            # not left in free pages. Debian's SQLite does this by default; other builds may not.
+            await conn.execute("PRAGMA secure_delete = ON")
         except BaseException:
             await conn.close()
             raise
