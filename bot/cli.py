@@ -1,4 +1,5 @@
-"""The `culturebot` command line: `run`, `migrate`; every failure is one line on stderr."""
+"""The `culturebot` command line: `run`, `migrate`, `sandbox`, `scope validate`, `digest`; every failure is one line on
+stderr."""
 
 from __future__ import annotations
 
@@ -41,12 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     validate = scope_commands.add_parser("validate", help="check scope files and report every problem")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scope files or folders of them")
     digest = commands.add_parser("digest", help="write a digest's report, chart and data files without Discord")
-    digest.add_argument("--db", type=Path, required=True, help="the culturebot database file")
-    digest.add_argument("--guild", type=int, required=True, help="the server id")
+    digest.add_argument(
+        "--db", type=Path, required=True, help="the culturebot database file (only read, never changed)"
+    )
+    digest.add_argument("--guild", type=_server_id, required=True, help="the server id")
     digest.add_argument("--from", dest="first", type=_day, required=True, help="first day, YYYY-MM-DD")
     digest.add_argument("--to", dest="last", type=_day, required=True, help="last day, YYYY-MM-DD (inclusive)")
     digest.add_argument("--out", type=Path, required=True, help="folder for the files (created if missing)")
     digest.add_argument("--timezone", default="UTC", help="time zone of the dates (default UTC)")
+    digest.add_argument(
+        "--feedback-until",
+        dest="feedback_until",
+        type=_day,
+        metavar="DATE",
+        help="count the ratings and comments given up to the end of this day, YYYY-MM-DD, on or after --to "
+        "(default: now, so feedback given after --to on the period's answers counts as it stands today; "
+        "give the --to date for what a digest sent at the period's end had)",
+    )
     return parser
 
 
@@ -55,6 +67,21 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+SQLITE_MAX_INTEGER = 2**63 - 1  # SQLite integers are signed 64-bit
+
+
+def _server_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= SQLITE_MAX_INTEGER:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a server id: give the server's id, a whole number from 1 to {SQLITE_MAX_INTEGER}"
+        )
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,24 +126,34 @@ async def migrate(settings: Settings) -> str:
 
 
 async def run_offline_digest(args: argparse.Namespace) -> str:
-    from bot.digests.offline import day_period, offline_digest
+    from bot.digests.offline import OfflineDigestError, day_period, offline_digest
     from bot.digests.schedule import make_trigger
     from bot.errors import UserFacingError
 
     if args.last < args.first:
         raise CliError("--to must be on or after --from")
+    if args.feedback_until is not None and args.feedback_until < args.last:
+        raise CliError("--feedback-until must be on or after --to (leave it out to count the feedback given until now)")
     try:
         make_trigger("weekly", args.timezone)
     except UserFacingError as error:
-        raise CliError(str(error)) from None
+        raise CliError(f"--timezone: {error}") from None
     try:
-        files, attached = await offline_digest(
-            args.db, args.guild, day_period(args.first, args.last, args.timezone), args.out
-        )
-    except FileNotFoundError as error:
+        period = day_period(args.first, args.last, args.timezone)
+        feedback_before = None
+        if args.feedback_until is not None:
+            feedback_before = day_period(args.feedback_until, args.feedback_until, args.timezone).end
+    except OverflowError:
+        raise CliError("--from, --to or --feedback-until is out of range; give dates between 0002 and 9998") from None
+    try:
+        made = await offline_digest(args.db, args.guild, period, args.out, feedback_before=feedback_before)
+    except OfflineDigestError as error:
         raise CliError(str(error)) from None
-    paths = sorted({*attached, *files.exports})
-    return f"wrote {len(paths)} files to {args.out}:\n" + "\n".join(f"  {path}" for path in paths)
+    return (
+        f"wrote {len(made.written)} files to {args.out} (server {args.guild}, {args.first} to {args.last} "
+        f"{args.timezone}, with the ratings and comments given before {made.feedback_before}):\n"
+        + "\n".join(f"  {path}" for path in made.written)
+    )
 
 
 def run(settings: Settings) -> None:

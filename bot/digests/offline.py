@@ -1,16 +1,46 @@
-"""`culturebot digest`: the same report and files as the scheduled digest, from a database file, no Discord."""
+"""`culturebot digest`: the same report and files as the scheduled digest, from a database file, no Discord.
+
+The database is only read: it is opened read-only (as the digest workers open it), its schema is checked against
+the migrations this code knows instead of being migrated, and nothing is written to it. Every problem with the
+arguments is an `OfflineDigestError` whose message is one line naming the argument and what to do.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import sqlite3
+import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.digests.report import DigestFiles
+import aiosqlite
+
+from bot.digests.report import DigestFiles, write_digest_files
+from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period
-from bot.digests.service import bundle, make_files
-from bot.storage import SqliteStorage
+from bot.digests.service import bundle
+from bot.storage import SqliteStorage, sqlite_timestamp
+from bot.storage.migrations import MigrationError, check_history, load_migrations
+from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SERVERS_LISTED = 10  # servers named when --guild is not in the database
+NAME_WIDTH = 40  # characters of a server's name shown in that list
+
+
+class OfflineDigestError(Exception):
+    """A problem with the command's arguments or the database file, as one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineDigest:
+    files: DigestFiles
+    written: list[Path]  # every file written into the folder, sorted
+    feedback_before: str  # ratings and comments given before this moment (sqlite_timestamp) are counted
 
 
 def day_period(first: date, last: date, timezone: str) -> Period:
@@ -21,13 +51,175 @@ def day_period(first: date, last: date, timezone: str) -> Period:
     return Period(start.astimezone(UTC), end.astimezone(UTC))
 
 
-async def offline_digest(db: Path, guild_id: int, period: Period, out: Path) -> tuple[DigestFiles, list[Path]]:
-    if not await asyncio.to_thread(db.is_file):
-        raise FileNotFoundError(f"no database at {db}")
-    storage = await SqliteStorage.open(db)
+async def offline_digest(
+    db: Path, guild_id: int, period: Period, out: Path, *, feedback_before: datetime | None = None
+) -> OfflineDigest:
+    """Write the digest of `guild_id` for `period` into `out`, reading `db` without changing it.
+
+    The period's answers come with the ratings, reasons and comments given before `feedback_before` (by default
+    now: feedback given after the period ended counts, as it stands now); the previous period, which the digest
+    compares with, is read up to the same moment.
+    """
+    cutoff = sqlite_timestamp(feedback_before or datetime.now(UTC))
     try:
-        await storage.migrate()
-        files = await make_files(storage, guild_id, period, out)
+        previous_start = sqlite_timestamp(period.start - (period.end - period.start))
+    except OverflowError:
+        raise OfflineDigestError("--from is too early: the period before it, for comparison, is out of range") from None
+    uri = await asyncio.to_thread(_check_database_file, db)
+    await asyncio.to_thread(_check_out, out)
+    current, previous = await _read_rows(
+        db, uri, guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), previous_start, cutoff
+    )
+    try:
+        files, written = await asyncio.to_thread(_write, current, previous, out)
+    except OSError as error:
+        raise OfflineDigestError(f"--out {out}: could not write {_os_problem(error)}") from None
+    return OfflineDigest(files, written, cutoff)
+
+
+def _write(current: DigestRows, previous: DigestRows, out: Path) -> tuple[DigestFiles, list[Path]]:
+    files = write_digest_files(current, previous, out)
+    attached = bundle(files, out)
+    return files, written_files(files, attached)
+
+
+def written_files(files: DigestFiles, attached: list[Path]) -> list[Path]:
+    """Every file the digest wrote: each path in `files` (its reports, chart, JSON and exports) and the attached
+    bundle (which adds data.zip), as they exist on disk."""
+    paths = set(attached)
+    for field in dataclasses.fields(files):
+        value = getattr(files, field.name)
+        if isinstance(value, Path):
+            paths.add(value)
+        elif isinstance(value, list):
+            paths.update(item for item in value if isinstance(item, Path))
+    return sorted(path for path in paths if path.is_file())
+
+
+def _check_database_file(db: Path) -> str:
+    """The read-only URI of `db`, an existing, readable SQLite file (its header read with a plain open, so
+    that nothing is created or changed for a file that is not one)."""
+    try:
+        with db.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        raise OfflineDigestError(f"no database at {db}") from None
+    except IsADirectoryError:
+        raise OfflineDigestError(f"--db {db} is a folder; name the database file in it") from None
+    except PermissionError:
+        raise OfflineDigestError(
+            f"--db {db}: permission denied; run as a user who can read it, or read a copy of it"
+        ) from None
+    except OSError as error:
+        raise OfflineDigestError(f"--db {db}: cannot read it ({_os_problem(error)})") from None
+    if not header:
+        raise OfflineDigestError(f"--db {db} is an empty file, not a culturebot database; check the path")
+    if header != SQLITE_HEADER:
+        raise OfflineDigestError(f"--db {db} is not a SQLite database; check the path")
+    return db.resolve().as_uri() + "?mode=ro"  # as read_digest_periods opens it for the digest workers
+
+
+def _check_out(out: Path) -> None:
+    """`out` is a folder, or can be made one: checked before the database is read, created only after."""
+    if out.exists():
+        if not out.is_dir():
+            raise OfflineDigestError(f"--out {out} is a file; name a folder (it is created if missing)")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise OfflineDigestError(f"--out {out}: permission denied; name a folder you can write in")
+        return
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OfflineDigestError(
+                    f"--out {out}: {parent} is a file, so no folder can be made there; name another folder"
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise OfflineDigestError(
+                    f"--out {out}: permission denied to create it in {parent}; name a folder you can write in"
+                )
+            return
+
+
+async def _read_rows(
+    db: Path, uri: str, guild_id: int, start: str, end: str, previous_start: str, feedback_before: str
+) -> tuple[DigestRows, DigestRows]:
+    """The period's rows and the previous period's, from one read-only snapshot, after checking the schema and
+    the server."""
+    try:
+        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise OfflineDigestError(f"--db {db}: cannot open it read-only ({error}); check it and its folder") from None
+    try:
+        await conn.execute("BEGIN")  # one read transaction: both periods from the same snapshot
+        await _check_schema(conn, db)
+        await _check_guild(conn, db, guild_id)
+        storage = SqliteStorage(conn, db)  # only its read methods are used, on this read-only connection
+        current = await storage.digest_rows(guild_id, start, end, feedback_before=feedback_before)
+        previous = await storage.digest_rows(guild_id, previous_start, start, feedback_before=feedback_before)
+    except sqlite3.DatabaseError as error:
+        raise OfflineDigestError(
+            f"--db {db}: cannot read it ({error}); check that it is a culturebot database"
+        ) from None
     finally:
-        await storage.close()
-    return files, bundle(files, out)
+        await conn.close()  # a read transaction: nothing to commit or roll back on the file
+    return current, previous
+
+
+async def _check_schema(conn: aiosqlite.Connection, db: Path) -> None:
+    """The database's applied migrations are exactly the ones this code knows (without applying any)."""
+    async with conn.execute(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'"
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None or not row[0]:
+        raise OfflineDigestError(
+            f"--db {db} is a SQLite database but not culturebot's (it has no schema_migrations table); check the "
+            "path: the bot's database is CULTUREBOT_DATABASE_PATH (data/culturebot.sqlite3 by default)"
+        )
+    async with conn.execute("SELECT version, checksum FROM schema_migrations") as cursor:
+        applied = {int(version): str(checksum) for version, checksum in await cursor.fetchall()}
+    migrations = load_migrations()
+    try:
+        pending = check_history(applied, migrations)
+    except MigrationError as error:
+        raise OfflineDigestError(f"--db {db}: {error}") from None
+    if pending:
+        raise OfflineDigestError(
+            f"--db {db} is at schema version {max(applied, default=0)}, older than this culturebot "
+            f"({len(migrations)}); run `culturebot migrate --db {db}` (or start the bot once) to migrate it, "
+            "or use the culturebot version that wrote it"
+        )
+
+
+async def _check_guild(conn: aiosqlite.Connection, db: Path, guild_id: int) -> None:
+    async with conn.execute("SELECT 1 FROM guilds WHERE guild_id = ?", (guild_id,)) as cursor:
+        if await cursor.fetchone() is not None:
+            return
+    async with conn.execute("SELECT count(*) FROM guilds") as cursor:
+        row = await cursor.fetchone()
+    count = int(row[0]) if row else 0
+    if not count:
+        raise OfflineDigestError(f"no server {guild_id} in {db}: it has no servers yet")
+    async with conn.execute("SELECT guild_id, name FROM guilds ORDER BY guild_id LIMIT ?", (SERVERS_LISTED,)) as cursor:
+        servers = ", ".join(f"{gid} ({_one_line(str(name))})" for gid, name in await cursor.fetchall())
+    if count == 1:
+        which = "the id of its one server"
+    elif count <= SERVERS_LISTED:
+        which = f"one of its {count} servers"
+    else:
+        which = f"one of the first {SERVERS_LISTED} of its {count} servers"
+    raise OfflineDigestError(f"no server {guild_id} in {db}; give --guild {which}: {servers}")
+
+
+def _one_line(name: str) -> str:
+    """A server's name for a one-line message: no control characters or line breaks, at most NAME_WIDTH long."""
+    text = " ".join("".join(c if unicodedata.category(c)[0] != "C" else " " for c in name).split())
+    if not text:
+        return "no name"
+    return text if len(text) <= NAME_WIDTH else text[: NAME_WIDTH - 1] + "…"
+
+
+def _os_problem(error: OSError) -> str:
+    """'PATH: reason' (or the reason) for an OSError, without Python's '[Errno N]' prefix."""
+    reason = error.strerror or str(error)
+    return f"{error.filename}: {reason.lower()}" if error.filename else reason.lower()
