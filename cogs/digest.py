@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.digests.channel import readable_by_everyone, unusable_reason
 from bot.digests.schedule import PRESETS, Period, make_trigger
 from bot.digests.service import bundle
 from bot.digests.summary import digest_embed
@@ -81,13 +82,17 @@ class Digest(commands.Cog):
     @digest.command(name="channel", description="Where the digest is posted")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        if (reason := unusable_reason(channel)) is not None:
+            raise UserFacingError(reason)  # found now rather than on digest day; the setting is unchanged
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self._changed(interaction, {"digest_channel_id": channel.id}, f"channel {channel.id}")
         assert interaction.guild_id is not None
-        text += (
-            " Choose a channel only the research team can read: reports quote comments for follow-up, "
-            "marking those members did not allow to be quoted."
-        )
+        if readable_by_everyone(channel):
+            text += (
+                f" Everyone in this server can read {channel.mention}: reports quote comments for follow-up, "
+                "marking those members did not allow to be quoted, so a channel only the research team can read "
+                "is better."
+            )
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
             text += f" Sent {resent} digest(s) that were kept while no channel worked."

@@ -212,6 +212,29 @@ async def test_kept_digests_wait_quietly_while_the_channel_is_gone(world, run_bo
         assert rows(world, "SELECT count(*) FROM digests WHERE status = 'undelivered'") == [(2,)]
 
 
+async def test_a_digest_channel_the_bot_cannot_post_in_is_refused_when_chosen(world, run_bot, moderator):
+    closed = int(world.standin.add_channel(world.guild_id, "closed")["id"])
+    world.standin.set_permission_overwrite(closed, world.standin.bot_user_id, deny=(1 << 15) | (1 << 14), type=1)
+    team_only = int(world.standin.add_channel(world.guild_id, "research-team")["id"])
+    world.standin.set_permission_overwrite(team_only, world.guild_id, deny=1 << 10)  # @everyone cannot view
+    world.standin.set_permission_overwrite(team_only, world.standin.bot_user_id, allow=1 << 10, type=1)
+    async with run_bot(cooldown=0):
+        refused = await reply_text(world, await run(world, moderator, "digest channel", {"channel": closed}))
+        assert refused == (
+            f"I can't post digests in <#{closed}>: I lack Embed Links, Attach Files there. Give me those "
+            "permissions in the channel's settings (Permissions), then run `/digest channel` again."
+        )
+        assert rows(world, "SELECT digest_channel_id FROM guild_settings") in ([], [(None,)])
+
+        open_text = await reply_text(
+            world, await run(world, moderator, "digest channel", {"channel": world.channel_id})
+        )
+        assert f"Everyone in this server can read <#{world.channel_id}>" in open_text
+        team_text = await reply_text(world, await run(world, moderator, "digest channel", {"channel": team_only}))
+        assert f"channel: <#{team_only}>" in team_text and "Everyone in this server" not in team_text
+        assert rows(world, "SELECT digest_channel_id FROM guild_settings") == [(team_only,)]
+
+
 async def test_research_export_needs_the_research_role(world, run_bot, moderator):
     researcher_role = world.standin.add_role(world.guild_id, "Researchers")
     researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
