@@ -11,6 +11,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.digests.schedule import make_trigger
 from bot.digests.service import RETRY_PENDING_EVERY_MINUTES, DigestService
+from bot.errors import UserFacingError
 from bot.storage import GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,18 @@ class Jobs:
             if self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
             return
+        try:
+            trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
+        except UserFacingError as error:
+            # Saved by an earlier version that accepted it (e.g. every 5 minutes): the server's digests wait for
+            # a moderator's `/digest schedule` rather than keep the bot from starting.
+            log.warning("server %d's saved digest schedule is not used: %s", settings.guild_id, error)
+            if self._scheduler.get_job(job_id) is not None:
+                self._scheduler.remove_job(job_id)
+            return
         self._scheduler.add_job(
             self.digests.run_due,
-            make_trigger(settings.digest_cron, settings.digest_timezone),
+            trigger,
             args=[settings.guild_id],
             id=job_id,
             replace_existing=True,

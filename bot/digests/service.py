@@ -31,6 +31,7 @@ from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period, due_period, make_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
+from bot.errors import UserFacingError
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,11 @@ class DigestService:
         settings = await self._storage.guild_settings(guild_id)
         if not settings.digest_enabled or settings.digest_channel_id is None:
             return None
-        trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
+        try:
+            trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
+        except UserFacingError as error:  # saved by an earlier version that accepted it (bot/jobs.py)
+            log.warning("server %d's digest is not made: its saved schedule is not used (%s)", guild_id, error)
+            return None
         async with self._server(guild_id):
             last = await self._storage.last_digest(guild_id)
             if last is None and not first:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -141,6 +142,20 @@ async def test_a_digest_waits_for_an_answer_still_being_written(world, run_bot, 
         [post] = digest_posts(world, digest_channel)
         assert post.embeds[0]["fields"][0]["value"].startswith("1 answers")
         assert rows(world, "SELECT outcome FROM answers") == [("ok",)]
+
+
+async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(world, run_bot, digest_channel, caplog):
+    # Saved by an earlier version, which accepted digests every five minutes.
+    changes = {"digest_channel_id": digest_channel, "digest_cron": "*/5 * * * *"}
+    await set_guild_settings(world.settings(), world.guild_id, changes)
+    with caplog.at_level(logging.WARNING):
+        async with run_bot() as bot:
+            assert bot.jobs is not None
+            assert bot.jobs.next_digest_time(world.guild_id) is None
+            assert await bot.jobs.digests.run_due(world.guild_id) is None
+    assert f"server {world.guild_id}'s saved digest schedule is not used" in caplog.text
+    assert "runs more than once an hour" in caplog.text
+    assert rows(world, "SELECT count(*) FROM digests") == [(0,)]
 
 
 async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run_bot, moderator, digest_channel):
