@@ -66,7 +66,7 @@ class Feedback(commands.Cog):
         if not isinstance(channel, discord.abc.Messageable):
             return
         view = discord.ui.View(timeout=None)
-        view.add_item(AskConsentButton(answer.answer_id, value))
+        view.add_item(AskConsentButton(answer.answer_id, value, event.user_id))  # only they get the rating
         try:
             await channel.send(
                 f"<@{event.user_id}> thanks for rating! Your rating is not kept unless you agree to take part in "

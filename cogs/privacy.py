@@ -9,7 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
-from bot.feedback.consent import notice_text
+from bot.feedback.consent import consent_version, notice_text
+from bot.feedback.custom_ids import NO_PENDING
 from bot.feedback.privacy import export_member, forget_member, status_text
 from bot.feedback.views import consent_view
 from bot.runtime import CultureBot
@@ -58,7 +59,7 @@ class Privacy(commands.Cog):
         await interaction.response.send_message(
             notice_text(settings, url)
             + "\n\nChoosing less than before deletes what you gave beyond it in this server.",
-            view=consent_view(0, "-"),
+            view=consent_view(0, NO_PENDING, consent_version(settings)),
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )

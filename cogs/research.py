@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.feedback.consent import consent_version, notice_changed
 from bot.runtime import CultureBot
 
 MAX_TAGS = 25
+ASKED_AGAIN = (
+    "The consent notice members read has changed (now version {version}). Members who agreed to an earlier "
+    "version are asked again, and nothing new they give is kept until they agree to this one; what they gave "
+    "before stays. Members who declined are not asked again."
+)
 
 
 def parse_tags(text: str) -> list[str]:
@@ -37,8 +44,8 @@ class Research(commands.Cog):
 
     @research.command(name="settings", description="Show or change the research settings")
     @app_commands.describe(
-        retention_days="days before raw text (questions, answers, comments) is deleted; counts are kept",
-        research_contact="who runs the research and how to reach them (shown in the consent notice)",
+        retention_days="days before raw text (questions, answers, comments) is deleted; changing it asks members again",
+        research_contact="who runs the research and how to reach them; changing it asks members again",
         consent_note="a note added to the consent notice; changing it asks members again",
         rating_scale="fit3: fits / partly / does not fit; likert5: 1 to 5",
         rating_controls="how members rate: reactions, buttons, or both",
@@ -57,24 +64,31 @@ class Research(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         current = await self.bot.storage.guild_settings(interaction.guild_id)
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         if retention_days is not None:
             changes["retention_days"] = retention_days
         if research_contact is not None:
             changes["research_contact"] = research_contact
         if consent_note is not None and consent_note != current.consent_note:
             changes["consent_note"] = consent_note
-            changes["consent_revision"] = current.consent_revision + 1  # members are asked again
         if rating_scale is not None:
             changes["rating_scale"] = rating_scale
         if rating_controls is not None:
             changes["rating_controls"] = rating_controls
         if reason_tags is not None:
             changes["reason_tags"] = parse_tags(reason_tags)
+        # A member's consent names the notice they agreed to, so any change to the text they read is a new version
+        # (and members who agreed to the old one are asked again before anything new of theirs is kept).
+        asks_again = notice_changed(current, dataclasses.replace(current, **changes))
+        if asks_again:
+            changes["consent_revision"] = current.consent_revision + 1
         if changes:
-            detail = ", ".join(sorted(changes))
+            detail = "research settings: " + ", ".join(sorted(changes))
+            if asks_again:
+                version = consent_version(dataclasses.replace(current, consent_revision=current.consent_revision + 1))
+                detail += f"; consent notice changed, now version {version}: members who agreed before are asked again"
             current = await self.bot.storage.update_guild_settings(
-                interaction.guild_id, interaction.user.id, changes, detail=f"research settings: {detail}"
+                interaction.guild_id, interaction.user.id, changes, detail=detail
             )
         lines = [
             "**Research settings**" + (" (updated)" if changes else ""),
@@ -85,6 +99,8 @@ class Research(commands.Cog):
             f"Rating scale: {current.rating_scale} · controls: {current.rating_controls}",
             "Reason tags: " + ", ".join(current.reason_tags),
         ]
+        if asks_again:
+            lines.append(ASKED_AGAIN.format(version=consent_version(current)))
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
 

@@ -1,9 +1,11 @@
 """Consent: what members are told, which version of the text they answered, and when to ask.
 
 The notice's version has two parts: the bot's own text (CONSENT_TEXT_VERSION, bumped in code whenever
-NOTICE below changes) and the server's revision (bumped when moderators change their note). A member
-who agreed under an older version is asked again; a member who said no is not asked again unless
-they open /privacy themselves.
+NOTICE below changes) and the server's revision (bumped by /research settings whenever a change alters the
+notice the server's members read: the note, the retention period, the research contact; see notice_changed).
+A member who agreed under an older version is asked again; a member who said no is not asked again unless
+they open /privacy themselves. The privacy link comes from the bot's configuration, not the server's
+settings, so changing it does not change the version: bump CONSENT_TEXT_VERSION when it changes materially.
 """
 
 from __future__ import annotations
@@ -60,3 +62,11 @@ def notice_text(settings: GuildSettings, privacy_url: str | None) -> str:
     note = f"\n**A note from this server:** {settings.consent_note}" if settings.consent_note else ""
     privacy = f"\n**Privacy notice:** {privacy_url}" if privacy_url else ""
     return NOTICE.format(retention=settings.retention_days, contact=contact, note=note, privacy=privacy)
+
+
+def notice_changed(before: GuildSettings, after: GuildSettings) -> bool:
+    """Whether members would read a different notice under `after` than under `before` (so a new version).
+
+    Compares the rendered texts, so any setting the notice shows counts, including ones added to it later.
+    The privacy link is the bot's, the same on both sides, so it is left out."""
+    return notice_text(before, None) != notice_text(after, None)

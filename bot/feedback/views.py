@@ -18,6 +18,16 @@ from bot.answers.safety import NO_PINGS
 from bot.errors import UserFacingError, report_error
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import CHOICE_LABELS, consent_version, notice_text
+from bot.feedback.custom_ids import (
+    ASK_TEMPLATE,
+    COMMENT_PENDING,
+    CONSENT_TEMPLATE,
+    NO_PENDING,
+    AskId,
+    ConsentId,
+    pending_rating,
+    rating_pending,
+)
 from bot.feedback.ratings import RatingChange, record_rating
 from bot.feedback.scales import RatingScale, scale_named
 from bot.storage import AnswerRecord, CommentSource, ConsentLevel, GuildSettings, RatingSource
@@ -30,6 +40,14 @@ DECLINED_REPLY = (
 )
 RATINGS_ONLY_REPLY = (
     "You agreed to ratings only, so comments are not kept. `/privacy consent` lets you allow comments too."
+)
+NOTICE_CHANGED = (
+    "**The research notice changed after it was shown to you, so your choice was not saved.** "
+    "This is the current notice; please read it and choose again.\n\n"
+)
+NOTE_FOR_SOMEONE_ELSE = (
+    "That note was meant for another member, so nothing of theirs is recorded for you. "
+    "If you want to take part yourself, read the notice and choose.\n\n"
 )
 
 Callback = Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]
@@ -52,10 +70,14 @@ def client(interaction: discord.Interaction) -> CultureBot:
     return cast("CultureBot", interaction.client)
 
 
-async def rate_by_button(interaction: discord.Interaction, answer: AnswerRecord, value: int) -> RatingChange:
+async def rate_by_button(
+    interaction: discord.Interaction, answer: AnswerRecord, value: int, source: RatingSource = RatingSource.BUTTON
+) -> RatingChange:
+    """Store the clicking member's rating; `source` is how they gave it (a reaction, for a rating that waited for
+    their consent after they reacted)."""
     bot = client(interaction)
     return await record_rating(
-        bot.storage, bot.pseudonyms, answer, user_id=interaction.user.id, value=value, source=RatingSource.BUTTON
+        bot.storage, bot.pseudonyms, answer, user_id=interaction.user.id, value=value, source=source
     )
 
 
@@ -75,21 +97,25 @@ def answer_controls(answer_id: int, scale: RatingScale) -> discord.ui.View:
     return view
 
 
-def consent_view(answer_id: int, pending: str) -> discord.ui.View:
-    """The four consent choices; `pending` is what to do once the member agrees (r<value>, c, or -)."""
+def consent_view(answer_id: int, pending: str, version: str) -> discord.ui.View:
+    """The four consent choices under a notice of `version` (consent_version() of the settings it was rendered
+    from); `pending` is what to do once the member agrees (see bot/feedback/custom_ids.py)."""
     view = discord.ui.View(timeout=None)
     for level in (ConsentLevel.RATINGS, ConsentLevel.COMMENTS, ConsentLevel.QUOTES, ConsentLevel.DECLINED):
-        view.add_item(ConsentButton(level, answer_id, pending))
+        view.add_item(ConsentButton(level, answer_id, pending, version))
     return view
 
 
-async def send_consent_notice(interaction: discord.Interaction, answer_id: int, pending: str) -> None:
+async def send_consent_notice(
+    interaction: discord.Interaction, answer_id: int, pending: str, *, prefix: str = ""
+) -> None:
+    """The current notice, privately, with buttons that carry the version of exactly this text."""
     bot = client(interaction)
     assert interaction.guild_id is not None
     settings = await bot.storage.guild_settings(interaction.guild_id)
     await interaction.response.send_message(
-        notice_text(settings, str(bot.settings.privacy_url) if bot.settings.privacy_url else None),
-        view=consent_view(answer_id, pending),
+        prefix + notice_text(settings, str(bot.settings.privacy_url) if bot.settings.privacy_url else None),
+        view=consent_view(answer_id, pending, consent_version(settings)),
         ephemeral=True,
         allowed_mentions=NO_PINGS,
     )
@@ -138,7 +164,7 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:r
         answer = await answer_or_gone(interaction, self.answer_id)
         change = await rate_by_button(interaction, answer, self.value)
         if change is RatingChange.NEEDS_CONSENT:
-            await send_consent_notice(interaction, self.answer_id, f"r{self.value}")
+            await send_consent_notice(interaction, self.answer_id, rating_pending(self.value, RatingSource.BUTTON))
         elif change is RatingChange.DECLINED:
             await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
         elif change is RatingChange.STORED:
@@ -179,33 +205,37 @@ async def open_comment_form(interaction: discord.Interaction, answer_id: int) ->
     if state is ConsentState.DECLINED:
         await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
     elif state is ConsentState.ASK:
-        await send_consent_notice(interaction, answer_id, "c")
+        await send_consent_notice(interaction, answer_id, COMMENT_PENDING)
     elif consent is not None and not consent.level.allows_comments:
         await interaction.response.send_message(RATINGS_ONLY_REPLY, ephemeral=True)
     else:
         await interaction.response.send_modal(CommentModal(answer_id))
 
 
-class ConsentButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"cb:consent:(?P<level>[a-z]+):(?P<answer>\d+):(?P<pending>r\d|c|-)",
-):
-    def __init__(self, level: ConsentLevel, answer_id: int, pending: str) -> None:
+class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CONSENT_TEMPLATE):
+    """One choice under the consent notice; its id carries the notice version the member was shown.
+
+    Agreement is stored only when that version is still the current one; otherwise (or for an id from before
+    versions were carried) the member gets the current notice to read instead. "No, thanks" is always honoured:
+    stopping must be as easy as it can be, and a refusal stores nothing but the refusal.
+    """
+
+    def __init__(self, level: ConsentLevel, answer_id: int, pending: str, version: str | None) -> None:
         style = discord.ButtonStyle.secondary if level is ConsentLevel.DECLINED else discord.ButtonStyle.success
-        super().__init__(
-            discord.ui.Button(
-                label=CHOICE_LABELS[level], style=style, custom_id=f"cb:consent:{level.value}:{answer_id}:{pending}"
-            )
-        )
+        # Read back from an old id (no version), the button keeps that id; new buttons always carry a version.
+        custom_id = ConsentId(level, answer_id, pending, version).custom_id()
+        super().__init__(discord.ui.Button(label=CHOICE_LABELS[level], style=style, custom_id=custom_id))
         self.level = level
         self.answer_id = answer_id
         self.pending = pending
+        self.version = version
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Self:
-        return cls(ConsentLevel(match["level"]), int(match["answer"]), match["pending"])
+        choice = ConsentId.from_match(match)
+        return cls(choice.level, choice.answer_id, choice.pending, choice.version)
 
     @reported
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -213,8 +243,17 @@ class ConsentButton(
         if interaction.guild_id is None:
             raise UserFacingError("Consent is given per server; choose in the server where you rate answers.")
         settings = await bot.storage.guild_settings(interaction.guild_id)
+        current = consent_version(settings)
+        if self.version != current and self.level is not ConsentLevel.DECLINED:
+            # The member read another text (or we cannot tell which): show the current one, store nothing.
+            # A pending action survives only from a versioned id, whose origin this code checked.
+            pending = self.pending if self.version is not None else NO_PENDING
+            await send_consent_notice(interaction, self.answer_id, pending, prefix=NOTICE_CHANGED)
+            return
         rater = bot.pseudonyms.member(interaction.user.id)
-        await bot.storage.set_consent(interaction.guild_id, rater, self.level, consent_version(settings))
+        # The version shown, not the one current at the click: for an agreement the two are equal (checked
+        # above); a refusal from an old, unversioned notice is recorded under the current version.
+        await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: nothing you give will be stored, and I won't ask again. "
@@ -223,42 +262,52 @@ class ConsentButton(
             )
             return
         saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
-        if self.pending.startswith("r"):
-            value = int(self.pending[1:])
+        rating = pending_rating(self.pending)
+        if rating is not None:
+            value, source = rating
             answer = await answer_or_gone(interaction, self.answer_id)
-            change = await rate_by_button(interaction, answer, value)
+            change = await rate_by_button(interaction, answer, value, source)
             await interaction.response.edit_message(content=saved.strip(), view=None)
             if change is RatingChange.STORED:
                 await thank_for_rating(interaction, answer, value, settings)
-        elif self.pending == "c" and self.level.allows_comments:
+        elif self.pending == COMMENT_PENDING and self.level.allows_comments:
             await interaction.response.send_modal(CommentModal(self.answer_id))
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
 
 
-class AskConsentButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:ask:(?P<answer>\d+):(?P<value>\d)"
-):
-    """Under the bot's short channel note after a reaction from a member who has not chosen yet."""
+class AskConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ASK_TEMPLATE):
+    """Under the bot's short channel note after a reaction from a member who has not chosen yet.
 
-    def __init__(self, answer_id: int, value: int) -> None:
+    The note is public, so its id names the member who reacted: only they get the notice with their reaction's
+    rating pending. Anyone else (or anyone, on an old note that names nobody) gets the notice with nothing
+    pending, and can still choose for themselves.
+    """
+
+    def __init__(self, answer_id: int, value: int, member_id: int | None) -> None:
+        custom_id = AskId(answer_id, value, member_id).custom_id()
         super().__init__(
-            discord.ui.Button(
-                label="Read and choose", style=discord.ButtonStyle.primary, custom_id=f"cb:ask:{answer_id}:{value}"
-            )
+            discord.ui.Button(label="Read and choose", style=discord.ButtonStyle.primary, custom_id=custom_id)
         )
         self.answer_id = answer_id
         self.value = value
+        self.member_id = member_id
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Self:
-        return cls(int(match["answer"]), int(match["value"]))
+        ask = AskId.from_match(match)
+        return cls(ask.answer_id, ask.value, ask.member_id)
 
     @reported
     async def callback(self, interaction: discord.Interaction) -> None:
-        await send_consent_notice(interaction, self.answer_id, f"r{self.value}")
+        if self.member_id is not None and interaction.user.id == self.member_id:
+            await send_consent_notice(interaction, self.answer_id, rating_pending(self.value, RatingSource.REACTION))
+        elif self.member_id is not None:
+            await send_consent_notice(interaction, self.answer_id, NO_PENDING, prefix=NOTE_FOR_SOMEONE_ELSE)
+        else:
+            await send_consent_notice(interaction, self.answer_id, NO_PENDING)
 
 
 class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"cb:reasons:(?P<answer>\d+)"):

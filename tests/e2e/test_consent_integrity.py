@@ -1,0 +1,267 @@
+"""Consent is recorded for the text the member read, by the member who chose, for what they gave.
+
+Through the stand-in with the real discord.py: a notice that changed between being shown and the click, a
+notice whose retention or contact changed, and the public note after a reaction clicked by someone else.
+"""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from bot.feedback.views import NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
+from bot.pseudonyms import Pseudonymizer
+from tests.e2e.test_feedback import ask, button, click, custom_ids, db, rows
+from tests.e2e.test_scope_commands import MANAGE_GUILD, run
+from tests.helpers import eventually, give_consent
+
+NOTICE_HEADING = "Your rating is research data"
+NEW_NOTE = "We now also share anonymised ratings with a partner university."
+
+
+def member_hash(user_id):
+    return Pseudonymizer(b"k" * 32).member(user_id)
+
+
+def choice(message, level):
+    return next(c for c in custom_ids(message) if c.startswith(f"cb:consent:{level}:"))
+
+
+def revision(world):
+    [(value,)] = rows(world, "SELECT consent_revision FROM guild_settings")
+    return value
+
+
+async def post_as_bot(bot, world, content, ids):
+    """A message from the bot with buttons of the given ids, as an older version of the bot would have posted."""
+    view = discord.ui.View(timeout=None)
+    for custom_id in ids:
+        view.add_item(discord.ui.Button(label=custom_id.split(":")[2], custom_id=custom_id))
+    with discord.http.handle_message_parameters(content=content, view=view) as params:
+        data = await bot.http.send_message(world.channel_id, params=params)
+    return world.standin.message(data["id"])
+
+
+async def reaction_note(world, answer, user_id, emoji):
+    """`user_id` reacts without having chosen; returns the public note the bot posts for them."""
+    await world.standin.add_reaction(world.channel_id, answer.id, user_id, emoji)
+    return await world.standin.wait_for_message(
+        world.channel_id, lambda m: "thanks for rating" in m.content and m.mentions == [user_id]
+    )
+
+
+# 1. The version the member was shown
+
+
+async def test_choice_on_a_notice_changed_since_it_was_shown_stores_nothing(world, run_bot, moderator_id):
+    async with run_bot():
+        answer = await ask(world)
+        shown = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert NEW_NOTE not in shown.response_data["content"]
+        assert all(c.endswith(":1.1") for c in custom_ids(shown.original))  # the version shown travels with it
+
+        await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})
+        stale = await click(world, shown.original, world.member_id, choice(shown.original, "quotes"))
+
+        # Nothing stored; the member is shown the current text instead, privately.
+        assert stale.ephemeral
+        assert stale.response_data["content"].startswith(NOTICE_CHANGED)
+        assert NEW_NOTE in stale.response_data["content"]
+        assert rows(world, "SELECT * FROM consents") == []
+        assert rows(world, "SELECT * FROM consent_events") == []
+        assert rows(world, "SELECT * FROM ratings") == []
+
+        # Agreeing to the current notice stores that version, and the rating the member clicked before.
+        current = stale.original
+        assert all(c.endswith(":1.2") for c in custom_ids(current))
+        assert choice(current, "quotes") == f"cb:consent:quotes:{answer_id_of(answer)}:r3:1.2"
+        chosen = await click(world, current, world.member_id, choice(current, "quotes"))
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Fits**" in thanks.content
+        assert rows(world, "SELECT level, consent_version FROM consents") == [("quotes", "1.2")]
+        assert rows(world, "SELECT value, source FROM ratings") == [(3, "button")]
+
+
+async def test_the_same_notice_still_current_is_recorded_under_its_version(world, run_bot, moderator_id):
+    async with run_bot():
+        # A settings change that leaves the notice as it is does not make a shown notice stale.
+        answer = await ask(world)
+        shown = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        await run(world, moderator_id, "research settings", {"rating_controls": "buttons", "retention_days": 180})
+        assert revision(world) == 1
+        await click(world, shown.original, world.member_id, choice(shown.original, "ratings"))
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the pending rating")
+        assert rows(world, "SELECT level, consent_version FROM consents") == [("ratings", "1.1")]
+
+
+async def test_no_thanks_on_a_changed_notice_is_honoured_under_the_version_shown(world, run_bot, moderator_id):
+    async with run_bot():
+        answer = await ask(world)
+        shown = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})
+        declined = await click(world, shown.original, world.member_id, choice(shown.original, "declined"))
+        assert "I won't ask again" in declined.response_data["content"]
+        assert rows(world, "SELECT level, consent_version FROM consent_events") == [("declined", "1.1")]
+        assert rows(world, "SELECT * FROM ratings") == []
+
+
+async def test_old_consent_buttons_without_a_version_are_not_taken_as_agreement(world, run_bot):
+    async with run_bot() as bot:
+        answer = await ask(world)
+        answer_id = answer_id_of(answer)
+        old = await post_as_bot(
+            bot, world, "an old consent notice", [f"cb:consent:quotes:{answer_id}:r3", "cb:consent:declined:0:-"]
+        )
+        clicked = await click(world, old, world.member_id, f"cb:consent:quotes:{answer_id}:r3")
+        assert clicked.ephemeral
+        assert clicked.response_data["content"].startswith(NOTICE_CHANGED)
+        assert rows(world, "SELECT * FROM consents") == []
+        assert rows(world, "SELECT * FROM ratings") == []
+        # The notice shown instead carries the current version and no pending rating: who gave it is unknown.
+        assert set(custom_ids(clicked.original)) == {
+            f"cb:consent:{level}:{answer_id}:-:1.1" for level in ("ratings", "comments", "quotes", "declined")
+        }
+        await click(world, clicked.original, world.member_id, choice(clicked.original, "ratings"))
+        await eventually(lambda: rows(world, "SELECT level FROM consents") == [("ratings",)], what="the consent")
+        assert rows(world, "SELECT * FROM ratings") == []
+
+        # A refusal, even on an old button, is honoured (under the current version: the one shown is unknown).
+        declined = await click(world, old, world.asker_id, "cb:consent:declined:0:-")
+        assert "I won't ask again" in declined.response_data["content"]
+        assert rows(
+            world, "SELECT level, consent_version FROM consents WHERE member_hash = ?", (member_hash(world.asker_id),)
+        ) == [("declined", "1.1")]
+
+
+# 2. Every setting shown in the notice is part of its version
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"retention_days": 3650}, "deleted after 3650 days"),
+        ({"research_contact": "Dr. Rina, Universitas Contoh, rina@example.org"}, "Dr. Rina, Universitas Contoh"),
+    ],
+)
+async def test_a_change_to_the_notice_text_asks_members_again(world, run_bot, moderator_id, change, shown):
+    async with run_bot():
+        answer = await ask(world)
+        notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        await click(world, notice.original, world.member_id, choice(notice.original, "comments"))
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the first rating")
+        await give_consent(db(world), world.guild_id, world.asker_id, "declined")
+        assert rows(world, "SELECT DISTINCT consent_version FROM consents") == [("1.1",)]
+
+        reply = await run(world, moderator_id, "research settings", change)
+        text = reply.response_data["content"]
+        assert "Consent notice revision: 2" in text
+        assert "(now version 1.2). Members who agreed to an earlier version are asked again" in text
+        assert revision(world) == 2
+        [(audit,)] = rows(
+            world, "SELECT detail FROM audit_log WHERE action = 'settings.update' AND actor_id = ?", (moderator_id,)
+        )
+        assert "consent_revision" in audit
+        assert "now version 1.2: members who agreed before are asked again" in audit
+
+        # The rule for a new version: who agreed before is asked again and nothing new is kept until they agree
+        # (what they gave stays); who declined is not asked.
+        partly = next(c for c in custom_ids(answer) if c.startswith("cb:rate:") and c.endswith(":2"))
+        asked = await click(world, answer, world.member_id, partly)
+        assert NOTICE_HEADING in asked.response_data["content"]
+        assert shown in asked.response_data["content"]
+        assert all(c.endswith(":1.2") for c in custom_ids(asked.original))
+        assert rows(world, "SELECT value FROM ratings") == [(3,)]
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
+        await world.standin.wait_for_message(
+            world.channel_id, lambda m: "thanks for rating" in m.content and m.mentions == [world.member_id]
+        )
+        assert rows(world, "SELECT value FROM ratings") == [(3,)]
+        status = await run(world, world.member_id, "privacy status")
+        assert "under an older notice" in status.response_data["content"]
+        refused = await click(world, answer, world.asker_id, button(answer, "cb:rate:"))
+        assert refused.response_data["content"].startswith("You chose not to take part")
+
+        # Agreeing again records the new version and stores what was clicked.
+        await click(world, asked.original, world.member_id, choice(asked.original, "comments"))
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(2,)], what="the new rating")
+        assert rows(
+            world, "SELECT consent_version FROM consents WHERE member_hash = ?", (member_hash(world.member_id),)
+        ) == [("1.2",)]
+
+
+async def test_settings_that_leave_the_notice_alone_keep_its_version(world, run_bot, moderator_id):
+    async with run_bot():
+        await run(world, moderator_id, "research settings", {"retention_days": 90, "research_contact": "Uni A"})
+        assert revision(world) == 2
+        # The same values again, or settings the notice does not show: the same text, the same version.
+        same = await run(
+            world,
+            moderator_id,
+            "research settings",
+            {"retention_days": 90, "research_contact": "Uni A", "rating_scale": "likert5", "reason_tags": "vague"},
+        )
+        assert revision(world) == 2
+        assert "asked again" not in same.response_data["content"]
+        await run(world, moderator_id, "research settings", {"consent_note": "Thank you!"})
+        await run(world, moderator_id, "research settings", {"consent_note": "Thank you!"})
+        assert revision(world) == 3
+
+
+# 3. The public note after a reaction belongs to the member who reacted
+
+
+async def test_bystander_clicking_someone_elses_note_gets_no_rating(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        note = await reaction_note(world, answer, world.member_id, "❌")
+        assert button(note, "cb:ask:") == f"cb:ask:{answer_id_of(answer)}:1:{world.member_id}"
+
+        # The asker clicks the note meant for the member: the notice, with nothing of the member's pending.
+        seen = await click(world, note, world.asker_id, button(note, "cb:ask:"))
+        assert seen.ephemeral
+        assert seen.response_data["content"].startswith(NOTE_FOR_SOMEONE_ELSE)
+        assert NOTICE_HEADING in seen.response_data["content"]
+        assert all(":-:" in c for c in custom_ids(seen.original))
+        # They can still choose for themselves; no rating comes of it, for anyone.
+        chose = await click(world, seen.original, world.asker_id, choice(seen.original, "ratings"))
+        assert chose.response_data["content"].startswith("Saved your choice: **ratings only**.")
+        assert rows(world, "SELECT member_hash, level FROM consents") == [(member_hash(world.asker_id), "ratings")]
+        assert rows(world, "SELECT * FROM ratings") == []
+
+        # The member who reacted clicks: their reaction's rating is stored, as a reaction rating.
+        theirs = await click(world, note, world.member_id, button(note, "cb:ask:"))
+        assert not theirs.response_data["content"].startswith(NOTE_FOR_SOMEONE_ELSE)
+        assert all(":e1:" in c for c in custom_ids(theirs.original))
+        chosen = await click(world, theirs.original, world.member_id, choice(theirs.original, "ratings"))
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Does not fit**" in thanks.content
+        assert rows(world, "SELECT rater_hash, value, source FROM ratings") == [
+            (member_hash(world.member_id), 1, "reaction")
+        ]
+
+        # It is a reaction rating like any other: taking the reaction back removes it.
+        await world.standin.remove_reaction(world.channel_id, answer.id, world.member_id, "❌")
+        await eventually(lambda: rows(world, "SELECT * FROM ratings") == [], what="the rating to go with its reaction")
+
+
+async def test_old_note_naming_nobody_stores_no_rating(world, run_bot):
+    async with run_bot() as bot:
+        answer = await ask(world)
+        old = await post_as_bot(bot, world, "an old note", [f"cb:ask:{answer_id_of(answer)}:3"])
+        seen = await click(world, old, world.member_id, button(old, "cb:ask:"))
+        assert NOTICE_HEADING in seen.response_data["content"]
+        assert all(":-:" in c for c in custom_ids(seen.original))
+        await click(world, seen.original, world.member_id, choice(seen.original, "quotes"))
+        await eventually(lambda: rows(world, "SELECT level FROM consents") == [("quotes",)], what="the consent")
+        assert rows(world, "SELECT * FROM ratings") == []
+
+
+def answer_id_of(answer):
+    """The answer id its rating buttons carry (cb:rate:<answer>:<value>)."""
+    return int(button(answer, "cb:rate:").split(":")[2])
+
+
+@pytest.fixture
+def moderator_id(world):
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
