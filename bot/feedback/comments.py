@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.consent import ConsentState, consent_state
 from bot.pseudonyms import Pseudonymizer
@@ -40,7 +41,8 @@ def clean_comment(text: str) -> str:
             f"Your comment is {len(cleaned):,} characters; comments can be at most {MAX_COMMENT_CHARS:,}. "
             "Nothing was saved: shorten it and send it again."
         )
-    return cleaned
+    # Other members named in it keep no Discord id in research data: they agreed to nothing.
+    return strip_mention_ids(cleaned)
 
 
 async def save_comment(

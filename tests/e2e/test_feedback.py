@@ -285,3 +285,18 @@ async def test_retention_purge_removes_text_and_keeps_numbers(world, run_bot):
 def moderator_id(world):
     role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
     return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+
+
+async def test_a_comment_keeps_no_discord_id_of_another_member(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.asker_id, "comments")
+        await world.standin.send_message(
+            world.channel_id,
+            world.asker_id,
+            f"<@{world.standin.bot_user_id}> fit: <@{world.member_id}> would say Ibu, not Anda",
+            reply_to=answer.id,
+        )
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(1,)], what="the comment")
+    assert rows(world, "SELECT text FROM comments") == [("@member would say Ibu, not Anda",)]
+    assert cells_containing(db(world), world.member_id) == []
