@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.errors import UserFacingError
 from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
+from bot.feedback.consent import AskCooldown
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton
 from bot.runtime import CultureBot
@@ -26,7 +27,7 @@ REACTION_CONCURRENCY = 8  # the channel note asking for consent deletes itself a
 class Feedback(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
-        self._asked: dict[tuple[int, int], float] = {}  # (guild, member) -> when we last asked
+        self._asked = AskCooldown(ASK_AGAIN_AFTER)
         # A burst of reactions is handled a few at a time, so ratings commit in arrival order instead of every
         # handler first queueing its reads behind the database lock.
         self._reactions = asyncio.Semaphore(REACTION_CONCURRENCY)
@@ -57,11 +58,8 @@ class Feedback(commands.Cog):
 
     async def _ask_for_consent(self, event: discord.RawReactionActionEvent, answer: AnswerRecord, value: int) -> None:
         """A short note in the channel (no DMs): the button opens the consent notice privately."""
-        key = (answer.guild_id, event.user_id)
-        now = time.monotonic()
-        if now - self._asked.get(key, -ASK_AGAIN_AFTER) < ASK_AGAIN_AFTER:
+        if not self._asked.should_ask((answer.guild_id, event.user_id), time.monotonic()):
             return
-        self._asked[key] = now
         channel = self.bot.get_channel(event.channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             return

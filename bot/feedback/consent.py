@@ -70,3 +70,27 @@ def notice_changed(before: GuildSettings, after: GuildSettings) -> bool:
     Compares the rendered texts, so any setting the notice shows counts, including ones added to it later.
     The privacy link is the bot's, the same on both sides, so it is left out."""
     return notice_text(before, None) != notice_text(after, None)
+
+
+class AskCooldown:
+    """When to ask a member about consent again after they reacted without having chosen: not more often than
+    every `interval` seconds per (server, member). Entries older than that are dropped as the table grows, so a
+    bot running for months keeps only the members asked recently."""
+
+    def __init__(self, interval: float, prune_at: int = 10_000) -> None:
+        self.interval = interval
+        self._prune_at = prune_at
+        self._asked: dict[tuple[int, int], float] = {}  # (server, member) -> when they were last asked
+
+    def should_ask(self, key: tuple[int, int], now: float) -> bool:
+        """True (and remembered) when `key` was not asked within the interval before `now`."""
+        last = self._asked.get(key)
+        if last is not None and now - last < self.interval:
+            return False
+        if len(self._asked) >= self._prune_at:
+            self._asked = {other: when for other, when in self._asked.items() if now - when < self.interval}
+        self._asked[key] = now
+        return True
+
+    def __len__(self) -> int:
+        return len(self._asked)
