@@ -249,6 +249,7 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
     assert b"mostly right" not in db(world).read_bytes()
     assert cells_containing(db(world), question_message_id) == [], "the question's message would name its author"
     [(cues,)] = rows(world, "SELECT cues FROM answers")
+    assert rows(world, "SELECT asker_hash = 'forgotten-' || answer_id FROM answers") == [(1,)]
     assert json.loads(cues) == {"language": json.loads(cues)["language"]}, "only the language cue stays"
     assert rows(world, "SELECT count(*) FROM answers") == [(1,)], "the answer itself stays for other raters"
 

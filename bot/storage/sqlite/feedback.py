@@ -162,7 +162,10 @@ class FeedbackStore(SqliteConnection):
                 ("consent records", "DELETE FROM consents WHERE member_hash = ?"),
                 (
                     "questions",
-                    "UPDATE answers SET asker_hash = 'forgotten', question = '', question_message_id = NULL, "
+                    # A marker per answer, not one shared by every forgotten member: analyses that group
+                    # answers by asker (randomized comparisons resample members) must not merge strangers.
+                    "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', "
+                    "question_message_id = NULL, "
                     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) "
                     "END WHERE asker_hash = ?",
                 ),
