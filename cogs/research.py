@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections import defaultdict
 from typing import Any, Literal
 
 import discord
@@ -12,6 +14,7 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.feedback.consent import consent_version, notice_changed
 from bot.runtime import CultureBot
+from bot.storage import GuildSettings
 
 MAX_TAGS = 25
 ASKED_AGAIN = (
@@ -41,6 +44,9 @@ class Research(commands.Cog):
 
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
+        # One settings change per server at a time: a change is read, compared and written, and two moderators'
+        # changes at once would otherwise both take the same next consent version for different texts.
+        self._changing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @research.command(name="settings", description="Show or change the research settings")
     @app_commands.describe(
@@ -62,6 +68,43 @@ class Research(commands.Cog):
         rating_controls: Literal["reactions", "buttons", "both"] | None = None,
         reason_tags: str | None = None,
     ) -> None:
+        assert interaction.guild_id is not None
+        async with self._changing[interaction.guild_id]:
+            current, changes, asks_again = await self._change_settings(
+                interaction,
+                retention_days=retention_days,
+                research_contact=research_contact,
+                consent_note=consent_note,
+                rating_scale=rating_scale,
+                rating_controls=rating_controls,
+                reason_tags=reason_tags,
+            )
+        lines = [
+            "**Research settings**" + (" (updated)" if changes else ""),
+            f"Retention of raw text: {current.retention_days} days",
+            f"Research contact: {current.research_contact or 'not set'}",
+            f"Consent notice revision: {current.consent_revision}"
+            + (f" · note: {current.consent_note}" if current.consent_note else ""),
+            f"Rating scale: {current.rating_scale} · controls: {current.rating_controls}",
+            "Reason tags: " + ", ".join(current.reason_tags),
+        ]
+        if asks_again:
+            lines.append(ASKED_AGAIN.format(version=consent_version(current)))
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    async def _change_settings(
+        self,
+        interaction: discord.Interaction,
+        *,
+        retention_days: int | None,
+        research_contact: str | None,
+        consent_note: str | None,
+        rating_scale: str | None,
+        rating_controls: str | None,
+        reason_tags: str | None,
+    ) -> tuple[GuildSettings, dict[str, Any], bool]:
+        """Apply the options that change something; the settings after, the changes and whether the consent
+        notice changed (a new version)."""
         assert interaction.guild_id is not None
         current = await self.bot.storage.guild_settings(interaction.guild_id)
         changes: dict[str, Any] = {}
@@ -90,18 +133,7 @@ class Research(commands.Cog):
             current = await self.bot.storage.update_guild_settings(
                 interaction.guild_id, interaction.user.id, changes, detail=detail
             )
-        lines = [
-            "**Research settings**" + (" (updated)" if changes else ""),
-            f"Retention of raw text: {current.retention_days} days",
-            f"Research contact: {current.research_contact or 'not set'}",
-            f"Consent notice revision: {current.consent_revision}"
-            + (f" · note: {current.consent_note}" if current.consent_note else ""),
-            f"Rating scale: {current.rating_scale} · controls: {current.rating_controls}",
-            "Reason tags: " + ", ".join(current.reason_tags),
-        ]
-        if asks_again:
-            lines.append(ASKED_AGAIN.format(version=consent_version(current)))
-        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+        return current, changes, asks_again
 
 
 async def setup(bot: CultureBot) -> None:

@@ -6,6 +6,8 @@ notice whose retention or contact changed, and the public note after a reaction 
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 import pytest
 
@@ -265,3 +267,16 @@ def answer_id_of(answer):
 def moderator_id(world):
     role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
     return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+
+
+async def test_two_notice_changes_at_once_get_two_versions(world, run_bot, moderator_id):
+    async with run_bot():
+        before = revision(world)
+        first, second = await asyncio.gather(
+            run(world, moderator_id, "research settings", {"consent_note": "First note."}),
+            run(world, moderator_id, "research settings", {"retention_days": 30}),
+        )
+        assert revision(world) == before + 2, "each text members may have read has a version of its own"
+        replies = sorted(record.response_data["content"] for record in (first, second))
+        assert any(f"now version 1.{before + 1}" in reply for reply in replies)
+        assert any(f"now version 1.{before + 2}" in reply for reply in replies)
