@@ -78,8 +78,7 @@ class Jobs:
         """(Re)schedule a server's digest after its settings changed; unschedule it when switched off."""
         job_id = f"digest:{settings.guild_id}"
         if not settings.digest_enabled or settings.digest_channel_id is None:
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.remove_job(job_id)
+            self.unschedule_digest(settings.guild_id)
             return
         try:
             trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
@@ -87,8 +86,7 @@ class Jobs:
             # Saved by an earlier version that accepted it (e.g. every 5 minutes): the server's digests wait for
             # a moderator's `/digest schedule` rather than keep the bot from starting.
             log.warning("server %d's saved digest schedule is not used: %s", settings.guild_id, error)
-            if self._scheduler.get_job(job_id) is not None:
-                self._scheduler.remove_job(job_id)
+            self.unschedule_digest(settings.guild_id)
             return
         self._scheduler.add_job(
             self.digests.run_due,
@@ -100,6 +98,11 @@ class Jobs:
             max_instances=1,
             misfire_grace_time=DIGEST_GRACE,
         )
+
+    def unschedule_digest(self, guild_id: int) -> None:
+        job_id = f"digest:{guild_id}"
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.remove_job(job_id)
 
     def next_digest_time(self, guild_id: int) -> datetime | None:
         job = self._scheduler.get_job(f"digest:{guild_id}")
@@ -114,6 +117,11 @@ class Jobs:
         slots = asyncio.Semaphore(self.digests.workers.processes + 1)
 
         async def catch_up_server(guild_id: int) -> None:
+            if not self.digests.serves(guild_id):
+                # Removed from the server while the bot was down: nothing to post to, nothing scheduled.
+                log.info("not in server %d any more; its digests are no longer scheduled", guild_id)
+                self.unschedule_digest(guild_id)
+                return
             async with slots:
                 try:
                     await self.digests.resend_kept(guild_id)

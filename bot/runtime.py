@@ -191,6 +191,15 @@ class CultureBot(commands.Bot):
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.storage.ensure_guild(guild.id, guild.name)
+        if self.jobs is not None:  # added back: its digest settings were kept
+            self.jobs.schedule_digest(await self.storage.guild_settings(guild.id))
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server (not a server outage): its digests stop until the bot is added back. Its data
+        stays under the server's retention period, as the privacy notice says."""
+        log.info("removed from server %d; its digests are no longer scheduled", guild.id)
+        if self.jobs is not None:
+            self.jobs.unschedule_digest(guild.id)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         await self.storage.ensure_guild(guild.id, guild.name)

@@ -374,6 +374,10 @@ class DigestService:
             return 0
         return await self.resend_kept(guild_id, undelivered=False)
 
+    def serves(self, guild_id: int) -> bool:
+        """Whether the bot is in the server (known to its client, available or not)."""
+        return self._client.get_guild(guild_id) is not None
+
     def _channel(self, settings: GuildSettings) -> discord.TextChannel | discord.Thread | None:
         channel = self._client.get_channel(settings.digest_channel_id) if settings.digest_channel_id else None
         return channel if isinstance(channel, discord.TextChannel | discord.Thread) else None

@@ -158,6 +158,32 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(world, 
     assert rows(world, "SELECT count(*) FROM digests") == [(0,)]
 
 
+async def test_a_server_that_removed_the_bot_gets_no_more_digests(world, run_bot, digest_channel):
+    await set_guild_settings(world.settings(), world.guild_id, {"digest_channel_id": digest_channel})
+    last_end = datetime.now(UTC) - timedelta(days=21)  # a digest is due: a start would catch it up
+    storage = await SqliteStorage.open(db(world))
+    try:
+        old = await storage.claim_digest(
+            world.guild_id, sqlite_timestamp(last_end - timedelta(days=7)), sqlite_timestamp(last_end)
+        )
+        assert old is not None
+        await storage.update_digest(old.digest_id, DigestStatus.SENT)
+        await storage.update_guild_settings(world.guild_id, 1, {"digest_cron": "0 3 1 1 *"}, detail="test")
+    finally:
+        await storage.close()
+    async with run_bot() as bot:
+        assert bot.jobs is not None and bot.jobs.next_digest_time(world.guild_id) is not None
+        world.standin.remove_bot(world.guild_id)
+        await eventually(lambda: bot.jobs.next_digest_time(world.guild_id) is None, what="its digests unscheduled")
+    # Started again while still removed, with a digest due under a weekly schedule: it is not made, and nothing is
+    # scheduled.
+    await set_guild_settings(world.settings(), world.guild_id, {"digest_cron": "0 9 * * mon"})
+    async with run_bot() as bot:
+        assert bot.jobs is not None
+        await eventually(lambda: bot.jobs.next_digest_time(world.guild_id) is None, what="not scheduled after start")
+    assert rows(world, "SELECT count(*) FROM digests") == [(1,)]
+
+
 async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run_bot, moderator, digest_channel):
     log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
     async with run_bot(cooldown=0) as bot:

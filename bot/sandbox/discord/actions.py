@@ -69,6 +69,12 @@ class WorldActions:
         self.core.dispatch_soon("CHANNEL_CREATE", payload)
         return payload
 
+    def remove_bot(self, guild_id: Snowflake) -> None:
+        """The server removes the bot (kicked, or it left): GUILD_DELETE without `unavailable`, as Discord sends."""
+        gid = int(guild_id)
+        self.state.guild(gid).members.pop(self.state.bot.id, None)
+        self.core.dispatch_soon("GUILD_DELETE", {"id": str(gid)})
+
     def delete_channel(self, channel_id: Snowflake) -> JSON:
         payload = self.state.channel_payload(self.state.channel(int(channel_id)))
         self.state.delete_channel(int(channel_id))

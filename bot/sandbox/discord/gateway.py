@@ -173,7 +173,10 @@ class Gateway:
         async with session.lock:
             self.sessions[session.session_id] = session
             session.ws = ws
-            guilds = [g for g in self.state.guilds.values() if session.wants_guild(g.id)]
+            # The servers the bot is in (a server that removed it is not announced again).
+            guilds = [
+                g for g in self.state.guilds.values() if session.wants_guild(g.id) and self.state.bot.id in g.members
+            ]
             ready = {
                 "v": 10,
                 "user": self.state.bot.payload() | {"verified": True, "mfa_enabled": False},

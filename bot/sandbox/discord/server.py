@@ -177,6 +177,10 @@ class DiscordStandIn:
     ) -> JSON:
         return self.world.add_channel(guild_id, name, type, parent_id, topic=topic)
 
+    def remove_bot(self, guild_id: Snowflake) -> None:
+        """Remove the bot from a guild (GUILD_DELETE is sent; a new session's READY no longer lists it)."""
+        self.world.remove_bot(guild_id)
+
     def delete_channel(self, channel_id: Snowflake) -> JSON:
         """Delete a guild channel (CHANNEL_DELETE is sent); REST calls naming it then get Unknown Channel."""
         return self.world.delete_channel(channel_id)
