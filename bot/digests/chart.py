@@ -60,7 +60,7 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
     highs = np.array([np.nan if point.mean_fit.high is None else point.mean_fit.high for point in points])
     # Titles are placed where matplotlib would put them (y=1, its default pad of 6 points) instead of letting it
     # find the place, which lays out every tick label of the panel first: about 4 ms a panel, same picture.
-    title = "Fit over time, per " + ("week" if weekly else "day") + " (95% CI band)"
+    title = "Fit over time, per UTC " + ("week" if weekly else "day") + " (95% CI band)"
     axes.set_title(title, fontsize=10, y=1.0, pad=6.0)
     start, end = _day(current.start), _day(current.end)
     if start is not None and end is not None:

@@ -39,6 +39,11 @@ def reason_tags(current: RatedPeriod, previous: RatedPeriod | None) -> tuple[Tag
         previous_counts = Counter()
         for raw_tag, number in Counter(map(_TAG, previous.rows.reasons)).items():
             previous_counts[safe_text(raw_tag)] += number
+    # Tags of the previous period that were not used this period are listed too (at 0): a complaint that
+    # disappeared after a scope change is a finding.
+    earlier: Counter[str] = previous_counts if previous_counts is not None else Counter()
+    for tag in earlier:
+        counts.setdefault(tag, 0)
     return tuple(
         TagCount(
             tag,
@@ -46,7 +51,7 @@ def reason_tags(current: RatedPeriod, previous: RatedPeriod | None) -> tuple[Tag
             previous_counts.get(tag, 0) if previous_counts is not None else None,
             dict(sorted(by_fit[tag].items())),
         )
-        for tag, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        for tag, count in sorted(counts.items(), key=lambda item: (-item[1], -earlier[item[0]], item[0]))
     )
 
 

@@ -10,7 +10,17 @@ NO_VALUE = "—"
 
 
 def percent(share: float | None) -> str:
-    return NO_VALUE if share is None else f"{share * 100:.0f}%"
+    """A share as a whole percent, except near the ends: 99.6% is not shown as 100%, nor 0.4% as 0%."""
+    if share is None:
+        return NO_VALUE
+    text = f"{share * 100:.0f}"
+    if (text == "100" and share < 1) or (text == "0" and share > 0):
+        text = f"{share * 100:.1f}"
+        if text == "100.0":
+            return ">99.9%"
+        if text == "0.0":
+            return "<0.1%"
+    return f"{text}%"
 
 
 def _signed(number: float, digits: int) -> str:

@@ -23,6 +23,7 @@ from bot.digests.text import safe_text
 UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
 NOT_IN_ROWS = "answer not in the rows"
 VERSION_FEW_RATINGS = 30
+VERSION_FEW_ANSWERS = 10  # rated answers on one side: the unit the intervals resample
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +212,7 @@ def version_comparison(
 
 def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> str:
     few = min(prior.mean_fit.ratings, latest.mean_fit.ratings)
+    few_answers = min(prior.mean_fit.answers, latest.mean_fit.answers)
     caveat = (
         " Answers before and after a change also differ in their questions, raters and time, so this is an "
         "observational comparison, not an experiment."
@@ -218,15 +220,20 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
     if change.low is None or change.high is None or change.value is None:
         return f"{change.b} versus {change.a} in {window}: too few rated answers for an interval.{caveat}"
     undecided = f"the data cannot tell whether {change.b} fits better than {change.a}"
-    return f"{lead_sentence(change, few, change.b, change.a, undecided)} Pooled over {window}.{caveat}"
+    lead = lead_sentence(change, few, change.b, change.a, undecided, answers=few_answers)
+    return f"{lead} Pooled over {window}.{caveat}"
 
 
-def lead_sentence(change: Difference, few: int, b: str, a: str, undecided: str) -> str:
-    """What the interval of `change` (b - a) lets a reader conclude, as the first sentence of a note."""
+def lead_sentence(change: Difference, few: int, b: str, a: str, undecided: str, *, answers: int | None = None) -> str:
+    """What the interval of `change` (b - a) lets a reader conclude, as the first sentence of a note. `few`: the
+    ratings on the smaller side; `answers`: its rated answers, the bootstrap's unit (many ratings of a handful
+    of answers are still a handful)."""
     assert change.low is not None
     assert change.high is not None
     if few < VERSION_FEW_RATINGS:
         return f"With only {few} ratings on one side, read this as a hint."
+    if answers is not None and answers < VERSION_FEW_ANSWERS:
+        return f"With only {answers} rated answers on one side, read this as a hint."
     if change.low > 0:
         return f"Mean fit under {b} is higher than under {a}; the interval excludes no change."
     if change.high < 0:

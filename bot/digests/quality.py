@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.digests.formatting import percent
 from bot.digests.model import PeriodSummary, QualityNote
 from bot.digests.periods import RatedPeriod
 
 SMALL_N = 30  # ratings
+SMALL_ANSWERS = 20  # rated answers: the unit the bootstrap resamples
 FEW_RATERS = 5
 DOMINANT_SHARE = 0.5  # of the ratings, from one member
 LOW_RATED_SHARE = 0.3  # of the answers
 FAILED_SHARE = 0.1  # of the answers, failed or incomplete
 
 
-def _percent(share: float) -> str:
-    return f"{share * 100:.0f}%"
-
-
 def quality_notes(
-    current: RatedPeriod, summary: PeriodSummary, has_previous: bool, unknown_ratings: int
+    current: RatedPeriod, summary: PeriodSummary, previous: PeriodSummary | None, unknown_ratings: int
 ) -> list[QualityNote]:
     notes: list[QualityNote] = []
     d = summary.denominators
-    if not has_previous:
+    if previous is None:
         notes.append(QualityNote("no_previous", "No previous period to compare with: changes are not shown."))
     if d.answers == 0 and d.ratings == 0:
         notes.append(QualityNote("empty", "No answers and no ratings in this period: there is nothing to summarise."))
@@ -34,6 +32,14 @@ def quality_notes(
     elif d.ratings < SMALL_N:
         notes.append(
             QualityNote("small_n", f"Only {d.ratings} rating(s): treat percentages as anecdotes, not estimates.")
+        )
+    elif d.rated_answers < SMALL_ANSWERS:
+        notes.append(
+            QualityNote(
+                "small_n",
+                f"Only {d.rated_answers} rated answer(s), for {d.ratings} ratings: the intervals resample answers, so "
+                "they rest on a handful of them; treat percentages as anecdotes, not estimates.",
+            )
         )
     if 0 < d.unique_raters < FEW_RATERS:
         notes.append(
@@ -48,14 +54,14 @@ def quality_notes(
             notes.append(
                 QualityNote(
                     "dominant_rater",
-                    f"One member gave {_percent(top_share)} of the ratings: the averages mostly reflect one view.",
+                    f"One member gave {percent(top_share)} of the ratings: the averages mostly reflect one view.",
                 )
             )
     if d.share_rated is not None and d.ratings > 0 and d.share_rated < LOW_RATED_SHARE:
         notes.append(
             QualityNote(
                 "many_unrated",
-                f"{_percent(1 - d.share_rated)} of the answers were not rated: rated answers may not represent the "
+                f"{percent(1 - d.share_rated)} of the answers were not rated: rated answers may not represent the "
                 "rest (members tend to rate answers that struck them).",
             )
         )
@@ -64,7 +70,7 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "failed_answers",
-                f"{_percent(failed / d.answers)} of the answers failed or were incomplete "
+                f"{percent(failed / d.answers)} of the answers failed or were incomplete "
                 f"({d.answers_by_outcome.get('failed', 0)} failed, {d.answers_by_outcome.get('incomplete', 0)} "
                 "incomplete): check the model service before reading fit.",
             )
@@ -75,6 +81,18 @@ def quality_notes(
                 "all_equal",
                 "Every rating had the same value: the bootstrap intervals collapse to a point and understate the "
                 "uncertainty.",
+            )
+        )
+    scales = {counts.scale_size for counts in summary.fit.distribution}
+    earlier = {counts.scale_size for counts in previous.fit.distribution} if previous is not None else set()
+    if scales and earlier and scales != earlier:
+        notes.append(
+            QualityNote(
+                "scale_changed",
+                f"The rating scale changed: {_scales(earlier)} in the previous period, {_scales(scales)} in this one. "
+                "The fit share counts the top of each scale, which are different thresholds, and a point on one "
+                "scale is not the same step on the other: part of any change versus the previous period (and "
+                "between scope versions used under different scales) can come from the scale itself.",
             )
         )
     if len(summary.fit.distribution) > 1:
@@ -105,3 +123,7 @@ def quality_notes(
             QualityNote("purged_text", f"{purged} comment(s) have no text (removed by the retention job or empty).")
         )
     return notes
+
+
+def _scales(sizes: set[int]) -> str:
+    return " and ".join(f"{size}-point" for size in sorted(sizes))

@@ -24,7 +24,9 @@ HOW_TO_READ = (
     "interval of the difference where one is given.",
     "Changes compare this period with the previous one of equal length, read as known at this period's end (or "
     "at the time given above): with the ratings and comments its answers received, and the ratings changed, "
-    "after it ended (so its numbers can differ a little from its own digest's). Scope-version comparisons are "
+    "after it ended (so its numbers can differ a little from its own digest's). Its answers so had longer to "
+    "collect ratings, comments and reason tags than this period's: changes in those counts lean downward even "
+    "when members are as engaged as before; fit compares better than counts. Scope-version comparisons are "
     "observational (questions, members and time differ too), not an experiment. Randomized comparisons are: "
     "members were assigned to the versions at random (a hash of their pseudonym) and kept their version; their "
     "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",
@@ -101,7 +103,7 @@ def _denominators(digest: Digest) -> list[Block]:
         ("· quotable", now.quotable_comments, before.quotable_comments if before else None),
         ("Reason tags", now.reason_tags, before.reason_tags if before else None),
         ("Members who declined", now.declined, before.declined if before else None),
-        ("Members who withdrew", now.withdrew, before.withdrew if before else None),
+        ("Members who withdrew or lowered consent", now.withdrew, before.withdrew if before else None),
     ]
     table_rows += [
         (name, str(value), fmt.NO_VALUE if previous is None else str(previous), fmt.count_change(value, previous))

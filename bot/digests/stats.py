@@ -201,7 +201,7 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         quotes=quotes(comments, finding, now, context.aliases),
         scope_changes=scope_changes,
         moderator_actions=moderator_actions,
-        notes=tuple(quality_notes(now, summary, before is not None, unknown)),
+        notes=tuple(quality_notes(now, summary, before_summary, unknown)),
         comparisons=arm_comparisons(now, table, now_rows, seed=seed, resamples=bootstrap),
         feedback_before=current.feedback_before,
     )
