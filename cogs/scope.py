@@ -168,13 +168,21 @@ class Scope(commands.Cog):
             ephemeral=True,
         )
 
-    @scope.command(name="download", description="Download the current scope file")
-    async def download(self, interaction: discord.Interaction) -> None:
-        version = await self._current_version(interaction)
-        data = io.BytesIO(version.content.encode())
+    @scope.command(name="download", description="Download the current scope file, or an earlier version's")
+    @app_commands.describe(version="version number (default: current)")
+    async def download(self, interaction: discord.Interaction, version: int | None = None) -> None:
+        if version is None:
+            found = await self._current_version(interaction)
+        else:
+            # The file as stored, even one that no longer passes validation (to fix it and upload it again).
+            stored = await self.bot.storage.scope_version(_guild_id(interaction), version)
+            if stored is None:
+                raise UserFacingError(f"There is no version {version}; `/scope history` lists the versions.")
+            found = stored
+        data = io.BytesIO(found.content.encode())
         await interaction.response.send_message(
-            f"Version {version.number} of **{version.title}**.",
-            file=discord.File(data, filename=f"{version.scope_id}-v{version.number}.md"),
+            f"Version {found.number} of **{found.title}**.",
+            file=discord.File(data, filename=f"{found.scope_id}-v{found.number}.md"),
             ephemeral=True,
         )
 

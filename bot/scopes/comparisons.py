@@ -75,7 +75,8 @@ async def start_comparison(
     except ScopeValidationError as error:
         raise UserFacingError(
             f"Version {alternative_number} no longer passes validation, so it cannot be compared:\n{error}\n"
-            "Restore it with `/scope rollback`, fix it, and compare against the fixed version."
+            f"Get its file with `/scope download version:{alternative_number}`, fix it, upload it with "
+            "`/scope upload`, and compare against the fixed version."
         ) from None
     running = await storage.running_comparison(guild_id)
     if running is not None:

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from bot.errors import UserFacingError
 from bot.scopes.document import ScopeDocument
 from bot.scopes.parser import parse_scope
+from bot.scopes.problems import ScopeValidationError
 from bot.scopes.templates import UnknownTemplateError, load_template
 from bot.storage import NewScopeVersion, ScopeChange, ScopeSource, ScopeVersion, Storage
 
@@ -121,6 +122,15 @@ async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number:
     current = await storage.current_scope(guild_id)
     if current is not None and current.content_sha256 == target.content_sha256:
         raise UserFacingError(f"The current scope (version {current.number}) already has this content.")
+    try:
+        # Rules may have been added since the version was written: a current scope that does not parse would
+        # leave every question without an answer.
+        parse_scope(target.content, source=f"version {number}")
+    except ScopeValidationError as error:
+        raise UserFacingError(
+            f"Version {number} no longer passes validation, so it cannot be made current:\n{error}\n"
+            f"Get its file with `/scope download version:{number}`, fix it, and upload it with `/scope upload`."
+        ) from None
     return await storage.add_scope_version(
         NewScopeVersion(
             guild_id=guild_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from bot.sandbox.discord import FileOption
 from bot.scopes.templates import list_templates
-from tests.e2e.conftest import SCOPE_FIXTURE
+from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
 
 MANAGE_GUILD = 1 << 5
 BAD_CORPUS = Path(__file__).parent.parent / "scopes" / "bad"
@@ -253,3 +254,29 @@ async def test_show_pages_through_a_long_scope(world, run_bot, moderator):
         turned = await world.standin.wait_for_interaction_response(clicked)
         assert turned.response_type == 7
         assert turned.response_data["embeds"][0]["footer"]["text"] == f"Page 2 of {pages}"
+
+
+async def test_rollback_refuses_a_version_that_no_longer_validates(world, run_bot, moderator):
+    await declare_scope(world.settings(), world.guild_id, SCOPE_FIXTURE)
+    # A version written under older rules: its summary is too short for today's.
+    text = SCOPE_FIXTURE.read_text()
+    old = text.replace(text.split("summary = ")[1].split("\n")[0], '"Too short."')
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        conn.execute(
+            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
+            "change_summary, author_id) VALUES (?, 2, 'kopi-talk-test', 'old', ?, ?, 'upload', 'old', 1)",
+            (world.guild_id, old, hashlib.sha256(old.encode()).hexdigest()),
+        )
+    before = versions(world)
+    async with run_bot(cooldown=0):
+        refused = await reply_text(world, await run(world, moderator, "scope rollback", {"version": 2}))
+        assert refused.startswith("Version 2 no longer passes validation, so it cannot be made current:")
+        assert "`/scope download version:2`" in refused
+        assert versions(world) == before, "the current scope is unchanged"
+        # The file as stored can still be downloaded, to fix and upload again.
+        download = await run(world, moderator, "scope download", {"version": 2})
+        assert download.original is not None
+        [attachment] = download.original.attachments
+        assert attachment.filename.endswith("-v2.md") and attachment.data.decode() == old
+        missing = await run(world, moderator, "scope download", {"version": 9})
+        assert "There is no version 9" in await reply_text(world, missing)
