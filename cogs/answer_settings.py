@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
@@ -15,16 +16,25 @@ from bot.storage import GuildSettings
 _LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
+SHOWN_CHANNELS = 20  # listed by name; more are counted ("and 12 more")
+SHOWN_INSTRUCTIONS = 600  # characters of the extra instructions shown (they may be 1,500 long)
+
+
 def describe(settings: GuildSettings) -> str:
-    channels = ", ".join(f"<#{c}>" for c in settings.answer_channels) or "every channel I can read"
+    """The settings in one message, within Discord's 2,000 characters however many channels and however long
+    the instructions (the full values are stored and used; this only shows them)."""
+    listed = [f"<#{c}>" for c in settings.answer_channels[:SHOWN_CHANNELS]]
+    if len(settings.answer_channels) > SHOWN_CHANNELS:
+        listed.append(f"and {len(settings.answer_channels) - SHOWN_CHANNELS} more")
+    instructions = excerpt(settings.instructions, SHOWN_INSTRUCTIONS) if settings.instructions else "none"
     return "\n".join(
         [
-            f"Answers in: {channels}",
+            f"Answers in: {', '.join(listed) or 'every channel I can read'}",
             f"Cooldown per member: {settings.cooldown_seconds} s",
             f"Daily token budget: {settings.daily_token_budget:,}",
             f"Answer language: {settings.answer_language or 'the member’s own'}",
             f"Answers in a new thread per question: {'yes' if settings.answer_in_threads else 'no'}",
-            f"Extra instructions: {settings.instructions or 'none'}",
+            f"Extra instructions: {instructions}",
         ]
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -280,3 +281,19 @@ async def test_rollback_refuses_a_version_that_no_longer_validates(world, run_bo
         assert attachment.filename.endswith("-v2.md") and attachment.data.decode() == old
         missing = await run(world, moderator, "scope download", {"version": 9})
         assert "There is no version 9" in await reply_text(world, missing)
+
+
+async def test_answer_settings_fit_one_message_however_many_channels(world, run_bot, moderator):
+    async with run_bot(cooldown=0):
+        long = "Keep answers short and name the register you use. " * 29  # about 1,480 characters
+        first = await reply_text(world, await run(world, moderator, "answers settings", {"instructions": long}))
+        assert "Extra instructions: Keep answers short" in first and len(first) <= 2000
+        for index in range(24):
+            channel = world.standin.add_channel(world.guild_id, f"topic-{index}")
+            reply = await run(world, moderator, "answers channel-add", {"channel": channel["id"]})
+        text = await reply_text(world, reply)
+        assert len(text) <= 2000 and text.count("<#") == 20 and "and 4 more" in text
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+            [(stored,)] = conn.execute("SELECT answer_channels FROM guild_settings").fetchall()
+            [(instructions,)] = conn.execute("SELECT instructions FROM guild_settings").fetchall()
+        assert len(json.loads(stored)) == 24 and instructions == long.strip()
