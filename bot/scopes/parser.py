@@ -221,6 +221,13 @@ def _binary_problem(source: str, data: bytes) -> ScopeProblem | None:
     )
 
 
+def _signature_problem(source: str, data: bytes) -> ScopeProblem | None:
+    """A file that starts like an image, a PDF, an archive...: named as such, whatever its bytes look like."""
+    if not any(data.startswith(magic) for magic, _ in _BINARY_KINDS):
+        return None
+    return _binary_problem(source, data)
+
+
 def _utf16_problem(source: str, data: bytes) -> ScopeProblem | None:
     head = data[:200]
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
@@ -250,7 +257,8 @@ def _decode(data: bytes | str, source: str, problems: list[ScopeProblem]) -> str
     if not raw.strip():
         problems.append(_empty(source))
         return None
-    stop = _utf16_problem(source, raw) or _binary_problem(source, raw)
+    # A known binary signature first: an image's zero bytes also look like UTF-16 text.
+    stop = _signature_problem(source, raw) or _utf16_problem(source, raw) or _binary_problem(source, raw)
     if stop is not None:
         problems.append(stop)
         return None
@@ -345,6 +353,17 @@ def _read_metadata(
         values = tomllib.loads("\n".join(header))
     except tomllib.TOMLDecodeError as error:
         problems.append(_toml_problem(error, header, first_line, closing_line, source))
+        return None
+    except RecursionError:  # tomllib recurses per level of nesting
+        problems.append(
+            ScopeProblem(
+                source,
+                first_line,
+                None,
+                "the header nests lists or tables too deeply to read",
+                'the header needs only simple values and lists of text, e.g. languages = ["id", "en"]',
+            )
+        )
         return None
     key_lines = _key_lines(header, first_line)
     try:

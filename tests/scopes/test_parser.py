@@ -229,6 +229,20 @@ def test_binary_bytes_are_refused_as_binary():
     ]
 
 
+def test_an_image_is_named_not_taken_for_utf16():
+    # A PNG's zero bytes look like UTF-16 text; its signature says what it is.
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x03\xe8\x00\x00\x01\x90\x08\x06\x00\x00\x00" * 8
+    (problem,) = validate_scope(png, source="scope.png")
+    assert problem.message == "this looks like a binary file, not a Markdown scope (it seems to be a PNG image)"
+
+
+def test_a_header_nested_too_deeply_is_a_problem_not_a_crash():
+    deep = VALID.replace("+++\n", "+++\nextra = " + "[" * 5000 + "]" * 5000 + "\n", 1)
+    (problem,) = validate_scope(deep, source="deep.md")
+    assert problem.message == "the header nests lists or tables too deeply to read"
+    assert problem.line == 2
+
+
 def test_a_word_document_is_named():
     (problem,) = validate_scope(b"PK\x03\x04\x14\x00\x06\x00word/document.xml", source="scope.docx")
     assert "binary file" in problem.message and "Word" in problem.message
