@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         description="A reply to an answer starting with this is stored as a comment on it.",
     )
     privacy_url: AnyHttpUrl | None = Field(default=None, description="Link to the privacy notice shown to members.")
+    message_content_intent: bool = Field(
+        default=False,
+        description="Ask for Discord's privileged Message Content intent (enable it in the Developer Portal too), "
+        "so that members continue a conversation in the bot's thread, or reply to an answer without pinging, "
+        "without mentioning the bot; without it Discord sends the bot no text of messages that do not mention it.",
+    )
     reaction_catch_up_answers: int = Field(
         default=200,
         ge=0,

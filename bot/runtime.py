@@ -39,12 +39,14 @@ log = logging.getLogger(__name__)
 COMMAND_HASH_KEY = "synced_commands_sha256"
 
 
-def required_intents() -> discord.Intents:
-    """Only what the features need: no privileged intent (answering on mention needs none)."""
+def required_intents(message_content: bool = False) -> discord.Intents:
+    """Only what the features need: no privileged intent (answering on mention needs none), unless the operator
+    asks for Message Content so that threads and replies continue without a mention."""
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
     intents.guild_reactions = True
+    intents.message_content = message_content
     return intents
 
 
@@ -61,7 +63,7 @@ class CultureBot(commands.Bot):
         super().__init__(
             command_prefix=commands.when_mentioned,  # no prefix commands; slash commands only
             help_command=None,
-            intents=required_intents(),
+            intents=required_intents(settings.message_content_intent),
             # Nobody is pinged unless the code names them; model output goes out with no pings at all.
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
             guild_ready_timeout=settings.guild_ready_timeout,
