@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -34,6 +36,24 @@ async def start_thread(message: discord.Message, text: str) -> discord.Thread | 
         return message.channel
 
 
+def into_thread(message: discord.Message) -> Callable[[Question], Awaitable[Question]]:
+    """Moves an accepted question's answer to a thread of its own (a refusal stays a reply in the channel)."""
+
+    async def move(question: Question) -> Question:
+        thread = await start_thread(message, question.text)
+        if not isinstance(thread, discord.Thread):
+            return question  # Discord refused the thread: answer in the channel
+        return dataclasses.replace(
+            question,
+            channel_id=thread.id,
+            parent_channel_id=thread.parent_id,
+            send=channel_sender(thread, None),
+            typing=thread.typing,
+        )
+
+    return move
+
+
 class Answers(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
@@ -56,16 +76,12 @@ class Answers(commands.Cog):
             if me in message.mentions:  # an empty reply without the intent is just unreadable: stay quiet
                 await message.reply(EMPTY_MENTION_HINT, mention_author=False)
             return
-        channel: discord.abc.MessageableChannel = message.channel
-        reply_to: discord.Message | None = message
-        if in_own_thread and parent_answer is None:
-            # The bot's thread is one conversation: a new message continues from its latest answer.
-            parent_answer = await self.bot.storage.latest_answer_in(channel.id)
-        elif isinstance(channel, discord.TextChannel):
+        channel = message.channel
+        open_thread = None
+        if isinstance(channel, discord.TextChannel):
             settings = await self.bot.storage.guild_settings(message.guild.id)
             if settings.answer_in_threads:
-                channel = await start_thread(message, text)
-                reply_to = None
+                open_thread = into_thread(message)  # opened only once the question is accepted
         # Answered in this listener's task: a task of its own would start a loop turn later.
         await self.bot.answerer.run(
             Question(
@@ -74,9 +90,12 @@ class Answers(commands.Cog):
                 parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
                 asker_id=message.author.id,
                 text=text,
-                send=channel_sender(channel, reply_to),
+                send=channel_sender(channel, message),
                 message=message,
                 parent_answer_id=parent_answer.answer_id if parent_answer else None,
+                # The bot's thread is one conversation: a new message continues from its latest answer.
+                continues_thread=in_own_thread and parent_answer is None,
+                open_thread=open_thread,
                 typing=channel.typing,
             )
         )

@@ -1,8 +1,8 @@
 """One answer, start to finish: limits, prompt, record, stream from the model into Discord, close the record.
 
 `Answerer` also owns the answers in flight: a member's second question waits for the first instead of
-interleaving, and a shutdown can stop taking questions, let running answers finish within a grace
-period, and cleanly mark the rest as interrupted.
+interleaving (one at most: a third is refused while those two are pending), and a shutdown can stop taking
+questions, let running answers finish within a grace period, and cleanly mark the rest as interrupted.
 
 Nothing waits on the database between a question and its model request: settings and the current scope
 come from the storage's memory, the day's token use from `DailyTokens`, and the answer's record is written
@@ -39,8 +39,7 @@ from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
-from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache, current_document
-from bot.scopes.problems import ScopeValidationError
+from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache
 from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,13 @@ log = logging.getLogger(__name__)
 MODEL_FAILED_LINE = (
     "Sorry, I couldn't get an answer from the language model just now. Please try again in a few minutes."
 )
+SCOPE_UNREADABLE_LINE = (
+    "Sorry, this server's scope cannot be read, so I can't answer just now. Moderators can fix it with "
+    "`/scope upload` or `/scope rollback`."
+)
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
+LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
+LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
@@ -67,6 +72,11 @@ class Question:
     message: discord.Message | None = None  # the member's message, when asked by message
     parent_channel_id: int | None = None  # the channel a thread belongs to
     parent_answer_id: int | None = None  # the answer this question replies to
+    # In the bot's thread: the question continues from the thread's latest answer, found when it starts (after
+    # the member's earlier questions there, which may still be waiting or streaming when it is asked).
+    continues_thread: bool = False
+    # Once the question is accepted (not refused), where its answer goes instead: e.g. a thread of its own.
+    open_thread: Callable[[Question], Awaitable[Question]] | None = None
     ephemeral: bool = False
     typing: Callable[[], Awaitable[object]] | None = None  # shows "is typing" until the first text
 
@@ -75,6 +85,27 @@ class Question:
 class Refusal:
     reason: str  # for the record
     line: str  # for the member
+
+
+BUSY = Refusal(
+    "previous answer still running",
+    "I'm still answering your previous question, and your next one is already waiting; ask again when I'm done.",
+)
+
+
+class ScopeUnreadable(Exception):
+    """The server's current scope version does not parse (e.g. stored under older rules)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A question accepted and ready for the model."""
+
+    question: Question  # where the answer goes (its own thread, when one was opened)
+    settings: GuildSettings
+    messages: list[ChatCompletionMessageParam]
+    new_answer: NewAnswer
+    scoped: bool
 
 
 class Answerer:
@@ -148,31 +179,55 @@ class Answerer:
     async def answer(self, question: Question) -> Outcome:
         """Answer one question after the member's earlier ones; every path leaves nothing hanging."""
         key = (question.guild_id, question.asker_id)
+        ahead = self._member_waiting.get(key, 0)  # the member's answer running, and any question waiting for it
+        if ahead > 1:  # one question may wait for a running answer; more would just pile up
+            return await self._refuse(question, BUSY)
         lock = self._member_locks.setdefault(key, asyncio.Lock())
-        queued = lock.locked()  # a question while the member's previous one streams waits its turn
-        self._member_waiting[key] = self._member_waiting.get(key, 0) + 1
+        self._member_waiting[key] = ahead + 1
         try:
             async with lock:
-                return await self._answer(question, check_cooldown=not queued)
+                # A question asked while the member's previous answer streams waits its turn: the cooldown, counted
+                # from that answer's start, would refuse it for having waited. Its own start restarts the cooldown.
+                return await self._answer(question, check_cooldown=not ahead)
         finally:
             self._member_waiting[key] -= 1
             if not self._member_waiting[key]:
                 del self._member_waiting[key], self._member_locks[key]
 
     async def _answer(self, question: Question, *, check_cooldown: bool) -> Outcome:
+        # Nothing before the model request may leave the member without a reply (nor /ask on "thinking…").
+        try:
+            prepared = await self._prepare(question, check_cooldown=check_cooldown)
+        except ScopeUnreadable:
+            log.exception("answer to %s: the server's current scope cannot be read", _where(question))
+            await _say(question, SCOPE_UNREADABLE_LINE)
+            return Outcome.FAILED
+        except Exception:
+            log.exception("answer to %s failed before the model was asked", _where(question))
+            await _say(question, MODEL_FAILED_LINE)
+            return Outcome.FAILED
+        if isinstance(prepared, Outcome):
+            return prepared
+        return await self._stream(prepared)
+
+    async def _prepare(self, question: Question, *, check_cooldown: bool) -> Prepared | Outcome:
+        """Limits, scope, history and prompt; an Outcome when the question is refused."""
         settings = await self._storage.guild_settings(question.guild_id)
         asker = self._pseudonyms.member(question.asker_id)
         refusal = await self._check_limits(question, settings, check_cooldown=check_cooldown)
         if refusal is not None:
-            await self._storage.record_refused(self._new_answer(question, asker), refusal.reason)
-            await _say(question, refusal.line)
-            return Outcome.REFUSED
-        current = await current_document(self._storage, self._scopes, question.guild_id)
-        if current is None and not settings.allow_unscoped:
+            return await self._refuse(question, refusal)
+        scope_version = await self._storage.current_scope(question.guild_id)
+        scope = None
+        if scope_version is not None:
+            try:
+                scope = self._scopes.document(scope_version)
+            except Exception as error:  # stored under older rules, or a text today's parser cannot take
+                raise ScopeUnreadable(f"scope version {scope_version.number}") from error
+        if scope is None and not settings.allow_unscoped:
             await _say(question, NO_SCOPE_MESSAGE)
             return Outcome.REFUSED
         self._last_start[(question.guild_id, question.asker_id)] = time.monotonic()
-        scope_version, scope = current if current else (None, None)
         comparison_id, arm = None, None
         if scope_version is not None:
             # A randomized comparison of scope versions (bot/scopes/comparisons.py); in memory, like the scope.
@@ -182,11 +237,19 @@ class Answerer:
                 version = comparison.version(assigned)
                 try:
                     scope = self._scopes.document(version)
-                except ScopeValidationError:  # checked at the start; a later parser may still refuse it
-                    log.warning("comparison %s: its %s version does not parse", comparison.comparison_id, assigned)
+                except Exception:  # checked at the start; a later parser may still refuse it
+                    log.warning(
+                        "comparison %s: its %s version does not parse",
+                        comparison.comparison_id,
+                        assigned,
+                        exc_info=True,
+                    )
                 else:
                     comparison_id, arm, scope_version = comparison.comparison_id, assigned, version
 
+        if question.continues_thread and question.parent_answer_id is None:
+            latest = await self._storage.latest_answer_in(question.channel_id)
+            question = dataclasses.replace(question, parent_answer_id=latest.answer_id if latest else None)
         history = await self._history(question.parent_answer_id)
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
         context = history[-1].text if history else ""
@@ -202,6 +265,8 @@ class Answerer:
                 history=history,
             )
         )
+        if question.open_thread is not None:
+            question = await question.open_thread(question)
         new_answer = self._new_answer(
             question,
             asker,
@@ -211,8 +276,13 @@ class Answerer:
             comparison_id=comparison_id,
             arm=arm,
         )
+        return Prepared(question, settings, messages, new_answer, scoped=scope is not None)
+
+    async def _stream(self, prepared: Prepared) -> Outcome:
+        """The model's answer into Discord, and its record."""
+        question, settings, messages = prepared.question, prepared.settings, prepared.messages
         # The record is written while the model request goes out; the first message waits for its id.
-        record = asyncio.ensure_future(self._start_record(new_answer, messages))
+        record = asyncio.ensure_future(self._start_record(prepared.new_answer, messages))
         started_on = utc_day()
 
         async def register(message: discord.Message, part: int) -> None:
@@ -222,7 +292,7 @@ class Answerer:
             question.send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register
         )
         stats = StreamStats()
-        outcome, error, note = Outcome.OK, None, "" if scope else UNSCOPED_NOTE
+        outcome, error, note = Outcome.OK, None, "" if prepared.scoped else UNSCOPED_NOTE
         # "is typing" goes out a moment after the model request, not before or with it: its REST call (or a
         # rate limit on it) must not delay the question reaching the model, and a fast first token makes it moot.
         typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
@@ -286,6 +356,8 @@ class Answerer:
             return Outcome.FAILED
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, "the model returned no text"
+        elif outcome is Outcome.OK and stats.finish_reason == "length":
+            outcome, error, note = Outcome.INCOMPLETE, LENGTH_ERROR, LENGTH_NOTE + note
         await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on)
         return outcome
 
@@ -343,6 +415,16 @@ class Answerer:
                 "with `/answers settings`.",
             )
         return None
+
+    async def _refuse(self, question: Question, refusal: Refusal) -> Outcome:
+        """Record why a question gets no answer, and tell the member."""
+        try:
+            asker = self._pseudonyms.member(question.asker_id)
+            await self._storage.record_refused(self._new_answer(question, asker), refusal.reason)
+        except Exception:  # the member is told all the same
+            log.exception("could not record a refused question (%s)", refusal.reason)
+        await _say(question, refusal.line)
+        return Outcome.REFUSED
 
     async def _history(self, parent_answer_id: int | None) -> list[Turn]:
         if parent_answer_id is None:

@@ -1,0 +1,192 @@
+"""Questions that wait, refusals that must not open threads, setup failures and answers cut by the length limit."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import pytest
+
+from bot.answers.pipeline import BUSY, LENGTH_ERROR, LENGTH_NOTE, MODEL_FAILED_LINE, SCOPE_UNREADABLE_LINE
+from bot.answers.streaming import CURSOR
+from bot.sandbox.fake_openai import Reply
+from bot.scopes.manage import NO_SCOPE_MESSAGE
+from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
+from tests.e2e.test_answers import (
+    finished_answers,
+    moderator,  # noqa: F401 - a fixture
+    rows,
+)
+from tests.e2e.test_scope_commands import run
+from tests.helpers import eventually
+
+THREAD_PATH = r"^/channels/\d+/messages/\d+/threads$"
+
+
+def slow(words: int, per_second: float = 20) -> Reply:
+    return Reply(" ".join(f"word{i}" for i in range(words)), tokens_per_second=per_second)
+
+
+def answers_by_question(world) -> dict[str, tuple[str, str | None]]:
+    return {
+        question: (outcome, error)
+        for question, outcome, error in rows(world, "SELECT question, outcome, error FROM answers")
+    }
+
+
+async def test_one_question_waits_for_a_running_answer_and_more_are_refused(world, run_bot):
+    world.model.script(slow(40), *[f"answer {i}" for i in range(5)])
+    async with run_bot(cooldown=600):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First, slowly"))
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content.endswith(CURSOR))
+        for i in range(5):
+            await world.standin.send_message(world.channel_id, world.asker_id, world.mention(f"Extra {i}"))
+        await eventually(lambda: len(finished_answers(world)) == 6, 15, "every question settled")
+        assert answers_by_question(world) == {
+            "First, slowly": ("ok", None),
+            "Extra 0": ("ok", None),  # waited for the first; the cooldown does not refuse it for having waited
+            **{f"Extra {i}": ("refused", BUSY.reason) for i in range(1, 5)},
+        }
+        assert len(world.model.chat_requests) == 2
+        texts = [m.content for m in world.standin.bot_messages(world.channel_id)]
+        assert texts.count(BUSY.line) == 4
+        assert "answer 0" in texts
+        # The question that waited started the cooldown again: the next one is refused by it.
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("And now?"))
+        refusal = await world.standin.wait_for_message(world.channel_id, lambda m: "Please wait" in m.content)
+        assert "before your next question" in refusal.content
+        assert answers_by_question(world)["And now?"] == ("refused", "cooldown")
+        assert len(world.model.chat_requests) == 2
+
+
+async def test_a_queued_follow_up_in_the_thread_continues_from_the_one_before(world, run_bot, moderator):  # noqa: F811
+    world.model.script("Start with Pak.", slow(30, 40), "At dinner, let him order first.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I address my boss?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        await world.standin.send_message(thread_id, world.asker_id, world.mention("And at lunch?"))
+        await world.standin.wait_for_message(thread_id, lambda m: m.content.endswith(CURSOR))
+        await world.standin.send_message(thread_id, world.asker_id, world.mention("And at dinner?"))
+        await eventually(lambda: len(finished_answers(world)) == 3, 15, "the two follow-ups")
+        assert rows(world, "SELECT question, parent_answer_id FROM answers ORDER BY answer_id") == [
+            ("How do I address my boss?", None),
+            ("And at lunch?", 1),
+            ("And at dinner?", 2),
+        ]
+        third = world.model.chat_requests[2].messages
+        assert [m["role"] for m in third] == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert "And at lunch?" in third[3]["content"]
+        assert third[4]["content"].startswith("word0 word1")
+        assert "And at dinner?" in third[5]["content"]
+
+
+def make_current(world, content: str) -> None:
+    """Store a scope version that today's parser cannot read and make it current (as an old database might)."""
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        cursor = conn.execute(
+            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
+            "change_summary, author_id) VALUES (?, 2, 'kopi-talk-test', 'old', ?, ?, 'upload', 'old rules', 1)",
+            (world.guild_id, content, hashlib.sha256(content.encode()).hexdigest()),
+        )
+        conn.execute(
+            "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, world.guild_id)
+        )
+
+
+def too_short_summary() -> str:
+    text = SCOPE_FIXTURE.read_text()
+    summary = text.split("summary = ")[1].split("\n")[0]
+    return text.replace(summary, '"Too short."')
+
+
+def nested_too_deep() -> str:
+    text = SCOPE_FIXTURE.read_text()
+    return text.replace("+++\n\n", "version_note = " + "[" * 2000 + "]" * 2000 + "\n+++\n\n", 1)
+
+
+@pytest.mark.parametrize("content", [too_short_summary, nested_too_deep], ids=["invalid", "unparsable"])
+async def test_an_unreadable_scope_is_explained_not_silent(world, run_bot, content):
+    settings = world.settings()
+    await declare_scope(settings, world.guild_id, SCOPE_FIXTURE)
+    make_current(world, content())
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet?"))
+        line = await world.standin.wait_for_message(world.channel_id)
+        assert line.content == SCOPE_UNREADABLE_LINE
+        asked = await run(world, world.asker_id, "ask", {"question": "How do I greet?"})
+        followup = await world.standin.wait_for_followup(asked.id)
+        assert followup.content == SCOPE_UNREADABLE_LINE
+    assert world.model.chat_requests == []
+
+
+async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_bot, monkeypatch):
+    world.model.script("Answered once the failure is gone.")
+    async with run_bot(cooldown=0) as bot:
+
+        async def broken(guild_id: int) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(bot.storage, "running_comparison", broken)
+            await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Anyone there?"))
+            line = await world.standin.wait_for_message(world.channel_id)
+            assert line.content == MODEL_FAILED_LINE
+            asked = await run(world, world.member_id, "ask", {"question": "And here?"})
+            assert (await world.standin.wait_for_followup(asked.id)).content == MODEL_FAILED_LINE
+        # The bot goes on serving.
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("And now?"))
+        await eventually(lambda: finished_answers(world) == [(1, "ok")], what="the next answer")
+
+
+async def test_an_answer_cut_by_the_length_limit_says_so_and_is_recorded_incomplete(world, run_bot):
+    cut = " ".join(["Bring a small gift and greet the eldest first."] * 42)  # about 2,000 characters
+    world.model.script(Reply(cut, finish_reason="length"), "A whole answer.")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Long question?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the cut answer")
+        messages = world.standin.bot_messages(world.channel_id)
+        assert messages[-1].content.endswith(LENGTH_NOTE.strip())
+        assert all(len(m.content) <= 2000 for m in messages)
+        assert not any(m.content.endswith(CURSOR) for m in messages)
+        assert rows(world, "SELECT outcome, error, answer FROM answers") == [("incomplete", LENGTH_ERROR, cut)]
+        # A model that stopped by itself is complete.
+        await world.standin.send_message(world.channel_id, world.member_id, world.mention("Short question?"))
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the whole answer")
+        assert rows(world, "SELECT outcome, error FROM answers WHERE answer_id = 2") == [("ok", None)]
+        assert world.standin.bot_messages(world.channel_id)[-1].content == "A whole answer."
+
+
+async def test_refusals_open_no_thread(world, run_bot, moderator):  # noqa: F811
+    other = world.standin.add_channel(world.guild_id, "ask-here")
+    async with run_bot(cooldown=600):
+        await run(world, moderator, "answers settings", {"threads": True})
+        # A channel the bot does not answer in.
+        await run(world, moderator, "answers channel-add", {"channel": other["id"]})
+        question = await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Here?"))
+        line = await world.standin.wait_for_message(world.channel_id, lambda m: "I answer questions in" in m.content)
+        assert line.message_reference and int(line.message_reference["message_id"]) == int(question["id"])
+        assert world.standin.find_requests("POST", THREAD_PATH) == []
+        assert world.standin.message(question["id"]).thread_id is None
+        # The cooldown: the first question gets its thread, the second only a line in the channel.
+        await world.standin.send_message(other["id"], world.asker_id, world.mention("First?"))
+        await eventually(lambda: [o for _, o in finished_answers(world)] == ["refused", "ok"], what="the answer")
+        assert len(world.standin.find_requests("POST", THREAD_PATH)) == 1
+        await world.standin.send_message(other["id"], world.asker_id, world.mention("Second?"))
+        await world.standin.wait_for_message(other["id"], lambda m: "Please wait" in m.content)
+        assert len(world.standin.find_requests("POST", THREAD_PATH)) == 1
+        assert rows(world, "SELECT channel_id, error FROM answers WHERE outcome = 'refused' ORDER BY answer_id") == [
+            (world.channel_id, "channel not enabled"),
+            (int(other["id"]), "cooldown"),
+        ]
+
+
+async def test_no_scope_refusal_opens_no_thread(world, run_bot, moderator):  # noqa: F811
+    async with run_bot(scope=None, cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Anything?"))
+        line = await world.standin.wait_for_message(world.channel_id)
+        assert line.content == NO_SCOPE_MESSAGE
+        assert world.standin.find_requests("POST", THREAD_PATH) == []
+    assert world.model.chat_requests == []
