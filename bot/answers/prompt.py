@@ -7,6 +7,7 @@ never instructions that change the guidance or the scope.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -38,9 +39,21 @@ class Turn:
     text: str
 
 
+# Anything a model could read as the delimiter: any case, spaces inside the brackets, `-` for `_`.
+_DELIMITER_LIKE = re.compile(r"<\s*/?\s*member[\s_-]*message\s*>", re.IGNORECASE)
+
+
 def delimit_member_text(text: str) -> str:
-    """Wrap member text so it cannot pose as instructions or close its own delimiter."""
-    cleaned = text.replace(UNTRUSTED_OPEN, "").replace(UNTRUSTED_CLOSE, "")
+    """Wrap member text so it cannot pose as instructions or close its own delimiter.
+
+    Tags are removed until none is left, since removing one can join the text around it into another.
+    """
+    cleaned = text
+    while True:
+        stripped = _DELIMITER_LIKE.sub("", cleaned)
+        if stripped == cleaned:
+            break
+        cleaned = stripped
     return f"{UNTRUSTED_OPEN}\n{cleaned}\n{UNTRUSTED_CLOSE}"
 
 

@@ -8,6 +8,7 @@ written; the final edit removes it, so a reader can tell a finished answer from 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ import discord
 
 from bot.answers.safety import NO_PINGS, defuse_mentions
 from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, take_message
+from bot.llm.reasoning import Restart
 
 CURSOR = " ▌"
 TRUNCATED_NOTE = "\n\n*(answer shortened: it reached this server's length limit)*"
@@ -48,12 +50,18 @@ class StreamingReply:
         self._current_message: discord.Message | None = None
         self._displayed: str | None = None  # exactly what that message shows now
         self._last_render = 0.0
+        self._last_shown = ""
 
     async def push(self, delta: str, *, more: bool = True) -> None:
         """Add model text; sends or edits messages when due.
 
         `more=False` says this is the last text: it is shown by `finish`, so no edit is spent on it now.
+        A `Restart` (bot/llm/reasoning.py) says the text so far was the model's reasoning: the answer starts
+        again in the first message with the restart's text, and any further messages are deleted.
         """
+        if isinstance(delta, Restart):
+            await self._restart()
+            delta = str(delta)
         if self.truncated or not delta:
             return
         room = self._max_chars - len(self.text)
@@ -87,6 +95,12 @@ class StreamingReply:
         if self.truncated:
             note = TRUNCATED_NOTE + note
         self._current = defuse_mentions(self._current)  # its final length, for the room check below
+        if not self.text.strip() and self.messages:
+            # Only reasoning was shown (then taken back, see `push`) and no answer followed: remove it.
+            for message in self.messages:
+                with contextlib.suppress(discord.NotFound):
+                    await message.delete()
+            self._reset()
         if not self.messages and not self._current.strip():
             return self.messages  # nothing was ever shown; the caller explains instead
         if len(self._current) + len(note) > self._limit:
@@ -94,8 +108,34 @@ class StreamingReply:
             self._start_part(note.strip())
         else:
             self._current += note
+        if not self._current.strip():
+            # The part a split left over is only whitespace, so there is nothing to send: the controls go on
+            # the last message instead, so every answer ends with them.
+            if view is not None:
+                await self.messages[-1].edit(content=self._last_shown, allowed_mentions=NO_PINGS, view=view)
+            return self.messages
         await self._render(final=True, view=view)
         return self.messages
+
+    async def _restart(self) -> None:
+        """Start the answer again: the first message stays (edited when text comes), the others go."""
+        first = self.messages[0] if self.messages else None
+        for message in self.messages[1:]:
+            with contextlib.suppress(discord.NotFound):
+                await message.delete()
+        displayed = self._displayed if self._current_message is first else None
+        self._reset()
+        if first is not None:
+            self.messages.append(first)
+            self._current_message = first
+            self._displayed = displayed
+            self._last_render = 0.0  # the reasoning it shows is replaced by the next text at once
+
+    def _reset(self) -> None:
+        self.messages = []
+        self.text = ""
+        self.truncated = False
+        self._start_part("")
 
     def _start_part(self, text: str) -> None:
         self._current = text
@@ -120,6 +160,7 @@ class StreamingReply:
             else:
                 await self._current_message.edit(content=content, allowed_mentions=NO_PINGS, view=view)
         self._displayed = content
+        self._last_shown = content  # what the last message shows, even once a new part has started
         self._last_render = time.monotonic()
 
     async def send_line(self, text: str) -> discord.Message:

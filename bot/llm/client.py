@@ -24,7 +24,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from bot.llm.reasoning import ReasoningFilter
+from bot.llm.reasoning import ReasoningFilter, Restart, expects_reasoning, join_visible
 from bot.llm.sse import ServerSentEvent, SseDecoder
 from bot.llm.transport import READ_CONTROL, AiohttpTransport, ReadControl
 
@@ -61,6 +61,10 @@ class ModelClient:
         temperature: float,
     ) -> None:
         self.model = model
+        # Whether answers start with reasoning whose opening tag was in the prompt (reasoning.py): known from the
+        # model's name, or learnt from a stream that had a closing tag without an opening one. Streams then hold
+        # their start back until the reasoning is over; others show their first text at once.
+        self.expect_reasoning = expects_reasoning(model)
         self._max_tokens = max_tokens
         self._temperature = temperature
         # Local servers need no key, but the client insists on one.
@@ -92,7 +96,7 @@ class ModelClient:
         retries or the stream breaks.
         """
         stats.started = time.monotonic()
-        reasoning_filter = ReasoningFilter()
+        reasoning_filter = ReasoningFilter(expect_reasoning=self.expect_reasoning)
         produced: list[str] = []
         try:
             # The SDK's generic `post` (its documented way to call any endpoint): the same retries, errors and
@@ -134,7 +138,10 @@ class ModelClient:
                     if texts:
                         if stats.ttft_ms is None:
                             stats.ttft_ms = _elapsed_ms(stats.started)
-                        text = texts[0] if len(texts) == 1 else "".join(texts)
+                        text = texts[0] if len(texts) == 1 else join_visible(texts)
+                        if isinstance(text, Restart):
+                            produced.clear()  # what came before was reasoning
+                            self.expect_reasoning = True  # and later streams hold it back (reasoning.py)
                         produced.append(text)
                         yield text
                     if failure is not None:
@@ -150,6 +157,11 @@ class ModelClient:
             if rest:
                 produced.append(rest)
                 yield rest
+            if reasoning_filter.unopened_close:
+                self.expect_reasoning = True  # (if not already, this stream's reasoning showed until its tag came)
+            elif self.expect_reasoning and stats.finish_reason == "stop" and not expects_reasoning(self.model):
+                # Learnt, but a whole answer came without a closing tag of its own: what taught it was a stray tag.
+                self.expect_reasoning = False
         except openai.APIStatusError as error:
             raise ModelError(f"model endpoint answered HTTP {error.status_code}: {error.message}") from error
         except openai.APITimeoutError as error:
