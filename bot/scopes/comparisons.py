@@ -20,8 +20,7 @@ from __future__ import annotations
 import hashlib
 
 from bot.errors import UserFacingError
-from bot.scopes.parser import parse_scope
-from bot.scopes.problems import ScopeValidationError
+from bot.scopes.manage import require_valid
 from bot.storage import Arm, Comparison, Storage
 
 MIN_SHARE_PERCENT = 10
@@ -69,15 +68,7 @@ async def start_comparison(
             f"Version {alternative_number} has the same content as the current version ({current.number}): "
             "choose a version that differs."
         )
-    try:
-        # An old version may break rules added since: its arm would get no answers at all.
-        parse_scope(alternative.content, source=f"version {alternative.number}")
-    except ScopeValidationError as error:
-        raise UserFacingError(
-            f"Version {alternative_number} no longer passes validation, so it cannot be compared:\n{error}\n"
-            f"Get its file with `/scope download version:{alternative_number}`, fix it, upload it with "
-            "`/scope upload`, and compare against the fixed version."
-        ) from None
+    require_valid(alternative, "compared")  # an arm under a version that does not parse would get no answers
     running = await storage.running_comparison(guild_id)
     if running is not None:
         raise UserFacingError(f"{describe(running)} Stop it with `/scope compare-stop` before starting another.")

@@ -122,15 +122,8 @@ async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number:
     current = await storage.current_scope(guild_id)
     if current is not None and current.content_sha256 == target.content_sha256:
         raise UserFacingError(f"The current scope (version {current.number}) already has this content.")
-    try:
-        # Rules may have been added since the version was written: a current scope that does not parse would
-        # leave every question without an answer.
-        parse_scope(target.content, source=f"version {number}")
-    except ScopeValidationError as error:
-        raise UserFacingError(
-            f"Version {number} no longer passes validation, so it cannot be made current:\n{error}\n"
-            f"Get its file with `/scope download version:{number}`, fix it, and upload it with `/scope upload`."
-        ) from None
+    # A current scope that does not parse would leave every question without an answer.
+    require_valid(target, "made current")
     return await storage.add_scope_version(
         NewScopeVersion(
             guild_id=guild_id,
@@ -142,6 +135,19 @@ async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number:
             author_id=actor_id,
         )
     )
+
+
+def require_valid(version: ScopeVersion, use: str) -> None:
+    """Refuse an earlier version that no longer passes validation (rules may have been added since it was
+    written), saying how to fix it; `use` is what it was asked for ("made current", "compared")."""
+    try:
+        parse_scope(version.content, source=f"version {version.number}")
+    except ScopeValidationError as error:
+        raise UserFacingError(
+            f"Version {version.number} no longer passes validation, so it cannot be {use}:\n{error}\n"
+            f"Get its file with `/scope download version:{version.number}`, fix it, and upload it with "
+            "`/scope upload`."
+        ) from None
 
 
 def describe_change(before: ScopeDocument | None, after: ScopeDocument) -> str:

@@ -59,6 +59,20 @@ async def rated_answers(world, count=3):
     await eventually(lambda: rows(world, "SELECT count(*) FROM ratings")[0][0] == 2 * count, what="the ratings")
 
 
+async def sent_before(world, last_end: datetime, settings: dict[str, object]) -> None:
+    """A server with these digest settings whose last digest, a week long, was sent and ended at `last_end`."""
+    await set_guild_settings(world.settings(), world.guild_id, settings)
+    storage = await SqliteStorage.open(db(world))
+    try:
+        old = await storage.claim_digest(
+            world.guild_id, sqlite_timestamp(last_end - timedelta(days=7)), sqlite_timestamp(last_end)
+        )
+        assert old is not None
+        await storage.update_digest(old.digest_id, DigestStatus.SENT)
+    finally:
+        await storage.close()
+
+
 def answered(world) -> int:
     return int(rows(world, "SELECT count(*) FROM answers WHERE outcome = 'ok'")[0][0])
 
@@ -107,17 +121,7 @@ async def test_digest_is_posted_once_with_report_chart_and_data(world, run_bot, 
 async def test_missed_digest_is_caught_up_once_at_start(world, run_bot, digest_channel):
     # The last digest ended three weeks ago; the bot was down for the scheduled times since.
     last_end = datetime.now(UTC) - timedelta(days=21)
-    settings = world.settings()
-    await set_guild_settings(settings, world.guild_id, {"digest_channel_id": digest_channel})
-    storage = await SqliteStorage.open(db(world))
-    try:
-        old = await storage.claim_digest(
-            world.guild_id, sqlite_timestamp(last_end - timedelta(days=7)), sqlite_timestamp(last_end)
-        )
-        assert old is not None
-        await storage.update_digest(old.digest_id, DigestStatus.SENT)
-    finally:
-        await storage.close()
+    await sent_before(world, last_end, {"digest_channel_id": digest_channel})
     async with run_bot():
         await eventually(lambda: len(digest_posts(world, digest_channel)) == 1, 90, "the catch-up digest")
     async with run_bot():
@@ -159,18 +163,9 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(world, 
 
 
 async def test_a_server_that_removed_the_bot_gets_no_more_digests(world, run_bot, digest_channel):
-    await set_guild_settings(world.settings(), world.guild_id, {"digest_channel_id": digest_channel})
-    last_end = datetime.now(UTC) - timedelta(days=21)  # a digest is due: a start would catch it up
-    storage = await SqliteStorage.open(db(world))
-    try:
-        old = await storage.claim_digest(
-            world.guild_id, sqlite_timestamp(last_end - timedelta(days=7)), sqlite_timestamp(last_end)
-        )
-        assert old is not None
-        await storage.update_digest(old.digest_id, DigestStatus.SENT)
-        await storage.update_guild_settings(world.guild_id, 1, {"digest_cron": "0 3 1 1 *"}, detail="test")
-    finally:
-        await storage.close()
+    # The last digest ended three weeks ago (a weekly one is due, a start would catch it up); yearly for now.
+    last_end = datetime.now(UTC) - timedelta(days=21)
+    await sent_before(world, last_end, {"digest_channel_id": digest_channel, "digest_cron": "0 3 1 1 *"})
     async with run_bot() as bot:
         assert bot.jobs is not None and bot.jobs.next_digest_time(world.guild_id) is not None
         world.standin.remove_bot(world.guild_id)
@@ -209,13 +204,19 @@ async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run
     assert rows(world, "SELECT status FROM digests") == [("sent",)]
 
 
-async def test_a_digest_discord_failed_to_take_is_tried_again(world, run_bot, moderator, digest_channel):
+async def with_log_and_digest_channels(world, moderator, digest_channel) -> int:
+    """A rated answer, a moderation log channel (its id) and the digest channel, set by the moderator."""
     log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
+    await rated_answers(world, count=1)
+    await run(world, moderator, "scope settings", {"log_channel": log_channel})
+    await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+    return log_channel
+
+
+async def test_a_digest_discord_failed_to_take_is_tried_again(world, run_bot, moderator, digest_channel):
     async with run_bot(cooldown=0) as bot:
         assert bot.jobs is not None
-        await rated_answers(world, count=1)
-        await run(world, moderator, "scope settings", {"log_channel": log_channel})
-        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
         # Discord fails on its side (not retried by discord.py): the post may or may not have happened.
         world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503)
         record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
@@ -234,12 +235,9 @@ async def test_a_digest_discord_failed_to_take_is_tried_again(world, run_bot, mo
 
 
 async def test_kept_digests_wait_quietly_while_the_channel_is_gone(world, run_bot, moderator, digest_channel):
-    log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
     async with run_bot(cooldown=0) as bot:
         assert bot.jobs is not None
-        await rated_answers(world, count=1)
-        await run(world, moderator, "scope settings", {"log_channel": log_channel})
-        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
         world.standin.delete_channel(digest_channel)
         await eventually(lambda: bot.get_channel(digest_channel) is None, what="the channel gone for the bot")
         for weeks in (1, 2):
