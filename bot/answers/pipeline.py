@@ -54,6 +54,7 @@ SCOPE_UNREADABLE_LINE = (
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
+UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: the answer may be cut off"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
@@ -358,6 +359,9 @@ class Answerer:
             outcome, error = Outcome.FAILED, "the model returned no text"
         elif outcome is Outcome.OK and stats.finish_reason == "length":
             outcome, error, note = Outcome.INCOMPLETE, LENGTH_ERROR, LENGTH_NOTE + note
+        elif outcome is Outcome.OK and stats.finish_reason is None and not stats.done:
+            # The response ended cleanly but without the protocol's end: nothing says the answer was complete.
+            outcome, error = Outcome.INCOMPLETE, UNFINISHED_ERROR
         await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on)
         return outcome
 

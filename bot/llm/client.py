@@ -42,6 +42,7 @@ class StreamStats:
     ttft_ms: int | None = None
     total_ms: int | None = None
     finish_reason: str | None = None
+    done: bool = False  # the stream ended with [DONE] (the protocol's end; some servers send no finish_reason)
     tokens_estimated: bool = False  # the endpoint reported no usage; counts are estimates
     started: float = field(default_factory=time.monotonic)
 
@@ -153,6 +154,7 @@ class ModelClient:
                         await _unread_for(response, wait)
             finally:
                 await response.aclose()
+            stats.done = done
             rest = reasoning_filter.flush()
             if rest:
                 produced.append(rest)

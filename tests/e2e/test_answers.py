@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.answers.pipeline import BOT_ERROR_NOTE
+from bot.answers.pipeline import BOT_ERROR_NOTE, UNFINISHED_ERROR
 from bot.answers.streaming import CURSOR
-from bot.sandbox.fake_openai import Reply
+from bot.sandbox.fake_openai import EndsQuietly, Reply
 from bot.storage import sqlite_timestamp
 from bot.storage.sqlite.digests import read_digest_periods
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
@@ -340,3 +340,13 @@ async def test_other_members_mentioned_in_a_question_are_not_stored_or_sent_to_t
         sent = world.model.last_request.messages[-1]["content"]
         assert str(world.member_id) not in sent and str(role["id"]) not in sent
         assert "@member's parents" in sent
+
+
+async def test_a_stream_that_ends_without_its_end_is_recorded_as_maybe_cut(world, run_bot):
+    world.model.script(Reply("Greet him with Pak and", fault=EndsQuietly()))
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet him?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the answer")
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert message.content == "Greet him with Pak and", "what was said is kept"
+    assert rows(world, "SELECT outcome, error FROM answers") == [("incomplete", UNFINISHED_ERROR)]

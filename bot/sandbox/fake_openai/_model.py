@@ -12,6 +12,7 @@ from multidict import CIMultiDictProxy
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
     "CutStream",
+    "EndsQuietly",
     "Fault",
     "Hang",
     "MalformedChunk",
@@ -127,7 +128,14 @@ class MalformedChunk:
     after_chunks: int = 1
 
 
-Fault = RateLimited | ServerError | Hang | CutStream | MalformedChunk
+@dataclass(frozen=True, slots=True)
+class EndsQuietly:
+    """Send every content chunk, then end the response cleanly with no final chunk (no `finish_reason`) and no
+    `[DONE]`, as a proxy or server that stops early may. Streamed client side: iteration just ends; nothing
+    says whether the answer was complete."""
+
+
+Fault = RateLimited | ServerError | Hang | CutStream | MalformedChunk | EndsQuietly
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ._model import (
     CHAT_COMPLETIONS_PATH,
     CutStream,
+    EndsQuietly,
     Fault,
     Hang,
     MalformedChunk,
@@ -435,6 +436,9 @@ class FakeOpenAI:
                     await _flush_and_abort(request)
                     return resp
                 await resp.write(b"data: " + MALFORMED_DATA + b"\n\n")
+            if isinstance(fault, EndsQuietly):
+                await resp.write_eof()
+                return resp
             await resp.write(chunk({}, reply.finish_reason))
             if include_usage:
                 usage_event = {**base, "choices": [], "usage": self._usage(body, reply).as_json()}
