@@ -23,6 +23,7 @@ from bot.scopes.comparisons import (
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
+    EditConflict,
     current_document,
     diff_versions,
     edit_scope,
@@ -90,6 +91,7 @@ class EditModal(discord.ui.Modal):
         super().__init__(title=f"Edit: {label}"[:MODAL_TITLE_LIMIT])
         self.cog = cog
         self.section = section
+        self.started_from = current  # what the moderator is shown, checked again on submit
         self.text: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
             label=label[:45],
             style=discord.TextStyle.paragraph,
@@ -101,14 +103,24 @@ class EditModal(discord.ui.Modal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        change = await edit_scope(
-            self.cog.bot.storage,
-            self.cog.bot.scope_cache,
-            interaction.guild_id,
-            interaction.user.id,
-            section=self.section,
-            text=self.text.value,
-        )
+        try:
+            change = await edit_scope(
+                self.cog.bot.storage,
+                self.cog.bot.scope_cache,
+                interaction.guild_id,
+                interaction.user.id,
+                section=self.section,
+                text=self.text.value,
+                started_from=self.started_from,
+            )
+        except EditConflict as conflict:
+            # Nothing the moderator wrote is lost: their text comes back as a file.
+            await interaction.response.send_message(
+                str(conflict),
+                file=discord.File(io.BytesIO(self.text.value.encode()), filename="your-edit.md"),
+                ephemeral=True,
+            )
+            return
         version = change.version
         await interaction.response.send_message(
             f"Saved as version {version.number}.{ended_note(change.ended)}", ephemeral=True

@@ -94,6 +94,10 @@ async def upload_scope(
     )
 
 
+class EditConflict(UserFacingError):
+    """The part being edited was changed by someone else after the editor started from it."""
+
+
 async def edit_scope(
     storage: Storage,
     cache: ScopeCache,
@@ -102,12 +106,27 @@ async def edit_scope(
     *,
     section: str | None,
     text: str,
+    started_from: str | None = None,
 ) -> ScopeChange:
-    """Replace the summary (section None) or one section; the result is validated as a whole file."""
+    """Replace the summary (section None) or one section; the result is validated as a whole file.
+
+    `started_from`: the text the editor was shown (a form opened earlier). If that part has changed since, the
+    edit is refused with an `EditConflict` rather than overwrite the other change; edits of other parts made
+    meanwhile are kept either way, since the edit applies to the scope as it is now."""
     current = await current_document(storage, cache, guild_id)
     if current is None:
         raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
-    _, document = current
+    version, document = current
+    if started_from is not None:
+        found = document.section(section) if section is not None else None
+        now = document.metadata.summary if section is None else (found.body if found else "")
+        if now.strip() != started_from.strip():
+            part = "The summary" if section is None else f"The section '{section}'"
+            raise EditConflict(
+                f"{part} was changed while you were editing it (version {version.number} is current now), so your "
+                "text was not saved and the other change is kept. Your text is attached: run `/scope edit` again "
+                "to start from the current text and merge yours in."
+            )
     # with_summary/with_section re-parse the whole result: an edit is held to exactly the rules an upload is.
     edited = document.with_summary(text) if section is None else document.with_section(section, text)
     what = "the summary" if section is None else f"the section '{section}'"

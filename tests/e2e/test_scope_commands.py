@@ -297,3 +297,39 @@ async def test_answer_settings_fit_one_message_however_many_channels(world, run_
             [(stored,)] = conn.execute("SELECT answer_channels FROM guild_settings").fetchall()
             [(instructions,)] = conn.execute("SELECT instructions FROM guild_settings").fetchall()
         assert len(json.loads(stored)) == 24 and instructions == long.strip()
+
+
+async def test_an_edit_of_a_section_changed_meanwhile_is_refused_and_returned(world, run_bot, moderator):
+    async with run_bot():
+        owner = int(world.standin.state.guilds[world.guild_id].owner_id)
+        await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
+        base = len(versions(world)[1])
+        mine = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        theirs = await run(world, owner, "scope edit", {"section": "Glossary"})
+        other_part = await run(world, owner, "scope edit", {"section": "summary"})
+        # The owner saves the glossary first, then the moderator submits the form opened before that.
+        [their_input] = modal_inputs(theirs)
+        their_text = "- **ông bà**: grandparents, addressed first at family meals (everyday)"
+        saved = await world.standin.submit_modal(theirs, owner, values={their_input["custom_id"]: their_text})
+        assert (await world.standin.wait_for_interaction_response(saved)).response_data["content"] == (
+            f"Saved as version {base + 1}."
+        )
+        [my_input] = modal_inputs(mine)
+        my_text = "- **bố mẹ**: parents, used when speaking about them with respect (everyday)"
+        refused = await world.standin.submit_modal(mine, moderator, values={my_input["custom_id"]: my_text})
+        record = await world.standin.wait_for_interaction_response(refused)
+        assert record.response_data["content"].startswith("The section 'Glossary' was changed while you were editing")
+        assert record.original is not None
+        [attachment] = record.original.attachments
+        assert attachment.filename == "your-edit.md" and attachment.data.decode() == my_text
+        assert len(versions(world)[1]) == base + 1, "nothing was saved over the owner's change"
+        # An edit of another part, opened before the change, is saved: it overwrites nothing.
+        [summary_input] = modal_inputs(other_part)
+        summary = summary_input["value"] + " Reviewed by the server's elders."
+        kept = await world.standin.submit_modal(other_part, owner, values={summary_input["custom_id"]: summary})
+        assert (await world.standin.wait_for_interaction_response(kept)).response_data["content"] == (
+            f"Saved as version {base + 2}."
+        )
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+            [(content,)] = conn.execute("SELECT content FROM scope_versions WHERE number = ?", (base + 2,)).fetchall()
+        assert their_text in content and "Reviewed by the server's elders." in content
