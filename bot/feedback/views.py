@@ -17,7 +17,7 @@ import discord
 from bot.answers.safety import NO_PINGS
 from bot.errors import UserFacingError, report_error
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
-from bot.feedback.consent import CHOICE_LABELS, consent_version, notice_text
+from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state, consent_version, notice_text
 from bot.feedback.custom_ids import (
     ASK_TEMPLATE,
     COMMENT_PENDING,
@@ -199,8 +199,6 @@ async def open_comment_form(interaction: discord.Interaction, answer_id: int) ->
     rater = bot.pseudonyms.member(interaction.user.id)
     settings = await bot.storage.guild_settings(answer.guild_id)
     consent = await bot.storage.consent(answer.guild_id, rater)
-    from bot.feedback.consent import ConsentState, consent_state
-
     state = consent_state(consent, settings)
     if state is ConsentState.DECLINED:
         await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
@@ -338,6 +336,14 @@ class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"c
         settings = await bot.storage.guild_settings(answer.guild_id)
         chosen = [value for value in self.item.values if value in settings.reason_tags]
         rater = bot.pseudonyms.member(interaction.user.id)
+        # Reasons are research data like the rating: kept only under consent to the current notice.
+        state = consent_state(await bot.storage.consent(answer.guild_id, rater), settings)
+        if state is ConsentState.DECLINED:
+            await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
+            return
+        if state is ConsentState.ASK:
+            await send_consent_notice(interaction, self.answer_id, NO_PENDING)
+            return
         if not await bot.storage.set_reasons(answer.answer_id, rater, chosen):
             raise UserFacingError("Rate the answer first; reasons belong to a rating.")
         listed = ", ".join(chosen) if chosen else "none"

@@ -280,3 +280,21 @@ async def test_two_notice_changes_at_once_get_two_versions(world, run_bot, moder
         replies = sorted(record.response_data["content"] for record in (first, second))
         assert any(f"now version 1.{before + 1}" in reply for reply in replies)
         assert any(f"now version 1.{before + 2}" in reply for reply in replies)
+
+
+async def test_reasons_after_the_notice_changed_wait_for_consent_to_it(world, run_bot, moderator_id):
+    async with run_bot():
+        answer = await ask(world)
+        notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        chosen = await click(world, notice.original, world.member_id, choice(notice.original, "comments"))
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        # The server's notice changes before the member picks reasons from the menu they were offered.
+        await run(world, moderator_id, "research settings", {"retention_days": 30})
+        select_id = next(c for c in custom_ids(thanks) if c.startswith("cb:reasons:"))
+        picked = await world.standin.select_option(
+            thanks.channel_id, thanks.id, world.member_id, select_id, ["too generic"]
+        )
+        record = await world.standin.wait_for_interaction_response(picked)
+        assert NOTICE_HEADING in record.response_data["content"], "the member is asked about the current notice"
+        assert rows(world, "SELECT count(*) FROM rating_reasons") == [(0,)]
+        assert rows(world, "SELECT count(*) FROM ratings") == [(1,)], "the rating given before stays"
