@@ -42,6 +42,10 @@ WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy o
 ANSWERS_SETTLE_WITHIN = 270.0  # the longest an answer takes with default settings (Settings.answer_time_limit)
 SETTLE_POLL = 0.5  # seconds between checks for answers still being written
 RETRY_PENDING_EVERY_MINUTES = 10  # digests made but not posted (Discord failed) are tried again this often
+HISTORY_UNREADABLE = (
+    "I cannot read the digest channel's recent messages (Read Message History), which I check first so that a "
+    "digest is never posted twice; give me that permission there"
+)
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -240,6 +244,12 @@ class DigestService:
         directory = files.markdown.parent
         try:
             posted = await self._find_posted(channel, record)
+        except discord.Forbidden:
+            # Posting without looking could post it twice: it waits, pending, until the history can be read.
+            return await self._not_posted_yet(record, settings, HISTORY_UNREADABLE)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+            return await self._not_posted_yet(record, settings, f"Discord could not be asked ({error!r})")
+        try:
             if posted is None:
                 paths = await asyncio.to_thread(bundle, files, directory, channel.guild.filesize_limit)
                 attachments = [discord.File(path, filename=path.name) for path in paths]

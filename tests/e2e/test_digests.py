@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.digests.service import HISTORY_UNREADABLE
 from bot.sandbox.fake_openai import Reply
 from bot.storage import DigestStatus, SqliteStorage, sqlite_timestamp
 from tests.e2e.conftest import set_guild_settings
@@ -231,6 +232,25 @@ async def test_a_digest_discord_failed_to_take_is_tried_again(world, run_bot, mo
         assert len(digest_posts(world, digest_channel)) == 1
         assert rows(world, "SELECT status, error FROM digests") == [("sent", None)]
         assert await bot.jobs.retry_pending_digests() == 0
+        assert len(digest_posts(world, digest_channel)) == 1
+
+
+async def test_a_retry_that_cannot_check_the_channel_waits_instead_of_risking_a_double(
+    world, run_bot, moderator, digest_channel
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503)
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert record is not None and record.status is DigestStatus.PENDING
+        # The post may have happened: a retry looks for it first, and cannot while history is hidden from the bot.
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 16, type=1)
+        assert await bot.jobs.retry_pending_digests() == 0
+        assert rows(world, "SELECT status, error FROM digests") == [("pending", HISTORY_UNREADABLE)]
+        assert digest_posts(world, digest_channel) == []
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
+        assert await bot.jobs.retry_pending_digests() == 1
         assert len(digest_posts(world, digest_channel)) == 1
 
 
