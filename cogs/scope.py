@@ -28,6 +28,7 @@ from bot.scopes.manage import (
     diff_versions,
     edit_scope,
     rollback_scope,
+    stored_version,
     upload_scope,
     use_template,
 )
@@ -162,10 +163,8 @@ class Scope(commands.Cog):
                 raise UserFacingError(NO_SCOPE_MESSAGE)
             version, document = current
         else:
-            found = await self.bot.storage.scope_version(guild_id, number)
-            if found is None:
-                raise UserFacingError(f"There is no version {number}; `/scope history` lists the versions.")
-            version, document = found, self.bot.scope_cache.document(found)
+            version = await stored_version(self.bot.storage, guild_id, number)
+            document = self.bot.scope_cache.document(version)
         pager = ScopePager(render_pages(document), f"{version.title} (v{version.number})", interaction.user.id)
         await interaction.response.send_message(
             embed=pager.embed(), view=pager if len(pager.pages) > 1 else discord.utils.MISSING, ephemeral=ephemeral
@@ -183,14 +182,11 @@ class Scope(commands.Cog):
     @scope.command(name="download", description="Download the current scope file, or an earlier version's")
     @app_commands.describe(version="version number (default: current)")
     async def download(self, interaction: discord.Interaction, version: int | None = None) -> None:
+        # The file as stored, even one that no longer passes validation (to fix it and upload it again).
         if version is None:
             found = await self._current_version(interaction)
         else:
-            # The file as stored, even one that no longer passes validation (to fix it and upload it again).
-            stored = await self.bot.storage.scope_version(_guild_id(interaction), version)
-            if stored is None:
-                raise UserFacingError(f"There is no version {version}; `/scope history` lists the versions.")
-            found = stored
+            found = await stored_version(self.bot.storage, _guild_id(interaction), version)
         data = io.BytesIO(found.content.encode())
         await interaction.response.send_message(
             f"Version {found.number} of **{found.title}**.",
@@ -240,9 +236,7 @@ class Scope(commands.Cog):
         if version is None:
             found = await self.bot.storage.current_scope(guild_id)
         else:
-            found = await self.bot.storage.scope_version(guild_id, version)
-            if found is None:
-                raise UserFacingError(f"There is no version {version}; `/scope history` lists the versions.")
+            found = await stored_version(self.bot.storage, guild_id, version)
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.storage.guild_settings(guild_id)
         scope = self.bot.scope_cache.document(found) if found else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 
 from bot.errors import UserFacingError
-from bot.scopes.manage import require_valid
+from bot.scopes.manage import require_valid, stored_version
 from bot.storage import Arm, Comparison, Storage
 
 MIN_SHARE_PERCENT = 10
@@ -60,9 +60,7 @@ async def start_comparison(
         raise UserFacingError(
             "There is no declared scope to compare with: declare one with `/scope use` or `/scope upload` first."
         )
-    alternative = await storage.scope_version(guild_id, alternative_number)
-    if alternative is None:
-        raise UserFacingError(f"There is no version {alternative_number}; `/scope history` lists the versions.")
+    alternative = await stored_version(storage, guild_id, alternative_number)
     if alternative.version_id == current.version_id or alternative.content_sha256 == current.content_sha256:
         raise UserFacingError(
             f"Version {alternative_number} has the same content as the current version ({current.number}): "

@@ -133,11 +133,17 @@ async def edit_scope(
     return await store_document(storage, guild_id, actor_id, edited, ScopeSource.EDIT, f"edited {what}")
 
 
+async def stored_version(storage: Storage, guild_id: int, number: int) -> ScopeVersion:
+    """The server's version `number`, or a UserFacingError pointing to `/scope history`."""
+    version = await storage.scope_version(guild_id, number)
+    if version is None:
+        raise UserFacingError(f"There is no version {number}; `/scope history` lists the versions.")
+    return version
+
+
 async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number: int) -> ScopeChange:
     """Make an earlier version current again, as a new version (history is never rewritten)."""
-    target = await storage.scope_version(guild_id, number)
-    if target is None:
-        raise UserFacingError(f"There is no version {number}; `/scope history` lists the versions.")
+    target = await stored_version(storage, guild_id, number)
     current = await storage.current_scope(guild_id)
     if current is not None and current.content_sha256 == target.content_sha256:
         raise UserFacingError(f"The current scope (version {current.number}) already has this content.")
