@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.digests.schedule import make_trigger
+from bot.digests.schedule import saved_trigger
 from bot.digests.service import RETRY_PENDING_EVERY_MINUTES, DigestService
-from bot.errors import UserFacingError
 from bot.storage import GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -80,12 +79,8 @@ class Jobs:
         if not settings.digest_enabled or settings.digest_channel_id is None:
             self.unschedule_digest(settings.guild_id)
             return
-        try:
-            trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
-        except UserFacingError as error:
-            # Saved by an earlier version that accepted it (e.g. every 5 minutes): the server's digests wait for
-            # a moderator's `/digest schedule` rather than keep the bot from starting.
-            log.warning("server %d's saved digest schedule is not used: %s", settings.guild_id, error)
+        trigger = saved_trigger(settings)
+        if trigger is None:
             self.unschedule_digest(settings.guild_id)
             return
         self._scheduler.add_job(

@@ -10,6 +10,7 @@ again an hour later, and that second run finds nothing due.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.errors import UserFacingError
+from bot.storage import GuildSettings
+
+log = logging.getLogger(__name__)
 
 PRESETS = {
     "weekly": "0 9 * * mon",
@@ -67,6 +71,17 @@ def make_trigger(cron: str, timezone: str) -> CronTrigger:
     if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
         raise UserFacingError(f"`{cron}` never runs: no month has that day. Check the day and month fields.")
     return trigger
+
+
+def saved_trigger(settings: GuildSettings) -> CronTrigger | None:
+    """The trigger of a server's saved schedule, or None (logged) when this version no longer accepts it: saved by
+    an earlier version that did (e.g. every 5 minutes), it waits for a moderator's `/digest schedule` rather than
+    stop the bot from starting or its digests from being caught up."""
+    try:
+        return make_trigger(settings.digest_cron, settings.digest_timezone)
+    except UserFacingError as error:
+        log.warning("server %d's saved digest schedule is not used: %s", settings.guild_id, error)
+        return None
 
 
 def cron_weekdays(field: str) -> str:

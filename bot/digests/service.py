@@ -28,10 +28,9 @@ import discord
 from bot.answers.safety import NO_PINGS
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
-from bot.digests.schedule import Period, due_period, make_trigger
+from bot.digests.schedule import Period, due_period, saved_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
-from bot.errors import UserFacingError
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -186,10 +185,8 @@ class DigestService:
         settings = await self._storage.guild_settings(guild_id)
         if not settings.digest_enabled or settings.digest_channel_id is None:
             return None
-        try:
-            trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
-        except UserFacingError as error:  # saved by an earlier version that accepted it (bot/jobs.py)
-            log.warning("server %d's digest is not made: its saved schedule is not used (%s)", guild_id, error)
+        trigger = saved_trigger(settings)
+        if trigger is None:
             return None
         async with self._server(guild_id):
             last = await self._storage.last_digest(guild_id)
