@@ -288,17 +288,20 @@ class DigestService:
             removed += len(old)
         return removed
 
-    async def resend_kept(self, guild_id: int, *, undelivered: bool = True) -> int:
-        """Send digests left pending (made but not posted: Discord failed, or the bot stopped) and, with
-        `undelivered`, those kept as undelivered (after the channel is fixed, or at start-up); how many were sent.
+    async def resend_kept(self, guild_id: int, *, retrying: bool = False) -> int:
+        """Send digests left pending (Discord failed, or the bot stopped) and those kept as undelivered (after the
+        channel is fixed, or at start-up); how many were sent.
 
         Undelivered ones wait while the channel is still missing: remaking them would only repeat the note the
-        moderators already had for each."""
+        moderators already had for each. `retrying` (the periodic retry) sends only pending digests that were
+        made: one never made (its worker died) is left to the next start, not tried again and again."""
         settings = await self._storage.guild_settings(guild_id)
         sent = 0
         async with self._server(guild_id):
             kept = await self._storage.digests(guild_id, DigestStatus.PENDING)
-            if undelivered and self._channel(settings) is not None:
+            if retrying:
+                kept = [record for record in kept if record.files_dir is not None]
+            elif self._channel(settings) is not None:
                 kept += await self._storage.digests(guild_id, DigestStatus.UNDELIVERED)
             for record in sorted(kept, key=lambda r: r.period_end):
                 period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
@@ -376,10 +379,11 @@ class DigestService:
         """Post the server's digests that were made but not posted (Discord failed); how many were sent.
         Digests never made (their worker died) are left to the next start, so a digest that crashes its worker
         is not retried over and over."""
+        # Checked first without the server's lock, which a digest being made holds for minutes.
         pending = await self._storage.digests(guild_id, DigestStatus.PENDING)
         if not any(record.files_dir is not None for record in pending):
             return 0
-        return await self.resend_kept(guild_id, undelivered=False)
+        return await self.resend_kept(guild_id, retrying=True)
 
     def serves(self, guild_id: int) -> bool:
         """Whether the bot is in the server (known to its client, available or not)."""

@@ -425,3 +425,27 @@ async def test_digest_folders_past_the_retention_period_are_pruned(tmp_path: Pat
     finally:
         await service.close()
         await storage.close()
+
+
+async def test_the_retry_sends_made_digests_and_leaves_unmade_ones_to_the_next_start(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    await storage.update_guild_settings(GUILD, 1, {"digest_channel_id": 555}, detail="test")
+    end = datetime.now(UTC)
+    unmade = await storage.claim_digest(
+        GUILD, sqlite_timestamp(end - timedelta(days=14)), sqlite_timestamp(end - timedelta(days=7))
+    )
+    made = await storage.claim_digest(GUILD, sqlite_timestamp(end - timedelta(days=7)), sqlite_timestamp(end))
+    assert unmade is not None and made is not None
+    folder = tmp_path / "digests" / "made"
+    await storage.update_digest(
+        made.digest_id, DigestStatus.PENDING, files_dir=str(folder), error="Discord failed (503)"
+    )
+    service = DigestService(cast(discord.Client, NoChannels()), storage, tmp_path / "digests", DigestWorkers(1))
+    try:
+        assert await service.retry_pending(GUILD) == 0  # this client knows no channel: kept, as undelivered
+        records = {record.digest_id: record for record in await storage.digests(GUILD)}
+        assert records[made.digest_id].status is DigestStatus.UNDELIVERED
+        assert records[unmade.digest_id].status is DigestStatus.PENDING and records[unmade.digest_id].files_dir is None
+    finally:
+        await service.close()
+        await storage.close()
