@@ -40,6 +40,8 @@ HISTORY_SCAN = 50  # recent channel messages checked for a digest that was poste
 WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy ones were waited for already)
 ANSWERS_SETTLE_WITHIN = 270.0  # the longest an answer takes with default settings (Settings.answer_time_limit)
 SETTLE_POLL = 0.5  # seconds between checks for answers still being written
+# Discord not reached at all (no HTTP answer): the request may or may not have arrived.
+UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
 RETRY_PENDING_EVERY_MINUTES = 10  # digests made but not posted (Discord failed) are tried again this often
 HISTORY_UNREADABLE = (
     "I cannot read the digest channel's recent messages (Read Message History), which I check first so that a "
@@ -244,7 +246,7 @@ class DigestService:
         except discord.Forbidden:
             # Posting without looking could post it twice: it waits, pending, until the history can be read.
             return await self._not_posted_yet(record, settings, HISTORY_UNREADABLE)
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as error:
+        except (discord.HTTPException, *UNREACHABLE) as error:
             return await self._not_posted_yet(record, settings, f"Discord could not be asked ({error!r})")
         try:
             if posted is None:
@@ -258,7 +260,7 @@ class DigestService:
             if error.status >= 500 or error.status == 429:
                 return await self._not_posted_yet(record, settings, f"Discord failed ({error.status}: {error.text})")
             return await self._undelivered(record, settings, f"Discord refused the post ({error.status}: {error.text})")
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        except UNREACHABLE as error:
             return await self._not_posted_yet(record, settings, f"Discord could not be reached ({error!r})")
         await self._storage.update_digest(
             record.digest_id, DigestStatus.SENT, channel_id=channel.id, message_id=posted.id
@@ -431,6 +433,6 @@ class DigestService:
                 try:
                     await channel.send(note, allowed_mentions=NO_PINGS)
                     return
-                except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError):
+                except (discord.HTTPException, *UNREACHABLE):
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)
