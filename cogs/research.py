@@ -14,7 +14,6 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.feedback.consent import consent_version, notice_changed
 from bot.runtime import CultureBot
-from bot.storage import GuildSettings
 
 MAX_TAGS = 25
 ASKED_AGAIN = (
@@ -70,15 +69,35 @@ class Research(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         async with self._changing[interaction.guild_id]:
-            current, changes, asks_again = await self._change_settings(
-                interaction,
-                retention_days=retention_days,
-                research_contact=research_contact,
-                consent_note=consent_note,
-                rating_scale=rating_scale,
-                rating_controls=rating_controls,
-                reason_tags=reason_tags,
-            )
+            current = await self.bot.storage.guild_settings(interaction.guild_id)
+            changes: dict[str, Any] = {}
+            if retention_days is not None:
+                changes["retention_days"] = retention_days
+            if research_contact is not None:
+                changes["research_contact"] = research_contact
+            if consent_note is not None and consent_note != current.consent_note:
+                changes["consent_note"] = consent_note
+            if rating_scale is not None:
+                changes["rating_scale"] = rating_scale
+            if rating_controls is not None:
+                changes["rating_controls"] = rating_controls
+            if reason_tags is not None:
+                changes["reason_tags"] = parse_tags(reason_tags)
+            # A member's consent names the notice they agreed to, so any change to the text they read is a new
+            # version (and members who agreed to the old one are asked again before anything new of theirs is kept).
+            asks_again = notice_changed(current, dataclasses.replace(current, **changes))
+            if asks_again:
+                changes["consent_revision"] = current.consent_revision + 1
+            if changes:
+                detail = "research settings: " + ", ".join(sorted(changes))
+                if asks_again:
+                    version = consent_version(dataclasses.replace(current, **changes))
+                    detail += (
+                        f"; consent notice changed, now version {version}: members who agreed before are asked again"
+                    )
+                current = await self.bot.storage.update_guild_settings(
+                    interaction.guild_id, interaction.user.id, changes, detail=detail
+                )
         lines = [
             "**Research settings**" + (" (updated)" if changes else ""),
             f"Retention of raw text: {current.retention_days} days",
@@ -91,49 +110,6 @@ class Research(commands.Cog):
         if asks_again:
             lines.append(ASKED_AGAIN.format(version=consent_version(current)))
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
-
-    async def _change_settings(
-        self,
-        interaction: discord.Interaction,
-        *,
-        retention_days: int | None,
-        research_contact: str | None,
-        consent_note: str | None,
-        rating_scale: str | None,
-        rating_controls: str | None,
-        reason_tags: str | None,
-    ) -> tuple[GuildSettings, dict[str, Any], bool]:
-        """Apply the options that change something; the settings after, the changes and whether the consent
-        notice changed (a new version)."""
-        assert interaction.guild_id is not None
-        current = await self.bot.storage.guild_settings(interaction.guild_id)
-        changes: dict[str, Any] = {}
-        if retention_days is not None:
-            changes["retention_days"] = retention_days
-        if research_contact is not None:
-            changes["research_contact"] = research_contact
-        if consent_note is not None and consent_note != current.consent_note:
-            changes["consent_note"] = consent_note
-        if rating_scale is not None:
-            changes["rating_scale"] = rating_scale
-        if rating_controls is not None:
-            changes["rating_controls"] = rating_controls
-        if reason_tags is not None:
-            changes["reason_tags"] = parse_tags(reason_tags)
-        # A member's consent names the notice they agreed to, so any change to the text they read is a new version
-        # (and members who agreed to the old one are asked again before anything new of theirs is kept).
-        asks_again = notice_changed(current, dataclasses.replace(current, **changes))
-        if asks_again:
-            changes["consent_revision"] = current.consent_revision + 1
-        if changes:
-            detail = "research settings: " + ", ".join(sorted(changes))
-            if asks_again:
-                version = consent_version(dataclasses.replace(current, consent_revision=current.consent_revision + 1))
-                detail += f"; consent notice changed, now version {version}: members who agreed before are asked again"
-            current = await self.bot.storage.update_guild_settings(
-                interaction.guild_id, interaction.user.id, changes, detail=detail
-            )
-        return current, changes, asks_again
 
 
 async def setup(bot: CultureBot) -> None:
