@@ -22,7 +22,7 @@ import aiosqlite
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period
-from bot.digests.service import bundle
+from bot.digests.service import bundle, period_rows
 from bot.storage import SqliteStorage, sqlite_timestamp
 from bot.storage.migrations import MigrationError, check_history, load_migrations
 from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
@@ -60,21 +60,20 @@ async def offline_digest(
     now: feedback given after the period ended counts, as it stands now); the previous period, which the digest
     compares with, is read up to the same moment.
     """
-    cutoff = sqlite_timestamp(feedback_before or datetime.now(UTC))
+    moment = feedback_before or datetime.now(UTC)
     try:
-        previous_start = sqlite_timestamp(period.start - (period.end - period.start))
+        # Checked before anything is read: the previous period, compared with, starts a period earlier.
+        sqlite_timestamp(period.start - (period.end - period.start))
     except OverflowError:
         raise OfflineDigestError("--from is too early: the period before it, for comparison, is out of range") from None
     uri = await asyncio.to_thread(_check_database_file, db)
     await asyncio.to_thread(_check_out, out)
-    current, previous = await _read_rows(
-        db, uri, guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), previous_start, cutoff
-    )
+    current, previous = await _read_rows(db, uri, guild_id, period, moment)
     try:
         files, written = await asyncio.to_thread(_write, current, previous, out)
     except OSError as error:
         raise OfflineDigestError(f"--out {out}: could not write {_os_problem(error)}") from None
-    return OfflineDigest(files, written, cutoff)
+    return OfflineDigest(files, written, sqlite_timestamp(moment))
 
 
 def _write(current: DigestRows, previous: DigestRows, out: Path) -> tuple[DigestFiles, list[Path]]:
@@ -141,7 +140,7 @@ def _check_out(out: Path) -> None:
 
 
 async def _read_rows(
-    db: Path, uri: str, guild_id: int, start: str, end: str, previous_start: str, feedback_before: str
+    db: Path, uri: str, guild_id: int, period: Period, feedback_before: datetime
 ) -> tuple[DigestRows, DigestRows]:
     """The period's rows and the previous period's, from one read-only snapshot, after checking the schema and
     the server."""
@@ -154,8 +153,7 @@ async def _read_rows(
         await _check_schema(conn, db)
         await _check_guild(conn, db, guild_id)
         storage = SqliteStorage(conn, db)  # only its read methods are used, on this read-only connection
-        current = await storage.digest_rows(guild_id, start, end, feedback_before=feedback_before)
-        previous = await storage.digest_rows(guild_id, previous_start, start, feedback_before=feedback_before)
+        current, previous = await period_rows(storage, guild_id, period, feedback_before)
     except sqlite3.DatabaseError as error:
         raise OfflineDigestError(
             f"--db {db}: cannot read it ({error}); check that it is a culturebot database"
