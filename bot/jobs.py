@@ -75,7 +75,6 @@ class Jobs:
 
     def schedule_digest(self, settings: GuildSettings) -> None:
         """(Re)schedule a server's digest after its settings changed; unschedule it when switched off."""
-        job_id = f"digest:{settings.guild_id}"
         if not settings.digest_enabled or settings.digest_channel_id is None:
             self.unschedule_digest(settings.guild_id)
             return
@@ -87,7 +86,7 @@ class Jobs:
             self.digests.run_due,
             trigger,
             args=[settings.guild_id],
-            id=job_id,
+            id=_digest_job(settings.guild_id),
             replace_existing=True,
             coalesce=True,
             max_instances=1,
@@ -95,12 +94,11 @@ class Jobs:
         )
 
     def unschedule_digest(self, guild_id: int) -> None:
-        job_id = f"digest:{guild_id}"
-        if self._scheduler.get_job(job_id) is not None:
-            self._scheduler.remove_job(job_id)
+        if self._scheduler.get_job(_digest_job(guild_id)) is not None:
+            self._scheduler.remove_job(_digest_job(guild_id))
 
     def next_digest_time(self, guild_id: int) -> datetime | None:
-        job = self._scheduler.get_job(f"digest:{guild_id}")
+        job = self._scheduler.get_job(_digest_job(guild_id))
         return None if job is None else job.next_run_time
 
     async def catch_up(self) -> None:
@@ -129,3 +127,8 @@ class Jobs:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+
+def _digest_job(guild_id: int) -> str:
+    """The scheduler's id of a server's digest job."""
+    return f"digest:{guild_id}"
