@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.answers.safety import NO_PINGS
 from bot.feedback.consent import consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
-from bot.feedback.privacy import export_member, forget_member, status_text
+from bot.feedback.privacy import export_member, forget_member, rename_question_threads, status_text
 from bot.feedback.views import consent_view
 from bot.runtime import CultureBot
 
@@ -29,8 +29,14 @@ class ForgetConfirm(discord.ui.View):
 
     @discord.ui.button(label="Delete everything", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:
+        # Deferred: renaming the threads named after the member's questions can take a few requests.
+        await interaction.response.defer()
         summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
-        await interaction.response.edit_message(content=summary, view=None)
+        text = summary.text
+        if summary.question_threads:
+            renamed = await rename_question_threads(self.bot, summary.question_threads)
+            text += f" Threads named after your questions renamed: {renamed} of {len(summary.question_threads)}."
+        await interaction.edit_original_response(content=text, view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:

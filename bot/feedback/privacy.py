@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import discord
 
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import Storage
+
+log = logging.getLogger(__name__)
 
 
 async def status_text(storage: Storage, pseudonyms: Pseudonymizer, guild_id: int, user_id: int) -> str:
@@ -46,12 +53,49 @@ async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: in
     return json.dumps(document, ensure_ascii=False, indent=2).encode()
 
 
-async def forget_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: int) -> str:
-    """Delete the member's data everywhere; a sentence saying what was deleted."""
-    counts = await storage.forget_member(pseudonyms.member(user_id))
-    removed = [f"{count} {name}" for name, count in counts.items() if count]
+# A thread the bot opened from a question is named after the question; once the member asks to be forgotten
+# it gets a name that says nothing about them.
+FORGOTTEN_THREAD_NAME = "Answer (question removed)"
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetSummary:
+    text: str  # what was deleted, for the member
+    question_threads: list[int]  # threads named after the member's questions, to rename on Discord
+
+
+async def forget_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: int) -> ForgetSummary:
+    """Delete the member's data everywhere; a sentence saying what was deleted, and the threads to rename."""
+    forgotten = await storage.forget_member(pseudonyms.member(user_id))
+    removed = [f"{count} {name}" for name, count in forgotten.counts.items() if count]
     if not removed:
-        return "There was nothing stored about you; nothing was deleted."
-    return (
-        "Deleted: " + ", ".join(removed) + ". Answers to your questions stay, without your question or any link to you."
+        return ForgetSummary("There was nothing stored about you; nothing was deleted.", forgotten.question_threads)
+    return ForgetSummary(
+        "Deleted: "
+        + ", ".join(removed)
+        + ". Answers to your questions stay, without your question or any link to you.",
+        forgotten.question_threads,
     )
+
+
+async def rename_question_threads(client: discord.Client, thread_ids: Sequence[int]) -> int:
+    """Give each thread `FORGOTTEN_THREAD_NAME`; how many were renamed. A thread that is gone, or that the bot
+    can no longer edit (it left the server, the thread was locked), is skipped and logged."""
+    renamed = 0
+    for thread_id in thread_ids:
+        try:
+            thread = client.get_channel(thread_id) or await client.fetch_channel(thread_id)
+            if not isinstance(thread, discord.Thread):
+                continue
+            if thread.name == FORGOTTEN_THREAD_NAME:
+                renamed += 1
+                continue
+            # Discord edits an archived thread only in the request that unarchives it; archived again after.
+            archived = thread.archived
+            thread = await thread.edit(name=FORGOTTEN_THREAD_NAME, archived=False)
+            if archived:
+                await thread.edit(archived=True)
+            renamed += 1
+        except discord.HTTPException as error:
+            log.warning("could not rename thread %d after a member asked to be forgotten: %s", thread_id, error)
+    return renamed

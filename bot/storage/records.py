@@ -249,6 +249,15 @@ class NewComment:
 
 
 @dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What `forget_member` removed: row counts by kind, and the threads named after the member's questions
+    (the bot opened them from the question's message; their Discord name is still the question's start)."""
+
+    counts: dict[str, int]
+    question_threads: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     guild_id: int
     actor_id: int

@@ -14,6 +14,7 @@ from bot.storage import SqliteStorage
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
 from tests.helpers import cells_containing, eventually, give_consent
 
+FINISHED = "SELECT count(*) FROM answers WHERE outcome != 'streaming'"
 FORGET_TABLES = ("ratings", "rating_reasons", "comments", "consents", "consent_events")
 
 
@@ -55,6 +56,24 @@ def button(message, prefix):
 async def click(world, message, user_id, custom_id):
     interaction_id = await world.standin.click_button(message.channel_id, message.id, user_id, custom_id)
     return await world.standin.wait_for_interaction_response(interaction_id)
+
+
+def finished(world, count):
+    """A check: `count` answers are finished."""
+    return lambda: rows(world, FINISHED) == [(count,)]
+
+
+async def forget(world, member_id):
+    """/privacy forget, confirmed; the summary the confirmation message is edited to (its buttons gone)."""
+    confirm = await run(world, member_id, "privacy forget")
+    prompt = confirm.original.content
+    await click(world, confirm.original, member_id, button_labeled(confirm.original, "Delete everything"))
+
+    def summary():
+        message = world.standin.message(confirm.original.id)
+        return message.content if message.content != prompt and not message.components else None
+
+    return await eventually(summary, what="the forget summary")
 
 
 async def test_button_rating_asks_consent_first_then_stores(world, run_bot):
@@ -234,10 +253,7 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
 
         [(question_message_id, cues)] = rows(world, "SELECT question_message_id, cues FROM answers")
         assert question_message_id is not None and "relationship" in json.loads(cues)
-        confirm = await run(world, world.asker_id, "privacy forget")
-        delete_id = button_labeled(confirm.original, "Delete everything")
-        done = await click(world, confirm.original, world.asker_id, delete_id)
-        summary = done.response_data["content"]
+        summary = await forget(world, world.asker_id)
         assert summary.startswith("Deleted: 1 ratings, 1 comments, 1 consent decisions, 1 consent records, 1 questions")
 
     pseudonym = Pseudonymizer(b"k" * 32).member(world.asker_id)
@@ -252,6 +268,44 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
     assert rows(world, "SELECT asker_hash = 'forgotten-' || answer_id FROM answers") == [(1,)]
     assert json.loads(cues) == {"language": json.loads(cues)["language"]}, "only the language cue stays"
     assert rows(world, "SELECT count(*) FROM answers") == [(1,)], "the answer itself stays for other raters"
+
+
+async def test_forget_renames_the_threads_named_after_the_members_questions(world, run_bot):
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    world.model.script("Pak.", "Bu.", "Kak.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        for count, (member, text) in enumerate(
+            [
+                (world.asker_id, "How do I greet my boss?"),
+                (world.asker_id, "What about his wife?"),
+                (world.member_id, "And my colleague?"),
+            ],
+            start=1,
+        ):
+            await world.standin.send_message(world.channel_id, member, world.mention(text))
+            await eventually(finished(world, count), what=f"the answer to {text!r}")
+        threads = [thread for (thread,) in rows(world, "SELECT channel_id FROM answers ORDER BY answer_id")]
+        assert [world.standin.state.channel(thread).name for thread in threads] == [
+            "How do I greet my boss?",
+            "What about his wife?",
+            "And my colleague?",
+        ]
+        await world.standin.update_channel(threads[1], archived=True)  # Discord archived it after a day
+
+        summary = await forget(world, world.asker_id)
+        assert summary.endswith("Threads named after your questions renamed: 2 of 2.")
+        names = [world.standin.state.channel(thread).name for thread in threads]
+        assert names == ["Answer (question removed)", "Answer (question removed)", "And my colleague?"]
+        assert world.standin.state.channel(threads[1]).archived, "archived again after the rename"
+        # The asker's answers name the channel: the thread's id was their question message's.
+        assert rows(world, "SELECT channel_id FROM answers ORDER BY answer_id") == [
+            (world.channel_id,),
+            (world.channel_id,),
+            (threads[2],),
+        ]
+        assert cells_containing(db(world), threads[0]) == []
 
 
 async def test_members_cannot_change_research_settings(world, run_bot):

@@ -367,6 +367,22 @@ async def test_bot_creates_threads_and_posts_in_them(world: World) -> None:
         assert guild.get_thread(standalone.id) is not None
 
 
+async def test_an_archived_thread_is_edited_only_while_unarchiving(world: World) -> None:
+    standin = world.standin
+    bot = make_bot()
+    async with connected(bot, standin):
+        channel = bot.get_channel(world.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        thread = await (await channel.send("a question")).create_thread(name="answers")
+        await standin.update_channel(thread.id, archived=True)
+        with pytest.raises(discord.HTTPException) as refused:
+            await thread.edit(name="renamed")
+        assert (refused.value.status, refused.value.code) == (400, 50083)
+        assert standin.state.channel(thread.id).name == "answers"
+        thread = await thread.edit(name="renamed", archived=False)
+        assert (thread.name, thread.archived) == ("renamed", False)
+
+
 # --------------------------------------------------------------------------- slash commands and interactions
 
 

@@ -221,6 +221,11 @@ class WorldActions:
         )
         return self.state.channel_payload(thread)
 
+    async def update_channel(self, channel_id: Snowflake, **changes: Any) -> JSON:
+        """Change a channel or thread as a moderator or Discord itself would (`archived=True`: auto-archive)."""
+        channel = await self.core.update_channel(self.state.channel(int(channel_id)), changes)
+        return self.state.channel_payload(channel)
+
     def _attachment(self, channel_id: int, spec: AttachmentSpec | Any) -> Attachment:
         if isinstance(spec, tuple):
             spec = FileOption(*spec)

@@ -72,6 +72,9 @@ class ChannelRoutes:
         if channel.type.is_thread:
             if channel.owner_id != self.bot_id:
                 self.state.require(channel.id, self.bot_id, Permission.MANAGE_THREADS)
+            # Discord edits an archived thread only in the request that unarchives it.
+            if channel.archived and body.get("archived") is not False:
+                raise errors.ApiError(400, 50083, "Thread is archived")
         else:
             self.state.require(channel.id, self.bot_id, Permission.MANAGE_CHANNELS)
         await self.core.update_channel(channel, body)

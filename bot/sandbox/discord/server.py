@@ -262,6 +262,9 @@ class DiscordStandIn:
     ) -> JSON:
         return await self.world.create_thread(channel_id, name, owner_id, message_id)
 
+    async def update_channel(self, channel_id: Snowflake, **changes: Any) -> JSON:
+        return await self.world.update_channel(channel_id, **changes)
+
     async def dispatch(self, event_name: str, data: JSON) -> None:
         """Send a raw gateway event as-is."""
         await self.core.dispatch(event_name, data)

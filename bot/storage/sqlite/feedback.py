@@ -7,6 +7,7 @@ from typing import Any
 from bot.storage.records import (
     Consent,
     ConsentLevel,
+    Forgotten,
     NewComment,
 )
 from bot.storage.sqlite.connection import (
@@ -144,15 +145,30 @@ class FeedbackStore(SqliteConnection):
                     data[name] = [dict(zip(columns, row, strict=True)) for row in await cursor.fetchall()]
         return data
 
-    async def forget_member(self, member_hash: str) -> dict[str, int]:
-        """Delete every row linked to the member in every table; returns what was removed, by kind.
+    async def forget_member(self, member_hash: str) -> Forgotten:
+        """Delete every row linked to the member in every table; returns what was removed, by kind, and the
+        threads the bot opened from the member's questions (for the caller to rename on Discord).
 
         Answers to the member's questions stay for the other members who rated them, but the question
         text and every link to the member are removed: the pseudonym, the id of their question's Discord message
         (which names its author), and the cues read from the question (who they talk to, their setting, names
-        of places or groups) except its language.
+        of places or groups) except its language. An answer in a thread opened from the question names the
+        thread's parent channel instead: the thread's id is the question message's.
         """
         async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT DISTINCT channel_id FROM answers WHERE asker_hash = ? AND channel_id = question_message_id "
+                "ORDER BY channel_id",
+                (member_hash,),
+            )
+            threads = [int(row[0]) for row in await cursor.fetchall()]
+            # Their answers' messages too (the thread's id is where they are); not counted, nothing is deleted.
+            await conn.execute(
+                "UPDATE answer_messages SET channel_id = (SELECT coalesce(a.thread_parent_id, a.channel_id) "
+                "FROM answers a WHERE a.answer_id = answer_messages.answer_id) WHERE answer_id IN "
+                "(SELECT answer_id FROM answers WHERE asker_hash = ? AND channel_id = question_message_id)",
+                (member_hash,),
+            )
             counts = {}
             for name, sql in (
                 ("rating reasons", "DELETE FROM rating_reasons WHERE rater_hash = ?"),
@@ -165,6 +181,8 @@ class FeedbackStore(SqliteConnection):
                     # A marker per answer, not one shared by every forgotten member: analyses that group
                     # answers by asker (randomized comparisons resample members) must not merge strangers.
                     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', "
+                    "channel_id = CASE WHEN channel_id = question_message_id "
+                    "THEN coalesce(thread_parent_id, channel_id) ELSE channel_id END, "
                     "question_message_id = NULL, "
                     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) "
                     "END WHERE asker_hash = ?",
@@ -172,7 +190,7 @@ class FeedbackStore(SqliteConnection):
             ):
                 cursor = await conn.execute(sql, (member_hash,))
                 counts[name] = cursor.rowcount
-            return counts
+            return Forgotten(counts, threads)
 
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
