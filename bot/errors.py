@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import discord
@@ -18,6 +19,28 @@ log = logging.getLogger(__name__)
 # Discord's UI names for permissions whose API names differ.
 PERMISSION_LABELS = {"manage_guild": "Manage Server", "view_channel": "View Channels"}
 MAX_LISTED_PROBLEMS = 12
+MESSAGE_LIMIT = 2000  # characters in a Discord message
+
+
+def shortened(text: str, limit: int) -> str:
+    """The text, cut to `limit` characters with an ellipsis when longer (a Discord message's limit)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def problem_list(problems: Sequence[object]) -> str:
+    """A scope's validation problems as one message: whole bullets while they fit, then how many more."""
+    lines = [f"Nothing was changed: the scope has {len(problems)} problem(s) to fix."]
+    size = len(lines[0])
+    for shown, problem in enumerate(problems):
+        more = f"…and {len(problems) - shown} more: fix these and upload again to see the rest."
+        bullet = shortened(f"• {problem}", 500)
+        room = MESSAGE_LIMIT - size - 1 - (len(more) + 1 if shown + 1 < len(problems) else 0)
+        if shown == MAX_LISTED_PROBLEMS or len(bullet) > room:
+            lines.append(more)
+            break
+        lines.append(bullet)
+        size += len(bullet) + 1
+    return "\n".join(lines)
 
 
 def permission_label(name: str) -> str:
@@ -42,14 +65,9 @@ def describe_error(error: BaseException) -> ErrorReply:
 
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if isinstance(original, UserFacingError):
-        return ErrorReply(str(original))
+        return ErrorReply(shortened(str(original), MESSAGE_LIMIT))
     if isinstance(original, ScopeValidationError):
-        problems = [f"• {problem}" for problem in original.problems]
-        shown = problems[:MAX_LISTED_PROBLEMS]
-        if len(problems) > len(shown):
-            shown.append(f"…and {len(problems) - len(shown)} more.")
-        text = f"Nothing was changed: the scope has {len(problems)} problem(s) to fix.\n" + "\n".join(shown)
-        return ErrorReply(text[:1990])
+        return ErrorReply(problem_list(original.problems))
     if isinstance(original, app_commands.MissingPermissions):
         needed = ", ".join(map(permission_label, original.missing_permissions))
         return ErrorReply(f"You need the {needed} permission to use this command.")

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
 from bot.answers.senders import followup_sender
-from bot.errors import UserFacingError, report_error
+from bot.errors import UserFacingError, describe_error, report_error
 from bot.runtime import CultureBot
 from bot.scopes.comparisons import (
     MAX_SHARE_PERCENT,
@@ -23,7 +23,6 @@ from bot.scopes.comparisons import (
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
-    EditConflict,
     current_document,
     diff_versions,
     edit_scope,
@@ -32,6 +31,7 @@ from bot.scopes.manage import (
     upload_scope,
     use_template,
 )
+from bot.scopes.problems import ScopeValidationError
 from bot.scopes.render import history_line, render_pages
 from bot.scopes.templates import list_templates
 from bot.storage import Comparison, ScopeVersion
@@ -114,10 +114,10 @@ class EditModal(discord.ui.Modal):
                 text=self.text.value,
                 started_from=self.started_from,
             )
-        except EditConflict as conflict:
-            # Nothing the moderator wrote is lost: their text comes back as a file.
+        except (UserFacingError, ScopeValidationError) as refused:
+            # Nothing the moderator wrote is lost (a form cannot be reopened with it): it comes back as a file.
             await interaction.response.send_message(
-                str(conflict),
+                describe_error(refused).message,
                 file=discord.File(io.BytesIO(self.text.value.encode()), filename="your-edit.md"),
                 ephemeral=True,
             )

@@ -14,7 +14,7 @@ from bot.scopes.document import ScopeDocument
 from bot.scopes.parser import parse_scope
 from bot.scopes.problems import ScopeValidationError
 from bot.scopes.templates import UnknownTemplateError, load_template
-from bot.storage import NewScopeVersion, ScopeChange, ScopeSource, ScopeVersion, Storage
+from bot.storage import NewScopeVersion, ScopeChange, ScopeSource, ScopeVersion, StaleScope, Storage
 
 NO_SCOPE_MESSAGE = (
     "This server has not declared a cultural scope yet, so I won't answer from nowhere. "
@@ -50,7 +50,10 @@ async def store_document(
     document: ScopeDocument,
     source: ScopeSource,
     change_summary: str,
+    *,
+    based_on: int | None = None,
 ) -> ScopeChange:
+    """Store the document as the server's new current version; `based_on`: see `NewScopeVersion`."""
     return await storage.add_scope_version(
         NewScopeVersion(
             guild_id=guild_id,
@@ -60,6 +63,7 @@ async def store_document(
             source=source,
             change_summary=change_summary[:300],
             author_id=actor_id,
+            based_on=based_on,
         )
     )
 
@@ -88,10 +92,18 @@ async def upload_scope(
     """Validate an uploaded file (raising ScopeValidationError with every problem) and store it."""
     document = parse_scope(data, source=filename)
     previous = await current_document(storage, cache, guild_id)
+    if previous is not None and previous[0].content == document.source_text:
+        # A new version would also end a running comparison, for a change that is none.
+        raise UserFacingError(
+            f"{filename} is the same as the current scope (version {previous[0].number}); nothing was changed."
+        )
     summary = describe_change(previous[1] if previous else None, document)
     return await store_document(
         storage, guild_id, actor_id, document, ScopeSource.UPLOAD, f"uploaded {filename}: {summary}"
     )
+
+
+EDIT_ATTEMPTS = 5
 
 
 class EditConflict(UserFacingError):
@@ -112,25 +124,38 @@ async def edit_scope(
 
     `started_from`: the text the editor was shown (a form opened earlier). If that part has changed since, the
     edit is refused with an `EditConflict` rather than overwrite the other change; edits of other parts made
-    meanwhile are kept either way, since the edit applies to the scope as it is now."""
-    current = await current_document(storage, cache, guild_id)
-    if current is None:
-        raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
-    version, document = current
-    if started_from is not None:
-        found = document.section(section) if section is not None else None
-        now = document.metadata.summary if section is None else (found.body if found else "")
-        if now.strip() != started_from.strip():
-            part = "The summary" if section is None else f"The section '{section}'"
-            raise EditConflict(
-                f"{part} was changed while you were editing it (version {version.number} is current now), so your "
-                "text was not saved and the other change is kept. Your text is attached: run `/scope edit` again "
-                "to start from the current text and merge yours in."
-            )
-    # with_summary/with_section re-parse the whole result: an edit is held to exactly the rules an upload is.
-    edited = document.with_summary(text) if section is None else document.with_section(section, text)
+    meanwhile are kept either way, since the edit applies to the scope as it is now (an edit saved by someone
+    else while this one was being stored makes it start again from theirs)."""
     what = "the summary" if section is None else f"the section '{section}'"
-    return await store_document(storage, guild_id, actor_id, edited, ScopeSource.EDIT, f"edited {what}")
+    for _ in range(EDIT_ATTEMPTS):
+        current = await current_document(storage, cache, guild_id)
+        if current is None:
+            raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
+        version, document = current
+        if started_from is not None:
+            found = document.section(section) if section is not None else None
+            now = document.metadata.summary if section is None else (found.body if found else "")
+            if now.strip() != started_from.strip():
+                raise EditConflict(
+                    f"{what[:1].upper() + what[1:]} was changed while you were editing it (version {version.number} "
+                    "is current now), so your text was not saved and the other change is kept. Your text is "
+                    "attached: run `/scope edit` again to start from the current text and merge yours in."
+                )
+        # with_summary/with_section re-parse the whole result: an edit is held to exactly the rules an upload is.
+        edited = document.with_summary(text) if section is None else document.with_section(section, text)
+        if edited == document:
+            raise UserFacingError(
+                f"Your text is the same as {what} in the current scope (version {version.number}); nothing was changed."
+            )
+        try:
+            return await store_document(
+                storage, guild_id, actor_id, edited, ScopeSource.EDIT, f"edited {what}", based_on=version.version_id
+            )
+        except StaleScope:
+            continue  # another change became current while this one was made: apply it to that one instead
+    raise UserFacingError(
+        "The scope kept changing while your edit was being saved, so it was not saved. Run `/scope edit` again."
+    )
 
 
 async def stored_version(storage: Storage, guild_id: int, number: int) -> ScopeVersion:

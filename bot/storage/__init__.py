@@ -32,6 +32,7 @@ from bot.storage.records import (
     ScopeCleared,
     ScopeSource,
     ScopeVersion,
+    StaleScope,
 )
 from bot.storage.sqlite import SqliteStorage, sqlite_timestamp
 
@@ -80,6 +81,7 @@ __all__ = [
     "ScopeSource",
     "ScopeVersion",
     "SqliteStorage",
+    "StaleScope",
     "Storage",
     "open_storage",
     "sqlite_timestamp",

@@ -108,6 +108,13 @@ class NewScopeVersion:
     source: ScopeSource
     change_summary: str
     author_id: int
+    # The current version (its version_id) the change was made from: when set, the change is refused with
+    # `StaleScope` if another version became current meanwhile. None: the change replaces whatever is current.
+    based_on: int | None = None
+
+
+class StaleScope(Exception):
+    """A scope change made from a version that is no longer current (`NewScopeVersion.based_on`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,3 +333,27 @@ async def test_an_edit_of_a_section_changed_meanwhile_is_refused_and_returned(wo
         with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
             [(content,)] = conn.execute("SELECT content FROM scope_versions WHERE number = ?", (base + 2,)).fetchall()
         assert their_text in content and "Reviewed by the server's elders." in content
+
+
+async def test_an_edit_that_does_not_validate_returns_the_problems_and_the_text(world, run_bot, moderator):
+    async with run_bot():
+        await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
+        base = len(versions(world)[1])
+        form = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        [text_input] = modal_inputs(form)
+        my_text = text_input["value"] + "\n\n## Greetings\n\nBow slightly to elders."
+        submitted = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: my_text})
+        record = await world.standin.wait_for_interaction_response(submitted)
+        content = record.response_data["content"]
+        assert content.startswith("Nothing was changed: the scope has 1 problem(s) to fix.")
+        assert "Greetings" in content
+        assert record.original is not None
+        [attachment] = record.original.attachments
+        assert attachment.filename == "your-edit.md" and attachment.data.decode() == my_text
+        # Submitting the text unchanged stores nothing either.
+        form = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        [text_input] = modal_inputs(form)
+        same = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: text_input["value"]})
+        content = (await world.standin.wait_for_interaction_response(same)).response_data["content"]
+        assert content.startswith("Your text is the same as the section 'Glossary' in the current scope")
+        assert len(versions(world)[1]) == base

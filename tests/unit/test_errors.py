@@ -1,6 +1,7 @@
 from discord import app_commands
 
 from bot.errors import UserFacingError, describe_error
+from bot.scopes.problems import ScopeProblem, ScopeValidationError
 
 
 def test_missing_permission_names_it():
@@ -18,3 +19,26 @@ def test_unexpected_error_gets_a_reference_and_no_details():
 
 def test_user_facing_error_shown_as_is():
     assert describe_error(UserFacingError("Pick a scope first.")).message == "Pick a scope first."
+
+
+def test_a_long_user_facing_error_fits_a_message():
+    message = describe_error(UserFacingError("x" * 2500)).message
+    assert len(message) == 2000 and message.endswith("…")
+
+
+def test_problem_list_shows_whole_bullets_and_counts_the_rest():
+    def problem(n: int, long: bool = True) -> ScopeProblem:
+        text = "a long explanation of what is wrong and how to fix it " * 3 if long else "short"
+        return ScopeProblem("scope.md", n, None, text.strip())
+
+    message = describe_error(ScopeValidationError([problem(n) for n in range(13)])).message
+    lines = message.splitlines()
+    assert lines[0] == "Nothing was changed: the scope has 13 problem(s) to fix."
+    bullets = lines[1:-1]
+    assert len(message) <= 2000
+    assert [line[2:] for line in bullets] == [str(problem(n)) for n in range(len(bullets))], "no bullet is cut"
+    assert lines[-1] == f"…and {13 - len(bullets)} more: fix these and upload again to see the rest."
+    few = describe_error(ScopeValidationError([problem(1), problem(2)])).message
+    assert few.splitlines()[1:] == [f"• {problem(1)}", f"• {problem(2)}"]
+    many_short = describe_error(ScopeValidationError([problem(n, long=False) for n in range(20)])).message
+    assert many_short.splitlines()[-1].startswith("…and 8 more")

@@ -17,6 +17,7 @@ from bot.storage.records import (
     ScopeCleared,
     ScopeSource,
     ScopeVersion,
+    StaleScope,
 )
 from bot.storage.sqlite.cache import MISSING
 from bot.storage.sqlite.connection import (
@@ -98,6 +99,13 @@ class ScopesStore(SqliteConnection):
         digest = hashlib.sha256(new.content.encode()).hexdigest()
         async with self._transaction() as conn:
             await ensure_guild_row(conn, new.guild_id)
+            if new.based_on is not None:
+                async with conn.execute(
+                    "SELECT current_scope_id FROM guild_settings WHERE guild_id = ?", (new.guild_id,)
+                ) as rows:
+                    row = await rows.fetchone()
+                if row is None or row[0] != new.based_on:
+                    raise StaleScope(f"server {new.guild_id}'s current scope is no longer version id {new.based_on}")
             cursor = await conn.execute(
                 "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
                 "change_summary, author_id) SELECT ?, coalesce(max(number), 0) + 1, ?, ?, ?, ?, ?, ?, ? "
