@@ -54,6 +54,7 @@ SCOPE_UNREADABLE_LINE = (
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
+SHORTENED_ERROR = "cut off: the answer reached the server's length limit (max_chars); the model was stopped"
 UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: the answer may be cut off"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
@@ -287,7 +288,9 @@ class Answerer:
         started_on = utc_day()
 
         async def register(message: discord.Message, part: int) -> None:
-            await self._storage.add_answer_message(await record, message.id, question.channel_id, part)
+            # Shielded: cancelling this wait (a shutdown) must not cancel the record's own task, which the
+            # shutdown path still needs to close the answer.
+            await self._storage.add_answer_message(await asyncio.shield(record), message.id, question.channel_id, part)
 
         reply = StreamingReply(
             question.send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register
@@ -302,12 +305,16 @@ class Answerer:
                 # Nothing would show before the next edit is due, so the stream is not read until then: the
                 # tokens wait in the kernel and come together, instead of waking the bot for each one (a busy
                 # bot streams thousands a second). Once the model has finished, the rest is read at once.
-                async for delta in self._model.stream(messages, stats, pace=reply.next_render_in):
-                    if typing is not None:
-                        typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
-                        typing = None
-                    # The model's last text is shown by the final edit, not by one more edit just before it.
-                    await reply.push(delta, more=stats.finish_reason is None)
+                deltas = self._model.stream(messages, stats, pace=reply.next_render_in)
+                async with contextlib.aclosing(deltas):
+                    async for delta in deltas:
+                        if typing is not None:
+                            typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
+                            typing = None
+                        # The model's last text is shown by the final edit, not by one more edit just before it.
+                        await reply.push(delta, more=stats.finish_reason is None)
+                        if reply.truncated:
+                            break  # the rest would not be shown: closing the stream stops the model writing it
             except ModelError as failure:
                 error = str(failure)
                 outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
@@ -319,10 +326,13 @@ class Answerer:
             finally:
                 if typing is not None and not typing.done():
                     typing.cancel()
-            answer_id = await record
+            answer_id = await asyncio.shield(record)
         except asyncio.CancelledError:
             recorded = await _recorded(record)
             if recorded is not None:
+                # A message sent while its record's id was awaited is not linked yet (that wait was cancelled).
+                for part, message in enumerate(reply.messages):
+                    await self._storage.add_answer_message(recorded, message.id, question.channel_id, part)
                 await self._close(
                     recorded,
                     question,
@@ -357,6 +367,8 @@ class Answerer:
             return Outcome.FAILED
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, "the model returned no text"
+        elif outcome is Outcome.OK and reply.truncated:
+            outcome, error = Outcome.INCOMPLETE, SHORTENED_ERROR
         elif outcome is Outcome.OK and stats.finish_reason == "length":
             outcome, error, note = Outcome.INCOMPLETE, LENGTH_ERROR, LENGTH_NOTE + note
         elif outcome is Outcome.OK and stats.finish_reason is None and not stats.done:

@@ -16,7 +16,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +88,7 @@ class ModelClient:
         stats: StreamStats,
         *,
         pace: Callable[[], float] | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield the answer's visible text as it arrives; reasoning never comes out.
 
         `pace`, asked after each piece, says how many seconds the caller can wait for the next one (e.g. until

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 
 import pytest
 
-from bot.answers.pipeline import BUSY, LENGTH_ERROR, LENGTH_NOTE, MODEL_FAILED_LINE, SCOPE_UNREADABLE_LINE
-from bot.answers.streaming import CURSOR
+from bot.answers.pipeline import (
+    BUSY,
+    LENGTH_ERROR,
+    LENGTH_NOTE,
+    MODEL_FAILED_LINE,
+    SCOPE_UNREADABLE_LINE,
+    SHORTENED_ERROR,
+)
+from bot.answers.streaming import CURSOR, TRUNCATED_NOTE
 from bot.sandbox.fake_openai import Reply
 from bot.scopes.manage import NO_SCOPE_MESSAGE
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
@@ -190,3 +198,40 @@ async def test_no_scope_refusal_opens_no_thread(world, run_bot, moderator):  # n
         assert line.content == NO_SCOPE_MESSAGE
         assert world.standin.find_requests("POST", THREAD_PATH) == []
     assert world.model.chat_requests == []
+
+
+async def test_an_answer_cut_by_the_servers_length_limit_stops_the_model_and_is_recorded_incomplete(world, run_bot):
+    world.model.script(slow(2000, per_second=400))  # five seconds of text, far beyond the limit
+    async with run_bot(cooldown=0, max_answer_chars=200):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Tell me everything?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the shortened answer")
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert message.content.endswith(TRUNCATED_NOTE.strip())
+        [(outcome, error, answer)] = rows(world, "SELECT outcome, error, answer FROM answers")
+        assert (outcome, error) == ("incomplete", SHORTENED_ERROR)
+        assert len(answer) <= 200
+        # The model's stream was closed at the cut, not read to its end.
+        [request] = world.model.chat_requests
+        await eventually(lambda: request.client_left, what="the bot to close the model's stream")
+        assert request.finished_at is None or request.finished_at - request.received_at < 4
+
+
+async def test_a_shutdown_while_the_answers_record_is_written_still_closes_it(world, run_bot, monkeypatch):
+    world.model.script(slow(400, per_second=40))
+    async with run_bot(cooldown=0, shutdown_grace_seconds=0) as bot:
+        start_answer = bot.storage.start_answer
+
+        async def slow_start(new):
+            answer_id = await start_answer(new)
+            await asyncio.sleep(1.5)  # the row is written, its id comes back late (a busy database)
+            return answer_id
+
+        monkeypatch.setattr(bot.storage, "start_answer", slow_start)
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Tell me slowly?"))
+        first = await world.standin.wait_for_message(world.channel_id)
+        # The bot shuts down here, while the first message waits for the record's id.
+    [(outcome, error)] = rows(world, "SELECT outcome, error FROM answers")
+    assert (outcome, error) == ("incomplete", "interrupted by shutdown")
+    message = world.standin.message(first.id)
+    assert not message.content.endswith(CURSOR) and "interrupted" in message.content
+    assert rows(world, "SELECT message_id FROM answer_messages") == [(first.id,)], "ratings on it still resolve"

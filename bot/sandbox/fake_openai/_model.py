@@ -186,6 +186,8 @@ class RecordedRequest:
     reply: Reply | None = None
     fault: Fault | None = None
     status: int | None = None
+    client_left: bool = False
+    """The client closed the connection before the streamed response was complete."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

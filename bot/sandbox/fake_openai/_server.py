@@ -446,7 +446,7 @@ class FakeOpenAI:
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         except ConnectionError:
-            pass  # the client went away
+            record.client_left = True
         return resp
 
 
