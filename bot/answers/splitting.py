@@ -3,10 +3,39 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 DISCORD_MESSAGE_LIMIT = 2000
 
-_FENCE = re.compile(r"^(`{3,}|~{3,})(\S*)", re.MULTILINE)
+# A fence line: up to 3 spaces of indentation (a code block in a numbered list item), then 3+ backticks or
+# tildes, then the info string (the language).
+_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(\S*)", re.MULTILINE)
+# A longer info string is not a language tag worth repeating: reopening the block with it could make the next
+# part no shorter than the text it was cut from.
+MAX_REOPENED_INFO = 30
+# Room kept at the end of a part for a closing fence; grown when the open fence needs more.
+_CLOSING_RESERVE = 8
+
+
+class OpenFence(NamedTuple):
+    """A code block still open at the end of some text."""
+
+    indent: str  # spaces before the fence
+    fence: str  # the run of backticks or tildes
+    info: str  # the info string after it, e.g. "python"
+    start: int  # index of the opening line's first character
+    end: int  # index just past the fence and info string
+
+    @property
+    def closing(self) -> str:
+        """The line that closes the block, indented like its opening line."""
+        return self.indent + self.fence
+
+    @property
+    def reopening(self) -> str:
+        """The opening line that continues the block in the next part (without a long info string)."""
+        info = self.info if len(self.info) <= MAX_REOPENED_INFO else ""
+        return self.indent + self.fence + info
 
 
 def split_point(text: str, limit: int) -> int:
@@ -26,14 +55,14 @@ def split_point(text: str, limit: int) -> int:
     return limit
 
 
-def open_fence_at(text: str) -> tuple[str, str] | None:
-    """The code fence still open at the end of `text`: (fence, whole opening line start), if any."""
-    opener: tuple[str, str] | None = None
+def open_fence_at(text: str) -> OpenFence | None:
+    """The code fence still open at the end of `text`, if any."""
+    opener: OpenFence | None = None
     for match in _FENCE.finditer(text):
-        fence, info = match.group(1), match.group(2)
+        indent, fence, info = match.group(1), match.group(2), match.group(3)
         if opener is None:
-            opener = (fence, match.group(0))
-        elif fence[0] == opener[0][0] and len(fence) >= len(opener[0]) and not info:
+            opener = OpenFence(indent, fence, info, match.start(), match.end())
+        elif fence[0] == opener.fence[0] and len(fence) >= len(opener.fence) and not info:
             opener = None  # a closing fence: same character, at least as long, no info string
     return opener
 
@@ -43,21 +72,46 @@ def take_message(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> tuple[str, st
 
     A code block open at the cut is closed in the head and reopened in the rest, so both
     messages render as code. Concatenating the heads never loses text other than the added fences
-    and whitespace at the cut.
+    and whitespace at the cut. The rest is always shorter than `text`, so cutting again and again ends.
     """
+    if limit < 1:
+        raise ValueError(f"limit must be positive, not {limit}")
     if len(text) <= limit:
         return text, ""
-    reserve = 8  # room for a closing fence should the cut fall inside a code block
-    cut = split_point(text, limit - reserve)
-    head, rest = text[:cut], text[cut:]
-    open_fence = open_fence_at(head)
-    if open_fence is not None:
-        fence, opening = open_fence
-        head = head.rstrip("\n") + "\n" + fence
-        rest = opening + "\n" + rest.lstrip("\n")
-    else:
-        head = head.rstrip()
-        rest = rest.lstrip()
+    reserve = _CLOSING_RESERVE
+    while True:
+        cut = split_point(text, max(1, limit - reserve))
+        open_fence = open_fence_at(text[:cut])
+        if open_fence is None:
+            return _plain_cut(text, cut)
+        needed = len(open_fence.closing) + 1  # "\n" + closing fence
+        if needed <= reserve:
+            return _fenced_cut(text, cut, open_fence, limit)
+        if needed >= limit:
+            return _plain_cut(text, cut)  # no room to close a fence this long
+        # A long fence (10+ backticks): cut earlier to make room for it. The reserve only grows, so this ends.
+        reserve = needed
+
+
+def _plain_cut(text: str, cut: int) -> tuple[str, str]:
+    # Whitespace at the cut is dropped: a message must not start or end with blank lines.
+    return text[:cut].rstrip(), text[cut:].lstrip()
+
+
+def _fenced_cut(text: str, cut: int, open_fence: OpenFence, limit: int) -> tuple[str, str]:
+    """Cut inside a code block: close it in the head, reopen it in the rest."""
+    head = text[:cut]
+    line_end = head.find("\n", open_fence.end)
+    block_is_empty = line_end == -1 or not head[line_end:].strip()
+    if block_is_empty and text[: open_fence.start].strip():
+        # None of the block's code is in the head: start the block in the next part rather than send it empty.
+        return text[: open_fence.start].rstrip(), text[open_fence.start :]
+    head = head.rstrip("\n") + "\n" + open_fence.closing
+    # Only newlines are stripped: the code's indentation is part of it.
+    rest = open_fence.reopening + "\n" + text[cut:].lstrip("\n")
+    if len(rest) >= len(text) or len(head) > limit:
+        # Reopening would not make progress (e.g. a fence hundreds of backticks long): cut as plain text.
+        return _plain_cut(text, cut)
     return head, rest
 
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.answers.safety import NO_PINGS, defuse_mentions
-from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, take_message
+from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, open_fence_at, take_message
 from bot.llm.reasoning import Restart
 
 CURSOR = " ▌"
@@ -103,11 +103,14 @@ class StreamingReply:
             self._reset()
         if not self.messages and not self._current.strip():
             return self.messages  # nothing was ever shown; the caller explains instead
-        if len(self._current) + len(note) > self._limit:
+        # An answer that stopped inside a code block: close the block first, or the note would render as code.
+        open_fence = open_fence_at(self._current) if note.strip() else None
+        closed = self._current if open_fence is None else self._current.rstrip("\n") + "\n" + open_fence.closing
+        if len(closed) + len(note) > self._limit:
             await self._render(final=True)
-            self._start_part(note.strip())
+            self._start_part(note.strip())  # a part of its own, outside any block
         else:
-            self._current += note
+            self._current = closed + note
         if not self._current.strip():
             # The part a split left over is only whitespace, so there is nothing to send: the controls go on
             # the last message instead, so every answer ends with them.
