@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections import defaultdict
 
 import discord
 from discord import app_commands
@@ -49,6 +51,9 @@ class AnswerSettings(commands.Cog):
 
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
+        # The channel list is read, changed and written back: two moderators adding channels at once would
+        # otherwise each write the list without the other's channel.
+        self._changing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def _update(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> None:
         assert interaction.guild_id is not None
@@ -100,20 +105,22 @@ class AnswerSettings(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         assert interaction.guild_id is not None
-        current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
-        await self._update(
-            interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, f"+channel {channel.id}"
-        )
+        async with self._changing[interaction.guild_id]:
+            current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
+            await self._update(
+                interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, f"+channel {channel.id}"
+            )
 
     @answers.command(name="channel-remove", description="Stop answering in this channel")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         assert interaction.guild_id is not None
-        current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
-        if channel.id not in current:
-            raise UserFacingError(f"{channel.mention} is not in the list; `/answers settings` shows it.")
-        remaining = [c for c in current if c != channel.id]
-        await self._update(interaction, {"answer_channels": remaining}, f"-channel {channel.id}")
+        async with self._changing[interaction.guild_id]:
+            current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
+            if channel.id not in current:
+                raise UserFacingError(f"{channel.mention} is not in the list; `/answers settings` shows it.")
+            remaining = [c for c in current if c != channel.id]
+            await self._update(interaction, {"answer_channels": remaining}, f"-channel {channel.id}")
 
 
 async def setup(bot: CultureBot) -> None:

@@ -11,11 +11,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.feedback.consent import consent_version, notice_changed
 from bot.runtime import CultureBot
 
 MAX_TAGS = 25
+SHOWN_NOTE = 300  # characters of the consent note shown in the reply (it may be 1,000 long)
+SHOWN_TAGS = 700  # characters of the reason tags shown
 ASKED_AGAIN = (
     "The consent notice members read has changed (now version {version}). Members who agreed to an earlier "
     "version are asked again, and nothing new they give is kept until they agree to this one; what they gave "
@@ -103,9 +106,10 @@ class Research(commands.Cog):
             f"Retention of raw text: {current.retention_days} days",
             f"Research contact: {current.research_contact or 'not set'}",
             f"Consent notice revision: {current.consent_revision}"
-            + (f" · note: {current.consent_note}" if current.consent_note else ""),
+            + (f" · note: {excerpt(current.consent_note, SHOWN_NOTE)}" if current.consent_note else ""),
             f"Rating scale: {current.rating_scale} · controls: {current.rating_controls}",
-            "Reason tags: " + ", ".join(current.reason_tags),
+            # Up to 25 tags of 100 characters: shown shortened, so that the reply fits in one message.
+            "Reason tags: " + excerpt(", ".join(current.reason_tags), SHOWN_TAGS),
         ]
         if asks_again:
             lines.append(ASKED_AGAIN.format(version=consent_version(current)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -205,6 +206,17 @@ async def test_channel_list_limits_where_it_answers(world, run_bot, moderator):
         line = await world.standin.wait_for_message(world.channel_id, lambda m: "I answer questions in" in m.content)
         assert f"<#{other['id']}>" in line.content
         assert world.model.chat_requests == []
+
+
+async def test_channels_added_at_the_same_moment_are_all_kept(world, run_bot, moderator):
+    channels = [int(world.standin.add_channel(world.guild_id, f"ask-{n}")["id"]) for n in range(4)]
+    async with run_bot():
+        await asyncio.gather(*(run(world, moderator, "answers channel-add", {"channel": c}) for c in channels))
+        [(stored,)] = rows(world, "SELECT answer_channels FROM guild_settings")
+        assert sorted(json.loads(stored)) == sorted(channels)
+        await asyncio.gather(*(run(world, moderator, "answers channel-remove", {"channel": c}) for c in channels[:3]))
+        [(stored,)] = rows(world, "SELECT answer_channels FROM guild_settings")
+        assert json.loads(stored) == channels[3:]
 
 
 async def test_clarifying_question_and_out_of_scope_replies_are_posted_with_controls(world, run_bot):

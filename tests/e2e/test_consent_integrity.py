@@ -298,3 +298,18 @@ async def test_reasons_after_the_notice_changed_wait_for_consent_to_it(world, ru
         assert NOTICE_HEADING in record.response_data["content"], "the member is asked about the current notice"
         assert rows(world, "SELECT count(*) FROM rating_reasons") == [(0,)]
         assert rows(world, "SELECT count(*) FROM ratings") == [(1,)], "the rating given before stays"
+
+
+async def test_the_longest_research_settings_are_stored_whole_and_shown_in_one_message(world, run_bot, moderator_id):
+    tags = [f"tag {n:02d} " + "x" * 84 for n in range(25)]
+    change = {"consent_note": "n" * 1000, "research_contact": "c" * 300, "reason_tags": ", ".join(tags)}
+    async with run_bot():
+        reply = await run(world, moderator_id, "research settings", change)
+        text = reply.response_data["content"]
+        assert len(text) <= 2000 and text.startswith("**Research settings** (updated)")
+        assert "tag 00" in text and "…" in text
+    [(note, contact, stored_tags)] = rows(
+        world, "SELECT consent_note, research_contact, reason_tags FROM guild_settings"
+    )
+    assert (note, contact) == ("n" * 1000, "c" * 300)
+    assert all(tag in stored_tags for tag in tags)
