@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable
@@ -10,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers.pipeline import Question
+from bot.answers.pipeline import RESTARTING, Question
 from bot.answers.senders import channel_sender, followup_sender
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
@@ -83,7 +84,7 @@ class Answers(commands.Cog):
             if settings.answer_in_threads:
                 open_thread = into_thread(message)  # opened only once the question is accepted
         # Answered in this listener's task: a task of its own would start a loop turn later.
-        await self.bot.answerer.run(
+        outcome = await self.bot.answerer.run(
             Question(
                 guild_id=message.guild.id,
                 channel_id=channel.id,
@@ -99,6 +100,9 @@ class Answers(commands.Cog):
                 typing=channel.typing,
             )
         )
+        if outcome is None:  # shutting down: not taken
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(RESTARTING.line, mention_author=False)
 
     @app_commands.command(name="ask", description="Ask a question about this community's cultural context")
     @app_commands.describe(
@@ -111,11 +115,11 @@ class Answers(commands.Cog):
         if interaction.guild_id is None or interaction.channel_id is None:
             raise app_commands.NoPrivateMessage()
         if not self.bot.answerer.accepting:
-            raise UserFacingError("I'm restarting; please ask again in a minute.")
+            raise UserFacingError(RESTARTING.line)
         # Defer at once: Discord drops interactions not answered within 3 seconds.
         await interaction.response.defer(ephemeral=private, thinking=True)
         channel = interaction.channel
-        self.bot.answerer.submit(
+        started = self.bot.answerer.submit(
             Question(
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
@@ -126,6 +130,8 @@ class Answers(commands.Cog):
                 ephemeral=private,
             )
         )
+        if started is None:  # the bot began shutting down while the interaction was deferred
+            await interaction.followup.send(RESTARTING.line, ephemeral=True)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -89,6 +89,9 @@ class Refusal:
     line: str  # for the member
 
 
+RESTARTING = Refusal("the bot was shutting down", "I'm restarting; please ask again in a minute.")
+RESTARTING_SECONDS = 3.0  # how long a shutdown waits to tell a member their question was not answered
+
 BUSY = Refusal(
     "previous answer still running",
     "I'm still answering your previous question, and your next one is already waiting; ask again when I'm done.",
@@ -187,10 +190,17 @@ class Answerer:
         lock = self._member_locks.setdefault(key, asyncio.Lock())
         self._member_waiting[key] = ahead + 1
         try:
-            async with lock:
+            try:
+                await lock.acquire()
+            except asyncio.CancelledError:  # a shutdown, while the question waited for the member's previous one
+                await self._interrupted(question)
+                raise
+            try:
                 # A question asked while the member's previous answer streams waits its turn: the cooldown, counted
                 # from that answer's start, would refuse it for having waited. Its own start restarts the cooldown.
                 return await self._answer(question, check_cooldown=not ahead)
+            finally:
+                lock.release()
         finally:
             self._member_waiting[key] -= 1
             if not self._member_waiting[key]:
@@ -200,6 +210,9 @@ class Answerer:
         # Nothing before the model request may leave the member without a reply (nor /ask on "thinking…").
         try:
             prepared = await self._prepare(question, check_cooldown=check_cooldown)
+        except asyncio.CancelledError:  # a shutdown before the model was asked
+            await self._interrupted(question)
+            raise
         except ScopeUnreadable:
             log.exception("answer to %s: the server's current scope cannot be read", _where(question))
             await _say(question, SCOPE_UNREADABLE_LINE)
@@ -441,6 +454,11 @@ class Answerer:
             log.exception("could not record a refused question (%s)", refusal.reason)
         await _say(question, refusal.line)
         return Outcome.REFUSED
+
+    async def _interrupted(self, question: Question) -> None:
+        """A question that a shutdown stopped before its answer began: recorded, and the member told, briefly."""
+        with contextlib.suppress(Exception):  # a timeout or a failure: the shutdown goes on all the same
+            await asyncio.wait_for(self._refuse(question, RESTARTING), RESTARTING_SECONDS)
 
     async def _history(self, parent_answer_id: int | None) -> list[Turn]:
         if parent_answer_id is None:

@@ -13,6 +13,7 @@ from bot.answers.pipeline import (
     LENGTH_ERROR,
     LENGTH_NOTE,
     MODEL_FAILED_LINE,
+    RESTARTING,
     SCOPE_UNREADABLE_LINE,
     SHORTENED_ERROR,
 )
@@ -235,3 +236,20 @@ async def test_a_shutdown_while_the_answers_record_is_written_still_closes_it(wo
     message = world.standin.message(first.id)
     assert not message.content.endswith(CURSOR) and "interrupted" in message.content
     assert rows(world, "SELECT message_id FROM answer_messages") == [(first.id,)], "ratings on it still resolve"
+
+
+async def test_a_question_waiting_at_shutdown_is_told_and_recorded(world, run_bot):
+    world.model.script(slow(400, per_second=40), "never asked")
+    async with run_bot(cooldown=0, shutdown_grace_seconds=0) as bot:
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First, slowly"))
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content.endswith(CURSOR))
+        waiting = await world.standin.send_message(world.channel_id, world.asker_id, world.mention("And then?"))
+        await eventually(lambda: bot.answerer.in_flight == 2, what="the second question to wait for the first")
+        # The bot shuts down here: the first answer is interrupted, the waiting question never started.
+    assert answers_by_question(world) == {
+        "First, slowly": ("incomplete", "interrupted by shutdown"),
+        "And then?": ("refused", RESTARTING.reason),
+    }
+    [told] = [m for m in world.standin.bot_messages(world.channel_id) if m.content == RESTARTING.line]
+    assert told.message_reference is not None and int(told.message_reference["message_id"]) == int(waiting["id"])
+    assert len(world.model.chat_requests) == 1
