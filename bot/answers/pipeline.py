@@ -54,6 +54,8 @@ SCOPE_UNREADABLE_LINE = (
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
+NO_TEXT_ERROR = "the model returned no text"
+REASONING_CUT_ERROR = "the model's length limit was reached while it was still reasoning: no answer text came"
 SHORTENED_ERROR = "cut off: the answer reached the server's length limit (max_chars); the model was stopped"
 UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: the answer may be cut off"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
@@ -379,7 +381,7 @@ class Answerer:
                 )
             return Outcome.FAILED
         if outcome is Outcome.OK and not reply.text.strip():
-            outcome, error = Outcome.FAILED, "the model returned no text"
+            outcome, error = Outcome.FAILED, REASONING_CUT_ERROR if stats.reasoning_cut_off else NO_TEXT_ERROR
         elif outcome is Outcome.OK and reply.truncated:
             outcome, error = Outcome.INCOMPLETE, SHORTENED_ERROR
         elif outcome is Outcome.OK and stats.finish_reason == "length":

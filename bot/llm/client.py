@@ -44,6 +44,7 @@ class StreamStats:
     finish_reason: str | None = None
     done: bool = False  # the stream ended with [DONE] (the protocol's end; some servers send no finish_reason)
     tokens_estimated: bool = False  # the endpoint reported no usage; counts are estimates
+    reasoning_cut_off: bool = False  # the stream ended inside the model's reasoning: no answer text came
     started: float = field(default_factory=time.monotonic)
 
 
@@ -155,7 +156,8 @@ class ModelClient:
             finally:
                 await response.aclose()
             stats.done = done
-            rest = reasoning_filter.flush()
+            rest = reasoning_filter.flush(cut_off=stats.finish_reason == "length")
+            stats.reasoning_cut_off = reasoning_filter.dropped_unfinished and not any(produced)
             if rest:
                 produced.append(rest)
                 yield rest

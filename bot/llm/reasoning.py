@@ -71,6 +71,7 @@ class ReasoningFilter:
         self._released = False  # visible text has been returned
         self._after_block = False  # a block just ended: newlines after its tag are dropped, in whatever chunk
         self.unopened_close = False  # a close tag came without an opening one (the prompt opened the block)
+        self.dropped_unfinished = False  # flush dropped reasoning the stream's end interrupted
 
     def feed(self, chunk: str) -> str:
         """Return the visible text this chunk completes (possibly empty, or a `Restart`)."""
@@ -135,9 +136,16 @@ class ReasoningFilter:
             self._released = True
         return Restart(text) if restart else text
 
-    def flush(self) -> str:
-        """At the end of the stream: release held text unless it is an unfinished reasoning block."""
-        rest = "" if self._closing is not None else self._pending
+    def flush(self, *, cut_off: bool = False) -> str:
+        """At the end of the stream: release held text unless it is an unfinished reasoning block.
+
+        `cut_off`: the stream ended at the model's length limit. Text still held back as possible reasoning
+        (no tag yet, under the hold limit) is then taken to be reasoning the limit interrupted before its
+        closing tag, and dropped: shown, it would present the model's reasoning as the answer.
+        """
+        unfinished = self._closing is not None or (cut_off and self._holding)
+        rest = "" if unfinished else self._pending
+        self.dropped_unfinished = unfinished and bool(self._pending)
         self._pending = ""
         self._holding = False
         return rest

@@ -13,6 +13,7 @@ from bot.answers.pipeline import (
     LENGTH_ERROR,
     LENGTH_NOTE,
     MODEL_FAILED_LINE,
+    REASONING_CUT_ERROR,
     RESTARTING,
     SCOPE_UNREADABLE_LINE,
     SHORTENED_ERROR,
@@ -253,3 +254,12 @@ async def test_a_question_waiting_at_shutdown_is_told_and_recorded(world, run_bo
     [told] = [m for m in world.standin.bot_messages(world.channel_id) if m.content == RESTARTING.line]
     assert told.message_reference is not None and int(told.message_reference["message_id"]) == int(waiting["id"])
     assert len(world.model.chat_requests) == 1
+
+
+async def test_reasoning_cut_off_by_the_length_limit_is_not_shown_as_the_answer(world, run_bot):
+    world.model.script(Reply("The member asks about greetings; the eldest first, so", finish_reason="length"))
+    async with run_bot(cooldown=0, model_name="deepseek-r1-distill"):  # its template opens <think> in the prompt
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the failed answer")
+        assert [m.content for m in world.standin.bot_messages(world.channel_id)] == [MODEL_FAILED_LINE]
+        assert rows(world, "SELECT outcome, error, answer FROM answers") == [("failed", REASONING_CUT_ERROR, "")]

@@ -67,6 +67,21 @@ async def test_reasoning_field_and_think_tags_never_come_out(fake, make_client):
     assert "".join(parts) == "Visible answer."
 
 
+async def test_reasoning_cut_off_by_the_length_limit_never_comes_out(fake, make_client):
+    client = make_client()
+    client.expect_reasoning = True  # an R1-style model: its template opens <think> in the prompt
+    fake.script(Reply("First I should consider the hierarchy, then", finish_reason="length"))
+    parts, stats = await collect(client)
+    assert parts == [] and stats.reasoning_cut_off
+    # A held answer that ends normally is an answer after all; one with its tag shows only the answer.
+    fake.script(Reply("Use Pak.", finish_reason="stop"), Reply("Thinking.</think>Use Bu.", finish_reason="length"))
+    parts, stats = await collect(client)
+    assert "".join(parts) == "Use Pak." and not stats.reasoning_cut_off
+    client.expect_reasoning = True  # (a whole answer without a tag unlearnt it)
+    parts, stats = await collect(client)
+    assert "".join(parts) == "Use Bu." and not stats.reasoning_cut_off
+
+
 async def test_rate_limit_and_server_error_are_retried(fake, make_client):
     fake.fail_next(RateLimited(retry_after=0.05))
     fake.fail_next(ServerError(status=503))

@@ -35,3 +35,15 @@ def test_text_is_released_as_soon_as_it_cannot_be_a_tag():
     reasoning_filter = ReasoningFilter()
     assert reasoning_filter.feed("Hello <th") == "Hello "
     assert reasoning_filter.feed("ere") == "<there"
+
+
+def test_text_held_as_possible_reasoning_is_dropped_when_the_length_limit_cut_it():
+    cut = ReasoningFilter(expect_reasoning=True)
+    assert cut.feed("Let me think about who is older") == ""
+    assert cut.flush(cut_off=True) == "" and cut.dropped_unfinished
+    finished = ReasoningFilter(expect_reasoning=True)
+    assert finished.feed("Greet the eldest first.") == ""
+    assert finished.flush() == "Greet the eldest first." and not finished.dropped_unfinished
+    shown = ReasoningFilter()  # not held back: released as it came, nothing left to drop
+    assert shown.feed("An answer") == "An answer"
+    assert shown.flush(cut_off=True) == "" and not shown.dropped_unfinished
