@@ -140,6 +140,7 @@ class Answerer:
         self._member_locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._member_waiting: dict[tuple[int, int], int] = {}
         self._last_start: dict[tuple[int, int], float] = {}
+        self._exempt_running: set[tuple[int, int]] = set()  # members whose current answer skipped the cooldown
         self._tokens = DailyTokens(storage)
         self.accepting = True
 
@@ -191,22 +192,30 @@ class Answerer:
             return await self._refuse(question, BUSY)
         lock = self._member_locks.setdefault(key, asyncio.Lock())
         self._member_waiting[key] = ahead + 1
+        # A question asked while the member's previous answer streams waits its turn, and the cooldown, counted
+        # from that answer's start, would refuse it for having waited: it is exempt, but only behind an answer
+        # that was itself held to the cooldown. Otherwise asking during each answer would chain exemptions and
+        # make the cooldown moot.
+        check_cooldown = not ahead or key in self._exempt_running
         try:
             try:
                 await lock.acquire()
             except asyncio.CancelledError:  # a shutdown, while the question waited for the member's previous one
                 await self._interrupted(question)
                 raise
+            if check_cooldown:
+                self._exempt_running.discard(key)
+            else:
+                self._exempt_running.add(key)
             try:
-                # A question asked while the member's previous answer streams waits its turn: the cooldown, counted
-                # from that answer's start, would refuse it for having waited. Its own start restarts the cooldown.
-                return await self._answer(question, check_cooldown=not ahead)
+                return await self._answer(question, check_cooldown=check_cooldown)  # its start restarts the cooldown
             finally:
                 lock.release()
         finally:
             self._member_waiting[key] -= 1
             if not self._member_waiting[key]:
                 del self._member_waiting[key], self._member_locks[key]
+                self._exempt_running.discard(key)
 
     async def _answer(self, question: Question, *, check_cooldown: bool) -> Outcome:
         # Nothing before the model request may leave the member without a reply (nor /ask on "thinking…").

@@ -263,3 +263,21 @@ async def test_reasoning_cut_off_by_the_length_limit_is_not_shown_as_the_answer(
         await eventually(lambda: len(finished_answers(world)) == 1, what="the failed answer")
         assert [m.content for m in world.standin.bot_messages(world.channel_id)] == [MODEL_FAILED_LINE]
         assert rows(world, "SELECT outcome, error, answer FROM answers") == [("failed", REASONING_CUT_ERROR, "")]
+
+
+async def test_asking_during_each_answer_does_not_chain_past_the_cooldown(world, run_bot):
+    world.model.script(slow(60, per_second=40), slow(60, per_second=40), "never asked")
+    async with run_bot(cooldown=600):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("One?"))
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content.endswith(CURSOR))
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Two?"))  # waits: exempt
+        await eventually(lambda: len(world.model.chat_requests) == 2, what="the waiting question's turn")
+        # Asked while the exempt answer streams: the cooldown applies again.
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Three?"))
+        await eventually(lambda: len(finished_answers(world)) == 3, 15, "every question settled")
+        assert answers_by_question(world) == {
+            "One?": ("ok", None),
+            "Two?": ("ok", None),
+            "Three?": ("refused", "cooldown"),
+        }
+        assert len(world.model.chat_requests) == 2
