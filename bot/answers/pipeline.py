@@ -54,6 +54,7 @@ SCOPE_UNREADABLE_LINE = (
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
+SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 NO_TEXT_ERROR = "the model returned no text"
 REASONING_CUT_ERROR = "the model's length limit was reached while it was still reasoning: no answer text came"
 SHORTENED_ERROR = "cut off: the answer reached the server's length limit (max_chars); the model was stopped"
@@ -224,14 +225,12 @@ class Answerer:
         except asyncio.CancelledError:  # a shutdown before the model was asked
             await self._interrupted(question)
             raise
-        except ScopeUnreadable:
+        except ScopeUnreadable as error:
             log.exception("answer to %s: the server's current scope cannot be read", _where(question))
-            await _say(question, SCOPE_UNREADABLE_LINE)
-            return Outcome.FAILED
+            return await self._unanswered(question, Outcome.FAILED, str(error), SCOPE_UNREADABLE_LINE)
         except Exception:
             log.exception("answer to %s failed before the model was asked", _where(question))
-            await _say(question, MODEL_FAILED_LINE)
-            return Outcome.FAILED
+            return await self._unanswered(question, Outcome.FAILED, SETUP_ERROR, MODEL_FAILED_LINE)
         if isinstance(prepared, Outcome):
             return prepared
         return await self._stream(prepared)
@@ -249,7 +248,7 @@ class Answerer:
             try:
                 scope = self._scopes.document(scope_version)
             except Exception as error:  # stored under older rules, or a text today's parser cannot take
-                raise ScopeUnreadable(f"scope version {scope_version.number}") from error
+                raise ScopeUnreadable(f"the current scope (version {scope_version.number}) does not parse") from error
         if scope is None and not settings.allow_unscoped:
             await _say(question, NO_SCOPE_MESSAGE)
             return Outcome.REFUSED
@@ -457,14 +456,18 @@ class Answerer:
         return None
 
     async def _refuse(self, question: Question, refusal: Refusal) -> Outcome:
-        """Record why a question gets no answer, and tell the member."""
+        return await self._unanswered(question, Outcome.REFUSED, refusal.reason, refusal.line)
+
+    async def _unanswered(self, question: Question, outcome: Outcome, reason: str, line: str) -> Outcome:
+        """Record why a question gets no answer (refused, or failed before the model was asked), and tell the
+        member: research counts every question, answered or not."""
         try:
             asker = self._pseudonyms.member(question.asker_id)
-            await self._storage.record_refused(self._new_answer(question, asker), refusal.reason)
+            await self._storage.record_unanswered(self._new_answer(question, asker), outcome, reason)
         except Exception:  # the member is told all the same
-            log.exception("could not record a refused question (%s)", refusal.reason)
-        await _say(question, refusal.line)
-        return Outcome.REFUSED
+            log.exception("could not record an unanswered question (%s)", reason)
+        await _say(question, line)
+        return outcome
 
     async def _interrupted(self, question: Question) -> None:
         """A question that a shutdown stopped before its answer began: recorded, and the member told, briefly."""

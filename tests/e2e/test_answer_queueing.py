@@ -16,6 +16,7 @@ from bot.answers.pipeline import (
     REASONING_CUT_ERROR,
     RESTARTING,
     SCOPE_UNREADABLE_LINE,
+    SETUP_ERROR,
     SHORTENED_ERROR,
 )
 from bot.answers.streaming import CURSOR, TRUNCATED_NOTE
@@ -129,6 +130,8 @@ async def test_an_unreadable_scope_is_explained_not_silent(world, run_bot, conte
         followup = await world.standin.wait_for_followup(asked.id)
         assert followup.content == SCOPE_UNREADABLE_LINE
     assert world.model.chat_requests == []
+    failed = ("failed", "the current scope (version 2) does not parse")
+    assert rows(world, "SELECT outcome, error FROM answers") == [failed, failed]
 
 
 async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_bot, monkeypatch):
@@ -145,9 +148,13 @@ async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_
             assert line.content == MODEL_FAILED_LINE
             asked = await run(world, world.member_id, "ask", {"question": "And here?"})
             assert (await world.standin.wait_for_followup(asked.id)).content == MODEL_FAILED_LINE
-        # The bot goes on serving.
+        # Both are recorded, as research counts every question; the bot goes on serving.
+        assert answers_by_question(world) == {
+            "Anyone there?": ("failed", SETUP_ERROR),
+            "And here?": ("failed", SETUP_ERROR),
+        }
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("And now?"))
-        await eventually(lambda: finished_answers(world) == [(1, "ok")], what="the next answer")
+        await eventually(lambda: finished_answers(world)[-1] == (3, "ok"), what="the next answer")
 
 
 async def test_an_answer_cut_by_the_length_limit_says_so_and_is_recorded_incomplete(world, run_bot):

@@ -108,10 +108,11 @@ class AnswersStore(SqliteConnection):
             ),
         )
 
-    async def record_refused(self, new: NewAnswer, reason: str) -> int:
-        """Record a question the limits refused (the record says why; no model was called)."""
+    async def record_unanswered(self, new: NewAnswer, outcome: Outcome, reason: str) -> int:
+        """Record a question no model was asked about: refused by the limits, or failed before (the record
+        says why)."""
         answer_id = await self.start_answer(new)
-        await self.finish_answer(answer_id, AnswerResult(answer="", outcome=Outcome.REFUSED, error=reason))
+        await self.finish_answer(answer_id, AnswerResult(answer="", outcome=outcome, error=reason))
         return answer_id
 
     async def tokens_used_since(self, guild_id: int, since_iso: str) -> int:
