@@ -19,7 +19,14 @@ from bot.scopes.document import (
     render_header,
     render_sections,
 )
-from bot.scopes.parser import CONTROL_CHARACTER, HEADER_FENCE, normalise_text, parse_scope, section_problems
+from bot.scopes.parser import (
+    CONTROL_CHARACTER,
+    HEADER_FENCE,
+    level_one_heading_problem,
+    normalise_text,
+    parse_scope,
+    section_problems,
+)
 from bot.scopes.problems import ScopeProblem, ScopeValidationError
 from bot.scopes.sections import scan_markdown, section_key
 
@@ -50,6 +57,17 @@ def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocumen
                 field,
                 f"line {index + 1} of the text looks like a heading but has no space after ##",
                 "write ### followed by a space for a subheading inside this section",
+            )
+        )
+    for index in scan.level_one_headings:
+        message, _ = level_one_heading_problem(body.split("\n")[index])
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                f"line {index + 1} of the text: {message}",
+                "use ### for a subheading inside this section, or add the other section separately",
             )
         )
     for index, line in enumerate(body.split("\n")):

@@ -34,7 +34,7 @@ class ScopeCache:
     def document(self, version: ScopeVersion) -> ScopeDocument:
         document = self._documents.get(version.version_id)
         if document is None:
-            document = parse_scope(version.content, source=f"scope version {version.number}")
+            document = parse_scope(version.content, source=f"scope version {version.number}", stored=True)
             self._documents[version.version_id] = document
             if len(self._documents) > self._size:
                 self._documents.popitem(last=False)
@@ -191,7 +191,7 @@ def require_valid(version: ScopeVersion, use: str) -> None:
     """Refuse an earlier version that no longer passes validation (rules may have been added since it was
     written), saying how to fix it; `use` is what it was asked for ("made current", "compared")."""
     try:
-        parse_scope(version.content, source=f"version {version.number}")
+        parse_scope(version.content, source=f"version {version.number}", stored=True)
     except ScopeValidationError as error:
         raise UserFacingError(
             f"Version {version.number} no longer passes validation, so it cannot be {use}:\n{error}\n"

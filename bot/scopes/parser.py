@@ -12,10 +12,12 @@ HTML comments are kept as part of section bodies (`ScopeSection.prose` leaves th
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import re
 import tomllib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +37,14 @@ from bot.scopes.document import (
     ScopeSection,
 )
 from bot.scopes.problems import ScopeProblem, ScopeValidationError
-from bot.scopes.sections import GLOSSARY_FORMAT, KNOWN_SECTIONS, parse_glossary, scan_markdown, section_key
+from bot.scopes.sections import (
+    GLOSSARY_FORMAT,
+    KNOWN_SECTIONS,
+    MarkdownScan,
+    parse_glossary,
+    scan_markdown,
+    section_key,
+)
 
 __all__ = [
     "ScopeProblem",
@@ -51,6 +60,7 @@ HEADER_FENCE = "+++"
 _SEE_BLANK = "see scopes/_blank.md for a commented example"
 _RESAVE_UTF8 = "re-save the file as UTF-8 (in most editors: Save As, then choose the UTF-8 encoding)"
 _MAX_GLOSSARY_PROBLEMS = 5
+BOM = "\ufeff"
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _KEY_LINE = re.compile(r"""^\s*["']?(?P<key>[A-Za-z0-9_-]+)["']?\s*=""")
 _TABLE_LINE = re.compile(r"^\s*\[")
@@ -84,9 +94,15 @@ _KEY_SYNONYMS = {
 }
 
 
-def parse_scope(data: bytes | str, *, source: str = "<scope>") -> ScopeDocument:
-    """The document in `data`; raises `ScopeValidationError` listing every problem found."""
-    result = _parse(data, source)
+def parse_scope(data: bytes | str, *, source: str = "<scope>", stored: bool = False) -> ScopeDocument:
+    """The document in `data`; raises `ScopeValidationError` listing every problem found.
+
+    `stored`: a version already accepted and stored, read again to answer from or to make current. Rules that
+    only refuse what used to be accepted, without changing how the file is read, are not applied to it (a
+    level-1 `# ` line was, and is still, read as text of the section above): a server's scope does not stop
+    working when such a rule is added. New uploads and edits are held to every rule.
+    """
+    result = _parse(data, source, stored=stored)
     if result.problems or result.document is None:
         raise ScopeValidationError(result.problems)
     return result.document
@@ -110,9 +126,12 @@ def read_scope_file(path: Path) -> bytes:
 
 
 def normalise_text(text: str) -> str:
-    """`\\r\\n` and `\\r` as `\\n`, no trailing whitespace on any line, no blank lines at the end."""
+    """`\\r\\n` and `\\r` as `\\n`, no trailing whitespace on any line, no blank lines at the end, and no
+    byte order mark (U+FEFF) at the start of a line."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join(line.rstrip() for line in lines).rstrip("\n")
+    # Only a file's very first BOM is dropped when decoding; a second one, one after a blank line or
+    # one left by joining files is invisible, and would hide the +++ of the header or a ## heading.
+    return "\n".join(line.lstrip(BOM).rstrip() for line in lines).rstrip("\n")
 
 
 def section_problems(
@@ -163,7 +182,7 @@ class _Result:
     document: ScopeDocument | None = None
 
 
-def _parse(data: bytes | str, source: str) -> _Result:
+def _parse(data: bytes | str, source: str, *, stored: bool = False) -> _Result:
     result = _Result()
     text = _decode(data, source, result.problems)
     if text is None:
@@ -171,7 +190,7 @@ def _parse(data: bytes | str, source: str) -> _Result:
     text = normalise_text(text)
     lines = text.split("\n")
     metadata, body_start = _read_header(lines, source, result.problems)
-    sections = _read_sections(lines, body_start, source, result.problems)
+    sections = _read_sections(lines, body_start, source, result.problems, stored=stored)
     result.problems.sort(key=lambda problem: problem.line or 0)
     if not result.problems and metadata is not None:
         result.document = ScopeDocument(metadata, tuple(sections), text + "\n")
@@ -280,7 +299,7 @@ def _decode(data: bytes | str, source: str, problems: list[ScopeProblem]) -> str
             )
         )
         text = raw[offset:].decode("utf-8", "replace")
-    if not text.strip():
+    if not text.replace(BOM, "").strip():  # byte order marks alone are nothing either
         problems.append(_empty(source))
         return None
     return text
@@ -564,7 +583,9 @@ def _metadata_problem(
 # --- the sections ----------------------------------------------------------------------------------
 
 
-def _read_sections(lines: list[str], start: int, source: str, problems: list[ScopeProblem]) -> list[ScopeSection]:
+def _read_sections(
+    lines: list[str], start: int, source: str, problems: list[ScopeProblem], *, stored: bool = False
+) -> list[ScopeSection]:
     body_lines = lines[start:]
     scan = scan_markdown(body_lines)
     _check_control_characters(body_lines, start + 1, source, problems)
@@ -580,6 +601,8 @@ def _read_sections(lines: list[str], start: int, source: str, problems: list[Sco
                 "write ## followed by a space, e.g. ## Glossary",
             )
         )
+    if not stored:
+        _check_level_one_headings(body_lines, scan, start + 1, source, problems)
     if scan.unclosed is not None:
         index, what = scan.unclosed
         problems.append(
@@ -625,7 +648,8 @@ def _read_sections(lines: list[str], start: int, source: str, problems: list[Sco
             )
         earlier = seen.get(key) if key else None
         if earlier is not None:
-            same = "" if earlier.title.casefold() == title.casefold() else f" ({title!r} is another name for it)"
+            # The same title in another Unicode form (NFD from a Mac) is the same title, not another name.
+            same = "" if _folded(earlier.title) == _folded(title) else f" ({title!r} is another name for it)"
             problems.append(
                 ScopeProblem(
                     source,
@@ -639,6 +663,10 @@ def _read_sections(lines: list[str], start: int, source: str, problems: list[Sco
             seen[key] = section
         sections.append(section)
     return sections
+
+
+def _folded(title: str) -> str:
+    return unicodedata.normalize("NFC", title).casefold()
 
 
 def _check_preamble(
@@ -667,6 +695,28 @@ def _check_preamble(
             hint,
         )
     )
+
+
+def level_one_heading_problem(line: str) -> tuple[str, str]:
+    """What is wrong with a `# Title` line among the sections, and the hint; the caller says where."""
+    message = f"{line.strip()[:40]!r} is a level-1 heading (a single #), which does not start a section"
+    return message, "use ## for a new section or ### for a subheading"
+
+
+def _check_level_one_headings(
+    lines: Sequence[str], scan: MarkdownScan, first_line: int, source: str, problems: list[ScopeProblem]
+) -> None:
+    """`# Title` lines after the first section: silently read as text of the section above, they are
+    refused instead. Those before it are text outside any section, which `_check_preamble` reports."""
+    starts = [index for index, _ in scan.headings]
+    for index in scan.level_one_headings:
+        above = bisect.bisect_left(starts, index) - 1
+        if above < 0:
+            continue
+        message, hint = level_one_heading_problem(lines[index])
+        title = scan.headings[above][1]
+        message += f", so it would be read as part of the section {title!r}"
+        problems.append(ScopeProblem(source, first_line + index, None, message, hint))
 
 
 def _check_control_characters(lines: Sequence[str], first_line: int, source: str, problems: list[ScopeProblem]) -> None:

@@ -8,7 +8,8 @@ are not well known keep a key made from their own words (`## Food at gatherings`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 
 # Canonical key → the heading the templates use, in the order a scope usually presents them.
 KNOWN_SECTIONS: dict[str, str] = {
@@ -62,9 +63,20 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+def _is_word_character(character: str) -> bool:
+    # Combining marks (vowel signs, harakat, tone marks) are part of the letters they sit on: as
+    # separators they made different words one key (`भाषा` and `भूषा` were both `भ-ष`).
+    return character.isalnum() or unicodedata.category(character).startswith("M")
+
+
 def _slug(title: str) -> str:
-    words = re.sub(r"[\W_]+", " ", title.casefold().replace("&", " and ")).split()
-    return "-".join(words)
+    # Canonically equivalent titles (NFD from macOS, NFC typed) get one key: NFD before casefolding as
+    # Unicode's canonical caseless match does, NFC after so keys are short and stable. Alphanumeric
+    # characters are kept as they were (`[\W_]+` separated before), so keys without marks do not change.
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFD", title).casefold()).replace("&", " and ")
+    spaced = "".join(character if _is_word_character(character) else " " for character in text)
+    # A word of marks alone (a stray accent after a space) has no letters to be a key of.
+    return "-".join(word for word in spaced.split() if any(character.isalnum() for character in word))
 
 
 _KEY_BY_SLUG: dict[str, str] = {}
@@ -128,9 +140,15 @@ class _Blocks:
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_HEADING = re.compile(r"^ {0,3}##(?:[ \t]+(?P<title>.*))?$")
-_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
+# Any Unicode whitespace after ##: a no-break space (typed by Option-space on a Mac, or pasted) or an
+# ideographic space must not turn a heading into text of the section above.
+_HEADING = re.compile(r"^ {0,3}##(?:\s+(?P<title>.*))?$")
+_CLOSING_HASHES = re.compile(r"(?:^|\s+)#+$")
 _UNSPACED_HEADING = re.compile(r"^ {0,3}##[^#\s]")
+# `# Title`: a level-1 heading is not a section, so after the first section it would silently become text
+# of the one above (and render as a big heading inside it). `#Title` is not a heading in Markdown but text,
+# such as a hashtag, and is left alone, as is a lone `#`.
+_LEVEL_ONE_HEADING = re.compile(r"^ {0,3}#\s+\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +158,17 @@ class MarkdownScan:
     headings: list[tuple[int, str]]
     unspaced_headings: list[int]
     unclosed: tuple[int, str] | None
+    level_one_headings: list[int] = field(default_factory=list)
 
 
 def scan_markdown(lines: list[str]) -> MarkdownScan:
     """Find the level-2 headings outside code blocks and HTML comments; also `##Title` lines without
-    a space (not headings in Markdown, but surely meant as one) and a block left open at the end."""
+    a space (not headings in Markdown, but surely meant as one), level-1 `# Title` lines, and a block
+    left open at the end."""
     blocks = _Blocks()
     headings: list[tuple[int, str]] = []
     unspaced: list[int] = []
+    level_one: list[int] = []
     for index, line in enumerate(lines):
         if not blocks.is_plain(index, line):
             continue
@@ -156,8 +177,10 @@ def scan_markdown(lines: list[str]) -> MarkdownScan:
             headings.append((index, _CLOSING_HASHES.sub("", (heading["title"] or "").strip()).strip()))
         elif _UNSPACED_HEADING.match(line):
             unspaced.append(index)
+        elif _LEVEL_ONE_HEADING.match(line):
+            level_one.append(index)
     unclosed = None if blocks.unclosed is None else (blocks.opened_at, blocks.unclosed)
-    return MarkdownScan(headings, unspaced, unclosed)
+    return MarkdownScan(headings, unspaced, unclosed, level_one)
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,26 @@ async def test_an_unreadable_scope_is_explained_not_silent(world, run_bot, conte
     assert rows(world, "SELECT outcome, error FROM answers") == [failed, failed]
 
 
+async def test_a_stored_scope_that_a_newer_rule_refuses_still_answers(world, run_bot, moderator):  # noqa: F811
+    # A level-1 line inside a section was accepted before the rule that now refuses it in uploads and edits.
+    text = SCOPE_FIXTURE.read_text().replace("## Norms and etiquette\n", "## Norms and etiquette\n\n# Meetings\n", 1)
+    await declare_scope(world.settings(), world.guild_id, SCOPE_FIXTURE)
+    make_current(world, text)
+    world.model.script("Greet the most senior person first.")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet?"))
+        await eventually(lambda: finished_answers(world) == [(1, "ok")], what="the answer")
+        assert "# Meetings" in world.model.chat_requests[0].messages[0]["content"]
+        # Changing the scope holds the whole file to today's rules, and says where to fix it.
+        form = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        [text_input] = [c for row in form.response_data["components"] for c in row["components"]]
+        submitted = await world.standin.submit_modal(
+            form, moderator, values={text_input["custom_id"]: "- **kopi**: coffee"}
+        )
+        content = (await world.standin.wait_for_interaction_response(submitted)).response_data["content"]
+        assert "'# Meetings' is a level-1 heading" in content
+
+
 async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_bot, monkeypatch):
     world.model.script("Answered once the failure is gone.")
     async with run_bot(cooldown=0) as bot:
