@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-from typing import Any, cast
 
-import discord
 import pytest
 
 from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, MAX_REOPENED_INFO, open_fence_at, take_message
 from bot.answers.streaming import TRUNCATED_NOTE, StreamingReply
+from tests.answers.recording import Channel
 
 NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 
@@ -28,32 +27,6 @@ def split_all(text: str, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
             parts.append(head)
         rest = new_rest
     pytest.fail("splitting did not end")
-
-
-class RecordedMessage:
-    def __init__(self, content: str) -> None:
-        self.shown = [content]
-
-    async def edit(self, *, content: str, **_: Any) -> None:
-        self.shown.append(content)
-
-
-class Channel:
-    """Records sent messages; gives up past `max_messages` so that a reply stuck in a loop fails the test."""
-
-    def __init__(self, max_messages: int = 100) -> None:
-        self.messages: list[RecordedMessage] = []
-        self._max_messages = max_messages
-
-    async def send(self, content: str, view: discord.ui.View | None) -> discord.Message:
-        if len(self.messages) >= self._max_messages:
-            raise AssertionError("the reply kept sending messages")
-        message = RecordedMessage(content)
-        self.messages.append(message)
-        return cast(discord.Message, message)
-
-    def final(self) -> list[str]:
-        return [message.shown[-1] for message in self.messages]
 
 
 # 1. A long opening line or fence cannot make a split loop or overflow.

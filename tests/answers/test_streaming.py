@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-import discord
-
 from bot.answers.streaming import CURSOR, StreamingReply
-
-
-class RecordedMessage:
-    """What a sent message showed, edit after edit."""
-
-    def __init__(self, content: str) -> None:
-        self.shown = [content]
-
-    async def edit(self, *, content: str, **_: Any) -> None:
-        self.shown.append(content)
-
-
-class Channel:
-    def __init__(self) -> None:
-        self.messages: list[RecordedMessage] = []
-
-    async def send(self, content: str, view: discord.ui.View | None) -> discord.Message:
-        message = RecordedMessage(content)
-        self.messages.append(message)
-        return cast(discord.Message, message)
+from tests.answers.recording import Channel
 
 
 async def test_a_mass_mention_split_across_tokens_is_still_defused():
