@@ -299,13 +299,10 @@ async def test_forget_renames_the_threads_named_after_the_members_questions(worl
         names = [world.standin.state.channel(thread).name for thread in threads]
         assert names == ["Answer (question removed)", "Answer (question removed)", "And my colleague?"]
         assert world.standin.state.channel(threads[1]).archived, "archived again after the rename"
-        # The asker's answers name the channel: the thread's id was their question message's.
-        assert rows(world, "SELECT channel_id FROM answers ORDER BY answer_id") == [
-            (world.channel_id,),
-            (world.channel_id,),
-            (threads[2],),
+        # The answers stay in their threads (their messages are there); research data names the channel.
+        assert rows(world, "SELECT channel_id, thread_parent_id FROM answers ORDER BY answer_id") == [
+            (thread, world.channel_id) for thread in threads
         ]
-        assert cells_containing(db(world), threads[0]) == []
 
 
 async def test_members_cannot_change_research_settings(world, run_bot):

@@ -152,8 +152,10 @@ class FeedbackStore(SqliteConnection):
         Answers to the member's questions stay for the other members who rated them, but the question
         text and every link to the member are removed: the pseudonym, the id of their question's Discord message
         (which names its author), and the cues read from the question (who they talk to, their setting, names
-        of places or groups) except its language. An answer in a thread opened from the question names the
-        thread's parent channel instead: the thread's id is the question message's.
+        of places or groups) except its language. An answer in a thread opened from the question keeps the
+        thread as its channel (the thread's id is the question message's): the answer's messages are there, and
+        the reaction catch-up reads them there. Research data names the thread's parent instead (0009), and the
+        caller renames the thread, whose name is the start of the question.
         """
         async with self._transaction() as conn:
             cursor = await conn.execute(
@@ -162,13 +164,6 @@ class FeedbackStore(SqliteConnection):
                 (member_hash,),
             )
             threads = [int(row[0]) for row in await cursor.fetchall()]
-            # Their answers' messages too (the thread's id is where they are); not counted, nothing is deleted.
-            await conn.execute(
-                "UPDATE answer_messages SET channel_id = (SELECT coalesce(a.thread_parent_id, a.channel_id) "
-                "FROM answers a WHERE a.answer_id = answer_messages.answer_id) WHERE answer_id IN "
-                "(SELECT answer_id FROM answers WHERE asker_hash = ? AND channel_id = question_message_id)",
-                (member_hash,),
-            )
             counts = {}
             for name, sql in (
                 ("rating reasons", "DELETE FROM rating_reasons WHERE rater_hash = ?"),
@@ -181,8 +176,6 @@ class FeedbackStore(SqliteConnection):
                     # A marker per answer, not one shared by every forgotten member: analyses that group
                     # answers by asker (randomized comparisons resample members) must not merge strangers.
                     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', "
-                    "channel_id = CASE WHEN channel_id = question_message_id "
-                    "THEN coalesce(thread_parent_id, channel_id) ELSE channel_id END, "
                     "question_message_id = NULL, "
                     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) "
                     "END WHERE asker_hash = ?",
