@@ -139,7 +139,13 @@ async def catch_up_reactions(
                     counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
                 continue
             counts.answers += 1
-            stored = {r.rater_hash: (r.value, r.source) for r in await storage.ratings_for_answer(answer_id)}
+            # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
+            # are not this scale's, so their members would look as if they had removed their reaction.
+            stored = {
+                r.rater_hash: (r.value, r.source)
+                for r in await storage.ratings_for_answer(answer_id)
+                if r.scale_size == scale.size
+            }
             plan = plan_reconcile(stored, present, pseudonyms.member)
             counts.ambiguous += plan.ambiguous
             for user_id, value in plan.store:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from bot.pseudonyms import Pseudonymizer
 from tests.e2e.test_feedback import ask, button_labeled, click, db, rows
 from tests.helpers import eventually, give_consent
@@ -83,3 +85,19 @@ async def test_an_answer_that_cannot_be_read_keeps_its_ratings(world, run_bot, c
         await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
     assert "1 answer(s) unreadable" in caplog.text and "404" in caplog.text
     assert {rater for _, rater, _, _ in ratings(world)} == {member_hash(budi)}, "not deleted on a failed read"
+
+
+async def test_ratings_on_the_scale_used_before_a_change_survive_the_catch_up(world, run_bot, caplog):
+    budi = world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: len(ratings(world)) == 1, what="the rating on the 3-point scale")
+    with sqlite3.connect(db(world)) as conn:  # the moderators switch to the 5-point scale meanwhile
+        conn.execute("UPDATE guild_settings SET rating_scale = 'likert5'")
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    assert "0 removed" in caplog.text
+    assert rows(world, "SELECT value, scale_size, source FROM ratings") == [(3, 3, "reaction")]
