@@ -15,6 +15,9 @@ from bot.feedback.privacy import export_member, forget_member, rename_question_t
 from bot.feedback.views import consent_view
 from bot.runtime import CultureBot
 
+# After the notice in /privacy consent (within consent.MAX_PREFACE, like every text shown with the notice).
+PRIVACY_CONSENT_SUFFIX = "\n\nChoosing less than before deletes what you gave beyond it in this server."
+
 
 class ForgetConfirm(discord.ui.View):
     """One more click before deleting everything; only the member who asked can click."""
@@ -64,7 +67,7 @@ class Privacy(commands.Cog):
         url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
         await interaction.response.send_message(
             notice_text(settings, url)
-            + "\n\nChoosing less than before deletes what you gave beyond it in this server.",
+            + PRIVACY_CONSENT_SUFFIX,
             view=consent_view(0, NO_PENDING, consent_version(settings)),
             ephemeral=True,
             allowed_mentions=NO_PINGS,

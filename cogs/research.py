@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
-from bot.feedback.consent import consent_version, notice_changed
+from bot.feedback.consent import consent_version, notice_changed, notice_overflow
 from bot.runtime import CultureBot
 
 MAX_TAGS = 25
@@ -86,9 +86,19 @@ class Research(commands.Cog):
                 changes["rating_controls"] = rating_controls
             if reason_tags is not None:
                 changes["reason_tags"] = parse_tags(reason_tags)
+            changed = dataclasses.replace(current, **changes)
+            privacy_url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
+            if (consent_note is not None or research_contact is not None) and (
+                excess := notice_overflow(changed, privacy_url)
+            ):
+                raise UserFacingError(
+                    f"Nothing was changed: with this consent note and research contact the consent notice would be "
+                    f"{excess} characters too long for one Discord message, and members could not read it to "
+                    "choose. Shorten the note (or the contact) and run the command again."
+                )
             # A member's consent names the notice they agreed to, so any change to the text they read is a new
             # version (and members who agreed to the old one are asked again before anything new of theirs is kept).
-            asks_again = notice_changed(current, dataclasses.replace(current, **changes))
+            asks_again = notice_changed(current, changed)
             if asks_again:
                 changes["consent_revision"] = current.consent_revision + 1
             if changes:

@@ -57,9 +57,32 @@ def consent_state(consent: Consent | None, settings: GuildSettings) -> ConsentSt
     return ConsentState.GRANTED
 
 
+# The notice goes out in one Discord message (2,000 characters) with, at most, a preface of this length before
+# or after it ("the notice changed…", "that note was meant for another member…").
+MAX_PREFACE = 400
+NOTICE_ROOM = 2000 - MAX_PREFACE
+
+
 def notice_text(settings: GuildSettings, privacy_url: str | None) -> str:
+    """The consent notice under these settings. It fits in `NOTICE_ROOM`: `/research settings` refuses a note
+    or contact that would make it longer (`notice_overflow`); settings stored before that check have their note
+    shortened here, so that the notice can still be sent and members can still choose."""
+    text = _notice(settings, privacy_url, settings.consent_note)
+    excess = len(text) - NOTICE_ROOM
+    if excess > 0 and settings.consent_note:
+        keep = max(len(settings.consent_note) - excess - 1, 0)
+        text = _notice(settings, privacy_url, settings.consent_note[:keep] + "…")
+    return text
+
+
+def notice_overflow(settings: GuildSettings, privacy_url: str | None) -> int:
+    """How many characters the notice under these settings is over `NOTICE_ROOM` (0 when it fits)."""
+    return max(len(_notice(settings, privacy_url, settings.consent_note)) - NOTICE_ROOM, 0)
+
+
+def _notice(settings: GuildSettings, privacy_url: str | None, consent_note: str | None) -> str:
     contact = settings.research_contact or "this server's moderators (no research contact has been named yet)"
-    note = f"\n**A note from this server:** {settings.consent_note}" if settings.consent_note else ""
+    note = f"\n**A note from this server:** {consent_note}" if consent_note else ""
     privacy = f"\n**Privacy notice:** {privacy_url}" if privacy_url else ""
     return NOTICE.format(retention=settings.retention_days, contact=contact, note=note, privacy=privacy)
 

@@ -7,12 +7,14 @@ notice whose retention or contact changed, and the public note after a reaction 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import discord
 import pytest
 
 from bot.feedback.views import NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
 from bot.pseudonyms import Pseudonymizer
+from cogs.privacy import PRIVACY_CONSENT_SUFFIX
 from tests.e2e.test_feedback import ask, button, click, custom_ids, db, rows
 from tests.e2e.test_scope_commands import MANAGE_GUILD, run
 from tests.helpers import eventually, give_consent
@@ -302,7 +304,7 @@ async def test_reasons_after_the_notice_changed_wait_for_consent_to_it(world, ru
 
 async def test_the_longest_research_settings_are_stored_whole_and_shown_in_one_message(world, run_bot, moderator_id):
     tags = [f"tag {n:02d} " + "x" * 84 for n in range(25)]
-    change = {"consent_note": "n" * 1000, "research_contact": "c" * 300, "reason_tags": ", ".join(tags)}
+    change = {"consent_note": "n" * 300, "research_contact": "c" * 300, "reason_tags": ", ".join(tags)}
     async with run_bot():
         reply = await run(world, moderator_id, "research settings", change)
         text = reply.response_data["content"]
@@ -311,5 +313,40 @@ async def test_the_longest_research_settings_are_stored_whole_and_shown_in_one_m
     [(note, contact, stored_tags)] = rows(
         world, "SELECT consent_note, research_contact, reason_tags FROM guild_settings"
     )
-    assert (note, contact) == ("n" * 1000, "c" * 300)
+    assert (note, contact) == ("n" * 300, "c" * 300)
     assert all(tag in stored_tags for tag in tags)
+
+
+async def test_a_consent_note_too_long_for_the_notice_is_refused(world, run_bot, moderator_id):
+    async with run_bot():
+        reply = await run(world, moderator_id, "research settings", {"consent_note": "n" * 1000})
+        text = reply.response_data["content"]
+        assert text.startswith("Nothing was changed: with this consent note and research contact the consent notice")
+        assert "Shorten the note" in text
+    assert rows(world, "SELECT consent_note, consent_revision FROM guild_settings") == [(None, 1)]
+
+
+async def test_a_long_note_stored_before_the_limit_still_lets_members_choose(world, run_bot):
+    async with run_bot():
+        pass  # the database, with the server's settings row
+    with sqlite3.connect(db(world)) as conn:  # settings stored before the check existed
+        conn.execute("UPDATE guild_settings SET consent_note = ?, research_contact = ?", ("n" * 1000, "c" * 300))
+    async with run_bot(privacy_url="https://example.org/culturebot-privacy"):
+        answer = await ask(world)
+        notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        text = notice.response_data["content"]
+        assert len(text) <= 2000 and "Your rating is research data" in text
+        assert (
+            "n" * 200 in text
+            and "n" * 1000 not in text
+            and "n…" in text
+            and text.endswith("https://example.org/culturebot-privacy")
+        )
+        await click(world, notice.original, world.member_id, choice(notice.original, "ratings"))
+        await eventually(lambda: rows(world, "SELECT level FROM consents") == [("ratings",)], what="the choice")
+
+
+def test_every_preface_of_the_notice_fits_the_room_kept_for_it():
+    from bot.feedback.consent import MAX_PREFACE
+
+    assert max(len(NOTICE_CHANGED), len(NOTE_FOR_SOMEONE_ELSE), len(PRIVACY_CONSENT_SUFFIX)) <= MAX_PREFACE
