@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -44,11 +45,16 @@ async def status_text(storage: Storage, pseudonyms: Pseudonymizer, guild_id: int
 async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: int) -> bytes:
     """Everything linked to the member, as JSON."""
     member = pseudonyms.member(user_id)
+    data = await storage.member_data(member)
+    for question in data["questions"]:
+        if isinstance(question.get("cues"), str):  # stored as JSON: exported as the object it is
+            with contextlib.suppress(ValueError):
+                question["cues"] = json.loads(question["cues"])
     document = {
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pseudonym": member,
         "about": "Everything culturebot stores linked to you. Research tables hold only the pseudonym above.",
-        **await storage.member_data(member),
+        **data,
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode()
 

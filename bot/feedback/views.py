@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import discord
 
 from bot.answers.safety import NO_PINGS
-from bot.errors import UserFacingError, report_error
+from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state, consent_version, notice_text
 from bot.feedback.custom_ids import (
@@ -347,7 +347,9 @@ class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"c
         if not await bot.storage.set_reasons(answer.answer_id, rater, chosen):
             raise UserFacingError("Rate the answer first; reasons belong to a rating.")
         listed = ", ".join(chosen) if chosen else "none"
-        await interaction.response.send_message(f"Saved your reasons: {listed}.", ephemeral=True)
+        # Up to 25 tags of 100 characters: the list is shortened to fit one message (they are all saved).
+        reply = shortened(f"Saved your reasons: {listed}.", MESSAGE_LIMIT)
+        await interaction.response.send_message(reply, ephemeral=True)
 
 
 class CommentModal(discord.ui.Modal):

@@ -216,6 +216,26 @@ async def test_reply_comment_is_stored_once_and_confirmed(world, run_bot):
         assert len(world.model.chat_requests) == 1, [r.messages[-1]["content"] for r in world.model.chat_requests]
 
 
+async def test_all_of_the_longest_reasons_are_saved_and_confirmed_in_one_message(world, run_bot):
+    tags = [f"reason {n:02d} " + "r" * 88 for n in range(25)]
+    async with run_bot():
+        pass  # the database, with the server's settings row
+    with sqlite3.connect(db(world)) as conn:
+        conn.execute("UPDATE guild_settings SET reason_tags = ?", (json.dumps(tags),))
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+        rated = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        select_id = next(c for row in rated.response_data["components"] for c in row["components"])["custom_id"]
+        picked = await world.standin.select_option(
+            answer.channel_id, rated.original.id, world.member_id, select_id, tags
+        )
+        record = await world.standin.wait_for_interaction_response(picked)
+        text = record.response_data["content"]
+        assert len(text) <= 2000 and text.startswith("Saved your reasons: reason 00") and text.endswith("…")
+    assert len(rows(world, "SELECT tag FROM rating_reasons")) == 25
+
+
 async def test_duplicated_reaction_event_counts_once(world, run_bot):
     async with run_bot():
         answer = await ask(world)
@@ -243,6 +263,10 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         data = json.loads(attachment.data)
         assert data["questions"][0]["question"] == "How do I address my manager?"
         assert (data["questions"][0]["comparison_id"], data["questions"][0]["arm"]) == (None, None)
+        # What forget removes because it describes or identifies the member is in the export too.
+        assert "relationship" in data["questions"][0]["cues"]
+        assert data["questions"][0]["question_message_id"] is not None and data["questions"][0]["scope_version"] == 1
+        assert data["comments"][0]["message_id"] is not None
         assert data["ratings"][0]["value"] == 3
         assert data["comments"][0]["text"] == "mostly right"
         assert data["consents"][0]["level"] == "comments"

@@ -129,13 +129,17 @@ class FeedbackStore(SqliteConnection):
             "consent_history": "SELECT guild_id, level, consent_version, decided_at FROM consent_events "
             "WHERE member_hash = ? ORDER BY event_id",
             # With the randomized comparison and arm the member was assigned to, when there was one.
-            "questions": "SELECT answer_id, guild_id, channel_id, question, answer, outcome, comparison_id, arm, "
-            "created_at FROM answers WHERE asker_hash = ? ORDER BY answer_id",
+            # Everything the answer row holds that comes from or points to the member: the question's message,
+            # the cues read from their words, the conversation it continued, the scope version it was answered under.
+            "questions": "SELECT a.answer_id, a.guild_id, a.channel_id, a.thread_parent_id, a.question_message_id, "
+            "a.parent_answer_id, a.question, a.cues, a.answer, a.outcome, v.number AS scope_version, a.comparison_id, "
+            "a.arm, a.created_at, a.text_purged_at FROM answers a LEFT JOIN scope_versions v "
+            "ON v.version_id = a.scope_version_id WHERE a.asker_hash = ? ORDER BY a.answer_id",
             "ratings": "SELECT r.answer_id, a.guild_id, r.value, r.scale_size, r.is_asker, r.source, r.created_at, "
             "r.updated_at FROM ratings r JOIN answers a USING (answer_id) WHERE r.rater_hash = ? ORDER BY r.answer_id",
             "rating_reasons": "SELECT answer_id, tag FROM rating_reasons WHERE rater_hash = ? ORDER BY answer_id, tag",
-            "comments": "SELECT c.answer_id, a.guild_id, c.text, c.source, c.quotable, c.created_at FROM comments c "
-            "JOIN answers a USING (answer_id) WHERE c.rater_hash = ? ORDER BY c.comment_id",
+            "comments": "SELECT c.answer_id, a.guild_id, c.text, c.source, c.message_id, c.quotable, c.created_at, "
+            "c.purged_at FROM comments c JOIN answers a USING (answer_id) WHERE c.rater_hash = ? ORDER BY c.comment_id",
         }
         data: dict[str, list[dict[str, Any]]] = {}
         async with self._lock:
