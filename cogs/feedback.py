@@ -14,6 +14,7 @@ from bot.feedback.comments import CommentResult, reply_comment_text, save_commen
 from bot.feedback.consent import AskCooldown
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton
+from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 from bot.storage import AnswerRecord, CommentSource
 
@@ -31,6 +32,7 @@ class Feedback(commands.Cog):
         # A burst of reactions is handled a few at a time, so ratings commit in arrival order instead of every
         # handler first queueing its reads behind the database lock.
         self._reactions = asyncio.Semaphore(REACTION_CONCURRENCY)
+        self._members = KeyedLocks()
 
     async def cog_load(self) -> None:
         # Controls under answers keep working across restarts: their custom ids carry all they need.
@@ -44,7 +46,9 @@ class Feedback(commands.Cog):
             return
         # While this answer's reactions are being read back after a reconnect, this newer event waits for it.
         await self.bot.reaction_gate.wait(event.message_id)
-        async with self._reactions:
+        # One member's reactions are applied in the order they came: a quick ✅ then un-✅ would otherwise race,
+        # and the removal could finish before the rating it removes was written.
+        async with self._members.hold(event.user_id), self._reactions:
             change, answer, value = await apply_reaction(
                 self.bot.storage,
                 self.bot.pseudonyms,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -376,3 +377,14 @@ async def test_a_comment_keeps_no_discord_id_of_another_member(world, run_bot):
         await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(1,)], what="the comment")
     assert rows(world, "SELECT text FROM comments") == [("@member would say Ibu, not Anda",)]
     assert cells_containing(db(world), world.member_id) == []
+
+
+async def test_a_reaction_taken_back_at_once_leaves_no_rating(world, run_bot):
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+        for _ in range(5):  # both events reach the bot back to back, each time
+            await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+            await world.standin.remove_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        await asyncio.sleep(0.3)  # ten events: a few milliseconds each
+        assert rows(world, "SELECT rater_hash FROM ratings") == []
