@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
-from bot.feedback.consent import ConsentState, consent_state
+from bot.feedback.consent import ConsentState, consent_state, consent_version
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerRecord, CommentSource, NewComment, Storage
+from bot.storage import AnswerRecord, CommentSource, ConsentChanged, NewComment, Storage
 
 MAX_COMMENT_CHARS = 4000
 COMMENT_PROMPT = "How would someone in this community answer differently? What did it miss?"
@@ -67,14 +67,18 @@ async def save_comment(
         return CommentResult.NEEDS_CONSENT
     if not consent.level.allows_comments:
         return CommentResult.NOT_ALLOWED
-    stored = await storage.add_comment(
-        NewComment(
-            answer_id=answer.answer_id,
-            rater_hash=rater,
-            text=cleaned,
-            source=source,
-            quotable=consent.level.allows_quotes,
-            message_id=message_id,
+    try:
+        stored = await storage.add_comment(
+            NewComment(
+                answer_id=answer.answer_id,
+                rater_hash=rater,
+                text=cleaned,
+                source=source,
+                quotable=consent.level.allows_quotes,
+                message_id=message_id,
+            ),
+            consent_version=consent_version(settings),
         )
-    )
+    except ConsentChanged:  # declined or lowered while this comment was handled: the later choice wins
+        return CommentResult.NEEDS_CONSENT
     return CommentResult.STORED if stored is not None else CommentResult.DUPLICATE

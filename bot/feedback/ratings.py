@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.feedback.consent import ConsentState, consent_state
+from bot.feedback.consent import ConsentState, consent_state, consent_version
 from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerRecord, GuildSettings, Rating, RatingSource, Storage
+from bot.storage import AnswerRecord, ConsentChanged, GuildSettings, Rating, RatingSource, Storage
 
 
 class RatingChange(StrEnum):
@@ -44,16 +44,20 @@ async def record_rating(
     scale = scale_named(settings.rating_scale)
     if value not in {option.value for option in scale.options}:
         return RatingChange.IGNORED
-    await storage.put_rating(
-        Rating(
-            answer_id=answer.answer_id,
-            rater_hash=rater,
-            value=value,
-            scale_size=scale.size,
-            is_asker=rater == answer.asker_hash,
-            source=source,
+    try:
+        await storage.put_rating(
+            Rating(
+                answer_id=answer.answer_id,
+                rater_hash=rater,
+                value=value,
+                scale_size=scale.size,
+                is_asker=rater == answer.asker_hash,
+                source=source,
+            ),
+            consent_version=consent_version(settings),
         )
-    )
+    except ConsentChanged:  # declined or withdrawn while this rating was handled: the later choice wins
+        return RatingChange.NEEDS_CONSENT
     return RatingChange.STORED
 
 

@@ -90,6 +90,10 @@ class Rating:
     source: RatingSource
 
 
+class ConsentChanged(Exception):
+    """A rating or comment not stored: the member's consent no longer covers it (changed while it was handled)."""
+
+
 class ScopeSource(StrEnum):
     """How a scope version came to be."""
 

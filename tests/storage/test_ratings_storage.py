@@ -116,3 +116,37 @@ async def test_interrupted_answers_are_closed_on_start(storage, pseudonyms):
     record = await storage.get_answer(answer_id)
     assert record is not None
     assert (record.outcome, record.answer) == (Outcome.INCOMPLETE, "partial text")
+
+
+async def test_a_rating_or_comment_checked_before_a_decline_is_not_stored_after_it(storage, pseudonyms):
+    from bot.storage import CommentSource, ConsentChanged, NewComment, Rating, RatingSource
+
+    answer_id = await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.QUOTES)
+    version = consent_version(await storage.guild_settings(GUILD))
+    rater = pseudonyms.member(OTHER)
+    rating = Rating(answer_id, rater, 3, 3, False, RatingSource.REACTION)
+    comment = NewComment(answer_id, rater, "too formal", CommentSource.REPLY, quotable=True, message_id=77)
+    await storage.put_rating(rating, consent_version=version)
+    await storage.put_rating(rating, consent_version=version)  # the same again: no change, no error
+    assert await storage.add_comment(comment, consent_version=version) is not None
+    assert await storage.add_comment(comment, consent_version=version) is None  # a redelivered event
+    # The member lowers their choice to comments without quotes: a comment written now is not quotable.
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.COMMENTS)
+    later = NewComment(answer_id, rater, "but kind", CommentSource.REPLY, quotable=True, message_id=78)
+    await storage.add_comment(later, consent_version=version)
+    assert [quotable for _, text, quotable in await storage.comments_for_answer(answer_id) if text == "but kind"] == [
+        False
+    ]
+    # The member declines (which deletes what they gave); what was checked before that is refused by the write.
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.DECLINED)
+    with pytest.raises(ConsentChanged):
+        await storage.put_rating(rating, consent_version=version)
+    with pytest.raises(ConsentChanged):
+        await storage.add_comment(NewComment(answer_id, rater, "x", CommentSource.REPLY, True, 79), consent_version=version)
+    assert await storage.ratings_for_answer(answer_id) == []
+    assert await storage.comments_for_answer(answer_id) == []
+    # A consent to an older notice does not cover a write either.
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.RATINGS)
+    with pytest.raises(ConsentChanged):
+        await storage.put_rating(rating, consent_version=version + "-old")

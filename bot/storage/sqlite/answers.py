@@ -16,7 +16,10 @@ from bot.storage.records import (
 )
 from bot.storage.sqlite.connection import (
     SqliteConnection,
+    consent_covers,
 )
+
+RATING_LEVELS = ("ratings", "comments", "quotes")  # consent levels that cover a rating
 
 
 class AnswersStore(SqliteConnection):
@@ -191,24 +194,33 @@ class AnswersStore(SqliteConnection):
 
     # Ratings
 
-    async def put_rating(self, rating: Rating) -> None:
-        """Insert or replace the member's rating of an answer (one per member per answer)."""
+    async def put_rating(self, rating: Rating, *, consent_version: str | None = None) -> None:
+        """Insert or replace the member's rating of an answer (one per member per answer).
+
+        With `consent_version`, only while the member's consent in the answer's server is to that notice and
+        covers ratings, checked by the writing statement itself; raises `ConsentChanged` otherwise."""
+        guard = "" if consent_version is None else " AND " + consent_covers(RATING_LEVELS)
+        values = (
+            rating.answer_id,
+            rating.rater_hash,
+            rating.value,
+            rating.scale_size,
+            int(rating.is_asker),
+            rating.source.value,
+        )
+        params = values if consent_version is None else (*values, rating.answer_id, rating.rater_hash, consent_version)
         # One statement, so no explicit transaction: it commits before this returns (the hot path of feedback).
-        await self._execute_one(
+        written = await self._execute_one(
             "INSERT INTO ratings (answer_id, rater_hash, value, scale_size, is_asker, source) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (answer_id, rater_hash) DO UPDATE SET "
+            f"SELECT ?, ?, ?, ?, ?, ? WHERE 1{guard} ON CONFLICT (answer_id, rater_hash) DO UPDATE SET "
             "value = excluded.value, scale_size = excluded.scale_size, source = excluded.source, "
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
             "WHERE value != excluded.value OR source != excluded.source",
-            (
-                rating.answer_id,
-                rating.rater_hash,
-                rating.value,
-                rating.scale_size,
-                int(rating.is_asker),
-                rating.source.value,
-            ),
+            params,
         )
+        # Nothing written: the same rating again (a redelivered event), or the consent no longer covers it.
+        if not written and consent_version is not None:
+            await self._require_consent(rating.answer_id, rating.rater_hash, consent_version, RATING_LEVELS)
 
     async def delete_rating(self, answer_id: int, rater_hash: str, value: int | None = None) -> bool:
         """Delete the member's rating; with `value`, only if it still has that value. True if deleted."""

@@ -14,6 +14,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.storage.migrations import MIGRATIONS_DIR, Migration, migrate
+from bot.storage.records import ConsentChanged
 from bot.storage.sqlite.cache import GuildReadCache
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,12 @@ class SqliteConnection:
             await ensure_guild_row(self._conn, guild_id)
         self._known_guilds.add(guild_id)
 
+    async def _require_consent(self, answer_id: int, member_hash: str, version: str, levels: tuple[str, ...]) -> None:
+        """Raise `ConsentChanged` unless the member's consent in the answer's server is to `version` at `levels`."""
+        row = await self._fetchone("SELECT " + consent_covers(levels), (answer_id, member_hash, version))
+        if row is None or not row[0]:
+            raise ConsentChanged(f"the member's consent no longer covers this (answer {answer_id})")
+
     async def _execute_one(self, sql: str, params: tuple[Any, ...]) -> int:
         """A single write statement; in autocommit mode it is its own transaction, committed on return."""
         async with self._lock:
@@ -127,6 +134,17 @@ class SqliteConnection:
             count = cursor.rowcount
             await cursor.close()
             return count
+
+
+# A write's condition that the member's consent in the answer's server is to `consent_version` and at one of
+# the given levels. Part of the writing statement, so that a decline or withdrawal handled at the same moment
+# is never overtaken by a rating or comment checked before it. Parameters: answer id, member hash, version.
+def consent_covers(levels: tuple[str, ...]) -> str:
+    listed = ", ".join(f"'{level}'" for level in levels)
+    return (
+        "EXISTS (SELECT 1 FROM consents c WHERE c.guild_id = (SELECT guild_id FROM answers WHERE answer_id = ?) "
+        f"AND c.member_hash = ? AND c.consent_version = ? AND c.level IN ({listed}))"
+    )
 
 
 async def fetch_one(conn: aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:

@@ -12,8 +12,11 @@ from bot.storage.records import (
 )
 from bot.storage.sqlite.connection import (
     SqliteConnection,
+    consent_covers,
     ensure_guild_row,
 )
+
+COMMENT_LEVELS = ("comments", "quotes")  # consent levels that cover a comment
 
 
 class FeedbackStore(SqliteConnection):
@@ -95,22 +98,32 @@ class FeedbackStore(SqliteConnection):
         )
         return [str(row[0]) for row in rows]
 
-    async def add_comment(self, comment: NewComment) -> int | None:
-        """Store a comment; None when the same Discord message was stored already (a redelivered event)."""
+    async def add_comment(self, comment: NewComment, *, consent_version: str | None = None) -> int | None:
+        """Store a comment; None when the same Discord message was stored already (a redelivered event).
+
+        With `consent_version`, only while the member's consent in the answer's server is to that notice and
+        covers comments, checked by the writing statement itself; raises `ConsentChanged` otherwise. A comment
+        is quotable only if the consent still allows quotes."""
+        values = (comment.answer_id, comment.rater_hash, comment.text, comment.source.value)
+        extra: tuple[object, ...]
+        if consent_version is None:
+            guard, quotable, extra = "", "?", (int(comment.quotable),)
+        else:
+            guard = " AND " + consent_covers(COMMENT_LEVELS)
+            quotable = "? AND " + consent_covers(("quotes",))
+            extra = (int(comment.quotable), comment.answer_id, comment.rater_hash, consent_version)
+        guard_params = () if consent_version is None else (comment.answer_id, comment.rater_hash, consent_version)
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO comments (answer_id, rater_hash, text, source, quotable, message_id) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
-                (
-                    comment.answer_id,
-                    comment.rater_hash,
-                    comment.text,
-                    comment.source.value,
-                    int(comment.quotable),
-                    comment.message_id,
-                ),
+                f"SELECT ?, ?, ?, ?, {quotable}, ? WHERE 1{guard} ON CONFLICT (message_id) DO NOTHING",
+                (*values, *extra, comment.message_id, *guard_params),
             )
-            return cursor.lastrowid if cursor.rowcount else None
+            if cursor.rowcount:
+                return cursor.lastrowid
+        if consent_version is not None:  # nothing written: a redelivered event, or the consent changed
+            await self._require_consent(comment.answer_id, comment.rater_hash, consent_version, COMMENT_LEVELS)
+        return None
 
     async def comments_for_answer(self, answer_id: int) -> list[tuple[str, str, bool]]:
         """(rater_hash, text, quotable) of an answer's comments, oldest first."""
