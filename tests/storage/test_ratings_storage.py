@@ -143,7 +143,9 @@ async def test_a_rating_or_comment_checked_before_a_decline_is_not_stored_after_
     with pytest.raises(ConsentChanged):
         await storage.put_rating(rating, consent_version=version)
     with pytest.raises(ConsentChanged):
-        await storage.add_comment(NewComment(answer_id, rater, "x", CommentSource.REPLY, True, 79), consent_version=version)
+        await storage.add_comment(
+            NewComment(answer_id, rater, "x", CommentSource.REPLY, True, 79), consent_version=version
+        )
     assert await storage.ratings_for_answer(answer_id) == []
     assert await storage.comments_for_answer(answer_id) == []
     # A consent to an older notice does not cover a write either.
