@@ -3,7 +3,8 @@
 Left: mean fit (0..1) per day (per week when the periods span more than 35 days) with a cluster-bootstrap
 95% band, over the history periods and this one; this period is shaded and scope changes are marked.
 An answer counts on the day it was asked (UTC). With just the digest's two periods the line is the digest's
-own timeline (no second bootstrap).
+own timeline, daily or weekly (no second bootstrap, and no rows needed: the digest workers drop the previous
+period's rows before drawing).
 Right: mean fit per scope version with 95% whiskers, from the digest's version comparison.
 
 The figure itself (panels, axes, fixed labels) is built once per thread and reused (`chart_canvas`); this
@@ -20,11 +21,10 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from bot.digests.chart_canvas import ChartCanvas, shared_canvas
-from bot.digests.groups import fit_timeline
+from bot.digests.groups import fit_timeline, spans_weeks
 from bot.digests.model import Digest, TimePoint
 from bot.digests.rows import DigestRows
 
-WEEKLY_AFTER_DAYS = 35
 LINE = "#1f6feb"
 BAR = "#8250df"
 CURRENT = "#fff8c5"
@@ -39,15 +39,18 @@ def _day(timestamp: str) -> date | None:
 
 
 def _points(periods: Sequence[DigestRows], digest: Digest) -> tuple[list[TimePoint], bool]:
-    """The line's points and whether they are weekly: the digest's own daily timeline when the chart shows
-    just its two periods, else a timeline over all periods (weekly beyond WEEKLY_AFTER_DAYS)."""
+    """The line's points and whether they are weekly (`spans_weeks`): the digest's own timeline when
+    the chart shows just its two periods, whose rows it then does not read, else a timeline over all periods."""
     own = {(digest.start, digest.end)}
     if digest.previous is not None:
         own.add((digest.previous.start, digest.previous.end))
-    days = [day for rows in periods for day in (_day(rows.start), _day(rows.end)) if day is not None]
-    weekly = bool(days) and (max(days) - min(days)).days > WEEKLY_AFTER_DAYS
-    if not weekly and all((rows.start, rows.end) in own for rows in periods):
-        return list(digest.timeline), False
+    weekly = spans_weeks(periods)
+    if all((rows.start, rows.end) in own for rows in periods):
+        if not weekly:
+            return list(digest.timeline), False
+        # Empty only when the digest's periods span fewer days than these (a digest made from other rows).
+        if digest.weekly_timeline or not digest.timeline:
+            return list(digest.weekly_timeline), True
     return list(fit_timeline(periods, seed=digest.seed, bootstrap=digest.bootstrap, weekly=weekly)), weekly
 
 

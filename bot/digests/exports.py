@@ -2,11 +2,13 @@
 
 CSV: UTF-8 without a byte-order mark, a header row, RFC 4180 (CRLF line ends; a text column holding a quote,
 comma or line break is quoted throughout, inner quotes doubled); numbers bare, booleans true/false, missing
-values empty. JSONL: one
-UTF-8 JSON object per line with real booleans and nulls; U+2028/U+2029 are escaped so that line-splitting
-readers see one record per line. Member and role mention tokens in text are replaced by "@member"/"@role"
-because they carry Discord ids; members otherwise appear only as their keyed hashes. Ratings gain a `fit`
-column: (value - 1) / (scale_size - 1).
+values empty. A text cell that starts with "=", "+", "-", "@", a tab or a carriage return gets a leading "'"
+(OWASP's advice against CSV formula injection: spreadsheets run such a cell as a formula even when it is
+quoted), so that it shows as the text it is; numbers are never prefixed (-0.5 in a number column stays a
+number). JSONL: one UTF-8 JSON object per line with real booleans and nulls, every text exactly as written;
+U+2028/U+2029 are escaped so that line-splitting readers see one record per line. Member and role mention
+tokens in text are replaced by "@member"/"@role" because they carry Discord ids; members otherwise appear
+only as their keyed hashes. Ratings gain a `fit` column: (value - 1) / (scale_size - 1).
 
 The files can be large (100,000 ratings and their answers' texts are over 100 MB), so both writers encode a
 column at a time with C-level mapping and join lines in batches, instead of Python code per cell. Each
@@ -21,7 +23,7 @@ import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from operator import attrgetter, methodcaller
+from operator import attrgetter, itemgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,17 @@ def _null_or(encode: Callable[[str], str]) -> Callable[[str | None], str]:
 
 
 _CSV_SPECIAL = ('"', ",", "\r", "\n")
+# First characters that make a spreadsheet read a cell as a formula (tab and CR: it strips them, then reads
+# one): such text cells get a leading "'" in the CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FIRST = itemgetter(0)
+
+
+def _formula_start(values: Iterable[Any]) -> bool:
+    """Whether any text starts like a formula: the first characters, joined, searched with memchr (about
+    25 ns a value; a startswith call per value takes four times as long)."""
+    firsts = "".join(map(_FIRST, filter(None, values)))  # filter(None): no nulls, no empty texts
+    return any(start in firsts for start in FORMULA_STARTS)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -100,6 +113,7 @@ class _Text:
     long: bool  # over 64 characters a value on average
     csv_special: bool  # a quote, comma or line break somewhere: CSV quotes the column throughout
     quote: bool
+    formula: bool  # a value starts like a formula (FORMULA_STARTS): CSV prefixes those with "'"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,7 +127,7 @@ class _Column:
     numbers: list[str] | None  # other numbers without a null, as both files spell them (repr)
 
 
-def _text(values: list[Any], joined: str) -> _Text:
+def _text(values: list[Any], joined: str, formula: bool) -> _Text:
     return _Text(
         ascii=joined.isascii(),
         plain=_plain_ascii(joined),
@@ -121,6 +135,7 @@ def _text(values: list[Any], joined: str) -> _Text:
         # substring searches (memchr): far faster than a regex
         csv_special=any(special in joined for special in _CSV_SPECIAL),
         quote='"' in joined,
+        formula=formula,
     )
 
 
@@ -141,6 +156,7 @@ def _columns(rows: Sequence[Any], row_type: type[Any]) -> list[_Column]:
     columns = []
     for name, annotation, values in named:
         text = None
+        joined = ""
         if annotation.startswith("str"):
             # One join of the column serves the mention check and both writers' choice of encoding.
             joined = "".join(filter(None, values) if annotation.endswith("| None") else values)
@@ -149,9 +165,11 @@ def _columns(rows: Sequence[Any], row_type: type[Any]) -> list[_Column]:
             if name in TEXT_FIELDS and "<" in joined and "<@" in joined:
                 values = list(map(strip_mention_ids, values))
                 joined = "".join(values)
-            text = _text(values, joined)
-            del joined
         distinct = (False, True) if annotation == "bool" else set(values) if name in FEW_VALUES else None
+        if annotation.startswith("str"):
+            # Every text column, not only members' texts; a column of few values is checked once per value.
+            text = _text(values, joined, _formula_start(values if distinct is None else distinct))
+            del joined
         # (`in` on a set answers at once; on a list it compares every value with None)
         nullable = annotation.endswith("| None") and None in (values if distinct is None else distinct)
         # Spelled once for both files (only a null is written differently).
@@ -251,6 +269,23 @@ def _csv_string(value: str | None) -> str:
     return "" if value is None else '"' + value.replace('"', '""') + '"'
 
 
+def _defused(value: str) -> str:
+    """The text as a spreadsheet shows it rather than runs it: "'" before a formula's first character."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _defused_quoted(value: str) -> str:
+    return _defused(value).replace('"', '""')  # the column's quotes join the constants
+
+
+def _defused_or_empty(value: str | None) -> str:
+    return "" if value is None else _defused(value)
+
+
+def _defused_csv_string(value: str | None) -> str:
+    return "" if value is None else '"' + _defused(value).replace('"', '""') + '"'
+
+
 def _csv_number(value: float | None) -> str:
     return "" if value is None else repr(value)
 
@@ -258,7 +293,8 @@ def _csv_number(value: float | None) -> str:
 def _csv_parts(columns: Sequence[_Column]) -> list[Iterable[str]]:
     """Each line's pieces. A text column is quoted as a whole (every field, inner quotes doubled: RFC 4180
     allows quoting any field) when any of its values holds a quote, comma or line break, and written bare
-    otherwise."""
+    otherwise. Texts starting like a formula get a leading "'" (only in columns that hold one: the others keep
+    their fast paths)."""
     line = _Line()
     for index, column in enumerate(columns):
         if index:
@@ -268,6 +304,13 @@ def _csv_parts(columns: Sequence[_Column]) -> list[Iterable[str]]:
             line.column(column, _BOOLEAN.__getitem__)
         elif text is None:
             line.column(column, _csv_number if column.nullable else repr)
+        elif text.formula:  # "'" is no CSV special character: the quoting rule stays the column's
+            if column.nullable:
+                line.column(column, _defused_csv_string if text.csv_special else _defused_or_empty)
+            elif text.csv_special:
+                line.column(column, _defused_quoted if text.quote else _defused, '"')
+            else:
+                line.column(column, _defused)
         elif column.nullable:  # a missing value is an empty field, never quoted
             line.column(column, _csv_string if text.csv_special else _empty_if_none)
         elif text.csv_special:  # the quotes join the constants

@@ -24,6 +24,7 @@ UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
 NOT_IN_ROWS = "answer not in the rows"
 VERSION_FEW_RATINGS = 30
 VERSION_FEW_ANSWERS = 10  # rated answers on one side: the unit the intervals resample
+WEEKLY_AFTER_DAYS = 35  # fit over time is per week when the periods shown span more days than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,17 +275,35 @@ def week_of(day: str) -> str:
     return (moment - timedelta(days=moment.weekday())).isoformat()
 
 
+def _date(timestamp: str) -> date | None:
+    try:
+        return date.fromisoformat(timestamp[:10])
+    except ValueError:
+        return None
+
+
+def spans_weeks(periods: Sequence[DigestRows]) -> bool:
+    """Whether the periods, from the first start to the last end, span more than WEEKLY_AFTER_DAYS days: fit
+    over time is then shown per week (the chart and `compute_digest` decide alike)."""
+    days = [day for rows in periods for day in (_date(rows.start), _date(rows.end)) if day is not None]
+    return bool(days) and (max(days) - min(days)).days > WEEKLY_AFTER_DAYS
+
+
 def bucket_grouping(days: Sequence[str], buckets: Sequence[str], weekly: bool) -> Grouping:
     code = {bucket: index for index, bucket in enumerate(buckets)}
     keys = map(week_of, days) if weekly else iter(days)
     return Grouping(np.fromiter(map(code.__getitem__, keys), np.int64, count=len(days)), len(buckets))
 
 
-def timeline(buckets: Sequence[str], parts: Sequence[Grouped]) -> tuple[TimePoint, ...]:
-    """Each bucket's fit, pooling the periods' bootstraps (periods are strata, as for versions)."""
+def timeline(buckets: Sequence[str], parts: Sequence[Grouped], *, weekly: bool = False) -> tuple[TimePoint, ...]:
+    """Each bucket's fit, pooling the periods' bootstraps (periods are strata, as for versions). `weekly`: the
+    buckets are days, and each week's (from Monday) fit is wanted."""
     if not parts:
         return ()
-    pooled = Grouped.pooled(parts)
+    if weekly:
+        buckets, pooled = _by_week(buckets, parts)
+    else:
+        pooled = Grouped.pooled(parts)
     points = []
     for index, bucket in enumerate(buckets):
         fit = pooled.fit(index)
@@ -292,12 +311,27 @@ def timeline(buckets: Sequence[str], parts: Sequence[Grouped]) -> tuple[TimePoin
     return tuple(points)
 
 
+def _by_week(days: Sequence[str], parts: Sequence[Grouped]) -> tuple[list[str], Grouped]:
+    """The weeks of the days, and their fits pooled over the periods from the days' totals: an answer counts on
+    one day, so a week's totals in each replicate are its days' (the numbers a weekly grouping of the same
+    draws gives, without a second bootstrap)."""
+    weeks = sorted({week_of(day) for day in days})
+    code = {week: index for index, week in enumerate(weeks)}
+    week_of_day = np.fromiter((code[week_of(day)] for day in days), np.int64, count=len(days))
+    # Days to weeks as one product (weeks x days) rather than np.add.at, which is slow on the replicates.
+    member = (week_of_day[None, :] == np.arange(len(weeks))[:, None]).astype(np.float64)
+    point = sum(member @ part.point for part in parts)
+    totals = sum(np.tensordot(member, part.totals, axes=1) for part in parts)  # small products, no stacked copy
+    answers = sum(member.astype(np.int64) @ part.answers for part in parts)
+    return weeks, Grouped.of(np.asarray(point), np.asarray(totals), np.asarray(answers))
+
+
 def fit_timeline(
     periods: Sequence[DigestRows], *, seed: int = 0, bootstrap: int = 1000, weekly: bool = False
 ) -> tuple[TimePoint, ...]:
     """Fit per day (or per week from Monday) of the answers asked, with bootstrap intervals, over periods.
 
-    The chart uses this for history beyond the digest's own two periods (`Digest.timeline`).
+    The chart uses this for history beyond the digest's own two periods (`Digest.timeline`, `weekly_timeline`).
     """
     table = AnswerTable.of(*(rows.answers for rows in periods))
     days = day_column(table)

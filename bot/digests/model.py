@@ -247,6 +247,9 @@ class Digest:
     comparisons: tuple[ArmComparison, ...] = ()  # randomized comparisons with answers this period
     # Feedback given up to this time counts (an export made after the period); None: up to the period's end.
     feedback_before: str | None = None
+    # Per week (from Monday) over the previous and this period when they span more than 35 days (the chart's
+    # line then, groups.spans_weeks); () otherwise.
+    weekly_timeline: tuple[TimePoint, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with

@@ -35,6 +35,7 @@ from bot.digests.groups import (
     period_keys,
     point_means,
     rated_versions,
+    spans_weeks,
     timeline,
     version_comparison,
     version_grouping,
@@ -194,6 +195,9 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         ),
         versions=version_comparison(periods, version_parts, versions),
         timeline=timeline(days, day_parts),
+        # From the same bootstraps, so that the chart never needs the rows (the workers drop the previous
+        # period's before making the files).
+        weekly_timeline=timeline(days, day_parts, weekly=True) if spans_weeks([p.rows for p in periods]) else (),
         reasons=reason_tags(now, before),
         lowest_fit=lowest_fit(now, context),
         disagreement=disagreement(now, context),

@@ -82,8 +82,8 @@ def make_digest(job: DigestJob) -> MadeDigest:
     read = time.perf_counter()
     digest = compute_digest(current, previous, seed=job.seed, bootstrap=job.bootstrap)
     computed = time.perf_counter()
-    # The chart needs only the earlier period's dates and scope changes: its rows go before the files are made
-    # (a third of a large server's memory).
+    # The chart draws its line from the digest (daily or weekly timeline) and needs only the earlier period's
+    # dates and scope changes: its rows go before the files are made (a third of a large server's memory).
     previous = DigestRows(previous.guild_id, previous.guild_name, previous.start, previous.end, audit=previous.audit)
     files = write_digest_files(current, previous, job.directory, digest=digest, seed=job.seed, bootstrap=job.bootstrap)
     return MadeDigest(files, read - started, computed - read, time.perf_counter() - computed, os.getpid())

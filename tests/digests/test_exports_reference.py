@@ -3,7 +3,8 @@
 The writers merge constant text into neighbouring columns' encodings, share one scan of each column between
 both files and spell numbers once for both; a slow reference written from the format rules checks them on
 random rows full of edge cases: nulls in columns of few values and in others, quotes, commas, CR/LF,
-control characters, non-ASCII text, U+2028/U+2029, mention tokens, a scale of one value (a null fit).
+control characters, non-ASCII text, U+2028/U+2029, mention tokens, texts starting like a spreadsheet formula,
+a scale of one value (a null fit).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bot.digests.text import strip_mention_ids
 
 # No DEL (127): the ASCII-only JSON encoder escapes it and json.dumps(ensure_ascii=False) does not; which of
 # the two a column uses is covered by test_report.
-PIECES = [*"abc xyz.,;:'\"\\\t\r\n\x00\x1féñ中😀\u2028\u2029<>@&", "<@123>", "<@!45>", "<@&67>", "@everyone"]
+PIECES = [*"abc xyz.,;:'\"\\\t\r\n\x00\x1féñ中😀\u2028\u2029<>@&=+-", "<@123>", "<@!45>", "<@&67>", "@everyone"]
 
 
 def text(rng: random.Random, kind: str) -> str:
@@ -116,7 +117,9 @@ def reference_csv(names: list[str], records: list[list[Any]]) -> bytes:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, str):
-            return '"' + value.replace('"', '""') + '"' if quote else value
+            # A formula to a spreadsheet: shown as text.
+            text = "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+            return '"' + text.replace('"', '""') + '"' if quote else text
         return repr(value)
 
     lines = [",".join(names)] + [",".join(map(cell, record, quoted)) for record in records]

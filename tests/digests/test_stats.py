@@ -25,7 +25,10 @@ from bot.digests.bootstrap import (
     rng_for,
     whole,
 )
+from bot.digests.estimates import grouped
+from bot.digests.groups import bucket_grouping, timeline, week_of
 from bot.digests.model import Digest, Estimate
+from bot.digests.periods import prepare
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.stats import compute_digest, fit_timeline
 from bot.digests.text import ZERO_WIDTH_SPACE, excerpt, safe_text
@@ -502,6 +505,28 @@ def test_timeline_per_day():
     # Weekly buckets start on Monday 16 November: (1 + 0 + 0.5 + 1) / 4 = 0.625.
     weekly = fit_timeline([rows(answers, ratings)], weekly=True)
     assert [(p.day, p.mean_fit.value) for p in weekly] == [("2026-11-16", 0.625)]
+
+
+def test_weekly_timeline_sums_the_days_of_the_same_draws():
+    """A week's totals in each replicate are its days': the same fits and intervals as a weekly grouping of the
+    same bootstrap draws, without a second bootstrap."""
+    answers = [answer(i, day=3 + (i * 5) % 26) for i in range(40)]
+    ratings = [rating(i, rater, 1 + (i + k) % 3) for i in range(40) for k, rater in enumerate(("ana", "budi"))]
+    period = prepare(rows(answers, ratings))
+    asked = {a.answer_id: a.created_at[:10] for a in answers}
+    days = [asked[answer_id] for answer_id in period.answer_ids.tolist()]  # the bootstrap's order of answers
+    buckets = sorted(set(days))
+    weeks = sorted({week_of(day) for day in days})
+    daily, weekly = grouped(
+        period,
+        [bucket_grouping(days, buckets, weekly=False), bucket_grouping(days, weeks, weekly=True)],
+        seed=3,
+        resamples=300,
+        label="current",
+    )
+    summed = timeline(buckets, [daily], weekly=True)
+    assert [point.day for point in summed] == weeks and len(weeks) == 4
+    assert summed == timeline(weeks, [weekly])
 
 
 # ---------------------------------------------------------------------------------------------- quality notes

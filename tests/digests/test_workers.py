@@ -11,6 +11,7 @@ import resource
 import sqlite3
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,11 @@ import discord
 import pytest
 
 from bot.collector import YOUNG_THRESHOLD
+from bot.digests import chart
+from bot.digests.model import Digest, TimePoint
+from bot.digests.offline import offline_digest
 from bot.digests.report import DigestFiles, write_digest_files
+from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period
 from bot.digests.service import DigestService, period_rows
 from bot.digests.workers import (
@@ -449,3 +454,66 @@ async def test_the_retry_sends_made_digests_and_leaves_unmade_ones_to_the_next_s
     finally:
         await service.close()
         await storage.close()
+
+
+async def test_the_chart_of_two_long_periods_is_the_same_from_a_worker_and_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two 28-day periods: the chart goes weekly. A worker drops the previous period's rows before drawing (for
+    memory), the offline CLI keeps them; both draw the same points, the previous period's weeks included,
+    from the digest."""
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    await storage.close()
+    end = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    period = Period(end - timedelta(days=28), end)
+    first_day = period.start - timedelta(days=28)
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as conn:
+        answer_ids = [row[0] for row in conn.execute("SELECT answer_id FROM answers ORDER BY answer_id")]
+        for index in range(56 * 2 - len(answer_ids)):  # two answers a day over both periods
+            conn.execute(
+                "INSERT INTO answers (guild_id, channel_id, asker_hash, question, answer, model, outcome, cues) "
+                "SELECT guild_id, channel_id, asker_hash, question, answer, model, outcome, cues FROM answers "
+                "WHERE answer_id = ?",
+                (answer_ids[index % len(answer_ids)],),
+            )
+        answer_ids = [row[0] for row in conn.execute("SELECT answer_id FROM answers ORDER BY answer_id")]
+        for index, answer_id in enumerate(answer_ids):
+            asked = first_day + timedelta(hours=12 * index + 1)
+            rated = sqlite_timestamp(asked + timedelta(hours=1))
+            conn.execute("UPDATE answers SET created_at = ? WHERE answer_id = ?", (sqlite_timestamp(asked), answer_id))
+            conn.execute("DELETE FROM ratings WHERE answer_id = ?", (answer_id,))
+            for rater in range(3):
+                conn.execute(
+                    "INSERT INTO ratings (answer_id, rater_hash, value, scale_size, is_asker, source, created_at, "
+                    "updated_at) VALUES (?, ?, ?, 3, 0, 'button', ?, ?)",
+                    (answer_id, f"rater-{rater}", 1 + (index * 7 + rater * 5 + index // 14) % 3, rated, rated),
+                )
+            conn.execute("UPDATE comments SET created_at = ? WHERE answer_id = ?", (rated, answer_id))
+
+    drawn: list[tuple[list[TimePoint], bool]] = []  # each chart's line, as the chart computed it
+    chart_points = chart._points
+
+    def recorded(periods: Sequence[DigestRows], digest: Digest) -> tuple[list[TimePoint], bool]:
+        drawn.append(points := chart_points(periods, digest))
+        return points
+
+    monkeypatch.setattr(chart, "_points", recorded)
+    made = make_digest(job_for_period(tmp_path / "bot.sqlite3", period, tmp_path / "worker"))
+    offline = await offline_digest(tmp_path / "bot.sqlite3", GUILD, period, tmp_path / "offline", feedback_before=end)
+
+    assert made.files.digest == offline.files.digest
+    assert made.files.digest.current.denominators.ratings == 56 * 3
+    assert made.files.digest.previous is not None and made.files.digest.previous.denominators.ratings == 56 * 3
+    (worker_points, worker_weekly), (offline_points, offline_weekly) = drawn
+    assert worker_weekly and offline_weekly
+    assert worker_points == offline_points
+    weeks = [point.day for point in worker_points]
+    assert len(weeks) in (9, 10) and weeks[0] <= first_day.date().isoformat()  # the previous period's weeks too
+    assert sum(point.mean_fit.ratings for point in worker_points) == 2 * 56 * 3
+    assert made.files.chart.read_bytes() == offline.files.chart.read_bytes()
+
+
+def job_for_period(database: Path, period: Period, directory: Path) -> DigestJob:
+    start, end = sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+    previous_start = sqlite_timestamp(period.start - (period.end - period.start))
+    return DigestJob(database, GUILD, start, end, previous_start, directory)
