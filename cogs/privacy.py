@@ -66,8 +66,7 @@ class Privacy(commands.Cog):
         settings = await self.bot.storage.guild_settings(interaction.guild_id)
         url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
         await interaction.response.send_message(
-            notice_text(settings, url)
-            + PRIVACY_CONSENT_SUFFIX,
+            notice_text(settings, url) + PRIVACY_CONSENT_SUFFIX,
             view=consent_view(0, NO_PENDING, consent_version(settings)),
             ephemeral=True,
             allowed_mentions=NO_PINGS,
