@@ -64,7 +64,8 @@ class Jobs:
         self._scheduler.start()
 
     async def retry_pending_digests(self) -> int:
-        """Post digests that were made but not posted because Discord failed; how many were sent."""
+        """Post digests that were made but not posted because Discord failed, and make again those whose making
+        failed (DigestService.retry_pending); how many were sent."""
         sent = 0
         for settings in await self._storage.digest_guilds():
             try:
@@ -116,8 +117,12 @@ class Jobs:
                 self.unschedule_digest(guild_id)
                 return
             async with slots:
+                # Apart: kept digests that cannot be sent must not hold back the digest that came due meanwhile.
                 try:
                     await self.digests.resend_kept(guild_id)
+                except Exception:
+                    log.exception("sending the kept digests of server %d failed", guild_id)
+                try:
                     await self.digests.run_due(guild_id, first=False)
                 except Exception:
                     log.exception("catching up the digest of server %d failed", guild_id)

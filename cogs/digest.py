@@ -21,15 +21,22 @@ from bot.jobs import Jobs
 from bot.runtime import CultureBot
 
 MAX_EXPORT_DAYS = 3660
+# As `culturebot digest` says: a range at the ends of the calendar, or the equally long one before it that a
+# digest compares with, does not fit in a datetime.
+OUT_OF_RANGE = "The dates are out of range; give dates between 0002 and 9998."
+FIRST_YEAR, LAST_YEAR = 2, 9998
 
 
 def parse_day(text: str, name: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise UserFacingError(
             f"`{text}` is not a date for `{name}`; write it as YYYY-MM-DD, e.g. 2026-11-02."
         ) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise UserFacingError(f"`{text}` is out of range for `{name}`; give dates between 0002 and 9998.")
+    return day
 
 
 class Digest(commands.Cog):
@@ -74,10 +81,16 @@ class Digest(commands.Cog):
     async def schedule(self, interaction: discord.Interaction, when: str, timezone: str = "UTC") -> None:
         make_trigger(when, timezone)  # validates both, with a clear message
         cron = PRESETS.get(when.strip().lower(), when.strip())
+        await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self._changed(
             interaction, {"digest_cron": cron, "digest_timezone": timezone, "digest_enabled": 1}, f"{cron} {timezone}"
         )
-        await interaction.response.send_message(text, ephemeral=True)
+        assert interaction.guild_id is not None
+        # Digests kept while they were off (or undelivered) go out now that they are on.
+        resent = await self.jobs.digests.resend_kept(interaction.guild_id)
+        if resent:
+            text += f" Sent {resent} digest(s) that were kept."
+        await interaction.followup.send(text, ephemeral=True)
 
     @digest.command(name="channel", description="Where the digest is posted")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -162,10 +175,14 @@ class Digest(commands.Cog):
             raise UserFacingError("`end` must be on or after `start`, at most ten years later.")
         make_trigger("weekly", timezone)  # validates the time zone
         zone = ZoneInfo(timezone)
-        period = Period(
-            datetime.combine(first, datetime.min.time(), zone).astimezone(UTC),
-            datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC),
-        )
+        try:
+            period = Period(
+                datetime.combine(first, datetime.min.time(), zone).astimezone(UTC),
+                datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC),
+            )
+            period.start - (period.end - period.start)  # the period before, which the digest compares with
+        except OverflowError:
+            raise UserFacingError(OUT_OF_RANGE) from None
         await interaction.response.defer(ephemeral=True, thinking=True)
         # Every rating and comment the range's answers have now, including those given after the range.
         await self._send_files(

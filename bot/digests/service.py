@@ -4,7 +4,10 @@
 the database before making anything, writes the files to disk, then posts them. A digest whose channel
 is gone or closed to the bot is kept on disk as undelivered, the moderators are told, and it is sent when
 the channel works again. A digest left pending by a crash is checked against the channel's recent
-messages before it is sent, so it is never posted twice.
+messages before it is sent, so it is never posted twice. A digest whose making failed is kept pending with
+the error, the moderators are told, and the retry job makes it again a few times (`MAKE_ATTEMPTS`). The
+server's settings are read again just before posting: a digest switched off meanwhile is kept, one moved to
+another channel goes there.
 
 The CPU work runs in worker processes (workers.py), which read the rows from the database file themselves:
 different servers' digests are made at the same time, one per worker; one server's run one after another.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import zipfile
 from collections.abc import AsyncIterator
@@ -43,6 +47,14 @@ SETTLE_POLL = 0.5  # seconds between checks for answers still being written
 # Discord not reached at all (no HTTP answer): the request may or may not have arrived.
 UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
 RETRY_PENDING_EVERY_MINUTES = 10  # digests made but not posted (Discord failed) are tried again this often
+# A digest whose making failed (disk full, database busy, a bug) is made again by the retry job this many times in
+# all, then only at the next start: a fault that lasts is not repeated every 10 minutes. A worker that died
+# (`WorkerStopped`) is not retried at all: the digest may be what kills it.
+MAKE_ATTEMPTS = 6
+MAKE_FAILED = "the digest could not be made (attempt {attempt}): {error}"
+_MAKE_FAILED = re.compile(r"the digest could not be made \(attempt (\d+)\)")
+WORKER_STOPPED = "its worker process stopped before it was made; it is made again at the next start"
+DIGESTS_OFF = "digests were switched off (`/digest off`) while it was being made"
 HISTORY_UNREADABLE = (
     "I cannot read the digest channel's recent messages (Read Message History), which I check first so that a "
     "digest is never posted twice; give me that permission there"
@@ -51,6 +63,29 @@ HISTORY_UNREADABLE = (
 
 def parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def make_attempts(error: str | None) -> int | None:
+    """How many times the digest failed to be made, when that is what its recorded error says."""
+    match = _MAKE_FAILED.match(error or "")
+    return int(match.group(1)) if match else None
+
+
+def retried(record: DigestRecord) -> bool:
+    """Whether the periodic retry takes this pending digest: one made but not posted (Discord failed), or one whose
+    making failed fewer than MAKE_ATTEMPTS times. One never made for another reason (its worker died) is left to
+    the next start."""
+    if record.error == WORKER_STOPPED:
+        return False
+    attempts = make_attempts(record.error)
+    if attempts is not None:
+        return attempts < MAKE_ATTEMPTS
+    return record.files_dir is not None
+
+
+def making_failed(error: str | None) -> bool:
+    """Whether the recorded error is about making the digest (not about posting it)."""
+    return error == WORKER_STOPPED or make_attempts(error) is not None
 
 
 async def period_rows(
@@ -198,7 +233,7 @@ class DigestService:
             period = due_period(trigger, last_end, now or datetime.now(UTC))
             if period is None:
                 return None
-            return await self._make(settings, period)
+            return await self._make(guild_id, period)
 
     async def period_so_far(self, guild_id: int, now: datetime | None = None) -> Period:
         """Everything since the last digest (the last 7 days when there is none) up to now: what `/digest now`
@@ -213,29 +248,38 @@ class DigestService:
 
     async def run_now(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
         """A digest for everything since the last one, sent now (moderators' `/digest now`)."""
-        settings = await self._storage.guild_settings(guild_id)
         async with self._server(guild_id):
             period = await self.period_so_far(guild_id, now)
             if period.end <= period.start:
                 return None
-            return await self._make(settings, period)
+            return await self._make(guild_id, period)
 
-    async def _make(self, settings: GuildSettings, period: Period) -> DigestRecord | None:
+    async def _make(self, guild_id: int, period: Period) -> DigestRecord | None:
         record = await self._storage.claim_digest(
-            settings.guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+            guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end)
         )
         if record is None:
             return None  # already made for this period
         directory = self.directory(record, period)
-        await self._answers_settled(record.guild_id, period)
-        files = await self._made(record, period, directory)
+        files = await self._made(record, period, directory, settle=True)
+        if files is None:
+            return await self._reload(record)  # kept pending with the error, made again by the retry job
         await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
-        return await self.deliver(record, files, settings)
+        return await self.deliver(record, files)
 
-    async def deliver(self, record: DigestRecord, files: DigestFiles, settings: GuildSettings) -> DigestRecord:
+    async def deliver(self, record: DigestRecord, files: DigestFiles) -> DigestRecord:
         """Post the digest in the server's digest channel, or keep it and say why: as undelivered when the channel
-        is missing or refuses the bot, as pending (tried again by `retry_pending`) when Discord could not be
-        reached or failed on its side, since the message may then have been posted after all."""
+        is missing or refuses the bot or digests were switched off, as pending (tried again by `retry_pending`)
+        when Discord could not be reached or failed on its side, since the message may then have been posted.
+
+        The settings are read here, under the server's lock, rather than before the digest was made: making it
+        can take minutes, and a digest moved to a private channel or switched off meanwhile must not be posted
+        where the moderators no longer want its quotes."""
+        settings = await self._storage.guild_settings(record.guild_id)
+        if not settings.digest_enabled:
+            return await self._undelivered(
+                record, settings, DIGESTS_OFF, "digests are switched on again with `/digest schedule`"
+            )
         channel = self._channel(settings)
         if channel is None:
             reason = "no digest channel is set" if settings.digest_channel_id is None else "the digest channel is gone"
@@ -255,6 +299,14 @@ class DigestService:
                 embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id))
                 embed.set_image(url=f"attachment://{files.chart.name}")
                 content = None if any(path.name == "data.zip" for path in paths) else DATA_LEFT_OUT
+                if record.status is not DigestStatus.PENDING or record.channel_id != channel.id:
+                    # Pending, in this channel, before it is posted: a crash between the post and the record
+                    # below is then recognised by `_find_posted` at the next start (an undelivered digest was
+                    # otherwise posted twice), also after the channel is changed.
+                    await self._storage.update_digest(
+                        record.digest_id, DigestStatus.PENDING, channel_id=channel.id, error=record.error
+                    )
+                    record = replace(record, status=DigestStatus.PENDING, channel_id=channel.id)
                 posted = await channel.send(content, embed=embed, files=attachments, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
             if error.status >= 500 or error.status == 429:
@@ -262,10 +314,10 @@ class DigestService:
             return await self._undelivered(record, settings, f"Discord refused the post ({error.status}: {error.text})")
         except UNREACHABLE as error:
             return await self._not_posted_yet(record, settings, f"Discord could not be reached ({error!r})")
-        await self._storage.update_digest(
-            record.digest_id, DigestStatus.SENT, channel_id=channel.id, message_id=posted.id
-        )
-        log.info("digest %d sent to channel %d", record.digest_id, channel.id)
+        # Where it is: found in the channel it was posted to before the digest channel was changed, perhaps.
+        where = posted.channel.id
+        await self._storage.update_digest(record.digest_id, DigestStatus.SENT, channel_id=where, message_id=posted.id)
+        log.info("digest %d sent to channel %d", record.digest_id, where)
         # Posted: the copy on disk goes. It holds texts that retention and `/privacy forget` delete from the
         # database but could not reach in files; a digest is remade from the database whenever it is needed again.
         await asyncio.to_thread(shutil.rmtree, directory, True)
@@ -296,29 +348,43 @@ class DigestService:
 
         Undelivered ones wait while the channel is still missing: remaking them would only repeat the note the
         moderators already had for each. `retrying` (the periodic retry) sends only pending digests that were
-        made: one never made (its worker died) is left to the next start, not tried again and again."""
-        settings = await self._storage.guild_settings(guild_id)
+        made, and those whose making failed (up to MAKE_ATTEMPTS times): one never made because its worker died is
+        left to the next start, not tried again and again.
+
+        Each digest is sent on its own: one that fails does not keep the others back."""
         sent = 0
         async with self._server(guild_id):
+            # Read under the lock: a digest being made meanwhile may have been kept since.
+            settings = await self._storage.guild_settings(guild_id)
+            if not settings.digest_enabled:
+                return 0  # kept until digests are switched on again
             kept = await self._storage.digests(guild_id, DigestStatus.PENDING)
             if retrying:
-                kept = [record for record in kept if record.files_dir is not None]
+                kept = [record for record in kept if retried(record)]
             elif self._channel(settings) is not None:
                 kept += await self._storage.digests(guild_id, DigestStatus.UNDELIVERED)
             for record in sorted(kept, key=lambda r: r.period_end):
-                period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
-                directory = Path(record.files_dir) if record.files_dir else self.directory(record, period)
-                files = await self._made(record, period, directory)
-                if record.files_dir is None:
-                    # Never made before (its first try failed): recorded before posting, so that a crash
-                    # right after posting is recognised by `_find_posted` at the next start.
-                    await self._storage.update_digest(
-                        record.digest_id, record.status, files_dir=str(directory), error=record.error
-                    )
-                    record = replace(record, files_dir=str(directory))
-                result = await self.deliver(record, files, settings)
-                sent += result.status is DigestStatus.SENT
+                try:
+                    sent += await self._resend(record)
+                except Exception:
+                    log.exception("digest %d of server %d could not be sent again", record.digest_id, guild_id)
         return sent
+
+    async def _resend(self, record: DigestRecord) -> bool:
+        """Make a kept digest again and deliver it; whether it was sent."""
+        period = Period(parse_timestamp(record.period_start), parse_timestamp(record.period_end))
+        directory = Path(record.files_dir) if record.files_dir else self.directory(record, period)
+        files = await self._made(record, period, directory)
+        if files is None:
+            return False  # kept, with the error
+        if record.files_dir is None or making_failed(record.error):
+            # Never made before (its first try failed): recorded before posting, so that a crash right after
+            # posting is recognised by `_find_posted` at the next start. Made now: the making error goes.
+            error = None if making_failed(record.error) else record.error
+            await self._storage.update_digest(record.digest_id, record.status, files_dir=str(directory), error=error)
+            record = replace(record, files_dir=str(directory), error=error)
+        result = await self.deliver(record, files)
+        return result.status is DigestStatus.SENT
 
     async def _answers_settled(self, guild_id: int, period: Period) -> None:
         """Wait until no answer asked in the period is still being written, for at most the longest an answer
@@ -340,9 +406,16 @@ class DigestService:
                 return
             await asyncio.sleep(SETTLE_POLL)
 
-    async def _made(self, record: DigestRecord, period: Period, directory: Path) -> DigestFiles:
-        """The claimed digest's files; a worker that died is reported here (the caller sees the error too)."""
+    async def _made(
+        self, record: DigestRecord, period: Period, directory: Path, *, settle: bool = False
+    ) -> DigestFiles | None:
+        """The claimed digest's files (after the answers being written settle, with `settle`), or None when making
+        them failed: the error is recorded on the digest, which stays as it was to be made again (see `retried`),
+        and the moderators are told the first time. A worker that died is reported here and raised (the caller
+        sees it too); the digest is then left to the next start."""
         try:
+            if settle:
+                await self._answers_settled(record.guild_id, period)
             return await self.make_files(record.guild_id, period, directory)
         except WorkerStopped:
             log.error(
@@ -353,7 +426,31 @@ class DigestService:
                 record.period_start,
                 record.period_end,
             )
+            if retried(record):
+                # Else the retry job would make it again and again (a digest may be what kills its worker).
+                try:
+                    await self._storage.update_digest(record.digest_id, record.status, error=WORKER_STOPPED)
+                except Exception:  # at shutdown the database may be closed already; the start remakes it anyway
+                    log.warning("digest %d: could not record that its worker stopped", record.digest_id)
             raise
+        except Exception as error:
+            attempt = (make_attempts(record.error) or 0) + 1
+            reason = MAKE_FAILED.format(attempt=attempt, error=f"{type(error).__name__}: {error}")
+            log.exception("digest %d (server %d): %s", record.digest_id, record.guild_id, reason)
+            await self._storage.update_digest(record.digest_id, record.status, error=reason)
+            if attempt == 1:
+                again = (
+                    f"It is made again every {RETRY_PENDING_EVERY_MINUTES} minutes, up to {MAKE_ATTEMPTS} tries, "
+                    "then at the bot's next start"
+                )
+                if record.status is DigestStatus.UNDELIVERED:
+                    again = "It is made again when it is next sent (`/digest channel`, or the bot's next start)"
+                note = (
+                    f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be "
+                    f"made ({type(error).__name__}: {error}). {again}; the bot's log has the details."
+                )
+                await self._tell_moderators(await self._storage.guild_settings(record.guild_id), note)
+            return None
 
     async def wait_idle(self, grace: float) -> None:
         """Let digests being made finish (shutdown waits for them before closing the database)."""
@@ -368,9 +465,23 @@ class DigestService:
         await self.workers.close(WORKERS_STOP_GRACE)
 
     async def _find_posted(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
-        """The digest's message if a crash hit after posting it but before recording that."""
+        """The digest's message if a crash hit after posting it but before recording that (or Discord failed
+        but took the post), in `channel` or in the channel it was last posted to, if the channel was changed
+        since. Only the current channel must be readable: the earlier one is checked when the bot still can."""
         if record.status is not DigestStatus.PENDING or record.files_dir is None:
             return None
+        earlier = self._client.get_channel(record.channel_id) if record.channel_id else None
+        if isinstance(earlier, discord.TextChannel | discord.Thread) and earlier.id != getattr(channel, "id", None):
+            try:
+                if (message := await self._posted_in(earlier, record)) is not None:
+                    return message
+            except (discord.HTTPException, *UNREACHABLE) as error:
+                log.warning(
+                    "digest %d: its earlier channel %d could not be checked: %r", record.digest_id, earlier.id, error
+                )
+        return await self._posted_in(channel, record)
+
+    async def _posted_in(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
         marker = MARKER.format(id=record.digest_id)
         async for message in channel.history(limit=HISTORY_SCAN):
             if any(embed.footer.text == marker for embed in message.embeds):
@@ -378,12 +489,12 @@ class DigestService:
         return None
 
     async def retry_pending(self, guild_id: int) -> int:
-        """Post the server's digests that were made but not posted (Discord failed); how many were sent.
-        Digests never made (their worker died) are left to the next start, so a digest that crashes its worker
-        is not retried over and over."""
+        """Post the server's digests that were made but not posted (Discord failed), and make again those whose
+        making failed (a bounded number of times); how many were sent. Digests never made because their worker
+        died are left to the next start, so a digest that crashes its worker is not retried over and over."""
         # Checked first without the server's lock, which a digest being made holds for minutes.
         pending = await self._storage.digests(guild_id, DigestStatus.PENDING)
-        if not any(record.files_dir is not None for record in pending):
+        if not any(retried(record) for record in pending):
             return 0
         return await self.resend_kept(guild_id, retrying=True)
 
@@ -408,11 +519,17 @@ class DigestService:
             await self._tell_moderators(settings, note)
         return await self._reload(record)
 
-    async def _undelivered(self, record: DigestRecord, settings: GuildSettings, reason: str) -> DigestRecord:
+    async def _undelivered(
+        self,
+        record: DigestRecord,
+        settings: GuildSettings,
+        reason: str,
+        until: str = "`/digest channel` names a channel I can post in",
+    ) -> DigestRecord:
         await self._storage.update_digest(record.digest_id, DigestStatus.UNDELIVERED, error=reason)
         note = (
             f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be posted: "
-            f"{reason}. It is kept and will be sent once `/digest channel` names a channel I can post in."
+            f"{reason}. It is kept and will be sent once {until}."
         )
         log.warning("digest %d undelivered: %s", record.digest_id, reason)
         await self._tell_moderators(settings, note)
