@@ -29,7 +29,7 @@ import discord
 from bot.feedback.ratings import RatingChange, record_rating
 from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import RatingSource, Storage, sqlite_timestamp
+from bot.storage import AnswerRecord, RatingSource, Storage, sqlite_timestamp
 
 
 class ReactionGate:
@@ -168,9 +168,14 @@ async def catch_up_reactions(
 
 
 async def _rating_reactions(
-    client: discord.Client, channel_id: int, message_ids: Collection[int], value_of: Callable[[str], int | None]
+    client: discord.Client,
+    channel_id: int,
+    message_ids: Collection[int],
+    value_of: Callable[[str], int | None],
+    only: int | None = None,
 ) -> dict[int, set[int]]:
-    """Member id → the rating values they reacted with, over the answer's messages (the bot's own left out)."""
+    """Member id → the rating values they reacted with, over the answer's messages (the bot's own left out);
+    with `only`, just that member's."""
     channel = client.get_partial_messageable(channel_id)  # a thread or channel, cached or not
     own = client.user.id if client.user is not None else None
     present: dict[int, set[int]] = {}
@@ -181,6 +186,15 @@ async def _rating_reactions(
             if value is None or reaction.count <= int(reaction.me):
                 continue  # not a rating emoji, or only the bot's own
             async for user in reaction.users():
-                if user.id != own:
+                if user.id != own and (only is None or user.id == only):
                     present.setdefault(user.id, set()).add(value)
     return present
+
+
+async def member_rating_reactions(
+    client: discord.Client, storage: Storage, answer: AnswerRecord, user_id: int, value_of: Callable[[str], int | None]
+) -> set[int]:
+    """The rating values one member has reacted with on the answer's messages now (a few requests)."""
+    message_ids = await storage.answer_message_ids(answer.answer_id)
+    present = await _rating_reactions(client, answer.channel_id, message_ids, value_of, only=user_id)
+    return present.get(user_id, set())

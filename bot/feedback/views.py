@@ -8,6 +8,7 @@ A confirmation is sent only after the database committed what it confirms.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -16,6 +17,7 @@ import discord
 
 from bot.answers.safety import NO_PINGS
 from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
+from bot.feedback.catch_up import member_rating_reactions
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state, consent_version, notice_text
 from bot.feedback.custom_ids import (
@@ -31,6 +33,8 @@ from bot.feedback.custom_ids import (
 from bot.feedback.ratings import RatingChange, record_rating
 from bot.feedback.scales import RatingScale, scale_named
 from bot.storage import AnswerRecord, CommentSource, ConsentLevel, GuildSettings, RatingSource
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.runtime import CultureBot
@@ -264,14 +268,49 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         if rating is not None:
             value, source = rating
             answer = await answer_or_gone(interaction, self.answer_id)
+            if source is RatingSource.REACTION:
+                # The note carries the reaction as it was when the note was posted; the member may have changed
+                # or taken it back since. Reading it again takes a few requests: the click is answered first.
+                await interaction.response.defer()
+                reacted = await current_reaction(interaction, answer, value, settings)
+                if reacted is None:
+                    await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
+                    return
+                value = reacted
             change = await rate_by_button(interaction, answer, value, source)
-            await interaction.response.edit_message(content=saved.strip(), view=None)
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=saved.strip(), view=None)
+            else:
+                await interaction.response.edit_message(content=saved.strip(), view=None)
             if change is RatingChange.STORED:
                 await thank_for_rating(interaction, answer, value, settings)
         elif self.pending == COMMENT_PENDING and self.level.allows_comments:
             await interaction.response.send_modal(CommentModal(self.answer_id))
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
+
+
+NO_REACTION_NOW = (
+    "You no longer have one rating reaction on that answer, so no rating was stored; react again to rate it."
+)
+
+
+async def current_reaction(
+    interaction: discord.Interaction, answer: AnswerRecord, noted: int, settings: GuildSettings
+) -> int | None:
+    """The rating the member's reaction shows now: the noted one if it is still there, else their one other
+    rating reaction; None when they have none, or several. The noted one if the reactions cannot be read."""
+    bot = client(interaction)
+    try:
+        values = await member_rating_reactions(
+            bot, bot.storage, answer, interaction.user.id, scale_named(settings.rating_scale).value_of
+        )
+    except discord.HTTPException as error:
+        log.warning("answer %d: could not read the member's reactions again: %s", answer.answer_id, error)
+        return noted
+    if noted in values:
+        return noted
+    return next(iter(values)) if len(values) == 1 else None
 
 
 class AskConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ASK_TEMPLATE):

@@ -12,7 +12,7 @@ import sqlite3
 import discord
 import pytest
 
-from bot.feedback.views import NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
+from bot.feedback.views import NO_REACTION_NOW, NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
 from bot.pseudonyms import Pseudonymizer
 from cogs.privacy import PRIVACY_CONSENT_SUFFIX
 from tests.e2e.test_feedback import ask, button, click, custom_ids, db, rows
@@ -246,6 +246,33 @@ async def test_bystander_clicking_someone_elses_note_gets_no_rating(world, run_b
         # It is a reaction rating like any other: taking the reaction back removes it.
         await world.standin.remove_reaction(world.channel_id, answer.id, world.member_id, "❌")
         await eventually(lambda: rows(world, "SELECT * FROM ratings") == [], what="the rating to go with its reaction")
+
+
+async def test_agreeing_from_a_note_stores_the_reaction_as_it_is_now(world, run_bot):
+    async with run_bot():
+        answer = await ask(world)
+        note = await reaction_note(world, answer, world.member_id, "✅")
+        # Before agreeing, the member changes their mind: ❌ instead of ✅ (the note still says ✅).
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
+        await world.standin.remove_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        theirs = await click(world, note, world.member_id, button(note, "cb:ask:"))
+        chosen = await click(world, theirs.original, world.member_id, choice(theirs.original, "ratings"))
+        assert chosen.response_type == 6  # deferred: the reactions are read again first
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Does not fit**" in thanks.content
+        assert rows(world, "SELECT value, source FROM ratings") == [(1, "reaction")]
+
+        # Another member reacts, then takes the reaction back before agreeing: nothing is stored.
+        note = await reaction_note(world, answer, world.asker_id, "🤔")
+        await world.standin.remove_reaction(world.channel_id, answer.id, world.asker_id, "🤔")
+        theirs = await click(world, note, world.asker_id, button(note, "cb:ask:"))
+        chosen = await click(world, theirs.original, world.asker_id, choice(theirs.original, "ratings"))
+        summary = await eventually(
+            lambda: (m := world.standin.message(theirs.original.id)).content.startswith("Saved your choice") and m,
+            what="the choice saved",
+        )
+        assert summary.content.endswith(NO_REACTION_NOW)
+        assert rows(world, "SELECT rater_hash FROM ratings") == [(member_hash(world.member_id),)]
 
 
 async def test_old_note_naming_nobody_stores_no_rating(world, run_bot):
