@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 import discord
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.feedback.catch_up import member_rating_reactions
 from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
 from bot.feedback.consent import AskCooldown
 from bot.feedback.ratings import RatingChange, apply_reaction
@@ -56,9 +59,23 @@ class Feedback(commands.Cog):
                 user_id=event.user_id,
                 emoji=str(event.emoji),
                 added=added,
+                still_reacting=functools.partial(self._still_reacting, event.user_id),
             )
         if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
             await self._ask_for_consent(event, answer, value)
+
+    async def _still_reacting(
+        self, user_id: int, answer: AnswerRecord, value_of: Callable[[str], int | None]
+    ) -> set[int]:
+        """The rating values the member still shows on a long answer's other messages (none for a one-message
+        answer, without asking Discord); none if they cannot be read, so the removal deletes as it always did."""
+        if len(await self.bot.storage.answer_message_ids(answer.answer_id)) < 2:
+            return set()
+        try:
+            return await member_rating_reactions(self.bot, self.bot.storage, answer, user_id, value_of)
+        except discord.HTTPException as error:
+            log.warning("answer %d: could not read its other messages' reactions: %s", answer.answer_id, error)
+            return set()
 
     async def _ask_for_consent(self, event: discord.RawReactionActionEvent, answer: AnswerRecord, value: int) -> None:
         """A short note in the channel (no DMs): the button opens the consent notice privately."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.feedback.consent import ConsentState, consent_state, consent_version
@@ -69,11 +70,14 @@ async def apply_reaction(
     user_id: int,
     emoji: str,
     added: bool,
+    still_reacting: Callable[[AnswerRecord, Callable[[str], int | None]], Awaitable[set[int]]] | None = None,
 ) -> tuple[RatingChange, AnswerRecord | None, int | None]:
     """Handle a reaction on any message: (what happened, the answer it was on, the rating value).
 
     Adding a rating emoji sets the member's rating (a second emoji replaces the first); removing it
-    deletes the rating only while it is still the current one, and needs no consent check.
+    deletes the rating only while it is still the current one, and needs no consent check. `still_reacting`
+    gives the rating values the member still shows on the answer's messages (a long answer has several, and
+    the same emoji may remain on another): a removal of a value still shown deletes nothing.
     """
     answer = await storage.answer_for_message(message_id)
     if answer is None:
@@ -83,6 +87,9 @@ async def apply_reaction(
     if value is None:
         return RatingChange.IGNORED, answer, None
     if not added:
+        scale = scale_named(settings.rating_scale)
+        if still_reacting is not None and value in await still_reacting(answer, scale.value_of):
+            return RatingChange.IGNORED, answer, value
         removed = await storage.delete_rating(answer.answer_id, pseudonyms.member(user_id), value=value)
         return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value
     change = await record_rating(

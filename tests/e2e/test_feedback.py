@@ -388,3 +388,21 @@ async def test_a_reaction_taken_back_at_once_leaves_no_rating(world, run_bot):
             await world.standin.remove_reaction(world.channel_id, answer.id, world.member_id, "✅")
         await asyncio.sleep(0.3)  # ten events: a few milliseconds each
         assert rows(world, "SELECT rater_hash FROM ratings") == []
+
+
+async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the_rating(world, run_bot):
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    world.model.script(" ".join(["Greet the eldest first, then the hosts, with both hands."] * 60))
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
+        await eventually(lambda: rows(world, "SELECT count(*) FROM answer_messages") == [(2,)], what="two messages")
+        await eventually(lambda: world.standin.bot_messages(world.channel_id)[-1].components, what="the controls")
+        first, last = world.standin.bot_messages(world.channel_id)[-2:]
+        for message in (first, last):
+            await world.standin.add_reaction(world.channel_id, message.id, world.member_id, "✅")
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the rating")
+        await world.standin.remove_reaction(world.channel_id, last.id, world.member_id, "✅")
+        await asyncio.sleep(0.3)
+        assert rows(world, "SELECT value FROM ratings") == [(3,)], "✅ is still on the first message"
+        await world.standin.remove_reaction(world.channel_id, first.id, world.member_id, "✅")
+        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [], what="the rating to go")
