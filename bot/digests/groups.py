@@ -316,13 +316,22 @@ def _by_week(days: Sequence[str], parts: Sequence[Grouped]) -> tuple[list[str], 
     one day, so a week's totals in each replicate are its days' (the numbers a weekly grouping of the same
     draws gives, without a second bootstrap)."""
     weeks = sorted({week_of(day) for day in days})
+    if not weeks:
+        return weeks, Grouped.pooled(parts)
     code = {week: index for index, week in enumerate(weeks)}
     week_of_day = np.fromiter((code[week_of(day)] for day in days), np.int64, count=len(days))
-    # Days to weeks as one product (weeks x days) rather than np.add.at, which is slow on the replicates.
-    member = (week_of_day[None, :] == np.arange(len(weeks))[:, None]).astype(np.float64)
-    point = sum(member @ part.point for part in parts)
-    totals = sum(np.tensordot(member, part.totals, axes=1) for part in parts)  # small products, no stacked copy
-    answers = sum(member.astype(np.int64) @ part.answers for part in parts)
+    # Each week's days as one contiguous block, summed by reduceat: linear in the days (a weeks x days matrix
+    # product was quadratic, some 20 GFLOP for a ten-year export's replicates).
+    order = np.argsort(week_of_day, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(week_of_day[order]) != 0])
+
+    def by_week(values: np.ndarray) -> np.ndarray:
+        result: np.ndarray = np.add.reduceat(values[order], starts, axis=0)
+        return result
+
+    point = sum(by_week(part.point) for part in parts)
+    totals = sum(by_week(part.totals) for part in parts)
+    answers = sum(by_week(part.answers) for part in parts)
     return weeks, Grouped.of(np.asarray(point), np.asarray(totals), np.asarray(answers))
 
 
