@@ -119,7 +119,7 @@ class Jobs:
             async with slots:
                 # Apart: kept digests that cannot be sent must not hold back the digest that came due meanwhile.
                 try:
-                    await self.digests.resend_kept(guild_id)
+                    await self.digests.resend_kept(guild_id, at_start=True)
                 except Exception:
                     log.exception("sending the kept digests of server %d failed", guild_id)
                 try:

@@ -23,7 +23,10 @@ from bot.runtime import CultureBot
 MAX_EXPORT_DAYS = 3660
 # As `culturebot digest` says: a range at the ends of the calendar, or the equally long one before it that a
 # digest compares with, does not fit in a datetime.
-OUT_OF_RANGE = "The dates are out of range; give dates between 0002 and 9998."
+OUT_OF_RANGE = (
+    "The range, and the equally long period before it that a digest compares with, must lie between 0002 and "
+    "9998: start later, or ask for a shorter range."
+)
 FIRST_YEAR, LAST_YEAR = 2, 9998
 
 

@@ -35,6 +35,7 @@ from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period, due_period, saved_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
+from bot.errors import MESSAGE_LIMIT, shortened
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ RETRY_PENDING_EVERY_MINUTES = 10  # digests made but not posted (Discord failed)
 # all, then only at the next start: a fault that lasts is not repeated every 10 minutes. A worker that died
 # (`WorkerStopped`) is not retried at all: the digest may be what kills it.
 MAKE_ATTEMPTS = 6
+ERROR_TEXT_LIMIT = 300  # characters of an exception's text kept in a digest's error and told to the moderators
 MAKE_FAILED = "the digest could not be made (attempt {attempt}): {error}"
 _MAKE_FAILED = re.compile(r"the digest could not be made \(attempt (\d+)\)")
 WORKER_STOPPED = "its worker process stopped before it was made; it is made again at the next start"
@@ -252,9 +254,9 @@ class DigestService:
             period = await self.period_so_far(guild_id, now)
             if period.end <= period.start:
                 return None
-            return await self._make(guild_id, period)
+            return await self._make(guild_id, period, on_demand=True)
 
-    async def _make(self, guild_id: int, period: Period) -> DigestRecord | None:
+    async def _make(self, guild_id: int, period: Period, *, on_demand: bool = False) -> DigestRecord | None:
         record = await self._storage.claim_digest(
             guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end)
         )
@@ -265,18 +267,19 @@ class DigestService:
         if files is None:
             return await self._reload(record)  # kept pending with the error, made again by the retry job
         await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
-        return await self.deliver(record, files)
+        return await self.deliver(record, files, on_demand=on_demand)
 
-    async def deliver(self, record: DigestRecord, files: DigestFiles) -> DigestRecord:
+    async def deliver(self, record: DigestRecord, files: DigestFiles, *, on_demand: bool = False) -> DigestRecord:
         """Post the digest in the server's digest channel, or keep it and say why: as undelivered when the channel
         is missing or refuses the bot or digests were switched off, as pending (tried again by `retry_pending`)
         when Discord could not be reached or failed on its side, since the message may then have been posted.
 
         The settings are read here, under the server's lock, rather than before the digest was made: making it
         can take minutes, and a digest moved to a private channel or switched off meanwhile must not be posted
-        where the moderators no longer want its quotes."""
+        where the moderators no longer want its quotes. `on_demand` (`/digest now`): asked for now, so posted
+        even while scheduled digests are off."""
         settings = await self._storage.guild_settings(record.guild_id)
-        if not settings.digest_enabled:
+        if not settings.digest_enabled and not on_demand:
             return await self._undelivered(
                 record, settings, DIGESTS_OFF, "digests are switched on again with `/digest schedule`"
             )
@@ -342,14 +345,16 @@ class DigestService:
             removed += len(old)
         return removed
 
-    async def resend_kept(self, guild_id: int, *, retrying: bool = False) -> int:
+    async def resend_kept(self, guild_id: int, *, retrying: bool = False, at_start: bool = False) -> int:
         """Send digests left pending (Discord failed, or the bot stopped) and those kept as undelivered (after the
         channel is fixed, or at start-up); how many were sent.
 
         Undelivered ones wait while the channel is still missing: remaking them would only repeat the note the
         moderators already had for each. `retrying` (the periodic retry) sends only pending digests that were
         made, and those whose making failed (up to MAKE_ATTEMPTS times): one never made because its worker died is
-        left to the next start, not tried again and again.
+        left to the next start, not tried again and again. Only `at_start` (the start-up catch-up) remakes those,
+        and those whose making failed MAKE_ATTEMPTS times; a moderator's command (`/digest channel`, `schedule`)
+        sends the rest.
 
         Each digest is sent on its own: one that fails does not keep the others back."""
         sent = 0
@@ -361,7 +366,9 @@ class DigestService:
             kept = await self._storage.digests(guild_id, DigestStatus.PENDING)
             if retrying:
                 kept = [record for record in kept if retried(record)]
-            elif self._channel(settings) is not None:
+            elif not at_start:
+                kept = [record for record in kept if not making_failed(record.error) or retried(record)]
+            if not retrying and self._channel(settings) is not None:
                 kept += await self._storage.digests(guild_id, DigestStatus.UNDELIVERED)
             for record in sorted(kept, key=lambda r: r.period_end):
                 try:
@@ -426,16 +433,17 @@ class DigestService:
                 record.period_start,
                 record.period_end,
             )
-            if retried(record):
-                # Else the retry job would make it again and again (a digest may be what kills its worker).
-                try:
-                    await self._storage.update_digest(record.digest_id, record.status, error=WORKER_STOPPED)
-                except Exception:  # at shutdown the database may be closed already; the start remakes it anyway
-                    log.warning("digest %d: could not record that its worker stopped", record.digest_id)
+            # Recorded, so that neither the retry job nor a moderator's command makes it again and again (a digest
+            # may be what kills its worker): only the next start does.
+            try:
+                await self._storage.update_digest(record.digest_id, record.status, error=WORKER_STOPPED)
+            except Exception:  # at shutdown the database may be closed already; the start remakes it anyway
+                log.warning("digest %d: could not record that its worker stopped", record.digest_id)
             raise
         except Exception as error:
             attempt = (make_attempts(record.error) or 0) + 1
-            reason = MAKE_FAILED.format(attempt=attempt, error=f"{type(error).__name__}: {error}")
+            described = shortened(f"{type(error).__name__}: {error}", ERROR_TEXT_LIMIT)  # an error's text is unbounded
+            reason = MAKE_FAILED.format(attempt=attempt, error=described)
             log.exception("digest %d (server %d): %s", record.digest_id, record.guild_id, reason)
             await self._storage.update_digest(record.digest_id, record.status, error=reason)
             if attempt == 1:
@@ -447,7 +455,7 @@ class DigestService:
                     again = "It is made again when it is next sent (`/digest channel`, or the bot's next start)"
                 note = (
                     f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be "
-                    f"made ({type(error).__name__}: {error}). {again}; the bot's log has the details."
+                    f"made ({described}). {again}; the bot's log has the details."
                 )
                 await self._tell_moderators(await self._storage.guild_settings(record.guild_id), note)
             return None
@@ -468,7 +476,9 @@ class DigestService:
         """The digest's message if a crash hit after posting it but before recording that (or Discord failed
         but took the post), in `channel` or in the channel it was last posted to, if the channel was changed
         since. Only the current channel must be readable: the earlier one is checked when the bot still can."""
-        if record.status is not DigestStatus.PENDING or record.files_dir is None:
+        # Any record not recorded as sent, once made: a pending one may have been posted before a crash or a
+        # failure Discord took the post in, and it stays "may be posted" when it is kept as undelivered after.
+        if record.status is DigestStatus.SENT or record.files_dir is None:
             return None
         earlier = self._client.get_channel(record.channel_id) if record.channel_id else None
         if isinstance(earlier, discord.TextChannel | discord.Thread) and earlier.id != getattr(channel, "id", None):
@@ -548,7 +558,7 @@ class DigestService:
         for channel in candidates:
             if isinstance(channel, discord.TextChannel):
                 try:
-                    await channel.send(note, allowed_mentions=NO_PINGS)
+                    await channel.send(shortened(note, MESSAGE_LIMIT), allowed_mentions=NO_PINGS)
                     return
                 except (discord.HTTPException, *UNREACHABLE):
                     continue

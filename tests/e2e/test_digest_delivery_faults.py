@@ -346,3 +346,70 @@ async def test_research_export_of_dates_out_of_range_says_which_dates_work(world
             reply = await run(world, researcher, "research-export", {"start": start, "end": end})
             text = await reply_text(world, reply)
             assert "between 0002 and 9998" in text, (start, end, text)
+
+
+async def test_a_digest_that_may_have_been_posted_is_not_posted_again_after_being_switched_off(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        with monkeypatch.context() as patched:  # posted, then the bot dies before recording it
+            crash_before_recording_sent(patched, bot.storage)
+            with pytest.raises(RuntimeError):
+                await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        made = service.make_files
+
+        async def switched_off_meanwhile(guild_id, period, directory, **options):
+            await bot.storage.update_guild_settings(guild_id, moderator, {"digest_enabled": 0}, detail="digest: off")
+            return await made(guild_id, period, directory, **options)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(service, "make_files", switched_off_meanwhile)
+            await bot.jobs.retry_pending_digests()
+        assert rows(world, "SELECT status FROM digests") == [("undelivered",)]
+        await reply_text(world, await run(world, moderator, "digest schedule", {"when": "weekly"}))
+        assert len(digest_posts(world, digest_channel)) == 1, "found in the channel, not posted twice"
+        assert rows(world, "SELECT status FROM digests") == [("sent",)]
+
+
+async def test_digest_now_posts_while_scheduled_digests_are_off(world, run_bot, moderator, digest_channel):
+    async with run_bot(cooldown=0):
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        await reply_text(world, await run(world, moderator, "digest off"))
+        await reply_text(world, await run(world, moderator, "digest now"))
+        await eventually(lambda: len(digest_posts(world, digest_channel)) == 1, what="the digest asked for")
+        assert rows(world, "SELECT status FROM digests") == [("sent",)]
+
+
+async def test_a_long_error_is_shortened_in_the_record_and_told_to_the_moderators(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
+        failing_make(monkeypatch, service, lambda period: ValueError("bad value: " + "x" * 1900))
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.error is not None and len(record.error) < 400
+        [note] = await eventually(lambda: notes(world, log_channel, "could not be made"), what="the note")
+        assert len(note) <= 2000 and "ValueError: bad value: xxx" in note
+
+
+async def test_a_moderators_command_does_not_remake_a_digest_whose_worker_died(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        asked = failing_make(monkeypatch, service, lambda period: WorkerStopped("the worker died"))
+        with pytest.raises(WorkerStopped):
+            await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert rows(world, "SELECT status, error FROM digests") == [("pending", WORKER_STOPPED)]
+        await reply_text(world, await run(world, moderator, "digest schedule", {"when": "weekly"}))
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        assert len(asked) == 1, "left to the next start"
+        await bot.jobs.catch_up()
+        assert len(asked) == 2
