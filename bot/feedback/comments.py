@@ -80,5 +80,11 @@ async def save_comment(
             consent_version=consent_version(settings),
         )
     except ConsentChanged:  # declined or lowered while this comment was handled: the later choice wins
+        now = await storage.consent(answer.guild_id, rater)
+        state = consent_state(now, settings)
+        if state is ConsentState.DECLINED:
+            return CommentResult.DECLINED
+        if state is ConsentState.GRANTED and now is not None and not now.level.allows_comments:
+            return CommentResult.NOT_ALLOWED
         return CommentResult.NEEDS_CONSENT
     return CommentResult.STORED if stored is not None else CommentResult.DUPLICATE

@@ -58,7 +58,8 @@ async def record_rating(
             consent_version=consent_version(settings),
         )
     except ConsentChanged:  # declined or withdrawn while this rating was handled: the later choice wins
-        return RatingChange.NEEDS_CONSENT
+        now = consent_state(await storage.consent(answer.guild_id, rater), settings)
+        return RatingChange.DECLINED if now is ConsentState.DECLINED else RatingChange.NEEDS_CONSENT
     return RatingChange.STORED
 
 

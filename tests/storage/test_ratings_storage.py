@@ -152,3 +152,29 @@ async def test_a_rating_or_comment_checked_before_a_decline_is_not_stored_after_
     await consent(storage, pseudonyms, OTHER, ConsentLevel.RATINGS)
     with pytest.raises(ConsentChanged):
         await storage.put_rating(rating, consent_version=version + "-old")
+
+
+async def test_a_decline_that_overtakes_a_rating_is_answered_as_declined(storage, pseudonyms, monkeypatch):
+    from bot.feedback.comments import CommentResult, save_comment
+    from bot.feedback.ratings import record_rating
+    from bot.storage import CommentSource, RatingSource
+
+    answer_id = await make_answer(storage, pseudonyms)
+    answer = await storage.get_answer(answer_id)
+    rater = pseudonyms.member(OTHER)
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.COMMENTS)
+    granted = await storage.consent(GUILD, rater)
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.DECLINED)
+    read = storage.consent
+    stale = [granted]  # the first read still sees the agreement: the decline lands between read and write
+
+    async def consent_read_before_the_decline(guild_id, member_hash):
+        return stale.pop() if stale else await read(guild_id, member_hash)
+
+    monkeypatch.setattr(storage, "consent", consent_read_before_the_decline)
+    change = await record_rating(storage, pseudonyms, answer, user_id=OTHER, value=3, source=RatingSource.REACTION)
+    assert change is RatingChange.DECLINED, "not asked again: they said no"
+    stale.append(granted)
+    result = await save_comment(storage, pseudonyms, answer, user_id=OTHER, text="x", source=CommentSource.REPLY)
+    assert result is CommentResult.DECLINED
+    assert await storage.ratings_for_answer(answer_id) == [] and await storage.comments_for_answer(answer_id) == []
