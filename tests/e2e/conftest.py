@@ -128,3 +128,15 @@ def run_bot(world: World) -> RunBot:
             yield ready
 
     return runner
+
+
+@pytest.fixture
+def moderator(world: World) -> int:
+    """A member with Manage Server (through a role)."""
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=1 << 5)  # MANAGE_GUILD
+    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+
+
+@pytest.fixture
+def digest_channel(world: World) -> int:
+    return int(world.standin.add_channel(world.guild_id, "research-digest")["id"])

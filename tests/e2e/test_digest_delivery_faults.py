@@ -24,22 +24,11 @@ from tests.e2e.test_digests import (
     sent_before,
     with_log_and_digest_channels,
 )
-from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
+from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually
 
 ATTACH_FILES = 1 << 15
 NEXT_WEEK = timedelta(days=7)
-
-
-@pytest.fixture
-def moderator(world):
-    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
-    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
-
-
-@pytest.fixture
-def digest_channel(world):
-    return int(world.standin.add_channel(world.guild_id, "research-digest")["id"])
 
 
 def crash_before_recording_sent(monkeypatch: pytest.MonkeyPatch, storage) -> None:

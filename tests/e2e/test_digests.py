@@ -12,13 +12,11 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.digests.service import HISTORY_UNREADABLE
 from bot.sandbox.fake_openai import Reply
 from bot.storage import DigestStatus, SqliteStorage, sqlite_timestamp
 from tests.e2e.conftest import set_guild_settings
-from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
+from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually, give_consent
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,17 +29,6 @@ def db(world):
 def rows(world, sql, params=()):
     with sqlite3.connect(db(world)) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-@pytest.fixture
-def moderator(world):
-    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
-    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
-
-
-@pytest.fixture
-def digest_channel(world):
-    return int(world.standin.add_channel(world.guild_id, "research-digest")["id"])
 
 
 async def rated_answers(world, count=3):
