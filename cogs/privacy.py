@@ -40,6 +40,10 @@ class ForgetConfirm(discord.ui.View):
             renamed = await rename_question_threads(self.bot, summary.question_threads)
             text += f" Threads named after your questions renamed: {renamed} of {len(summary.question_threads)}."
         await interaction.edit_original_response(content=text, view=None)
+        if self.bot.jobs is not None:
+            # Digests not posted yet are kept on disk as files, with texts now deleted from the database: they go
+            # too, and are remade from the database when they are sent.
+            await self.bot.jobs.digests.discard_files()
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:

@@ -345,6 +345,24 @@ class DigestService:
             removed += len(old)
         return removed
 
+    async def discard_files(self) -> int:
+        """Remove every digest folder on disk, and so the digests not posted yet (posted ones' folders are gone
+        already); how many. They hold texts that `/privacy forget` deletes from the database; each is remade from
+        the database when it is sent. A server's folders go under its lock: no digest being posted loses its files
+        (one being made waits until it is done)."""
+        if not self._root.is_dir():
+            return 0
+        removed = 0
+        for server in sorted(self._root.iterdir()):
+            if not (server.is_dir() and server.name.isdigit()):
+                continue  # not a folder this service wrote
+            async with self._server(int(server.name)):
+                folders = [folder for folder in server.iterdir() if folder.is_dir()]
+                for folder in folders:
+                    await asyncio.to_thread(shutil.rmtree, folder, True)
+            removed += len(folders)
+        return removed
+
     async def resend_kept(self, guild_id: int, *, retrying: bool = False, at_start: bool = False) -> int:
         """Send digests left pending (Discord failed, or the bot stopped) and those kept as undelivered (after the
         channel is fixed, or at start-up); how many were sent.

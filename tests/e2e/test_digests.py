@@ -192,6 +192,38 @@ async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run
     assert rows(world, "SELECT status FROM digests") == [("sent",)]
 
 
+async def test_forget_removes_digest_files_not_posted_yet(world, run_bot, moderator, digest_channel):
+    from tests.e2e.test_feedback import forget
+
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
+        assert bot.jobs is not None
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert record is not None and record.status is DigestStatus.UNDELIVERED
+
+        def files_with(text: bytes) -> list[Path]:
+            found = [path for path in bot.settings.digest_dir.rglob("*") if path.is_file()]
+            return [path for path in found if text in path.read_bytes() or path.suffix == ".zip"]
+
+        assert files_with(b"Question 0?"), "the kept digest's files hold the asker's question"
+        await forget(world, world.asker_id)
+        await eventually(lambda: not files_with(b"Question 0?"), what="the kept digest's files to go")
+        # Sent once the channel works again: remade from the database, without the forgotten question.
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, allow=1 << 11, type=1)
+        reply = await run(world, moderator, "digest channel", {"channel": digest_channel})
+        assert "Sent 1 digest(s)" in await reply_text(world, reply)
+        [post] = digest_posts(world, digest_channel)
+        texts = [attachment.data for attachment in post.attachments if not attachment.filename.endswith(".zip")]
+        for attachment in post.attachments:
+            if attachment.filename.endswith(".zip"):
+                with zipfile.ZipFile(io.BytesIO(attachment.data)) as bundle:
+                    texts += [bundle.read(name) for name in bundle.namelist()]
+        assert any(b"Answer number 0." in text for text in texts), "the answer is still in the digest"
+        assert not any(b"Question 0?" in text for text in texts)
+
+
 async def with_log_and_digest_channels(world, moderator, digest_channel) -> int:
     """A rated answer, a moderation log channel (its id) and the digest channel, set by the moderator."""
     log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
