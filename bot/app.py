@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 
 import discord
 
-from bot.config import Settings
+from bot.config import CommandSync, Settings
 from bot.llm.client import ModelClient
 from bot.pseudonyms import Pseudonymizer, load_or_create_key
 from bot.runtime import CultureBot
@@ -63,9 +64,23 @@ async def run_bot(settings: Settings) -> None:
         except discord.LoginFailure:
             raise StartupError("Discord rejected CULTUREBOT_DISCORD_TOKEN; copy the bot token again") from None
         except discord.PrivilegedIntentsRequired:
-            raise StartupError("Discord refused an intent the bot asked for; this is a bug, please report it") from None
+            raise StartupError(
+                "Discord refused the Message Content intent: switch it on for the bot in the Developer Portal "
+                "(Bot, Privileged Gateway Intents), or set CULTUREBOT_MESSAGE_CONTENT_INTENT=false"
+            ) from None
         except (OSError, discord.GatewayNotFound, discord.ConnectionClosed) as error:
             raise StartupError(f"cannot reach Discord at {settings.discord_api_base}: {error}") from None
+        except discord.HTTPException as error:
+            where = (
+                " (syncing slash commands to CULTUREBOT_DEV_GUILD_IDS: is the bot in those servers?)"
+                if settings.command_sync is CommandSync.GUILD
+                else ""
+            )
+            raise StartupError(
+                f"Discord refused a request at start-up{where}: {error.status} {error.text or error}"
+            ) from None
+        except sqlite3.Error as error:
+            raise StartupError(f"cannot use the database {settings.database_path}: {error}") from None
 
 
 @contextlib.asynccontextmanager

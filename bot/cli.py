@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -106,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, MigrationError, CliError) as error:
         print(f"culturebot: {error}", file=sys.stderr)
         return 1
+    except sqlite3.Error as error:  # not a database, locked, a directory it cannot write its journal in
+        print(f"culturebot: cannot use the database: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0
@@ -113,11 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def migrate(settings: Settings) -> str:
     """Apply pending migrations; a line saying what was done."""
-    storage = await open_storage(settings, migrate=False)
     try:
-        applied = await storage.migrate()
-    finally:
-        await storage.close()
+        storage = await open_storage(settings, migrate=False)
+        try:
+            applied = await storage.migrate()
+        finally:
+            await storage.close()
+    except sqlite3.Error as error:
+        raise CliError(f"cannot use the database {settings.database_path}: {error}") from None
     version = len(load_migrations())
     if not applied:
         return f"{settings.database_path}: up to date at schema version {version}"

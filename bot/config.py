@@ -63,6 +63,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # `.env.example` lists every variable: a copied file carries empty values, which mean "unset".
+        env_ignore_empty=True,
     )
 
     # Discord

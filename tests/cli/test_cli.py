@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,7 +27,6 @@ def run_cli(*args, env=None, cwd):
         ("CULTUREBOT_DATABASE_BACKEND", "mongodb", "CULTUREBOT_DATABASE_BACKEND: Input should be 'sqlite'"),
         ("CULTUREBOT_DATABASE_PATH", "a-file/bot.sqlite3", "CULTUREBOT_DATABASE_PATH: Value error, cannot create"),
         ("CULTUREBOT_DATABASE_PATH", ".", "CULTUREBOT_DATABASE_PATH: Value error, . is a directory"),
-        ("CULTUREBOT_COMMENT_PREFIX", "", "CULTUREBOT_COMMENT_PREFIX: String should have at least 1 character"),
         ("CULTUREBOT_PRIVACY_URL", "privacy", "CULTUREBOT_PRIVACY_URL: Input should be a valid URL"),
         ("CULTUREBOT_COMMAND_SYNC", "guild", "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS"),
     ],
@@ -59,6 +59,25 @@ def test_env_file_is_read_and_empty_values_mean_unset(tmp_path):
     assert result.returncode == 1
     assert "CULTUREBOT_MODEL_MAX_TOKENS: Input should be greater than 0" in result.stderr
     assert "MODEL_BASE_URL" not in result.stderr
+
+
+def test_the_example_env_file_copied_as_it_is_starts_up_to_the_missing_token(tmp_path):
+    # Every variable is listed there, most of them empty: empty means "the default" for every one.
+    example = Path(__file__).parents[2] / ".env.example"
+    (tmp_path / ".env").write_text(example.read_text())
+    result = run_cli("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("culturebot: CULTUREBOT_DISCORD_TOKEN is not set"), result.stderr
+
+
+def test_migrate_of_a_file_that_is_not_a_database_is_one_clear_line(tmp_path):
+    (tmp_path / "notes.sqlite3").write_text("just some notes, not a database " * 40)
+    result = run_cli("migrate", "--db", str(tmp_path / "notes.sqlite3"), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("culturebot: cannot use the database ") and "notes.sqlite3" in lines[0]
+    assert "not a database" in lines[0]
 
 
 def test_run_without_token_says_what_to_set(tmp_path):

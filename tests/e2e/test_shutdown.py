@@ -110,3 +110,18 @@ async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
     restarted.send_signal(signal.SIGTERM)
     await asyncio.wait_for(restarted.communicate(), 30)
     assert restarted.returncode == 0
+
+
+async def test_a_refused_start_up_request_is_one_clear_line(world):
+    env = process_env(world, CULTUREBOT_COMMAND_SYNC="guild", CULTUREBOT_DEV_GUILD_IDS="4242")  # not the bot's server
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=world.tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    text = stderr.decode()
+    assert "Traceback" not in text, text
+    assert "culturebot: Discord refused a request at start-up (syncing slash commands to CULTUREBOT_DEV_GUILD_IDS" in (
+        text
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -109,8 +110,9 @@ def _comparable(cmd: JSON) -> JSON:
 
 
 class CommandRoutes:
-    def __init__(self, registry: CommandRegistry) -> None:
+    def __init__(self, registry: CommandRegistry, bot_in_guild: Callable[[int], bool] = lambda guild_id: True) -> None:
         self.registry = registry
+        self._bot_in_guild = bot_in_guild  # Discord refuses a server's commands to a bot not in it (50001)
 
     def register(self, router: web.UrlDispatcher) -> None:
         base = API_PREFIX + "/applications/{application_id}"
@@ -126,7 +128,12 @@ class CommandRoutes:
     def _scope(self, request: web.Request) -> int | None:
         if snowflake(request, "application_id") != self.registry.application_id:
             raise errors.ApiError(403, 20012, "You are not authorized to perform this action on this application")
-        return snowflake(request, "guild_id") if "guild_id" in request.match_info else None
+        if "guild_id" not in request.match_info:
+            return None
+        guild_id = snowflake(request, "guild_id")
+        if not self._bot_in_guild(guild_id):
+            raise errors.missing_access()
+        return guild_id
 
     async def list(self, request: web.Request) -> web.Response:
         return json_response(self.registry.commands(self._scope(request)))

@@ -78,7 +78,7 @@ class DiscordStandIn:
         CoreRoutes(self.core, lambda: self.gateway_url).register(app.router)
         ChannelRoutes(self.core).register(app.router)
         GuildRoutes(self.core).register(app.router)
-        CommandRoutes(self.command_registry).register(app.router)
+        CommandRoutes(self.command_registry, self._bot_in_guild).register(app.router)
         self.interactions.register(app.router)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
@@ -261,6 +261,10 @@ class DiscordStandIn:
         self, channel_id: Snowflake, name: str, owner_id: Snowflake, message_id: Snowflake | None = None
     ) -> JSON:
         return await self.world.create_thread(channel_id, name, owner_id, message_id)
+
+    def _bot_in_guild(self, guild_id: int) -> bool:
+        guild = self.state.guilds.get(guild_id)
+        return guild is not None and self.state.bot.id in guild.members
 
     async def update_channel(self, channel_id: Snowflake, **changes: Any) -> JSON:
         return await self.world.update_channel(channel_id, **changes)
