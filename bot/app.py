@@ -13,7 +13,7 @@ import discord
 
 from bot.config import CommandSync, Settings
 from bot.llm.client import ModelClient
-from bot.pseudonyms import Pseudonymizer, load_or_create_key
+from bot.pseudonyms import KeyMismatch, Pseudonymizer, load_or_create_key
 from bot.runtime import CultureBot
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,13 @@ async def run_bot(settings: Settings) -> None:
             ) from None
         except sqlite3.Error as error:
             raise StartupError(f"cannot use the database {settings.database_path}: {error}") from None
+        except KeyMismatch:
+            source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key else str(settings.pseudonym_key_file)
+            raise StartupError(
+                f"the pseudonymisation key ({source}) is not the one the pseudonyms in {settings.database_path} were "
+                "made with: restore the key from your backup (a new key would stop every member's data matching "
+                "them)."
+            ) from None
 
 
 @contextlib.asynccontextmanager

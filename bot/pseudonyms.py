@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from pathlib import Path
 
 from bot.config import Settings
 
+log = logging.getLogger(__name__)
+
 KEY_BYTES = 32
+KEY_CHECK = "pseudonym_key_fingerprint"  # bot_state key
 
 
 class Pseudonymizer:
@@ -30,6 +34,15 @@ class Pseudonymizer:
         """The member's pseudonym: 32 hex characters (128 bits of the HMAC)."""
         digest = hmac.new(self._key, f"member:{user_id}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
+
+    def fingerprint(self) -> str:
+        """Which key this is, without revealing it: stored with the data, so that data pseudonymised under one
+        key is never silently mixed with pseudonyms made under another (`KeyMismatch`)."""
+        return hmac.new(self._key, b"culturebot:key-check", hashlib.sha256).hexdigest()[:16]
+
+
+class KeyMismatch(Exception):
+    """The database's pseudonyms were made with another key than the one loaded."""
 
 
 def load_or_create_key(settings: Settings) -> bytes:
@@ -48,4 +61,7 @@ def load_or_create_key(settings: Settings) -> bytes:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key.hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())  # a power cut must not leave an empty key file behind a database using it
+    log.warning("created a new pseudonymisation key in %s: back it up with the database (see README)", path)
     return key

@@ -30,7 +30,7 @@ from bot.discord_endpoints import use_discord_endpoints
 from bot.feedback.catch_up import ReactionGate, catch_up_reactions
 from bot.jobs import Jobs
 from bot.llm.client import ModelClient
-from bot.pseudonyms import Pseudonymizer
+from bot.pseudonyms import KEY_CHECK, KeyMismatch, Pseudonymizer
 from bot.scopes.manage import ScopeCache
 from bot.storage import Storage, open_storage
 
@@ -101,6 +101,7 @@ class CultureBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self._storage = await open_storage(self.settings)
+        await self._check_pseudonym_key(self._storage)
         interrupted = await self._storage.close_interrupted_answers()
         if interrupted:
             log.warning("%d answer(s) were cut off by the last shutdown and are marked incomplete", interrupted)
@@ -121,6 +122,18 @@ class CultureBot(commands.Bot):
         )
         self.jobs = Jobs(self._storage, digests)
         await self.jobs.start()
+
+    async def _check_pseudonym_key(self, storage: Storage) -> None:
+        """Refuse to run with another key than the database's pseudonyms were made with: a lost or moved key file
+        would otherwise be replaced by a new key, and every member's export, deletion and consent would silently
+        stop matching their data. The first start (or a database from before this check) records the key's
+        fingerprint."""
+        stored = await storage.get_state(KEY_CHECK)
+        mine = self.pseudonyms.fingerprint()
+        if stored is None:
+            await storage.set_state(KEY_CHECK, mine)
+        elif stored != mine:
+            raise KeyMismatch(stored, mine)
 
     async def sync_commands(self) -> None:
         """Register slash commands where the settings say, skipping the call when nothing changed."""

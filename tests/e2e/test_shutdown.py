@@ -125,3 +125,22 @@ async def test_a_refused_start_up_request_is_one_clear_line(world):
     assert "culturebot: Discord refused a request at start-up (syncing slash commands to CULTUREBOT_DEV_GUILD_IDS" in (
         text
     )
+
+
+async def test_a_lost_key_file_stops_the_start_instead_of_making_new_pseudonyms(world):
+    process = await start_bot_process(world)  # the first start makes the key and records its fingerprint
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    key_file = world.tmp_path / "pseudonym.key"
+    key_file.unlink()  # lost, or the bot started from another directory
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=process_env(world), cwd=world.tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    text = stderr.decode()
+    assert process.returncode == 1, text
+    assert "Traceback" not in text
+    assert f"culturebot: the pseudonymisation key ({key_file}) is not the one the pseudonyms in" in text
+    assert "created a new pseudonymisation key" in text  # and the new key said so in the log
