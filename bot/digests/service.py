@@ -326,23 +326,31 @@ class DigestService:
         await asyncio.to_thread(shutil.rmtree, directory, True)
         return await self._reload(record)
 
+    def _server_folders(self) -> list[tuple[int, Path]]:
+        """(server id, its folder) under the root: the folders this service wrote are named by server id."""
+        if not self._root.is_dir():
+            return []
+        folders = sorted(self._root.iterdir())
+        return [(int(path.name), path) for path in folders if path.is_dir() and path.name.isdigit()]
+
+    @staticmethod
+    async def _remove(folders: list[Path]) -> int:
+        for folder in folders:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+        return len(folders)
+
     async def prune_files(self, now: datetime | None = None) -> int:
         """Remove digest folders older than their server's retention period (digests kept undelivered that long,
         and folders of sent digests from versions that kept them); returns how many. Undelivered digests are
         remade from the database when they are sent."""
-        if not self._root.is_dir():
-            return 0
         moment = (now or datetime.now(UTC)).timestamp()
         removed = 0
-        for server in sorted(self._root.iterdir()):
-            if not (server.is_dir() and server.name.isdigit()):
-                continue  # not a folder this service wrote
-            settings = await self._storage.guild_settings(int(server.name))
+        for guild_id, server in self._server_folders():
+            settings = await self._storage.guild_settings(guild_id)
             cutoff = moment - settings.retention_days * 86400
-            old = [folder for folder in server.iterdir() if folder.is_dir() and folder.stat().st_mtime < cutoff]
-            for folder in old:
-                await asyncio.to_thread(shutil.rmtree, folder, True)
-            removed += len(old)
+            removed += await self._remove(
+                [folder for folder in server.iterdir() if folder.is_dir() and folder.stat().st_mtime < cutoff]
+            )
         return removed
 
     async def discard_files(self) -> int:
@@ -350,17 +358,10 @@ class DigestService:
         already); how many. They hold texts that `/privacy forget` deletes from the database; each is remade from
         the database when it is sent. A server's folders go under its lock: no digest being posted loses its files
         (one being made waits until it is done)."""
-        if not self._root.is_dir():
-            return 0
         removed = 0
-        for server in sorted(self._root.iterdir()):
-            if not (server.is_dir() and server.name.isdigit()):
-                continue  # not a folder this service wrote
-            async with self._server(int(server.name)):
-                folders = [folder for folder in server.iterdir() if folder.is_dir()]
-                for folder in folders:
-                    await asyncio.to_thread(shutil.rmtree, folder, True)
-            removed += len(folders)
+        for guild_id, server in self._server_folders():
+            async with self._server(guild_id):
+                removed += await self._remove([folder for folder in server.iterdir() if folder.is_dir()])
         return removed
 
     async def resend_kept(self, guild_id: int, *, retrying: bool = False, at_start: bool = False) -> int:
