@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections import defaultdict
 
 import discord
 from discord import app_commands
@@ -12,6 +10,7 @@ from discord.ext import commands
 
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
+from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
 
@@ -53,7 +52,7 @@ class AnswerSettings(commands.Cog):
         self.bot = bot
         # The channel list is read, changed and written back: two moderators adding channels at once would
         # otherwise each write the list without the other's channel.
-        self._changing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._changing = KeyedLocks()
 
     async def _update(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> None:
         assert interaction.guild_id is not None
@@ -105,7 +104,7 @@ class AnswerSettings(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         assert interaction.guild_id is not None
-        async with self._changing[interaction.guild_id]:
+        async with self._changing.hold(interaction.guild_id):
             current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
             await self._update(
                 interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, f"+channel {channel.id}"
@@ -115,7 +114,7 @@ class AnswerSettings(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         assert interaction.guild_id is not None
-        async with self._changing[interaction.guild_id]:
+        async with self._changing.hold(interaction.guild_id):
             current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
             if channel.id not in current:
                 raise UserFacingError(f"{channel.mention} is not in the list; `/answers settings` shows it.")

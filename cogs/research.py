@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections import defaultdict
 from typing import Any, Literal
 
 import discord
@@ -14,6 +12,7 @@ from discord.ext import commands
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.feedback.consent import consent_version, notice_changed, notice_overflow
+from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 
 MAX_TAGS = 25
@@ -48,7 +47,7 @@ class Research(commands.Cog):
         self.bot = bot
         # One settings change per server at a time: a change is read, compared and written, and two moderators'
         # changes at once would otherwise both take the same next consent version for different texts.
-        self._changing: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._changing = KeyedLocks()
 
     @research.command(name="settings", description="Show or change the research settings")
     @app_commands.describe(
@@ -71,7 +70,7 @@ class Research(commands.Cog):
         reason_tags: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        async with self._changing[interaction.guild_id]:
+        async with self._changing.hold(interaction.guild_id):
             current = await self.bot.storage.guild_settings(interaction.guild_id)
             changes: dict[str, Any] = {}
             if retention_days is not None:
