@@ -104,20 +104,17 @@ class FeedbackStore(SqliteConnection):
         With `consent_version`, only while the member's consent in the answer's server is to that notice and
         covers comments, checked by the writing statement itself; raises `ConsentChanged` otherwise. A comment
         is quotable only if the consent still allows quotes."""
-        values = (comment.answer_id, comment.rater_hash, comment.text, comment.source.value)
-        extra: tuple[object, ...]
-        if consent_version is None:
-            guard, quotable, extra = "", "?", (int(comment.quotable),)
-        else:
-            guard = " AND " + consent_covers(COMMENT_LEVELS)
-            quotable = "? AND " + consent_covers(("quotes",))
-            extra = (int(comment.quotable), comment.answer_id, comment.rater_hash, consent_version)
-        guard_params = () if consent_version is None else (comment.answer_id, comment.rater_hash, consent_version)
+        values = (comment.answer_id, comment.rater_hash, comment.text, comment.source.value, int(comment.quotable))
+        member: tuple[object, ...] = ()  # the parameters of each consent_covers condition
+        guard, quotable = "", "?"
+        if consent_version is not None:
+            guard, quotable = " AND " + consent_covers(COMMENT_LEVELS), "? AND " + consent_covers(("quotes",))
+            member = (comment.answer_id, comment.rater_hash, consent_version)
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO comments (answer_id, rater_hash, text, source, quotable, message_id) "
                 f"SELECT ?, ?, ?, ?, {quotable}, ? WHERE 1{guard} ON CONFLICT (message_id) DO NOTHING",
-                (*values, *extra, comment.message_id, *guard_params),
+                (*values, *member, comment.message_id, *member),
             )
             if cursor.rowcount:
                 return cursor.lastrowid
