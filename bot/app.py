@@ -57,10 +57,16 @@ async def run_bot(settings: Settings) -> None:
         await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
             log.info("signal received: finishing answers in flight, then shutting down")
+            if not bot.set_up:
+                # Still logging in or setting up (migrations, command sync, a rate limit's wait): nothing is being
+                # answered yet, so setting up stops here rather than going on against a closed client.
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
         stopper.cancel()
         await bot.close()
         try:
-            await runner
+            if not runner.cancelled():
+                await runner
         except discord.LoginFailure:
             raise StartupError("Discord rejected CULTUREBOT_DISCORD_TOKEN; copy the bot token again") from None
         except discord.PrivilegedIntentsRequired:

@@ -79,6 +79,7 @@ class CultureBot(commands.Bot):
         self._storage: Storage | None = None
         self._answerer: Answerer | None = None
         self._closing = False
+        self.set_up = False  # setup_hook has finished: the bot may be answering from now on
         self._gc_thresholds: tuple[int, int, int] | None = None  # as before freeze_and_collect_less, while frozen
         self.jobs: Jobs | None = None
         self._caught_up = False
@@ -122,6 +123,7 @@ class CultureBot(commands.Bot):
         )
         self.jobs = Jobs(self._storage, digests)
         await self.jobs.start()
+        self.set_up = True
 
     async def _check_pseudonym_key(self, storage: Storage) -> None:
         """Refuse to run with another key than the database's pseudonyms were made with: a lost or moved key file

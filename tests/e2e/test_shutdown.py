@@ -144,3 +144,21 @@ async def test_a_lost_key_file_stops_the_start_instead_of_making_new_pseudonyms(
     assert "Traceback" not in text
     assert f"culturebot: the pseudonymisation key ({key_file}) is not the one the pseudonyms in" in text
     assert "created a new pseudonymisation key" in text  # and the new key said so in the log
+
+
+async def test_sigterm_while_setting_up_stops_cleanly(world):
+    """A signal while the bot is still setting up (here: waiting out a rate limit on the command sync) stops
+    the setting up and exits 0, instead of going on against a closed client and ending in a traceback."""
+    world.standin.fail_next("PUT", r"/applications/\d+/commands", status=429, retry_after=5, count=3)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=process_env(world), cwd=world.tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    await eventually(lambda: any(r.fault for r in world.standin.requests), 30, "the command sync to be rate limited")
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, output.decode()
+    assert b"Traceback" not in output
+    assert b"shut down cleanly" in output
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
