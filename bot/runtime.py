@@ -230,22 +230,19 @@ class CultureBot(commands.Bot):
             return
         self._closing = True
         try:
-            if self._answerer is not None:
-                await self._answerer.drain(self.settings.shutdown_grace_seconds)
-            if self._reactions_catch_up is not None:
-                # It stops between answers once closing; an answer's database work is not cut off mid-query.
-                await asyncio.wait({self._reactions_catch_up}, timeout=self.settings.shutdown_grace_seconds)
-                self._reactions_catch_up.cancel()
-                await asyncio.gather(self._reactions_catch_up, return_exceptions=True)
-            if self._catch_up is not None:
-                # Let a catch-up digest finish its database work (cancelling mid-query would leave a statement
-                # open); past the grace period it is cancelled and its period resumes at the next start.
-                await asyncio.wait({self._catch_up}, timeout=self.settings.shutdown_grace_seconds)
-                self._catch_up.cancel()
-                await asyncio.gather(self._catch_up, return_exceptions=True)
+            # One grace period for everything still running, waited for together: answers being written, the
+            # reaction catch-up (it stops between answers once closing, so its database work is not cut off
+            # mid-query), a catch-up digest and digests being made (their periods resume at the next start).
+            grace = self.settings.shutdown_grace_seconds
             if self.jobs is not None:
-                self.jobs.shutdown()
-                await self.jobs.digests.wait_idle(self.settings.shutdown_grace_seconds)
+                self.jobs.shutdown()  # no digest starts from here on
+            await asyncio.gather(
+                self._answerer.drain(grace) if self._answerer is not None else _nothing(),
+                _finish_or_cancel(self._reactions_catch_up, grace),
+                _finish_or_cancel(self._catch_up, grace),
+                self.jobs.digests.wait_idle(grace) if self.jobs is not None else _nothing(),
+            )
+            if self.jobs is not None:
                 await self.jobs.digests.close()  # the digest worker processes
             await super().close()
             await self.model.close()
@@ -256,3 +253,16 @@ class CultureBot(commands.Bot):
                 unfreeze(self._gc_thresholds)  # what was frozen at start-up may be collected now
                 self._gc_thresholds = None
         log.info("shut down cleanly")
+
+
+async def _nothing() -> None:
+    """An awaitable that does nothing, for a part of shutdown that has nothing to wait for."""
+
+
+async def _finish_or_cancel(task: asyncio.Task[None] | None, grace: float) -> None:
+    """Let a background task finish within `grace` seconds, then cancel it and wait until it has stopped."""
+    if task is None:
+        return
+    await asyncio.wait({task}, timeout=grace)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

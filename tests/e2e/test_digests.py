@@ -8,6 +8,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,6 +119,27 @@ async def test_missed_digest_is_caught_up_once_at_start(world, run_bot, digest_c
     [(start, end)] = rows(world, "SELECT period_start, period_end FROM digests WHERE digest_id = 2")
     assert start == sqlite_timestamp(last_end)
     assert end > start
+
+
+async def test_shutdown_waits_one_grace_period_for_answers_and_digests_together(world, run_bot, digest_channel):
+    # A catch-up digest waiting out a rate limit on its post, and an answer that takes far longer than the grace
+    # period: each is given the same grace period, at the same time, rather than one after the other.
+    await sent_before(world, datetime.now(UTC) - timedelta(days=21), {"digest_channel_id": digest_channel})
+    world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", retry_after=30)
+    world.model.script(Reply(" ".join(f"w{i}" for i in range(400)), tokens_per_second=10))
+    grace = 2.0
+    async with run_bot(cooldown=0, shutdown_grace_seconds=grace) as bot:
+        await eventually(lambda: any(r.fault for r in world.standin.requests), 90, "the digest's post to wait")
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
+        await eventually(lambda: rows(world, "SELECT outcome FROM answers") == [("streaming",)], what="streaming")
+        started = time.monotonic()
+        await bot.close()
+        took = time.monotonic() - started
+    assert took < 1.75 * grace, f"shutdown took {took:.1f} s with a grace period of {grace} s"
+    assert rows(world, "SELECT outcome, error FROM answers") == [("incomplete", "interrupted by shutdown")]
+    # The digest was not posted; it stays to be posted at the next start.
+    assert digest_posts(world, digest_channel) == []
+    assert rows(world, "SELECT status FROM digests WHERE digest_id = 2") != [("sent",)]
 
 
 async def test_a_digest_waits_for_an_answer_still_being_written(world, run_bot, digest_channel):
