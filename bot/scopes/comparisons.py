@@ -37,8 +37,9 @@ def assign_arm(comparison_id: int, asker_hash: str, alternative_share: float) ->
 def describe(comparison: Comparison) -> str:
     """One line for moderators: which versions, for how many members, since when (and how it ended)."""
     share = comparison.alternative_share
+    current = "current" if comparison.ended_at is None else "then current"  # the scope may have moved on since
     text = (
-        f"Comparison #{comparison.comparison_id}: version {comparison.current.number} (current) for "
+        f"Comparison #{comparison.comparison_id}: version {comparison.current.number} ({current}) for "
         f"{1 - share:.0%} of members against version {comparison.alternative.number} for {share:.0%}, "
         f"since {comparison.started_at[:16].replace('T', ' ')} UTC"
     )

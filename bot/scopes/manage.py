@@ -81,6 +81,13 @@ async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str
         document = load_template(name)
     except UnknownTemplateError as error:
         raise UserFacingError(str(error)[:1].upper() + str(error)[1:]) from None
+    current = await storage.current_scope(guild_id)
+    if current is not None and current.content == document.source_text:
+        # A new version would also end a running comparison, for a change that is none.
+        raise UserFacingError(
+            f"The current scope (version {current.number}) is already the template '{name}'; nothing was changed. "
+            "Change it with `/scope edit` or `/scope upload`."
+        )
     return await store_document(
         storage, guild_id, actor_id, document, ScopeSource.TEMPLATE, f"started from the template '{name}'"
     )

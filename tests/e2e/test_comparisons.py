@@ -85,12 +85,22 @@ async def test_members_are_answered_under_their_randomly_assigned_version(world,
         status = await run(world, moderator, "scope compare-status")
         assert (await reply_text(world, status)).startswith("Running: Comparison #1: version 2 (current)")
 
+        # Choosing the template in use again changes nothing, so it does not end the comparison either.
+        again_used = await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        assert "is already the template 'indonesian-business-jakarta'; nothing was changed" in (
+            await reply_text(world, again_used)
+        )
+        assert rows(world, "SELECT count(*), max(number) FROM scope_versions") == [(2, 2)]
+        assert rows(world, "SELECT ended_at FROM comparisons") == [(None,)]
+
         # A scope change ends the comparison, says so, and everyone is answered under the new version.
         upload = await run(world, moderator, "scope upload", {"file": ("kopi.md", SCOPE_FIXTURE.read_bytes())})
         changed = await reply_text(world, upload)
         assert changed.startswith("Saved as version 3")
         assert "This ended comparison #1 (its arms were versions 2 and 1)" in changed
         assert rows(world, "SELECT end_reason FROM comparisons") == [("the server's scope changed",)]
+        status = await reply_text(world, await run(world, moderator, "scope compare-status"))
+        assert "Comparison #1: version 2 (then current) for 50%" in status, "version 3 is current now"
         system, arm, comparison = await ask(world, members[0], "And on Fridays?")
         assert (arm, comparison) == (None, None)
         assert KOPI_TITLE in system

@@ -74,3 +74,11 @@ async def test_uploading_the_current_file_again_stores_nothing(storage: SqliteSt
     # One changed character is a change.
     change = await upload_scope(storage, cache, GUILD, MODERATOR, data.replace(b"Lagos", b"Lagos ", 1), "scope.md")
     assert change.version.number == 2
+
+
+async def test_using_the_current_template_again_stores_nothing(storage: SqliteStorage) -> None:
+    await started(storage)
+    with pytest.raises(UserFacingError, match=rf"version 1\) is already the template '{TEMPLATE}'; nothing"):
+        await use_template(storage, GUILD, MODERATOR, TEMPLATE)
+    latest = await storage.current_scope(GUILD)
+    assert latest is not None and latest.number == 1
