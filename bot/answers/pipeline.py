@@ -40,7 +40,7 @@ from bot.pseudonyms import Pseudonymizer
 from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache
-from bot.storage import AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
+from bot.storage import SYSTEM_ACTOR, AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
 
 log = logging.getLogger(__name__)
 
@@ -263,11 +263,16 @@ class Answerer:
                 try:
                     scope = self._scopes.document(version)
                 except Exception:  # checked at the start; a later parser may still refuse it
+                    # Its members would silently get the current version and drop out of one arm only: the
+                    # comparison ends instead, for everyone, visibly (/scope compare-status, the audit log).
                     log.warning(
-                        "comparison %s: its %s version does not parse",
+                        "comparison %s: its %s version does not parse; ending the comparison",
                         comparison.comparison_id,
                         assigned,
                         exc_info=True,
+                    )
+                    await self._storage.end_comparison(
+                        question.guild_id, SYSTEM_ACTOR, f"version {version.number} no longer passes validation"
                     )
                 else:
                     comparison_id, arm, scope_version = comparison.comparison_id, assigned, version

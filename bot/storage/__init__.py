@@ -10,6 +10,7 @@ from bot.config import DatabaseBackend, Settings
 from bot.storage.migrations import MigrationError
 from bot.storage.records import (
     DEFAULT_REASON_TAGS,
+    SYSTEM_ACTOR,
     AnswerRecord,
     AnswerResult,
     Arm,
@@ -58,6 +59,7 @@ async def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
 
 __all__ = [
     "DEFAULT_REASON_TAGS",
+    "SYSTEM_ACTOR",
     "AnswerRecord",
     "AnswerResult",
     "Arm",

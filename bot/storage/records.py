@@ -268,6 +268,9 @@ class Forgotten:
     question_threads: list[int]
 
 
+SYSTEM_ACTOR = 0  # the actor of audit entries for what the bot did itself (no Discord user has id 0)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     guild_id: int

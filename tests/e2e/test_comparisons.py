@@ -145,3 +145,24 @@ async def test_compare_refuses_what_cannot_be_compared(world, run_bot, moderator
         status = await say("scope compare-status")
         assert status.startswith("No comparison is running.\nComparison #1:")
     assert rows(world, "SELECT count(*) FROM comparisons WHERE ended_at IS NULL") == [(0,)]
+
+
+async def test_a_comparison_whose_other_version_no_longer_parses_is_ended(world, run_bot, moderator):
+    # Versions stored before a validation rule was added may no longer parse: its arm's members would silently
+    # get the current version and drop out of one arm only. The comparison ends for everyone, visibly.
+    members = [int(world.standin.add_member(world.guild_id, f"member-{i}")["user"]["id"]) for i in range(MEMBERS)]
+    pseudonyms = Pseudonymizer(b"k" * 32)
+    alternative = next(m for m in members if assign_arm(1, pseudonyms.member(m), 0.5) is Arm.ALTERNATIVE)
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        await run(world, moderator, "scope compare", {"version": 1, "share": 50})
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        conn.execute("UPDATE scope_versions SET content = 'no longer a scope' WHERE number = 1")
+    async with run_bot(cooldown=0):
+        system, arm, comparison = await ask(world, alternative, "How do I greet my manager in the morning?")
+        assert (arm, comparison) == (None, None)
+        assert TEMPLATE_TITLE in system, "answered under the current version"
+        status = await reply_text(world, await run(world, moderator, "scope compare-status"))
+        assert status.startswith("No comparison is running.\nComparison #1:")
+        assert "(version 1 no longer passes validation)" in status
+    assert rows(world, "SELECT action FROM audit_log ORDER BY entry_id DESC LIMIT 1") == [("comparison.end",)]
