@@ -13,10 +13,11 @@ carrying `error` fails it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,8 @@ from openai.types.chat import ChatCompletionMessageParam
 from bot.llm.reasoning import ReasoningFilter, Restart, expects_reasoning, join_visible
 from bot.llm.sse import ServerSentEvent, SseDecoder
 from bot.llm.transport import READ_CONTROL, AiohttpTransport, ReadControl
+
+AFTER_DONE_SECONDS = 1.0  # how long the end of a response is read for after [DONE]
 
 
 class ModelError(Exception):
@@ -44,6 +47,7 @@ class StreamStats:
     finish_reason: str | None = None
     done: bool = False  # the stream ended with [DONE] (the protocol's end; some servers send no finish_reason)
     tokens_estimated: bool = False  # the endpoint reported no usage; counts are estimates
+    received_chars: int = 0  # text the model wrote, reasoning included (for the estimate when there is no usage)
     reasoning_cut_off: bool = False  # the stream ended inside the model's reasoning: no answer text came
     started: float = field(default_factory=time.monotonic)
 
@@ -67,6 +71,7 @@ class ModelClient:
         # model's name, or learnt from a stream that had a closing tag without an opening one. Streams then hold
         # their start back until the reasoning is over; others show their first text at once.
         self.expect_reasoning = expects_reasoning(model)
+        self._timeout = timeout
         self._max_tokens = max_tokens
         self._temperature = temperature
         # Local servers need no key, but the client insists on one.
@@ -120,16 +125,19 @@ class ModelClient:
             try:
                 decoder = SseDecoder()
                 done = False
+                pieces = response.aiter_bytes()
+                last_event = time.monotonic()
                 # One step per piece of the response as it arrives, with all the text it completes: a busy bot
                 # that finds several tokens waiting pays for one trip through the pipeline, not one each.
-                async for piece in response.aiter_bytes():
+                async for piece in pieces:
                     texts: list[str] = []
                     failure: Exception | None = None
+                    events = 0
                     for event in decoder.feed(piece):
-                        # Read on to the end after [DONE]: a response read whole keeps its connection.
+                        events += 1
                         done = done or event.data.startswith("[DONE]")
                         if done:
-                            continue
+                            break
                         try:
                             text = visible_text(event, stats, reasoning_filter)
                         except (ModelError, ValueError) as error:
@@ -148,17 +156,29 @@ class ModelClient:
                         yield text
                     if failure is not None:
                         raise failure
-                    # Once the model has finished (or sent [DONE]) only the end of the response is left: read it now.
-                    finished = done or stats.finish_reason is not None
-                    wait = pace() if pace is not None and texts and not finished else 0.0
+                    if done:
+                        break
+                    now = time.monotonic()
+                    if events:
+                        last_event = now
+                    elif now - last_event > self._timeout:
+                        # Keep-alive comments (": PROCESSING") reset the connection's read timeout, not this one:
+                        # a model stuck behind them would hold the member's answer open for ever.
+                        raise ModelError(f"model endpoint sent no data for {self._timeout:g} s, only keep-alives")
+                    # Once the model has finished only the end of the response is left: read it now.
+                    wait = pace() if pace is not None and texts and stats.finish_reason is None else 0.0
                     if wait > 0:
                         await _unread_for(response, wait)
+                if done:
+                    await _read_rest(pieces, AFTER_DONE_SECONDS)
             finally:
                 await response.aclose()
             stats.done = done
             rest = reasoning_filter.flush(cut_off=stats.finish_reason == "length")
             stats.reasoning_cut_off = reasoning_filter.dropped_unfinished and not any(produced)
             if rest:
+                if stats.ttft_ms is None:  # all of it was held back as possible reasoning: it shows only now
+                    stats.ttft_ms = _elapsed_ms(stats.started)
                 produced.append(rest)
                 yield rest
             if reasoning_filter.unopened_close:
@@ -182,7 +202,18 @@ class ModelClient:
                 # Some servers (llama.cpp's among them) send no usage; keep an honest estimate instead.
                 stats.tokens_estimated = True
                 stats.tokens_in = estimate_tokens(" ".join(str(m.get("content", "")) for m in messages))
-                stats.tokens_out = estimate_tokens("".join(produced))
+                # From everything the model wrote: reasoning (in its field or in tags) costs tokens too.
+                stats.tokens_out = max(estimate_tokens("".join(produced)), round(stats.received_chars / 4))
+
+
+async def _read_rest(pieces: AsyncIterator[bytes], seconds: float) -> None:
+    """Read what follows [DONE], for `seconds` at most: a response read to its end keeps its connection for the
+    next question, but a server that keeps the response open after [DONE] is not waited for (the answer is
+    complete; closing the response then closes the connection)."""
+    with contextlib.suppress(TimeoutError, httpx2.HTTPError, openai.OpenAIError):
+        async with asyncio.timeout(seconds):  # no yield in here: the timeout stays in this generator's step
+            async for _ in pieces:
+                pass
 
 
 async def _unread_for(response: httpx2.Response, seconds: float) -> None:
@@ -207,10 +238,25 @@ def visible_text(event: ServerSentEvent, stats: StreamStats, reasoning_filter: R
         choice = read_chunk(event.data, event.event, stats)
         if choice is None:
             return ""
-        # `reasoning_content` and similar fields are ignored; inline <think> blocks are filtered out.
+        # `reasoning_content` and similar fields are left out; inline <think> blocks are filtered out.
         delta = choice.get("delta")
-        content = delta.get("content") if isinstance(delta, dict) else None
-    return reasoning_filter.feed(content) if isinstance(content, str) and content else ""
+        if not isinstance(delta, dict):
+            return ""
+        content = delta.get("content")
+        for field_name in REASONING_FIELDS:
+            reasoning = delta.get(field_name)
+            if isinstance(reasoning, str) and reasoning:
+                stats.received_chars += len(reasoning)
+                reasoning_filter.reasoning_apart()
+    if not isinstance(content, str) or not content:
+        return ""
+    stats.received_chars += len(content)
+    return reasoning_filter.feed(content)
+
+
+# Where servers with a reasoning parser put the model's reasoning: DeepSeek's API and vLLM (`reasoning_content`),
+# OpenRouter and Ollama's OpenAI endpoint (`reasoning`).
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 # Most chunks of a stream carry one piece of content and nothing else that matters, e.g.

@@ -1,8 +1,9 @@
 """Keep a model's reasoning out of the channel.
 
 Reasoning models either send it in a separate field (`reasoning_content`, `reasoning`), which the
-client simply ignores, or inline between `<think>` and `</think>` tags. `ReasoningFilter` removes
-the inline form from a stream whose chunks may split a tag anywhere.
+client leaves out (and which tells the filter the content is all answer: `reasoning_apart`), or inline
+between `<think>` and `</think>` tags. `ReasoningFilter` removes the inline form from a stream whose
+chunks may split a tag anywhere.
 
 Some chat templates (DeepSeek-R1's and its distills', QwQ's, Qwen3 thinking models') put the opening
 `<think>` in the prompt, so a server without a reasoning parser streams `reasoning…</think>answer`: a
@@ -135,6 +136,11 @@ class ReasoningFilter:
         if text:
             self._released = True
         return Restart(text) if restart else text
+
+    def reasoning_apart(self) -> None:
+        """The server sends the model's reasoning in a field of its own (its reasoning parser took it out of the
+        content): the content is the answer, so its start is not held back, nor dropped at a length cut."""
+        self._holding = False
 
     def flush(self, *, cut_off: bool = False) -> str:
         """At the end of the stream: release held text unless it is an unfinished reasoning block.

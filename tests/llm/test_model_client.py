@@ -6,7 +6,18 @@ import time
 import pytest
 
 from bot.llm.client import ModelClient, ModelError, StreamStats
-from bot.sandbox.fake_openai import CutStream, FakeOpenAI, Hang, MalformedChunk, RateLimited, Reply, ServerError
+from bot.sandbox.fake_openai import (
+    CutStream,
+    EndsQuietly,
+    FakeOpenAI,
+    Hang,
+    HoldsAfterDone,
+    KeepAliveOnly,
+    MalformedChunk,
+    RateLimited,
+    Reply,
+    ServerError,
+)
 
 MESSAGES = [{"role": "system", "content": "guidance"}, {"role": "user", "content": "question"}]
 
@@ -168,3 +179,73 @@ async def test_a_read_timeout_mid_stream_keeps_what_arrived(fake, make_client):
         async for part in make_client(retries=0, timeout=0.4).stream(MESSAGES, StreamStats()):
             received.append(part)
     assert "".join(received) == "first"
+
+
+async def test_an_r1_model_behind_a_reasoning_parser_streams_its_answer_and_keeps_it_at_the_length_limit(
+    fake, make_client
+):
+    # OpenRouter, DeepSeek's API and vLLM's reasoning parser send the reasoning in a field of its own: the
+    # content is then all answer, though the model's name says its reasoning would open in the prompt.
+    client = make_client()
+    client.expect_reasoning = True
+    answer = " ".join(f"word{i}" for i in range(60))
+    for field_name in ("reasoning_content", "reasoning"):
+        fake.script(
+            Reply(
+                answer,
+                reasoning="weighing the hierarchy " * 20,
+                reasoning_field=field_name,
+                finish_reason="length",
+                tokens_per_second=400,
+            )
+        )
+        parts, stats = await collect(client)
+        assert "".join(parts) == answer, field_name
+        assert len(parts) > 1, "streamed as it came, not held back to the end"
+        assert not stats.reasoning_cut_off
+
+
+async def test_an_answer_held_back_to_the_end_gets_its_time_to_first_text(fake, make_client):
+    client = make_client()
+    client.expect_reasoning = True
+    fake.script(Reply("Use Pak.", ttft=0.2))  # no tag: held as possible reasoning until the end
+    parts, stats = await collect(client)
+    assert "".join(parts) == "Use Pak."
+    assert stats.ttft_ms is not None and stats.ttft_ms >= 200
+
+
+async def test_estimated_tokens_count_the_reasoning_too(fake, make_client):
+    # An endpoint without usage: the estimate covers what the model wrote, reasoning included.
+    for reply in (
+        Reply("Use Pak.", reasoning="r" * 6000, fault=EndsQuietly()),
+        Reply("<think>" + "r" * 6000 + "</think>Use Pak.", fault=EndsQuietly()),
+    ):
+        fake.script(reply)
+        parts, stats = await collect(make_client())
+        assert "".join(parts) == "Use Pak."
+        assert stats.tokens_estimated and stats.tokens_out is not None and stats.tokens_out >= 1500
+
+
+async def test_a_model_stuck_behind_keep_alive_comments_fails_after_the_timeout(fake, make_client):
+    fake.script(Reply("Too late.", fault=KeepAliveOnly(seconds=30, every=0.2)))
+    started = time.monotonic()
+    with pytest.raises(ModelError, match=r"sent no data for 1 s, only keep-alives"):
+        await collect(make_client(retries=0, timeout=1.0))
+    assert time.monotonic() - started < 5
+    # Keep-alives while the model starts, then its answer within the timeout: nothing wrong.
+    fake.script(Reply("Worth the wait.", fault=KeepAliveOnly(seconds=0.6, every=0.2)))
+    parts, _ = await collect(make_client(retries=0, timeout=1.0))
+    assert "".join(parts) == "Worth the wait."
+
+
+async def test_a_response_kept_open_after_done_ends_the_stream_at_done(fake, make_client):
+    fake.script(Reply("Complete answer.", fault=HoldsAfterDone(seconds=30)))
+    started = time.monotonic()
+    parts, stats = await collect(make_client(retries=0, timeout=10.0))
+    assert "".join(parts) == "Complete answer."
+    assert stats.done and stats.finish_reason == "stop"
+    assert time.monotonic() - started < 5, "not waiting for the server to end the response"
+    # The next question still works (the connection was closed, not left half-read).
+    fake.script("Next.")
+    parts, _ = await collect(make_client())
+    assert parts == ["Next."]

@@ -135,7 +135,24 @@ class EndsQuietly:
     says whether the answer was complete."""
 
 
-Fault = RateLimited | ServerError | Hang | CutStream | MalformedChunk | EndsQuietly
+@dataclass(frozen=True, slots=True)
+class KeepAliveOnly:
+    """Send the first chunk, then only SSE comments (`: PROCESSING`, as OpenRouter sends while its upstream
+    model works) every `every` seconds for `seconds`, then the reply as usual. Each comment resets a client's
+    read timeout; only the events' absence says the model is stuck."""
+
+    seconds: float = 30.0
+    every: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class HoldsAfterDone:
+    """Send the whole reply and `[DONE]`, then keep the response open for `seconds` before ending it."""
+
+    seconds: float = 30.0
+
+
+Fault = RateLimited | ServerError | Hang | CutStream | MalformedChunk | EndsQuietly | KeepAliveOnly | HoldsAfterDone
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from ._model import (
     EndsQuietly,
     Fault,
     Hang,
+    HoldsAfterDone,
+    KeepAliveOnly,
     MalformedChunk,
     RateLimited,
     RecordedRequest,
@@ -409,6 +411,12 @@ class FakeOpenAI:
             start = time.monotonic()
             record.first_chunk_at = start
             await resp.write(chunk({"role": "assistant", "content": ""}))
+            if isinstance(fault, KeepAliveOnly):
+                until = time.monotonic() + fault.seconds
+                while time.monotonic() < until:
+                    await self._sleep(fault.every)
+                    await resp.write(b": PROCESSING\n\n")
+                start = time.monotonic()
 
             pieces: Iterable[tuple[str, str]] = [
                 *(("reasoning", p) for p in split_tokens(reply.reasoning or "")),
@@ -444,6 +452,8 @@ class FakeOpenAI:
                 usage_event = {**base, "choices": [], "usage": self._usage(body, reply).as_json()}
                 await resp.write(b"data: " + json.dumps(usage_event).encode() + b"\n\n")
             await resp.write(b"data: [DONE]\n\n")
+            if isinstance(fault, HoldsAfterDone):
+                await self._sleep(fault.seconds)
             await resp.write_eof()
         except ConnectionError:
             record.client_left = True
