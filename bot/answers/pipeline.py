@@ -54,6 +54,11 @@ SCOPE_UNREADABLE_LINE = (
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
+STOPPED_EARLY_NOTE = "\n\n*(answer incomplete: the model stopped before finishing it)*"
+FILTERED_NOTE = "\n\n*(answer incomplete: the model provider's content filter stopped it)*"
+# finish_reason values that say the model ended its answer itself; any other (content_filter, error, abort,
+# tool_calls, …) says the text may stop mid-way.
+FINISHED = frozenset({"stop", "eos", "end_turn", "stop_sequence"})
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 NO_TEXT_ERROR = "the model returned no text"
 REASONING_CUT_ERROR = "the model's length limit was reached while it was still reasoning: no answer text came"
@@ -395,10 +400,16 @@ class Answerer:
             return Outcome.FAILED
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, REASONING_CUT_ERROR if stats.reasoning_cut_off else NO_TEXT_ERROR
+            if stats.finish_reason is not None and stats.finish_reason not in FINISHED | {"length"}:
+                error += f" (finish_reason {stats.finish_reason!r})"
         elif outcome is Outcome.OK and reply.truncated:
             outcome, error = Outcome.INCOMPLETE, SHORTENED_ERROR
         elif outcome is Outcome.OK and stats.finish_reason == "length":
             outcome, error, note = Outcome.INCOMPLETE, LENGTH_ERROR, LENGTH_NOTE + note
+        elif outcome is Outcome.OK and stats.finish_reason is not None and stats.finish_reason not in FINISHED:
+            filtered = stats.finish_reason == "content_filter"
+            error = f"the model stopped early (finish_reason {stats.finish_reason!r}): the answer may be cut off"
+            outcome, note = Outcome.INCOMPLETE, (FILTERED_NOTE if filtered else STOPPED_EARLY_NOTE) + note
         elif outcome is Outcome.OK and stats.finish_reason is None and not stats.done:
             # The response ended cleanly but without the protocol's end: nothing says the answer was complete.
             outcome, error = Outcome.INCOMPLETE, UNFINISHED_ERROR

@@ -10,6 +10,7 @@ import pytest
 
 from bot.answers.pipeline import (
     BUSY,
+    FILTERED_NOTE,
     LENGTH_ERROR,
     LENGTH_NOTE,
     MODEL_FAILED_LINE,
@@ -18,6 +19,7 @@ from bot.answers.pipeline import (
     SCOPE_UNREADABLE_LINE,
     SETUP_ERROR,
     SHORTENED_ERROR,
+    STOPPED_EARLY_NOTE,
 )
 from bot.answers.streaming import CURSOR, TRUNCATED_NOTE
 from bot.sandbox.fake_openai import Reply
@@ -193,6 +195,25 @@ async def test_an_answer_cut_by_the_length_limit_says_so_and_is_recorded_incompl
         await eventually(lambda: len(finished_answers(world)) == 2, what="the whole answer")
         assert rows(world, "SELECT outcome, error FROM answers WHERE answer_id = 2") == [("ok", None)]
         assert world.standin.bot_messages(world.channel_id)[-1].content == "A whole answer."
+
+
+async def test_an_answer_stopped_by_a_content_filter_or_an_error_is_recorded_incomplete(world, run_bot):
+    world.model.script(
+        Reply("Bring a small gift and", finish_reason="content_filter"),
+        Reply("Greet the eldest", finish_reason="error"),
+        Reply("", finish_reason="content_filter"),
+    )
+    async with run_bot(cooldown=0):
+        for index, note in enumerate((FILTERED_NOTE, STOPPED_EARLY_NOTE, None), start=1):
+            await world.standin.send_message(world.channel_id, world.asker_id, world.mention(f"Question {index}?"))
+            await eventually(lambda: len(finished_answers(world)) == index, what=f"answer {index}")  # noqa: B023
+            if note is not None:
+                assert world.standin.bot_messages(world.channel_id)[-1].content.endswith(note.strip())
+    assert rows(world, "SELECT outcome, error FROM answers ORDER BY answer_id") == [
+        ("incomplete", "the model stopped early (finish_reason 'content_filter'): the answer may be cut off"),
+        ("incomplete", "the model stopped early (finish_reason 'error'): the answer may be cut off"),
+        ("failed", "the model returned no text (finish_reason 'content_filter')"),
+    ]
 
 
 async def test_refusals_open_no_thread(world, run_bot, moderator):  # noqa: F811
