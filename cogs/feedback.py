@@ -16,7 +16,7 @@ from bot.feedback.catch_up import member_rating_reactions
 from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
 from bot.feedback.consent import AskCooldown
 from bot.feedback.ratings import RatingChange, apply_reaction
-from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton
+from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, submit_comment_form
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 from bot.storage import AnswerRecord, CommentSource
@@ -104,6 +104,10 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
         await self._on_reaction(event, added=False)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await submit_comment_form(interaction)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Self, cast
 
 import discord
@@ -211,7 +211,7 @@ async def open_comment_form(interaction: discord.Interaction, answer_id: int) ->
     elif consent is not None and not consent.level.allows_comments:
         await interaction.response.send_message(RATINGS_ONLY_REPLY, ephemeral=True)
     else:
-        await interaction.response.send_modal(CommentModal(answer_id))
+        await send_comment_form(interaction, answer_id)
 
 
 class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CONSENT_TEMPLATE):
@@ -285,7 +285,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             if change is RatingChange.STORED:
                 await thank_for_rating(interaction, answer, value, settings)
         elif self.pending == COMMENT_PENDING and self.level.allows_comments:
-            await interaction.response.send_modal(CommentModal(self.answer_id))
+            await send_comment_form(interaction, self.answer_id)
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
 
@@ -391,42 +391,86 @@ class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"c
         await interaction.response.send_message(reply, ephemeral=True)
 
 
+COMMENT_FORM = re.compile(r"^cb:comment-form:(?P<answer>\d+)$")
+COMMENT_INPUT = "comment"
+COMMENT_SAVED_REPLIES = {
+    CommentResult.STORED: "Thanks, your comment is saved.",
+    CommentResult.DUPLICATE: "Thanks, your comment is saved.",
+    CommentResult.NOT_ALLOWED: RATINGS_ONLY_REPLY,
+    CommentResult.DECLINED: DECLINED_REPLY,
+    CommentResult.NEEDS_CONSENT: "Please choose whether to take part first: rate the answer or use `/privacy consent`.",
+}
+
+
 class CommentModal(discord.ui.Modal):
+    """The comment form's layout. Its submission is handled by `submit_comment_form`, from the submission's own
+    data (the answer in the form's id, the text in its input, the member who sent it), not by this object:
+    discord.py keys open forms by their id alone, so two members' forms on one answer met (one member's words were
+    saved under the other's name), and forms open across a restart were lost."""
+
     def __init__(self, answer_id: int) -> None:
         super().__init__(title="Comment on this answer", timeout=None, custom_id=f"cb:comment-form:{answer_id}")
-        self.answer_id = answer_id
-        self.text: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
-            label="Your comment",
-            style=discord.TextStyle.paragraph,
-            placeholder=COMMENT_PROMPT[:100],
-            max_length=MAX_COMMENT_CHARS,
-            required=True,
+        self.add_item(
+            discord.ui.TextInput(
+                label="Your comment",
+                style=discord.TextStyle.paragraph,
+                placeholder=COMMENT_PROMPT[:100],
+                max_length=MAX_COMMENT_CHARS,
+                required=True,
+                custom_id=COMMENT_INPUT,
+            )
         )
-        self.add_item(self.text)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
+
+async def send_comment_form(interaction: discord.Interaction, answer_id: int) -> None:
+    form = CommentModal(answer_id)
+    await interaction.response.send_modal(form)
+    form.stop()  # out of discord.py's store of open forms: see CommentModal
+
+
+async def submit_comment_form(interaction: discord.Interaction) -> bool:
+    """Save a submitted comment form; False when the interaction is not one."""
+    data = interaction.data
+    if interaction.type is not discord.InteractionType.modal_submit or not isinstance(data, dict):
+        return False
+    match = COMMENT_FORM.match(str(data.get("custom_id", "")))
+    if match is None:
+        return False
+    try:
         bot = client(interaction)
-        answer = await answer_or_gone(interaction, self.answer_id)
+        answer = await answer_or_gone(interaction, int(match["answer"]))
         result = await save_comment(
             bot.storage,
             bot.pseudonyms,
             answer,
             user_id=interaction.user.id,
-            text=self.text.value,
+            text=submitted_text(cast(list[dict[str, Any]], data.get("components") or [])),
             source=CommentSource.MODAL,
         )
-        replies = {
-            CommentResult.STORED: "Thanks, your comment is saved.",
-            CommentResult.DUPLICATE: "Thanks, your comment is saved.",
-            CommentResult.NOT_ALLOWED: RATINGS_ONLY_REPLY,
-            CommentResult.DECLINED: DECLINED_REPLY,
-            CommentResult.NEEDS_CONSENT: "Please choose whether to take part first: rate the answer or use "
-            "`/privacy consent`.",
-        }
-        await interaction.response.send_message(replies[result], ephemeral=True)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+        await interaction.response.send_message(COMMENT_SAVED_REPLIES[result], ephemeral=True)
+    except Exception as error:
         await report_error(interaction, error)
+    return True
+
+
+def submitted_text(components: list[dict[str, Any]]) -> str:
+    """The comment in a submitted form: its input's value, or the only input's (a form opened before the input
+    had a fixed id)."""
+    inputs = list(_text_inputs(components))
+    for component in inputs:
+        if component.get("custom_id") == COMMENT_INPUT:
+            return str(component.get("value") or "")
+    return str(inputs[0].get("value") or "") if len(inputs) == 1 else ""
+
+
+def _text_inputs(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The text inputs of a submission, in action rows (type 1) or labels (type 18)."""
+    for component in components:
+        if component.get("type") == discord.ComponentType.text_input.value:
+            yield component
+        yield from _text_inputs(component.get("components") or [])
+        if isinstance(inner := component.get("component"), dict):
+            yield from _text_inputs([inner])
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

@@ -197,6 +197,52 @@ async def test_comment_form_and_its_edge_cases(world, run_bot):
         assert not any(m.pings_anyone for m in world.standin.bot_messages(world.channel_id))
 
 
+async def test_comment_forms_of_two_members_on_one_answer_each_save_their_own_words(world, run_bot):
+    pseudonyms = Pseudonymizer(b"k" * 32)  # the key the test settings use
+    names = {pseudonyms.member(world.member_id): "budi", pseudonyms.member(world.asker_id): "ayu"}
+
+    async def open_form(member):
+        opened = await click(world, answer, member, button(answer, "cb:comment:"))
+        [text_input] = [c for row in opened.modal["components"] for c in row["components"]]
+        return opened, text_input["custom_id"]
+
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "quotes")
+        await give_consent(db(world), world.guild_id, world.asker_id, "quotes")
+        # Both open the form, then the first to open it submits first; then both at once.
+        (budi, budi_input), (ayu, ayu_input) = await open_form(world.member_id), await open_form(world.asker_id)
+        sent = await world.standin.submit_modal(budi, world.member_id, values={budi_input: "Budi: say Bapak."})
+        assert (await world.standin.wait_for_interaction_response(sent)).response_data["content"] == (
+            "Thanks, your comment is saved."
+        )
+        sent = await world.standin.submit_modal(ayu, world.asker_id, values={ayu_input: "Ayu: say Ibu."})
+        await world.standin.wait_for_interaction_response(sent)
+        (budi, budi_input), (ayu, ayu_input) = await open_form(world.member_id), await open_form(world.asker_id)
+        both = await asyncio.gather(
+            world.standin.submit_modal(budi, world.member_id, values={budi_input: "Budi again."}),
+            world.standin.submit_modal(ayu, world.asker_id, values={ayu_input: "Ayu again."}),
+        )
+        for sent in both:
+            record = await world.standin.wait_for_interaction_response(sent)
+            assert record.response_data["content"] == "Thanks, your comment is saved."
+        # A form opened before a restart is saved after it.
+        budi, budi_input = await open_form(world.member_id)
+    async with run_bot():
+        sent = await world.standin.submit_modal(budi, world.member_id, values={budi_input: "Budi after the restart."})
+        assert (await world.standin.wait_for_interaction_response(sent)).response_data["content"] == (
+            "Thanks, your comment is saved."
+        )
+    stored = sorted((names[rater], text) for rater, text in rows(world, "SELECT rater_hash, text FROM comments"))
+    assert stored == [
+        ("ayu", "Ayu again."),
+        ("ayu", "Ayu: say Ibu."),
+        ("budi", "Budi after the restart."),
+        ("budi", "Budi again."),
+        ("budi", "Budi: say Bapak."),
+    ]
+
+
 async def test_reply_comment_is_stored_once_and_confirmed(world, run_bot):
     async with run_bot():
         answer = await ask(world)
