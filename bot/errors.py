@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 PERMISSION_LABELS = {"manage_guild": "Manage Server", "view_channel": "View Channels"}
 MAX_LISTED_PROBLEMS = 12
 MESSAGE_LIMIT = 2000  # characters in a Discord message
+# Discord not reached at all (no HTTP answer): the request may or may not have arrived.
+UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
 
 
 def shortened(text: str, limit: int) -> str:

@@ -38,7 +38,10 @@ class Jobs:
 
     async def retention(self, now: datetime | None = None) -> None:
         """The daily purge: raw text in the database, and digest folders past the retention period."""
-        await run_retention(self._storage, now)
+        if any(await run_retention(self._storage, now)):
+            # Digests not posted yet hold texts just purged (up to a period older than their folder): they go, and
+            # are remade from the database when they are sent.
+            await self.digests.member_data_deleted()
         if pruned := await self.digests.prune_files(now):
             log.info("retention: removed %d digest folder(s) older than their server's retention period", pruned)
 

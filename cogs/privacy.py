@@ -35,15 +35,16 @@ class ForgetConfirm(discord.ui.View):
         # Deferred: renaming the threads named after the member's questions can take a few requests.
         await interaction.response.defer()
         summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
+        # Digests not posted yet are kept on disk as files, with texts now deleted from the database: they go
+        # too, and are remade from the database when they are sent (one being made is made again).
+        discarding = self.bot.jobs.digests.member_data_deleted() if self.bot.jobs is not None else None
         text = summary.text
         if summary.question_threads:
             renamed = await rename_question_threads(self.bot, summary.question_threads)
             text += f" Threads named after your questions renamed: {renamed} of {len(summary.question_threads)}."
         await interaction.edit_original_response(content=text, view=None)
-        if self.bot.jobs is not None:
-            # Digests not posted yet are kept on disk as files, with texts now deleted from the database: they go
-            # too, and are remade from the database when they are sent.
-            await self.bot.jobs.digests.discard_files()
+        if discarding is not None:
+            await discarding
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:

@@ -26,7 +26,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import discord
 
 from bot.answers.safety import NO_PINGS
@@ -35,7 +34,7 @@ from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period, due_period, saved_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
-from bot.errors import MESSAGE_LIMIT, shortened
+from bot.errors import MESSAGE_LIMIT, UNREACHABLE, shortened
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,6 @@ HISTORY_SCAN = 50  # recent channel messages checked for a digest that was poste
 WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy ones were waited for already)
 ANSWERS_SETTLE_WITHIN = 270.0  # the longest an answer takes with default settings (Settings.answer_time_limit)
 SETTLE_POLL = 0.5  # seconds between checks for answers still being written
-# Discord not reached at all (no HTTP answer): the request may or may not have arrived.
-UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
 RETRY_PENDING_EVERY_MINUTES = 10  # digests made but not posted (Discord failed) are tried again this often
 # A digest whose making failed (disk full, database busy, a bug) is made again by the retry job this many times in
 # all, then only at the next start: a fault that lasts is not repeated every 10 minutes. A worker that died
@@ -186,6 +183,8 @@ class DigestService:
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deletions = 0  # times members' data was deleted: a digest made meanwhile is made again without it
+        self._discarding: set[asyncio.Task[int]] = set()  # member_data_deleted's tasks (kept until done)
 
     def directory(self, record: DigestRecord, period: Period) -> Path:
         """Where a claimed digest's files go: named by its period, and by its id, since two digests can cover
@@ -353,6 +352,17 @@ class DigestService:
             )
         return removed
 
+    def member_data_deleted(self) -> asyncio.Task[int]:
+        """Members' texts or feedback were just deleted from the database (/privacy forget, consent withdrawn,
+        retention): digests being made are made again before they are posted, and the files of those not posted
+        yet are removed (`discard_files`, in a task: it waits for digests being made, and the member's click
+        must be answered now). The task gives how many folders were removed."""
+        self._deletions += 1
+        task = asyncio.create_task(self.discard_files(), name="digests: discard files")
+        self._discarding.add(task)
+        task.add_done_callback(self._discarding.discard)
+        return task
+
     async def discard_files(self) -> int:
         """Remove every digest folder on disk, and so the digests not posted yet (posted ones' folders are gone
         already); how many. They hold texts that `/privacy forget` deletes from the database; each is remade from
@@ -442,7 +452,14 @@ class DigestService:
         try:
             if settle:
                 await self._answers_settled(record.guild_id, period)
-            return await self.make_files(record.guild_id, period, directory)
+            deletions = self._deletions
+            files = await self.make_files(record.guild_id, period, directory)
+            while self._deletions != deletions:
+                # A member asked to be forgotten, withdrew consent or retention purged texts while the rows were
+                # being read and used: posted, the digest would still carry them. Made again from the database.
+                deletions = self._deletions
+                files = await self.make_files(record.guild_id, period, directory)
+            return files
         except WorkerStopped:
             log.error(
                 "digest %d (server %d, %s - %s) could not be made: its worker process stopped before finishing; "

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.errors import UNREACHABLE
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import Storage
@@ -102,6 +103,7 @@ async def rename_question_threads(client: discord.Client, thread_ids: Sequence[i
             if archived:
                 await thread.edit(archived=True)
             renamed += 1
-        except discord.HTTPException as error:
-            log.warning("could not rename thread %d after a member asked to be forgotten: %s", thread_id, error)
+        except (discord.HTTPException, *UNREACHABLE) as error:
+            # One thread's failure (or Discord out of reach) must not keep the others, or the reply, back.
+            log.warning("could not rename thread %d after a member asked to be forgotten: %r", thread_id, error)
     return renamed

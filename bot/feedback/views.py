@@ -255,7 +255,11 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         rater = bot.pseudonyms.member(interaction.user.id)
         # The version shown, not the one current at the click: for an agreement the two are equal (checked
         # above); a refusal from an old, unversioned notice is recorded under the current version.
-        await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
+        lowered = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
+        if lowered and bot.jobs is not None:
+            # Their comments (or ratings, or quotability) are gone from the database: digests not posted yet must
+            # not carry them either.
+            bot.jobs.digests.member_data_deleted()
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: nothing you give will be stored, and I won't ask again. "

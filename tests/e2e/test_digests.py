@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +14,8 @@ import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.digests.service import HISTORY_UNREADABLE
 from bot.sandbox.fake_openai import Reply
@@ -237,13 +241,83 @@ async def test_forget_removes_digest_files_not_posted_yet(world, run_bot, modera
         reply = await run(world, moderator, "digest channel", {"channel": digest_channel})
         assert "Sent 1 digest(s)" in await reply_text(world, reply)
         [post] = digest_posts(world, digest_channel)
-        texts = [attachment.data for attachment in post.attachments if not attachment.filename.endswith(".zip")]
-        for attachment in post.attachments:
-            if attachment.filename.endswith(".zip"):
-                with zipfile.ZipFile(io.BytesIO(attachment.data)) as bundle:
-                    texts += [bundle.read(name) for name in bundle.namelist()]
+        texts = posted_texts(post)
         assert any(b"Answer number 0." in text for text in texts), "the answer is still in the digest"
         assert not any(b"Question 0?" in text for text in texts)
+
+
+def posted_texts(post) -> list[bytes]:
+    """Every attachment of a digest post, and every file in its zip bundle."""
+    texts = [attachment.data for attachment in post.attachments if not attachment.filename.endswith(".zip")]
+    for attachment in post.attachments:
+        if attachment.filename.endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(attachment.data)) as bundle:
+                texts += [bundle.read(name) for name in bundle.namelist()]
+    return texts
+
+
+async def test_a_digest_being_made_when_a_member_is_forgotten_is_made_again_without_them(
+    world, run_bot, moderator, digest_channel
+):
+    from tests.e2e.test_feedback import forget
+
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        assert bot.jobs is not None
+        digests = bot.jobs.digests
+        # The digest's rows are read and its files made; it is then held (as a slow statistics step would be)
+        # while the asker asks to be forgotten.
+        made, release, makes = asyncio.Event(), asyncio.Event(), []
+        make_files = digests.make_files
+
+        async def held(*args, **kwargs):
+            files = await make_files(*args, **kwargs)
+            makes.append(b"Question 0?" in files.markdown.read_bytes())
+            made.set()
+            await release.wait()
+            return files
+
+        digests.make_files = held
+        due = asyncio.create_task(digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7)))
+        await asyncio.wait_for(made.wait(), 60)
+        assert "Deleted:" in await forget(world, world.asker_id)
+        release.set()
+        record = await asyncio.wait_for(due, 60)
+        assert record is not None and record.status is DigestStatus.SENT
+        assert makes == [True, False], "made again after the forget, from the database as it is now"
+        [post] = digest_posts(world, digest_channel)
+        texts = posted_texts(post)
+        assert any(b"Answer number 0." in text for text in texts)
+        assert not any(b"Question 0?" in text for text in texts)
+
+
+@pytest.mark.parametrize("deletion", ["consent withdrawn", "retention"])
+async def test_deleted_feedback_takes_the_files_of_digests_not_posted_yet_along(
+    world, run_bot, moderator, digest_channel, deletion
+):
+    from tests.e2e.test_feedback import button_labeled, click
+
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
+        assert bot.jobs is not None
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert record is not None and record.status is DigestStatus.UNDELIVERED
+        assert record.files_dir is not None and Path(record.files_dir).is_dir()
+        if deletion == "retention":
+            # Texts up to a period older than the folder: the folder is not past the retention period yet.
+            later = (datetime.now(UTC) + timedelta(days=3)).timestamp()
+            os.utime(record.files_dir, (later, later))
+            await bot.jobs.retention(now=datetime.now(UTC) + timedelta(days=181))
+            assert rows(world, "SELECT question FROM answers") == [("",)]
+        else:
+            notice = (await run(world, world.member_id, "privacy consent")).original
+            await click(world, notice, world.member_id, button_labeled(notice, "No, thanks"))
+            assert rows(world, "SELECT count(*) FROM ratings") == [(1,)], "the member's rating is gone"
+        await eventually(lambda: not Path(record.files_dir).exists(), what="the kept digest's files to go")
+        assert rows(world, "SELECT status FROM digests WHERE digest_id = ?", (record.digest_id,)) == [("undelivered",)]
 
 
 async def with_log_and_digest_channels(world, moderator, digest_channel) -> int:

@@ -36,8 +36,9 @@ class FeedbackStore(SqliteConnection):
 
     async def set_consent(
         self, guild_id: int, member_hash: str, level: ConsentLevel, consent_version: str, *, dm_opt_in: bool = False
-    ) -> None:
-        """Record a member's decision (and keep it in the history of decisions)."""
+    ) -> int:
+        """Record a member's decision (and keep it in the history of decisions); how many of their ratings and
+        comments the decision deleted or made unquotable."""
         async with self._transaction() as conn:
             await ensure_guild_row(conn, guild_id)
             await conn.execute(
@@ -52,25 +53,31 @@ class FeedbackStore(SqliteConnection):
                 "INSERT INTO consent_events (guild_id, member_hash, level, consent_version) VALUES (?, ?, ?, ?)",
                 (guild_id, member_hash, level.value, consent_version),
             )
+            changed = 0
             if not level.allows_comments:
                 # Withdrawing consent for comments removes the comments already given in this server.
-                await conn.execute(
+                cursor = await conn.execute(
                     "DELETE FROM comments WHERE rater_hash = ? AND answer_id IN "
                     "(SELECT answer_id FROM answers WHERE guild_id = ?)",
                     (member_hash, guild_id),
                 )
+                changed += cursor.rowcount
             if not level.allows_ratings:
-                await conn.execute(
+                cursor = await conn.execute(
                     "DELETE FROM ratings WHERE rater_hash = ? AND answer_id IN "
                     "(SELECT answer_id FROM answers WHERE guild_id = ?)",
                     (member_hash, guild_id),
                 )
+                changed += cursor.rowcount
             if not level.allows_quotes:
-                await conn.execute(
-                    "UPDATE comments SET quotable = 0 WHERE rater_hash = ? AND answer_id IN "
+                cursor = await conn.execute(
+                    # Only those still quotable: the count says what this decision changed.
+                    "UPDATE comments SET quotable = 0 WHERE quotable = 1 AND rater_hash = ? AND answer_id IN "
                     "(SELECT answer_id FROM answers WHERE guild_id = ?)",
                     (member_hash, guild_id),
                 )
+                changed += cursor.rowcount
+            return changed
 
     # Reasons and comments
 
