@@ -44,9 +44,10 @@ class Period:
 
 def make_trigger(cron: str, timezone: str) -> CronTrigger:
     """A trigger from a 5-field cron expression or a preset, or a UserFacingError saying what is wrong."""
+    timezone = timezone.strip()
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region's folder (`Asia`), a name too long
         raise UserFacingError(
             f"`{timezone}` is not a time zone; use an IANA name such as `Asia/Jakarta` or `Europe/Berlin`."
         ) from None

@@ -189,9 +189,15 @@ def test_rare_schedules_are_found_up_to_lookback():
     [
         ("every tuesday", "UTC", "is not a schedule"),
         ("0 9 * * mon", "Mars/Olympus", "is not a time zone"),
+        ("weekly", "Asia", "`Asia` is not a time zone"),  # a region's folder in the tz database
+        ("weekly", "x" * 300, "is not a time zone"),  # longer than a file name can be
         ("61 9 * * *", "UTC", "is not a schedule"),
     ],
 )
 def test_bad_schedules_say_what_is_wrong(cron, timezone, message):
     with pytest.raises(UserFacingError, match=message):
         make_trigger(cron, timezone)
+
+
+def test_a_time_zone_with_stray_spaces_is_taken():
+    assert str(make_trigger("weekly", " Asia/Jakarta ").timezone) == "Asia/Jakarta"
