@@ -25,6 +25,13 @@ MESSAGE_LIMIT = 2000  # characters in a Discord message
 UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
 
 
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server a command was used in; refused (with the error handler's message) in direct messages."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
 def shortened(text: str, limit: int) -> str:
     """The text, cut to `limit` characters with an ellipsis when longer (a Discord message's limit)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

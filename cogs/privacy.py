@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import discord
@@ -9,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
+from bot.errors import UNREACHABLE, guild_id_of, report_error
 from bot.feedback.consent import consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
 from bot.feedback.privacy import export_member, forget_member, rename_question_threads, status_text
@@ -19,13 +21,30 @@ from bot.runtime import CultureBot
 PRIVACY_CONSENT_SUFFIX = "\n\nChoosing less than before deletes what you gave beyond it in this server."
 
 
-class ForgetConfirm(discord.ui.View):
-    """One more click before deleting everything; only the member who asked can click."""
+FORGET_LISTENS = 600.0  # seconds the confirmation's buttons work (its message can be edited for 15 minutes)
+FORGET_EXPIRED = "This request expired, so nothing was deleted. Run `/privacy forget` again to delete your data."
 
-    def __init__(self, bot: CultureBot, user_id: int) -> None:
-        super().__init__(timeout=120)
+
+class ForgetConfirm(discord.ui.View):
+    """One more click before deleting everything; only the member who asked can click.
+
+    It listens for 10 minutes (within the 15 during which its message can still be edited), then its buttons are
+    taken away with a note, so that no button is left on screen that does nothing when clicked."""
+
+    def __init__(self, bot: CultureBot, asked: discord.Interaction) -> None:
+        super().__init__(timeout=FORGET_LISTENS)
         self.bot = bot
-        self.user_id = user_id
+        self.user_id = asked.user.id
+        self.asked = asked
+
+    async def on_timeout(self) -> None:
+        with contextlib.suppress(discord.HTTPException, *UNREACHABLE):
+            await self.asked.edit_original_response(content=FORGET_EXPIRED, view=None)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[ForgetConfirm], /
+    ) -> None:
+        await report_error(interaction, error)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return interaction.user.id == self.user_id
@@ -60,15 +79,15 @@ class Privacy(commands.Cog):
     @privacy.command(name="status", description="What you agreed to and what is stored about you")
     @app_commands.guild_only()
     async def status(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        text = await status_text(self.bot.storage, self.bot.pseudonyms, interaction.guild_id, interaction.user.id)
+        # guild_only on a subcommand is not enforced (the group is offered in DMs for export and forget).
+        guild_id = guild_id_of(interaction)
+        text = await status_text(self.bot.storage, self.bot.pseudonyms, guild_id, interaction.user.id)
         await interaction.response.send_message(text, ephemeral=True)
 
     @privacy.command(name="consent", description="Read the research notice and choose (or change) what is kept")
     @app_commands.guild_only()
     async def consent(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        settings = await self.bot.storage.guild_settings(interaction.guild_id)
+        settings = await self.bot.storage.guild_settings(guild_id_of(interaction))
         url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
         await interaction.response.send_message(
             notice_text(settings, url) + PRIVACY_CONSENT_SUFFIX,
@@ -92,7 +111,7 @@ class Privacy(commands.Cog):
         await interaction.response.send_message(
             "This deletes your ratings, reasons, comments, consent records and questions in every server. "
             "It cannot be undone.",
-            view=ForgetConfirm(self.bot, interaction.user.id),
+            view=ForgetConfirm(self.bot, interaction),
             ephemeral=True,
         )
 

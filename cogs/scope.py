@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
 from bot.answers.senders import followup_sender
-from bot.errors import UserFacingError, describe_error, report_error
+from bot.errors import UserFacingError, describe_error, guild_id_of, report_error
 from bot.runtime import CultureBot
 from bot.scopes.comparisons import (
     MAX_SHARE_PERCENT,
@@ -156,7 +156,7 @@ class Scope(commands.Cog):
         await self._show(interaction, version, ephemeral=ephemeral)
 
     async def _show(self, interaction: discord.Interaction, number: int | None, *, ephemeral: bool) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         if number is None:
             current = await current_document(self.bot.storage, self.bot.scope_cache, guild_id)
             if current is None:
@@ -186,7 +186,7 @@ class Scope(commands.Cog):
         if version is None:
             found = await self._current_version(interaction)
         else:
-            found = await stored_version(self.bot.storage, _guild_id(interaction), version)
+            found = await stored_version(self.bot.storage, guild_id_of(interaction), version)
         data = io.BytesIO(found.content.encode())
         await interaction.response.send_message(
             f"Version {found.number} of **{found.title}**.",
@@ -196,7 +196,7 @@ class Scope(commands.Cog):
 
     @scope.command(name="history", description="List the scope's versions")
     async def history(self, interaction: discord.Interaction) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         versions = await self.bot.storage.scope_history(guild_id, limit=20)
         if not versions:
             raise UserFacingError(NO_SCOPE_MESSAGE)
@@ -208,7 +208,7 @@ class Scope(commands.Cog):
     @scope.command(name="diff", description="Compare two versions")
     @app_commands.describe(a="older version number", b="newer version number")
     async def diff(self, interaction: discord.Interaction, a: int, b: int) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         first = await self.bot.storage.scope_version(guild_id, a)
         second = await self.bot.storage.scope_version(guild_id, b)
         missing = [str(n) for n, v in ((a, first), (b, second)) if v is None]
@@ -232,7 +232,7 @@ class Scope(commands.Cog):
     async def preview(
         self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 1500], version: int | None = None
     ) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         if version is None:
             found = await self.bot.storage.current_scope(guild_id)
         else:
@@ -250,7 +250,7 @@ class Scope(commands.Cog):
     @app_commands.describe(template="template name (see /scope templates)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def use(self, interaction: discord.Interaction, template: str) -> None:
-        change = await use_template(self.bot.storage, _guild_id(interaction), interaction.user.id, template)
+        change = await use_template(self.bot.storage, guild_id_of(interaction), interaction.user.id, template)
         version = change.version
         await interaction.response.send_message(
             f"The scope is now **{version.title}** (version {version.number}). It is a template: review and "
@@ -281,7 +281,7 @@ class Scope(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
         change = await upload_scope(
-            self.bot.storage, self.bot.scope_cache, _guild_id(interaction), interaction.user.id, data, file.filename
+            self.bot.storage, self.bot.scope_cache, guild_id_of(interaction), interaction.user.id, data, file.filename
         )
         version = change.version
         await interaction.followup.send(
@@ -293,7 +293,7 @@ class Scope(commands.Cog):
     @app_commands.describe(section="'summary' or a section title; a new title adds a section")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def edit(self, interaction: discord.Interaction, section: str) -> None:
-        current = await current_document(self.bot.storage, self.bot.scope_cache, _guild_id(interaction))
+        current = await current_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
         if current is None:
             raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
         _, document = current
@@ -306,7 +306,7 @@ class Scope(commands.Cog):
 
     @edit.autocomplete("section")
     async def _section_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        found = await current_document(self.bot.storage, self.bot.scope_cache, _guild_id(interaction))
+        found = await current_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
         titles = [SUMMARY_CHOICE] + ([s.title for s in found[1].sections] if found else [])
         return [app_commands.Choice(name=t[:100], value=t[:100]) for t in titles if current.lower() in t.lower()][:25]
 
@@ -314,7 +314,7 @@ class Scope(commands.Cog):
     @app_commands.describe(version="the version number to restore")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def rollback(self, interaction: discord.Interaction, version: int) -> None:
-        change = await rollback_scope(self.bot.storage, _guild_id(interaction), interaction.user.id, version)
+        change = await rollback_scope(self.bot.storage, guild_id_of(interaction), interaction.user.id, version)
         restored = change.version
         await interaction.response.send_message(
             f"Version {version} is current again, saved as version {restored.number}.{ended_note(change.ended)}",
@@ -325,7 +325,7 @@ class Scope(commands.Cog):
     @scope.command(name="clear", description="Remove the declared scope (its versions are kept)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def clear(self, interaction: discord.Interaction) -> None:
-        cleared = await self.bot.storage.clear_scope(_guild_id(interaction), interaction.user.id)
+        cleared = await self.bot.storage.clear_scope(guild_id_of(interaction), interaction.user.id)
         if cleared is None:
             raise UserFacingError("There is no declared scope to clear.")
         await interaction.response.send_message(
@@ -347,7 +347,7 @@ class Scope(commands.Cog):
         allow_unscoped: bool | None = None,
         log_channel: discord.TextChannel | None = None,
     ) -> None:
-        guild_id = _guild_id(interaction)
+        guild_id = guild_id_of(interaction)
         changes: dict[str, object] = {}
         if allow_unscoped is not None:
             changes["allow_unscoped"] = int(allow_unscoped)
@@ -383,7 +383,9 @@ class Scope(commands.Cog):
         version: int,
         share: app_commands.Range[int, MIN_SHARE_PERCENT, MAX_SHARE_PERCENT] = 50,
     ) -> None:
-        started = await start_comparison(self.bot.storage, _guild_id(interaction), interaction.user.id, version, share)
+        started = await start_comparison(
+            self.bot.storage, guild_id_of(interaction), interaction.user.id, version, share
+        )
         await interaction.response.send_message(
             f"{describe(started)} Each member is assigned at random and keeps their version; answers record it, "
             "and the digest compares the two. Any scope change ends the comparison; `/scope compare-stop` ends it.",
@@ -399,7 +401,7 @@ class Scope(commands.Cog):
     @scope.command(name="compare-status", description="The running comparison of scope versions and recent ones")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def compare_status(self, interaction: discord.Interaction) -> None:
-        recent = await self.bot.storage.comparisons(_guild_id(interaction), limit=5)
+        recent = await self.bot.storage.comparisons(guild_id_of(interaction), limit=5)
         if not recent:
             text = "No comparison has run in this server; `/scope compare` starts one."
         else:
@@ -414,7 +416,7 @@ class Scope(commands.Cog):
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def compare_stop(self, interaction: discord.Interaction) -> None:
-        ended = await stop_comparison(self.bot.storage, _guild_id(interaction), interaction.user.id)
+        ended = await stop_comparison(self.bot.storage, guild_id_of(interaction), interaction.user.id)
         await interaction.response.send_message(
             f"{describe(ended)} Every member is answered under the current version again.", ephemeral=True
         )
@@ -423,7 +425,7 @@ class Scope(commands.Cog):
     # Helpers
 
     async def _current_version(self, interaction: discord.Interaction) -> ScopeVersion:
-        version = await self.bot.storage.current_scope(_guild_id(interaction))
+        version = await self.bot.storage.current_scope(guild_id_of(interaction))
         if version is None:
             raise UserFacingError(NO_SCOPE_MESSAGE)
         return version
@@ -439,7 +441,7 @@ class Scope(commands.Cog):
         """Tell the configured moderation log channel; a failure there never fails the change itself.
 
         `ended`: the comparison this scope change ended."""
-        settings = await self.bot.storage.guild_settings(_guild_id(interaction))
+        settings = await self.bot.storage.guild_settings(guild_id_of(interaction))
         if settings.log_channel_id is None:
             return
         channel = self.bot.get_channel(settings.log_channel_id)
@@ -463,12 +465,6 @@ def ended_note(ended: Comparison | None) -> str:
         f" This ended comparison #{ended.comparison_id} (its arms were versions {ended.current.number} and "
         f"{ended.alternative.number}); its answers stay in the digests."
     )
-
-
-def _guild_id(interaction: discord.Interaction) -> int:
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    return interaction.guild_id
 
 
 async def setup(bot: CultureBot) -> None:

@@ -26,7 +26,10 @@ async def status_text(storage: Storage, pseudonyms: Pseudonymizer, guild_id: int
     data = await storage.member_data(member)
     state = consent_state(consent, settings)
     if consent is None:
-        choice = "You have not chosen yet: nothing you give is kept."
+        choice = (
+            "You have not chosen yet: none of your ratings or comments are kept (questions you ask me are recorded "
+            "with my answers, as the research notice says)."
+        )
     elif state is ConsentState.ASK:
         choice = (
             f"You chose **{CHOICE_LABELS[consent.level].lower()}** under an older notice; the notice changed, so "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -452,3 +453,37 @@ async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the
         assert rows(world, "SELECT value FROM ratings") == [(3,)], "✅ is still on the first message"
         await world.standin.remove_reaction(world.channel_id, first.id, world.member_id, "✅")
         await eventually(lambda: rows(world, "SELECT value FROM ratings") == [], what="the rating to go")
+
+
+async def test_privacy_status_and_consent_in_direct_messages_say_they_work_in_a_server(world, run_bot):
+    async with run_bot():
+        dm = world.standin.state.open_dm(world.member_id)
+        for name in ("privacy status", "privacy consent"):
+            invoked = await world.standin.invoke_command(None, dm.id, world.member_id, name)
+            record = await world.standin.wait_for_interaction_response(invoked)
+            assert record.response_data["content"] == "This command works in a server, not in direct messages."
+
+
+async def test_an_expired_forget_confirmation_loses_its_buttons_and_says_so(world, run_bot, monkeypatch):
+    async with run_bot():
+        # The module the bot loaded its cog from (discord.py loads extensions as new module objects).
+        privacy = sys.modules["cogs.privacy"]
+        monkeypatch.setattr(privacy, "FORGET_LISTENS", 0.3)
+        await ask(world)
+        confirm = await run(world, world.asker_id, "privacy forget")
+        assert confirm.original.components
+
+        def expired():
+            message = world.standin.message(confirm.original.id)
+            return message if not message.components else None
+
+        message = await eventually(expired, what="the buttons to go")
+        assert message.content == privacy.FORGET_EXPIRED
+    assert rows(world, "SELECT count(*) FROM answers WHERE question != ''") == [(1,)], "nothing was deleted"
+
+
+async def test_privacy_status_before_choosing_says_questions_are_recorded(world, run_bot):
+    async with run_bot():
+        await ask(world)
+        status = await reply_text(world, await run(world, world.asker_id, "privacy status"))
+        assert "none of your ratings or comments are kept (questions you ask me are recorded" in status
