@@ -148,10 +148,13 @@ class CultureBot(commands.Bot):
             targets = [None]
         else:
             targets = [discord.Object(guild_id) for guild_id in self.settings.dev_guild_ids]
+        # With the application's id: a database moved to another bot (a new token) must register its commands there.
         digest = hashlib.sha256(
-            json.dumps([mode.value, sorted(self.settings.dev_guild_ids), payload], sort_keys=True).encode()
+            json.dumps(
+                [mode.value, sorted(self.settings.dev_guild_ids), payload, self.application_id], sort_keys=True
+            ).encode()
         ).hexdigest()
-        if await self.storage.get_state(COMMAND_HASH_KEY) == digest:
+        if await self.storage.get_state(COMMAND_HASH_KEY) == digest and await self._commands_registered(targets):
             log.info("slash commands unchanged since the last sync; not syncing")
             return
         for guild in targets:
@@ -160,6 +163,17 @@ class CultureBot(commands.Bot):
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d slash command(s) %s", len(synced), "globally" if guild is None else f"to {guild.id}")
         await self.storage.set_state(COMMAND_HASH_KEY, digest)
+
+    async def _commands_registered(self, targets: list[discord.abc.Snowflake | None]) -> bool:
+        """Whether Discord has every one of our commands where they are synced (one request per target): they may
+        have been deleted in the Developer Portal, or replaced by another program using the same token."""
+        ours = {command.name for command in self.tree.get_commands()}
+        for guild in targets:
+            registered = {command.name for command in await self.tree.fetch_commands(guild=guild)}
+            if not ours <= registered:
+                log.info("Discord is missing slash commands %s; syncing them again", sorted(ours - registered))
+                return False
+        return True
 
     async def on_ready(self) -> None:
         assert self.user is not None

@@ -6,6 +6,9 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.sandbox.discord import DiscordStandIn
+from bot.sandbox.discord.testing import connected
+from tests.e2e.conftest import build_bot
 
 
 async def test_commands_are_synced_once_and_about_answers_ephemerally(world, run_bot):
@@ -24,6 +27,24 @@ async def test_commands_are_synced_once_and_about_answers_ephemerally(world, run
     async with run_bot():
         pass
     assert len(world.standin.find_requests("PUT", r"/applications/\d+/commands$")) == 1
+
+
+async def test_commands_missing_on_discord_or_a_new_application_are_synced_again(world, run_bot):
+    async with run_bot():
+        pass
+    # Deleted in the Developer Portal (or overwritten by another program with the same token).
+    world.standin.command_registry.bulk_overwrite(None, [])
+    async with run_bot():
+        assert "about" in {command["name"] for command in world.standin.commands()}
+    assert len(world.standin.find_requests("PUT", r"/applications/\d+/commands$")) == 2
+    # The same database with another bot (a new token): that application gets the commands too.
+    async with DiscordStandIn(bot_username="culturebot-prod") as other:
+        other.add_guild("Kopi Talk")
+        settings = world.settings(
+            discord_token=other.token, discord_api_base=other.api_base, discord_gateway_url=other.gateway_url
+        )
+        async with connected(build_bot(settings), other):
+            assert "about" in {command["name"] for command in other.commands()}
 
 
 async def test_guild_sync_mode_registers_per_server(world, run_bot):
