@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.channel_access import ANSWERS, THREADS, unusable_reason
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.locks import KeyedLocks
@@ -105,7 +106,11 @@ class AnswerSettings(commands.Cog):
     async def channel_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         assert interaction.guild_id is not None
         async with self._changing.hold(interaction.guild_id):
-            current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
+            settings = await self.bot.storage.guild_settings(interaction.guild_id)
+            needed = {**ANSWERS, **THREADS} if settings.answer_in_threads else ANSWERS
+            if (reason := unusable_reason(channel, needed, "answer", "/answers channel-add")) is not None:
+                raise UserFacingError(reason)
+            current = settings.answer_channels
             await self._update(
                 interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, f"+channel {channel.id}"
             )

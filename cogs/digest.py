@@ -12,7 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.digests.channel import readable_by_everyone, unusable_reason
+from bot.channel_access import DIGEST, unusable_reason
+from bot.digests.channel import readable_by_everyone
 from bot.digests.schedule import PRESETS, Period, make_trigger
 from bot.digests.service import bundle
 from bot.digests.summary import digest_embed
@@ -98,7 +99,7 @@ class Digest(commands.Cog):
     @digest.command(name="channel", description="Where the digest is posted")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        if (reason := unusable_reason(channel)) is not None:
+        if (reason := unusable_reason(channel, DIGEST, "post digests", "/digest channel")) is not None:
             raise UserFacingError(reason)  # found now rather than on digest day; the setting is unchanged
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self._changed(interaction, {"digest_channel_id": channel.id}, f"channel {channel.id}")

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
 from bot.answers.senders import followup_sender
+from bot.channel_access import LOG, unusable_reason
 from bot.errors import UserFacingError, describe_error, guild_id_of, report_error
 from bot.runtime import CultureBot
 from bot.scopes.comparisons import (
@@ -352,6 +353,8 @@ class Scope(commands.Cog):
         if allow_unscoped is not None:
             changes["allow_unscoped"] = int(allow_unscoped)
         if log_channel is not None:
+            if (reason := unusable_reason(log_channel, LOG, "post the moderation log", "/scope settings")) is not None:
+                raise UserFacingError(reason)
             changes["log_channel_id"] = log_channel.id
         if changes:
             detail = ", ".join(f"{key}={value}" for key, value in changes.items())

@@ -208,6 +208,27 @@ async def test_channel_list_limits_where_it_answers(world, run_bot, moderator):
         assert world.model.chat_requests == []
 
 
+async def test_a_channel_the_bot_cannot_answer_in_is_refused_when_added(world, run_bot, moderator):
+    other = world.standin.add_channel(world.guild_id, "ask-here")
+    bot_user = world.standin.bot_user_id
+    world.standin.set_permission_overwrite(other["id"], bot_user, deny=1 << 6, type=1)  # Add Reactions
+    async with run_bot():
+        refused = await run(world, moderator, "answers channel-add", {"channel": other["id"]})
+        assert refused.response_data["content"] == (
+            f"I can't answer in <#{other['id']}>: I lack Add Reactions there. Give me that permission in the "
+            "channel's settings (Permissions), then run `/answers channel-add` again."
+        )
+        assert rows(world, "SELECT answer_channels FROM guild_settings") in ([], [("[]",)], [(None,)])
+        # Threads need their own permissions once answers go into threads.
+        world.standin.set_permission_overwrite(other["id"], bot_user, deny=1 << 35, type=1)  # Create Public Threads
+        await run(world, moderator, "answers settings", {"threads": True})
+        refused = await run(world, moderator, "answers channel-add", {"channel": other["id"]})
+        assert "I lack Create Public Threads there" in refused.response_data["content"]
+        world.standin.set_permission_overwrite(other["id"], bot_user, allow=1 << 35 | 1 << 6, type=1)
+        added = await run(world, moderator, "answers channel-add", {"channel": other["id"]})
+        assert f"<#{other['id']}>" in added.response_data["content"]
+
+
 async def test_channels_added_at_the_same_moment_are_all_kept(world, run_bot, moderator):
     channels = [int(world.standin.add_channel(world.guild_id, f"ask-{n}")["id"]) for n in range(4)]
     async with run_bot():

@@ -197,6 +197,19 @@ async def test_upload_then_audit_posts_to_log_channel(world, run_bot, moderator)
         assert actions == ["settings.update", "scope.upload"]
 
 
+async def test_a_log_channel_the_bot_cannot_post_in_is_refused(world, run_bot, moderator):
+    log_channel = world.standin.add_channel(world.guild_id, "mod-log")
+    world.standin.set_permission_overwrite(log_channel["id"], world.standin.bot_user_id, deny=1 << 11, type=1)
+    async with run_bot(scope=None):
+        record = await run(world, moderator, "scope settings", {"log_channel": log_channel["id"]})
+        assert await reply_text(world, record) == (
+            f"I can't post the moderation log in <#{log_channel['id']}>: I lack Send Messages there. Give me that "
+            "permission in the channel's settings (Permissions), then run `/scope settings` again."
+        )
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        assert conn.execute("SELECT log_channel_id FROM guild_settings").fetchall() in ([], [(None,)])
+
+
 async def test_no_scope_means_no_answer_until_declared(world, run_bot, moderator):
     async with run_bot(scope=None):
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet elders?"))

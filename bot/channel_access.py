@@ -1,0 +1,45 @@
+"""Whether the bot can do its work in a channel, checked when moderators choose the channel rather than found out
+later (a digest not posted, a moderation log that stays empty, mentions that are never answered)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import discord
+
+# Each use's permissions, by their API names, with the names Discord's settings show.
+DIGEST = {
+    # The message with its embed and files, and reading recent messages to recognise a digest posted just before a
+    # crash (so that it is not posted twice).
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+    "read_message_history": "Read Message History",
+}
+LOG = {"view_channel": "View Channel", "send_messages": "Send Messages"}
+ANSWERS = {
+    # Replies to members' messages (which needs their history), and the rating reactions under each answer.
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "read_message_history": "Read Message History",
+    "add_reactions": "Add Reactions",
+}
+THREADS = {"create_public_threads": "Create Public Threads", "send_messages_in_threads": "Send Messages in Threads"}
+
+
+def missing_permissions(permissions: discord.Permissions, needed: Mapping[str, str]) -> list[str]:
+    """The names (as Discord shows them) of the `needed` permissions that `permissions` lack."""
+    return [label for name, label in needed.items() if not getattr(permissions, name)]
+
+
+def unusable_reason(channel: discord.abc.GuildChannel, needed: Mapping[str, str], use: str, command: str) -> str | None:
+    """Why the bot cannot `use` (e.g. "post digests") in `channel`, with what to do, or None when it can."""
+    missing = missing_permissions(channel.permissions_for(channel.guild.me), needed)
+    if not missing:
+        return None
+    return (
+        f"I can't {use} in {channel.mention}: I lack {', '.join(missing)} there. Give me "
+        f"{'that permission' if len(missing) == 1 else 'those permissions'} in the channel's settings "
+        f"(Permissions), then run `{command}` again."
+    )
