@@ -30,6 +30,24 @@ class DailyTokens:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._days: dict[int, _Day] = {}
+        self._held: dict[int, int] = {}  # tokens set aside for answers being written, by server
+
+    def held(self, guild_id: int) -> int:
+        """Tokens set aside for the server's answers being written (their use is known only once they end)."""
+        return self._held.get(guild_id, 0)
+
+    def hold(self, guild_id: int, tokens: int) -> None:
+        """Set `tokens` aside for an answer about to be written: without this, questions asked together all pass
+        the budget check before any of them has used anything, and overshoot it many times over."""
+        self._held[guild_id] = self.held(guild_id) + tokens
+
+    def release(self, guild_id: int, tokens: int) -> None:
+        """An answer's tokens set aside with `hold` are no longer needed (it ended, and `add` counted its use)."""
+        left = self.held(guild_id) - tokens
+        if left > 0:
+            self._held[guild_id] = left
+        else:
+            self._held.pop(guild_id, None)
 
     async def used(self, guild_id: int, now: datetime | None = None) -> int:
         day = utc_day(now)

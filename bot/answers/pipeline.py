@@ -224,9 +224,16 @@ class Answerer:
                 self._exempt_running.discard(key)
 
     async def _answer(self, question: Question, *, check_cooldown: bool) -> Outcome:
+        held = _Held()
+        try:
+            return await self._answer_held(question, held, check_cooldown=check_cooldown)
+        finally:
+            self._tokens.release(question.guild_id, held.tokens)
+
+    async def _answer_held(self, question: Question, held: _Held, *, check_cooldown: bool) -> Outcome:
         # Nothing before the model request may leave the member without a reply (nor /ask on "thinking…").
         try:
-            prepared = await self._prepare(question, check_cooldown=check_cooldown)
+            prepared = await self._prepare(question, held, check_cooldown=check_cooldown)
         except asyncio.CancelledError:  # a shutdown before the model was asked
             await self._interrupted(question)
             raise
@@ -240,11 +247,11 @@ class Answerer:
             return prepared
         return await self._stream(prepared)
 
-    async def _prepare(self, question: Question, *, check_cooldown: bool) -> Prepared | Outcome:
+    async def _prepare(self, question: Question, held: _Held, *, check_cooldown: bool) -> Prepared | Outcome:
         """Limits, scope, history and prompt; an Outcome when the question is refused."""
         settings = await self._storage.guild_settings(question.guild_id)
         asker = self._pseudonyms.member(question.asker_id)
-        refusal = await self._check_limits(question, settings, check_cooldown=check_cooldown)
+        refusal = await self._check_limits(question, settings, held, check_cooldown=check_cooldown)
         if refusal is not None:
             return await self._refuse(question, refusal)
         scope_version = await self._storage.current_scope(question.guild_id)
@@ -452,8 +459,9 @@ class Answerer:
         return reply.text
 
     async def _check_limits(
-        self, question: Question, settings: GuildSettings, *, check_cooldown: bool
+        self, question: Question, settings: GuildSettings, held: _Held, *, check_cooldown: bool
     ) -> Refusal | None:
+        """Why the question is refused, or None; when None, the answer's tokens are set aside in `held`."""
         allowed = settings.answer_channels
         if allowed and question.channel_id not in allowed and question.parent_channel_id not in allowed:
             places = ", ".join(f"<#{channel}>" for channel in allowed)
@@ -463,12 +471,17 @@ class Answerer:
             wait = settings.cooldown_seconds - (time.monotonic() - started) if started is not None else 0
             if wait > 0:
                 return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
-        if await self._tokens.used(question.guild_id) >= settings.daily_token_budget:
+        used = await self._tokens.used(question.guild_id)
+        # With the tokens set aside for answers being written: answers still running count as what they may use.
+        if used + self._tokens.held(question.guild_id) >= settings.daily_token_budget:
             return Refusal(
                 "daily token budget",
                 "This server has used today's answer budget; it renews at 00:00 UTC. Moderators can raise it "
                 "with `/answers settings`.",
             )
+        # No await between the check and this: questions checked together cannot all pass on the same total.
+        held.tokens = self._model.max_tokens + self._scope_budget // 4  # the answer's most, and a typical prompt
+        self._tokens.hold(question.guild_id, held.tokens)
         return None
 
     async def _refuse(self, question: Question, refusal: Refusal) -> Outcome:
@@ -571,6 +584,13 @@ class Answerer:
             ),
         )
         self._tokens.add(guild_id, (stats.tokens_in or 0) + (stats.tokens_out or 0), started_on)
+
+
+@dataclass(slots=True)
+class _Held:
+    """Tokens set aside in the daily budget for one question's answer while it is written (none until checked)."""
+
+    tokens: int = 0
 
 
 async def _recorded(record: asyncio.Future[int]) -> int | None:

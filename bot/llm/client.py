@@ -85,6 +85,11 @@ class ModelClient:
             http_client=openai.DefaultAsyncHttpxClient(transport=AiohttpTransport()),
         )
 
+    @property
+    def max_tokens(self) -> int:
+        """The most tokens an answer may have (sent as `max_tokens` with each request)."""
+        return self._max_tokens
+
     async def close(self) -> None:
         await self._client.close()
 

@@ -183,6 +183,24 @@ async def test_daily_budget_exhausted(world, run_bot, moderator):
         ]
 
 
+async def test_questions_asked_together_do_not_overshoot_the_daily_budget(world, run_bot, moderator):
+    # Every question passed the check before any answer had used a token: six answers on a budget for one.
+    members = [int(world.standin.add_member(world.guild_id, f"member-{i}")["user"]["id"]) for i in range(6)]
+    world.model.script(*(Reply(" ".join(f"w{i}" for i in range(40)), tokens_per_second=80) for _ in members))
+    async with run_bot(cooldown=0, model_max_tokens=300):
+        await run(world, moderator, "answers settings", {"daily_token_budget": 1000})
+        for member in members:
+            await world.standin.send_message(world.channel_id, member, world.mention("Quick question?"))
+        await eventually(lambda: len(finished_answers(world)) == len(members), 20, "every question to be settled")
+        outcomes = [outcome for _, outcome in finished_answers(world)]
+        assert outcomes.count("ok") == 1, outcomes
+        assert outcomes.count("refused") == len(members) - 1
+        # Once the answer has ended, what it did not use is free again.
+        world.model.script("Another answer.")
+        await world.standin.send_message(world.channel_id, members[0], world.mention("One more?"))
+        await eventually(lambda: finished_answers(world)[-1][1] == "ok", what="the next answer")
+
+
 async def test_second_question_queues_behind_the_first(world, run_bot):
     world.model.script(Reply(" ".join(f"one{i}" for i in range(30)), tokens_per_second=60), Reply("second answer"))
     async with run_bot():
