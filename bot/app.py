@@ -101,7 +101,11 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
     """The configured endpoint, or the embedded local model started as a child process."""
     if settings.model_base_url is not None:
         api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
-        yield client_for(settings, str(settings.model_base_url), api_key, settings.model_name)
+        client = client_for(settings, str(settings.model_base_url), api_key, settings.model_name)
+        if (problem := await client.endpoint_problem()) is not None:
+            await client.close()
+            raise StartupError(problem)
+        yield client
         return
     from bot.llm.local_server import LocalModelError, LocalModelServer
 

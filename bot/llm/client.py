@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
@@ -30,6 +31,9 @@ from bot.llm.sse import ServerSentEvent, SseDecoder
 from bot.llm.transport import READ_CONTROL, AiohttpTransport, ReadControl
 
 AFTER_DONE_SECONDS = 1.0  # how long the end of a response is read for after [DONE]
+CHECK_TIMEOUT = 10.0  # seconds for the start-up look at the endpoint's models
+
+log = logging.getLogger(__name__)
 
 
 class ModelError(Exception):
@@ -89,6 +93,41 @@ class ModelClient:
     def max_tokens(self) -> int:
         """The most tokens an answer may have (sent as `max_tokens` with each request)."""
         return self._max_tokens
+
+    async def endpoint_problem(self) -> str | None:
+        """What is wrong with the endpoint's configuration, found by listing its models once (at start-up), or
+        None when the list came, or failed for another reason (the endpoint may just not be up yet).
+
+        Caught here, a base URL without `/v1` (a common slip with Ollama and LM Studio) or a refused API key would
+        otherwise fail every question with "try again in a few minutes"."""
+        client = self._client.with_options(max_retries=0, timeout=CHECK_TIMEOUT)
+        try:
+            listed = await client.models.list()
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+            return (
+                f"the model endpoint {self._client.base_url} refused CULTUREBOT_MODEL_API_KEY "
+                f"(HTTP {error.status_code}): check the key"
+            )
+        except openai.NotFoundError:
+            base = str(self._client.base_url).rstrip("/")
+            if base.endswith("/v1"):
+                return None
+            try:
+                await client.with_options(base_url=base + "/v1").models.list()
+            except openai.OpenAIError:
+                return None
+            return f"the model endpoint answers at {base}/v1, not at {base}: set CULTUREBOT_MODEL_BASE_URL={base}/v1"
+        except openai.OpenAIError as error:
+            log.warning("could not list the models of %s (%s); going on", self._client.base_url, error)
+            return None
+        names = {model.id for model in listed.data}
+        if names and self.model not in names:
+            log.warning(
+                "the model endpoint does not list CULTUREBOT_MODEL_NAME=%s (it lists %s)",
+                self.model,
+                ", ".join(sorted(names)[:10]),
+            )
+        return None
 
     async def close(self) -> None:
         await self._client.close()

@@ -162,3 +162,17 @@ async def test_sigterm_while_setting_up_stops_cleanly(world):
     assert b"shut down cleanly" in output
     with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_a_model_base_url_without_v1_stops_the_start_with_the_fix(world):
+    root = world.model.base_url.removesuffix("/v1")
+    env = process_env(world, CULTUREBOT_MODEL_BASE_URL=root)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, cwd=world.tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    text = stderr.decode()
+    assert process.returncode == 1, text
+    assert "Traceback" not in text
+    assert f"set CULTUREBOT_MODEL_BASE_URL={root}/v1" in text

@@ -249,3 +249,30 @@ async def test_a_response_kept_open_after_done_ends_the_stream_at_done(fake, mak
     fake.script("Next.")
     parts, _ = await collect(make_client())
     assert parts == ["Next."]
+
+
+async def test_the_start_up_check_names_a_base_url_without_v1_and_a_refused_key(fake, make_client):
+    client = make_client()
+    assert await client.endpoint_problem() is None
+    root = fake.base_url.removesuffix("/v1")
+    without_v1 = ModelClient(
+        base_url=root, api_key=None, model="fake-model", timeout=5, max_retries=0, max_tokens=10, temperature=0
+    )
+    try:
+        assert await without_v1.endpoint_problem() == (
+            f"the model endpoint answers at {root}/v1, not at {root}: set CULTUREBOT_MODEL_BASE_URL={root}/v1"
+        )
+    finally:
+        await without_v1.close()
+    async with FakeOpenAI(model="fake-model", api_key="right-key") as guarded:
+        wrong = ModelClient(
+            base_url=guarded.base_url, api_key="wrong", model="fake-model", timeout=5, max_retries=0,
+            max_tokens=10, temperature=0,
+        )  # fmt: skip
+        try:
+            problem = await wrong.endpoint_problem()
+        finally:
+            await wrong.close()
+    assert (
+        problem == f"the model endpoint {guarded.base_url}/ refused CULTUREBOT_MODEL_API_KEY (HTTP 401): check the key"
+    )

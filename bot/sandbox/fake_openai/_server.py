@@ -59,11 +59,19 @@ class FakeOpenAI:
     so a retrying client gets the scripted reply on its next attempt.
 
     Every request (any path) is recorded in `requests`; `chat_requests`, `last_request` and
-    `wait_for_requests` only look at chat-completions requests.  Any API key is accepted.
+    `wait_for_requests` only look at chat-completions requests.  Any API key is accepted, unless `api_key` is
+    given: requests with another key then get HTTP 401, as OpenAI answers them.
     """
 
-    def __init__(self, model: str = "fake-model", *, default_reply: Reply | str | Responder | None = None) -> None:
+    def __init__(
+        self,
+        model: str = "fake-model",
+        *,
+        default_reply: Reply | str | Responder | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self.model = model
+        self.api_key = api_key
         self.default_reply: Reply | str | Responder = DEFAULT_REPLY_TEXT if default_reply is None else default_reply
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
@@ -207,6 +215,10 @@ class FakeOpenAI:
         async with self._new_request:
             self._new_request.notify_all()
         try:
+            if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+                return self._error(
+                    record, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+                )
             if request.path == CHAT_COMPLETIONS_PATH:
                 if request.method != "POST":
                     return self._error(record, 405, "Method not allowed.", "invalid_request_error")
