@@ -327,6 +327,11 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         assert question_message_id is not None and "relationship" in json.loads(cues)
         summary = await forget(world, world.asker_id)
         assert summary.startswith("Deleted: 1 ratings, 1 comments, 1 consent decisions, 1 consent records, 1 questions")
+        # While the bot runs, too: the WAL's older frames are emptied (they still held the rows).
+        for path in (db(world), db(world).with_name(db(world).name + "-wal")):
+            data = path.read_bytes() if path.exists() else b""
+            assert b"How do I address my manager?" not in data, path.name
+            assert b"mostly right" not in data, path.name
 
     pseudonym = Pseudonymizer(b"k" * 32).member(world.asker_id)
     assert cells_containing(db(world), pseudonym) == []

@@ -73,6 +73,21 @@ class SqliteConnection:
             finally:
                 await self._conn.close()
 
+    async def _wipe_wal(self) -> None:
+        """After deleting members' texts or feedback: copy the WAL into the main file and empty it. The WAL's older
+        frames still hold the deleted rows (secure_delete reaches only the main file), and it is otherwise emptied
+        only at close. Best effort: a reader (a digest worker) can keep it from being emptied for the busy timeout;
+        the next deletion, or the close, empties it then."""
+        async with self._lock:
+            try:
+                async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                    row = await cursor.fetchone()
+            except sqlite3.OperationalError as error:
+                log.warning("could not empty the database's WAL after a deletion: %s", error)
+                return
+        if row is not None and row[0]:
+            log.info("the database's WAL could not be emptied after a deletion (a reader held it); tried again later")
+
     async def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         async with self._lock:
             return await migrate(self._conn, directory)

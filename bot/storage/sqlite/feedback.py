@@ -77,7 +77,9 @@ class FeedbackStore(SqliteConnection):
                     (member_hash, guild_id),
                 )
                 changed += cursor.rowcount
-            return changed
+        if changed:
+            await self._wipe_wal()
+        return changed
 
     # Reasons and comments
 
@@ -204,7 +206,8 @@ class FeedbackStore(SqliteConnection):
             ):
                 cursor = await conn.execute(sql, (member_hash,))
                 counts[name] = cursor.rowcount
-            return Forgotten(counts, threads)
+        await self._wipe_wal()
+        return Forgotten(counts, threads)
 
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
@@ -226,4 +229,6 @@ class FeedbackStore(SqliteConnection):
                 "WHERE a.answer_id = comments.answer_id)",
                 (now_iso, now_iso),
             )
-            return answers.rowcount, comments.rowcount
+        if answers.rowcount or comments.rowcount:
+            await self._wipe_wal()
+        return answers.rowcount, comments.rowcount
