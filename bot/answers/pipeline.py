@@ -293,6 +293,13 @@ class Answerer:
             latest = await self._storage.latest_answer_in(question.channel_id)
             question = dataclasses.replace(question, parent_answer_id=latest.answer_id if latest else None)
         history = await self._history(question.parent_answer_id)
+        if comparison_id is not None and arm is not None and question.parent_answer_id is not None:
+            arms = await self._storage.conversation_arms(question.parent_answer_id, comparison_id)
+            if arms - {arm.value}:
+                # The conversation holds another member's answer under the other version (a shared thread, a
+                # reply to their answer): this answer would reflect both, so it is left out of the comparison.
+                # The member still gets their own version.
+                comparison_id, arm = None, None
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
         context = history[-1].text if history else ""
         sections = select_sections(question.text, scope, self._scope_budget, context=context) if scope else []

@@ -166,3 +166,30 @@ async def test_a_comparison_whose_other_version_no_longer_parses_is_ended(world,
         assert status.startswith("No comparison is running.\nComparison #1:")
         assert "(version 1 no longer passes validation)" in status
     assert rows(world, "SELECT action FROM audit_log ORDER BY entry_id DESC LIMIT 1") == [("comparison.end",)]
+
+
+async def test_a_reply_to_an_answer_under_the_other_version_is_left_out_of_the_comparison(world, run_bot, moderator):
+    members = [int(world.standin.add_member(world.guild_id, f"member-{i}")["user"]["id"]) for i in range(MEMBERS)]
+    pseudonyms = Pseudonymizer(b"k" * 32)
+    arms = {member: assign_arm(1, pseudonyms.member(member), 0.5) for member in members}
+    alternative = next(m for m in members if arms[m] is Arm.ALTERNATIVE)
+    current = next(m for m in members if arms[m] is Arm.CURRENT)
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        await run(world, moderator, "scope compare", {"version": 1, "share": 50})
+        await ask(world, alternative, "How do I greet my manager?")
+        [first] = [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+        # A member of the other arm replies to that answer: their prompt would hold both versions.
+        await world.standin.send_message(world.channel_id, current, world.mention("And a client?"), reply_to=first.id)
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 2, what="answer")
+        assert TEMPLATE_TITLE in world.model.last_request.system_prompt, "answered under their own version"
+        # Within one arm a conversation stays in the comparison.
+        await world.standin.send_message(
+            world.channel_id, alternative, world.mention("And my aunt?"), reply_to=first.id
+        )
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 3, what="answer")
+    assert rows(world, "SELECT arm, comparison_id, parent_answer_id FROM answers ORDER BY answer_id") == [
+        ("alternative", 1, None),
+        (None, None, 1),
+        ("alternative", 1, 1),
+    ]
