@@ -46,14 +46,27 @@ async def status_text(storage: Storage, pseudonyms: Pseudonymizer, guild_id: int
     )
 
 
+ARM_WITHHELD = "withheld while the comparison runs"
+
+
 async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: int) -> bytes:
     """Everything linked to the member, as JSON."""
     member = pseudonyms.member(user_id)
     data = await storage.member_data(member)
+    running: dict[int, int | None] = {}  # each server's running comparison, as read
     for question in data["questions"]:
         if isinstance(question.get("cues"), str):  # stored as JSON: exported as the object it is
             with contextlib.suppress(ValueError):
                 question["cues"] = json.loads(question["cues"])
+        if question.get("comparison_id") is not None:
+            guild_id = int(question["guild_id"])
+            if guild_id not in running:
+                comparison = await storage.running_comparison(guild_id)
+                running[guild_id] = comparison.comparison_id if comparison is not None else None
+            if running[guild_id] == question["comparison_id"]:
+                # Members are not told their arm while the comparison runs: knowing it could change how they
+                # rate (bot/scopes/comparisons.py). It is in the export once the comparison has ended.
+                question["arm"] = ARM_WITHHELD
     document = {
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pseudonym": member,

@@ -76,11 +76,11 @@ async def test_members_are_answered_under_their_randomly_assigned_version(world,
             "ON v.version_id = a.scope_version_id WHERE a.arm IS NOT NULL ORDER BY a.arm",
         ) == [("alternative", 1), ("current", 2)]
 
-        # The member sees their arm in their own export.
+        # The member's export says they were in the comparison, but not their arm while it runs.
         exported = await run(world, members[0], "privacy export")
         [attachment] = (await world.standin.wait_for_followup(exported.id)).attachments
         questions = json.loads(attachment.data)["questions"]
-        assert {(q["comparison_id"], q["arm"]) for q in questions} == {(1, again[1])}
+        assert {(q["comparison_id"], q["arm"]) for q in questions} == {(1, "withheld while the comparison runs")}
 
         status = await run(world, moderator, "scope compare-status")
         assert (await reply_text(world, status)).startswith("Running: Comparison #1: version 2 (current)")
@@ -104,6 +104,11 @@ async def test_members_are_answered_under_their_randomly_assigned_version(world,
         system, arm, comparison = await ask(world, members[0], "And on Fridays?")
         assert (arm, comparison) == (None, None)
         assert KOPI_TITLE in system
+        # Once the comparison has ended, the export has the arm.
+        exported = await run(world, members[0], "privacy export")
+        [attachment] = (await world.standin.wait_for_followup(exported.id)).attachments
+        questions = json.loads(attachment.data)["questions"]
+        assert {(q["comparison_id"], q["arm"]) for q in questions} == {(1, again[1]), (None, None)}
 
     settings = world.settings()
     storage = await open_storage(settings)
