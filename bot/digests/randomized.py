@@ -10,6 +10,7 @@ answers as twenty independent draws and give intervals that are too narrow.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,14 +56,18 @@ def _arm(
 
 
 def arm_comparisons(
-    period: RatedPeriod, table: AnswerTable, positions: IntArray, *, seed: int, resamples: int
+    parts: Sequence[tuple[RatedPeriod, IntArray]], table: AnswerTable, *, seed: int, resamples: int
 ) -> tuple[ArmComparison, ...]:
-    """Every comparison with answers in the period. `positions`: each rated answer's row in `table` (-1 when
-    it is in neither period's rows: it then counts in no arm)."""
-    own = Counter(row.arm for row in period.rows.answers if row.arm is not None)
-    known = np.flatnonzero(positions >= 0)
-    rated_arm = [table.rows[positions[i]].arm for i in known.tolist()]
-    keys = sorted(set(own) | {arm for arm in rated_arm if arm is not None})
+    """Every comparison with answers in the period, the first of `parts` (this period, then the previous one),
+    pooled over all the parts: a comparison usually runs across digests, and each week alone is too small a slice
+    of it. Each part pairs a period with each of its rated answers' row in `table` (-1 when it is in neither
+    period's rows: it then counts in no arm). A member's answers in both periods count as one member's."""
+    own = Counter(row.arm for row in parts[0][0].rows.answers if row.arm is not None)
+    rated: list[tuple[IntArray, list[str | None]]] = []  # each part's rated answers in `table`, and their arms
+    for _, positions in parts:
+        known = np.flatnonzero(positions >= 0)
+        rated.append((known, [table.rows[positions[i]].arm for i in known.tolist()]))
+    keys = sorted(set(own) | {arm for arm in rated[0][1] if arm is not None})
     comparisons = sorted({int(key.partition(":")[0]) for key in keys})
     versions: dict[str, Counter[int | None]] = {}
     for row in table.rows:
@@ -73,22 +78,23 @@ def arm_comparisons(
         rng = rng_for(seed, "comparison", str(comparison))
         arms: list[_Arm] = []
         labels: list[str] = []
+        periods_used = 0
         for arm in ARMS:
             key = f"{comparison}:{arm}"
-            chosen = known[[index for index, found in enumerate(rated_arm) if found == key]]
-            askers = [table.rows[positions[i]].asker_hash for i in chosen.tolist()]
+            askers: list[str] = []
+            weights: list[FloatArray] = []
+            for (period, positions), (known, arm_of) in zip(parts, rated, strict=True):
+                chosen = known[[index for index, found in enumerate(arm_of) if found == key]]
+                askers += [table.rows[positions[i]].asker_hash for i in chosen.tolist()]
+                weights.append(np.vstack([period.count[chosen], period.fit_sum[chosen], period.top_sum[chosen]]))
             member_of = {asker: code for code, asker in enumerate(dict.fromkeys(askers))}
             codes = np.fromiter(map(member_of.__getitem__, askers), np.int64, count=len(askers))
-            count: FloatArray = np.bincount(codes, weights=period.count[chosen], minlength=len(member_of)).astype(
-                np.float64
-            )
-            sums: FloatArray = np.vstack(
-                [
-                    np.bincount(codes, weights=period.fit_sum[chosen], minlength=len(member_of)),
-                    np.bincount(codes, weights=period.top_sum[chosen], minlength=len(member_of)),
-                ]
+            pooled = np.hstack(weights) if weights else np.zeros((3, 0))
+            totals = np.vstack(
+                [np.bincount(codes, weights=pooled[row], minlength=len(member_of)) for row in range(3)]
             ).astype(np.float64)
-            arms.append(_arm(count, sums, own.get(key, 0), int(chosen.size), resamples, rng))
+            arms.append(_arm(totals[0], totals[1:], own.get(key, 0), len(askers), resamples, rng))
+            periods_used = max(periods_used, sum(1 for weight in weights if weight.shape[1]))
             counted = versions.get(key)
             version = counted.most_common(1)[0][0] if counted else None
             labels.append(f"{arm} version" + (f" (v{version})" if version is not None else ""))
@@ -99,17 +105,18 @@ def arm_comparisons(
         ]
         mean_change = difference(current.fit, alternative.fit, 0, *labels)
         share_change = difference(current.fit, alternative.fit, 1, *labels)
-        note = _note(comparison, mean_change, current, alternative)
+        window = "this and the previous period" if periods_used > 1 else "this period"
+        note = _note(comparison, mean_change, current, alternative, window)
         result.append(ArmComparison(comparison, groups[0], groups[1], mean_change, share_change, note))
     return tuple(result)
 
 
-def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm) -> str:
+def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm, window: str) -> str:
     if not current.members and not alternative.members:
-        return f"Comparison #{comparison}: no rated answers in either arm in this period yet."
+        return f"Comparison #{comparison}: no rated answers in either arm in {window} yet."
     if not current.members or not alternative.members:
         rated = change.b if alternative.members else change.a
-        return f"Comparison #{comparison}: only the {rated} has rated answers in this period; nothing to compare yet."
+        return f"Comparison #{comparison}: only the {rated} has rated answers in {window}; nothing to compare yet."
     if change.low is None or change.high is None or change.value is None:
         return (
             f"Comparison #{comparison}: too few members with rated answers on one side for an interval of the "
@@ -123,7 +130,8 @@ def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm)
         undecided = "the data cannot tell the two versions apart yet"
         lead = lead_sentence(change, ratings, f"the {change.b}", f"the {change.a}", undecided)
     return (
-        f"{lead} Members were assigned to the versions at random and rated over the same days, so, unlike the "
+        f"{lead} Rated answers from {window}. Members were assigned to the versions at random and rated over the "
+        "same days, so, unlike the "
         "before/after comparison, time and the mix of questions do not explain a difference; who chose to rate "
         "still may. Intervals resample members, the unit that was randomized."
     )

@@ -206,6 +206,11 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         scope_changes=scope_changes,
         moderator_actions=moderator_actions,
         notes=tuple(quality_notes(now, summary, before_summary, unknown)),
-        comparisons=arm_comparisons(now, table, now_rows, seed=seed, resamples=bootstrap),
+        comparisons=arm_comparisons(
+            [(now, now_rows)] + ([(before, before_rows)] if before is not None else []),
+            table,
+            seed=seed,
+            resamples=bootstrap,
+        ),
         feedback_before=current.feedback_before,
     )

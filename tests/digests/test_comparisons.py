@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bot.digests.report import render_json, render_markdown
+from bot.digests.rows import AnswerRow
 from bot.digests.stats import compute_digest
 from bot.digests.summary import digest_embed
 from tests.digests.test_stats import answer, member, rating, rows
@@ -138,3 +139,28 @@ def test_arms_without_any_rating_say_so():
 
     assert (comparison.current.answers, comparison.alternative.answers) == (1, 1)
     assert comparison.note == "Comparison #6: no rated answers in either arm in this period yet."
+
+
+def test_a_comparison_is_pooled_over_this_and_the_previous_period():
+    # Comparison 1 ran last week too: its ratings there count, and a member who asked in both weeks is one member.
+    def week(first_id: int, day: int) -> list[AnswerRow]:
+        answers = [in_arm(first_id + i, "1:current", 2, f"c{i}") for i in range(3)]
+        return answers + [in_arm(first_id + 3 + i, "1:alternative", 1, f"a{i}") for i in range(3)]
+
+    before_answers = [dataclasses.replace(a, created_at="2026-11-10T10:00:00.000Z") for a in week(100, 10)]
+    before_ratings = [rating(a.answer_id, "rater", 1 if a.arm == "1:current" else 3, day=11) for a in before_answers]
+    now_answers = week(1, 17)
+    now_ratings = [rating(a.answer_id, "rater", 2 if a.arm == "1:current" else 3) for a in now_answers]
+    digest = compute_digest(rows(now_answers, now_ratings), rows(before_answers, before_ratings, previous=True), seed=2)
+
+    [comparison] = digest.comparisons
+    current, alternative = comparison.current, comparison.alternative
+    assert (current.mean_fit.ratings, alternative.mean_fit.ratings) == (6, 6)
+    assert current.answers == 3, "answers in the arm this period (the count of the digest's own period)"
+    assert current.mean_fit.value == pytest.approx((3 * 0 + 3 * 0.5) / 6)
+    assert alternative.mean_fit.value == pytest.approx(1.0)
+    assert "Rated answers from this and the previous period." in comparison.note
+    # Alone, this period's slice says so too.
+    [alone] = compute_digest(rows(now_answers, now_ratings), None, seed=2).comparisons
+    assert alone.current.mean_fit.ratings == 3
+    assert "Rated answers from this period." in alone.note
