@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,8 @@ from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
 from bot.runtime import CultureBot
+
+log = logging.getLogger(__name__)
 
 EMPTY_MENTION_HINT = "Ask me a question after the mention, e.g. “@culturebot how do I greet my partner's grandparents?”"
 
@@ -75,7 +78,10 @@ class Answers(commands.Cog):
         text = question_text(message, me.id)
         if not text:
             if me in message.mentions:  # an empty reply without the intent is just unreadable: stay quiet
-                await message.reply(EMPTY_MENTION_HINT, mention_author=False)
+                try:
+                    await message.reply(EMPTY_MENTION_HINT, mention_author=False)
+                except discord.HTTPException as error:  # e.g. no Send Messages there: nothing else to do
+                    log.warning("could not send the empty-mention hint in %d: %s", message.channel.id, error)
             return
         channel = message.channel
         open_thread = None

@@ -134,7 +134,10 @@ class Feedback(commands.Cog):
             await self._reply_briefly(message, str(error))
             return
         if result is CommentResult.STORED:
-            await message.add_reaction("📝")  # confirmed only now that it is committed
+            try:
+                await message.add_reaction("📝")  # confirmed only now that it is committed
+            except discord.HTTPException as error:  # no Add Reactions there, or the message is gone: it is saved
+                log.warning("could not confirm comment %d with a reaction: %s", message.id, error)
         elif result is CommentResult.NEEDS_CONSENT:
             await self._reply_briefly(
                 message, "Your comment was not kept: first choose whether to take part, with `/privacy consent`."

@@ -67,6 +67,7 @@ UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: 
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
+LISTED_CHANNELS = 20  # answer channels named in the line refusing a question asked elsewhere
 HISTORY_TOKENS = 1500  # earlier turns of a conversation kept in the prompt, newest first
 
 
@@ -471,7 +472,9 @@ class Answerer:
         """Why the question is refused, or None; when None, the answer's tokens are set aside in `held`."""
         allowed = settings.answer_channels
         if allowed and question.channel_id not in allowed and question.parent_channel_id not in allowed:
-            places = ", ".join(f"<#{channel}>" for channel in allowed)
+            places = ", ".join(f"<#{channel}>" for channel in allowed[:LISTED_CHANNELS])
+            if len(allowed) > LISTED_CHANNELS:  # the line must fit one message however many there are
+                places += f" and {len(allowed) - LISTED_CHANNELS} more channels"
             return Refusal("channel not enabled", f"I answer questions in {places}.")
         if check_cooldown and settings.cooldown_seconds:
             started = self._last_start.get((question.guild_id, question.asker_id))

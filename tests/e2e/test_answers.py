@@ -14,6 +14,7 @@ from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import EndsQuietly, Reply
 from bot.storage import sqlite_timestamp
 from bot.storage.sqlite.digests import read_digest_periods
+from tests.e2e.conftest import set_guild_settings
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
 from tests.helpers import eventually
 
@@ -224,6 +225,16 @@ async def test_channel_list_limits_where_it_answers(world, run_bot, moderator):
         line = await world.standin.wait_for_message(world.channel_id, lambda m: "I answer questions in" in m.content)
         assert f"<#{other['id']}>" in line.content
         assert world.model.chat_requests == []
+
+
+async def test_the_refusal_names_at_most_twenty_answer_channels(world, run_bot):
+    channels = [int(world.standin.add_channel(world.guild_id, f"ask-{n}")["id"]) for n in range(25)]
+    await set_guild_settings(world.settings(), world.guild_id, {"answer_channels": channels})
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Here?"))
+        line = await world.standin.wait_for_message(world.channel_id, lambda m: "I answer questions in" in m.content)
+    assert line.content.endswith(f"<#{channels[19]}> and 5 more channels.")
+    assert f"<#{channels[20]}>" not in line.content
 
 
 async def test_a_channel_the_bot_cannot_answer_in_is_refused_when_added(world, run_bot, moderator):

@@ -264,6 +264,27 @@ async def test_reply_comment_is_stored_once_and_confirmed(world, run_bot):
         assert len(world.model.chat_requests) == 1, [r.messages[-1]["content"] for r in world.model.chat_requests]
 
 
+async def test_a_reply_comment_is_kept_where_the_bot_cannot_react_and_an_empty_mention_where_it_cannot_reply(
+    world, run_bot, caplog
+):
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.asker_id, "comments")
+        bot_user = world.standin.bot_user_id
+        world.standin.set_permission_overwrite(world.channel_id, bot_user, deny=1 << 6, type=1)  # Add Reactions
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, f"<@{bot_user}> fit: too formal", reply_to=answer.id
+        )
+        await eventually(lambda: rows(world, "SELECT text FROM comments") == [("too formal",)], what="the comment")
+        quiet = world.standin.add_channel(world.guild_id, "read-only")
+        world.standin.set_permission_overwrite(quiet["id"], bot_user, deny=1 << 11, type=1)  # Send Messages
+        await world.standin.send_message(quiet["id"], world.asker_id, f"<@{bot_user}>")
+        await eventually(
+            lambda: any("empty-mention hint" in r.getMessage() for r in caplog.records), what="the hint's failure"
+        )
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
+
+
 async def test_all_of_the_longest_reasons_are_saved_and_confirmed_in_one_message(world, run_bot):
     tags = [f"reason {n:02d} " + "r" * 88 for n in range(25)]
     async with run_bot():
