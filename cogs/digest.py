@@ -148,6 +148,11 @@ class Digest(commands.Cog):
     @digest.command(name="research-role", description="The role whose members may export research data")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def research_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        if role.is_default():
+            raise UserFacingError(
+                "Choose a role only researchers have: with @everyone, every member could export the research data, "
+                "with comments their authors did not agree to have quoted."
+            )
         await self._changed(interaction, {"research_role_id": role.id}, f"research role {role.id}")
         await interaction.response.send_message(
             f"Members with {role.mention} can now use `/research-export`.",

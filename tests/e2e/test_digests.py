@@ -418,6 +418,11 @@ async def test_research_export_needs_the_research_role(world, run_bot, moderator
         await rated_answers(world, count=1)
         unset = await run(world, researcher, "research-export", span)
         assert "No research role is set" in await reply_text(world, unset)
+        everyone = await run(world, moderator, "digest research-role", {"role": world.guild_id})  # @everyone's id
+        assert (await reply_text(world, everyone)).startswith("Choose a role only researchers have: with @everyone")
+        assert "No research role is set" in await reply_text(
+            world, await run(world, researcher, "research-export", span)
+        )
         await run(world, moderator, "digest research-role", {"role": researcher_role["id"]})
         refused = await run(world, moderator, "research-export", span)
         assert "Only members with the" in await reply_text(world, refused)
