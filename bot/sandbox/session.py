@@ -143,13 +143,14 @@ class Session:
     def user_id(self) -> int:
         return self.world.members[self.member]
 
-    async def run(self, line: str) -> bool:
-        """Do one line; False once the user asked to quit."""
+    async def run(self, line: str, *, scripted: bool = False) -> bool:
+        """Do one line; False once the user asked to quit. `scripted`: a line of a script, where `expect` is the
+        check (typed at the prompt, "expect my boss to …" is a question; `/expect` checks there)."""
         text = line.strip()
         if not text or text.startswith("#"):
             return True
         word, _, rest = text.partition(" ")
-        if word in ("expect", "/expect"):
+        if word == "/expect" or (scripted and word == "expect"):
             self._expect(rest.strip())
             return True
         self.console.new_step()
@@ -173,7 +174,8 @@ class Session:
             "  /scope use <template>, /scope upload FILE, /scope show [version], /scope preview <question>,",
             "  /scope history, /privacy status, /culture, /about, /ask <question> … any of the bot's slash",
             "  commands, typed as in Discord: the first option as text, others as name=value.",
-            "In scripts (--script FILE): `expect <text>` checks that the last step's output contains <text>.",
+            "In scripts (--script FILE): `expect <text>` checks that the last step's output contains <text>",
+            "(`/expect <text>` at the prompt).",
         ]
         return "\n".join(lines)
 
@@ -214,6 +216,7 @@ class Session:
 
     async def _ask(self, text: str) -> None:
         mention = f"<@{self.standin.bot_user_id}> {text}"
+        _check_length(mention)
         posted = await self.standin.send_message(self.world.ask_channel, self.user_id, mention)
         await self._follow_answer(self.world.ask_channel, int(posted["id"]))
 
@@ -223,6 +226,7 @@ class Session:
         answer = self._require_answer()
         if answer.ephemeral:
             raise StepFailed("the last answer was private (only its asker saw it); Discord has no replies to those")
+        _check_length(text)
         posted = await self.standin.send_message(answer.channel_id, self.user_id, text, reply_to=answer.id)
         await self._follow_answer(answer.channel_id, int(posted["id"]))
 
@@ -705,3 +709,15 @@ def _command_path(definition: dict[str, Any], args: str) -> tuple[list[str], dic
             raise StepFailed(f"/{' '.join(path)} needs one of: {', '.join(subs)}")
         path.append(word)
         leaf, rest = subs[word], remainder.strip()
+
+
+MEMBER_MESSAGE_LIMIT = 2000  # characters Discord takes in a member's message (4,000 with Nitro)
+
+
+def _check_length(content: str) -> None:
+    """Refuse what Discord would refuse to post: the stand-in takes members' messages of any length."""
+    if len(content) > MEMBER_MESSAGE_LIMIT:
+        raise StepFailed(
+            f"Discord takes messages of up to {MEMBER_MESSAGE_LIMIT:,} characters and this one has {len(content):,}: "
+            "shorten it, or ask in parts"
+        )

@@ -44,7 +44,7 @@ async def run_script(session: Session, path: Path) -> int:
             continue
         session.console.echo(f"{session.prompt}{line}")
         try:
-            keep_going = await session.run(line)
+            keep_going = await session.run(line, scripted=True)
         except StepFailed as failure:
             message = f"{path}:{number}: step failed: {line}\n  {failure}"
             session.console.echo(f"✗ {message}")

@@ -131,6 +131,7 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root):
             "expected the last output to contain 'you rated this answer'",
         ),
         ("/frobnicate", "unknown command /frobnicate; /help lists the commands"),
+        ("long " * 500, "Discord takes messages of up to 2,000 characters and this one has 2,522: shorten it"),
     ],
 )
 async def test_a_failing_step_stops_the_script_and_exits_non_zero(tmp_path, capsys, script, reason):
@@ -215,6 +216,14 @@ def test_interactive_front_end_under_tmux(tmp_path):
         tmux(socket, "send-keys", "-t", "sandbox", "/consent ratings", "Enter")
         pane = " ".join(wait_for_pane(socket, "Thanks: you rated this answer **Fits**.").split())
         assert "Saved your choice: **ratings only**." in pane
+
+        # At the prompt a question starting with "expect" is a question (in scripts `expect` is the check); asked
+        # by another member, whom the cooldown does not hold back.
+        tmux(socket, "send-keys", "-t", "sandbox", "/as budi", "Enter")
+        wait_for_pane(socket, "budi>")
+        tmux(socket, "send-keys", "-t", "sandbox", "expect my manager to greet me first?", "Enter")
+        pane = " ".join(wait_for_pane(socket, "✓ answer #2").split())
+        assert "You asked: “expect my manager to greet me first?”" in pane
 
         tmux(socket, "send-keys", "-t", "sandbox", "/quit", "Enter")
         pane = " ".join(wait_for_pane(socket, "[sandbox exited ").split())
