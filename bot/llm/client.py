@@ -171,6 +171,7 @@ class ModelClient:
                 done = False
                 pieces = response.aiter_bytes()
                 last_event = time.monotonic()
+                any_event = False
                 # One step per piece of the response as it arrives, with all the text it completes: a busy bot
                 # that finds several tokens waiting pays for one trip through the pipeline, not one each.
                 async for piece in pieces:
@@ -205,6 +206,7 @@ class ModelClient:
                     now = time.monotonic()
                     if events:
                         last_event = now
+                        any_event = True
                     elif now - last_event > self._timeout:
                         # Keep-alive comments (": PROCESSING") reset the connection's read timeout, not this one:
                         # a model stuck behind them would hold the member's answer open for ever.
@@ -217,6 +219,10 @@ class ModelClient:
                     await _read_rest(pieces, AFTER_DONE_SECONDS)
             finally:
                 await response.aclose()
+            if not any_event and not done:
+                # llama.cpp's server, given a prompt longer than its context, answers 200 with an empty body.
+                stats.tokens_in = stats.tokens_out = 0  # nothing says the model read or wrote anything
+                raise ModelError("the model endpoint sent an empty response (is the prompt longer than its context?)")
             stats.done = done
             rest = reasoning_filter.flush(cut_off=stats.finish_reason == "length")
             stats.reasoning_cut_off = reasoning_filter.dropped_unfinished and not any(produced)

@@ -8,6 +8,7 @@ import pytest
 from bot.llm.client import ModelClient, ModelError, StreamStats
 from bot.sandbox.fake_openai import (
     CutStream,
+    EmptyStream,
     EndsQuietly,
     FakeOpenAI,
     Hang,
@@ -276,3 +277,11 @@ async def test_the_start_up_check_names_a_base_url_without_v1_and_a_refused_key(
     assert (
         problem == f"the model endpoint {guarded.base_url}/ refused CULTUREBOT_MODEL_API_KEY (HTTP 401): check the key"
     )
+
+
+async def test_an_empty_response_fails_and_charges_no_tokens(fake, make_client):
+    fake.script(Reply("never sent", fault=EmptyStream()))
+    stats = StreamStats()
+    with pytest.raises(ModelError, match=r"empty response \(is the prompt longer than its context\?\)"):
+        await collect(make_client(retries=0), stats)
+    assert (stats.tokens_in, stats.tokens_out) == (0, 0)

@@ -19,6 +19,7 @@ what goes wrong with real endpoints; each class documents what the real client r
 
 from ._model import (
     CutStream,
+    EmptyStream,
     EndsQuietly,
     Fault,
     Hang,
@@ -39,6 +40,7 @@ from ._server import DEFAULT_REPLY_TEXT, FakeOpenAI
 __all__ = [
     "DEFAULT_REPLY_TEXT",
     "CutStream",
+    "EmptyStream",
     "EndsQuietly",
     "FakeOpenAI",
     "Fault",

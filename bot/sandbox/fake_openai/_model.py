@@ -152,7 +152,23 @@ class HoldsAfterDone:
     seconds: float = 30.0
 
 
-Fault = RateLimited | ServerError | Hang | CutStream | MalformedChunk | EndsQuietly | KeepAliveOnly | HoldsAfterDone
+@dataclass(frozen=True, slots=True)
+class EmptyStream:
+    """Answer 200 with the event-stream headers and no event at all, as llama.cpp's server does for a prompt
+    longer than its context."""
+
+
+Fault = (
+    RateLimited
+    | ServerError
+    | Hang
+    | CutStream
+    | MalformedChunk
+    | EndsQuietly
+    | KeepAliveOnly
+    | HoldsAfterDone
+    | EmptyStream
+)
 
 
 @dataclass(frozen=True, slots=True)

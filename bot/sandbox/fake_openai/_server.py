@@ -19,6 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from ._model import (
     CHAT_COMPLETIONS_PATH,
     CutStream,
+    EmptyStream,
     EndsQuietly,
     Fault,
     Hang,
@@ -419,6 +420,9 @@ class FakeOpenAI:
         record.status = 200
         try:
             await resp.prepare(request)
+            if isinstance(fault, EmptyStream):
+                await resp.write_eof()
+                return resp
             await self._sleep(reply.ttft)
             start = time.monotonic()
             record.first_chunk_at = start
