@@ -53,6 +53,7 @@ class ForgetConfirm(discord.ui.View):
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:
         # Deferred: renaming the threads named after the member's questions can take a few requests.
         await interaction.response.defer()
+        self.bot.answerer.forget(interaction.user.id)  # questions of theirs still waiting are not recorded after
         summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
         # Digests not posted yet are kept on disk as files, with texts now deleted from the database: they go
         # too, and are remade from the database when they are sent (one being made is made again).

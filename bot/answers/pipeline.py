@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: 
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
+FORGOTTEN_LINE = "You asked me to forget your data after asking this, so I did not answer it; ask again if you like."
+FORGOTTEN_KEPT = 3600.0  # seconds a forget is remembered for questions still waiting (longer than any answer takes)
 LISTED_CHANNELS = 20  # answer channels named in the line refusing a question asked elsewhere
 HISTORY_TOKENS = 1500  # earlier turns of a conversation kept in the prompt, newest first
 
@@ -90,6 +93,7 @@ class Question:
     open_thread: Callable[[Question], Awaitable[Question]] | None = None
     ephemeral: bool = False
     typing: Callable[[], Awaitable[object]] | None = None  # shows "is typing" until the first text
+    asked_at: float = dataclasses.field(default_factory=time.monotonic)  # when the bot got it (monotonic clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,7 @@ class Answerer:
         self._member_waiting: dict[tuple[int, int], int] = {}
         self._last_start: dict[tuple[int, int], float] = {}
         self._exempt_running: set[tuple[int, int]] = set()  # members whose current answer skipped the cooldown
+        self._forgotten: dict[int, float] = {}  # members who asked to be forgotten, and when (monotonic clock)
         self._tokens = DailyTokens(storage)
         self.accepting = True
 
@@ -224,7 +229,17 @@ class Answerer:
                 del self._member_waiting[key], self._member_locks[key]
                 self._exempt_running.discard(key)
 
+    def forget(self, user_id: int) -> None:
+        """The member asked to be forgotten: their questions asked before this and still waiting for an earlier
+        answer of theirs are dropped, not recorded (their record would be written after the deletion)."""
+        now = time.monotonic()
+        self._forgotten = {user: at for user, at in self._forgotten.items() if now - at < FORGOTTEN_KEPT}
+        self._forgotten[user_id] = now
+
     async def _answer(self, question: Question, *, check_cooldown: bool) -> Outcome:
+        if self._forgotten.get(question.asker_id, -math.inf) >= question.asked_at:
+            await _say(question, FORGOTTEN_LINE)
+            return Outcome.REFUSED  # and not recorded: the member asked for their data to be deleted
         held = _Held()
         try:
             return await self._answer_held(question, held, check_cooldown=check_cooldown)

@@ -12,6 +12,7 @@ import pytest
 
 from bot.jobs import run_retention
 from bot.pseudonyms import Pseudonymizer
+from bot.sandbox.fake_openai import Reply
 from bot.storage import SqliteStorage
 from tests.e2e.test_scope_commands import MANAGE_GUILD, reply_text, run
 from tests.helpers import cells_containing, eventually, give_consent
@@ -513,3 +514,18 @@ async def test_privacy_status_before_choosing_says_questions_are_recorded(world,
         await ask(world)
         status = await reply_text(world, await run(world, world.asker_id, "privacy status"))
         assert "none of your ratings or comments are kept (questions you ask me are recorded" in status
+
+
+async def test_a_question_waiting_when_its_member_is_forgotten_is_dropped_not_recorded(world, run_bot):
+    from bot.answers.pipeline import FORGOTTEN_LINE
+
+    world.model.script(Reply(" ".join(f"w{i}" for i in range(60)), tokens_per_second=30), "Never asked.")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First, slowly?"))
+        await eventually(lambda: rows(world, "SELECT outcome FROM answers") == [("streaming",)], what="streaming")
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("My second secret?"))
+        await forget(world, world.asker_id)
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content == FORGOTTEN_LINE, timeout=15)
+    assert len(world.model.chat_requests) == 1
+    assert rows(world, "SELECT asker_hash FROM answers") == [("forgotten-1",)]
+    assert cells_containing(db(world), "My second secret?") == []
