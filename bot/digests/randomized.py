@@ -31,7 +31,7 @@ class _Arm:
 
     fit: Fit
     members: int  # asking members with rated answers
-    answers: int  # every answer in the arm this period, rated or not
+    answers: int  # every answer in the arm in the periods pooled, rated or not
 
 
 def _arm(
@@ -62,12 +62,14 @@ def arm_comparisons(
     pooled over all the parts: a comparison usually runs across digests, and each week alone is too small a slice
     of it. Each part pairs a period with each of its rated answers' row in `table` (-1 when it is in neither
     period's rows: it then counts in no arm). A member's answers in both periods count as one member's."""
-    own = Counter(row.arm for row in parts[0][0].rows.answers if row.arm is not None)
+    now = Counter(row.arm for row in parts[0][0].rows.answers if row.arm is not None)
+    # Answers over the same periods as the ratings pooled below (more rated answers than answers otherwise).
+    own = Counter(row.arm for period, _ in parts for row in period.rows.answers if row.arm is not None)
     rated: list[tuple[IntArray, list[str | None]]] = []  # each part's rated answers in `table`, and their arms
     for _, positions in parts:
         known = np.flatnonzero(positions >= 0)
         rated.append((known, [table.rows[positions[i]].arm for i in known.tolist()]))
-    keys = sorted(set(own) | {arm for arm in rated[0][1] if arm is not None})
+    keys = sorted(set(now) | {arm for arm in rated[0][1] if arm is not None})
     comparisons = sorted({int(key.partition(":")[0]) for key in keys})
     versions: dict[str, Counter[int | None]] = {}
     for row in table.rows:

@@ -156,7 +156,9 @@ def test_a_comparison_is_pooled_over_this_and_the_previous_period():
     [comparison] = digest.comparisons
     current, alternative = comparison.current, comparison.alternative
     assert (current.mean_fit.ratings, alternative.mean_fit.ratings) == (6, 6)
-    assert current.answers == 3, "answers in the arm this period (the count of the digest's own period)"
+    assert current.answers == 6, "answers over the same periods as the ratings"
+    for group in (current, alternative):
+        assert group.mean_fit.answers <= group.answers
     assert current.mean_fit.value == pytest.approx((3 * 0 + 3 * 0.5) / 6)
     assert alternative.mean_fit.value == pytest.approx(1.0)
     assert "Rated answers from this and the previous period." in comparison.note
