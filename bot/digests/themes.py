@@ -422,12 +422,14 @@ def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> Th
 
 
 def match_previous(current: FoundTheme, previous: Sequence[FoundTheme]) -> int | None:
-    """Index of the previous theme sharing the most top terms (at least MATCH_SHARED_TERMS), else None."""
+    """Index of the previous theme sharing the most top terms (at least MATCH_SHARED_TERMS, or all of the
+    shorter theme's terms when a theme has fewer: short comments make themes of one or two terms), else None."""
     best: int | None = None
-    best_shared = MATCH_SHARED_TERMS - 1
+    best_shared = 0
     terms = set(current.terms)
     for index, theme in enumerate(previous):
         shared = len(terms & set(theme.terms))
-        if shared > best_shared:
+        needed = min(MATCH_SHARED_TERMS, len(terms), len(theme.terms))
+        if shared >= max(needed, 1) and shared > best_shared:
             best, best_shared = index, shared
     return best

@@ -620,6 +620,22 @@ FUNERAL = [
 ]
 
 
+def test_short_themes_that_continue_are_not_new():
+    # Short comments make themes of one or two terms: the same ones again are not new (they needed 3 shared terms).
+    texts = ["bapak formal"] * 4 + ["casual slang"] * 4
+    current = rows([answer(1)], comments=[comment(i, 1, "ana", text) for i, text in enumerate(texts)])
+    previous = rows(
+        [answer(1)], comments=[comment(100 + i, 1, "ana", text) for i, text in enumerate(texts)], previous=True
+    )
+    summary = compute_digest(current, previous).themes
+    assert len(summary.themes) == 2
+    assert [theme.is_new for theme in summary.themes] == [False, False]
+    # A short theme sharing one of its two terms with last period's is still a new one.
+    other = ["bapak kantor"] * 4 + ["casual slang"] * 4
+    changed = rows([answer(1)], comments=[comment(i, 1, "ana", text) for i, text in enumerate(other)])
+    assert sorted(theme.is_new for theme in compute_digest(changed, previous).themes.themes) == [False, True]
+
+
 def test_themes_separate_topics_deterministically_and_mark_new_ones():
     texts = GREETINGS + FOOD
     finding = find_themes(texts, seed=0)
