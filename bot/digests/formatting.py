@@ -40,7 +40,14 @@ def share_with_ci(estimate: Estimate) -> str:
         return NO_VALUE
     if estimate.low is None or estimate.high is None:
         return f"{percent(estimate.value)} ({_no_interval(estimate)})"
-    return f"{percent(estimate.value)} (95% CI {estimate.low * 100:.0f}–{estimate.high * 100:.0f}%)"
+    value = percent(estimate.value)
+    # The bounds to the value's precision, and never past it: 99.9% with an interval shown as "100–100%" reads
+    # as an interval that leaves its own estimate out.
+    digits = 1 if "." in value else 0
+    shown = round(estimate.value * 100, digits)
+    low = min(round(estimate.low * 100, digits), shown)
+    high = max(round(estimate.high * 100, digits), shown)
+    return f"{value} (95% CI {low:.{digits}f}–{high:.{digits}f}%)"
 
 
 def fit_with_ci(estimate: Estimate) -> str:

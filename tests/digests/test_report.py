@@ -112,6 +112,10 @@ def period_rows() -> tuple[DigestRows, DigestRows]:
 
 def test_interval_formatting():
     assert share_with_ci(Estimate(0.62, 0.51, 0.72, 40, 120)) == "62% (95% CI 51–72%)"
+    # Near the ends the value shows a decimal, and so do its bounds, which never leave the value out.
+    assert share_with_ci(Estimate(0.99933, 0.998, 1.0, 1500, 1500)) == "99.9% (95% CI 99.8–100.0%)"
+    assert share_with_ci(Estimate(0.003, 0.0, 0.0049, 1000, 1000)) == "0.3% (95% CI 0.0–0.5%)"
+    assert share_with_ci(Estimate(0.62, 0.625, 0.72, 40, 120)) == "62% (95% CI 62–72%)"
     assert fit_with_ci(Estimate(0.6234, 0.55, 0.701, 40, 120)) == "0.62 (95% CI 0.55–0.70)"
     assert share_with_ci(Estimate(1.0, None, None, 1, 1)) == "100% (no interval: one rated answer)"
     assert share_with_ci(Estimate(None, None, None, 0, 0)) == "—"
