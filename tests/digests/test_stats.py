@@ -633,7 +633,7 @@ def test_short_themes_that_continue_are_not_new():
     # A short theme sharing one of its two terms with last period's is still a new one.
     other = ["bapak kantor"] * 4 + ["casual slang"] * 4
     changed = rows([answer(1)], comments=[comment(i, 1, "ana", text) for i, text in enumerate(other)])
-    assert sorted(theme.is_new for theme in compute_digest(changed, previous).themes.themes) == [False, True]
+    assert sorted(theme.is_new is True for theme in compute_digest(changed, previous).themes.themes) == [False, True]
 
 
 def test_themes_separate_topics_deterministically_and_mark_new_ones():
