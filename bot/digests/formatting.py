@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from bot.digests.model import Difference, Estimate
 from bot.feedback.scales import FIT3, LIKERT5
 
@@ -21,6 +24,25 @@ def percent(share: float | None) -> str:
         if text == "0.0":
             return "<0.1%"
     return f"{text}%"
+
+
+def column_percents(counts: Sequence[int]) -> list[str]:
+    """Each count's share of their total as whole percents that add up to 100 (largest remainders get the
+    rounding), except that a count above zero is never shown as 0% nor one below the total as 100% (those
+    show a decimal, as `percent` does)."""
+    total = sum(counts)
+    if total <= 0:
+        return [NO_VALUE for _ in counts]
+    exact = [count * 100 / total for count in counts]
+    whole = [math.floor(value) for value in exact]
+    by_remainder = sorted(range(len(counts)), key=lambda i: (whole[i] - exact[i], i))
+    for index in by_remainder[: 100 - sum(whole)]:
+        whole[index] += 1
+    shown = []
+    for count, value in zip(counts, whole, strict=True):
+        near_an_end = (count and value == 0) or (count < total and value == 100)
+        shown.append(percent(count / total) if near_an_end else f"{value}%")
+    return shown
 
 
 def _signed(number: float, digits: int) -> str:

@@ -126,6 +126,7 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
             next((s for s in previous.fit.distribution if s.scale_size == scale.scale_size), None) if previous else None
         )
         rows = []
+        shares = fmt.column_percents(scale.counts)  # adding up to 100%
         for value in range(scale.scale_size, 0, -1):
             count = scale.counts[value - 1]
             before_count = before.counts[value - 1] if before else None
@@ -134,7 +135,7 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
                     str(value),
                     fmt.scale_label(scale.scale_size, value),
                     str(count),
-                    fmt.percent(count / total),
+                    shares[value - 1],
                     fmt.NO_VALUE if before_count is None else str(before_count),
                 )
             )

@@ -15,7 +15,7 @@ from PIL import Image
 
 from bot.digests import exports
 from bot.digests.chart import _points as chart_points
-from bot.digests.formatting import fit_change, fit_with_ci, share_change, share_with_ci
+from bot.digests.formatting import column_percents, fit_change, fit_with_ci, share_change, share_with_ci
 from bot.digests.model import Difference, Estimate
 from bot.digests.report import (
     render_chart,
@@ -112,6 +112,11 @@ def period_rows() -> tuple[DigestRows, DigestRows]:
 
 def test_interval_formatting():
     assert share_with_ci(Estimate(0.62, 0.51, 0.72, 40, 120)) == "62% (95% CI 51–72%)"
+    # A column of shares adds up to 100% (2/7, 3/7, 2/7 each rounded would make 101%).
+    assert column_percents([2, 3, 2]) == ["29%", "43%", "28%"]  # largest remainders first, ties in order
+    assert column_percents([1, 1, 1]) == ["34%", "33%", "33%"]
+    assert column_percents([249, 1, 0]) == ["99.6%", "0.4%", "0%"]
+    assert column_percents([0, 0]) == ["—", "—"]
     # Near the ends the value shows a decimal, and so do its bounds, which never leave the value out.
     assert share_with_ci(Estimate(0.99933, 0.998, 1.0, 1500, 1500)) == "99.9% (95% CI 99.8–100.0%)"
     assert share_with_ci(Estimate(0.003, 0.0, 0.0049, 1000, 1000)) == "0.3% (95% CI 0.0–0.5%)"
