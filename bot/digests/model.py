@@ -217,7 +217,7 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class QualityNote:
-    code: str  # small_n, few_raters, dominant_rater, many_unrated, failed_answers, no_previous, ...
+    code: str  # small_n, small_previous, few_raters, dominant_rater, many_unrated, failed_answers, no_previous, ...
     message: str
 
 

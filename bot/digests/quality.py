@@ -41,6 +41,16 @@ def quality_notes(
                 "they rest on a handful of them; treat percentages as anecdotes, not estimates.",
             )
         )
+    if previous is not None and d.ratings:
+        p = previous.denominators
+        if p.ratings > 0 and (p.ratings < SMALL_N or p.rated_answers < SMALL_ANSWERS or p.unique_raters < FEW_RATERS):
+            notes.append(
+                QualityNote(
+                    "small_previous",
+                    f"The previous period had only {p.ratings} rating(s) of {p.rated_answers} answer(s) from "
+                    f"{p.unique_raters} member(s): the changes against it rest on little; read them as hints.",
+                )
+            )
     if 0 < d.unique_raters < FEW_RATERS:
         notes.append(
             QualityNote(

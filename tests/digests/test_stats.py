@@ -5,6 +5,7 @@ The builders at the top are shared with test_report.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
@@ -153,6 +154,21 @@ def test_empty_period_against_empty_previous():
     assert digest.previous is not None and digest.previous.denominators.ratings == 0
     assert digest.mean_fit_change is not None and digest.mean_fit_change.value is None
     assert "no_previous" not in codes(digest)
+
+
+def test_a_small_previous_period_gets_a_note():
+    now = rows([answer(i) for i in range(40)], [rating(i, f"m{i % 8}", i % 3 + 1) for i in range(40)] * 1)
+    tiny = rows([answer(900, day=10)], [rating(900, "ana", 3, day=11)], previous=True)
+    digest = compute_digest(now, tiny, bootstrap=50)
+    [note] = [note for note in digest.notes if note.code == "small_previous"]
+    assert note.message.startswith("The previous period had only 1 rating(s) of 1 answer(s) from 1 member(s)")
+    # A previous period as large as this one gets none.
+    alike = rows(
+        [dataclasses.replace(answer(500 + i), created_at="2026-11-10T10:00:00.000Z") for i in range(40)],
+        [rating(500 + i, f"m{i % 8}", i % 3 + 1, day=11) for i in range(40)],
+        previous=True,
+    )
+    assert "small_previous" not in codes(compute_digest(now, alike, bootstrap=50))
 
 
 def test_one_rating():
