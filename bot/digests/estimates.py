@@ -38,6 +38,9 @@ def _optional(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
+FEW_ANSWERS_FOR_A_POINT = 20  # below this many rated answers, an interval of zero width is not shown
+
+
 @dataclass(frozen=True, slots=True)
 class Grouped:
     """One grouping of one period's rated answers (or of pooled periods): totals and intervals per group."""
@@ -73,9 +76,13 @@ class Grouped:
         estimates = []
         for statistic in range(2):
             value = float(point[1 + statistic] / point[0])
-            # One rated answer has no sampling variation to resample: no interval rather than a fake one.
+            # One rated answer has no sampling variation to resample: no interval rather than a fake one. Nor a
+            # few answers rated alike: every replicate is the same, and "100% (95% CI 100–100%)" claims certainty
+            # that two answers cannot give.
             low = _optional(self.low[group, statistic]) if answers >= 2 else None
             high = _optional(self.high[group, statistic]) if answers >= 2 else None
+            if low is not None and low == high and answers < FEW_ANSWERS_FOR_A_POINT:
+                low = high = None
             estimates.append(Estimate(value, low, high, answers, ratings))
         return Fit(estimates[0], estimates[1], self.replicates[group] if answers >= 2 else np.empty((2, 0)))
 

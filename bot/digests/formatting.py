@@ -53,7 +53,9 @@ def _signed(number: float, digits: int) -> str:
 
 
 def _no_interval(estimate: Estimate) -> str:
-    return "no interval: one rated answer" if estimate.answers == 1 else "no interval"
+    if estimate.answers == 1:
+        return "no interval: one rated answer"
+    return "no interval: too few answers, rated alike" if estimate.answers >= 2 else "no interval"
 
 
 def share_with_ci(estimate: Estimate) -> str:

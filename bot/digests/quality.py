@@ -89,8 +89,8 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "all_equal",
-                "Every rating had the same value: the bootstrap intervals collapse to a point and understate the "
-                "uncertainty.",
+                "Every rating had the same value: the bootstrap intervals collapse to a point (not shown for fewer "
+                "than 20 rated answers) and understate the uncertainty.",
             )
         )
     scales = {counts.scale_size for counts in summary.fit.distribution}

@@ -30,6 +30,7 @@ from bot.digests.estimates import grouped
 from bot.digests.groups import bucket_grouping, timeline, week_of
 from bot.digests.model import Digest, Estimate
 from bot.digests.periods import prepare
+from bot.digests.report import render_markdown
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.stats import compute_digest, fit_timeline
 from bot.digests.text import ZERO_WIDTH_SPACE, excerpt, safe_text
@@ -188,15 +189,29 @@ def test_one_rating():
     assert digest.disagreement.multi_rated_answers == 0
 
 
+def test_a_few_answers_rated_alike_get_no_interval_of_zero_width():
+    # A group of two answers, both rated at the top by one member, beside a varied one.
+    answers = [answer(i, language="en") for i in range(40)] + [answer(90, language="id"), answer(91, language="id")]
+    ratings = [rating(i, f"m{i % 8}", i % 3 + 1) for i in range(40)] + [rating(90, "ana", 3), rating(91, "ana", 3)]
+    digest = compute_digest(rows(answers, ratings), None, bootstrap=200)
+    language = next(b for b in digest.breakdowns if b.dimension == "language")
+    indonesian = next(g for g in language.groups if g.key == "id")
+    assert (indonesian.mean_fit.low, indonesian.mean_fit.high) == (None, None)
+    assert "100% (no interval: too few answers, rated alike)" in render_markdown(digest)
+    english = next(g for g in language.groups if g.key == "en")
+    low, high = english.mean_fit.low, english.mean_fit.high
+    assert low is not None and high is not None and low < high
+
+
 def test_all_ratings_equal():
     answers = [answer(i) for i in (1, 2, 3)]
     ratings = [rating(i, rater, 3) for i in (1, 2, 3) for rater in ("ana", "budi")]
     digest = compute_digest(rows(answers, ratings), None)
     fit = digest.current.fit
     assert fit.all_equal
-    # Every resample has the same value: the interval collapses to the point (and a note says so).
-    assert fit.mean_fit == Estimate(1.0, 1.0, 1.0, 3, 6)
-    assert fit.fit_share == Estimate(1.0, 1.0, 1.0, 3, 6)
+    # Every resample has the same value: an interval of zero width from 3 answers is not shown (a note says why).
+    assert fit.mean_fit == Estimate(1.0, None, None, 3, 6)
+    assert fit.fit_share == Estimate(1.0, None, None, 3, 6)
     assert "all_equal" in codes(digest)
     # Three answers rated by two members are too few for alpha.
     assert digest.disagreement.alpha is None
