@@ -40,7 +40,8 @@ class Denominators:
     answers: int
     answers_by_outcome: dict[str, int]  # ok, incomplete, failed, refused (+ any other outcome seen)
     rated_answers: int  # of this period's answers, those with at least one rating
-    share_rated: float | None  # rated_answers / answers
+    share_rated: float | None  # of the answers shown with rating controls (ok or incomplete), those rated
+    ratable_answers: int  # answers shown with rating controls: failed and refused answers have none
     ratings: int
     unique_raters: int
     comments: int

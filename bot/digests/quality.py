@@ -71,8 +71,8 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "many_unrated",
-                f"{percent(1 - d.share_rated)} of the answers were not rated: rated answers may not represent the "
-                "rest (members tend to rate answers that struck them).",
+                f"{percent(1 - d.share_rated)} of the answers that could be rated were not: rated answers may not "
+                "represent the rest (members tend to rate answers that struck them).",
             )
         )
     failed = d.answers_by_outcome.get("failed", 0) + d.answers_by_outcome.get("incomplete", 0)

@@ -45,7 +45,8 @@ def _summary(digest: Digest) -> list[Block]:
     outcome_parts = ", ".join(f"{count} {outcome}" for outcome, count in d.answers_by_outcome.items() if count)
     items = [
         f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
-        f"Rated: {d.rated_answers} of {d.answers} answers ({fmt.percent(d.share_rated)}), "
+        f"Rated: {fmt.percent(d.share_rated)} of the {d.ratable_answers} answers that could be rated "
+        f"({d.rated_answers} rated answers), "
         f"{d.ratings} ratings by {d.unique_raters} members",
         f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
         f"Mean fit (0–1): {fmt.fit_with_ci(now.fit.mean_fit)}",

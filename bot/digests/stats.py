@@ -51,6 +51,7 @@ from bot.digests.text import safe_excerpt, safe_text
 __all__ = ["Digest", "RatedPeriod", "compute_digest", "fit_timeline", "prepare"]
 
 OUTCOMES = ("ok", "incomplete", "failed", "refused")
+RATABLE = frozenset({"ok", "incomplete"})  # outcomes whose answers are shown with rating controls
 _OUTCOME = attrgetter("outcome")
 _ANSWER_ID = attrgetter("answer_id")
 _QUOTABLE = attrgetter("quotable")
@@ -63,12 +64,15 @@ def _denominators(period: RatedPeriod) -> Denominators:
     by_outcome = {outcome: outcomes.get(outcome, 0) for outcome in OUTCOMES}
     by_outcome.update({outcome: count for outcome, count in sorted(outcomes.items()) if outcome not in by_outcome})
     own = np.fromiter(map(_ANSWER_ID, rows.answers), np.int64, count=len(rows.answers))
-    rated_answers = int(np.isin(own, period.answer_ids).sum())
+    rated = np.isin(own, period.answer_ids)
+    # The share rated counts the answers members could rate: failed and refused ones carry no rating controls.
+    ratable = np.fromiter((row.outcome in RATABLE for row in rows.answers), bool, count=len(rows.answers))
     return Denominators(
         answers=len(rows.answers),
         answers_by_outcome=by_outcome,
-        rated_answers=rated_answers,
-        share_rated=rated_answers / len(rows.answers) if rows.answers else None,
+        rated_answers=int(rated.sum()),
+        share_rated=float((rated & ratable).sum() / ratable.sum()) if ratable.any() else None,
+        ratable_answers=int(ratable.sum()),
         ratings=len(period.ratings),
         unique_raters=period.rater_count,
         comments=len(rows.comments),

@@ -571,7 +571,10 @@ def test_quality_notes():
     # ana: 2 of 4 valid ratings is not more than half; the out-of-scale 9 is ignored (and replaces nothing).
     assert "dominant_rater" not in notes
     assert notes["invalid_ratings"] == "1 rating(s) with a value outside their scale were ignored."
-    assert "80% of the answers were not rated" in notes["many_unrated"]
+    # The share rated counts the 8 answers shown with rating controls (the 2 failed ones had none).
+    d = digest.current.denominators
+    assert (d.answers, d.ratable_answers, d.rated_answers, d.share_rated) == (10, 8, 2, 0.0)
+    assert "100% of the answers that could be rated were not" in notes["many_unrated"]
     assert notes["failed_answers"].startswith("30% of the answers failed or were incomplete (2 failed, 1 incomplete)")
     assert "1 rating(s) refer to answers missing from the rows" in notes["unknown_answers"]
     dominant = compute_digest(
