@@ -13,6 +13,7 @@ SMALL_ANSWERS = 20  # rated answers: the unit the bootstrap resamples
 FEW_RATERS = 5
 DOMINANT_SHARE = 0.5  # of the ratings, from one member
 LOW_RATED_SHARE = 0.3  # of the answers
+ASKER_SHARE = 0.5  # of the ratings, by the member who asked the question
 FAILED_SHARE = 0.1  # of the answers, failed or incomplete
 
 
@@ -67,6 +68,15 @@ def quality_notes(
                     f"One member gave {percent(top_share)} of the ratings: the averages mostly reflect one view.",
                 )
             )
+    own = sum(1 for rating in current.ratings if rating.is_asker)
+    if d.ratings and own / d.ratings > ASKER_SHARE:
+        notes.append(
+            QualityNote(
+                "askers_rating",
+                f"{own} of the {d.ratings} ratings ({percent(own / d.ratings)}) are askers rating the answer to "
+                "their own question: they judge whether it helped them as well as whether it fits the community.",
+            )
+        )
     if d.share_rated is not None and d.ratings > 0 and d.share_rated < LOW_RATED_SHARE:
         notes.append(
             QualityNote(

@@ -583,6 +583,16 @@ def test_quality_notes():
     assert "One member gave 60% of the ratings" in next(n.message for n in dominant.notes if n.code == "dominant_rater")
 
 
+def test_mostly_askers_rating_their_own_answers_gets_a_note():
+    answers = [answer(i) for i in range(4)]
+    own = [dataclasses.replace(rating(i, "asker", 3), is_asker=True) for i in range(3)]
+    digest = compute_digest(rows(answers, [*own, rating(3, "ana", 2)]), None)
+    [note] = [note.message for note in digest.notes if note.code == "askers_rating"]
+    assert note.startswith("3 of the 4 ratings (75%) are askers rating the answer to their own question")
+    others = compute_digest(rows(answers, [*own[:1], *(rating(i, "ana", 2) for i in (1, 2, 3))]), None)
+    assert "askers_rating" not in codes(others)
+
+
 def test_duplicate_ratings_count_once_latest_wins():
     early = RatingRow(1, member("ana"), 1, 3, False, "button", "2026-11-18T10:00:00.000Z", "2026-11-18T10:00:00.000Z")
     late = RatingRow(1, member("ana"), 3, 3, False, "button", "2026-11-18T10:00:00.000Z", "2026-11-19T10:00:00.000Z")
