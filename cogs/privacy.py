@@ -51,6 +51,7 @@ class ForgetConfirm(discord.ui.View):
 
     @discord.ui.button(label="Delete everything", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:
+        self.stop()  # answered: no second deletion, and no "expired" note over the summary later
         # Deferred: renaming the threads named after the member's questions can take a few requests.
         await interaction.response.defer()
         self.bot.answerer.forget(interaction.user.id)  # questions of theirs still waiting are not recorded after
@@ -68,6 +69,7 @@ class ForgetConfirm(discord.ui.View):
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:
+        self.stop()
         await interaction.response.edit_message(content="Nothing was deleted.", view=None)
 
 

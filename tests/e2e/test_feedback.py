@@ -506,7 +506,19 @@ async def test_an_expired_forget_confirmation_loses_its_buttons_and_says_so(worl
 
         message = await eventually(expired, what="the buttons to go")
         assert message.content == privacy.FORGET_EXPIRED
-    assert rows(world, "SELECT count(*) FROM answers WHERE question != ''") == [(1,)], "nothing was deleted"
+        assert rows(world, "SELECT count(*) FROM answers WHERE question != ''") == [(1,)], "nothing was deleted"
+        # A confirmation answered in time keeps its answer once the time has passed.
+        for label in ("Delete everything", "Cancel"):
+            asked = await run(world, world.asker_id, "privacy forget")
+            await click(world, asked.original, world.asker_id, button_labeled(asked.original, label))
+
+            def clicked(message_id: int = asked.original.id) -> str | None:
+                message = world.standin.message(message_id)
+                return None if message.components else message.content
+
+            answered = await eventually(clicked, what="the answer to the click")
+            await asyncio.sleep(0.8)
+            assert world.standin.message(asked.original.id).content == answered != privacy.FORGET_EXPIRED
 
 
 async def test_privacy_status_before_choosing_says_questions_are_recorded(world, run_bot):
