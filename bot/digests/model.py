@@ -218,7 +218,8 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class QualityNote:
-    code: str  # small_n, small_previous, askers_rating, few_raters, dominant_rater, many_unrated, failed_answers, no_previous, ...
+    # small_n, small_previous, askers_rating, few_raters, dominant_rater, many_unrated, failed_answers, no_previous…
+    code: str
     message: str
 
 
