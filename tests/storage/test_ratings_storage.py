@@ -1,3 +1,6 @@
+import sqlite3
+import time
+
 import pytest
 
 from bot.feedback.consent import consent_version
@@ -178,3 +181,24 @@ async def test_a_decline_that_overtakes_a_rating_is_answered_as_declined(storage
     result = await save_comment(storage, pseudonyms, answer, user_id=OTHER, text="x", source=CommentSource.REPLY)
     assert result is CommentResult.DECLINED
     assert await storage.ratings_for_answer(answer_id) == [] and await storage.comments_for_answer(answer_id) == []
+
+
+async def test_a_deletion_while_a_digest_reads_does_not_hold_the_database_back(storage):
+    """Emptying the WAL after a deletion waits for no reader: a digest worker's read transaction made every other
+    database call wait for the busy timeout (5 s). The WAL is emptied by a later deletion or the close instead."""
+    answer_id = await storage.start_answer(
+        NewAnswer(guild_id=1, channel_id=5, question_message_id=None, asker_hash="asker", question="Q?", model="m")
+    )
+    await storage.finish_answer(answer_id, AnswerResult("A.", Outcome.OK))
+    await storage.set_consent(1, "rater", ConsentLevel.COMMENTS, "1.1")
+    reader = sqlite3.connect(storage.path)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM answers").fetchall()  # a snapshot held, as a digest worker's read
+        started = time.monotonic()
+        forgotten = await storage.forget_member("asker")
+        assert forgotten.counts["questions"] == 1
+        assert await storage.tokens_used_since(1, "2000-01-01T00:00:00.000Z") >= 0
+        assert time.monotonic() - started < 2.0
+    finally:
+        reader.close()

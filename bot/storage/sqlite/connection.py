@@ -76,15 +76,20 @@ class SqliteConnection:
     async def _wipe_wal(self) -> None:
         """After deleting members' texts or feedback: copy the WAL into the main file and empty it. The WAL's older
         frames still hold the deleted rows (secure_delete reaches only the main file), and it is otherwise emptied
-        only at close. Best effort: a reader (a digest worker) can keep it from being emptied for the busy timeout;
-        the next deletion, or the close, empties it then."""
+        only at close. Best effort: while a reader (a digest worker) holds it, it is left to the next deletion, the
+        daily retention run or the close."""
         async with self._lock:
+            # Without waiting: the busy timeout would hold every other database call (answers, ratings) for
+            # seconds behind a digest worker's read.
+            await self._conn.execute("PRAGMA busy_timeout = 0")
             try:
                 async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
                     row = await cursor.fetchone()
             except sqlite3.OperationalError as error:
                 log.warning("could not empty the database's WAL after a deletion: %s", error)
                 return
+            finally:
+                await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if row is not None and row[0]:
             log.info("the database's WAL could not be emptied after a deletion (a reader held it); tried again later")
 

@@ -206,7 +206,8 @@ class FeedbackStore(SqliteConnection):
             ):
                 cursor = await conn.execute(sql, (member_hash,))
                 counts[name] = cursor.rowcount
-        await self._wipe_wal()
+        if any(counts.values()):
+            await self._wipe_wal()
         return Forgotten(counts, threads)
 
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
