@@ -57,9 +57,9 @@ LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
 STOPPED_EARLY_NOTE = "\n\n*(answer incomplete: the model stopped before finishing it)*"
 FILTERED_NOTE = "\n\n*(answer incomplete: the model provider's content filter stopped it)*"
-# finish_reason values that say the model ended its answer itself; any other (content_filter, error, abort,
-# tool_calls, …) says the text may stop mid-way.
-FINISHED = frozenset({"stop", "eos", "end_turn", "stop_sequence"})
+# finish_reason values that say the text may stop mid-way ('length' has its own note). Any other value is taken
+# as the model ending its answer: servers name that differently (stop, eos, eos_token, end_turn, stop_sequence).
+STOPPED_EARLY = frozenset({"content_filter", "error", "abort", "cancelled", "tool_calls", "function_call"})
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 NO_TEXT_ERROR = "the model returned no text"
 REASONING_CUT_ERROR = "the model's length limit was reached while it was still reasoning: no answer text came"
@@ -430,13 +430,13 @@ class Answerer:
             return Outcome.FAILED
         if outcome is Outcome.OK and not reply.text.strip():
             outcome, error = Outcome.FAILED, REASONING_CUT_ERROR if stats.reasoning_cut_off else NO_TEXT_ERROR
-            if stats.finish_reason is not None and stats.finish_reason not in FINISHED | {"length"}:
+            if stats.finish_reason in STOPPED_EARLY:
                 error += f" (finish_reason {stats.finish_reason!r})"
         elif outcome is Outcome.OK and reply.truncated:
             outcome, error = Outcome.INCOMPLETE, SHORTENED_ERROR
         elif outcome is Outcome.OK and stats.finish_reason == "length":
             outcome, error, note = Outcome.INCOMPLETE, LENGTH_ERROR, LENGTH_NOTE + note
-        elif outcome is Outcome.OK and stats.finish_reason is not None and stats.finish_reason not in FINISHED:
+        elif outcome is Outcome.OK and stats.finish_reason in STOPPED_EARLY:
             filtered = stats.finish_reason == "content_filter"
             error = f"the model stopped early (finish_reason {stats.finish_reason!r}): the answer may be cut off"
             outcome, note = Outcome.INCOMPLETE, (FILTERED_NOTE if filtered else STOPPED_EARLY_NOTE) + note

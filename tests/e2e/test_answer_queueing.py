@@ -202,9 +202,10 @@ async def test_an_answer_stopped_by_a_content_filter_or_an_error_is_recorded_inc
         Reply("Bring a small gift and", finish_reason="content_filter"),
         Reply("Greet the eldest", finish_reason="error"),
         Reply("", finish_reason="content_filter"),
+        Reply("A whole answer from a server that names its end its own way.", finish_reason="eos_token"),
     )
     async with run_bot(cooldown=0):
-        for index, note in enumerate((FILTERED_NOTE, STOPPED_EARLY_NOTE, None), start=1):
+        for index, note in enumerate((FILTERED_NOTE, STOPPED_EARLY_NOTE, None, None), start=1):
             await world.standin.send_message(world.channel_id, world.asker_id, world.mention(f"Question {index}?"))
             await eventually(lambda: len(finished_answers(world)) == index, what=f"answer {index}")  # noqa: B023
             if note is not None:
@@ -213,6 +214,7 @@ async def test_an_answer_stopped_by_a_content_filter_or_an_error_is_recorded_inc
         ("incomplete", "the model stopped early (finish_reason 'content_filter'): the answer may be cut off"),
         ("incomplete", "the model stopped early (finish_reason 'error'): the answer may be cut off"),
         ("failed", "the model returned no text (finish_reason 'content_filter')"),
+        ("ok", None),
     ]
 
 
