@@ -103,11 +103,15 @@ class ModelClient:
         client = self._client.with_options(max_retries=0, timeout=CHECK_TIMEOUT)
         try:
             listed = await client.models.list()
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
+        except openai.AuthenticationError as error:
             return (
                 f"the model endpoint {self._client.base_url} refused CULTUREBOT_MODEL_API_KEY "
                 f"(HTTP {error.status_code}): check the key"
             )
+        except openai.PermissionDeniedError as error:
+            # A key may be allowed to chat but not to list models (OpenAI's restricted keys): not a reason to stop.
+            log.warning("the model endpoint does not let this key list its models (%s); going on", error.status_code)
+            return None
         except openai.NotFoundError:
             base = str(self._client.base_url).rstrip("/")
             if base.endswith("/v1"):

@@ -285,3 +285,17 @@ async def test_an_empty_response_fails_and_charges_no_tokens(fake, make_client):
     with pytest.raises(ModelError, match=r"empty response \(is the prompt longer than its context\?\)"):
         await collect(make_client(retries=0), stats)
     assert (stats.tokens_in, stats.tokens_out) == (0, 0)
+
+
+async def test_a_key_that_may_chat_but_not_list_models_passes_the_start_up_check(make_client):
+    async with FakeOpenAI(model="fake-model", list_models=False) as restricted:
+        client = ModelClient(
+            base_url=restricted.base_url, api_key="restricted", model="fake-model", timeout=5, max_retries=0,
+            max_tokens=10, temperature=0,
+        )  # fmt: skip
+        try:
+            assert await client.endpoint_problem() is None
+            restricted.script("Still answers.")
+            assert [part async for part in client.stream(MESSAGES, StreamStats())] == ["Still answers."]
+        finally:
+            await client.close()

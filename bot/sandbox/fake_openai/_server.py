@@ -70,9 +70,11 @@ class FakeOpenAI:
         *,
         default_reply: Reply | str | Responder | None = None,
         api_key: str | None = None,
+        list_models: bool = True,
     ) -> None:
         self.model = model
         self.api_key = api_key
+        self.list_models = list_models  # False: GET /models is refused with 403, as for a restricted key
         self.default_reply: Reply | str | Responder = DEFAULT_REPLY_TEXT if default_reply is None else default_reply
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
@@ -225,6 +227,10 @@ class FakeOpenAI:
                     return self._error(record, 405, "Method not allowed.", "invalid_request_error")
                 return await self._chat_completions(request, record)
             if request.path in ("/v1/models", f"/v1/models/{self.model}") and request.method == "GET":
+                if not self.list_models:
+                    return self._error(
+                        record, 403, "You have insufficient permissions for this operation.", "invalid_request_error"
+                    )
                 return self._models(record)
             return self._error(record, 404, f"Unknown path {request.method} {request.path}.", "invalid_request_error")
         finally:
