@@ -296,6 +296,6 @@ async def test_a_key_that_may_chat_but_not_list_models_passes_the_start_up_check
         try:
             assert await client.endpoint_problem() is None
             restricted.script("Still answers.")
-            assert [part async for part in client.stream(MESSAGES, StreamStats())] == ["Still answers."]
+            assert (await collect(client))[0] == ["Still answers."]
         finally:
             await client.close()
