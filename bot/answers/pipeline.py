@@ -236,8 +236,12 @@ class Answerer:
         self._forgotten = {user: at for user, at in self._forgotten.items() if now - at < FORGOTTEN_KEPT}
         self._forgotten[user_id] = now
 
+    def _was_forgotten(self, question: Question) -> bool:
+        """Whether the member asked to be forgotten after asking this."""
+        return self._forgotten.get(question.asker_id, -math.inf) >= question.asked_at
+
     async def _answer(self, question: Question, *, check_cooldown: bool) -> Outcome:
-        if self._forgotten.get(question.asker_id, -math.inf) >= question.asked_at:
+        if self._was_forgotten(question):
             await _say(question, FORGOTTEN_LINE)
             return Outcome.REFUSED  # and not recorded: the member asked for their data to be deleted
         held = _Held()
@@ -330,6 +334,9 @@ class Answerer:
                 history=history,
             )
         )
+        if self._was_forgotten(question):  # again: preparing took a few awaits, and the record comes next
+            await _say(question, FORGOTTEN_LINE)
+            return Outcome.REFUSED
         if question.open_thread is not None:
             question = await question.open_thread(question)
         new_answer = self._new_answer(
