@@ -38,10 +38,12 @@ class Jobs:
 
     async def retention(self, now: datetime | None = None) -> None:
         """The daily purge: raw text in the database, and digest folders past the retention period."""
-        if any(await run_retention(self._storage, now)):
-            # Digests not posted yet hold texts just purged (up to a period older than their folder): they go, and
-            # are remade from the database when they are sent.
-            await self.digests.member_data_deleted()
+        # Digests being made are made again without the purged texts; those not posted yet hold them (up to a
+        # period older than their folder): their files go, and they are remade from the database when sent.
+        async with self.digests.deleting() as deletion:
+            deletion.deleted = any(await run_retention(self._storage, now))
+        if deletion.discarding is not None:
+            await deletion.discarding
         if pruned := await self.digests.prune_files(now):
             log.info("retention: removed %d digest folder(s) older than their server's retention period", pruned)
 

@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
+from bot.digests.service import deleting
 from bot.errors import UNREACHABLE, guild_id_of, report_error
 from bot.feedback.consent import consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
@@ -55,17 +56,18 @@ class ForgetConfirm(discord.ui.View):
         # Deferred: renaming the threads named after the member's questions can take a few requests.
         await interaction.response.defer()
         self.bot.answerer.forget(interaction.user.id)  # questions of theirs still waiting are not recorded after
-        summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
-        # Digests not posted yet are kept on disk as files, with texts now deleted from the database: they go
-        # too, and are remade from the database when they are sent (one being made is made again).
-        discarding = self.bot.jobs.digests.member_data_deleted() if self.bot.jobs is not None else None
+        # Digests being made are made again without the member; those not posted yet are kept on disk as files,
+        # with texts now deleted from the database: they go too, and are remade from the database when sent.
+        async with deleting(self.bot.jobs.digests if self.bot.jobs is not None else None) as deletion:
+            summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
+            deletion.deleted = True
         text = summary.text
         if summary.question_threads:
             renamed = await rename_question_threads(self.bot, summary.question_threads)
             text += f" Threads named after your questions renamed: {renamed} of {len(summary.question_threads)}."
         await interaction.edit_original_response(content=text, view=None)
-        if discarding is not None:
-            await discarding
+        if deletion.discarding is not None:
+            await deletion.discarding
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ForgetConfirm]) -> None:

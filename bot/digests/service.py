@@ -22,7 +22,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,6 +164,19 @@ DATA_LEFT_OUT = (
 )
 
 
+@dataclass(slots=True)
+class Deletion:
+    """One deletion of members' data, as `DigestService.deleting` follows it."""
+
+    deleted: bool = False  # set by the caller once something was deleted
+    discarding: asyncio.Task[int] | None = None  # the removal of unsent digests' files, once started
+
+
+def deleting(digests: DigestService | None) -> contextlib.AbstractAsyncContextManager[Deletion]:
+    """`digests.deleting()`, or a context doing nothing when there are no digests (the bot still starting)."""
+    return digests.deleting() if digests is not None else contextlib.nullcontext(Deletion())
+
+
 class DigestService:
     def __init__(
         self,
@@ -184,7 +197,10 @@ class DigestService:
         self._idle = asyncio.Event()
         self._idle.set()
         self._deletions = 0  # times members' data was deleted: a digest made meanwhile is made again without it
-        self._discarding: set[asyncio.Task[int]] = set()  # member_data_deleted's tasks (kept until done)
+        self._deleting = 0  # deletions under way (`deleting`)
+        self._no_deletion = asyncio.Event()  # set while none is under way
+        self._no_deletion.set()
+        self._discarding: set[asyncio.Task[int]] = set()  # `deleting`'s file removals (kept until done)
 
     def directory(self, record: DigestRecord, period: Period) -> Path:
         """Where a claimed digest's files go: named by its period, and by its id, since two digests can cover
@@ -352,16 +368,28 @@ class DigestService:
             )
         return removed
 
-    def member_data_deleted(self) -> asyncio.Task[int]:
-        """Members' texts or feedback were just deleted from the database (/privacy forget, consent withdrawn,
-        retention): digests being made are made again before they are posted, and the files of those not posted
-        yet are removed (`discard_files`, in a task: it waits for digests being made, and the member's click
-        must be answered now). The task gives how many folders were removed."""
-        self._deletions += 1
-        task = asyncio.create_task(self.discard_files(), name="digests: discard files")
-        self._discarding.add(task)
-        task.add_done_callback(self._discarding.discard)
-        return task
+    @contextlib.asynccontextmanager
+    async def deleting(self) -> AsyncIterator[Deletion]:
+        """Around a deletion of members' texts or feedback (/privacy forget, consent withdrawn, retention): digests
+        being made wait for it to end and are made again if it deleted anything (the caller sets
+        `Deletion.deleted`), and the files of digests not posted yet are then removed (`discard_files`, in a task:
+        it waits for digests being made, and a member's click must be answered now; `Deletion.discarding`)."""
+        deletion = Deletion()
+        self._deleting += 1
+        self._no_deletion.clear()
+        try:
+            yield deletion
+        finally:
+            self._deleting -= 1
+            if deletion.deleted:
+                self._deletions += 1
+            if not self._deleting:
+                self._no_deletion.set()
+        if deletion.deleted:
+            task = asyncio.create_task(self.discard_files(), name="digests: discard files")
+            self._discarding.add(task)
+            task.add_done_callback(self._discarding.discard)
+            deletion.discarding = task
 
     async def discard_files(self) -> int:
         """Remove every digest folder on disk, and so the digests not posted yet (posted ones' folders are gone
@@ -454,12 +482,14 @@ class DigestService:
                 await self._answers_settled(record.guild_id, period)
             deletions = self._deletions
             files = await self.make_files(record.guild_id, period, directory)
-            while self._deletions != deletions:
+            while True:
                 # A member asked to be forgotten, withdrew consent or retention purged texts while the rows were
                 # being read and used: posted, the digest would still carry them. Made again from the database.
+                await self._no_deletion.wait()
+                if self._deletions == deletions:
+                    return files
                 deletions = self._deletions
                 files = await self.make_files(record.guild_id, period, directory)
-            return files
         except WorkerStopped:
             log.error(
                 "digest %d (server %d, %s - %s) could not be made: its worker process stopped before finishing; "
@@ -505,7 +535,10 @@ class DigestService:
             log.warning("digests were still being made after %.0fs; they stay pending and resume at start", grace)
 
     async def close(self) -> None:
-        """End the worker processes (after `wait_idle`; a digest still running is stopped and stays pending)."""
+        """End the worker processes (after `wait_idle`; a digest still running is stopped and stays pending), after
+        letting files being removed after a deletion go."""
+        if self._discarding:
+            await asyncio.wait(set(self._discarding), timeout=WORKERS_STOP_GRACE)
         await self.workers.close(WORKERS_STOP_GRACE)
 
     async def _find_posted(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:

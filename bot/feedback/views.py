@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import discord
 
 from bot.answers.safety import NO_PINGS
+from bot.digests.service import deleting
 from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
 from bot.feedback.catch_up import member_rating_reactions
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
@@ -255,11 +256,10 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         rater = bot.pseudonyms.member(interaction.user.id)
         # The version shown, not the one current at the click: for an agreement the two are equal (checked
         # above); a refusal from an old, unversioned notice is recorded under the current version.
-        lowered = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
-        if lowered and bot.jobs is not None:
-            # Their comments (or ratings, or quotability) are gone from the database: digests not posted yet must
-            # not carry them either.
-            bot.jobs.digests.member_data_deleted()
+        # Choosing less deletes comments (or ratings, or quotability): digests must not carry them either.
+        async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
+            changed = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
+            deletion.deleted = changed > 0
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: nothing you give will be stored, and I won't ask again. "
