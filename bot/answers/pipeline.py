@@ -313,12 +313,12 @@ class Answerer:
             latest = await self._storage.latest_answer_in(question.channel_id)
             question = dataclasses.replace(question, parent_answer_id=latest.answer_id if latest else None)
         history = await self._history(question.parent_answer_id)
-        if comparison_id is not None and arm is not None and question.parent_answer_id is not None:
-            arms = await self._storage.conversation_arms(question.parent_answer_id, comparison_id)
-            if arms - {arm.value}:
-                # The conversation holds another member's answer under the other version (a shared thread, a
-                # reply to their answer): this answer would reflect both, so it is left out of the comparison.
-                # The member still gets their own version.
+        if comparison_id is not None and scope_version is not None and question.parent_answer_id is not None:
+            versions = await self._storage.conversation_versions(question.parent_answer_id)
+            if versions - {scope_version.version_id}:
+                # The conversation holds an answer under another version (another member's in the other arm, in a
+                # shared thread or a reply to their answer, or one from before the comparison): this answer would
+                # reflect both, so it is left out of the comparison. The member still gets their own version.
                 comparison_id, arm = None, None
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
         context = history[-1].text if history else ""

@@ -9,8 +9,9 @@ over the same days, questions and raters.
 Assignment is by member, not by question: a keyed pseudonym hashed with the comparison's id decides,
 so a member always gets the same version during one comparison (their conversations stay consistent
 and they never see both), and nobody can choose their arm. An answer whose conversation holds an answer under
-the other arm (a reply to another member's answer, a shared thread) is left out of the comparison: it would
-reflect both versions. Members are not told their arm; the scope itself says nothing about it either.
+another version (a reply to a member's answer in the other arm, a shared thread, a conversation from before the
+comparison under another version) is left out of the comparison: it would reflect both versions. Members are not
+told their arm; the scope itself says nothing about it either.
 
 A comparison ends when a moderator stops it or when the server's scope changes (the storage ends it in
 the same transaction as the change): its arms would otherwise no longer be what was compared.

@@ -193,8 +193,14 @@ async def test_a_reply_to_an_answer_under_the_other_version_is_left_out_of_the_c
             world.channel_id, alternative, world.mention("And my aunt?"), reply_to=first.id
         )
         await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 3, what="answer")
+        # A reply to the answer left out (written under the current version) mixes versions too, though no answer
+        # of its chain is in the other arm.
+        second = [m for m in world.standin.bot_messages(world.channel_id) if m.components][1]
+        await world.standin.send_message(world.channel_id, alternative, world.mention("Really?"), reply_to=second.id)
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 4, what="answer")
     assert rows(world, "SELECT arm, comparison_id, parent_answer_id FROM answers ORDER BY answer_id") == [
         ("alternative", 1, None),
         (None, None, 1),
         ("alternative", 1, 1),
+        (None, None, 2),
     ]
