@@ -304,7 +304,10 @@ class Answerer:
                         exc_info=True,
                     )
                     await self._storage.end_comparison(
-                        question.guild_id, SYSTEM_ACTOR, f"version {version.number} no longer passes validation"
+                        question.guild_id,
+                        SYSTEM_ACTOR,
+                        f"version {version.number} no longer passes validation",
+                        only=comparison.comparison_id,  # not one a moderator started meanwhile
                     )
                 else:
                     comparison_id, arm, scope_version = comparison.comparison_id, assigned, version

@@ -148,3 +148,15 @@ async def test_an_arm_without_its_comparison_is_refused_by_the_schema(storage):
     await add_version(storage, "first")
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
         await storage.start_answer(new_answer(arm=Arm.ALTERNATIVE))
+
+
+async def test_ending_a_given_comparison_leaves_another_running(storage):
+    await add_version(storage, "first")
+    await add_version(storage, "second")
+    started = (await start_comparison(storage, GUILD, MODERATOR, 1, 50)).comparison_id
+    reason = "version 1 no longer passes validation"
+    assert await storage.end_comparison(GUILD, 0, reason, only=started + 1) is None  # one ended already
+    running = await storage.running_comparison(GUILD)
+    assert running is not None and running.comparison_id == started
+    ended = await storage.end_comparison(GUILD, 0, reason, only=started)
+    assert ended is not None and ended.end_reason == "version 1 no longer passes validation"

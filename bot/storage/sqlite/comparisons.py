@@ -59,11 +59,14 @@ class ComparisonsStore(ScopesStore):
         self._guild_cache.put("comparison", guild_id, generation, comparison)
         return comparison
 
-    async def end_comparison(self, guild_id: int, actor_id: int, reason: str) -> Comparison | None:
-        """End the running comparison; it, as ended, or None if none was running."""
+    async def end_comparison(
+        self, guild_id: int, actor_id: int, reason: str, *, only: int | None = None
+    ) -> Comparison | None:
+        """End the running comparison (only if it is comparison `only`, when given); it, as ended, or None if none
+        (or another) was running."""
         try:
             async with self._transaction() as conn:
-                return await end_running_comparison(conn, guild_id, actor_id, reason)
+                return await end_running_comparison(conn, guild_id, actor_id, reason, only)
         finally:
             self._guild_cache.invalidate(guild_id)
 

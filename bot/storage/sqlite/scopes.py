@@ -42,11 +42,12 @@ async def running_comparison_id(conn: aiosqlite.Connection, guild_id: int) -> in
 
 
 async def end_running_comparison(
-    conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str
+    conn: aiosqlite.Connection, guild_id: int, actor_id: int, reason: str, only: int | None = None
 ) -> Comparison | None:
-    """End the server's running comparison, if any, in the caller's transaction and audit it; it, as ended."""
+    """End the server's running comparison, if any (and if it is comparison `only`, when given), in the caller's
+    transaction and audit it; it, as ended."""
     running = await running_comparison_id(conn, guild_id)
-    if running is None:
+    if running is None or (only is not None and running != only):
         return None
     await conn.execute(
         "UPDATE comparisons SET ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), end_reason = ? "
