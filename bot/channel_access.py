@@ -3,7 +3,7 @@ later (a digest not posted, a moderation log that stays empty, mentions that are
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import discord
 
@@ -43,3 +43,14 @@ def unusable_reason(channel: discord.abc.GuildChannel, needed: Mapping[str, str]
         f"{'that permission' if len(missing) == 1 else 'those permissions'} in the channel's settings "
         f"(Permissions), then run `{command}` again."
     )
+
+
+def threads_refusal(guild: discord.Guild, channel_ids: Sequence[int]) -> str | None:
+    """Why answers cannot go into threads in one of these channels (the first that cannot take them), or None."""
+    for channel_id in channel_ids:
+        channel = guild.get_channel(channel_id)
+        if channel is not None:
+            reason = unusable_reason(channel, THREADS, "answer in threads", "/answers settings threads:True")
+            if reason is not None:
+                return reason
+    return None

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.channel_access import ANSWERS, THREADS, unusable_reason
+from bot.channel_access import ANSWERS, THREADS, threads_refusal, unusable_reason
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.locks import KeyedLocks
@@ -85,6 +85,11 @@ class AnswerSettings(commands.Cog):
     ) -> None:
         changes: dict[str, object] = {}
         if threads is not None:
+            if threads and interaction.guild is not None:
+                # The answer channels were checked for answering without threads when they were added.
+                channels = (await self.bot.storage.guild_settings(interaction.guild.id)).answer_channels
+                if (reason := threads_refusal(interaction.guild, channels)) is not None:
+                    raise UserFacingError(reason)
             changes["answer_in_threads"] = int(threads)
         if cooldown_seconds is not None:
             changes["cooldown_seconds"] = cooldown_seconds

@@ -256,6 +256,15 @@ async def test_a_channel_the_bot_cannot_answer_in_is_refused_when_added(world, r
         world.standin.set_permission_overwrite(other["id"], bot_user, allow=1 << 35 | 1 << 6, type=1)
         added = await run(world, moderator, "answers channel-add", {"channel": other["id"]})
         assert f"<#{other['id']}>" in added.response_data["content"]
+        # And the other way round: threads switched on with an answer channel that cannot take them.
+        await run(world, moderator, "answers settings", {"threads": False})
+        world.standin.set_permission_overwrite(other["id"], bot_user, deny=1 << 35, type=1)
+        refused = await run(world, moderator, "answers settings", {"threads": True})
+        assert (
+            f"I can't answer in threads in <#{other['id']}>: I lack Create Public Threads there"
+            in (refused.response_data["content"])
+        )
+        assert rows(world, "SELECT answer_in_threads FROM guild_settings") == [(0,)]
 
 
 async def test_channels_added_at_the_same_moment_are_all_kept(world, run_bot, moderator):
