@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from bot.digests.service import HISTORY_UNREADABLE
+from bot.runtime import CultureBot
 from bot.sandbox.fake_openai import Reply
-from bot.storage import DigestStatus, SqliteStorage, sqlite_timestamp
+from bot.storage import DigestRecord, DigestStatus, SqliteStorage, sqlite_timestamp
 from tests.e2e.conftest import set_guild_settings
 from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually, give_consent
@@ -218,16 +219,22 @@ async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run
     assert rows(world, "SELECT status FROM digests") == [("sent",)]
 
 
+async def kept_undelivered(world, bot: CultureBot, moderator, digest_channel) -> DigestRecord:
+    """A rated answer, and its digest kept undelivered: the bot may not post in the digest channel."""
+    await rated_answers(world, count=1)
+    await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+    world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
+    assert bot.jobs is not None
+    record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+    assert record is not None and record.status is DigestStatus.UNDELIVERED
+    return record
+
+
 async def test_forget_removes_digest_files_not_posted_yet(world, run_bot, moderator, digest_channel):
     from tests.e2e.test_feedback import forget
 
     async with run_bot(cooldown=0) as bot:
-        await rated_answers(world, count=1)
-        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
-        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
-        assert bot.jobs is not None
-        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
-        assert record is not None and record.status is DigestStatus.UNDELIVERED
+        await kept_undelivered(world, bot, moderator, digest_channel)
 
         def files_with(text: bytes) -> list[Path]:
             found = [path for path in bot.settings.digest_dir.rglob("*") if path.is_file()]
@@ -299,24 +306,21 @@ async def test_deleted_feedback_takes_the_files_of_digests_not_posted_yet_along(
     from tests.e2e.test_feedback import button_labeled, click
 
     async with run_bot(cooldown=0) as bot:
-        await rated_answers(world, count=1)
-        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
-        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=1 << 11, type=1)
-        assert bot.jobs is not None
-        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
-        assert record is not None and record.status is DigestStatus.UNDELIVERED
-        assert record.files_dir is not None and Path(record.files_dir).is_dir()
+        record = await kept_undelivered(world, bot, moderator, digest_channel)
+        assert record.files_dir is not None
+        folder = Path(record.files_dir)
+        assert folder.is_dir()
         if deletion == "retention":
             # Texts up to a period older than the folder: the folder is not past the retention period yet.
             later = (datetime.now(UTC) + timedelta(days=3)).timestamp()
-            os.utime(record.files_dir, (later, later))
+            os.utime(folder, (later, later))
             await bot.jobs.retention(now=datetime.now(UTC) + timedelta(days=181))
             assert rows(world, "SELECT question FROM answers") == [("",)]
         else:
             notice = (await run(world, world.member_id, "privacy consent")).original
             await click(world, notice, world.member_id, button_labeled(notice, "No, thanks"))
             assert rows(world, "SELECT count(*) FROM ratings") == [(1,)], "the member's rating is gone"
-        await eventually(lambda: not Path(record.files_dir).exists(), what="the kept digest's files to go")
+        await eventually(lambda: not folder.exists(), what="the kept digest's files to go")
         assert rows(world, "SELECT status FROM digests WHERE digest_id = ?", (record.digest_id,)) == [("undelivered",)]
 
 

@@ -50,6 +50,19 @@ async def start_bot_process(world, **extra):
     return process
 
 
+async def refused_start(world, **extra) -> str:
+    """Run `culturebot run`, expect it to refuse to start (exit 1, no traceback); its stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=process_env(world, **extra), cwd=world.tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    text = stderr.decode()
+    assert process.returncode == 1, text
+    assert "Traceback" not in text, text
+    return text
+
+
 def answers(world):
     with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
         return conn.execute("SELECT outcome, answer, error FROM answers").fetchall()
@@ -113,15 +126,8 @@ async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
 
 
 async def test_a_refused_start_up_request_is_one_clear_line(world):
-    env = process_env(world, CULTUREBOT_COMMAND_SYNC="guild", CULTUREBOT_DEV_GUILD_IDS="4242")  # not the bot's server
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", env=env, cwd=world.tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 1
-    text = stderr.decode()
-    assert "Traceback" not in text, text
+    # Commands synced to a server the bot is not in.
+    text = await refused_start(world, CULTUREBOT_COMMAND_SYNC="guild", CULTUREBOT_DEV_GUILD_IDS="4242")
     assert "culturebot: Discord refused a request at start-up (syncing slash commands to CULTUREBOT_DEV_GUILD_IDS" in (
         text
     )
@@ -134,14 +140,7 @@ async def test_a_lost_key_file_stops_the_start_instead_of_making_new_pseudonyms(
     assert process.returncode == 0
     key_file = world.tmp_path / "pseudonym.key"
     key_file.unlink()  # lost, or the bot started from another directory
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", env=process_env(world), cwd=world.tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    text = stderr.decode()
-    assert process.returncode == 1, text
-    assert "Traceback" not in text
+    text = await refused_start(world)
     assert f"culturebot: the pseudonymisation key ({key_file}) is not the one the pseudonyms in" in text
     assert "created a new pseudonymisation key" in text  # and the new key said so in the log
 
@@ -166,13 +165,5 @@ async def test_sigterm_while_setting_up_stops_cleanly(world):
 
 async def test_a_model_base_url_without_v1_stops_the_start_with_the_fix(world):
     root = world.model.base_url.removesuffix("/v1")
-    env = process_env(world, CULTUREBOT_MODEL_BASE_URL=root)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", env=env, cwd=world.tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    text = stderr.decode()
-    assert process.returncode == 1, text
-    assert "Traceback" not in text
+    text = await refused_start(world, CULTUREBOT_MODEL_BASE_URL=root)
     assert f"set CULTUREBOT_MODEL_BASE_URL={root}/v1" in text
