@@ -136,6 +136,14 @@ def this_week() -> Period:
     return Period(end - timedelta(days=7), end)
 
 
+def a_week_on() -> datetime:
+    """A moment whose latest weekly scheduled time falls after now, so its due week holds what was just stored.
+
+    Eight days on would not do: between Sunday 09:00 and Monday 09:00 the latest Monday 09:00 eight days on is more
+    than a week away, and its week starts after the data."""
+    return datetime.now(UTC) + timedelta(days=7)
+
+
 def job_for(storage: SqliteStorage, period: Period, directory: Path, guild_id: int = GUILD) -> DigestJob:
     return DigestJob(
         storage.path,
@@ -280,7 +288,7 @@ async def test_a_crashing_worker_leaves_the_digest_pending_and_says_so(
     service = DigestService(cast(discord.Client, NoChannels()), storage, tmp_path / "digests", crashing)
     try:
         with caplog.at_level(logging.WARNING), pytest.raises(WorkerStopped):
-            await service.run_due(GUILD, now=datetime.now(UTC) + timedelta(days=8))
+            await service.run_due(GUILD, now=a_week_on())
         [record] = await storage.digests(GUILD)
         assert record.status is DigestStatus.PENDING and record.files_dir is None
         assert f"server {GUILD}'s digest was being made; trying it alone" in caplog.text
@@ -394,7 +402,7 @@ async def test_a_digest_waits_a_bounded_time_for_answers_still_being_written(
     try:
         began = time.monotonic()
         with caplog.at_level(logging.WARNING):
-            record = await service.run_due(GUILD, now=datetime.now(UTC) + timedelta(days=8))
+            record = await service.run_due(GUILD, now=a_week_on())
         # It waited its limit for the stuck answer, then made the digest without it (kept: no channel here).
         assert time.monotonic() - began >= 0.6
         assert record is not None and record.status is DigestStatus.UNDELIVERED
