@@ -22,13 +22,14 @@ import re
 import shutil
 import zipfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import discord
 
 from bot.answers.safety import NO_PINGS
+from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period, due_period, saved_trigger
@@ -162,19 +163,6 @@ DATA_LEFT_OUT = (
     "The data files are too large to attach here; researchers get them with `/research-export` "
     "(or `culturebot digest` on the server)."
 )
-
-
-@dataclass(slots=True)
-class Deletion:
-    """One deletion of members' data, as `DigestService.deleting` follows it."""
-
-    deleted: bool = False  # set by the caller once something was deleted
-    discarding: asyncio.Task[int] | None = None  # the removal of unsent digests' files, once started
-
-
-def deleting(digests: DigestService | None) -> contextlib.AbstractAsyncContextManager[Deletion]:
-    """`digests.deleting()`, or a context doing nothing when there are no digests (the bot still starting)."""
-    return digests.deleting() if digests is not None else contextlib.nullcontext(Deletion())
 
 
 class DigestService:
@@ -379,17 +367,21 @@ class DigestService:
         self._no_deletion.clear()
         try:
             yield deletion
+        except BaseException:
+            # The body may have committed its deletion before it failed or was cancelled: count it as done. A
+            # digest made again for nothing costs a little time; one made with deleted texts must not be posted.
+            deletion.deleted = True
+            raise
         finally:
             self._deleting -= 1
             if deletion.deleted:
                 self._deletions += 1
+                task = asyncio.create_task(self.discard_files(), name="digests: discard files")
+                self._discarding.add(task)
+                task.add_done_callback(self._discarding.discard)
+                deletion.discarding = task
             if not self._deleting:
                 self._no_deletion.set()
-        if deletion.deleted:
-            task = asyncio.create_task(self.discard_files(), name="digests: discard files")
-            self._discarding.add(task)
-            task.add_done_callback(self._discarding.discard)
-            deletion.discarding = task
 
     async def discard_files(self) -> int:
         """Remove every digest folder on disk, and so the digests not posted yet (posted ones' folders are gone

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import discord
 
 from bot.answers.safety import NO_PINGS
-from bot.digests.service import deleting
+from bot.digests.deletion import deleting
 from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
 from bot.feedback.catch_up import member_rating_reactions
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment

@@ -525,3 +525,22 @@ def job_for_period(database: Path, period: Period, directory: Path) -> DigestJob
     start, end = sqlite_timestamp(period.start), sqlite_timestamp(period.end)
     previous_start = sqlite_timestamp(period.start - (period.end - period.start))
     return DigestJob(database, GUILD, start, end, previous_start, directory)
+
+
+async def test_a_deletion_that_fails_part_way_still_counts_as_one(tmp_path: Path):
+    storage = await stored_server(tmp_path / "bot.sqlite3")
+    await storage.update_guild_settings(GUILD, 1, {"digest_channel_id": 555}, detail="test")
+    service = DigestService(cast(discord.Client, NoChannels()), storage, tmp_path / "digests", DigestWorkers(1))
+    try:
+        record = await service.run_due(GUILD, now=a_week_on())
+        assert record is not None and record.files_dir is not None and Path(record.files_dir).is_dir()
+        # The deletion may have been committed before the failure: the kept digest's files go all the same.
+        with pytest.raises(RuntimeError):
+            async with service.deleting() as deletion:
+                raise RuntimeError("after the deletion was committed")
+        assert deletion.deleted and deletion.discarding is not None
+        assert await deletion.discarding == 1
+        assert not Path(record.files_dir).exists()
+    finally:
+        await service.close()
+        await storage.close()
