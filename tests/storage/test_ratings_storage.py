@@ -1,3 +1,4 @@
+import asyncio
 import sqlite3
 import time
 
@@ -8,6 +9,7 @@ from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.scales import FIT3, LIKERT5
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome
+from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
 from tests.helpers import cells_containing
 
 ASKER, OTHER = 1001, 2002
@@ -202,3 +204,15 @@ async def test_a_deletion_while_a_digest_reads_does_not_hold_the_database_back(s
         assert time.monotonic() - started < 2.0
     finally:
         reader.close()
+
+
+async def test_a_cancelled_wal_wipe_leaves_the_busy_timeout_as_it_was(storage):
+    """The WAL is emptied without waiting (busy timeout 0); cancelled meanwhile (a member's click abandoned, the bot
+    stopping), every later database call must still wait out a digest worker's read as usual, not fail at once."""
+    wiping = asyncio.create_task(storage._wipe_wal())
+    await asyncio.sleep(0)  # it is setting the timeout to 0
+    wiping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await wiping
+    [(timeout,)] = await storage._fetchall("PRAGMA busy_timeout")
+    assert timeout == BUSY_TIMEOUT_MS

@@ -81,8 +81,9 @@ class SqliteConnection:
         async with self._lock:
             # Without waiting: the busy timeout would hold every other database call (answers, ratings) for
             # seconds behind a digest worker's read.
-            await self._conn.execute("PRAGMA busy_timeout = 0")
             try:
+                # Inside the try: a cancellation while this is set must still restore the timeout below.
+                await self._conn.execute("PRAGMA busy_timeout = 0")
                 async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
                     row = await cursor.fetchone()
             except sqlite3.OperationalError as error:
