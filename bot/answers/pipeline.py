@@ -34,9 +34,11 @@ from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
 from bot.answers.streaming import Send, StreamingReply
 from bot.answers.tokens import trim_history
+from bot.errors import UNREACHABLE
+from bot.feedback.privacy import rename_forgotten_thread
 from bot.feedback.scales import scale_named
 from bot.feedback.views import answer_controls
-from bot.llm.client import ModelClient, ModelError, StreamStats
+from bot.llm.client import LENGTH_REASONS, ModelClient, ModelError, StreamStats
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
@@ -54,12 +56,15 @@ SCOPE_UNREADABLE_LINE = (
 )
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
-LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason 'length')"
+LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason {reason!r})"
 STOPPED_EARLY_NOTE = "\n\n*(answer incomplete: the model stopped before finishing it)*"
 FILTERED_NOTE = "\n\n*(answer incomplete: the model provider's content filter stopped it)*"
-# finish_reason values that say the text may stop mid-way ('length' has its own note). Any other value is taken
+# finish_reason values that say the text may stop mid-way (length limits, LENGTH_REASONS, have their own note;
+# 'insufficient_system_resource' is DeepSeek's server running out of capacity mid-answer). Any other value is taken
 # as the model ending its answer: servers name that differently (stop, eos, eos_token, end_turn, stop_sequence).
-STOPPED_EARLY = frozenset({"content_filter", "error", "abort", "cancelled", "tool_calls", "function_call"})
+STOPPED_EARLY = frozenset(
+    {"content_filter", "error", "abort", "cancelled", "tool_calls", "function_call", "insufficient_system_resource"}
+)
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 NO_TEXT_ERROR = "the model returned no text"
 REASONING_CUT_ERROR = "the model's length limit was reached while it was still reasoning: no answer text came"
@@ -316,12 +321,14 @@ class Answerer:
             latest = await self._storage.latest_answer_in(question.channel_id)
             question = dataclasses.replace(question, parent_answer_id=latest.answer_id if latest else None)
         history = await self._history(question.parent_answer_id)
-        if comparison_id is not None and scope_version is not None and question.parent_answer_id is not None:
-            versions = await self._storage.conversation_versions(question.parent_answer_id)
-            if versions - {scope_version.version_id}:
-                # The conversation holds an answer under another version (another member's in the other arm, in a
-                # shared thread or a reply to their answer, or one from before the comparison): this answer would
-                # reflect both, so it is left out of the comparison. The member still gets their own version.
+        if comparison_id is not None and arm is not None and question.parent_answer_id is not None:
+            arms = await self._storage.conversation_arms(question.parent_answer_id)
+            if arms - {(comparison_id, arm.value)}:
+                # The conversation holds an answer outside this arm of this comparison (another member's in the
+                # other arm, in a shared thread or a reply to their answer, one left out, or one from before the
+                # comparison): this answer would reflect more than its arm's version, so it is left out of the
+                # comparison. The member still gets their own version. The rule is the same for both arms: keeping
+                # pre-comparison conversations only where the version did not change would bias the comparison.
                 comparison_id, arm = None, None
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
         context = history[-1].text if history else ""
@@ -357,7 +364,7 @@ class Answerer:
         """The model's answer into Discord, and its record."""
         question, settings, messages = prepared.question, prepared.settings, prepared.messages
         # The record is written while the model request goes out; the first message waits for its id.
-        record = asyncio.ensure_future(self._start_record(prepared.new_answer, messages))
+        record = asyncio.ensure_future(self._start_record(question, prepared.new_answer, messages))
         started_on = utc_day()
 
         async def register(message: discord.Message, part: int) -> None:
@@ -444,8 +451,9 @@ class Answerer:
                 error += f" (finish_reason {stats.finish_reason!r})"
         elif outcome is Outcome.OK and reply.truncated:
             outcome, error = Outcome.INCOMPLETE, SHORTENED_ERROR
-        elif outcome is Outcome.OK and stats.finish_reason == "length":
-            outcome, error, note = Outcome.INCOMPLETE, LENGTH_ERROR, LENGTH_NOTE + note
+        elif outcome is Outcome.OK and stats.finish_reason in LENGTH_REASONS:
+            error = LENGTH_ERROR.format(reason=stats.finish_reason)
+            outcome, note = Outcome.INCOMPLETE, LENGTH_NOTE + note
         elif outcome is Outcome.OK and stats.finish_reason in STOPPED_EARLY:
             filtered = stats.finish_reason == "content_filter"
             error = f"the model stopped early (finish_reason {stats.finish_reason!r}): the answer may be cut off"
@@ -456,13 +464,22 @@ class Answerer:
         await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on)
         return outcome
 
-    async def _start_record(self, new: NewAnswer, messages: list[ChatCompletionMessageParam]) -> int:
+    async def _start_record(
+        self, question: Question, new: NewAnswer, messages: list[ChatCompletionMessageParam]
+    ) -> int:
         # The prompt's hash is computed here, after the request has been written, to keep it off that path. This
         # task starts before aiohttp's task that writes the request (on Python 3.11 aiohttp writes a request's
         # body from a task of its own): one turn of the loop first lets the request go out.
         await asyncio.sleep(0)
         prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        return await self._storage.start_answer(dataclasses.replace(new, prompt_sha256=prompt_hash))
+        answer_id = await self._storage.start_answer(dataclasses.replace(new, prompt_sha256=prompt_hash))
+        if self._was_forgotten(question):
+            # The member was forgotten after the last check (while the thread opened, or the record was written),
+            # and the deletion may have run before this record existed: it is unlinked as the deletion would
+            # have. (`forget` is noted before the deletion starts, so a later deletion finds the record itself.)
+            await self._storage.forget_question(answer_id)
+            await _rename_forgotten_thread(question)
+        return answer_id
 
     async def preview(self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send) -> str:
         """How the bot would answer under `scope`, streamed to `send`; nothing is recorded."""
@@ -656,3 +673,16 @@ async def _say(question: Question, text: str) -> None:
         await question.send(text, None)
     except discord.HTTPException as error:
         log.warning("could not reply in channel %d: %s", question.channel_id, error)
+
+
+async def _rename_forgotten_thread(question: Question) -> None:
+    """Rename the thread opened from the question, if one was: its name is the start of a forgotten question."""
+    message = question.message
+    if message is None or message.guild is None or question.channel_id != message.id:
+        return  # answered in the channel (or by /ask): no thread carries the question
+    try:
+        thread = message.guild.get_thread(question.channel_id) or await message.guild.fetch_channel(message.id)
+        if isinstance(thread, discord.Thread):
+            await rename_forgotten_thread(thread)
+    except (discord.HTTPException, *UNREACHABLE) as error:
+        log.warning("could not rename thread %d after its asker was forgotten: %r", question.channel_id, error)

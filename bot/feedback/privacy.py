@@ -101,6 +101,17 @@ async def forget_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: in
     )
 
 
+async def rename_forgotten_thread(thread: discord.Thread) -> None:
+    """Give a thread named after a forgotten member's question `FORGOTTEN_THREAD_NAME` (raises what Discord does)."""
+    if thread.name == FORGOTTEN_THREAD_NAME:
+        return
+    # Discord edits an archived thread only in the request that unarchives it; archived again after.
+    archived = thread.archived
+    thread = await thread.edit(name=FORGOTTEN_THREAD_NAME, archived=False)
+    if archived:
+        await thread.edit(archived=True)
+
+
 async def rename_question_threads(client: discord.Client, thread_ids: Sequence[int]) -> int:
     """Give each thread `FORGOTTEN_THREAD_NAME`; how many were renamed. A thread that is gone, or that the bot
     can no longer edit (it left the server, the thread was locked), is skipped and logged."""
@@ -110,14 +121,7 @@ async def rename_question_threads(client: discord.Client, thread_ids: Sequence[i
             thread = client.get_channel(thread_id) or await client.fetch_channel(thread_id)
             if not isinstance(thread, discord.Thread):
                 continue
-            if thread.name == FORGOTTEN_THREAD_NAME:
-                renamed += 1
-                continue
-            # Discord edits an archived thread only in the request that unarchives it; archived again after.
-            archived = thread.archived
-            thread = await thread.edit(name=FORGOTTEN_THREAD_NAME, archived=False)
-            if archived:
-                await thread.edit(archived=True)
+            await rename_forgotten_thread(thread)
             renamed += 1
         except (discord.HTTPException, *UNREACHABLE) as error:
             # One thread's failure (or Discord out of reach) must not keep the others, or the reply, back.

@@ -32,6 +32,9 @@ from bot.llm.transport import READ_CONTROL, AiohttpTransport, ReadControl
 
 AFTER_DONE_SECONDS = 1.0  # how long the end of a response is read for after [DONE]
 CHECK_TIMEOUT = 10.0  # seconds for the start-up look at the endpoint's models
+# finish_reason values that say the model hit a length limit: OpenAI's 'length', Mistral's 'model_length' (the
+# context was full), and 'max_tokens' from Anthropic-style gateways.
+LENGTH_REASONS = frozenset({"length", "model_length", "max_tokens"})
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +231,7 @@ class ModelClient:
                 stats.tokens_in = stats.tokens_out = 0  # nothing says the model read or wrote anything
                 raise ModelError("the model endpoint sent an empty response (is the prompt longer than its context?)")
             stats.done = done
-            rest = reasoning_filter.flush(cut_off=stats.finish_reason == "length")
+            rest = reasoning_filter.flush(cut_off=stats.finish_reason in LENGTH_REASONS)
             stats.reasoning_cut_off = reasoning_filter.dropped_unfinished and not any(produced)
             if rest:
                 if stats.ttft_ms is None:  # all of it was held back as possible reasoning: it shows only now

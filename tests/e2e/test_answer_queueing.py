@@ -189,7 +189,9 @@ async def test_an_answer_cut_by_the_length_limit_says_so_and_is_recorded_incompl
         assert messages[-1].content.endswith(LENGTH_NOTE.strip())
         assert all(len(m.content) <= 2000 for m in messages)
         assert not any(m.content.endswith(CURSOR) for m in messages)
-        assert rows(world, "SELECT outcome, error, answer FROM answers") == [("incomplete", LENGTH_ERROR, cut)]
+        assert rows(world, "SELECT outcome, error, answer FROM answers") == [
+            ("incomplete", LENGTH_ERROR.format(reason="length"), cut)
+        ]
         # A model that stopped by itself is complete.
         await world.standin.send_message(world.channel_id, world.member_id, world.mention("Short question?"))
         await eventually(lambda: len(finished_answers(world)) == 2, what="the whole answer")
@@ -197,15 +199,19 @@ async def test_an_answer_cut_by_the_length_limit_says_so_and_is_recorded_incompl
         assert world.standin.bot_messages(world.channel_id)[-1].content == "A whole answer."
 
 
-async def test_an_answer_stopped_by_a_content_filter_or_an_error_is_recorded_incomplete(world, run_bot):
+async def test_an_answer_stopped_by_a_filter_an_error_or_a_provider_limit_is_recorded_incomplete(world, run_bot):
     world.model.script(
         Reply("Bring a small gift and", finish_reason="content_filter"),
         Reply("Greet the eldest", finish_reason="error"),
         Reply("", finish_reason="content_filter"),
         Reply("A whole answer from a server that names its end its own way.", finish_reason="eos_token"),
+        # Other providers' names for a full context and for a server out of capacity.
+        Reply("Greet the eldest and then", finish_reason="model_length"),
+        Reply("Bring a gift for", finish_reason="insufficient_system_resource"),
     )
     async with run_bot(cooldown=0):
-        for index, note in enumerate((FILTERED_NOTE, STOPPED_EARLY_NOTE, None, None), start=1):
+        notes = (FILTERED_NOTE, STOPPED_EARLY_NOTE, None, None, LENGTH_NOTE, STOPPED_EARLY_NOTE)
+        for index, note in enumerate(notes, start=1):
             await world.standin.send_message(world.channel_id, world.asker_id, world.mention(f"Question {index}?"))
             await eventually(lambda: len(finished_answers(world)) == index, what=f"answer {index}")  # noqa: B023
             if note is not None:
@@ -215,6 +221,11 @@ async def test_an_answer_stopped_by_a_content_filter_or_an_error_is_recorded_inc
         ("incomplete", "the model stopped early (finish_reason 'error'): the answer may be cut off"),
         ("failed", "the model returned no text (finish_reason 'content_filter')"),
         ("ok", None),
+        ("incomplete", "cut off: the model's length limit was reached (finish_reason 'model_length')"),
+        (
+            "incomplete",
+            "the model stopped early (finish_reason 'insufficient_system_resource'): the answer may be cut off",
+        ),
     ]
 
 

@@ -179,28 +179,40 @@ async def test_a_reply_to_an_answer_under_the_other_version_is_left_out_of_the_c
     arms = {member: assign_arm(1, pseudonyms.member(member), 0.5) for member in members}
     alternative = next(m for m in members if arms[m] is Arm.ALTERNATIVE)
     current = next(m for m in members if arms[m] is Arm.CURRENT)
+
+    def answered():
+        return [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+
     async with run_bot(cooldown=0):
         await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        await ask(world, current, "Before any comparison?")
+        [before] = answered()
         await run(world, moderator, "scope compare", {"version": 1, "share": 50})
         await ask(world, alternative, "How do I greet my manager?")
-        [first] = [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+        first = answered()[1]
         # A member of the other arm replies to that answer: their prompt would hold both versions.
         await world.standin.send_message(world.channel_id, current, world.mention("And a client?"), reply_to=first.id)
-        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 2, what="answer")
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 3, what="answer")
         assert TEMPLATE_TITLE in world.model.last_request.system_prompt, "answered under their own version"
         # Within one arm a conversation stays in the comparison.
         await world.standin.send_message(
             world.channel_id, alternative, world.mention("And my aunt?"), reply_to=first.id
         )
-        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 3, what="answer")
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 4, what="answer")
         # A reply to the answer left out (written under the current version) mixes versions too, though no answer
         # of its chain is in the other arm.
-        second = [m for m in world.standin.bot_messages(world.channel_id) if m.components][1]
+        second = answered()[2]
         await world.standin.send_message(world.channel_id, alternative, world.mention("Really?"), reply_to=second.id)
-        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 4, what="answer")
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 5, what="answer")
+        # A conversation from before the comparison is left out for either arm, though the current arm's member
+        # gets the same version: only the alternative arm's would otherwise lose such conversations (a bias).
+        await world.standin.send_message(world.channel_id, current, world.mention("Still?"), reply_to=before.id)
+        await eventually(lambda: len(rows(world, "SELECT 1 FROM answers WHERE outcome = 'ok'")) == 6, what="answer")
     assert rows(world, "SELECT arm, comparison_id, parent_answer_id FROM answers ORDER BY answer_id") == [
+        (None, None, None),
         ("alternative", 1, None),
-        (None, None, 1),
-        ("alternative", 1, 1),
         (None, None, 2),
+        ("alternative", 1, 2),
+        (None, None, 3),
+        (None, None, 1),
     ]

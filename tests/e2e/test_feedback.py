@@ -541,3 +541,27 @@ async def test_a_question_waiting_when_its_member_is_forgotten_is_dropped_not_re
     assert len(world.model.chat_requests) == 1
     assert rows(world, "SELECT asker_hash FROM answers") == [("forgotten-1",)]
     assert cells_containing(db(world), "My second secret?") == []
+
+
+async def test_a_member_forgotten_while_their_answers_thread_opens_is_not_linked_to_it(world, run_bot):
+    """The question was accepted before the forget, but its record is written after the deletion ran: it is
+    unlinked as the deletion would have, and its thread (named after the question) renamed."""
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    world.model.script("Greet him with Pak.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        # Discord rate-limits the thread's creation for a while: the member asks to be forgotten meanwhile.
+        limited = world.standin.fail_next("POST", r"^/channels/\d+/messages/\d+/threads$", retry_after=1.5)
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("My boss's secret?"))
+        await eventually(lambda: limited.hits == 1, what="the thread's creation to be rate-limited")
+        await forget(world, world.asker_id)
+        assert rows(world, "SELECT count(*) FROM answers") == [(0,)], "deleted before the question was recorded"
+        await eventually(finished(world, 1), what="the answer")
+        [(thread,)] = rows(world, "SELECT channel_id FROM answers")
+        await eventually(
+            lambda: world.standin.state.channel(thread).name == "Answer (question removed)", what="the rename"
+        )
+    assert rows(world, "SELECT asker_hash, question, question_message_id FROM answers") == [("forgotten-1", "", None)]
+    assert cells_containing(db(world), "My boss's secret?") == []
+    assert world.standin.bot_messages(thread)[-1].content.startswith("Greet him with Pak.")

@@ -44,7 +44,7 @@ async def test_mention_answered_by_the_embedded_model(world):
             [message] = world.standin.bot_messages(world.channel_id)
             # 48 tokens rarely finish a thought: an answer cut at the limit says so, and is recorded as such.
             if outcome == "incomplete":
-                assert error == LENGTH_ERROR
+                assert error == LENGTH_ERROR.format(reason="length")
                 assert message.content.strip() == (answer + LENGTH_NOTE).strip()
             else:
                 assert (outcome, error) == ("ok", None)

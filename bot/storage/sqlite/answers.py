@@ -139,18 +139,18 @@ class AnswersStore(SqliteConnection):
         )
         return [(str(row[0]), str(row[1])) for row in rows]
 
-    async def conversation_versions(self, answer_id: int, limit: int = 20) -> set[int | None]:
-        """The scope versions (ids; None for an unscoped answer) that the answers of the reply chain ending at
+    async def conversation_arms(self, answer_id: int, limit: int = 20) -> set[tuple[int | None, str | None]]:
+        """The (comparison id, arm) pairs, None for none, that the answers of the reply chain ending at
         `answer_id` (the same chain as `conversation`) were given under."""
         rows = await self._fetchall(
             "WITH RECURSIVE chain(answer_id, parent, depth) AS ("
             " SELECT answer_id, parent_answer_id, 0 FROM answers WHERE answer_id = ?"
             " UNION ALL SELECT a.answer_id, a.parent_answer_id, chain.depth + 1 FROM answers a"
             " JOIN chain ON a.answer_id = chain.parent WHERE chain.depth < ?)"
-            " SELECT DISTINCT a.scope_version_id FROM chain JOIN answers a USING (answer_id)",
+            " SELECT DISTINCT a.comparison_id, a.arm FROM chain JOIN answers a USING (answer_id)",
             (answer_id, limit - 1),
         )
-        return {None if row[0] is None else int(row[0]) for row in rows}
+        return {(None if row[0] is None else int(row[0]), None if row[1] is None else str(row[1])) for row in rows}
 
     async def close_interrupted_answers(self) -> int:
         """Mark answers left 'streaming' by a crash as incomplete; returns how many there were."""

@@ -17,6 +17,14 @@ from bot.storage.sqlite.connection import (
 )
 
 COMMENT_LEVELS = ("comments", "quotes")  # consent levels that cover a comment
+# Unlinks answers from their asker (the WHERE clause follows): the question, its message id (which names its
+# author) and its cues (who they talk to, their setting) go, except its language. A marker per answer, not one
+# shared by every forgotten member: analyses that group answers by asker (comparisons resample members) must
+# not merge strangers.
+FORGET_QUESTIONS = (
+    "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', question_message_id = NULL, "
+    "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) END WHERE "
+)
 
 
 class FeedbackStore(SqliteConnection):
@@ -194,21 +202,24 @@ class FeedbackStore(SqliteConnection):
                 ("comments", "DELETE FROM comments WHERE rater_hash = ?"),
                 ("consent decisions", "DELETE FROM consent_events WHERE member_hash = ?"),
                 ("consent records", "DELETE FROM consents WHERE member_hash = ?"),
-                (
-                    "questions",
-                    # A marker per answer, not one shared by every forgotten member: analyses that group
-                    # answers by asker (randomized comparisons resample members) must not merge strangers.
-                    "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', "
-                    "question_message_id = NULL, "
-                    "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) "
-                    "END WHERE asker_hash = ?",
-                ),
+                ("questions", FORGET_QUESTIONS + "asker_hash = ?"),
             ):
                 cursor = await conn.execute(sql, (member_hash,))
                 counts[name] = cursor.rowcount
         if any(counts.values()):
             await self._wipe_wal()
         return Forgotten(counts, threads)
+
+    async def forget_question(self, answer_id: int) -> bool:
+        """Unlink one answer from its asker as `forget_member` does (a question recorded just after its member
+        was forgotten, by an answer already under way); whether it was still linked."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                FORGET_QUESTIONS + "answer_id = ? AND asker_hash NOT LIKE 'forgotten-%'", (answer_id,)
+            )
+        if cursor.rowcount:
+            await self._wipe_wal()
+        return bool(cursor.rowcount)
 
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
