@@ -83,28 +83,32 @@ class AnswerSettings(commands.Cog):
         language: app_commands.Range[str, 2, 35] | None = None,
         threads: bool | None = None,
     ) -> None:
-        changes: dict[str, object] = {}
-        if threads is not None:
-            if threads and interaction.guild is not None:
-                # The answer channels were checked for answering without threads when they were added.
-                channels = (await self.bot.storage.guild_settings(interaction.guild.id)).answer_channels
-                if (reason := threads_refusal(interaction.guild, channels)) is not None:
-                    raise UserFacingError(reason)
-            changes["answer_in_threads"] = int(threads)
-        if cooldown_seconds is not None:
-            changes["cooldown_seconds"] = cooldown_seconds
-        if daily_token_budget is not None:
-            changes["daily_token_budget"] = daily_token_budget
-        if instructions is not None:
-            changes["instructions"] = None if instructions.strip().lower() == "none" else instructions.strip()
-        if language is not None:
-            if language.lower() == "member":
-                changes["answer_language"] = None
-            elif not _LANGUAGE_TAG.match(language):
-                raise UserFacingError(f"`{language}` is not a language tag; use one like `id`, `vi` or `pt-BR`.")
-            else:
-                changes["answer_language"] = language
-        await self._update(interaction, changes, ", ".join(sorted(changes)) or "viewed")
+        assert interaction.guild_id is not None
+        # Under the channel list's lock: a channel added meanwhile, checked for answering without threads, would
+        # otherwise miss the thread permissions checked here.
+        async with self._changing.hold(interaction.guild_id):
+            changes: dict[str, object] = {}
+            if threads is not None:
+                if threads and interaction.guild is not None:
+                    # The answer channels were checked for answering without threads when they were added.
+                    channels = (await self.bot.storage.guild_settings(interaction.guild.id)).answer_channels
+                    if (reason := threads_refusal(interaction.guild, channels)) is not None:
+                        raise UserFacingError(reason)
+                changes["answer_in_threads"] = int(threads)
+            if cooldown_seconds is not None:
+                changes["cooldown_seconds"] = cooldown_seconds
+            if daily_token_budget is not None:
+                changes["daily_token_budget"] = daily_token_budget
+            if instructions is not None:
+                changes["instructions"] = None if instructions.strip().lower() == "none" else instructions.strip()
+            if language is not None:
+                if language.lower() == "member":
+                    changes["answer_language"] = None
+                elif not _LANGUAGE_TAG.match(language):
+                    raise UserFacingError(f"`{language}` is not a language tag; use one like `id`, `vi` or `pt-BR`.")
+                else:
+                    changes["answer_language"] = language
+            await self._update(interaction, changes, ", ".join(sorted(changes)) or "viewed")
 
     @answers.command(name="channel-add", description="Answer in this channel (once any is added, only in those)")
     @app_commands.checks.has_permissions(manage_guild=True)
