@@ -115,6 +115,9 @@ async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
     world.model.script(Reply(slow, tokens_per_second=20))
     process = await start_bot_process(world)
     await ask_and_wait_for_first_text(world)
+    # The record is written alongside the model request, not before the first text: wait for it (a busy machine
+    # can show the text first), then crash mid-answer.
+    await eventually(lambda: answers(world), 15, "the answer's record")
     process.kill()  # no chance to clean up
     await process.wait()
     assert answers(world)[0][0] == "streaming"
