@@ -1,4 +1,5 @@
-"""Background jobs on APScheduler: the daily retention purge and each server's research digest."""
+"""Background jobs on APScheduler: the daily retention purge, each server's research digest, and the renaming of
+threads named after deleted questions."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
+import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.digests.schedule import saved_trigger
 from bot.digests.service import RETRY_PENDING_EVERY_MINUTES, DigestService
+from bot.feedback.privacy import rename_queued_threads
 from bot.storage import GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY = timedelta(hours=24)
 FIRST_RETENTION_AFTER = timedelta(minutes=1)  # soon after start-up, so a bot restarted daily still purges
+RENAME_THREADS_EVERY = timedelta(hours=1)  # retries of thread renames that failed (see RENAME_ATTEMPTS)
 DIGEST_GRACE = 6 * 3600  # a digest whose time passed up to 6 h ago (event loop busy, clock jump) still runs
 
 
@@ -31,9 +35,10 @@ async def run_retention(storage: Storage, now: datetime | None = None) -> tuple[
 class Jobs:
     """Owns the scheduler; digests are scheduled per server in the server's own time zone."""
 
-    def __init__(self, storage: Storage, digests: DigestService) -> None:
+    def __init__(self, storage: Storage, digests: DigestService, client: discord.Client) -> None:
         self._storage = storage
         self.digests = digests
+        self._client = client
         self._scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def retention(self, now: datetime | None = None) -> None:
@@ -46,6 +51,13 @@ class Jobs:
             await deletion.discarding
         if pruned := await self.digests.prune_files(now):
             log.info("retention: removed %d digest folder(s) older than their server's retention period", pruned)
+        await self.rename_threads()  # those named after the questions just purged
+
+    async def rename_threads(self) -> None:
+        """Rename the threads still named after a deleted question (forgotten members', purged questions')."""
+        done = await rename_queued_threads(self._client, self._storage)
+        if done.renamed or done.retrying:
+            log.info("renamed %d thread(s) named after deleted questions; %d to retry", done.renamed, done.retrying)
 
     async def start(self) -> None:
         self._scheduler.add_job(
@@ -61,6 +73,13 @@ class Jobs:
             self.retry_pending_digests,
             IntervalTrigger(minutes=RETRY_PENDING_EVERY_MINUTES),
             id="digest-retry",
+            coalesce=True,
+            max_instances=1,
+        )
+        self._scheduler.add_job(
+            self.rename_threads,
+            IntervalTrigger(seconds=RENAME_THREADS_EVERY.total_seconds()),
+            id="thread-renames",
             coalesce=True,
             max_instances=1,
         )
@@ -108,7 +127,8 @@ class Jobs:
         return None if job is None else job.next_run_time
 
     async def catch_up(self) -> None:
-        """At start-up: send kept digests, then any whose time passed while the bot was down (once each).
+        """At start-up: send kept digests, then any whose time passed while the bot was down (once each); then
+        rename the threads whose rename failed before.
 
         Servers are caught up side by side, one more than there are digest workers, so that no worker
         waits while a finished digest is being posted.
@@ -133,6 +153,10 @@ class Jobs:
                     log.exception("catching up the digest of server %d failed", guild_id)
 
         await asyncio.gather(*(catch_up_server(settings.guild_id) for settings in await self._storage.digest_guilds()))
+        try:
+            await self.rename_threads()  # those whose rename failed before the bot stopped
+        except Exception:
+            log.exception("renaming the threads named after deleted questions failed")
 
     def shutdown(self) -> None:
         if self._scheduler.running:

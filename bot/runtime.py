@@ -121,7 +121,7 @@ class CultureBot(commands.Bot):
         digests = DigestService(
             self, self._storage, self.settings.digest_dir, answers_settle_within=self.settings.answer_time_limit
         )
-        self.jobs = Jobs(self._storage, digests)
+        self.jobs = Jobs(self._storage, digests, self)
         await self.jobs.start()
         self.set_up = True
 

@@ -14,7 +14,13 @@ from bot.digests.deletion import deleting
 from bot.errors import UNREACHABLE, guild_id_of, report_error
 from bot.feedback.consent import consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
-from bot.feedback.privacy import export_member, forget_member, rename_question_threads, status_text
+from bot.feedback.privacy import (
+    RENAME_LATER,
+    export_member,
+    forget_member,
+    rename_question_threads,
+    status_text,
+)
 from bot.feedback.views import consent_view
 from bot.runtime import CultureBot
 
@@ -63,8 +69,10 @@ class ForgetConfirm(discord.ui.View):
             deletion.deleted = True
         text = summary.text
         if summary.question_threads:
-            renamed = await rename_question_threads(self.bot, summary.question_threads)
-            text += f" Threads named after your questions renamed: {renamed} of {len(summary.question_threads)}."
+            done = await rename_question_threads(self.bot, self.bot.storage, summary.question_threads)
+            text += f" Threads named after your questions renamed: {done.renamed} of {len(summary.question_threads)}."
+            if done.retrying:
+                text += RENAME_LATER
         await interaction.edit_original_response(content=text, view=None)
         if deletion.discarding is not None:
             await deletion.discarding

@@ -34,8 +34,7 @@ from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
 from bot.answers.streaming import Send, StreamingReply
 from bot.answers.tokens import trim_history
-from bot.errors import UNREACHABLE
-from bot.feedback.privacy import rename_forgotten_thread
+from bot.feedback.privacy import rename_question_threads
 from bot.feedback.scales import scale_named
 from bot.feedback.views import answer_controls
 from bot.llm.client import LENGTH_REASONS, ModelClient, ModelError, StreamStats
@@ -478,7 +477,7 @@ class Answerer:
             # and the deletion may have run before this record existed: it is unlinked as the deletion would
             # have. (`forget` is noted before the deletion starts, so a later deletion finds the record itself.)
             await self._storage.forget_question(answer_id)
-            await _rename_forgotten_thread(question)
+            await _rename_forgotten_thread(self._storage, question)
         return answer_id
 
     async def preview(self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send) -> str:
@@ -675,14 +674,8 @@ async def _say(question: Question, text: str) -> None:
         log.warning("could not reply in channel %d: %s", question.channel_id, error)
 
 
-async def _rename_forgotten_thread(question: Question) -> None:
+async def _rename_forgotten_thread(storage: Storage, question: Question) -> None:
     """Rename the thread opened from the question, if one was: its name is the start of a forgotten question."""
     message = question.message
-    if message is None or message.guild is None or question.channel_id != message.id:
-        return  # answered in the channel (or by /ask): no thread carries the question
-    try:
-        thread = message.guild.get_thread(question.channel_id) or await message.guild.fetch_channel(message.id)
-        if isinstance(thread, discord.Thread):
-            await rename_forgotten_thread(thread)
-    except (discord.HTTPException, *UNREACHABLE) as error:
-        log.warning("could not rename thread %d after its asker was forgotten: %r", question.channel_id, error)
+    if message is not None and message.guild is not None and question.channel_id == message.id:
+        await rename_question_threads(message.guild, storage, [question.channel_id])

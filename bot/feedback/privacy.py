@@ -79,6 +79,10 @@ async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: in
 # A thread the bot opened from a question is named after the question; once the member asks to be forgotten
 # it gets a name that says nothing about them.
 FORGOTTEN_THREAD_NAME = "Answer (question removed)"
+RENAME_LATER = " Those I could not rename now are tried again every hour."
+RENAME_ATTEMPTS = 48  # failed renames of a thread before it is left as it is (tried hourly: two days)
+# Threads renamed per run at most: a first retention purge may queue thousands, and Discord rate-limits the renames.
+RENAME_BATCH = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,18 +116,44 @@ async def rename_forgotten_thread(thread: discord.Thread) -> None:
         await thread.edit(archived=True)
 
 
-async def rename_question_threads(client: discord.Client, thread_ids: Sequence[int]) -> int:
-    """Give each thread `FORGOTTEN_THREAD_NAME`; how many were renamed. A thread that is gone, or that the bot
-    can no longer edit (it left the server, the thread was locked), is skipped and logged."""
-    renamed = 0
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    renamed: int  # threads renamed (or already named so)
+    retrying: int  # threads that could not be renamed now, and are tried again later
+
+
+async def rename_question_threads(
+    source: discord.Client | discord.Guild, storage: Storage, thread_ids: Sequence[int]
+) -> Renamed:
+    """Give each thread `FORGOTTEN_THREAD_NAME`. Each renamed thread (or one gone from Discord) leaves the
+    storage's queue of threads to rename; one that could not be renamed (Discord out of reach, a permission
+    missing) stays for `rename_queued_threads` to try again later, and is logged."""
+    renamed = retrying = 0
     for thread_id in thread_ids:
         try:
-            thread = client.get_channel(thread_id) or await client.fetch_channel(thread_id)
-            if not isinstance(thread, discord.Thread):
-                continue
-            await rename_forgotten_thread(thread)
-            renamed += 1
+            cached = (
+                source.get_channel(thread_id)
+                if isinstance(source, discord.Client)
+                else source.get_channel_or_thread(thread_id)
+            )
+            thread = cached or await source.fetch_channel(thread_id)
+            if isinstance(thread, discord.Thread):
+                await rename_forgotten_thread(thread)
+                renamed += 1
+        except discord.NotFound:
+            pass  # deleted: nothing carries the question any more
         except (discord.HTTPException, *UNREACHABLE) as error:
             # One thread's failure (or Discord out of reach) must not keep the others, or the reply, back.
-            log.warning("could not rename thread %d after a member asked to be forgotten: %r", thread_id, error)
-    return renamed
+            log.warning("could not rename thread %d named after a deleted question: %r", thread_id, error)
+            await storage.thread_rename_failed(thread_id)
+            retrying += 1
+            continue
+        await storage.thread_renamed(thread_id)
+    return Renamed(renamed, retrying)
+
+
+async def rename_queued_threads(client: discord.Client, storage: Storage) -> Renamed:
+    """Rename the threads still named after a deleted question: those whose rename failed before (up to
+    RENAME_ATTEMPTS tries each), and those of questions the retention purge removed."""
+    queued = await storage.threads_to_rename(RENAME_ATTEMPTS, RENAME_BATCH)
+    return await rename_question_threads(client, storage, queued)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.feedback.privacy import RENAME_LATER
 from bot.jobs import run_retention
 from bot.pseudonyms import Pseudonymizer
 from bot.sandbox.fake_openai import Reply
@@ -565,3 +566,40 @@ async def test_a_member_forgotten_while_their_answers_thread_opens_is_not_linked
     assert rows(world, "SELECT asker_hash, question, question_message_id FROM answers") == [("forgotten-1", "", None)]
     assert cells_containing(db(world), "My boss's secret?") == []
     assert world.standin.bot_messages(thread)[-1].content.startswith("Greet him with Pak.")
+
+
+async def test_a_thread_rename_that_fails_is_tried_again_and_purged_questions_threads_are_renamed(world, run_bot):
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
+    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    world.model.script("Pak.", "Bu.", "Kak.")
+    async with run_bot(cooldown=0) as bot:
+        await run(world, moderator, "answers settings", {"threads": True})
+        for count, (member, text) in enumerate(
+            [
+                (world.asker_id, "How do I greet my boss?"),
+                (world.asker_id, "What about his wife?"),
+                (world.member_id, "And my colleague?"),
+            ],
+            start=1,
+        ):
+            await world.standin.send_message(world.channel_id, member, world.mention(text))
+            await eventually(finished(world, count), what=f"the answer to {text!r}")
+        threads = [thread for (thread,) in rows(world, "SELECT channel_id FROM answers ORDER BY answer_id")]
+
+        def names() -> list[str]:
+            return [world.standin.state.channel(thread).name for thread in threads]
+
+        # Discord refuses one rename (a permission missing for a while): the thread is kept to try again.
+        world.standin.fail_next("PATCH", rf"^/channels/{threads[0]}$", status=403)
+        summary = await forget(world, world.asker_id)
+        assert summary.endswith("Threads named after your questions renamed: 1 of 2." + RENAME_LATER)
+        assert names() == ["How do I greet my boss?", "Answer (question removed)", "And my colleague?"]
+        assert rows(world, "SELECT thread_id, attempts FROM threads_to_rename") == [(threads[0], 1)]
+        await bot.jobs.rename_threads()  # the hourly retry
+        assert names() == ["Answer (question removed)", "Answer (question removed)", "And my colleague?"]
+        assert rows(world, "SELECT count(*) FROM threads_to_rename") == [(0,)]
+        # The retention purge removes the other member's question: its thread's name goes with it.
+        await bot.jobs.retention(now=datetime.now(UTC) + timedelta(days=181))
+        assert names() == ["Answer (question removed)"] * 3
+        assert rows(world, "SELECT count(*) FROM threads_to_rename") == [(0,)]
+        assert rows(world, "SELECT count(*) FROM answers WHERE question != ''") == [(0,)]

@@ -216,3 +216,30 @@ async def test_a_cancelled_wal_wipe_leaves_the_busy_timeout_as_it_was(storage):
         await wiping
     [(timeout,)] = await storage._fetchall("PRAGMA busy_timeout")
     assert timeout == BUSY_TIMEOUT_MS
+
+
+async def test_threads_named_after_deleted_questions_are_queued_until_renamed_or_given_up(storage):
+    for question_message_id, asker in ((900, "asker"), (901, "other"), (None, "asker")):
+        answer_id = await storage.start_answer(
+            NewAnswer(
+                guild_id=1,
+                channel_id=question_message_id or 5,  # a thread opened from the question has its message's id
+                question_message_id=question_message_id,
+                asker_hash=asker,
+                question="Q?",
+                model="m",
+            )
+        )
+        await storage.finish_answer(answer_id, AnswerResult("A.", Outcome.OK))
+    forgotten = await storage.forget_member("asker")
+    assert forgotten.question_threads == [900]
+    assert await storage.threads_to_rename(max_attempts=2, limit=10) == [900]
+    assert not await storage.forget_question(1), "already unlinked"
+    assert await storage.forget_question(2)
+    assert await storage.threads_to_rename(max_attempts=2, limit=10) == [900, 901]
+    assert await storage.threads_to_rename(max_attempts=2, limit=1) == [900]
+    for _ in range(2):
+        await storage.thread_rename_failed(900)
+    assert await storage.threads_to_rename(max_attempts=2, limit=10) == [901], "given up after two failures"
+    await storage.thread_renamed(901)
+    assert await storage.threads_to_rename(max_attempts=3, limit=10) == [900]

@@ -21,6 +21,12 @@ COMMENT_LEVELS = ("comments", "quotes")  # consent levels that cover a comment
 # author) and its cues (who they talk to, their setting) go, except its language. A marker per answer, not one
 # shared by every forgotten member: analyses that group answers by asker (comparisons resample members) must
 # not merge strangers.
+# Queues the threads opened from answers' questions (a thread's id is its question message's) for renaming on
+# Discord (`threads_to_rename`), before their question text goes; the WHERE clause follows.
+QUEUE_THREADS = (
+    "INSERT OR IGNORE INTO threads_to_rename (thread_id, guild_id) SELECT DISTINCT channel_id, guild_id FROM answers "
+    "WHERE channel_id = question_message_id AND "
+)
 FORGET_QUESTIONS = (
     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', question_message_id = NULL, "
     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) END WHERE "
@@ -195,6 +201,7 @@ class FeedbackStore(SqliteConnection):
                 (member_hash,),
             )
             threads = [int(row[0]) for row in await cursor.fetchall()]
+            await conn.execute(QUEUE_THREADS + "asker_hash = ?", (member_hash,))
             counts = {}
             for name, sql in (
                 ("rating reasons", "DELETE FROM rating_reasons WHERE rater_hash = ?"),
@@ -214,6 +221,7 @@ class FeedbackStore(SqliteConnection):
         """Unlink one answer from its asker as `forget_member` does (a question recorded just after its member
         was forgotten, by an answer already under way); whether it was still linked."""
         async with self._transaction() as conn:
+            await conn.execute(QUEUE_THREADS + "answer_id = ? AND asker_hash NOT LIKE 'forgotten-%'", (answer_id,))
             cursor = await conn.execute(
                 FORGET_QUESTIONS + "answer_id = ? AND asker_hash NOT LIKE 'forgotten-%'", (answer_id,)
             )
@@ -221,17 +229,37 @@ class FeedbackStore(SqliteConnection):
             await self._wipe_wal()
         return bool(cursor.rowcount)
 
+    async def threads_to_rename(self, max_attempts: int, limit: int) -> list[int]:
+        """Threads still named after a deleted question (see `threads_to_rename` in migrations/0010), oldest first,
+        but those whose rename failed `max_attempts` times; `limit` at most."""
+        rows = await self._fetchall(
+            "SELECT thread_id FROM threads_to_rename WHERE attempts < ? ORDER BY added_at, thread_id LIMIT ?",
+            (max_attempts, limit),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def thread_renamed(self, thread_id: int) -> None:
+        """The thread no longer carries a question (renamed, or gone from Discord)."""
+        await self._write_one("DELETE FROM threads_to_rename WHERE thread_id = ?", (thread_id,))
+
+    async def thread_rename_failed(self, thread_id: int) -> None:
+        await self._write_one("UPDATE threads_to_rename SET attempts = attempts + 1 WHERE thread_id = ?", (thread_id,))
+
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
 
         Ratings, reason tags, timings and token counts stay, so aggregates survive the purge.
         """
         cutoff = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || coalesce(s.retention_days, 180) || ' days')"
+        expired = (
+            "text_purged_at IS NULL AND outcome != 'streaming' AND created_at < (SELECT "
+            + cutoff
+            + " FROM guilds g LEFT JOIN guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)"
+        )
         async with self._transaction() as conn:
+            await conn.execute(QUEUE_THREADS + expired, (now_iso,))
             answers = await conn.execute(
-                "UPDATE answers SET question = '', answer = '', text_purged_at = ? WHERE text_purged_at IS NULL "
-                "AND outcome != 'streaming' AND created_at < (SELECT " + cutoff + " FROM guilds g LEFT JOIN "
-                "guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)",
+                "UPDATE answers SET question = '', answer = '', text_purged_at = ? WHERE " + expired,
                 (now_iso, now_iso),
             )
             comments = await conn.execute(
