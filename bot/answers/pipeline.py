@@ -152,6 +152,7 @@ class Answerer:
         self._edit_interval = edit_interval
         self._max_chars = max_chars
         self._tasks: set[asyncio.Task[Any]] = set()  # answers running (their own tasks or listeners')
+        self._renames: set[asyncio.Task[None]] = set()  # threads of forgotten members' questions being renamed
         self._member_locks: dict[tuple[int, int], asyncio.Lock] = {}
         self._member_waiting: dict[tuple[int, int], int] = {}
         self._last_start: dict[tuple[int, int], float] = {}
@@ -472,13 +473,26 @@ class Answerer:
         await asyncio.sleep(0)
         prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         answer_id = await self._storage.start_answer(dataclasses.replace(new, prompt_sha256=prompt_hash))
-        if self._was_forgotten(question):
-            # The member was forgotten after the last check (while the thread opened, or the record was written),
-            # and the deletion may have run before this record existed: it is unlinked as the deletion would
-            # have. (`forget` is noted before the deletion starts, so a later deletion finds the record itself.)
-            await self._storage.forget_question(answer_id)
-            await _rename_forgotten_thread(self._storage, question)
+        await self._unlink_if_forgotten(question, answer_id)
         return answer_id
+
+    async def _unlink_if_forgotten(self, question: Question, answer_id: int) -> None:
+        """A question's record just written: if its member was forgotten after the last check (while the thread
+        opened, limits were read, or the record was written), the deletion may have run before the record existed,
+        so it is unlinked as the deletion would have. (`forget` is noted before the deletion starts: a later
+        deletion finds the record itself.)"""
+        if not self._was_forgotten(question):
+            return
+        try:
+            await self._storage.forget_question(answer_id)
+        except Exception:  # the answer goes on; the member's next /privacy forget unlinks it
+            log.exception("could not unlink answer %d from its forgotten asker", answer_id)
+            return
+        # In the background: the answer's first message waits for this record, not for Discord's renames (the
+        # thread is queued for the hourly retry too).
+        task = asyncio.create_task(_rename_forgotten_thread(self._storage, question), name="rename forgotten thread")
+        self._renames.add(task)
+        task.add_done_callback(self._renames.discard)
 
     async def preview(self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send) -> str:
         """How the bot would answer under `scope`, streamed to `send`; nothing is recorded."""
@@ -543,7 +557,8 @@ class Answerer:
         member: research counts every question, answered or not."""
         try:
             asker = self._pseudonyms.member(question.asker_id)
-            await self._storage.record_unanswered(self._new_answer(question, asker), outcome, reason)
+            answer_id = await self._storage.record_unanswered(self._new_answer(question, asker), outcome, reason)
+            await self._unlink_if_forgotten(question, answer_id)
         except Exception:  # the member is told all the same
             log.exception("could not record an unanswered question (%s)", reason)
         await _say(question, line)
@@ -678,4 +693,7 @@ async def _rename_forgotten_thread(storage: Storage, question: Question) -> None
     """Rename the thread opened from the question, if one was: its name is the start of a forgotten question."""
     message = question.message
     if message is not None and message.guild is not None and question.channel_id == message.id:
-        await rename_question_threads(message.guild, storage, [question.channel_id])
+        try:
+            await rename_question_threads(message.guild, storage, [question.channel_id])
+        except Exception:  # a database failure: the thread stays queued for the hourly retry
+            log.exception("could not rename thread %d of a forgotten member's question", question.channel_id)

@@ -113,7 +113,11 @@ async def rename_forgotten_thread(thread: discord.Thread) -> None:
     archived = thread.archived
     thread = await thread.edit(name=FORGOTTEN_THREAD_NAME, archived=False)
     if archived:
-        await thread.edit(archived=True)
+        try:
+            await thread.edit(archived=True)
+        except (discord.HTTPException, *UNREACHABLE) as error:
+            # Renamed all the same (a retry would find the name and stop); Discord archives it again once idle.
+            log.warning("renamed thread %d but could not archive it again: %r", thread.id, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +148,11 @@ async def rename_question_threads(
             pass  # deleted: nothing carries the question any more
         except (discord.HTTPException, *UNREACHABLE) as error:
             # One thread's failure (or Discord out of reach) must not keep the others, or the reply, back.
-            log.warning("could not rename thread %d named after a deleted question: %r", thread_id, error)
-            await storage.thread_rename_failed(thread_id)
-            retrying += 1
+            if await storage.thread_rename_failed(thread_id, RENAME_ATTEMPTS):
+                log.warning("gave up renaming thread %d (named after a deleted question): %r", thread_id, error)
+            else:
+                log.warning("could not rename thread %d named after a deleted question: %r", thread_id, error)
+                retrying += 1
             continue
         await storage.thread_renamed(thread_id)
     return Renamed(renamed, retrying)
@@ -155,5 +161,5 @@ async def rename_question_threads(
 async def rename_queued_threads(client: discord.Client, storage: Storage) -> Renamed:
     """Rename the threads still named after a deleted question: those whose rename failed before (up to
     RENAME_ATTEMPTS tries each), and those of questions the retention purge removed."""
-    queued = await storage.threads_to_rename(RENAME_ATTEMPTS, RENAME_BATCH)
+    queued = await storage.threads_to_rename(RENAME_BATCH)
     return await rename_question_threads(client, storage, queued)

@@ -591,9 +591,13 @@ async def test_a_thread_rename_that_fails_is_tried_again_and_purged_questions_th
 
         # Discord refuses one rename (a permission missing for a while): the thread is kept to try again.
         world.standin.fail_next("PATCH", rf"^/channels/{threads[0]}$", status=403)
+        # The other, archived, is renamed but not archived again: renamed all the same (Discord archives it later).
+        await world.standin.update_channel(threads[1], archived=True)
+        world.standin.fail_next("PATCH", rf"^/channels/{threads[1]}$", status=403, json_match={"archived": True})
         summary = await forget(world, world.asker_id)
         assert summary.endswith("Threads named after your questions renamed: 1 of 2." + RENAME_LATER)
         assert names() == ["How do I greet my boss?", "Answer (question removed)", "And my colleague?"]
+        assert not world.standin.state.channel(threads[1]).archived
         assert rows(world, "SELECT thread_id, attempts FROM threads_to_rename") == [(threads[0], 1)]
         await bot.jobs.rename_threads()  # the hourly retry
         assert names() == ["Answer (question removed)", "Answer (question removed)", "And my colleague?"]
@@ -603,3 +607,19 @@ async def test_a_thread_rename_that_fails_is_tried_again_and_purged_questions_th
         assert names() == ["Answer (question removed)"] * 3
         assert rows(world, "SELECT count(*) FROM threads_to_rename") == [(0,)]
         assert rows(world, "SELECT count(*) FROM answers WHERE question != ''") == [(0,)]
+
+
+async def test_a_question_interrupted_by_a_shutdown_after_its_member_was_forgotten_is_not_linked(world, run_bot):
+    """The waiting question is recorded as interrupted when the bot stops: after the deletion, so it is unlinked."""
+    world.model.script(Reply(" ".join(f"w{i}" for i in range(200)), tokens_per_second=20))
+    async with run_bot(cooldown=0, shutdown_grace_seconds=0.2):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First, slowly?"))
+        await eventually(lambda: rows(world, "SELECT outcome FROM answers") == [("streaming",)], what="streaming")
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("My second secret?"))
+        await forget(world, world.asker_id)
+        # Stopped while the second question still waits for the first answer.
+    assert rows(world, "SELECT asker_hash, question, error FROM answers ORDER BY answer_id") == [
+        ("forgotten-1", "", "interrupted by shutdown"),
+        ("forgotten-2", "", "the bot was shutting down"),
+    ]
+    assert cells_containing(db(world), "My second secret?") == []

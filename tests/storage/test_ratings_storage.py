@@ -233,13 +233,14 @@ async def test_threads_named_after_deleted_questions_are_queued_until_renamed_or
         await storage.finish_answer(answer_id, AnswerResult("A.", Outcome.OK))
     forgotten = await storage.forget_member("asker")
     assert forgotten.question_threads == [900]
-    assert await storage.threads_to_rename(max_attempts=2, limit=10) == [900]
+    assert await storage.threads_to_rename(limit=10) == [900]
     assert not await storage.forget_question(1), "already unlinked"
     assert await storage.forget_question(2)
-    assert await storage.threads_to_rename(max_attempts=2, limit=10) == [900, 901]
-    assert await storage.threads_to_rename(max_attempts=2, limit=1) == [900]
-    for _ in range(2):
-        await storage.thread_rename_failed(900)
-    assert await storage.threads_to_rename(max_attempts=2, limit=10) == [901], "given up after two failures"
+    assert await storage.threads_to_rename(limit=10) == [900, 901]
+    assert await storage.threads_to_rename(limit=1) == [900]
+    assert not await storage.thread_rename_failed(900, max_attempts=2)
+    assert await storage.threads_to_rename(limit=10) == [900, 901], "kept after one failure"
+    assert await storage.thread_rename_failed(900, max_attempts=2), "given up after two"
+    assert await storage.threads_to_rename(limit=10) == [901]
     await storage.thread_renamed(901)
-    assert await storage.threads_to_rename(max_attempts=3, limit=10) == [900]
+    assert await storage.threads_to_rename(limit=10) == []

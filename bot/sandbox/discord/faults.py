@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -20,9 +21,14 @@ class Fault:
     retry_after: float = 0.2
     count: int = 1
     global_: bool = False
+    json_match: dict[str, Any] | None = None  # only requests whose JSON body holds these keys and values
     hits: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, json: object = None) -> bool:
+        if self.json_match is not None and not (
+            isinstance(json, dict) and all(key in json and json[key] == value for key, value in self.json_match.items())
+        ):
+            return False
         return (self.method == "*" or self.method.upper() == method) and re.search(self.path_regex, path) is not None
 
     def response(self) -> web.Response:
@@ -55,10 +61,10 @@ class FaultInjector:
         self.pending.append(fault)
         return fault
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, json: object = None) -> Fault | None:
         """The fault to fire for this request, if any (counting it as used)."""
         for fault in self.pending:
-            if fault.matches(method, path):
+            if fault.matches(method, path, json):
                 fault.hits += 1
                 if fault.hits >= fault.count:
                     self.pending.remove(fault)

@@ -44,7 +44,7 @@ def make_middleware(core: StandInCore) -> Middleware:
             record.json = body.json
             record.files = body.files
             request[BODY_KEY] = body
-            fault = core.faults.take(request.method, path)
+            fault = core.faults.take(request.method, path, body.json)
             if fault is not None:
                 record.fault = True
                 response: web.StreamResponse = fault.response()

@@ -385,8 +385,10 @@ class DiscordStandIn:
         retry_after: float = 0.2,
         count: int = 1,
         global_: bool = False,
+        json_match: dict[str, Any] | None = None,
     ) -> Fault:
-        """Answer the next ``count`` matching REST calls with ``status`` (429 as Discord sends it, or 5xx)."""
+        """Answer the next ``count`` matching REST calls with ``status`` (429 as Discord sends it, or 5xx);
+        with ``json_match``, only calls whose JSON body holds those keys and values."""
         return self.core.faults.add(
             Fault(
                 method=method,
@@ -395,6 +397,7 @@ class DiscordStandIn:
                 retry_after=retry_after,
                 count=count,
                 global_=global_,
+                json_match=json_match,
             )
         )
 

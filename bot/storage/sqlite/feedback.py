@@ -229,12 +229,10 @@ class FeedbackStore(SqliteConnection):
             await self._wipe_wal()
         return bool(cursor.rowcount)
 
-    async def threads_to_rename(self, max_attempts: int, limit: int) -> list[int]:
-        """Threads still named after a deleted question (see `threads_to_rename` in migrations/0010), oldest first,
-        but those whose rename failed `max_attempts` times; `limit` at most."""
+    async def threads_to_rename(self, limit: int) -> list[int]:
+        """Threads still named after a deleted question (see migrations/0010), oldest first; `limit` at most."""
         rows = await self._fetchall(
-            "SELECT thread_id FROM threads_to_rename WHERE attempts < ? ORDER BY added_at, thread_id LIMIT ?",
-            (max_attempts, limit),
+            "SELECT thread_id FROM threads_to_rename ORDER BY added_at, thread_id LIMIT ?", (limit,)
         )
         return [int(row[0]) for row in rows]
 
@@ -242,8 +240,15 @@ class FeedbackStore(SqliteConnection):
         """The thread no longer carries a question (renamed, or gone from Discord)."""
         await self._write_one("DELETE FROM threads_to_rename WHERE thread_id = ?", (thread_id,))
 
-    async def thread_rename_failed(self, thread_id: int) -> None:
-        await self._write_one("UPDATE threads_to_rename SET attempts = attempts + 1 WHERE thread_id = ?", (thread_id,))
+    async def thread_rename_failed(self, thread_id: int, max_attempts: int) -> bool:
+        """Count a failed rename; whether the thread was given up (its `max_attempts`-th failure: it leaves the
+        queue)."""
+        async with self._transaction() as conn:
+            await conn.execute("UPDATE threads_to_rename SET attempts = attempts + 1 WHERE thread_id = ?", (thread_id,))
+            cursor = await conn.execute(
+                "DELETE FROM threads_to_rename WHERE thread_id = ? AND attempts >= ?", (thread_id, max_attempts)
+            )
+        return bool(cursor.rowcount)
 
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
