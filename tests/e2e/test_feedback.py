@@ -370,23 +370,32 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
     assert rows(world, "SELECT count(*) FROM answers") == [(1,)], "the answer itself stays for other raters"
 
 
-async def test_forget_renames_the_threads_named_after_the_members_questions(world, run_bot):
+def add_moderator(world) -> int:
     role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
-    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+
+
+async def answered_in_threads(world, moderator: int) -> list[int]:
+    """Threads on; the asker asks twice and the other member once, each answered in a thread of its own."""
+    await run(world, moderator, "answers settings", {"threads": True})
+    for count, (member, text) in enumerate(
+        [
+            (world.asker_id, "How do I greet my boss?"),
+            (world.asker_id, "What about his wife?"),
+            (world.member_id, "And my colleague?"),
+        ],
+        start=1,
+    ):
+        await world.standin.send_message(world.channel_id, member, world.mention(text))
+        await eventually(finished(world, count), what=f"the answer to {text!r}")
+    return [thread for (thread,) in rows(world, "SELECT channel_id FROM answers ORDER BY answer_id")]
+
+
+async def test_forget_renames_the_threads_named_after_the_members_questions(world, run_bot):
+    moderator = add_moderator(world)
     world.model.script("Pak.", "Bu.", "Kak.")
     async with run_bot(cooldown=0):
-        await run(world, moderator, "answers settings", {"threads": True})
-        for count, (member, text) in enumerate(
-            [
-                (world.asker_id, "How do I greet my boss?"),
-                (world.asker_id, "What about his wife?"),
-                (world.member_id, "And my colleague?"),
-            ],
-            start=1,
-        ):
-            await world.standin.send_message(world.channel_id, member, world.mention(text))
-            await eventually(finished(world, count), what=f"the answer to {text!r}")
-        threads = [thread for (thread,) in rows(world, "SELECT channel_id FROM answers ORDER BY answer_id")]
+        threads = await answered_in_threads(world, moderator)
         assert [world.standin.state.channel(thread).name for thread in threads] == [
             "How do I greet my boss?",
             "What about his wife?",
@@ -547,8 +556,7 @@ async def test_a_question_waiting_when_its_member_is_forgotten_is_dropped_not_re
 async def test_a_member_forgotten_while_their_answers_thread_opens_is_not_linked_to_it(world, run_bot):
     """The question was accepted before the forget, but its record is written after the deletion ran: it is
     unlinked as the deletion would have, and its thread (named after the question) renamed."""
-    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
-    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    moderator = add_moderator(world)
     world.model.script("Greet him with Pak.")
     async with run_bot(cooldown=0):
         await run(world, moderator, "answers settings", {"threads": True})
@@ -569,22 +577,10 @@ async def test_a_member_forgotten_while_their_answers_thread_opens_is_not_linked
 
 
 async def test_a_thread_rename_that_fails_is_tried_again_and_purged_questions_threads_are_renamed(world, run_bot):
-    role = world.standin.add_role(world.guild_id, "Moderators", permissions=MANAGE_GUILD)
-    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    moderator = add_moderator(world)
     world.model.script("Pak.", "Bu.", "Kak.")
     async with run_bot(cooldown=0) as bot:
-        await run(world, moderator, "answers settings", {"threads": True})
-        for count, (member, text) in enumerate(
-            [
-                (world.asker_id, "How do I greet my boss?"),
-                (world.asker_id, "What about his wife?"),
-                (world.member_id, "And my colleague?"),
-            ],
-            start=1,
-        ):
-            await world.standin.send_message(world.channel_id, member, world.mention(text))
-            await eventually(finished(world, count), what=f"the answer to {text!r}")
-        threads = [thread for (thread,) in rows(world, "SELECT channel_id FROM answers ORDER BY answer_id")]
+        threads = await answered_in_threads(world, moderator)
 
         def names() -> list[str]:
             return [world.standin.state.channel(thread).name for thread in threads]
