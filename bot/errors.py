@@ -37,20 +37,26 @@ def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def problem_list(problems: Sequence[object]) -> str:
-    """A scope's validation problems as one message: whole bullets while they fit, then how many more."""
-    lines = [f"Nothing was changed: the scope has {len(problems)} problem(s) to fix."]
+def problem_list(problems: Sequence[object], *, heading: str | None = None, fix: str = "") -> str:
+    """A scope's validation problems as one message: whole bullets while they fit, then how many more.
+
+    `heading` replaces the default first line; `fix`, the way out, ends the message and always fits whole.
+    """
+    lines = [heading or f"Nothing was changed: the scope has {len(problems)} problem(s) to fix."]
+    tail = f"\n{fix}" if fix else ""
+    budget = MESSAGE_LIMIT - len(tail)
     size = len(lines[0])
     for shown, problem in enumerate(problems):
-        more = f"…and {len(problems) - shown} more: fix these and upload again to see the rest."
+        rest = len(problems) - shown
+        more = f"…and {rest} more." if fix else f"…and {rest} more: fix these and upload again to see the rest."
         bullet = shortened(f"• {problem}", 500)
-        room = MESSAGE_LIMIT - size - 1 - (len(more) + 1 if shown + 1 < len(problems) else 0)
+        room = budget - size - 1 - (len(more) + 1 if shown + 1 < len(problems) else 0)
         if shown == MAX_LISTED_PROBLEMS or len(bullet) > room:
             lines.append(more)
             break
         lines.append(bullet)
         size += len(bullet) + 1
-    return "\n".join(lines)
+    return "\n".join(lines) + tail
 
 
 def permission_label(name: str) -> str:

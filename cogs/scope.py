@@ -27,6 +27,8 @@ from bot.scopes.manage import (
     current_document,
     diff_versions,
     edit_scope,
+    editable_document,
+    readable_document,
     rollback_scope,
     stored_version,
     upload_scope,
@@ -159,13 +161,13 @@ class Scope(commands.Cog):
     async def _show(self, interaction: discord.Interaction, number: int | None, *, ephemeral: bool) -> None:
         guild_id = guild_id_of(interaction)
         if number is None:
-            current = await current_document(self.bot.storage, self.bot.scope_cache, guild_id)
+            current = await self.bot.storage.current_scope(guild_id)
             if current is None:
                 raise UserFacingError(NO_SCOPE_MESSAGE)
-            version, document = current
+            version = current
         else:
             version = await stored_version(self.bot.storage, guild_id, number)
-            document = self.bot.scope_cache.document(version)
+        document = readable_document(self.bot.scope_cache, version, "shown")
         pager = ScopePager(render_pages(document), f"{version.title} (v{version.number})", interaction.user.id)
         await interaction.response.send_message(
             embed=pager.embed(), view=pager if len(pager.pages) > 1 else discord.utils.MISSING, ephemeral=ephemeral
@@ -238,9 +240,9 @@ class Scope(commands.Cog):
             found = await self.bot.storage.current_scope(guild_id)
         else:
             found = await stored_version(self.bot.storage, guild_id, version)
+        scope = readable_document(self.bot.scope_cache, found, "previewed") if found else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.storage.guild_settings(guild_id)
-        scope = self.bot.scope_cache.document(found) if found else None
         label = f"version {found.number}" if found else "no scope"
         await interaction.followup.send(f"Preview under {label} (not recorded, not shown to members):", ephemeral=True)
         await self.bot.answerer.preview(question, scope, settings, followup_sender(interaction, ephemeral=True))
@@ -294,10 +296,7 @@ class Scope(commands.Cog):
     @app_commands.describe(section="'summary' or a section title; a new title adds a section")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def edit(self, interaction: discord.Interaction, section: str) -> None:
-        current = await current_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
-        if current is None:
-            raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
-        _, document = current
+        _, document = await editable_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
         if section.strip().lower() == SUMMARY_CHOICE:
             await interaction.response.send_modal(EditModal(self, None, document.metadata.summary))
             return
@@ -307,7 +306,10 @@ class Scope(commands.Cog):
 
     @edit.autocomplete("section")
     async def _section_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        found = await current_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
+        try:
+            found = await current_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
+        except ScopeValidationError:
+            found = None  # /scope edit explains why it cannot edit this version
         titles = [SUMMARY_CHOICE] + ([s.title for s in found[1].sections] if found else [])
         return [app_commands.Choice(name=t[:100], value=t[:100]) for t in titles if current.lower() in t.lower()][:25]
 

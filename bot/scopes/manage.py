@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections import OrderedDict
 
-from bot.errors import UserFacingError
+from bot.errors import UserFacingError, problem_list
 from bot.scopes.document import ScopeDocument
 from bot.scopes.parser import parse_scope
 from bot.scopes.problems import ScopeValidationError
@@ -96,18 +96,57 @@ async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str
 async def upload_scope(
     storage: Storage, cache: ScopeCache, guild_id: int, actor_id: int, data: bytes, filename: str
 ) -> ScopeChange:
-    """Validate an uploaded file (raising ScopeValidationError with every problem) and store it."""
+    """Validate an uploaded file (raising ScopeValidationError with every problem) and store it.
+
+    A current version that no longer passes validation is replaced like any other: an upload is the way out
+    that members are told of when the scope cannot be read.
+    """
     document = parse_scope(data, source=filename)
-    previous = await current_document(storage, cache, guild_id)
-    if previous is not None and previous[0].content == document.source_text:
+    current = await storage.current_scope(guild_id)
+    if current is not None and current.content == document.source_text:
         # A new version would also end a running comparison, for a change that is none.
         raise UserFacingError(
-            f"{filename} is the same as the current scope (version {previous[0].number}); nothing was changed."
+            f"{filename} is the same as the current scope (version {current.number}); nothing was changed."
         )
-    summary = describe_change(previous[1] if previous else None, document)
+    if current is None:
+        summary = describe_change(None, document)
+    else:
+        try:
+            summary = describe_change(cache.document(current), document)
+        except ScopeValidationError:
+            summary = (
+                f"replaced version {current.number}, which no longer passed validation "
+                f"({len(document.sections)} sections)"
+            )
     return await store_document(
         storage, guild_id, actor_id, document, ScopeSource.UPLOAD, f"uploaded {filename}: {summary}"
     )
+
+
+async def editable_document(storage: Storage, cache: ScopeCache, guild_id: int) -> tuple[ScopeVersion, ScopeDocument]:
+    """The current version and its document, to edit part by part; a UserFacingError saying what to do when
+    there is none, or when it no longer passes validation (a form edits one part and keeps the rest as it is,
+    so it could never save)."""
+    version = await storage.current_scope(guild_id)
+    if version is None:
+        raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
+    return version, readable_document(cache, version, "edited in a form")
+
+
+def readable_document(cache: ScopeCache, version: ScopeVersion, use: str) -> ScopeDocument:
+    """A stored version's document, or a UserFacingError with its problems and the ways out when today's rules
+    refuse it; `use` is what it was asked for ("shown", "edited in a form")."""
+    try:
+        return cache.document(version)
+    except ScopeValidationError as error:
+        raise no_longer_valid(
+            version,
+            error,
+            use,
+            f"Moderators: get its file with `/scope download version:{version.number}`, fix it and upload it with "
+            "`/scope upload` (an upload replaces the whole file), or make an earlier version current with "
+            "`/scope rollback`.",
+        ) from None
 
 
 EDIT_ATTEMPTS = 5
@@ -135,10 +174,7 @@ async def edit_scope(
     else while this one was being stored makes it start again from theirs)."""
     what = "the summary" if section is None else f"the section '{section}'"
     for _ in range(EDIT_ATTEMPTS):
-        current = await current_document(storage, cache, guild_id)
-        if current is None:
-            raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
-        version, document = current
+        version, document = await editable_document(storage, cache, guild_id)
         if started_from is not None:
             found = document.section(section) if section is not None else None
             now = document.metadata.summary if section is None else (found.body if found else "")
@@ -200,11 +236,19 @@ def require_valid(version: ScopeVersion, use: str) -> None:
     try:
         parse_scope(version.content, source=f"version {version.number}", stored=True)
     except ScopeValidationError as error:
-        raise UserFacingError(
-            f"Version {version.number} no longer passes validation, so it cannot be {use}:\n{error}\n"
+        raise no_longer_valid(
+            version,
+            error,
+            use,
             f"Get its file with `/scope download version:{version.number}`, fix it, and upload it with "
-            "`/scope upload`."
+            "`/scope upload`.",
         ) from None
+
+
+def no_longer_valid(version: ScopeVersion, error: ScopeValidationError, use: str, fix: str) -> UserFacingError:
+    """The refusal for a stored version that today's rules refuse: its problems, and `fix` always in full."""
+    heading = f"Version {version.number} no longer passes validation, so it cannot be {use}:"
+    return UserFacingError(problem_list(error.problems, heading=heading, fix=fix))
 
 
 def describe_change(before: ScopeDocument | None, after: ScopeDocument) -> str:

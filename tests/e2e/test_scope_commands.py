@@ -296,6 +296,47 @@ async def test_rollback_refuses_a_version_that_no_longer_validates(world, run_bo
         assert "There is no version 9" in await reply_text(world, missing)
 
 
+async def test_a_current_version_that_no_longer_validates_can_be_replaced_by_upload(world, run_bot, moderator):
+    await declare_scope(world.settings(), world.guild_id, SCOPE_FIXTURE)
+    # The current version was written under older rules: its summary is too short for today's.
+    text = SCOPE_FIXTURE.read_text()
+    old = text.replace(text.split("summary = ")[1].split("\n")[0], '"Too short."')
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        cursor = conn.execute(
+            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
+            "change_summary, author_id) VALUES (?, 2, 'kopi-talk-test', 'old', ?, ?, 'upload', 'old', 1)",
+            (world.guild_id, old, hashlib.sha256(old.encode()).hexdigest()),
+        )
+        conn.execute(
+            "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, world.guild_id)
+        )
+    ways_out = (
+        "`/scope upload` (an upload replaces the whole file), or make an earlier version current with "
+        "`/scope rollback`."
+    )
+    async with run_bot(cooldown=0):
+        # Members reading it, and moderators editing it part by part, are told what is wrong and the way out.
+        shown = await reply_text(world, await run(world, world.member_id, "culture"))
+        assert shown.startswith("Version 2 no longer passes validation, so it cannot be shown:\n• ")
+        assert "summary" in shown and shown.endswith(ways_out)
+        edit = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        assert edit.modal is None
+        refused = await reply_text(world, edit)
+        assert refused.startswith("Version 2 no longer passes validation, so it cannot be edited in a form:")
+        assert "`/scope download version:2`" in refused and refused.endswith(ways_out)
+        # The upload that members were told to fix it with replaces it.
+        upload = await run(world, moderator, "scope upload", {"file": ("kopi.md", SCOPE_FIXTURE.read_bytes())})
+        saved = await reply_text(world, upload)
+        assert saved.startswith("Saved as version 3: uploaded kopi.md: replaced version 2, which no longer passed")
+        current, rows = versions(world)
+        assert [row[:2] for row in rows] == [(1, "upload"), (2, "upload"), (3, "upload")]
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+            number = conn.execute("SELECT number FROM scope_versions WHERE version_id = ?", (current,)).fetchone()
+        assert number == (3,)
+        shown = await run(world, world.member_id, "culture")
+        assert shown.response_data["embeds"][0]["title"].endswith("(v3)")
+
+
 async def test_answer_settings_fit_one_message_however_many_channels(world, run_bot, moderator):
     async with run_bot(cooldown=0):
         long = "Keep answers short and name the register you use. " * 29  # about 1,480 characters

@@ -1,6 +1,6 @@
 from discord import app_commands
 
-from bot.errors import UserFacingError, describe_error
+from bot.errors import UserFacingError, describe_error, problem_list
 from bot.scopes.problems import ScopeProblem, ScopeValidationError
 
 
@@ -42,3 +42,16 @@ def test_problem_list_shows_whole_bullets_and_counts_the_rest():
     assert few.splitlines()[1:] == [f"• {problem(1)}", f"• {problem(2)}"]
     many_short = describe_error(ScopeValidationError([problem(n, long=False) for n in range(20)])).message
     assert many_short.splitlines()[-1].startswith("…and 8 more")
+
+
+def test_problem_list_with_a_way_out_keeps_it_whole():
+    problems = [ScopeProblem("version 2", n, None, "what is wrong, at length " * 18) for n in range(40)]
+    fix = "Get its file with `/scope download version:2`, fix it, and upload it with `/scope upload`. " * 3
+    message = problem_list(problems, heading="Version 2 no longer passes validation:", fix=fix)
+    lines = message.splitlines()
+    assert len(message) <= 2000
+    assert lines[0] == "Version 2 no longer passes validation:"
+    assert lines[-1] == fix, "the way out is never cut"
+    shown = [line for line in lines if line.startswith("• ")]
+    assert shown and lines[len(shown) + 1] == f"…and {40 - len(shown)} more."
+    assert problem_list(problems[:1], heading="H", fix="F") == f"H\n• {problems[0]}\nF"
