@@ -113,6 +113,18 @@ async def test_button_rating_asks_consent_first_then_stores(world, run_bot):
         again = await click(world, answer, world.member_id, partly)
         assert "**Partly fits**" in again.response_data["content"]
         assert rows(world, "SELECT value FROM ratings") == [(2,)]
+        # The reasons were given for "Fits": they go with it, and the menu is offered again.
+        assert rows(world, "SELECT tag FROM rating_reasons") == []
+        assert any(c.startswith("cb:reasons:") for c in custom_ids(again.original))
+        picked = await world.standin.select_option(
+            again.channel_id, again.original.id, world.member_id, select_id, ["misses variation"]
+        )
+        await world.standin.wait_for_interaction_response(picked)
+        assert rows(world, "SELECT tag FROM rating_reasons") == [("misses variation",)]
+        # The same rating again (a second click) keeps them.
+        await click(world, answer, world.member_id, partly)
+        assert rows(world, "SELECT value FROM ratings") == [(2,)]
+        assert rows(world, "SELECT tag FROM rating_reasons") == [("misses variation",)]
 
 
 async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot):
