@@ -10,7 +10,9 @@ all the bot has. So it carries:
   an older id without the member (`cb:ask:<answer>:<value>`) reads back with `member_id=None`.
 
 `pending` is what to do once the member agrees: `r<value>` store a rating they gave with a button,
-`e<value>` store a rating they gave with a reaction, `c` open the comment form, `-` nothing.
+`e<value>` store a rating they gave with a reaction, `c` open the comment form, `-` nothing. A rating may carry
+the size of the scale it was given on (`r3/3`), so that it is stored on that scale even if the server's scale
+changes before the member agrees; without it, the server's scale at that time.
 Discord allows at most 100 characters in a custom id; the builders refuse anything longer.
 """
 
@@ -28,7 +30,7 @@ COMMENT_PENDING = "c"
 _RATING_PREFIX = {RatingSource.BUTTON: "r", RatingSource.REACTION: "e"}
 _RATING_SOURCE = {prefix: source for source, prefix in _RATING_PREFIX.items()}
 
-_PENDING = r"[re][0-9]|c|-"
+_PENDING = r"[re][0-9](?:/[0-9])?|c|-"
 _VERSION = r"[0-9]+\.[0-9]+"
 CONSENT_TEMPLATE = (
     rf"cb:consent:(?P<level>[a-z]+):(?P<answer>[0-9]+):(?P<pending>{_PENDING})(?::(?P<version>{_VERSION}))?"
@@ -36,19 +38,20 @@ CONSENT_TEMPLATE = (
 ASK_TEMPLATE = r"cb:ask:(?P<answer>[0-9]+):(?P<value>[0-9])(?::(?P<member>[0-9]+))?"
 
 
-def rating_pending(value: int, source: RatingSource) -> str:
-    """The pending action that stores a rating of `value` given through `source`."""
-    if not 0 <= value <= 9:
-        raise ValueError(f"a rating value is one digit, not {value}")
-    return f"{_RATING_PREFIX[source]}{value}"
+def rating_pending(value: int, source: RatingSource, scale_size: int | None = None) -> str:
+    """The pending action that stores a rating of `value` given through `source` (on a scale of `scale_size`)."""
+    for number in (value, scale_size or 0):
+        if not 0 <= number <= 9:
+            raise ValueError(f"a rating value or scale size is one digit, not {number}")
+    return f"{_RATING_PREFIX[source]}{value}" + (f"/{scale_size}" if scale_size else "")
 
 
-def pending_rating(pending: str) -> tuple[int, RatingSource] | None:
-    """The (value, source) of a pending rating, or None when `pending` is not one."""
-    source = _RATING_SOURCE.get(pending[:1])
-    if source is None or len(pending) != 2 or not pending[1].isdigit():
+def pending_rating(pending: str) -> tuple[int, RatingSource, int | None] | None:
+    """The (value, source, scale size or None) of a pending rating, or None when `pending` is not one."""
+    match = re.fullmatch(r"([re])([0-9])(?:/([0-9]))?", pending)
+    if match is None:
         return None
-    return int(pending[1]), source
+    return int(match[2]), _RATING_SOURCE[match[1]], int(match[3]) if match[3] else None
 
 
 def _checked(custom_id: str, template: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.feedback.consent import ConsentState, consent_state, consent_version
-from bot.feedback.scales import scale_named
+from bot.feedback.scales import RatingScale, scale_named
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, ConsentChanged, GuildSettings, Rating, RatingSource, Storage
 
@@ -28,8 +28,12 @@ async def record_rating(
     value: int,
     source: RatingSource,
     settings: GuildSettings | None = None,
+    scale: RatingScale | None = None,
 ) -> RatingChange:
     """Store the member's one rating of `answer` (replacing an earlier one) if they consented.
+
+    `scale`: the scale the member rated on (a button under an answer made before the server changed its scale
+    keeps the scale it showed); by default the server's.
 
     Returns only after the rating is committed, so a confirmation shown after STORED is never a lie.
     Storing the same rating twice changes nothing, so a redelivered event counts once.
@@ -42,7 +46,7 @@ async def record_rating(
         return RatingChange.DECLINED
     if state is ConsentState.ASK:
         return RatingChange.NEEDS_CONSENT
-    scale = scale_named(settings.rating_scale)
+    scale = scale or scale_named(settings.rating_scale)
     if value not in {option.value for option in scale.options}:
         return RatingChange.IGNORED
     try:

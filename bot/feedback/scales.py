@@ -58,3 +58,15 @@ SCALES = {scale.name: scale for scale in (FIT3, LIKERT5)}
 
 def scale_named(name: str) -> RatingScale:
     return SCALES.get(name, FIT3)
+
+
+def scale_of_size(size: int) -> RatingScale | None:
+    """The scale with `size` points (a rating button carries its scale's size)."""
+    return next((scale for scale in SCALES.values() if scale.size == size), None)
+
+
+def scale_labelled(value: int, label: str) -> RatingScale | None:
+    """The one scale whose button for `value` has this label: the scale of a rating button made before buttons
+    carried it (fit3's 3 is "Fits", likert5's is "3"); None when no scale or several match."""
+    found = [scale for scale in SCALES.values() if any(o.value == value and o.label == label for o in scale.options)]
+    return found[0] if len(found) == 1 else None

@@ -32,7 +32,7 @@ from bot.feedback.custom_ids import (
     rating_pending,
 )
 from bot.feedback.ratings import RatingChange, record_rating
-from bot.feedback.scales import RatingScale, scale_named
+from bot.feedback.scales import RatingScale, scale_labelled, scale_named, scale_of_size
 from bot.storage import AnswerRecord, CommentSource, ConsentLevel, GuildSettings, RatingSource
 
 log = logging.getLogger(__name__)
@@ -76,13 +76,17 @@ def client(interaction: discord.Interaction) -> CultureBot:
 
 
 async def rate_by_button(
-    interaction: discord.Interaction, answer: AnswerRecord, value: int, source: RatingSource = RatingSource.BUTTON
+    interaction: discord.Interaction,
+    answer: AnswerRecord,
+    value: int,
+    source: RatingSource = RatingSource.BUTTON,
+    scale: RatingScale | None = None,
 ) -> RatingChange:
     """Store the clicking member's rating; `source` is how they gave it (a reaction, for a rating that waited for
-    their consent after they reacted)."""
+    their consent after they reacted); `scale` the scale they rated on (default: the server's)."""
     bot = client(interaction)
     return await record_rating(
-        bot.storage, bot.pseudonyms, answer, user_id=interaction.user.id, value=value, source=source
+        bot.storage, bot.pseudonyms, answer, user_id=interaction.user.id, value=value, source=source, scale=scale
     )
 
 
@@ -97,7 +101,7 @@ def answer_controls(answer_id: int, scale: RatingScale) -> discord.ui.View:
     """The row under an answer: one button per rating, then Comment."""
     view = discord.ui.View(timeout=None)
     for option in scale.options:
-        view.add_item(RateButton(answer_id, option.value, option.label, option.emoji))
+        view.add_item(RateButton(answer_id, option.value, option.label, option.emoji, scale))
     view.add_item(CommentButton(answer_id))
     return view
 
@@ -127,10 +131,16 @@ async def send_consent_notice(
 
 
 async def thank_for_rating(
-    interaction: discord.Interaction, answer: AnswerRecord, value: int, settings: GuildSettings, *, prefix: str = ""
+    interaction: discord.Interaction,
+    answer: AnswerRecord,
+    value: int,
+    settings: GuildSettings,
+    *,
+    prefix: str = "",
+    scale: RatingScale | None = None,
 ) -> None:
-    """Confirm a stored rating and offer reasons and a comment."""
-    label = scale_named(settings.rating_scale).label_of(value)
+    """Confirm a stored rating (on `scale`, by default the server's) and offer reasons and a comment."""
+    label = (scale or scale_named(settings.rating_scale)).label_of(value)
     view = discord.ui.View(timeout=None)
     if settings.reason_tags:
         view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags))
@@ -142,18 +152,26 @@ async def thank_for_rating(
         await interaction.response.send_message(text, view=view, ephemeral=True)
 
 
-class RateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:rate:(?P<answer>\d+):(?P<value>\d)"):
-    def __init__(self, answer_id: int, value: int, label: str = "", emoji: str | None = None) -> None:
+class RateButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:rate:(?P<answer>\d+):(?:(?P<scale>\d):)?(?P<value>\d)"
+):
+    """A rating button under an answer. Its id carries the size of the scale it shows
+    (`cb:rate:<answer>:<scale size>:<value>`): once a server changes its scale, the buttons under older answers
+    still mean what they say ("Fits" stays 3 of 3, not 3 of 5). A button from before ids carried it
+    (`cb:rate:<answer>:<value>`) is read by its label, which tells the scales apart."""
+
+    def __init__(
+        self, answer_id: int, value: int, label: str = "", emoji: str | None = None, scale: RatingScale | None = None
+    ) -> None:
+        custom_id = f"cb:rate:{answer_id}:{value}" if scale is None else f"cb:rate:{answer_id}:{scale.size}:{value}"
         super().__init__(
             discord.ui.Button(
-                label=label or str(value),
-                emoji=emoji,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"cb:rate:{answer_id}:{value}",
+                label=label or str(value), emoji=emoji, style=discord.ButtonStyle.secondary, custom_id=custom_id
             )
         )
         self.answer_id = answer_id
         self.value = value
+        self.scale = scale
 
     @classmethod
     async def from_custom_id(
@@ -161,19 +179,26 @@ class RateButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cb:r
     ) -> Self:
         button = cast("discord.ui.Button[Any]", item)
         emoji = str(button.emoji) if button.emoji else None
-        return cls(int(match["answer"]), int(match["value"]), button.label or "", emoji)
+        value = int(match["value"])
+        label = button.label or ""
+        scale = scale_of_size(int(match["scale"])) if match["scale"] else scale_labelled(value, label)
+        return cls(int(match["answer"]), value, label, emoji, scale)
 
     @reported
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = client(interaction)
         answer = await answer_or_gone(interaction, self.answer_id)
-        change = await rate_by_button(interaction, answer, self.value)
+        change = await rate_by_button(interaction, answer, self.value, scale=self.scale)
         if change is RatingChange.NEEDS_CONSENT:
-            await send_consent_notice(interaction, self.answer_id, rating_pending(self.value, RatingSource.BUTTON))
+            size = self.scale.size if self.scale is not None else None
+            await send_consent_notice(
+                interaction, self.answer_id, rating_pending(self.value, RatingSource.BUTTON, size)
+            )
         elif change is RatingChange.DECLINED:
             await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
         elif change is RatingChange.STORED:
-            await thank_for_rating(interaction, answer, self.value, await bot.storage.guild_settings(answer.guild_id))
+            settings = await bot.storage.guild_settings(answer.guild_id)
+            await thank_for_rating(interaction, answer, self.value, settings, scale=self.scale)
         else:
             raise UserFacingError("That rating is not on this server's scale any more; rate with the current buttons.")
 
@@ -270,7 +295,8 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
         rating = pending_rating(self.pending)
         if rating is not None:
-            value, source = rating
+            value, source, size = rating
+            scale = scale_of_size(size) if size is not None else None
             answer = await answer_or_gone(interaction, self.answer_id)
             if source is RatingSource.REACTION:
                 # The note carries the reaction as it was when the note was posted; the member may have changed
@@ -281,13 +307,13 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
                     await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
                     return
                 value = reacted
-            change = await rate_by_button(interaction, answer, value, source)
+            change = await rate_by_button(interaction, answer, value, source, scale)
             if interaction.response.is_done():
                 await interaction.edit_original_response(content=saved.strip(), view=None)
             else:
                 await interaction.response.edit_message(content=saved.strip(), view=None)
             if change is RatingChange.STORED:
-                await thank_for_rating(interaction, answer, value, settings)
+                await thank_for_rating(interaction, answer, value, settings, scale=scale)
         elif self.pending == COMMENT_PENDING and self.level.allows_comments:
             await send_comment_form(interaction, self.answer_id)
         else:

@@ -651,7 +651,7 @@ def _replies_to(message: Message) -> int | None:
 
 def _answer_id(message: Message) -> int | None:
     for custom_id in custom_ids(message):
-        match = re.fullmatch(r"cb:rate:(\d+):\d", custom_id)
+        match = re.fullmatch(r"cb:rate:(\d+):(?:\d:)?\d", custom_id)
         if match:
             return int(match.group(1))
     return None
@@ -678,7 +678,7 @@ def _rating_button(answer: Message, word: str) -> str:
     buttons = {
         int(match.group(1)): custom_id
         for custom_id in custom_ids(answer)
-        if (match := re.fullmatch(r"cb:rate:\d+:(\d)", custom_id))
+        if (match := re.fullmatch(r"cb:rate:\d+:(?:\d:)?(\d)", custom_id))
     }
     if not buttons:
         raise StepFailed("the last answer has no rating buttons")

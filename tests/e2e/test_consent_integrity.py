@@ -78,7 +78,7 @@ async def test_choice_on_a_notice_changed_since_it_was_shown_stores_nothing(worl
         # Agreeing to the current notice stores that version, and the rating the member clicked before.
         current = stale.original
         assert all(c.endswith(":1.2") for c in custom_ids(current))
-        assert choice(current, "quotes") == f"cb:consent:quotes:{answer_id_of(answer)}:r3:1.2"
+        assert choice(current, "quotes") == f"cb:consent:quotes:{answer_id_of(answer)}:r3/3:1.2"
         chosen = await click(world, current, world.member_id, choice(current, "quotes"))
         thanks = await world.standin.wait_for_followup(chosen.id)
         assert "you rated this answer **Fits**" in thanks.content
@@ -377,3 +377,47 @@ def test_every_preface_of_the_notice_fits_the_room_kept_for_it():
     from bot.feedback.consent import MAX_PREFACE
 
     assert max(len(NOTICE_CHANGED), len(NOTE_FOR_SOMEONE_ELSE), len(PRIVACY_CONSENT_SUFFIX)) <= MAX_PREFACE
+
+
+# 4. Rating buttons mean what they showed, whatever the server's scale is now
+
+
+async def test_buttons_under_older_answers_keep_their_scale_after_a_change(world, run_bot, moderator_id):
+    async with run_bot(cooldown=0):
+        answer = await ask(world)
+        fits = button_with_label(answer, "Fits")
+        assert fits == f"cb:rate:{answer_id_of(answer)}:3:3"
+        await run(world, moderator_id, "research settings", {"rating_scale": "likert5"})
+        # A member who has not agreed yet clicks the old "Fits": once they agree, it is stored as 3 of 3.
+        notice = await click(world, answer, world.member_id, fits)
+        assert all(":r3/3:" in c for c in custom_ids(notice.original))
+        chosen = await click(world, notice.original, world.member_id, choice(notice.original, "ratings"))
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Fits**" in thanks.content
+        assert rows(world, "SELECT value, scale_size FROM ratings") == [(3, 3)]
+        # A member who had agreed: "Does not fit" stays 1 of 3, not 1 of 5.
+        await give_consent(db(world), world.guild_id, world.asker_id)
+        rated = await click(world, answer, world.asker_id, button_with_label(answer, "Does not fit"))
+        assert "**Does not fit**" in rated.response_data["content"]
+        hash_of = member_hash(world.asker_id)
+        assert rows(world, "SELECT value, scale_size FROM ratings WHERE rater_hash = ?", (hash_of,)) == [(1, 3)]
+        # A button from before ids carried the scale is read by its label: "Partly fits" is 2 of 3.
+        message = world.standin.message(answer.id)
+        for row in message.components:
+            for component in row["components"]:
+                if component.get("label") == "Partly fits":
+                    component["custom_id"] = f"cb:rate:{answer_id_of(answer)}:2"
+        legacy = await click(world, message, world.asker_id, f"cb:rate:{answer_id_of(answer)}:2")
+        assert "**Partly fits**" in legacy.response_data["content"]
+        assert rows(world, "SELECT value, scale_size FROM ratings WHERE rater_hash = ?", (hash_of,)) == [(2, 3)]
+        # New answers get the new scale's buttons, which store on it.
+        newer = await ask(world, "And my manager's manager?")
+        assert button_with_label(newer, "4") == f"cb:rate:{answer_id_of(newer)}:5:4"
+        await click(world, newer, world.asker_id, button_with_label(newer, "4"))
+        assert rows(world, "SELECT value, scale_size FROM ratings WHERE answer_id = ?", (answer_id_of(newer),)) == [
+            (4, 5)
+        ]
+
+
+def button_with_label(message, label):
+    return next(c["custom_id"] for row in message.components for c in row["components"] if c.get("label") == label)

@@ -115,8 +115,10 @@ def test_ask_id_names_the_member_and_old_ones_name_nobody():
 def test_pending_ratings_keep_how_the_rating_was_given():
     assert rating_pending(3, RatingSource.BUTTON) == "r3"
     assert rating_pending(1, RatingSource.REACTION) == "e1"
-    assert pending_rating("r3") == (3, RatingSource.BUTTON)
-    assert pending_rating("e1") == (1, RatingSource.REACTION)
+    assert rating_pending(3, RatingSource.BUTTON, 3) == "r3/3"
+    assert pending_rating("r3") == (3, RatingSource.BUTTON, None)
+    assert pending_rating("e1") == (1, RatingSource.REACTION, None)
+    assert pending_rating("r3/5") == (3, RatingSource.BUTTON, 5)
     for not_a_rating in ("c", "-", "", "r", "x3", "r33"):
         assert pending_rating(not_a_rating) is None, not_a_rating
     with pytest.raises(ValueError, match="one digit"):
