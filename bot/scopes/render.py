@@ -31,9 +31,10 @@ def render_overview(document: ScopeDocument) -> str:
 
 
 def render_pages(document: ScopeDocument, *, limit: int = PAGE_CHARS) -> list[str]:
-    """The whole scope as Markdown pages, overview first, each section starting on a fresh line."""
+    """The whole scope as Markdown pages, overview first, each section starting on a fresh line. Editors'
+    notes (HTML comments) are left out, as they are from the model's context; `/scope download` keeps them."""
     blocks = [render_overview(document)]
-    blocks += [f"## {section.title}\n{section.body}" for section in document.sections]
+    blocks += [f"## {section.title}\n{section.prose}" for section in document.sections]
     pages: list[str] = []
     current = ""
     for block in blocks:

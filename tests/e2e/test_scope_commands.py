@@ -85,6 +85,35 @@ async def test_everyone_can_read_the_scope(world, run_bot):
         assert "Formal business negotiations" in embed["description"]
 
 
+async def test_members_reading_the_scope_do_not_see_editors_notes(world, run_bot, moderator):
+    text = SCOPE_FIXTURE.read_text().replace(
+        "## Glossary\n", "## Glossary\n<!-- editors: ask Rina before changing these terms -->\n", 1
+    )
+    assert "<!-- editors" in text
+    async with run_bot(scope=None):
+        saved = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": ("kopi.md", text.encode())})
+        )
+        assert saved.startswith("Saved as version 1")
+        record = await run(world, world.asker_id, "culture")
+        pages = int(record.response_data["embeds"][0]["footer"]["text"].rsplit(" ", 1)[-1])
+        shown = [record.response_data["embeds"][0]["description"]]
+        first = record.original
+        for _ in range(pages - 1):
+            buttons = {c["label"]: c for row in first.components for c in row["components"]}
+            clicked = await world.standin.click_button(
+                first.channel_id, first.id, world.asker_id, buttons["Next"]["custom_id"]
+            )
+            turned = await world.standin.wait_for_interaction_response(clicked)
+            shown.append(turned.response_data["embeds"][0]["description"])
+        whole = "\n".join(shown)
+        assert "## Glossary" in whole
+        assert "Rina" not in whole and "<!--" not in whole
+        # The file as stored keeps them, for the editors.
+        download = await run(world, moderator, "scope download")
+        assert "<!-- editors: ask Rina" in download.original.attachments[0].data.decode()
+
+
 @pytest.mark.parametrize("bad_file", sorted(p.name for p in BAD_CORPUS.iterdir()), ids=str)
 async def test_bad_upload_is_explained_and_changes_nothing(world, run_bot, moderator, bad_file):
     async with run_bot():
