@@ -35,7 +35,7 @@ from bot.scopes.manage import (
     use_template,
 )
 from bot.scopes.problems import ScopeValidationError
-from bot.scopes.render import history_line, render_pages
+from bot.scopes.render import HISTORY_VERSIONS, history_line, history_text, render_pages
 from bot.scopes.templates import list_templates
 from bot.storage import Comparison, ScopeVersion
 
@@ -200,12 +200,12 @@ class Scope(commands.Cog):
     @scope.command(name="history", description="List the scope's versions")
     async def history(self, interaction: discord.Interaction) -> None:
         guild_id = guild_id_of(interaction)
-        versions = await self.bot.storage.scope_history(guild_id, limit=20)
+        versions = await self.bot.storage.scope_history(guild_id, limit=HISTORY_VERSIONS)
         if not versions:
             raise UserFacingError(NO_SCOPE_MESSAGE)
         settings = await self.bot.storage.guild_settings(guild_id)
         lines = [history_line(v, current=v.version_id == settings.current_scope_id) for v in versions]
-        embed = discord.Embed(title="Scope history", description="\n".join(lines)[:4000])
+        embed = discord.Embed(title="Scope history", description=history_text(lines, total=versions[0].number))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @scope.command(name="diff", description="Compare two versions")
@@ -218,7 +218,7 @@ class Scope(commands.Cog):
         if first is None or second is None:
             raise UserFacingError(f"No version {' or '.join(missing)}; `/scope history` lists the versions.")
         text = diff_versions(first, second)
-        if len(text) <= 1900:
+        if len(text) <= 1900 and "```" not in text:  # a fence in the text would end the code block early
             await interaction.response.send_message(f"```diff\n{text}```", ephemeral=True)
         else:
             await interaction.response.send_message(

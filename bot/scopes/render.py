@@ -7,6 +7,7 @@ from bot.scopes.document import ScopeDocument
 from bot.storage import ScopeVersion
 
 EMBED_DESCRIPTION_LIMIT = 4096
+HISTORY_VERSIONS = 20  # the newest versions /scope history lists
 PAGE_CHARS = 3800  # leaves room for the page footer and continuation marks
 
 
@@ -58,3 +59,24 @@ def history_line(version: ScopeVersion, *, current: bool) -> str:
         f"**v{version.number}**{marker} · {version.created_at[:16].replace('T', ' ')} UTC · {version.source.value} · "
         f"<@{version.author_id}> · {version.change_summary}"
     )
+
+
+def history_text(lines: list[str], *, total: int) -> str:
+    """History lines, newest first, as one embed description: whole lines while they fit, then a note of the
+    older versions not listed (numbers run 1..total, so they are v1..v<rest>) and how to reach them."""
+
+    def older(rest: int) -> str:
+        numbers = "v1" if rest == 1 else f"v1–v{rest}"
+        reach = "`/scope show`, `/scope diff` and `/scope download` take a number"
+        return f"*…and {rest} older version(s) ({numbers}): {reach}.*"
+
+    budget = EMBED_DESCRIPTION_LIMIT - len(older(total)) - 1  # the note always fits (fewer digits, never more)
+    shown: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > budget:
+            break
+        shown.append(line)
+        size += len(line) + 1
+    rest = total - len(shown)
+    return "\n".join(shown + ([older(rest)] if rest > 0 else []))

@@ -12,6 +12,7 @@ import pytest
 
 from bot.sandbox.discord import FileOption
 from bot.scopes.templates import list_templates
+from bot.storage import open_storage
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
 
 MANAGE_GUILD = 1 << 5
@@ -364,6 +365,49 @@ async def test_a_current_version_that_no_longer_validates_can_be_replaced_by_upl
         assert number == (3,)
         shown = await run(world, world.member_id, "culture")
         assert shown.response_data["embeds"][0]["title"].endswith("(v3)")
+
+
+async def insert_versions(world, contents, summary):
+    """Versions 1..n with these contents (as stored by earlier uploads), the last one current."""
+    await (await open_storage(world.settings())).close()  # the schema
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        for number, content in enumerate(contents, start=1):
+            cursor = conn.execute(
+                "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
+                "change_summary, author_id) VALUES (?, ?, 'kopi-talk-test', 'Kopi', ?, ?, 'upload', ?, 1)",
+                (world.guild_id, number, content, hashlib.sha256(content.encode()).hexdigest(), summary(number)),
+            )
+        conn.execute(
+            "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, world.guild_id)
+        )
+
+
+async def test_history_lists_whole_lines_and_says_what_it_leaves_out(world, run_bot, moderator):
+    text = SCOPE_FIXTURE.read_text()
+    await insert_versions(
+        world, [text + f"\n<!-- {n} -->\n" for n in range(1, 31)], lambda n: f"v{n}: " + " ".join(["edited"] * 40)
+    )
+    async with run_bot(scope=None):
+        history = await run(world, moderator, "scope history")
+        description = history.response_data["embeds"][0]["description"]
+        lines = description.splitlines()
+        assert len(description) <= 4096
+        listed = [line for line in lines if line.startswith("**v")]
+        assert [line.split("**")[1] for line in listed] == [f"v{n}" for n in range(30, 30 - len(listed), -1)]
+        assert all(line.endswith("edited") for line in listed), "no line is cut"
+        rest = 30 - len(listed)
+        assert rest > 0 and lines[-1].startswith(f"*…and {rest} older version(s) (v1–v{rest}):")
+
+
+async def test_a_diff_with_a_code_fence_comes_as_a_file(world, run_bot, moderator):
+    text = SCOPE_FIXTURE.read_text()
+    fenced = text.replace("## Glossary\n", "## Glossary\n\n```\nkopi = coffee\n```\n", 1)
+    await insert_versions(world, [text, fenced], lambda n: "upload")
+    async with run_bot(scope=None):
+        diff = await run(world, moderator, "scope diff", {"a": 1, "b": 2})
+        assert "as a file" in diff.response_data["content"]
+        [attachment] = diff.original.attachments
+        assert "+```" in attachment.data.decode()
 
 
 async def test_answer_settings_fit_one_message_however_many_channels(world, run_bot, moderator):
