@@ -67,14 +67,12 @@ class Feedback(commands.Cog):
     async def _still_reacting(
         self, user_id: int, answer: AnswerRecord, value_of: Callable[[str], int | None]
     ) -> set[int]:
-        """The rating values the member still shows on a long answer's other messages (none for a one-message
-        answer, without asking Discord); none if they cannot be read, so the removal deletes as it always did."""
-        if len(await self.bot.storage.answer_message_ids(answer.answer_id)) < 2:
-            return set()
+        """The rating values the member still shows on the answer's messages (asked only when they took back their
+        current rating); none if they cannot be read, so the removal deletes as it always did."""
         try:
             return await member_rating_reactions(self.bot, self.bot.storage, answer, user_id, value_of)
         except discord.HTTPException as error:
-            log.warning("answer %d: could not read its other messages' reactions: %s", answer.answer_id, error)
+            log.warning("answer %d: could not read the member's other rating reactions: %s", answer.answer_id, error)
             return set()
 
     async def _ask_for_consent(self, event: discord.RawReactionActionEvent, answer: AnswerRecord, value: int) -> None:

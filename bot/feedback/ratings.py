@@ -79,10 +79,12 @@ async def apply_reaction(
 ) -> tuple[RatingChange, AnswerRecord | None, int | None]:
     """Handle a reaction on any message: (what happened, the answer it was on, the rating value).
 
-    Adding a rating emoji sets the member's rating (a second emoji replaces the first); removing it
-    deletes the rating only while it is still the current one, and needs no consent check. `still_reacting`
-    gives the rating values the member still shows on the answer's messages (a long answer has several, and
-    the same emoji may remain on another): a removal of a value still shown deletes nothing.
+    Adding a rating emoji sets the member's rating (a second emoji replaces the first). Removing one changes
+    something only while it is the current rating, and needs no consent check: `still_reacting` (asked only then)
+    gives the rating values the member still shows on the answer's messages. The same emoji left on another part
+    of a long answer keeps the rating; one other rating emoji left becomes the rating, as if just added (a member
+    who reacted ✅ then 🤔 and takes 🤔 back still shows ✅); none, or several (which came last cannot be told,
+    as in the catch-up), and the rating is deleted. Without `still_reacting`, a removal always deletes.
     """
     answer = await storage.answer_for_message(message_id)
     if answer is None:
@@ -92,12 +94,43 @@ async def apply_reaction(
     if value is None:
         return RatingChange.IGNORED, answer, None
     if not added:
-        scale = scale_named(settings.rating_scale)
-        if still_reacting is not None and value in await still_reacting(answer, scale.value_of):
-            return RatingChange.IGNORED, answer, value
-        removed = await storage.delete_rating(answer.answer_id, pseudonyms.member(user_id), value=value)
-        return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value
+        return await _remove_reaction(
+            storage, pseudonyms, answer, settings, user_id=user_id, value=value, still_reacting=still_reacting
+        )
     change = await record_rating(
         storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION, settings=settings
     )
     return change, answer, value
+
+
+async def _remove_reaction(
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    answer: AnswerRecord,
+    settings: GuildSettings,
+    *,
+    user_id: int,
+    value: int,
+    still_reacting: Callable[[AnswerRecord, Callable[[str], int | None]], Awaitable[set[int]]] | None,
+) -> tuple[RatingChange, AnswerRecord | None, int | None]:
+    """A rating emoji taken back (see `apply_reaction`). Discord is asked only when the emoji was the current
+    rating: taking back an older, replaced reaction, or one never stored, cannot change anything."""
+    rater = pseudonyms.member(user_id)
+    current = next((r for r in await storage.ratings_for_answer(answer.answer_id) if r.rater_hash == rater), None)
+    if current is None or current.value != value:
+        return RatingChange.IGNORED, answer, value
+    remaining = (
+        set() if still_reacting is None else await still_reacting(answer, scale_named(settings.rating_scale).value_of)
+    )
+    if value in remaining:
+        return RatingChange.IGNORED, answer, value
+    if len(remaining) == 1:
+        [left] = remaining
+        change = await record_rating(
+            storage, pseudonyms, answer, user_id=user_id, value=left, source=RatingSource.REACTION, settings=settings
+        )
+        if change is RatingChange.STORED:
+            return change, answer, left
+        # Not stored (consent to ask again, or declined meanwhile): the removal itself still needs no consent.
+    removed = await storage.delete_rating(answer.answer_id, rater, value=value)
+    return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value
