@@ -273,9 +273,14 @@ class Scope(commands.Cog):
         ][:25]
 
     @scope.command(name="upload", description="Replace the scope with an uploaded Markdown file")
-    @app_commands.describe(file="a scope file (.md, UTF-8, at most 64 KB)")
+    @app_commands.describe(
+        file="a scope file (.md, UTF-8, at most 64 KB)",
+        replace_newer="replace versions saved after the one this file was downloaded as",
+    )
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def upload(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+    async def upload(
+        self, interaction: discord.Interaction, file: discord.Attachment, replace_newer: bool = False
+    ) -> None:
         if file.size > MAX_SCOPE_BYTES:
             raise UserFacingError(
                 f"`{file.filename}` is {file.size:,} bytes; a scope file may be at most {MAX_SCOPE_BYTES:,} bytes. "
@@ -284,7 +289,13 @@ class Scope(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         data = await file.read()
         change = await upload_scope(
-            self.bot.storage, self.bot.scope_cache, guild_id_of(interaction), interaction.user.id, data, file.filename
+            self.bot.storage,
+            self.bot.scope_cache,
+            guild_id_of(interaction),
+            interaction.user.id,
+            data,
+            file.filename,
+            replace_newer=replace_newer,
         )
         version = change.version
         await interaction.followup.send(

@@ -7,6 +7,7 @@ Nothing here touches the current version unless the new content validated comple
 from __future__ import annotations
 
 import difflib
+import re
 from collections import OrderedDict
 
 from bot.errors import UserFacingError, problem_list
@@ -93,13 +94,32 @@ async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str
     )
 
 
+DOWNLOADED_NAME = re.compile(r"-v(?P<number>[0-9]{1,9})(?: ?\([0-9]+\))?\.md$", re.IGNORECASE)
+
+
+def downloaded_version(filename: str) -> int | None:
+    """The version a file was downloaded as, from the name `/scope download` gives it (`<scope id>-v3.md`,
+    or `-v3 (1).md` as browsers save a second copy); None for any other name."""
+    match = DOWNLOADED_NAME.search(filename)
+    return int(match["number"]) if match else None
+
+
 async def upload_scope(
-    storage: Storage, cache: ScopeCache, guild_id: int, actor_id: int, data: bytes, filename: str
+    storage: Storage,
+    cache: ScopeCache,
+    guild_id: int,
+    actor_id: int,
+    data: bytes,
+    filename: str,
+    *,
+    replace_newer: bool = False,
 ) -> ScopeChange:
     """Validate an uploaded file (raising ScopeValidationError with every problem) and store it.
 
-    A current version that no longer passes validation is replaced like any other: an upload is the way out
-    that members are told of when the scope cannot be read.
+    A file named as `/scope download` names version N, uploaded after later versions changed the scope, would
+    undo those changes unseen (a moderator edits a download for a day while another edits a section): it is
+    refused with what changed since, unless `replace_newer`. A current version that no longer passes validation
+    is replaced like any other: an upload is the way out members are told of when the scope cannot be read.
     """
     document = parse_scope(data, source=filename)
     current = await storage.current_scope(guild_id)
@@ -108,6 +128,8 @@ async def upload_scope(
         raise UserFacingError(
             f"{filename} is the same as the current scope (version {current.number}); nothing was changed."
         )
+    if current is not None and not replace_newer:
+        await _refuse_undoing_newer(storage, guild_id, current, filename)
     if current is None:
         summary = describe_change(None, document)
     else:
@@ -120,6 +142,27 @@ async def upload_scope(
             )
     return await store_document(
         storage, guild_id, actor_id, document, ScopeSource.UPLOAD, f"uploaded {filename}: {summary}"
+    )
+
+
+NEWER_LISTED = 5  # later versions named in the refusal
+
+
+async def _refuse_undoing_newer(storage: Storage, guild_id: int, current: ScopeVersion, filename: str) -> None:
+    number = downloaded_version(filename)
+    if number is None or number >= current.number:
+        return
+    base = await storage.scope_version(guild_id, number)
+    if base is None or base.content == current.content:
+        return  # not this server's version, or the scope is back to it: nothing to undo
+    newer = [v for v in await storage.scope_history(guild_id, limit=current.number - number) if v.number > number]
+    listed = "\n".join(f"• v{v.number} ({v.source.value}): {v.change_summary[:200]}" for v in newer[:NEWER_LISTED])
+    more = f"\n…and {len(newer) - NEWER_LISTED} more" if len(newer) > NEWER_LISTED else ""
+    raise UserFacingError(
+        f"`{filename}` looks like version {number}, downloaded before the scope changed; uploading it would undo "
+        f"what was saved since:\n{listed}{more}\nNothing was changed. Bring those changes into your file "
+        f"(`/scope diff a:{number} b:{current.number}` shows them) and upload it again, or upload it with "
+        "`replace_newer: True` to replace them."
     )
 
 

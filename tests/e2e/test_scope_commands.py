@@ -214,6 +214,52 @@ async def test_two_moderators_at_once_lose_neither_version(world, run_bot, moder
         assert sorted(row[2] for row in rows[1:]) == sorted(f"started from the template '{n}'" for n in names)
 
 
+async def test_an_upload_of_an_older_download_does_not_silently_undo_later_edits(world, run_bot, moderator):
+    async with run_bot(scope=None):
+        owner = int(world.standin.state.guilds[world.guild_id].owner_id)
+        await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": ("kopi.md", SCOPE_FIXTURE.read_bytes())})
+        )
+        download = await run(world, moderator, "scope download")
+        [attachment] = download.original.attachments
+        assert attachment.filename == "kopi-talk-test-v1.md"
+        # While the moderator works on the download, the owner edits the glossary (version 2).
+        form = await run(world, owner, "scope edit", {"section": "Glossary"})
+        [text_input] = modal_inputs(form)
+        their_text = "- **kopi tubruk**: coffee with the grounds in the cup (everyday)"
+        saved = await world.standin.submit_modal(form, owner, values={text_input["custom_id"]: their_text})
+        assert (await world.standin.wait_for_interaction_response(saved)).response_data[
+            "content"
+        ] == "Saved as version 2."
+        mine = attachment.data.decode().replace(
+            "## Norms and etiquette\n", "## Norms and etiquette\n\nGreet elders first.\n", 1
+        )
+        refused = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": (attachment.filename, mine.encode())})
+        )
+        assert refused.startswith("`kopi-talk-test-v1.md` looks like version 1, downloaded before the scope changed")
+        assert "• v2 (edit): edited the section 'Glossary'" in refused
+        assert "`/scope diff a:1 b:2`" in refused and "`replace_newer: True`" in refused
+        assert [row[:2] for row in versions(world)[1]] == [(1, "upload"), (2, "edit")], "nothing was stored"
+        # The moderator chooses to replace it anyway.
+        replaced = await reply_text(
+            world,
+            await run(
+                world, moderator, "scope upload", {"file": (attachment.filename, mine.encode()), "replace_newer": True}
+            ),
+        )
+        assert replaced.startswith("Saved as version 3")
+        # A file named otherwise, or downloaded from the current version, is taken as it is.
+        current = await run(world, moderator, "scope download")
+        [latest] = current.original.attachments
+        assert latest.filename == "kopi-talk-test-v3.md"
+        newest = latest.data.decode().replace("Greet elders first.", "Greet the eldest first.")
+        again = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": (latest.filename, newest.encode())})
+        )
+        assert again.startswith("Saved as version 4")
+
+
 async def test_upload_then_audit_posts_to_log_channel(world, run_bot, moderator):
     log_channel = world.standin.add_channel(world.guild_id, "mod-log")
     async with run_bot(scope=None):

@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from bot.errors import UserFacingError
-from bot.scopes.manage import ScopeCache, current_document, edit_scope, upload_scope, use_template
+from bot.scopes.manage import (
+    ScopeCache,
+    current_document,
+    downloaded_version,
+    edit_scope,
+    upload_scope,
+    use_template,
+)
 from bot.storage import NewScopeVersion, ScopeSource, SqliteStorage, StaleScope
 
 GUILD = 7
@@ -82,3 +89,18 @@ async def test_using_the_current_template_again_stores_nothing(storage: SqliteSt
         await use_template(storage, GUILD, MODERATOR, TEMPLATE)
     latest = await storage.current_scope(GUILD)
     assert latest is not None and latest.number == 1
+
+
+@pytest.mark.parametrize(
+    ("filename", "version"),
+    [
+        ("kopi-talk-test-v3.md", 3),
+        ("kopi-talk-test-v12.MD", 12),
+        ("kopi-talk-test-v3 (1).md", 3),  # a browser's second copy
+        ("kopi-talk-test.md", None),
+        ("scope-v3-draft.md", None),
+        ("v3.md", None),
+    ],
+)
+def test_the_version_a_file_was_downloaded_as_comes_from_its_name(filename, version):
+    assert downloaded_version(filename) == version
