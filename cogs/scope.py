@@ -22,6 +22,7 @@ from bot.scopes.comparisons import (
     stop_comparison,
 )
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
+from bot.scopes.editing import new_section_problems
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
     current_document,
@@ -42,6 +43,7 @@ from bot.storage import Comparison, ScopeVersion
 log = logging.getLogger(__name__)
 
 SUMMARY_CHOICE = "summary"
+SECTION_PREFIX = "## "  # before a title in /scope edit: that section, even one titled "Summary"
 MODAL_TITLE_LIMIT = 45
 
 
@@ -304,15 +306,22 @@ class Scope(commands.Cog):
         await self.post_to_log(interaction, version.change_summary, version, ended=change.ended)
 
     @scope.command(name="edit", description="Edit the summary or one section in a form")
-    @app_commands.describe(section="'summary' or a section title; a new title adds a section")
+    @app_commands.describe(
+        section="'summary' or a section title ('## Summary' for a section of that name); a new title adds a section"
+    )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def edit(self, interaction: discord.Interaction, section: str) -> None:
         _, document = await editable_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
-        if section.strip().lower() == SUMMARY_CHOICE:
+        name = section.strip()
+        if name.lower() == SUMMARY_CHOICE:
             await interaction.response.send_modal(EditModal(self, None, document.metadata.summary))
             return
-        existing = document.section(section)
-        title = existing.title if existing else section.strip()
+        # "## Title" names a section explicitly: the way to a section titled like the summary choice.
+        name = name.removeprefix(SECTION_PREFIX).strip()
+        existing = document.section(name)
+        if existing is None and (problems := new_section_problems(document, name)):
+            raise ScopeValidationError(problems)
+        title = existing.title if existing else name
         await interaction.response.send_modal(EditModal(self, title, existing.body if existing else ""))
 
     @edit.autocomplete("section")
@@ -321,8 +330,10 @@ class Scope(commands.Cog):
             found = await current_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
         except ScopeValidationError:
             found = None  # /scope edit explains why it cannot edit this version
-        titles = [SUMMARY_CHOICE] + ([s.title for s in found[1].sections] if found else [])
-        return [app_commands.Choice(name=t[:100], value=t[:100]) for t in titles if current.lower() in t.lower()][:25]
+        titles = [s.title for s in found[1].sections] if found else []
+        # A section titled like the summary choice is offered as "## Summary", which names the section.
+        names = [SUMMARY_CHOICE] + [SECTION_PREFIX + t if t.lower() == SUMMARY_CHOICE else t for t in titles]
+        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names if current.lower() in n.lower()][:25]
 
     @scope.command(name="rollback", description="Make an earlier version current again (as a new version)")
     @app_commands.describe(version="the version number to restore")

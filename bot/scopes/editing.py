@@ -101,20 +101,33 @@ def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocumen
     if position is not None:
         sections[position] = replacement
     elif len(sections) >= MAX_SECTIONS:
-        problems.append(
-            ScopeProblem(
-                source,
-                None,
-                field,
-                f"the scope already has {len(sections)} sections, the most it can have",
-                "add this text to an existing section, or merge two sections first",
-            )
-        )
+        problems.append(_too_many_sections(document, field))
     else:
         sections.append(replacement)
     if problems:
         raise ScopeValidationError(problems)
     return parse_scope(header_text(document) + render_sections(sections), source=source)
+
+
+def new_section_problems(document: ScopeDocument, title: str) -> list[ScopeProblem]:
+    """What rules out a section of this title before any text is written for it: the title's own problems, and,
+    for a new section, a scope that already has the most sections. Checked before the edit form opens, so that
+    a moderator does not write a section that can only be refused."""
+    title = " ".join(title.split())
+    problems = section_problems(title, "", line=None, source=document.metadata.id)
+    if document.section(title) is None and len(document.sections) >= MAX_SECTIONS:
+        problems.append(_too_many_sections(document, f"section {title!r}"))
+    return problems
+
+
+def _too_many_sections(document: ScopeDocument, field: str) -> ScopeProblem:
+    return ScopeProblem(
+        document.metadata.id,
+        None,
+        field,
+        f"the scope already has {len(document.sections)} sections, the most it can have",
+        "add this text to an existing section, or merge two sections first",
+    )
 
 
 def remove_section(document: ScopeDocument, key: str) -> ScopeDocument:

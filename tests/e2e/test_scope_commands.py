@@ -508,6 +508,40 @@ async def test_an_edit_of_a_section_changed_meanwhile_is_refused_and_returned(wo
         assert their_text in content and "Reviewed by the server's elders." in content
 
 
+async def test_a_section_titled_summary_can_be_edited_and_bad_new_titles_are_refused_first(world, run_bot, moderator):
+    text = SCOPE_FIXTURE.read_text() + "\n## Summary\n\nWhat regulars agree on, in short.\n"
+    async with run_bot(scope=None):
+        saved = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": ("kopi.md", text.encode())})
+        )
+        assert saved.startswith("Saved as version 1")
+        choices = await world.standin.autocomplete(
+            world.guild_id, world.channel_id, moderator, "scope edit", {"section": "sum"}, "section"
+        )
+        assert [c["value"] for c in choices] == ["summary", "## Summary"]
+        form = await run(world, moderator, "scope edit", {"section": "## Summary"})
+        [text_input] = modal_inputs(form)
+        assert text_input["value"] == "What regulars agree on, in short."
+        edited = await world.standin.submit_modal(
+            form, moderator, values={text_input["custom_id"]: "What most regulars agree on."}
+        )
+        assert (await world.standin.wait_for_interaction_response(edited)).response_data["content"] == (
+            "Saved as version 2."
+        )
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+            [(content,)] = conn.execute("SELECT content FROM scope_versions WHERE number = 2").fetchall()
+        assert content.endswith("## Summary\n\nWhat most regulars agree on.\n")
+        assert SCOPE_FIXTURE.read_text().split("summary = ")[1].split("\n")[0] in content, (
+            "the header's summary is kept"
+        )
+        # A new section whose title cannot be used is refused before the form, not after the text is written.
+        for title, problem in (("x" * 101, "the title is 101 characters long"), ("!!!", "no letters or digits")):
+            refused = await run(world, moderator, "scope edit", {"section": title})
+            assert refused.modal is None
+            assert problem in refused.response_data["content"]
+        assert len(versions(world)[1]) == 2
+
+
 async def test_an_edit_that_does_not_validate_returns_the_problems_and_the_text(world, run_bot, moderator):
     async with run_bot():
         await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
