@@ -79,9 +79,14 @@ class Feedback(commands.Cog):
         """A short note in the channel (no DMs): the button opens the consent notice privately."""
         if not self._asked.should_ask((answer.guild_id, event.user_id), time.monotonic()):
             return
-        channel = self.bot.get_channel(event.channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            return
+        # A thread discord.py has not cached (one it was never told about, or dropped when archived) is still
+        # where the member reacted: a partial channel sends there all the same.
+        cached = self.bot.get_channel(event.channel_id)
+        channel: discord.abc.Messageable = (
+            cached
+            if isinstance(cached, discord.abc.Messageable)
+            else self.bot.get_partial_messageable(event.channel_id, guild_id=event.guild_id)
+        )
         view = discord.ui.View(timeout=None)
         view.add_item(AskConsentButton(answer.answer_id, value, event.user_id))  # only they get the rating
         try:
