@@ -15,7 +15,9 @@ _CONTROL_IN_MULTILINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _RISKY_QUOTE = re.compile(r'"(?="|$)')
 
 
-_FENCE_LINE = re.compile(r"^([ \t]*)\+(\+\+[ \t]*)$", re.MULTILINE)
+# Any space but a line break around it (the parser strips lines with str.strip(), which takes no-break and other
+# Unicode spaces too).
+_FENCE_LINE = re.compile(r"^([^\S\n]*)\+(\+\+[^\S\n]*)$", re.MULTILINE)
 
 
 def _escape(char: str) -> str:

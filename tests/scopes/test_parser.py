@@ -504,11 +504,12 @@ def test_edits_report_problems_relative_to_the_edited_text():
     ]
 
 
-def test_a_summary_line_of_plus_signs_does_not_end_the_header():
-    edited = parse_scope(VALID).with_summary(
-        "A summary with a strange line in it,\n+++\nwhich must stay inside the header."
-    )
-    assert "\n+++\n" in edited.metadata.summary
+@pytest.mark.parametrize("space", ["", " \t", "\u00a0", "\u2003", "\u3000 "])
+def test_a_summary_line_of_plus_signs_does_not_end_the_header(space):
+    # The header ends at the first line that is +++ once stripped, and str.strip() takes any Unicode space.
+    line = f"{space}+++{space}"
+    edited = parse_scope(VALID).with_summary(f"A summary with a strange line in it,\n{line}\nwhich must stay inside.")
+    assert edited.metadata.summary.split("\n")[1].strip() == "+++"
     assert parse_scope(edited.to_markdown()) == edited
 
 
