@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -53,3 +54,20 @@ async def give_consent(db: Path, guild_id: int, user_id: int, level: str = "comm
         await storage.set_consent(guild_id, member, ConsentLevel(level), consent_version(settings))
     finally:
         await storage.close()
+
+
+def store_scope_version(
+    db: Path, guild_id: int, number: int, content: str, *, summary: str = "old", current: bool = True
+) -> None:
+    """A scope version as an earlier culturebot may have stored it (even one today's rules refuse), made the
+    server's current scope unless `current=False`. The database must have its schema already."""
+    with sqlite3.connect(db) as conn:
+        cursor = conn.execute(
+            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
+            "change_summary, author_id) VALUES (?, ?, 'kopi-talk-test', 'old', ?, ?, 'upload', ?, 1)",
+            (guild_id, number, content, hashlib.sha256(content.encode()).hexdigest(), summary),
+        )
+        if current:
+            conn.execute(
+                "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, guild_id)
+            )

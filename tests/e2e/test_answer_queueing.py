@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 
 import pytest
@@ -31,7 +30,7 @@ from tests.e2e.test_answers import (
     rows,
 )
 from tests.e2e.test_scope_commands import run
-from tests.helpers import eventually
+from tests.helpers import eventually, store_scope_version
 
 THREAD_PATH = r"^/channels/\d+/messages/\d+/threads$"
 
@@ -97,15 +96,7 @@ async def test_a_queued_follow_up_in_the_thread_continues_from_the_one_before(wo
 
 def make_current(world, content: str) -> None:
     """Store a scope version that today's parser cannot read and make it current (as an old database might)."""
-    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
-        cursor = conn.execute(
-            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
-            "change_summary, author_id) VALUES (?, 2, 'kopi-talk-test', 'old', ?, ?, 'upload', 'old rules', 1)",
-            (world.guild_id, content, hashlib.sha256(content.encode()).hexdigest()),
-        )
-        conn.execute(
-            "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, world.guild_id)
-        )
+    store_scope_version(world.tmp_path / "bot.sqlite3", world.guild_id, 2, content, summary="old rules")
 
 
 def too_short_summary() -> str:

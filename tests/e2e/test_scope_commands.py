@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -14,6 +13,7 @@ from bot.sandbox.discord import FileOption
 from bot.scopes.templates import list_templates
 from bot.storage import open_storage
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
+from tests.helpers import store_scope_version
 
 MANAGE_GUILD = 1 << 5
 BAD_CORPUS = Path(__file__).parent.parent / "scopes" / "bad"
@@ -351,12 +351,7 @@ async def test_rollback_refuses_a_version_that_no_longer_validates(world, run_bo
     # A version written under older rules: its summary is too short for today's.
     text = SCOPE_FIXTURE.read_text()
     old = text.replace(text.split("summary = ")[1].split("\n")[0], '"Too short."')
-    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
-        conn.execute(
-            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
-            "change_summary, author_id) VALUES (?, 2, 'kopi-talk-test', 'old', ?, ?, 'upload', 'old', 1)",
-            (world.guild_id, old, hashlib.sha256(old.encode()).hexdigest()),
-        )
+    store_scope_version(world.tmp_path / "bot.sqlite3", world.guild_id, 2, old, current=False)
     before = versions(world)
     async with run_bot(cooldown=0):
         refused = await reply_text(world, await run(world, moderator, "scope rollback", {"version": 2}))
@@ -377,15 +372,7 @@ async def test_a_current_version_that_no_longer_validates_can_be_replaced_by_upl
     # The current version was written under older rules: its summary is too short for today's.
     text = SCOPE_FIXTURE.read_text()
     old = text.replace(text.split("summary = ")[1].split("\n")[0], '"Too short."')
-    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
-        cursor = conn.execute(
-            "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
-            "change_summary, author_id) VALUES (?, 2, 'kopi-talk-test', 'old', ?, ?, 'upload', 'old', 1)",
-            (world.guild_id, old, hashlib.sha256(old.encode()).hexdigest()),
-        )
-        conn.execute(
-            "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, world.guild_id)
-        )
+    store_scope_version(world.tmp_path / "bot.sqlite3", world.guild_id, 2, old)
     ways_out = (
         "`/scope upload` (an upload replaces the whole file), or make an earlier version current with "
         "`/scope rollback`."
@@ -416,15 +403,10 @@ async def test_a_current_version_that_no_longer_validates_can_be_replaced_by_upl
 async def insert_versions(world, contents, summary):
     """Versions 1..n with these contents (as stored by earlier uploads), the last one current."""
     await (await open_storage(world.settings())).close()  # the schema
-    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
-        for number, content in enumerate(contents, start=1):
-            cursor = conn.execute(
-                "INSERT INTO scope_versions (guild_id, number, scope_id, title, content, content_sha256, source, "
-                "change_summary, author_id) VALUES (?, ?, 'kopi-talk-test', 'Kopi', ?, ?, 'upload', ?, 1)",
-                (world.guild_id, number, content, hashlib.sha256(content.encode()).hexdigest(), summary(number)),
-            )
-        conn.execute(
-            "UPDATE guild_settings SET current_scope_id = ? WHERE guild_id = ?", (cursor.lastrowid, world.guild_id)
+    for number, content in enumerate(contents, start=1):
+        last = number == len(contents)
+        store_scope_version(
+            world.tmp_path / "bot.sqlite3", world.guild_id, number, content, summary=summary(number), current=last
         )
 
 
