@@ -153,8 +153,10 @@ async def _refuse_undoing_newer(storage: Storage, guild_id: int, current: ScopeV
     if number is None or number >= current.number:
         return
     base = await storage.scope_version(guild_id, number)
-    if base is None or base.content == current.content:
-        return  # not this server's version, or the scope is back to it: nothing to undo
+    if base is None or not filename.lower().startswith(f"{base.scope_id.lower()}-v"):
+        return  # not a download of this server's version
+    if base.content == current.content:
+        return  # the scope is back to that version: nothing to undo
     newer = [v for v in await storage.scope_history(guild_id, limit=current.number - number) if v.number > number]
     listed = "\n".join(f"• v{v.number} ({v.source.value}): {v.change_summary[:200]}" for v in newer[:NEWER_LISTED])
     more = f"\n…and {len(newer) - NEWER_LISTED} more" if len(newer) > NEWER_LISTED else ""

@@ -249,15 +249,21 @@ async def test_an_upload_of_an_older_download_does_not_silently_undo_later_edits
             ),
         )
         assert replaced.startswith("Saved as version 3")
-        # A file named otherwise, or downloaded from the current version, is taken as it is.
+        # A file named otherwise (another scope's download too), or downloaded from the current version, is
+        # taken as it is.
+        other = mine.replace("Greet elders first.", "Greet elders first, always.")
+        taken = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": ("another-scope-v1.md", other.encode())})
+        )
+        assert taken.startswith("Saved as version 4")
         current = await run(world, moderator, "scope download")
         [latest] = current.original.attachments
-        assert latest.filename == "kopi-talk-test-v3.md"
-        newest = latest.data.decode().replace("Greet elders first.", "Greet the eldest first.")
+        assert latest.filename == "kopi-talk-test-v4.md"
+        newest = latest.data.decode().replace("first, always.", "first, every time.")
         again = await reply_text(
             world, await run(world, moderator, "scope upload", {"file": (latest.filename, newest.encode())})
         )
-        assert again.startswith("Saved as version 4")
+        assert again.startswith("Saved as version 5")
 
 
 async def test_upload_then_audit_posts_to_log_channel(world, run_bot, moderator):
