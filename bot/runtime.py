@@ -87,6 +87,7 @@ class CultureBot(commands.Bot):
         # Rating reactions made while the bot was offline (bot/feedback/catch_up.py), read back per gateway session.
         self.reaction_gate = ReactionGate()
         self._reactions_catch_up: asyncio.Task[None] | None = None
+        self._reactions_catch_up_again = False  # a new session began while a pass was running: read again after it
 
     @property
     def storage(self) -> Storage:
@@ -188,11 +189,24 @@ class CultureBot(commands.Bot):
             self._caught_up = True
             self._catch_up = asyncio.create_task(self.jobs.catch_up(), name="digest catch-up")
         # on_ready means a new session (a resumed one replays what it missed and fires on_resumed instead).
-        running = self._reactions_catch_up is not None and not self._reactions_catch_up.done()
-        if self.settings.reaction_catch_up_answers and not running and not self._closing:
+        if not self.settings.reaction_catch_up_answers or self._closing:
+            return
+        if self._reactions_catch_up is not None and not self._reactions_catch_up.done():
+            # Reactions made during this latest outage on answers the running pass has already read would never be
+            # read: another pass follows it (not alongside it, which would read every answer twice at once).
+            self._reactions_catch_up_again = True
+        else:
             self._reactions_catch_up = asyncio.create_task(self._catch_up_reactions(), name="reaction catch-up")
 
     async def _catch_up_reactions(self) -> None:
+        """Read back rating reactions, once more after each pass during which a new gateway session began."""
+        while True:
+            self._reactions_catch_up_again = False
+            await self._catch_up_reactions_once()
+            if not self._reactions_catch_up_again or self._closing:
+                return
+
+    async def _catch_up_reactions_once(self) -> None:
         started = time.monotonic()
         try:
             counts = await catch_up_reactions(

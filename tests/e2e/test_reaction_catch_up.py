@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 from bot.pseudonyms import Pseudonymizer
@@ -101,3 +102,48 @@ async def test_ratings_on_the_scale_used_before_a_change_survive_the_catch_up(wo
         await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
     assert "0 removed" in caplog.text
     assert rows(world, "SELECT value, scale_size, source FROM ratings") == [(3, 3, "reaction")]
+
+
+async def test_a_new_session_while_reading_back_reads_again_once_the_running_pass_ends(world, run_bot, caplog):
+    budi = world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        older = await ask(world, "How do I address my manager?")
+        newer = await ask(world, "How do I greet my aunt at Lebaran?")
+
+    def sessions_and_passes() -> list[str]:
+        """'session' for each on_ready, 'pass' for each finished catch-up, in order."""
+        return [
+            "session" if record.getMessage().startswith("connected as") else "pass"
+            for record in caplog.records
+            if record.getMessage().startswith(("connected as", "rating reactions read back"))
+        ]
+
+    # At the start the catch-up reads the newer answer, then waits out a rate limit on the older one.
+    older_read = rf"^/channels/{world.channel_id}/messages/{older.id}$"
+    limited = world.standin.fail_next("GET", older_read, status=429, retry_after=2.0)
+    async with run_bot() as bot:
+
+        async def identify_soon(shard_id: int | None, *, initial: bool = False) -> None:
+            await asyncio.sleep(0.5)  # discord.py waits 5 s before identifying again
+
+        bot.before_identify_hook = identify_soon
+        await eventually(lambda: limited.hits == 1, what="the catch-up to read the newer answer, then wait")
+        newer_read = world.standin.find_requests("GET", rf"^/channels/{world.channel_id}/messages/{newer.id}$")
+        assert [r for r in newer_read if not r.fault], "the newer answer was read already"
+
+        # An outage meanwhile, the session lost: a reaction on the answer already read is never delivered.
+        await world.standin.invalidate_session()
+        await world.standin.add_reaction(world.channel_id, newer.id, budi, "✅")
+        delivered = [e for e in world.standin.events("MESSAGE_REACTION_ADD") if e.data["user_id"] == str(budi)]
+        assert not delivered, "made while no session could receive it"
+        await eventually(lambda: sessions_and_passes().count("session") == 3, what="the new session")
+        assert sessions_and_passes() == ["session", "pass", "session", "session"], "the first pass still runs"
+
+        # Once the running pass ends, another reads the reaction back.
+        await eventually(
+            lambda: ratings(world) == {("How do I greet my aunt at Lebaran?", member_hash(budi), 3, "reaction")},
+            what="the second pass to read the reaction back",
+        )
+    assert sessions_and_passes() == ["session", "pass", "session", "session", "pass", "pass"]
