@@ -6,7 +6,9 @@ reads the rating reactions on its most recent answers and brings the stored reac
 
 - a rating reaction with no stored rating, or a different one, is stored, exactly as a live reaction would be
   (with the member's consent; members who have not chosen are not prompted, so nobody gets a burst of notes);
-- a stored rating that came from a reaction whose reaction is gone is deleted (it was removed meanwhile);
+- a stored rating that came from a reaction whose reaction is gone is deleted (it was removed meanwhile), also
+  when the member's other rating reaction cannot be stored in its place (they must first agree to a new notice):
+  taking a rating back needs no consent, live or read back;
 - a rating given with the buttons is left alone: which of the two came last cannot be told;
 - a member with two rating reactions on one answer keeps their stored rating when it is one of them; otherwise
   which came last cannot be told either, and nothing is stored (counted as ambiguous).
@@ -162,6 +164,12 @@ async def catch_up_reactions(
                     counts.stored += 1
                 elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
                     counts.not_consented += 1
+                    # The reaction of the rating stored before (if any) is gone, replaced by this one: it goes all the
+                    # same, as a live removal would take it away without asking for consent.
+                    rater = pseudonyms.member(user_id)
+                    previous = stored.get(rater)
+                    if previous is not None and previous[1] is RatingSource.REACTION:
+                        counts.deleted += await storage.delete_rating(answer_id, rater, value=previous[0])
             for rater, value in plan.delete:
                 counts.deleted += await storage.delete_rating(answer_id, rater, value=value)
     return counts

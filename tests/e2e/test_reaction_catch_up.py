@@ -7,6 +7,7 @@ import sqlite3
 
 from bot.pseudonyms import Pseudonymizer
 from tests.e2e.test_feedback import ask, button_labeled, click, db, rows
+from tests.e2e.test_scope_commands import run
 from tests.helpers import eventually, give_consent
 
 
@@ -147,3 +148,27 @@ async def test_a_new_session_while_reading_back_reads_again_once_the_running_pas
             what="the second pass to read the reaction back",
         )
     assert sessions_and_passes() == ["session", "pass", "session", "session", "pass", "pass"]
+
+
+async def test_a_rating_taken_back_offline_goes_though_its_member_must_agree_to_a_new_notice_first(
+    world, run_bot, moderator, caplog
+):
+    budi = world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: len(ratings(world)) == 1, what="the live rating")
+        # A new notice: Budi must be asked again before anything new of theirs is kept.
+        await run(world, moderator, "research settings", {"consent_note": "We now also study regional variation."})
+
+    # Offline, Budi changes their mind: ✅ taken back, 🤔 instead.
+    await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅")
+    await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    # The rating of ✅ goes (taking it back needs no consent); 🤔 is not kept before Budi agrees again.
+    assert "1 removed, 1 not kept without consent" in caplog.text
+    assert ratings(world) == set()
+    assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
