@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
 from bot.runtime import CultureBot
+from bot.storage import GuildSettings
 
 MAX_EXPORT_DAYS = 3660
 # As `culturebot digest` says: a range at the ends of the calendar, or the equally long one before it that a
@@ -143,7 +145,15 @@ class Digest(commands.Cog):
         if period.end <= period.start:
             await interaction.followup.send("Nothing to preview: the last digest is up to date.", ephemeral=True)
             return
-        await self._send_files(interaction, period, "Digest preview (not sent, not recorded)")
+        # The rows (every comment, quotable or not, under its member's pseudonym) go only to the research role, as
+        # with /research-export: Manage Server alone shows the reports.
+        settings = await self.bot.storage.guild_settings(interaction.guild_id)
+        await self._send_files(
+            interaction,
+            period,
+            "Digest preview (not sent, not recorded)",
+            data=has_research_role(interaction, settings),
+        )
 
     @digest.command(name="research-role", description="The role whose members may export research data")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -174,8 +184,7 @@ class Digest(commands.Cog):
         settings = await self.bot.storage.guild_settings(interaction.guild_id)
         if settings.research_role_id is None:
             raise UserFacingError("No research role is set; moderators choose one with `/digest research-role`.")
-        roles = getattr(interaction.user, "roles", [])
-        if not any(role.id == settings.research_role_id for role in roles):
+        if not has_research_role(interaction, settings):
             raise UserFacingError(
                 f"Only members with the <@&{settings.research_role_id}> role can export research data."
             )
@@ -202,7 +211,13 @@ class Digest(commands.Cog):
         )
 
     async def _send_files(
-        self, interaction: discord.Interaction, period: Period, title: str, *, feedback_before: datetime | None = None
+        self,
+        interaction: discord.Interaction,
+        period: Period,
+        title: str,
+        *,
+        feedback_before: datetime | None = None,
+        data: bool = True,
     ) -> None:
         assert interaction.guild_id is not None
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
@@ -210,19 +225,34 @@ class Digest(commands.Cog):
                 interaction.guild_id, period, Path(folder), feedback_before=feedback_before
             )
             limit = interaction.guild.filesize_limit if interaction.guild else None
-            paths = await asyncio.to_thread(bundle, files, Path(folder), limit)
+            paths = await asyncio.to_thread(functools.partial(bundle, data=data), files, Path(folder), limit)
             attachments = [discord.File(path, filename=path.name) for path in paths]
             embed = digest_embed(files.digest, None, title)
             embed.set_image(url=f"attachment://{files.chart.name}")
-            note = (
-                None
-                if any(p.name == "data.zip" for p in paths)
-                else "The data files are larger than this server's upload limit: narrow the date range, or run "
-                "`culturebot digest` where the bot runs."
-            )
+            if not data:
+                note: str | None = PREVIEW_WITHOUT_DATA
+            elif any(p.name == "data.zip" for p in paths):
+                note = None
+            else:
+                note = (
+                    "The data files are larger than this server's upload limit: narrow the date range, or run "
+                    "`culturebot digest` where the bot runs."
+                )
             await interaction.followup.send(
                 note or discord.utils.MISSING, embed=embed, files=attachments, ephemeral=True
             )
+
+
+PREVIEW_WITHOUT_DATA = (
+    "The reports only: the data files (every rating and comment, under pseudonyms) come with the digest and with "
+    "`/research-export`, for the research role."
+)
+
+
+def has_research_role(interaction: discord.Interaction, settings: GuildSettings) -> bool:
+    """Whether the member has the server's research role (none is, while no role is set)."""
+    roles = getattr(interaction.user, "roles", [])
+    return settings.research_role_id is not None and any(role.id == settings.research_role_id for role in roles)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -143,12 +143,15 @@ async def make_files(
     return made.files
 
 
-def bundle(files: DigestFiles, directory: Path, limit: int | None = None) -> list[Path]:
+def bundle(files: DigestFiles, directory: Path, limit: int | None = None, *, data: bool = True) -> list[Path]:
     """What is attached: chart, reports, and the data files zipped (Discord allows 10 attachments).
 
     With `limit` (the server's upload limit in bytes), the data archive is left out when the whole
     post would not fit; it stays on disk, and `/research-export` or `culturebot digest` deliver it.
+    `data=False` leaves the data out (and makes no archive): the reports alone.
     """
+    if not data:
+        return [files.chart, files.markdown, files.html]
     archive = directory / "data.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
         for path in [*files.exports, files.json]:

@@ -21,6 +21,7 @@ from bot.digests.service import HISTORY_UNREADABLE
 from bot.runtime import CultureBot
 from bot.sandbox.fake_openai import Reply
 from bot.storage import DigestRecord, DigestStatus, SqliteStorage, sqlite_timestamp
+from cogs.digest import PREVIEW_WITHOUT_DATA
 from tests.e2e.conftest import set_guild_settings
 from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually, give_consent
@@ -476,6 +477,18 @@ async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
         assert followup.ephemeral
         assert followup.embeds[0]["title"].startswith("Research digest")
         assert rows(world, "SELECT count(*) FROM digests") == [(0,)], "a preview is not recorded"
+        # Manage Server shows the reports; the rows (every comment, under pseudonyms) need the research role.
+        assert sorted(a.filename for a in followup.attachments) == ["chart.png", "report.html", "report.md"]
+        assert followup.content == PREVIEW_WITHOUT_DATA
+        researchers = world.standin.add_role(world.guild_id, "Researchers")
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researchers["id"]}))
+        leads = world.standin.add_role(world.guild_id, "Research leads", permissions=1 << 5)  # MANAGE_GUILD
+        lead = int(
+            world.standin.add_member(world.guild_id, "dr-mod", roles=[researchers["id"], leads["id"]])["user"]["id"]
+        )
+        again = await world.standin.wait_for_followup((await run(world, lead, "digest preview")).id, timeout=20)
+        with zipfile.ZipFile(io.BytesIO(again.attachment("data.zip").data)) as data:
+            assert "comments.csv" in data.namelist()
         refused = await run(world, world.member_id, "digest now")
         assert (await reply_text(world, refused)).startswith("You need the Manage Server permission")
 
