@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.channel_access import DIGEST, unusable_reason
 from bot.digests.channel import readable_by_everyone
 from bot.digests.schedule import PRESETS, Period, make_trigger
-from bot.digests.service import bundle
+from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
@@ -65,7 +65,7 @@ class Digest(commands.Cog):
     async def _changed(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> str:
         assert interaction.guild_id is not None
         settings = await self.bot.storage.update_guild_settings(
-            interaction.guild_id, interaction.user.id, changes, detail=f"digest: {what}"
+            interaction.guild_id, interaction.user.id, changes, detail=SETTINGS_AUDIT_PREFIX + what
         )
         self.jobs.schedule_digest(settings)
         when = self.jobs.next_digest_time(interaction.guild_id)

@@ -27,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import discord
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.answers.safety import NO_PINGS
 from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
-from bot.digests.schedule import Period, due_period, saved_trigger
+from bot.digests.schedule import Period, due_period, latest_run, saved_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
 from bot.errors import MESSAGE_LIMIT, UNREACHABLE, shortened
@@ -162,6 +163,9 @@ def bundle(files: DigestFiles, directory: Path, limit: int | None = None, *, dat
     return attached
 
 
+SETTINGS_AUDIT_PREFIX = "digest: "  # the audit detail of every /digest setting change
+
+
 DATA_LEFT_OUT = (
     "The data files are too large to attach here; researchers get them with `/research-export` "
     "(or `culturebot digest` on the server)."
@@ -224,8 +228,10 @@ class DigestService:
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
         """Make and send the digest that is due for this server, if any (idempotent).
 
-        `first=False` (the start-up catch-up) sends nothing for a server that never had a digest: its
-        first one comes at its first scheduled time, not the moment a channel is set or the bot starts.
+        `first=False` (the start-up catch-up): a server that never had a digest gets its first one only if a
+        scheduled time passed while the bot was down after its digests were last set up (the newest `/digest`
+        setting change: later than when the channel became usable, so this errs toward sending none), not the
+        moment a channel is set or the bot starts.
         """
         settings = await self._storage.guild_settings(guild_id)
         if not settings.digest_enabled or settings.digest_channel_id is None:
@@ -235,13 +241,19 @@ class DigestService:
             return None
         async with self._server(guild_id):
             last = await self._storage.last_digest(guild_id)
-            if last is None and not first:
+            moment = now or datetime.now(UTC)
+            if last is None and not first and not await self._first_missed(guild_id, trigger, moment):
                 return None
             last_end = parse_timestamp(last.period_end) if last else None
-            period = due_period(trigger, last_end, now or datetime.now(UTC))
+            period = due_period(trigger, last_end, moment)
             if period is None:
                 return None
             return await self._make(guild_id, period)
+
+    async def _first_missed(self, guild_id: int, trigger: CronTrigger, now: datetime) -> bool:
+        set_up = await self._storage.last_audit_time(guild_id, "settings.update", SETTINGS_AUDIT_PREFIX)
+        scheduled = latest_run(trigger, now)
+        return set_up is not None and scheduled is not None and scheduled > parse_timestamp(set_up)
 
     async def period_so_far(self, guild_id: int, now: datetime | None = None) -> Period:
         """Everything since the last digest (the last 7 days when there is none) up to now: what `/digest now`

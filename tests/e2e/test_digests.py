@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.digests.service import HISTORY_UNREADABLE
+from bot.digests.schedule import latest_run, saved_trigger
+from bot.digests.service import HISTORY_UNREADABLE, parse_timestamp
 from bot.runtime import CultureBot
 from bot.sandbox.fake_openai import Reply
-from bot.storage import DigestRecord, DigestStatus, SqliteStorage, sqlite_timestamp
+from bot.storage import DigestRecord, DigestStatus, GuildSettings, SqliteStorage, sqlite_timestamp
 from cogs.digest import PREVIEW_WITHOUT_DATA
 from tests.e2e.conftest import set_guild_settings
 from tests.e2e.test_scope_commands import reply_text, run
@@ -125,6 +126,33 @@ async def test_missed_digest_is_caught_up_once_at_start(world, run_bot, digest_c
     [(start, end)] = rows(world, "SELECT period_start, period_end FROM digests WHERE digest_id = 2")
     assert start == sqlite_timestamp(last_end)
     assert end > start
+
+
+async def test_a_first_digest_missed_while_down_is_caught_up_once(world, run_bot, moderator, digest_channel):
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+    # Set up just now: no scheduled time has passed since, so a start sends nothing (the first digest comes at
+    # its scheduled time, not when the bot starts).
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await bot.jobs.catch_up()
+        assert digest_posts(world, digest_channel) == []
+    # Set up eight days ago, and the bot was down at the weekly time since: that first digest is sent, once.
+    set_up = sqlite_timestamp(datetime.now(UTC) - timedelta(days=8))
+    with sqlite3.connect(db(world)) as conn:
+        conn.execute("UPDATE audit_log SET created_at = ? WHERE detail LIKE 'digest: %'", (set_up,))
+    async with run_bot(cooldown=0):
+        await eventually(lambda: len(digest_posts(world, digest_channel)) == 1, 90, "the missed first digest")
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await bot.jobs.catch_up()
+    assert len(digest_posts(world, digest_channel)) == 1, "a second start sends nothing more"
+    [(start, end)] = rows(world, "SELECT period_start, period_end FROM digests")
+    trigger = saved_trigger(GuildSettings(world.guild_id))
+    assert trigger is not None
+    assert end == sqlite_timestamp(latest_run(trigger, datetime.now(UTC)))
+    assert start == sqlite_timestamp(parse_timestamp(end) - timedelta(days=7))
 
 
 async def test_shutdown_waits_one_grace_period_for_answers_and_digests_together(world, run_bot, digest_channel):

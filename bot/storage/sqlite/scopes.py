@@ -266,6 +266,14 @@ class ScopesStore(SqliteConnection):
             await ensure_guild_row(conn, guild_id)
             await write_audit(conn, guild_id, actor_id, action, detail)
 
+    async def last_audit_time(self, guild_id: int, action: str, detail_prefix: str = "") -> str | None:
+        """When the server's newest audit entry of `action` whose detail starts with `detail_prefix` was made."""
+        row = await self._fetchone(
+            "SELECT max(created_at) FROM audit_log WHERE guild_id = ? AND action = ? AND substr(detail, 1, ?) = ?",
+            (guild_id, action, len(detail_prefix), detail_prefix),
+        )
+        return None if row is None or row[0] is None else str(row[0])
+
     async def audit_entries(self, guild_id: int, limit: int = 50) -> list[AuditEntry]:
         """The server's audit log, newest first."""
         rows = await self._fetchall(
