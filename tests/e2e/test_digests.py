@@ -151,7 +151,8 @@ async def test_a_first_digest_missed_while_down_is_caught_up_once(world, run_bot
     [(start, end)] = rows(world, "SELECT period_start, period_end FROM digests")
     trigger = saved_trigger(GuildSettings(world.guild_id))
     assert trigger is not None
-    assert end == sqlite_timestamp(latest_run(trigger, datetime.now(UTC)))
+    scheduled = latest_run(trigger, datetime.now(UTC))
+    assert scheduled is not None and end == sqlite_timestamp(scheduled)
     assert start == sqlite_timestamp(parse_timestamp(end) - timedelta(days=7))
 
 
