@@ -77,10 +77,13 @@ async def test_mention_streams_answer_then_reactions_are_stored(world, run_bot):
         await eventually(lambda: len(rating_rows(world)) == 2, what="two ratings")
         assert sorted((value, is_asker) for _, value, is_asker, _ in rating_rows(world)) == [(2, 0), (3, 1)]
 
-        # Changing a reaction replaces the rating; removing the current one deletes it.
+        # Changing a reaction replaces the rating; taking the new one back leaves the older one as the rating,
+        # and taking that back too deletes it.
         await world.standin.add_reaction(world.channel_id, first.id, world.member_id, "❌")
         await eventually(lambda: sorted(r[1] for r in rating_rows(world)) == [1, 3], what="the changed rating")
         await world.standin.remove_reaction(world.channel_id, first.id, world.member_id, "❌")
+        await eventually(lambda: sorted(r[1] for r in rating_rows(world)) == [2, 3], what="the older rating again")
+        await world.standin.remove_reaction(world.channel_id, first.id, world.member_id, "🤔")
         await eventually(lambda: [r[1] for r in rating_rows(world)] == [3], what="the removed rating")
         assert bot.is_ready()
 
