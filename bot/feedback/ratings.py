@@ -116,7 +116,7 @@ async def _remove_reaction(
     """A rating emoji taken back (see `apply_reaction`). Discord is asked only when the emoji was the current
     rating: taking back an older, replaced reaction, or one never stored, cannot change anything."""
     rater = pseudonyms.member(user_id)
-    current = next((r for r in await storage.ratings_for_answer(answer.answer_id) if r.rater_hash == rater), None)
+    current = await storage.rating(answer.answer_id, rater)
     if current is None or current.value != value:
         return RatingChange.IGNORED, answer, value
     remaining = (

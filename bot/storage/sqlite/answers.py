@@ -251,21 +251,30 @@ class AnswersStore(SqliteConnection):
 
     async def ratings_for_answer(self, answer_id: int) -> list[Rating]:
         rows = await self._fetchall(
-            "SELECT answer_id, rater_hash, value, scale_size, is_asker, source FROM ratings "
-            "WHERE answer_id = ? ORDER BY created_at, rater_hash",
-            (answer_id,),
+            f"SELECT {_RATING_COLUMNS} FROM ratings WHERE answer_id = ? ORDER BY created_at, rater_hash", (answer_id,)
         )
-        return [
-            Rating(
-                answer_id=int(row[0]),
-                rater_hash=str(row[1]),
-                value=int(row[2]),
-                scale_size=int(row[3]),
-                is_asker=bool(row[4]),
-                source=RatingSource(row[5]),
-            )
-            for row in rows
-        ]
+        return [_rating(row) for row in rows]
+
+    async def rating(self, answer_id: int, rater_hash: str) -> Rating | None:
+        """One member's rating of an answer (by the primary key: the reaction hot path reads only this row)."""
+        row = await self._fetchone(
+            f"SELECT {_RATING_COLUMNS} FROM ratings WHERE answer_id = ? AND rater_hash = ?", (answer_id, rater_hash)
+        )
+        return None if row is None else _rating(row)
+
+
+_RATING_COLUMNS = "answer_id, rater_hash, value, scale_size, is_asker, source"
+
+
+def _rating(row: aiosqlite.Row) -> Rating:
+    return Rating(
+        answer_id=int(row[0]),
+        rater_hash=str(row[1]),
+        value=int(row[2]),
+        scale_size=int(row[3]),
+        is_asker=bool(row[4]),
+        source=RatingSource(row[5]),
+    )
 
 
 def _answer_record(row: aiosqlite.Row) -> AnswerRecord:
