@@ -1,8 +1,8 @@
 """`culturebot sandbox`: the whole loop on one machine, without Discord or an API key.
 
 The real bot runs against the Discord stand-in (on 127.0.0.1, a random port) on a demo server with
-#ask, #digest and #mod-log, two members (ayu, budi) and a moderator (mod, Manage Server). The model
-is the configured endpoint, or the embedded local model when none is configured, or with
+#ask, #digest and #mod-log, two members (ayu, budi) and a moderator (mod, Manage Server and the research
+role). The model is the configured endpoint, or the embedded local model when none is configured, or with
 `--model fake` a scripted stand-in for fast demos and tests. The terminal front end (bot/sandbox/
 terminal.py) lets the user act as the members; `--script FILE` replays a conversation instead.
 
@@ -264,7 +264,11 @@ async def _prepare_database(settings: Settings, world: DemoWorld, document: Scop
         await storage.update_guild_settings(
             world.guild_id,
             moderator_id,
-            {"digest_channel_id": world.channels["digest"], "log_channel_id": world.channels["mod-log"]},
+            {
+                "digest_channel_id": world.channels["digest"],
+                "log_channel_id": world.channels["mod-log"],
+                "research_role_id": world.research_role_id,
+            },
             detail="sandbox set-up",
         )
         await storage.set_state(COMMAND_HASH_KEY, "")
@@ -285,7 +289,8 @@ def _banner(settings: Settings, options: SandboxOptions, paths: SandboxPaths, sc
     return "\n".join(
         [
             "culturebot sandbox: the real bot on a stand-in Discord, on this machine only.",
-            f"Server “{GUILD_NAME}”: #ask (you are here), #digest, #mod-log; members ayu, budi, mod (Manage Server).",
+            f"Server “{GUILD_NAME}”: #ask (you are here), #digest, #mod-log; "
+            "members ayu, budi, mod (Manage Server, research role).",
             f"Model: {model}",
             f"Scope: {scope_title}",
             f"Data: {data}; log: {paths.log}",

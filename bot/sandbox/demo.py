@@ -30,6 +30,7 @@ class DemoWorld:
     guild_id: int
     channels: dict[str, int]  # name without '#' -> channel id
     members: dict[str, int]  # name -> user id
+    research_role_id: int  # the moderator also holds it, so the sandbox's digest carries the data files
     moderator: str = MODERATOR
 
     @property
@@ -52,7 +53,8 @@ class _FirstId:
 
 
 def build_demo_world(standin: DiscordStandIn) -> DemoWorld:
-    """Create the server, its channels, a moderators role, two members and a moderator."""
+    """Create the server, its channels, a moderators and a researchers role, two members and a moderator
+    (who holds both roles)."""
     standin.add_user("demo-owner", user_id=OWNER_ID)
     # The stand-in numbers servers itself; a kept database needs the same server id every run.
     factory = standin.state.ids
@@ -64,11 +66,18 @@ def build_demo_world(standin: DiscordStandIn) -> DemoWorld:
     guild_id = int(guild["id"])
     channels = {name: int(standin.add_channel(guild_id, name, topic=_TOPICS[name])["id"]) for name in CHANNELS}
     moderators = standin.add_role(guild_id, "Moderators", permissions=MANAGE_GUILD)
+    researchers = standin.add_role(guild_id, "Researchers")
     members = {}
     for name, user_id in MEMBER_IDS.items():
-        roles = [moderators["id"]] if name == MODERATOR else []
+        roles = [moderators["id"], researchers["id"]] if name == MODERATOR else []
         members[name] = int(standin.add_member(guild_id, name, roles=roles, user_id=user_id)["user"]["id"])
-    return DemoWorld(standin=standin, guild_id=guild_id, channels=channels, members=members)
+    return DemoWorld(
+        standin=standin,
+        guild_id=guild_id,
+        channels=channels,
+        members=members,
+        research_role_id=int(researchers["id"]),
+    )
 
 
 _TOPICS = {

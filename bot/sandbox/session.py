@@ -188,7 +188,7 @@ class Session:
         if name not in self.world.members:
             raise StepFailed(f"there is no member {name!r}; the members are {', '.join(self.world.members)}")
         self.member = name
-        note = " (Manage Server)" if name == self.world.moderator else ""
+        note = " (Manage Server, research role)" if name == self.world.moderator else ""
         self.console.say(f"You are now {name}{note}.")
 
     async def _wait(self, seconds: str) -> None:
@@ -419,7 +419,7 @@ class Session:
             return
         moderator = self.world.moderator
         if self.member != moderator:
-            self.console.say(f"(running /digest preview as {moderator}, who has Manage Server)")
+            self.console.say(f"(running /digest preview as {moderator}, who has Manage Server and the research role)")
         record = await self._interact(
             self.standin.invoke_command(
                 self.world.guild_id, self.world.channels["digest"], self.world.members[moderator], "digest preview"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -73,10 +74,12 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root):
     assert "Preview under version 2" in text
     # The digest: summary in the terminal, files on disk.
     assert "Research digest · Demo community" in text
-    for name in ("chart.png", "report.md", "report.html"):
+    for name in ("chart.png", "report.md", "report.html", "data.zip"):  # mod holds the research role
         assert (out / name).stat().st_size > 0
         assert str(out / name) in text
-    assert not (out / "data.zip").exists(), "a preview has the data files only for the research role"
+    with zipfile.ZipFile(out / "data.zip") as archive:
+        exported = archive.read("ratings.csv").decode()
+    assert len(exported.splitlines()) == 1 + 4, "the header and the demo's four ratings"
     assert "every step passed" in text
     assert f"The sandbox's data is kept in {db}" in text
     # With --db everything stays beside the database, announced; no temporary folder is left behind.
