@@ -26,6 +26,16 @@ def ratings(world) -> set[tuple[str, str, int, str]]:
     }
 
 
+async def rated_live(world, run_bot):
+    """An answer that the consenting member (world.member_id) rated ✅ while the bot ran; the bot is stopped."""
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    async with run_bot():
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        await eventually(lambda: len(ratings(world)) == 1, what="the live rating")
+    return answer
+
+
 async def test_reactions_made_while_offline_are_read_back_on_connect(world, run_bot):
     citra = int(world.standin.add_member(world.guild_id, "citra")["user"]["id"])  # never chose: no consent
     ayu, budi = world.asker_id, world.member_id
@@ -76,11 +86,7 @@ async def test_reading_back_can_be_turned_off(world, run_bot):
 
 async def test_an_answer_that_cannot_be_read_keeps_its_ratings(world, run_bot, caplog):
     budi = world.member_id
-    await give_consent(db(world), world.guild_id, budi, "ratings")
-    async with run_bot():
-        answer = await ask(world)
-        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
-        await eventually(lambda: len(ratings(world)) == 1, what="the live rating")
+    answer = await rated_live(world, run_bot)
     await world.standin.delete_message(world.channel_id, answer.id)  # offline: the reactions went with it
     caplog.set_level("INFO", logger="bot.runtime")
     async with run_bot():
@@ -90,12 +96,7 @@ async def test_an_answer_that_cannot_be_read_keeps_its_ratings(world, run_bot, c
 
 
 async def test_ratings_on_the_scale_used_before_a_change_survive_the_catch_up(world, run_bot, caplog):
-    budi = world.member_id
-    await give_consent(db(world), world.guild_id, budi, "ratings")
-    async with run_bot():
-        answer = await ask(world)
-        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
-        await eventually(lambda: len(ratings(world)) == 1, what="the rating on the 3-point scale")
+    await rated_live(world, run_bot)  # on the 3-point scale
     with sqlite3.connect(db(world)) as conn:  # the moderators switch to the 5-point scale meanwhile
         conn.execute("UPDATE guild_settings SET rating_scale = 'likert5'")
     caplog.set_level("INFO", logger="bot.runtime")
