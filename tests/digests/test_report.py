@@ -27,7 +27,7 @@ from bot.digests.report import (
 )
 from bot.digests.rows import AuditRow, DigestRows
 from bot.digests.stats import compute_digest, fit_timeline
-from tests.digests.test_stats import PREVIOUS_START, answer, comment, rating, reason, rows
+from tests.digests.test_stats import END, PREVIOUS_START, answer, comment, rating, reason, rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = (
@@ -464,3 +464,26 @@ def test_previous_period_start_is_shown():
     current, previous = period_rows()
     digest = compute_digest(current, previous)
     assert digest.previous is not None and digest.previous.start == PREVIOUS_START
+
+
+def test_the_feedback_cut_says_after_the_period_only_when_it_was_after_the_end():
+    """An export counts feedback up to when it was made: after the period's end for a past period (the report
+    says so), before it for a period still running (and then it must not claim feedback from after the end)."""
+    digest = compute_digest(rows(), None)  # the period ends at END, 2026-11-23 00:00 UTC
+
+    def period_line(feedback_before: str | None) -> str:
+        markdown = render_markdown(replace(digest, feedback_before=feedback_before))
+        return next(line for line in markdown.splitlines() if line.startswith("Period "))
+
+    later = period_line("2026-11-25T08:30:00.000Z")
+    assert later.endswith(
+        "seed 0. Ratings and comments as of 2026-11-25 08:30 UTC, including those given after the period ended."
+    )
+    running = period_line("2026-11-20T10:15:00.000Z")
+    assert "after the period ended" not in running
+    assert running.endswith(
+        "seed 0. Answers, ratings and comments as of 2026-11-20 10:15 UTC: the period had not ended yet."
+    )
+    assert period_line(END).endswith("seed 0.")  # what a digest made at the period's end had: nothing to add
+    assert period_line(None).endswith("seed 0.")
+    assert period_line("soon").endswith("seed 0. Ratings and comments as of soon.")  # not a time: no claim

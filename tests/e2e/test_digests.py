@@ -465,6 +465,9 @@ async def test_research_export_needs_the_research_role(world, run_bot, moderator
         assert followup.ephemeral
         with zipfile.ZipFile(io.BytesIO(followup.attachment("data.zip").data)) as data:
             assert {"answers.csv", "ratings.csv", "comments.csv", "answers.jsonl"} <= set(data.namelist())
+        # The range ends at tomorrow's start: no feedback was given after it yet.
+        report = followup.attachment("report.md").data.decode()
+        assert "after the period ended" not in report and "the period had not ended yet." in report
         bad = await run(world, researcher, "research-export", {"start": "2026-13-01", "end": "2026-11-01"})
         assert "is not a date for `start`" in await reply_text(world, bad)
 
