@@ -12,26 +12,29 @@ import discord
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.feedback.catch_up import member_rating_reactions
+from bot.feedback.catch_up import member_rating_reactions, store_pending_reactions
 from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
-from bot.feedback.consent import AskCooldown
+from bot.feedback.consent import AskCooldown, PendingReactions
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, submit_comment_form
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
-from bot.storage import AnswerRecord, CommentSource
+from bot.storage import AnswerRecord, CommentSource, ConsentLevel
 
 log = logging.getLogger(__name__)
 
 ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked about consent again
-PROMPT_LIFETIME = 300.0
-REACTION_CONCURRENCY = 8  # the channel note asking for consent deletes itself after this long
+PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
+REACTION_CONCURRENCY = 8
+PENDING_FOR = 24 * 3600.0  # how long the reactions of a member who has not chosen wait for their choice
 
 
 class Feedback(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
         self._asked = AskCooldown(ASK_AGAIN_AFTER)
+        # Every rating reaction of a member who has not chosen (not only the one the note names) waits for them.
+        self._pending = PendingReactions(PENDING_FOR)
         # A burst of reactions is handled a few at a time, so ratings commit in arrival order instead of every
         # handler first queueing its reads behind the database lock.
         self._reactions = asyncio.Semaphore(REACTION_CONCURRENCY)
@@ -61,6 +64,8 @@ class Feedback(commands.Cog):
                 added=added,
                 still_reacting=functools.partial(self._still_reacting, event.user_id),
             )
+            if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
+                self._pending.note((answer.guild_id, event.user_id), answer.answer_id, value, time.monotonic())
         if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
             await self._ask_for_consent(event, answer, value)
 
@@ -99,6 +104,27 @@ class Feedback(commands.Cog):
             )
         except discord.HTTPException as error:
             log.warning("could not ask member for consent in channel %d: %s", event.channel_id, error)
+
+    @commands.Cog.listener()
+    async def on_consent_chosen(
+        self, guild_id: int, user_id: int, level: ConsentLevel, carried_answer_id: int | None
+    ) -> None:
+        """A member chose (see `CONSENT_CHOSEN`): store the ratings of the reactions they added before, or forget
+        them. In the member's turn, after the reactions already being handled, before those that come later."""
+        key = (guild_id, user_id)
+        async with self._members.hold(user_id):
+            if level is ConsentLevel.DECLINED:
+                self._pending.drop(key)
+                return
+            pending = self._pending.take(key, time.monotonic())
+            if carried_answer_id is not None:
+                pending.pop(carried_answer_id, None)  # the consent button stores that one itself
+            if not pending:
+                return
+            stored = await store_pending_reactions(
+                self.bot, self.bot.storage, self.bot.pseudonyms, guild_id=guild_id, user_id=user_id, pending=pending
+            )
+        log.info("stored %d of %d rating reactions a member added before agreeing", stored, len(pending))
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,8 @@ from bot.feedback.ratings import RatingChange, record_rating
 from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, RatingSource, Storage, sqlite_timestamp
+
+log = logging.getLogger(__name__)
 
 
 class ReactionGate:
@@ -206,3 +209,47 @@ async def member_rating_reactions(
     message_ids = await storage.answer_message_ids(answer.answer_id)
     present = await _rating_reactions(client, answer.channel_id, message_ids, value_of, only=user_id)
     return present.get(user_id, set())
+
+
+def shown_rating(noted: int, values: Collection[int]) -> int | None:
+    """The rating a member's reactions on an answer show now, given the one `noted` when they reacted: the noted
+    one if it is still there, else their one other rating reaction; None when they have none, or several (which
+    came last cannot be told)."""
+    if noted in values:
+        return noted
+    return next(iter(values)) if len(values) == 1 else None
+
+
+async def store_pending_reactions(
+    client: discord.Client,
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    *,
+    guild_id: int,
+    user_id: int,
+    pending: Mapping[int, int],
+) -> int:
+    """Store, now that the member agreed, the ratings their reactions still show on the answers they reacted to
+    before choosing (`pending`: answer -> the value noted then, see `PendingReactions`); how many were stored.
+
+    Each answer's reactions are read again, as for the reaction the consent note names: the member may have
+    changed or taken them back since. When they cannot be read, the noted value is stored, as there."""
+    stored = 0
+    settings = await storage.guild_settings(guild_id)
+    value_of = scale_named(settings.rating_scale).value_of
+    for answer_id, noted in pending.items():
+        answer = await storage.get_answer(answer_id)
+        if answer is None or answer.guild_id != guild_id:
+            continue  # deleted meanwhile
+        try:
+            value = shown_rating(noted, await member_rating_reactions(client, storage, answer, user_id, value_of))
+        except discord.HTTPException as error:
+            log.warning("answer %d: could not read the member's reactions again: %s", answer_id, error)
+            value = noted
+        if value is None:
+            continue
+        change = await record_rating(
+            storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION, settings=settings
+        )
+        stored += change is RatingChange.STORED
+    return stored

@@ -117,3 +117,45 @@ class AskCooldown:
 
     def __len__(self) -> int:
         return len(self._asked)
+
+
+class PendingReactions:
+    """Rating reactions of members who had not chosen yet, held in memory (never written anywhere) until they do.
+
+    Per (server, member): the answers they reacted to with a rating emoji, each with the value of their latest one.
+    Once the member agrees, the ratings their reactions on those answers still show are stored; a refusal drops
+    them. An entry is kept for `keep_for` seconds and a member's `per_member` newest answers, so a member who never
+    chooses costs nothing after a while; members whose entries all expired are dropped as the table grows. A
+    restart loses them all (the reaction the consent note names travels in its button, and survives)."""
+
+    def __init__(self, keep_for: float, per_member: int = 50, prune_at: int = 10_000) -> None:
+        self.keep_for = keep_for
+        self.per_member = per_member
+        self._prune_at = prune_at
+        # (server, member) -> answer -> (value of their latest rating emoji on it, when it was added)
+        self._pending: dict[tuple[int, int], dict[int, tuple[int, float]]] = {}
+
+    def note(self, key: tuple[int, int], answer_id: int, value: int, now: float) -> None:
+        """`key`'s rating emoji of `value` on the answer, added at `now` while they had not chosen."""
+        if key not in self._pending and len(self._pending) >= self._prune_at:
+            self._pending = {
+                other: answers
+                for other, answers in self._pending.items()
+                if any(now - when < self.keep_for for _, when in answers.values())
+            }
+        answers = self._pending.setdefault(key, {})
+        answers.pop(answer_id, None)  # re-inserted as the newest
+        answers[answer_id] = (value, now)
+        while len(answers) > self.per_member:
+            del answers[next(iter(answers))]
+
+    def take(self, key: tuple[int, int], now: float) -> dict[int, int]:
+        """Answer -> value of what `key` reacted while they had not chosen (oldest first), forgotten from here on."""
+        answers = self._pending.pop(key, {})
+        return {answer_id: value for answer_id, (value, when) in answers.items() if now - when < self.keep_for}
+
+    def drop(self, key: tuple[int, int]) -> None:
+        self._pending.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._pending)

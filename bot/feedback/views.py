@@ -18,7 +18,7 @@ import discord
 from bot.answers.safety import NO_PINGS
 from bot.digests.deletion import deleting
 from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
-from bot.feedback.catch_up import member_rating_reactions
+from bot.feedback.catch_up import member_rating_reactions, shown_rating
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state, consent_version, notice_text
 from bot.feedback.custom_ids import (
@@ -54,6 +54,10 @@ NOTE_FOR_SOMEONE_ELSE = (
     "That note was meant for another member, so nothing of theirs is recorded for you. "
     "If you want to take part yourself, read the notice and choose.\n\n"
 )
+
+# Dispatched once a member's choice is stored: (server id, member id, ConsentLevel, the answer id whose pending
+# rating the consent button itself stores, or None).
+CONSENT_CHOSEN = "consent_chosen"
 
 Callback = Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]
 
@@ -285,6 +289,10 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
             changed = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
             deletion.deleted = changed > 0
+        # The reactions the member added before choosing, on other answers than the one whose rating this button
+        # carries (stored below), are stored now if they agreed, or forgotten (the Feedback cog keeps them).
+        carried = self.answer_id if pending_rating(self.pending) is not None else None
+        bot.dispatch(CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, carried)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: nothing you give will be stored, and I won't ask again. "
@@ -338,9 +346,7 @@ async def current_reaction(
     except discord.HTTPException as error:
         log.warning("answer %d: could not read the member's reactions again: %s", answer.answer_id, error)
         return noted
-    if noted in values:
-        return noted
-    return next(iter(values)) if len(values) == 1 else None
+    return shown_rating(noted, values)
 
 
 class AskConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ASK_TEMPLATE):

@@ -62,6 +62,23 @@ async def click(world, message, user_id, custom_id):
     return await world.standin.wait_for_interaction_response(interaction_id)
 
 
+def handled_reactions(monkeypatch):
+    """Every reaction event the running bot has applied, as (message id, member id, added, RatingChange): a
+    positive signal that an event which changes nothing was handled. Call it once the bot runs (discord.py loads
+    the cog as a new module object)."""
+    feedback = sys.modules["cogs.feedback"]
+    original = feedback.apply_reaction
+    handled = []
+
+    async def apply_reaction(*args, **kwargs):
+        result = await original(*args, **kwargs)
+        handled.append((kwargs["message_id"], kwargs["user_id"], kwargs["added"], result[0]))
+        return result
+
+    monkeypatch.setattr(feedback, "apply_reaction", apply_reaction)
+    return handled
+
+
 def finished(world, count):
     """A check: `count` answers are finished."""
     return lambda: rows(world, FINISHED) == [(count,)]

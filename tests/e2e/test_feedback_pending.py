@@ -1,0 +1,120 @@
+"""Rating reactions a member adds before choosing whether to take part: every one waits for their choice.
+
+The consent note names one reaction (the first); the member may react to other answers before they choose, while
+the note's cooldown keeps the bot from asking again. Those are kept pending too (in memory, nothing stored), and
+stored as the reactions show them once the member agrees, whichever notice they agree on; a refusal drops them.
+"""
+
+from __future__ import annotations
+
+from bot.feedback.ratings import RatingChange
+from bot.pseudonyms import Pseudonymizer
+from tests.e2e.test_consent_integrity import answer_id_of, choice, reaction_note
+from tests.e2e.test_feedback import ask, button, click, handled_reactions, rows
+from tests.e2e.test_scope_commands import run
+from tests.helpers import eventually
+
+RATINGS = "SELECT answer_id, value, source FROM ratings WHERE rater_hash = ? ORDER BY answer_id"
+
+
+def member_hash(user_id):
+    return Pseudonymizer(b"k" * 32).member(user_id)
+
+
+def ratings_of(world, user_id):
+    return rows(world, RATINGS, (member_hash(user_id),))
+
+
+def notes_for(world, user_id):
+    return [
+        m
+        for m in world.standin.bot_messages(world.channel_id)
+        if "thanks for rating" in m.content and m.mentions == [user_id]
+    ]
+
+
+async def test_reactions_on_other_answers_before_agreeing_are_stored_once_the_member_agrees(
+    world, run_bot, monkeypatch, caplog
+):
+    budi, ayu = world.member_id, world.asker_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(5)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+
+        def reacted(user_id, count):
+            return lambda: len([h for h in handled if h[1] == user_id]) == count
+
+        note = await reaction_note(world, answers[0], budi, "❌")  # the note names this one
+        # During the note's cooldown: ✅ on the second answer; 🤔 on the third, taken back; ✅ then ❌ on the fourth,
+        # ✅ taken back; ✅ on the fifth, whose reactions cannot be read again when budi agrees.
+        reactions = [
+            (answers[1], "✅", True),
+            (answers[2], "🤔", True),
+            (answers[2], "🤔", False),
+            (answers[3], "✅", True),
+            (answers[3], "❌", True),
+            (answers[3], "✅", False),
+            (answers[4], "✅", True),
+        ]
+        for answer, emoji, added in reactions:
+            act = world.standin.add_reaction if added else world.standin.remove_reaction
+            await act(world.channel_id, answer.id, budi, emoji)
+        await eventually(reacted(budi, 1 + len(reactions)), what="budi's reactions handled")
+        assert [h[3] for h in handled if h[2]] == [RatingChange.NEEDS_CONSENT] * 6
+        assert len(notes_for(world, budi)) == 1, "asked once"
+        assert rows(world, "SELECT * FROM ratings") == []
+
+        world.standin.fail_next("GET", rf"^/channels/\d+/messages/{answers[4].id}$", status=403)
+        caplog.set_level("WARNING", logger="bot.feedback.catch_up")
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        chosen = await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Does not fit**" in thanks.content  # the note's own, as before
+        expected = [(ids[0], 1, "reaction"), (ids[1], 3, "reaction"), (ids[3], 1, "reaction"), (ids[4], 3, "reaction")]
+        await eventually(lambda: ratings_of(world, budi) == expected, what="budi's other reactions stored")
+        assert "could not read the member's reactions again" in caplog.text  # the fifth: stored as noted
+
+        # They are reaction ratings like any other: taking the reaction back removes the rating.
+        await world.standin.remove_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await eventually(lambda: ids[1] not in [a for a, _, _ in ratings_of(world, budi)], what="the rating to go")
+
+        # Agreeing with /privacy consent instead of the note stores every reaction, the note's one included.
+        await reaction_note(world, answers[1], ayu, "🤔")
+        await world.standin.add_reaction(world.channel_id, answers[2].id, ayu, "✅")
+        await eventually(reacted(ayu, 2), what="ayu's reactions handled")
+        notice = await run(world, ayu, "privacy consent")
+        await click(world, notice.original, ayu, choice(notice.original, "comments"))
+        await eventually(
+            lambda: ratings_of(world, ayu) == [(ids[1], 2, "reaction"), (ids[2], 3, "reaction")],
+            what="ayu's reactions stored",
+        )
+
+
+async def test_reactions_before_a_refusal_are_dropped_and_a_later_agreement_does_not_bring_them_back(
+    world, run_bot, monkeypatch
+):
+    budi, ayu = world.member_id, world.asker_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(3)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+        note = await reaction_note(world, answers[0], budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, ayu, "🤔")  # ayu has not chosen either
+        await eventually(lambda: len(handled) == 3, what="the reactions handled")
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        declined = await click(world, theirs.original, budi, choice(theirs.original, "declined"))
+        assert "I won't ask again" in declined.response_data["content"]
+
+        # Changing their mind later stores what budi gives from then on, not what they gave before refusing.
+        for member in (budi, ayu):
+            notice = await run(world, member, "privacy consent")
+            await click(world, notice.original, member, choice(notice.original, "ratings"))
+        await eventually(lambda: rows(world, "SELECT count(*) FROM consents") == [(2,)], what="both agreements")
+        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
+        # Applied in budi's turn, after anything their agreement started: once it is stored, all else is done.
+        await eventually(lambda: ratings_of(world, budi) != [], what="budi's new reaction's rating")
+        assert ratings_of(world, budi) == [(ids[2], 2, "reaction")]
+        # ayu, who agreed without refusing first, has the reaction she gave before stored.
+        await eventually(lambda: ratings_of(world, ayu) == [(ids[1], 2, "reaction")], what="ayu's earlier reaction")
