@@ -176,9 +176,12 @@ def version_grouping(versions: IntArray, positions: IntArray, rated: Sequence[in
 
 
 def version_comparison(
-    periods: Sequence[RatedPeriod], parts: Sequence[Grouped], versions: Sequence[int]
+    periods: Sequence[RatedPeriod], parts: Sequence[Grouped], versions: Sequence[int], current: int | None = None
 ) -> VersionComparison:
     """The latest two rated scope versions, pooled over the periods given (a change often falls mid-week).
+
+    `current`: the version in use at the period's end, when known. When it has no ratings in the periods, the
+    note says so first: the two compared are then the latest rated ones before it, not the last change.
 
     Each period is resampled on its own (periods are strata); pooled totals add up per replicate, so the
     difference between two versions is computed within each replicate.
@@ -196,19 +199,33 @@ def version_comparison(
         GroupFit(str(version), f"v{version}", answers_per_version.get(version, 0), fit.mean_fit, fit.fit_share, None, 0)
         for version, fit in fits.items()
     )
+    in_use = None if current is None else f"v{current}"
+    unrated = ""  # the sentence's start when the version in use has no ratings
+    if current is not None and current not in fits:
+        in_arms = any(row.scope_version == current and row.arm is not None for p in periods for row in p.rows.answers)
+        outside = " outside randomized comparisons" if in_arms else ""
+        unrated = f"v{current} (current at the period's end) has no ratings in {window} yet{outside}"
     if len(fits) < 2:
-        if fits:
+        if unrated:
+            others = f"only one other version (v{next(iter(fits))}) has" if fits else "no other version has"
+            note = f"{unrated}, and {others} rated answers: there is nothing to compare."
+        elif fits:
             only = next(iter(fits))
             note = f"Only one scope version (v{only}) has rated answers in {window}: there is nothing to compare."
         else:
             note = f"No rated answer in {window} used a scope version: there is nothing to compare."
-        return VersionComparison(window, groups, None, None, None, None, note)
+        return VersionComparison(window, groups, None, None, None, None, note, in_use)
     prior_version, latest_version = versions[-2:]
     prior, latest = f"v{prior_version}", f"v{latest_version}"
     mean_change = difference(fits[prior_version], fits[latest_version], 0, prior, latest)
     share_change = difference(fits[prior_version], fits[latest_version], 1, prior, latest)
     note = _version_note(mean_change, fits[prior_version], fits[latest_version], window)
-    return VersionComparison(window, groups, latest, prior, mean_change, share_change, note)
+    if unrated:
+        note = (
+            f"{unrated}, so its change cannot be judged; compared instead are {latest} and {prior}, the two "
+            f"latest versions with ratings. {note}"
+        )
+    return VersionComparison(window, groups, latest, prior, mean_change, share_change, note, in_use)
 
 
 def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> str:

@@ -93,15 +93,17 @@ class Breakdown:
 
 @dataclass(frozen=True, slots=True)
 class VersionComparison:
-    """Did the last scope change help? The latest two rated scope versions, pooled over `window`."""
+    """Did the last scope change help? The latest two rated scope versions, pooled over `window`; when the
+    version in use at the period's end (`current`) has no ratings there, they are the two before it."""
 
     window: str  # "this period" or "this and the previous period"
     versions: tuple[GroupFit, ...]  # every rated version in the window, ascending
-    latest: str | None
+    latest: str | None  # the latest rated version: `current` unless that has no ratings yet
     prior: str | None
     mean_fit_change: Difference | None  # latest - prior
     fit_share_change: Difference | None
     note: str  # a sentence saying what can and cannot be concluded
+    current: str | None = None  # the version in use at the period's end ("v5"); None: none, or not known
 
 
 @dataclass(frozen=True, slots=True)

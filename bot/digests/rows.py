@@ -86,3 +86,5 @@ class DigestRows:
     withdrew: int = 0  # members who lowered or withdrew consent in the period
     # Feedback (ratings, reasons, comments) given before this time is in the rows; None: before `end`.
     feedback_before: str | None = None
+    # The server's scope version in use at `end` (its number), None when none was or it is not known.
+    scope_version: int | None = None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
-from bot.digests.model import AnswerNote, Breakdown, Digest, GroupFit, PeriodSummary
+from bot.digests.model import AnswerNote, Breakdown, Digest, GroupFit, PeriodSummary, VersionComparison
 
 MAX_GROUPS = 15  # rows per breakdown table; all groups are in digest.json
 CHART_AFTER = 3  # block index: the chart goes after the title, period line, summary heading and summary list
@@ -61,11 +61,14 @@ def _summary(digest: Digest) -> list[Block]:
         )
     else:
         items.append("Versus the previous period: no previous period")
-    if digest.versions.mean_fit_change is not None:
-        items.append(
-            f"Latest scope version {digest.versions.latest} versus {digest.versions.prior}: "
-            f"mean fit {fmt.fit_change(digest.versions.mean_fit_change)}"
-        )
+    versions = digest.versions
+    if versions.mean_fit_change is not None:
+        compared = f"{versions.latest} versus {versions.prior}"
+        if _current_unrated(versions):
+            compared = f"Scope version {compared} ({versions.current}, current at the period's end, has no ratings yet)"
+        else:
+            compared = f"Latest scope version {compared}"
+        items.append(f"{compared}: mean fit {fmt.fit_change(versions.mean_fit_change)}")
     return [Heading(2, "Summary"), Bullets(tuple(items))]
 
 
@@ -175,9 +178,17 @@ def _fit_table(first_header: str, groups: Iterable[GroupFit]) -> Table:
     return Table((first_header, *FIT_HEADERS), tuple(map(_fit_cells, groups)), numeric=(1, 2, 3))
 
 
+def _current_unrated(comparison: VersionComparison) -> bool:
+    """Whether the version in use at the period's end is known and has no ratings in the comparison's window."""
+    return comparison.current is not None and all(group.label != comparison.current for group in comparison.versions)
+
+
 def _versions(digest: Digest) -> list[Block]:
     comparison = digest.versions
     blocks: list[Block] = [Heading(2, "Did the last scope change help?")]
+    unrated = _current_unrated(comparison)
+    if unrated:  # said first: the versions below are not the last change
+        blocks.append(Paragraph(comparison.note))
     if comparison.versions:
         blocks.append(_fit_table("Version", comparison.versions))
     if comparison.mean_fit_change is not None:
@@ -188,7 +199,8 @@ def _versions(digest: Digest) -> list[Block]:
                 f"{fmt.share_change(comparison.fit_share_change)}."
             )
         )
-    blocks.append(Paragraph(comparison.note))
+    if not unrated:
+        blocks.append(Paragraph(comparison.note))
     return blocks
 
 

@@ -197,7 +197,7 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
                 DIMENSIONS, keys, now_fits[1 : 1 + len(DIMENSIONS)], previous_means, strict=True
             )
         ),
-        versions=version_comparison(periods, version_parts, versions),
+        versions=version_comparison(periods, version_parts, versions, current.scope_version),
         timeline=timeline(days, day_parts),
         # From the same bootstraps, so that the chart never needs the rows (the workers drop the previous
         # period's before making the files).

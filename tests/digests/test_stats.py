@@ -513,6 +513,61 @@ def test_version_comparison_pools_the_previous_period():
     assert [(g.label, g.mean_fit.value) for g in by_version.groups] == [("v1", 0.0), ("v2", 0.75)]
 
 
+def test_an_unrated_current_version_is_named_and_the_older_ones_are_not_called_latest():
+    previous = rows([answer(10, version=1)], [rating(10, "ana", 3)], previous=True)  # v1: fit 1
+    current = rows(
+        [answer(1, version=1), answer(2, version=2), answer(3, version=2), answer(4, version=3)],
+        [rating(1, "ana", 1), rating(2, "ana", 3), rating(3, "ana", 2)],  # v3, in use at the end: unrated
+    )
+    digest = compute_digest(dataclasses.replace(current, scope_version=3), previous)
+    versions = digest.versions
+    assert versions.current == "v3"
+    # v1 pooled: answers 10 (fit 1) and 1 (fit 0): mean 0.5; v2: answers 2 (1) and 3 (0.5): mean 0.75; v3 none.
+    assert [(g.label, g.mean_fit.value) for g in versions.versions] == [("v1", 0.5), ("v2", 0.75)]
+    assert (versions.prior, versions.latest) == ("v1", "v2")
+    assert versions.mean_fit_change is not None and versions.mean_fit_change.value == pytest.approx(0.25)
+    assert versions.note.startswith(
+        "v3 (current at the period's end) has no ratings in this and the previous period yet, so its change "
+        "cannot be judged; compared instead are v2 and v1, the two latest versions with ratings. With only 2 "
+        "ratings on one side, read this as a hint."
+    )
+    markdown = render_markdown(digest)
+    assert "Latest scope version" not in markdown
+    assert "- Scope version v2 versus v1 (v3, current at the period's end, has no ratings yet): mean fit +0.25" in (
+        markdown
+    )
+    section = markdown[markdown.index("## Did the last scope change help?") :].split("\n\n")
+    assert section[1] == versions.note  # said before the table of the older versions
+
+    # With v2 in use (and rated) the comparison is the last change, as without knowing the version in use.
+    rated = compute_digest(dataclasses.replace(current, answers=current.answers[:3], scope_version=2), previous)
+    unknown = compute_digest(dataclasses.replace(current, answers=current.answers[:3]), previous)
+    assert rated.versions.current == "v2" and unknown.versions.current is None
+    assert rated.versions.note == unknown.versions.note and rated.versions.note.startswith("With only 2 ratings")
+    assert "- Latest scope version v2 versus v1: mean fit +0.25" in render_markdown(rated)
+
+
+def test_an_unrated_current_version_with_nothing_to_compare():
+    # v2 is in use but answered only in a randomized comparison (left out of the before/after comparison).
+    arms = [
+        dataclasses.replace(answer(2, version=2), arm="1:current"),
+        dataclasses.replace(answer(3), arm="1:alternative"),
+    ]
+    current = rows([answer(1, version=1), *arms], [rating(1, "ana", 3), rating(2, "ana", 3), rating(3, "budi", 1)])
+    versions = compute_digest(dataclasses.replace(current, scope_version=2), None).versions
+    assert (versions.current, versions.latest, versions.mean_fit_change) == ("v2", None, None)
+    assert versions.note == (
+        "v2 (current at the period's end) has no ratings in this period yet outside randomized comparisons, and "
+        "only one other version (v1) has rated answers: there is nothing to compare."
+    )
+    nothing = compute_digest(dataclasses.replace(rows([answer(1, version=4)]), scope_version=4), None).versions
+    assert nothing.current == "v4" and nothing.versions == ()
+    assert nothing.note == (
+        "v4 (current at the period's end) has no ratings in this period yet, and no other version has rated "
+        "answers: there is nothing to compare."
+    )
+
+
 def test_rating_of_an_answer_from_the_previous_period_uses_its_metadata():
     previous = rows([answer(10, language="vi", version=3)], [], previous=True)
     current = rows([], [rating(10, "ana", 3)])

@@ -41,9 +41,11 @@ from bot.storage import (
     DigestStatus,
     NewAnswer,
     NewComment,
+    NewScopeVersion,
     Outcome,
     Rating,
     RatingSource,
+    ScopeSource,
     SqliteStorage,
     sqlite_timestamp,
 )
@@ -172,6 +174,40 @@ async def test_read_digest_periods_reads_what_the_storage_method_does(tmp_path: 
         expected = await storage.digest_rows(GUILD, previous_start, start, feedback_before=end)
         assert previous == replace(expected, answers=[replace(a, question="", answer="") for a in expected.answers])
         assert previous.guild_name == "Kopi Talk" and previous.answers == [] and previous.declined == 0
+    finally:
+        await storage.close()
+
+
+async def test_rows_know_the_scope_version_in_use_at_the_periods_end(tmp_path: Path):
+    storage = await SqliteStorage.open(tmp_path / "bot.sqlite3")
+    try:
+        await storage.migrate()
+        await storage.ensure_guild(GUILD, "Kopi Talk")
+        made = {1: "2026-01-05T10:00:00.000Z", 2: "2026-01-10T10:00:00.000Z", 3: "2026-01-20T10:00:00.000Z"}
+        for number in (1, 2, 3):
+            if number == 3:  # the scope was cleared in between
+                assert await storage.clear_scope(GUILD, 1) is not None
+            change = await storage.add_scope_version(
+                NewScopeVersion(GUILD, "kopi", "Kopi", f"version {number}", ScopeSource.UPLOAD, "test", 1)
+            )
+            assert change.version.number == number
+        with sqlite3.connect(storage.path) as conn:
+            for number, created in made.items():
+                conn.execute("UPDATE scope_versions SET created_at = ? WHERE number = ?", (created, number))
+            conn.execute("UPDATE audit_log SET created_at = '2026-01-15T10:00:00.000Z' WHERE action = 'scope.clear'")
+
+        async def in_use(end: str) -> int | None:
+            return (await storage.digest_rows(GUILD, "2026-01-01T00:00:00.000Z", end)).scope_version
+
+        assert await in_use("2026-01-05T10:00:00.000Z") is None  # v1 came at the end: not in use before it
+        assert await in_use("2026-01-08T00:00:00.000Z") == 1
+        assert await in_use("2026-01-12T00:00:00.000Z") == 2
+        assert await in_use("2026-01-16T00:00:00.000Z") is None  # cleared after v2
+        assert await in_use("2026-01-21T00:00:00.000Z") == 3
+        current, previous = read_digest_periods(
+            storage.path, GUILD, "2026-01-08T00:00:00.000Z", "2026-01-12T00:00:00.000Z", "2026-01-04T00:00:00.000Z"
+        )
+        assert (current.scope_version, previous.scope_version) == (2, 1)
     finally:
         await storage.close()
 

@@ -504,10 +504,17 @@ async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
         assert "`0 9 * * *` in Asia/Jakarta" in text
         bad = await run(world, moderator, "digest schedule", {"when": "sometimes"})
         assert "is not a schedule" in await reply_text(world, bad)
+        # A scope change since the rated answer: the digest names the new version as not rated yet.
+        used = await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        assert "(version 2)" in await reply_text(world, used)
         preview = await run(world, moderator, "digest preview")
         followup = await world.standin.wait_for_followup(preview.id, timeout=20)
         assert followup.ephemeral
         assert followup.embeds[0]["title"].startswith("Research digest")
+        [versions] = [field["value"] for field in followup.embeds[0]["fields"] if field["name"] == "Scope versions"]
+        assert versions.startswith("v2 (current at the period's end) has no ratings in ") and (
+            "only one other version (v1) has rated answers" in versions
+        )
         assert rows(world, "SELECT count(*) FROM digests") == [(0,)], "a preview is not recorded"
         # Manage Server shows the reports; the rows (every comment, under pseudonyms) need the research role.
         assert sorted(a.filename for a in followup.attachments) == ["chart.png", "report.html", "report.md"]

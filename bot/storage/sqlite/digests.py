@@ -205,6 +205,14 @@ def _digest_queries(
             "ORDER BY event_id",
             (guild_id, end),
         ),
+        (
+            # The scope version in use at the period's end: every change (upload, edit, rollback) is a new,
+            # higher number, so the latest one made before the end, unless the scope was cleared after it.
+            "SELECT v.number FROM (SELECT number, created_at FROM scope_versions WHERE guild_id = ? "
+            "AND created_at < ? ORDER BY number DESC LIMIT 1) v WHERE NOT EXISTS (SELECT 1 FROM audit_log "
+            "WHERE guild_id = ? AND action = 'scope.clear' AND created_at >= v.created_at AND created_at < ?)",
+            (guild_id, end, guild_id, end),
+        ),
     ]
 
 
@@ -222,8 +230,9 @@ def _digest_rows(
     a rating's source is one of two shared strings, and its update time is its creation time's object when the
     two are equal.
     """
-    guild, answers, ratings, reasons, comments, audit, events = results
+    guild, answers, ratings, reasons, comments, audit, events, scope = results
     name = next(iter(guild), None)
+    in_use = next(iter(scope), None)
     answer_rows = [
         AnswerRow(
             answer_id,
@@ -272,6 +281,7 @@ def _digest_rows(
         declined=declined,
         withdrew=withdrew,
         feedback_before=None if feedback_before == end else feedback_before,
+        scope_version=int(in_use[0]) if in_use else None,
     )
 
 
