@@ -82,7 +82,8 @@ class Feedback(commands.Cog):
 
     async def _ask_for_consent(self, event: discord.RawReactionActionEvent, answer: AnswerRecord, value: int) -> None:
         """A short note in the channel (no DMs): the button opens the consent notice privately."""
-        if not self._asked.should_ask((answer.guild_id, event.user_id), time.monotonic()):
+        key, now = (answer.guild_id, event.user_id), time.monotonic()
+        if not self._asked.should_ask(key, now):
             return
         # A thread discord.py has not cached (one it was never told about, or dropped when archived) is still
         # where the member reacted: a partial channel sends there all the same.
@@ -94,6 +95,7 @@ class Feedback(commands.Cog):
         )
         view = discord.ui.View(timeout=None)
         view.add_item(AskConsentButton(answer.answer_id, value, event.user_id))  # only they get the rating
+        delivered = False
         try:
             await channel.send(
                 f"<@{event.user_id}> thanks for rating! Your rating is not kept unless you agree to take part in "
@@ -102,8 +104,12 @@ class Feedback(commands.Cog):
                 delete_after=PROMPT_LIFETIME,
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.user_id)]),
             )
+            delivered = True
         except discord.HTTPException as error:
             log.warning("could not ask member for consent in channel %d: %s", event.channel_id, error)
+        finally:
+            if not delivered:  # the member was not asked: the cooldown starts only with a note they got
+                self._asked.cancel(key, now)
 
     @commands.Cog.listener()
     async def on_consent_chosen(

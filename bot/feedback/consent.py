@@ -106,7 +106,8 @@ class AskCooldown:
         self._asked: dict[tuple[int, int], float] = {}  # (server, member) -> when they were last asked
 
     def should_ask(self, key: tuple[int, int], now: float) -> bool:
-        """True (and remembered) when `key` was not asked within the interval before `now`."""
+        """True (and remembered) when `key` was not asked within the interval before `now`. Remembered at once, so
+        that reactions handled while the note is being sent do not send another; `cancel` if it is not delivered."""
         last = self._asked.get(key)
         if last is not None and now - last < self.interval:
             return False
@@ -114,6 +115,12 @@ class AskCooldown:
             self._asked = {other: when for other, when in self._asked.items() if now - when < self.interval}
         self._asked[key] = now
         return True
+
+    def cancel(self, key: tuple[int, int], asked_at: float) -> None:
+        """The ask `should_ask` allowed at `asked_at` never reached the member (Discord refused the note): they may
+        be asked again at their next reaction, instead of going unasked for the whole interval."""
+        if self._asked.get(key) == asked_at:
+            del self._asked[key]
 
     def __len__(self) -> int:
         return len(self._asked)

@@ -181,6 +181,23 @@ async def test_reaction_without_consent_prompts_in_channel_pinging_only_the_memb
         assert len([m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]) == 1
 
 
+async def test_a_consent_note_discord_refused_leaves_the_member_to_be_asked_at_their_next_reaction(
+    world, run_bot, caplog
+):
+    async with run_bot():
+        answer = await ask(world)
+        caplog.set_level("WARNING", logger="cogs.feedback")
+        world.standin.fail_next("POST", rf"^/channels/{world.channel_id}/messages$", status=403)
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
+        await eventually(lambda: "could not ask member for consent" in caplog.text, what="the note refused")
+        assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
+        # The member was never asked, so the cooldown did not start: the next reaction brings the note.
+        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        note = await world.standin.wait_for_message(world.channel_id, lambda m: "thanks for rating" in m.content)
+        assert button(note, "cb:ask:").endswith(f":3:{world.member_id}")
+        assert rows(world, "SELECT * FROM ratings") == []
+
+
 async def test_new_consent_version_asks_again(world, run_bot, moderator_id):
     async with run_bot():
         answer = await ask(world)
