@@ -15,6 +15,7 @@ import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped
+from bot.digests.formatting import counted
 from bot.digests.model import Breakdown, Difference, GroupFit, TimePoint, VersionComparison
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
 from bot.digests.rows import DigestRows
@@ -249,9 +250,9 @@ def lead_sentence(change: Difference, few: int, b: str, a: str, undecided: str, 
     assert change.low is not None
     assert change.high is not None
     if few < VERSION_FEW_RATINGS:
-        return f"With only {few} ratings on one side, read this as a hint."
+        return f"With only {counted(few, 'rating')} on one side, read this as a hint."
     if answers is not None and answers < VERSION_FEW_ANSWERS:
-        return f"With only {answers} rated answers on one side, read this as a hint."
+        return f"With only {counted(answers, 'rated answer')} on one side, read this as a hint."
     if change.low > 0:
         return f"Mean fit under {b} is higher than under {a}; the interval excludes no change."
     if change.high < 0:

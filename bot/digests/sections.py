@@ -47,8 +47,8 @@ def _summary(digest: Digest) -> list[Block]:
     items = [
         f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
         f"Rated: {fmt.percent(d.share_rated)} of the {d.ratable_answers} answers that could be rated "
-        f"({d.rated_answers} rated answers), "
-        f"{d.ratings} ratings by {d.unique_raters} members",
+        f"({fmt.counted(d.rated_answers, 'rated answer')}), "
+        f"{fmt.counted(d.ratings, 'rating')} by {fmt.counted(d.unique_raters, 'member')}",
         f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
         f"Mean fit (0–1): {fmt.fit_with_ci(now.fit.mean_fit)}",
         f"Comments: {d.comments} ({d.quotable_comments} quotable); reason tags: {d.reason_tags}",
@@ -144,15 +144,15 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
                     fmt.NO_VALUE if before_count is None else str(before_count),
                 )
             )
-        blocks.append(Heading(3, f"{scale.scale_size}-point scale ({total} ratings)"))
+        blocks.append(Heading(3, f"{scale.scale_size}-point scale ({fmt.counted(total, 'rating')})"))
         blocks.append(
             Table(("Value", "Label", "Ratings", "Share", "Previous period"), tuple(rows), numeric=(0, 2, 3, 4))
         )
     blocks.append(
         Paragraph(
             f"Overall fit share {fmt.share_with_ci(summary.fit.fit_share)}; mean fit "
-            f"{fmt.fit_with_ci(summary.fit.mean_fit)}, from {summary.fit.mean_fit.ratings} ratings of "
-            f"{summary.fit.mean_fit.answers} answers."
+            f"{fmt.fit_with_ci(summary.fit.mean_fit)}, from {fmt.counted(summary.fit.mean_fit.ratings, 'rating')} "
+            f"of {fmt.counted(summary.fit.mean_fit.answers, 'answer')}."
         )
     )
     return blocks
@@ -232,7 +232,7 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
         (
             *_fit_cells(group),
             (
-                f"{fmt.fit_value(group.previous_mean_fit)} ({group.previous_ratings} ratings)"
+                f"{fmt.fit_value(group.previous_mean_fit)} ({fmt.counted(group.previous_ratings, 'rating')})"
                 if group.previous_mean_fit is not None
                 else fmt.NO_VALUE
             )

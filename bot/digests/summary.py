@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
+from bot.digests.formatting import counted, fit_change, fit_with_ci, percent, share_change, share_with_ci
 from bot.digests.model import Digest
 from bot.storage import DigestRecord
 
@@ -21,8 +21,9 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
     )
     embed.add_field(
         name="Answers",
-        value=f"{counts.answers} answers, {percent(counts.share_rated)} rated; {counts.ratings} ratings "
-        f"from {counts.unique_raters} members; {counts.comments} comments",
+        value=f"{counted(counts.answers, 'answer')}, {percent(counts.share_rated)} rated; "
+        f"{counted(counts.ratings, 'rating')} from {counted(counts.unique_raters, 'member')}; "
+        f"{counted(counts.comments, 'comment')}",
         inline=False,
     )
     embed.add_field(

@@ -27,6 +27,7 @@ from bot.digests.report import (
 )
 from bot.digests.rows import AuditRow, DigestRows
 from bot.digests.stats import compute_digest, fit_timeline
+from bot.digests.summary import digest_embed
 from tests.digests.test_stats import END, PREVIOUS_START, answer, comment, rating, reason, rows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -487,3 +488,13 @@ def test_the_feedback_cut_says_after_the_period_only_when_it_was_after_the_end()
     assert period_line(END).endswith("seed 0.")  # what a digest made at the period's end had: nothing to add
     assert period_line(None).endswith("seed 0.")
     assert period_line("soon").endswith("seed 0. Ratings and comments as of soon.")  # not a time: no claim
+
+
+def test_counts_of_one_are_singular():
+    digest = compute_digest(rows([answer(1)], [rating(1, "ana", 2)]), None)
+    markdown = render_markdown(digest)
+    assert "(1 rated answer), 1 rating by 1 member" in markdown
+    assert "3-point scale (1 rating)" in markdown
+    assert "from 1 rating of 1 answer." in markdown
+    [answers] = [field.value for field in digest_embed(digest, None, "").fields if field.name == "Answers"]
+    assert answers == "1 answer, 100% rated; 1 rating from 1 member; 0 comments"

@@ -189,7 +189,7 @@ async def test_a_digest_waits_for_an_answer_still_being_written(world, run_bot, 
         record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
         assert record is not None and record.status is DigestStatus.SENT
         [post] = digest_posts(world, digest_channel)
-        assert post.embeds[0]["fields"][0]["value"].startswith("1 answers")
+        assert post.embeds[0]["fields"][0]["value"].startswith("1 answer, ")
         assert rows(world, "SELECT outcome FROM answers") == [("ok",)]
 
 
