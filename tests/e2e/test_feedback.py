@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.feedback.privacy import RENAME_LATER
+from bot.feedback.ratings import RatingChange
 from bot.jobs import run_retention
 from bot.pseudonyms import Pseudonymizer
 from bot.sandbox.fake_openai import Reply
@@ -144,9 +145,10 @@ async def test_button_rating_asks_consent_first_then_stores(world, run_bot):
         assert rows(world, "SELECT tag FROM rating_reasons") == [("misses variation",)]
 
 
-async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot):
+async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot, monkeypatch):
     async with run_bot():
         answer = await ask(world)
+        handled = handled_reactions(monkeypatch)
         notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         decline = next(c for c in custom_ids(notice.original) if c.startswith("cb:consent:declined:"))
         declined = await click(world, notice.original, world.member_id, decline)
@@ -155,10 +157,12 @@ async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot):
         again = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         assert again.response_data["content"].startswith("You chose not to take part")
         await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        # The reaction was handled and refused (so no consent prompt follows it), and nothing was stored.
+        await eventually(lambda: handled, what="the reaction handled")
+        assert handled == [(answer.id, world.member_id, True, RatingChange.DECLINED)]
         comment = await click(world, answer, world.member_id, button(answer, "cb:comment:"))
         assert comment.modal is None
         assert rows(world, "SELECT * FROM ratings") == []
-        # No consent prompt was posted in the channel for the reaction.
         assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
 
 
@@ -168,7 +172,10 @@ async def test_reaction_without_consent_prompts_in_channel_pinging_only_the_memb
         await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
         prompt = await world.standin.wait_for_message(world.channel_id, lambda m: "thanks for rating" in m.content)
         assert prompt.mentions == [world.member_id]
-        assert not prompt.mention_everyone
+        # What the bot asked Discord for: only that member may be pinged (no @everyone, @here or roles).
+        assert prompt.allowed_mentions is not None
+        assert prompt.allowed_mentions.get("parse") == []
+        assert [int(user) for user in prompt.allowed_mentions.get("users", [])] == [world.member_id]
         assert rows(world, "SELECT * FROM ratings") == []
         notice = await click(world, prompt, world.member_id, button(prompt, "cb:ask:"))
         assert notice.ephemeral
@@ -243,7 +250,18 @@ async def test_comment_form_and_its_edge_cases(world, run_bot):
         assert pinging.response_data["content"] == "Thanks, your comment is saved."
         stored = rows(world, "SELECT text, source, quotable FROM comments ORDER BY comment_id")
         assert stored == [(long_text, "modal", 1), ("@everyone this misses how Batak families do it", "modal", 1)]
-        assert not any(m.pings_anyone for m in world.standin.bot_messages(world.channel_id))
+        assert "@everyone" not in pinging.response_data["content"]
+        # Nothing the bot sent (the private replies included) could ping @everyone, whatever its text.
+        sent = [m for m in world.standin.state.messages.values() if m.author_id == world.standin.bot_user_id]
+        assert pinging.original in sent
+        assert all(could_not_ping_everyone(m) for m in sent), [(m.content, m.allowed_mentions) for m in sent]
+
+
+def could_not_ping_everyone(message):
+    """Whether the message's allowed_mentions (as the bot sent it) rule out @everyone and @here, and it pinged
+    neither. Without allowed_mentions, Discord pings everything the text mentions."""
+    allowed = message.allowed_mentions
+    return allowed is not None and "everyone" not in allowed.get("parse", []) and not message.mention_everyone
 
 
 async def test_comment_forms_of_two_members_on_one_answer_each_save_their_own_words(world, run_bot):
@@ -509,18 +527,20 @@ async def test_a_comment_keeps_no_discord_id_of_another_member(world, run_bot):
     assert cells_containing(db(world), world.member_id) == []
 
 
-async def test_a_reaction_taken_back_at_once_leaves_no_rating(world, run_bot):
+async def test_a_reaction_taken_back_at_once_leaves_no_rating(world, run_bot, monkeypatch):
     await give_consent(db(world), world.guild_id, world.member_id, "ratings")
     async with run_bot():
         answer = await ask(world)
+        handled = handled_reactions(monkeypatch)
         for _ in range(5):  # both events reach the bot back to back, each time
             await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
             await world.standin.remove_reaction(world.channel_id, answer.id, world.member_id, "✅")
-        await asyncio.sleep(0.3)  # ten events: a few milliseconds each
+        await eventually(lambda: len(handled) == 10, what="the ten events handled")
+        assert [added for _, _, added, _ in handled] == [True, False] * 5, "applied in the order they came"
         assert rows(world, "SELECT rater_hash FROM ratings") == []
 
 
-async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the_rating(world, run_bot):
+async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the_rating(world, run_bot, monkeypatch):
     await give_consent(db(world), world.guild_id, world.member_id, "ratings")
     world.model.script(" ".join(["Greet the eldest first, then the hosts, with both hands."] * 60))
     async with run_bot():
@@ -528,11 +548,14 @@ async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the
         await eventually(lambda: rows(world, "SELECT count(*) FROM answer_messages") == [(2,)], what="two messages")
         await eventually(lambda: world.standin.bot_messages(world.channel_id)[-1].components, what="the controls")
         first, last = world.standin.bot_messages(world.channel_id)[-2:]
+        handled = handled_reactions(monkeypatch)
         for message in (first, last):
             await world.standin.add_reaction(world.channel_id, message.id, world.member_id, "✅")
-        await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the rating")
+        await eventually(lambda: len(handled) == 2, what="both reactions handled")
+        assert rows(world, "SELECT value FROM ratings") == [(3,)]
         await world.standin.remove_reaction(world.channel_id, last.id, world.member_id, "✅")
-        await asyncio.sleep(0.3)
+        await eventually(lambda: len(handled) == 3, what="the removal handled")
+        assert handled[2] == (last.id, world.member_id, False, RatingChange.IGNORED)
         assert rows(world, "SELECT value FROM ratings") == [(3,)], "✅ is still on the first message"
         await world.standin.remove_reaction(world.channel_id, first.id, world.member_id, "✅")
         await eventually(lambda: rows(world, "SELECT value FROM ratings") == [], what="the rating to go")
