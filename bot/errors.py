@@ -15,6 +15,8 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from bot.wording import counted
+
 log = logging.getLogger(__name__)
 
 # Discord's UI names for permissions whose API names differ.
@@ -42,7 +44,7 @@ def problem_list(problems: Sequence[object], *, heading: str | None = None, fix:
 
     `heading` replaces the default first line; `fix`, the way out, ends the message and always fits whole.
     """
-    lines = [heading or f"Nothing was changed: the scope has {len(problems)} problem(s) to fix."]
+    lines = [heading or f"Nothing was changed: the scope has {counted(len(problems), 'problem')} to fix."]
     tail = f"\n{fix}" if fix else ""
     budget = MESSAGE_LIMIT - len(tail)
     size = len(lines[0])

@@ -22,6 +22,7 @@ from bot.errors import UserFacingError
 from bot.jobs import Jobs
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
+from bot.wording import counted
 
 MAX_EXPORT_DAYS = 3660
 # As `culturebot digest` says: a range at the ends of the calendar, or the equally long one before it that a
@@ -95,7 +96,7 @@ class Digest(commands.Cog):
         # Digests kept while they were off (or undelivered) go out now that they are on.
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
-            text += f" Sent {resent} digest(s) that were kept."
+            text += f" Sent the {counted(resent, 'digest')} kept meanwhile."
         await interaction.followup.send(text, ephemeral=True)
 
     @digest.command(name="channel", description="Where the digest is posted")
@@ -114,7 +115,7 @@ class Digest(commands.Cog):
             )
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
-            text += f" Sent {resent} digest(s) that were kept while no channel worked."
+            text += f" Sent the {counted(resent, 'digest')} kept while no channel worked."
         await interaction.followup.send(text, ephemeral=True)
 
     @digest.command(name="off", description="Stop sending digests (settings are kept)")

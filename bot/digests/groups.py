@@ -15,11 +15,11 @@ import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped
-from bot.digests.formatting import counted
 from bot.digests.model import Breakdown, Difference, GroupFit, TimePoint, VersionComparison
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
 from bot.digests.rows import DigestRows
 from bot.digests.text import safe_text
+from bot.wording import counted
 
 UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
 NOT_IN_ROWS = "answer not in the rows"

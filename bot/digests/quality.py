@@ -7,6 +7,7 @@ import numpy as np
 from bot.digests.formatting import percent
 from bot.digests.model import PeriodSummary, QualityNote
 from bot.digests.periods import RatedPeriod
+from bot.wording import counted
 
 SMALL_N = 30  # ratings
 SMALL_ANSWERS = 20  # rated answers: the unit the bootstrap resamples
@@ -32,13 +33,16 @@ def quality_notes(
         )
     elif d.ratings < SMALL_N:
         notes.append(
-            QualityNote("small_n", f"Only {d.ratings} rating(s): treat percentages as anecdotes, not estimates.")
+            QualityNote(
+                "small_n", f"Only {counted(d.ratings, 'rating')}: treat percentages as anecdotes, not estimates."
+            )
         )
     elif d.rated_answers < SMALL_ANSWERS:
         notes.append(
             QualityNote(
                 "small_n",
-                f"Only {d.rated_answers} rated answer(s), for {d.ratings} ratings: the intervals resample answers, so "
+                f"Only {counted(d.rated_answers, 'rated answer')}, for {counted(d.ratings, 'rating')}: "
+                "the intervals resample answers, so "
                 "they rest on a handful of them; treat percentages as anecdotes, not estimates.",
             )
         )
@@ -48,15 +52,17 @@ def quality_notes(
             notes.append(
                 QualityNote(
                     "small_previous",
-                    f"The previous period had only {p.ratings} rating(s) of {p.rated_answers} answer(s) from "
-                    f"{p.unique_raters} member(s): the changes against it rest on little; read them as hints.",
+                    f"The previous period had only {counted(p.ratings, 'rating')} of "
+                    f"{counted(p.rated_answers, 'answer')} from {counted(p.unique_raters, 'member')}: "
+                    "the changes against it rest on little; read them as hints.",
                 )
             )
     if 0 < d.unique_raters < FEW_RATERS:
         notes.append(
             QualityNote(
                 "few_raters",
-                f"Only {d.unique_raters} member(s) rated answers: the numbers describe them, not the community.",
+                f"Only {counted(d.unique_raters, 'member')} rated answers: the numbers describe them, "
+                "not the community.",
             )
         )
     if d.unique_raters >= 2:
@@ -127,20 +133,24 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "unknown_answers",
-                f"{unknown_ratings} rating(s) refer to answers missing from the rows: they count in the totals but "
+                f"Ratings of answers missing from the rows: {unknown_ratings}. They count in the totals but "
                 "appear as 'answer not in the rows' in the breakdowns.",
             )
         )
     if current.invalid_ratings:
         notes.append(
             QualityNote(
-                "invalid_ratings", f"{current.invalid_ratings} rating(s) with a value outside their scale were ignored."
+                "invalid_ratings",
+                f"Ratings with a value outside their scale, ignored: {current.invalid_ratings}.",
             )
         )
     purged = sum(1 for comment in current.rows.comments if not comment.text.strip())
     if purged:
         notes.append(
-            QualityNote("purged_text", f"{purged} comment(s) have no text (removed by the retention job or empty).")
+            QualityNote(
+                "purged_text",
+                f"Comments with no text (removed by the retention job, or empty): {purged}.",
+            )
         )
     return notes
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
 from bot.digests.model import AnswerNote, Breakdown, Digest, GroupFit, PeriodSummary, VersionComparison
+from bot.wording import counted
 
 MAX_GROUPS = 15  # rows per breakdown table; all groups are in digest.json
 CHART_AFTER = 3  # block index: the chart goes after the title, period line, summary heading and summary list
@@ -47,8 +48,8 @@ def _summary(digest: Digest) -> list[Block]:
     items = [
         f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
         f"Rated: {fmt.percent(d.share_rated)} of the {d.ratable_answers} answers that could be rated "
-        f"({fmt.counted(d.rated_answers, 'rated answer')}), "
-        f"{fmt.counted(d.ratings, 'rating')} by {fmt.counted(d.unique_raters, 'member')}",
+        f"({counted(d.rated_answers, 'rated answer')}), "
+        f"{counted(d.ratings, 'rating')} by {counted(d.unique_raters, 'member')}",
         f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
         f"Mean fit (0–1): {fmt.fit_with_ci(now.fit.mean_fit)}",
         f"Comments: {d.comments} ({d.quotable_comments} quotable); reason tags: {d.reason_tags}",
@@ -144,15 +145,15 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
                     fmt.NO_VALUE if before_count is None else str(before_count),
                 )
             )
-        blocks.append(Heading(3, f"{scale.scale_size}-point scale ({fmt.counted(total, 'rating')})"))
+        blocks.append(Heading(3, f"{scale.scale_size}-point scale ({counted(total, 'rating')})"))
         blocks.append(
             Table(("Value", "Label", "Ratings", "Share", "Previous period"), tuple(rows), numeric=(0, 2, 3, 4))
         )
     blocks.append(
         Paragraph(
             f"Overall fit share {fmt.share_with_ci(summary.fit.fit_share)}; mean fit "
-            f"{fmt.fit_with_ci(summary.fit.mean_fit)}, from {fmt.counted(summary.fit.mean_fit.ratings, 'rating')} "
-            f"of {fmt.counted(summary.fit.mean_fit.answers, 'answer')}."
+            f"{fmt.fit_with_ci(summary.fit.mean_fit)}, from {counted(summary.fit.mean_fit.ratings, 'rating')} "
+            f"of {counted(summary.fit.mean_fit.answers, 'answer')}."
         )
     )
     return blocks
@@ -232,7 +233,7 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
         (
             *_fit_cells(group),
             (
-                f"{fmt.fit_value(group.previous_mean_fit)} ({fmt.counted(group.previous_ratings, 'rating')})"
+                f"{fmt.fit_value(group.previous_mean_fit)} ({counted(group.previous_ratings, 'rating')})"
                 if group.previous_mean_fit is not None
                 else fmt.NO_VALUE
             )
@@ -244,7 +245,7 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
     blocks.append(Table(headers, rows, numeric=(1, 2, 3)))
     hidden = len(breakdown.groups) - MAX_GROUPS
     if hidden > 0:
-        blocks.append(Paragraph(f"{hidden} smaller group(s) are not shown here; digest.json lists them all."))
+        blocks.append(Paragraph(f"Not shown here: {counted(hidden, 'smaller group')}; digest.json lists them all."))
     return blocks
 
 
@@ -276,7 +277,7 @@ def _reasons(digest: Digest) -> list[Block]:
 
 def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
     details = [
-        f"{note.ratings} rating(s): "
+        f"{counted(note.ratings, 'rating')}: "
         + ", ".join(f"{label} ×{count}" for label, count in note.rating_counts.items())
         + f"; mean fit {note.mean_fit:.2f}",
     ]
@@ -300,7 +301,7 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
             for comment in note.comments
         )
         if note.more_comments:
-            comments = (*comments, f"… and {note.more_comments} more comment(s) in comments.csv")
+            comments = (*comments, f"… and {counted(note.more_comments, 'more comment')} in comments.csv")
         blocks.append(Bullets(comments))
     return blocks
 

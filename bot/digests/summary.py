@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import discord
 
-from bot.digests.formatting import counted, fit_change, fit_with_ci, percent, share_change, share_with_ci
+from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
 from bot.digests.model import Digest
 from bot.storage import DigestRecord
+from bot.wording import counted
 
 EMBED_FIELD_LIMIT = 1024
 

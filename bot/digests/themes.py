@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.digests.bootstrap import rng_for
+from bot.wording import counted
 
 MIN_DOCUMENTS = 8  # fewer comments with content words than this: no themes
 MAX_THEMES = 8
@@ -394,8 +395,8 @@ def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> Th
     docs = tfidf(texts)
     if docs.size < MIN_DOCUMENTS:
         reason = (
-            f"Too few comments to look for themes: {docs.size} comment(s) share a content word with another "
-            f"comment; at least {MIN_DOCUMENTS} are needed."
+            f"Too few comments to look for themes: it needs at least {MIN_DOCUMENTS} comments that share a content "
+            f"word with another comment (here: {docs.size} of {counted(len(texts), 'comment')})."
         )
         return ThemeFinding((), len(texts), docs.size, len(docs.vocabulary), reason)
     labels = spherical_kmeans(docs, choose_k(docs.size), rng_for(seed, label))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.answers.splitting import split_message
 from bot.scopes.document import ScopeDocument
 from bot.storage import ScopeVersion
+from bot.wording import counted
 
 EMBED_DESCRIPTION_LIMIT = 4096
 HISTORY_VERSIONS = 20  # the newest versions /scope history lists
@@ -68,7 +69,7 @@ def history_text(lines: list[str], *, total: int) -> str:
     def older(rest: int) -> str:
         numbers = "v1" if rest == 1 else f"v1–v{rest}"
         reach = "`/scope show`, `/scope diff` and `/scope download` take a number"
-        return f"*…and {rest} older version(s) ({numbers}): {reach}.*"
+        return f"*…and {counted(rest, 'older version')} ({numbers}): {reach}.*"
 
     budget = EMBED_DESCRIPTION_LIMIT - len(older(total)) - 1  # the note always fits (fewer digits, never more)
     shown: list[str] = []

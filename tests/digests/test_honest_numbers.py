@@ -39,7 +39,7 @@ def test_many_ratings_of_few_answers_are_still_few():
         rows([answer(1), answer(2)], [rating(a, r, 2 + a % 2) for a in (1, 2) for r in raters]), None
     )
     note = next(note.message for note in digest.notes if note.code == "small_n")
-    assert note.startswith("Only 2 rated answer(s), for 40 ratings: the intervals resample answers")
+    assert note.startswith("Only 2 rated answers, for 40 ratings: the intervals resample answers")
     enough = compute_digest(
         rows([answer(i) for i in range(20)], [rating(i, r, 2) for i in range(20) for r in ("a", "b")]), None
     )

@@ -162,7 +162,7 @@ def test_a_small_previous_period_gets_a_note():
     tiny = rows([answer(900, day=10)], [rating(900, "ana", 3, day=11)], previous=True)
     digest = compute_digest(now, tiny, bootstrap=50)
     [note] = [note for note in digest.notes if note.code == "small_previous"]
-    assert note.message.startswith("The previous period had only 1 rating(s) of 1 answer(s) from 1 member(s)")
+    assert note.message.startswith("The previous period had only 1 rating of 1 answer from 1 member:")
     # A previous period as large as this one gets none.
     alike = rows(
         [dataclasses.replace(answer(500 + i), created_at="2026-11-10T10:00:00.000Z") for i in range(40)],
@@ -242,7 +242,7 @@ def test_single_rater():
     assert "few_raters" in codes(digest) and "small_n" not in codes(digest)
     assert "dominant_rater" not in codes(digest)
     assert digest.disagreement.multi_rated_answers == 0
-    assert "Only 1 member(s) rated" in next(n.message for n in digest.notes if n.code == "few_raters")
+    assert "Only 1 member rated" in next(n.message for n in digest.notes if n.code == "few_raters")
 
 
 def test_ties_in_lowest_fit_rank_by_mean_then_ratings_then_id():
@@ -625,13 +625,13 @@ def test_quality_notes():
     notes = {note.code: note.message for note in digest.notes}
     # ana: 2 of 4 valid ratings is not more than half; the out-of-scale 9 is ignored (and replaces nothing).
     assert "dominant_rater" not in notes
-    assert notes["invalid_ratings"] == "1 rating(s) with a value outside their scale were ignored."
+    assert notes["invalid_ratings"] == "Ratings with a value outside their scale, ignored: 1."
     # The share rated counts the 8 answers shown with rating controls (the 2 failed ones had none).
     d = digest.current.denominators
     assert (d.answers, d.ratable_answers, d.rated_answers, d.share_rated) == (10, 8, 2, 0.0)
     assert "100% of the answers that could be rated were not" in notes["many_unrated"]
     assert notes["failed_answers"].startswith("30% of the answers failed or were incomplete (2 failed, 1 incomplete)")
-    assert "1 rating(s) refer to answers missing from the rows" in notes["unknown_answers"]
+    assert "Ratings of answers missing from the rows: 1." in notes["unknown_answers"]
     dominant = compute_digest(
         rows(answers, [rating(i, "ana", 2) for i in range(6)] + [rating(i, "budi", 2) for i in range(4)]), None
     )
@@ -761,7 +761,9 @@ def test_themes_separate_topics_deterministically_and_mark_new_ones():
 def test_too_few_comments_for_themes():
     summary = compute_digest(rows([answer(1)], comments=[comment(1, 1, "ana", "Too formal")]), None).themes
     assert summary.themes == ()
-    assert summary.note is not None and "at least 8 are needed" in summary.note
+    assert (
+        summary.note is not None and "share a content word with another comment (here: 0 of 1 comment)." in summary.note
+    )
 
 
 def test_tokenize_is_unicode_aware():

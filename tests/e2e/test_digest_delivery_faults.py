@@ -288,7 +288,7 @@ async def test_a_digest_switched_off_while_being_made_is_kept(world, run_bot, mo
         assert digest_posts(world, digest_channel) == []
         # Switched on again: sent.
         reply = await run(world, moderator, "digest schedule", {"when": "weekly"})
-        assert "Sent 1 digest(s)" in await reply_text(world, reply)
+        assert "Sent the 1 digest kept" in await reply_text(world, reply)
         assert len(digest_posts(world, digest_channel)) == 1
 
 

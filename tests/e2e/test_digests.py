@@ -244,7 +244,7 @@ async def test_unusable_channel_keeps_the_digest_and_tells_moderators(world, run
         # A channel that works: the kept digest is sent.
         working = int(world.standin.add_channel(world.guild_id, "digest-2")["id"])
         reply = await run(world, moderator, "digest channel", {"channel": working})
-        assert "Sent 1 digest(s)" in await reply_text(world, reply)
+        assert "Sent the 1 digest kept" in await reply_text(world, reply)
         assert len(digest_posts(world, working)) == 1
     assert rows(world, "SELECT status FROM digests") == [("sent",)]
 
@@ -276,7 +276,7 @@ async def test_forget_removes_digest_files_not_posted_yet(world, run_bot, modera
         # Sent once the channel works again: remade from the database, without the forgotten question.
         world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, allow=1 << 11, type=1)
         reply = await run(world, moderator, "digest channel", {"channel": digest_channel})
-        assert "Sent 1 digest(s)" in await reply_text(world, reply)
+        assert "Sent the 1 digest kept" in await reply_text(world, reply)
         [post] = digest_posts(world, digest_channel)
         texts = posted_texts(post)
         assert any(b"Answer number 0." in text for text in texts), "the answer is still in the digest"

@@ -430,7 +430,7 @@ async def test_history_lists_whole_lines_and_says_what_it_leaves_out(world, run_
         assert [line.split("**")[1] for line in listed] == [f"v{n}" for n in range(30, 30 - len(listed), -1)]
         assert all(line.endswith("edited") for line in listed), "no line is cut"
         rest = 30 - len(listed)
-        assert rest > 0 and lines[-1].startswith(f"*…and {rest} older version(s) (v1–v{rest}):")
+        assert rest > 0 and lines[-1].startswith(f"*…and {rest} older versions (v1–v{rest}):")
 
 
 async def test_a_diff_with_a_code_fence_comes_as_a_file(world, run_bot, moderator):
@@ -540,7 +540,7 @@ async def test_an_edit_that_does_not_validate_returns_the_problems_and_the_text(
         submitted = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: my_text})
         record = await world.standin.wait_for_interaction_response(submitted)
         content = record.response_data["content"]
-        assert content.startswith("Nothing was changed: the scope has 1 problem(s) to fix.")
+        assert content.startswith("Nothing was changed: the scope has 1 problem to fix.")
         assert "Greetings" in content
         assert record.original is not None
         [attachment] = record.original.attachments

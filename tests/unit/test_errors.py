@@ -33,7 +33,7 @@ def test_problem_list_shows_whole_bullets_and_counts_the_rest():
 
     message = describe_error(ScopeValidationError([problem(n) for n in range(13)])).message
     lines = message.splitlines()
-    assert lines[0] == "Nothing was changed: the scope has 13 problem(s) to fix."
+    assert lines[0] == "Nothing was changed: the scope has 13 problems to fix."
     bullets = lines[1:-1]
     assert len(message) <= 2000
     assert [line[2:] for line in bullets] == [str(problem(n)) for n in range(len(bullets))], "no bullet is cut"

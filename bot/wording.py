@@ -1,0 +1,8 @@
+"""Small helpers for how counts read in messages and reports."""
+
+from __future__ import annotations
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """ "1 rating", "2 ratings", "0 ratings" (`plural` where adding an s is wrong: "1 reply", "2 replies")."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
