@@ -133,6 +133,13 @@ class Feedback(commands.Cog):
         log.info("stored %d of %d rating reactions a member added before agreeing", stored, len(pending))
 
     @commands.Cog.listener()
+    async def on_member_forgotten(self, user_id: int) -> None:
+        """The member asked to be forgotten (`MEMBER_FORGOTTEN`): reactions they added before choosing go, so a
+        later agreement stores only what they give from then on. In their turn, after reactions being handled."""
+        async with self._members.hold(user_id):
+            self._pending.drop_member(user_id)
+
+    @commands.Cog.listener()
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
         await self._on_reaction(event, added=True)
 

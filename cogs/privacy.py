@@ -15,6 +15,7 @@ from bot.errors import UNREACHABLE, guild_id_of, report_error
 from bot.feedback.consent import consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
 from bot.feedback.privacy import (
+    MEMBER_FORGOTTEN,
     RENAME_LATER,
     export_member,
     forget_member,
@@ -62,6 +63,7 @@ class ForgetConfirm(discord.ui.View):
         # Deferred: renaming the threads named after the member's questions can take a few requests.
         await interaction.response.defer()
         self.bot.answerer.forget(interaction.user.id)  # questions of theirs still waiting are not recorded after
+        self.bot.dispatch(MEMBER_FORGOTTEN, interaction.user.id)  # nor reactions waiting for their consent
         # Digests being made are made again without the member; those not posted yet are kept on disk as files,
         # with texts now deleted from the database: they go too, and are remade from the database when sent.
         async with deleting(self.bot.jobs.digests if self.bot.jobs is not None else None) as deletion:

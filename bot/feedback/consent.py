@@ -164,5 +164,9 @@ class PendingReactions:
     def drop(self, key: tuple[int, int]) -> None:
         self._pending.pop(key, None)
 
+    def drop_member(self, user_id: int) -> None:
+        """Forget the member's reactions in every server (they asked to be forgotten)."""
+        self._pending = {key: answers for key, answers in self._pending.items() if key[1] != user_id}
+
     def __len__(self) -> int:
         return len(self._pending)

@@ -15,6 +15,7 @@ from bot.errors import UNREACHABLE
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import Storage
+from bot.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ async def status_text(storage: Storage, pseudonyms: Pseudonymizer, guild_id: int
     counts = {name: len(rows) for name, rows in data.items()}
     return (
         f"{choice}\n\nWhat culturebot holds about you, across servers, under your pseudonym: "
-        f"{counts['ratings']} rating(s), {counts['rating_reasons']} reason tag(s), {counts['comments']} comment(s), "
-        f"{counts['questions']} question(s) you asked, {counts['consent_history']} consent decision(s).\n"
+        f"{counted(counts['ratings'], 'rating')}, {counted(counts['rating_reasons'], 'reason tag')}, "
+        f"{counted(counts['comments'], 'comment')}, {counted(counts['questions'], 'question')} you asked, "
+        f"{counted(counts['consent_history'], 'consent decision')}.\n"
         "`/privacy export` sends it all to you as a file; `/privacy forget` deletes it."
     )
 
@@ -78,6 +80,10 @@ async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: in
 
 # A thread the bot opened from a question is named after the question; once the member asks to be forgotten
 # it gets a name that says nothing about them.
+# Dispatched with the member's id when they confirm `/privacy forget`, before their data is deleted: whatever
+# of theirs is held in memory for later (reactions waiting for their consent) is dropped.
+MEMBER_FORGOTTEN = "member_forgotten"
+
 FORGOTTEN_THREAD_NAME = "Answer (question removed)"
 RENAME_LATER = " Those I could not rename now are tried again every hour."
 RENAME_ATTEMPTS = 48  # failed renames of a thread before it is left as it is (tried hourly: two days)
@@ -94,7 +100,8 @@ class ForgetSummary:
 async def forget_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: int) -> ForgetSummary:
     """Delete the member's data everywhere; a sentence saying what was deleted, and the threads to rename."""
     forgotten = await storage.forget_member(pseudonyms.member(user_id))
-    removed = [f"{count} {name}" for name, count in forgotten.counts.items() if count]
+    # The storage names what it deleted in the plural ("ratings", "consent decisions").
+    removed = [counted(count, name.removesuffix("s"), name) for name, count in forgotten.counts.items() if count]
     if not removed:
         return ForgetSummary("There was nothing stored about you; nothing was deleted.", forgotten.question_threads)
     return ForgetSummary(

@@ -408,12 +408,12 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         assert str(world.asker_id) not in attachment.data.decode()
 
         status = await run(world, world.asker_id, "privacy status")
-        assert "1 rating(s)" in status.response_data["content"]
+        assert "1 rating, 0 reason tags, 1 comment, 1 question you asked" in status.response_data["content"]
 
         [(question_message_id, cues)] = rows(world, "SELECT question_message_id, cues FROM answers")
         assert question_message_id is not None and "relationship" in json.loads(cues)
         summary = await forget(world, world.asker_id)
-        assert summary.startswith("Deleted: 1 ratings, 1 comments, 1 consent decisions, 1 consent records, 1 questions")
+        assert summary.startswith("Deleted: 1 rating, 1 comment, 1 consent decision, 1 consent record, 1 question.")
         # While the bot runs, too: the WAL's older frames are emptied (they still held the rows).
         for path in (db(world), db(world).with_name(db(world).name + "-wal")):
             data = path.read_bytes() if path.exists() else b""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.feedback.ratings import RatingChange
 from bot.pseudonyms import Pseudonymizer
 from tests.e2e.test_consent_integrity import answer_id_of, choice, reaction_note
-from tests.e2e.test_feedback import ask, button, click, handled_reactions, rows
+from tests.e2e.test_feedback import ask, button, click, forget, handled_reactions, rows
 from tests.e2e.test_scope_commands import run
 from tests.helpers import eventually
 
@@ -118,3 +118,23 @@ async def test_reactions_before_a_refusal_are_dropped_and_a_later_agreement_does
         assert ratings_of(world, budi) == [(ids[2], 2, "reaction")]
         # ayu, who agreed without refusing first, has the reaction she gave before stored.
         await eventually(lambda: ratings_of(world, ayu) == [(ids[1], 2, "reaction")], what="ayu's earlier reaction")
+
+
+async def test_reactions_before_privacy_forget_are_dropped(world, run_bot, monkeypatch):
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(3)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+        await reaction_note(world, answers[0], budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await eventually(lambda: len(handled) == 2, what="the reactions handled")
+        assert (await forget(world, budi)).startswith("There was nothing stored about you")
+
+        # Agreeing afterwards keeps what budi gives from then on, not what they gave before asking to be forgotten.
+        notice = await run(world, budi, "privacy consent")
+        await click(world, notice.original, budi, choice(notice.original, "ratings"))
+        await eventually(lambda: rows(world, "SELECT count(*) FROM consents") == [(1,)], what="the agreement")
+        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
+        await eventually(lambda: ratings_of(world, budi) != [], what="budi's new reaction's rating")
+        assert ratings_of(world, budi) == [(ids[2], 2, "reaction")]

@@ -25,6 +25,16 @@ def test_a_refusal_drops_them():
     assert len(pending) == 0
 
 
+def test_a_forgotten_member_loses_them_in_every_server():
+    pending = PendingReactions(keep_for=600)
+    pending.note((1, 42), answer_id=7, value=3, now=0)
+    pending.note((2, 42), answer_id=9, value=1, now=0)
+    pending.note((1, 43), answer_id=7, value=2, now=0)
+    pending.drop_member(42)
+    assert (pending.take((1, 42), now=1), pending.take((2, 42), now=1)) == ({}, {})
+    assert pending.take((1, 43), now=1) == {7: 2}, "other members keep theirs"
+
+
 def test_old_reactions_expire_and_a_member_keeps_only_their_newest_answers():
     pending = PendingReactions(keep_for=600, per_member=3)
     for answer in range(5):
