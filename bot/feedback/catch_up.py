@@ -11,7 +11,9 @@ reads the rating reactions on its most recent answers and brings the stored reac
   taking a rating back needs no consent, live or read back;
 - a rating given with the buttons is left alone: which of the two came last cannot be told;
 - a member with two rating reactions on one answer keeps their stored rating when it is one of them; otherwise
-  which came last cannot be told either, and nothing is stored (counted as ambiguous).
+  which came last cannot be told either, and nothing is stored (counted as ambiguous); a stored rating that came
+  from a reaction which is gone is deleted all the same, as a live removal deletes it when several other rating
+  reactions remain.
 
 Live reactions on an answer wait while that answer is being reconciled (`ReactionGate`), and are applied after:
 they are newer than what was read, so the result is the same as if every event had been delivered in order.
@@ -83,21 +85,22 @@ def plan_reconcile(
     they have reacted with, on any of the answer's messages."""
     store: list[tuple[int, int]] = []
     ambiguous = 0
-    reacting: set[str] = set()
+    kept: set[str] = set()  # members whose stored rating stays, or is replaced by `store`
     for user_id, values in sorted(present.items()):
         rater = member_hash(user_id)
-        reacting.add(rater)
         current = stored.get(rater)
         if current is not None and (current[1] is RatingSource.BUTTON or current[0] in values):
+            kept.add(rater)
             continue
         if len(values) == 1:
+            kept.add(rater)
             store.append((user_id, next(iter(values))))
         else:
-            ambiguous += 1
+            ambiguous += 1  # and a stored reaction rating, its reaction gone, is deleted below
     delete = [
         (rater, value)
         for rater, (value, source) in sorted(stored.items())
-        if source is RatingSource.REACTION and rater not in reacting
+        if source is RatingSource.REACTION and rater not in kept
     ]
     return Reconcile(store, delete, ambiguous)
 

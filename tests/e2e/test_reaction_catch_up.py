@@ -95,6 +95,21 @@ async def test_an_answer_that_cannot_be_read_keeps_its_ratings(world, run_bot, c
     assert {rater for _, rater, _, _ in ratings(world)} == {member_hash(budi)}, "not deleted on a failed read"
 
 
+async def test_a_rating_taken_back_offline_goes_when_two_other_rating_reactions_remain(world, run_bot, caplog):
+    budi = world.member_id
+    answer = await rated_live(world, run_bot)
+    # Offline: Budi adds 🤔 and ❌, then takes ✅ back. Which of the two is meant cannot be told, but ✅ is gone:
+    # as live, the rating goes.
+    await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
+    await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
+    await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅")
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    assert "0 stored, 1 removed, 0 not kept without consent, 1 ambiguous" in caplog.text
+    assert ratings(world) == set()
+
+
 async def test_ratings_on_the_scale_used_before_a_change_survive_the_catch_up(world, run_bot, caplog):
     await rated_live(world, run_bot)  # on the 3-point scale
     with sqlite3.connect(db(world)) as conn:  # the moderators switch to the 5-point scale meanwhile

@@ -36,6 +36,15 @@ def test_several_rating_reactions_keep_the_stored_one_or_store_none():
     assert plan.ambiguous == 1, "member 2 reacted twice with no stored rating: which came last is unknown"
 
 
+def test_a_reaction_rating_taken_back_goes_when_several_other_rating_reactions_remain():
+    # As live: removing the emoji of the stored rating with two others left deletes it (which is meant is unknown).
+    stored = {"m1": (3, REACTION), "m2": (3, BUTTON)}
+    plan = plan_reconcile(stored, {1: {1, 2}, 2: {1, 2}}, hashed)
+    assert plan.store == []
+    assert plan.delete == [("m1", 3)], "the button rating stays"
+    assert plan.ambiguous == 1, "member 2 has a button rating: nothing to choose"
+
+
 def test_nothing_stored_nothing_present():
     assert plan_reconcile({}, {}, hashed).store == []
 
