@@ -205,7 +205,7 @@ def version_comparison(
     if current is not None and current not in fits:
         in_arms = any(row.scope_version == current and row.arm is not None for p in periods for row in p.rows.answers)
         outside = " outside randomized comparisons" if in_arms else ""
-        unrated = f"v{current} (current at the period's end) has no ratings in {window} yet{outside}"
+        unrated = f"In {window}, v{current} (in use at the period's end) has no ratings yet{outside}"
     if len(fits) < 2:
         if unrated:
             others = f"only one other version (v{next(iter(fits))}) has" if fits else "no other version has"

@@ -66,7 +66,7 @@ def _summary(digest: Digest) -> list[Block]:
     if versions.mean_fit_change is not None:
         compared = f"{versions.latest} versus {versions.prior}"
         if _current_unrated(versions):
-            compared = f"Scope version {compared} ({versions.current}, current at the period's end, has no ratings yet)"
+            compared = f"Scope version {compared} ({versions.current}, in use at the period's end, has no ratings yet)"
         else:
             compared = f"Latest scope version {compared}"
         items.append(f"{compared}: mean fit {fmt.fit_change(versions.mean_fit_change)}")

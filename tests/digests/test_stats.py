@@ -527,13 +527,13 @@ def test_an_unrated_current_version_is_named_and_the_older_ones_are_not_called_l
     assert (versions.prior, versions.latest) == ("v1", "v2")
     assert versions.mean_fit_change is not None and versions.mean_fit_change.value == pytest.approx(0.25)
     assert versions.note.startswith(
-        "v3 (current at the period's end) has no ratings in this and the previous period yet, so its change "
+        "In this and the previous period, v3 (in use at the period's end) has no ratings yet, so its change "
         "cannot be judged; compared instead are v2 and v1, the two latest versions with ratings. With only 2 "
         "ratings on one side, read this as a hint."
     )
     markdown = render_markdown(digest)
     assert "Latest scope version" not in markdown
-    assert "- Scope version v2 versus v1 (v3, current at the period's end, has no ratings yet): mean fit +0.25" in (
+    assert "- Scope version v2 versus v1 (v3, in use at the period's end, has no ratings yet): mean fit +0.25" in (
         markdown
     )
     section = markdown[markdown.index("## Did the last scope change help?") :].split("\n\n")
@@ -557,13 +557,13 @@ def test_an_unrated_current_version_with_nothing_to_compare():
     versions = compute_digest(dataclasses.replace(current, scope_version=2), None).versions
     assert (versions.current, versions.latest, versions.mean_fit_change) == ("v2", None, None)
     assert versions.note == (
-        "v2 (current at the period's end) has no ratings in this period yet outside randomized comparisons, and "
+        "In this period, v2 (in use at the period's end) has no ratings yet outside randomized comparisons, and "
         "only one other version (v1) has rated answers: there is nothing to compare."
     )
     nothing = compute_digest(dataclasses.replace(rows([answer(1, version=4)]), scope_version=4), None).versions
     assert nothing.current == "v4" and nothing.versions == ()
     assert nothing.note == (
-        "v4 (current at the period's end) has no ratings in this period yet, and no other version has rated "
+        "In this period, v4 (in use at the period's end) has no ratings yet, and no other version has rated "
         "answers: there is nothing to compare."
     )
 

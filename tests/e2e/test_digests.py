@@ -512,9 +512,9 @@ async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
         assert followup.ephemeral
         assert followup.embeds[0]["title"].startswith("Research digest")
         [versions] = [field["value"] for field in followup.embeds[0]["fields"] if field["name"] == "Scope versions"]
-        assert versions.startswith("v2 (current at the period's end) has no ratings in ") and (
-            "only one other version (v1) has rated answers" in versions
-        )
+        assert versions.startswith(
+            "In this and the previous period, v2 (in use at the period's end) has no ratings yet"
+        ) and ("only one other version (v1) has rated answers" in versions)
         assert rows(world, "SELECT count(*) FROM digests") == [(0,)], "a preview is not recorded"
         # Manage Server shows the reports; the rows (every comment, under pseudonyms) need the research role.
         assert sorted(a.filename for a in followup.attachments) == ["chart.png", "report.html", "report.md"]
