@@ -29,7 +29,7 @@ def quality_notes(
         notes.append(QualityNote("empty", "No answers and no ratings in this period: there is nothing to summarise."))
     elif d.ratings == 0:
         notes.append(
-            QualityNote("no_ratings", f"None of the {d.answers} answers was rated: there is no fit to report.")
+            QualityNote("no_ratings", f"{counted(d.answers, 'answer')}, none rated: there is no fit to report.")
         )
     elif d.ratings < SMALL_N:
         notes.append(
@@ -79,8 +79,9 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "askers_rating",
-                f"{own} of the {d.ratings} ratings ({percent(own / d.ratings)}) are askers rating the answer to "
-                "their own question: they judge whether it helped them as well as whether it fits the community.",
+                f"Askers rating the answer to their own question gave {own} of the {d.ratings} ratings "
+                f"({percent(own / d.ratings)}): they judge whether it helped them as well as whether it fits the "
+                "community.",
             )
         )
     if d.share_rated is not None and d.ratings > 0 and d.share_rated < LOW_RATED_SHARE:

@@ -47,7 +47,7 @@ def _summary(digest: Digest) -> list[Block]:
     outcome_parts = ", ".join(f"{count} {outcome}" for outcome, count in d.answers_by_outcome.items() if count)
     items = [
         f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
-        f"Rated: {fmt.percent(d.share_rated)} of the {d.ratable_answers} answers that could be rated "
+        f"Rated: {fmt.percent(d.share_rated)} of the {counted(d.ratable_answers, 'answer')} that could be rated "
         f"({counted(d.rated_answers, 'rated answer')}), "
         f"{counted(d.ratings, 'rating')} by {counted(d.unique_raters, 'member')}",
         f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
@@ -327,8 +327,8 @@ def _disagreement(digest: Digest) -> list[Block]:
     share = f" ({fmt.percent(d.split_share)})" if d.split_share is not None else ""
     blocks.append(
         Paragraph(
-            f"{d.multi_rated_answers} answers were rated by two or more members; {d.split_answers} of them have "
-            f"split ratings{share}. {d.split_rule}"
+            f"Answers rated by two or more members: {d.multi_rated_answers}; with split ratings: "
+            f"{d.split_answers}{share}. {d.split_rule}"
         )
     )
     blocks.append(Paragraph(d.alpha_sentence))
@@ -342,8 +342,8 @@ def _themes(digest: Digest) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Themes in comments"),
         Paragraph(
-            f"{summary.comments} comments with text, {summary.grouped} grouped by shared words "
-            f"(vocabulary of {summary.vocabulary} words)."
+            f"{counted(summary.comments, 'comment')} with text, {summary.grouped} grouped by shared words "
+            f"(vocabulary of {counted(summary.vocabulary, 'word')})."
         ),
     ]
     if summary.themes:

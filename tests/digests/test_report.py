@@ -498,3 +498,12 @@ def test_counts_of_one_are_singular():
     assert "from 1 rating of 1 answer." in markdown
     [answers] = [field.value for field in digest_embed(digest, None, "").fields if field.name == "Answers"]
     assert answers == "1 answer, 100% rated; 1 rating from 1 member; 0 comments"
+
+
+def test_an_unrated_single_answer_reads_in_the_singular():
+    digest = compute_digest(rows([answer(1)], [], comments=[comment(1, 1, "ana", "Too formal")]), None)
+    markdown = render_markdown(digest)
+    assert "of the 1 answer that could be rated" in markdown
+    assert "1 comment with text, 0 grouped by shared words" in markdown
+    assert "1 answer, none rated: there is no fit to report." in markdown
+    assert "Answers rated by two or more members: 0; with split ratings: 0." in markdown

@@ -643,7 +643,7 @@ def test_mostly_askers_rating_their_own_answers_gets_a_note():
     own = [dataclasses.replace(rating(i, "asker", 3), is_asker=True) for i in range(3)]
     digest = compute_digest(rows(answers, [*own, rating(3, "ana", 2)]), None)
     [note] = [note.message for note in digest.notes if note.code == "askers_rating"]
-    assert note.startswith("3 of the 4 ratings (75%) are askers rating the answer to their own question")
+    assert note.startswith("Askers rating the answer to their own question gave 3 of the 4 ratings (75%)")
     others = compute_digest(rows(answers, [*own[:1], *(rating(i, "ana", 2) for i in (1, 2, 3))]), None)
     assert "askers_rating" not in codes(others)
 
