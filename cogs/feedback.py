@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.errors import UserFacingError
 from bot.feedback.catch_up import member_rating_reactions, store_pending_reactions
@@ -27,6 +27,7 @@ ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked a
 PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
 REACTION_CONCURRENCY = 8
 PENDING_FOR = 24 * 3600.0  # how long the reactions of a member who has not chosen wait for their choice
+PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this often: none is held past both together
 
 
 class Feedback(commands.Cog):
@@ -34,7 +35,7 @@ class Feedback(commands.Cog):
         self.bot = bot
         self._asked = AskCooldown(ASK_AGAIN_AFTER)
         # Every rating reaction of a member who has not chosen (not only the one the note names) waits for them.
-        self._pending = PendingReactions(PENDING_FOR)
+        self._pending = PendingReactions(PENDING_FOR, prune_every=PRUNE_PENDING_EVERY)
         # A burst of reactions is handled a few at a time, so ratings commit in arrival order instead of every
         # handler first queueing its reads behind the database lock.
         self._reactions = asyncio.Semaphore(REACTION_CONCURRENCY)
@@ -43,9 +44,17 @@ class Feedback(commands.Cog):
     async def cog_load(self) -> None:
         # Controls under answers keep working across restarts: their custom ids carry all they need.
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.prune_pending.start()
 
     async def cog_unload(self) -> None:
+        self.prune_pending.cancel()
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    @tasks.loop(seconds=PRUNE_PENDING_EVERY)
+    async def prune_pending(self) -> None:
+        """Forget the expired reactions of members who never chose, even when nobody reacts any more (reacting
+        prunes too): memory holds none past `PENDING_FOR` plus `PRUNE_PENDING_EVERY`."""
+        self._pending.prune(time.monotonic())
 
     async def _on_reaction(self, event: discord.RawReactionActionEvent, *, added: bool) -> None:
         if event.guild_id is None or self.bot.user is None or event.user_id == self.bot.user.id:

@@ -131,30 +131,49 @@ class PendingReactions:
 
     Per (server, member): the answers they reacted to with a rating emoji, each with the value of their latest one.
     Once the member agrees, the ratings their reactions on those answers still show are stored; a refusal drops
-    them. An entry is kept for `keep_for` seconds and a member's `per_member` newest answers, so a member who never
-    chooses costs nothing after a while; members whose entries all expired are dropped as the table grows. A
+    them. An entry is used for `keep_for` seconds and a member keeps only their `per_member` newest answers.
+    Expired entries, and members left with none, are dropped by `prune`: the Feedback cog runs it every hour, and
+    `note` runs it too when `prune_every` seconds have passed since the last one (or as the table passes
+    `prune_at` members), so nothing stays in memory much past `keep_for` even for a member who never chooses. A
     restart loses them all (the reaction the consent note names travels in its button, and survives)."""
 
-    def __init__(self, keep_for: float, per_member: int = 50, prune_at: int = 10_000) -> None:
+    def __init__(
+        self, keep_for: float, per_member: int = 50, prune_at: int = 10_000, prune_every: float = 3600.0
+    ) -> None:
         self.keep_for = keep_for
         self.per_member = per_member
+        self.prune_every = prune_every
         self._prune_at = prune_at
-        # (server, member) -> answer -> (value of their latest rating emoji on it, when it was added)
+        self._pruned_at: float | None = None  # when `prune` last ran
+        # (server, member) -> answer -> (value of their latest rating emoji on it, when it was added), oldest first
         self._pending: dict[tuple[int, int], dict[int, tuple[int, float]]] = {}
 
     def note(self, key: tuple[int, int], answer_id: int, value: int, now: float) -> None:
         """`key`'s rating emoji of `value` on the answer, added at `now` while they had not chosen."""
-        if key not in self._pending and len(self._pending) >= self._prune_at:
-            self._pending = {
-                other: answers
-                for other, answers in self._pending.items()
-                if any(now - when < self.keep_for for _, when in answers.values())
-            }
+        due = self._pruned_at is None or now - self._pruned_at >= self.prune_every
+        if due or (key not in self._pending and len(self._pending) >= self._prune_at):
+            self.prune(now)
         answers = self._pending.setdefault(key, {})
         answers.pop(answer_id, None)  # re-inserted as the newest
         answers[answer_id] = (value, now)
-        while len(answers) > self.per_member:
-            del answers[next(iter(answers))]
+        while len(answers) > self.per_member or self._expired(answers, now):
+            del answers[next(iter(answers))]  # the oldest: too many, or too old (the member's own, at once)
+        if not answers:
+            del self._pending[key]
+
+    def prune(self, now: float) -> None:
+        """Forget every reaction noted `keep_for` seconds or more before `now`, and the members left with none."""
+        self._pruned_at = now
+        for key in list(self._pending):
+            answers = self._pending[key]
+            while answers and self._expired(answers, now):
+                del answers[next(iter(answers))]
+            if not answers:
+                del self._pending[key]
+
+    def _expired(self, answers: dict[int, tuple[int, float]], now: float) -> bool:
+        """Whether the oldest of a member's answers has expired (they are kept in the order they were noted)."""
+        return bool(answers) and now - next(iter(answers.values()))[1] >= self.keep_for
 
     def take(self, key: tuple[int, int], now: float) -> dict[int, int]:
         """Answer -> value of what `key` reacted while they had not chosen (oldest first), forgotten from here on."""

@@ -138,3 +138,20 @@ async def test_reactions_before_privacy_forget_are_dropped(world, run_bot, monke
         await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
         await eventually(lambda: ratings_of(world, budi) != [], what="budi's new reaction's rating")
         assert ratings_of(world, budi) == [(ids[2], 2, "reaction")]
+
+
+async def test_the_reactions_of_a_member_who_never_chooses_are_forgotten_without_anyone_reacting_again(world, run_bot):
+    budi = world.member_id
+    async with run_bot() as bot:
+        answer = await ask(world)
+        await reaction_note(world, answer, budi, "❌")
+        cog = bot.get_cog("Feedback")
+        pending, loop = cog._pending, cog.prune_pending
+        await eventually(lambda: len(pending) == 1, what="budi's reaction waiting")
+        assert loop.is_running() and loop.seconds == 3600, "the cog prunes them every hour"
+        # A day (here a moment) later, with nobody reacting since, the next prune forgets them.
+        pending.keep_for = 0.05
+        loop.change_interval(seconds=0.05)
+        loop.restart()
+        await eventually(lambda: len(pending) == 0, what="budi's expired reaction forgotten")
+    assert not loop.is_running(), "stopped with the cog"

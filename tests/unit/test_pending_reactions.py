@@ -53,3 +53,26 @@ def test_members_whose_reactions_all_expired_are_dropped_as_the_table_grows():
     assert pending.take((1, 2), now=700) == {1: 3}
     pending.note((1, 3), answer_id=2, value=1, now=700)  # a member already in the table does not prune
     assert pending.take((1, 3), now=700) == {1: 3, 2: 1}
+
+
+def test_prune_forgets_expired_reactions_and_the_members_left_with_none():
+    pending = PendingReactions(keep_for=600)
+    pending.note((1, 1), answer_id=1, value=3, now=0)
+    pending.note((1, 2), answer_id=1, value=3, now=0)
+    pending.note((1, 2), answer_id=2, value=1, now=500)
+    pending.prune(now=600)  # 600 after the first two: expired, as take() would see them
+    assert len(pending) == 1
+    assert pending._pending == {(1, 2): {2: (1, 500)}}, "the expired answer is gone from memory, not only unused"
+    pending.prune(now=1100)
+    assert len(pending) == 0
+
+
+def test_noting_forgets_the_members_own_expired_reactions_and_prunes_the_others_at_most_every_prune_every():
+    pending = PendingReactions(keep_for=600, prune_every=3600)
+    pending.note((1, 1), answer_id=1, value=3, now=0)  # the first note prunes (nothing yet)
+    pending.note((1, 2), answer_id=1, value=3, now=0)
+    pending.note((1, 1), answer_id=2, value=2, now=3200)  # member 1's own expired answer goes at once
+    assert pending._pending[(1, 1)] == {2: (2, 3200)}
+    assert (1, 2) in pending._pending, "the others wait for the next prune, an hour after the last"
+    pending.note((1, 3), answer_id=1, value=1, now=3600)  # an hour since the last prune: member 2 goes
+    assert set(pending._pending) == {(1, 1), (1, 3)}
