@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.digests.codebook import write_codebook
 from bot.digests.rows import AnswerRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.text import strip_mention_ids
 
@@ -347,7 +348,8 @@ def _write_jsonl(path: Path, columns: Sequence[_Column]) -> None:
 
 
 def write_exports(rows: DigestRows, directory: Path) -> list[Path]:
-    """answers, ratings, reasons and comments as .csv and .jsonl in `directory` (created if missing)."""
+    """answers, ratings, reasons and comments as .csv and .jsonl in `directory` (created if missing), and the
+    codebook that describes their columns."""
     directory.mkdir(parents=True, exist_ok=True)
     tables: list[tuple[str, Sequence[Any], type[Any]]] = [
         ("answers", rows.answers, AnswerRow),
@@ -363,4 +365,4 @@ def write_exports(rows: DigestRows, directory: Path) -> list[Path]:
         _write_csv(csv_path, columns)
         _write_jsonl(jsonl_path, columns)
         written += [csv_path, jsonl_path]
-    return written
+    return written + write_codebook(directory)

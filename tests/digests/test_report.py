@@ -202,7 +202,8 @@ def test_exports_round_trip_through_csv_and_json(tmp_path: Path):
     current, _ = period_rows()
     paths = write_exports(current, tmp_path)
     assert sorted(path.name for path in paths) == sorted(
-        f"{name}.{ext}" for name in ("answers", "ratings", "reasons", "comments") for ext in ("csv", "jsonl")
+        [f"{name}.{ext}" for name in ("answers", "ratings", "reasons", "comments") for ext in ("csv", "jsonl")]
+        + ["codebook.md", "codebook.csv"]
     )
     with (tmp_path / "comments.csv").open(encoding="utf-8", newline="") as handle:
         table = list(csv.DictReader(handle))
@@ -432,7 +433,7 @@ def test_write_digest_files(tmp_path: Path):
         "chart.png",
         "digest.json",
     ]
-    assert len(files.exports) == 8
+    assert len(files.exports) == 10  # four tables as CSV and JSONL, and the codebook
     assert json.loads(files.json.read_text(encoding="utf-8")) == json.loads(json.dumps(files.digest.to_dict()))
     assert files.digest.seed == 3
     assert files.markdown.read_text(encoding="utf-8") == render_markdown(files.digest)
@@ -507,3 +508,21 @@ def test_an_unrated_single_answer_reads_in_the_singular():
     assert "1 comment with text, 0 grouped by shared words" in markdown
     assert "1 answer, none rated: there is no fit to report." in markdown
     assert "Answers rated by two or more members: 0; with split ratings: 0." in markdown
+
+
+def test_the_codebook_describes_every_exported_column_and_no_other(tmp_path: Path):
+    current, _ = period_rows()
+    write_exports(current, tmp_path)
+    with (tmp_path / "codebook.csv").open(encoding="utf-8", newline="") as handle:
+        codebook = list(csv.DictReader(handle))
+    assert all(row["type"] and len(row["description"]) > 20 for row in codebook)
+    described = [(row["file"], row["column"]) for row in codebook]
+    exported = []
+    for table in ("answers", "ratings", "reasons", "comments"):
+        with (tmp_path / f"{table}.csv").open(encoding="utf-8", newline="") as handle:
+            exported += [(table, column) for column in next(csv.reader(handle))]
+    assert described == exported
+    markdown = (tmp_path / "codebook.md").read_text(encoding="utf-8")
+    assert all(f"| `{column}` |" in markdown for _, column in exported)
+    assert "(value - 1) / (scale_size - 1)" in markdown
+    assert "3-point scale: 1 = Does not fit, 2 = Partly fits, 3 = Fits." in markdown

@@ -464,7 +464,14 @@ async def test_research_export_needs_the_research_role(world, run_bot, moderator
         followup = await world.standin.wait_for_followup(allowed.id, timeout=20)
         assert followup.ephemeral
         with zipfile.ZipFile(io.BytesIO(followup.attachment("data.zip").data)) as data:
-            assert {"answers.csv", "ratings.csv", "comments.csv", "answers.jsonl"} <= set(data.namelist())
+            assert {
+                "answers.csv",
+                "ratings.csv",
+                "comments.csv",
+                "answers.jsonl",
+                "codebook.md",
+                "codebook.csv",
+            } <= set(data.namelist())
         # The range ends at tomorrow's start: no feedback was given after it yet.
         report = followup.attachment("report.md").data.decode()
         assert "after the period ended" not in report and "the period had not ended yet." in report

@@ -1,0 +1,201 @@
+"""The data files' codebook: what each column of answers, ratings, reasons and comments means.
+
+Written beside the exports (and so into data.zip) as codebook.md for people and codebook.csv for R, pandas or a
+qualitative-analysis tool's import. The columns are those of the row classes in bot/digests/rows.py plus the
+ratings' derived `fit`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.feedback.scales import FIT3, LIKERT5, RatingScale
+
+MARKDOWN_NAME = "codebook.md"
+CSV_NAME = "codebook.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: str  # integer, number, text, boolean, time
+    description: str
+
+
+def _labels(scale: RatingScale) -> str:
+    return ", ".join(f"{option.value} = {option.label}" for option in sorted(scale.options, key=lambda o: o.value))
+
+
+_ANSWER_ID = Column("answer_id", "integer", "The answer, as numbered by the bot; joins the four tables.")
+_RATER = Column(
+    "rater_hash",
+    "text",
+    "The member who gave it, pseudonymised: a keyed hash of their Discord id. The same member has the same hash "
+    "in every file and every server's exports for as long as the bot's key is unchanged; without the key it "
+    "cannot be traced back to them.",
+)
+
+CODEBOOK: dict[str, tuple[Column, ...]] = {
+    "answers": (
+        _ANSWER_ID,
+        Column(
+            "channel_id",
+            "integer",
+            "The Discord channel the question was asked in (for a thread: the channel the thread belongs to).",
+        ),
+        Column("created_at", "time", "When the question was asked."),
+        Column(
+            "asker_hash",
+            "text",
+            "The member who asked, pseudonymised as rater_hash is; forgotten- and the answer_id (forgotten-42) once "
+            "they asked to be forgotten (the answer stays, linked to nobody).",
+        ),
+        Column(
+            "question",
+            "text",
+            "The member's question. Empty once the retention period deleted the texts, or the member asked to be "
+            "forgotten. Mentions of members and roles read @member and @role.",
+        ),
+        Column("answer", "text", "The bot's answer, as shown; empty once the retention period deleted the texts."),
+        Column(
+            "outcome",
+            "text",
+            "How the answer ended: ok; incomplete (cut off: the length limit, the model stopped early, or a "
+            "shutdown; what was said is kept); failed (no answer: the model or Discord failed); refused (not "
+            "answered: the member's cooldown, the daily token budget, a channel not enabled, no declared scope, "
+            "or a restart).",
+        ),
+        Column(
+            "scope_version",
+            "integer",
+            "The number of the server's declared scope version the answer was written under (1, 2, ...); empty "
+            "when the server had no declared scope.",
+        ),
+        Column(
+            "language",
+            "text",
+            "The language the bot detected in the question (a tag such as id, en, vi); empty when it was unsure.",
+        ),
+        Column(
+            "setting",
+            "text",
+            "The setting the question named (such as workplace or funeral), as the bot's cue reader matched it; "
+            "empty when none was named, or once the asker asked to be forgotten.",
+        ),
+        Column("tokens_in", "integer", "Tokens the model read (the prompt), as the model server reported; or empty."),
+        Column("tokens_out", "integer", "Tokens the model wrote; or empty."),
+        Column("ttft_ms", "integer", "Milliseconds from the request to the model's first token; or empty."),
+        Column("total_ms", "integer", "Milliseconds from the request to the answer's end; or empty."),
+        Column(
+            "arm",
+            "text",
+            "For an answer in a randomized comparison of scope versions: the comparison's number and the arm, as "
+            "3:current or 3:alternative (members are assigned at random, by their pseudonym); otherwise empty.",
+        ),
+    ),
+    "ratings": (
+        _ANSWER_ID,
+        _RATER,
+        Column(
+            "value",
+            "integer",
+            f"The rating, 1..scale_size, higher is a better fit. 3-point scale: {_labels(FIT3)}. 5-point scale: "
+            f"{_labels(LIKERT5)}.",
+        ),
+        Column("scale_size", "integer", "The scale the member rated on: 3 or 5 (a server can change its scale)."),
+        Column(
+            "is_asker",
+            "boolean",
+            "The member rated the answer to their own question: they judge whether it helped them as well as "
+            "whether it fits.",
+        ),
+        Column("source", "text", "How it was given: reaction (an emoji under the answer) or button."),
+        Column("created_at", "time", "When the member first rated the answer."),
+        Column("updated_at", "time", "When they last changed the rating (equal to created_at if never)."),
+        Column(
+            "fit",
+            "number",
+            "The rating on one 0-1 scale for both scale sizes: (value - 1) / (scale_size - 1). The digest's "
+            "mean fit is its mean; its fit share is the share of ratings at the top value.",
+        ),
+    ),
+    "reasons": (
+        _ANSWER_ID,
+        _RATER,
+        Column(
+            "tag",
+            "text",
+            "A reason the member picked for their rating (the server's list of reasons, as labelled). A rating "
+            "has none, one or several; they go when the member changes the rating's value.",
+        ),
+    ),
+    "comments": (
+        Column("comment_id", "integer", "The comment, as numbered by the bot."),
+        _ANSWER_ID,
+        _RATER,
+        Column(
+            "text",
+            "text",
+            "What the member wrote about the answer. Empty once the retention period deleted the text. Mentions "
+            "of members and roles read @member and @role.",
+        ),
+        Column(
+            "quotable",
+            "boolean",
+            "The member allowed anonymous quoting of their comments; quote only comments where this is true.",
+        ),
+        Column("created_at", "time", "When the comment was written."),
+    ),
+}
+
+_TYPES = {
+    "integer": "a whole number; empty in CSV, null in JSONL when missing",
+    "number": "a decimal number",
+    "text": "UTF-8 text; empty in CSV, null in JSONL when missing",
+    "boolean": "true or false",
+    "time": "ISO 8601 in UTC, milliseconds (2026-11-23T09:00:00.000Z)",
+}
+
+_INTRO = """# Codebook
+
+The period's research data, one row per answer, rating, reason tag and comment, each as CSV (UTF-8, RFC 4180,
+a header row) and as JSONL (one JSON object per line). Members appear only under pseudonyms. Only members who
+agreed to take part have ratings, reasons and comments here; answers are there whoever asked. A CSV text cell
+that starts with =, +, -, @, a tab or a carriage return has a ' put before it, so that spreadsheets show it as
+text rather than run it; the JSONL files hold every text exactly.
+
+Join the tables on answer_id; a rating's reasons on answer_id and rater_hash. digest.json holds the digest's
+numbers (see the report for what they mean).
+
+Types: """
+
+
+def render_markdown() -> str:
+    types = "; ".join(f"**{name}**: {meaning}" for name, meaning in _TYPES.items())
+    parts = [_INTRO + types + "."]
+    for table, columns in CODEBOOK.items():
+        parts.append(f"## {table}.csv / {table}.jsonl\n")
+        parts.append("| Column | Type | Meaning |\n|---|---|---|")
+        parts.extend(f"| `{c.name}` | {c.type} | {c.description} |" for c in columns)
+        parts.append("")
+    return "\n\n".join(parts[:1]) + "\n\n" + "\n".join(parts[1:])
+
+
+def render_csv() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["file", "column", "type", "description"])
+    for table, columns in CODEBOOK.items():
+        writer.writerows([table, c.name, c.type, c.description] for c in columns)
+    return out.getvalue()
+
+
+def write_codebook(directory: Path) -> list[Path]:
+    """codebook.md and codebook.csv in `directory`."""
+    markdown, table = directory / MARKDOWN_NAME, directory / CSV_NAME
+    markdown.write_text(render_markdown(), encoding="utf-8")
+    table.write_text(render_csv(), encoding="utf-8", newline="")
+    return [markdown, table]
