@@ -120,6 +120,12 @@ class Feedback(commands.Cog):
             if not delivered:  # the member was not asked: the cooldown starts only with a note they got
                 self._asked.cancel(key, now)
 
+    async def pending_value(self, guild_id: int, user_id: int, answer_id: int) -> int | None:
+        """The value of the member's latest rating reaction on the answer waiting for their choice, if any (see
+        `PendingValues`); in the member's turn, so a reaction of theirs being handled is counted."""
+        async with self._members.hold(user_id):
+            return self._pending.value((guild_id, user_id), answer_id, time.monotonic())
+
     @commands.Cog.listener()
     async def on_consent_chosen(
         self, guild_id: int, user_id: int, level: ConsentLevel, carried_answer_id: int | None

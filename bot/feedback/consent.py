@@ -180,6 +180,13 @@ class PendingReactions:
         answers = self._pending.pop(key, {})
         return {answer_id: value for answer_id, (value, when) in answers.items() if now - when < self.keep_for}
 
+    def value(self, key: tuple[int, int], answer_id: int, now: float) -> int | None:
+        """The value of `key`'s latest rating emoji on the answer, if one is waiting (it stays: see `take`)."""
+        entry = self._pending.get(key, {}).get(answer_id)
+        if entry is None or now - entry[1] >= self.keep_for:
+            return None
+        return entry[0]
+
     def drop(self, key: tuple[int, int]) -> None:
         self._pending.pop(key, None)
 

@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
 import discord
 
@@ -289,9 +289,18 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
             changed = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
             deletion.deleted = changed > 0
+        rating = pending_rating(self.pending)
+        newest: int | None = None
+        if rating is not None and rating[1] is RatingSource.REACTION and self.level is not ConsentLevel.DECLINED:
+            # The note carries the reaction as it was when the note was posted; the member may have added another
+            # rating emoji on that answer since (it waits for their choice with their other reactions: read it
+            # before the Feedback cog takes them below), or taken one back. Reading them takes a few requests:
+            # the click is answered first.
+            await interaction.response.defer()
+            newest = await newest_pending_value(interaction, self.answer_id)
         # The reactions the member added before choosing, on other answers than the one whose rating this button
         # carries (stored below), are stored now if they agreed, or forgotten (the Feedback cog keeps them).
-        carried = self.answer_id if pending_rating(self.pending) is not None else None
+        carried = self.answer_id if rating is not None else None
         bot.dispatch(CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, carried)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
@@ -301,16 +310,15 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             )
             return
         saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
-        rating = pending_rating(self.pending)
         if rating is not None:
             value, source, size = rating
             scale = scale_of_size(size) if size is not None else None
             answer = await answer_or_gone(interaction, self.answer_id)
             if source is RatingSource.REACTION:
-                # The note carries the reaction as it was when the note was posted; the member may have changed
-                # or taken it back since. Reading it again takes a few requests: the click is answered first.
-                await interaction.response.defer()
-                reacted = await current_reaction(interaction, answer, value, settings)
+                # What their reactions show now, the latest rating emoji they added on the answer counting as the
+                # newest, as live: ✅ (the note's) then 🤔, both still there, is a 🤔 rating.
+                noted = newest if newest is not None else value
+                reacted = await current_reaction(interaction, answer, noted, settings)
                 if reacted is None:
                     await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
                     return
@@ -326,6 +334,23 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             await send_comment_form(interaction, self.answer_id)
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
+
+
+@runtime_checkable
+class PendingValues(Protocol):
+    """What the Feedback cog (cogs/feedback.py), which keeps the rating reactions of members who have not chosen
+    yet, tells the consent button about them."""
+
+    async def pending_value(self, guild_id: int, user_id: int, answer_id: int) -> int | None: ...
+
+
+async def newest_pending_value(interaction: discord.Interaction, answer_id: int) -> int | None:
+    """The value of the clicking member's latest rating reaction on the answer, waiting for their choice; None when
+    none waits (after a restart, say) or the Feedback cog is not loaded."""
+    cog: object = client(interaction).get_cog("Feedback")
+    if interaction.guild_id is None or not isinstance(cog, PendingValues):
+        return None
+    return await cog.pending_value(interaction.guild_id, interaction.user.id, answer_id)
 
 
 NO_REACTION_NOW = (

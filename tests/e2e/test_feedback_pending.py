@@ -155,3 +155,27 @@ async def test_the_reactions_of_a_member_who_never_chooses_are_forgotten_without
         loop.restart()
         await eventually(lambda: len(pending) == 0, what="budi's expired reaction forgotten")
     assert not loop.is_running(), "stopped with the cog"
+
+
+async def test_agreeing_through_the_note_stores_the_newest_rating_reaction_on_its_answer(world, run_bot, monkeypatch):
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(2)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+        note = await reaction_note(world, answers[0], budi, "✅")  # the note carries ✅
+        # During the note's cooldown budi adds 🤔 to the same answer, keeping ✅: live, 🤔 would be the rating.
+        # On the second answer, 🤔 added after ✅ is taken back: ✅ is the rating again.
+        await world.standin.add_reaction(world.channel_id, answers[0].id, budi, "🤔")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "🤔")
+        await world.standin.remove_reaction(world.channel_id, answers[1].id, budi, "🤔")
+        await eventually(lambda: len(handled) == 5, what="budi's reactions handled")
+        assert rows(world, "SELECT * FROM ratings") == []
+
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        chosen = await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        thanks = await world.standin.wait_for_followup(chosen.id)
+        assert "you rated this answer **Partly fits**" in thanks.content, "the rating stored, not the note's"
+        expected = [(ids[0], 2, "reaction"), (ids[1], 3, "reaction")]
+        await eventually(lambda: ratings_of(world, budi) == expected, what="budi's ratings stored")

@@ -76,3 +76,14 @@ def test_noting_forgets_the_members_own_expired_reactions_and_prunes_the_others_
     assert (1, 2) in pending._pending, "the others wait for the next prune, an hour after the last"
     pending.note((1, 3), answer_id=1, value=1, now=3600)  # an hour since the last prune: member 2 goes
     assert set(pending._pending) == {(1, 1), (1, 3)}
+
+
+def test_the_value_waiting_for_an_answer_is_read_without_taking_it():
+    pending = PendingReactions(keep_for=600)
+    pending.note((1, 42), answer_id=7, value=3, now=0)
+    pending.note((1, 42), answer_id=7, value=2, now=100)  # the latest rating emoji on the answer
+    assert pending.value((1, 42), 7, now=200) == 2
+    assert pending.value((1, 42), 8, now=200) is None
+    assert pending.value((1, 43), 7, now=200) is None
+    assert pending.value((1, 42), 7, now=700) is None, "expired"
+    assert pending.take((1, 42), now=200) == {7: 2}, "still there to take"
