@@ -236,7 +236,8 @@ async def store_pending_reactions(
     before choosing (`pending`: answer -> the value noted then, see `PendingReactions`); how many were stored.
 
     Each answer's reactions are read again, as for the reaction the consent note names: the member may have
-    changed or taken them back since. When they cannot be read, the noted value is stored, as there."""
+    changed or taken them back since. An answer whose message (or channel) is gone stores nothing: its reactions
+    went with it. When they cannot be read for another reason, the noted value is stored, as there."""
     stored = 0
     settings = await storage.guild_settings(guild_id)
     value_of = scale_named(settings.rating_scale).value_of
@@ -246,7 +247,13 @@ async def store_pending_reactions(
             continue  # deleted meanwhile
         try:
             value = shown_rating(noted, await member_rating_reactions(client, storage, answer, user_id, value_of))
+        except discord.NotFound:
+            # Deleted since the member reacted (a pending reaction can be a day old): no reaction is left to store.
+            log.info("answer %d: its message is gone, so the member's reaction on it is not stored", answer_id)
+            continue
         except discord.HTTPException as error:
+            # Forbidden (the bot may no longer read that channel), or Discord failing after discord.py's retries:
+            # the reaction was there when the member added it and nothing says it went, so it is kept as noted.
             log.warning("answer %d: could not read the member's reactions again: %s", answer_id, error)
             value = noted
         if value is None:

@@ -179,3 +179,24 @@ async def test_agreeing_through_the_note_stores_the_newest_rating_reaction_on_it
         assert "you rated this answer **Partly fits**" in thanks.content, "the rating stored, not the note's"
         expected = [(ids[0], 2, "reaction"), (ids[1], 3, "reaction")]
         await eventually(lambda: ratings_of(world, budi) == expected, what="budi's ratings stored")
+
+
+async def test_a_reaction_on_an_answer_deleted_before_the_member_agrees_is_not_stored(world, run_bot, monkeypatch):
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(3)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+        note = await reaction_note(world, answers[0], budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
+        await eventually(lambda: len(handled) == 3, what="budi's reactions handled")
+        # The second answer's message is deleted (its reactions with it) while budi's reaction waits: Discord
+        # answers 404 when it is read again, and there is no reaction left to store.
+        await world.standin.delete_message(world.channel_id, answers[1].id)
+
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        expected = [(ids[0], 1, "reaction"), (ids[2], 2, "reaction")]
+        # Stored in the order budi reacted: once the third answer's is, the second's was passed over.
+        await eventually(lambda: ratings_of(world, budi) == expected, what="budi's remaining reactions stored")
