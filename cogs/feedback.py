@@ -24,6 +24,7 @@ from bot.storage import AnswerRecord, CommentSource, ConsentLevel
 log = logging.getLogger(__name__)
 
 ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked about consent again
+NOTE_RETRY_AFTER = 60.0  # seconds before a note Discord refused (no Send Messages there, say) is tried again
 PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
 REACTION_CONCURRENCY = 8
 PENDING_FOR = 24 * 3600.0  # how long the reactions of a member who has not chosen wait for their choice
@@ -33,7 +34,7 @@ PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this oft
 class Feedback(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
-        self._asked = AskCooldown(ASK_AGAIN_AFTER)
+        self._asked = AskCooldown(ASK_AGAIN_AFTER, retry_after=NOTE_RETRY_AFTER)
         # Every rating reaction of a member who has not chosen (not only the one the note names) waits for them.
         self._pending = PendingReactions(PENDING_FOR, prune_every=PRUNE_PENDING_EVERY)
         # A burst of reactions is handled a few at a time, so ratings commit in arrival order instead of every
@@ -117,8 +118,10 @@ class Feedback(commands.Cog):
         except discord.HTTPException as error:
             log.warning("could not ask member for consent in channel %d: %s", event.channel_id, error)
         finally:
-            if not delivered:  # the member was not asked: the cooldown starts only with a note they got
-                self._asked.cancel(key, now)
+            # The member was not asked, so the full cooldown starts only with a note they got; but Discord counts
+            # refused requests, so their next reactions try again only after a short delay, not at every one.
+            if not delivered:
+                self._asked.failed(key, now)
 
     async def pending_value(self, guild_id: int, user_id: int, answer_id: int) -> int | None:
         """The value of the member's latest rating reaction on the answer waiting for their choice, if any (see

@@ -97,33 +97,37 @@ def notice_changed(before: GuildSettings, after: GuildSettings) -> bool:
 
 class AskCooldown:
     """When to ask a member about consent again after they reacted without having chosen: not more often than
-    every `interval` seconds per (server, member). Entries older than that are dropped as the table grows, so a
-    bot running for months keeps only the members asked recently."""
+    every `interval` seconds per (server, member), and `retry_after` seconds after a note Discord refused (a
+    channel the bot cannot post in would otherwise cost a failing request at each of their reactions). Entries
+    past their time are dropped as the table grows, so a bot running for months keeps only the members asked
+    recently."""
 
-    def __init__(self, interval: float, prune_at: int = 10_000) -> None:
+    def __init__(self, interval: float, retry_after: float = 60.0, prune_at: int = 10_000) -> None:
         self.interval = interval
+        self.retry_after = retry_after
         self._prune_at = prune_at
-        self._asked: dict[tuple[int, int], float] = {}  # (server, member) -> when they were last asked
+        self._next: dict[tuple[int, int], float] = {}  # (server, member) -> when they may be asked again
 
     def should_ask(self, key: tuple[int, int], now: float) -> bool:
-        """True (and remembered) when `key` was not asked within the interval before `now`. Remembered at once, so
-        that reactions handled while the note is being sent do not send another; `cancel` if it is not delivered."""
-        last = self._asked.get(key)
-        if last is not None and now - last < self.interval:
+        """True (and remembered) when `key` may be asked at `now`. Remembered at once, so that reactions handled
+        while the note is being sent do not send another; `failed` if it is not delivered."""
+        due = self._next.get(key)
+        if due is not None and now < due:
             return False
-        if len(self._asked) >= self._prune_at:
-            self._asked = {other: when for other, when in self._asked.items() if now - when < self.interval}
-        self._asked[key] = now
+        if len(self._next) >= self._prune_at:
+            self._next = {other: when for other, when in self._next.items() if now < when}
+        self._next[key] = now + self.interval
         return True
 
-    def cancel(self, key: tuple[int, int], asked_at: float) -> None:
+    def failed(self, key: tuple[int, int], asked_at: float) -> None:
         """The ask `should_ask` allowed at `asked_at` never reached the member (Discord refused the note): they may
-        be asked again at their next reaction, instead of going unasked for the whole interval."""
-        if self._asked.get(key) == asked_at:
-            del self._asked[key]
+        be asked again at a reaction `retry_after` seconds later, instead of going unasked for the whole interval.
+        A newer ask is left alone."""
+        if self._next.get(key) == asked_at + self.interval:
+            self._next[key] = asked_at + self.retry_after
 
     def __len__(self) -> int:
-        return len(self._asked)
+        return len(self._next)
 
 
 class PendingReactions:

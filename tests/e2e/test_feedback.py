@@ -188,20 +188,32 @@ async def test_reaction_without_consent_prompts_in_channel_pinging_only_the_memb
         assert len([m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]) == 1
 
 
-async def test_a_consent_note_discord_refused_leaves_the_member_to_be_asked_at_their_next_reaction(
-    world, run_bot, caplog
+async def test_a_consent_note_discord_refused_is_tried_again_at_a_reaction_after_a_short_delay(
+    world, run_bot, monkeypatch, caplog
 ):
-    async with run_bot():
+    budi, retry_after = world.member_id, 0.5
+    async with run_bot() as bot:
         answer = await ask(world)
+        bot.get_cog("Feedback")._asked.retry_after = retry_after  # a minute in production
+        handled = handled_reactions(monkeypatch)
+        first = len(world.standin.requests)
         caplog.set_level("WARNING", logger="cogs.feedback")
         world.standin.fail_next("POST", rf"^/channels/{world.channel_id}/messages$", status=403)
-        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
         await eventually(lambda: "could not ask member for consent" in caplog.text, what="the note refused")
+        # At once, another reaction does not try again: Discord counts refused requests.
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: len(handled) == 2, what="the second reaction handled")
         assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
-        # The member was never asked, so the cooldown did not start: the next reaction brings the note.
-        await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "✅")
+        # The member was never asked, so the full cooldown did not start: a reaction after the delay brings the note.
+        await asyncio.sleep(retry_after)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
         note = await world.standin.wait_for_message(world.channel_id, lambda m: "thanks for rating" in m.content)
-        assert button(note, "cb:ask:").endswith(f":3:{world.member_id}")
+        assert button(note, "cb:ask:").endswith(f":2:{budi}")
+        notes = [
+            r for r in world.standin.requests[first:] if r.matches("POST", rf"^/channels/{world.channel_id}/messages$")
+        ]
+        assert [r.fault for r in notes] == [True, False], "one refused note, then the one delivered"
         assert rows(world, "SELECT * FROM ratings") == []
 
 

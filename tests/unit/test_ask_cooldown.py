@@ -36,11 +36,13 @@ def test_entries_still_within_the_interval_survive_pruning():
     assert not cooldown.should_ask((1, 3), now=1000)
 
 
-def test_an_ask_that_was_not_delivered_is_cancelled_and_the_member_asked_at_the_next_reaction():
-    cooldown = AskCooldown(600)
+def test_an_ask_that_was_not_delivered_is_tried_again_after_a_short_delay_not_the_whole_interval():
+    cooldown = AskCooldown(600, retry_after=60)
     assert cooldown.should_ask((1, 42), now=1000)
     assert not cooldown.should_ask((1, 42), now=1001), "not twice while the first note is being sent"
-    cooldown.cancel((1, 42), asked_at=1000)  # Discord refused the note
-    assert cooldown.should_ask((1, 42), now=1002)
-    cooldown.cancel((1, 42), asked_at=1000)  # a late cancel of the older ask leaves the newer one alone
-    assert not cooldown.should_ask((1, 42), now=1003)
+    cooldown.failed((1, 42), asked_at=1000)  # Discord refused the note
+    assert not cooldown.should_ask((1, 42), now=1059), "not again at every reaction where notes are refused"
+    assert cooldown.should_ask((1, 42), now=1060)
+    cooldown.failed((1, 42), asked_at=1000)  # a late report on the older ask leaves the newer one alone
+    assert not cooldown.should_ask((1, 42), now=1659)
+    assert cooldown.should_ask((1, 42), now=1660)
