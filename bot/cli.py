@@ -1,5 +1,5 @@
-"""The `culturebot` command line: `run`, `migrate`, `sandbox`, `scope validate`, `digest`; every failure is one line on
-stderr."""
+"""The `culturebot` command line: `run`, `migrate`, `backup`, `sandbox`, `scope validate`, `digest`; every failure is
+one line on stderr."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_sandbox_arguments(sandbox)
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
+    backup = commands.add_parser(
+        "backup", help="copy the database, consistently even while the bot runs, to a new file"
+    )
+    backup.add_argument("--out", type=Path, required=True, help="the backup file to write (must not exist yet)")
+    backup.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
     scope = commands.add_parser("scope", help="work with cultural scope files")
     scope_commands = scope.add_subparsers(dest="scope_command", metavar="SCOPE_COMMAND", required=True)
     validate = scope_commands.add_parser("validate", help="check scope files and report every problem")
@@ -94,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = load_settings(**({"database_path": args.db} if args.db else {}))
             setup_logging(settings.log_level)
             print(asyncio.run(migrate(settings)))
+        elif args.command == "backup":
+            settings = load_settings(**({"database_path": args.db} if args.db else {}))
+            print(backup(settings, args.out, from_option=args.db is not None))
         elif args.command == "scope":
             valid, report = validate_paths(args.paths)
             print(report)
@@ -130,6 +138,39 @@ async def migrate(settings: Settings) -> str:
         return f"{settings.database_path}: up to date at schema version {version}"
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied)
     return f"{settings.database_path}: applied {names}; now at schema version {version}"
+
+
+def backup(settings: Settings, out: Path, *, from_option: bool) -> str:
+    """Back the database up to `out`; what was written, and where the pseudonymisation key is to back up too."""
+    from bot.storage.sqlite.backup import BackupError, SourceMissing, backup_database
+
+    try:
+        made = backup_database(settings.database_path, out)
+    except SourceMissing as error:
+        where = "check --db" if from_option else "run it where the bot runs, set CULTUREBOT_DATABASE_PATH or give --db"
+        raise CliError(f"{error}; {where}") from None
+    except BackupError as error:
+        raise CliError(str(error)) from None
+    key_file = settings.pseudonym_key_file.absolute()
+    if settings.pseudonym_key is not None:  # its value is never printed
+        key = "it is the value of CULTUREBOT_PSEUDONYM_KEY: keep a copy of that value"
+    elif key_file.is_file():
+        key = f"it is in the file {key_file}: copy that file"
+    else:
+        key = (
+            f"it would be in the file {key_file}, which is not there: find the key the bot uses "
+            "(CULTUREBOT_PSEUDONYM_KEY or CULTUREBOT_PSEUDONYM_KEY_FILE where it runs) and keep a copy of it"
+        )
+    return (
+        f"backed up {made.source} to {made.out}: {_size(made.size)}, schema version {made.schema_version}, "
+        "integrity ok\n"
+        f"The pseudonymisation key is not in the backup; {key} apart from the backup, "
+        "and restore it with the backup (without it the pseudonyms in the data match no member)."
+    )
+
+
+def _size(size: int) -> str:
+    return f"{size:,} bytes" if size < 1_000_000 else f"{size / 1_000_000:,.1f} MB"
 
 
 async def run_offline_digest(args: argparse.Namespace) -> str:
