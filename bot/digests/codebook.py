@@ -8,6 +8,7 @@ ratings' derived `fit`; a test keeps the two in step.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,7 @@ numbers (see the report for what they mean).
 Types: """
 
 
+@functools.cache  # the same for every digest: made once per process
 def render_markdown() -> str:
     types = "; ".join(f"**{name}**: {meaning}" for name, meaning in _TYPES.items())
     parts = [_INTRO + types + "."]
@@ -184,6 +186,7 @@ def render_markdown() -> str:
     return "\n\n".join(parts[:1]) + "\n\n" + "\n".join(parts[1:])
 
 
+@functools.cache
 def render_csv() -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
