@@ -189,6 +189,7 @@ def synthetic_rows(guild_id: int, start: datetime, size: Size, rng: np.random.Ge
                 setting=SETTINGS[int(settings[i])],
                 tokens_in=900,
                 tokens_out=400,
+                tokens_estimated=False,
                 ttft_ms=700,
                 total_ms=5200,
             )

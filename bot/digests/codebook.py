@@ -45,7 +45,8 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
         Column(
             "channel_id",
             "integer",
-            "The Discord channel the question was asked in (for a thread: the channel the thread belongs to).",
+            "The Discord channel the question was asked in (for a thread: the channel the thread belongs to; "
+            "answers in threads recorded before culturebot's migration 0009 carry the thread's own id).",
         ),
         Column("created_at", "time", "When the question was asked."),
         Column(
@@ -65,30 +66,47 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
             "outcome",
             "text",
             "How the answer ended: ok; incomplete (cut off: the length limit, the model stopped early, or a "
-            "shutdown; what was said is kept); failed (no answer: the model or Discord failed); refused (not "
-            "answered: the member's cooldown, the daily token budget, a channel not enabled, no declared scope, "
-            "or a restart).",
+            "shutdown; what was said is kept); failed (no answer: the model failed or wrote nothing to show, "
+            "Discord failed, or the bot could not prepare the question, e.g. an unreadable scope); refused (not "
+            "answered, and recorded with why: the member's cooldown, the daily token budget, a channel not "
+            "enabled, a question already waiting behind theirs, or a restart). Questions refused because the "
+            "server has no declared scope are not recorded.",
         ),
         Column(
             "scope_version",
             "integer",
             "The number of the server's declared scope version the answer was written under (1, 2, ...); empty "
-            "when the server had no declared scope.",
+            "when it was answered with no declared scope, and for questions refused or failed before the model "
+            "was asked.",
         ),
         Column(
             "language",
             "text",
-            "The language the bot detected in the question (a tag such as id, en, vi); empty when it was unsure.",
+            "The language the bot detected in the question and the member's earlier messages in the "
+            "conversation (a tag such as id, en, vi); empty when it was unsure, and for questions refused or "
+            "failed before the model was asked.",
         ),
         Column(
             "setting",
             "text",
-            "The setting the question named (such as workplace or funeral), as the bot's cue reader matched it; "
-            "empty when none was named, or once the asker asked to be forgotten.",
+            "The setting the member named (such as workplace or funeral) in the question or earlier in the "
+            "conversation, as the bot's cue reader matched it; empty when none was named, for questions refused "
+            "or failed before the model was asked, and once the asker asked to be forgotten.",
         ),
-        Column("tokens_in", "integer", "Tokens the model read (the prompt), as the model server reported; or empty."),
-        Column("tokens_out", "integer", "Tokens the model wrote; or empty."),
-        Column("ttft_ms", "integer", "Milliseconds from the request to the model's first token; or empty."),
+        Column("tokens_in", "integer", "Tokens the model read (the prompt); or empty. See tokens_estimated."),
+        Column("tokens_out", "integer", "Tokens the model wrote; or empty. See tokens_estimated."),
+        Column(
+            "tokens_estimated",
+            "boolean",
+            "true when the model server reported no token counts (some local servers do not) and the bot "
+            "estimated tokens_in and tokens_out from the texts' lengths; false when the server reported them.",
+        ),
+        Column(
+            "ttft_ms",
+            "integer",
+            "Milliseconds from the request to the first text shown to the member (after any reasoning the bot "
+            "held back, so later than the model's first token for reasoning models); or empty.",
+        ),
         Column("total_ms", "integer", "Milliseconds from the request to the answer's end; or empty."),
         Column(
             "arm",
@@ -114,8 +132,13 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
             "whether it fits.",
         ),
         Column("source", "text", "How it was given: reaction (an emoji under the answer) or button."),
-        Column("created_at", "time", "When the member first rated the answer."),
-        Column("updated_at", "time", "When they last changed the rating (equal to created_at if never)."),
+        Column(
+            "created_at",
+            "time",
+            "When the rating was stored: for a reaction given before the member agreed to take part, when they "
+            "agreed; a rating taken back and given again counts from the new one.",
+        ),
+        Column("updated_at", "time", "When the rating last changed (equal to created_at if never)."),
         Column(
             "fit",
             "number",

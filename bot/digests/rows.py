@@ -27,6 +27,7 @@ class AnswerRow:
     setting: str | None  # from the answer's cues (e.g. "funeral", "workplace")
     tokens_in: int | None
     tokens_out: int | None
+    tokens_estimated: bool  # the model server reported no usage: the bot estimated tokens_in and tokens_out
     ttft_ms: int | None
     total_ms: int | None
     # "<comparison id>:<arm>" ("3:alternative") when answered in a randomized comparison of scope versions

@@ -8,7 +8,7 @@ from bot.digests.service import bundle
 
 
 def rows() -> DigestRows:
-    answer = AnswerRow(1, 10, "2026-11-20T10:00:00.000Z", "asker", "q", "a", "ok", 1, "en", None, 5, 5, 10, 20)
+    answer = AnswerRow(1, 10, "2026-11-20T10:00:00.000Z", "asker", "q", "a", "ok", 1, "en", None, 5, 5, False, 10, 20)
     rating = RatingRow(1, "rater", 3, 3, False, "button", "2026-11-20T10:05:00.000Z", "2026-11-20T10:05:00.000Z")
     return DigestRows(1, "Server", "2026-11-16T00:00:00.000Z", "2026-11-23T00:00:00.000Z", [answer], [rating])
 

@@ -61,6 +61,7 @@ def random_rows(seed: int) -> DigestRows:
             maybe(rng.choice(["funeral", "", t(6)])),
             maybe(rng.randint(0, 9999)),
             maybe(rng.randint(0, 9999)),
+            rng.random() < 0.5,
             maybe(700),
             maybe(rng.randint(0, 10**6)),
             maybe(rng.choice(["3:alternative", t(7)])),

@@ -73,6 +73,7 @@ def answer(
         setting=setting,
         tokens_in=100,
         tokens_out=200,
+        tokens_estimated=False,
         ttft_ms=300,
         total_ms=900,
     )

@@ -119,7 +119,10 @@ async def stored_server(db: Path, guild_id: int = GUILD) -> SqliteStorage:
                 cues={"source": "rules", "language": ["en", "id", None][index % 3], "setting": "workplace"},
             )
         )
-        await storage.finish_answer(answer_id, AnswerResult(f"It depends ({index}).", Outcome.OK, tokens_in=10))
+        await storage.finish_answer(
+            answer_id,
+            AnswerResult(f"It depends ({index}).", Outcome.OK, tokens_in=10, tokens_estimated=index % 2 == 0),
+        )
         for rater in range(1 + index % 4):
             value = 1 + (index + rater) % 3
             await storage.put_rating(Rating(answer_id, f"rater-{rater}", value, 3, rater == 0, RatingSource.BUTTON))
@@ -169,6 +172,9 @@ async def test_read_digest_periods_reads_what_the_storage_method_does(tmp_path: 
         assert {answer.language for answer in current.answers} == {"en", "id", None}
         assert current.declined == 1 and current.guild_name == "Kopi Talk"
         assert all(isinstance(rating.is_asker, bool) for rating in current.ratings)
+        # Token counts the bot estimated (the model server reported none) are marked, as booleans.
+        assert [answer.tokens_estimated for answer in current.answers] == [index % 2 == 0 for index in range(12)]
+        assert {type(answer.tokens_estimated) for answer in current.answers} == {bool}
         # The earlier period, only compared with: its answers come without their texts, and with the feedback
         # they received up to this period's end.
         expected = await storage.digest_rows(GUILD, previous_start, start, feedback_before=end)

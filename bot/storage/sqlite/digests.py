@@ -169,7 +169,8 @@ def _digest_queries(
             "SELECT a.answer_id, coalesce(a.thread_parent_id, a.channel_id), a.created_at, a.asker_hash, "
             f"{answer_texts}, a.outcome, v.number, "
             "json_extract(a.cues, '$.language'), json_extract(a.cues, '$.setting'), "
-            "a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm FROM answers a "
+            "a.tokens_in, a.tokens_out, a.tokens_estimated, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm "
+            "FROM answers a "
             "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
             # Through the ids rather than the time index: rows come in id order, with no sort of long texts.
             f"WHERE a.{_IN_PERIOD} AND a.outcome != 'streaming' ORDER BY a.answer_id",
@@ -245,9 +246,27 @@ def _digest_rows(
             version,
             _cue(lang),
             _cue(setting),
-            *usage,
+            tokens_in,
+            tokens_out,
+            _FLAGS[estimated],
+            *timing_and_arm,
         )
-        for answer_id, channel, created, asker, question, text, outcome, version, lang, setting, *usage in answers
+        for (
+            answer_id,
+            channel,
+            created,
+            asker,
+            question,
+            text,
+            outcome,
+            version,
+            lang,
+            setting,
+            tokens_in,
+            tokens_out,
+            estimated,
+            *timing_and_arm,
+        ) in answers
     ]
     rating_rows = [
         RatingRow(
