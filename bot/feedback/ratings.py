@@ -114,10 +114,12 @@ async def _remove_reaction(
     still_reacting: Callable[[AnswerRecord, Callable[[str], int | None]], Awaitable[set[int]]] | None,
 ) -> tuple[RatingChange, AnswerRecord | None, int | None]:
     """A rating emoji taken back (see `apply_reaction`). Discord is asked only when the emoji was the current
-    rating: taking back an older, replaced reaction, or one never stored, cannot change anything."""
+    rating: taking back an older, replaced reaction, or one never stored, cannot change anything. Nor can taking
+    back a reaction under a rating given with a button: a reaction stores its own source, so the click came after
+    it (the reaction catch-up leaves button ratings alone too)."""
     rater = pseudonyms.member(user_id)
     current = await storage.rating(answer.answer_id, rater)
-    if current is None or current.value != value:
+    if current is None or current.value != value or current.source is RatingSource.BUTTON:
         return RatingChange.IGNORED, answer, value
     remaining = (
         set() if still_reacting is None else await still_reacting(answer, scale_named(settings.rating_scale).value_of)
