@@ -140,7 +140,11 @@ def _copy(source: Path, partial: Path) -> int:
                     "damaged, so no backup was written: check it with `sqlite3 FILE 'PRAGMA integrity_check'`"
                 )
     except sqlite3.Error as error:
-        raise BackupError(f"could not back up {source}: {error}") from None
+        # Reading a WAL database takes its -shm file, which SQLite creates beside it when the bot is not running.
+        raise BackupError(
+            f"could not back up {source}: {error}; run the backup as the bot's user (who can read the database "
+            "and write in its folder)"
+        ) from None
     try:
         with partial.open("rb") as file:
             os.fsync(file.fileno())
