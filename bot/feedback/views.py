@@ -318,7 +318,13 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
                 # What their reactions show now, the latest rating emoji they added on the answer counting as the
                 # newest, as live: ✅ (the note's) then 🤔, both still there, is a 🤔 rating.
                 noted = newest if newest is not None else value
-                reacted = await current_reaction(interaction, answer, noted, settings)
+                try:
+                    reacted = await current_reaction(interaction, answer, noted, settings)
+                except discord.NotFound:
+                    # Deleted since the member reacted (a moderator, say): the reaction went with the message.
+                    log.info("answer %d: its message is gone, and the member's reaction with it", answer.answer_id)
+                    await interaction.edit_original_response(content=saved + ANSWER_DELETED, view=None)
+                    return
                 if reacted is None:
                     await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
                     return
@@ -356,18 +362,23 @@ async def newest_pending_value(interaction: discord.Interaction, answer_id: int)
 NO_REACTION_NOW = (
     "You no longer have one rating reaction on that answer, so no rating was stored; react again to rate it."
 )
+ANSWER_DELETED = "That answer's message was deleted, and your reaction with it, so no rating was stored."
 
 
 async def current_reaction(
     interaction: discord.Interaction, answer: AnswerRecord, noted: int, settings: GuildSettings
 ) -> int | None:
     """The rating the member's reaction shows now: the noted one if it is still there, else their one other
-    rating reaction; None when they have none, or several. The noted one if the reactions cannot be read."""
+    rating reaction; None when they have none, or several. discord.NotFound when the answer's message (or its
+    channel) is gone, and the reaction with it; the noted one if the reactions cannot be read for another reason
+    (as `store_pending_reactions` does)."""
     bot = client(interaction)
     try:
         values = await member_rating_reactions(
             bot, bot.storage, answer, interaction.user.id, scale_named(settings.rating_scale).value_of
         )
+    except discord.NotFound:
+        raise
     except discord.HTTPException as error:
         log.warning("answer %d: could not read the member's reactions again: %s", answer.answer_id, error)
         return noted

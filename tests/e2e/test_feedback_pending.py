@@ -200,3 +200,24 @@ async def test_a_reaction_on_an_answer_deleted_before_the_member_agrees_is_not_s
         expected = [(ids[0], 1, "reaction"), (ids[2], 2, "reaction")]
         # Stored in the order budi reacted: once the third answer's is, the second's was passed over.
         await eventually(lambda: ratings_of(world, budi) == expected, what="budi's remaining reactions stored")
+
+
+async def test_agreeing_through_the_note_after_its_answer_was_deleted_stores_no_rating(world, run_bot):
+    budi = world.member_id
+    async with run_bot():
+        answer = await ask(world)
+        note = await reaction_note(world, answer, budi, "❌")
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        # A moderator deletes the answer's message, and budi's reaction with it, before budi agrees.
+        await world.standin.delete_message(world.channel_id, answer.id)
+        await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        summary = await eventually(
+            lambda: (m := world.standin.message(theirs.original.id)).content.startswith("Saved your choice") and m,
+            what="the choice saved",
+        )
+        assert rows(world, "SELECT * FROM ratings") == [], "no rating for a reaction that is gone"
+        assert rows(world, "SELECT level FROM consents") == [("ratings",)]
+        assert summary.content == (
+            "Saved your choice: **ratings only**. "
+            "That answer's message was deleted, and your reaction with it, so no rating was stored."
+        )
