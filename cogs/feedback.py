@@ -14,7 +14,7 @@ from discord.ext import commands, tasks
 from bot.errors import UserFacingError
 from bot.feedback.catch_up import member_rating_reactions, store_pending_reactions
 from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
-from bot.feedback.consent import AskCooldown, PendingReactions
+from bot.feedback.consent import PENDING_FOR, AskCooldown, PendingReactions
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, submit_comment_form
 from bot.locks import KeyedLocks
@@ -27,7 +27,6 @@ ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked a
 NOTE_RETRY_AFTER = 60.0  # seconds before a note Discord refused (no Send Messages there, say) is tried again
 PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
 REACTION_CONCURRENCY = 8
-PENDING_FOR = 24 * 3600.0  # how long the reactions of a member who has not chosen wait for their choice
 PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this often: none is held past both together
 
 

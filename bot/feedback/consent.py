@@ -130,6 +130,11 @@ class AskCooldown:
         return len(self._next)
 
 
+# How long the rating reactions of a member who has not chosen wait for their choice: in memory (PendingReactions),
+# and in the channel note's button (a note this old no longer passes its rating on: bot/feedback/views.py).
+PENDING_FOR = 24 * 3600.0
+
+
 class PendingReactions:
     """Rating reactions of members who had not chosen yet, held in memory (never written anywhere) until they do.
 
@@ -139,7 +144,8 @@ class PendingReactions:
     Expired entries, and members left with none, are dropped by `prune`: the Feedback cog runs it every hour, and
     `note` runs it too when `prune_every` seconds have passed since the last one (or as the table passes
     `prune_at` members), so nothing stays in memory much past `keep_for` even for a member who never chooses. A
-    restart loses them all (the reaction the consent note names travels in its button, and survives)."""
+    restart loses them all (the reaction the consent note names travels in its button, and survives, for
+    `PENDING_FOR` after the note was posted)."""
 
     def __init__(
         self, keep_for: float, per_member: int = 50, prune_at: int = 10_000, prune_every: float = 3600.0

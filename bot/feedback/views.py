@@ -11,16 +11,25 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Coroutine, Iterator
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
 import discord
+from discord.utils import utcnow
 
 from bot.answers.safety import NO_PINGS
 from bot.digests.deletion import deleting
 from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
 from bot.feedback.catch_up import member_rating_reactions, shown_rating
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
-from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state, consent_version, notice_text
+from bot.feedback.consent import (
+    CHOICE_LABELS,
+    PENDING_FOR,
+    ConsentState,
+    consent_state,
+    consent_version,
+    notice_text,
+)
 from bot.feedback.custom_ids import (
     ASK_TEMPLATE,
     COMMENT_PENDING,
@@ -53,6 +62,10 @@ NOTICE_CHANGED = (
 NOTE_FOR_SOMEONE_ELSE = (
     "That note was meant for another member, so nothing of theirs is recorded for you. "
     "If you want to take part yourself, read the notice and choose.\n\n"
+)
+NOTE_EXPIRED = (
+    "That note is more than a day old, so the rating of the reaction it was about is no longer kept: choosing here "
+    "stores no rating. To rate that answer, use its buttons or react to it again.\n\n"
 )
 
 # Dispatched once a member's choice is stored: (server id, member id, ConsentLevel, the answer id whose pending
@@ -389,8 +402,8 @@ class AskConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
     """Under the bot's short channel note after a reaction from a member who has not chosen yet.
 
     The note is public, so its id names the member who reacted: only they get the notice with their reaction's
-    rating pending. Anyone else (or anyone, on an old note that names nobody) gets the notice with nothing
-    pending, and can still choose for themselves.
+    rating pending, and only for `PENDING_FOR` after the note was posted (see `expired`). Anyone else (or anyone,
+    on an old note that names nobody) gets the notice with nothing pending, and can still choose for themselves.
     """
 
     def __init__(self, answer_id: int, value: int, member_id: int | None) -> None:
@@ -412,11 +425,23 @@ class AskConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
     @reported
     async def callback(self, interaction: discord.Interaction) -> None:
         if self.member_id is not None and interaction.user.id == self.member_id:
-            await send_consent_notice(interaction, self.answer_id, rating_pending(self.value, RatingSource.REACTION))
+            if expired(interaction.message):
+                await send_consent_notice(interaction, self.answer_id, NO_PENDING, prefix=NOTE_EXPIRED)
+            else:
+                pending = rating_pending(self.value, RatingSource.REACTION)
+                await send_consent_notice(interaction, self.answer_id, pending)
         elif self.member_id is not None:
             await send_consent_notice(interaction, self.answer_id, NO_PENDING, prefix=NOTE_FOR_SOMEONE_ELSE)
         else:
             await send_consent_notice(interaction, self.answer_id, NO_PENDING)
+
+
+def expired(note: discord.Message | None) -> bool:
+    """Whether a consent note was posted `PENDING_FOR` ago or more: the rating its button carries has then waited
+    as long as a pending reaction may, and is not passed on. A note deletes itself after a few minutes, but one
+    posted shortly before a restart stays in the channel, its button working, until someone deletes it. A note
+    whose age cannot be told counts as expired."""
+    return note is None or utcnow() - note.created_at >= timedelta(seconds=PENDING_FOR)
 
 
 class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"cb:reasons:(?P<answer>\d+)"):

@@ -7,11 +7,13 @@ notice whose retention or contact changed, and the public note after a reaction 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import sqlite3
 
 import discord
 import pytest
 
+from bot.feedback import views
 from bot.feedback.views import NO_REACTION_NOW, NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
 from bot.pseudonyms import Pseudonymizer
 from cogs.privacy import PRIVACY_CONSENT_SUFFIX
@@ -275,6 +277,35 @@ async def test_agreeing_from_a_note_stores_the_reaction_as_it_is_now(world, run_
         assert rows(world, "SELECT rater_hash FROM ratings") == [(member_hash(world.member_id),)]
 
 
+async def test_a_note_a_day_old_no_longer_carries_its_rating(world, run_bot, monkeypatch):
+    budi = world.member_id
+    async with run_bot():
+        answer = await ask(world)
+        note = await reaction_note(world, answer, budi, "❌")
+    # The bot restarted before the note deleted itself: it stays in the channel, its rating in its button's id.
+    assert not world.standin.message(note.id).deleted
+    assert button(note, "cb:ask:") == f"cb:ask:{answer_id_of(answer)}:1:{budi}"
+    # A day later, budi (whose ❌ is still on the answer) clicks it.
+    later = discord.utils.utcnow() + datetime.timedelta(days=1)
+    monkeypatch.setattr(views, "utcnow", lambda: later, raising=False)
+    async with run_bot():
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        # The notice, to choose as anyone may, with no rating pending; budi is told why.
+        assert all(":-:" in c for c in custom_ids(theirs.original)), "the note's rating is not carried on"
+        assert theirs.response_data["content"].startswith(getattr(views, "NOTE_EXPIRED", "(none)"))
+        assert NOTICE_HEADING in theirs.response_data["content"]
+        chose = await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        assert chose.response_data["content"].startswith("Saved your choice: **ratings only**.")
+        assert rows(world, "SELECT level FROM consents") == [("ratings",)]
+        assert rows(world, "SELECT * FROM ratings") == []
+
+        # A note less than a day old still carries its rating.
+        monkeypatch.setattr(views, "utcnow", lambda: later - datetime.timedelta(minutes=2), raising=False)
+        fresh = await reaction_note(world, answer, world.asker_id, "🤔")
+        theirs = await click(world, fresh, world.asker_id, button(fresh, "cb:ask:"))
+        assert all(":e2:" in c for c in custom_ids(theirs.original))
+
+
 async def test_old_note_naming_nobody_stores_no_rating(world, run_bot):
     async with run_bot() as bot:
         answer = await ask(world)
@@ -376,7 +407,8 @@ async def test_a_long_note_stored_before_the_limit_still_lets_members_choose(wor
 def test_every_preface_of_the_notice_fits_the_room_kept_for_it():
     from bot.feedback.consent import MAX_PREFACE
 
-    assert max(len(NOTICE_CHANGED), len(NOTE_FOR_SOMEONE_ELSE), len(PRIVACY_CONSENT_SUFFIX)) <= MAX_PREFACE
+    prefaces = (NOTICE_CHANGED, NOTE_FOR_SOMEONE_ELSE, views.NOTE_EXPIRED, PRIVACY_CONSENT_SUFFIX)
+    assert max(len(preface) for preface in prefaces) <= MAX_PREFACE
 
 
 # 4. Rating buttons mean what they showed, whatever the server's scale is now
