@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import discord
 from discord.ext import commands, tasks
@@ -122,11 +123,14 @@ class Feedback(commands.Cog):
             if not delivered:
                 self._asked.failed(key, now)
 
-    async def pending_value(self, guild_id: int, user_id: int, answer_id: int) -> int | None:
-        """The value of the member's latest rating reaction on the answer waiting for their choice, if any (see
-        `PendingValues`); in the member's turn, so a reaction of theirs being handled is counted."""
+    @contextlib.asynccontextmanager
+    async def pending_turn(self, guild_id: int, user_id: int, answer_id: int) -> AsyncIterator[int | None]:
+        """The member's turn, for the block (see `PendingValues`), with the value of their latest rating reaction
+        on the answer waiting for their choice, if any: a reaction of theirs being handled is counted, and those
+        that come later are handled after the block (in which the consent button stores the member's choice and
+        that rating)."""
         async with self._members.hold(user_id):
-            return self._pending.value((guild_id, user_id), answer_id, time.monotonic())
+            yield self._pending.value((guild_id, user_id), answer_id, time.monotonic())
 
     @commands.Cog.listener()
     async def on_consent_chosen(

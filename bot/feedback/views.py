@@ -7,10 +7,11 @@ A confirmation is sent only after the database committed what it confirms.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
@@ -295,26 +296,11 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             pending = self.pending if self.version is not None else NO_PENDING
             await send_consent_notice(interaction, self.answer_id, pending, prefix=NOTICE_CHANGED)
             return
-        rater = bot.pseudonyms.member(interaction.user.id)
-        # The version shown, not the one current at the click: for an agreement the two are equal (checked
-        # above); a refusal from an old, unversioned notice is recorded under the current version.
-        # Choosing less deletes comments (or ratings, or quotability): digests must not carry them either.
-        async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
-            changed = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
-            deletion.deleted = changed > 0
         rating = pending_rating(self.pending)
-        newest: int | None = None
         if rating is not None and rating[1] is RatingSource.REACTION and self.level is not ConsentLevel.DECLINED:
-            # The note carries the reaction as it was when the note was posted; the member may have added another
-            # rating emoji on that answer since (it waits for their choice with their other reactions: read it
-            # before the Feedback cog takes them below), or taken one back. Reading them takes a few requests:
-            # the click is answered first.
-            await interaction.response.defer()
-            newest = await newest_pending_value(interaction, self.answer_id)
-        # The reactions the member added before choosing, on other answers than the one whose rating this button
-        # carries (stored below), are stored now if they agreed, or forgotten (the Feedback cog keeps them).
-        carried = self.answer_id if rating is not None else None
-        bot.dispatch(CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, carried)
+            await self._agree_with_reaction(interaction, settings, rating[0], rating[2])
+            return
+        await self._store_choice(interaction, current)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: nothing you give will be stored, and I won't ask again. "
@@ -327,26 +313,8 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             value, source, size = rating
             scale = scale_of_size(size) if size is not None else None
             answer = await answer_or_gone(interaction, self.answer_id)
-            if source is RatingSource.REACTION:
-                # What their reactions show now, the latest rating emoji they added on the answer counting as the
-                # newest, as live: ✅ (the note's) then 🤔, both still there, is a 🤔 rating.
-                noted = newest if newest is not None else value
-                try:
-                    reacted = await current_reaction(interaction, answer, noted, settings)
-                except discord.NotFound:
-                    # Deleted since the member reacted (a moderator, say): the reaction went with the message.
-                    log.info("answer %d: its message is gone, and the member's reaction with it", answer.answer_id)
-                    await interaction.edit_original_response(content=saved + ANSWER_DELETED, view=None)
-                    return
-                if reacted is None:
-                    await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
-                    return
-                value = reacted
             change = await rate_by_button(interaction, answer, value, source, scale)
-            if interaction.response.is_done():
-                await interaction.edit_original_response(content=saved.strip(), view=None)
-            else:
-                await interaction.response.edit_message(content=saved.strip(), view=None)
+            await interaction.response.edit_message(content=saved.strip(), view=None)
             if change is RatingChange.STORED:
                 await thank_for_rating(interaction, answer, value, settings, scale=scale)
         elif self.pending == COMMENT_PENDING and self.level.allows_comments:
@@ -354,22 +322,82 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
 
+    async def _store_choice(self, interaction: discord.Interaction, current: str) -> None:
+        """Store the member's choice, then have the reactions they added before choosing stored or forgotten."""
+        bot = client(interaction)
+        assert interaction.guild_id is not None
+        rater = bot.pseudonyms.member(interaction.user.id)
+        # The version shown, not the one current at the click: for an agreement the two are equal (checked
+        # above); a refusal from an old, unversioned notice is recorded under the current version.
+        # Choosing less deletes comments (or ratings, or quotability): digests must not carry them either.
+        async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
+            changed = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
+            deletion.deleted = changed > 0
+        # The reactions the member added before choosing, on other answers than the one whose rating this button
+        # carries (the button stores that one), are stored now if they agreed, or forgotten (the Feedback cog
+        # keeps them, and does this in the member's turn, after the consent button's).
+        carried = self.answer_id if pending_rating(self.pending) is not None else None
+        bot.dispatch(CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, carried)
+
+    async def _agree_with_reaction(
+        self, interaction: discord.Interaction, settings: GuildSettings, value: int, size: int | None
+    ) -> None:
+        """An agreement on the notice opened from the note after a reaction: store the choice, then the rating the
+        member's reactions on the answer show now.
+
+        Both in the member's turn (`member_turn`), so that no reaction of theirs is handled in between: one handled
+        after the choice was stored would be stored live, never noted as waiting, and then overwritten here by the
+        older rating that was."""
+        # Reading their reactions takes a few requests: the click is answered first.
+        await interaction.response.defer()
+        saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
+        scale = scale_of_size(size) if size is not None else None
+        async with member_turn(interaction, self.answer_id) as newest:
+            await self._store_choice(interaction, consent_version(settings))
+            answer = await answer_or_gone(interaction, self.answer_id)
+            # The note carries the reaction as it was when the note was posted; the member may have added another
+            # rating emoji on that answer since (`newest`, waiting for their choice with their other reactions), or
+            # taken one back. What their reactions show now, the latest rating emoji they added on the answer
+            # counting as the newest, as live: ✅ (the note's) then 🤔, both still there, is a 🤔 rating.
+            noted = newest if newest is not None else value
+            try:
+                reacted = await current_reaction(interaction, answer, noted, settings)
+            except discord.NotFound:
+                # Deleted since the member reacted (a moderator, say): the reaction went with the message.
+                log.info("answer %d: its message is gone, and the member's reaction with it", answer.answer_id)
+                await interaction.edit_original_response(content=saved + ANSWER_DELETED, view=None)
+                return
+            if reacted is None:
+                await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
+                return
+            change = await rate_by_button(interaction, answer, reacted, RatingSource.REACTION, scale)
+        await interaction.edit_original_response(content=saved.strip(), view=None)
+        if change is RatingChange.STORED:
+            await thank_for_rating(interaction, answer, reacted, settings, scale=scale)
+
 
 @runtime_checkable
 class PendingValues(Protocol):
-    """What the Feedback cog (cogs/feedback.py), which keeps the rating reactions of members who have not chosen
-    yet, tells the consent button about them."""
+    """What the Feedback cog (cogs/feedback.py), which handles reactions one member at a time and keeps the rating
+    reactions of members who have not chosen yet, offers the consent button."""
 
-    async def pending_value(self, guild_id: int, user_id: int, answer_id: int) -> int | None: ...
+    def pending_turn(
+        self, guild_id: int, user_id: int, answer_id: int
+    ) -> contextlib.AbstractAsyncContextManager[int | None]: ...
 
 
-async def newest_pending_value(interaction: discord.Interaction, answer_id: int) -> int | None:
-    """The value of the clicking member's latest rating reaction on the answer, waiting for their choice; None when
-    none waits (after a restart, say) or the Feedback cog is not loaded."""
+@contextlib.asynccontextmanager
+async def member_turn(interaction: discord.Interaction, answer_id: int) -> AsyncIterator[int | None]:
+    """The clicking member's turn in the Feedback cog: their reactions being handled finish first, and those that
+    come later wait until the block ends. It yields the value of their latest rating reaction on the answer,
+    waiting for their choice; None when none waits (after a restart, say), or the Feedback cog is not loaded
+    (then no turn is taken: no reactions are handled either)."""
     cog: object = client(interaction).get_cog("Feedback")
     if interaction.guild_id is None or not isinstance(cog, PendingValues):
-        return None
-    return await cog.pending_value(interaction.guild_id, interaction.user.id, answer_id)
+        yield None
+        return
+    async with cog.pending_turn(interaction.guild_id, interaction.user.id, answer_id) as newest:
+        yield newest
 
 
 NO_REACTION_NOW = (

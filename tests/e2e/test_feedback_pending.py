@@ -7,6 +7,8 @@ stored as the reactions show them once the member agrees, whichever notice they 
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.feedback.ratings import RatingChange
 from bot.pseudonyms import Pseudonymizer
 from tests.e2e.test_consent_integrity import answer_id_of, choice, reaction_note
@@ -221,3 +223,48 @@ async def test_agreeing_through_the_note_after_its_answer_was_deleted_stores_no_
             "Saved your choice: **ratings only**. "
             "That answer's message was deleted, and your reaction with it, so no rating was stored."
         )
+
+
+async def test_a_reaction_while_the_note_s_agreement_is_stored_is_not_overwritten_by_the_older_one(
+    world, run_bot, monkeypatch
+):
+    budi = world.member_id
+    async with run_bot() as bot:
+        answer = await ask(world)
+        note = await reaction_note(world, answer, budi, "❌")
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        handled = handled_reactions(monkeypatch)
+        # Who asked for a member's turn in the Feedback cog (the consent button, a reaction), in order.
+        members, arrivals = bot.get_cog("Feedback")._members, []
+        hold = members.hold
+
+        def counted_hold(key):
+            arrivals.append(key)
+            return hold(key)
+
+        monkeypatch.setattr(members, "hold", counted_hold)
+        # Storing budi's choice stops once it is committed, until the test lets it go on.
+        committed, go_on = asyncio.Event(), asyncio.Event()
+        set_consent = bot.storage.set_consent
+
+        async def set_consent_then_wait(*args, **kwargs):
+            changed = await set_consent(*args, **kwargs)
+            committed.set()
+            await go_on.wait()
+            return changed
+
+        monkeypatch.setattr(bot.storage, "set_consent", set_consent_then_wait)
+        message = theirs.original
+        clicked = await world.standin.click_button(message.channel_id, message.id, budi, choice(message, "ratings"))
+        await asyncio.wait_for(committed.wait(), 5)
+        # Right then budi adds ✅, keeping ❌: live, ✅ is their rating. It is handled at once (stored live under the
+        # choice just committed), or waits for budi's turn, which the consent button holds.
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: handled or arrivals.count(budi) == 2, what="the reaction handled, or waiting")
+        go_on.set()
+
+        chosen = await world.standin.wait_for_interaction_response(clicked)
+        await world.standin.wait_for_followup(chosen.id)  # the thanks: the consent button is done
+        await eventually(lambda: handled, what="the reaction handled")
+        assert handled == [(answer.id, budi, True, RatingChange.STORED)]
+        assert ratings_of(world, budi) == [(answer_id_of(answer), 3, "reaction")], "✅, the newest, is the rating"
