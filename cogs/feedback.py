@@ -76,6 +76,11 @@ class Feedback(commands.Cog):
             )
             if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
                 self._pending.note((answer.guild_id, event.user_id), answer.answer_id, value, time.monotonic())
+            elif change is RatingChange.STORED and answer is not None:
+                # Stored live, so the member has agreed: a reaction of theirs on this answer still waiting (from
+                # before they agreed, and about to be stored by `on_consent_chosen`) is older, and must not replace
+                # this one.
+                self._pending.discard((answer.guild_id, event.user_id), answer.answer_id)
         if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
             await self._ask_for_consent(event, answer, value)
 

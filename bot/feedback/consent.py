@@ -197,6 +197,14 @@ class PendingReactions:
             return None
         return entry[0]
 
+    def discard(self, key: tuple[int, int], answer_id: int) -> None:
+        """Forget `key`'s reaction on the answer, if one waits (a newer one of theirs was stored since)."""
+        answers = self._pending.get(key)
+        if answers is not None:
+            answers.pop(answer_id, None)
+            if not answers:
+                del self._pending[key]
+
     def drop(self, key: tuple[int, int]) -> None:
         self._pending.pop(key, None)
 

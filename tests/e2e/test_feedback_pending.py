@@ -268,3 +268,42 @@ async def test_a_reaction_while_the_note_s_agreement_is_stored_is_not_overwritte
         await eventually(lambda: handled, what="the reaction handled")
         assert handled == [(answer.id, budi, True, RatingChange.STORED)]
         assert ratings_of(world, budi) == [(answer_id_of(answer), 3, "reaction")], "✅, the newest, is the rating"
+
+
+async def test_a_reaction_stored_live_before_the_waiting_ones_are_stored_is_not_overwritten_by_them(
+    world, run_bot, monkeypatch, caplog
+):
+    budi = world.member_id
+    async with run_bot(cooldown=0) as bot:
+        answers = [await ask(world, f"Question {n}?") for n in range(3)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+        await reaction_note(world, answers[0], budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
+        await eventually(lambda: len(handled) == 3, what="budi's reactions handled")
+        # Storing budi's choice (with /privacy consent: the notice carries no rating) stops once it is committed.
+        committed, go_on = asyncio.Event(), asyncio.Event()
+        set_consent = bot.storage.set_consent
+
+        async def set_consent_then_wait(*args, **kwargs):
+            changed = await set_consent(*args, **kwargs)
+            committed.set()
+            await go_on.wait()
+            return changed
+
+        monkeypatch.setattr(bot.storage, "set_consent", set_consent_then_wait)
+        caplog.set_level("INFO", logger="cogs.feedback")
+        notice = await run(world, budi, "privacy consent")
+        message = notice.original
+        clicked = await world.standin.click_button(message.channel_id, message.id, budi, choice(message, "ratings"))
+        await asyncio.wait_for(committed.wait(), 5)
+        # Right then budi adds ✅ on the second answer, keeping ❌: stored live, under the choice just committed.
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await eventually(lambda: len(handled) == 4, what="the reaction handled")
+        assert handled[-1] == (answers[1].id, budi, True, RatingChange.STORED)
+        go_on.set()
+
+        await world.standin.wait_for_interaction_response(clicked)
+        await eventually(lambda: "added before agreeing" in caplog.text, what="the waiting reactions stored")
+        assert ratings_of(world, budi) == [(ids[0], 1, "reaction"), (ids[1], 3, "reaction"), (ids[2], 2, "reaction")]

@@ -25,6 +25,19 @@ def test_a_refusal_drops_them():
     assert len(pending) == 0
 
 
+def test_one_answer_s_reaction_can_be_discarded():
+    pending = PendingReactions(keep_for=600)
+    pending.note((1, 42), answer_id=7, value=3, now=0)
+    pending.note((1, 42), answer_id=8, value=1, now=0)
+    pending.discard((1, 42), 7)
+    pending.discard((1, 42), 9)  # nothing waits there: nothing to do
+    pending.discard((1, 43), 7)
+    assert pending.take((1, 42), now=1) == {8: 1}
+    pending.note((1, 42), answer_id=8, value=1, now=2)
+    pending.discard((1, 42), 8)
+    assert len(pending) == 0, "a member left with none is dropped"
+
+
 def test_a_forgotten_member_loses_them_in_every_server():
     pending = PendingReactions(keep_for=600)
     pending.note((1, 42), answer_id=7, value=3, now=0)
