@@ -27,6 +27,21 @@ def ratings_of(world, user_id):
     return rows(world, RATINGS, (member_hash(user_id),))
 
 
+def pause_after_consent_is_stored(bot, monkeypatch):
+    """Make storing a member's choice stop once it is committed: (set once committed, set it to go on)."""
+    committed, go_on = asyncio.Event(), asyncio.Event()
+    set_consent = bot.storage.set_consent
+
+    async def set_consent_then_wait(*args, **kwargs):
+        changed = await set_consent(*args, **kwargs)
+        committed.set()
+        await go_on.wait()
+        return changed
+
+    monkeypatch.setattr(bot.storage, "set_consent", set_consent_then_wait)
+    return committed, go_on
+
+
 def notes_for(world, user_id):
     return [
         m
@@ -244,16 +259,7 @@ async def test_a_reaction_while_the_note_s_agreement_is_stored_is_not_overwritte
 
         monkeypatch.setattr(members, "hold", counted_hold)
         # Storing budi's choice stops once it is committed, until the test lets it go on.
-        committed, go_on = asyncio.Event(), asyncio.Event()
-        set_consent = bot.storage.set_consent
-
-        async def set_consent_then_wait(*args, **kwargs):
-            changed = await set_consent(*args, **kwargs)
-            committed.set()
-            await go_on.wait()
-            return changed
-
-        monkeypatch.setattr(bot.storage, "set_consent", set_consent_then_wait)
+        committed, go_on = pause_after_consent_is_stored(bot, monkeypatch)
         message = theirs.original
         clicked = await world.standin.click_button(message.channel_id, message.id, budi, choice(message, "ratings"))
         await asyncio.wait_for(committed.wait(), 5)
@@ -283,16 +289,7 @@ async def test_a_reaction_stored_live_before_the_waiting_ones_are_stored_is_not_
         await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
         await eventually(lambda: len(handled) == 3, what="budi's reactions handled")
         # Storing budi's choice (with /privacy consent: the notice carries no rating) stops once it is committed.
-        committed, go_on = asyncio.Event(), asyncio.Event()
-        set_consent = bot.storage.set_consent
-
-        async def set_consent_then_wait(*args, **kwargs):
-            changed = await set_consent(*args, **kwargs)
-            committed.set()
-            await go_on.wait()
-            return changed
-
-        monkeypatch.setattr(bot.storage, "set_consent", set_consent_then_wait)
+        committed, go_on = pause_after_consent_is_stored(bot, monkeypatch)
         caplog.set_level("INFO", logger="cogs.feedback")
         notice = await run(world, budi, "privacy consent")
         message = notice.original
