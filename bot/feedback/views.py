@@ -68,6 +68,10 @@ NOTE_EXPIRED = (
     "That note is more than a day old, so the rating of the reaction it was about is no longer kept: choosing here "
     "stores no rating. To rate that answer, use its buttons or react to it again.\n\n"
 )
+NOTICE_TOO_OLD = (
+    "This notice was opened more than a day ago, so the rating it was about was not kept. To rate that answer, use "
+    "its buttons or react to it again."
+)
 
 # Dispatched once a member's choice is stored: (server id, member id, ConsentLevel, the answer id whose pending
 # rating the consent button itself stores, or None).
@@ -297,10 +301,15 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             await send_consent_notice(interaction, self.answer_id, pending, prefix=NOTICE_CHANGED)
             return
         rating = pending_rating(self.pending)
+        # A notice left open for longer than a rating may wait (a client keeps an ephemeral message's buttons
+        # working) passes its rating on no more than the note it came from would.
+        stale = rating is not None and self.level is not ConsentLevel.DECLINED and expired(interaction.message)
+        if stale:
+            rating = None
         if rating is not None and rating[1] is RatingSource.REACTION and self.level is not ConsentLevel.DECLINED:
             await self._agree_with_reaction(interaction, settings, rating[0], rating[2])
             return
-        await self._store_choice(interaction, current)
+        await self._store_choice(interaction, current, carried=rating is not None)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: nothing you give will be stored, and I won't ask again. "
@@ -309,7 +318,9 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             )
             return
         saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
-        if rating is not None:
+        if stale:
+            await interaction.response.edit_message(content=saved + NOTICE_TOO_OLD, view=None)
+        elif rating is not None:
             value, source, size = rating
             scale = scale_of_size(size) if size is not None else None
             answer = await answer_or_gone(interaction, self.answer_id)
@@ -322,7 +333,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
 
-    async def _store_choice(self, interaction: discord.Interaction, current: str) -> None:
+    async def _store_choice(self, interaction: discord.Interaction, current: str, *, carried: bool) -> None:
         """Store the member's choice, then have the reactions they added before choosing stored or forgotten."""
         bot = client(interaction)
         assert interaction.guild_id is not None
@@ -336,8 +347,9 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         # The reactions the member added before choosing, on other answers than the one whose rating this button
         # carries (the button stores that one), are stored now if they agreed, or forgotten (the Feedback cog
         # keeps them, and does this in the member's turn, after the consent button's).
-        carried = self.answer_id if pending_rating(self.pending) is not None else None
-        bot.dispatch(CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, carried)
+        bot.dispatch(
+            CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, self.answer_id if carried else None
+        )
 
     async def _agree_with_reaction(
         self, interaction: discord.Interaction, settings: GuildSettings, value: int, size: int | None
@@ -353,7 +365,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
         scale = scale_of_size(size) if size is not None else None
         async with member_turn(interaction, self.answer_id) as newest:
-            await self._store_choice(interaction, consent_version(settings))
+            await self._store_choice(interaction, consent_version(settings), carried=True)
             answer = await answer_or_gone(interaction, self.answer_id)
             # The note carries the reaction as it was when the note was posted; the member may have added another
             # rating emoji on that answer since (`newest`, waiting for their choice with their other reactions), or

@@ -306,6 +306,21 @@ async def test_a_note_a_day_old_no_longer_carries_its_rating(world, run_bot, mon
         assert all(":e2:" in c for c in custom_ids(theirs.original))
 
 
+async def test_a_notice_left_open_for_a_day_no_longer_carries_its_rating(world, run_bot, monkeypatch):
+    budi = world.member_id
+    async with run_bot():
+        answer = await ask(world)
+        notice = await click(world, answer, budi, button(answer, "cb:rate:"))  # not chosen yet: the notice
+        assert any(":r3/3:" in c for c in custom_ids(notice.original)), "the button's rating waits in the notice"
+        # Budi's client keeps the private notice, its buttons working; a day later they agree.
+        later = discord.utils.utcnow() + datetime.timedelta(days=1)
+        monkeypatch.setattr(views, "utcnow", lambda: later, raising=False)
+        chose = await click(world, notice.original, budi, choice(notice.original, "ratings"))
+        assert chose.response_data["content"] == "Saved your choice: **ratings only**. " + views.NOTICE_TOO_OLD
+        assert rows(world, "SELECT level FROM consents") == [("ratings",)]
+        assert rows(world, "SELECT * FROM ratings") == []
+
+
 async def test_old_note_naming_nobody_stores_no_rating(world, run_bot):
     async with run_bot() as bot:
         answer = await ask(world)
