@@ -294,16 +294,17 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             raise UserFacingError("Consent is given per server; choose in the server where you rate answers.")
         settings = await bot.storage.guild_settings(interaction.guild_id)
         current = consent_version(settings)
+        rating = pending_rating(self.pending)
+        # A notice left open for longer than a rating may wait (a client keeps an ephemeral message's buttons
+        # working) passes its rating on no more than the note it came from would, nor through a newer notice.
+        stale = rating is not None and self.level is not ConsentLevel.DECLINED and expired(interaction.message)
         if self.version != current and self.level is not ConsentLevel.DECLINED:
             # The member read another text (or we cannot tell which): show the current one, store nothing.
             # A pending action survives only from a versioned id, whose origin this code checked.
-            pending = self.pending if self.version is not None else NO_PENDING
-            await send_consent_notice(interaction, self.answer_id, pending, prefix=NOTICE_CHANGED)
+            pending = self.pending if self.version is not None and not stale else NO_PENDING
+            prefix = NOTICE_CHANGED + (NOTICE_TOO_OLD + "\n\n" if stale else "")
+            await send_consent_notice(interaction, self.answer_id, pending, prefix=prefix)
             return
-        rating = pending_rating(self.pending)
-        # A notice left open for longer than a rating may wait (a client keeps an ephemeral message's buttons
-        # working) passes its rating on no more than the note it came from would.
-        stale = rating is not None and self.level is not ConsentLevel.DECLINED and expired(interaction.message)
         if stale:
             rating = None
         if rating is not None and rating[1] is RatingSource.REACTION and self.level is not ConsentLevel.DECLINED:

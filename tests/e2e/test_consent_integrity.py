@@ -277,7 +277,7 @@ async def test_agreeing_from_a_note_stores_the_reaction_as_it_is_now(world, run_
         assert rows(world, "SELECT rater_hash FROM ratings") == [(member_hash(world.member_id),)]
 
 
-async def test_a_note_a_day_old_no_longer_carries_its_rating(world, run_bot, monkeypatch):
+async def test_a_note_a_day_old_no_longer_carries_its_rating(world, run_bot, monkeypatch, caplog):
     budi = world.member_id
     async with run_bot():
         answer = await ask(world)
@@ -288,7 +288,11 @@ async def test_a_note_a_day_old_no_longer_carries_its_rating(world, run_bot, mon
     # A day later, budi (whose ❌ is still on the answer) clicks it.
     later = discord.utils.utcnow() + datetime.timedelta(days=1)
     monkeypatch.setattr(views, "utcnow", lambda: later, raising=False)
+    caplog.set_level("INFO", logger="bot.runtime")
     async with run_bot():
+        # The reactions made while the bot was away are read back first (budi has not chosen: nothing is stored);
+        # one read back after budi agreed would be stored, as any reaction of a member who agreed.
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
         theirs = await click(world, note, budi, button(note, "cb:ask:"))
         # The notice, to choose as anyone may, with no rating pending; budi is told why.
         assert all(":-:" in c for c in custom_ids(theirs.original)), "the note's rating is not carried on"
@@ -318,6 +322,22 @@ async def test_a_notice_left_open_for_a_day_no_longer_carries_its_rating(world, 
         chose = await click(world, notice.original, budi, choice(notice.original, "ratings"))
         assert chose.response_data["content"] == "Saved your choice: **ratings only**. " + views.NOTICE_TOO_OLD
         assert rows(world, "SELECT level FROM consents") == [("ratings",)]
+        assert rows(world, "SELECT * FROM ratings") == []
+
+
+async def test_a_notice_a_day_old_does_not_pass_its_rating_to_a_newer_notice(world, run_bot, moderator_id, monkeypatch):
+    budi = world.member_id
+    async with run_bot():
+        answer = await ask(world)
+        notice = await click(world, answer, budi, button(answer, "cb:rate:"))
+        await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})  # a newer notice
+        later = discord.utils.utcnow() + datetime.timedelta(days=1)
+        monkeypatch.setattr(views, "utcnow", lambda: later, raising=False)
+        current = await click(world, notice.original, budi, choice(notice.original, "ratings"))
+        assert current.response_data["content"].startswith(NOTICE_CHANGED + views.NOTICE_TOO_OLD)
+        assert all(":-:" in c for c in custom_ids(current.original)), "the rating is not carried on"
+        chose = await click(world, current.original, budi, choice(current.original, "ratings"))
+        assert chose.response_data["content"].startswith("Saved your choice: **ratings only**.")
         assert rows(world, "SELECT * FROM ratings") == []
 
 
@@ -422,7 +442,13 @@ async def test_a_long_note_stored_before_the_limit_still_lets_members_choose(wor
 def test_every_preface_of_the_notice_fits_the_room_kept_for_it():
     from bot.feedback.consent import MAX_PREFACE
 
-    prefaces = (NOTICE_CHANGED, NOTE_FOR_SOMEONE_ELSE, views.NOTE_EXPIRED, PRIVACY_CONSENT_SUFFIX)
+    prefaces = (
+        NOTICE_CHANGED,
+        NOTICE_CHANGED + views.NOTICE_TOO_OLD + "\n\n",
+        NOTE_FOR_SOMEONE_ELSE,
+        views.NOTE_EXPIRED,
+        PRIVACY_CONSENT_SUFFIX,
+    )
     assert max(len(preface) for preface in prefaces) <= MAX_PREFACE
 
 
