@@ -187,14 +187,26 @@ async def _rating_reactions(
     message_ids: Collection[int],
     value_of: Callable[[str], int | None],
     only: int | None = None,
+    *,
+    skip_deleted: bool = False,
 ) -> dict[int, set[int]]:
     """Member id → the rating values they reacted with, over the answer's messages (the bot's own left out);
-    with `only`, just that member's."""
+    with `only`, just that member's. With `skip_deleted`, a deleted message of a long answer is read as having no
+    reactions (they went with it), and NotFound is raised only when every message is gone."""
     channel = client.get_partial_messageable(channel_id)  # a thread or channel, cached or not
     own = client.user.id if client.user is not None else None
     present: dict[int, set[int]] = {}
+    gone: discord.NotFound | None = None
+    read = 0
     for message_id in message_ids:
-        message = await channel.fetch_message(message_id)
+        try:
+            message = await channel.fetch_message(message_id)
+        except discord.NotFound as error:
+            if not skip_deleted:
+                raise
+            gone = error
+            continue
+        read += 1
         for reaction in message.reactions:
             value = value_of(str(reaction.emoji))
             if value is None or reaction.count <= int(reaction.me):
@@ -202,15 +214,21 @@ async def _rating_reactions(
             async for user in reaction.users():
                 if user.id != own and (only is None or user.id == only):
                     present.setdefault(user.id, set()).add(value)
+    if gone is not None and read == 0:
+        raise gone
     return present
 
 
 async def member_rating_reactions(
     client: discord.Client, storage: Storage, answer: AnswerRecord, user_id: int, value_of: Callable[[str], int | None]
 ) -> set[int]:
-    """The rating values one member has reacted with on the answer's messages now (a few requests)."""
+    """The rating values one member has reacted with on the answer's messages now (a few requests). A deleted
+    message of a long answer counts as one without reactions; NotFound when all of them are gone.
+
+    (The catch-up, which reconciles every member's ratings at once, leaves an answer alone instead when any of its
+    messages cannot be read: a rating whose reaction went with a deleted message was not taken back.)"""
     message_ids = await storage.answer_message_ids(answer.answer_id)
-    present = await _rating_reactions(client, answer.channel_id, message_ids, value_of, only=user_id)
+    present = await _rating_reactions(client, answer.channel_id, message_ids, value_of, only=user_id, skip_deleted=True)
     return present.get(user_id, set())
 
 

@@ -573,6 +573,26 @@ async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the
         await eventually(lambda: rows(world, "SELECT value FROM ratings") == [], what="the rating to go")
 
 
+async def test_a_deleted_part_of_a_long_answer_does_not_hide_the_reactions_on_the_others(world, run_bot, monkeypatch):
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    world.model.script(" ".join(["Greet the eldest first, then the hosts, with both hands."] * 60))
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
+        await eventually(lambda: rows(world, "SELECT count(*) FROM answer_messages") == [(2,)], what="two messages")
+        await eventually(lambda: world.standin.bot_messages(world.channel_id)[-1].components, what="the controls")
+        first, last = world.standin.bot_messages(world.channel_id)[-2:]
+        handled = handled_reactions(monkeypatch)
+        for emoji in ("✅", "🤔"):
+            await world.standin.add_reaction(world.channel_id, last.id, world.member_id, emoji)
+        await eventually(lambda: len(handled) == 2, what="both reactions handled")
+        assert rows(world, "SELECT value FROM ratings") == [(2,)]
+        await world.standin.delete_message(world.channel_id, first.id)  # a moderator removes the first part
+        # Taking 🤔 back: ✅, still on the part that is left, is the rating again.
+        await world.standin.remove_reaction(world.channel_id, last.id, world.member_id, "🤔")
+        await eventually(lambda: len(handled) == 3, what="the removal handled")
+        assert rows(world, "SELECT value, source FROM ratings") == [(3, "reaction")]
+
+
 async def test_privacy_status_and_consent_in_direct_messages_say_they_work_in_a_server(world, run_bot):
     async with run_bot():
         dm = world.standin.state.open_dm(world.member_id)
