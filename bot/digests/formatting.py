@@ -107,11 +107,6 @@ def fit_change(difference: Difference | None) -> str:
     return f"{head} (95% CI {_signed(difference.low, 2)} to {_signed(difference.high, 2)})"
 
 
-def counted(number: int, noun: str, plural: str | None = None) -> str:
-    """ "1 rating", "2 ratings" (`plural` when adding an s is wrong)."""
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
-
-
 def count_change(now: int, before: int | None) -> str:
     if before is None:
         return NO_VALUE

@@ -78,12 +78,12 @@ async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: in
     return json.dumps(document, ensure_ascii=False, indent=2).encode()
 
 
-# A thread the bot opened from a question is named after the question; once the member asks to be forgotten
-# it gets a name that says nothing about them.
 # Dispatched with the member's id when they confirm `/privacy forget`, before their data is deleted: whatever
 # of theirs is held in memory for later (reactions waiting for their consent) is dropped.
 MEMBER_FORGOTTEN = "member_forgotten"
 
+# A thread the bot opened from a question is named after the question; once the member asks to be forgotten
+# it gets a name that says nothing about them.
 FORGOTTEN_THREAD_NAME = "Answer (question removed)"
 RENAME_LATER = " Those I could not rename now are tried again every hour."
 RENAME_ATTEMPTS = 48  # failed renames of a thread before it is left as it is (tried hourly: two days)
