@@ -552,14 +552,22 @@ async def test_a_reaction_taken_back_at_once_leaves_no_rating(world, run_bot, mo
         assert rows(world, "SELECT rater_hash FROM ratings") == []
 
 
+LONG_ANSWER = " ".join(["Greet the eldest first, then the hosts, with both hands."] * 60)  # two messages
+
+
+async def ask_long(world):
+    """Ask a question whose scripted answer (LONG_ANSWER) comes as two messages; both, once the controls are on."""
+    await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
+    await eventually(lambda: rows(world, "SELECT count(*) FROM answer_messages") == [(2,)], what="two messages")
+    await eventually(lambda: world.standin.bot_messages(world.channel_id)[-1].components, what="the controls")
+    return world.standin.bot_messages(world.channel_id)[-2:]
+
+
 async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the_rating(world, run_bot, monkeypatch):
     await give_consent(db(world), world.guild_id, world.member_id, "ratings")
-    world.model.script(" ".join(["Greet the eldest first, then the hosts, with both hands."] * 60))
+    world.model.script(LONG_ANSWER)
     async with run_bot():
-        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
-        await eventually(lambda: rows(world, "SELECT count(*) FROM answer_messages") == [(2,)], what="two messages")
-        await eventually(lambda: world.standin.bot_messages(world.channel_id)[-1].components, what="the controls")
-        first, last = world.standin.bot_messages(world.channel_id)[-2:]
+        first, last = await ask_long(world)
         handled = handled_reactions(monkeypatch)
         for message in (first, last):
             await world.standin.add_reaction(world.channel_id, message.id, world.member_id, "✅")
@@ -575,12 +583,9 @@ async def test_a_rating_emoji_left_on_another_message_of_a_long_answer_keeps_the
 
 async def test_a_deleted_part_of_a_long_answer_does_not_hide_the_reactions_on_the_others(world, run_bot, monkeypatch):
     await give_consent(db(world), world.guild_id, world.member_id, "ratings")
-    world.model.script(" ".join(["Greet the eldest first, then the hosts, with both hands."] * 60))
+    world.model.script(LONG_ANSWER)
     async with run_bot():
-        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
-        await eventually(lambda: rows(world, "SELECT count(*) FROM answer_messages") == [(2,)], what="two messages")
-        await eventually(lambda: world.standin.bot_messages(world.channel_id)[-1].components, what="the controls")
-        first, last = world.standin.bot_messages(world.channel_id)[-2:]
+        first, last = await ask_long(world)
         handled = handled_reactions(monkeypatch)
         for emoji in ("✅", "🤔"):
             await world.standin.add_reaction(world.channel_id, last.id, world.member_id, emoji)
