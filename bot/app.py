@@ -15,6 +15,7 @@ from bot.config import CommandSync, Settings
 from bot.llm.client import ModelClient
 from bot.pseudonyms import KeyMismatch, Pseudonymizer, load_or_create_key
 from bot.runtime import CultureBot
+from bot.storage.privacy_log import PrivacyLogError
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ async def run_bot(settings: Settings) -> None:
             ) from None
         except sqlite3.Error as error:
             raise StartupError(f"cannot use the database {settings.database_path}: {error}") from None
+        except PrivacyLogError as error:
+            raise StartupError(str(error)) from None
         except KeyMismatch:
             source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key else str(settings.pseudonym_key_file)
             raise StartupError(

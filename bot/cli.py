@@ -165,7 +165,10 @@ def backup(settings: Settings, out: Path, *, from_option: bool) -> str:
         f"backed up {made.source} to {made.out}: {_size(made.size)}, schema version {made.schema_version}, "
         "integrity ok\n"
         f"The pseudonymisation key is not in the backup; {key} apart from the backup, "
-        "and restore it with the backup (without it the pseudonyms in the data match no member)."
+        "and restore it with the backup (without it the pseudonyms in the data match no member).\n"
+        f"To restore, replace the database file only: leave the privacy log {settings.privacy_log_path.absolute()} "
+        "where it is; the bot makes again from it the consent decisions and forget requests made after this "
+        f"backup. It keeps them {settings.privacy_log_days} days: restore no older backup."
     )
 
 

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         default=Path("data/pseudonym.key"),
         description="File holding the pseudonymisation key (created with mode 600 if missing).",
     )
+    privacy_log_file: Path | None = Field(
+        default=None,
+        description="Members' consent decisions and forget requests, re-applied after a database restore; "
+        "empty: beside the database, <its name>.privacy-requests.jsonl.",
+    )
+    privacy_log_days: int = Field(
+        default=400, ge=30, le=3660, description="Days the privacy log keeps a request: restore no older backup."
+    )
 
     # Model
     model_base_url: AnyHttpUrl | None = Field(
@@ -168,7 +176,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "model_base_url", "model_api_key", "discord_token", "local_model_path", "privacy_url", mode="before"
+        "model_base_url",
+        "model_api_key",
+        "discord_token",
+        "local_model_path",
+        "privacy_url",
+        "privacy_log_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -203,6 +217,13 @@ class Settings(BaseSettings):
                 "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS (comma-separated server ids)"
             )
         return self
+
+    @property
+    def privacy_log_path(self) -> Path:
+        """`privacy_log_file`, or beside the database (data/culturebot.privacy-requests.jsonl by default)."""
+        if self.privacy_log_file is not None:
+            return self.privacy_log_file
+        return self.database_path.with_name(self.database_path.stem + ".privacy-requests.jsonl")
 
     @property
     def uses_embedded_model(self) -> bool:

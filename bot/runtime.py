@@ -28,11 +28,13 @@ from bot.config import CommandSync, Settings
 from bot.digests.service import DigestService
 from bot.discord_endpoints import use_discord_endpoints
 from bot.feedback.catch_up import ReactionGate, catch_up_reactions
+from bot.feedback.privacy_requests import PrivacyRequests
 from bot.jobs import Jobs
 from bot.llm.client import ModelClient
 from bot.pseudonyms import KEY_CHECK, KeyMismatch, Pseudonymizer
 from bot.scopes.manage import ScopeCache
 from bot.storage import Storage, open_storage
+from bot.storage.privacy_log import PrivacyLog
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class CultureBot(commands.Bot):
         self.scope_cache = ScopeCache()
         self._storage: Storage | None = None
         self._answerer: Answerer | None = None
+        self._privacy: PrivacyRequests | None = None
         self._closing = False
         self.set_up = False  # setup_hook has finished: the bot may be answering from now on
         self._gc_thresholds: tuple[int, int, int] | None = None  # as before freeze_and_collect_less, while frozen
@@ -96,6 +99,13 @@ class CultureBot(commands.Bot):
         return self._storage
 
     @property
+    def privacy(self) -> PrivacyRequests:
+        """Where consent decisions and forget requests are made (logged outside the database first)."""
+        if self._privacy is None:
+            raise RuntimeError("the privacy requests are set up in setup_hook")
+        return self._privacy
+
+    @property
     def answerer(self) -> Answerer:
         if self._answerer is None:
             raise RuntimeError("the answerer is created in setup_hook")
@@ -104,6 +114,13 @@ class CultureBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._storage = await open_storage(self.settings)
         await self._check_pseudonym_key(self._storage)
+        # Before anything is answered or stored: a database restored from a backup gets back the consent
+        # decisions and forget requests made since the backup (bot/storage/privacy_log.py).
+        privacy_log = await asyncio.to_thread(
+            PrivacyLog.open, self.settings.privacy_log_path, timedelta(days=self.settings.privacy_log_days)
+        )
+        self._privacy = PrivacyRequests(self._storage, privacy_log)
+        await self._privacy.replay()
         interrupted = await self._storage.close_interrupted_answers()
         if interrupted:
             log.warning("%d answer(s) were cut off by the last shutdown and are marked incomplete", interrupted)

@@ -67,7 +67,7 @@ class ForgetConfirm(discord.ui.View):
         # Digests being made are made again without the member; those not posted yet are kept on disk as files,
         # with texts now deleted from the database: they go too, and are remade from the database when sent.
         async with deleting(self.bot.jobs.digests if self.bot.jobs is not None else None) as deletion:
-            summary = await forget_member(self.bot.storage, self.bot.pseudonyms, interaction.user.id)
+            summary = await forget_member(self.bot.privacy, self.bot.pseudonyms, interaction.user.id)
             deletion.deleted = True
         text = summary.text
         if summary.question_threads:

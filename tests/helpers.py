@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import sqlite3
 import time
@@ -14,7 +15,9 @@ from typing import Any
 def cells_containing(db: Path, value: int | str) -> list[tuple[str, str]]:
     """(table, column) of every cell in every table equal to `value` or containing it as text."""
     found = []
-    with sqlite3.connect(db) as conn:
+    # Closed, not only committed: a count's statement left unfinished holds a read lock, which blocks a bot
+    # opening a database in rollback-journal mode (a restored backup) until the connection is collected.
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
             columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')]

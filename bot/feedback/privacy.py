@@ -13,6 +13,7 @@ import discord
 
 from bot.errors import UNREACHABLE
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state
+from bot.feedback.privacy_requests import PrivacyRequests
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import Storage
 from bot.wording import counted
@@ -97,9 +98,10 @@ class ForgetSummary:
     question_threads: list[int]  # threads named after the member's questions, to rename on Discord
 
 
-async def forget_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: int) -> ForgetSummary:
-    """Delete the member's data everywhere; a sentence saying what was deleted, and the threads to rename."""
-    forgotten = await storage.forget_member(pseudonyms.member(user_id))
+async def forget_member(requests: PrivacyRequests, pseudonyms: Pseudonymizer, user_id: int) -> ForgetSummary:
+    """Delete the member's data everywhere (logged first, so that a restored backup cannot bring it back); a
+    sentence saying what was deleted, and the threads to rename."""
+    forgotten = await requests.forget(pseudonyms.member(user_id))
     # The storage names what it deleted in the plural ("ratings", "consent decisions").
     removed = [counted(count, name.removesuffix("s"), name) for name, count in forgotten.counts.items() if count]
     if not removed:

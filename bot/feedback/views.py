@@ -343,7 +343,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         # above); a refusal from an old, unversioned notice is recorded under the current version.
         # Choosing less deletes comments (or ratings, or quotability): digests must not carry them either.
         async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
-            changed = await bot.storage.set_consent(interaction.guild_id, rater, self.level, self.version or current)
+            changed = await bot.privacy.decide(interaction.guild_id, rater, self.level, self.version or current)
             deletion.deleted = changed > 0
         # The reactions the member added before choosing, on other answers than the one whose rating this button
         # carries (the button stores that one), are stored now if they agreed, or forgotten (the Feedback cog

@@ -84,6 +84,9 @@ def test_backup_of_a_database_in_use_has_the_rows_still_in_its_wal_in_one_checke
     assert str(db) in summary and str(out) in summary
     assert f"schema version {version}," in summary and "integrity ok" in summary
     assert f"{out.stat().st_size:,} bytes" in summary
+    # What to leave in place when restoring: the log the bot makes members' later requests again from.
+    assert f"leave the privacy log {db.with_name('bot.privacy-requests.jsonl')} where it is" in result.stdout
+    assert "It keeps them 400 days: restore no older backup." in result.stdout
 
 
 WRITER = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import sys
@@ -28,7 +29,9 @@ def db(world):
 
 
 def rows(world, sql, params=()):
-    with sqlite3.connect(db(world)) as conn:
+    # Closed at once: an open connection to a WAL database keeps a lock that stops a restored backup (in
+    # rollback-journal mode) from being switched back to WAL by the next bot.
+    with contextlib.closing(sqlite3.connect(db(world))) as conn:
         return conn.execute(sql, params).fetchall()
 
 

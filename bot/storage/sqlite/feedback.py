@@ -17,6 +17,13 @@ from bot.storage.sqlite.connection import (
 )
 
 COMMENT_LEVELS = ("comments", "quotes")  # consent levels that cover a comment
+# bot_state key: the sequence number of the last privacy request (bot/storage/privacy_log.py) this database
+# reflects, written in the same transaction as the request's change.
+PRIVACY_LOG_APPLIED = "privacy_log_applied"
+_MARK_APPLIED = (
+    "INSERT INTO bot_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+    "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE CAST(bot_state.value AS INTEGER) < excluded.value"
+)
 # Unlinks answers from their asker (the WHERE clause follows): the question, its message id (which names its
 # author) and its cues (who they talk to, their setting) go, except its language. A marker per answer, not one
 # shared by every forgotten member: analyses that group answers by asker (comparisons resample members) must
@@ -49,24 +56,38 @@ class FeedbackStore(SqliteConnection):
         return Consent(int(row[0]), str(row[1]), ConsentLevel(row[2]), str(row[3]), bool(row[4]), str(row[5]))
 
     async def set_consent(
-        self, guild_id: int, member_hash: str, level: ConsentLevel, consent_version: str, *, dm_opt_in: bool = False
+        self,
+        guild_id: int,
+        member_hash: str,
+        level: ConsentLevel,
+        consent_version: str,
+        *,
+        dm_opt_in: bool = False,
+        decided_at: str | None = None,
+        logged: int | None = None,
     ) -> int:
         """Record a member's decision (and keep it in the history of decisions); how many of their ratings and
-        comments the decision deleted or made unquotable."""
+        comments the decision deleted or made unquotable.
+
+        `decided_at`: when it was made (default now; a decision re-applied from the privacy log keeps its time).
+        `logged`: its sequence number in the privacy log, recorded with it (`privacy_log_applied`)."""
         async with self._transaction() as conn:
             await ensure_guild_row(conn, guild_id)
             await conn.execute(
-                "INSERT INTO consents (guild_id, member_hash, level, consent_version, dm_opt_in) "
-                "VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO consents (guild_id, member_hash, level, consent_version, dm_opt_in, decided_at) "
+                "VALUES (?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) "
                 "ON CONFLICT (guild_id, member_hash) DO UPDATE SET level = excluded.level, "
                 "consent_version = excluded.consent_version, dm_opt_in = excluded.dm_opt_in, "
-                "decided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-                (guild_id, member_hash, level.value, consent_version, int(dm_opt_in)),
+                "decided_at = excluded.decided_at",
+                (guild_id, member_hash, level.value, consent_version, int(dm_opt_in), decided_at),
             )
             await conn.execute(
-                "INSERT INTO consent_events (guild_id, member_hash, level, consent_version) VALUES (?, ?, ?, ?)",
-                (guild_id, member_hash, level.value, consent_version),
+                "INSERT INTO consent_events (guild_id, member_hash, level, consent_version, decided_at) "
+                "VALUES (?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+                (guild_id, member_hash, level.value, consent_version, decided_at),
             )
+            if logged is not None:
+                await conn.execute(_MARK_APPLIED, (PRIVACY_LOG_APPLIED, logged))
             changed = 0
             if not level.allows_comments:
                 # Withdrawing consent for comments removes the comments already given in this server.
@@ -182,7 +203,7 @@ class FeedbackStore(SqliteConnection):
                     data[name] = [dict(zip(columns, row, strict=True)) for row in await cursor.fetchall()]
         return data
 
-    async def forget_member(self, member_hash: str) -> Forgotten:
+    async def forget_member(self, member_hash: str, *, logged: int | None = None) -> Forgotten:
         """Delete every row linked to the member in every table; returns what was removed, by kind, and the
         threads the bot opened from the member's questions (for the caller to rename on Discord).
 
@@ -192,7 +213,8 @@ class FeedbackStore(SqliteConnection):
         of places or groups) except its language. An answer in a thread opened from the question keeps the
         thread as its channel (the thread's id is the question message's): the answer's messages are there, and
         the reaction catch-up reads them there. Research data names the thread's parent instead (0009), and the
-        caller renames the thread, whose name is the start of the question.
+        caller renames the thread, whose name is the start of the question. `logged`: the request's sequence
+        number in the privacy log, recorded with it (`privacy_log_applied`).
         """
         async with self._transaction() as conn:
             cursor = await conn.execute(
@@ -213,9 +235,16 @@ class FeedbackStore(SqliteConnection):
             ):
                 cursor = await conn.execute(sql, (member_hash,))
                 counts[name] = cursor.rowcount
+            if logged is not None:
+                await conn.execute(_MARK_APPLIED, (PRIVACY_LOG_APPLIED, logged))
         if any(counts.values()):
             await self._wipe_wal()
         return Forgotten(counts, threads)
+
+    async def privacy_log_applied(self) -> int:
+        """The sequence number of the last privacy-log request this database reflects (0: none)."""
+        row = await self._fetchone("SELECT value FROM bot_state WHERE key = ?", (PRIVACY_LOG_APPLIED,))
+        return 0 if row is None else int(row[0])
 
     async def forget_question(self, answer_id: int) -> bool:
         """Unlink one answer from its asker as `forget_member` does (a question recorded just after its member

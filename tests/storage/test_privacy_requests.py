@@ -1,0 +1,82 @@
+"""Consent decisions and forget requests through the privacy log and a real database: logged, then made with
+their number; re-applied once when the database does not reflect them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.feedback.privacy_requests import PrivacyRequests
+from bot.storage import ConsentLevel, SqliteStorage
+from bot.storage.privacy_log import PrivacyLog
+
+KEEP = timedelta(days=400)
+
+
+def requests_for(storage: SqliteStorage, path: Path) -> tuple[PrivacyRequests, PrivacyLog]:
+    log = PrivacyLog.open(path, KEEP)
+    return PrivacyRequests(storage, log), log
+
+
+async def consent_rows(storage: SqliteStorage) -> list[tuple[object, ...]]:
+    rows = await storage._fetchall("SELECT member_hash, level, decided_at FROM consents ORDER BY member_hash")
+    return [tuple(row) for row in rows]
+
+
+async def test_a_decision_is_logged_then_stored_with_its_number_and_time(storage: SqliteStorage, tmp_path: Path):
+    requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
+    await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
+    await requests.decide(1, "m1", ConsentLevel.DECLINED, "1.1")
+    [first, second] = log.requests
+    assert await consent_rows(storage) == [("m1", "declined", second.at)], "the log's time is the database's"
+    events = await storage._fetchall("SELECT level, decided_at FROM consent_events ORDER BY event_id")
+    assert [tuple(row) for row in events] == [("comments", first.at), ("declined", second.at)]
+    assert await storage.privacy_log_applied() == 2
+    assert await requests.replay() == 0, "nothing to re-apply: the database reflects both"
+
+
+async def test_a_request_the_database_missed_is_made_once_at_start_up(storage: SqliteStorage, tmp_path: Path, caplog):
+    requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
+    await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
+    await storage.set_consent(1, "m2", ConsentLevel.RATINGS, "1.1")
+    # Logged, then the process stopped before the database changed.
+    log.record_consent(1, "m1", ConsentLevel.RATINGS, "1.1", False, datetime.now(UTC))
+    log.record_forget("m2", datetime.now(UTC))
+    caplog.set_level(logging.WARNING, logger="bot.feedback.privacy_requests")
+    restarted, _ = requests_for(storage, log.path)
+    assert await restarted.replay() == 2
+    assert "re-applied 2 privacy request(s)" in caplog.text
+    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "ratings")], "m2 was forgotten"
+    assert await storage.privacy_log_applied() == 3
+    assert await restarted.replay() == 0
+
+
+async def test_the_databases_mark_never_goes_back(storage: SqliteStorage):
+    await storage.set_consent(1, "m1", ConsentLevel.COMMENTS, "1.1", logged=10)
+    await storage.forget_member("m2", logged=9)
+    assert await storage.privacy_log_applied() == 10
+
+
+async def test_a_lost_log_numbers_new_requests_after_the_databases_mark(storage: SqliteStorage, tmp_path: Path, caplog):
+    await storage.set_consent(1, "m1", ConsentLevel.COMMENTS, "1.1", logged=5)
+    requests, log = requests_for(storage, tmp_path / "new-log.jsonl")
+    caplog.set_level(logging.WARNING, logger="bot.feedback.privacy_requests")
+    assert await requests.replay() == 0
+    assert "ends at request 0 but the database reflects requests up to 5" in caplog.text
+    await requests.forget("m1")
+    assert [request.seq for request in log.requests] == [6]
+    assert await storage.privacy_log_applied() == 6
+
+
+async def test_a_log_that_cannot_be_written_does_not_stop_the_request(storage: SqliteStorage, tmp_path: Path, caplog):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    requests, log = requests_for(storage, folder / "privacy.jsonl")
+    folder.rmdir()
+    folder.write_text("")  # where the log's folder was: it cannot be written now
+    caplog.set_level(logging.ERROR, logger="bot.feedback.privacy_requests")
+    await requests.decide(1, "m1", ConsentLevel.DECLINED, "1.1")
+    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "declined")]
+    assert "cannot write the privacy log" in caplog.text and "a restore would undo it" in caplog.text
+    assert log.requests == [] and await storage.privacy_log_applied() == 0
