@@ -221,9 +221,7 @@ class Settings(BaseSettings):
     @property
     def privacy_log_path(self) -> Path:
         """`privacy_log_file`, or beside the database (data/culturebot.privacy-requests.jsonl by default)."""
-        if self.privacy_log_file is not None:
-            return self.privacy_log_file
-        return self.database_path.with_name(self.database_path.stem + ".privacy-requests.jsonl")
+        return self.privacy_log_file if self.privacy_log_file is not None else default_privacy_log(self.database_path)
 
     @property
     def uses_embedded_model(self) -> bool:
@@ -266,6 +264,11 @@ def describe_errors(error: ValidationError) -> list[str]:
         else:
             lines.append(message)
     return lines
+
+
+def default_privacy_log(database: Path) -> Path:
+    """The privacy log beside a database: data/culturebot.sqlite3 has data/culturebot.privacy-requests.jsonl."""
+    return database.with_name(database.stem + ".privacy-requests.jsonl")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -6,19 +6,22 @@ does not reflect (those made after the backup it was restored from, or one a cra
 writes), before the bot goes online.
 
 A request whose log line cannot be written is still made in the database (the member's choice comes first) and
-the failure is logged as an error: that one request would not survive a restore.
+the failure is logged as an error: that one request would not survive a restore. A request logged whose database
+change failed (the member is told) is made before the next request is logged, so that the database's mark, "every
+request up to N", stays true; if the database still fails, so does that next request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.storage import ConsentLevel, Forgotten, Storage
-from bot.storage.privacy_log import ConsentDecision, ForgetRequest, PrivacyLog, PrivacyLogError
+from bot.storage.privacy_log import ConsentDecision, ForgetRequest, PrivacyLog, PrivacyLogError, PrivacyRequest
 
 log = logging.getLogger(__name__)
 
@@ -31,33 +34,39 @@ class PrivacyRequests:
     def __init__(self, storage: Storage, privacy_log: PrivacyLog) -> None:
         self._storage = storage
         self._log = privacy_log
-        # One request at a time, from its log line to its database change: the database's marker says "every
+        # One request at a time, from its log line to its database change: the database's mark says "every
         # request up to N", which a later request committed before an earlier one would make untrue.
         self._turn = asyncio.Lock()
+        # Logged, but the database change failed: made before any later request is logged (or at the next start).
+        self._unapplied: list[PrivacyRequest] = []
 
     async def decide(
         self, guild_id: int, member: str, level: ConsentLevel, consent_version: str, *, dm_opt_in: bool = False
     ) -> int:
         """`Storage.set_consent`, logged first; how many ratings and comments the decision deleted or changed."""
         async with self._turn:
+            await self._make_unapplied()
             logged = await self._record(
                 self._log.record_consent, guild_id, member, level, consent_version, dm_opt_in, datetime.now(UTC)
             )
-            return await self._storage.set_consent(
-                guild_id,
-                member,
-                level,
-                consent_version,
-                dm_opt_in=dm_opt_in,
-                decided_at=logged.at if logged else None,
-                logged=logged.seq if logged else None,
-            )
+            with self._kept_if_failed(logged):
+                return await self._storage.set_consent(
+                    guild_id,
+                    member,
+                    level,
+                    consent_version,
+                    dm_opt_in=dm_opt_in,
+                    decided_at=logged.at if logged else None,
+                    logged=logged.seq if logged else None,
+                )
 
     async def forget(self, member: str) -> Forgotten:
         """`Storage.forget_member`, logged first."""
         async with self._turn:
+            await self._make_unapplied()
             logged = await self._record(self._log.record_forget, member, datetime.now(UTC))
-            return await self._storage.forget_member(member, logged=logged.seq if logged else None)
+            with self._kept_if_failed(logged):
+                return await self._storage.forget_member(member, logged=logged.seq if logged else None)
 
     async def _record(self, write: Callable[..., Logged], *args: object) -> Logged | None:
         try:
@@ -66,36 +75,55 @@ class PrivacyRequests:
             log.error("%s; the request is made in the database all the same, but a restore would undo it", error)
             return None
 
+    @contextlib.contextmanager
+    def _kept_if_failed(self, logged: PrivacyRequest | None) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            # The member is told it failed, but they did ask: the request is made before the next one is logged,
+            # so that the database's mark never passes it (it may have committed all the same: cancelled).
+            if logged is not None:
+                self._unapplied.append(logged)
+            raise
+
+    async def _make_unapplied(self) -> None:
+        """Make the logged requests whose database change failed (raises if the database still fails)."""
+        if not self._unapplied:
+            return
+        applied = await self._storage.privacy_log_applied()
+        for request in [request for request in self._unapplied if request.seq > applied]:
+            await self._make(request)
+            log.warning("made privacy request %d now; its first attempt had failed", request.seq)
+        self._unapplied.clear()
+
+    async def _make(self, request: PrivacyRequest) -> None:
+        if isinstance(request, ForgetRequest):
+            await self._storage.forget_member(request.member, logged=request.seq)
+        else:
+            await self._storage.set_consent(
+                request.guild_id,
+                request.member,
+                request.level,
+                request.consent_version,
+                dm_opt_in=request.dm_opt_in,
+                decided_at=request.at,
+                logged=request.seq,
+            )
+
     async def replay(self) -> int:
         """Make the logged requests the database does not reflect, oldest first; how many. Then drop the lines
-        older than the log's keep period."""
+        older than the log's keep period. Raises PrivacyLogError when the database reflects logged requests but
+        there is no log at all (moved or lost: the operator must say where it is, or start a new one)."""
         async with self._turn:
             applied = await self._storage.privacy_log_applied()
             if applied > self._log.last_seq:
-                # The log lost lines (replaced, or deleted): new requests must be numbered after what the
-                # database holds, or a later restore would take them for ones it already reflects.
-                log.warning(
-                    "the privacy log %s ends at request %d but the database reflects requests up to %d: the log "
-                    "was replaced or lost lines; numbering continues from there",
-                    self._log.path,
-                    self._log.last_seq,
-                    applied,
-                )
-                self._log.continue_after(applied)
+                self._check_log_behind(applied)
+            # Numbering continues after what the database holds, whatever the log (a later restore must not take
+            # new requests for ones it already reflects).
+            self._log.continue_after(applied)
             pending = self._log.after(applied)
             for request in pending:
-                if isinstance(request, ForgetRequest):
-                    await self._storage.forget_member(request.member, logged=request.seq)
-                else:
-                    await self._storage.set_consent(
-                        request.guild_id,
-                        request.member,
-                        request.level,
-                        request.consent_version,
-                        dm_opt_in=request.dm_opt_in,
-                        decided_at=request.at,
-                        logged=request.seq,
-                    )
+                await self._make(request)
             if pending:
                 log.warning(
                     "re-applied %d privacy request(s) from %s that the database did not hold (restored from a "
@@ -107,3 +135,23 @@ class PrivacyRequests:
             if dropped:
                 log.info("dropped %d privacy request(s) older than %s from %s", dropped, self._log.keep, self._log.path)
             return len(pending)
+
+    def _check_log_behind(self, applied: int) -> None:
+        path = self._log.path
+        if not self._log.found:
+            raise PrivacyLogError(
+                f"the database reflects {applied} privacy request(s) recorded in a privacy log, but there is no log "
+                f"at {path}: set CULTUREBOT_PRIVACY_LOG_FILE to where it is (it stays beside the database unless "
+                "set), or, if it is lost, create an empty file there to start a new one (a restored backup would "
+                "then not get back the requests made after it)"
+            )
+        if self._log.requests:
+            log.warning(
+                "the privacy log %s ends at request %d but the database reflects requests up to %d: lines were "
+                "lost; numbering continues from there",
+                path,
+                self._log.last_seq,
+                applied,
+            )
+        else:  # every line was older than the keep period, or the operator started a new log
+            log.info("the privacy log %s is empty; numbering continues after request %d", path, applied)

@@ -220,7 +220,7 @@ def _model_client(settings: Settings) -> contextlib.AbstractAsyncContextManager[
 
 def _settings(standin: DiscordStandIn, paths: SandboxPaths, model_overrides: dict[str, Any]) -> Settings:
     """Settings from the environment and .env, pointed at the stand-in and the sandbox's files."""
-    from bot.config import load_settings
+    from bot.config import default_privacy_log, load_settings
 
     return load_settings(
         discord_token=standin.token,
@@ -230,6 +230,9 @@ def _settings(standin: DiscordStandIn, paths: SandboxPaths, model_overrides: dic
         guild_ready_timeout=0.1,
         database_path=paths.db,
         pseudonym_key_file=paths.key_file,
+        # Its own, beside its database: a privacy log set in .env is the real bot's, whose members' requests
+        # must neither be made in the demo database nor get the sandbox's made in the real one.
+        privacy_log_file=default_privacy_log(paths.db),
         digest_dir=paths.digests,
         **model_overrides,
     )

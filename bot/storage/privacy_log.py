@@ -21,6 +21,8 @@ not a request stops the bot with the line's number, rather than silently skippin
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -101,9 +103,10 @@ class PrivacyLog:
     """The log file and the requests in it, oldest first. Thread-safe: callers on the event loop write through
     `asyncio.to_thread` (each write is fsynced)."""
 
-    def __init__(self, path: Path, keep: timedelta, requests: list[PrivacyRequest]) -> None:
+    def __init__(self, path: Path, keep: timedelta, requests: list[PrivacyRequest], *, found: bool = True) -> None:
         self.path = path
         self.keep = keep
+        self.found = found  # the file was there when opened (an empty file is an empty log too)
         self._requests = requests
         self._floor = 0  # numbering continues after this (`continue_after`)
         self._lock = threading.Lock()
@@ -114,7 +117,7 @@ class PrivacyLog:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return cls(path, keep, [])
+            return cls(path, keep, [], found=False)
         except OSError as error:
             raise PrivacyLogError(f"cannot read the privacy log {path}: {error}") from None
         requests: list[PrivacyRequest] = []
@@ -130,7 +133,8 @@ class PrivacyLog:
                 request = _parse(raw.decode("utf-8"))
             except (ValueError, KeyError, TypeError) as error:
                 if last:  # no newline after it: cut off mid-write by a crash, never acknowledged
-                    log.warning("dropping the unfinished last line of the privacy log %s: %r", path, raw[:80])
+                    # Its length only: the line holds a member's pseudonym, which the application log should not.
+                    log.warning("dropping the unfinished last line of the privacy log %s (%d bytes)", path, len(raw))
                     cls._truncate(path, good)
                     break
                 raise PrivacyLogError(cls._bad(path, number, str(error) or type(error).__name__)) from None
@@ -140,6 +144,8 @@ class PrivacyLog:
                 )
             requests.append(request)
             good += len(raw) + 1
+            if last:  # a whole request without its newline (e.g. a line corrected in an editor): the next
+                cls._end_line(path)  # one appended must start a line of its own
         return cls(path, keep, requests)
 
     @staticmethod
@@ -149,6 +155,18 @@ class PrivacyLog:
             "members' consent decisions and forget requests so that they survive a database restore: correct "
             "that line, or delete it if you know the request it held is in the database"
         )
+
+    @staticmethod
+    def _end_line(path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                _write_all(fd, b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise PrivacyLogError(f"cannot repair the privacy log {path}: {error}") from None
 
     @staticmethod
     def _truncate(path: Path, size: int) -> None:
@@ -222,11 +240,13 @@ class PrivacyLog:
         try:
             size = os.fstat(fd).st_size
             try:
-                os.write(fd, encoded)
+                _write_all(fd, encoded)
                 os.fsync(fd)
             except OSError as error:
-                # Nothing half-written stays behind to be read as a broken line later.
-                os.ftruncate(fd, size)
+                # Nothing half-written stays behind to be read as a broken line later (if this fails too, the
+                # next open drops the unfinished line).
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
                 raise PrivacyLogError(f"cannot write the privacy log {self.path}: {error}") from None
         finally:
             os.close(fd)
@@ -235,21 +255,39 @@ class PrivacyLog:
     def _rewrite(self, requests: Iterable[PrivacyRequest]) -> None:
         """Replace the file whole (a new file renamed over it: a crash leaves the old or the new one)."""
         requests = list(requests)
+        # Numbering never goes back, even when every line is dropped: the database's mark is at the last one.
+        floor = self.last_seq
         temporary = self.path.with_name(self.path.name + ".new")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.write(fd, "".join(map(_line, requests)).encode("utf-8"))
+                _write_all(fd, "".join(map(_line, requests)).encode("utf-8"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(temporary, self.path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise PrivacyLogError(f"cannot write the privacy log {self.path}: {error}") from None
+        self._requests = requests
+        self._floor = max(self._floor, floor)
+        try:  # the rename itself is durable once the folder is synced; the file is in place either way
             directory = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(directory)
             finally:
                 os.close(directory)
         except OSError as error:
-            raise PrivacyLogError(f"cannot write the privacy log {self.path}: {error}") from None
-        self._requests = requests
+            log.warning("could not sync the folder of the privacy log %s: %s", self.path, error)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a regular file may take fewer, e.g. when the disk fills)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "nothing more could be written")
+        view = view[written:]

@@ -46,11 +46,17 @@ def rows(db, sql):
         return conn.execute(sql).fetchall()
 
 
-async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root):
+async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root, monkeypatch):
     db, out = tmp_path / "demo.sqlite3", tmp_path / "digest"
     options = SandboxOptions(scope=SCOPE_FIXTURE, db=db, script=DEMO_SCRIPT, out=out, model="fake")
+    # The real bot's privacy log, set in the environment: the sandbox keeps its own beside its database.
+    production_log = tmp_path / "production" / "privacy.jsonl"
+    monkeypatch.setenv("CULTUREBOT_PRIVACY_LOG_FILE", str(production_log))
 
     assert await run_sandbox(options) == 0
+    assert not production_log.exists()
+    sandbox_log = (tmp_path / "demo.privacy-requests.jsonl").read_text()
+    assert '"request":"consent"' in sandbox_log and '"level":"comments"' in sandbox_log
 
     output = capsys.readouterr().out
     text = " ".join(output.split())  # as printed, but without the terminal's line wrapping

@@ -4,12 +4,15 @@ their number; re-applied once when the database does not reflect them."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.feedback.privacy_requests import PrivacyRequests
 from bot.storage import ConsentLevel, SqliteStorage
-from bot.storage.privacy_log import PrivacyLog
+from bot.storage.privacy_log import PrivacyLog, PrivacyLogError
 
 KEEP = timedelta(days=400)
 
@@ -58,15 +61,63 @@ async def test_the_databases_mark_never_goes_back(storage: SqliteStorage):
     assert await storage.privacy_log_applied() == 10
 
 
-async def test_a_lost_log_numbers_new_requests_after_the_databases_mark(storage: SqliteStorage, tmp_path: Path, caplog):
+async def test_a_missing_log_stops_the_start_when_the_database_reflects_logged_requests(
+    storage: SqliteStorage, tmp_path: Path
+):
     await storage.set_consent(1, "m1", ConsentLevel.COMMENTS, "1.1", logged=5)
-    requests, log = requests_for(storage, tmp_path / "new-log.jsonl")
-    caplog.set_level(logging.WARNING, logger="bot.feedback.privacy_requests")
+    requests, _ = requests_for(storage, tmp_path / "moved" / "privacy.jsonl")
+    with pytest.raises(PrivacyLogError) as raised:
+        await requests.replay()
+    message = str(raised.value)
+    assert f"there is no log at {tmp_path / 'moved' / 'privacy.jsonl'}: set CULTUREBOT_PRIVACY_LOG_FILE" in message
+    assert "if it is lost, create an empty file there to start a new one" in message
+
+
+async def test_an_empty_or_short_log_numbers_new_requests_after_the_databases_mark(
+    storage: SqliteStorage, tmp_path: Path, caplog
+):
+    await storage.set_consent(1, "m1", ConsentLevel.COMMENTS, "1.1", logged=5)
+    path = tmp_path / "new-log.jsonl"
+    path.write_text("")  # a new log the operator started, or one whose lines all grew old
+    requests, log = requests_for(storage, path)
+    caplog.set_level(logging.INFO, logger="bot.feedback.privacy_requests")
     assert await requests.replay() == 0
-    assert "ends at request 0 but the database reflects requests up to 5" in caplog.text
+    assert "is empty; numbering continues after request 5" in caplog.text
     await requests.forget("m1")
     assert [request.seq for request in log.requests] == [6]
     assert await storage.privacy_log_applied() == 6
+
+    await storage.set_consent(1, "m2", ConsentLevel.COMMENTS, "1.1", logged=9)  # the log lost lines 7 to 9
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="bot.feedback.privacy_requests")
+    restarted, log = requests_for(storage, path)
+    assert await restarted.replay() == 0
+    assert "ends at request 6 but the database reflects requests up to 9: lines were lost" in caplog.text
+    await restarted.decide(1, "m2", ConsentLevel.DECLINED, "1.1")
+    assert [request.seq for request in log.requests] == [6, 10]
+
+
+async def test_a_request_whose_database_change_failed_is_made_before_the_next_one(
+    storage: SqliteStorage, tmp_path: Path
+):
+    requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
+    await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
+    # Another process holds the database's write lock, and this connection does not wait for it.
+    blocker = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
+    await storage._conn.execute("PRAGMA busy_timeout = 0")
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await requests.decide(1, "m1", ConsentLevel.DECLINED, "1.1")
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "comments")]
+    assert await storage.privacy_log_applied() == 1
+
+    await requests.forget("m2")  # the withdrawal is made first: the mark never passes it
+    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "declined")]
+    assert [request.seq for request in log.requests] == [1, 2, 3]
+    assert await storage.privacy_log_applied() == 3
+    assert await requests_for(storage, log.path)[0].replay() == 0
 
 
 async def test_a_log_that_cannot_be_written_does_not_stop_the_request(storage: SqliteStorage, tmp_path: Path, caplog):

@@ -104,6 +104,9 @@ def test_requests_older_than_the_keep_period_are_dropped(tmp_path: Path) -> None
     # A new request also drops what has grown old since, and keeps numbering after the last one.
     assert log.record_forget("new", NOW + timedelta(days=2)).seq == 3
     assert [request.member for request in PrivacyLog.open(log.path, KEEP).requests] == ["new"]
+    # Every line dropped: numbering still goes on after the last request (the database's mark is there).
+    assert log.prune(NOW + timedelta(days=500)) == 1 and log.path.read_text() == ""
+    assert log.record_forget("later", NOW + timedelta(days=500)).seq == 4
 
 
 def test_numbering_continues_after_what_the_database_holds(tmp_path: Path) -> None:
@@ -119,3 +122,29 @@ def test_an_unreadable_log_says_which_file(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(PrivacyLogError, match=f"cannot read the privacy log {folder}"):
         PrivacyLog.open(folder, KEEP)
+
+
+def test_a_whole_last_line_without_its_newline_gets_one_before_the_next_request(tmp_path: Path) -> None:
+    log = fresh(tmp_path)
+    log.record_consent(7, "m1", ConsentLevel.COMMENTS, "1.2", False, NOW)
+    log.path.write_bytes(log.path.read_bytes().rstrip(b"\n"))  # saved by an editor that drops the final newline
+    reopened = PrivacyLog.open(log.path, KEEP)
+    reopened.record_forget("m2", NOW)
+    assert [request.seq for request in PrivacyLog.open(log.path, KEEP).requests] == [1, 2]
+
+
+def test_a_short_write_is_finished_not_left_half_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    real_write = os.write
+
+    def half(fd: int, data: bytes) -> int:  # what a filling disk may do: take part of the bytes, raise nothing
+        return real_write(fd, bytes(data[: max(1, len(data) // 2)]))
+
+    log = fresh(tmp_path)
+    monkeypatch.setattr(os, "write", half)
+    log.record_consent(7, "m1", ConsentLevel.COMMENTS, "1.2", False, NOW)
+    log.record_forget("m1", NOW)  # a rewrite
+    log.record_forget("m2", NOW)  # an append
+    monkeypatch.undo()
+    assert [request.seq for request in PrivacyLog.open(log.path, KEEP).requests] == [2, 3]
