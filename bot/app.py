@@ -39,7 +39,8 @@ def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
     try:
         return Pseudonymizer(load_or_create_key(settings))
     except (OSError, ValueError) as error:
-        raise StartupError(f"cannot use the pseudonymisation key ({settings.pseudonym_key_file}): {error}") from None
+        source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key is not None else settings.pseudonym_key_file
+        raise StartupError(f"cannot use the pseudonymisation key ({source}): {error}") from None
 
 
 async def run_bot(settings: Settings) -> None:

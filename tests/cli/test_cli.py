@@ -29,6 +29,7 @@ def run_cli(*args, env=None, cwd):
         ("CULTUREBOT_DATABASE_PATH", ".", "CULTUREBOT_DATABASE_PATH: Value error, . is a directory"),
         ("CULTUREBOT_PRIVACY_URL", "privacy", "CULTUREBOT_PRIVACY_URL: Input should be a valid URL"),
         ("CULTUREBOT_COMMAND_SYNC", "guild", "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS"),
+        ("CULTUREBOT_PSEUDONYM_KEY", "tiny-key", "CULTUREBOT_PSEUDONYM_KEY: Value error, must be at least 16 bytes"),
     ],
 )
 def test_bad_setting_is_one_clear_line(tmp_path, variable, value, expected):
@@ -40,6 +41,7 @@ def test_bad_setting_is_one_clear_line(tmp_path, variable, value, expected):
     assert lines[0].startswith("culturebot: invalid configuration: ")
     assert expected.replace("Value error, ", "") in lines[0]
     assert "Traceback" not in result.stderr
+    assert variable != "CULTUREBOT_PSEUDONYM_KEY" or value not in result.stderr, "a key is never echoed"
 
 
 def test_secret_is_never_echoed(tmp_path):

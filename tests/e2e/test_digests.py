@@ -509,6 +509,10 @@ async def test_digest_preview_and_schedule_commands(world, run_bot, moderator):
         scheduled = await run(world, moderator, "digest schedule", {"when": "daily", "timezone": "Asia/Jakarta"})
         text = await reply_text(world, scheduled)
         assert "`0 9 * * *` in Asia/Jakarta" in text
+        # Another time without a time zone keeps the one set.
+        weekly = await run(world, moderator, "digest schedule", {"when": "weekly"})
+        assert "`0 9 * * mon` in Asia/Jakarta" in await reply_text(world, weekly)
+        assert rows(world, "SELECT digest_timezone FROM guild_settings") == [("Asia/Jakarta",)]
         bad = await run(world, moderator, "digest schedule", {"when": "sometimes"})
         assert "is not a schedule" in await reply_text(world, bad)
         # A scope change since the rated answer: the digest names the new version as not rated yet.
