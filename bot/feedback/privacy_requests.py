@@ -6,17 +6,17 @@ does not reflect (those made after the backup it was restored from, or one a cra
 writes), before the bot goes online.
 
 A request whose log line cannot be written is still made in the database (the member's choice comes first) and
-the failure is logged as an error: that one request would not survive a restore. A request logged whose database
-change failed (the member is told) is made before the next request is logged, so that the database's mark, "every
-request up to N", stays true; if the database still fails, so does that next request.
+the failure is logged as an error: that one request would not survive a restore. When the database change of a
+logged request fails (the member is told), a consent decision's line is taken back out of the log, and a forget
+request is made before the next request is logged; either way the database's mark, "every request up to N",
+stays true.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -26,6 +26,7 @@ from bot.storage.privacy_log import ConsentDecision, ForgetRequest, PrivacyLog, 
 log = logging.getLogger(__name__)
 
 Logged = TypeVar("Logged", ConsentDecision, ForgetRequest)
+Made = TypeVar("Made")
 
 
 class PrivacyRequests:
@@ -49,24 +50,23 @@ class PrivacyRequests:
             logged = await self._record(
                 self._log.record_consent, guild_id, member, level, consent_version, dm_opt_in, datetime.now(UTC)
             )
-            with self._kept_if_failed(logged):
-                return await self._storage.set_consent(
-                    guild_id,
-                    member,
-                    level,
-                    consent_version,
-                    dm_opt_in=dm_opt_in,
-                    decided_at=logged.at if logged else None,
-                    logged=logged.seq if logged else None,
-                )
+            change = self._storage.set_consent(
+                guild_id,
+                member,
+                level,
+                consent_version,
+                dm_opt_in=dm_opt_in,
+                decided_at=logged.at if logged else None,
+                logged=logged.seq if logged else None,
+            )
+            return await self._made(change, logged)
 
     async def forget(self, member: str) -> Forgotten:
         """`Storage.forget_member`, logged first."""
         async with self._turn:
             await self._make_unapplied()
             logged = await self._record(self._log.record_forget, member, datetime.now(UTC))
-            with self._kept_if_failed(logged):
-                return await self._storage.forget_member(member, logged=logged.seq if logged else None)
+            return await self._made(self._storage.forget_member(member, logged=logged.seq if logged else None), logged)
 
     async def _record(self, write: Callable[..., Logged], *args: object) -> Logged | None:
         try:
@@ -75,16 +75,34 @@ class PrivacyRequests:
             log.error("%s; the request is made in the database all the same, but a restore would undo it", error)
             return None
 
-    @contextlib.contextmanager
-    def _kept_if_failed(self, logged: PrivacyRequest | None) -> Iterator[None]:
+    async def _made(self, change: Awaitable[Made], logged: PrivacyRequest | None) -> Made:
+        """The database change of a logged request; if it fails, the log is made to agree before raising."""
         try:
-            yield
-        except BaseException:
-            # The member is told it failed, but they did ask: the request is made before the next one is logged,
-            # so that the database's mark never passes it (it may have committed all the same: cancelled).
+            return await change
+        except asyncio.CancelledError:
+            # Stopped mid-change (shutting down): it may have committed. Made, once, before the next request or at
+            # the next start, as after a crash between the two writes.
             if logged is not None:
                 self._unapplied.append(logged)
             raise
+        except Exception:
+            if logged is not None:
+                await self._failed(logged)
+            raise
+
+    async def _failed(self, logged: PrivacyRequest) -> None:
+        """The member is told their request failed. A consent decision must then not take effect later (it would
+        delete what they give, and are thanked for, in the meantime): its line goes. A forget request stays and is
+        made before the next request (its line already replaced the member's earlier ones, and they asked for
+        everything to go)."""
+        if isinstance(logged, ForgetRequest):
+            self._unapplied.append(logged)
+            return
+        try:
+            await asyncio.to_thread(self._log.withdraw, logged.seq)
+        except PrivacyLogError as error:
+            log.error("%s; the consent decision that failed will be made with the next privacy request", error)
+            self._unapplied.append(logged)
 
     async def _make_unapplied(self) -> None:
         """Make the logged requests whose database change failed (raises if the database still fails)."""

@@ -215,6 +215,12 @@ class PrivacyLog:
                 self._append(request, now)
             return request
 
+    def withdraw(self, seq: int) -> None:
+        """Take the newest request back out of the log (its database change failed, and the member was told)."""
+        with self._lock:
+            if self._requests and self._requests[-1].seq == seq:
+                self._rewrite(self._requests[:-1])
+
     def prune(self, now: datetime) -> int:
         """Drop the requests older than the keep period (the database reflects them: call after re-applying)."""
         with self._lock:

@@ -3,8 +3,10 @@ their number; re-applied once when the database does not reflect them."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,27 +99,48 @@ async def test_an_empty_or_short_log_numbers_new_requests_after_the_databases_ma
     assert [request.seq for request in log.requests] == [6, 10]
 
 
-async def test_a_request_whose_database_change_failed_is_made_before_the_next_one(
+@contextlib.contextmanager
+def write_locked(storage: SqliteStorage, path: Path) -> Iterator[None]:
+    """Another process holds the database's write lock (the storage's connection does not wait for it)."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+async def test_a_consent_decision_whose_database_change_failed_never_takes_effect(
     storage: SqliteStorage, tmp_path: Path
 ):
     requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
     await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
-    # Another process holds the database's write lock, and this connection does not wait for it.
-    blocker = sqlite3.connect(tmp_path / "bot.sqlite3", isolation_level=None)
     await storage._conn.execute("PRAGMA busy_timeout = 0")
-    blocker.execute("BEGIN IMMEDIATE")
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
-        await requests.decide(1, "m1", ConsentLevel.DECLINED, "1.1")
-    blocker.execute("ROLLBACK")
-    blocker.close()
+    with write_locked(storage, tmp_path / "bot.sqlite3"), pytest.raises(sqlite3.OperationalError, match="locked"):
+        await requests.decide(1, "m1", ConsentLevel.RATINGS, "1.1")
+    # The member was told it failed, and goes on commenting: the decision must not delete that later.
+    assert [request.seq for request in log.requests] == [1]
+    await requests.forget("m2")
     assert [row[:2] for row in await consent_rows(storage)] == [("m1", "comments")]
-    assert await storage.privacy_log_applied() == 1
-
-    await requests.forget("m2")  # the withdrawal is made first: the mark never passes it
-    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "declined")]
-    assert [request.seq for request in log.requests] == [1, 2, 3]
+    assert [request.seq for request in log.requests] == [1, 3], "numbering goes on after the withdrawn line"
     assert await storage.privacy_log_applied() == 3
     assert await requests_for(storage, log.path)[0].replay() == 0
+
+
+async def test_a_forget_request_whose_database_change_failed_is_made_before_the_next_request(
+    storage: SqliteStorage, tmp_path: Path
+):
+    requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
+    await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
+    await storage._conn.execute("PRAGMA busy_timeout = 0")
+    with write_locked(storage, tmp_path / "bot.sqlite3"), pytest.raises(sqlite3.OperationalError, match="locked"):
+        await requests.forget("m1")
+    assert await storage.privacy_log_applied() == 1
+    await requests.decide(1, "m2", ConsentLevel.RATINGS, "1.1")  # m1 is forgotten first: the mark never passes it
+    assert [row[:2] for row in await consent_rows(storage)] == [("m2", "ratings")]
+    assert [(request.seq, request.member) for request in log.requests] == [(2, "m1"), (3, "m2")]
+    assert await storage.privacy_log_applied() == 3
 
 
 async def test_a_log_that_cannot_be_written_does_not_stop_the_request(storage: SqliteStorage, tmp_path: Path, caplog):
