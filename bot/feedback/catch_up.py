@@ -165,6 +165,7 @@ async def catch_up_reactions(
                     value=value,
                     source=RatingSource.REACTION,
                     settings=settings,
+                    keep_button=True,  # a click since the reactions were read is newer
                 )
                 if change is RatingChange.STORED:
                     counts.stored += 1
@@ -175,9 +176,13 @@ async def catch_up_reactions(
                     rater = pseudonyms.member(user_id)
                     previous = stored.get(rater)
                     if previous is not None and previous[1] is RatingSource.REACTION:
-                        counts.deleted += await storage.delete_rating(answer_id, rater, value=previous[0])
+                        counts.deleted += await storage.delete_rating(
+                            answer_id, rater, value=previous[0], source=RatingSource.REACTION
+                        )
             for rater, value in plan.delete:
-                counts.deleted += await storage.delete_rating(answer_id, rater, value=value)
+                counts.deleted += await storage.delete_rating(
+                    answer_id, rater, value=value, source=RatingSource.REACTION
+                )
     return counts
 
 
@@ -277,7 +282,14 @@ async def store_pending_reactions(
         if value is None:
             continue
         change = await record_rating(
-            storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION, settings=settings
+            storage,
+            pseudonyms,
+            answer,
+            user_id=user_id,
+            value=value,
+            source=RatingSource.REACTION,
+            settings=settings,
+            keep_button=True,  # a button clicked since they agreed is newer than a reaction from before
         )
         stored += change is RatingChange.STORED
     return stored

@@ -29,11 +29,13 @@ async def record_rating(
     source: RatingSource,
     settings: GuildSettings | None = None,
     scale: RatingScale | None = None,
+    keep_button: bool = False,
 ) -> RatingChange:
     """Store the member's one rating of `answer` (replacing an earlier one) if they consented.
 
     `scale`: the scale the member rated on (a button under an answer made before the server changed its scale
-    keeps the scale it showed); by default the server's.
+    keeps the scale it showed); by default the server's. `keep_button`: leave a rating given with a button as it
+    is: for a rating worked out from reactions read from Discord a moment ago, which a click since is newer than.
 
     Returns only after the rating is committed, so a confirmation shown after STORED is never a lie.
     Storing the same rating twice changes nothing, so a redelivered event counts once.
@@ -60,6 +62,7 @@ async def record_rating(
                 source=source,
             ),
             consent_version=consent_version(settings),
+            keep_button=keep_button,
         )
     except ConsentChanged:  # declined or withdrawn while this rating was handled: the later choice wins
         now = consent_state(await storage.consent(answer.guild_id, rater), settings)
@@ -128,11 +131,19 @@ async def _remove_reaction(
         return RatingChange.IGNORED, answer, value
     if len(remaining) == 1:
         [left] = remaining
+        # The member's reactions were read from Discord just now: a rating button clicked meanwhile is newer.
         change = await record_rating(
-            storage, pseudonyms, answer, user_id=user_id, value=left, source=RatingSource.REACTION, settings=settings
+            storage,
+            pseudonyms,
+            answer,
+            user_id=user_id,
+            value=left,
+            source=RatingSource.REACTION,
+            settings=settings,
+            keep_button=True,
         )
         if change is RatingChange.STORED:
             return change, answer, left
         # Not stored (consent to ask again, or declined meanwhile): the removal itself still needs no consent.
-    removed = await storage.delete_rating(answer.answer_id, rater, value=value)
+    removed = await storage.delete_rating(answer.answer_id, rater, value=value, source=RatingSource.REACTION)
     return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value

@@ -5,10 +5,10 @@ import time
 import pytest
 
 from bot.feedback.consent import consent_version
-from bot.feedback.ratings import RatingChange, apply_reaction
+from bot.feedback.ratings import RatingChange, apply_reaction, record_rating
 from bot.feedback.scales import FIT3, LIKERT5
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome
+from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome, RatingSource
 from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
 from tests.helpers import cells_containing
 
@@ -244,3 +244,28 @@ async def test_threads_named_after_deleted_questions_are_queued_until_renamed_or
     assert await storage.threads_to_rename(limit=10) == [901]
     await storage.thread_renamed(901)
     assert await storage.threads_to_rename(limit=10) == []
+
+
+@pytest.mark.parametrize("left", [set(), {2}], ids=["no reaction left", "another rating reaction left"])
+async def test_a_button_click_while_a_removal_reads_discord_is_kept(storage, pseudonyms, left):
+    """A reaction taken back is checked against the member's other reactions on Discord; a rating button clicked
+    during that read is newer, and the removal (or the rating of the reaction left) must not replace it."""
+    answer_id = await make_answer(storage, pseudonyms)
+    await consent(storage, pseudonyms, OTHER)
+    assert await react(storage, pseudonyms, 500, OTHER, "✅") is RatingChange.STORED
+    answer = await storage.get_answer(answer_id)
+    rater = pseudonyms.member(OTHER)
+
+    async def read_while_the_member_clicks(_answer, _value_of):
+        change = await record_rating(storage, pseudonyms, answer, user_id=OTHER, value=3, source=RatingSource.BUTTON)
+        assert change is RatingChange.STORED  # the member is thanked for "Fits"
+        await storage.set_reasons(answer_id, rater, ["good nuance"])
+        return left
+
+    await apply_reaction(
+        storage, pseudonyms, message_id=500, user_id=OTHER, emoji="✅", added=False,
+        still_reacting=read_while_the_member_clicks,
+    )  # fmt: skip
+    rating = await storage.rating(answer_id, rater)
+    assert rating is not None and (rating.value, rating.source) == (3, RatingSource.BUTTON)
+    assert await storage.reasons(answer_id, rater) == ["good nuance"]

@@ -207,12 +207,17 @@ class AnswersStore(SqliteConnection):
 
     # Ratings
 
-    async def put_rating(self, rating: Rating, *, consent_version: str | None = None) -> None:
+    async def put_rating(
+        self, rating: Rating, *, consent_version: str | None = None, keep_button: bool = False
+    ) -> None:
         """Insert or replace the member's rating of an answer (one per member per answer).
 
         With `consent_version`, only while the member's consent in the answer's server is to that notice and
-        covers ratings, checked by the writing statement itself; raises `ConsentChanged` otherwise."""
+        covers ratings, checked by the writing statement itself; raises `ConsentChanged` otherwise.
+        `keep_button`: a rating given with a button is left as it is (for a rating worked out from reactions read
+        earlier: a click since is newer)."""
         guard = "" if consent_version is None else " AND " + consent_covers(RATING_LEVELS)
+        keep = " AND ratings.source != 'button'" if keep_button else ""
         values = (
             rating.answer_id,
             rating.rater_hash,
@@ -228,25 +233,26 @@ class AnswersStore(SqliteConnection):
             f"SELECT ?, ?, ?, ?, ?, ? WHERE 1{guard} ON CONFLICT (answer_id, rater_hash) DO UPDATE SET "
             "value = excluded.value, scale_size = excluded.scale_size, source = excluded.source, "
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-            "WHERE value != excluded.value OR source != excluded.source",
+            f"WHERE (value != excluded.value OR source != excluded.source){keep}",
             params,
         )
         # Nothing written: the same rating again (a redelivered event), or the consent no longer covers it.
         if not written and consent_version is not None:
             await self._require_consent(rating.answer_id, rating.rater_hash, consent_version, RATING_LEVELS)
 
-    async def delete_rating(self, answer_id: int, rater_hash: str, value: int | None = None) -> bool:
-        """Delete the member's rating; with `value`, only if it still has that value. True if deleted."""
+    async def delete_rating(
+        self, answer_id: int, rater_hash: str, value: int | None = None, source: RatingSource | None = None
+    ) -> bool:
+        """Delete the member's rating; with `value` (and `source`), only if it still has that value (and was
+        given that way). True if deleted."""
+        sql = "DELETE FROM ratings WHERE answer_id = ? AND rater_hash = ?"
+        params: tuple[object, ...] = (answer_id, rater_hash)
+        if value is not None:
+            sql, params = sql + " AND value = ?", (*params, value)
+        if source is not None:
+            sql, params = sql + " AND source = ?", (*params, source.value)
         async with self._transaction() as conn:
-            if value is None:
-                cursor = await conn.execute(
-                    "DELETE FROM ratings WHERE answer_id = ? AND rater_hash = ?", (answer_id, rater_hash)
-                )
-            else:
-                cursor = await conn.execute(
-                    "DELETE FROM ratings WHERE answer_id = ? AND rater_hash = ? AND value = ?",
-                    (answer_id, rater_hash, value),
-                )
+            cursor = await conn.execute(sql, params)
             return cursor.rowcount > 0
 
     async def ratings_for_answer(self, answer_id: int) -> list[Rating]:
