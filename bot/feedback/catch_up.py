@@ -214,11 +214,21 @@ async def _rating_reactions(
         read += 1
         for reaction in message.reactions:
             value = value_of(str(reaction.emoji))
-            if value is None or reaction.count <= int(reaction.me):
-                continue  # not a rating emoji, or only the bot's own
-            async for user in reaction.users():
-                if user.id != own and (only is None or user.id == only):
-                    present.setdefault(user.id, set()).add(value)
+            if value is None:
+                continue  # not a rating emoji
+            # Discord lists the members of super reactions apart (a rating like any other when it came in live).
+            kinds = [
+                kind
+                for kind, count, mine in (
+                    (None, reaction.normal_count, reaction.me),
+                    (discord.ReactionType.burst, reaction.burst_count, reaction.me_burst),
+                )
+                if count > int(mine)  # skipped when only the bot's own
+            ]
+            for kind in kinds:
+                async for user in reaction.users(type=kind):
+                    if user.id != own and (only is None or user.id == only):
+                        present.setdefault(user.id, set()).add(value)
     if gone is not None and read == 0:
         raise gone
     return present

@@ -188,3 +188,28 @@ async def test_a_rating_taken_back_offline_goes_though_its_member_must_agree_to_
     assert "1 removed, 1 not kept without consent" in caplog.text
     assert ratings(world) == set()
     assert not [m for m in world.standin.bot_messages(world.channel_id) if "thanks for rating" in m.content]
+
+
+async def test_super_reactions_count_as_ratings_live_and_when_read_back(world, run_bot, caplog):
+    """Discord lists the members of super ("burst") reactions apart from normal ones: the catch-up reads both,
+    so a rating given with a super reaction is not taken for one whose reaction went."""
+    ayu, budi = world.asker_id, world.member_id
+    await give_consent(db(world), world.guild_id, budi, "ratings")
+    await give_consent(db(world), world.guild_id, ayu, "ratings")
+    question = "How do I address my manager?"
+    async with run_bot():
+        answer = await ask(world, question)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅", burst=True)
+        await eventually(lambda: ratings(world) == {(question, member_hash(budi), 3, "reaction")}, what="the rating")
+    # Offline: Ayu rates with a super reaction too.
+    await world.standin.add_reaction(world.channel_id, answer.id, ayu, "🤔", burst=True)
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+        assert ratings(world) == {
+            (question, member_hash(budi), 3, "reaction"),
+            (question, member_hash(ayu), 2, "reaction"),
+        }
+        # Taking the super reaction back removes the rating, as a normal one would.
+        await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅", burst=True)
+        await eventually(lambda: len(ratings(world)) == 1, what="the rating taken back")

@@ -196,15 +196,17 @@ class WorldActions:
         msg = self.state.message(int(channel_id), int(message_id))
         await self.core.delete_message(msg)
 
-    async def add_reaction(self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str) -> None:
-        msg = self.state.message(int(channel_id), int(message_id))
-        await self.core.add_reaction(msg, int(user_id), parse_emoji(emoji))
-
-    async def remove_reaction(
-        self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str
+    async def add_reaction(
+        self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str, *, burst: bool = False
     ) -> None:
         msg = self.state.message(int(channel_id), int(message_id))
-        await self.core.remove_reaction(msg, int(user_id), parse_emoji(emoji))
+        await self.core.add_reaction(msg, int(user_id), parse_emoji(emoji), burst=burst)
+
+    async def remove_reaction(
+        self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str, *, burst: bool = False
+    ) -> None:
+        msg = self.state.message(int(channel_id), int(message_id))
+        await self.core.remove_reaction(msg, int(user_id), parse_emoji(emoji), burst=burst)
 
     async def create_thread(
         self,

@@ -121,15 +121,17 @@ class StandInCore:
             data["guild_id"] = str(msg.guild_id)
         await self.dispatch("MESSAGE_DELETE", data)
 
-    async def add_reaction(self, msg: Message, user_id: int, emoji: JSON) -> None:
-        if not self.state.add_reaction(msg, user_id, emoji):
+    async def add_reaction(self, msg: Message, user_id: int, emoji: JSON, *, burst: bool = False) -> None:
+        if not self.state.add_reaction(msg, user_id, emoji, burst=burst):
             return
-        await self.dispatch("MESSAGE_REACTION_ADD", self._reaction_event(msg, user_id, emoji, with_member=True))
+        event = self._reaction_event(msg, user_id, emoji, with_member=True, burst=burst)
+        await self.dispatch("MESSAGE_REACTION_ADD", event)
 
-    async def remove_reaction(self, msg: Message, user_id: int, emoji: JSON) -> None:
-        if not self.state.remove_reaction(msg, user_id, emoji):
+    async def remove_reaction(self, msg: Message, user_id: int, emoji: JSON, *, burst: bool = False) -> None:
+        if not self.state.remove_reaction(msg, user_id, emoji, burst=burst):
             return
-        await self.dispatch("MESSAGE_REACTION_REMOVE", self._reaction_event(msg, user_id, emoji, with_member=False))
+        event = self._reaction_event(msg, user_id, emoji, with_member=False, burst=burst)
+        await self.dispatch("MESSAGE_REACTION_REMOVE", event)
 
     async def clear_reactions(self, msg: Message, emoji: JSON | None = None) -> None:
         data: JSON = {"channel_id": str(msg.channel_id), "message_id": str(msg.id)}
@@ -142,14 +144,16 @@ class StandInCore:
             msg.reactions.pop(emoji_key(emoji), None)
             await self.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", data | {"emoji": emoji})
 
-    def _reaction_event(self, msg: Message, user_id: int, emoji: JSON, *, with_member: bool) -> JSON:
+    def _reaction_event(
+        self, msg: Message, user_id: int, emoji: JSON, *, with_member: bool, burst: bool = False
+    ) -> JSON:
         data: JSON = {
             "user_id": str(user_id),
             "channel_id": str(msg.channel_id),
             "message_id": str(msg.id),
             "emoji": emoji,
-            "burst": False,
-            "type": 0,
+            "burst": burst,
+            "type": 1 if burst else 0,  # Discord's reaction types: 0 normal, 1 burst (a super reaction)
         }
         if msg.guild_id is not None:
             data["guild_id"] = str(msg.guild_id)

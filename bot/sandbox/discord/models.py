@@ -287,7 +287,8 @@ class Attachment:
 @dataclass
 class Reaction:
     emoji: JSON
-    user_ids: list[int] = field(default_factory=list)
+    user_ids: list[int] = field(default_factory=list)  # normal reactions
+    burst_user_ids: list[int] = field(default_factory=list)  # super reactions (Discord's "burst" type)
 
 
 @dataclass

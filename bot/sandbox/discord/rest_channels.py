@@ -199,8 +199,11 @@ class ChannelRoutes:
         emoji = self._emoji(request)
         key = str(emoji["id"]) if emoji.get("id") else str(emoji["name"])
         reaction = msg.reactions.get(key)
-        # Discord lists a reaction's users by id, which is what `after` pages through.
-        users = [self.state.users[u].payload() for u in sorted(reaction.user_ids if reaction else [])]
+        # Discord lists a reaction's users by id, which is what `after` pages through; normal reactions unless
+        # `type=1` asks for super ("burst") reactions.
+        burst = request.query.get("type") == "1"
+        ids = [] if reaction is None else reaction.burst_user_ids if burst else reaction.user_ids
+        users = [self.state.users[u].payload() for u in sorted(ids)]
         after = request.query.get("after")
         if after is not None:
             users = [u for u in users if int(u["id"]) > int(after)]

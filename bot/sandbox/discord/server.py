@@ -249,13 +249,16 @@ class DiscordStandIn:
     async def delete_message(self, channel_id: Snowflake, message_id: Snowflake) -> None:
         await self.world.delete_message(channel_id, message_id)
 
-    async def add_reaction(self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str) -> None:
-        await self.world.add_reaction(channel_id, message_id, user_id, emoji)
+    async def add_reaction(
+        self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str, *, burst: bool = False
+    ) -> None:
+        """A member's reaction; `burst` makes it a super reaction (Discord lists those users apart)."""
+        await self.world.add_reaction(channel_id, message_id, user_id, emoji, burst=burst)
 
     async def remove_reaction(
-        self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str
+        self, channel_id: Snowflake, message_id: Snowflake, user_id: Snowflake, emoji: str, *, burst: bool = False
     ) -> None:
-        await self.world.remove_reaction(channel_id, message_id, user_id, emoji)
+        await self.world.remove_reaction(channel_id, message_id, user_id, emoji, burst=burst)
 
     async def create_thread(
         self, channel_id: Snowflake, name: str, owner_id: Snowflake, message_id: Snowflake | None = None

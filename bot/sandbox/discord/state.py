@@ -357,22 +357,24 @@ class StandInState:
         if msg.id in ids:
             ids.remove(msg.id)
 
-    def add_reaction(self, msg: Message, user_id: int, emoji: JSON) -> bool:
-        """Record a reaction; False if that user had already reacted with that emoji."""
+    def add_reaction(self, msg: Message, user_id: int, emoji: JSON, *, burst: bool = False) -> bool:
+        """Record a reaction (a super reaction with `burst`); False if that user had already reacted so."""
         key = emoji_key(emoji)
         reaction = msg.reactions.setdefault(key, Reaction(emoji=emoji))
-        if user_id in reaction.user_ids:
+        users = reaction.burst_user_ids if burst else reaction.user_ids
+        if user_id in users:
             return False
-        reaction.user_ids.append(user_id)
+        users.append(user_id)
         return True
 
-    def remove_reaction(self, msg: Message, user_id: int, emoji: JSON) -> bool:
+    def remove_reaction(self, msg: Message, user_id: int, emoji: JSON, *, burst: bool = False) -> bool:
         key = emoji_key(emoji)
         reaction = msg.reactions.get(key)
-        if reaction is None or user_id not in reaction.user_ids:
+        users = None if reaction is None else reaction.burst_user_ids if burst else reaction.user_ids
+        if reaction is None or users is None or user_id not in users:
             return False
-        reaction.user_ids.remove(user_id)
-        if not reaction.user_ids:
+        users.remove(user_id)
+        if not reaction.user_ids and not reaction.burst_user_ids:
             del msg.reactions[key]
         return True
 
@@ -563,12 +565,12 @@ class StandInState:
         return data
 
     def _reaction_payload(self, reaction: Reaction) -> JSON:
-        count = len(reaction.user_ids)
+        normal, burst = len(reaction.user_ids), len(reaction.burst_user_ids)
         return {
-            "count": count,
-            "count_details": {"burst": 0, "normal": count},
+            "count": normal + burst,
+            "count_details": {"burst": burst, "normal": normal},
             "me": self.bot.id in reaction.user_ids,
-            "me_burst": False,
+            "me_burst": self.bot.id in reaction.burst_user_ids,
             "burst_colors": [],
             "emoji": reaction.emoji,
         }
