@@ -165,7 +165,7 @@ async def thank_for_rating(
     label = (scale or scale_named(settings.rating_scale)).label_of(value)
     view = discord.ui.View(timeout=None)
     if settings.reason_tags:
-        view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags))
+        view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags, value))
     view.add_item(CommentButton(answer.answer_id))
     text = f"{prefix}Thanks: you rated this answer **{label}**. Why? Pick any reasons, or add a comment (optional)."
     if interaction.response.is_done():
@@ -485,8 +485,19 @@ def expired(note: discord.Message | None) -> bool:
     return note is None or utcnow() - note.created_at >= timedelta(seconds=PENDING_FOR)
 
 
-class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"cb:reasons:(?P<answer>\d+)"):
-    def __init__(self, answer_id: int, tags: tuple[str, ...] = ()) -> None:
+REASONS_FOR_ANOTHER_RATING = (
+    "You changed your rating since this menu was shown, and these reasons were for the earlier one: nothing was "
+    "saved. Pick reasons in the menu that came with your current rating."
+)
+
+
+class ReasonsSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"cb:reasons:(?P<answer>\d+)(?::(?P<value>\d+))?"
+):
+    """The reasons menu offered with the thanks for a rating. Its id carries the rating's value (menus from
+    before it did carry none), so that reasons picked in it never land on a rating changed since."""
+
+    def __init__(self, answer_id: int, tags: tuple[str, ...] = (), value: int | None = None) -> None:
         options = [discord.SelectOption(label=tag[:100], value=tag[:100]) for tag in tags[:25]]
         super().__init__(
             discord.ui.Select(
@@ -494,24 +505,34 @@ class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"c
                 min_values=0,
                 max_values=max(1, len(options)),
                 options=options or [discord.SelectOption(label="-", value="-")],
-                custom_id=f"cb:reasons:{answer_id}",
+                custom_id=f"cb:reasons:{answer_id}" + ("" if value is None else f":{value}"),
             )
         )
         self.answer_id = answer_id
+        self.value = value
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Self:
         select = cast("discord.ui.Select[Any]", item)
-        return cls(int(match["answer"]), tuple(option.value for option in select.options))
+        value = int(match["value"]) if match["value"] is not None else None
+        return cls(int(match["answer"]), tuple(option.value for option in select.options), value)
 
     @reported
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = client(interaction)
         answer = await answer_or_gone(interaction, self.answer_id)
         settings = await bot.storage.guild_settings(answer.guild_id)
-        chosen = [value for value in self.item.values if value in settings.reason_tags]
+        unknown = [value for value in self.item.values if value not in settings.reason_tags]
+        if unknown:
+            # Moderators changed the tags since the menu was shown: saving the rest would silently replace the
+            # reasons stored (with fewer, or none).
+            raise UserFacingError(
+                f"The reasons offered changed since this menu was shown ({shortened(', '.join(unknown), 300)} "
+                "no longer among them): nothing was saved. Rate the answer again to get the current list."
+            )
+        chosen = list(self.item.values)
         rater = bot.pseudonyms.member(interaction.user.id)
         # Reasons are research data like the rating: kept only under consent to the current notice.
         state = consent_state(await bot.storage.consent(answer.guild_id, rater), settings)
@@ -521,7 +542,9 @@ class ReasonsSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"c
         if state is ConsentState.ASK:
             await send_consent_notice(interaction, self.answer_id, NO_PENDING)
             return
-        if not await bot.storage.set_reasons(answer.answer_id, rater, chosen):
+        if not await bot.storage.set_reasons(answer.answer_id, rater, chosen, value=self.value):
+            if await bot.storage.rating(answer.answer_id, rater) is not None:
+                raise UserFacingError(REASONS_FOR_ANOTHER_RATING)
             raise UserFacingError("Rate the answer first; reasons belong to a rating.")
         listed = ", ".join(chosen) if chosen else "none"
         # Up to 25 tags of 100 characters: the list is shortened to fit one message (they are all saved).

@@ -136,9 +136,21 @@ async def test_button_rating_asks_consent_first_then_stores(world, run_bot):
         assert rows(world, "SELECT value FROM ratings") == [(2,)]
         # The reasons were given for "Fits": they go with it, and the menu is offered again.
         assert rows(world, "SELECT tag FROM rating_reasons") == []
-        assert any(c.startswith("cb:reasons:") for c in custom_ids(again.original))
+        [(answer_id,)] = rows(world, "SELECT answer_id FROM answers")
+        assert select_id == f"cb:reasons:{answer_id}:3", "the menu names the rating it was offered with"
+        # Reasons picked in the first menu were for "Fits": not saved on "Partly fits", and the member is told.
+        stale = await world.standin.select_option(
+            thanks.channel_id, thanks.id, world.member_id, select_id, ["too generic"]
+        )
+        assert (
+            "You changed your rating since this menu was shown"
+            in ((await world.standin.wait_for_interaction_response(stale)).response_data["content"])
+        )
+        assert rows(world, "SELECT tag FROM rating_reasons") == []
+        partly_menu = next(c for c in custom_ids(again.original) if c.startswith("cb:reasons:"))
+        assert partly_menu == f"cb:reasons:{answer_id}:2"
         picked = await world.standin.select_option(
-            again.channel_id, again.original.id, world.member_id, select_id, ["misses variation"]
+            again.channel_id, again.original.id, world.member_id, partly_menu, ["misses variation"]
         )
         await world.standin.wait_for_interaction_response(picked)
         assert rows(world, "SELECT tag FROM rating_reasons") == [("misses variation",)]
@@ -728,3 +740,26 @@ async def test_a_question_interrupted_by_a_shutdown_after_its_member_was_forgott
         ("forgotten-2", "", "the bot was shutting down"),
     ]
     assert cells_containing(db(world), "My second secret?") == []
+
+
+async def test_reasons_picked_in_a_menu_whose_tags_were_changed_since_save_nothing(world, run_bot):
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    moderator = add_moderator(world)
+    async with run_bot():
+        answer = await ask(world)
+        rated = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        menu = next(c for c in custom_ids(rated.original) if c.startswith("cb:reasons:"))
+        first = await world.standin.select_option(
+            answer.channel_id, rated.original.id, world.member_id, menu, ["too generic"]
+        )
+        await world.standin.wait_for_interaction_response(first)
+        assert rows(world, "SELECT tag FROM rating_reasons") == [("too generic",)]
+        await run(world, moderator, "research settings", {"reason_tags": "too formal, too casual"})
+        # The member picks again in the menu shown before the change: the old tag is no longer offered.
+        again = await world.standin.select_option(
+            answer.channel_id, rated.original.id, world.member_id, menu, ["too generic", "misses variation"]
+        )
+        reply = (await world.standin.wait_for_interaction_response(again)).response_data["content"]
+        assert "The reasons offered changed since this menu was shown (too generic, misses variation" in reply
+        assert "nothing was saved" in reply
+        assert rows(world, "SELECT tag FROM rating_reasons") == [("too generic",)], "the reasons stored stay"

@@ -118,11 +118,14 @@ class FeedbackStore(SqliteConnection):
 
     # Reasons and comments
 
-    async def set_reasons(self, answer_id: int, rater_hash: str, tags: list[str]) -> bool:
-        """Replace the reason tags of a member's rating; False if there is no rating to attach them to."""
+    async def set_reasons(self, answer_id: int, rater_hash: str, tags: list[str], *, value: int | None = None) -> bool:
+        """Replace the reason tags of a member's rating; False if there is no rating to attach them to (with
+        `value`, none with that value: the reasons were picked for a rating changed since)."""
+        match = "" if value is None else " AND value = ?"
+        params = (answer_id, rater_hash) if value is None else (answer_id, rater_hash, value)
         async with self._transaction() as conn:
             async with conn.execute(
-                "SELECT 1 FROM ratings WHERE answer_id = ? AND rater_hash = ?", (answer_id, rater_hash)
+                f"SELECT 1 FROM ratings WHERE answer_id = ? AND rater_hash = ?{match}", params
             ) as cursor:
                 if await cursor.fetchone() is None:
                     return False
