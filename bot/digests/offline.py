@@ -21,7 +21,7 @@ import aiosqlite
 
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
-from bot.digests.schedule import Period
+from bot.digests.schedule import Period, parse_timezone
 from bot.digests.service import bundle, period_rows
 from bot.storage import SqliteStorage, sqlite_timestamp
 from bot.storage.migrations import MigrationError, check_history, load_migrations
@@ -44,8 +44,9 @@ class OfflineDigest:
 
 
 def day_period(first: date, last: date, timezone: str) -> Period:
-    """Whole days [first, last] in a time zone, as a UTC period."""
-    zone = ZoneInfo(timezone)
+    """Whole days [first, last] in a time zone (an IANA name, read as `parse_timezone` reads it: a UserFacingError
+    when it is none), as a UTC period."""
+    zone = ZoneInfo(parse_timezone(timezone))
     start = datetime.combine(first, datetime.min.time(), zone)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     return Period(start.astimezone(UTC), end.astimezone(UTC))

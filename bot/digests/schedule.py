@@ -10,15 +10,20 @@ again an hour later, and that second run finds nothing due.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import logging
+import re
+import string
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.errors import UserFacingError
 from bot.storage import GuildSettings
+from bot.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,22 @@ WINDOW_GROWTH = 4
 NARROW_TO = timedelta(hours=1)  # runs are at least an hour apart, so stepping through this many is cheap
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: 0 (and 7) is Sunday
 WEEKDAY_HELP = "use 0-7 (0 and 7 are Sunday) or sun, mon, tue, wed, thu, fri, sat, e.g. `0 9 * * mon-fri`"
+SCHEDULE_HELP = (
+    "use `weekly`, `daily`, `monthly` or a cron expression with five fields (minute hour day month weekday), "
+    "e.g. `0 9 * * mon`"
+)
+ZONE_HELP = "use an IANA name such as `Asia/Jakarta` or `Europe/Berlin`"
+# APScheduler's names of the first four cron fields, as moderators know them, and their allowed numbers.
+CRON_FIELDS = (
+    ("minute", "minute", 0, 59),
+    ("hour", "hour", 0, 23),
+    ("day", "day of month", 1, 31),
+    ("month", "month", 1, 12),
+)
+# Pasted around a value from a help text or a chat message: straight, typographic and code quotes.
+QUOTES = "'\"`‘’‚‛“”„‟«»‹›´"
+OFFSET = re.compile(r"(?:utc|gmt)?\s*([+\-−])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+ZONE_AREAS = ("Europe", "America", "Asia", "Africa", "Australia", "Pacific", "Atlantic", "Indian")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,36 +63,182 @@ class Period:
     end: datetime
 
 
-def make_trigger(cron: str, timezone: str) -> CronTrigger:
-    """A trigger from a 5-field cron expression or a preset, or a UserFacingError saying what is wrong."""
-    timezone = timezone.strip()
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    cron: str  # as stored and shown: a preset's cron line, without pasted quotes or extra spaces
+    timezone: str  # the IANA name, spelled as the tz database does
+    trigger: CronTrigger
+
+
+def unquote(text: str) -> str:
+    """`text` without the spaces and quotes (straight, typographic or backticks) pasted around it."""
+    return text.strip(QUOTES + string.whitespace)
+
+
+def parse_schedule(when: str, timezone: str) -> Schedule:
+    """A preset or 5-field cron expression in a time zone, normalised, or a UserFacingError saying what is wrong
+    and how to write it."""
+    zone_name = parse_timezone(timezone)
+    text = unquote(when)
+    cron = PRESETS.get(text.lower(), " ".join(text.split()))
+    fields = cron.split()
+    if not fields:
+        raise UserFacingError(f"No schedule given: {SCHEDULE_HELP}.")
+    if len(fields) != 5:
+        raise UserFacingError(f"`{text}` is not a schedule: it has {counted(len(fields), 'field')}; {SCHEDULE_HELP}.")
     try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region's folder (`Asia`), a name too long
-        raise UserFacingError(
-            f"`{timezone}` is not a time zone; use an IANA name such as `Asia/Jakarta` or `Europe/Berlin`."
-        ) from None
-    fields = PRESETS.get(cron.strip().lower(), cron.strip()).split()
-    if len(fields) == 5:
-        try:
-            fields[4] = cron_weekdays(fields[4])
-        except ValueError as error:
-            raise UserFacingError(f"`{cron}` is not a schedule: {error}.") from None
-    try:
-        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=zone)
+        fields[4] = cron_weekdays(fields[4])
     except ValueError as error:
-        raise UserFacingError(
-            f"`{cron}` is not a schedule: use `weekly`, `daily`, `monthly` or a cron expression with five fields "
-            f"(minute hour day month weekday), e.g. `0 9 * * mon` ({error})."
-        ) from None
+        raise UserFacingError(f"`{text}` is not a schedule: {error}.") from None
+    for (name, label, low, high), field in zip(CRON_FIELDS, fields, strict=False):
+        try:
+            CronTrigger(timezone=UTC, **{name: field})
+        except ValueError:
+            raise UserFacingError(
+                f"`{text}` is not a schedule: {cron_field_problem(label, low, high, field)}."
+            ) from None
+    try:
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(zone_name))
+    except ValueError:  # each field passed on its own; APScheduler's own words would mean little to a moderator
+        raise UserFacingError(f"`{text}` is not a schedule: {SCHEDULE_HELP}.") from None
     if len(_minutes(trigger)) > 1:
         raise UserFacingError(
-            f"`{cron}` runs more than once an hour: digests are weekly by default and at most hourly. Give one "
+            f"`{text}` runs more than once an hour: digests are weekly by default and at most hourly. Give one "
             "minute, e.g. `0 * * * *` for every hour or `0 9 * * *` for every day at 09:00."
         )
     if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
-        raise UserFacingError(f"`{cron}` never runs: no month has that day. Check the day and month fields.")
-    return trigger
+        raise UserFacingError(f"`{text}` never runs: no month has that day. Check the day and month fields.")
+    return Schedule(cron, zone_name, trigger)
+
+
+def make_trigger(cron: str, timezone: str) -> CronTrigger:
+    """A trigger from a 5-field cron expression or a preset, or a UserFacingError saying what is wrong."""
+    return parse_schedule(cron, timezone).trigger
+
+
+def cron_field_problem(label: str, low: int, high: int, field: str) -> str:
+    """What is wrong with a minute, hour, day-of-month or month field APScheduler refused, in the field's terms."""
+    names = " or jan-dec" if label == "month" else ""
+    for item in field.split(","):
+        span, slash, step = item.partition("/")
+        for number in re.findall(r"\d+", span):
+            if not low <= int(number) <= high:
+                return f"{label} `{number}` is out of range: use {low}-{high}{names}"
+        if slash and step.isdecimal() and not 0 < int(step) <= high - low:
+            return f"the step in {label} `{item}` must be from 1 to {high - low}, e.g. `*/2`"
+        first, dash, last = span.partition("-")
+        if dash and first.isdecimal() and last.isdecimal() and int(first) > int(last):
+            return (
+                f"the {label} range `{item}` runs backwards: put the smaller number first, or split a range "
+                f"that wraps around, e.g. `{first}-{high},{low}-{last}`"
+            )
+    return (
+        f"{label} `{field}` is not valid: use a number from {low} to {high}{names}, `*`, a range such as "
+        f"`{low}-{low + 4}`, a list such as `{low},{low + 2}` or a step such as `*/2`"
+    )
+
+
+def parse_timezone(text: str) -> str:
+    """The IANA name of a time zone as the tz database spells it (`asia/jakarta` is `Asia/Jakarta`), or a
+    UserFacingError that suggests the names meant."""
+    name = unquote(text)
+    if not name:
+        raise UserFacingError(f"No time zone given: {ZONE_HELP}.")
+    canonical = _zone_names().get(name.lower())
+    if canonical is not None:
+        return canonical
+    try:
+        ZoneInfo(name)  # a name the tz database has beyond available_timezones(), e.g. one saved before
+        return name
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region's folder (`Asia`), a name too long
+        pass
+    offset = OFFSET.fullmatch(name)
+    if offset is not None:
+        sign, hours, minutes = offset.group(1), int(offset.group(2)), int(offset.group(3) or 0)
+        at = ", ".join(
+            f"`{zone}`" for zone in zones_at(hours * 60 + minutes if sign == "+" else -(hours * 60 + minutes))
+        )
+        example = f"e.g. {at} (now at that offset)" if at else "e.g. `Asia/Jakarta` or `Europe/Berlin`"
+        raise UserFacingError(
+            f"`{name}` is an offset, not a time zone: offsets are not accepted because they ignore daylight "
+            f"saving. Use your city's IANA time zone, {example}."
+        )
+    if any(zone.startswith(name.lower() + "/") for zone in _zone_names()):
+        raise UserFacingError(
+            f"`{name}` is not a time zone but a region: add the city, as in `Asia/Jakarta` or `Europe/Berlin`."
+        )
+    suggestions = zone_suggestions(name)
+    if suggestions:
+        *others, last = [f"`{zone}`" for zone in suggestions]
+        meant = f"{', '.join(others)} or {last}" if others else last
+        raise UserFacingError(f"`{name}` is not a time zone: did you mean {meant}? Or {ZONE_HELP}.")
+    raise UserFacingError(f"`{name}` is not a time zone; {ZONE_HELP}.")
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Every IANA time zone name, by its lower-case spelling."""
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def zone_suggestions(name: str, count: int = 3) -> list[str]:
+    """The IANA names closest to `name`: those of a city so named first (`jakarta`, `new york`), then similar
+    spellings."""
+    wanted = name.lower().replace(" ", "_")
+    zones = _zone_names()
+    cities = sorted(zone for lower, zone in zones.items() if lower.rsplit("/", 1)[-1] == wanted)
+    similar = [zones[lower] for lower in difflib.get_close_matches(wanted, zones, n=count, cutoff=0.6)]
+    return list(dict.fromkeys(cities + similar))[:count]
+
+
+def zones_at(minutes: int, count: int = 3) -> list[str]:
+    """A few city time zones whose clocks are `minutes` ahead of UTC now."""
+    now = datetime.now(UTC)
+    found = []
+    for zone in _zone_names().values():
+        area = zone.split("/", 1)[0]
+        if area in ZONE_AREAS and "/" in zone:
+            offset = ZoneInfo(zone).utcoffset(now)
+            if offset is not None and offset == timedelta(minutes=minutes):
+                found.append(zone)
+    return sorted(found, key=lambda zone: (ZONE_AREAS.index(zone.split("/", 1)[0]), zone))[:count]
+
+
+def check_day_range(first: date, last: date, *, start: str, end: str, max_years: int | None = None) -> None:
+    """A UserFacingError unless the whole days `first` to `last` run forwards and span at most `max_years`;
+    `start` and `end` name the two options in the messages."""
+    if last < first:
+        raise UserFacingError(f"{end} {last} is before {start} {first}: swap them.")
+    limit = None if max_years is None else _add_years(first, max_years)
+    if limit is not None and last >= limit:
+        raise UserFacingError(
+            f"{first} to {last} is {_span(first, last)}; export at most {max_years} years at a time, e.g. {first} "
+            f"to {limit - timedelta(days=1)}, then from {limit}."
+        )
+
+
+def _add_years(day: date, years: int) -> date | None:
+    """The same day `years` later (29 February becomes 1 March), or None past the calendar's end."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        try:
+            return date(day.year + years, 3, 1)
+        except ValueError:
+            return None
+
+
+def _span(first: date, last: date) -> str:
+    """How long the whole days `first` to `last` are: `27 years`, `10 years and 12 days`."""
+    years = 0
+    while (following := _add_years(first, years + 1)) is not None and following <= last + timedelta(days=1):
+        years += 1
+    since = _add_years(first, years) or first
+    days = (last + timedelta(days=1) - since).days
+    parts = [counted(years, "year")] if years else []
+    if days or not parts:
+        parts.append(counted(days, "day"))
+    return " and ".join(parts)
 
 
 def saved_trigger(settings: GuildSettings) -> CronTrigger | None:
