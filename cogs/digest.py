@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import tempfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
@@ -15,7 +14,8 @@ from discord.ext import commands
 
 from bot.channel_access import DIGEST, unusable_reason
 from bot.digests.channel import readable_by_everyone
-from bot.digests.schedule import PRESETS, Period, make_trigger
+from bot.digests.offline import day_period
+from bot.digests.schedule import Period, check_day_range, parse_schedule, parse_timezone
 from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
@@ -24,7 +24,7 @@ from bot.runtime import CultureBot
 from bot.storage import GuildSettings
 from bot.wording import counted
 
-MAX_EXPORT_DAYS = 3660
+MAX_EXPORT_YEARS = 10
 # As `culturebot digest` says: a range at the ends of the calendar, or the equally long one before it that a
 # digest compares with, does not fit in a datetime.
 OUT_OF_RANGE = (
@@ -81,7 +81,7 @@ class Digest(commands.Cog):
 
     @digest.command(name="schedule", description="When the digest is sent: weekly, daily, monthly or a cron line")
     @app_commands.describe(
-        when="weekly (Monday 09:00), daily, monthly, or cron like '0 9 * * mon'",
+        when="weekly (Monday 09:00), daily, monthly, or a cron line such as 0 9 * * mon",
         timezone="IANA time zone, e.g. Asia/Jakarta (default: the one set before; UTC at first)",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -89,11 +89,12 @@ class Digest(commands.Cog):
         assert interaction.guild_id is not None
         if timezone is None:  # changing the time keeps the server's time zone
             timezone = (await self.bot.storage.guild_settings(interaction.guild_id)).digest_timezone
-        make_trigger(when, timezone)  # validates both, with a clear message
-        cron = PRESETS.get(when.strip().lower(), when.strip())
+        schedule = parse_schedule(when, timezone)  # validates and normalises both, with a clear message
         await interaction.response.defer(ephemeral=True, thinking=True)
         text = await self._changed(
-            interaction, {"digest_cron": cron, "digest_timezone": timezone, "digest_enabled": 1}, f"{cron} {timezone}"
+            interaction,
+            {"digest_cron": schedule.cron, "digest_timezone": schedule.timezone, "digest_enabled": 1},
+            f"{schedule.cron} {schedule.timezone}",
         )
         assert interaction.guild_id is not None
         # Digests kept while they were off (or undelivered) go out now that they are on.
@@ -167,6 +168,12 @@ class Digest(commands.Cog):
                 "Choose a role only researchers have: with @everyone, every member could export the research data, "
                 "with comments their authors did not agree to have quoted."
             )
+        if role.managed:
+            raise UserFacingError(
+                f"{role.mention} belongs to a bot or integration: Discord gives it to that integration only, so no "
+                "researcher could hold it. Choose a role you give to the research team (or create one in Server "
+                "Settings → Roles)."
+            )
         await self._changed(interaction, {"research_role_id": role.id}, f"research role {role.id}")
         await interaction.response.send_message(
             f"Members with {role.mention} can now use `/research-export`.",
@@ -193,15 +200,10 @@ class Digest(commands.Cog):
                 f"Only members with the <@&{settings.research_role_id}> role can export research data."
             )
         first, last = parse_day(start, "start"), parse_day(end, "end")
-        if last < first or (last - first).days > MAX_EXPORT_DAYS:
-            raise UserFacingError("`end` must be on or after `start`, at most ten years later.")
-        make_trigger("weekly", timezone)  # validates the time zone
-        zone = ZoneInfo(timezone)
+        check_day_range(first, last, start="`start`", end="`end`", max_years=MAX_EXPORT_YEARS)
+        zone = parse_timezone(timezone)
         try:
-            period = Period(
-                datetime.combine(first, datetime.min.time(), zone).astimezone(UTC),
-                datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC),
-            )
+            period = day_period(first, last, zone)
             period.start - (period.end - period.start)  # the period before, which the digest compares with
         except OverflowError:
             raise UserFacingError(OUT_OF_RANGE) from None
@@ -210,7 +212,7 @@ class Digest(commands.Cog):
         await self._send_files(
             interaction,
             period,
-            f"Research data for {first} – {last} ({timezone})",
+            f"Research data for {first} – {last} ({zone})",
             feedback_before=datetime.now(UTC),
         )
 

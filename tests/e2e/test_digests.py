@@ -639,3 +639,72 @@ async def test_offline_digest_command_writes_the_same_files(world, run_bot, tmp_
     )
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"culturebot: no database at {tmp_path / 'none.db'}"
+
+
+async def test_a_schedule_pasted_with_quotes_and_any_time_zone_spelling_is_stored_normalised(world, run_bot, moderator):
+    async with run_bot(cooldown=0):
+        [digest] = [c for c in world.standin.commands() if c["name"] == "digest"]
+        [schedule] = [o for o in digest["options"] if o["name"] == "schedule"]
+        [when] = [o for o in schedule["options"] if o["name"] == "when"]
+        assert "0 9 * * mon" in when["description"] and "'" not in when["description"]  # nothing to paste along
+        pasted = await run(world, moderator, "digest schedule", {"when": "'0 9 * * mon'", "timezone": " asia/jakarta "})
+        assert "`0 9 * * mon` in Asia/Jakarta" in await reply_text(world, pasted)
+        stored = [("0 9 * * mon", "Asia/Jakarta")]
+        assert rows(world, "SELECT digest_cron, digest_timezone FROM guild_settings") == stored
+        for options, message in [
+            ({"when": "0 25 * * *"}, "`0 25 * * *` is not a schedule: hour `25` is out of range: use 0-23."),
+            ({"when": "`0 9 32 * *`"}, "`0 9 32 * *` is not a schedule: day of month `32` is out of range: use 1-31."),
+            ({"when": "daily", "timezone": "Asia/Jakarte"}, "`Asia/Jakarte` is not a time zone: did you mean `Asia/Ja"),
+            ({"when": "daily", "timezone": "UTC+7"}, "`UTC+7` is an offset, not a time zone: offsets are not accepted"),
+        ]:
+            text = await reply_text(world, await run(world, moderator, "digest schedule", options))
+            assert text.startswith(message), (options, text)
+            assert "Error validating" not in text
+            assert rows(world, "SELECT digest_cron, digest_timezone FROM guild_settings") == stored, options
+        # A time zone saved with stray spaces by an earlier version is kept, and saved cleanly with the next change.
+        await set_guild_settings(world.settings(), world.guild_id, {"digest_timezone": " Asia/Jakarta "})
+        again = await run(world, moderator, "digest schedule", {"when": "daily"})
+        assert "`0 9 * * *` in Asia/Jakarta;" in await reply_text(world, again)
+        assert rows(world, "SELECT digest_cron, digest_timezone FROM guild_settings") == [("0 9 * * *", "Asia/Jakarta")]
+
+
+async def test_research_export_reads_the_time_zone_as_typed_and_says_what_is_wrong_with_the_dates(
+    world, run_bot, moderator
+):
+    researcher_role = world.standin.add_role(world.guild_id, "Researchers")
+    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
+    today = datetime.now(UTC).date()
+    span = {"start": str(today - timedelta(days=1)), "end": str(today)}
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researcher_role["id"]}))
+        for typed, shown in [(" UTC", "UTC"), ("asia/jakarta", "Asia/Jakarta")]:
+            reply = await run(world, researcher, "research-export", span | {"timezone": typed})
+            followup = await world.standin.wait_for_followup(reply.id, timeout=20)
+            assert followup.embeds[0]["footer"]["text"].endswith(f"({shown})"), typed
+            assert followup.attachment("data.zip").data
+        for options, message in [
+            (
+                {"start": "2026-12-31", "end": "2026-01-01"},
+                "`end` 2026-01-01 is before `start` 2026-12-31: swap them.",
+            ),
+            (
+                {"start": "2000-01-01", "end": "2026-12-31"},
+                "2000-01-01 to 2026-12-31 is 27 years; export at most 10 years at a time, e.g. 2000-01-01 to "
+                "2009-12-31, then from 2010-01-01.",
+            ),
+            (span | {"timezone": "GMT-3"}, "`GMT-3` is an offset, not a time zone"),
+        ]:
+            text = await reply_text(world, await run(world, researcher, "research-export", options))
+            assert text.startswith(message), (options, text)
+
+
+async def test_a_role_managed_by_an_integration_is_not_taken_as_the_research_role(world, run_bot, moderator):
+    [bot_role] = [role for role in world.standin.state.guild(world.guild_id).roles.values() if role.bot_id]
+    researchers = world.standin.add_role(world.guild_id, "Researchers")
+    async with run_bot(cooldown=0):
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researchers["id"]}))
+        refused = await reply_text(world, await run(world, moderator, "digest research-role", {"role": bot_role.id}))
+        assert refused.startswith(f"<@&{bot_role.id}> belongs to a bot or integration: Discord gives it to that")
+        assert "Choose a role you give to the research team" in refused
+        assert rows(world, "SELECT research_role_id FROM guild_settings") == [(int(researchers["id"]),)]
