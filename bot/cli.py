@@ -178,22 +178,27 @@ def _size(size: int) -> str:
 
 async def run_offline_digest(args: argparse.Namespace) -> str:
     from bot.digests.offline import OfflineDigestError, day_period, offline_digest
-    from bot.digests.schedule import make_trigger
+    from bot.digests.schedule import check_day_range, parse_timezone
     from bot.errors import UserFacingError
 
-    if args.last < args.first:
-        raise CliError("--to must be on or after --from")
-    if args.feedback_until is not None and args.feedback_until < args.last:
-        raise CliError("--feedback-until must be on or after --to (leave it out to count the feedback given until now)")
     try:
-        make_trigger("weekly", args.timezone)
+        check_day_range(args.first, args.last, start="--from", end="--to")
+    except UserFacingError as error:
+        raise CliError(str(error).rstrip(".")) from None
+    if args.feedback_until is not None and args.feedback_until < args.last:
+        raise CliError(
+            f"--feedback-until {args.feedback_until} is before --to {args.last}: give --to's date or a later one "
+            "(or leave it out to count the feedback given until now)"
+        )
+    try:
+        timezone = parse_timezone(args.timezone)
     except UserFacingError as error:
         raise CliError(f"--timezone: {error}") from None
     try:
-        period = day_period(args.first, args.last, args.timezone)
+        period = day_period(args.first, args.last, timezone)
         feedback_before = None
         if args.feedback_until is not None:
-            feedback_before = day_period(args.feedback_until, args.feedback_until, args.timezone).end
+            feedback_before = day_period(args.feedback_until, args.feedback_until, timezone).end
     except OverflowError:
         raise CliError("--from, --to or --feedback-until is out of range; give dates between 0002 and 9998") from None
     try:
@@ -202,7 +207,7 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
         raise CliError(str(error)) from None
     return (
         f"wrote {len(made.written)} files to {args.out} (server {args.guild}, {args.first} to {args.last} "
-        f"{args.timezone}, with the ratings and comments given before {made.feedback_before}):\n"
+        f"{timezone}, with the ratings and comments given before {made.feedback_before}):\n"
         + "\n".join(f"  {path}" for path in made.written)
     )
 

@@ -179,8 +179,38 @@ def test_feedback_given_after_the_period_counts_unless_asked_otherwise(db, tmp_p
 
 def test_feedback_until_before_the_last_day_is_refused(db, tmp_path):
     result = run_digest(tmp_path, *digest_args(db, tmp_path / "out", GUILD, "--feedback-until", "2025-03-06"))
-    assert one_error_line(result).startswith("culturebot: --feedback-until must be on or after --to")
+    assert one_error_line(result) == (
+        "culturebot: --feedback-until 2025-03-06 is before --to 2025-03-07: give --to's date or a later one (or leave "
+        "it out to count the feedback given until now)"
+    )
     assert not (tmp_path / "out").exists()
+
+
+def test_dates_in_the_wrong_order_are_echoed_with_what_to_do(db, tmp_path):
+    args = ["--db", str(db), "--guild", str(GUILD), "--from", "2025-03-07", "--to", "2025-03-01"]
+    result = run_digest(tmp_path, *args, "--out", str(tmp_path / "out"))
+    assert one_error_line(result) == "culturebot: --to 2025-03-01 is before --from 2025-03-07: swap them"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("typed", "shown"), [(" UTC", "UTC"), ("asia/jakarta", "Asia/Jakarta"), ("'UTC'", "UTC")])
+def test_the_time_zone_is_read_as_typed_and_named_as_the_tz_database_spells_it(db, tmp_path, typed, shown):
+    result = run_digest(tmp_path, *digest_args(db, tmp_path / "out", GUILD, "--timezone", typed))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"(server {GUILD}, 2025-03-01 to 2025-03-07 {shown}, with" in result.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("UTC+7", "culturebot: --timezone: `UTC+7` is an offset, not a time zone: offsets are not accepted because"),
+        ("Asia/Jakarte", "culturebot: --timezone: `Asia/Jakarte` is not a time zone: did you mean `Asia/Jakarta`"),
+    ],
+)
+def test_a_time_zone_that_is_none_is_one_line_with_a_suggestion(db, tmp_path, typed, message):
+    result = run_digest(tmp_path, *digest_args(db, tmp_path / "out", GUILD, "--timezone", typed))
+    assert one_error_line(result).startswith(message)
 
 
 def test_an_unrelated_sqlite_file_is_refused_and_left_without_new_tables(tmp_path):
