@@ -33,7 +33,8 @@ def describe(settings: GuildSettings) -> str:
         [
             f"Answers in: {', '.join(listed) or 'every channel I can read'}",
             f"Cooldown per member: {settings.cooldown_seconds} s",
-            f"Daily token budget: {settings.daily_token_budget:,}",
+            f"Daily token budget: {settings.daily_token_budget:,}"
+            + (" (answers are switched off until you raise it)" if settings.daily_token_budget == 0 else ""),
             f"Answer language: {settings.answer_language or 'the member’s own'}",
             f"Answers in a new thread per question: {'yes' if settings.answer_in_threads else 'no'}",
             f"Extra instructions: {instructions}",
@@ -68,7 +69,7 @@ class AnswerSettings(commands.Cog):
     @answers.command(name="settings", description="Show or change limits, instructions and language")
     @app_commands.describe(
         cooldown_seconds="seconds a member waits between questions (0 = none)",
-        daily_token_budget="tokens the server may use per day (UTC), in and out",
+        daily_token_budget="tokens the server may use per day (UTC), in and out (0 switches answers off)",
         instructions="extra instructions for the model, e.g. 'keep answers under 150 words'; 'none' clears",
         language="always answer in this language (BCP-47, e.g. id or vi); 'member' = the member's own",
         threads="start a thread from each question and answer there",

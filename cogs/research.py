@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import discord
@@ -14,6 +15,8 @@ from bot.errors import UserFacingError
 from bot.feedback.consent import consent_version, notice_changed, notice_overflow
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
+from bot.storage import sqlite_timestamp
+from bot.wording import counted
 
 MAX_TAGS = 25
 SHOWN_NOTE = 300  # characters of the consent note shown in the reply (it may be 1,000 long)
@@ -23,6 +26,12 @@ ASKED_AGAIN = (
     "version are asked again, and nothing new they give is kept until they agree to this one; what they gave "
     "before stays. Members who declined are not asked again."
 )
+
+
+def cleared(text: str) -> str | None:
+    """A text setting as given, or None (cleared) for 'none'."""
+    text = text.strip()
+    return None if text.lower() == "none" else text
 
 
 def parse_tags(text: str) -> list[str]:
@@ -52,8 +61,8 @@ class Research(commands.Cog):
     @research.command(name="settings", description="Show or change the research settings")
     @app_commands.describe(
         retention_days="days before raw text (questions, answers, comments) is deleted; changing it asks members again",
-        research_contact="who runs the research and how to reach them; changing it asks members again",
-        consent_note="a note added to the consent notice; changing it asks members again",
+        research_contact="who runs the research and how to reach them ('none' clears); changing it asks members again",
+        consent_note="a note added to the consent notice ('none' clears); changing it asks members again",
         rating_scale="fit3: fits / partly / does not fit; likert5: 1 to 5",
         rating_controls="how members rate: reactions, buttons, or both",
         reason_tags="comma-separated reasons offered after a rating",
@@ -72,13 +81,15 @@ class Research(commands.Cog):
         assert interaction.guild_id is not None
         async with self._changing.hold(interaction.guild_id):
             current = await self.bot.storage.guild_settings(interaction.guild_id)
+            previous_retention = current.retention_days
             changes: dict[str, Any] = {}
             if retention_days is not None:
                 changes["retention_days"] = retention_days
+            # 'none' clears, as in /answers settings (shown to members as the contact otherwise).
             if research_contact is not None:
-                changes["research_contact"] = research_contact
-            if consent_note is not None and consent_note != current.consent_note:
-                changes["consent_note"] = consent_note
+                changes["research_contact"] = cleared(research_contact)
+            if consent_note is not None and cleared(consent_note) != current.consent_note:
+                changes["consent_note"] = cleared(consent_note)
             if rating_scale is not None:
                 changes["rating_scale"] = rating_scale
             if rating_controls is not None:
@@ -100,6 +111,13 @@ class Research(commands.Cog):
             asks_again = notice_changed(current, changed)
             if asks_again:
                 changes["consent_revision"] = current.consent_revision + 1
+            purged = (0, 0)
+            shortened_to = retention_days if (retention_days or previous_retention) < previous_retention else None
+            if shortened_to is not None:
+                # Said before it is done: the next daily purge (within a day) deletes these texts for good.
+                purged = await self.bot.storage.texts_older_than(
+                    interaction.guild_id, shortened_to, sqlite_timestamp(datetime.now(UTC))
+                )
             if changes:
                 detail = "research settings: " + ", ".join(sorted(changes))
                 if asks_again:
@@ -122,6 +140,13 @@ class Research(commands.Cog):
         ]
         if asks_again:
             lines.append(ASKED_AGAIN.format(version=consent_version(current)))
+        if shortened_to is not None and any(purged):
+            answers, comments = purged
+            lines.append(
+                f"Shortening retention to {shortened_to} days deletes the text of {counted(answers, 'answer')} and "
+                f"{counted(comments, 'comment')} older than that at the next daily purge, within a day; the ratings "
+                f"stay. To keep them, set `retention_days` back to {previous_retention} before then."
+            )
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
 

@@ -538,6 +538,12 @@ class Answerer:
                 return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
         used = await self._tokens.used(question.guild_id)
         # With the tokens set aside for answers being written: answers still running count as what they may use.
+        if settings.daily_token_budget == 0:
+            return Refusal(
+                "daily token budget",
+                "Answers are switched off in this server (its daily token budget is 0); a moderator can switch them "
+                "on with `/answers settings daily_token_budget`.",
+            )
         if used + self._tokens.held(question.guild_id) >= settings.daily_token_budget:
             return Refusal(
                 "daily token budget",

@@ -184,6 +184,19 @@ async def test_daily_budget_exhausted(world, run_bot, moderator):
         ]
 
 
+async def test_a_budget_of_zero_switches_answers_off_and_says_so(world, run_bot, moderator):
+    async with run_bot(cooldown=0):
+        reply = await reply_text(world, await run(world, moderator, "answers settings", {"daily_token_budget": 0}))
+        assert "Daily token budget: 0 (answers are switched off until you raise it)" in reply
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A question?"))
+        refusal = await world.standin.wait_for_message(world.channel_id, lambda m: "budget" in m.content)
+        assert refusal.content.endswith(
+            "Answers are switched off in this server (its daily token budget is 0); a moderator can switch them on "
+            "with `/answers settings daily_token_budget`."
+        ), "not 'it renews at 00:00 UTC': it never would"
+        assert world.model.chat_requests == []
+
+
 async def test_questions_asked_together_do_not_overshoot_the_daily_budget(world, run_bot, moderator):
     # Every question passed the check before any answer had used a token: six answers on a budget for one.
     members = [int(world.standin.add_member(world.guild_id, f"member-{i}")["user"]["id"]) for i in range(6)]

@@ -213,6 +213,37 @@ async def test_settings_that_leave_the_notice_alone_keep_its_version(world, run_
         assert revision(world) == 3
 
 
+async def test_none_clears_the_consent_note_and_the_research_contact(world, run_bot, moderator_id):
+    async with run_bot():
+        await run(world, moderator_id, "research settings", {"consent_note": "Thank you!", "research_contact": "Uni A"})
+        cleared = await run(
+            world, moderator_id, "research settings", {"consent_note": "none", "research_contact": "None"}
+        )
+        text = cleared.response_data["content"]
+        assert "Research contact: not set" in text and "note:" not in text
+        assert rows(world, "SELECT consent_note, research_contact FROM guild_settings") == [(None, None)]
+        assert "asked again" in text, "members read another notice"
+        notice = (await run(world, world.member_id, "privacy consent")).original.content
+        assert "none" not in notice.lower(), "members are never shown 'none' as a contact or a note"
+
+
+async def test_shortening_retention_says_how_much_text_the_next_purge_deletes(world, run_bot, moderator_id):
+    async with run_bot():
+        await ask(world)
+        finished = "SELECT count(*) FROM answers WHERE outcome != 'streaming'"
+        await eventually(lambda: rows(world, finished) == [(1,)], what="the answer's record")
+        with sqlite3.connect(db(world)) as conn:  # asked 40 days ago
+            conn.execute("UPDATE answers SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-40 days')")
+        shorter = await run(world, moderator_id, "research settings", {"retention_days": 30})
+        assert (
+            "Shortening retention to 30 days deletes the text of 1 answer and 0 comments older than that at the next "
+            "daily purge, within a day; the ratings stay. To keep them, set `retention_days` back to 180 before then."
+        ) in shorter.response_data["content"]
+        longer = await run(world, moderator_id, "research settings", {"retention_days": 60})
+        assert "Shortening" not in longer.response_data["content"]
+        assert rows(world, "SELECT count(*) FROM answers WHERE question != ''") == [(1,)], "nothing purged yet"
+
+
 # 3. The public note after a reaction belongs to the member who reacted
 
 

@@ -282,6 +282,22 @@ class FeedbackStore(SqliteConnection):
             )
         return bool(cursor.rowcount)
 
+    async def texts_older_than(self, guild_id: int, days: int, now_iso: str) -> tuple[int, int]:
+        """How many of the server's answers and comments still have text and are older than `days` before
+        `now_iso` (what a retention period of `days` would purge): (answers, comments)."""
+        cutoff = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || ? || ' days')"
+        answers = await self._fetchone(
+            "SELECT count(*) FROM answers WHERE guild_id = ? AND text_purged_at IS NULL AND outcome != 'streaming' "
+            f"AND created_at < {cutoff}",
+            (guild_id, now_iso, days),
+        )
+        comments = await self._fetchone(
+            "SELECT count(*) FROM comments c JOIN answers a USING (answer_id) WHERE a.guild_id = ? "
+            f"AND c.purged_at IS NULL AND c.created_at < {cutoff}",
+            (guild_id, now_iso, days),
+        )
+        return (int(answers[0]) if answers else 0), (int(comments[0]) if comments else 0)
+
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
 
