@@ -122,6 +122,11 @@ class Answers(commands.Cog):
             raise app_commands.NoPrivateMessage()
         if not self.bot.answerer.accepting:
             raise UserFacingError(RESTARTING.line)
+        text = strip_mention_ids(question).strip()
+        if not text:  # only spaces: nothing to answer, and no budget spent on it
+            raise UserFacingError(
+                "Your question is empty; write it in `question`, e.g. how do I greet my partner's grandparents?"
+            )
         # Defer at once: Discord drops interactions not answered within 3 seconds.
         await interaction.response.defer(ephemeral=private, thinking=True)
         channel = interaction.channel
@@ -131,7 +136,7 @@ class Answers(commands.Cog):
                 channel_id=interaction.channel_id,
                 parent_channel_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
                 asker_id=interaction.user.id,
-                text=strip_mention_ids(question).strip(),
+                text=text,
                 send=followup_sender(interaction, ephemeral=private),
                 ephemeral=private,
             )

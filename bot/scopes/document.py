@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.scopes import toml_text
 from bot.scopes.sections import GlossaryEntry, parse_glossary, section_key, strip_comments
+from bot.wording import counted
 
 MAX_SCOPE_BYTES = 64 * 1024
 MAX_SECTIONS = 30
@@ -169,7 +170,7 @@ def _check_summary(value: str) -> str:
         )
     if len(value) < MIN_SUMMARY_CHARS:
         raise _fault(
-            f"is only {len(value)} characters long; write at least {MIN_SUMMARY_CHARS}",
+            f"is only {counted(len(value), 'character')} long; write at least {MIN_SUMMARY_CHARS}",
             "say in a sentence or two which community, in which settings, and for what kind of questions",
         )
     if len(value) > MAX_SUMMARY_CHARS:

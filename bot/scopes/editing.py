@@ -38,6 +38,18 @@ def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocumen
     body = normalise_text(body).strip("\n")
     problems = section_problems(title, body, line=None, source=source)
     field = f"section {title!r}" if title else "section"
+    if not body.strip():
+        # A form of spaces would empty the section and save a new version (ending a running comparison).
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                "the text is empty, so nothing was saved",
+                "write the section's text; to remove a section, /scope download the scope, delete the section "
+                "and /scope upload the file",
+            )
+        )
     scan = scan_markdown(body.split("\n"))
     for index, heading in scan.headings:
         problems.append(

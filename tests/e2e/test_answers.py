@@ -111,6 +111,11 @@ async def test_ask_command_public_and_private(world, run_bot):
         assert message.content == "Private answer."
         assert message.components, "private answers carry rating buttons (reactions are impossible there)"
         assert rows(world, "SELECT ephemeral FROM answers ORDER BY answer_id") == [(0,), (1,)]
+        # Only spaces: told so, nothing recorded, the model not asked.
+        blank = await run(world, world.asker_id, "ask", {"question": "   "})
+        assert (await reply_text(world, blank)).startswith("Your question is empty")
+        assert len(world.model.chat_requests) == 2
+        assert rows(world, "SELECT count(*) FROM answers") == [(2,)]
 
 
 async def test_prompt_has_relevant_sections_cues_and_delimited_text(world, run_bot, moderator):

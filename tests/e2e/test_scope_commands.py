@@ -552,3 +552,14 @@ async def test_an_edit_that_does_not_validate_returns_the_problems_and_the_text(
         content = (await world.standin.wait_for_interaction_response(same)).response_data["content"]
         assert content.startswith("Your text is the same as the section 'Glossary' in the current scope")
         assert len(versions(world)[1]) == base
+
+
+async def test_an_edit_form_of_spaces_saves_nothing_and_says_how_to_remove_a_section(world, run_bot, moderator):
+    async with run_bot(scope=None):
+        await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
+        record = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        [text_input] = modal_inputs(record)
+        submitted = await world.standin.submit_modal(record, moderator, values={text_input["custom_id"]: "   \n  "})
+        reply = (await world.standin.wait_for_interaction_response(submitted)).response_data["content"]
+        assert "the text is empty, so nothing was saved" in reply
+        assert [row[:2] for row in versions(world)[1]] == [(1, "template")], "no new version"

@@ -5,6 +5,7 @@ import unicodedata
 import pytest
 
 from bot.scopes import ScopeValidationError, parse_scope, section_key, validate_scope
+from bot.scopes.editing import edit_section
 from tests.scopes.test_parser import VALID
 
 
@@ -172,3 +173,13 @@ def test_a_byte_order_mark_before_a_heading_does_not_hide_it():
 def test_byte_order_marks_alone_are_an_empty_file():
     (problem,) = validate_scope(b"\xef\xbb\xbf\xef\xbb\xbf\n", source="s.md")
     assert problem.message == "the file is empty"
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\n \t\n"])
+def test_an_edit_with_no_text_is_refused_and_says_how_to_remove_a_section(body):
+    document = parse_scope(with_sections(("Glossary", "Pak: Mr.")))
+    with pytest.raises(ScopeValidationError) as raised:
+        edit_section(document, "Glossary", body)
+    [problem] = raised.value.problems
+    assert problem.message == "the text is empty, so nothing was saved"
+    assert problem.hint is not None and "delete the section and /scope upload the file" in problem.hint
