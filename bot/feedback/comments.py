@@ -17,7 +17,7 @@ COMMENT_PROMPT = "How would someone in this community answer differently? What d
 
 class CommentResult(StrEnum):
     STORED = "stored"
-    DUPLICATE = "duplicate"  # the same Discord message was stored before (a redelivered event)
+    DUPLICATE = "duplicate"  # stored before: the same Discord message (redelivered), or the same form sent again
     NEEDS_CONSENT = "needs_consent"
     NOT_ALLOWED = "not_allowed"  # the member agreed to ratings only
     DECLINED = "declined"

@@ -337,6 +337,33 @@ async def test_comment_forms_of_two_members_on_one_answer_each_save_their_own_wo
     ]
 
 
+async def test_a_comment_form_sent_again_is_stored_once(world, run_bot, monkeypatch):
+    """The form's first reply fails (Discord refuses it), so the member sends the same words again: a form has
+    no message id to tell a second delivery by, so the same text on the same answer within minutes is one."""
+    async with run_bot():
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "comments")
+        opened = await click(world, answer, world.member_id, button(answer, "cb:comment:"))
+        [text_input] = [c for row in opened.modal["components"] for c in row["components"]]
+        values = {text_input["custom_id"]: "Say Bapak to older men at work."}
+        world.standin.fail_next("POST", r"/interactions/\d+/[^/]+/callback", status=404, count=1)
+        await world.standin.submit_modal(opened, world.member_id, values=values)
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(1,)], what="the first comment")
+        again = await world.standin.submit_modal(opened, world.member_id, values=values)
+        assert (await world.standin.wait_for_interaction_response(again)).response_data["content"] == (
+            "Thanks, your comment is saved."
+        )
+        # Other words are another comment.
+        other = await world.standin.submit_modal(
+            opened, world.member_id, values={text_input["custom_id"]: "And Ibu to older women."}
+        )
+        await world.standin.wait_for_interaction_response(other)
+    assert rows(world, "SELECT text FROM comments ORDER BY comment_id") == [
+        ("Say Bapak to older men at work.",),
+        ("And Ibu to older women.",),
+    ]
+
+
 async def test_reply_comment_is_stored_once_and_confirmed(world, run_bot):
     async with run_bot():
         answer = await ask(world)

@@ -17,6 +17,7 @@ from bot.storage.sqlite.connection import (
 )
 
 COMMENT_LEVELS = ("comments", "quotes")  # consent levels that cover a comment
+REPEAT_WITHIN_MINUTES = 10  # the same form comment again this soon is one comment sent twice
 # bot_state key: the sequence number of the last privacy request (bot/storage/privacy_log.py) this database
 # reflects, written in the same transaction as the request's change.
 PRIVACY_LOG_APPLIED = "privacy_log_applied"
@@ -146,7 +147,8 @@ class FeedbackStore(SqliteConnection):
         return [str(row[0]) for row in rows]
 
     async def add_comment(self, comment: NewComment, *, consent_version: str | None = None) -> int | None:
-        """Store a comment; None when the same Discord message was stored already (a redelivered event).
+        """Store a comment; None when the same Discord message was stored already (a redelivered event), or the
+        same form text from the member on the answer within `REPEAT_WITHIN_MINUTES` (a form sent again).
 
         With `consent_version`, only while the member's consent in the answer's server is to that notice and
         covers comments, checked by the writing statement itself; raises `ConsentChanged` otherwise. A comment
@@ -157,11 +159,22 @@ class FeedbackStore(SqliteConnection):
         if consent_version is not None:
             guard, quotable = " AND " + consent_covers(COMMENT_LEVELS), "? AND " + consent_covers(("quotes",))
             member = (comment.answer_id, comment.rater_hash, consent_version)
+        repeat = ""
+        again: tuple[object, ...] = ()
+        if comment.message_id is None:
+            # A form has no message to tell a second delivery by: the same text from the same member on the same
+            # answer within minutes is the form sent again (its first reply failed, so the member retried).
+            repeat = (
+                " AND NOT EXISTS (SELECT 1 FROM comments WHERE message_id IS NULL AND answer_id = ? "
+                "AND rater_hash = ? AND text = ? "
+                f"AND created_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-{REPEAT_WITHIN_MINUTES} minutes'))"
+            )
+            again = (comment.answer_id, comment.rater_hash, comment.text)
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO comments (answer_id, rater_hash, text, source, quotable, message_id) "
-                f"SELECT ?, ?, ?, ?, {quotable}, ? WHERE 1{guard} ON CONFLICT (message_id) DO NOTHING",
-                (*values, *member, comment.message_id, *member),
+                f"SELECT ?, ?, ?, ?, {quotable}, ? WHERE 1{guard}{repeat} ON CONFLICT (message_id) DO NOTHING",
+                (*values, *member, comment.message_id, *member, *again),
             )
             if cursor.rowcount:
                 return cursor.lastrowid
