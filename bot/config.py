@@ -203,6 +203,14 @@ class Settings(BaseSettings):
             raise ValueError(f"cannot create {path}: {parent} is not a writable directory")
         return path
 
+    @field_validator("comment_prefix")
+    @classmethod
+    def _prefix_visible(cls, prefix: str) -> str:
+        # Replies are compared after their leading spaces go: a prefix of spaces would match no reply.
+        if not prefix.strip():
+            raise ValueError("must contain a visible character, e.g. fit:")
+        return prefix.strip()
+
     @field_validator("pseudonym_key")
     @classmethod
     def _key_long_enough(cls, key: SecretStr | None) -> SecretStr | None:

@@ -10,12 +10,13 @@ import difflib
 import re
 from collections import OrderedDict
 
-from bot.errors import UserFacingError, problem_list
+from bot.errors import UserFacingError, problem_list, shortened
 from bot.scopes.document import ScopeDocument
 from bot.scopes.parser import parse_scope
 from bot.scopes.problems import ScopeValidationError
 from bot.scopes.templates import UnknownTemplateError, load_template
 from bot.storage import NewScopeVersion, ScopeChange, ScopeSource, ScopeVersion, StaleScope, Storage
+from bot.wording import counted
 
 NO_SCOPE_MESSAGE = (
     "This server has not declared a cultural scope yet, so I won't answer from nowhere. "
@@ -62,7 +63,7 @@ async def store_document(
             title=document.metadata.title,
             content=document.source_text,  # keeps the authors' formatting and header comments
             source=source,
-            change_summary=change_summary[:300],
+            change_summary=shortened(change_summary, 300),  # an ellipsis says the list goes on
             author_id=actor_id,
             based_on=based_on,
         )
@@ -259,7 +260,10 @@ async def rollback_scope(storage: Storage, guild_id: int, actor_id: int, number:
     target = await stored_version(storage, guild_id, number)
     current = await storage.current_scope(guild_id)
     if current is not None and current.content_sha256 == target.content_sha256:
-        raise UserFacingError(f"The current scope (version {current.number}) already has this content.")
+        raise UserFacingError(
+            f"The current scope (version {current.number}) already has the content of version {number}: nothing "
+            "was changed. `/scope history` lists the versions."
+        )
     # A current scope that does not parse would leave every question without an answer.
     require_valid(target, "made current")
     return await storage.add_scope_version(
@@ -299,7 +303,7 @@ def no_longer_valid(version: ScopeVersion, error: ScopeValidationError, use: str
 def describe_change(before: ScopeDocument | None, after: ScopeDocument) -> str:
     """A short, human summary of what changed between two documents."""
     if before is None:
-        return f"first version ({len(after.sections)} sections)"
+        return f"first version ({counted(len(after.sections), 'section')})"
     parts = []
     if before.metadata != after.metadata:
         changed = [

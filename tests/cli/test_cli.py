@@ -30,6 +30,7 @@ def run_cli(*args, env=None, cwd):
         ("CULTUREBOT_PRIVACY_URL", "privacy", "CULTUREBOT_PRIVACY_URL: Input should be a valid URL"),
         ("CULTUREBOT_COMMAND_SYNC", "guild", "CULTUREBOT_COMMAND_SYNC=guild needs CULTUREBOT_DEV_GUILD_IDS"),
         ("CULTUREBOT_PSEUDONYM_KEY", "tiny-key", "CULTUREBOT_PSEUDONYM_KEY: Value error, must be at least 16 bytes"),
+        ("CULTUREBOT_COMMENT_PREFIX", "   ", "CULTUREBOT_COMMENT_PREFIX: Value error, must contain a visible"),
     ],
 )
 def test_bad_setting_is_one_clear_line(tmp_path, variable, value, expected):

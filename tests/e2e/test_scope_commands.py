@@ -186,6 +186,13 @@ async def test_use_edit_history_diff_rollback_round_trip(world, run_bot, moderat
         current, rows = versions(world)
         assert [row[:2] for row in rows] == [(1, "template"), (2, "edit"), (3, "rollback")]
         assert current == 3
+        # Rolling back to what is current already changes nothing, and says where the versions are listed.
+        again = await reply_text(world, await run(world, moderator, "scope rollback", {"version": 1}))
+        assert again == (
+            "The current scope (version 3) already has the content of version 1: nothing was changed. "
+            "`/scope history` lists the versions."
+        )
+        assert versions(world)[0] == 3
 
         download = await run(world, moderator, "scope download")
         assert download.original is not None

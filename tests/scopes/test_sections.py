@@ -183,3 +183,9 @@ def test_an_edit_with_no_text_is_refused_and_says_how_to_remove_a_section(body):
     [problem] = raised.value.problems
     assert problem.message == "the text is empty, so nothing was saved"
     assert problem.hint is not None and "delete the section and /scope upload the file" in problem.hint
+
+
+def test_a_first_version_with_one_section_is_described_in_the_singular():
+    from bot.scopes.manage import describe_change
+
+    assert describe_change(None, parse_scope(with_sections(("Glossary", "Pak: Mr.")))) == "first version (1 section)"
