@@ -42,7 +42,10 @@ from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqli
 log = logging.getLogger(__name__)
 
 MARKER = "culturebot digest #{id}"  # in the embed footer: how a re-sent digest is recognised
-HISTORY_SCAN = 50  # recent channel messages checked for a digest that was posted before a crash
+# Channel messages checked for a digest posted before a crash: from its claim on, oldest first (it is posted
+# minutes after), so a busy channel since does not hide it; the newest ones when the claim time is not known.
+HISTORY_SCAN = 1000
+HISTORY_SCAN_RECENT = 50
 WORKERS_STOP_GRACE = 2.0  # seconds for idle workers to exit at shutdown (busy ones were waited for already)
 ANSWERS_SETTLE_WITHIN = 270.0  # the longest an answer takes with default settings (Settings.answer_time_limit)
 SETTLE_POLL = 0.5  # seconds between checks for answers still being written
@@ -569,7 +572,13 @@ class DigestService:
 
     async def _posted_in(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
         marker = MARKER.format(id=record.digest_id)
-        async for message in channel.history(limit=HISTORY_SCAN):
+        claimed = _claim_time(record)
+        history = (
+            channel.history(limit=HISTORY_SCAN, after=claimed, oldest_first=True)
+            if claimed is not None
+            else channel.history(limit=HISTORY_SCAN_RECENT)
+        )
+        async for message in history:
             if any(embed.footer.text == marker for embed in message.embeds):
                 return message
         return None
@@ -639,3 +648,13 @@ class DigestService:
                 except (discord.HTTPException, *UNREACHABLE):
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)
+
+
+def _claim_time(record: DigestRecord) -> datetime | None:
+    """A minute before the digest's period was claimed (clocks differ a little), or None when not known."""
+    if record.created_at is None:
+        return None
+    try:
+        return datetime.fromisoformat(record.created_at.replace("Z", "+00:00")) - timedelta(minutes=1)
+    except ValueError:
+        return None

@@ -297,3 +297,4 @@ class DigestRecord:
     message_id: int | None
     files_dir: str | None
     error: str | None
+    created_at: str | None = None  # when the period was claimed: the digest cannot have been posted before

@@ -84,6 +84,9 @@ async def test_an_undelivered_digest_posted_just_before_a_crash_is_not_posted_ag
                 await service.resend_kept(world.guild_id)  # posted; the record is not updated
         assert len(digest_posts(world, digest_channel)) == 1
         assert rows(world, "SELECT status, channel_id FROM digests") == [("pending", digest_channel)]
+        # The research team talks about it before the bot is back: the post is not among the newest 50 messages.
+        for n in range(60):
+            await world.standin.send_message(digest_channel, moderator, f"note {n} on this week's digest")
 
         # The next start's catch-up finds it in the channel instead of posting it again.
         await bot.jobs.catch_up()

@@ -310,14 +310,14 @@ _SOURCES = ("reaction", "button")  # a rating's source by `source = 'button'`
 
 
 _DIGEST_COLUMNS = (
-    "SELECT digest_id, guild_id, period_start, period_end, status, channel_id, message_id, files_dir, error "
-    "FROM digests"
+    "SELECT digest_id, guild_id, period_start, period_end, status, channel_id, message_id, files_dir, error, "
+    "created_at FROM digests"
 )
 
 
 def _digest_record(row: aiosqlite.Row) -> DigestRecord:
     return DigestRecord(
-        int(row[0]), int(row[1]), str(row[2]), str(row[3]), DigestStatus(row[4]), row[5], row[6], row[7], row[8]
+        int(row[0]), int(row[1]), str(row[2]), str(row[3]), DigestStatus(row[4]), row[5], row[6], row[7], row[8], row[9]
     )
 
 
