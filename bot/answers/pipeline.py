@@ -331,7 +331,9 @@ class Answerer:
                 # pre-comparison conversations only where the version did not change would bias the comparison.
                 comparison_id, arm = None, None
         cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
-        context = history[-1].text if history else ""
+        # What the member asked before (the topic a short follow-up such as "my manager" refers to), not the bot's
+        # last turn, which is often its clarifying question.
+        context = " ".join(turn.text for turn in history if turn.role == "user")
         sections = select_sections(question.text, scope, self._scope_budget, context=context) if scope else []
         messages = build_messages(
             PromptParts(

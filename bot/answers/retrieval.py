@@ -239,6 +239,13 @@ def rank_sections(question: str, sections: Sequence[ScopeSection], *, context: s
     return [item for _, item in scored]
 
 
+# Sections every prompt carries when they fit (in this order of priority): the community's rules for sensitive
+# topics, and how it varies within itself.
+ALWAYS_SECTIONS = ("sensitive-topics", "variation")
+# Not put in a prompt just because nothing matched: notes for the people reviewing answers, not for answering.
+NEVER_BY_DEFAULT = frozenset({"notes-for-reviewers"})
+
+
 def section_chars(section: ScopeSection) -> int:
     """What a section costs against the budget: its block as the prompt renders it, `## title\\nprose`
     (editors' comments left out), and the blank line that separates it from the block before."""
@@ -254,6 +261,10 @@ def select_sections(
     When the budget cannot hold them all, the best-scoring are kept (a section that does not fit is
     skipped and smaller ones after it may still fit). When nothing matches at all, the sections in order
     that fit: a general question still gets the scope's context.
+
+    The community's sensitive-topics rules and its variation come first, whatever the question's words
+    (`ALWAYS_SECTIONS`): a question about abuse, coming out or money rarely shares words with the rule
+    written for it, and every answer should know how the community varies.
     """
     sections = document.sections
     ranked = rank_sections(question, sections, context=context)
@@ -263,7 +274,9 @@ def select_sections(
             item.section for item in ranked if item.named or (best > 0 and item.score >= RELATIVE_FLOOR * best)
         ]
     else:
-        candidates = list(sections)
+        candidates = [section for section in sections if section.key not in NEVER_BY_DEFAULT]
+    always = [section for key in ALWAYS_SECTIONS for section in sections if section.key == key]
+    candidates = always + [section for section in candidates if section not in always]
     chosen: set[int] = set()
     used = 0
     positions = {id(section): position for position, section in enumerate(sections)}

@@ -312,7 +312,7 @@ def test_templates_shipped_with_the_bot_retrieve_sensibly():
     vietnamese = parse_scope((scopes / "vietnamese-family-households.md").read_text())
     chosen = titles(select_sections("How do I address my mother-in-law?", vietnamese, 6000))
     assert "Forms of address, formality and hierarchy" in chosen
-    assert "Sensitive topics and how to handle them" not in chosen
+    assert "Notes for reviewers" not in chosen
     jakarta = parse_scope((scopes / "indonesian-business-jakarta.md").read_text())
     ranked = {item.section.key: item for item in rank_sections("Apa itu sungkan?", jakarta.sections)}
     assert ranked["glossary"].terms
@@ -345,3 +345,34 @@ def test_section_cost_is_what_the_prompt_renders_without_editor_comments():
     assert section_chars(section) < len(section.title) + len(section.body)
     # Comments are not searched either.
     assert rank_sections("reviewers", document.sections)[0].score == 0
+
+
+@pytest.mark.parametrize(
+    ("template", "question"),
+    [
+        (
+            "vietnamese-family-households",
+            "My husband hits me when his mother says I disrespect her. Is this normal in Vietnamese families?",
+        ),
+        ("vietnamese-family-households", "How do I tell my parents I'm gay?"),
+        ("indonesian-business-jakarta", "Can I ask a colleague how much she earns?"),
+    ],
+)
+def test_the_communitys_sensitive_topic_rules_and_variation_reach_every_prompt(template, question):
+    """A question about abuse or coming out rarely shares words with the rule the community wrote for it."""
+    scopes = Path(__file__).resolve().parents[2] / "scopes"
+    document = parse_scope((scopes / f"{template}.md").read_text())
+    chosen = [section.key for section in select_sections(question, document, 8000)]
+    assert "sensitive-topics" in chosen and "variation" in chosen
+    assert "notes-for-reviewers" not in chosen
+    # Budget first: with room for one of them, the sensitive-topics rules.
+    [rules] = [section for section in document.sections if section.key == "sensitive-topics"]
+    tight = select_sections(question, document, section_chars(rules))
+    assert [section.key for section in tight] == ["sensitive-topics"]
+
+
+def test_a_general_question_gets_no_notes_for_reviewers():
+    scopes = Path(__file__).resolve().parents[2] / "scopes"
+    document = parse_scope((scopes / "vietnamese-family-households.md").read_text())
+    chosen = [section.key for section in select_sections("Qwerty zxcv?", document, 100_000)]  # matches nothing
+    assert "notes-for-reviewers" not in chosen and "context-and-history" in chosen

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,23 @@ async def test_reply_chain_is_a_conversation(world, run_bot):
         assert "And in a meeting?" in second[3]["content"]
         [(parent,)] = rows(world, "SELECT parent_answer_id FROM answers WHERE answer_id = 2")
         assert parent == 1
+
+
+async def test_a_short_follow_up_keeps_the_scope_sections_of_what_the_member_asked_before(world, run_bot):
+    """The member's earlier question, not the bot's clarifying question, says what a reply such as "my manager"
+    is about: the glossary the first question needed stays in the prompt (the scope is in the system message)."""
+    clarifying = "Who is it for: your manager, a client, or a colleague? And is your company state-owned or private?"
+    world.model.script(clarifying, "Then a modest hamper is safest.")
+    jakarta = Path(__file__).resolve().parents[2] / "scopes" / "indonesian-business-jakarta.md"
+    async with run_bot(cooldown=0, scope=jakarta):
+        question = "Should I send a parcel or hampers for Lebaran, and what should be in it?"
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention(question))
+        first = await world.standin.wait_for_message(world.channel_id, lambda m: "state-owned" in m.content)
+        assert "\n## Glossary\n" in world.model.chat_requests[0].messages[0]["content"]
+        follow_up = world.mention("My manager. Private startup.")
+        await world.standin.send_message(world.channel_id, world.asker_id, follow_up, reply_to=first.id)
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the follow-up")
+        assert "\n## Glossary\n" in world.model.chat_requests[1].messages[0]["content"]
 
 
 async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
