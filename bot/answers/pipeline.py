@@ -71,6 +71,7 @@ SHORTENED_ERROR = "cut off: the answer reached the server's length limit (max_ch
 UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: the answer may be cut off"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
+DISCORD_ERROR_NOTE = "\n\n*(answer incomplete: Discord refused a message while it was being written)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
 FORGOTTEN_LINE = "You asked me to forget your data after asking this, so I did not answer it; ask again if you like."
 FORGOTTEN_KEPT = 3600.0  # seconds a forget is remembered for questions still waiting (longer than any answer takes)
@@ -403,7 +404,10 @@ class Answerer:
                 log.warning("answer to %s: %s", _where(question), error)
             except discord.HTTPException as failure:
                 error = f"Discord refused a message: {failure.status} {failure.text}"
-                outcome = Outcome.INCOMPLETE if reply.messages else Outcome.FAILED
+                # The final edit (or, when even the first message failed, a new one) shows what was written, and
+                # says it stops there: without the note a cut-off answer looked whole.
+                outcome = Outcome.INCOMPLETE if reply.text.strip() else Outcome.FAILED
+                note = DISCORD_ERROR_NOTE if reply.text.strip() else ""
                 log.warning("answer to %s: %s", _where(question), error)
             finally:
                 if typing is not None and not typing.done():

@@ -46,3 +46,17 @@ async def test_gateway_reconnect_resumes_and_keeps_serving(world, run_bot):
         await world.standin.wait_for_resume(timeout=15)
         await eventually(lambda: outcomes(world) == ["ok"], 15, "the replayed question's answer")
         assert world.standin.identify_count == 1
+
+
+async def test_an_answer_cut_off_by_a_refused_edit_says_it_is_incomplete(world, run_bot):
+    text = " ".join(f"t{i}" for i in range(60))
+    world.model.script(Reply(text, tokens_per_second=40))
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Long one?"))
+        [first] = await world.standin.wait_for(lambda: world.standin.bot_messages(world.channel_id) or None)
+        # Discord refuses one edit while the answer streams (403 is not retried by discord.py).
+        world.standin.fail_next("PATCH", r"/channels/\d+/messages/\d+$", status=403, count=1)
+        await eventually(lambda: outcomes(world) == ["incomplete"], 15, "the answer to end")
+        shown = world.standin.message(first.id)
+        assert shown.content.endswith("*(answer incomplete: Discord refused a message while it was being written)*")
+        assert "▌" not in shown.content and shown.components, "closed, with its rating controls"
