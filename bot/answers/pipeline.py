@@ -344,6 +344,7 @@ class Answerer:
                 instructions=settings.instructions,
                 cues=cues.to_prompt(),
                 language=settings.answer_language or cues.language,
+                server_language=settings.answer_language,
                 history=history,
             )
         )
@@ -512,6 +513,7 @@ class Answerer:
                 instructions=settings.instructions,
                 cues=cues.to_prompt(),
                 language=settings.answer_language or cues.language,
+                server_language=settings.answer_language,
             )
         )
         reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars)

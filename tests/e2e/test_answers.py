@@ -178,6 +178,10 @@ async def test_answers_in_the_members_language_unless_the_server_says_otherwise(
         )
         await eventually(lambda: len(finished_answers(world)) == 2, what="the second answer")
         assert "Answer in this language: en." in world.model.last_request.messages[-1]["content"]
+        # Said in the guidance itself, instead of its default that contradicted it.
+        guidance = world.model.last_request.messages[0]["content"]
+        assert "ask for every answer in the language tagged en (BCP-47)" in guidance
+        assert "Answer in the language the member wrote in." not in guidance
 
 
 async def test_cooldown_refuses_a_quick_second_question(world, run_bot):

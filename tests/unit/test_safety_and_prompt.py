@@ -26,6 +26,15 @@ def test_member_text_cannot_close_its_delimiter():
     assert wrapped.endswith(UNTRUSTED_CLOSE)
 
 
+def test_moderators_instructions_are_framed_as_adding_to_the_guidance_not_replacing_it():
+    [system, _] = build_messages(PromptParts("Q?", instructions="Never ask questions."))
+    text = str(system["content"])
+    assert text.index("Instructions from this server's moderators (they add to the guidance above") < text.index(
+        "Never ask questions."
+    )
+    assert "Answer in the language the member wrote in." in text  # no language set: the default stays
+
+
 def test_messages_put_guidance_first_and_question_last():
     messages = build_messages(
         PromptParts("How do I greet my elders?", history=[Turn("user", "hi"), Turn("assistant", "hello")])
