@@ -701,8 +701,10 @@ class Cues:
     identifiers: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
 
-    def to_prompt(self) -> str:
-        """One line for the system prompt: the cues given, then those not stated."""
+    def to_prompt(self, *, just_asked: bool = False) -> str:
+        """One line for the prompt: the cues found, then those not found. `just_asked`: the bot's last turn was
+        a question, so this message is likely the member's answer to it: the word lists may not recognise what
+        they said, and they are not to be asked again."""
         given = []
         if self.language:
             given.append(f"language: {self.language}")
@@ -717,8 +719,12 @@ class Cues:
             given.append("identifiers: " + ", ".join(self.identifiers))
         line = "Cues the member gave: " + ("; ".join(given) if given else "none")
         if self.missing:
-            line += ". Not stated: " + "; ".join(_ASKABLE.get(name, name) for name in self.missing)
-            line += " (if it would change the answer, ask one short question)"
+            line += ". Not detected: " + "; ".join(_ASKABLE.get(name, name) for name in self.missing)
+            line += (
+                " (the member may have just answered your question: read their words, and do not ask again)"
+                if just_asked
+                else " (if it would change the answer, ask one short question)"
+            )
         return line + "."
 
     def to_record(self) -> dict[str, object]:

@@ -342,7 +342,7 @@ class Answerer:
                 scope=scope,
                 sections=sections,
                 instructions=settings.instructions,
-                cues=cues.to_prompt(),
+                cues=cues.to_prompt(just_asked=bool(history) and history[-1].text.rstrip().endswith("?")),
                 language=settings.answer_language or cues.language,
                 server_language=settings.answer_language,
                 history=history,

@@ -261,13 +261,17 @@ def test_prompt_line_says_what_is_given_and_what_is_not():
     line = extract_cues("How do I greet my teacher?").to_prompt()
     assert line.startswith("Cues the member gave: ")
     assert "teacher (senior)" in line
-    assert "Not stated: the setting or occasion" in line
-    assert "ask" in line
+    assert "Not detected: the setting or occasion" in line
+    assert "ask one short question" in line
+    # Just after the bot asked: the member's reply may answer it in words the lists do not know.
+    replied = extract_cues("My landlord.").to_prompt(just_asked=True)
+    assert "Not detected: who they will be talking to" in replied
+    assert "do not ask again" in replied and "ask one short question" not in replied
     nothing = Cues().to_prompt()
     assert "Cues the member gave: none" in nothing
     assert "who they will be talking to" not in nothing  # missing is what extract_cues found missing
     everything = extract_cues("How should I greet my boss's father at his funeral in Surabaya?").to_prompt()
-    assert "Not stated" not in everything
+    assert "Not detected" not in everything
     assert "funeral" in everything and "Surabaya" in everything
 
 

@@ -101,6 +101,20 @@ async def test_a_short_follow_up_keeps_the_scope_sections_of_what_the_member_ask
         assert "\n## Glossary\n" in world.model.chat_requests[1].messages[0]["content"]
 
 
+async def test_a_reply_to_the_bots_clarifying_question_is_not_met_with_the_same_question(world, run_bot):
+    world.model.script("Who will you be talking to?", "Then keep it formal.")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet them?"))
+        first = await world.standin.wait_for_message(world.channel_id, lambda m: "talking to" in m.content)
+        assert "ask one short question" in world.model.chat_requests[0].messages[-1]["content"]
+        # "CFO" is not in the cue word lists: the member answered all the same.
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Our CFO."), reply_to=first.id)
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the follow-up")
+        cue_line = world.model.chat_requests[1].messages[-1]["content"]
+        assert "Not detected: who they will be talking to" in cue_line
+        assert "do not ask again" in cue_line and "ask one short question" not in cue_line
+
+
 async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
     world.model.script("In the thread.")
     thread = await world.standin.create_thread(world.channel_id, "greetings", world.asker_id)
