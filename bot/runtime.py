@@ -22,6 +22,7 @@ import discord
 from discord.ext import commands
 
 import cogs
+from bot.answers.interrupted import mend_interrupted_answers
 from bot.answers.pipeline import Answerer
 from bot.collector import freeze_and_collect_less, unfreeze
 from bot.config import CommandSync, Settings
@@ -33,7 +34,7 @@ from bot.jobs import Jobs
 from bot.llm.client import ModelClient
 from bot.pseudonyms import KEY_CHECK, KeyMismatch, Pseudonymizer
 from bot.scopes.manage import ScopeCache
-from bot.storage import Storage, open_storage
+from bot.storage import InterruptedAnswer, Storage, open_storage
 from bot.storage.privacy_log import PrivacyLog
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ class CultureBot(commands.Bot):
         self.reaction_gate = ReactionGate()
         self._reactions_catch_up: asyncio.Task[None] | None = None
         self._reactions_catch_up_again = False  # a new session began while a pass was running: read again after it
+        # Answers a crash cut off: their messages are closed once connected (bot/answers/interrupted.py).
+        self._interrupted: list[InterruptedAnswer] = []
+        self._mending: asyncio.Task[None] | None = None
 
     @property
     def storage(self) -> Storage:
@@ -121,9 +125,11 @@ class CultureBot(commands.Bot):
         )
         self._privacy = PrivacyRequests(self._storage, privacy_log)
         await self._privacy.replay()
-        interrupted = await self._storage.close_interrupted_answers()
-        if interrupted:
-            log.warning("%d answer(s) were cut off by the last shutdown and are marked incomplete", interrupted)
+        self._interrupted = await self._storage.close_interrupted_answers()
+        if self._interrupted:
+            log.warning(
+                "%d answer(s) were cut off by the last shutdown and are marked incomplete", len(self._interrupted)
+            )
         self._answerer = Answerer(
             storage=self._storage,
             model=self.model,
@@ -205,6 +211,8 @@ class CultureBot(commands.Bot):
             # on_ready fires again after reconnects; digests missed while down are caught up once.
             self._caught_up = True
             self._catch_up = asyncio.create_task(self.jobs.catch_up(), name="digest catch-up")
+        if self._interrupted and self._mending is None and not self._closing:
+            self._mending = asyncio.create_task(self._mend_interrupted(), name="interrupted answers")
         # on_ready means a new session (a resumed one replays what it missed and fires on_resumed instead).
         if not self.settings.reaction_catch_up_answers or self._closing:
             return
@@ -214,6 +222,11 @@ class CultureBot(commands.Bot):
             self._reactions_catch_up_again = True
         else:
             self._reactions_catch_up = asyncio.create_task(self._catch_up_reactions(), name="reaction catch-up")
+
+    async def _mend_interrupted(self) -> None:
+        answers, self._interrupted = self._interrupted, []
+        edited = await mend_interrupted_answers(self, answers)
+        log.info("closed %d message(s) of answers the last shutdown cut off", edited)
 
     async def _catch_up_reactions(self) -> None:
         """Read back rating reactions, once more after each pass during which a new gateway session began."""
@@ -285,6 +298,7 @@ class CultureBot(commands.Bot):
                 self._answerer.drain(grace) if self._answerer is not None else _nothing(),
                 _finish_or_cancel(self._reactions_catch_up, grace),
                 _finish_or_cancel(self._catch_up, grace),
+                _finish_or_cancel(self._mending, grace),
                 self.jobs.digests.wait_idle(grace) if self.jobs is not None else _nothing(),
             )
             if self.jobs is not None:

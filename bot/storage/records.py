@@ -287,6 +287,15 @@ class DigestStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class InterruptedAnswer:
+    """An answer a crash left being written: its last Discord message still shows the typing cursor."""
+
+    answer_id: int
+    channel_id: int
+    last_message_id: int | None  # None: nothing posted yet, or only its asker saw it (ephemeral: not editable now)
+
+
+@dataclass(frozen=True, slots=True)
 class DigestRecord:
     digest_id: int
     guild_id: int

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import sys
 
+from bot.answers.interrupted import CRASH_NOTE
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
@@ -121,8 +122,15 @@ async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
     process.kill()  # no chance to clean up
     await process.wait()
     assert answers(world)[0][0] == "streaming"
+    [message] = world.standin.bot_messages(world.channel_id)
+    assert world.standin.message(message.id).content.endswith(CURSOR), "left as the crash found it"
     restarted = await start_bot_process(world)
     await eventually(lambda: answers(world)[0][0] == "incomplete", 15, "the orphaned answer to be closed")
+    # Its message no longer looks as if it were still being written, and says why it stops.
+    await eventually(
+        lambda: world.standin.message(message.id).content.endswith(CRASH_NOTE), 15, "the message to be closed"
+    )
+    assert CURSOR not in world.standin.message(message.id).content
     restarted.send_signal(signal.SIGTERM)
     await asyncio.wait_for(restarted.communicate(), 30)
     assert restarted.returncode == 0

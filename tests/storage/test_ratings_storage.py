@@ -117,7 +117,7 @@ async def test_no_discord_id_is_stored(storage, pseudonyms, tmp_path):
 async def test_interrupted_answers_are_closed_on_start(storage, pseudonyms):
     answer_id = await make_answer(storage, pseudonyms)
     await storage.save_answer_progress(answer_id, "partial text")
-    assert await storage.close_interrupted_answers() == 1
+    assert len(await storage.close_interrupted_answers()) == 1
     record = await storage.get_answer(answer_id)
     assert record is not None
     assert (record.outcome, record.answer) == (Outcome.INCOMPLETE, "partial text")

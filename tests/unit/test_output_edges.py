@@ -184,3 +184,13 @@ def test_ordinary_member_text_is_kept():
         delimit_member_text("Is <b>bold</b> rude? 3 < 4")
         == f"{UNTRUSTED_OPEN}\nIs <b>bold</b> rude? 3 < 4\n{UNTRUSTED_CLOSE}"
     )
+
+
+def test_a_message_a_crash_cut_off_loses_its_cursor_and_says_so_within_the_limit():
+    from bot.answers.interrupted import CRASH_NOTE, mended
+    from bot.answers.streaming import CURSOR
+
+    assert mended("Use Pak with" + CURSOR) == "Use Pak with" + CRASH_NOTE
+    assert mended("A finished answer.") is None, "no cursor: finished after all, or edited since"
+    full = mended("x" * 1998 + CURSOR)
+    assert full is not None and len(full) == 2000 and full.endswith("…" + CRASH_NOTE)

@@ -9,6 +9,7 @@ import aiosqlite
 from bot.storage.records import (
     AnswerRecord,
     AnswerResult,
+    InterruptedAnswer,
     NewAnswer,
     Outcome,
     Rating,
@@ -17,6 +18,7 @@ from bot.storage.records import (
 from bot.storage.sqlite.connection import (
     SqliteConnection,
     consent_covers,
+    fetch_all,
 )
 
 RATING_LEVELS = ("ratings", "comments", "quotes")  # consent levels that cover a rating
@@ -152,14 +154,21 @@ class AnswersStore(SqliteConnection):
         )
         return {(None if row[0] is None else int(row[0]), None if row[1] is None else str(row[1])) for row in rows}
 
-    async def close_interrupted_answers(self) -> int:
-        """Mark answers left 'streaming' by a crash as incomplete; returns how many there were."""
+    async def close_interrupted_answers(self) -> list[InterruptedAnswer]:
+        """Mark answers left 'streaming' by a crash as incomplete; returns them, with their last message."""
         async with self._transaction() as conn:
-            cursor = await conn.execute(
+            rows = await fetch_all(
+                conn,
+                "SELECT a.answer_id, a.channel_id, CASE WHEN a.ephemeral THEN NULL ELSE (SELECT m.message_id "
+                "FROM answer_messages m WHERE m.answer_id = a.answer_id ORDER BY m.part DESC LIMIT 1) END "
+                "FROM answers a WHERE a.outcome = 'streaming' ORDER BY a.answer_id",
+                (),
+            )
+            await conn.execute(
                 "UPDATE answers SET outcome = 'incomplete', error = 'interrupted by a restart', "
                 "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE outcome = 'streaming'"
             )
-            return cursor.rowcount
+        return [InterruptedAnswer(int(row[0]), int(row[1]), row[2]) for row in rows]
 
     async def get_answer(self, answer_id: int) -> AnswerRecord | None:
         row = await self._fetchone(
