@@ -26,7 +26,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from bot.llm.reasoning import ReasoningFilter, Restart, expects_reasoning, join_visible
+from bot.llm.reasoning import ReasoningFilter, Restart, expects_reasoning, hold_limit_for, join_visible
 from bot.llm.sse import ServerSentEvent, SseDecoder
 from bot.llm.transport import READ_CONTROL, AiohttpTransport, ReadControl
 
@@ -154,7 +154,9 @@ class ModelClient:
         retries or the stream breaks.
         """
         stats.started = time.monotonic()
-        reasoning_filter = ReasoningFilter(expect_reasoning=self.expect_reasoning)
+        reasoning_filter = ReasoningFilter(
+            expect_reasoning=self.expect_reasoning, hold_limit=hold_limit_for(self._max_tokens)
+        )
         produced: list[str] = []
         try:
             # The SDK's generic `post` (its documented way to call any endpoint): the same retries, errors and

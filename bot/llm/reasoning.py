@@ -30,6 +30,17 @@ _LONGEST_TAG = max(map(len, _TAGS))
 # tag it is taken to be an answer after all and released (R1-style reasoning usually closes well within it;
 # longer reasoning is shown, then replaced by the answer once its closing tag comes).
 HOLD_LIMIT = 6000
+# A model reasoning at length (its max_tokens raised, as reasoning models need) can write more than HOLD_LIMIT
+# before its closing tag, and the answer shown is cut at the bot's answer limit (6,000 characters by default)
+# before any restart could replace it: a client holds up to this many characters per token it allows.
+MAX_CHARS_PER_TOKEN = 8
+
+
+def hold_limit_for(max_tokens: int) -> int:
+    """How much of a stream expected to open with reasoning is held back: all of it a model allowed `max_tokens`
+    could write, and at least `HOLD_LIMIT`."""
+    return max(HOLD_LIMIT, max_tokens * MAX_CHARS_PER_TOKEN)
+
 
 # Models whose chat template opens the reasoning block in the prompt (their output has only `</think>`).
 _REASONING_MODEL = re.compile(r"(?i)(?:^|[-_/.:])(?:r1|qwq|thinking)(?:$|[-_/.:])")

@@ -34,14 +34,14 @@ async def make_client(fake):
     """Clients for the fake, closed after the test (their HTTP sessions hold connections)."""
     made = []
 
-    def make(*, retries=2, timeout=5.0):
+    def make(*, retries=2, timeout=5.0, max_tokens=100):
         client = ModelClient(
             base_url=fake.base_url,
             api_key="test-key",
             model="fake-model",
             timeout=timeout,
             max_retries=retries,
-            max_tokens=100,
+            max_tokens=max_tokens,
             temperature=0.2,
         )
         made.append(client)
@@ -92,6 +92,18 @@ async def test_reasoning_cut_off_by_the_length_limit_never_comes_out(fake, make_
     client.expect_reasoning = True  # (a whole answer without a tag unlearnt it)
     parts, stats = await collect(client)
     assert "".join(parts) == "Use Bu." and not stats.reasoning_cut_off
+
+
+async def test_reasoning_longer_than_the_answer_limit_is_held_back_whole(fake, make_client):
+    """An R1-style model allowed many tokens reasons for more than 6,000 characters before its closing tag: none
+    of it may come out (the bot cuts what it shows at its answer limit, before a later restart could replace it)."""
+    client = make_client(max_tokens=4000)
+    client.expect_reasoning = True
+    reasoning = " ".join(f"step{i} of weighing the hierarchy." for i in range(400))  # about 13,000 characters
+    assert len(reasoning) > 6000
+    fake.script(Reply(reasoning + "</think>Use Pak with his first name.", tokens_per_second=5000))
+    parts, _ = await collect(client)
+    assert "".join(parts) == "Use Pak with his first name."
 
 
 async def test_rate_limit_and_server_error_are_retried(fake, make_client):
