@@ -70,6 +70,16 @@ REASONING_CUT_ERROR = "the model's length limit was reached while it was still r
 SHORTENED_ERROR = "cut off: the answer reached the server's length limit (max_chars); the model was stopped"
 UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: the answer may be cut off"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
+# When the model endpoint refused the request itself (after the client's retries of 429 and 5xx), trying again
+# in a few minutes does not help: the question (with the conversation so far) was refused, or the bot's model
+# settings are wrong.
+PROMPT_REFUSED_LINE = (
+    "Sorry, the language model refused this question: it may be too long together with the conversation so far, "
+    "or blocked by the model provider's filter. Try asking it in fewer words, or as a new question."
+)
+MODEL_SETUP_LINE = (
+    "Sorry, I can't reach my language model: the bot's model settings need fixing. Please tell a moderator."
+)
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 DISCORD_ERROR_NOTE = "\n\n*(answer incomplete: Discord refused a message while it was being written)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
@@ -381,6 +391,7 @@ class Answerer:
         )
         stats = StreamStats()
         outcome, error, note = Outcome.OK, None, "" if prepared.scoped else UNSCOPED_NOTE
+        failed_line = MODEL_FAILED_LINE
         # "is typing" goes out a moment after the model request, not before or with it: its REST call (or a
         # rate limit on it) must not delay the question reaching the model, and a fast first token makes it moot.
         typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
@@ -402,6 +413,7 @@ class Answerer:
             except ModelError as failure:
                 error = str(failure)
                 outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
+                failed_line = model_failed_line(failure)
                 log.warning("answer to %s: %s", _where(question), error)
             except discord.HTTPException as failure:
                 error = f"Discord refused a message: {failure.status} {failure.text}"
@@ -468,7 +480,7 @@ class Answerer:
         elif outcome is Outcome.OK and stats.finish_reason is None and not stats.done:
             # The response ended cleanly but without the protocol's end: nothing says the answer was complete.
             outcome, error = Outcome.INCOMPLETE, UNFINISHED_ERROR
-        await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on)
+        await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on, failed_line)
         return outcome
 
     async def _start_record(
@@ -521,10 +533,13 @@ class Answerer:
         try:
             async for delta in self._model.stream(messages, StreamStats(), pace=reply.next_render_in):
                 await reply.push(delta)
-        except ModelError:
+        except ModelError as failure:
             note = INCOMPLETE_NOTE if reply.text else ""
+            failed_line = model_failed_line(failure)
+        else:
+            failed_line = MODEL_FAILED_LINE
         if not reply.text:
-            await reply.send_line(MODEL_FAILED_LINE)
+            await reply.send_line(failed_line)
         else:
             await reply.finish(note)
         return reply.text
@@ -616,8 +631,9 @@ class Answerer:
         error: str | None,
         note: str,
         started_on: date,
+        failed_line: str = MODEL_FAILED_LINE,
     ) -> None:
-        """Final edit (or the polite failure line), rating controls, and the closed record."""
+        """Final edit (or the polite failure line, `failed_line`), rating controls, and the closed record."""
         scale = scale_named(settings.rating_scale)
         # Reactions cannot be added to ephemeral messages, so those always get buttons.
         buttons = settings.rating_controls in ("buttons", "both") or question.ephemeral
@@ -628,7 +644,7 @@ class Answerer:
                 note, view=answer_controls(answer_id, scale) if buttons and has_text else None
             )
             if not messages and outcome is not Outcome.OK:
-                await reply.send_line(MODEL_FAILED_LINE)
+                await reply.send_line(failed_line)
             elif messages and reactions:
                 for emoji in scale.emojis:
                     await messages[-1].add_reaction(emoji)
@@ -711,3 +727,12 @@ async def _rename_forgotten_thread(storage: Storage, question: Question) -> None
             await rename_question_threads(message.guild, storage, [question.channel_id])
         except Exception:  # a database failure: the thread stays queued for the hourly retry
             log.exception("could not rename thread %d of a forgotten member's question", question.channel_id)
+
+
+def model_failed_line(failure: ModelError) -> str:
+    """What a member is told when the model gave no answer text: a refused request is not worth retrying."""
+    if failure.status in (400, 413, 422):
+        return PROMPT_REFUSED_LINE
+    if failure.status in (401, 403, 404):
+        return MODEL_SETUP_LINE
+    return MODEL_FAILED_LINE

@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 
 
 class ModelError(Exception):
-    """The model could not produce (the rest of) an answer; `str()` is safe to log, not to show."""
+    """The model could not produce (the rest of) an answer; `str()` is safe to log, not to show. `status`: the
+    endpoint's HTTP status when it refused the request (after the client's retries of 429 and 5xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(slots=True)
@@ -246,7 +251,9 @@ class ModelClient:
                 # Learnt, but a whole answer came without a closing tag of its own: what taught it was a stray tag.
                 self.expect_reasoning = False
         except openai.APIStatusError as error:
-            raise ModelError(f"model endpoint answered HTTP {error.status_code}: {error.message}") from error
+            raise ModelError(
+                f"model endpoint answered HTTP {error.status_code}: {error.message}", status=error.status_code
+            ) from error
         except openai.APITimeoutError as error:
             raise ModelError("model endpoint timed out") from error
         except openai.APIConnectionError as error:

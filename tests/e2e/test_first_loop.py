@@ -6,6 +6,8 @@ import gc
 import itertools
 import sqlite3
 
+import pytest
+
 from bot.answers.streaming import CURSOR
 from bot.collector import YOUNG_THRESHOLD
 from bot.sandbox.fake_openai import CutStream, Reply, ServerError
@@ -139,6 +141,24 @@ async def test_model_failure_after_retries_is_one_polite_line(world, run_bot):
         world.model.script("Back again.")
         await world.standin.send_message(world.channel_id, world.member_id, world.mention("And now?"))
         await wait_for_outcome(world, "ok")
+
+
+@pytest.mark.parametrize(
+    ("status", "told"),
+    [
+        (400, "Sorry, the language model refused this question: it may be too long together with the conversation"),
+        (401, "Sorry, I can't reach my language model: the bot's model settings need fixing. Please tell a moderator."),
+    ],
+)
+async def test_a_request_the_model_endpoint_refuses_is_not_met_with_try_again_later(world, run_bot, status, told):
+    world.model.fail_next(ServerError(status=status, message="This model's maximum context length is 8192 tokens"))
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A long one?"))
+        row = await wait_for_outcome(world, Outcome.FAILED.value)
+        [line] = world.standin.bot_messages(world.channel_id)
+        assert line.content.startswith(told) and "try again in a few minutes" not in line.content
+        assert f"HTTP {status}" in row["error"]
+        assert len(world.model.chat_requests) == 1, "not retried: it would be refused again"
 
 
 async def test_stream_cut_midway_keeps_text_and_marks_incomplete(world, run_bot):
