@@ -41,8 +41,17 @@ class Turn:
     text: str
 
 
-# Anything a model could read as the delimiter: any case, spaces inside the brackets, `-` for `_`.
-_DELIMITER_LIKE = re.compile(r"<\s*/?\s*member[\s_-]*message\s*>", re.IGNORECASE)
+# Anything a model could read as the delimiter: any case, spaces or invisible format characters (zero-width
+# spaces and joiners, soft hyphens: Unicode category Cf) anywhere inside, `-` or `.` for `_`, and attributes.
+_INVISIBLE = r"[\s\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]*"
+_DELIMITER_LIKE = re.compile(
+    rf"<{_INVISIBLE}/?{_INVISIBLE}"
+    + _INVISIBLE.join("member")
+    + rf"{_INVISIBLE}[_.-]?{_INVISIBLE}"
+    + _INVISIBLE.join("message")
+    + r"\b[^<>]*>",
+    re.IGNORECASE,
+)
 
 
 def delimit_member_text(text: str) -> str:
