@@ -298,8 +298,8 @@ class Answerer:
             except Exception as error:  # stored under older rules, or a text today's parser cannot take
                 raise ScopeUnreadable(f"the current scope (version {scope_version.number}) does not parse") from error
         if scope is None and not settings.allow_unscoped:
-            await _say(question, NO_SCOPE_MESSAGE)
-            return Outcome.REFUSED
+            # Recorded like every refusal: research counts every question, answered or not.
+            return await self._refuse(question, Refusal("no scope declared", NO_SCOPE_MESSAGE))
         self._last_start[(question.guild_id, question.asker_id)] = time.monotonic()
         comparison_id, arm = None, None
         if scope_version is not None:

@@ -252,6 +252,7 @@ async def test_no_scope_refusal_opens_no_thread(world, run_bot, moderator):  # n
         assert line.content == NO_SCOPE_MESSAGE
         assert world.standin.find_requests("POST", THREAD_PATH) == []
     assert world.model.chat_requests == []
+    assert rows(world, "SELECT outcome, error FROM answers") == [("refused", "no scope declared")], "counted too"
 
 
 async def test_an_answer_cut_by_the_servers_length_limit_stops_the_model_and_is_recorded_incomplete(world, run_bot):
