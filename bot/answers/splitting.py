@@ -48,7 +48,8 @@ def split_point(text: str, limit: int) -> int:
         return len(text)
     window = text[:limit]
     floor = limit // 3  # never leave a tiny head just to find a nicer break
-    for separator in ("\n\n", "\n", ". ", "! ", "? ", " "):
+    # Sentence ends of scripts written without spaces (Chinese, Japanese) or with their own marks (Devanagari).
+    for separator in ("\n\n", "\n", ". ", "! ", "? ", "。", "！", "？", "। ", " "):
         index = window.rfind(separator)
         if index >= floor:
             return index + len(separator)

@@ -66,7 +66,13 @@ class StreamingReply:
             return
         room = self._max_chars - len(self.text)
         if len(delta) > room:
-            delta = delta[:room]
+            cut = delta[:room]
+            if not delta[room].isspace() and not cut[-1:].isspace():
+                # Mid-word: end at the word before it (the note says the answer was shortened) when it is in
+                # this piece, rather than show "ga" of "gamma".
+                space = max(cut.rfind(" "), cut.rfind("\n"))
+                cut = cut[:space].rstrip() if space > 0 else cut
+            delta = cut
             self.truncated = True
         self.text += delta
         self._current += delta

@@ -51,3 +51,12 @@ async def test_an_answer_that_is_all_last_text_is_sent_once_by_finish():
     await reply.finish()
     [message] = channel.messages
     assert message.shown == ["Complete at once."]
+
+
+async def test_an_answer_cut_at_the_length_limit_ends_at_a_word():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=0.0, max_chars=20)
+    await reply.push("alpha beta gamma delta epsilon")
+    await reply.finish()
+    assert reply.truncated and reply.text == "alpha beta gamma", "not 'alpha beta gamma del'"
+    assert channel.messages[-1].shown[-1].startswith("alpha beta gamma\n")

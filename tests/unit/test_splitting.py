@@ -55,3 +55,12 @@ def test_single_giant_word_is_cut_at_the_limit():
 def test_parts_never_exceed_limit(limit):
     text = ("Some sentence here. " * 40 + "\n\n```\n" + "code line\n" * 30 + "```\n") * 5
     assert all(len(part) <= limit for part in split_message(text, limit))
+
+
+def test_text_without_spaces_is_split_at_a_sentence_end():
+    from bot.answers.splitting import split_point
+
+    sentence = "我们在办公室里称呼上司时要用姓加职位。"  # one Chinese sentence, ending with 。
+    text = sentence * 12
+    cut = split_point(text, 100)
+    assert text[:cut].endswith("。") and cut > 100 // 3
