@@ -14,6 +14,7 @@ import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -443,11 +444,16 @@ async def test_a_digest_channel_the_bot_cannot_post_in_is_refused_when_chosen(wo
         assert rows(world, "SELECT digest_channel_id FROM guild_settings") == [(team_only,)]
 
 
-async def test_research_export_needs_the_research_role(world, run_bot, moderator):
-    researcher_role = world.standin.add_role(world.guild_id, "Researchers")
-    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
+def researcher_with_a_day(world) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A "Researchers" role, a member holding it, and an export range of yesterday and today."""
+    role = world.standin.add_role(world.guild_id, "Researchers")
+    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[role["id"]])["user"]["id"])
     today = datetime.now(UTC).date()
-    span = {"start": str(today - timedelta(days=1)), "end": str(today)}
+    return role, researcher, {"start": str(today - timedelta(days=1)), "end": str(today)}
+
+
+async def test_research_export_needs_the_research_role(world, run_bot, moderator):
+    researcher_role, researcher, span = researcher_with_a_day(world)
     async with run_bot(cooldown=0):
         await rated_answers(world, count=1)
         unset = await run(world, researcher, "research-export", span)
@@ -671,10 +677,7 @@ async def test_a_schedule_pasted_with_quotes_and_any_time_zone_spelling_is_store
 async def test_research_export_reads_the_time_zone_as_typed_and_says_what_is_wrong_with_the_dates(
     world, run_bot, moderator
 ):
-    researcher_role = world.standin.add_role(world.guild_id, "Researchers")
-    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
-    today = datetime.now(UTC).date()
-    span = {"start": str(today - timedelta(days=1)), "end": str(today)}
+    researcher_role, researcher, span = researcher_with_a_day(world)
     async with run_bot(cooldown=0):
         await rated_answers(world, count=1)
         await reply_text(world, await run(world, moderator, "digest research-role", {"role": researcher_role["id"]}))
