@@ -96,7 +96,6 @@ class Digest(commands.Cog):
             {"digest_cron": schedule.cron, "digest_timezone": schedule.timezone, "digest_enabled": 1},
             f"{schedule.cron} {schedule.timezone}",
         )
-        assert interaction.guild_id is not None
         # Digests kept while they were off (or undelivered) go out now that they are on.
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:

@@ -112,7 +112,9 @@ class Research(commands.Cog):
             if asks_again:
                 changes["consent_revision"] = current.consent_revision + 1
             purged = (0, 0)
-            shortened_to = retention_days if (retention_days or previous_retention) < previous_retention else None
+            shortened_to = (
+                retention_days if retention_days is not None and retention_days < previous_retention else None
+            )
             if shortened_to is not None:
                 # Said before it is done: the next daily purge (within a day) deletes these texts for good.
                 purged = await self.bot.storage.texts_older_than(

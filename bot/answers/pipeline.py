@@ -352,7 +352,7 @@ class Answerer:
                 scope=scope,
                 sections=sections,
                 instructions=settings.instructions,
-                cues=cues.to_prompt(just_asked=bool(history) and history[-1].text.rstrip().endswith("?")),
+                cues=cues.to_prompt(just_asked=bool(history) and asked_back(history[-1].text)),
                 language=settings.answer_language or cues.language,
                 server_language=settings.answer_language,
                 history=history,
@@ -420,7 +420,7 @@ class Answerer:
                 # The final edit (or, when even the first message failed, a new one) shows what was written, and
                 # says it stops there: without the note a cut-off answer looked whole.
                 outcome = Outcome.INCOMPLETE if reply.text.strip() else Outcome.FAILED
-                note = DISCORD_ERROR_NOTE if reply.text.strip() else ""
+                note = DISCORD_ERROR_NOTE + note if reply.text.strip() else ""
                 log.warning("answer to %s: %s", _where(question), error)
             finally:
                 if typing is not None and not typing.done():
@@ -559,14 +559,14 @@ class Answerer:
             wait = settings.cooldown_seconds - (time.monotonic() - started) if started is not None else 0
             if wait > 0:
                 return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
-        used = await self._tokens.used(question.guild_id)
-        # With the tokens set aside for answers being written: answers still running count as what they may use.
         if settings.daily_token_budget == 0:
             return Refusal(
                 "daily token budget",
                 "Answers are switched off in this server (its daily token budget is 0); a moderator can switch them "
                 "on with `/answers settings daily_token_budget`.",
             )
+        used = await self._tokens.used(question.guild_id)
+        # With the tokens set aside for answers being written: answers still running count as what they may use.
         if used + self._tokens.held(question.guild_id) >= settings.daily_token_budget:
             return Refusal(
                 "daily token budget",
@@ -736,3 +736,12 @@ def model_failed_line(failure: ModelError) -> str:
     if failure.status in (401, 403, 404):
         return MODEL_SETUP_LINE
     return MODEL_FAILED_LINE
+
+
+CLARIFYING_AT_MOST = 300  # characters: a clarifying question is short; a whole answer may end with a question too
+
+
+def asked_back(turn: str) -> bool:
+    """Whether the bot's turn was a clarifying question (short, ending with a question mark, in any script)."""
+    text = turn.rstrip()
+    return len(text) <= CLARIFYING_AT_MOST and text.endswith(("?", "？", "؟"))

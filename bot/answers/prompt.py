@@ -49,7 +49,7 @@ _DELIMITER_LIKE = re.compile(
     + _INVISIBLE.join("member")
     + rf"{_INVISIBLE}[_.-]?{_INVISIBLE}"
     + _INVISIBLE.join("message")
-    + r"\b[^<>]*>",
+    + r"\b[^<>\n]{0,200}>",
     re.IGNORECASE,
 )
 

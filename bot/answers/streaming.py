@@ -71,7 +71,7 @@ class StreamingReply:
                 # Mid-word: end at the word before it (the note says the answer was shortened) when it is in
                 # this piece, rather than show "ga" of "gamma".
                 space = max(cut.rfind(" "), cut.rfind("\n"))
-                cut = cut[:space].rstrip() if space > 0 else cut
+                cut = cut[:space].rstrip() if space >= 0 else cut
             delta = cut
             self.truncated = True
         self.text += delta

@@ -573,14 +573,15 @@ class DigestService:
     async def _posted_in(self, channel: discord.abc.Messageable, record: DigestRecord) -> discord.Message | None:
         marker = MARKER.format(id=record.digest_id)
         claimed = _claim_time(record)
-        history = (
-            channel.history(limit=HISTORY_SCAN, after=claimed, oldest_first=True)
-            if claimed is not None
-            else channel.history(limit=HISTORY_SCAN_RECENT)
-        )
-        async for message in history:
-            if any(embed.footer.text == marker for embed in message.embeds):
-                return message
+        # From the claim on (a busy channel since the post), then the newest messages (a digest kept while
+        # digests were off, or undelivered, is posted days after its claim).
+        scans = [channel.history(limit=HISTORY_SCAN_RECENT)]
+        if claimed is not None:
+            scans.insert(0, channel.history(limit=HISTORY_SCAN, after=claimed, oldest_first=True))
+        for history in scans:
+            async for message in history:
+                if any(embed.footer.text == marker for embed in message.embeds):
+                    return message
         return None
 
     async def retry_pending(self, guild_id: int) -> int:

@@ -26,9 +26,11 @@ CLOSE_TAGS = tuple("</" + tag[1:] for tag in OPEN_TAGS)
 _TAGS = OPEN_TAGS + CLOSE_TAGS
 _LONGEST_TAG = max(map(len, _TAGS))
 
-# Held back at the start of a stream expected to open with reasoning: past this many characters without a
-# tag it is taken to be an answer after all and released (R1-style reasoning usually closes well within it;
-# longer reasoning is shown, then replaced by the answer once its closing tag comes).
+# Held back at the start of a stream expected to open with reasoning: past this many characters without a tag
+# it is taken to be an answer after all and released. The client holds more (`hold_limit_for`): all a model may
+# write, so such a model's answer shows only once its reasoning has closed, or whole at the end when it wrote no
+# tag; the price of never showing reasoning, which the bot's answer limit would otherwise cut before its
+# closing tag could replace it.
 HOLD_LIMIT = 6000
 # A model reasoning at length (its max_tokens raised, as reasoning models need) can write more than HOLD_LIMIT
 # before its closing tag, and the answer shown is cut at the bot's answer limit (6,000 characters by default)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -93,6 +94,31 @@ async def test_an_undelivered_digest_posted_just_before_a_crash_is_not_posted_ag
         assert len(digest_posts(world, digest_channel)) == 1
         [post] = digest_posts(world, digest_channel)
         assert rows(world, "SELECT status, message_id FROM digests") == [("sent", post.id)]
+
+
+async def test_a_kept_digest_posted_long_after_its_claim_is_found_after_a_crash(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """Kept (undelivered) digests go out days after their claim: the scan from the claim on may not reach the post
+    in a busy channel, and the newest messages are read too."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        monkeypatch.setattr(sys.modules[type(service).__module__], "HISTORY_SCAN", 5)  # as 1,000 in a busy channel
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=ATTACH_FILES, type=1)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.UNDELIVERED
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
+        for n in range(10):  # the days between the claim and the post
+            await world.standin.send_message(digest_channel, moderator, f"where is the digest? ({n})")
+        with monkeypatch.context() as patched:
+            crash_before_recording_sent(patched, bot.storage)
+            with contextlib.suppress(RuntimeError):
+                await service.resend_kept(world.guild_id)
+        assert len(digest_posts(world, digest_channel)) == 1
+        await bot.jobs.catch_up()
+        assert len(digest_posts(world, digest_channel)) == 1, "found among the newest messages, not posted again"
 
 
 async def test_a_digest_posted_before_a_crash_is_found_after_the_channel_changed(

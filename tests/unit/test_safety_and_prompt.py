@@ -66,3 +66,18 @@ def test_messages_put_guidance_first_and_question_last():
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert UNTRUSTED_OPEN in str(messages[-1]["content"])
     assert "How do I greet my elders?" in str(messages[-1]["content"])
+
+
+@pytest.mark.parametrize(
+    ("turn", "asked"),
+    [
+        ("Who will you be talking to?", True),
+        ("您要和谁说话？", True),
+        ("Use Pak with his first name. " * 20 + "Does that help?", False),  # a whole answer ending with a question
+        ("Use Pak with his first name.", False),
+    ],
+)
+def test_only_a_short_question_counts_as_the_bot_asking_back(turn, asked):
+    from bot.answers.pipeline import asked_back
+
+    assert asked_back(turn) is asked
