@@ -31,10 +31,10 @@ from datetime import datetime
 
 import discord
 
-from bot.feedback.ratings import RatingChange, record_rating
+from bot.feedback.ratings import RatingChange, record_read_reaction
 from bot.feedback.scales import scale_named
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerRecord, GuildSettings, RatingSource, Storage, sqlite_timestamp
+from bot.storage import AnswerRecord, RatingSource, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ async def catch_up_reactions(
             plan = plan_reconcile(stored, present, pseudonyms.member)
             counts.ambiguous += plan.ambiguous
             for user_id, value in plan.store:
-                change = await _store_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
+                change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
                 if change is RatingChange.STORED:
                     counts.stored += 1
                 elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
@@ -282,28 +282,6 @@ async def store_pending_reactions(
             value = noted
         if value is None:
             continue
-        change = await _store_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
+        change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
         stored += change is RatingChange.STORED
     return stored
-
-
-async def _store_read_reaction(
-    storage: Storage,
-    pseudonyms: Pseudonymizer,
-    answer: AnswerRecord,
-    user_id: int,
-    value: int,
-    settings: GuildSettings,
-) -> RatingChange:
-    """Store the rating a member's reactions showed when read from Discord a moment ago. A rating button they
-    clicked since (while the reactions were read, or after they agreed) is newer, and stays."""
-    return await record_rating(
-        storage,
-        pseudonyms,
-        answer,
-        user_id=user_id,
-        value=value,
-        source=RatingSource.REACTION,
-        settings=settings,
-        keep_button=True,
-    )

@@ -70,6 +70,28 @@ async def record_rating(
     return RatingChange.STORED
 
 
+async def record_read_reaction(
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    answer: AnswerRecord,
+    user_id: int,
+    value: int,
+    settings: GuildSettings,
+) -> RatingChange:
+    """Store the rating a member's reactions showed when read from Discord a moment ago (taking back a reaction,
+    the catch-up, the store after agreeing). A rating button they clicked since is newer, and stays."""
+    return await record_rating(
+        storage,
+        pseudonyms,
+        answer,
+        user_id=user_id,
+        value=value,
+        source=RatingSource.REACTION,
+        settings=settings,
+        keep_button=True,
+    )
+
+
 async def apply_reaction(
     storage: Storage,
     pseudonyms: Pseudonymizer,
@@ -131,17 +153,7 @@ async def _remove_reaction(
         return RatingChange.IGNORED, answer, value
     if len(remaining) == 1:
         [left] = remaining
-        # The member's reactions were read from Discord just now: a rating button clicked meanwhile is newer.
-        change = await record_rating(
-            storage,
-            pseudonyms,
-            answer,
-            user_id=user_id,
-            value=left,
-            source=RatingSource.REACTION,
-            settings=settings,
-            keep_button=True,
-        )
+        change = await record_read_reaction(storage, pseudonyms, answer, user_id, left, settings)
         if change is RatingChange.STORED:
             return change, answer, left
         # Not stored (consent to ask again, or declined meanwhile): the removal itself still needs no consent.
