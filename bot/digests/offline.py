@@ -26,8 +26,8 @@ from bot.digests.service import bundle, period_rows
 from bot.storage import SqliteStorage, sqlite_timestamp
 from bot.storage.migrations import MigrationError, check_history, load_migrations
 from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
+from bot.storage.sqlite.files import DatabaseFileProblem, FileProblem, database_file_problem
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 SERVERS_LISTED = 10  # servers named when --guild is not in the database
 NAME_WIDTH = 40  # characters of a server's name shown in that list
 
@@ -97,26 +97,26 @@ def written_files(files: DigestFiles, attached: list[Path]) -> list[Path]:
 
 
 def _check_database_file(db: Path) -> str:
-    """The read-only URI of `db`, an existing, readable SQLite file (its header read with a plain open, so
-    that nothing is created or changed for a file that is not one)."""
-    try:
-        with db.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        raise OfflineDigestError(f"no database at {db}") from None
-    except IsADirectoryError:
-        raise OfflineDigestError(f"--db {db} is a folder; name the database file in it") from None
-    except PermissionError:
-        raise OfflineDigestError(
-            f"--db {db}: permission denied; run as a user who can read it, or read a copy of it"
-        ) from None
-    except OSError as error:
-        raise OfflineDigestError(f"--db {db}: cannot read it ({_os_problem(error)})") from None
-    if not header:
-        raise OfflineDigestError(f"--db {db} is an empty file, not a culturebot database; check the path")
-    if header != SQLITE_HEADER:
-        raise OfflineDigestError(f"--db {db} is not a SQLite database; check the path")
+    """The read-only URI of `db`, an existing, readable SQLite file (nothing is created or changed for a file
+    that is not one)."""
+    problem = database_file_problem(db)
+    if problem is not None:
+        raise OfflineDigestError(_database_file_message(db, problem))
     return db.resolve().as_uri() + "?mode=ro"  # as read_digest_periods opens it for the digest workers
+
+
+def _database_file_message(db: Path, problem: DatabaseFileProblem) -> str:
+    if problem.kind is FileProblem.MISSING:
+        return f"no database at {db}"
+    if problem.kind is FileProblem.FOLDER:
+        return f"--db {db} is a folder; name the database file in it"
+    if problem.kind is FileProblem.DENIED:
+        return f"--db {db}: permission denied; run as a user who can read it, or read a copy of it"
+    if problem.error is not None:
+        return f"--db {db}: cannot read it ({_os_problem(problem.error)})"
+    if problem.kind is FileProblem.EMPTY:
+        return f"--db {db} is an empty file, not a culturebot database; check the path"
+    return f"--db {db} is not a SQLite database; check the path"
 
 
 def _check_out(out: Path) -> None:

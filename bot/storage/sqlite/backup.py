@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
+from bot.storage.sqlite.files import FileProblem, database_file_problem
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 PAGES_PER_STEP = 1024  # pages copied per backup step (4 MiB at the default page size)
 PARTIAL_SUFFIX = ".partial"
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files beside a database
@@ -75,21 +75,19 @@ def backup_database(source: Path, out: Path) -> Backup:
 
 
 def _check_source(path: Path) -> None:
-    """`path` is an existing, readable SQLite file: its header is read with a plain open, so that nothing is created
-    or changed for a file that is not one."""
-    try:
-        with path.open("rb") as file:
-            header = file.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        raise SourceMissing(f"no database at {path}") from None
-    except IsADirectoryError:
-        raise BackupError(f"the database path {path} is a folder; name the database file in it") from None
-    except OSError as error:
-        raise BackupError(f"cannot read the database {path}: {_problem(error)}") from None
-    if not header:
+    """`path` is an existing, readable SQLite file (nothing is created or changed for a file that is not one)."""
+    problem = database_file_problem(path)
+    if problem is None:
+        return
+    if problem.kind is FileProblem.MISSING:
+        raise SourceMissing(f"no database at {path}")
+    if problem.kind is FileProblem.FOLDER:
+        raise BackupError(f"the database path {path} is a folder; name the database file in it")
+    if problem.error is not None:  # denied, or another read error
+        raise BackupError(f"cannot read the database {path}: {_problem(problem.error)}")
+    if problem.kind is FileProblem.EMPTY:
         raise BackupError(f"{path} is an empty file, not a culturebot database; check the path")
-    if header != SQLITE_HEADER:
-        raise BackupError(f"{path} is not a SQLite database; check the path")
+    raise BackupError(f"{path} is not a SQLite database; check the path")
 
 
 def _check_out(source: Path, out: Path) -> None:
