@@ -50,6 +50,12 @@ def notes_for(world, user_id):
     ]
 
 
+async def choose_in_privacy_consent(world, member: int, level: str) -> None:
+    """The member opens `/privacy consent` and clicks `level` in the notice."""
+    notice = await run(world, member, "privacy consent")
+    await click(world, notice.original, member, choice(notice.original, level))
+
+
 async def test_reactions_on_other_answers_before_agreeing_are_stored_once_the_member_agrees(
     world, run_bot, monkeypatch, caplog
 ):
@@ -100,8 +106,7 @@ async def test_reactions_on_other_answers_before_agreeing_are_stored_once_the_me
         await reaction_note(world, answers[1], ayu, "🤔")
         await world.standin.add_reaction(world.channel_id, answers[2].id, ayu, "✅")
         await eventually(reacted(ayu, 2), what="ayu's reactions handled")
-        notice = await run(world, ayu, "privacy consent")
-        await click(world, notice.original, ayu, choice(notice.original, "comments"))
+        await choose_in_privacy_consent(world, ayu, "comments")
         await eventually(
             lambda: ratings_of(world, ayu) == [(ids[1], 2, "reaction"), (ids[2], 3, "reaction")],
             what="ayu's reactions stored",
@@ -126,8 +131,7 @@ async def test_reactions_before_a_refusal_are_dropped_and_a_later_agreement_does
 
         # Changing their mind later stores what budi gives from then on, not what they gave before refusing.
         for member in (budi, ayu):
-            notice = await run(world, member, "privacy consent")
-            await click(world, notice.original, member, choice(notice.original, "ratings"))
+            await choose_in_privacy_consent(world, member, "ratings")
         await eventually(lambda: rows(world, "SELECT count(*) FROM consents") == [(2,)], what="both agreements")
         await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
         # Applied in budi's turn, after anything their agreement started: once it is stored, all else is done.
@@ -149,8 +153,7 @@ async def test_reactions_before_privacy_forget_are_dropped(world, run_bot, monke
         assert (await forget(world, budi)).startswith("There was nothing stored about you")
 
         # Agreeing afterwards keeps what budi gives from then on, not what they gave before asking to be forgotten.
-        notice = await run(world, budi, "privacy consent")
-        await click(world, notice.original, budi, choice(notice.original, "ratings"))
+        await choose_in_privacy_consent(world, budi, "ratings")
         await eventually(lambda: rows(world, "SELECT count(*) FROM consents") == [(1,)], what="the agreement")
         await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
         await eventually(lambda: ratings_of(world, budi) != [], what="budi's new reaction's rating")
