@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,13 +99,16 @@ async def test_an_empty_or_short_log_numbers_new_requests_after_the_databases_ma
     assert [request.seq for request in log.requests] == [6, 10]
 
 
-@contextlib.contextmanager
-def write_locked(storage: SqliteStorage, path: Path) -> Iterator[None]:
-    """Another process holds the database's write lock (the storage's connection does not wait for it)."""
+@contextlib.asynccontextmanager
+async def database_change_fails(storage: SqliteStorage, path: Path) -> AsyncIterator[None]:
+    """The block's database change fails: another process holds the write lock, and the storage's connection
+    does not wait for it."""
+    await storage._conn.execute("PRAGMA busy_timeout = 0")
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        yield
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            yield
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -116,8 +119,7 @@ async def test_a_consent_decision_whose_database_change_failed_never_takes_effec
 ):
     requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
     await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
-    await storage._conn.execute("PRAGMA busy_timeout = 0")
-    with write_locked(storage, tmp_path / "bot.sqlite3"), pytest.raises(sqlite3.OperationalError, match="locked"):
+    async with database_change_fails(storage, tmp_path / "bot.sqlite3"):
         await requests.decide(1, "m1", ConsentLevel.RATINGS, "1.1")
     # The member was told it failed, and goes on commenting: the decision must not delete that later.
     assert [request.seq for request in log.requests] == [1]
@@ -133,8 +135,7 @@ async def test_a_forget_request_whose_database_change_failed_is_made_before_the_
 ):
     requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
     await requests.decide(1, "m1", ConsentLevel.COMMENTS, "1.1")
-    await storage._conn.execute("PRAGMA busy_timeout = 0")
-    with write_locked(storage, tmp_path / "bot.sqlite3"), pytest.raises(sqlite3.OperationalError, match="locked"):
+    async with database_change_fails(storage, tmp_path / "bot.sqlite3"):
         await requests.forget("m1")
     assert await storage.privacy_log_applied() == 1
     await requests.decide(1, "m2", ConsentLevel.RATINGS, "1.1")  # m1 is forgotten first: the mark never passes it
