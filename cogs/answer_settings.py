@@ -14,6 +14,7 @@ from bot.errors import UserFacingError
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
+from bot.wording import cleared
 
 _LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
@@ -101,7 +102,7 @@ class AnswerSettings(commands.Cog):
             if daily_token_budget is not None:
                 changes["daily_token_budget"] = daily_token_budget
             if instructions is not None:
-                changes["instructions"] = None if instructions.strip().lower() == "none" else instructions.strip()
+                changes["instructions"] = cleared(instructions)
             if language is not None:
                 if language.lower() == "member":
                     changes["answer_language"] = None

@@ -16,7 +16,7 @@ from bot.feedback.consent import consent_version, notice_changed, notice_overflo
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 from bot.storage import sqlite_timestamp
-from bot.wording import counted
+from bot.wording import cleared, counted
 
 MAX_TAGS = 25
 SHOWN_NOTE = 300  # characters of the consent note shown in the reply (it may be 1,000 long)
@@ -26,12 +26,6 @@ ASKED_AGAIN = (
     "version are asked again, and nothing new they give is kept until they agree to this one; what they gave "
     "before stays. Members who declined are not asked again."
 )
-
-
-def cleared(text: str) -> str | None:
-    """A text setting as given, or None (cleared) for 'none'."""
-    text = text.strip()
-    return None if text.lower() == "none" else text
 
 
 def parse_tags(text: str) -> list[str]:
