@@ -37,7 +37,8 @@ async def record_rating(
     keeps the scale it showed); by default the server's. `keep_button`: leave a rating given with a button as it
     is: for a rating worked out from reactions read from Discord a moment ago, which a click since is newer than.
 
-    Returns only after the rating is committed, so a confirmation shown after STORED is never a lie.
+    Returns only after the rating is committed, so a confirmation shown after STORED is never a lie; IGNORED when
+    `keep_button` kept a button rating.
     Storing the same rating twice changes nothing, so a redelivered event counts once.
     """
     rater = pseudonyms.member(user_id)
@@ -52,7 +53,7 @@ async def record_rating(
     if value not in {option.value for option in scale.options}:
         return RatingChange.IGNORED
     try:
-        await storage.put_rating(
+        stored = await storage.put_rating(
             Rating(
                 answer_id=answer.answer_id,
                 rater_hash=rater,
@@ -67,7 +68,8 @@ async def record_rating(
     except ConsentChanged:  # declined or withdrawn while this rating was handled: the later choice wins
         now = consent_state(await storage.consent(answer.guild_id, rater), settings)
         return RatingChange.DECLINED if now is ConsentState.DECLINED else RatingChange.NEEDS_CONSENT
-    return RatingChange.STORED
+    # Not stored: `keep_button` left the member's newer button rating in place.
+    return RatingChange.STORED if stored else RatingChange.IGNORED
 
 
 async def record_read_reaction(

@@ -269,3 +269,36 @@ async def test_a_button_click_while_a_removal_reads_discord_is_kept(storage, pse
     rating = await storage.rating(answer_id, rater)
     assert rating is not None and (rating.value, rating.source) == (3, RatingSource.BUTTON)
     assert await storage.reasons(answer_id, rater) == ["good nuance"]
+
+
+async def test_reactions_read_from_discord_leave_a_button_rating_and_say_nothing_was_stored(storage, pseudonyms):
+    """`keep_button`: a rating worked out from reactions read a moment ago never overwrites a rating button clicked
+    since, and is not reported as stored (the catch-up's count, a reaction taken back), while a reaction rating read
+    again, or one that differs, still is."""
+    from bot.feedback.ratings import record_read_reaction
+    from bot.storage import Rating
+
+    answer_id = await make_answer(storage, pseudonyms)
+    answer = await storage.get_answer(answer_id)
+    settings = await storage.guild_settings(GUILD)
+    await consent(storage, pseudonyms, OTHER)
+    await consent(storage, pseudonyms, ASKER)
+    rater, asker = pseudonyms.member(OTHER), pseudonyms.member(ASKER)
+    version = consent_version(settings)
+    assert await storage.put_rating(Rating(answer_id, rater, 1, 3, False, RatingSource.BUTTON), consent_version=version)
+
+    change = await record_read_reaction(storage, pseudonyms, answer, OTHER, 3, settings)
+    assert change is RatingChange.IGNORED
+    assert [(r.value, r.source) for r in await storage.ratings_for_answer(answer_id)] == [(1, RatingSource.BUTTON)]
+    # Worked out to the button's value: still not this reaction's rating (its source differs).
+    kept = Rating(answer_id, rater, 1, 3, False, RatingSource.REACTION)
+    assert not await storage.put_rating(kept, consent_version=version, keep_button=True)
+
+    # A reaction rating: replaced, and read again unchanged (a redelivery) still reported as stored.
+    assert await record_read_reaction(storage, pseudonyms, answer, ASKER, 2, settings) is RatingChange.STORED
+    assert await record_read_reaction(storage, pseudonyms, answer, ASKER, 3, settings) is RatingChange.STORED
+    assert await record_read_reaction(storage, pseudonyms, answer, ASKER, 3, settings) is RatingChange.STORED
+    assert (await storage.rating(answer_id, asker)).value == 3
+    # Without keep_button a click replaces a button rating as before.
+    assert await storage.put_rating(Rating(answer_id, rater, 2, 3, False, RatingSource.BUTTON), consent_version=version)
+    assert (await storage.rating(answer_id, rater)).value == 2

@@ -218,8 +218,9 @@ class AnswersStore(SqliteConnection):
 
     async def put_rating(
         self, rating: Rating, *, consent_version: str | None = None, keep_button: bool = False
-    ) -> None:
-        """Insert or replace the member's rating of an answer (one per member per answer).
+    ) -> bool:
+        """Insert or replace the member's rating of an answer (one per member per answer). True when the stored
+        rating is now this one (written, or already so); False only when `keep_button` kept a button rating.
 
         With `consent_version`, only while the member's consent in the answer's server is to that notice and
         covers ratings, checked by the writing statement itself; raises `ConsentChanged` otherwise.
@@ -245,9 +246,16 @@ class AnswersStore(SqliteConnection):
             f"WHERE (value != excluded.value OR source != excluded.source){keep}",
             params,
         )
-        # Nothing written: the same rating again (a redelivered event), or the consent no longer covers it.
-        if not written and consent_version is not None:
+        if written:
+            return True
+        # Nothing written: the same rating again (a redelivered event), the consent no longer covers it, or a
+        # button rating kept.
+        if consent_version is not None:
             await self._require_consent(rating.answer_id, rating.rater_hash, consent_version, RATING_LEVELS)
+        if not keep_button:
+            return True
+        stored = await self.rating(rating.answer_id, rating.rater_hash)
+        return stored is not None and (stored.value, stored.source) == (rating.value, rating.source)
 
     async def delete_rating(
         self, answer_id: int, rater_hash: str, value: int | None = None, source: RatingSource | None = None
