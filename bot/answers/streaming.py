@@ -80,9 +80,10 @@ class StreamingReply:
         # count of "@"); it is only defused here when that could take it past the limit.
         if len(self._current) + self._current.count("@") > self._limit - len(CURSOR):
             self._current = defuse_mentions(self._current)
-        # Keep room for the cursor; a full part is finished and the rest starts the next one.
-        while len(self._current) > self._limit - len(CURSOR):
-            head, rest = take_message(self._current, self._limit - len(CURSOR))
+        # A full part is finished (with no cursor, so all of the limit is its) and the rest starts the next one.
+        # A part within the cursor's two characters of the limit waits: the answer may end there, in one message.
+        while len(self._current) > self._limit:
+            head, rest = take_message(self._current, self._limit)
             self._current = head
             await self._render(final=True)
             self._start_part(rest)
@@ -110,9 +111,9 @@ class StreamingReply:
         if not self.messages and not self._current.strip():
             return self.messages  # nothing was ever shown; the caller explains instead
         # An answer that stopped inside a code block: close the block first, or the note would render as code.
-        open_fence = open_fence_at(self._current) if note.strip() else None
-        closed = self._current if open_fence is None else self._current.rstrip("\n") + "\n" + open_fence.closing
+        closed = await self._close_fence() if note.strip() else self._current
         if len(closed) + len(note) > self._limit:
+            self._current = closed
             await self._render(final=True)
             self._start_part(note.strip())  # a part of its own, outside any block
         else:
@@ -125,6 +126,22 @@ class StreamingReply:
             return self.messages
         await self._render(final=True, view=view)
         return self.messages
+
+    async def _close_fence(self) -> str:
+        """The part being written with the code block it ends in (if any) closed. When the closing line does
+        not fit, the part is cut as `take_message` cuts a block: closed in a finished message, reopened in the
+        next, which is then closed."""
+        while True:
+            open_fence = open_fence_at(self._current)
+            if open_fence is None:
+                return self._current
+            closed = self._current.rstrip("\n") + "\n" + open_fence.closing
+            if len(closed) <= self._limit:
+                return closed
+            head, rest = take_message(self._current, self._limit - (len(closed) - len(self._current)))
+            self._current = head
+            await self._render(final=True)
+            self._start_part(rest)  # shorter than the part it was cut from, so this ends
 
     async def _restart(self) -> None:
         """Start the answer again: the first message stays (edited when text comes), the others go."""
@@ -158,6 +175,8 @@ class StreamingReply:
         # caught too. Defusing is idempotent, so text defused before stays as it is.
         self._current = defuse_mentions(self._current)
         content = self._current if final else self._current + CURSOR
+        if not final and len(content) > self._limit:
+            return  # no room for the cursor yet: shown when more text (a new part) or the end comes
         if self._current_message is None:
             self._current_message = await self._send(content, view)
             self.messages.append(self._current_message)

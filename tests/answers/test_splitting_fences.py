@@ -156,7 +156,21 @@ async def test_the_closing_fence_counts_toward_the_limit():
     await reply.push(text)
     await reply.finish("\n\n*(n)*")
     assert all(len(shown) <= 100 for message in channel.messages for shown in message.shown)
-    assert channel.final() == [text, "*(n)*"]
+    assert channel.final() == [text + "\n```", "*(n)*"]  # the block closed, the note in a part of its own
+
+
+async def test_a_block_with_no_room_left_to_close_it_is_cut_and_closed_before_the_note():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=0.0, limit=100)
+    text = "Run this:\n\n```\n" + "\n".join(f"step_{i:02d}()" for i in range(8))  # 97 characters
+    await reply.push(text)
+    await reply.finish("\n\n*(n)*")
+    final = channel.final()
+    assert all(len(shown) <= 100 for message in channel.messages for shown in message.shown)
+    assert all(open_fence_at(part) is None for part in final), final
+    assert final[-1] == "*(n)*"
+    code = [line for part in final for line in part.splitlines() if line.startswith("step_")]
+    assert code == [f"step_{i:02d}()" for i in range(8)]
 
 
 # 3. Indented code blocks, as in a numbered list.

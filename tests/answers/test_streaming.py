@@ -60,3 +60,29 @@ async def test_an_answer_cut_at_the_length_limit_ends_at_a_word():
     await reply.finish()
     assert reply.truncated and reply.text == "alpha beta gamma", "not 'alpha beta gamma del'"
     assert channel.messages[-1].shown[-1].startswith("alpha beta gamma\n")
+
+
+async def test_an_answer_that_ends_within_the_cursors_room_of_the_limit_stays_one_message():
+    """The cursor's two characters are kept free only while the part is being written: an answer of 1,999 or
+    2,000 characters is one message, not 1,989 + 10."""
+    for length in (1999, 2000):
+        channel = Channel()
+        reply = StreamingReply(channel.send, edit_interval=0.0, max_chars=10_000)
+        words = ("word " * 400)[: length - 1] + "."
+        for start in range(0, length, 50):
+            await reply.push(words[start : start + 50])
+        await reply.finish()
+        assert channel.final() == [words], length
+        assert all(len(shown) <= 2000 for message in channel.messages for shown in message.shown)
+
+
+async def test_a_part_longer_than_the_limit_is_split_with_all_of_the_limit_for_the_finished_part():
+    channel = Channel()
+    reply = StreamingReply(channel.send, edit_interval=0.0, limit=100)
+    for _ in range(50):
+        await reply.push("ab cd ")
+    await reply.finish()
+    for message in channel.messages:
+        assert all(len(shown) <= 100 for shown in message.shown)
+        assert not message.shown[-1].endswith(CURSOR)
+    assert " ".join(channel.final()).split() == ["ab", "cd"] * 50

@@ -23,6 +23,18 @@ async def test_whitespace_overflow_keeps_the_rating_buttons(world, run_bot):
         assert message.components, "the answer's last message carries the rating buttons"
 
 
+async def test_an_answer_of_exactly_discords_limit_is_one_message(world, run_bot):
+    answer = ("Say Bapak to your manager. " * 80)[:1999] + "."  # 2,000 characters, streamed token by token
+    world.model.script(answer)
+    await set_guild_settings(world.settings(), world.guild_id, {"rating_controls": "buttons"})
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How to address him?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the answer")
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert message.content == answer, "not cut into 1,989 + 10 characters to keep room for the typing cursor"
+        assert message.components, "with its rating buttons"
+
+
 async def test_reasoning_with_only_a_closing_tag_is_taken_back_then_held_back(world, run_bot):
     world.model.script(
         Reply(REASONING + "</think>\n\nUse Pak or Bu.", tokens_per_second=2000),
