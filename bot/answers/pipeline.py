@@ -32,12 +32,13 @@ from bot.answers.budget import DailyTokens, utc_day
 from bot.answers.cues import extract_cues
 from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
+from bot.answers.stream_outcome import MODEL_FAILED_LINE, settle, stream_reply
 from bot.answers.streaming import Send, StreamingReply
 from bot.answers.tokens import trim_history
 from bot.feedback.privacy import rename_question_threads
 from bot.feedback.scales import scale_named
 from bot.feedback.views import answer_controls
-from bot.llm.client import LENGTH_REASONS, ModelClient, ModelError, StreamStats
+from bot.llm.client import ModelClient, StreamStats
 from bot.pseudonyms import Pseudonymizer
 from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
@@ -46,42 +47,13 @@ from bot.storage import SYSTEM_ACTOR, AnswerResult, GuildSettings, NewAnswer, Ou
 
 log = logging.getLogger(__name__)
 
-MODEL_FAILED_LINE = (
-    "Sorry, I couldn't get an answer from the language model just now. Please try again in a few minutes."
-)
 SCOPE_UNREADABLE_LINE = (
     "Sorry, this server's scope cannot be read, so I can't answer just now. Moderators can fix it with "
     "`/scope upload` or `/scope rollback`."
 )
-INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
-LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
-LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason {reason!r})"
-STOPPED_EARLY_NOTE = "\n\n*(answer incomplete: the model stopped before finishing it)*"
-FILTERED_NOTE = "\n\n*(answer incomplete: the model provider's content filter stopped it)*"
-# finish_reason values that say the text may stop mid-way (length limits, LENGTH_REASONS, have their own note;
-# 'insufficient_system_resource' is DeepSeek's server running out of capacity mid-answer). Any other value is taken
-# as the model ending its answer: servers name that differently (stop, eos, eos_token, end_turn, stop_sequence).
-STOPPED_EARLY = frozenset(
-    {"content_filter", "error", "abort", "cancelled", "tool_calls", "function_call", "insufficient_system_resource"}
-)
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
-NO_TEXT_ERROR = "the model returned no text"
-REASONING_CUT_ERROR = "the model's length limit was reached while it was still reasoning: no answer text came"
-SHORTENED_ERROR = "cut off: the answer reached the server's length limit (max_chars); the model was stopped"
-UNFINISHED_ERROR = "the model's stream ended without a finish_reason or [DONE]: the answer may be cut off"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
-# When the model endpoint refused the request itself (after the client's retries of 429 and 5xx), trying again
-# in a few minutes does not help: the question (with the conversation so far) was refused, or the bot's model
-# settings are wrong.
-PROMPT_REFUSED_LINE = (
-    "Sorry, the language model refused this question: it may be too long together with the conversation so far, "
-    "or blocked by the model provider's filter. Try asking it in fewer words, or as a new question."
-)
-MODEL_SETUP_LINE = (
-    "Sorry, I can't reach my language model: the bot's model settings need fixing. Please tell a moderator."
-)
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
-DISCORD_ERROR_NOTE = "\n\n*(answer incomplete: Discord refused a message while it was being written)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
 FORGOTTEN_LINE = "You asked me to forget your data after asking this, so I did not answer it; ask again if you like."
 FORGOTTEN_KEPT = 3600.0  # seconds a forget is remembered for questions still waiting (longer than any answer takes)
@@ -390,38 +362,21 @@ class Answerer:
             question.send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register
         )
         stats = StreamStats()
-        outcome, error, note = Outcome.OK, None, "" if prepared.scoped else UNSCOPED_NOTE
-        failed_line = MODEL_FAILED_LINE
         # "is typing" goes out a moment after the model request, not before or with it: its REST call (or a
         # rate limit on it) must not delay the question reaching the model, and a fast first token makes it moot.
         typing = asyncio.create_task(_show_typing(question)) if question.typing is not None else None
+
+        def answer_shows() -> None:
+            nonlocal typing
+            if typing is not None:
+                typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
+                typing = None
+
         try:
             try:
-                # Nothing would show before the next edit is due, so the stream is not read until then: the
-                # tokens wait in the kernel and come together, instead of waking the bot for each one (a busy
-                # bot streams thousands a second). Once the model has finished, the rest is read at once.
-                deltas = self._model.stream(messages, stats, pace=reply.next_render_in)
-                async with contextlib.aclosing(deltas):
-                    async for delta in deltas:
-                        if typing is not None:
-                            typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
-                            typing = None
-                        # The model's last text is shown by the final edit, not by one more edit just before it.
-                        await reply.push(delta, more=stats.finish_reason is None)
-                        if reply.truncated:
-                            break  # the rest would not be shown: closing the stream stops the model writing it
-            except ModelError as failure:
-                error = str(failure)
-                outcome, note = (Outcome.INCOMPLETE, INCOMPLETE_NOTE + note) if reply.text else (Outcome.FAILED, "")
-                failed_line = model_failed_line(failure)
-                log.warning("answer to %s: %s", _where(question), error)
-            except discord.HTTPException as failure:
-                error = f"Discord refused a message: {failure.status} {failure.text}"
-                # The final edit (or, when even the first message failed, a new one) shows what was written, and
-                # says it stops there: without the note a cut-off answer looked whole.
-                outcome = Outcome.INCOMPLETE if reply.text.strip() else Outcome.FAILED
-                note = DISCORD_ERROR_NOTE + note if reply.text.strip() else ""
-                log.warning("answer to %s: %s", _where(question), error)
+                streamed = await stream_reply(
+                    self._model, messages, reply, stats, where=f"answer to {_where(question)}", on_text=answer_shows
+                )
             finally:
                 if typing is not None and not typing.done():
                     typing.cancel()
@@ -464,24 +419,23 @@ class Answerer:
                     "internal error (see the bot's log)",
                 )
             return Outcome.FAILED
-        if outcome is Outcome.OK and not reply.text.strip():
-            outcome, error = Outcome.FAILED, REASONING_CUT_ERROR if stats.reasoning_cut_off else NO_TEXT_ERROR
-            if stats.finish_reason in STOPPED_EARLY:
-                error += f" (finish_reason {stats.finish_reason!r})"
-        elif outcome is Outcome.OK and reply.truncated:
-            outcome, error = Outcome.INCOMPLETE, SHORTENED_ERROR
-        elif outcome is Outcome.OK and stats.finish_reason in LENGTH_REASONS:
-            error = LENGTH_ERROR.format(reason=stats.finish_reason)
-            outcome, note = Outcome.INCOMPLETE, LENGTH_NOTE + note
-        elif outcome is Outcome.OK and stats.finish_reason in STOPPED_EARLY:
-            filtered = stats.finish_reason == "content_filter"
-            error = f"the model stopped early (finish_reason {stats.finish_reason!r}): the answer may be cut off"
-            outcome, note = Outcome.INCOMPLETE, (FILTERED_NOTE if filtered else STOPPED_EARLY_NOTE) + note
-        elif outcome is Outcome.OK and stats.finish_reason is None and not stats.done:
-            # The response ended cleanly but without the protocol's end: nothing says the answer was complete.
-            outcome, error = Outcome.INCOMPLETE, UNFINISHED_ERROR
-        await self._close(answer_id, question, reply, stats, settings, outcome, error, note, started_on, failed_line)
-        return outcome
+        streamed = settle(streamed, reply, stats)
+        note = streamed.note
+        if streamed.outcome is not Outcome.FAILED and not prepared.scoped:
+            note += UNSCOPED_NOTE
+        await self._close(
+            answer_id,
+            question,
+            reply,
+            stats,
+            settings,
+            streamed.outcome,
+            streamed.error,
+            note,
+            started_on,
+            streamed.failed_line,
+        )
+        return streamed.outcome
 
     async def _start_record(
         self, question: Question, new: NewAnswer, messages: list[ChatCompletionMessageParam]
@@ -529,19 +483,19 @@ class Answerer:
             )
         )
         reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars)
-        note = ""
+        stats = StreamStats()
+        streamed = settle(
+            await stream_reply(self._model, messages, reply, stats, where="a scope preview"), reply, stats
+        )
+        note = streamed.note + ("" if scope is not None else UNSCOPED_NOTE)
+        # As an answer ends (bot/answers/stream_outcome.py), without the rating controls.
         try:
-            async for delta in self._model.stream(messages, StreamStats(), pace=reply.next_render_in):
-                await reply.push(delta)
-        except ModelError as failure:
-            note = INCOMPLETE_NOTE if reply.text else ""
-            failed_line = model_failed_line(failure)
-        else:
-            failed_line = MODEL_FAILED_LINE
-        if not reply.text:
-            await reply.send_line(failed_line)
-        else:
-            await reply.finish(note)
+            if not reply.text.strip():
+                await reply.send_line(streamed.failed_line)
+            else:
+                await reply.finish(note)
+        except discord.HTTPException as failure:
+            log.warning("a scope preview: could not finish the Discord message: %s", failure)
         return reply.text
 
     async def _check_limits(
@@ -727,15 +681,6 @@ async def _rename_forgotten_thread(storage: Storage, question: Question) -> None
             await rename_question_threads(message.guild, storage, [question.channel_id])
         except Exception:  # a database failure: the thread stays queued for the hourly retry
             log.exception("could not rename thread %d of a forgotten member's question", question.channel_id)
-
-
-def model_failed_line(failure: ModelError) -> str:
-    """What a member is told when the model gave no answer text: a refused request is not worth retrying."""
-    if failure.status in (400, 413, 422):
-        return PROMPT_REFUSED_LINE
-    if failure.status in (401, 403, 404):
-        return MODEL_SETUP_LINE
-    return MODEL_FAILED_LINE
 
 
 CLARIFYING_AT_MOST = 300  # characters: a clarifying question is short; a whole answer may end with a question too

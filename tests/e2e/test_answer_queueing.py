@@ -7,16 +7,13 @@ import sqlite3
 
 import pytest
 
-from bot.answers.pipeline import (
-    BUSY,
+from bot.answers.pipeline import BUSY, RESTARTING, SCOPE_UNREADABLE_LINE, SETUP_ERROR
+from bot.answers.stream_outcome import (
     FILTERED_NOTE,
     LENGTH_ERROR,
     LENGTH_NOTE,
     MODEL_FAILED_LINE,
     REASONING_CUT_ERROR,
-    RESTARTING,
-    SCOPE_UNREADABLE_LINE,
-    SETUP_ERROR,
     SHORTENED_ERROR,
     STOPPED_EARLY_NOTE,
 )

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers.pipeline import BOT_ERROR_NOTE, UNFINISHED_ERROR
+from bot.answers.pipeline import BOT_ERROR_NOTE
+from bot.answers.stream_outcome import DISCORD_ERROR_NOTE, LENGTH_NOTE, UNFINISHED_ERROR
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import EndsQuietly, Reply
 from bot.storage import sqlite_timestamp
@@ -362,6 +363,31 @@ async def test_scope_preview_is_private_and_unrecorded(world, run_bot, moderator
         assert rows(world, "SELECT count(*) FROM answers") == [(0,)]
         members = await run(world, world.asker_id, "scope preview", {"question": "x"})
         assert (await reply_text(world, members)) == "You need the Manage Server permission to use this command."
+
+
+async def test_a_scope_preview_ends_as_the_members_answer_would(world, run_bot, moderator):
+    """The preview shares the answer's ending (bot/answers/stream_outcome.py): the model's length limit gets the
+    same note, and a message Discord refuses while the preview streams says it stops there, with no cursor."""
+    world.model.script(
+        Reply("Use Pak with your", finish_reason="length"),
+        Reply(" ".join(f"t{i}" for i in range(60)), tokens_per_second=40),
+    )
+    async with run_bot():
+        record = await run(world, moderator, "scope preview", {"question": "How do I greet my boss?"})
+        answer = await world.standin.wait_for_followup(record.id, count=2)
+        await world.standin.wait_for(
+            lambda: world.standin.message(answer.id).content == "Use Pak with your" + LENGTH_NOTE
+        )
+
+        record = await run(world, moderator, "scope preview", {"question": "And my aunt?"})
+        answer = await world.standin.wait_for_followup(record.id, count=2)
+        # Discord refuses one edit while the preview streams (403 is not retried by discord.py).
+        world.standin.fail_next("PATCH", r"/webhooks/\d+/[^/]+/messages/\d+$", status=403, count=1)
+        await world.standin.wait_for(
+            lambda: world.standin.message(answer.id).content.endswith(DISCORD_ERROR_NOTE.strip()), timeout=15
+        )
+        assert CURSOR not in world.standin.message(answer.id).content
+        assert rows(world, "SELECT count(*) FROM answers") == [(0,)]
 
 
 async def test_thread_per_question_is_one_conversation(world, run_bot, moderator):

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.answers.pipeline import LENGTH_ERROR, LENGTH_NOTE
+from bot.answers.stream_outcome import LENGTH_ERROR, LENGTH_NOTE
 from bot.app import model_client
 from bot.pseudonyms import Pseudonymizer
 from bot.runtime import CultureBot
