@@ -282,6 +282,20 @@ class CultureBot(commands.Bot):
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: messages are handled by the cogs' listeners only."""
 
+    async def _flush_privacy_log(self) -> None:
+        try:
+            unwritten = await self.privacy.flush()
+        except Exception:  # the shutdown goes on
+            log.exception("could not write the privacy requests missing from the privacy log")
+            return
+        if unwritten:
+            log.error(
+                "%d privacy request(s) made while the privacy log %s could not be written are still not in it: "
+                "a database restored from a backup would not get them back",
+                unwritten,
+                self.settings.privacy_log_path,
+            )
+
     async def close(self) -> None:
         """Finish or interrupt answers, then close the gateway, the model client and the database."""
         if self._closing:
@@ -303,6 +317,8 @@ class CultureBot(commands.Bot):
             )
             if self.jobs is not None:
                 await self.jobs.digests.close()  # the digest worker processes
+            if self._privacy is not None and self._storage is not None:
+                await self._flush_privacy_log()
             await super().close()
             await self.model.close()
             if self._storage is not None:

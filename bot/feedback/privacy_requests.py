@@ -5,8 +5,11 @@ in the database together with its sequence number; at start-up, `replay` makes t
 does not reflect (those made after the backup it was restored from, or one a crash cut off between the two
 writes), before the bot goes online.
 
-A request whose log line cannot be written is still made in the database (the member's choice comes first) and
-the failure is logged as an error: that one request would not survive a restore. When the database change of a
+A request whose log line cannot be written (disk full, the folder unwritable) is still made in the database (the
+member's choice comes first) and the failure is logged as an error. Its line is written again before the next
+request is logged, and when the bot shuts down (`flush`), and the database's mark then moves past it (the
+database reflects it already); only a request whose line is never written (the log stays unwritable until the
+bot stops) would not survive a restore. When the database change of a
 logged request fails (the member is told), a consent decision's line is taken back out of the log, and a forget
 request is made before the next request is logged; either way the database's mark, "every request up to N",
 stays true.
@@ -40,6 +43,8 @@ class PrivacyRequests:
         self._turn = asyncio.Lock()
         # Logged, but the database change failed: made before any later request is logged (or at the next start).
         self._unapplied: list[PrivacyRequest] = []
+        # Made in the database, but the log line could not be written: written before any later request is logged.
+        self._unlogged: list[tuple[Callable[..., PrivacyRequest], tuple[object, ...]]] = []
 
     async def decide(
         self, guild_id: int, member: str, level: ConsentLevel, consent_version: str, *, dm_opt_in: bool = False
@@ -47,9 +52,9 @@ class PrivacyRequests:
         """`Storage.set_consent`, logged first; how many ratings and comments the decision deleted or changed."""
         async with self._turn:
             await self._make_unapplied()
-            logged = await self._record(
-                self._log.record_consent, guild_id, member, level, consent_version, dm_opt_in, datetime.now(UTC)
-            )
+            await self._log_unlogged()
+            line = (guild_id, member, level, consent_version, dm_opt_in, datetime.now(UTC))
+            logged = await self._record(self._log.record_consent, *line)
             change = self._storage.set_consent(
                 guild_id,
                 member,
@@ -59,14 +64,48 @@ class PrivacyRequests:
                 decided_at=logged.at if logged else None,
                 logged=logged.seq if logged else None,
             )
-            return await self._made(change, logged)
+            changed = await self._made(change, logged)
+            if logged is None:
+                self._unlogged.append((self._log.record_consent, line))
+            return changed
 
     async def forget(self, member: str) -> Forgotten:
         """`Storage.forget_member`, logged first."""
         async with self._turn:
             await self._make_unapplied()
-            logged = await self._record(self._log.record_forget, member, datetime.now(UTC))
-            return await self._made(self._storage.forget_member(member, logged=logged.seq if logged else None), logged)
+            await self._log_unlogged()
+            line = (member, datetime.now(UTC))
+            logged = await self._record(self._log.record_forget, *line)
+            forgotten = await self._made(
+                self._storage.forget_member(member, logged=logged.seq if logged else None), logged
+            )
+            if logged is None:
+                self._unlogged.append((self._log.record_forget, line))
+            return forgotten
+
+    async def flush(self) -> int:
+        """Write the log lines that could not be written when their requests were made (at shutdown); how many
+        are still not written."""
+        async with self._turn:
+            await self._log_unlogged()
+            return len(self._unlogged)
+
+    async def _log_unlogged(self) -> None:
+        """Requests made in the database whose log line could not be written: written now, in the order they
+        were made, each moving the database's mark past it (the database already reflects it)."""
+        while self._unlogged:
+            write, line = self._unlogged[0]
+            try:
+                logged = await asyncio.to_thread(write, *line)
+            except PrivacyLogError as error:
+                log.error("%s; %d privacy request(s) are still not in the privacy log", error, len(self._unlogged))
+                return
+            self._unlogged.pop(0)
+            try:
+                await self._storage.note_privacy_logged(logged.seq)
+            except Exception:  # the next start makes it again from the log: the same request, made twice
+                log.exception("could not record that privacy request %d is in the database", logged.seq)
+            log.warning("privacy request %d written to the privacy log now; its first write had failed", logged.seq)
 
     async def _record(self, write: Callable[..., Logged], *args: object) -> Logged | None:
         try:

@@ -104,3 +104,25 @@ async def test_a_damaged_privacy_log_stops_the_start_with_the_line_to_mend(world
     text = await refused_start(world)
     assert f"culturebot: line 2 of the privacy log {path} is not a privacy request (Expecting value" in text
     assert path.read_text(encoding="utf-8").startswith(good + "garbage\n"), "the log is left as it was"
+
+
+async def test_a_forget_request_made_while_the_log_could_not_be_written_is_logged_at_shutdown(world, run_bot, caplog):
+    caplog.set_level(logging.WARNING, logger="bot.feedback.privacy_requests")
+    async with run_bot():
+        answer = await ask(world)
+        await agree_by_rating(world, answer, world.member_id)
+        path, _ = log_lines(world)
+        aside = path.with_name("aside.jsonl")
+        path.rename(aside)
+        path.mkdir()  # the log cannot be written while the member asks to be forgotten
+        await forget(world, world.member_id)
+        assert rows(world, "SELECT count(*) FROM ratings") == [(0,)], "forgotten all the same"
+        assert "a restore would undo it" in caplog.text
+        path.rmdir()
+        aside.rename(path)  # the operator mends it; the bot is then stopped
+    _, lines = log_lines(world)
+    assert [(line["request"], line["member"], line["seq"]) for line in lines] == [
+        ("forget", member_hash(world.member_id), 2)
+    ]
+    assert rows(world, "SELECT value FROM bot_state WHERE key = 'privacy_log_applied'") == [("2",)]
+    assert "written to the privacy log now" in caplog.text

@@ -155,3 +155,37 @@ async def test_a_log_that_cannot_be_written_does_not_stop_the_request(storage: S
     assert [row[:2] for row in await consent_rows(storage)] == [("m1", "declined")]
     assert "cannot write the privacy log" in caplog.text and "a restore would undo it" in caplog.text
     assert log.requests == [] and await storage.privacy_log_applied() == 0
+
+
+async def test_requests_made_while_the_log_could_not_be_written_are_logged_once_it_can(
+    storage: SqliteStorage, tmp_path: Path, caplog
+):
+    """Their lines are written, in the order the requests were made, before the next request's and at shutdown
+    (`flush`), and the database's mark moves past them: a later restore gets them back too."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    requests, log = requests_for(storage, folder / "privacy.jsonl")
+    folder.rmdir()
+    folder.write_text("")  # the log cannot be written
+    caplog.set_level(logging.WARNING, logger="bot.feedback.privacy_requests")
+    await requests.decide(1, "m1", ConsentLevel.DECLINED, "1.1")
+    await requests.decide(1, "m2", ConsentLevel.RATINGS, "1.1")  # tried again first: still unwritable
+    assert await requests.flush() == 2, "two requests are still not in the log"
+    assert "2 privacy request(s) are still not in the privacy log" in caplog.text
+    folder.unlink()
+    folder.mkdir()  # writable again
+    await requests.forget("m2")
+    assert [(r.seq, type(r).__name__, r.member) for r in log.requests] == [
+        (1, "ConsentDecision", "m1"),
+        (3, "ForgetRequest", "m2"),  # the forget took m2's earlier line out of the log, as it always does
+    ]
+    assert await storage.privacy_log_applied() == 3
+    assert await requests.flush() == 0
+
+    # A database restored from before all three: the log brings them back.
+    await storage._write_one("DELETE FROM bot_state WHERE key = 'privacy_log_applied'", ())
+    await storage.set_consent(1, "m1", ConsentLevel.QUOTES, "1.1")
+    await storage.set_consent(1, "m2", ConsentLevel.QUOTES, "1.1")
+    restarted, _ = requests_for(storage, log.path)
+    assert await restarted.replay() == 2
+    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "declined")], "m2 forgotten again"

@@ -257,6 +257,11 @@ class FeedbackStore(SqliteConnection):
             await self._wipe_wal()
         return Forgotten(counts, threads)
 
+    async def note_privacy_logged(self, seq: int) -> None:
+        """Privacy-log request `seq` was made in this database before its line could be written (the mark never
+        goes back)."""
+        await self._write_one(_MARK_APPLIED, (PRIVACY_LOG_APPLIED, seq))
+
     async def privacy_log_applied(self) -> int:
         """The sequence number of the last privacy-log request this database reflects (0: none)."""
         row = await self._fetchone("SELECT value FROM bot_state WHERE key = ?", (PRIVACY_LOG_APPLIED,))
