@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.sandbox.demo import DemoWorld
 from bot.sandbox.discord import FileOption, InteractionRecord, Message
+from bot.sandbox.discord.option_rules import OptionProblem, check_options, convert, misread_name
 from bot.sandbox.render import BOT_NAME, INDENT, Console, MessageView, buttons_and_selects, custom_ids, is_writing
 
 RESPONSE_TIMEOUT = 5.0  # Discord drops interactions not answered within 3 s; a little slack
@@ -458,59 +459,76 @@ class Session:
         await self._after_controls(record)
 
     def _options(self, leaf: dict[str, Any], text: str, qualified: str) -> dict[str, Any]:
+        """The options typed after `/qualified`, as Discord's client would send them; a `StepFailed` naming each
+        option the client would refuse (see option_rules), and nothing sent."""
         definitions = list(leaf.get("options") or [])
         by_name = {str(d["name"]): d for d in definitions}
-        options: dict[str, Any] = {}
-        pattern = r"(?:^|\s)([a-z_]+)=(\"[^\"]*\"|\S+)"
+        pattern = r"(?:^|\s)([\w-]+)=(\"[^\"]*\"|\S+)"
         named = [match for match in re.finditer(pattern, text) if match.group(1) in by_name]
         free = text[: named[0].start()].strip() if named else text.strip()
+        typed: dict[str, str] = {}
+        first = str(definitions[0]["name"]) if definitions else None
         if free:
-            if not definitions:
+            if first is None:
                 raise StepFailed(f"/{qualified} takes no options")
-            options[str(definitions[0]["name"])] = self._option_value(definitions[0], free)
+            typed[first] = free
         for match in named:
-            key, value = match.group(1), match.group(2).strip('"')
-            options[key] = self._option_value(by_name[key], value)
-        missing = [str(d["name"]) for d in definitions if d.get("required") and d["name"] not in options]
-        if missing:
-            raise StepFailed(f"/{qualified} needs {', '.join(missing)}")
+            typed[match.group(1)] = match.group(2).strip('"')
+        options: dict[str, Any] = {}
+        problems: list[OptionProblem] = []
+        for name, value in typed.items():
+            try:
+                options[name] = self._option_value(by_name[name], value)
+            except OptionProblem as problem:
+                hint = misread_name(free, definitions) if free and name == first and value == free else None
+                problems.append(hint or problem)
+        problems += check_options(definitions, options, typed=typed, channel_type=self._channel_type)
+        if problems:
+            lines = [str(problem) for problem in problems]
+            lines.append(f"(nothing sent: Discord's client does not send /{qualified} like this)")
+            raise StepFailed("\n  ".join(lines))
         return options
 
     def _option_value(self, definition: dict[str, Any], text: str) -> Any:
+        """The value sent for `text` typed into an option: numbers, true/false and choices as Discord's client
+        checks them, files read from disk, channels, members and roles looked up by name."""
         kind = int(definition["type"])
-        name = definition["name"]
-        try:
-            if kind == 4:
-                return int(text)
-            if kind == 10:
-                return float(text)
-        except ValueError:
-            raise StepFailed(f"option {name} takes a number, not {text!r}") from None
-        if kind == 5:
-            if text.lower() not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-                raise StepFailed(f"option {name} takes true or false, not {text!r}")
-            return text.lower() in ("true", "yes", "on", "1")
+        name = str(definition["name"])
         if kind == 11:
             path = Path(text).expanduser()
             try:
                 return FileOption(path.name, path.read_bytes(), "text/markdown" if path.suffix == ".md" else None)
             except OSError as error:
-                raise StepFailed(f"cannot read {path}: {error.strerror or error}") from None
+                raise OptionProblem(name, f"cannot read {path}: {error.strerror or error}") from None
         if kind == 7:
-            return self._lookup(self.world.channels, text.lstrip("#"), "channel")
-        if kind in (6, 9):
-            return self._lookup(self.world.members, text.lstrip("@"), "member")
+            return self._lookup(name, self._channel_ids(), text.lstrip("#"), "channel")
+        if kind == 6:
+            return self._lookup(name, self.world.members, text.lstrip("@"), "member")
         if kind == 8:
-            roles = {
-                role.name.lower(): role.id for role in self.standin.state.guild(self.world.guild_id).roles.values()
-            }
-            return self._lookup(roles, text.lstrip("@").lower(), "role")
-        return text
+            return self._lookup(name, self._role_ids(), text.lstrip("@").lower(), "role")
+        if kind == 9:
+            return self._lookup(name, self._role_ids() | self.world.members, text.lstrip("@").lower(), "member or role")
+        return convert(definition, text)
+
+    def _channel_ids(self) -> dict[str, int]:
+        """The server's channels by name (the demo's, and any other a test or script added)."""
+        found = {c.name: c.id for c in self.standin.state.channels.values() if c.guild_id == self.world.guild_id}
+        return found | self.world.channels
+
+    def _role_ids(self) -> dict[str, int]:
+        """The server's roles by lowercased name without '@': `everyone` is the default role (its id is the
+        server's), which Discord lets a member pick for a role option."""
+        roles = self.standin.state.guild(self.world.guild_id).roles.values()
+        return {role.name.lstrip("@").lower(): role.id for role in roles}
+
+    def _channel_type(self, channel_id: int) -> int | None:
+        channel = self.standin.state.channels.get(channel_id)
+        return int(channel.type) if channel is not None else None
 
     @staticmethod
-    def _lookup(known: dict[str, int], name: str, what: str) -> int:
+    def _lookup(option: str, known: dict[str, int], name: str, what: str) -> int:
         if name not in known:
-            raise StepFailed(f"there is no {what} {name!r}; there are: {', '.join(known)}")
+            raise OptionProblem(option, f"there is no {what} {name!r}; there are: {', '.join(known)}")
         return known[name]
 
     # ----------------------------------------------------------------- interactions and rendering
