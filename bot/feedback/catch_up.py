@@ -5,7 +5,10 @@ outage, reactions added or removed in the meantime are never delivered. So at ea
 reads the rating reactions on its most recent answers and brings the stored reaction ratings in line with them:
 
 - a rating reaction with no stored rating, or a different one, is stored, exactly as a live reaction would be
-  (with the member's consent; members who have not chosen are not prompted, so nobody gets a burst of notes);
+  (with the member's consent; members who have not chosen are not prompted, so nobody gets a burst of notes).
+  With no stored rating, only when the member's consent has covered ratings since before the answer was posted:
+  a reaction that may have come before they agreed, or before they declined or asked to be forgotten (which
+  dropped it), is not stored by a later agreement, live or read back;
 - a stored rating that came from a reaction whose reaction is gone is deleted (it was removed meanwhile), also
   when the member's other rating reaction cannot be stored in its place (they must first agree to a new notice):
   taking a rating back needs no consent, live or read back;
@@ -157,6 +160,12 @@ async def catch_up_reactions(
             plan = plan_reconcile(stored, present, pseudonyms.member)
             counts.ambiguous += plan.ambiguous
             for user_id, value in plan.store:
+                rater = pseudonyms.member(user_id)
+                if rater not in stored and not await storage.consent_covered_answer(rater, answer_id):
+                    # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
+                    # which dropped it): a later agreement keeps only what they give from then on.
+                    counts.not_consented += 1
+                    continue
                 change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
                 if change is RatingChange.STORED:
                     counts.stored += 1
@@ -164,7 +173,6 @@ async def catch_up_reactions(
                     counts.not_consented += 1
                     # The reaction of the rating stored before (if any) is gone, replaced by this one: it goes all the
                     # same, as a live removal would take it away without asking for consent.
-                    rater = pseudonyms.member(user_id)
                     previous = stored.get(rater)
                     if previous is not None and previous[1] is RatingSource.REACTION:
                         counts.deleted += await storage.delete_rating(

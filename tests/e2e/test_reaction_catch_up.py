@@ -213,3 +213,34 @@ async def test_super_reactions_count_as_ratings_live_and_when_read_back(world, r
         # Taking the super reaction back removes the rating, as a normal one would.
         await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅", burst=True)
         await eventually(lambda: len(ratings(world)) == 1, what="the rating taken back")
+
+
+async def test_reactions_dropped_by_a_decline_or_a_forget_are_not_stored_by_a_later_agreement_when_read_back(
+    world, run_bot, caplog
+):
+    """A reaction given before the member declined (or asked to be forgotten) was dropped; agreeing later keeps only
+    what they give from then on, and the read-back at the next session must not bring the old reaction back."""
+    from tests.e2e.test_feedback import forget
+    from tests.e2e.test_feedback_pending import choose_in_privacy_consent
+
+    budi, ayu = world.member_id, world.asker_id
+    await give_consent(db(world), world.guild_id, ayu, "ratings")
+    async with run_bot(cooldown=0):
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")  # before choosing: noted
+        await choose_in_privacy_consent(world, budi, "declined")
+        await choose_in_privacy_consent(world, budi, "ratings")
+        await world.standin.add_reaction(world.channel_id, answer.id, ayu, "❌")
+        await eventually(lambda: len(ratings(world)) == 1, what="Ayu's rating")
+        await forget(world, ayu)
+        await choose_in_privacy_consent(world, ayu, "ratings")
+        await eventually(lambda: rows(world, "SELECT count(*) FROM consents") == [(2,)], what="both agreements")
+        assert ratings(world) == set()
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+        assert "0 stored, 0 removed, 2 not kept without consent" in caplog.text
+        assert ratings(world) == set()
+        # What they give from now on is kept, live as usual (the question went with its forgotten asker).
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
+        await eventually(lambda: ratings(world) == {("", member_hash(budi), 2, "reaction")}, what="a new rating")

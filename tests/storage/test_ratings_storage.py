@@ -302,3 +302,31 @@ async def test_reactions_read_from_discord_leave_a_button_rating_and_say_nothing
     # Without keep_button a click replaces a button rating as before.
     assert await storage.put_rating(Rating(answer_id, rater, 2, 3, False, RatingSource.BUTTON), consent_version=version)
     assert (await storage.rating(answer_id, rater)).value == 2
+
+
+async def test_consent_covers_an_answer_only_when_unbroken_since_before_it(storage, pseudonyms):
+    """The read-back of reactions stores one with no stored rating only for an answer posted while the member's
+    consent covered ratings without a break since (bot/feedback/catch_up.py)."""
+    rater = pseudonyms.member(OTHER)
+    assert not await storage.consent_covered_answer(rater, 999), "no such answer"
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.RATINGS)
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.COMMENTS)  # more, not a break
+    await asyncio.sleep(0.005)  # times are stored to the millisecond
+    answer_id = await make_answer(storage, pseudonyms)
+    assert await storage.consent_covered_answer(rater, answer_id)
+    await asyncio.sleep(0.005)
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.DECLINED)
+    assert not await storage.consent_covered_answer(rater, answer_id)
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.RATINGS)
+    assert not await storage.consent_covered_answer(rater, answer_id), "agreed again after the answer was posted"
+    await asyncio.sleep(0.005)
+    later = await make_answer(storage, pseudonyms, message_ids=(600,))
+    assert await storage.consent_covered_answer(rater, later)
+    # A decision from before decisions had a history: the current one counts.
+    await storage._write_one("DELETE FROM consent_events WHERE member_hash = ?", (rater,))
+    assert not await storage.consent_covered_answer(rater, answer_id)
+    await storage._write_one(
+        "UPDATE consents SET decided_at = ? WHERE member_hash = ?", ("2000-01-01T00:00:00.000Z", rater)
+    )
+    assert await storage.consent_covered_answer(rater, answer_id)
+    assert not await storage.consent_covered_answer(pseudonyms.member(ASKER), answer_id), "never chose"

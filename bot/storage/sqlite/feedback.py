@@ -56,6 +56,25 @@ class FeedbackStore(SqliteConnection):
             return None
         return Consent(int(row[0]), str(row[1]), ConsentLevel(row[2]), str(row[3]), bool(row[4]), str(row[5]))
 
+    async def consent_covered_answer(self, member_hash: str, answer_id: int) -> bool:
+        """Whether the member's consent in the answer's server has covered ratings, without a break (a decline, or
+        a forget request, which deletes the history), since before the answer was posted: every reaction on it
+        then came while they agreed."""
+        row = await self._fetchone(
+            "SELECT coalesce(("
+            "  SELECT min(e.decided_at) FROM consent_events e WHERE e.guild_id = a.guild_id AND e.member_hash = ?1 "
+            "  AND e.level != 'declined' AND e.event_id > coalesce((SELECT max(d.event_id) FROM consent_events d "
+            "  WHERE d.guild_id = a.guild_id AND d.member_hash = ?1 AND d.level = 'declined'), 0)"
+            "), ("
+            # Decisions recorded before consent_events existed have no history: the current one counts.
+            "  SELECT c.decided_at FROM consents c WHERE c.guild_id = a.guild_id AND c.member_hash = ?1 "
+            "  AND c.level != 'declined' AND NOT EXISTS (SELECT 1 FROM consent_events x "
+            "  WHERE x.guild_id = a.guild_id AND x.member_hash = ?1)"
+            ")) <= a.created_at FROM answers a WHERE a.answer_id = ?2",
+            (member_hash, answer_id),
+        )
+        return bool(row and row[0])
+
     async def set_consent(
         self,
         guild_id: int,
