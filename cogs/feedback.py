@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 ASK_AGAIN_AFTER = 600.0  # seconds before a member who keeps reacting is asked about consent again
 NOTE_RETRY_AFTER = 60.0  # seconds before a note Discord refused (no Send Messages there, say) is tried again
 PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
+# A "fit: ..." reply not kept (no choice made, ratings only, or declined), said in public, so it names no choice.
+REPLY_NOT_KEPT = (
+    "Not kept as a research comment. `/privacy status` shows privately what you agreed to; "
+    "`/privacy consent` changes it."
+)
 REACTION_CONCURRENCY = 8
 PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this often: none is held past both together
 
@@ -206,12 +211,9 @@ class Feedback(commands.Cog):
                 await message.add_reaction("📝")  # confirmed only now that it is committed
             except discord.HTTPException as error:  # no Add Reactions there, or the message is gone: it is saved
                 log.warning("could not confirm comment %d with a reaction: %s", message.id, error)
-        elif result is CommentResult.NEEDS_CONSENT:
-            await self._reply_briefly(
-                message, "Your comment was not kept: first choose whether to take part, with `/privacy consent`."
-            )
-        elif result is CommentResult.NOT_ALLOWED:
-            await self._reply_briefly(message, "You agreed to ratings only, so comments are not kept.")
+        elif result in (CommentResult.NEEDS_CONSENT, CommentResult.NOT_ALLOWED, CommentResult.DECLINED):
+            # The same public line whatever the member's choice: the channel must not learn it.
+            await self._reply_briefly(message, REPLY_NOT_KEPT)
 
     async def _reply_briefly(self, message: discord.Message, text: str) -> None:
         try:

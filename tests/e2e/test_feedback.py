@@ -790,3 +790,35 @@ async def test_reasons_picked_in_a_menu_whose_tags_were_changed_since_save_nothi
         assert "The reasons offered changed since this menu was shown (too generic, misses variation" in reply
         assert "nothing was saved" in reply
         assert rows(world, "SELECT tag FROM rating_reasons") == [("too generic",)], "the reasons stored stay"
+
+
+async def test_a_reply_comment_not_kept_names_no_members_choice_in_public(world, run_bot):
+    """Members who have not chosen, who agreed to ratings only, and who declined get one and the same public line
+    (the channel must not learn anyone's research choice); nothing is stored."""
+    from cogs.feedback import REPLY_NOT_KEPT
+
+    unsure = int(world.standin.add_member(world.guild_id, "unsure")["user"]["id"])
+    ratings_only = int(world.standin.add_member(world.guild_id, "ratings-only")["user"]["id"])
+    await give_consent(db(world), world.guild_id, ratings_only, "ratings")
+    await give_consent(db(world), world.guild_id, world.member_id, "declined")
+    async with run_bot():
+        answer = await ask(world)
+        replies = []
+        for member in (unsure, ratings_only, world.member_id):
+            comment = await world.standin.send_message(
+                world.channel_id, member, f"<@{world.standin.bot_user_id}> fit: too formal", reply_to=answer.id
+            )
+
+            def reply_to_comment(comment_id=int(comment["id"])):
+                return next(
+                    (
+                        m
+                        for m in world.standin.bot_messages(world.channel_id)
+                        if (m.message_reference or {}).get("message_id") in (comment_id, str(comment_id))
+                    ),
+                    None,
+                )
+
+            replies.append(await eventually(reply_to_comment, what="the reply to the comment"))
+        assert [reply.content for reply in replies] == [REPLY_NOT_KEPT] * 3
+        assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
