@@ -44,6 +44,7 @@ from bot.feedback.custom_ids import (
 from bot.feedback.ratings import RatingChange, record_rating
 from bot.feedback.scales import RatingScale, scale_labelled, scale_named, scale_of_size
 from bot.storage import AnswerRecord, CommentSource, ConsentLevel, GuildSettings, RatingSource
+from bot.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -310,15 +311,16 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         if rating is not None and rating[1] is RatingSource.REACTION and self.level is not ConsentLevel.DECLINED:
             await self._agree_with_reaction(interaction, settings, rating[0], rating[2])
             return
-        await self._store_choice(interaction, current, carried=rating is not None)
+        changed = await self._store_choice(interaction, current, carried=rating is not None)
         if self.level is ConsentLevel.DECLINED:
             await interaction.response.edit_message(
                 content="Understood: none of your ratings or comments will be stored, and I won't ask again. "
-                "`/privacy consent` changes this any time.",
+                + withdrawn_line(changed)
+                + "`/privacy consent` changes this any time.",
                 view=None,
             )
             return
-        saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
+        saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. " + withdrawn_line(changed)
         if stale:
             await interaction.response.edit_message(content=saved + NOTICE_TOO_OLD, view=None)
         elif rating is not None:
@@ -334,8 +336,9 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         else:
             await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
 
-    async def _store_choice(self, interaction: discord.Interaction, current: str, *, carried: bool) -> None:
-        """Store the member's choice, then have the reactions they added before choosing stored or forgotten."""
+    async def _store_choice(self, interaction: discord.Interaction, current: str, *, carried: bool) -> int:
+        """Store the member's choice, then have the reactions they added before choosing stored or forgotten; how
+        many of their ratings and comments the choice deleted or made unquotable."""
         bot = client(interaction)
         assert interaction.guild_id is not None
         rater = bot.pseudonyms.member(interaction.user.id)
@@ -351,6 +354,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         bot.dispatch(
             CONSENT_CHOSEN, interaction.guild_id, interaction.user.id, self.level, self.answer_id if carried else None
         )
+        return changed
 
     async def _agree_with_reaction(
         self, interaction: discord.Interaction, settings: GuildSettings, value: int, size: int | None
@@ -363,10 +367,10 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         older rating that was."""
         # Reading their reactions takes a few requests: the click is answered first.
         await interaction.response.defer()
-        saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. "
         scale = scale_of_size(size) if size is not None else None
         async with member_turn(interaction, self.answer_id) as newest:
-            await self._store_choice(interaction, consent_version(settings), carried=True)
+            changed = await self._store_choice(interaction, consent_version(settings), carried=True)
+            saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. " + withdrawn_line(changed)
             answer = await answer_or_gone(interaction, self.answer_id)
             # The note carries the reaction as it was when the note was posted; the member may have added another
             # rating emoji on that answer since (`newest`, waiting for their choice with their other reactions), or
@@ -411,6 +415,15 @@ async def member_turn(interaction: discord.Interaction, answer_id: int) -> Async
         return
     async with cog.pending_turn(interaction.guild_id, interaction.user.id, answer_id) as newest:
         yield newest
+
+
+def withdrawn_line(changed: int) -> str:
+    """What a choice took back, said to the member who made it (choosing less deletes what they gave beyond it);
+    "" when nothing."""
+    if not changed:
+        return ""
+    things = counted(changed, "rating or comment", "ratings and comments")
+    return f"As choosing less does, this deleted (or made unquotable) {things} you gave before in this server. "
 
 
 NO_REACTION_NOW = (

@@ -525,3 +525,34 @@ async def test_buttons_under_older_answers_keep_their_scale_after_a_change(world
 
 def button_with_label(message, label):
     return next(c["custom_id"] for row in message.components for c in row["components"] if c.get("label") == label)
+
+
+async def test_choosing_less_on_a_notice_asked_again_says_what_it_deleted(world, run_bot, moderator_id):
+    """PRIVACY.md: choosing less deletes what the member gave beyond it; the reply says how much, on the notice a
+    rating button opens again after the notice changed, as in /privacy consent."""
+    await give_consent(db(world), world.guild_id, world.member_id, "comments")
+    async with run_bot(cooldown=0):
+        answer = await ask(world)
+        for text in ("fit: misses Batak usage", "fit: too formal"):
+            await world.standin.send_message(
+                world.channel_id, world.member_id, f"<@{world.standin.bot_user_id}> {text}", reply_to=answer.id
+            )
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(2,)], what="the comments")
+        await run(world, moderator_id, "research settings", {"consent_note": "We now also study regional variation."})
+        notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        chosen = await click(world, notice.original, world.member_id, choice(notice.original, "ratings"))
+        assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
+        assert (
+            "this deleted (or made unquotable) 2 ratings and comments you gave before"
+            in (chosen.response_data["content"])
+        )
+        # Choosing the same again takes nothing back, and says nothing about it.
+        notice = (await run(world, world.member_id, "privacy consent")).original
+        again = await click(world, notice, world.member_id, choice(notice, "ratings"))
+        assert "deleted" not in again.response_data["content"]
+        notice = (await run(world, world.member_id, "privacy consent")).original
+        declined = await click(world, notice, world.member_id, choice(notice, "declined"))
+        assert (
+            "this deleted (or made unquotable) 1 rating or comment you gave before"
+            in (declined.response_data["content"])
+        )
