@@ -13,7 +13,7 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.errors import UserFacingError
-from bot.feedback.catch_up import member_rating_reactions, store_pending_reactions
+from bot.feedback.catch_up import CatchUpCounts, member_rating_reactions, reconcile_answer, store_pending_reactions
 from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
 from bot.feedback.consent import PENDING_FOR, AskCooldown, PendingReactions
 from bot.feedback.ratings import RatingChange, apply_reaction
@@ -177,6 +177,33 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
         await self._on_reaction(event, added=False)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, event: discord.RawReactionClearEvent) -> None:
+        await self._on_reactions_cleared(event.message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(self, event: discord.RawReactionClearEmojiEvent) -> None:
+        await self._on_reactions_cleared(event.message_id)
+
+    async def _on_reactions_cleared(self, message_id: int) -> None:
+        """A moderator removed every reaction (or every one of an emoji) from a message: Discord sends no removal
+        per member, so an answer's ratings are brought in line with the reactions left, as after a reconnect."""
+        answer = await self.bot.storage.answer_for_message(message_id)
+        if answer is None:
+            return
+        counts = CatchUpCounts()
+        async with self._reactions:
+            await reconcile_answer(
+                self.bot, self.bot.storage, self.bot.pseudonyms, self.bot.reaction_gate, answer.answer_id, counts
+            )
+        log.info(
+            "answer %d: reactions removed by a moderator; %d rating(s) removed, %d stored%s",
+            answer.answer_id,
+            counts.deleted,
+            counts.stored,
+            f" (not read: {'; '.join(counts.errors)})" if counts.errors else "",
+        )
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

@@ -135,54 +135,66 @@ async def catch_up_reactions(
     for answer_id in await storage.recent_answer_ids(sqlite_timestamp(since), limit):
         if stopping():
             break
-        message_ids = await storage.answer_message_ids(answer_id)
-        answer = await storage.get_answer(answer_id)
-        if answer is None or not message_ids:
-            continue
-        async with gate.holding(message_ids):
-            settings = await storage.guild_settings(answer.guild_id)
-            scale = scale_named(settings.rating_scale)
-            try:
-                present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
-            except discord.HTTPException as error:
-                counts.unreadable += 1
-                if len(counts.errors) < 5:
-                    counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
-                continue
-            counts.answers += 1
-            # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
-            # are not this scale's, so their members would look as if they had removed their reaction.
-            stored = {
-                r.rater_hash: (r.value, r.source)
-                for r in await storage.ratings_for_answer(answer_id)
-                if r.scale_size == scale.size
-            }
-            plan = plan_reconcile(stored, present, pseudonyms.member)
-            counts.ambiguous += plan.ambiguous
-            for user_id, value in plan.store:
-                rater = pseudonyms.member(user_id)
-                if rater not in stored and not await storage.consent_covered_answer(rater, answer_id):
-                    # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
-                    # which dropped it): a later agreement keeps only what they give from then on.
-                    counts.not_consented += 1
-                    continue
-                change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
-                if change is RatingChange.STORED:
-                    counts.stored += 1
-                elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
-                    counts.not_consented += 1
-                    # The reaction of the rating stored before (if any) is gone, replaced by this one: it goes all the
-                    # same, as a live removal would take it away without asking for consent.
-                    previous = stored.get(rater)
-                    if previous is not None and previous[1] is RatingSource.REACTION:
-                        counts.deleted += await storage.delete_rating(
-                            answer_id, rater, value=previous[0], source=RatingSource.REACTION
-                        )
-            for rater, value in plan.delete:
-                counts.deleted += await storage.delete_rating(
-                    answer_id, rater, value=value, source=RatingSource.REACTION
-                )
+        await reconcile_answer(client, storage, pseudonyms, gate, answer_id, counts)
     return counts
+
+
+async def reconcile_answer(
+    client: discord.Client,
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    gate: ReactionGate,
+    answer_id: int,
+    counts: CatchUpCounts,
+) -> None:
+    """Bring one answer's stored reaction ratings in line with its rating reactions on Discord now (see the module
+    docstring), adding what changed to `counts`. Also run live when a moderator removes all reactions, or every
+    reaction of one emoji, from one of the answer's messages: Discord sends no removal per member then."""
+    message_ids = await storage.answer_message_ids(answer_id)
+    answer = await storage.get_answer(answer_id)
+    if answer is None or not message_ids:
+        return
+    async with gate.holding(message_ids):
+        settings = await storage.guild_settings(answer.guild_id)
+        scale = scale_named(settings.rating_scale)
+        try:
+            present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
+        except discord.HTTPException as error:
+            counts.unreadable += 1
+            if len(counts.errors) < 5:
+                counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
+            return
+        counts.answers += 1
+        # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
+        # are not this scale's, so their members would look as if they had removed their reaction.
+        stored = {
+            r.rater_hash: (r.value, r.source)
+            for r in await storage.ratings_for_answer(answer_id)
+            if r.scale_size == scale.size
+        }
+        plan = plan_reconcile(stored, present, pseudonyms.member)
+        counts.ambiguous += plan.ambiguous
+        for user_id, value in plan.store:
+            rater = pseudonyms.member(user_id)
+            if rater not in stored and not await storage.consent_covered_answer(rater, answer_id):
+                # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
+                # which dropped it): a later agreement keeps only what they give from then on.
+                counts.not_consented += 1
+                continue
+            change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
+            if change is RatingChange.STORED:
+                counts.stored += 1
+            elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
+                counts.not_consented += 1
+                # The reaction of the rating stored before (if any) is gone, replaced by this one: it goes all the
+                # same, as a live removal would take it away without asking for consent.
+                previous = stored.get(rater)
+                if previous is not None and previous[1] is RatingSource.REACTION:
+                    counts.deleted += await storage.delete_rating(
+                        answer_id, rater, value=previous[0], source=RatingSource.REACTION
+                    )
+        for rater, value in plan.delete:
+            counts.deleted += await storage.delete_rating(answer_id, rater, value=value, source=RatingSource.REACTION)
 
 
 async def _rating_reactions(

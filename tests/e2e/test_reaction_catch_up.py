@@ -244,3 +244,33 @@ async def test_reactions_dropped_by_a_decline_or_a_forget_are_not_stored_by_a_la
         # What they give from now on is kept, live as usual (the question went with its forgotten asker).
         await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
         await eventually(lambda: ratings(world) == {("", member_hash(budi), 2, "reaction")}, what="a new rating")
+
+
+async def test_reactions_a_moderator_removes_take_their_ratings_along_live(world, run_bot, caplog):
+    """ "Remove all reactions" (or all of one emoji) sends no removal per member: the answer's ratings are brought
+    in line with the reactions left, at once, instead of at the next reconnect. Button ratings stay."""
+    budi, ayu = world.member_id, world.asker_id
+    citra = int(world.standin.add_member(world.guild_id, "citra")["user"]["id"])
+    for member in (budi, ayu, citra):
+        await give_consent(db(world), world.guild_id, member, "ratings")
+    caplog.set_level("INFO", logger="cogs.feedback")
+    async with run_bot():
+        answer = await ask(world)
+        q = "How do I address my manager?"
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await world.standin.add_reaction(world.channel_id, answer.id, citra, "🤔")
+        await click(world, answer, ayu, button_labeled(answer, "Does not fit"))
+        await eventually(lambda: len(ratings(world)) == 3, what="the three ratings")
+
+        await world.standin.core.clear_reactions(world.standin.message(answer.id), {"name": "🤔", "id": None})
+        expected = {(q, member_hash(budi), 3, "reaction"), (q, member_hash(ayu), 1, "button")}
+        await eventually(lambda: ratings(world) == expected, what="Citra's rating gone with her 🤔")
+
+        await world.standin.core.clear_reactions(world.standin.message(answer.id))
+        await eventually(
+            lambda: ratings(world) == {(q, member_hash(ayu), 1, "button")}, what="every reaction rating gone"
+        )
+        assert "reactions removed by a moderator; 1 rating(s) removed" in caplog.text
+        # Reactions given afterwards count as usual.
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
+        await eventually(lambda: (q, member_hash(budi), 1, "reaction") in ratings(world), what="a new rating")
