@@ -343,6 +343,7 @@ class Answerer:
             sections=tuple(section.title for section in sections),
             comparison_id=comparison_id,
             arm=arm,
+            rating_scale=scale_named(settings.rating_scale).name,  # what `_close` shows its controls with
         )
         return Prepared(question, settings, messages, new_answer, scoped=scope is not None)
 

@@ -35,7 +35,7 @@ from datetime import datetime
 import discord
 
 from bot.feedback.ratings import RatingChange, record_read_reaction
-from bot.feedback.scales import scale_named
+from bot.feedback.scales import answer_scale
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, RatingSource, Storage, sqlite_timestamp
 
@@ -156,7 +156,7 @@ async def reconcile_answer(
         return
     async with gate.holding(message_ids):
         settings = await storage.guild_settings(answer.guild_id)
-        scale = scale_named(settings.rating_scale)
+        scale = answer_scale(answer.rating_scale, settings.rating_scale)
         try:
             present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
         except discord.HTTPException as error:
@@ -284,11 +284,11 @@ async def store_pending_reactions(
     went with it. When they cannot be read for another reason, the noted value is stored, as there."""
     stored = 0
     settings = await storage.guild_settings(guild_id)
-    value_of = scale_named(settings.rating_scale).value_of
     for answer_id, noted in pending.items():
         answer = await storage.get_answer(answer_id)
         if answer is None or answer.guild_id != guild_id:
             continue  # deleted meanwhile
+        value_of = answer_scale(answer.rating_scale, settings.rating_scale).value_of
         try:
             value = shown_rating(noted, await member_rating_reactions(client, storage, answer, user_id, value_of))
         except discord.NotFound:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from bot.feedback.consent import ConsentState, consent_state, consent_version
-from bot.feedback.scales import RatingScale, scale_named
+from bot.feedback.scales import RatingScale, answer_scale
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, ConsentChanged, GuildSettings, Rating, RatingSource, Storage
 
@@ -49,7 +49,7 @@ async def record_rating(
         return RatingChange.DECLINED
     if state is ConsentState.ASK:
         return RatingChange.NEEDS_CONSENT
-    scale = scale or scale_named(settings.rating_scale)
+    scale = scale or answer_scale(answer.rating_scale, settings.rating_scale)
     if value not in {option.value for option in scale.options}:
         return RatingChange.IGNORED
     try:
@@ -117,7 +117,9 @@ async def apply_reaction(
     if answer is None:
         return RatingChange.IGNORED, None, None
     settings = await storage.guild_settings(answer.guild_id)
-    value = scale_named(settings.rating_scale).value_of(emoji)
+    # Read with the scale the answer's controls showed: a server that changed its scale since still gets its
+    # older answers' reactions (✅ under an answer posted with fit3), as their buttons do.
+    value = answer_scale(answer.rating_scale, settings.rating_scale).value_of(emoji)
     if value is None:
         return RatingChange.IGNORED, answer, None
     if not added:
@@ -149,7 +151,9 @@ async def _remove_reaction(
     if current is None or current.value != value or current.source is RatingSource.BUTTON:
         return RatingChange.IGNORED, answer, value
     remaining = (
-        set() if still_reacting is None else await still_reacting(answer, scale_named(settings.rating_scale).value_of)
+        set()
+        if still_reacting is None
+        else await still_reacting(answer, answer_scale(answer.rating_scale, settings.rating_scale).value_of)
     )
     if value in remaining:
         return RatingChange.IGNORED, answer, value

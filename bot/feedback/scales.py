@@ -60,6 +60,12 @@ def scale_named(name: str) -> RatingScale:
     return SCALES.get(name, FIT3)
 
 
+def answer_scale(answer_scale_name: str | None, server_scale_name: str) -> RatingScale:
+    """The scale an answer's reactions are read with: the one its controls were shown with, or the server's
+    current one for an answer recorded before that was kept."""
+    return scale_named(answer_scale_name or server_scale_name)
+
+
 def scale_of_size(size: int) -> RatingScale | None:
     """The scale with `size` points (a rating button carries its scale's size)."""
     return next((scale for scale in SCALES.values() if scale.size == size), None)

@@ -42,7 +42,7 @@ from bot.feedback.custom_ids import (
     rating_pending,
 )
 from bot.feedback.ratings import RatingChange, record_rating
-from bot.feedback.scales import RatingScale, scale_labelled, scale_named, scale_of_size
+from bot.feedback.scales import RatingScale, answer_scale, scale_labelled, scale_of_size
 from bot.storage import AnswerRecord, CommentSource, ConsentLevel, GuildSettings, RatingSource
 from bot.wording import counted
 
@@ -163,7 +163,7 @@ async def thank_for_rating(
     scale: RatingScale | None = None,
 ) -> None:
     """Confirm a stored rating (on `scale`, by default the server's) and offer reasons and a comment."""
-    label = (scale or scale_named(settings.rating_scale)).label_of(value)
+    label = (scale or answer_scale(answer.rating_scale, settings.rating_scale)).label_of(value)
     view = discord.ui.View(timeout=None)
     if settings.reason_tags:
         view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags, value))
@@ -442,7 +442,11 @@ async def current_reaction(
     bot = client(interaction)
     try:
         values = await member_rating_reactions(
-            bot, bot.storage, answer, interaction.user.id, scale_named(settings.rating_scale).value_of
+            bot,
+            bot.storage,
+            answer,
+            interaction.user.id,
+            answer_scale(answer.rating_scale, settings.rating_scale).value_of,
         )
     except discord.NotFound:
         raise

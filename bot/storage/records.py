@@ -47,6 +47,7 @@ class NewAnswer:
     comparison_id: int | None = None  # the randomized comparison the answer was part of
     arm: Arm | None = None  # and which version it was answered under
     thread_parent_id: int | None = None  # the channel of the thread `channel_id` names, if it is a thread
+    rating_scale: str | None = None  # the scale its rating controls show (the server's when it was asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class AnswerRecord:
     tokens_out: int | None
     ttft_ms: int | None
     total_ms: int | None
+    rating_scale: str | None = None  # the scale its controls were shown with; None: recorded before it was kept
 
 
 @dataclass(frozen=True, slots=True)

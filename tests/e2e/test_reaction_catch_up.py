@@ -274,3 +274,37 @@ async def test_reactions_a_moderator_removes_take_their_ratings_along_live(world
         # Reactions given afterwards count as usual.
         await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
         await eventually(lambda: (q, member_hash(budi), 1, "reaction") in ratings(world), what="a new rating")
+
+
+async def test_reactions_on_an_answer_are_read_with_the_scale_it_was_posted_with(world, run_bot, caplog):
+    """After the server changes its scale, an older answer's ✅ 🤔 ❌ are still its ratings (live and read back),
+    as its buttons are: taking ✅ back removes the rating, 🤔 added later rates 2 of 3; a new answer takes the new
+    scale's emojis only."""
+    from tests.e2e.conftest import set_guild_settings
+
+    budi, citra = world.member_id, int(world.standin.add_member(world.guild_id, "citra")["user"]["id"])
+    for member in (budi, citra):
+        await give_consent(db(world), world.guild_id, member, "ratings")
+    async with run_bot(cooldown=0):
+        old = await ask(world)
+        await world.standin.add_reaction(world.channel_id, old.id, budi, "✅")
+        await eventually(lambda: len(ratings(world)) == 1, what="the rating on the 3-point scale")
+    await set_guild_settings(world.settings(), world.guild_id, {"rating_scale": "likert5"})
+    scales = "SELECT a.question, r.value, r.scale_size FROM ratings r JOIN answers a USING (answer_id) ORDER BY 1, 2"
+    async with run_bot(cooldown=0):
+        await world.standin.remove_reaction(world.channel_id, old.id, budi, "✅")
+        await world.standin.add_reaction(world.channel_id, old.id, citra, "🤔")
+        await eventually(lambda: rows(world, scales) == [("How do I address my manager?", 2, 3)], what="live")
+        new = await ask(world, "And my aunt?")
+        await world.standin.add_reaction(world.channel_id, new.id, budi, "✅")  # not this answer's scale
+        await world.standin.add_reaction(world.channel_id, new.id, budi, "4️⃣")
+        await eventually(lambda: len(rows(world, scales)) == 2, what="the 5-point rating")
+        assert rows(world, scales) == [("And my aunt?", 4, 5), ("How do I address my manager?", 2, 3)]
+    # Offline, Citra takes 🤔 back and Budi adds ❌ on the older answer: read back on its own scale.
+    await world.standin.remove_reaction(world.channel_id, old.id, citra, "🤔")
+    await world.standin.add_reaction(world.channel_id, old.id, budi, "❌")
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    assert "1 stored, 1 removed" in caplog.text
+    assert rows(world, scales) == [("And my aunt?", 4, 5), ("How do I address my manager?", 1, 3)]

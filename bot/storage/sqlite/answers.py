@@ -59,7 +59,7 @@ class AnswersStore(SqliteConnection):
         return await self._insert_one(
             "INSERT INTO answers (guild_id, channel_id, question_message_id, asker_hash, question, model, "
             "scope_version_id, parent_answer_id, cues, sections, prompt_sha256, ephemeral, comparison_id, arm, "
-            "thread_parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "thread_parent_id, rating_scale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.guild_id,
                 new.channel_id,
@@ -76,6 +76,7 @@ class AnswersStore(SqliteConnection):
                 new.comparison_id,
                 None if new.arm is None else new.arm.value,
                 new.thread_parent_id,
+                new.rating_scale,
             ),
         )
 
@@ -173,7 +174,7 @@ class AnswersStore(SqliteConnection):
     async def get_answer(self, answer_id: int) -> AnswerRecord | None:
         row = await self._fetchone(
             "SELECT answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, error, "
-            "tokens_in, tokens_out, ttft_ms, total_ms FROM answers WHERE answer_id = ?",
+            "tokens_in, tokens_out, ttft_ms, total_ms, rating_scale FROM answers WHERE answer_id = ?",
             (answer_id,),
         )
         return None if row is None else _answer_record(row)
@@ -182,7 +183,7 @@ class AnswersStore(SqliteConnection):
         """The answer a Discord message belongs to, if it is one of the bot's answers."""
         row = await self._fetchone(
             "SELECT a.answer_id, a.guild_id, a.channel_id, a.asker_hash, a.question, a.answer, a.model, "
-            "a.outcome, a.error, a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms "
+            "a.outcome, a.error, a.tokens_in, a.tokens_out, a.ttft_ms, a.total_ms, a.rating_scale "
             "FROM answer_messages m JOIN answers a USING (answer_id) WHERE m.message_id = ?",
             (message_id,),
         )
@@ -192,7 +193,7 @@ class AnswersStore(SqliteConnection):
         """The newest finished answer in a channel or thread (a thread's conversation so far)."""
         row = await self._fetchone(
             "SELECT answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, error, "
-            "tokens_in, tokens_out, ttft_ms, total_ms FROM answers WHERE channel_id = ? AND outcome IN "
+            "tokens_in, tokens_out, ttft_ms, total_ms, rating_scale FROM answers WHERE channel_id = ? AND outcome IN "
             "('ok', 'incomplete') ORDER BY answer_id DESC LIMIT 1",
             (channel_id,),
         )
@@ -315,4 +316,5 @@ def _answer_record(row: aiosqlite.Row) -> AnswerRecord:
         tokens_out=row[10],
         ttft_ms=row[11],
         total_ms=row[12],
+        rating_scale=row[13],
     )
