@@ -295,14 +295,20 @@ def command_hint(items: Sequence[JSON]) -> str:
         hints.append("/reasons <reason>, <reason>")
     if any(custom_id.startswith("cb:comment:") for custom_id in ids):
         hints.append("/comment <text>")
+    # Buttons without a command of their own are clicked by label: the bot's persistent controls (cb:...) have
+    # commands, except the /privacy forget confirmation's.
     others = [
         item
         for item in items
-        if item.get("type") == 2 and not str(item.get("custom_id", "")).startswith("cb:") and not item.get("disabled")
+        if item.get("type") == 2 and not item.get("disabled") and _clicked_by_label(str(item.get("custom_id", "")))
     ]
     if others:
         hints.append("/click " + "|".join(str(item.get("label")) for item in others))
     return "   ".join(hints)
+
+
+def _clicked_by_label(custom_id: str) -> bool:
+    return not custom_id.startswith("cb:") or custom_id.startswith("cb:forget:")
 
 
 def _size(size: int) -> str:
