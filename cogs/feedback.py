@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator, Callable
 import discord
 from discord.ext import commands, tasks
 
+from bot.digests.deletion import deleting
 from bot.errors import UserFacingError
 from bot.feedback.catch_up import CatchUpCounts, member_rating_reactions, reconcile_answer, store_pending_reactions
-from bot.feedback.comments import CommentResult, reply_comment_text, save_comment
+from bot.feedback.comments import CommentResult, follow_reply_edit, reply_comment_text, save_comment
 from bot.feedback.consent import PENDING_FOR, AskCooldown, PendingReactions
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, submit_comment_form
@@ -241,6 +242,43 @@ class Feedback(commands.Cog):
         elif result in (CommentResult.NEEDS_CONSENT, CommentResult.NOT_ALLOWED, CommentResult.DECLINED):
             # The same public line whatever the member's choice: the channel must not learn it.
             await self._reply_briefly(message, REPLY_NOT_KEPT)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, event: discord.RawMessageDeleteEvent) -> None:
+        if event.guild_id is not None:
+            await self._comment_messages_deleted([event.message_id])
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, event: discord.RawBulkMessageDeleteEvent) -> None:
+        if event.guild_id is not None:
+            await self._comment_messages_deleted(sorted(event.message_ids))
+
+    async def _comment_messages_deleted(self, message_ids: list[int]) -> None:
+        """A member who deletes their "fit: ..." reply takes the comment back (a moderator deleting it too): the
+        research data follows the channel, as it does for a reaction taken back."""
+        digests = self.bot.jobs.digests if self.bot.jobs is not None else None
+        async with deleting(digests) as deletion:
+            removed = await self.bot.storage.delete_comments_of_messages(message_ids)
+            deletion.deleted = removed > 0
+        if removed:
+            log.info("deleted %d comment(s) whose reply message was deleted", removed)
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, event: discord.RawMessageUpdateEvent) -> None:
+        """A member who edits their "fit: ..." reply changes the comment; removing the prefix takes it back."""
+        content = event.data.get("content")
+        # Comments are replies: other edits (and embeds unfurled, which carry no content) cost no database read.
+        if event.guild_id is None or content is None or not event.data.get("message_reference"):
+            return
+        if self.bot.user is None:
+            return
+        text = reply_comment_text(content, self.bot.settings.comment_prefix, self.bot.user.id)
+        digests = self.bot.jobs.digests if self.bot.jobs is not None else None
+        async with deleting(digests) as deletion:
+            changed = await follow_reply_edit(self.bot.storage, event.message_id, text)
+            deletion.deleted = changed is not None
+        if changed is not None:
+            log.info("comment of message %d %s after its member edited it", event.message_id, changed)
 
     async def _reply_briefly(self, message: discord.Message, text: str) -> None:
         try:

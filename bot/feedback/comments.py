@@ -88,3 +88,17 @@ async def save_comment(
             return CommentResult.NOT_ALLOWED
         return CommentResult.NEEDS_CONSENT
     return CommentResult.STORED if stored is not None else CommentResult.DUPLICATE
+
+
+async def follow_reply_edit(storage: Storage, message_id: int, text: str | None) -> str | None:
+    """A member edited a message whose reply comment may be stored: `text` is its comment now (None when it no
+    longer starts with the comment prefix). The stored comment follows: its new text ("updated"), or it goes
+    ("removed": no longer a comment, or nothing left in it); None when no comment changed. A text over the
+    length limit leaves the stored one as it was (None)."""
+    if text is None or not text.strip():
+        return "removed" if await storage.delete_comments_of_messages([message_id]) else None
+    try:
+        cleaned = clean_comment(text)
+    except UserFacingError:
+        return None
+    return "updated" if await storage.replace_comment_text(message_id, cleaned) else None

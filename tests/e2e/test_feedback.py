@@ -822,3 +822,43 @@ async def test_a_reply_comment_not_kept_names_no_members_choice_in_public(world,
             replies.append(await eventually(reply_to_comment, what="the reply to the comment"))
         assert [reply.content for reply in replies] == [REPLY_NOT_KEPT] * 3
         assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
+
+
+async def test_a_reply_comment_follows_its_message_edited_or_deleted(world, run_bot):
+    """A member who edits their "fit: ..." reply changes the stored comment; taking the prefix away, or deleting
+    the message (alone or in a bulk deletion), takes the comment back."""
+    await give_consent(db(world), world.guild_id, world.member_id, "comments")
+    bot_user = world.standin.bot_user_id
+
+    async def comment(text):
+        before = rows(world, "SELECT count(*) FROM comments")[0][0]
+        sent = await world.standin.send_message(
+            world.channel_id, world.member_id, f"<@{bot_user}> fit: {text}", reply_to=answer.id
+        )
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments")[0][0] == before + 1, what="the comment")
+        return int(sent["id"])
+
+    def texts():
+        return [text for (text,) in rows(world, "SELECT text FROM comments ORDER BY comment_id")]
+
+    async with run_bot():
+        answer = await ask(world)
+        first = await comment("too formal")
+        await world.standin.edit_message(world.channel_id, first, f"<@{bot_user}> fit: too formal for a first meeting")
+        await eventually(lambda: texts() == ["too formal for a first meeting"], what="the edited comment")
+        await world.standin.edit_message(world.channel_id, first, "never mind")
+        await eventually(lambda: texts() == [], what="the comment taken back by removing the prefix")
+
+        second = await comment("misses Batak usage")
+        await world.standin.delete_message(world.channel_id, second)
+        await eventually(lambda: texts() == [], what="the comment deleted with its message")
+
+        third, fourth = await comment("one"), await comment("two")
+        core = world.standin.core
+        for message_id in (third, fourth):
+            core.state.delete_message(core.state.messages[message_id])
+        await core.dispatch(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [str(third), str(fourth)], "channel_id": str(world.channel_id), "guild_id": str(world.guild_id)},
+        )
+        await eventually(lambda: texts() == [], what="the comments deleted in bulk")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.storage.records import (
@@ -164,6 +165,29 @@ class FeedbackStore(SqliteConnection):
             (answer_id, rater_hash),
         )
         return [str(row[0]) for row in rows]
+
+    async def delete_comments_of_messages(self, message_ids: Sequence[int]) -> int:
+        """Delete the reply comments these Discord messages carried (their members deleted them); how many."""
+        if not message_ids:
+            return 0
+        marks = ", ".join("?" * len(message_ids))
+        async with self._transaction() as conn:
+            cursor = await conn.execute(f"DELETE FROM comments WHERE message_id IN ({marks})", tuple(message_ids))
+        if cursor.rowcount:
+            await self._wipe_wal()
+        return cursor.rowcount
+
+    async def replace_comment_text(self, message_id: int, text: str) -> bool:
+        """The member edited the reply comment this message carries: its stored text follows (unless the
+        retention job has deleted it already). Whether a comment changed."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE comments SET text = ? WHERE message_id = ? AND text != '' AND text != ?",
+                (text, message_id, text),
+            )
+        if cursor.rowcount:
+            await self._wipe_wal()  # the earlier text must not stay readable in the WAL
+        return bool(cursor.rowcount)
 
     async def add_comment(self, comment: NewComment, *, consent_version: str | None = None) -> int | None:
         """Store a comment; None when the same Discord message was stored already (a redelivered event), or the
