@@ -4,7 +4,8 @@ Ratings of one answer are not independent (the same text, often the same thread)
 resampling is the answer. A replicate draws as many answers as the period has, uniformly with replacement,
 and recomputes every statistic from that one draw: the period's overall fit, the fit of each group (scope
 version, language, channel, setting, day), and differences between groups. Statistics are ratios over
-ratings (sum over the drawn answers' ratings / number of their ratings). Intervals are percentile intervals.
+ratings (sum over the drawn answers' ratings / number of their ratings). Intervals are percentile intervals
+(where every replicate is alike, estimates.py gives an exact interval at 0 or 1 and none elsewhere).
 
 Speed without shortcuts: a replicate is a vector of draw counts per answer, so all group totals of all
 replicates are one matrix product, draw counts (resamples × answers) @ design (answers × group columns),

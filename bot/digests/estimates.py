@@ -1,4 +1,28 @@
-"""Estimates with intervals from one shared bootstrap per period (bootstrap.py), for any grouping of answers."""
+"""Estimates with intervals from one shared bootstrap per period (bootstrap.py), for any grouping of answers.
+
+Where every resample gives the same value (zero spread), a percentile interval has zero width and would claim
+certainty that no sample gives; `estimate` decides what such a statistic gets instead:
+
+- At 0 or 1 (no rating at the top, every rating at the top, every rating at the bottom): the exact
+  (Clopper-Pearson) 95% interval for 0 or n of n, with n the resampling units (rated answers; asking members in
+  randomized comparisons): [0, 1 - 0.025^(1/n)] at 0, [0.025^(1/n), 1] at 1. Its open side is the one-sided
+  97.5% bound; the closed side is the bound of the scale, which the estimate cannot pass.
+  Why n units, not the ratings: the statistics are ratios over clustered ratings. With one rating per answer
+  the fit share is a binomial proportion over the n answers the bootstrap treats as independent, and the
+  interval is exact. With several ratings per answer, the usual interval for a clustered proportion is
+  Clopper-Pearson with an effective sample size, ratings / design effect (Korn & Graubard 1998); the design
+  effect is at most the ratings per answer (ratings of one answer in full agreement), so n answers is the
+  smallest effective sample size and the interval the widest of those (with unequal ratings per answer an
+  approximation, as the bootstrap is). Mean fit at 1 has every rating at the top, and mean fit is at least the
+  share of ratings at the top, so the share's interval holds for it; at 0 every rating is at the bottom, and
+  mean fit is at most the share of ratings above the bottom, whose interval is the same.
+- Between 0 and 1 (every answer's ratings average the same, e.g. all "Partly fits"): no interval. Nothing
+  bounds the spread there without assuming it, and 0.50 (95% CI 0.50-0.50) would claim certainty.
+
+One resampling unit (one rated answer) has no interval either. A difference with an exact side has no
+replicates to pair that carry the side's uncertainty, so its interval combines the sides' intervals (`difference`);
+a side without an interval leaves the difference without one.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bot.digests.bootstrap import (
+    LEVEL,
     FloatArray,
     Grouping,
     IntArray,
@@ -18,8 +44,10 @@ from bot.digests.bootstrap import (
     ratios,
     rng_for,
 )
-from bot.digests.model import Difference, Estimate
+from bot.digests.model import BOOTSTRAP, COMBINED, EXACT, NO_SPREAD, Difference, Estimate
 from bot.digests.periods import RatedPeriod
+
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +66,37 @@ def _optional(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
-FEW_ANSWERS_FOR_A_POINT = 20  # below this many rated answers, an interval of zero width is not shown
+_TAIL = round((1 - LEVEL) / 2, 12)  # 0.025, without 1 - 0.95's float error
+
+
+def exact_interval(value: float, units: int) -> tuple[float, float]:
+    """The Clopper-Pearson 95% interval of a proportion observed at 0 (0 of `units`) or 1 (all of them)."""
+    edge = float(_TAIL ** (1 / units))
+    return (0.0, 1.0 - edge) if value == 0 else (edge, 1.0)
+
+
+def zero_spread(replicates: FloatArray) -> BoolArray:
+    """Along the last axis: whether the replicates with a value (not NaN) all have the same one."""
+    finite = np.isfinite(replicates)
+    low = np.where(finite, replicates, np.inf).min(axis=-1)
+    high = np.where(finite, replicates, -np.inf).max(axis=-1)
+    result: BoolArray = finite.any(axis=-1) & (low == high)
+    return result
+
+
+def estimate(
+    value: float, low: float | None, high: float | None, alike: bool, units: int, answers: int, ratings: int
+) -> Estimate:
+    """A statistic's estimate from its percentile interval (`low`, `high`), or, when every replicate is alike
+    (`alike`), the exact interval at 0 or 1 and none elsewhere (see the module's docstring). `units`: what was
+    resampled (rated answers, or asking members); `answers`: rated answers."""
+    if units < 2 or low is None or high is None:
+        return Estimate(value, None, None, answers, ratings)
+    if value in (0.0, 1.0):  # every rating at a bound, so every replicate too (whatever the resamples' number)
+        return Estimate(value, *exact_interval(value, units), answers, ratings, EXACT)
+    if alike:
+        return Estimate(value, None, None, answers, ratings, NO_SPREAD)
+    return Estimate(value, low, high, answers, ratings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +109,13 @@ class Grouped:
     replicates: FloatArray  # (groups, 2, resamples): mean fit and fit share in each replicate
     low: FloatArray  # (groups, 2)
     high: FloatArray
+    alike: BoolArray  # (groups, 2): every replicate with a value has the same one
 
     @classmethod
     def of(cls, point: FloatArray, totals: FloatArray, answers: IntArray) -> Grouped:
         replicates = ratios(totals.transpose(1, 0, 2)).transpose(1, 0, 2)
         low, high = percentile_intervals(replicates)  # every group in one sort
-        return cls(point, totals, answers, replicates, low, high)
+        return cls(point, totals, answers, replicates, low, high, zero_spread(replicates))
 
     @classmethod
     def pooled(cls, parts: Sequence[Grouped]) -> Grouped:
@@ -73,17 +132,20 @@ class Grouped:
             return NO_FIT
         ratings = round(float(point[0]))
         answers = int(self.answers[group])
-        estimates = []
-        for statistic in range(2):
-            value = float(point[1 + statistic] / point[0])
-            # One rated answer has no sampling variation to resample: no interval rather than a fake one. Nor a
-            # few answers rated alike: every replicate is the same, and "100% (95% CI 100–100%)" claims certainty
-            # that two answers cannot give.
-            low = _optional(self.low[group, statistic]) if answers >= 2 else None
-            high = _optional(self.high[group, statistic]) if answers >= 2 else None
-            if low is not None and low == high and answers < FEW_ANSWERS_FOR_A_POINT:
-                low = high = None
-            estimates.append(Estimate(value, low, high, answers, ratings))
+        estimates = [
+            # One rated answer has no sampling variation to resample: no interval rather than a fake one. Every
+            # replicate alike: an exact interval at 0 or 1, none elsewhere (the module's docstring).
+            estimate(
+                float(point[1 + statistic] / point[0]),
+                _optional(self.low[group, statistic]),
+                _optional(self.high[group, statistic]),
+                bool(self.alike[group, statistic]),
+                answers,
+                answers,
+                ratings,
+            )
+            for statistic in range(2)
+        ]
         return Fit(estimates[0], estimates[1], self.replicates[group] if answers >= 2 else np.empty((2, 0)))
 
 
@@ -101,14 +163,39 @@ def grouped(
 
 
 def difference(a: Fit, b: Fit, statistic: int, a_label: str, b_label: str) -> Difference:
-    """b - a for mean fit (statistic 0) or fit share (1); replicates paired as the bootstraps were drawn."""
+    """b - a for mean fit (statistic 0) or fit share (1).
+
+    Both sides with bootstrap intervals: the percentile interval of the replicates' differences, paired as the
+    bootstraps were drawn. A side with an exact interval (every replicate the same 0 or 1) adds nothing to the
+    replicates' spread, which would leave its uncertainty out (two such sides: "0 (95% CI 0 to 0)"); the sides'
+    intervals are then combined by the method of variance estimates recovery (MOVER; Newcombe 1998, Zou & Donner
+    2008), which treats the sides as independent: periods and randomized arms are resampled on their own, and
+    groups of one period are disjoint sets of answers. A side without an interval (one rated answer, or every
+    replicate the same value between 0 and 1) leaves the difference without one.
+    """
     a_estimate = a.mean_fit if statistic == 0 else a.fit_share
     b_estimate = b.mean_fit if statistic == 0 else b.fit_share
     if a_estimate.value is None or b_estimate.value is None:
         return Difference(a_label, b_label, None, None, None)
     value = b_estimate.value - a_estimate.value
-    if a.replicates.shape[1] == 0 or b.replicates.shape[1] == 0:
+    if a_estimate.low is None or a_estimate.high is None or b_estimate.low is None or b_estimate.high is None:
         return Difference(a_label, b_label, value, None, None)
-    interval = percentile_interval(b.replicates[statistic] - a.replicates[statistic])
-    low, high = interval if interval is not None else (None, None)
-    return Difference(a_label, b_label, value, low, high)
+    if a_estimate.interval == BOOTSTRAP and b_estimate.interval == BOOTSTRAP:
+        interval = percentile_interval(b.replicates[statistic] - a.replicates[statistic])
+        low, high = interval if interval is not None else (None, None)
+        return Difference(a_label, b_label, value, low, high)
+    low, high = combined_interval(
+        (a_estimate.value, a_estimate.low, a_estimate.high), (b_estimate.value, b_estimate.low, b_estimate.high)
+    )
+    return Difference(a_label, b_label, value, low, high, COMBINED)
+
+
+def combined_interval(a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, float]:
+    """MOVER's interval of b - a from each side's (value, low, high) 95% interval (Zou & Donner 2008, eq. 5): each
+    end moves from the difference by the root of the sum of squares of the sides' distances to their bounds in
+    that direction."""
+    (a_value, a_low, a_high), (b_value, b_low, b_high) = a, b
+    value = b_value - a_value
+    low = value - float(np.hypot(b_value - b_low, a_high - a_value))
+    high = value + float(np.hypot(b_high - b_value, a_value - a_low))
+    return low, high

@@ -120,12 +120,18 @@ def answer_notes(period: RatedPeriod, positions: Iterable[int], context: Context
     return tuple(notes)
 
 
-def lowest_fit(period: RatedPeriod, context: Context) -> tuple[AnswerNote, ...]:
-    """Rated answers by mean fit, lowest first; among equals more ratings first, then by id."""
-    if period.answer_ids.size == 0:
-        return ()
-    order = np.lexsort((period.answer_ids, -period.count, period.mean))
-    return answer_notes(period, order[:LOWEST_FIT_LIMIT].tolist(), context)
+def lowest_fit(period: RatedPeriod, context: Context) -> tuple[tuple[AnswerNote, ...], int]:
+    """Rated answers with a mean fit below 1, lowest first (among equals more ratings first, then by id), at most
+    LOWEST_FIT_LIMIT; and how many more have the same mean fit as the last one listed (cut off by the limit).
+
+    An answer whose every rating is at the top (mean fit 1) is not a low fit, however few answers there are."""
+    below = np.flatnonzero(period.mean < 1)
+    if below.size == 0:
+        return (), 0
+    order = below[np.lexsort((period.answer_ids[below], -period.count[below], period.mean[below]))]
+    shown = order[:LOWEST_FIT_LIMIT]
+    ties = int(np.count_nonzero(period.mean[order[LOWEST_FIT_LIMIT:]] == period.mean[shown[-1]]))
+    return answer_notes(period, shown.tolist(), context), ties
 
 
 def disagreement(period: RatedPeriod, context: Context) -> Disagreement:

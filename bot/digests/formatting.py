@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from bot.digests.model import Difference, Estimate
+from bot.digests.model import COMBINED, EXACT, NO_SPREAD, ONE_MEMBER, Difference, Estimate
 from bot.feedback.scales import FIT3, LIKERT5
 
 MINUS = "−"
@@ -53,18 +53,39 @@ def _signed(number: float, digits: int) -> str:
 
 
 def _no_interval(estimate: Estimate) -> str:
+    if estimate.interval == NO_SPREAD:
+        return "no interval: every resample gives the same value"
+    if estimate.interval == ONE_MEMBER:
+        return "no interval: one asking member"
     if estimate.answers == 1:
         return "no interval: one rated answer"
-    return "no interval: too few answers, rated alike" if estimate.answers >= 2 else "no interval"
+    return "no interval"
+
+
+def _at_bound(estimate: Estimate, share: bool) -> str:
+    """Why an exact interval stands in for the bootstrap's: where every rating is."""
+    if estimate.value == 1:
+        return "every rating at the top"
+    return "no rating at the top" if share else "every rating at the bottom"
+
+
+def _outward(low: float, high: float, scale: float, digits: int) -> tuple[float, float]:
+    """Bounds rounded away from each other: an exact bound shown as 86% must not claim more than it is."""
+    step = 10**digits
+    return math.floor(low * scale * step + 1e-9) / step, math.ceil(high * scale * step - 1e-9) / step
 
 
 def share_with_ci(estimate: Estimate) -> str:
-    """A share in percent with its interval, e.g. "62% (95% CI 51–72%)"."""
+    """A share in percent with its interval, e.g. "62% (95% CI 51–72%)"; at 0% or 100% with every resample alike,
+    the exact interval and why, e.g. "100% (every rating at the top: exact 95% CI 86–100%)"."""
     if estimate.value is None:
         return NO_VALUE
     if estimate.low is None or estimate.high is None:
         return f"{percent(estimate.value)} ({_no_interval(estimate)})"
     value = percent(estimate.value)
+    if estimate.interval == EXACT:
+        low, high = _outward(estimate.low, estimate.high, 100, 0)
+        return f"{value} ({_at_bound(estimate, True)}: exact 95% CI {low:.0f}–{high:.0f}%)"
     # The bounds to the value's precision, and never past it: 99.9% with an interval shown as "100–100%" reads
     # as an interval that leaves its own estimate out.
     digits = 1 if "." in value else 0
@@ -75,11 +96,15 @@ def share_with_ci(estimate: Estimate) -> str:
 
 
 def fit_with_ci(estimate: Estimate) -> str:
-    """A mean fit on 0..1 with its interval, e.g. "0.62 (95% CI 0.55–0.70)"."""
+    """A mean fit on 0..1 with its interval, e.g. "0.62 (95% CI 0.55–0.70)"; at 0 or 1, the exact interval and
+    why, e.g. "1.00 (every rating at the top: exact 95% CI 0.86–1.00)"."""
     if estimate.value is None:
         return NO_VALUE
     if estimate.low is None or estimate.high is None:
         return f"{estimate.value:.2f} ({_no_interval(estimate)})"
+    if estimate.interval == EXACT:
+        low, high = _outward(estimate.low, estimate.high, 1, 2)
+        return f"{estimate.value:.2f} ({_at_bound(estimate, False)}: exact 95% CI {low:.2f}–{high:.2f})"
     return f"{estimate.value:.2f} (95% CI {estimate.low:.2f}–{estimate.high:.2f})"
 
 
@@ -94,7 +119,8 @@ def share_change(difference: Difference | None) -> str:
     head = f"{_signed(difference.value * 100, 0)} pts"
     if difference.low is None or difference.high is None:
         return f"{head} (no interval)"
-    return f"{head} (95% CI {_signed(difference.low * 100, 0)} to {_signed(difference.high * 100, 0)})"
+    low, high = _difference_bounds(difference, 100, 0)
+    return f"{head} (95% CI {_signed(low, 0)} to {_signed(high, 0)})"
 
 
 def fit_change(difference: Difference | None) -> str:
@@ -104,7 +130,17 @@ def fit_change(difference: Difference | None) -> str:
     head = _signed(difference.value, 2)
     if difference.low is None or difference.high is None:
         return f"{head} (no interval)"
-    return f"{head} (95% CI {_signed(difference.low, 2)} to {_signed(difference.high, 2)})"
+    low, high = _difference_bounds(difference, 1, 2)
+    return f"{head} (95% CI {_signed(low, 2)} to {_signed(high, 2)})"
+
+
+def _difference_bounds(difference: Difference, scale: float, digits: int) -> tuple[float, float]:
+    """The bounds on the shown scale: a combined interval (from an exact side) rounded outward, as exact ones."""
+    assert difference.low is not None
+    assert difference.high is not None
+    if difference.interval == COMBINED:
+        return _outward(difference.low, difference.high, scale, digits)
+    return difference.low * scale, difference.high * scale
 
 
 def count_change(now: int, before: int | None) -> str:

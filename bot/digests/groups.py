@@ -15,7 +15,7 @@ import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped
-from bot.digests.model import Breakdown, Difference, GroupFit, TimePoint, VersionComparison
+from bot.digests.model import NO_SPREAD, Breakdown, Difference, GroupFit, TimePoint, VersionComparison
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
 from bot.digests.rows import DigestRows
 from bot.digests.text import safe_text
@@ -237,6 +237,11 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
         "observational comparison, not an experiment."
     )
     if change.low is None or change.high is None or change.value is None:
+        if NO_SPREAD in (prior.mean_fit.interval, latest.mean_fit.interval):
+            return (
+                f"{change.b} versus {change.a} in {window}: on one side every resample of answers gives the same "
+                f"mean fit, so the difference has no interval (its uncertainty is not measured).{caveat}"
+            )
         return f"{change.b} versus {change.a} in {window}: too few rated answers for an interval.{caveat}"
     undecided = f"the data cannot tell whether {change.b} fits better than {change.a}"
     lead = lead_sentence(change, few, change.b, change.a, undecided, answers=few_answers)

@@ -2,8 +2,9 @@
 
 Conventions: a fit value on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
 "fit share" is the share of ratings at the scale's top value. Estimates carry a bootstrap 95% interval that
-is None when there are fewer than two rated answers to resample. Every text field is already defused
-(see `text.safe_text`), and members appear only as per-digest aliases ("Member A").
+is None when there are fewer than two rated answers to resample; where every resample gives the same value,
+an exact interval at 0 or 1 and none elsewhere (`Estimate.interval`, estimates.py). Every text field is
+already defused (see `text.safe_text`), and members appear only as per-digest aliases ("Member A").
 """
 
 from __future__ import annotations
@@ -12,27 +13,39 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+# How an estimate's or a difference's interval was found (`Estimate.interval`, `Difference.interval`).
+BOOTSTRAP = "bootstrap"  # a bootstrap percentile interval; None with fewer than 2 units to resample
+EXACT = "exact"  # every resample alike at 0 or 1: the Clopper-Pearson 95% interval over the units (estimates.py)
+NO_SPREAD = "no_spread"  # every resample alike between 0 and 1: no interval
+ONE_MEMBER = "one_member"  # a randomized arm with one asking member (its unit): no interval
+COMBINED = "combined"  # a difference with a side given an exact interval: the sides' intervals combined (MOVER)
+
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """A ratio over ratings with its cluster-bootstrap 95% interval (resampling answers)."""
+    """A ratio over ratings with its 95% interval: a cluster bootstrap's (resampling answers; members in randomized
+    comparisons), or, where every resample gives the same 0 or 1, an exact one (`interval` says which)."""
 
     value: float | None  # None without ratings
-    low: float | None  # None with fewer than 2 rated answers
+    low: float | None  # None with fewer than 2 rated answers, or without an interval (see `interval`)
     high: float | None
     answers: int  # rated answers (the resampled clusters)
     ratings: int
+    interval: str = BOOTSTRAP  # BOOTSTRAP, EXACT, NO_SPREAD or ONE_MEMBER
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    """b - a, with a bootstrap 95% interval from independent resampling of both sides."""
+    """b - a, with a 95% interval: the bootstrap's (replicates of both sides paired as they were drawn) or, when a
+    side has an exact interval, the sides' intervals combined (`interval`: BOOTSTRAP or COMBINED). None when a
+    side has no interval."""
 
     a: str
     b: str
     value: float | None
     low: float | None
     high: float | None
+    interval: str = BOOTSTRAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +254,7 @@ class Digest:
     versions: VersionComparison
     timeline: tuple[TimePoint, ...]  # per day over the previous and this period (the chart's line)
     reasons: tuple[TagCount, ...]
-    lowest_fit: tuple[AnswerNote, ...]
+    lowest_fit: tuple[AnswerNote, ...]  # mean fit below 1 only, lowest first, at most followup.LOWEST_FIT_LIMIT
     disagreement: Disagreement
     themes: ThemeSummary
     quotes: tuple[Quote, ...]
@@ -254,6 +267,8 @@ class Digest:
     # Per week (from Monday) over the previous and this period when they span more than 35 days (the chart's
     # line then, groups.spans_weeks); () otherwise.
     weekly_timeline: tuple[TimePoint, ...] = ()
+    # Rated answers not in `lowest_fit` with the same mean fit as its last one (cut off by the limit).
+    lowest_fit_ties: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with

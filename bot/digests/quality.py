@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.digests.formatting import percent
-from bot.digests.model import PeriodSummary, QualityNote
+from bot.digests.model import EXACT, NO_SPREAD, PeriodSummary, QualityNote
 from bot.digests.periods import RatedPeriod
 from bot.wording import counted
 
@@ -106,10 +106,15 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "all_equal",
-                "Every rating had the same value: the bootstrap intervals collapse to a point (not shown for fewer "
-                "than 20 rated answers) and understate the uncertainty.",
+                "Every rating had the same value: the ratings show no variation, so resampling them cannot show "
+                "how uncertain the numbers are.",
             )
         )
+    # The previous period's numbers matter here only through the changes, shown when this period has ratings.
+    for name, period in (("This period", summary), ("The previous period", previous if d.ratings else None)):
+        message = _no_spread(name, period) if period is not None else None
+        if message:
+            notes.append(QualityNote("no_spread", message))
     scales = {counts.scale_size for counts in summary.fit.distribution}
     earlier = {counts.scale_size for counts in previous.fit.distribution} if previous is not None else set()
     if scales and earlier and scales != earlier:
@@ -154,6 +159,40 @@ def quality_notes(
             )
         )
     return notes
+
+
+def _no_spread(name: str, period: PeriodSummary) -> str | None:
+    """What a period's headline fit shows where every resample gives the same value (estimates.py), or None."""
+    share, mean = period.fit.fit_share, period.fit.mean_fit
+    kinds = {share.interval, mean.interval}
+    if not kinds & {EXACT, NO_SPREAD}:
+        return None
+    if mean.interval == EXACT and mean.value == 1:
+        fact = "every rating was at the top (fit share 100%, mean fit 1.00)"
+    elif mean.interval == EXACT:
+        fact = "every rating was at the bottom (fit share 0%, mean fit 0.00)"
+    else:
+        facts = []
+        if share.interval == EXACT:
+            facts.append("no rating was at the top (fit share 0%)")
+        elif share.interval == NO_SPREAD:
+            facts.append(f"every answer had the same share of ratings at the top ({percent(share.value)})")
+        if mean.interval == NO_SPREAD and mean.value is not None:
+            facts.append(f"every answer's ratings averaged the same mean fit ({mean.value:.2f})")
+        fact = " and ".join(facts)
+    shown = []
+    if EXACT in kinds:
+        shown.append(
+            "at 0% or 100% (0 or 1) the interval shown is the exact (Clopper-Pearson) 95% interval for "
+            f"{counted(share.answers, 'rated answer')}, each counted once as the unit the bootstrap resamples "
+            "(a change against it combines that interval with the other side's)"
+        )
+    if NO_SPREAD in kinds:
+        shown.append("elsewhere no interval is shown, nor for a change against it")
+    return (
+        f"{name}: {fact}. Every resample of answers gives the same value there, so a bootstrap cannot give an "
+        f"interval: {'; '.join(shown)}."
+    )
 
 
 def _scales(sizes: set[int]) -> str:

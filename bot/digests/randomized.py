@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.digests.bootstrap import FloatArray, IntArray, percentile_interval, rng_for
-from bot.digests.estimates import NO_FIT, Fit, difference
+from bot.digests.bootstrap import FloatArray, IntArray, percentile_intervals, rng_for
+from bot.digests.estimates import NO_FIT, Fit, difference, estimate, zero_spread
 from bot.digests.groups import VERSION_FEW_RATINGS, lead_sentence
-from bot.digests.model import ArmComparison, Difference, Estimate, GroupFit
+from bot.digests.model import NO_SPREAD, ONE_MEMBER, ArmComparison, Difference, Estimate, GroupFit
 from bot.digests.periods import AnswerTable, RatedPeriod
 
 ARMS = ("current", "alternative")
@@ -43,15 +43,27 @@ def _arm(
         return _Arm(NO_FIT, 0, answers)
     point = sums.sum(axis=1) / count.sum()
     ratings = round(float(count.sum()))
-    replicates: FloatArray = np.empty((2, 0))
-    if members >= 2:
-        draws = rng.integers(0, members, size=(resamples, members))
-        replicates = sums[:, draws].sum(axis=2) / count[draws].sum(axis=1)
-    estimates = []
-    for statistic in range(2):
-        interval = percentile_interval(replicates[statistic]) if replicates.shape[1] else None
-        low, high = interval if interval is not None else (None, None)
-        estimates.append(Estimate(float(point[statistic]), low, high, rated, ratings))
+    if members < 2:  # one member: nothing to resample, however many answers they asked
+        estimates = [Estimate(float(value), None, None, rated, ratings, ONE_MEMBER) for value in point]
+        return _Arm(Fit(estimates[0], estimates[1], np.empty((2, 0))), members, answers)
+    draws = rng.integers(0, members, size=(resamples, members))
+    replicates: FloatArray = sums[:, draws].sum(axis=2) / count[draws].sum(axis=1)
+    low, high = percentile_intervals(replicates)
+    alike = zero_spread(replicates)
+    # The rules of estimates.py, with members as the resampling unit: an exact interval at 0 or 1, none when
+    # every replicate is alike elsewhere.
+    estimates = [
+        estimate(
+            float(point[statistic]),
+            float(low[statistic]),
+            float(high[statistic]),
+            bool(alike[statistic]),
+            members,
+            rated,
+            ratings,
+        )
+        for statistic in range(2)
+    ]
     return _Arm(Fit(estimates[0], estimates[1], replicates), members, answers)
 
 
@@ -120,6 +132,11 @@ def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm,
         rated = change.b if alternative.members else change.a
         return f"Comparison #{comparison}: only the {rated} has rated answers in {window}; nothing to compare yet."
     if change.low is None or change.high is None or change.value is None:
+        if NO_SPREAD in (current.fit.mean_fit.interval, alternative.fit.mean_fit.interval):
+            return (
+                f"Comparison #{comparison}: on one side every resample of members gives the same mean fit, so the "
+                f"difference has no interval (its uncertainty is not measured). Rated answers from {window}."
+            )
         return (
             f"Comparison #{comparison}: too few members with rated answers on one side for an interval of the "
             "difference."

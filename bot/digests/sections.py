@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
+from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.model import AnswerNote, Breakdown, Digest, GroupFit, PeriodSummary, VersionComparison
 from bot.wording import counted
 
@@ -21,6 +22,11 @@ HOW_TO_READ = (
     "are resampled with replacement many times and the statistic recomputed; the interval holds the middle 95% "
     "of the results. It reflects sampling noise only, not who chose to rate: ratings come from members who "
     "consented and chose to rate, which is not a random sample.",
+    "Where every resample gives the same value, a bootstrap has no interval to give. At 0% or 100% (a mean fit of "
+    '0 or 1) the report then shows the exact (Clopper-Pearson) 95% interval, marked "exact", counting each '
+    "rated answer once (each member, in randomized comparisons): with 25 answers all at the top, 86–100%. A "
+    "change against such a number combines the two sides' intervals (MOVER) instead of resampling. Anywhere "
+    'else (every answer averaging the same, such as all "Partly fits") no interval is shown.',
     "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
     "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
@@ -310,14 +316,29 @@ def _lowest(digest: Digest) -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Lowest-fit answers, for follow-up"),
         Paragraph(
-            "Answers with at least one rating, lowest mean fit first (more ratings first among equals). Comments "
-            "are shown for the research team; only those marked quotable may be quoted."
+            f"Up to {LOWEST_FIT_LIMIT} answers with a mean fit below 1.00, lowest first (among equals, more ratings "
+            "first, then the lower answer id); answers whose every rating was at the top are left out. Comments are "
+            "shown for the research team; only those marked quotable may be quoted."
         ),
     ]
     if not digest.lowest_fit:
-        return [*blocks, Paragraph("No rated answers in this period.")]
+        if digest.current.denominators.rated_answers or digest.current.fit.mean_fit.answers:
+            message = "Every rated answer in this period had all its ratings at the top (mean fit 1.00): none to list."
+        else:
+            message = "No rated answers in this period."
+        return [*blocks, Paragraph(message)]
     for note in digest.lowest_fit:
         blocks.extend(_answer_blocks(note, f"Answer {note.answer_id}: mean fit {note.mean_fit:.2f}"))
+    if digest.lowest_fit_ties:
+        last = digest.lowest_fit[-1].mean_fit
+        more = counted(digest.lowest_fit_ties, "more answer")
+        blocks.append(
+            Paragraph(
+                f"Not listed: {more} with the same mean fit ({last:.2f}) as the last one shown, left out only by the "
+                f"limit of {LOWEST_FIT_LIMIT} and the order above. ratings.csv holds their ratings (average the fit "
+                "column by answer_id to find them)."
+            )
+        )
     return blocks
 
 

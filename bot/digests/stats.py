@@ -2,7 +2,8 @@
 
 Conventions (see model.py): fit on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
 fit share is the share of ratings at the top value; intervals are cluster-bootstrap 95% percentile intervals
-resampling answers, one bootstrap per period shared by every grouping (bootstrap.py). Answer metadata
+resampling answers, one bootstrap per period shared by every grouping (bootstrap.py), except where every
+resample gives the same value: exact intervals at 0 or 1, none elsewhere (estimates.py). Answer metadata
 (scope version, language, channel, setting, day) is looked up by id in both periods' answers, this period's
 first. Rows read from storage pair each period's ratings with its own answers (late ratings of last period's
 answers count there); rows made otherwise may not, and a rating whose answer is in neither period's rows
@@ -178,6 +179,7 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     comments = comments_with_text(current)
     theme_summary, finding = themes(comments, comments_with_text(previous) if previous is not None else None, seed=seed)
     summary = _summary(now, now_fit)
+    lowest, lowest_ties = lowest_fit(now, context)
     unknown = round(float(now.count[now_rows < 0].sum()))
     scope_changes, moderator_actions = _audit(current.audit)
     return Digest(
@@ -203,7 +205,8 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
         # period's before making the files).
         weekly_timeline=timeline(days, day_parts, weekly=True) if spans_weeks([p.rows for p in periods]) else (),
         reasons=reason_tags(now, before),
-        lowest_fit=lowest_fit(now, context),
+        lowest_fit=lowest,
+        lowest_fit_ties=lowest_ties,
         disagreement=disagreement(now, context),
         themes=theme_summary,
         quotes=quotes(comments, finding, now, context.aliases),

@@ -53,11 +53,23 @@ def test_arms_and_their_difference_match_hand_computed_values():
     assert current.mean_fit.value == pytest.approx(0.6)
     assert current.fit_share.value == pytest.approx(0.4)
     assert alternative.mean_fit.value == pytest.approx(1.0)
+    # Every alternative rating is at the top: every resample of its 4 members gives 1.0, so its interval is the
+    # exact (Clopper-Pearson) one for 4 of 4, [0.025 ** (1 / 4), 1] = [0.3976, 1].
+    assert alternative.mean_fit.low == pytest.approx(0.3976354)
+    assert alternative.mean_fit.high == 1.0
+    assert alternative.mean_fit.interval == "exact"
     change = comparison.mean_fit_change
     assert (change.a, change.b) == ("current version (v2)", "alternative version (v1)")
     assert change.value == pytest.approx(0.4)
     assert change.low is not None and change.high is not None
-    assert 0 <= change.low <= 0.4 <= change.high <= 1.0
+    # The sides' intervals combined (MOVER): the alternative's 1 - 0.3976 counts below, unlike the paired
+    # replicates' difference, which left it out (its replicates are all 1.0).
+    low, high = current.mean_fit.low, current.mean_fit.high
+    assert low is not None and high is not None
+    assert change.interval == "combined"
+    assert change.low == pytest.approx(0.4 - ((1 - 0.3976354) ** 2 + (high - 0.6) ** 2) ** 0.5)
+    assert change.high == pytest.approx(0.4 + (0.6 - low))
+    assert -1.0 <= change.low < 0 < 0.4 <= change.high <= 1.0
     assert comparison.fit_share_change.value == pytest.approx(0.6)
     assert comparison.note.startswith("With only 5 ratings on one side, read this as a hint.")
     assert "assigned to the versions at random" in comparison.note

@@ -197,8 +197,10 @@ def test_a_few_answers_rated_alike_get_no_interval_of_zero_width():
     digest = compute_digest(rows(answers, ratings), None, bootstrap=200)
     language = next(b for b in digest.breakdowns if b.dimension == "language")
     indonesian = next(g for g in language.groups if g.key == "id")
-    assert (indonesian.mean_fit.low, indonesian.mean_fit.high) == (None, None)
-    assert "100% (no interval: too few answers, rated alike)" in render_markdown(digest)
+    # Every resample gives 1.0: the exact (Clopper-Pearson) interval for 2 of 2, [0.025 ** (1 / 2), 1].
+    assert indonesian.mean_fit.low == pytest.approx(0.1581139)
+    assert indonesian.mean_fit.high == 1.0
+    assert "100% (every rating at the top: exact 95% CI 15–100%)" in render_markdown(digest)
     english = next(g for g in language.groups if g.key == "en")
     low, high = english.mean_fit.low, english.mean_fit.high
     assert low is not None and high is not None and low < high
@@ -210,10 +212,12 @@ def test_all_ratings_equal():
     digest = compute_digest(rows(answers, ratings), None)
     fit = digest.current.fit
     assert fit.all_equal
-    # Every resample has the same value: an interval of zero width from 3 answers is not shown (a note says why).
-    assert fit.mean_fit == Estimate(1.0, None, None, 3, 6)
-    assert fit.fit_share == Estimate(1.0, None, None, 3, 6)
-    assert "all_equal" in codes(digest)
+    # Every resample has the same value, 1: not an interval of zero width but the exact (Clopper-Pearson) one
+    # for 3 of 3 answers, [0.025 ** (1 / 3), 1] = [0.2924, 1] (a note says why).
+    assert fit.mean_fit == Estimate(1.0, 0.025 ** (1 / 3), 1.0, 3, 6, "exact")
+    assert fit.fit_share == Estimate(1.0, 0.025 ** (1 / 3), 1.0, 3, 6, "exact")
+    assert fit.mean_fit.low == pytest.approx(0.2924018)
+    assert {"all_equal", "no_spread"} <= codes(digest)
     # Three answers rated by two members are too few for alpha.
     assert digest.disagreement.alpha is None
     assert "only 3 answers were rated by two or more members" in digest.disagreement.alpha_sentence
