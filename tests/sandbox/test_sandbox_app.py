@@ -23,15 +23,6 @@ DEMO_SCRIPT = ROOT / "examples" / "sandbox-demo.txt"
 SCOPE_FIXTURE = ROOT / "tests" / "fixtures" / "kopi_scope.md"
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(tmp_path, monkeypatch):
-    """No CULTUREBOT_* variables and no .env from the developer's machine."""
-    for name in list(os.environ):
-        if name.startswith("CULTUREBOT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-
 @pytest.fixture
 def temp_root(tmp_path, monkeypatch):
     """The folder Python's tempfile uses during the test, to see what a run leaves there."""

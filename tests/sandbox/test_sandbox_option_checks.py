@@ -7,7 +7,6 @@ replayed from a script, and watch what reached the stand-in; the unit tests chec
 from __future__ import annotations
 
 import builtins
-import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -29,15 +28,6 @@ from bot.sandbox.discord.option_rules import (
 )
 
 # ----------------------------------------------------------------------------- through the sandbox
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(tmp_path, monkeypatch):
-    """No CULTUREBOT_* variables and no .env from the developer's machine."""
-    for name in list(os.environ):
-        if name.startswith("CULTUREBOT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
