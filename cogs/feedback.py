@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import discord
 from discord.ext import commands, tasks
@@ -47,6 +48,9 @@ class Feedback(commands.Cog):
         # handler first queueing its reads behind the database lock.
         self._reactions = asyncio.Semaphore(REACTION_CONCURRENCY)
         self._members = KeyedLocks()
+        # Reply comments being stored, by message id: an edit or a deletion of the message waits for the store,
+        # which would otherwise commit the text as it was (or a comment whose message is gone) after it.
+        self._storing: dict[int, asyncio.Event] = {}
 
     async def cog_load(self) -> None:
         # Controls under answers keep working across restarts: their custom ids carry all they need.
@@ -218,10 +222,11 @@ class Feedback(commands.Cog):
         text = reply_comment_text(message.content, self.bot.settings.comment_prefix, self.bot.user.id)
         if text is None or message.reference.message_id is None:
             return
-        answer = await self.bot.storage.answer_for_message(message.reference.message_id)
-        if answer is None:
-            return
+        stored = self._storing[message.id] = asyncio.Event()
         try:
+            answer = await self.bot.storage.answer_for_message(message.reference.message_id)
+            if answer is None:
+                return
             result = await save_comment(
                 self.bot.storage,
                 self.bot.pseudonyms,
@@ -234,6 +239,9 @@ class Feedback(commands.Cog):
         except UserFacingError as error:
             await self._reply_briefly(message, str(error))
             return
+        finally:
+            stored.set()
+            del self._storing[message.id]
         if result is CommentResult.STORED:
             try:
                 await message.add_reaction("📝")  # confirmed only now that it is committed
@@ -256,6 +264,7 @@ class Feedback(commands.Cog):
     async def _comment_messages_deleted(self, message_ids: list[int]) -> None:
         """A member who deletes their "fit: ..." reply takes the comment back (a moderator deleting it too): the
         research data follows the channel, as it does for a reaction taken back."""
+        await self._stored_first(message_ids)
         digests = self.bot.jobs.digests if self.bot.jobs is not None else None
         async with deleting(digests) as deletion:
             removed = await self.bot.storage.delete_comments_of_messages(message_ids)
@@ -266,19 +275,37 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_message_edit(self, event: discord.RawMessageUpdateEvent) -> None:
         """A member who edits their "fit: ..." reply changes the comment; removing the prefix takes it back."""
-        content = event.data.get("content")
-        # Comments are replies: other edits (and embeds unfurled, which carry no content) cost no database read.
-        if event.guild_id is None or content is None or not event.data.get("message_reference"):
+        data: dict[str, Any] = dict(event.data)  # an update may come without some fields (typed as always there)
+        content = data.get("content")
+        author = data.get("author") or {}
+        # Comments are members' replies: other edits (the bot's own streaming edits, other bots', embeds unfurled)
+        # cost no database read. Empty content is not an edit to read: without the Message Content intent an
+        # edit that drops the bot's mention arrives empty.
+        if event.guild_id is None or not content or author.get("bot") or not data.get("message_reference"):
             return
-        if self.bot.user is None:
+        if self.bot.user is None or "id" not in author:
             return
         text = reply_comment_text(content, self.bot.settings.comment_prefix, self.bot.user.id)
+        await self._stored_first([event.message_id])
         digests = self.bot.jobs.digests if self.bot.jobs is not None else None
         async with deleting(digests) as deletion:
-            changed = await follow_reply_edit(self.bot.storage, event.message_id, text)
+            changed = await follow_reply_edit(
+                self.bot.storage,
+                self.bot.pseudonyms,
+                event.guild_id,
+                int(author["id"]),
+                event.message_id,
+                text,
+            )
             deletion.deleted = changed is not None
         if changed is not None:
             log.info("comment of message %d %s after its member edited it", event.message_id, changed)
+
+    async def _stored_first(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            storing = self._storing.get(message_id)
+            if storing is not None:
+                await storing.wait()
 
     async def _reply_briefly(self, message: discord.Message, text: str) -> None:
         try:

@@ -90,15 +90,22 @@ async def save_comment(
     return CommentResult.STORED if stored is not None else CommentResult.DUPLICATE
 
 
-async def follow_reply_edit(storage: Storage, message_id: int, text: str | None) -> str | None:
+async def follow_reply_edit(
+    storage: Storage, pseudonyms: Pseudonymizer, guild_id: int, user_id: int, message_id: int, text: str | None
+) -> str | None:
     """A member edited a message whose reply comment may be stored: `text` is its comment now (None when it no
     longer starts with the comment prefix). The stored comment follows: its new text ("updated"), or it goes
-    ("removed": no longer a comment, or nothing left in it); None when no comment changed. A text over the
-    length limit leaves the stored one as it was (None)."""
+    ("removed": no longer a comment); None when no comment changed. New text is kept only while the member's
+    consent covers comments (to the current notice, as for a new comment), and within the length limit: else the
+    stored text stays as it was."""
     if text is None or not text.strip():
         return "removed" if await storage.delete_comments_of_messages([message_id]) else None
     try:
         cleaned = clean_comment(text)
     except UserFacingError:
+        return None
+    settings = await storage.guild_settings(guild_id)
+    consent = await storage.consent(guild_id, pseudonyms.member(user_id))
+    if consent_state(consent, settings) is not ConsentState.GRANTED or not (consent and consent.level.allows_comments):
         return None
     return "updated" if await storage.replace_comment_text(message_id, cleaned) else None

@@ -862,3 +862,67 @@ async def test_a_reply_comment_follows_its_message_edited_or_deleted(world, run_
             {"ids": [str(third), str(fourth)], "channel_id": str(world.channel_id), "guild_id": str(world.guild_id)},
         )
         await eventually(lambda: texts() == [], what="the comments deleted in bulk")
+
+
+async def test_an_edit_or_deletion_while_the_comment_is_stored_is_not_lost(world, run_bot, monkeypatch):
+    """The edit and the deletion wait for the comment's store (a busy database makes it slow): the stored text is
+    the edited one, and a comment whose message went meanwhile does not stay. An edit made while the member's
+    consent is to an older notice keeps the text they agreed to share."""
+    await give_consent(db(world), world.guild_id, world.member_id, "comments")
+    bot_user = world.standin.bot_user_id
+    async with run_bot() as bot:
+        answer = await ask(world)
+        add_comment = bot.storage.add_comment
+
+        async def slow_add_comment(*args, **kwargs):
+            await asyncio.sleep(0.5)  # the database busy with a digest's reads, say
+            return await add_comment(*args, **kwargs)
+
+        monkeypatch.setattr(bot.storage, "add_comment", slow_add_comment)
+
+        def texts():
+            return [text for (text,) in rows(world, "SELECT text FROM comments ORDER BY comment_id")]
+
+        sent = await world.standin.send_message(
+            world.channel_id, world.member_id, f"<@{bot_user}> fit: too formal", reply_to=answer.id
+        )
+        await asyncio.sleep(0.1)
+        await world.standin.edit_message(world.channel_id, int(sent["id"]), f"<@{bot_user}> fit: too stiff")
+        await eventually(lambda: texts() == ["too stiff"], what="the edit made while the comment was stored")
+
+        gone = await world.standin.send_message(
+            world.channel_id, world.member_id, f"<@{bot_user}> fit: oops, private", reply_to=answer.id
+        )
+        await asyncio.sleep(0.1)
+        await world.standin.delete_message(world.channel_id, int(gone["id"]))
+        await asyncio.sleep(1.0)
+        assert texts() == ["too stiff"], "the deleted message's comment is not kept"
+
+        # A new notice: the member has not agreed to it yet, so an edit keeps what they shared before.
+        monkeypatch.setattr(bot.storage, "add_comment", add_comment)
+        with sqlite3.connect(db(world)) as conn:
+            conn.execute("UPDATE consents SET consent_version = 'an older notice'")
+        await world.standin.edit_message(world.channel_id, int(sent["id"]), f"<@{bot_user}> fit: new words")
+        await asyncio.sleep(0.5)
+        assert texts() == ["too stiff"]
+
+
+async def test_the_bots_own_streaming_edits_read_no_comments(world, run_bot, monkeypatch):
+    async with run_bot() as bot:
+        calls = []
+        for name in ("delete_comments_of_messages", "replace_comment_text"):
+            method = getattr(bot.storage, name)
+
+            async def counted(*args, _method=method, _name=name, **kwargs):
+                calls.append(_name)
+                return await _method(*args, **kwargs)
+
+            monkeypatch.setattr(bot.storage, name, counted)
+        world.model.script(Reply(" ".join(f"w{i}" for i in range(60)), tokens_per_second=40))
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A slow one?"))
+        await eventually(
+            lambda: rows(world, "SELECT count(*) FROM answers WHERE outcome = 'ok'") == [(1,)], 15, "the answer"
+        )
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert world.standin.message(message.id).edits, "it was streamed in edits"
+        assert calls == []
