@@ -54,7 +54,7 @@ class PrivacyRequests:
             await self._make_unapplied()
             await self._log_unlogged()
             line = (guild_id, member, level, consent_version, dm_opt_in, datetime.now(UTC))
-            logged = await self._record(self._log.record_consent, *line)
+            logged = await self._record_in_turn(self._log.record_consent, *line)
             change = self._storage.set_consent(
                 guild_id,
                 member,
@@ -75,7 +75,7 @@ class PrivacyRequests:
             await self._make_unapplied()
             await self._log_unlogged()
             line = (member, datetime.now(UTC))
-            logged = await self._record(self._log.record_forget, *line)
+            logged = await self._record_in_turn(self._log.record_forget, *line)
             forgotten = await self._made(
                 self._storage.forget_member(member, logged=logged.seq if logged else None), logged
             )
@@ -106,6 +106,13 @@ class PrivacyRequests:
             except Exception:  # the next start makes it again from the log: the same request, made twice
                 log.exception("could not record that privacy request %d is in the database", logged.seq)
             log.warning("privacy request %d written to the privacy log now; its first write had failed", logged.seq)
+
+    async def _record_in_turn(self, write: Callable[..., Logged], *args: object) -> Logged | None:
+        """The request's log line, unless earlier requests' lines are still unwritten: it must not come before
+        them (a restore replays the log in order), so it waits with them (None, as for a line that failed)."""
+        if self._unlogged:
+            return None
+        return await self._record(write, *args)
 
     async def _record(self, write: Callable[..., Logged], *args: object) -> Logged | None:
         try:

@@ -189,3 +189,34 @@ async def test_requests_made_while_the_log_could_not_be_written_are_logged_once_
     restarted, _ = requests_for(storage, log.path)
     assert await restarted.replay() == 2
     assert [row[:2] for row in await consent_rows(storage)] == [("m1", "declined")], "m2 forgotten again"
+
+
+async def test_a_request_never_goes_into_the_log_before_an_earlier_one_still_unwritten(
+    storage: SqliteStorage, tmp_path: Path, monkeypatch
+):
+    """A nearly full disk: the decline's line and its retry fail, the next line would fit. It waits behind the
+    decline's, so that a restore replays them in the order they were made."""
+    requests, log = requests_for(storage, tmp_path / "privacy.jsonl")
+    record = log.record_consent
+    failures = [PrivacyLogError("cannot write the privacy log: No space left on device")] * 2
+
+    def nearly_full(*args):
+        if failures:
+            raise failures.pop()
+        return record(*args)
+
+    monkeypatch.setattr(log, "record_consent", nearly_full)
+    await requests.decide(1, "m1", ConsentLevel.DECLINED, "1.1")
+    await requests.decide(1, "m1", ConsentLevel.QUOTES, "1.1")  # the decline's retry fails: this one waits too
+    assert log.requests == []
+    assert await requests.flush() == 0
+    assert [(request.seq, getattr(request, "level", None)) for request in log.requests] == [
+        (1, ConsentLevel.DECLINED),
+        (2, ConsentLevel.QUOTES),
+    ]
+    # Restored from a backup older than both: replayed in order, the later choice wins.
+    await storage._write_one("DELETE FROM bot_state WHERE key = 'privacy_log_applied'", ())
+    await storage._write_one("DELETE FROM consents", ())
+    restarted, _ = requests_for(storage, log.path)
+    await restarted.replay()
+    assert [row[:2] for row in await consent_rows(storage)] == [("m1", "quotes")]
