@@ -491,10 +491,9 @@ class Answerer:
         note = streamed.note + ("" if scope is not None else UNSCOPED_NOTE)
         # As an answer ends (bot/answers/stream_outcome.py), without the rating controls.
         try:
-            if not reply.text.strip():
+            # As `_close`: finishing first also removes reasoning shown and taken back when no answer followed.
+            if not await reply.finish(note) and streamed.outcome is not Outcome.OK:
                 await reply.send_line(streamed.failed_line)
-            else:
-                await reply.finish(note)
         except discord.HTTPException as failure:
             log.warning("a scope preview: could not finish the Discord message: %s", failure)
         return reply.text

@@ -57,3 +57,25 @@ async def test_reasoning_with_only_a_closing_tag_is_taken_back_then_held_back(wo
             "Use Pak or Bu.",
             "Bapak in emails.",
         ]
+
+
+async def test_a_preview_that_only_reasoned_leaves_no_reasoning_on_screen(world, run_bot, moderator):
+    """Reasoning shown before its closing tag came, and no answer after it: the preview takes the reasoning back
+    and says no answer came, as a member's answer does."""
+    from bot.answers.stream_outcome import MODEL_FAILED_LINE
+    from tests.e2e.test_scope_commands import run
+
+    world.model.script(Reply(REASONING + "</think>", tokens_per_second=2000))
+    async with run_bot():
+        record = await run(world, moderator, "scope preview", {"question": "How do I greet my boss?"})
+        await world.standin.wait_for_followup(record.id)  # the header
+        line = await world.standin.wait_for(
+            lambda: next(
+                (m for m in world.standin.interactions.record(record.id).followups if m.content == MODEL_FAILED_LINE),
+                None,
+            ),
+            timeout=10,
+        )
+        assert line.ephemeral
+        shown = [world.standin.message(m.id) for m in world.standin.interactions.record(record.id).followups]
+        assert not [m for m in shown if "Pak and Bu" in m.content and not m.deleted], "no reasoning left on screen"
