@@ -19,6 +19,7 @@ from bot.feedback.catch_up import CatchUpCounts, member_rating_reactions, reconc
 from bot.feedback.comments import CommentResult, follow_reply_edit, reply_comment_text, save_comment
 from bot.feedback.consent import PENDING_FOR, AskCooldown, PendingReactions
 from bot.feedback.ratings import RatingChange, apply_reaction
+from bot.feedback.scales import answer_scale
 from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, submit_comment_form
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
@@ -189,14 +190,18 @@ class Feedback(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(self, event: discord.RawReactionClearEmojiEvent) -> None:
-        await self._on_reactions_cleared(event.message_id)
+        await self._on_reactions_cleared(event.message_id, str(event.emoji))
 
-    async def _on_reactions_cleared(self, message_id: int) -> None:
-        """A moderator removed every reaction (or every one of an emoji) from a message: Discord sends no removal
+    async def _on_reactions_cleared(self, message_id: int, emoji: str | None = None) -> None:
+        """A moderator removed every reaction (or every one of `emoji`) from a message: Discord sends no removal
         per member, so an answer's ratings are brought in line with the reactions left, as after a reconnect."""
         answer = await self.bot.storage.answer_for_message(message_id)
         if answer is None:
             return
+        if emoji is not None:
+            settings = await self.bot.storage.guild_settings(answer.guild_id)
+            if answer_scale(answer.rating_scale, settings.rating_scale).value_of(emoji) is None:
+                return  # not a rating emoji: no rating went with it, and nothing is read from Discord
         counts = CatchUpCounts()
         async with self._reactions:
             await reconcile_answer(

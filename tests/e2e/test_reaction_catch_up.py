@@ -262,9 +262,12 @@ async def test_reactions_a_moderator_removes_take_their_ratings_along_live(world
         await click(world, answer, ayu, button_labeled(answer, "Does not fit"))
         await eventually(lambda: len(ratings(world)) == 3, what="the three ratings")
 
+        await world.standin.add_reaction(world.channel_id, answer.id, citra, "🎉")
+        await world.standin.core.clear_reactions(world.standin.message(answer.id), {"name": "🎉", "id": None})
         await world.standin.core.clear_reactions(world.standin.message(answer.id), {"name": "🤔", "id": None})
         expected = {(q, member_hash(budi), 3, "reaction"), (q, member_hash(ayu), 1, "button")}
         await eventually(lambda: ratings(world) == expected, what="Citra's rating gone with her 🤔")
+        assert caplog.text.count("reactions removed by a moderator") == 1, "🎉 is no rating: nothing read for it"
 
         await world.standin.core.clear_reactions(world.standin.message(answer.id))
         await eventually(
