@@ -527,9 +527,11 @@ class Session:
 
     @staticmethod
     def _lookup(option: str, known: dict[str, int], name: str, what: str) -> int:
-        if name not in known:
+        """`name` among `known`, in any capitalisation (as Discord's pickers find them)."""
+        found = {key.lower(): value for key, value in known.items()}
+        if name.lower() not in found:
             raise OptionProblem(option, f"there is no {what} {name!r}; there are: {', '.join(known)}")
-        return known[name]
+        return found[name.lower()]
 
     # ----------------------------------------------------------------- interactions and rendering
 

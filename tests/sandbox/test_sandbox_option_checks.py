@@ -312,3 +312,13 @@ def test_misread_names_get_a_hint():
     assert misread_name("retention_days=0", definitions) is None  # a real option: its own check applies
     assert misread_name("colour:red", definitions) is None
     assert misread_name("thirty days", definitions) is None
+
+
+def test_members_roles_and_channels_are_found_in_any_capitalisation():
+    from bot.sandbox.session import Session
+
+    known = {"Ayu": 1, "budi": 2}
+    assert Session._lookup("who", known, "ayu", "member") == 1
+    assert Session._lookup("who", known, "BUDI", "member") == 2
+    with pytest.raises(OptionProblem, match="there is no member 'citra'; there are: Ayu, budi"):
+        Session._lookup("who", known, "citra", "member")
