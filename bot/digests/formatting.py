@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from bot.digests.model import COMBINED, EXACT, NO_SPREAD, ONE_MEMBER, Difference, Estimate
+from bot.digests.model import COMBINED, EXACT, NEGLIGIBLE, NO_SPREAD, ONE_MEMBER, Difference, Estimate
 from bot.feedback.scales import FIT3, LIKERT5
 
 MINUS = "−"
@@ -45,11 +45,35 @@ def column_percents(counts: Sequence[int]) -> list[str]:
     return shown
 
 
-def _signed(number: float, digits: int) -> str:
-    text = f"{abs(number):.{digits}f}"
-    if float(text) == 0:
+EXTRA_DIGITS = 10  # at most this many more decimals for a number that is not zero: enough for NEGLIGIBLE
+
+
+def _rounded(number: float, digits: int, toward: int) -> float:
+    """To `digits` decimals: the nearest (toward 0), down (-1) or up (1)."""
+    if not toward:
+        return round(number, digits)
+    step = 10.0**digits
+    if toward < 0:
+        return math.floor(number * step + 1e-9) / step
+    return math.ceil(number * step - 1e-9) / step
+
+
+def _signed(number: float, digits: int, *, scale: float = 1, toward: int = 0) -> str:
+    """`number` with its sign, to `digits` decimals rounded as `toward` says (`_rounded`). `scale`: what a value on
+    0..1 was multiplied by (100 for points). A number that is not zero is never shown as 0: it gets the decimals
+    its first digit needs ("+0.003", not "0.00"), so a bound just above zero reads as above it, as the notes read
+    it (`side_of_zero`); one within NEGLIGIBLE of zero is zero for both."""
+    if abs(number) < NEGLIGIBLE * scale:
+        number = 0.0
+    shown = digits
+    rounded = _rounded(number, shown, toward)
+    while rounded == 0 and number != 0 and shown < digits + EXTRA_DIGITS:
+        shown += 1
+        rounded = _rounded(number, shown, toward)
+    text = f"{abs(rounded):.{shown}f}"
+    if rounded == 0:
         return text
-    return ("+" if number > 0 else MINUS) + text
+    return ("+" if rounded > 0 else MINUS) + text
 
 
 def _no_interval(estimate: Estimate) -> str:
@@ -116,11 +140,10 @@ def share_change(difference: Difference | None) -> str:
     """A change of a share in percentage points, e.g. "+5 pts (95% CI −3 to +12)"."""
     if difference is None or difference.value is None:
         return NO_VALUE
-    head = f"{_signed(difference.value * 100, 0)} pts"
+    head = f"{_signed(difference.value * 100, 0, scale=100)} pts"
     if difference.low is None or difference.high is None:
         return f"{head} (no interval)"
-    low, high = _difference_bounds(difference, 100, 0)
-    return f"{head} (95% CI {_signed(low, 0)} to {_signed(high, 0)})"
+    return f"{head} (95% CI {_difference_bounds(difference, 100, 0)})"
 
 
 def fit_change(difference: Difference | None) -> str:
@@ -130,23 +153,34 @@ def fit_change(difference: Difference | None) -> str:
     head = _signed(difference.value, 2)
     if difference.low is None or difference.high is None:
         return f"{head} (no interval)"
-    low, high = _difference_bounds(difference, 1, 2)
-    return f"{head} (95% CI {_signed(low, 2)} to {_signed(high, 2)})"
+    return f"{head} (95% CI {_difference_bounds(difference, 1, 2)})"
 
 
-def _difference_bounds(difference: Difference, scale: float, digits: int) -> tuple[float, float]:
-    """The bounds on the shown scale: a combined interval (from an exact side) rounded outward, as exact ones."""
+def _difference_bounds(difference: Difference, scale: float, digits: int) -> str:
+    """The bounds on the shown scale, "−3 to +12": a combined interval (from an exact side) rounded outward, as
+    exact ones. A bound off zero never shows as 0 (`_signed`): "0.00 to +0.08" for a lower bound of +0.003 would
+    contradict a note saying that the interval excludes no change."""
     assert difference.low is not None
     assert difference.high is not None
-    if difference.interval == COMBINED:
-        return _outward(difference.low, difference.high, scale, digits)
-    return difference.low * scale, difference.high * scale
+    outward = difference.interval == COMBINED
+    low = _signed(difference.low * scale, digits, scale=scale, toward=-1 if outward else 0)
+    high = _signed(difference.high * scale, digits, scale=scale, toward=1 if outward else 0)
+    return f"{low} to {high}"
 
 
 def count_change(now: int, before: int | None) -> str:
     if before is None:
         return NO_VALUE
     return _signed(float(now - before), 0) if now != before else "0"
+
+
+def scale_sizes(scales: Collection[int]) -> str:
+    """(3,) -> "3-point"; (3, 5) -> "3- and 5-point"."""
+    ordered = [f"{size}-" for size in sorted(set(scales))]
+    if not ordered:
+        return NO_VALUE
+    head = ", ".join(ordered[:-1])
+    return (f"{head} and " if head else "") + f"{ordered[-1]}point"
 
 
 def scale_label(scale_size: int, value: int) -> str:

@@ -5,7 +5,7 @@ fit over time. Group codes come from `AnswerTable` lookups, so nothing here loop
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import itemgetter
@@ -15,7 +15,16 @@ import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped
-from bot.digests.model import NO_SPREAD, Breakdown, Difference, GroupFit, TimePoint, VersionComparison
+from bot.digests.formatting import scale_sizes
+from bot.digests.model import (
+    NO_SPREAD,
+    Breakdown,
+    Difference,
+    GroupFit,
+    TimePoint,
+    VersionComparison,
+    side_of_zero,
+)
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
 from bot.digests.rows import DigestRows
 from bot.digests.text import safe_text
@@ -176,13 +185,66 @@ def version_grouping(versions: IntArray, positions: IntArray, rated: Sequence[in
     return Grouping(np.where(version >= 0, code, -1).astype(np.int64), len(rated))
 
 
+def group_scales(parts: Sequence[tuple[RatedPeriod, Grouping]]) -> list[tuple[int, ...]]:
+    """The scale sizes each group's ratings used, ascending, pooled over the periods (each with its grouping of
+    rated answers). Runs over the ratings in numpy; the Python loop is over the distinct (group, scale) pairs."""
+    groups = max((grouping.groups for _, grouping in parts), default=0)
+    found: list[set[int]] = [set() for _ in range(groups)]
+    for period, grouping in parts:
+        if not period.scale.size or not grouping.codes.size:
+            continue
+        codes = grouping.codes[period.rating_index]
+        known = codes >= 0
+        width = int(period.scale.max()) + 1
+        pairs = np.unique(codes[known] * width + period.scale[known])
+        for pair in pairs.tolist():
+            found[pair // width].add(pair % width)
+    return [tuple(sorted(sizes)) for sizes in found]
+
+
+def scales_differ(a: Collection[int], b: Collection[int]) -> bool:
+    """Whether two sides' ratings were not all on one and the same scale: the scales differ, or a side mixes them.
+    A side without ratings has nothing to differ by."""
+    if not a or not b:
+        return False
+    return len(a) > 1 or len(b) > 1 or set(a) != set(b)
+
+
+def _sizes(scales: Collection[int]) -> str:
+    """(3,) -> "the 3-point scale"; (3, 5) -> "the 3- and 5-point scales"."""
+    return f"the {scale_sizes(scales)} scale" + ("s" if len(set(scales)) > 1 else "")
+
+
+def scale_caveat(a: str, a_scales: Collection[int], b: str, b_scales: Collection[int]) -> str:
+    """The note's first sentences when `scales_differ`: the difference of `b` and `a` is a hint, not a finding."""
+    if set(a_scales) == set(b_scales):
+        rated = f"were each rated on a mix of scales ({_sizes(a_scales)}, in proportions that can differ)"
+    else:
+        rated = f"were rated on different scales ({a} on {_sizes(a_scales)}, {b} on {_sizes(b_scales)})"
+    first = a[:1].upper() + a[1:] if a.startswith("the ") else a  # "v1" stays as it is
+    return (
+        f"{first} and {b} {rated}: read the difference as a hint, not a "
+        "finding. The tops of two scales are different thresholds, so no fit-share difference is given; and a "
+        "step on one scale is not the same step on another, so part of the mean-fit difference, or all of it, "
+        "can come from the scale."
+    )
+
+
 def version_comparison(
-    periods: Sequence[RatedPeriod], parts: Sequence[Grouped], versions: Sequence[int], current: int | None = None
+    periods: Sequence[RatedPeriod],
+    parts: Sequence[Grouped],
+    versions: Sequence[int],
+    current: int | None = None,
+    *,
+    scales: Sequence[tuple[int, ...]] = (),
 ) -> VersionComparison:
     """The latest two rated scope versions, pooled over the periods given (a change often falls mid-week).
 
     `current`: the version in use at the period's end, when known. When it has no ratings in the periods, the
     note says so first: the two compared are then the latest rated ones before it, not the last change.
+
+    `scales`: the scale sizes of each version's ratings (`group_scales`, in `versions` order). When the two
+    compared were not both rated on one scale, the note leads with that, and no fit-share difference is given.
 
     Each period is resampled on its own (periods are strata); pooled totals add up per replicate, so the
     difference between two versions is computed within each replicate.
@@ -218,18 +280,34 @@ def version_comparison(
         return VersionComparison(window, groups, None, None, None, None, note, in_use)
     prior_version, latest_version = versions[-2:]
     prior, latest = f"v{prior_version}", f"v{latest_version}"
+    prior_scales, latest_scales = (tuple(scales[-2]), tuple(scales[-1])) if len(scales) >= 2 else ((), ())
+    confounded = scales_differ(prior_scales, latest_scales)
     mean_change = difference(fits[prior_version], fits[latest_version], 0, prior, latest)
-    share_change = difference(fits[prior_version], fits[latest_version], 1, prior, latest)
-    note = _version_note(mean_change, fits[prior_version], fits[latest_version], window)
+    share_change = None if confounded else difference(fits[prior_version], fits[latest_version], 1, prior, latest)
+    note = _version_note(mean_change, fits[prior_version], fits[latest_version], window, confounded=confounded)
+    if confounded:
+        note = f"{scale_caveat(prior, prior_scales, latest, latest_scales)} {note}"
     if unrated:
         note = (
             f"{unrated}, so its change cannot be judged; compared instead are {latest} and {prior}, the two "
             f"latest versions with ratings. {note}"
         )
-    return VersionComparison(window, groups, latest, prior, mean_change, share_change, note, in_use)
+    return VersionComparison(
+        window,
+        groups,
+        latest,
+        prior,
+        mean_change,
+        share_change,
+        note,
+        in_use,
+        prior_scales,
+        latest_scales,
+        confounded,
+    )
 
 
-def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> str:
+def _version_note(change: Difference, prior: Fit, latest: Fit, window: str, *, confounded: bool = False) -> str:
     few = min(prior.mean_fit.ratings, latest.mean_fit.ratings)
     few_answers = min(prior.mean_fit.answers, latest.mean_fit.answers)
     caveat = (
@@ -244,23 +322,40 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str) -> s
             )
         return f"{change.b} versus {change.a} in {window}: too few rated answers for an interval.{caveat}"
     undecided = f"the data cannot tell whether {change.b} fits better than {change.a}"
-    lead = lead_sentence(change, few, change.b, change.a, undecided, answers=few_answers)
+    lead = lead_sentence(change, few, change.b, change.a, undecided, answers=few_answers, confounded=confounded)
     return f"{lead} Pooled over {window}.{caveat}"
 
 
-def lead_sentence(change: Difference, few: int, b: str, a: str, undecided: str, *, answers: int | None = None) -> str:
+def lead_sentence(
+    change: Difference,
+    few: int,
+    b: str,
+    a: str,
+    undecided: str,
+    *,
+    answers: int | None = None,
+    confounded: bool = False,
+) -> str:
     """What the interval of `change` (b - a) lets a reader conclude, as the first sentence of a note. `few`: the
     ratings on the smaller side; `answers`: its rated answers, the bootstrap's unit (many ratings of a handful
-    of answers are still a handful)."""
+    of answers are still a handful). `confounded`: the sides were rated on different scales (`scales_differ`),
+    so an interval clear of zero does not show that the versions differ."""
     assert change.low is not None
     assert change.high is not None
     if few < VERSION_FEW_RATINGS:
         return f"With only {counted(few, 'rating')} on one side, read this as a hint."
     if answers is not None and answers < VERSION_FEW_ANSWERS:
         return f"With only {counted(answers, 'rated answer')} on one side, read this as a hint."
-    if change.low > 0:
+    side = side_of_zero(change.low, change.high)
+    if side and confounded:
+        direction = "higher" if side > 0 else "lower"
+        return (
+            f"Mean fit under {b} is {direction} than under {a} and the interval excludes no change, but that can "
+            "be the scales' doing rather than the versions'."
+        )
+    if side > 0:
         return f"Mean fit under {b} is higher than under {a}; the interval excludes no change."
-    if change.high < 0:
+    if side < 0:
         return f"Mean fit under {b} is lower than under {a}; the interval excludes no change."
     return f"The interval includes zero: {undecided}."
 

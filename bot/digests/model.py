@@ -20,6 +20,18 @@ NO_SPREAD = "no_spread"  # every resample alike between 0 and 1: no interval
 ONE_MEMBER = "one_member"  # a randomized arm with one asking member (its unit): no interval
 COMBINED = "combined"  # a difference with a side given an exact interval: the sides' intervals combined (MOVER)
 
+# A bound of a difference nearer zero than this (on 0..1) is zero: notes and reports read its side alike.
+NEGLIGIBLE = 1e-9
+
+
+def side_of_zero(low: float, high: float) -> int:
+    """Where an interval lies: 1 above zero, -1 below it, 0 when it includes zero (within NEGLIGIBLE)."""
+    if low > NEGLIGIBLE:
+        return 1
+    if high < -NEGLIGIBLE:
+        return -1
+    return 0
+
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
@@ -114,9 +126,14 @@ class VersionComparison:
     latest: str | None  # the latest rated version: `current` unless that has no ratings yet
     prior: str | None
     mean_fit_change: Difference | None  # latest - prior
-    fit_share_change: Difference | None
+    fit_share_change: Difference | None  # None too when `scales_differ`: the tops of two scales do not compare
     note: str  # a sentence saying what can and cannot be concluded
     current: str | None = None  # the version in use at the period's end ("v5"); None: none, or not known
+    prior_scales: tuple[int, ...] = ()  # the scale sizes of `prior`'s ratings in the window, ascending
+    latest_scales: tuple[int, ...] = ()
+    # The two compared were not both rated on one and the same scale (they differ, or one mixes scales): the
+    # difference is a hint, not a finding, and the fit share's is not given.
+    scales_differ: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +144,11 @@ class ArmComparison:
     current: GroupFit  # the arm answered under the server's current version when the comparison started
     alternative: GroupFit
     mean_fit_change: Difference  # alternative - current
-    fit_share_change: Difference
+    fit_share_change: Difference | None  # None when `scales_differ`: the tops of two scales do not compare
     note: str  # a sentence saying what can and cannot be concluded
+    current_scales: tuple[int, ...] = ()  # the scale sizes of the current arm's ratings, ascending
+    alternative_scales: tuple[int, ...] = ()
+    scales_differ: bool = False  # as in VersionComparison: the arms were not both rated on one and the same scale
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.digests.bootstrap import FloatArray, IntArray, percentile_intervals, rng_for
 from bot.digests.estimates import NO_FIT, Fit, difference, estimate, zero_spread
-from bot.digests.groups import VERSION_FEW_RATINGS, lead_sentence
+from bot.digests.groups import VERSION_FEW_RATINGS, lead_sentence, scale_caveat, scales_differ
 from bot.digests.model import NO_SPREAD, ONE_MEMBER, ArmComparison, Difference, Estimate, GroupFit
 from bot.digests.periods import AnswerTable, RatedPeriod
 
@@ -92,15 +92,21 @@ def arm_comparisons(
         rng = rng_for(seed, "comparison", str(comparison))
         arms: list[_Arm] = []
         labels: list[str] = []
+        arm_scales: list[tuple[int, ...]] = []
         periods_used = 0
         for arm in ARMS:
             key = f"{comparison}:{arm}"
             askers: list[str] = []
             weights: list[FloatArray] = []
+            sizes: set[int] = set()
             for (period, positions), (known, arm_of) in zip(parts, rated, strict=True):
                 chosen = known[[index for index, found in enumerate(arm_of) if found == key]]
                 askers += [table.rows[positions[i]].asker_hash for i in chosen.tolist()]
                 weights.append(np.vstack([period.count[chosen], period.fit_sum[chosen], period.top_sum[chosen]]))
+                in_arm = np.zeros(period.answer_ids.size, dtype=bool)
+                in_arm[chosen] = True
+                sizes.update(np.unique(period.scale[in_arm[period.rating_index]]).tolist())
+            arm_scales.append(tuple(sorted(sizes)))
             member_of = {asker: code for code, asker in enumerate(dict.fromkeys(askers))}
             codes = np.fromiter(map(member_of.__getitem__, askers), np.int64, count=len(askers))
             pooled = np.hstack(weights) if weights else np.zeros((3, 0))
@@ -117,15 +123,33 @@ def arm_comparisons(
             GroupFit(f"{comparison}:{arm}", label, group.answers, group.fit.mean_fit, group.fit.fit_share, None, 0)
             for arm, label, group in zip(ARMS, labels, arms, strict=True)
         ]
+        confounded = scales_differ(*arm_scales)
         mean_change = difference(current.fit, alternative.fit, 0, *labels)
-        share_change = difference(current.fit, alternative.fit, 1, *labels)
+        share_change = None if confounded else difference(current.fit, alternative.fit, 1, *labels)
         window = "this and the previous period" if periods_used > 1 else "this period"
-        note = _note(comparison, mean_change, current, alternative, window)
-        result.append(ArmComparison(comparison, groups[0], groups[1], mean_change, share_change, note))
+        note = _note(comparison, mean_change, current, alternative, window, confounded=confounded)
+        if confounded:
+            caveat = scale_caveat("the current arm", arm_scales[0], "the alternative arm", arm_scales[1])
+            note = f"{caveat} {note}"
+        result.append(
+            ArmComparison(
+                comparison,
+                groups[0],
+                groups[1],
+                mean_change,
+                share_change,
+                note,
+                current_scales=arm_scales[0],
+                alternative_scales=arm_scales[1],
+                scales_differ=confounded,
+            )
+        )
     return tuple(result)
 
 
-def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm, window: str) -> str:
+def _note(
+    comparison: int, change: Difference, current: _Arm, alternative: _Arm, window: str, *, confounded: bool = False
+) -> str:
     if not current.members and not alternative.members:
         return f"Comparison #{comparison}: no rated answers in either arm in {window} yet."
     if not current.members or not alternative.members:
@@ -147,7 +171,7 @@ def _note(comparison: int, change: Difference, current: _Arm, alternative: _Arm,
         lead = f"With only {members} asking members on one side, read this as a hint."
     else:
         undecided = "the data cannot tell the two versions apart yet"
-        lead = lead_sentence(change, ratings, f"the {change.b}", f"the {change.a}", undecided)
+        lead = lead_sentence(change, ratings, f"the {change.b}", f"the {change.a}", undecided, confounded=confounded)
     return (
         f"{lead} Rated answers from {window}. Members were assigned to the versions at random and rated over the "
         "same days, so, unlike the "

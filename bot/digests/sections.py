@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
 from bot.digests.followup import LOWEST_FIT_LIMIT
-from bot.digests.model import AnswerNote, Breakdown, Digest, GroupFit, PeriodSummary, VersionComparison
+from bot.digests.model import AnswerNote, Breakdown, Difference, Digest, GroupFit, PeriodSummary, VersionComparison
 from bot.wording import counted
 
 MAX_GROUPS = 15  # rows per breakdown table; all groups are in digest.json
@@ -75,7 +75,8 @@ def _summary(digest: Digest) -> list[Block]:
             compared = f"Scope version {compared} ({versions.current}, in use at the period's end, has no ratings yet)"
         else:
             compared = f"Latest scope version {compared}"
-        items.append(f"{compared}: mean fit {fmt.fit_change(versions.mean_fit_change)}")
+        hint = "; rated on different scales, so a hint, not a finding" if versions.scales_differ else ""
+        items.append(f"{compared}: mean fit {fmt.fit_change(versions.mean_fit_change)}{hint}")
     return [Heading(2, "Summary"), Bullets(tuple(items))]
 
 
@@ -199,16 +200,33 @@ def _versions(digest: Digest) -> list[Block]:
     if comparison.versions:
         blocks.append(_fit_table("Version", comparison.versions))
     if comparison.mean_fit_change is not None:
+        share = _share_change(
+            comparison.fit_share_change,
+            comparison.scales_differ,
+            (str(comparison.prior), comparison.prior_scales),
+            (str(comparison.latest), comparison.latest_scales),
+        )
         blocks.append(
             Paragraph(
                 f"{comparison.latest} minus {comparison.prior}, {comparison.window}: mean fit "
-                f"{fmt.fit_change(comparison.mean_fit_change)}; fit share "
-                f"{fmt.share_change(comparison.fit_share_change)}."
+                f"{fmt.fit_change(comparison.mean_fit_change)}; {share}."
             )
         )
     if not unrated:
         blocks.append(Paragraph(comparison.note))
     return blocks
+
+
+def _share_change(
+    change: Difference | None, differ: bool, a: tuple[str, tuple[int, ...]], b: tuple[str, tuple[int, ...]]
+) -> str:
+    """The fit-share difference, or why it is not given: the sides' ratings were not all on one scale, and the
+    tops of two scales are different thresholds."""
+    if not differ:
+        return f"fit share {fmt.share_change(change)}"
+    sides = "; ".join(f"{name}: {fmt.scale_sizes(scales)}" for name, scales in (a, b))
+    how = "each rated on a mix of scales" if set(a[1]) == set(b[1]) else "rated on different scales"
+    return f"fit share not compared, the two were {how} ({sides})"
 
 
 def _comparisons(digest: Digest) -> list[Block]:
@@ -219,11 +237,16 @@ def _comparisons(digest: Digest) -> list[Block]:
     for comparison in digest.comparisons:
         blocks.append(Heading(3, f"Comparison #{comparison.comparison_id}"))
         blocks.append(_fit_table("Arm", (comparison.current, comparison.alternative)))
+        share = _share_change(
+            comparison.fit_share_change,
+            comparison.scales_differ,
+            ("current arm", comparison.current_scales),
+            ("alternative arm", comparison.alternative_scales),
+        )
         blocks.append(
             Paragraph(
                 f"{comparison.alternative.label} minus {comparison.current.label}: mean fit "
-                f"{fmt.fit_change(comparison.mean_fit_change)}; fit share "
-                f"{fmt.share_change(comparison.fit_share_change)}."
+                f"{fmt.fit_change(comparison.mean_fit_change)}; {share}."
             )
         )
         blocks.append(Paragraph(comparison.note))

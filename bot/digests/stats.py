@@ -33,6 +33,7 @@ from bot.digests.groups import (
     bucket_grouping,
     day_column,
     fit_timeline,
+    group_scales,
     period_keys,
     point_means,
     rated_versions,
@@ -134,12 +135,14 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     days = sorted(set(now_days) | set(before_days))
 
     # One bootstrap per period serves every grouping.
+    now_versions = version_grouping(versions_of, now_rows, versions)
+    version_groupings = [(now, now_versions)]
     now_fits = grouped(
         now,
         [
             whole(now.answer_ids.size),
             *(key.grouping for key in keys),
-            version_grouping(versions_of, now_rows, versions),
+            now_versions,
             bucket_grouping(now_days, days, weekly=False),
         ],
         seed=seed,
@@ -153,11 +156,13 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     mean_change = share_change = None
     previous_means: list[dict[str, tuple[float, int]]] = [{} for _ in DIMENSIONS]
     if before is not None:
+        before_versions = version_grouping(versions_of, before_rows, versions)
+        version_groupings.insert(0, (before, before_versions))
         before_fits = grouped(
             before,
             [
                 whole(before.answer_ids.size),
-                version_grouping(versions_of, before_rows, versions),
+                before_versions,
                 bucket_grouping(before_days, days, weekly=False),
             ],
             seed=seed,
@@ -199,7 +204,9 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
                 DIMENSIONS, keys, now_fits[1 : 1 + len(DIMENSIONS)], previous_means, strict=True
             )
         ),
-        versions=version_comparison(periods, version_parts, versions, current.scope_version),
+        versions=version_comparison(
+            periods, version_parts, versions, current.scope_version, scales=group_scales(version_groupings)
+        ),
         timeline=timeline(days, day_parts),
         # From the same bootstraps, so that the chart never needs the rows (the workers drop the previous
         # period's before making the files).

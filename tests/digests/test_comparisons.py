@@ -70,6 +70,7 @@ def test_arms_and_their_difference_match_hand_computed_values():
     assert change.low == pytest.approx(0.4 - ((1 - 0.3976354) ** 2 + (high - 0.6) ** 2) ** 0.5)
     assert change.high == pytest.approx(0.4 + (0.6 - low))
     assert -1.0 <= change.low < 0 < 0.4 <= change.high <= 1.0
+    assert comparison.fit_share_change is not None  # both arms on the 3-point scale
     assert comparison.fit_share_change.value == pytest.approx(0.6)
     assert comparison.note.startswith("With only 5 ratings on one side, read this as a hint.")
     assert "assigned to the versions at random" in comparison.note

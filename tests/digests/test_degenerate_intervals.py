@@ -218,6 +218,7 @@ def test_randomized_arms_all_at_the_top_get_exact_intervals_over_members():
         assert group.fit_share.low == pytest.approx(0.292402, abs=1e-6)
         assert group.mean_fit.low == pytest.approx(0.292402, abs=1e-6)
     change = comparison.fit_share_change
+    assert change is not None  # both arms on the 3-point scale
     assert (change.value, change.interval) == (0, "combined")
     assert change.low == pytest.approx(-0.707598, abs=1e-6)
     assert change.high == pytest.approx(0.707598, abs=1e-6)

@@ -126,7 +126,9 @@ def test_interval_formatting():
     assert share_with_ci(Estimate(1.0, None, None, 1, 1)) == "100% (no interval: one rated answer)"
     assert share_with_ci(Estimate(None, None, None, 0, 0)) == "—"
     assert share_change(Difference("a", "b", 0.05, -0.031, 0.12)) == "+5 pts (95% CI −3 to +12)"
-    assert fit_change(Difference("a", "b", -0.1, -0.2, 0.004)) == "−0.10 (95% CI −0.20 to 0.00)"
+    # A bound off zero shows the decimals that keep its side (0.00 would hide that it is above zero).
+    assert fit_change(Difference("a", "b", -0.1, -0.2, 0.004)) == "−0.10 (95% CI −0.20 to +0.004)"
+    assert fit_change(Difference("a", "b", -0.1, -0.2, 0.0)) == "−0.10 (95% CI −0.20 to 0.00)"
 
 
 # ---------------------------------------------------------------------------------------------- reports
