@@ -17,7 +17,9 @@ CHART_AFTER = 3  # block index: the chart goes after the title, period line, sum
 HOW_TO_READ = (
     'Fit share is the share of ratings at the top of the scale ("Fits" on the 3-point scale, 5 on the '
     "5-point scale). Mean fit puts every rating on 0–1: (value − 1) / (scale size − 1), so a 3-point "
-    '"Partly fits" is 0.5 and 3- and 5-point ratings combine.',
+    '"Partly fits" is 0.5 and 3- and 5-point ratings combine. The tops of the two scales are different marks (5 of '
+    '5 is rarer than "Fits"), so fit shares are not compared between scope versions or arms rated on different '
+    "scales, and their mean-fit difference is read as a hint: a step on one scale is not the same step on another.",
     '"95% CI" is a bootstrap interval: answers (not single ratings, since ratings of one answer are related) '
     "are resampled with replacement many times and the statistic recomputed; the interval holds the middle 95% "
     "of the results. It reflects sampling noise only, not who chose to rate: ratings come from members who "
