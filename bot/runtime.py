@@ -10,6 +10,7 @@ model and the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import json
@@ -26,6 +27,7 @@ from bot.answers.interrupted import mend_interrupted_answers
 from bot.answers.pipeline import Answerer
 from bot.collector import freeze_and_collect_less, unfreeze
 from bot.config import CommandSync, Settings
+from bot.digests.deletion import Deletion, deleting
 from bot.digests.service import DigestService
 from bot.discord_endpoints import use_discord_endpoints
 from bot.feedback.catch_up import ReactionGate, catch_up_reactions
@@ -281,6 +283,11 @@ class CultureBot(commands.Bot):
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: messages are handled by the cogs' listeners only."""
+
+    def deleting_member_data(self) -> contextlib.AbstractAsyncContextManager[Deletion]:
+        """A deletion of members' data as the digests follow it (bot/digests/deletion.py); there are none to follow
+        while the bot is still starting."""
+        return deleting(self.jobs.digests if self.jobs is not None else None)
 
     async def _flush_privacy_log(self) -> None:
         try:

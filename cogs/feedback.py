@@ -13,7 +13,6 @@ from typing import Any
 import discord
 from discord.ext import commands, tasks
 
-from bot.digests.deletion import deleting
 from bot.errors import UserFacingError
 from bot.feedback.catch_up import CatchUpCounts, member_rating_reactions, reconcile_answer, store_pending_reactions
 from bot.feedback.comments import CommentResult, follow_reply_edit, reply_comment_text, save_comment
@@ -200,7 +199,7 @@ class Feedback(commands.Cog):
             return
         if emoji is not None:
             settings = await self.bot.storage.guild_settings(answer.guild_id)
-            if answer_scale(answer.rating_scale, settings.rating_scale).value_of(emoji) is None:
+            if answer_scale(answer, settings).value_of(emoji) is None:
                 return  # not a rating emoji: no rating went with it, and nothing is read from Discord
         counts = CatchUpCounts()
         async with self._reactions:
@@ -270,8 +269,7 @@ class Feedback(commands.Cog):
         """A member who deletes their "fit: ..." reply takes the comment back (a moderator deleting it too): the
         research data follows the channel, as it does for a reaction taken back."""
         await self._stored_first(message_ids)
-        digests = self.bot.jobs.digests if self.bot.jobs is not None else None
-        async with deleting(digests) as deletion:
+        async with self.bot.deleting_member_data() as deletion:
             removed = await self.bot.storage.delete_comments_of_messages(message_ids)
             deletion.deleted = removed > 0
         if removed:
@@ -292,8 +290,7 @@ class Feedback(commands.Cog):
             return
         text = reply_comment_text(content, self.bot.settings.comment_prefix, self.bot.user.id)
         await self._stored_first([event.message_id])
-        digests = self.bot.jobs.digests if self.bot.jobs is not None else None
-        async with deleting(digests) as deletion:
+        async with self.bot.deleting_member_data() as deletion:
             changed = await follow_reply_edit(
                 self.bot.storage,
                 self.bot.pseudonyms,

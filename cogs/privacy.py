@@ -13,7 +13,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
-from bot.digests.deletion import deleting
 from bot.errors import UNREACHABLE, guild_id_of, report_error
 from bot.feedback.consent import consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
@@ -180,7 +179,7 @@ class Privacy(commands.Cog):
         self.bot.dispatch(MEMBER_FORGOTTEN, interaction.user.id)  # nor reactions waiting for their consent
         # Digests being made are made again without the member; those not posted yet are kept on disk as files,
         # with texts now deleted from the database: they go too, and are remade from the database when sent.
-        async with deleting(self.bot.jobs.digests if self.bot.jobs is not None else None) as deletion:
+        async with self.bot.deleting_member_data() as deletion:
             summary = await forget_member(self.bot.privacy, self.bot.pseudonyms, interaction.user.id)
             deletion.deleted = True
         text = summary.text

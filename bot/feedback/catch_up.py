@@ -156,7 +156,7 @@ async def reconcile_answer(
         return
     async with gate.holding(message_ids):
         settings = await storage.guild_settings(answer.guild_id)
-        scale = answer_scale(answer.rating_scale, settings.rating_scale)
+        scale = answer_scale(answer, settings)
         try:
             present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
         except discord.HTTPException as error:
@@ -288,7 +288,7 @@ async def store_pending_reactions(
         answer = await storage.get_answer(answer_id)
         if answer is None or answer.guild_id != guild_id:
             continue  # deleted meanwhile
-        value_of = answer_scale(answer.rating_scale, settings.rating_scale).value_of
+        value_of = answer_scale(answer, settings).value_of
         try:
             value = shown_rating(noted, await member_rating_reactions(client, storage, answer, user_id, value_of))
         except discord.NotFound:

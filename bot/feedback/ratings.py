@@ -49,7 +49,7 @@ async def record_rating(
         return RatingChange.DECLINED
     if state is ConsentState.ASK:
         return RatingChange.NEEDS_CONSENT
-    scale = scale or answer_scale(answer.rating_scale, settings.rating_scale)
+    scale = scale or answer_scale(answer, settings)
     if value not in {option.value for option in scale.options}:
         return RatingChange.IGNORED
     try:
@@ -119,7 +119,7 @@ async def apply_reaction(
     settings = await storage.guild_settings(answer.guild_id)
     # Read with the scale the answer's controls showed: a server that changed its scale since still gets its
     # older answers' reactions (✅ under an answer posted with fit3), as their buttons do.
-    value = answer_scale(answer.rating_scale, settings.rating_scale).value_of(emoji)
+    value = answer_scale(answer, settings).value_of(emoji)
     if value is None:
         return RatingChange.IGNORED, answer, None
     if not added:
@@ -151,9 +151,7 @@ async def _remove_reaction(
     if current is None or current.value != value or current.source is RatingSource.BUTTON:
         return RatingChange.IGNORED, answer, value
     remaining = (
-        set()
-        if still_reacting is None
-        else await still_reacting(answer, answer_scale(answer.rating_scale, settings.rating_scale).value_of)
+        set() if still_reacting is None else await still_reacting(answer, answer_scale(answer, settings).value_of)
     )
     if value in remaining:
         return RatingChange.IGNORED, answer, value

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.storage import AnswerRecord, GuildSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,10 @@ def scale_named(name: str) -> RatingScale:
     return SCALES.get(name, FIT3)
 
 
-def answer_scale(answer_scale_name: str | None, server_scale_name: str) -> RatingScale:
+def answer_scale(answer: AnswerRecord, settings: GuildSettings) -> RatingScale:
     """The scale an answer's reactions are read with: the one its controls were shown with, or the server's
-    current one for an answer recorded before that was kept."""
-    return scale_named(answer_scale_name or server_scale_name)
+    current one (`settings`) for an answer recorded before that was kept."""
+    return scale_named(answer.rating_scale or settings.rating_scale)
 
 
 def scale_of_size(size: int) -> RatingScale | None:

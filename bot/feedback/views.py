@@ -19,7 +19,6 @@ import discord
 from discord.utils import utcnow
 
 from bot.answers.safety import NO_PINGS
-from bot.digests.deletion import deleting
 from bot.errors import MESSAGE_LIMIT, UserFacingError, report_error, shortened
 from bot.feedback.catch_up import member_rating_reactions, shown_rating
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
@@ -163,7 +162,7 @@ async def thank_for_rating(
     scale: RatingScale | None = None,
 ) -> None:
     """Confirm a stored rating (on `scale`, by default the server's) and offer reasons and a comment."""
-    label = (scale or answer_scale(answer.rating_scale, settings.rating_scale)).label_of(value)
+    label = (scale or answer_scale(answer, settings)).label_of(value)
     view = discord.ui.View(timeout=None)
     if settings.reason_tags:
         view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags, value))
@@ -320,7 +319,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
                 view=None,
             )
             return
-        saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. " + withdrawn_line(changed)
+        saved = saved_line(self.level, changed)
         if stale:
             await interaction.response.edit_message(content=saved + NOTICE_TOO_OLD, view=None)
         elif rating is not None:
@@ -345,7 +344,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         # The version shown, not the one current at the click: for an agreement the two are equal (checked
         # above); a refusal from an old, unversioned notice is recorded under the current version.
         # Choosing less deletes comments (or ratings, or quotability): digests must not carry them either.
-        async with deleting(bot.jobs.digests if bot.jobs is not None else None) as deletion:
+        async with bot.deleting_member_data() as deletion:
             changed = await bot.privacy.decide(interaction.guild_id, rater, self.level, self.version or current)
             deletion.deleted = changed > 0
         # The reactions the member added before choosing, on other answers than the one whose rating this button
@@ -370,7 +369,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         scale = scale_of_size(size) if size is not None else None
         async with member_turn(interaction, self.answer_id) as newest:
             changed = await self._store_choice(interaction, consent_version(settings), carried=True)
-            saved = f"Saved your choice: **{CHOICE_LABELS[self.level].lower()}**. " + withdrawn_line(changed)
+            saved = saved_line(self.level, changed)
             answer = await answer_or_gone(interaction, self.answer_id)
             # The note carries the reaction as it was when the note was posted; the member may have added another
             # rating emoji on that answer since (`newest`, waiting for their choice with their other reactions), or
@@ -417,6 +416,11 @@ async def member_turn(interaction: discord.Interaction, answer_id: int) -> Async
         yield newest
 
 
+def saved_line(level: ConsentLevel, changed: int) -> str:
+    """The start of the reply to an agreement: the choice, and what it took back (`withdrawn_line`)."""
+    return f"Saved your choice: **{CHOICE_LABELS[level].lower()}**. " + withdrawn_line(changed)
+
+
 def withdrawn_line(changed: int) -> str:
     """What a choice took back, said to the member who made it (choosing less deletes what they gave beyond it);
     "" when nothing."""
@@ -446,7 +450,7 @@ async def current_reaction(
             bot.storage,
             answer,
             interaction.user.id,
-            answer_scale(answer.rating_scale, settings.rating_scale).value_of,
+            answer_scale(answer, settings).value_of,
         )
     except discord.NotFound:
         raise
