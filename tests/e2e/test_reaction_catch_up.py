@@ -26,6 +26,13 @@ def ratings(world) -> set[tuple[str, str, int, str]]:
     }
 
 
+async def read_back_at_start(run_bot, caplog):
+    """Start the bot, and stop it once it has logged reading back the rating reactions."""
+    caplog.set_level("INFO", logger="bot.runtime")
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+
+
 async def rated_live(world, run_bot):
     """An answer that the consenting member (world.member_id) rated ✅ while the bot ran; the bot is stopped."""
     await give_consent(db(world), world.guild_id, world.member_id, "ratings")
@@ -88,9 +95,7 @@ async def test_an_answer_that_cannot_be_read_keeps_its_ratings(world, run_bot, c
     budi = world.member_id
     answer = await rated_live(world, run_bot)
     await world.standin.delete_message(world.channel_id, answer.id)  # offline: the reactions went with it
-    caplog.set_level("INFO", logger="bot.runtime")
-    async with run_bot():
-        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    await read_back_at_start(run_bot, caplog)
     assert "1 answer(s) unreadable" in caplog.text and "404" in caplog.text
     assert {rater for _, rater, _, _ in ratings(world)} == {member_hash(budi)}, "not deleted on a failed read"
 
@@ -103,9 +108,7 @@ async def test_a_rating_taken_back_offline_goes_when_two_other_rating_reactions_
     await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
     await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
     await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅")
-    caplog.set_level("INFO", logger="bot.runtime")
-    async with run_bot():
-        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    await read_back_at_start(run_bot, caplog)
     assert "0 stored, 1 removed, 0 not kept without consent, 1 ambiguous" in caplog.text
     assert ratings(world) == set()
 
@@ -114,9 +117,7 @@ async def test_ratings_on_the_scale_used_before_a_change_survive_the_catch_up(wo
     await rated_live(world, run_bot)  # on the 3-point scale
     with sqlite3.connect(db(world)) as conn:  # the moderators switch to the 5-point scale meanwhile
         conn.execute("UPDATE guild_settings SET rating_scale = 'likert5'")
-    caplog.set_level("INFO", logger="bot.runtime")
-    async with run_bot():
-        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    await read_back_at_start(run_bot, caplog)
     assert "0 removed" in caplog.text
     assert rows(world, "SELECT value, scale_size, source FROM ratings") == [(3, 3, "reaction")]
 
@@ -181,9 +182,7 @@ async def test_a_rating_taken_back_offline_goes_though_its_member_must_agree_to_
     # Offline, Budi changes their mind: ✅ taken back, 🤔 instead.
     await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅")
     await world.standin.add_reaction(world.channel_id, answer.id, budi, "🤔")
-    caplog.set_level("INFO", logger="bot.runtime")
-    async with run_bot():
-        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    await read_back_at_start(run_bot, caplog)
     # The rating of ✅ goes (taking it back needs no consent); 🤔 is not kept before Budi agrees again.
     assert "1 removed, 1 not kept without consent" in caplog.text
     assert ratings(world) == set()
@@ -306,8 +305,6 @@ async def test_reactions_on_an_answer_are_read_with_the_scale_it_was_posted_with
     # Offline, Citra takes 🤔 back and Budi adds ❌ on the older answer: read back on its own scale.
     await world.standin.remove_reaction(world.channel_id, old.id, citra, "🤔")
     await world.standin.add_reaction(world.channel_id, old.id, budi, "❌")
-    caplog.set_level("INFO", logger="bot.runtime")
-    async with run_bot():
-        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+    await read_back_at_start(run_bot, caplog)
     assert "1 stored, 1 removed" in caplog.text
     assert rows(world, scales) == [("And my aunt?", 4, 5), ("How do I address my manager?", 1, 3)]
