@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -69,6 +70,11 @@ def answers(world):
         return conn.execute("SELECT outcome, answer, error FROM answers").fetchall()
 
 
+def linked_messages(world) -> int:
+    with contextlib.closing(sqlite3.connect(world.tmp_path / "bot.sqlite3")) as conn:
+        return int(conn.execute("SELECT count(*) FROM answer_messages").fetchone()[0])
+
+
 async def ask_and_wait_for_first_text(world):
     await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Tell me slowly"))
     return await world.standin.wait_for_message(world.channel_id, timeout=15)
@@ -119,6 +125,9 @@ async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
     # The record is written alongside the model request, not before the first text: wait for it (a busy machine
     # can show the text first), then crash mid-answer.
     await eventually(lambda: answers(world), 15, "the answer's record")
+    # And for the message's link to it, written just after the message is sent: the next start finds the message
+    # to close through it (a crash between the two leaves that message as it is).
+    await eventually(lambda: linked_messages(world) == 1, 15, "the message linked to its answer")
     process.kill()  # no chance to clean up
     await process.wait()
     assert answers(world)[0][0] == "streaming"
