@@ -472,10 +472,15 @@ class Session:
             if first is None:
                 raise StepFailed(f"/{qualified} takes no options")
             typed[first] = free
-        for match in named:
-            typed[match.group(1)] = match.group(2).strip('"')
-        options: dict[str, Any] = {}
         problems: list[OptionProblem] = []
+        for match in named:
+            name = match.group(1)
+            if name in typed:
+                # Discord's client fills each option once; the last one typed would silently win here.
+                also = " (the text typed after the command fills it too)" if name == first and free else ""
+                problems.append(OptionProblem(name, f"is given twice{also}: keep one"))
+            typed[name] = match.group(2).strip('"')
+        options: dict[str, Any] = {}
         for name, value in typed.items():
             try:
                 options[name] = self._option_value(by_name[name], value)
@@ -546,6 +551,7 @@ class Session:
         patience: float | None = None,
     ) -> InteractionRecord:
         """Send an interaction and show what the bot answered, until the answer is complete."""
+        sent_at = time.time()
         try:
             interaction_id = await started
         except ValueError as error:  # the stand-in refuses clicks Discord would refuse
@@ -562,6 +568,10 @@ class Session:
 
         def messages() -> list[Message]:
             if record.response_type == 6:
+                # A deferred update: the message clicked is shown once it is edited, if it is.
+                original = record.original
+                if original is not None and any(edit.at >= sent_at for edit in original.edits):
+                    return [original, *record.followups]
                 return list(record.followups)
             return record.messages
 

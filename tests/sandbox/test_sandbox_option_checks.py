@@ -104,6 +104,13 @@ async def test_options_discord_would_refuse_are_refused_at_the_prompt_and_the_se
         "/scope diff a=1": ["b: is required (add b=<whole number>)"],
         "/answers channel-add #lounge": ["channel: choose a text or announcement channel (#lounge is a voice channel)"],
         "/scope preview " + "x" * 1501: ["question: must be at most 1,500 characters (yours has 1,501)"],
+        "/research settings retention_days=1_000": [
+            "retention_days: must be a whole number (you typed '1_000'): type it without separators, 1000"
+        ],
+        "/research settings retention_days=30 retention_days=60": ["retention_days: is given twice: keep one"],
+        "/scope preview How do I greet? question=Another": [
+            "question: is given twice (the text typed after the command fills it too): keep one"
+        ],
     }
     db = tmp_path / "prompt.sqlite3"
     type_at_prompt(monkeypatch, ["/as mod", *refused, "/research settings retention_days=30 rating_scale=likert5"])
@@ -198,6 +205,22 @@ def problem(call: Any, *args: Any, **kwargs: Any) -> str:
         (TONE, "polite", "tone: choose one of Formal, Casual (you typed 'polite')"),
         (LEVEL, "2", "level: choose one of low, high (you typed '2')"),
         (PRIVATE, "maybe", "private: must be true or false (you typed 'maybe')"),
+        # Python's int() and float() take these; Discord's number fields do not.
+        (
+            RETENTION,
+            "1_000",
+            "retention_days: must be a whole number (you typed '1_000'): type it without separators, 1000",
+        ),
+        (
+            RETENTION,
+            "1,000",
+            "retention_days: must be a whole number (you typed '1,000'): type it without separators, 1000",
+        ),
+        (RETENTION, "+30", "retention_days: must be a whole number (you typed '+30')"),
+        (RATIO, "1e0", "ratio: must be a number (you typed '1e0')"),
+        (RATIO, "1_0.5", "ratio: must be a number (you typed '1_0.5'): type it without separators, 10.5"),
+        (RATIO, "1,5", "ratio: must be a number (you typed '1,5')"),  # a decimal comma: no guess offered
+        (RATIO, "0x1", "ratio: must be a number (you typed '0x1')"),
     ],
 )
 def test_typed_values_discord_would_refuse(definition, text, message):
@@ -210,6 +233,8 @@ def test_typed_values_discord_would_refuse(definition, text, message):
         (RETENTION, "7", 7),
         (RETENTION, "3650", 3650),
         (RATIO, "1.5", 1.5),
+        (RATIO, ".75", 0.75),
+        (RATIO, " 1 ", 1.0),
         (CONTACT, "research@example.org", "research@example.org"),
         (TONE, "formal", "formal"),
         (TONE, "Casual", "casual"),

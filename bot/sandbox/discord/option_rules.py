@@ -96,17 +96,14 @@ def convert(definition: JSON, text: str) -> Any:
         if value is None:
             raise OptionProblem(name, f"choose one of {_choice_names(choices)} (you typed {text!r})")
     elif kind == INTEGER:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise OptionProblem(name, f"must be a whole number (you typed {text!r})") from None
+        if not _WHOLE.fullmatch(text.strip()):
+            raise OptionProblem(name, f"must be a whole number (you typed {text!r}){_separators(text)}")
+        value = int(text.strip())
     elif kind == NUMBER:
-        try:
-            value = float(text.strip())
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise OptionProblem(name, f"must be a number (you typed {text!r})")
+        # Python's float() also takes "1_000", "1e3", "inf" and "nan"; the client's number field does not.
+        if not _DECIMAL.fullmatch(text.strip()):
+            raise OptionProblem(name, f"must be a number (you typed {text!r}){_separators(text)}")
+        value = float(text.strip())
     elif kind == BOOLEAN:
         word = text.strip().lower()
         if word not in TRUE_WORDS + FALSE_WORDS:
@@ -116,6 +113,23 @@ def convert(definition: JSON, text: str) -> Any:
         value = text
     check_value(definition, value, typed=text)
     return value
+
+
+# What the client's number fields take: digits, an optional minus sign and, for numbers, one decimal point.
+_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+_GROUPED = re.compile(r"-?[0-9]{1,3}([_, ])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0-9]+)?|-?[0-9]+(?:_[0-9]+)+(?:\.[0-9]+)?")
+
+
+def _separators(text: str) -> str:
+    """The fix for digits grouped in thousands ("1,000", "10 000") or with underscores ("1_000"), which the
+    client does not take; nothing for other text ("1,5" may be a decimal comma)."""
+    typed = text.strip()
+    if _GROUPED.fullmatch(typed):
+        return f": type it without separators, {re.sub('[_, ]', '', typed)}"
+    return ""
 
 
 def check_value(
