@@ -1,6 +1,7 @@
 """Answers for the research team to follow up: the lowest-fit answers, split ratings, agreement across raters.
 
-Comments shown here are for the research team, quotable or not (each is marked); members appear as
+Only comments whose authors allowed quoting are shown next to an answer (the reports go to the digest channel);
+the others are counted, so the research team knows to read them in the data files. Members appear as
 per-digest aliases ("Member A"), never as their hashes.
 """
 
@@ -87,7 +88,8 @@ def answer_notes(period: RatedPeriod, positions: Iterable[int], context: Context
     for position in chosen:
         answer_id = int(period.answer_ids[position])
         row = context.table.by_id.get(answer_id)
-        comments = sorted(context.comments_by_answer.get(answer_id, []), key=lambda c: (c.created_at, c.comment_id))
+        every = context.comments_by_answer.get(answer_id, [])
+        comments = sorted((c for c in every if c.quotable), key=lambda c: (c.created_at, c.comment_id))
         notes.append(
             AnswerNote(
                 answer_id=answer_id,
@@ -109,12 +111,12 @@ def answer_notes(period: RatedPeriod, positions: Iterable[int], context: Context
                         comment.comment_id,
                         context.aliases(comment.rater_hash),
                         safe_excerpt(comment.text, COMMENT_EXCERPT),
-                        comment.quotable,
                         comment.created_at,
                     )
                     for comment in comments[:COMMENTS_PER_ANSWER]
                 ),
                 more_comments=max(0, len(comments) - COMMENTS_PER_ANSWER),
+                unquotable_comments=len(every) - len(comments),
             )
         )
     return tuple(notes)

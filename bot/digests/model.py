@@ -1,5 +1,9 @@
 """The computed digest: frozen, plain values only, JSON-serialisable through `Digest.to_dict()`.
 
+Comments: the digest (and so the reports, the embed and digest.json) carries a comment's text only if its author
+allowed quoting (`CommentNote`, `Quote`); other members' comments are only counted. Every comment, with its
+`quotable` flag, is in the data files (exports.py), the research team's rows.
+
 Conventions: a fit value on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
 "fit share" is the share of ratings at the scale's top value. Estimates carry a bootstrap 95% interval that
 is None when there are fewer than two rated answers to resample; where every resample gives the same value,
@@ -170,10 +174,12 @@ class TagCount:
 
 @dataclass(frozen=True, slots=True)
 class CommentNote:
+    """A comment shown next to an answer: only ever one its author allowed to be quoted (the reports are posted to
+    the digest channel); the others are counted (`AnswerNote.unquotable_comments`), never shown."""
+
     comment_id: int
     member: str  # per-digest alias
     text: str  # defused, at most COMMENT_EXCERPT characters
-    quotable: bool
     created_at: str
 
 
@@ -193,8 +199,10 @@ class AnswerNote:
     mean_fit: float
     rating_counts: dict[str, int]  # "value/scale" -> count
     reasons: dict[str, int]
-    comments: tuple[CommentNote, ...]
-    more_comments: int  # comments not listed here
+    comments: tuple[CommentNote, ...]  # quotable comments only, oldest first, at most COMMENTS_PER_ANSWER
+    more_comments: int  # quotable comments not listed here (beyond the limit)
+    # Comments whose authors did not allow quoting: counted, their text not shown (the data files hold them).
+    unquotable_comments: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,11 +41,12 @@ HOW_TO_READ = (
     "members were assigned to the versions at random (a hash of their pseudonym) and kept their version; their "
     "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",
     "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "
-    "Quotes come only from members who allowed anonymous quoting. Comments under the lowest-fit answers are "
-    "for the research team's follow-up: do not publish those not marked quotable.",
+    "Comments are shown (as quotes, and under the lowest-fit and split answers) only from members who allowed "
+    "anonymous quoting; the others are counted, and only the data files hold their text.",
     "Themes are word groupings to start reading from, not a qualitative coding; the method is described above.",
-    "The data files (CSV and JSONL: answers, ratings with a 0–1 fit column, reasons, comments with their "
-    "quotable flag) hold this period's pseudonymised rows for R, pandas or a qualitative-analysis tool.",
+    "The data files (CSV and JSONL: answers, ratings with a 0–1 fit column, reasons, and every comment, "
+    "quotable or not, with its quotable flag) hold this period's pseudonymised rows for R, pandas or a "
+    "qualitative-analysis tool; quote only comments whose quotable flag is true.",
 )
 
 
@@ -326,15 +327,21 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
     if note.known:
         blocks.append(BlockQuote(note.question or "(no text)", "question"))
         blocks.append(BlockQuote(note.answer_excerpt or "(no text)", "answer, excerpt"))
-    if note.comments:
-        comments = tuple(
-            f"{comment.member} ({'quotable' if comment.quotable else 'not for quoting'}): {comment.text}"
-            for comment in note.comments
-        )
-        if note.more_comments:
-            comments = (*comments, f"… and {counted(note.more_comments, 'more comment')} in comments.csv")
+    comments = tuple(f"{comment.member}: {comment.text}" for comment in note.comments)
+    if note.more_comments:
+        comments = (*comments, f"… and {counted(note.more_comments, 'more comment')} in comments.csv")
+    if note.unquotable_comments:
+        comments = (*comments, unquotable_line(note.unquotable_comments, shown=bool(comments)))
+    if comments:
         blocks.append(Bullets(comments))
     return blocks
+
+
+def unquotable_line(count: int, *, shown: bool) -> str:
+    """The count that stands in for comments whose authors did not allow quoting ("3 more comments not shown: …")."""
+    what = counted(count, "more comment" if shown else "comment")
+    authors, them = ("its author", "it") if count == 1 else ("their authors", "them")
+    return f"{what} not shown: {authors} did not allow quoting (comments.csv in the data files holds {them})"
 
 
 def _lowest(digest: Digest) -> list[Block]:
@@ -343,7 +350,7 @@ def _lowest(digest: Digest) -> list[Block]:
         Paragraph(
             f"Up to {LOWEST_FIT_LIMIT} answers with a mean fit below 1.00, lowest first (among equals, more ratings "
             "first, then the lower answer id); answers whose every rating was at the top are left out. Comments are "
-            "shown for the research team; only those marked quotable may be quoted."
+            "shown only from members who allowed quoting; the others are counted."
         ),
     ]
     if not digest.lowest_fit:

@@ -141,7 +141,8 @@ def test_markdown_has_every_section_and_never_pings():
     assert positions == sorted(positions)
     assert "@everyone" not in markdown and "@here" not in markdown and "<@" not in markdown
     assert "<script>" not in markdown  # member text is escaped, not markup
-    assert "Member A" in markdown and "(quotable)" in markdown and "(not for quoting)" in markdown
+    assert "Member A" in markdown and "not shown: their authors did not allow quoting" in markdown
+    assert "(not for quoting)" not in markdown
     assert "Krippendorff's alpha" in markdown
     assert "95% CI" in markdown
     for line in markdown.splitlines():
