@@ -70,11 +70,15 @@ class Feedback(commands.Cog):
     async def _on_reaction(self, event: discord.RawReactionActionEvent, *, added: bool) -> None:
         if event.guild_id is None or self.bot.user is None or event.user_id == self.bot.user.id:
             return
-        # While this answer's reactions are being read back after a reconnect, this newer event waits for it.
-        await self.bot.reaction_gate.wait(event.message_id)
+        # While this answer's reactions are being read back (after a reconnect, or a moderator's removal of all
+        # reactions), this newer event waits for it; one that starts meanwhile waits for this event.
         # One member's reactions are applied in the order they came: a quick ✅ then un-✅ would otherwise race,
         # and the removal could finish before the rating it removes was written.
-        async with self._members.hold(event.user_id), self._reactions:
+        async with (
+            self.bot.reaction_gate.passing(event.message_id),
+            self._members.hold(event.user_id),
+            self._reactions,
+        ):
             change, answer, value = await apply_reaction(
                 self.bot.storage,
                 self.bot.pseudonyms,

@@ -19,7 +19,8 @@ reads the rating reactions on its most recent answers and brings the stored reac
   reactions remain.
 
 Live reactions on an answer wait while that answer is being reconciled (`ReactionGate`), and are applied after:
-they are newer than what was read, so the result is the same as if every event had been delivered in order.
+they are newer than what was read, so the result is the same as if every event had been delivered in order. A
+reconciliation waits in turn for the live reactions already being handled on the answer.
 An answer whose messages cannot be read (deleted, no access, Discord errors) is left as it is.
 """
 
@@ -43,10 +44,18 @@ log = logging.getLogger(__name__)
 
 
 class ReactionGate:
-    """Holds live reaction events on the messages of the answer being reconciled until it is done."""
+    """Holds live reaction events on the messages of the answer being reconciled until it is done, and has the
+    reconciliation wait for the events already being handled on those messages.
+
+    Without the second half, an event that passed the gate just before a reconciliation began (a member's 🤔 a
+    moment before a moderator's "Remove all reactions") could commit its rating after the reconciliation read the
+    stored ratings: a rating whose reaction is gone, kept until the next reconnect.
+    """
 
     def __init__(self) -> None:
         self._busy: dict[int, asyncio.Event] = {}
+        self._passing: dict[int, int] = {}  # message id -> live events being handled on it
+        self._passed: dict[int, asyncio.Event] = {}  # set when the last of them is done
 
     @contextlib.asynccontextmanager
     async def holding(self, message_ids: Collection[int]) -> AsyncIterator[None]:
@@ -54,6 +63,11 @@ class ReactionGate:
         for message_id in message_ids:
             self._busy[message_id] = done
         try:
+            # Events that came later wait above; those already past the gate finish first.
+            for message_id in message_ids:
+                passed = self._passed.get(message_id)
+                if passed is not None:
+                    await passed.wait()
             yield
         finally:
             for message_id in message_ids:
@@ -63,9 +77,28 @@ class ReactionGate:
 
     async def wait(self, message_id: int) -> None:
         """Return at once, or when the reconciliation of the message's answer has finished."""
-        busy = self._busy.get(message_id)
-        if busy is not None:
+        while (busy := self._busy.get(message_id)) is not None:
             await busy.wait()
+
+    @contextlib.asynccontextmanager
+    async def passing(self, message_id: int) -> AsyncIterator[None]:
+        """A live event on the message: `wait`, then count as being handled for the block, so that a
+        reconciliation of its answer starting meanwhile waits for the block to end."""
+        await self.wait(message_id)
+        # No await between the check in `wait` and this count: a reconciliation either held this event above or
+        # will see it here.
+        count = self._passing.get(message_id, 0)
+        if count == 0:
+            self._passed[message_id] = asyncio.Event()
+        self._passing[message_id] = count + 1
+        try:
+            yield
+        finally:
+            left = self._passing.pop(message_id) - 1
+            if left:
+                self._passing[message_id] = left
+            else:
+                self._passed.pop(message_id).set()
 
 
 @dataclass(frozen=True, slots=True)

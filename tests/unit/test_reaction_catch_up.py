@@ -63,3 +63,35 @@ async def test_live_reactions_wait_for_the_answer_being_reconciled_only():
     order.append("live event")
     assert order == ["other answer", "reconciled", "live event"]
     await asyncio.wait_for(gate.wait(11), 1)  # released for good
+
+
+async def test_a_reconciliation_waits_for_the_live_events_already_past_the_gate():
+    gate = ReactionGate()
+    order: list[str] = []
+    handled = asyncio.Event()
+
+    async def live_event() -> None:
+        async with gate.passing(11):
+            order.append("event passed")
+            await handled.wait()  # still writing its rating
+            order.append("event stored")
+
+    event = asyncio.ensure_future(live_event())
+    await asyncio.sleep(0)
+    assert order == ["event passed"]
+
+    async def reconcile() -> None:
+        async with gate.holding([10, 11]):
+            order.append("reconciled")
+
+    reconciling = asyncio.ensure_future(reconcile())
+    async with gate.passing(12):  # another answer's message: neither waits for the other
+        order.append("other answer")
+    await asyncio.sleep(0.01)
+    assert not reconciling.done(), "the reconciliation read the ratings while an event was still storing one"
+    later = asyncio.ensure_future(gate.wait(10))  # an event that came after the reconciliation began waits for it
+    handled.set()
+    await asyncio.wait_for(asyncio.gather(event, reconciling, later), 1)
+    assert order == ["event passed", "other answer", "event stored", "reconciled"]
+    async with gate.holding([11]):  # nothing left being handled: no wait
+        pass
