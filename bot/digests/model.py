@@ -157,7 +157,7 @@ class ArmComparison:
 
 @dataclass(frozen=True, slots=True)
 class TimePoint:
-    """Fit of the answers asked on one day (UTC), or in one week starting that Monday."""
+    """Fit of the answers asked on one day, or in one week starting that Monday: UTC days (`Digest.day_basis`)."""
 
     day: str  # YYYY-MM-DD
     mean_fit: Estimate
@@ -280,7 +280,7 @@ class Digest:
     fit_share_change: Difference | None
     breakdowns: tuple[Breakdown, ...]
     versions: VersionComparison
-    timeline: tuple[TimePoint, ...]  # per day over the previous and this period (the chart's line)
+    timeline: tuple[TimePoint, ...]  # per day (UTC: `day_basis`) over the previous and this period (the chart's line)
     reasons: tuple[TagCount, ...]
     lowest_fit: tuple[AnswerNote, ...]  # mean fit below 1 only, lowest first, at most followup.LOWEST_FIT_LIMIT
     disagreement: Disagreement
@@ -297,6 +297,10 @@ class Digest:
     weekly_timeline: tuple[TimePoint, ...] = ()
     # Rated answers not in `lowest_fit` with the same mean fit as its last one (cut off by the limit).
     lowest_fit_ties: int = 0
+    # The calendar the timelines' days (and weeks from Monday) are counted in: each answer on the day it was asked in
+    # UTC, whatever time zone the digest's schedule (and so its period) follows. compute_digest is not given the
+    # server's time zone.
+    day_basis: str = "UTC"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with
