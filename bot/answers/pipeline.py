@@ -359,9 +359,16 @@ class Answerer:
             # shutdown path still needs to close the answer.
             await self._storage.add_answer_message(await asyncio.shield(record), message.id, question.channel_id, part)
 
-        reply = StreamingReply(
-            question.send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register
-        )
+        async def send(content: str, view: discord.ui.View | None) -> discord.Message:
+            # The record before the message: a crash between Discord making a message and its link being written
+            # then leaves a record for the next start to find the message by (bot/answers/interrupted.py). It is
+            # written while the model request goes out, so it is there by the first text. A failure to write it is
+            # for `register` to raise, and a cancelled wait leaves it running.
+            if not record.done():
+                await asyncio.wait([record])
+            return await question.send(content, view)
+
+        reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register)
         stats = StreamStats()
         # "is typing" goes out a moment after the model request, not before or with it: its REST call (or a
         # rate limit on it) must not delay the question reaching the model, and a fast first token makes it moot.
@@ -385,7 +392,7 @@ class Answerer:
         except asyncio.CancelledError:
             recorded = await _recorded(record)
             if recorded is not None:
-                # A message sent while its record's id was awaited is not linked yet (that wait was cancelled).
+                # A message whose link was being written when the shutdown came may not be linked yet.
                 for part, message in enumerate(reply.messages):
                     await self._storage.add_answer_message(recorded, message.id, question.channel_id, part)
                 await self._close(

@@ -294,7 +294,13 @@ class InterruptedAnswer:
 
     answer_id: int
     channel_id: int
-    last_message_id: int | None  # None: nothing posted yet, or only its asker saw it (ephemeral: not editable now)
+    last_message_id: int | None  # None: none linked yet, or only its asker saw it (ephemeral: not editable now)
+    # For a message Discord made that the crash kept from being linked (bot/answers/interrupted.py finds it):
+    next_part: int = 0  # the part that message would be (the answer's linked messages come before it)
+    question_message_id: int | None = None  # the question it replies to, when asked by message
+    started_at: str = ""  # when the answer's record was written (before its first message was sent)
+    closed_at: str = ""  # when the restart closed the record (before this start's first answer)
+    ephemeral: bool = False  # seen only by its asker: not in the channel, nothing to find or close
 
 
 @dataclass(frozen=True, slots=True)

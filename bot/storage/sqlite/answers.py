@@ -161,15 +161,31 @@ class AnswersStore(SqliteConnection):
             rows = await fetch_all(
                 conn,
                 "SELECT a.answer_id, a.channel_id, CASE WHEN a.ephemeral THEN NULL ELSE (SELECT m.message_id "
-                "FROM answer_messages m WHERE m.answer_id = a.answer_id ORDER BY m.part DESC LIMIT 1) END "
+                "FROM answer_messages m WHERE m.answer_id = a.answer_id ORDER BY m.part DESC LIMIT 1) END, "
+                "(SELECT coalesce(max(m.part) + 1, 0) FROM answer_messages m WHERE m.answer_id = a.answer_id), "
+                "a.question_message_id, a.created_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), a.ephemeral "
                 "FROM answers a WHERE a.outcome = 'streaming' ORDER BY a.answer_id",
                 (),
             )
-            await conn.execute(
-                "UPDATE answers SET outcome = 'incomplete', error = 'interrupted by a restart', "
-                "finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE outcome = 'streaming'"
+            if rows:
+                await conn.execute(
+                    "UPDATE answers SET outcome = 'incomplete', error = 'interrupted by a restart', finished_at = ? "
+                    "WHERE outcome = 'streaming'",
+                    (rows[0][6],),
+                )
+        return [
+            InterruptedAnswer(
+                answer_id=int(row[0]),
+                channel_id=int(row[1]),
+                last_message_id=row[2],
+                next_part=int(row[3]),
+                question_message_id=row[4],
+                started_at=str(row[5]),
+                closed_at=str(row[6]),
+                ephemeral=bool(row[7]),
             )
-        return [InterruptedAnswer(int(row[0]), int(row[1]), row[2]) for row in rows]
+            for row in rows
+        ]
 
     async def get_answer(self, answer_id: int) -> AnswerRecord | None:
         row = await self._fetchone(
