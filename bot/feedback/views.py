@@ -7,6 +7,7 @@ A confirmation is sent only after the database committed what it confirms.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -268,6 +269,11 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
     Agreement is stored only when that version is still the current one; otherwise (or for an id from before
     versions were carried) the member gets the current notice to read instead. "No, thanks" is always honoured:
     stopping must be as easy as it can be, and a refusal stores nothing but the refusal.
+
+    Storing a choice waits for any privacy request being made (they are made one at a time, and a /privacy forget
+    can take a while), so every choice answers the click first (within Discord's three seconds), then stores it and
+    edits the notice to say so; the comment form, which can only be a click's first answer, is shown before the
+    choice is stored, and its submission waits for it.
     """
 
     def __init__(self, level: ConsentLevel, answer_id: int, pending: str, version: str | None) -> None:
@@ -310,9 +316,15 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         if rating is not None and rating[1] is RatingSource.REACTION and self.level is not ConsentLevel.DECLINED:
             await self._agree_with_reaction(interaction, settings, rating[0], rating[2])
             return
+        if self.pending == COMMENT_PENDING and self.level.allows_comments:
+            await self._agree_with_comment_form(interaction, current)
+            return
+        # Storing the choice waits for the privacy request being made, if any (a /privacy forget can take a while):
+        # the click is answered first, and the notice then edited to say what was stored.
+        await interaction.response.defer()
         changed = await self._store_choice(interaction, current, carried=rating is not None)
         if self.level is ConsentLevel.DECLINED:
-            await interaction.response.edit_message(
+            await interaction.edit_original_response(
                 content="Understood: none of your ratings or comments will be stored, and I won't ask again. "
                 + withdrawn_line(changed)
                 + "`/privacy consent` changes this any time.",
@@ -321,19 +333,27 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             return
         saved = saved_line(self.level, changed)
         if stale:
-            await interaction.response.edit_message(content=saved + NOTICE_TOO_OLD, view=None)
+            await interaction.edit_original_response(content=saved + NOTICE_TOO_OLD, view=None)
         elif rating is not None:
             value, source, size = rating
             scale = scale_of_size(size) if size is not None else None
             answer = await answer_or_gone(interaction, self.answer_id)
             change = await rate_by_button(interaction, answer, value, source, scale)
-            await interaction.response.edit_message(content=saved.strip(), view=None)
+            await interaction.edit_original_response(content=saved.strip(), view=None)
             if change is RatingChange.STORED:
                 await thank_for_rating(interaction, answer, value, settings, scale=scale)
-        elif self.pending == COMMENT_PENDING and self.level.allows_comments:
-            await send_comment_form(interaction, self.answer_id)
         else:
-            await interaction.response.edit_message(content=saved + "`/privacy` shows or changes it.", view=None)
+            await interaction.edit_original_response(content=saved + "`/privacy` shows or changes it.", view=None)
+
+    async def _agree_with_comment_form(self, interaction: discord.Interaction, current: str) -> None:
+        """An agreement to comments on the notice opened from the Comment button: the comment form is the click's
+        answer (a form can only be the first), and the choice is stored once it is shown. The form's submission
+        waits for the choice to be stored (`CHOICES_BEING_STORED`), so that it is neither refused for want of a
+        consent nor checked against an older one."""
+        assert interaction.guild_id is not None
+        with CHOICES_BEING_STORED.storing(interaction.guild_id, interaction.user.id):
+            await send_comment_form(interaction, self.answer_id)
+            await self._store_choice(interaction, current, carried=False)
 
     async def _store_choice(self, interaction: discord.Interaction, current: str, *, carried: bool) -> int:
         """Store the member's choice, then have the reactions they added before choosing stored or forgotten; how
@@ -604,6 +624,42 @@ class CommentModal(discord.ui.Modal):
         )
 
 
+class ChoicesBeingStored:
+    """Consent choices answered with the comment form before they were stored (see
+    `ConsentButton._agree_with_comment_form`), by server and member, so that the form's submission can wait for
+    them: it may come back sooner than a choice waiting for a privacy request is stored."""
+
+    def __init__(self) -> None:
+        self._storing: dict[tuple[int, int], list[asyncio.Event]] = {}
+
+    @contextlib.contextmanager
+    def storing(self, guild_id: int, user_id: int) -> Iterator[None]:
+        """Around showing a member the comment form and storing the choice it came with: entered before the form
+        is shown, so that no submission of it comes before, and never waiting (the form must be shown at once)."""
+        key, stored = (guild_id, user_id), asyncio.Event()
+        self._storing.setdefault(key, []).append(stored)
+        try:
+            yield
+        finally:
+            stored.set()  # or failed: the member was told, and the submission sees what the database holds
+            waiting = self._storing[key]
+            waiting.remove(stored)
+            if not waiting:
+                del self._storing[key]
+
+    def pending(self, guild_id: int, user_id: int) -> bool:
+        return (guild_id, user_id) in self._storing
+
+    async def wait(self, guild_id: int, user_id: int) -> None:
+        """Until the member's choices being stored now are stored (or failed)."""
+        for stored in list(self._storing.get((guild_id, user_id), ())):
+            await stored.wait()
+
+
+# In this process only: a restart stops the storing too, and a form sent after it meets what the database holds.
+CHOICES_BEING_STORED = ChoicesBeingStored()
+
+
 async def send_comment_form(interaction: discord.Interaction, answer_id: int) -> None:
     form = CommentModal(answer_id)
     await interaction.response.send_modal(form)
@@ -620,16 +676,25 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
         return False
     try:
         bot = client(interaction)
+        guild_id, user_id = interaction.guild_id, interaction.user.id
+        if guild_id is not None and CHOICES_BEING_STORED.pending(guild_id, user_id):
+            # The form came with the member's agreement, which is still being stored (it may wait for a privacy
+            # request): the comment is checked against it once it is, and the submission is answered first.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await CHOICES_BEING_STORED.wait(guild_id, user_id)
         answer = await answer_or_gone(interaction, int(match["answer"]))
         result = await save_comment(
             bot.storage,
             bot.pseudonyms,
             answer,
-            user_id=interaction.user.id,
+            user_id=user_id,
             text=submitted_text(cast(list[dict[str, Any]], data.get("components") or [])),
             source=CommentSource.MODAL,
         )
-        await interaction.response.send_message(COMMENT_SAVED_REPLIES[result], ephemeral=True)
+        if interaction.response.is_done():
+            await interaction.followup.send(COMMENT_SAVED_REPLIES[result], ephemeral=True)
+        else:
+            await interaction.response.send_message(COMMENT_SAVED_REPLIES[result], ephemeral=True)
     except Exception as error:
         await report_error(interaction, error)
     return True

@@ -17,7 +17,7 @@ from bot.feedback import views
 from bot.feedback.views import NO_REACTION_NOW, NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
 from bot.pseudonyms import Pseudonymizer
 from cogs.privacy import PRIVACY_CONSENT_SUFFIX
-from tests.e2e.test_feedback import ask, button, click, custom_ids, db, rows
+from tests.e2e.test_feedback import ask, button, choose, click, custom_ids, db, rows
 from tests.e2e.test_scope_commands import MANAGE_GUILD, run
 from tests.helpers import eventually, give_consent
 
@@ -105,8 +105,8 @@ async def test_no_thanks_on_a_changed_notice_is_honoured_under_the_version_shown
         answer = await ask(world)
         shown = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})
-        declined = await click(world, shown.original, world.member_id, choice(shown.original, "declined"))
-        assert "I won't ask again" in declined.response_data["content"]
+        declined = await choose(world, shown.original, world.member_id, choice(shown.original, "declined"))
+        assert "I won't ask again" in declined.original.content
         assert rows(world, "SELECT level, consent_version FROM consent_events") == [("declined", "1.1")]
         assert rows(world, "SELECT * FROM ratings") == []
 
@@ -132,8 +132,8 @@ async def test_old_consent_buttons_without_a_version_are_not_taken_as_agreement(
         assert rows(world, "SELECT * FROM ratings") == []
 
         # A refusal, even on an old button, is honoured (under the current version: the one shown is unknown).
-        declined = await click(world, old, world.asker_id, "cb:consent:declined:0:-")
-        assert "I won't ask again" in declined.response_data["content"]
+        declined = await choose(world, old, world.asker_id, "cb:consent:declined:0:-")
+        assert "I won't ask again" in declined.original.content
         assert rows(
             world, "SELECT level, consent_version FROM consents WHERE member_hash = ?", (member_hash(world.asker_id),)
         ) == [("declined", "1.1")]
@@ -260,8 +260,8 @@ async def test_bystander_clicking_someone_elses_note_gets_no_rating(world, run_b
         assert NOTICE_HEADING in seen.response_data["content"]
         assert all(":-:" in c for c in custom_ids(seen.original))
         # They can still choose for themselves; no rating comes of it, for anyone.
-        chose = await click(world, seen.original, world.asker_id, choice(seen.original, "ratings"))
-        assert chose.response_data["content"].startswith("Saved your choice: **ratings only**.")
+        chose = await choose(world, seen.original, world.asker_id, choice(seen.original, "ratings"))
+        assert chose.original.content.startswith("Saved your choice: **ratings only**.")
         assert rows(world, "SELECT member_hash, level FROM consents") == [(member_hash(world.asker_id), "ratings")]
         assert rows(world, "SELECT * FROM ratings") == []
 
@@ -329,8 +329,8 @@ async def test_a_note_a_day_old_no_longer_carries_its_rating(world, run_bot, mon
         assert all(":-:" in c for c in custom_ids(theirs.original)), "the note's rating is not carried on"
         assert theirs.response_data["content"].startswith(getattr(views, "NOTE_EXPIRED", "(none)"))
         assert NOTICE_HEADING in theirs.response_data["content"]
-        chose = await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
-        assert chose.response_data["content"].startswith("Saved your choice: **ratings only**.")
+        chose = await choose(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        assert chose.original.content.startswith("Saved your choice: **ratings only**.")
         assert rows(world, "SELECT level FROM consents") == [("ratings",)]
         assert rows(world, "SELECT * FROM ratings") == []
 
@@ -350,8 +350,8 @@ async def test_a_notice_left_open_for_a_day_no_longer_carries_its_rating(world, 
         # Budi's client keeps the private notice, its buttons working; a day later they agree.
         later = discord.utils.utcnow() + datetime.timedelta(days=1)
         monkeypatch.setattr(views, "utcnow", lambda: later, raising=False)
-        chose = await click(world, notice.original, budi, choice(notice.original, "ratings"))
-        assert chose.response_data["content"] == "Saved your choice: **ratings only**. " + views.NOTICE_TOO_OLD
+        chose = await choose(world, notice.original, budi, choice(notice.original, "ratings"))
+        assert chose.original.content == "Saved your choice: **ratings only**. " + views.NOTICE_TOO_OLD
         assert rows(world, "SELECT level FROM consents") == [("ratings",)]
         assert rows(world, "SELECT * FROM ratings") == []
 
@@ -367,8 +367,8 @@ async def test_a_notice_a_day_old_does_not_pass_its_rating_to_a_newer_notice(wor
         current = await click(world, notice.original, budi, choice(notice.original, "ratings"))
         assert current.response_data["content"].startswith(NOTICE_CHANGED + views.NOTICE_TOO_OLD)
         assert all(":-:" in c for c in custom_ids(current.original)), "the rating is not carried on"
-        chose = await click(world, current.original, budi, choice(current.original, "ratings"))
-        assert chose.response_data["content"].startswith("Saved your choice: **ratings only**.")
+        chose = await choose(world, current.original, budi, choice(current.original, "ratings"))
+        assert chose.original.content.startswith("Saved your choice: **ratings only**.")
         assert rows(world, "SELECT * FROM ratings") == []
 
 
@@ -540,19 +540,13 @@ async def test_choosing_less_on_a_notice_asked_again_says_what_it_deleted(world,
         await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(2,)], what="the comments")
         await run(world, moderator_id, "research settings", {"consent_note": "We now also study regional variation."})
         notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
-        chosen = await click(world, notice.original, world.member_id, choice(notice.original, "ratings"))
+        chosen = await choose(world, notice.original, world.member_id, choice(notice.original, "ratings"))
         assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
-        assert (
-            "this deleted (or made unquotable) 2 ratings and comments you gave before"
-            in (chosen.response_data["content"])
-        )
+        assert "this deleted (or made unquotable) 2 ratings and comments you gave before" in chosen.original.content
         # Choosing the same again takes nothing back, and says nothing about it.
         notice = (await run(world, world.member_id, "privacy consent")).original
-        again = await click(world, notice, world.member_id, choice(notice, "ratings"))
-        assert "deleted" not in again.response_data["content"]
+        again = await choose(world, notice, world.member_id, choice(notice, "ratings"))
+        assert "deleted" not in again.original.content
         notice = (await run(world, world.member_id, "privacy consent")).original
-        declined = await click(world, notice, world.member_id, choice(notice, "declined"))
-        assert (
-            "this deleted (or made unquotable) 1 rating or comment you gave before"
-            in (declined.response_data["content"])
-        )
+        declined = await choose(world, notice, world.member_id, choice(notice, "declined"))
+        assert "this deleted (or made unquotable) 1 rating or comment you gave before" in declined.original.content

@@ -334,7 +334,7 @@ async def test_a_digest_being_made_when_a_member_is_forgotten_is_made_again_with
 async def test_deleted_feedback_takes_the_files_of_digests_not_posted_yet_along(
     world, run_bot, moderator, digest_channel, deletion
 ):
-    from tests.e2e.test_feedback import button_labeled, click
+    from tests.e2e.test_feedback import button_labeled, choose
 
     async with run_bot(cooldown=0) as bot:
         record = await kept_undelivered(world, bot, moderator, digest_channel)
@@ -349,7 +349,7 @@ async def test_deleted_feedback_takes_the_files_of_digests_not_posted_yet_along(
             assert rows(world, "SELECT question FROM answers") == [("",)]
         else:
             notice = (await run(world, world.member_id, "privacy consent")).original
-            await click(world, notice, world.member_id, button_labeled(notice, "No, thanks"))
+            await choose(world, notice, world.member_id, button_labeled(notice, "No, thanks"))
             assert rows(world, "SELECT count(*) FROM ratings") == [(1,)], "the member's rating is gone"
         await eventually(lambda: not folder.exists(), what="the kept digest's files to go")
         assert rows(world, "SELECT status FROM digests WHERE digest_id = ?", (record.digest_id,)) == [("undelivered",)]

@@ -66,6 +66,15 @@ async def click(world, message, user_id, custom_id):
     return await world.standin.wait_for_interaction_response(interaction_id)
 
 
+async def choose(world, notice, user_id, custom_id):
+    """Click a choice on a consent notice, and wait until the notice says what was stored: the click is answered
+    first (a deferred update), then the choice stored and the notice edited (its text in `.original.content`)."""
+    record = await click(world, notice, user_id, custom_id)
+    if record.response_type == 6:
+        await world.standin.wait_for(lambda: not record.original.components, what="the notice edited")
+    return record
+
+
 def handled_reactions(monkeypatch):
     """Every reaction event the running bot has applied, as (message id, member id, added, RatingChange): a
     positive signal that an event which changes nothing was handled. Call it once the bot runs (discord.py loads
@@ -166,8 +175,8 @@ async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot, m
         handled = handled_reactions(monkeypatch)
         notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         decline = next(c for c in custom_ids(notice.original) if c.startswith("cb:consent:declined:"))
-        declined = await click(world, notice.original, world.member_id, decline)
-        assert "I won't ask again" in declined.response_data["content"]
+        declined = await choose(world, notice.original, world.member_id, decline)
+        assert "I won't ask again" in declined.original.content
 
         again = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         assert again.response_data["content"].startswith("You chose not to take part")

@@ -12,7 +12,7 @@ import asyncio
 from bot.feedback.ratings import RatingChange
 from bot.pseudonyms import Pseudonymizer
 from tests.e2e.test_consent_integrity import answer_id_of, choice, reaction_note
-from tests.e2e.test_feedback import ask, button, click, forget, handled_reactions, rows
+from tests.e2e.test_feedback import ask, button, choose, click, forget, handled_reactions, rows
 from tests.e2e.test_scope_commands import run
 from tests.helpers import eventually
 
@@ -53,7 +53,7 @@ def notes_for(world, user_id):
 async def choose_in_privacy_consent(world, member: int, level: str) -> None:
     """The member opens `/privacy consent` and clicks `level` in the notice."""
     notice = await run(world, member, "privacy consent")
-    await click(world, notice.original, member, choice(notice.original, level))
+    await choose(world, notice.original, member, choice(notice.original, level))
 
 
 async def test_reactions_on_other_answers_before_agreeing_are_stored_once_the_member_agrees(
@@ -126,8 +126,8 @@ async def test_reactions_before_a_refusal_are_dropped_and_a_later_agreement_does
         await world.standin.add_reaction(world.channel_id, answers[1].id, ayu, "🤔")  # ayu has not chosen either
         await eventually(lambda: len(handled) == 3, what="the reactions handled")
         theirs = await click(world, note, budi, button(note, "cb:ask:"))
-        declined = await click(world, theirs.original, budi, choice(theirs.original, "declined"))
-        assert "I won't ask again" in declined.response_data["content"]
+        declined = await choose(world, theirs.original, budi, choice(theirs.original, "declined"))
+        assert "I won't ask again" in declined.original.content
 
         # Changing their mind later stores what budi gives from then on, not what they gave before refusing.
         for member in (budi, ayu):
