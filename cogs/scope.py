@@ -246,8 +246,15 @@ class Scope(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.storage.guild_settings(guild_id)
         label = f"version {found.number}" if found else "no scope"
-        await interaction.followup.send(f"Preview under {label} (not recorded, not shown to members):", ephemeral=True)
-        await self.bot.answerer.preview(question, scope, settings, followup_sender(interaction, ephemeral=True))
+        # Refused, like a member's question, when today's token budget is spent: previews cost the same tokens.
+        await self.bot.answerer.preview(
+            question,
+            scope,
+            settings,
+            followup_sender(interaction, ephemeral=True),
+            heading=f"Preview under {label} (not recorded, not shown to members; its tokens count toward today's "
+            "token budget):",
+        )
 
     # Changing (Manage Server, checked again when run)
 

@@ -1,21 +1,28 @@
 """Each server's token use today, for the daily budget, without a database read per question.
 
-The day's total is read from the answers table once per server and UTC day; answers that end afterwards
-are added as they close. Counting stays close to the table's own sum: an answer is counted on the day it
-started (as the table's `created_at` is), and one that closes while the day's total is being read may be
-left out of the count (never counted twice), which errs on the member's side by one answer at most.
+The day's total is read from the database once per server and UTC day (answers, and moderators' `/scope preview`,
+which costs what an answer costs); answers and previews that end afterwards are added as they close. Counting
+stays close to the database's own sum: each is counted on the day it started (as the answers table's
+`created_at` is), and one that closes while the day's total is being read may be left out of the count (never
+counted twice), which errs on the member's side by one answer at most.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from bot.storage import Storage, sqlite_timestamp
 
 
 def utc_day(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+def renewal(now: datetime | None = None) -> str:
+    """When the daily budget renews (the next 00:00 UTC), as Discord shows a time to each reader: "in 3 hours"."""
+    midnight = datetime.combine(utc_day(now) + timedelta(days=1), time(), tzinfo=UTC)
+    return f"<t:{int(midnight.timestamp())}:R>"
 
 
 @dataclass(slots=True)

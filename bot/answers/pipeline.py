@@ -22,13 +22,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 import discord
 from openai.types.chat import ChatCompletionMessageParam
 
-from bot.answers.budget import DailyTokens, utc_day
+from bot.answers.budget import DailyTokens, renewal, utc_day
 from bot.answers.cues import extract_cues
 from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
@@ -43,7 +43,7 @@ from bot.pseudonyms import Pseudonymizer
 from bot.scopes.comparisons import assign_arm
 from bot.scopes.document import ScopeDocument
 from bot.scopes.manage import NO_SCOPE_MESSAGE, UNSCOPED_NOTE, ScopeCache
-from bot.storage import SYSTEM_ACTOR, AnswerResult, GuildSettings, NewAnswer, Outcome, Storage
+from bot.storage import SYSTEM_ACTOR, AnswerResult, GuildSettings, NewAnswer, Outcome, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,26 @@ RESTARTING_SECONDS = 3.0  # how long a shutdown waits to tell a member their que
 BUSY = Refusal(
     "previous answer still running",
     "I'm still answering your previous question, and your next one is already waiting; ask again when I'm done.",
+)
+
+
+ANSWERS_OFF = Refusal(
+    "daily token budget",
+    "Answers are switched off in this server (its daily token budget is 0); a moderator can switch them on with "
+    "`/answers settings daily_token_budget`.",
+)
+BUDGET_SPENT_LINE = (
+    "This server has used today's answer budget; it renews at 00:00 UTC ({renews}). Moderators can raise it with "
+    "`/answers settings`."
+)
+# A moderator's /scope preview costs what an answer costs, so the same budget refuses it (nothing is recorded).
+PREVIEW_OFF_LINE = (
+    "No preview: previews use this server's daily token budget, and it is 0 (answers are switched off). Raise it "
+    "with `/answers settings daily_token_budget`."
+)
+PREVIEW_SPENT_LINE = (
+    "No preview: this server has used today's token budget, which previews share with answers; it renews at "
+    "00:00 UTC ({renews}). Raise it with `/answers settings daily_token_budget`, or preview once it has renewed."
 )
 
 
@@ -475,8 +495,37 @@ class Answerer:
         self._renames.add(task)
         task.add_done_callback(self._renames.discard)
 
-    async def preview(self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send) -> str:
-        """How the bot would answer under `scope`, streamed to `send`; nothing is recorded."""
+    async def preview(
+        self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send, *, heading: str = ""
+    ) -> str:
+        """How the bot would answer under `scope`, streamed to `send` after `heading`; its text.
+
+        Nothing of it is recorded but its tokens, which count toward the server's daily budget as an answer's do:
+        a preview the budget has no room for gets the line saying so (and when the budget renews) instead.
+        """
+        guild_id = settings.guild_id
+        held = _Held()
+        try:
+            refused = await self._hold_budget(settings, held)
+            if refused is not None:
+                line = PREVIEW_OFF_LINE if refused == "off" else PREVIEW_SPENT_LINE.format(renews=renewal())
+                await send(line, None)
+                return ""
+            if heading:
+                await send(heading, None)
+            started = datetime.now(UTC)
+            stats = StreamStats()
+            try:
+                return await self._stream_preview(text, scope, settings, send, stats)
+            finally:
+                # Shielded: a shutdown cancelling the preview still counts what it used.
+                await asyncio.shield(self._count_preview(guild_id, stats, started))
+        finally:
+            self._tokens.release(guild_id, held.tokens)
+
+    async def _stream_preview(
+        self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send, stats: StreamStats
+    ) -> str:
         cues = extract_cues(text)
         sections = select_sections(text, scope, self._scope_budget) if scope else []
         messages = build_messages(
@@ -491,7 +540,6 @@ class Answerer:
             )
         )
         reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars)
-        stats = StreamStats()
         streamed = settle(
             await stream_reply(self._model, messages, reply, stats, where="a scope preview"), reply, stats
         )
@@ -504,6 +552,17 @@ class Answerer:
         except discord.HTTPException as failure:
             log.warning("a scope preview: could not finish the Discord message: %s", failure)
         return reply.text
+
+    async def _count_preview(self, guild_id: int, stats: StreamStats, started: datetime) -> None:
+        """A preview's tokens into the server's day, kept in the database for a restart's count too."""
+        tokens = (stats.tokens_in or 0) + (stats.tokens_out or 0)
+        if not tokens:  # the model was not reached
+            return
+        try:
+            await self._storage.record_preview_tokens(guild_id, tokens, sqlite_timestamp(started))
+        except Exception:  # counted for this process all the same
+            log.exception("could not record a scope preview's %d tokens", tokens)
+        self._tokens.add(guild_id, tokens, utc_day(started))
 
     async def _check_limits(
         self, question: Question, settings: GuildSettings, held: _Held, *, check_cooldown: bool
@@ -520,23 +579,25 @@ class Answerer:
             wait = settings.cooldown_seconds - (time.monotonic() - started) if started is not None else 0
             if wait > 0:
                 return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
+        refused = await self._hold_budget(settings, held)
+        if refused == "off":
+            return ANSWERS_OFF
+        if refused == "spent":
+            return Refusal("daily token budget", BUDGET_SPENT_LINE.format(renews=renewal()))
+        return None
+
+    async def _hold_budget(self, settings: GuildSettings, held: _Held) -> Literal["off", "spent"] | None:
+        """Whether the server's daily token budget refuses one more answer or preview: "off" (a budget of 0) or
+        "spent"; when None, its tokens are set aside in `held` (for the caller to release once it has ended)."""
         if settings.daily_token_budget == 0:
-            return Refusal(
-                "daily token budget",
-                "Answers are switched off in this server (its daily token budget is 0); a moderator can switch them "
-                "on with `/answers settings daily_token_budget`.",
-            )
-        used = await self._tokens.used(question.guild_id)
-        # With the tokens set aside for answers being written: answers still running count as what they may use.
-        if used + self._tokens.held(question.guild_id) >= settings.daily_token_budget:
-            return Refusal(
-                "daily token budget",
-                "This server has used today's answer budget; it renews at 00:00 UTC. Moderators can raise it "
-                "with `/answers settings`.",
-            )
+            return "off"
+        used = await self._tokens.used(settings.guild_id)
+        # With the tokens set aside for answers (and previews) being written: those count as what they may use.
+        if used + self._tokens.held(settings.guild_id) >= settings.daily_token_budget:
+            return "spent"
         # No await between the check and this: questions checked together cannot all pass on the same total.
         held.tokens = self._model.max_tokens + self._scope_budget // 4  # the answer's most, and a typical prompt
-        self._tokens.hold(question.guild_id, held.tokens)
+        self._tokens.hold(settings.guild_id, held.tokens)
         return None
 
     async def _refuse(self, question: Question, refusal: Refusal) -> Outcome:

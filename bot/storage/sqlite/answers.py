@@ -122,13 +122,29 @@ class AnswersStore(SqliteConnection):
         return answer_id
 
     async def tokens_used_since(self, guild_id: int, since_iso: str) -> int:
-        """Tokens in and out of the server's answers since a moment (for the daily budget)."""
+        """Tokens in and out of the server's answers and previews since a moment (for the daily budget)."""
         row = await self._fetchone(
-            "SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0) FROM answers "
-            "WHERE guild_id = ? AND created_at >= ?",
-            (guild_id, since_iso),
+            "SELECT (SELECT coalesce(sum(coalesce(tokens_in, 0) + coalesce(tokens_out, 0)), 0) FROM answers "
+            "WHERE guild_id = ? AND created_at >= ?) + (SELECT coalesce(sum(tokens), 0) FROM preview_tokens "
+            "WHERE guild_id = ? AND started_at >= ?)",
+            (guild_id, since_iso, guild_id, since_iso),
         )
         return int(row[0]) if row else 0
+
+    async def record_preview_tokens(self, guild_id: int, tokens: int, started_iso: str) -> None:
+        """Count a `/scope preview`'s tokens toward the server's daily budget, as of when it started (nothing else
+        of the preview is kept). The server's rows from before yesterday go: no budget reads them."""
+        await self._ensure_guild_known(guild_id)
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO preview_tokens (guild_id, tokens, started_at) VALUES (?, ?, ?)",
+                (guild_id, tokens, started_iso),
+            )
+            await conn.execute(
+                "DELETE FROM preview_tokens WHERE guild_id = ? AND started_at < strftime('%Y-%m-%dT%H:%M:%fZ', "
+                "'now', '-2 days')",
+                (guild_id,),
+            )
 
     async def conversation(self, answer_id: int, limit: int = 20) -> list[tuple[str, str]]:
         """(question, answer) pairs of the reply chain ending at `answer_id`, oldest first."""
