@@ -57,6 +57,7 @@ class Fit:
     mean_fit: Estimate
     fit_share: Estimate
     replicates: FloatArray  # (2, resamples); empty when there is no interval; NaN where the group was not drawn
+    scales: tuple[int, ...] = ()  # the scale sizes the group's ratings were given on, ascending
 
 
 NO_FIT = Fit(Estimate(None, None, None, 0, 0), Estimate(None, None, None, 0, 0), np.empty((2, 0)))
@@ -110,12 +111,18 @@ class Grouped:
     low: FloatArray  # (groups, 2)
     high: FloatArray
     alike: BoolArray  # (groups, 2): every replicate with a value has the same one
+    # (groups, largest scale size + 1): each group's ratings per scale size (column 3: on the 3-point scale)
+    scale_ratings: IntArray
 
     @classmethod
-    def of(cls, point: FloatArray, totals: FloatArray, answers: IntArray) -> Grouped:
+    def of(
+        cls, point: FloatArray, totals: FloatArray, answers: IntArray, scale_ratings: IntArray | None = None
+    ) -> Grouped:
         replicates = ratios(totals.transpose(1, 0, 2)).transpose(1, 0, 2)
         low, high = percentile_intervals(replicates)  # every group in one sort
-        return cls(point, totals, answers, replicates, low, high, zero_spread(replicates))
+        if scale_ratings is None:
+            scale_ratings = np.zeros((answers.size, 0), dtype=np.int64)
+        return cls(point, totals, answers, replicates, low, high, zero_spread(replicates), scale_ratings)
 
     @classmethod
     def pooled(cls, parts: Sequence[Grouped]) -> Grouped:
@@ -124,6 +131,7 @@ class Grouped:
             np.sum([part.point for part in parts], axis=0),
             np.sum([part.totals for part in parts], axis=0),
             np.sum([part.answers for part in parts], axis=0),
+            pooled_scale_ratings(parts),
         )
 
     def fit(self, group: int) -> Fit:
@@ -146,7 +154,47 @@ class Grouped:
             )
             for statistic in range(2)
         ]
-        return Fit(estimates[0], estimates[1], self.replicates[group] if answers >= 2 else np.empty((2, 0)))
+        scales = tuple(np.flatnonzero(self.scale_ratings[group]).tolist())
+        return Fit(estimates[0], estimates[1], self.replicates[group] if answers >= 2 else np.empty((2, 0)), scales)
+
+
+def pooled_scale_ratings(parts: Sequence[Grouped]) -> IntArray:
+    """The groups' ratings per scale size, added up over the parts (periods; a part without the larger scales has
+    no columns for them)."""
+    if not parts:
+        return np.zeros((0, 0), dtype=np.int64)
+    width = max(part.scale_ratings.shape[1] for part in parts)
+    total: IntArray = np.sum(
+        [np.pad(part.scale_ratings, ((0, 0), (0, width - part.scale_ratings.shape[1]))) for part in parts], axis=0
+    )
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerScales:
+    """Each rated answer's ratings per scale size in use: `counts[i]` are the ratings on scale `sizes[i]`."""
+
+    sizes: tuple[int, ...]
+    counts: tuple[FloatArray, ...]  # one per size, (rated answers,)
+    width: int  # the largest scale size + 1
+
+    @classmethod
+    def of(cls, period: RatedPeriod) -> AnswerScales:
+        """One pass over the ratings per scale size in use (two at most, in practice)."""
+        sizes = tuple(np.flatnonzero(np.bincount(period.scale)).tolist()) if period.scale.size else ()
+        counts = tuple(
+            np.bincount(period.rating_index[period.scale == size], minlength=period.answer_ids.size).astype(np.float64)
+            for size in sizes
+        )
+        return cls(sizes, counts, sizes[-1] + 1 if sizes else 0)
+
+    def by_group(self, grouping: Grouping) -> IntArray:
+        """(groups, width): each group's ratings per scale size, one bincount over the rated answers per size."""
+        result = np.zeros((grouping.groups, self.width), dtype=np.int64)
+        codes = np.where(grouping.codes >= 0, grouping.codes, grouping.groups)  # the ungrouped in one more bin
+        for size, counts in zip(self.sizes, self.counts, strict=True):
+            result[:, size] = np.bincount(codes, weights=counts, minlength=grouping.groups + 1)[: grouping.groups]
+        return result
 
 
 def grouped(
@@ -155,10 +203,11 @@ def grouped(
     """Every grouping's fits from one bootstrap of the period's answers (label: the period's random stream)."""
     clusters = period.clusters()
     all_totals = grouped_replicates(clusters, groupings, resamples, rng_for(seed, label))
+    scales = AnswerScales.of(period)
     result = []
     for grouping, totals in zip(groupings, all_totals, strict=True):
         answers = np.bincount(grouping.codes[grouping.codes >= 0], minlength=grouping.groups).astype(np.int64)
-        result.append(Grouped.of(group_totals(clusters, grouping), totals, answers))
+        result.append(Grouped.of(group_totals(clusters, grouping), totals, answers, scales.by_group(grouping)))
     return result
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
-from bot.digests.estimates import Fit, Grouped, difference, grouped
+from bot.digests.estimates import Fit, Grouped, difference, grouped, pooled_scale_ratings
 from bot.digests.formatting import scale_sizes
 from bot.digests.model import (
     NO_SPREAD,
@@ -147,6 +147,7 @@ def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: dict[st
                 fit_share=fit.fit_share,
                 previous_mean_fit=previous_mean,
                 previous_ratings=previous_ratings,
+                scales=fit.scales,
             )
         )
     if not dimension.by_version:
@@ -259,7 +260,16 @@ def version_comparison(
     pooled = Grouped.pooled(parts)
     fits = {version: pooled.fit(index) for index, version in enumerate(versions)}
     groups = tuple(
-        GroupFit(str(version), f"v{version}", answers_per_version.get(version, 0), fit.mean_fit, fit.fit_share, None, 0)
+        GroupFit(
+            str(version),
+            f"v{version}",
+            answers_per_version.get(version, 0),
+            fit.mean_fit,
+            fit.fit_share,
+            None,
+            0,
+            fit.scales,
+        )
         for version, fit in fits.items()
     )
     in_use = None if current is None else f"v{current}"
@@ -450,7 +460,8 @@ def _by_week(days: Sequence[str], parts: Sequence[Grouped]) -> tuple[list[str], 
     point = sum(by_week(part.point) for part in parts)
     totals = sum(by_week(part.totals) for part in parts)
     answers = sum(by_week(part.answers) for part in parts)
-    return weeks, Grouped.of(np.asarray(point), np.asarray(totals), np.asarray(answers))
+    scales = by_week(pooled_scale_ratings(parts))
+    return weeks, Grouped.of(np.asarray(point), np.asarray(totals), np.asarray(answers), scales)
 
 
 def fit_timeline(

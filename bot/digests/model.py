@@ -111,6 +111,10 @@ class GroupFit:
     fit_share: Estimate
     previous_mean_fit: float | None  # the same group in the previous period (point estimate)
     previous_ratings: int
+    # The scale sizes the group's ratings were given on, ascending ((3, 5): some on each); () without ratings. In
+    # the version comparison pooled over its window, as the fits are. Randomized arms leave it () and carry theirs
+    # in ArmComparison.current_scales and alternative_scales.
+    scales: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,12 +174,15 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
 
 
 FIT_HEADERS = ("Answers", "Rated answers", "Ratings", "Fit share", "Mean fit")
+SCALE_HEADER = "Rating scale"
 
 
-def _fit_cells(group: GroupFit) -> tuple[str, ...]:
-    """A group's row under (its label,) + FIT_HEADERS: counts, fit share and mean fit with their intervals."""
+def _fit_cells(group: GroupFit, scales: tuple[int, ...] | None = None) -> tuple[str, ...]:
+    """A group's row under (its label,) + FIT_HEADERS: counts, fit share and mean fit with their intervals; with
+    `scales`, the scales its ratings were given on after the label (under SCALE_HEADER)."""
     return (
         group.label,
+        *(() if scales is None else (fmt.scale_sizes(scales),)),
         str(group.answers),
         str(group.mean_fit.answers),
         str(group.mean_fit.ratings),
@@ -188,9 +191,11 @@ def _fit_cells(group: GroupFit) -> tuple[str, ...]:
     )
 
 
-def _fit_table(first_header: str, groups: Iterable[GroupFit]) -> Table:
-    """Groups compared side by side."""
-    return Table((first_header, *FIT_HEADERS), tuple(map(_fit_cells, groups)), numeric=(1, 2, 3))
+def _fit_table(first_header: str, groups: Iterable[GroupFit], scales: Iterable[tuple[int, ...]]) -> Table:
+    """Groups compared side by side (scope versions, or randomized arms), each with its ratings' scales: their fit
+    shares count the tops of those scales, which are different thresholds."""
+    rows = tuple(_fit_cells(group, sizes) for group, sizes in zip(groups, scales, strict=True))
+    return Table((first_header, SCALE_HEADER, *FIT_HEADERS), rows, numeric=(2, 3, 4))
 
 
 def _current_unrated(comparison: VersionComparison) -> bool:
@@ -205,7 +210,7 @@ def _versions(digest: Digest) -> list[Block]:
     if unrated:  # said first: the versions below are not the last change
         blocks.append(Paragraph(comparison.note))
     if comparison.versions:
-        blocks.append(_fit_table("Version", comparison.versions))
+        blocks.append(_fit_table("Version", comparison.versions, (group.scales for group in comparison.versions)))
     if comparison.mean_fit_change is not None:
         share = _share_change(
             comparison.fit_share_change,
@@ -243,7 +248,8 @@ def _comparisons(digest: Digest) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Randomized comparisons of scope versions")]
     for comparison in digest.comparisons:
         blocks.append(Heading(3, f"Comparison #{comparison.comparison_id}"))
-        blocks.append(_fit_table("Arm", (comparison.current, comparison.alternative)))
+        arms = (comparison.current, comparison.alternative)
+        blocks.append(_fit_table("Arm", arms, (comparison.current_scales, comparison.alternative_scales)))
         share = _share_change(
             comparison.fit_share_change,
             comparison.scales_differ,
@@ -264,10 +270,12 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
     blocks: list[Block] = [Heading(3, breakdown.title)]
     if not breakdown.groups:
         return [*blocks, Paragraph("No answers or ratings.")]
-    headers = ("Group", *FIT_HEADERS, "Previous mean fit")
+    # Scope versions' fit shares are compared with one another, and each counts the top of its ratings' scales.
+    by_version = breakdown.dimension == "scope_version"
+    headers = ("Group", *((SCALE_HEADER,) if by_version else ()), *FIT_HEADERS, "Previous mean fit")
     rows = tuple(
         (
-            *_fit_cells(group),
+            *_fit_cells(group, group.scales if by_version else None),
             (
                 f"{fmt.fit_value(group.previous_mean_fit)} ({counted(group.previous_ratings, 'rating')})"
                 if group.previous_mean_fit is not None
@@ -278,7 +286,7 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
         )
         for group in breakdown.groups[:MAX_GROUPS]
     )
-    blocks.append(Table(headers, rows, numeric=(1, 2, 3)))
+    blocks.append(Table(headers, rows, numeric=(2, 3, 4) if by_version else (1, 2, 3)))
     hidden = len(breakdown.groups) - MAX_GROUPS
     if hidden > 0:
         blocks.append(Paragraph(f"Not shown here: {counted(hidden, 'smaller group')}; digest.json lists them all."))
