@@ -3,7 +3,8 @@
 A clean shutdown closes every answer it interrupts with a note (`INTERRUPTED_NOTE`); a crash (a kill, the machine
 going down) leaves the messages as they were. At the next start the records are closed
 (`Storage.close_interrupted_answers`) and, once connected, each answer's last message loses its cursor and says
-the answer was interrupted. Its text is read from Discord: the record holds an answer's text only once finished.
+the answer was interrupted. Its text is read from Discord: the record holds the text saved while it streamed
+(every few seconds, `PROGRESS_EVERY` in pipeline.py), which may lack the last of it.
 
 An answer's record is written before its first message is sent, and each message is linked to the record as soon
 as Discord returns its id; a crash in between leaves a message Discord made but no link to it (at most one per

@@ -55,6 +55,7 @@ SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
+PROGRESS_EVERY = 5.0  # seconds between saves of a streaming answer's text: what a crash can lose of its record
 FORGOTTEN_LINE = "You asked me to forget your data after asking this, so I did not answer it; ask again if you like."
 FORGOTTEN_KEPT = 3600.0  # seconds a forget is remembered for questions still waiting (longer than any answer takes)
 LISTED_CHANNELS = 20  # answer channels named in the line refusing a question asked elsewhere
@@ -400,12 +401,14 @@ class Answerer:
                 typing.cancel()  # the answer itself shows from now on (a sent indicator is harmless)
                 typing = None
 
+        progress = asyncio.create_task(self._keep_progress(record, reply))
         try:
             try:
                 streamed = await stream_reply(
                     self._model, messages, reply, stats, where=f"answer to {_where(question)}", on_text=answer_shows
                 )
             finally:
+                progress.cancel()  # the final write follows (or the shutdown's, or the restart's closing)
                 if typing is not None and not typing.done():
                     typing.cancel()
             answer_id = await asyncio.shield(record)
@@ -464,6 +467,28 @@ class Answerer:
             streamed.failed_line,
         )
         return streamed.outcome
+
+    async def _keep_progress(self, record: asyncio.Future[int], reply: StreamingReply) -> None:
+        """Save the answer's text so far every PROGRESS_EVERY seconds while it streams: a crash then loses at most
+        that much of it from the record (its messages are closed from Discord at the next start). Cancelled when the
+        stream ends; a save that fails is logged, and the final write does not depend on it."""
+        try:
+            answer_id = await asyncio.shield(record)
+        except Exception:
+            return  # the answer itself reports a record that could not be written
+        saved = ""
+        try:
+            while True:
+                await asyncio.sleep(PROGRESS_EVERY)
+                if reply.text != saved:
+                    saved = reply.text
+                    # Only while the answer is still streaming: a save that lands after the final write changes
+                    # nothing.
+                    await self._storage.save_answer_progress(answer_id, saved)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("could not keep a streaming answer's text so far: %r", error)
 
     async def _start_record(
         self, question: Question, new: NewAnswer, messages: list[ChatCompletionMessageParam]

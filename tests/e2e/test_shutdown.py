@@ -10,6 +10,7 @@ import sqlite3
 import sys
 
 from bot.answers.interrupted import CRASH_NOTE
+from bot.answers.pipeline import PROGRESS_EVERY
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
@@ -140,6 +141,28 @@ async def test_restart_after_crash_marks_orphaned_answer_incomplete(world):
         lambda: world.standin.message(message.id).content.endswith(CRASH_NOTE), 15, "the message to be closed"
     )
     assert CURSOR not in world.standin.message(message.id).content
+    restarted.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(restarted.communicate(), 30)
+    assert restarted.returncode == 0
+
+
+async def test_a_crash_mid_answer_keeps_the_text_streamed_until_a_few_seconds_before_in_its_record(world):
+    """The record holds an answer's text while it streams (saved every PROGRESS_EVERY seconds), so research data
+    keeps what members saw of an answer a crash cut off, not an empty answer."""
+    slow = " ".join(f"w{i}" for i in range(400))
+    world.model.script(Reply(slow, tokens_per_second=20))
+    process = await start_bot_process(world)
+    await ask_and_wait_for_first_text(world)
+    await eventually(lambda: answers(world) and answers(world)[0][1], PROGRESS_EVERY + 10, "the text so far saved")
+    await eventually(lambda: linked_messages(world) == 1, 15, "the message linked to its answer")
+    process.kill()
+    await process.wait()
+    [(outcome, saved, _)] = answers(world)
+    assert outcome == "streaming"
+    assert slow.startswith(saved) and saved.startswith("w0 w1"), saved
+    restarted = await start_bot_process(world)
+    await eventually(lambda: answers(world)[0][0] == "incomplete", 15, "the orphaned answer to be closed")
+    assert answers(world)[0][1:] == (saved, "interrupted by a restart"), "the text is kept when the record is closed"
     restarted.send_signal(signal.SIGTERM)
     await asyncio.wait_for(restarted.communicate(), 30)
     assert restarted.returncode == 0

@@ -89,7 +89,8 @@ class AnswersStore(SqliteConnection):
         )
 
     async def save_answer_progress(self, answer_id: int, text: str) -> None:
-        """Keep the text streamed so far, so a crash mid-answer loses at most the last interval."""
+        """Keep the text streamed so far, so a crash mid-answer loses at most what came since (the pipeline saves
+        every few seconds). Only while the answer is streaming: a save that lands after the final write is ignored."""
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE answers SET answer = ? WHERE answer_id = ? AND outcome = 'streaming'",
