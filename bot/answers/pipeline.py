@@ -529,6 +529,12 @@ class Answerer:
         a preview the budget has no room for gets the line saying so (and when the budget renews) instead.
         """
         guild_id = settings.guild_id
+        task = asyncio.current_task()
+        if not self.accepting or task is None:
+            await send(RESTARTING.line, None)
+            return ""
+        # A running preview is one of the answers a shutdown waits for, then interrupts (`drain`).
+        self._tasks.add(task)
         held = _Held()
         try:
             refused = await self._hold_budget(settings, held)
@@ -547,6 +553,7 @@ class Answerer:
                 await asyncio.shield(self._count_preview(guild_id, stats, started))
         finally:
             self._tokens.release(guild_id, held.tokens)
+            self._tasks.discard(task)
 
     async def _stream_preview(
         self, text: str, scope: ScopeDocument | None, settings: GuildSettings, send: Send, stats: StreamStats
@@ -565,9 +572,16 @@ class Answerer:
             )
         )
         reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars)
-        streamed = settle(
-            await stream_reply(self._model, messages, reply, stats, where="a scope preview"), reply, stats
-        )
+        try:
+            streamed = settle(
+                await stream_reply(self._model, messages, reply, stats, where="a scope preview"), reply, stats
+            )
+        except asyncio.CancelledError:
+            # A shutdown: as an answer, the preview says it was interrupted instead of keeping its cursor.
+            if reply.messages:
+                with contextlib.suppress(discord.HTTPException):
+                    await reply.finish(INTERRUPTED_NOTE)
+            raise
         note = streamed.note + ("" if scope is not None else UNSCOPED_NOTE)
         # As an answer ends (bot/answers/stream_outcome.py), without the rating controls.
         try:

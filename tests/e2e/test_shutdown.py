@@ -10,7 +10,7 @@ import sqlite3
 import sys
 
 from bot.answers.interrupted import CRASH_NOTE
-from bot.answers.pipeline import PROGRESS_EVERY
+from bot.answers.pipeline import INTERRUPTED_NOTE, PROGRESS_EVERY
 from bot.answers.streaming import CURSOR
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
@@ -166,6 +166,29 @@ async def test_a_crash_mid_answer_keeps_the_text_streamed_until_a_few_seconds_be
     restarted.send_signal(signal.SIGTERM)
     await asyncio.wait_for(restarted.communicate(), 30)
     assert restarted.returncode == 0
+
+
+async def test_sigterm_mid_preview_interrupts_it_as_an_answer(world):
+    """A moderator's /scope preview is one of the answers a shutdown waits for and then interrupts: it ends with
+    the note, not a cursor left in the private message."""
+    slow = " ".join(f"w{i}" for i in range(400))
+    world.model.script(Reply(slow, tokens_per_second=20))
+    role = world.standin.add_role(world.guild_id, "Moderators", permissions=1 << 5)  # MANAGE_GUILD
+    moderator = int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
+    process = await start_bot_process(world, CULTUREBOT_SHUTDOWN_GRACE_SECONDS="0.3")
+    interaction = await world.standin.invoke_command(
+        world.guild_id, world.channel_id, moderator, "scope preview", {"question": "How do I greet my boss?"}
+    )
+    preview = await world.standin.wait_for_followup(interaction, count=2, timeout=15)
+    await world.standin.wait_for(lambda: world.standin.message(preview.id).content.startswith("w0"), timeout=15)
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, output.decode()
+    assert b"Traceback" not in output
+    assert b"interrupting 1 answer(s) still running" in output
+    content = world.standin.message(preview.id).content
+    assert content.startswith("w0 w1") and content.endswith(INTERRUPTED_NOTE), content
+    assert CURSOR not in content
 
 
 async def test_a_refused_start_up_request_is_one_clear_line(world):
