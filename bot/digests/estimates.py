@@ -19,9 +19,10 @@ certainty that no sample gives; `estimate` decides what such a statistic gets in
 - Between 0 and 1 (every answer's ratings average the same, e.g. all "Partly fits"): no interval. Nothing
   bounds the spread there without assuming it, and 0.50 (95% CI 0.50-0.50) would claim certainty.
 
-One resampling unit (one rated answer) has no interval either. A difference with an exact side has no
-replicates to pair that carry the side's uncertainty, so its interval combines the sides' intervals (`difference`);
-a side without an interval leaves the difference without one.
+One resampling unit (one rated answer) has no interval either: `Estimate.interval` is ONE_ANSWER, so that the
+reports and digest.json say why. A difference with an exact side has no replicates to pair that carry the side's
+uncertainty, so its interval combines the sides' intervals (`difference`); a side without an interval leaves the
+difference without one, and its `interval` names the side's reason.
 """
 
 from __future__ import annotations
@@ -44,7 +45,16 @@ from bot.digests.bootstrap import (
     ratios,
     rng_for,
 )
-from bot.digests.model import BOOTSTRAP, COMBINED, EXACT, NO_SPREAD, Difference, Estimate
+from bot.digests.model import (
+    BOOTSTRAP,
+    COMBINED,
+    EXACT,
+    NO_SPREAD,
+    ONE_ANSWER,
+    WITHOUT_INTERVAL,
+    Difference,
+    Estimate,
+)
 from bot.digests.periods import RatedPeriod
 
 BoolArray = NDArray[np.bool_]
@@ -90,8 +100,11 @@ def estimate(
 ) -> Estimate:
     """A statistic's estimate from its percentile interval (`low`, `high`), or, when every replicate is alike
     (`alike`), the exact interval at 0 or 1 and none elsewhere (see the module's docstring). `units`: what was
-    resampled (rated answers, or asking members); `answers`: rated answers."""
-    if units < 2 or low is None or high is None:
+    resampled (rated answers, or asking members); `answers`: rated answers. One unit: no interval, ONE_ANSWER (a
+    caller resampling members gives one member ONE_MEMBER itself)."""
+    if units < 2:
+        return Estimate(value, None, None, answers, ratings, ONE_ANSWER)
+    if low is None or high is None:
         return Estimate(value, None, None, answers, ratings)
     if value in (0.0, 1.0):  # every rating at a bound, so every replicate too (whatever the resamples' number)
         return Estimate(value, *exact_interval(value, units), answers, ratings, EXACT)
@@ -220,7 +233,8 @@ def difference(a: Fit, b: Fit, statistic: int, a_label: str, b_label: str) -> Di
     intervals are then combined by the method of variance estimates recovery (MOVER; Newcombe 1998, Zou & Donner
     2008), which treats the sides as independent: periods and randomized arms are resampled on their own, and
     groups of one period are disjoint sets of answers. A side without an interval (one rated answer, or every
-    replicate the same value between 0 and 1) leaves the difference without one.
+    replicate the same value between 0 and 1) leaves the difference without one, its `interval` naming the
+    side's reason (one rated answer first: it is the plainer one).
     """
     a_estimate = a.mean_fit if statistic == 0 else a.fit_share
     b_estimate = b.mean_fit if statistic == 0 else b.fit_share
@@ -228,7 +242,9 @@ def difference(a: Fit, b: Fit, statistic: int, a_label: str, b_label: str) -> Di
         return Difference(a_label, b_label, None, None, None)
     value = b_estimate.value - a_estimate.value
     if a_estimate.low is None or a_estimate.high is None or b_estimate.low is None or b_estimate.high is None:
-        return Difference(a_label, b_label, value, None, None)
+        reasons = {a_estimate.interval, b_estimate.interval}
+        why = next((reason for reason in WITHOUT_INTERVAL if reason in reasons), BOOTSTRAP)
+        return Difference(a_label, b_label, value, None, None, why)
     if a_estimate.interval == BOOTSTRAP and b_estimate.interval == BOOTSTRAP:
         interval = percentile_interval(b.replicates[statistic] - a.replicates[statistic])
         low, high = interval if interval is not None else (None, None)

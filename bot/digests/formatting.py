@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 
-from bot.digests.model import COMBINED, EXACT, NEGLIGIBLE, NO_SPREAD, ONE_MEMBER, Difference, Estimate
+from bot.digests.model import COMBINED, EXACT, NEGLIGIBLE, NO_SPREAD, ONE_ANSWER, ONE_MEMBER, Difference, Estimate
 from bot.feedback.scales import FIT3, LIKERT5
 
 MINUS = "−"
@@ -81,9 +81,21 @@ def _no_interval(estimate: Estimate) -> str:
         return "no interval: every resample gives the same value"
     if estimate.interval == ONE_MEMBER:
         return "no interval: one asking member"
-    if estimate.answers == 1:
+    if estimate.interval == ONE_ANSWER or estimate.answers == 1:
         return "no interval: one rated answer"
     return "no interval"
+
+
+# Why a difference has no interval: the reason of a side (`Difference.interval`).
+_NO_DIFFERENCE_INTERVAL = {
+    ONE_ANSWER: "no interval: a side has one rated answer",
+    ONE_MEMBER: "no interval: a side has one asking member",
+    NO_SPREAD: "no interval: every resample of a side gives the same value",
+}
+
+
+def _no_difference_interval(difference: Difference) -> str:
+    return _NO_DIFFERENCE_INTERVAL.get(difference.interval, "no interval")
 
 
 def _at_bound(estimate: Estimate, share: bool) -> str:
@@ -142,7 +154,7 @@ def share_change(difference: Difference | None) -> str:
         return NO_VALUE
     head = f"{_signed(difference.value * 100, 0, scale=100)} pts"
     if difference.low is None or difference.high is None:
-        return f"{head} (no interval)"
+        return f"{head} ({_no_difference_interval(difference)})"
     return f"{head} (95% CI {_difference_bounds(difference, 100, 0)})"
 
 
@@ -152,7 +164,7 @@ def fit_change(difference: Difference | None) -> str:
         return NO_VALUE
     head = _signed(difference.value, 2)
     if difference.low is None or difference.high is None:
-        return f"{head} (no interval)"
+        return f"{head} ({_no_difference_interval(difference)})"
     return f"{head} (95% CI {_difference_bounds(difference, 1, 2)})"
 
 

@@ -18,6 +18,7 @@ from bot.digests.estimates import Fit, Grouped, difference, grouped, pooled_scal
 from bot.digests.formatting import scale_sizes
 from bot.digests.model import (
     NO_SPREAD,
+    ONE_ANSWER,
     Breakdown,
     Difference,
     GroupFit,
@@ -325,6 +326,13 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str, *, c
         "observational comparison, not an experiment."
     )
     if change.low is None or change.high is None or change.value is None:
+        alone = [name for name, fit in ((change.a, prior), (change.b, latest)) if fit.mean_fit.interval == ONE_ANSWER]
+        if alone:
+            has = f"{alone[0]} has" if len(alone) == 1 else f"{alone[0]} and {alone[1]} each have"
+            return (
+                f"{change.b} versus {change.a} in {window}: {has} one rated answer, which a bootstrap cannot "
+                f"resample, so the difference has no interval.{caveat}"
+            )
         if NO_SPREAD in (prior.mean_fit.interval, latest.mean_fit.interval):
             return (
                 f"{change.b} versus {change.a} in {window}: on one side every resample of answers gives the same "

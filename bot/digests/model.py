@@ -5,10 +5,10 @@ allowed quoting (`CommentNote`, `Quote`); other members' comments are only count
 `quotable` flag, is in the data files (exports.py), the research team's rows.
 
 Conventions: a fit value on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
-"fit share" is the share of ratings at the scale's top value. Estimates carry a bootstrap 95% interval that
-is None when there are fewer than two rated answers to resample; where every resample gives the same value,
-an exact interval at 0 or 1 and none elsewhere (`Estimate.interval`, estimates.py). Every text field is
-already defused (see `text.safe_text`), and members appear only as per-digest aliases ("Member A").
+"fit share" is the share of ratings at the scale's top value. Estimates carry a bootstrap 95% interval, none for
+one rated answer (nothing to resample); where every resample gives the same value, an exact interval at 0 or 1
+and none elsewhere. `Estimate.interval` says which, and so why an interval is missing (estimates.py). Every text
+field is already defused (see `text.safe_text`), and members appear only as per-digest aliases ("Member A").
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 # How an estimate's or a difference's interval was found (`Estimate.interval`, `Difference.interval`).
-BOOTSTRAP = "bootstrap"  # a bootstrap percentile interval; None with fewer than 2 units to resample
+BOOTSTRAP = "bootstrap"  # a bootstrap percentile interval (None only where no resample drew the group)
 EXACT = "exact"  # every resample alike at 0 or 1: the Clopper-Pearson 95% interval over the units (estimates.py)
 NO_SPREAD = "no_spread"  # every resample alike between 0 and 1: no interval
+ONE_ANSWER = "one_answer"  # one rated answer (the unit resampled): nothing to resample, no interval
 ONE_MEMBER = "one_member"  # a randomized arm with one asking member (its unit): no interval
 COMBINED = "combined"  # a difference with a side given an exact interval: the sides' intervals combined (MOVER)
+# Why an estimate has no interval, and so neither has a difference with it as a side (`Difference.interval`).
+WITHOUT_INTERVAL = (ONE_ANSWER, ONE_MEMBER, NO_SPREAD)
 
 # A bound of a difference nearer zero than this (on 0..1) is zero: notes and reports read its side alike.
 NEGLIGIBLE = 1e-9
@@ -43,18 +46,18 @@ class Estimate:
     comparisons), or, where every resample gives the same 0 or 1, an exact one (`interval` says which)."""
 
     value: float | None  # None without ratings
-    low: float | None  # None with fewer than 2 rated answers, or without an interval (see `interval`)
+    low: float | None  # None without an interval: `interval` says why (ONE_ANSWER, NO_SPREAD, ONE_MEMBER)
     high: float | None
     answers: int  # rated answers (the resampled clusters)
     ratings: int
-    interval: str = BOOTSTRAP  # BOOTSTRAP, EXACT, NO_SPREAD or ONE_MEMBER
+    interval: str = BOOTSTRAP  # BOOTSTRAP, EXACT, NO_SPREAD, ONE_ANSWER or ONE_MEMBER
 
 
 @dataclass(frozen=True, slots=True)
 class Difference:
     """b - a, with a 95% interval: the bootstrap's (replicates of both sides paired as they were drawn) or, when a
     side has an exact interval, the sides' intervals combined (`interval`: BOOTSTRAP or COMBINED). None when a
-    side has no interval."""
+    side has no interval; `interval` is then that side's reason (one of WITHOUT_INTERVAL)."""
 
     a: str
     b: str

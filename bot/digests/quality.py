@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bot.digests.formatting import percent
-from bot.digests.model import EXACT, NO_SPREAD, PeriodSummary, QualityNote
+from bot.digests.model import EXACT, NO_SPREAD, ONE_ANSWER, PeriodSummary, QualityNote
 from bot.digests.periods import RatedPeriod
 from bot.wording import counted
 
@@ -115,6 +115,8 @@ def quality_notes(
         message = _no_spread(name, period) if period is not None else None
         if message:
             notes.append(QualityNote("no_spread", message))
+        if period is not None and period.fit.mean_fit.interval == ONE_ANSWER:
+            notes.append(QualityNote("one_answer", _one_answer(name, period is summary, previous is not None)))
     scales = {counts.scale_size for counts in summary.fit.distribution}
     earlier = {counts.scale_size for counts in previous.fit.distribution} if previous is not None else set()
     if scales and earlier and scales != earlier:
@@ -192,6 +194,19 @@ def _no_spread(name: str, period: PeriodSummary) -> str | None:
     return (
         f"{name}: {fact}. Every resample of answers gives the same value there, so a bootstrap cannot give an "
         f"interval: {'; '.join(shown)}."
+    )
+
+
+def _one_answer(name: str, this: bool, compared: bool) -> str:
+    """Why a period's headline fit (and every change against it) has no interval: it has one rated answer.
+    `this`: the period is this one (not the previous); `compared`: there is a previous period to compare with."""
+    if this:
+        shown = "its fit has no interval" + (", nor has the change versus the previous period" if compared else "")
+    else:
+        shown = "the changes against it have no interval"
+    return (
+        f"{name} has one rated answer: a bootstrap resamples answers, and one answer has nothing to resample, so "
+        f"{shown} (one answer: no interval)."
     )
 
 

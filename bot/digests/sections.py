@@ -29,6 +29,9 @@ HOW_TO_READ = (
     "rated answer once (each member, in randomized comparisons): with 25 answers all at the top, 86–100%. A "
     "change against such a number combines the two sides' intervals (MOVER) instead of resampling. Anywhere "
     'else (every answer averaging the same, such as all "Partly fits") no interval is shown.',
+    "A group with one rated answer (a period, scope version, language, channel, topic or day) has no interval "
+    'either: one answer has nothing to resample. Its numbers say "no interval: one rated answer", a change against '
+    'it "no interval: a side has one rated answer", and digest.json marks its interval "one_answer".',
     "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
     "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",

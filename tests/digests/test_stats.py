@@ -177,8 +177,8 @@ def test_one_rating():
     # One answer rated "Partly fits" (2 of 3): fit (2 - 1) / (3 - 1) = 0.5, not at the top value.
     digest = compute_digest(rows([answer(1)], [rating(1, "ana", 2)]), None)
     fit = digest.current.fit
-    assert fit.mean_fit == Estimate(0.5, None, None, 1, 1)  # one answer: nothing to resample, no interval
-    assert fit.fit_share == Estimate(0.0, None, None, 1, 1)
+    assert fit.mean_fit == Estimate(0.5, None, None, 1, 1, "one_answer")  # nothing to resample: no interval
+    assert fit.fit_share == Estimate(0.0, None, None, 1, 1, "one_answer")
     assert [(s.scale_size, s.counts) for s in fit.distribution] == [(3, (0, 1, 0))]
     d = digest.current.denominators
     assert (d.answers, d.rated_answers, d.share_rated, d.ratings, d.unique_raters) == (1, 1, 1.0, 1, 1)
