@@ -54,6 +54,11 @@ SCOPE_UNREADABLE_LINE = (
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
+# A failure of the bot's own (its database: a full disk, say), not the model's: trying again soon may not help.
+BOT_FAILED_LINE = (
+    "Sorry, something went wrong on my side and I couldn't answer. The people running me can see what in my log; "
+    "please try again later."
+)
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
 PROGRESS_EVERY = 5.0  # seconds between saves of a streaming answer's text: what a crash can lose of its record
 FORGOTTEN_LINE = "You asked me to forget your data after asking this, so I did not answer it; ask again if you like."
@@ -271,7 +276,7 @@ class Answerer:
             return await self._unanswered(question, Outcome.FAILED, str(error), SCOPE_UNREADABLE_LINE)
         except Exception:
             log.exception("answer to %s failed before the model was asked", _where(question))
-            return await self._unanswered(question, Outcome.FAILED, SETUP_ERROR, MODEL_FAILED_LINE)
+            return await self._unanswered(question, Outcome.FAILED, SETUP_ERROR, BOT_FAILED_LINE)
         if isinstance(prepared, Outcome):
             return prepared
         return await self._stream(prepared)
@@ -383,10 +388,12 @@ class Answerer:
         async def send(content: str, view: discord.ui.View | None) -> discord.Message:
             # The record before the message: a crash between Discord making a message and its link being written
             # then leaves a record for the next start to find the message by (bot/answers/interrupted.py). It is
-            # written while the model request goes out, so it is there by the first text. A failure to write it is
-            # for `register` to raise, and a cancelled wait leaves it running.
+            # written while the model request goes out, so it is there by the first text. A cancelled wait leaves it
+            # running. When it failed (the database failing), no message goes out: nothing could be linked to it, and
+            # the member is told the bot failed (raised here, the failure ends the stream).
             if not record.done():
                 await asyncio.wait([record])
+            record.result()
             return await question.send(content, view)
 
         reply = StreamingReply(send, edit_interval=self._edit_interval, max_chars=self._max_chars, on_message=register)
@@ -436,8 +443,8 @@ class Answerer:
             with contextlib.suppress(discord.HTTPException):
                 if reply.messages:
                     await reply.finish(BOT_ERROR_NOTE)
-                else:
-                    await reply.send_line(MODEL_FAILED_LINE)
+                else:  # not through the reply, whose messages wait for the record (which may be what failed)
+                    await question.send(BOT_FAILED_LINE, None)
             recorded = await _recorded(record)
             if recorded is not None:
                 await self._finish_record(

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from bot.answers.pipeline import BUSY, RESTARTING, SCOPE_UNREADABLE_LINE, SETUP_ERROR
+from bot.answers.pipeline import BOT_FAILED_LINE, BUSY, RESTARTING, SCOPE_UNREADABLE_LINE, SETUP_ERROR
 from bot.answers.stream_outcome import (
     FILTERED_NOTE,
     LENGTH_ERROR,
@@ -155,9 +155,10 @@ async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_
             patch.setattr(bot.storage, "running_comparison", broken)
             await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Anyone there?"))
             line = await world.standin.wait_for_message(world.channel_id)
-            assert line.content == MODEL_FAILED_LINE
+            # The bot's own failure, not the model's: the member is not told the model failed.
+            assert line.content == BOT_FAILED_LINE
             asked = await run(world, world.member_id, "ask", {"question": "And here?"})
-            assert (await world.standin.wait_for_followup(asked.id)).content == MODEL_FAILED_LINE
+            assert (await world.standin.wait_for_followup(asked.id)).content == BOT_FAILED_LINE
         # Both are recorded, as research counts every question; the bot goes on serving.
         assert answers_by_question(world) == {
             "Anyone there?": ("failed", SETUP_ERROR),
