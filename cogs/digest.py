@@ -112,9 +112,9 @@ class Digest(commands.Cog):
         assert interaction.guild_id is not None
         if readable_by_everyone(channel):
             text += (
-                f" Everyone in this server can read {channel.mention}: reports quote comments for follow-up, "
-                "marking those members did not allow to be quoted, so a channel only the research team can read "
-                "is better."
+                f" Everyone in this server can read {channel.mention}: each digest there carries the period's "
+                "data files (data.zip), which hold every comment, also those their authors did not allow to be "
+                "quoted, so a channel only the research team can read is better."
             )
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:

@@ -439,6 +439,7 @@ async def test_a_digest_channel_the_bot_cannot_post_in_is_refused_when_chosen(wo
             world, await run(world, moderator, "digest channel", {"channel": world.channel_id})
         )
         assert f"Everyone in this server can read <#{world.channel_id}>" in open_text
+        assert "data files (data.zip), which hold every comment, also those their authors did not allow" in open_text
         team_text = await reply_text(world, await run(world, moderator, "digest channel", {"channel": team_only}))
         assert f"channel: <#{team_only}>" in team_text and "Everyone in this server" not in team_text
         assert rows(world, "SELECT digest_channel_id FROM guild_settings") == [(team_only,)]
