@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import json
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,9 @@ CHECK_TIMEOUT = 10.0  # seconds for the start-up look at the endpoint's models
 # finish_reason values that say the model hit a length limit: OpenAI's 'length', Mistral's 'model_length' (the
 # context was full), and 'max_tokens' from Anthropic-style gateways.
 LENGTH_REASONS = frozenset({"length", "model_length", "max_tokens"})
+# Statuses of a refused question that no retry or other question gets past: the settings need changing.
+SETUP_STATUSES = frozenset({401, 403, 404})
+MODELS_SHOWN = 10  # names of served models in the start-up refusal
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,8 @@ class ModelClient:
         self._timeout = timeout
         self._max_tokens = max_tokens
         self._temperature = temperature
+        self._setup_failures_logged: set[tuple[int, str]] = set()
+        self._has_key = bool(api_key)
         # Local servers need no key, but the client insists on one.
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
@@ -104,10 +111,19 @@ class ModelClient:
 
     async def endpoint_problem(self) -> str | None:
         """What is wrong with the endpoint's configuration, found by listing its models once (at start-up), or
-        None when the list came, or failed for another reason (the endpoint may just not be up yet).
+        None when nothing shows it is wrong (the endpoint may just not be up yet: that is only logged).
 
-        Caught here, a base URL without `/v1` (a common slip with Ollama and LM Studio) or a refused API key would
-        otherwise fail every question with "try again in a few minutes"."""
+        Caught here, a base URL without `/v1` (a common slip with Ollama and LM Studio), a refused API key or a
+        model name the endpoint does not serve would otherwise fail every question. The rule for the name: the
+        start stops only when the endpoint lists models, CULTUREBOT_MODEL_NAME is not among them (`NAME:latest`,
+        as Ollama lists its models, counts as NAME), and one request for a single token with that name is refused
+        as an unknown model (404, or 400/422 naming it). Lists are not always complete (OpenRouter's variants such
+        as `:nitro`, aliases, llama.cpp's server answering any name with its one model): a name the endpoint
+        answers anyway only gets a warning, and so does an endpoint that lists nothing."""
+        base = shown_url(self._client.base_url)
+        log.info(
+            "model endpoint %s, model %s, %s", base, self.model, "with an API key" if self._has_key else "no API key"
+        )
         client = self._client.with_options(max_retries=0, timeout=CHECK_TIMEOUT)
         try:
             listed = await client.models.list()
@@ -121,25 +137,138 @@ class ModelClient:
             log.warning("the model endpoint does not let this key list its models (%s); going on", error.status_code)
             return None
         except openai.NotFoundError:
-            base = str(self._client.base_url).rstrip("/")
-            if base.endswith("/v1"):
-                return None
-            try:
-                await client.with_options(base_url=base + "/v1").models.list()
-            except openai.OpenAIError:
-                return None
-            return f"the model endpoint answers at {base}/v1, not at {base}: set CULTUREBOT_MODEL_BASE_URL={base}/v1"
+            return await self._no_model_list(client)
         except openai.OpenAIError as error:
-            log.warning("could not list the models of %s (%s); going on", self._client.base_url, error)
+            log.warning("could not list the models of %s (%s); going on", base, error)
             return None
-        names = {model.id for model in listed.data}
-        if names and self.model not in names:
+        data = getattr(listed, "data", None)
+        names = [name for model in data or () if isinstance(name := getattr(model, "id", None), str)]
+        if not names:
             log.warning(
-                "the model endpoint does not list CULTUREBOT_MODEL_NAME=%s (it lists %s)",
+                "the model endpoint %s lists no models, so CULTUREBOT_MODEL_NAME=%s cannot be checked (a local "
+                "server with no model loaded or pulled lists none); going on",
+                base,
                 self.model,
-                ", ".join(sorted(names)[:10]),
+            )
+            return None
+        if serves(names, self.model):
+            return None
+        refusal = await self._refusal_of_name(client)
+        if isinstance(refusal, openai.APIStatusError):
+            served = served_list(names, self.model)
+            if names_model(refusal, self.model):
+                return (
+                    f"CULTUREBOT_MODEL_NAME={self.model} is not served by {base}; it serves: {served}. "
+                    "Set CULTUREBOT_MODEL_NAME to one of them."
+                )
+            return (  # a 404 that does not say why: the name, or a chat endpoint elsewhere than the model list
+                f"the model endpoint {base} answered HTTP 404 to a request for CULTUREBOT_MODEL_NAME={self.model} "
+                f"({refusal.message}); it serves: {served}. Set CULTUREBOT_MODEL_NAME to one of them, or check "
+                "CULTUREBOT_MODEL_BASE_URL."
+            )
+        if refusal is None:
+            log.warning(
+                "the model endpoint %s does not list CULTUREBOT_MODEL_NAME=%s but answered a request for it (it lists "
+                "%s): it routes names it does not list; check that the model answering is the one meant (a llama.cpp "
+                "server answers any name with the model it has loaded)",
+                base,
+                self.model,
+                served_list(names, self.model),
+            )
+        else:
+            log.warning(
+                "the model endpoint %s does not list CULTUREBOT_MODEL_NAME=%s (it lists %s), and a request for it "
+                "failed (%s): if every question fails, set CULTUREBOT_MODEL_NAME to one of those; going on",
+                base,
+                self.model,
+                served_list(names, self.model),
+                refusal,
             )
         return None
+
+    async def _refusal_of_name(self, client: openai.AsyncOpenAI) -> Exception | None:
+        """Ask the endpoint for one token from the configured model: None when it answered, the status error when
+        it refused the name as an unknown model, any other failure as it came."""
+        try:
+            response = await client.post(
+                "/chat/completions",
+                cast_to=httpx2.Response,
+                body={
+                    "model": self.model,
+                    "messages": [{"role": "user", "content": "Say OK."}],
+                    "max_tokens": 1,
+                    "stream": False,
+                },
+                stream=True,  # the answer is not needed: the response is closed unread
+            )
+        except openai.APIStatusError as error:
+            if error.status_code == 404 or (error.status_code in (400, 422) and names_model(error, self.model)):
+                return error
+            return ModelError(f"HTTP {error.status_code}: {error.message}", status=error.status_code)
+        except (openai.OpenAIError, httpx2.HTTPError) as error:
+            return error
+        await response.aclose()
+        return None
+
+    async def _no_model_list(self, client: openai.AsyncOpenAI) -> str | None:
+        """The endpoint answered 404 to GET /models: a base URL without `/v1` stops the start; otherwise the likely
+        fix is logged (the endpoint may only not list models, as some proxies)."""
+        base = str(self._client.base_url).rstrip("/")
+        tried = [f"{shown_url(base)}/models"]
+        if not base.endswith("/v1"):
+            if await _lists_models(client, base + "/v1"):
+                return (
+                    f"the model endpoint answers at {shown_url(base)}/v1, not at {shown_url(base)}: "
+                    f"set CULTUREBOT_MODEL_BASE_URL={shown_url(base)}/v1"
+                )
+            tried.append(f"{shown_url(base)}/v1/models")
+        # A path one step off, e.g. http://localhost:11434/api (Ollama's own API) for http://localhost:11434/v1.
+        parent = base.rsplit("/", 1)[0] + "/v1" if httpx2.URL(base).path.strip("/") else None
+        if parent is not None and parent not in (base, base + "/v1") and await _lists_models(client, parent):
+            log.warning(
+                "the model endpoint lists no models at %s (HTTP 404) but does at %s/models: questions will likely "
+                "fail with HTTP 404 until CULTUREBOT_MODEL_BASE_URL=%s; going on",
+                " or ".join(tried),
+                shown_url(parent),
+                shown_url(parent),
+            )
+            return None
+        log.warning(
+            "the model endpoint lists no models at %s (HTTP 404), so CULTUREBOT_MODEL_NAME=%s cannot be checked; "
+            "going on. If questions fail with HTTP 404, CULTUREBOT_MODEL_BASE_URL is wrong: it is the address before "
+            "/chat/completions, usually ending in /v1 (Ollama: http://localhost:11434/v1, LM Studio: "
+            "http://localhost:1234/v1)",
+            " or ".join(tried),
+            self.model,
+        )
+        return None
+
+    def _log_setup_failure(self, error: openai.APIStatusError) -> None:
+        """Log at ERROR, once per distinct refusal, a refusal that fails every question until the operator changes
+        a setting (each failed question is also logged as a warning where it is answered)."""
+        key = (error.status_code, error.message[:300])
+        if key in self._setup_failures_logged:
+            return
+        if len(self._setup_failures_logged) < 100:
+            self._setup_failures_logged.add(key)
+        fix = {
+            401: "check CULTUREBOT_MODEL_API_KEY",
+            403: (
+                f"check that CULTUREBOT_MODEL_API_KEY may use CULTUREBOT_MODEL_NAME={self.model} (a provider's "
+                "content filter refuses single questions with 403 too)"
+            ),
+            404: (
+                f"set CULTUREBOT_MODEL_NAME to a model {shown_url(self._client.base_url)} serves (it is {self.model}), "
+                "or check CULTUREBOT_MODEL_BASE_URL"
+            ),
+        }[error.status_code]
+        log.error(
+            "the model endpoint refused a question with HTTP %d (%s); if it refuses every question, %s (logged once "
+            "per problem; each failed question is logged as a warning)",
+            error.status_code,
+            error.message,
+            fix,
+        )
 
     async def close(self) -> None:
         await self._client.close()
@@ -251,6 +380,8 @@ class ModelClient:
                 # Learnt, but a whole answer came without a closing tag of its own: what taught it was a stray tag.
                 self.expect_reasoning = False
         except openai.APIStatusError as error:
+            if error.status_code in SETUP_STATUSES:
+                self._log_setup_failure(error)
             raise ModelError(
                 f"model endpoint answered HTTP {error.status_code}: {error.message}", status=error.status_code
             ) from error
@@ -270,6 +401,42 @@ class ModelClient:
                 stats.tokens_in = estimate_tokens(" ".join(str(m.get("content", "")) for m in messages))
                 # From everything the model wrote: reasoning (in its field or in tags) costs tokens too.
                 stats.tokens_out = max(estimate_tokens("".join(produced)), round(stats.received_chars / 4))
+
+
+def serves(names: Sequence[str], model: str) -> bool:
+    """Whether a model list names `model`: as listed, as Ollama lists a name given without a tag (`NAME:latest`),
+    or as Google's OpenAI-compatible API lists its models (`models/NAME`)."""
+    return not {model, f"{model}:latest", f"models/{model}"}.isdisjoint(names)
+
+
+def served_list(names: Sequence[str], model: str) -> str:
+    """The served models to name to an operator: the ones closest to `model` first, at most MODELS_SHOWN."""
+    unique = sorted(set(names))
+    close = difflib.get_close_matches(model, unique, n=MODELS_SHOWN, cutoff=0.5)
+    shown = (close + [name for name in unique if name not in close])[:MODELS_SHOWN]
+    if len(unique) <= MODELS_SHOWN:
+        return ", ".join(shown)
+    return f"{', '.join(shown)} ({MODELS_SHOWN} of {len(unique)}, the closest to it first)"
+
+
+def names_model(error: openai.APIStatusError, model: str) -> bool:
+    """Whether an error response names `model` (a 400 "not a valid model ID", not one about another parameter)."""
+    return model in error.message or (isinstance(error.body, str) and model in error.body)
+
+
+def shown_url(url: object) -> str:
+    """A URL as logged and shown: without credentials in it (`user:password@`), a query or a trailing slash."""
+    parsed = urllib.parse.urlsplit(str(url))
+    host = parsed.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit((parsed.scheme, host, parsed.path, "", "")).rstrip("/")
+
+
+async def _lists_models(client: openai.AsyncOpenAI, base_url: str) -> bool:
+    try:
+        await client.with_options(base_url=base_url).models.list()
+    except openai.OpenAIError:
+        return False
+    return True
 
 
 async def _read_rest(pieces: AsyncIterator[bytes], seconds: float) -> None:
