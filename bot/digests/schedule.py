@@ -75,10 +75,10 @@ def unquote(text: str) -> str:
     return text.strip(QUOTES + string.whitespace)
 
 
-def parse_schedule(when: str, timezone: str) -> Schedule:
+def parse_schedule(when: str, timezone: str, *, saved: bool = False) -> Schedule:
     """A preset or 5-field cron expression in a time zone, normalised, or a UserFacingError saying what is wrong
-    and how to write it."""
-    zone_name = parse_timezone(timezone)
+    and how to write it (`saved`: as `parse_timezone`)."""
+    zone_name = parse_timezone(timezone, saved=saved)
     text = unquote(when)
     cron = PRESETS.get(text.lower(), " ".join(text.split()))
     fields = cron.split()
@@ -112,8 +112,9 @@ def parse_schedule(when: str, timezone: str) -> Schedule:
 
 
 def make_trigger(cron: str, timezone: str) -> CronTrigger:
-    """A trigger from a 5-field cron expression or a preset, or a UserFacingError saying what is wrong."""
-    return parse_schedule(cron, timezone).trigger
+    """A saved schedule's trigger from a 5-field cron expression or a preset, or a UserFacingError saying what is
+    wrong."""
+    return parse_schedule(cron, timezone, saved=True).trigger
 
 
 def cron_field_problem(label: str, low: int, high: int, field: str) -> str:
@@ -138,27 +139,31 @@ def cron_field_problem(label: str, low: int, high: int, field: str) -> str:
     )
 
 
-def parse_timezone(text: str) -> str:
+def parse_timezone(text: str, *, saved: bool = False) -> str:
     """The IANA name of a time zone as the tz database spells it (`asia/jakarta` is `Asia/Jakarta`), or a
-    UserFacingError that suggests the names meant."""
+    UserFacingError that suggests the names meant.
+
+    Names that are not a place are refused when typed (`not_a_place`); `saved=True` reads a name stored by an
+    earlier version that took it, which keeps working until a moderator changes it."""
     name = unquote(text)
     if not name:
         raise UserFacingError(f"No time zone given: {ZONE_HELP}.")
     canonical = _zone_names().get(name.lower())
+    if canonical is None:
+        try:
+            ZoneInfo(name)  # a name the tz database has beyond available_timezones(), e.g. one saved before
+            canonical = name
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region's folder (`Asia`), too long a name
+            pass
     if canonical is not None:
+        problem = None if saved else not_a_place(canonical)
+        if problem is not None:
+            raise UserFacingError(problem)
         return canonical
-    try:
-        ZoneInfo(name)  # a name the tz database has beyond available_timezones(), e.g. one saved before
-        return name
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region's folder (`Asia`), a name too long
-        pass
     offset = OFFSET.fullmatch(name)
     if offset is not None:
         sign, hours, minutes = offset.group(1), int(offset.group(2)), int(offset.group(3) or 0)
-        at = ", ".join(
-            f"`{zone}`" for zone in zones_at(hours * 60 + minutes if sign == "+" else -(hours * 60 + minutes))
-        )
-        example = f"e.g. {at} (now at that offset)" if at else "e.g. `Asia/Jakarta` or `Europe/Berlin`"
+        example = _example_at(hours * 60 + minutes if sign == "+" else -(hours * 60 + minutes))
         raise UserFacingError(
             f"`{name}` is an offset, not a time zone: offsets are not accepted because they ignore daylight "
             f"saving. Use your city's IANA time zone, {example}."
@@ -173,6 +178,49 @@ def parse_timezone(text: str) -> str:
         meant = f"{', '.join(others)} or {last}" if others else last
         raise UserFacingError(f"`{name}` is not a time zone: did you mean {meant}? Or {ZONE_HELP}.")
     raise UserFacingError(f"`{name}` is not a time zone; {ZONE_HELP}.")
+
+
+# Names in the tz database that are no place: fixed offsets that ignore daylight saving (EST, MST, HST), old
+# rule names (CET, EST5EDT, ...), and Etc/GMT±N, whose sign is the reverse of what it looks like (Etc/GMT-7 is
+# UTC+7). UTC itself is a fine choice.
+LEGACY_ZONES = frozenset({"EST", "MST", "HST", "CET", "EET", "WET", "MET", "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT"})
+FIXED_ZONES = frozenset({"EST", "MST", "HST"})
+ETC_OFFSET = re.compile(r"Etc/GMT([+-])(\d{1,2})")
+
+
+def not_a_place(zone: str) -> str | None:
+    """Why a time zone a moderator typed is refused although the tz database has it, or None: digests follow a
+    community's clock, which only a place's zone (`Asia/Jakarta`) keeps through daylight-saving changes."""
+    offset = ETC_OFFSET.fullmatch(zone)
+    if offset is not None and int(offset.group(2)):
+        minutes = int(offset.group(2)) * 60 * (-1 if offset.group(1) == "+" else 1)  # the reversed sign
+        clock = f"UTC{'+' if minutes > 0 else '-'}{abs(minutes) // 60}"
+        return (
+            f"`{zone}` is a fixed offset ({clock}: the Etc names' signs are reversed), which ignores daylight "
+            f"saving. Use your city's IANA time zone, {_example_at(minutes)}."
+        )
+    if zone in LEGACY_ZONES:
+        now = ZoneInfo(zone).utcoffset(datetime.now(UTC))
+        minutes = round(now.total_seconds() / 60) if now is not None else 0
+        what = (
+            f"a fixed offset (UTC{'+' if minutes >= 0 else '-'}{abs(minutes) // 60} all year) that ignores daylight "
+            "saving"
+            if zone in FIXED_ZONES
+            else "an old abbreviation-style name, not a place"
+        )
+        return (
+            f"`{zone}` is {what}: use your city's IANA time zone, which follows its daylight-saving rules, "
+            f"{_example_at(minutes)}."
+        )
+    if zone in ("localtime", "Factory"):
+        what = "this computer's own setting" if zone == "localtime" else "a placeholder, not a time zone"
+        return f"`{zone}` is {what}: {ZONE_HELP}."
+    return None
+
+
+def _example_at(minutes: int) -> str:
+    at = ", ".join(f"`{zone}`" for zone in zones_at(minutes))
+    return f"e.g. {at} (now at that offset)" if at else "e.g. `Asia/Jakarta` or `Europe/Berlin`"
 
 
 @functools.cache

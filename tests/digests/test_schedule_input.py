@@ -100,6 +100,39 @@ def test_an_offset_suggests_zones_at_that_offset():
 
 
 @pytest.mark.parametrize(
+    ("typed", "message", "suggested"),
+    [
+        ("EST", "`EST` is a fixed offset (UTC-5 all year) that ignores daylight saving: use your city's", "America/"),
+        ("Etc/GMT-7", "`Etc/GMT-7` is a fixed offset (UTC+7: the Etc names' signs are reversed)", "`Asia/Bangkok`"),
+        ("etc/gmt+5", "`Etc/GMT+5` is a fixed offset (UTC-5: the Etc names' signs are reversed)", "America/"),
+        ("MST7MDT", "`MST7MDT` is an old abbreviation-style name, not a place: use your city's", "America/"),
+        ("CET", "`CET` is an old abbreviation-style name, not a place", "Europe/"),
+        ("Factory", "`Factory` is a placeholder, not a time zone: use an IANA name", "Asia/Jakarta"),
+    ],
+)
+def test_time_zones_that_are_no_place_are_refused_when_typed(typed, message, suggested):
+    with pytest.raises(UserFacingError) as error:
+        parse_timezone(typed)
+    assert str(error.value).startswith(message)
+    assert suggested in str(error.value)
+    with pytest.raises(UserFacingError):
+        parse_schedule("weekly", typed)
+
+
+@pytest.mark.parametrize("typed", ["UTC", "Etc/UTC", "GMT", "Etc/GMT+0", "Japan", "US/Eastern"])
+def test_utc_and_links_to_places_are_still_accepted(typed):
+    assert parse_timezone(typed)
+
+
+def test_a_saved_schedule_in_a_zone_no_longer_accepted_keeps_running():
+    """Saved by an earlier version that took it: the digests go on until a moderator changes it."""
+    from bot.digests.schedule import make_trigger
+
+    trigger = make_trigger("weekly", "EST")
+    assert str(trigger.timezone) == "EST"
+
+
+@pytest.mark.parametrize(
     ("typed", "message"),
     [
         ("", "No time zone given: use an IANA name such as `Asia/Jakarta`"),
