@@ -85,6 +85,7 @@ class CultureBot(commands.Bot):
         self._answerer: Answerer | None = None
         self._privacy: PrivacyRequests | None = None
         self._closing = False
+        self._failed = False  # start() ended in an error (logging in, setting up, or the gateway)
         self.set_up = False  # setup_hook has finished: the bot may be answering from now on
         self._gc_thresholds: tuple[int, int, int] | None = None  # as before freeze_and_collect_less, while frozen
         self.jobs: Jobs | None = None
@@ -303,6 +304,13 @@ class CultureBot(commands.Bot):
                 self.settings.privacy_log_path,
             )
 
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
+        try:
+            await super().start(token, reconnect=reconnect)
+        except Exception:
+            self._failed = True  # the shutdown that follows is not a clean one
+            raise
+
     async def close(self) -> None:
         """Finish or interrupt answers, then close the gateway, the model client and the database."""
         if self._closing:
@@ -334,7 +342,12 @@ class CultureBot(commands.Bot):
             if self._gc_thresholds is not None:
                 unfreeze(self._gc_thresholds)  # what was frozen at start-up may be collected now
                 self._gc_thresholds = None
-        log.info("shut down cleanly")
+        if not self._failed:
+            log.info("shut down cleanly")
+        elif self.set_up:
+            log.info("shut down after an error (the reason follows)")
+        else:
+            log.info("start-up failed; shut down (the reason follows)")
 
 
 async def _nothing() -> None:
