@@ -1,6 +1,8 @@
-"""Logging set-up: one format for the bot and its libraries; secrets are never passed to a logger.
+"""Logging set-up: one format for the bot and its libraries; secrets and members' text are never logged.
 
-Libraries whose INFO lines are routine noise are held at WARNING (`NOISY_AT_INFO`).
+Members' text stays out of the log at every level, DEBUG included: the libraries that would write it at DEBUG are
+held at INFO whatever CULTUREBOT_LOG_LEVEL says (`PRIVATE_AT_DEBUG`). Libraries whose INFO lines are routine
+noise are held at WARNING (`NOISY_AT_INFO`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,21 @@ import logging
 
 from bot.config import LogLevel
 
+# What each of these would write at DEBUG; they are held at INFO.
+PRIVATE_AT_DEBUG = (
+    # Every statement it runs, with its parameters: questions, answers and comments as they are stored.
+    "aiosqlite",
+    # Every gateway event's payload: messages' text, member ids, interaction tokens.
+    "discord.gateway",
+    # Every request's body and response (answers, threads named after questions, messages read back) and URLs
+    # carrying interaction tokens.
+    "discord.http",
+    # Interaction follow-ups: URLs carrying the interaction token.
+    "discord.webhook",
+    # The model client: each request's method, status and retries in the version in use; older versions logged the
+    # request's options, the prompt with the member's question included.
+    "openai",
+)
 # Routine lines at INFO: every model request (httpx2 is the HTTP library under the openai package; httpx for older
 # versions of it) and the scheduler's job bookkeeping at each start. Their warnings and errors still show.
 NOISY_AT_INFO = ("httpx", "httpx2", "apscheduler")
@@ -34,6 +51,8 @@ def setup_logging(level: LogLevel) -> None:
 
 def quiet_libraries(level: int) -> None:
     """Hold the libraries' loggers where this module's docstring says, for a log at `level` (e.g. logging.DEBUG)."""
+    for name in PRIVATE_AT_DEBUG:
+        logging.getLogger(name).setLevel(max(logging.INFO, level))
     for name in NOISY_AT_INFO:
         quiet = name in ALWAYS_QUIET or level > logging.DEBUG
         logging.getLogger(name).setLevel(max(logging.WARNING, level) if quiet else level)
