@@ -19,6 +19,7 @@ from bot.wording import cleared
 _LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
+EVERY_CHANNEL = "every channel I can read"
 SHOWN_CHANNELS = 20  # listed by name; more are counted ("and 12 more")
 SHOWN_INSTRUCTIONS = 600  # characters of the extra instructions shown (they may be 1,500 long)
 
@@ -32,7 +33,7 @@ def describe(settings: GuildSettings) -> str:
     instructions = excerpt(settings.instructions, SHOWN_INSTRUCTIONS) if settings.instructions else "none"
     return "\n".join(
         [
-            f"Answers in: {', '.join(listed) or 'every channel I can read'}",
+            f"Answers in: {', '.join(listed) or EVERY_CHANNEL}",
             f"Cooldown per member: {settings.cooldown_seconds} s",
             f"Daily token budget: {settings.daily_token_budget:,}"
             + (" (answers are switched off until you raise it)" if settings.daily_token_budget == 0 else ""),
@@ -40,6 +41,26 @@ def describe(settings: GuildSettings) -> str:
             f"Answers in a new thread per question: {'yes' if settings.answer_in_threads else 'no'}",
             f"Extra instructions: {instructions}",
         ]
+    )
+
+
+def channel_name(channel: discord.abc.GuildChannel) -> str:
+    """A channel by name ("#ask"), as Discord shows a mention (which the settings list below it already holds)."""
+    return f"#{discord.utils.escape_markdown(channel.name)}"
+
+
+def last_channel_removed(daily_token_budget: int) -> str:
+    """What removing the last answer channel means: no list is every channel, not none."""
+    if daily_token_budget == 0:
+        return (
+            "That was the last answer channel: **once answers are switched on again (`/answers settings "
+            f"daily_token_budget`), I will answer in {EVERY_CHANNEL}.** To limit me, add a channel with "
+            "`/answers channel-add`."
+        )
+    return (
+        f"**That was the last answer channel: I now answer in {EVERY_CHANNEL}.** To limit me again, add a "
+        "channel with `/answers channel-add`; to stop answering altogether, set `/answers settings "
+        "daily_token_budget:0`."
     )
 
 
@@ -57,7 +78,10 @@ class AnswerSettings(commands.Cog):
         # otherwise each write the list without the other's channel.
         self._changing = KeyedLocks()
 
-    async def _update(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> None:
+    async def _update(
+        self, interaction: discord.Interaction, changes: dict[str, object], what: str, said: str = ""
+    ) -> None:
+        """Apply the changes and reply with the settings, after `said` (what the command did)."""
         assert interaction.guild_id is not None
         if changes:
             settings = await self.bot.storage.update_guild_settings(
@@ -65,7 +89,7 @@ class AnswerSettings(commands.Cog):
             )
         else:
             settings = await self.bot.storage.guild_settings(interaction.guild_id)
-        await interaction.response.send_message(describe(settings), ephemeral=True)
+        await interaction.response.send_message("\n".join(filter(None, [said, describe(settings)])), ephemeral=True)
 
     @answers.command(name="settings", description="Show or change limits, instructions and language")
     @app_commands.describe(
@@ -122,8 +146,15 @@ class AnswerSettings(commands.Cog):
             if (reason := unusable_reason(channel, needed, "answer", "/answers channel-add")) is not None:
                 raise UserFacingError(reason)
             current = settings.answer_channels
+            if channel.id in current:
+                said = f"{channel_name(channel)} is in the list already."
+            else:
+                said = f"Added {channel_name(channel)}." + ("" if current else " I answer only there now.")
             await self._update(
-                interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, f"+channel {channel.id}"
+                interaction,
+                {"answer_channels": [*dict.fromkeys((*current, channel.id))]},
+                f"+channel {channel.id}",
+                said,
             )
 
     @answers.command(name="channel-remove", description="Stop answering in this channel")
@@ -131,11 +162,14 @@ class AnswerSettings(commands.Cog):
     async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         assert interaction.guild_id is not None
         async with self._changing.hold(interaction.guild_id):
-            current = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
-            if channel.id not in current:
+            settings = await self.bot.storage.guild_settings(interaction.guild_id)
+            if channel.id not in settings.answer_channels:
                 raise UserFacingError(f"{channel.mention} is not in the list; `/answers settings` shows it.")
-            remaining = [c for c in current if c != channel.id]
-            await self._update(interaction, {"answer_channels": remaining}, f"-channel {channel.id}")
+            remaining = [c for c in settings.answer_channels if c != channel.id]
+            said = f"Removed {channel_name(channel)}."
+            if not remaining:
+                said += " " + last_channel_removed(settings.daily_token_budget)
+            await self._update(interaction, {"answer_channels": remaining}, f"-channel {channel.id}", said)
 
 
 async def setup(bot: CultureBot) -> None:
