@@ -17,7 +17,8 @@ ABOUT_TEXT = (
     "**Rating**: use the buttons under an answer, or react with {scale} (best fit first).\n"
     "**Your data**: no rating or comment is kept until you agree (questions are recorded with my answers); "
     "`/privacy` shows, exports or deletes it.\n"
-    "**Model**: `{model}`. Ratings are stored under a pseudonym, never your Discord id."
+    "**Model**: `{model}`. Ratings are stored under a pseudonym, never your Discord id.\n\n"
+    "Moderators: `/setup` shows how this server is set up."
 )
 
 
