@@ -22,6 +22,7 @@ from typing import Any
 from bot.sandbox.demo import DemoWorld
 from bot.sandbox.discord import FileOption, InteractionRecord, Message
 from bot.sandbox.discord.option_rules import OptionProblem, check_options, convert, misread_name
+from bot.sandbox.discord.permissions import Permission
 from bot.sandbox.render import BOT_NAME, INDENT, Console, MessageView, buttons_and_selects, custom_ids, is_writing
 
 RESPONSE_TIMEOUT = 5.0  # Discord drops interactions not answered within 3 s; a little slack
@@ -442,6 +443,7 @@ class Session:
         definition = next((c for c in self.standin.commands() if c["name"] == name), None)
         if definition is None:
             raise StepFailed(f"unknown command /{name}; /help lists the commands")
+        self._check_visible(definition)
         path, leaf, rest = _command_path(definition, args)
         options = self._options(leaf, rest, " ".join(path))
         qualified = " ".join(path)
@@ -456,7 +458,29 @@ class Session:
         )
         if qualified == "ask" and record.messages:
             self._answered(record.messages, started)
+        if record.modal is not None:
+            title = record.modal.get("title", "a form")
+            self.console.say(
+                f"{INDENT}📝 the bot opened the form “{title}”, which the sandbox cannot fill (only the comment form, "
+                "with /comment); /scope download writes the scope to a file, and /scope upload FILE takes it back"
+            )
+            return
         await self._after_controls(record)
+
+    def _check_visible(self, definition: dict[str, Any]) -> None:
+        """Refuse, as Discord's client does by not showing it, a command whose default permissions the member lacks
+        (moderators' commands need Manage Server). Server admins can change who sees a command in Discord; the bot
+        checks permissions itself all the same."""
+        needed = int(definition.get("default_member_permissions") or 0)
+        held = self.standin.state.guild_permissions(self.world.guild_id, self.user_id)
+        if needed and needed & held != needed:
+            names = [str(flag.name).replace("_", " ").title() for flag in Permission if flag.value & needed & ~held]
+            moderator = self.world.moderator
+            raise StepFailed(
+                f"Discord does not show /{definition['name']} to {self.member}: it needs "
+                f"{', '.join(names) or 'permissions they lack'}. "
+                f"`/as {moderator}` switches to the moderator."
+            )
 
     def _options(self, leaf: dict[str, Any], text: str, qualified: str) -> dict[str, Any]:
         """The options typed after `/qualified`, as Discord's client would send them; a `StepFailed` naming each

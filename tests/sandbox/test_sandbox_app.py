@@ -126,7 +126,7 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root, monk
 @pytest.mark.parametrize(
     ("script", "reason"),
     [
-        ("/scope use vietnamese-family-households", "the bot answered with an error (/scope use refused: You need"),
+        ("/scope use vietnamese-family-households", "Discord does not show /scope to ayu: it needs Manage Guild."),
         (
             "/privacy status\nexpect you rated this answer",
             "expected the last output to contain 'you rated this answer'",
