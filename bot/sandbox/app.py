@@ -336,8 +336,11 @@ def _log_to_file(path: Path) -> Iterator[None]:
     root.addHandler(shown)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
-    quiet = {name: logging.getLogger(name).level for name in ("httpx",)}
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # As the bot's own log (bot/logs.py): no request lines, and no members' text even at DEBUG.
+    from bot.logs import NOISY_AT_INFO, PRIVATE_AT_DEBUG, quiet_libraries
+
+    quiet = {name: logging.getLogger(name).level for name in (*PRIVATE_AT_DEBUG, *NOISY_AT_INFO)}
+    quiet_libraries(root.level)
     try:
         yield
     finally:

@@ -6,6 +6,8 @@ implement the same methods.
 
 from __future__ import annotations
 
+import logging
+
 from bot.config import DatabaseBackend, Settings
 from bot.storage.migrations import MigrationError
 from bot.storage.records import (
@@ -39,6 +41,8 @@ from bot.storage.records import (
 )
 from bot.storage.sqlite import SqliteStorage, sqlite_timestamp
 
+log = logging.getLogger(__name__)
+
 # The narrow interface the rest of the bot depends on. An alias for now; it becomes a Protocol the
 # day a second backend exists.
 Storage = SqliteStorage
@@ -51,10 +55,17 @@ async def open_storage(settings: Settings, *, migrate: bool = True) -> Storage:
     storage = await SqliteStorage.open(settings.database_path)
     if migrate:
         try:
-            await storage.migrate()
+            applied = await storage.migrate()
         except BaseException:
             await storage.close()
             raise
+        if applied:
+            # Some take a while on a large database (see README): the operator sees what ran.
+            log.info(
+                "database %s: applied migration(s) %s",
+                settings.database_path,
+                ", ".join(f"{migration.version:04d}_{migration.name}" for migration in applied),
+            )
     return storage
 
 
