@@ -15,6 +15,7 @@ from bot.config import CommandSync, Settings
 from bot.llm.client import ModelClient
 from bot.pseudonyms import KeyMismatch, Pseudonymizer, load_or_create_key
 from bot.runtime import CultureBot
+from bot.storage.instance_lock import DatabaseInUse, DatabaseLock, InstanceLockError, lock_database
 from bot.storage.privacy_log import PrivacyLogError
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,24 @@ def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
         raise StartupError(f"cannot use the pseudonymisation key ({source}): {error}") from None
 
 
+def lock_the_database(settings: Settings) -> DatabaseLock:
+    """This process's hold on the database, or a StartupError when another culturebot uses it."""
+    try:
+        return lock_database(settings.database_path)
+    except DatabaseInUse as error:
+        raise StartupError(f"{error}; stop it first, or give this one its own CULTUREBOT_DATABASE_PATH") from None
+    except InstanceLockError as error:
+        raise StartupError(str(error)) from None
+
+
 async def run_bot(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM (clean shutdown) or a fatal error (raised as StartupError)."""
     token = check_can_start(settings)
-    pseudonyms = load_pseudonymizer(settings)
     async with contextlib.AsyncExitStack() as stack:
+        # Before anything is written (the key file, migrations, marking the answers a crash cut off): a second bot
+        # on the same database would mark the first one's live answers as cut off, and both would answer.
+        stack.enter_context(lock_the_database(settings))
+        pseudonyms = load_pseudonymizer(settings)
         model = await stack.enter_async_context(model_client(settings))
         bot = CultureBot(settings, model=model, pseudonyms=pseudonyms)
         stop = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from bot.logs import setup_logging
 from bot.sandbox.app import add_sandbox_arguments, sandbox_main
 from bot.scopes.validate_cli import validate_paths
 from bot.storage import MigrationError, open_storage
+from bot.storage.instance_lock import DatabaseInUse, DatabaseLock, InstanceLockError, lock_database
 from bot.storage.migrations import load_migrations
 
 
@@ -90,15 +92,34 @@ def _server_id(text: str) -> int:
     return value
 
 
+# The commands that write research data (members' questions, answers and comments): what they create is the bot
+# user's alone, whatever umask the shell or supervisor gave (the data folder 0700, the database and its -wal and
+# -shm files, digests and backups 0600).
+WRITES_RESEARCH_DATA = frozenset({"run", "sandbox", "migrate", "backup", "digest"})
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in WRITES_RESEARCH_DATA:
+        return _main(args)
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        return _main(args)
+    finally:
+        os.umask(previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.command == "sandbox":
-        return sandbox_main(args)  # prints its own errors and returns its status
+        return sandbox(args)  # prints its own errors and returns its status
     try:
         if args.command == "migrate":
             settings = load_settings(**({"database_path": args.db} if args.db else {}))
             setup_logging(settings.log_level)
-            print(asyncio.run(migrate(settings)))
+            # A running bot would go on with its statements against tables a migration rebuilds.
+            with _lock(settings.database_path, "stop it first (it applies migrations itself when it starts)"):
+                print(asyncio.run(migrate(settings)))
         elif args.command == "backup":
             settings = load_settings(**({"database_path": args.db} if args.db else {}))
             print(backup(settings, args.out, from_option=args.db is not None))
@@ -121,6 +142,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _lock(database: Path, fix: str) -> DatabaseLock:
+    """This process's hold on the database (`bot/storage/instance_lock.py`), or a CliError saying what to do."""
+    try:
+        return lock_database(database)
+    except DatabaseInUse as error:
+        raise CliError(f"{error}; {fix}") from None
+    except InstanceLockError as error:
+        raise CliError(str(error)) from None
+
+
+def sandbox(args: argparse.Namespace) -> int:
+    """`culturebot sandbox`; with `--db FILE`, only while no bot (or other sandbox) uses that database."""
+    if args.db is None:  # its own temporary folder
+        return sandbox_main(args)
+    try:
+        lock = lock_database(args.db.expanduser().absolute())
+    except DatabaseInUse as error:
+        print(f"culturebot sandbox: {error}; stop it first, or give the sandbox another --db", file=sys.stderr)
+        return 1
+    except InstanceLockError as error:
+        print(f"culturebot sandbox: {error}; choose another --db", file=sys.stderr)
+        return 1
+    with lock:
+        return sandbox_main(args)
 
 
 async def migrate(settings: Settings) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -41,7 +43,8 @@ class SqliteConnection:
     async def open(cls, path: Path) -> Self:
         """Open (creating if needed) the database file with WAL, foreign keys and a busy timeout."""
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            create_private(path)
         # isolation_level=None: no implicit transactions; each write method opens its own explicitly.
         conn = await aiosqlite.connect(path, isolation_level=None)
         try:
@@ -57,6 +60,8 @@ class SqliteConnection:
         except BaseException:
             await conn.close()
             raise
+        if str(path) != ":memory:":
+            make_private(path)  # once it is known to be a database: another file is left as it is
         return cls(conn, path)
 
     async def close(self) -> None:
@@ -155,6 +160,42 @@ class SqliteConnection:
             count = cursor.rowcount
             await cursor.close()
             return count
+
+
+def create_private(database: Path) -> None:
+    """Create a missing database file readable and writable by this user only: SQLite gives its -wal and -shm files
+    the same mode. It holds members' questions and comments."""
+    with suppress(OSError):  # there already; or opening it says what is wrong
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def make_private(database: Path) -> None:
+    """Make a database (and its -wal and -shm files) open to other users, as an older culturebot left it under a
+    loose umask, readable and writable by its owner only, with a warning.
+
+    Through the paths, never an open descriptor: closing one would drop the locks SQLite holds on the file in this
+    process."""
+    tightened = []
+    for file in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except OSError:
+            continue  # not there (no -wal after a clean stop); anything else, using it says
+        if not mode & 0o077:
+            continue
+        try:
+            file.chmod(mode & 0o700)
+        except OSError as error:
+            log.warning("%s is open to other users (mode %o) and could not be made private: %s", file, mode, error)
+            continue
+        tightened.append(f"{file.name} (mode {mode:o})")
+    if tightened:
+        log.warning(
+            "made %s readable and writable by its owner only, as it holds members' questions and comments; "
+            "it was open to other users: %s",
+            database,
+            ", ".join(tightened),
+        )
 
 
 # A write's condition that the member's consent in the answer's server is to `consent_version` and at one of
