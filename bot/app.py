@@ -39,7 +39,16 @@ def check_can_start(settings: Settings) -> str:
 def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
     try:
         return Pseudonymizer(load_or_create_key(settings))
-    except (OSError, ValueError) as error:
+    except ValueError as error:
+        if settings.pseudonym_key is not None:  # pragma: no cover - its length is checked with the settings
+            raise StartupError(f"cannot use the pseudonymisation key (CULTUREBOT_PSEUDONYM_KEY): {error}") from None
+        # Not hexadecimal, too short, or not text at all: a damaged file.
+        raise StartupError(
+            f"the pseudonymisation key file {settings.pseudonym_key_file} must hold the hexadecimal key culturebot "
+            "wrote there, and does not: restore it from your backup (do not make a new one: every member's "
+            "pseudonym would change, and their stored data would no longer match them)"
+        ) from None
+    except OSError as error:
         source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key is not None else settings.pseudonym_key_file
         raise StartupError(f"cannot use the pseudonymisation key ({source}): {error}") from None
 
@@ -102,7 +111,7 @@ async def run_bot(settings: Settings) -> None:
                 f"Discord refused a request at start-up{where}: {error.status} {error.text or error}"
             ) from None
         except sqlite3.Error as error:
-            raise StartupError(f"cannot use the database {settings.database_path}: {error}") from None
+            raise StartupError(database_problem(settings, error)) from None
         except PrivacyLogError as error:
             raise StartupError(str(error)) from None
         except KeyMismatch:
@@ -112,6 +121,18 @@ async def run_bot(settings: Settings) -> None:
                 "made with: restore the key from your backup (a new key would stop every member's data matching "
                 "them)."
             ) from None
+
+
+def database_problem(settings: Settings, error: sqlite3.Error) -> str:
+    """What to tell the operator when SQLite refuses the database."""
+    text = f"cannot use the database {settings.database_path}: {error}"
+    if isinstance(error, sqlite3.OperationalError) and "unable to open database file" in str(error):
+        folder = settings.database_path.absolute().parent
+        text += (
+            f" (SQLite writes its -wal and -shm files beside the database: the folder {folder} must be writable "
+            "by this user too, and any -wal and -shm files there readable and writable)"
+        )
+    return text
 
 
 @contextlib.asynccontextmanager

@@ -189,18 +189,58 @@ class Settings(BaseSettings):
         # `.env.example` lists every variable, so copied files carry empty values that mean "unset".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("database_path")
     @classmethod
     def _database_path_usable(cls, path: Path) -> Path:
         if path.exists():
             if path.is_dir():
                 raise ValueError(f"{path} is a directory; give a file path such as {path / 'culturebot.sqlite3'}")
+            if _on_read_only_filesystem(path):
+                raise ValueError(
+                    f"{path} is on a read-only filesystem; the bot writes to its database: mount it read-write, "
+                    "or move the database to a writable one"
+                )
             if not os.access(path, os.R_OK | os.W_OK):
-                raise ValueError(f"{path} is not readable and writable by this user")
+                raise ValueError(
+                    f"{path} is not readable and writable by this user; give it to the user the bot runs as (chown)"
+                )
+            folder = path.absolute().parent
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ValueError(
+                    f"{path} is writable but its folder {folder} is not: SQLite writes its -wal and -shm files beside "
+                    "the database, so the folder must be writable by this user too"
+                )
             return path
         parent = _nearest_existing_parent(path)
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
+        if not parent.is_dir():
             raise ValueError(f"cannot create {path}: {parent} is not a writable directory")
+        if (problem := _unwritable(parent)) is not None:
+            raise ValueError(f"cannot create {path}: {parent} {problem}")
+        return path
+
+    @field_validator("digest_dir")
+    @classmethod
+    def _digest_dir_usable(cls, path: Path) -> Path:
+        # Checked now: otherwise the first digest, up to a week later, would find out.
+        if path.exists():
+            if not path.is_dir():
+                raise ValueError(
+                    f"{path} is a file, not a folder; give the folder digests are written to (created if missing), "
+                    "such as data/digests"
+                )
+            if (problem := _unwritable(path)) is not None:
+                raise ValueError(f"digests are written to {path}, which {problem}")
+            return path
+        parent = _nearest_existing_parent(path)
+        if not parent.is_dir():
+            raise ValueError(f"cannot create the folder {path}: {parent} is a file; give another folder")
+        if (problem := _unwritable(parent)) is not None:
+            raise ValueError(f"cannot create the folder {path}: {parent} {problem}")
         return path
 
     @field_validator("comment_prefix")
@@ -251,6 +291,22 @@ class Settings(BaseSettings):
         """Seconds an answer can take at most: every try of the model request timing out, plus room for the
         retries' back-off and the last edits."""
         return self.model_timeout_seconds * (self.model_max_retries + 1) + 30
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why this user cannot create files in an existing directory, with the fix; None if it can."""
+    if _on_read_only_filesystem(directory):
+        return "is on a read-only filesystem: give a folder on a writable one"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "is not writable by this user: give it to the user the bot runs as (chown), or give another folder"
+    return None
+
+
+def _on_read_only_filesystem(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access says enough
+        return False
 
 
 def _nearest_existing_parent(path: Path) -> Path:

@@ -1,0 +1,38 @@
+"""`culturebot run` as a real process: problems an operator can fix are one line at start-up, before Discord."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.cli.test_cli import run_cli
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_digest_dir_that_is_a_file_stops_the_start_instead_of_the_first_digest(tmp_path):
+    (tmp_path / "digests").write_text("not a folder")
+    line = one_line(run_cli("run", env={"CULTUREBOT_DIGEST_DIR": "digests"}, cwd=tmp_path))
+    assert line.startswith("culturebot: invalid configuration: CULTUREBOT_DIGEST_DIR: digests is a file, not a folder")
+
+
+def test_a_damaged_key_file_stops_the_start_with_what_to_do(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "pseudonym.key").write_text("not hex at all\n")
+    env = {"CULTUREBOT_DISCORD_TOKEN": "token", "CULTUREBOT_MODEL_BASE_URL": "http://127.0.0.1:9/v1"}
+    line = one_line(run_cli("run", env=env, cwd=tmp_path))
+    assert line == (
+        "culturebot: the pseudonymisation key file data/pseudonym.key must hold the hexadecimal key culturebot wrote "
+        "there, and does not: restore it from your backup (do not make a new one: every member's pseudonym would "
+        "change, and their stored data would no longer match them)"
+    )
+
+
+def test_a_lower_case_log_level_is_accepted(tmp_path):
+    line = one_line(run_cli("run", env={"CULTUREBOT_LOG_LEVEL": "info"}, cwd=tmp_path))
+    assert line.startswith("culturebot: CULTUREBOT_DISCORD_TOKEN is not set"), line
