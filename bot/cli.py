@@ -249,7 +249,9 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
     except OverflowError:
         raise CliError("--from, --to or --feedback-until is out of range; give dates between 0002 and 9998") from None
     try:
-        made = await offline_digest(args.db, args.guild, period, args.out, feedback_before=feedback_before)
+        made = await offline_digest(
+            args.db, args.guild, period, args.out, feedback_before=feedback_before, timezone=timezone
+        )
     except OfflineDigestError as error:
         raise CliError(str(error)) from None
     return (

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import csv
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -199,6 +200,8 @@ def test_the_time_zone_is_read_as_typed_and_named_as_the_tz_database_spells_it(d
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert f"(server {GUILD}, 2025-03-01 to 2025-03-07 {shown}, with" in result.stdout.splitlines()[0]
+    # Fit over time counts that zone's days too.
+    assert json.loads((tmp_path / "out" / "digest.json").read_text())["day_basis"] == shown
 
 
 @pytest.mark.parametrize(

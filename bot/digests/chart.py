@@ -2,9 +2,9 @@
 
 Left: mean fit (0..1) per day (per week when the periods span more than 35 days) with a cluster-bootstrap
 95% band, over the history periods and this one; this period is shaded and scope changes are marked.
-An answer counts on the day it was asked (UTC). With just the digest's two periods the line is the digest's
-own timeline, daily or weekly (no second bootstrap, and no rows needed: the digest workers drop the previous
-period's rows before drawing).
+An answer counts on the day it was asked, on the server's clocks (`Digest.day_basis`). With just the digest's
+two periods the line is the digest's own timeline, daily or weekly (no second bootstrap, and no rows needed: the
+digest workers drop the previous period's rows before drawing).
 Right: mean fit per scope version with 95% whiskers, from the digest's version comparison.
 
 The figure itself (panels, axes, fixed labels) is built once per thread and reused (`chart_canvas`); this
@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from matplotlib.axes import Axes
 
 from bot.digests.chart_canvas import ChartCanvas, shared_canvas
-from bot.digests.groups import fit_timeline, spans_weeks
+from bot.digests.groups import day_zone, fit_timeline, local_day, spans_weeks
 from bot.digests.model import Digest, TimePoint
 from bot.digests.rows import DigestRows
 
@@ -31,9 +32,10 @@ CURRENT = "#fff8c5"
 SCOPE = "#bf3989"
 
 
-def _day(timestamp: str) -> date | None:
+def _day(timestamp: str, zone: ZoneInfo | None = None) -> date | None:
+    """The day of a timestamp (or of a day as the timeline gives it) on the digest's clocks."""
     try:
-        return date.fromisoformat(timestamp[:10])
+        return date.fromisoformat(local_day(timestamp, zone))
     except ValueError:
         return None
 
@@ -51,7 +53,10 @@ def _points(periods: Sequence[DigestRows], digest: Digest) -> tuple[list[TimePoi
         # Empty only when the digest's periods span fewer days than these (a digest made from other rows).
         if digest.weekly_timeline or not digest.timeline:
             return list(digest.weekly_timeline), True
-    return list(fit_timeline(periods, seed=digest.seed, bootstrap=digest.bootstrap, weekly=weekly)), weekly
+    points = fit_timeline(
+        periods, seed=digest.seed, bootstrap=digest.bootstrap, weekly=weekly, timezone=digest.day_basis
+    )
+    return list(points), weekly
 
 
 def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, digest: Digest) -> None:
@@ -63,9 +68,12 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
     highs = np.array([np.nan if point.mean_fit.high is None else point.mean_fit.high for point in points])
     # Titles are placed where matplotlib would put them (y=1, its default pad of 6 points) instead of letting it
     # find the place, which lays out every tick label of the panel first: about 4 ms a panel, same picture.
-    title = "Fit over time, per UTC " + ("week" if weekly else "day") + " (95% CI band)"
+    unit = "week" if weekly else "day"
+    zone = day_zone(digest.day_basis)
+    per = f"per UTC {unit}" if zone is None else f"per {unit} in {digest.day_basis}"
+    title = f"Fit over time, {per} (95% CI band)"
     axes.set_title(title, fontsize=10, y=1.0, pad=6.0)
-    start, end = _day(current.start), _day(current.end)
+    start, end = _day(current.start, zone), _day(current.end, zone)
     if start is not None and end is not None:
         span = np.array([start, end], dtype="datetime64[D]")
         axes.fill_between(span, 0, 1, color=CURRENT, zorder=0, linewidth=0, label="this period")
@@ -74,7 +82,7 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
             day
             for rows in periods
             for row in rows.audit
-            if row.action.startswith("scope.") and (day := _day(row.created_at))
+            if row.action.startswith("scope.") and (day := _day(row.created_at, zone))
         }
     )
     if scope_days:

@@ -4,12 +4,14 @@ fit over time. Group codes come from `AnswerTable` lookups, so nothing here loop
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -381,21 +383,62 @@ def lead_sentence(
 # ------------------------------------------------------------------------------------------------ over time
 
 
-def day_column(table: AnswerTable) -> KeyColumn:
-    """The day (UTC, YYYY-MM-DD) each table answer was asked."""
-    return table.key_column("created_at", str, UNKNOWN, cut=itemgetter(slice(0, 10)))
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"})
 
 
-def answer_days(table: AnswerTable, days: KeyColumn, positions: IntArray, period: RatedPeriod) -> list[str]:
-    """The day each rated answer was asked; for an answer missing from the rows, the day of its first rating."""
+def local_day(timestamp: str, zone: ZoneInfo | None) -> str:
+    """The date (YYYY-MM-DD) of a stored UTC timestamp, or of its first 13 or 16 characters (to the hour or minute),
+    on the clocks of `zone` (None: UTC); a text that is no timestamp keeps its first 10 characters."""
+    if zone is None:
+        return timestamp[:10]
+    try:
+        moment = datetime.fromisoformat(timestamp[:16] + (":00" if len(timestamp) == 13 else ""))
+    except ValueError:
+        return timestamp[:10]
+    return moment.replace(tzinfo=UTC).astimezone(zone).date().isoformat()
+
+
+def day_zone(timezone: str) -> ZoneInfo | None:
+    """The zone whose days a digest counts in: None for UTC (days are the timestamps' first 10 characters)."""
+    return None if timezone in UTC_NAMES else ZoneInfo(timezone)
+
+
+def day_column(table: AnswerTable, timezone: str = "UTC") -> KeyColumn:
+    """The day (YYYY-MM-DD) each table answer was asked, on the clocks of `timezone` (an IANA name)."""
+    zone = day_zone(timezone)
+    if zone is None:
+        return table.key_column("created_at", str, UNKNOWN, cut=itemgetter(slice(0, 10)))
+    # Converted once per distinct hour, not per answer: every day starts on a whole UTC hour in a zone whose offsets
+    # are whole hours; to the minute where an offset is not (India's +05:30, Nepal's +05:45).
+    stamps = [row.created_at for row in (table.rows[0], table.rows[-1])] if table.rows else []
+    minutes = any(_offset_minutes(zone, stamp) % 60 for stamp in stamps)
+    cut = itemgetter(slice(0, 16 if minutes else 13))
+    return table.key_column("created_at", functools.partial(local_day, zone=zone), UNKNOWN, cut=cut)
+
+
+def _offset_minutes(zone: ZoneInfo, timestamp: str) -> int:
+    try:
+        moment = datetime.fromisoformat(timestamp[:19]).replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    offset = zone.utcoffset(moment)
+    return round(offset.total_seconds() / 60) if offset is not None else 0
+
+
+def answer_days(
+    table: AnswerTable, days: KeyColumn, positions: IntArray, period: RatedPeriod, timezone: str = "UTC"
+) -> list[str]:
+    """The day each rated answer was asked; for an answer missing from the rows, the day of its first rating (days
+    on the clocks of `timezone`, as `days` counts them)."""
     keys = np.array(days.keys, dtype=object)
     result: list[str] = keys[table.codes(days, positions)].tolist()
     if (positions < 0).any():
+        zone = day_zone(timezone)
         first: dict[int, str] = {}
         unknown = set(period.answer_ids[positions < 0].tolist())
         for rating in period.ratings:
             if rating.answer_id in unknown:
-                day = rating.created_at[:10]
+                day = local_day(rating.created_at, zone)
                 first[rating.answer_id] = min(first.get(rating.answer_id, day), day)
         for index in np.flatnonzero(positions < 0).tolist():
             result[index] = first[int(period.answer_ids[index])]
@@ -473,16 +516,24 @@ def _by_week(days: Sequence[str], parts: Sequence[Grouped]) -> tuple[list[str], 
 
 
 def fit_timeline(
-    periods: Sequence[DigestRows], *, seed: int = 0, bootstrap: int = 1000, weekly: bool = False
+    periods: Sequence[DigestRows],
+    *,
+    seed: int = 0,
+    bootstrap: int = 1000,
+    weekly: bool = False,
+    timezone: str = "UTC",
 ) -> tuple[TimePoint, ...]:
-    """Fit per day (or per week from Monday) of the answers asked, with bootstrap intervals, over periods.
+    """Fit per day (or per week from Monday) of the answers asked, with bootstrap intervals, over periods; days on
+    the clocks of `timezone`.
 
     The chart uses this for history beyond the digest's own two periods (`Digest.timeline`, `weekly_timeline`).
     """
     table = AnswerTable.of(*(rows.answers for rows in periods))
-    days = day_column(table)
+    days = day_column(table, timezone)
     prepared = [prepare(rows) for rows in periods]
-    period_days = [answer_days(table, days, table.positions(period.answer_ids), period) for period in prepared]
+    period_days = [
+        answer_days(table, days, table.positions(period.answer_ids), period, timezone) for period in prepared
+    ]
     buckets = sorted({week_of(day) if weekly else day for found in period_days for day in found})
     parts = [
         grouped(

@@ -53,9 +53,16 @@ def day_period(first: date, last: date, timezone: str) -> Period:
 
 
 async def offline_digest(
-    db: Path, guild_id: int, period: Period, out: Path, *, feedback_before: datetime | None = None
+    db: Path,
+    guild_id: int,
+    period: Period,
+    out: Path,
+    *,
+    feedback_before: datetime | None = None,
+    timezone: str = "UTC",
 ) -> OfflineDigest:
-    """Write the digest of `guild_id` for `period` into `out`, reading `db` without changing it.
+    """Write the digest of `guild_id` for `period` into `out`, reading `db` without changing it; fit over time
+    counts days in `timezone` (the one the period's days were given in).
 
     The period's answers come with the ratings, reasons and comments given before `feedback_before` (by default
     now: feedback given after the period ended counts, as it stands now); the previous period, which the digest
@@ -71,14 +78,14 @@ async def offline_digest(
     await asyncio.to_thread(_check_out, out)
     current, previous = await _read_rows(db, uri, guild_id, period, moment)
     try:
-        files, written = await asyncio.to_thread(_write, current, previous, out)
+        files, written = await asyncio.to_thread(_write, current, previous, out, timezone)
     except OSError as error:
         raise OfflineDigestError(f"--out {out}: could not write {_os_problem(error)}") from None
     return OfflineDigest(files, written, sqlite_timestamp(moment))
 
 
-def _write(current: DigestRows, previous: DigestRows, out: Path) -> tuple[DigestFiles, list[Path]]:
-    files = write_digest_files(current, previous, out)
+def _write(current: DigestRows, previous: DigestRows, out: Path, timezone: str) -> tuple[DigestFiles, list[Path]]:
+    files = write_digest_files(current, previous, out, timezone=timezone)
     attached = bundle(files, out)
     return files, written_files(files, attached)
 

@@ -79,15 +79,17 @@ def write_digest_files(
     seed: int = 0,
     bootstrap: int = 1000,
     digest: Digest | None = None,
+    timezone: str = "UTC",
 ) -> DigestFiles:
     """Compute the digest and write every file into `directory` (created if missing).
 
     `history`: earlier periods for the chart's time axis, oldest first; defaults to `previous`.
     `digest`: one already computed from the same rows (e.g. for a preview), instead of computing it again.
+    `timezone`: whose days fit over time counts (`compute_digest`), when the digest is computed here.
     """
     directory.mkdir(parents=True, exist_ok=True)
     if digest is None:
-        digest = compute_digest(current, previous, seed=seed, bootstrap=bootstrap)
+        digest = compute_digest(current, previous, seed=seed, bootstrap=bootstrap, timezone=timezone)
     if history is None:
         history = [previous] if previous is not None else []
     chart = render_chart(current, history, digest, directory / CHART_NAME)

@@ -47,14 +47,19 @@ HOW_TO_READ = (
     "Comments are shown (as quotes, and under the lowest-fit and split answers) only from members who allowed "
     "anonymous quoting; the others are counted, and only the data files hold their text.",
     "Themes are word groupings to start reading from, not a qualitative coding; the method is described above.",
-    "Fit over time (the chart's line, and the timeline in digest.json, whose day_basis says so) counts each answer "
-    "on the day it was asked in UTC, and weeks from Monday in UTC, not in the server's time zone, which a scheduled "
-    "digest's period follows: in Asia/Jakarta (UTC+7) an answer asked before 07:00 counts on the day before, and a "
-    "period that does not start at midnight UTC begins and ends with part of a day.",
     "The data files (CSV and JSONL: answers, ratings with a 0–1 fit column, reasons, and every comment, "
     "quotable or not, with its quotable flag) hold this period's pseudonymised rows for R, pandas or a "
     "qualitative-analysis tool; quote only comments whose quotable flag is true.",
 )
+
+
+def _days_read(day_basis: str) -> str:
+    """How fit over time counts days: on the clocks of the server's time zone (`Digest.day_basis`)."""
+    return (
+        "Fit over time (the chart's line, and the timeline in digest.json, whose day_basis says so) counts each "
+        f"answer on the day it was asked in {day_basis}, and weeks from Monday there; a period that does not start "
+        "at midnight there begins and ends with part of a day."
+    )
 
 
 def _summary(digest: Digest) -> list[Block]:
@@ -523,5 +528,5 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks += _themes(digest)
     blocks += _quotes(digest)
     blocks += _audit(digest)
-    blocks += [Heading(2, "How to read this"), Bullets(HOW_TO_READ)]
+    blocks += [Heading(2, "How to read this"), Bullets((*HOW_TO_READ, _days_read(digest.day_basis)))]
     return blocks

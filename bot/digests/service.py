@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import shutil
@@ -33,10 +34,10 @@ from bot.answers.safety import NO_PINGS
 from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
-from bot.digests.schedule import Period, due_period, latest_run, saved_trigger
+from bot.digests.schedule import Period, due_period, latest_run, parse_timezone, saved_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
-from bot.errors import MESSAGE_LIMIT, UNREACHABLE, shortened
+from bot.errors import MESSAGE_LIMIT, UNREACHABLE, UserFacingError, shortened
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,20 @@ async def period_rows(
     return current, previous
 
 
+def day_basis(settings: GuildSettings) -> str:
+    """The time zone whose days a server's digest counts: its digest time zone (as saved, which an earlier version
+    may have taken with stray spaces), or UTC when that is no longer a time zone at all."""
+    try:
+        return parse_timezone(settings.digest_timezone, saved=True)
+    except UserFacingError:
+        log.warning(
+            "server %d: digest time zone %r unknown; days are counted in UTC",
+            settings.guild_id,
+            settings.digest_timezone,
+        )
+        return "UTC"
+
+
 async def make_files(
     storage: Storage,
     guild_id: int,
@@ -116,15 +131,20 @@ async def make_files(
     workers: DigestWorkers | None = None,
     *,
     feedback_before: datetime | None = None,
+    timezone: str | None = None,
 ) -> DigestFiles:
     """Compute the digest and write its report, chart and data files, off the event loop: in a worker process
     when `workers` are given and the database is a file, else in a thread of this process.
 
     Feedback counts up to the period's end, as a scheduled digest saw it, or up to `feedback_before`: an export
-    of a past range made now wants the ratings its answers got after the range, too."""
+    of a past range made now wants the ratings its answers got after the range, too. Fit over time counts days in
+    `timezone` (an export's), by default the server's digest time zone."""
+    if timezone is None:
+        timezone = day_basis(await storage.guild_settings(guild_id))
     if workers is None or str(storage.path) == ":memory:":
         current, previous = await period_rows(storage, guild_id, period, feedback_before)
-        return await asyncio.to_thread(write_digest_files, current, previous, directory)
+        write = functools.partial(write_digest_files, timezone=timezone)
+        return await asyncio.to_thread(write, current, previous, directory)
     job = DigestJob(
         database=storage.path,
         guild_id=guild_id,
@@ -133,6 +153,7 @@ async def make_files(
         previous_start=sqlite_timestamp(period.start - (period.end - period.start)),
         directory=directory,
         feedback_before=sqlite_timestamp(feedback_before) if feedback_before is not None else None,
+        timezone=timezone,
     )
     made = await workers.make(job)
     log.info(
@@ -221,11 +242,17 @@ class DigestService:
                 self._idle.set()
 
     async def make_files(
-        self, guild_id: int, period: Period, directory: Path, *, feedback_before: datetime | None = None
+        self,
+        guild_id: int,
+        period: Period,
+        directory: Path,
+        *,
+        feedback_before: datetime | None = None,
+        timezone: str | None = None,
     ) -> DigestFiles:
         """A digest's files for any period (previews and exports too), made by the workers."""
         return await make_files(
-            self._storage, guild_id, period, directory, self.workers, feedback_before=feedback_before
+            self._storage, guild_id, period, directory, self.workers, feedback_before=feedback_before, timezone=timezone
         )
 
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:

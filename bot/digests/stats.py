@@ -109,8 +109,11 @@ def _audit(rows: Sequence[AuditRow]) -> tuple[tuple[AuditEntry, ...], tuple[Audi
     return scope, tuple(entry for entry in entries if not entry.action.startswith("scope."))
 
 
-def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: int = 0, bootstrap: int = 1000) -> Digest:
-    """The digest of `current`, compared with `previous` when given. Deterministic for a seed."""
+def compute_digest(
+    current: DigestRows, previous: DigestRows | None, *, seed: int = 0, bootstrap: int = 1000, timezone: str = "UTC"
+) -> Digest:
+    """The digest of `current`, compared with `previous` when given. Deterministic for a seed. Fit over time counts
+    days on the clocks of `timezone` (an IANA name: the server's, which its digest periods follow)."""
     if bootstrap < 1:
         raise ValueError("bootstrap must be at least 1")
     now = prepare(current)
@@ -129,9 +132,9 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
     ]
     versions_of = version_of_rows(table)
     versions = rated_versions(versions_of, [now_rows, before_rows])
-    days_of = day_column(table)
-    now_days = answer_days(table, days_of, now_rows, now)
-    before_days = answer_days(table, days_of, before_rows, before) if before is not None else []
+    days_of = day_column(table, timezone)
+    now_days = answer_days(table, days_of, now_rows, now, timezone)
+    before_days = answer_days(table, days_of, before_rows, before, timezone) if before is not None else []
     days = sorted(set(now_days) | set(before_days))
 
     # One bootstrap per period serves every grouping.
@@ -227,4 +230,5 @@ def compute_digest(current: DigestRows, previous: DigestRows | None, *, seed: in
             resamples=bootstrap,
         ),
         feedback_before=current.feedback_before,
+        day_basis=timezone,
     )

@@ -55,6 +55,7 @@ class DigestJob:
     seed: int = 0
     bootstrap: int = 1000
     feedback_before: str | None = None  # ratings and comments given before this count (default: `end`)
+    timezone: str = "UTC"  # whose days fit over time counts: the server's (an IANA name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def make_digest(job: DigestJob) -> MadeDigest:
         job.database, job.guild_id, job.start, job.end, job.previous_start, job.feedback_before
     )
     read = time.perf_counter()
-    digest = compute_digest(current, previous, seed=job.seed, bootstrap=job.bootstrap)
+    digest = compute_digest(current, previous, seed=job.seed, bootstrap=job.bootstrap, timezone=job.timezone)
     computed = time.perf_counter()
     # The chart draws its line from the digest (daily or weekly timeline) and needs only the earlier period's
     # dates and scope changes: its rows go before the files are made (a third of a large server's memory).

@@ -1,8 +1,13 @@
-"""The fit timeline's days are UTC days, and the digest says so (digest.json's day_basis, "How to read this").
+"""Fit over time counts days on the server's clocks (its digest time zone), and the digest says whose (digest.json's
+day_basis, the chart's title, "How to read this").
 
-The fixture, by hand: answer 1 asked 2026-11-17 23:30 UTC (18 November, 06:30 in Asia/Jakarta), rated "Fits" (fit
-1); answer 2 asked 2026-11-18 01:00 UTC (08:00 in Jakarta), rated "Does not fit" (fit 0). On Jakarta's calendar
-both were asked on 18 November (one day at mean 0.5); on UTC days they fall on the 17th (1.0) and the 18th (0.0).
+The fixture, by hand: answer 1 asked 2026-11-17 23:30 UTC (18 November, 06:30 in Asia/Jakarta, 05:00 in
+Asia/Kolkata), rated "Fits" (fit 1); answer 2 asked 2026-11-18 01:00 UTC (08:00 in Jakarta), rated "Does not fit"
+(fit 0); answer 3 asked 2026-11-18 18:20 UTC (23:50 in Kolkata, UTC+05:30; 01:20 on the 19th in Jakarta), rated
+"Partly fits" (fit 0.5).
+- UTC days: the 17th (1.0) and the 18th (0.0 and 0.5: 0.25).
+- Jakarta's days: the 18th (1.0 and 0.0: 0.5) and the 19th (0.5).
+- Kolkata's days (a half-hour offset: counted to the minute): the 18th (all three: 0.5).
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import dataclasses
 import html
 import json
 
+import pytest
+
+from bot.digests.groups import local_day
 from bot.digests.report import render_html, render_json, render_markdown
 from bot.digests.stats import compute_digest
 from tests.digests.test_stats import answer, rating, rows
@@ -20,30 +28,47 @@ def fixture_rows():
     answers = [
         dataclasses.replace(answer(1), created_at="2026-11-17T23:30:00.000Z"),
         dataclasses.replace(answer(2), created_at="2026-11-18T01:00:00.000Z"),
+        dataclasses.replace(answer(3), created_at="2026-11-18T18:20:00.000Z"),
     ]
-    return rows(answers, [rating(1, "ana", 3), rating(2, "ana", 1)])
+    return rows(answers, [rating(1, "ana", 3), rating(2, "ana", 1), rating(3, "ana", 2)])
 
 
-def test_timeline_days_are_utc_days_and_digest_json_says_so():
-    digest = compute_digest(fixture_rows(), None)
+@pytest.mark.parametrize(
+    ("timezone", "days"),
+    [
+        ("UTC", [("2026-11-17", 1.0), ("2026-11-18", 0.25)]),
+        ("Asia/Jakarta", [("2026-11-18", 0.5), ("2026-11-19", 0.5)]),
+        ("Asia/Kolkata", [("2026-11-18", 0.5)]),
+    ],
+)
+def test_timeline_days_are_the_servers_days_and_digest_json_says_whose(timezone, days):
+    digest = compute_digest(fixture_rows(), None, timezone=timezone)
 
-    assert [(point.day, point.mean_fit.value) for point in digest.timeline] == [
-        ("2026-11-17", 1.0),
-        ("2026-11-18", 0.0),
-    ]
-    assert digest.day_basis == "UTC"
+    assert [(point.day, point.mean_fit.value) for point in digest.timeline] == days
+    assert digest.day_basis == timezone
     plain = json.loads(render_json(digest))
-    assert plain["day_basis"] == "UTC"
-    assert [point["day"] for point in plain["timeline"]] == ["2026-11-17", "2026-11-18"]
+    assert plain["day_basis"] == timezone
+    assert [point["day"] for point in plain["timeline"]] == [day for day, _ in days]
 
 
-def test_how_to_read_this_says_the_days_are_utc_days():
-    digest = compute_digest(fixture_rows(), None)
+def test_how_to_read_this_says_whose_days_they_are():
+    digest = compute_digest(fixture_rows(), None, timezone="Asia/Jakarta")
     sentence = (
         "Fit over time (the chart's line, and the timeline in digest.json, whose day\\_basis says so) counts each "
-        "answer on the day it was asked in UTC, and weeks from Monday in UTC, not in the server's time zone"
+        "answer on the day it was asked in Asia/Jakarta, and weeks from Monday there"
     )
     how_to_read = render_markdown(digest).split("## How to read this")[1]
     assert sentence in how_to_read
-    assert "in Asia/Jakarta (UTC+7) an answer asked before 07:00 counts on the day before" in how_to_read
     assert html.escape(sentence.replace("\\_", "_")) in render_html(digest)
+
+
+def test_local_day_takes_timestamps_to_the_minute_or_hour_and_leaves_other_text():
+    from zoneinfo import ZoneInfo
+
+    kolkata = ZoneInfo("Asia/Kolkata")
+    assert local_day("2026-11-18T18:29:59.999Z", kolkata) == "2026-11-18"
+    assert local_day("2026-11-18T18:30:00.000Z", kolkata) == "2026-11-19"
+    assert local_day("2026-11-18T18:30", kolkata) == "2026-11-19"
+    assert local_day("2026-11-18T17", ZoneInfo("Asia/Jakarta")) == "2026-11-19"
+    assert local_day("2026-11-18T17:00:00.000Z", None) == "2026-11-18"
+    assert local_day("unknown", kolkata) == "unknown"[:10]
