@@ -12,6 +12,7 @@ from bot.channel_access import ANSWERS, THREADS, threads_refusal, unusable_reaso
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.locks import KeyedLocks
+from bot.mod_log import EVERY_CHANNEL, change_settings, post_change
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
 from bot.wording import cleared
@@ -19,7 +20,6 @@ from bot.wording import cleared
 _LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 
 
-EVERY_CHANNEL = "every channel I can read"
 SHOWN_CHANNELS = 20  # listed by name; more are counted ("and 12 more")
 SHOWN_INSTRUCTIONS = 600  # characters of the extra instructions shown (they may be 1,500 long)
 
@@ -78,18 +78,15 @@ class AnswerSettings(commands.Cog):
         # otherwise each write the list without the other's channel.
         self._changing = KeyedLocks()
 
-    async def _update(
-        self, interaction: discord.Interaction, changes: dict[str, object], what: str, said: str = ""
-    ) -> None:
-        """Apply the changes and reply with the settings, after `said` (what the command did)."""
+    async def _update(self, interaction: discord.Interaction, changes: dict[str, object], said: str = "") -> None:
+        """Apply the changes that change something, reply with the settings (after `said`, or saying that nothing
+        changed), then tell the moderation log."""
         assert interaction.guild_id is not None
-        if changes:
-            settings = await self.bot.storage.update_guild_settings(
-                interaction.guild_id, interaction.user.id, changes, detail=f"answers: {what}"
-            )
-        else:
-            settings = await self.bot.storage.guild_settings(interaction.guild_id)
-        await interaction.response.send_message("\n".join(filter(None, [said, describe(settings)])), ephemeral=True)
+        change = await change_settings(self.bot.storage, interaction.guild_id, interaction.user.id, "answers", changes)
+        if changes and not change.changed:
+            said = said or "Nothing changed: these are the settings already."
+        await interaction.response.send_message("\n".join(filter(None, [said, describe(change.after)])), ephemeral=True)
+        await post_change(self.bot, interaction.user.id, change)
 
     @answers.command(name="settings", description="Show or change limits, instructions and language")
     @app_commands.describe(
@@ -134,7 +131,7 @@ class AnswerSettings(commands.Cog):
                     raise UserFacingError(f"`{language}` is not a language tag; use one like `id`, `vi` or `pt-BR`.")
                 else:
                     changes["answer_language"] = language
-            await self._update(interaction, changes, ", ".join(sorted(changes)) or "viewed")
+            await self._update(interaction, changes)
 
     @answers.command(name="channel-add", description="Answer in this channel (once any is added, only in those)")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -147,15 +144,10 @@ class AnswerSettings(commands.Cog):
                 raise UserFacingError(reason)
             current = settings.answer_channels
             if channel.id in current:
-                said = f"{channel_name(channel)} is in the list already."
+                said = f"Nothing changed: {channel_name(channel)} is in the list already."
             else:
                 said = f"Added {channel_name(channel)}." + ("" if current else " I answer only there now.")
-            await self._update(
-                interaction,
-                {"answer_channels": [*dict.fromkeys((*current, channel.id))]},
-                f"+channel {channel.id}",
-                said,
-            )
+            await self._update(interaction, {"answer_channels": [*dict.fromkeys((*current, channel.id))]}, said)
 
     @answers.command(name="channel-remove", description="Stop answering in this channel")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -169,7 +161,7 @@ class AnswerSettings(commands.Cog):
             said = f"Removed {channel_name(channel)}."
             if not remaining:
                 said += " " + last_channel_removed(settings.daily_token_budget)
-            await self._update(interaction, {"answer_channels": remaining}, f"-channel {channel.id}", said)
+            await self._update(interaction, {"answer_channels": remaining}, said)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -20,6 +20,7 @@ from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
+from bot.mod_log import SettingsChange, change_settings, post_change
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
 from bot.wording import counted
@@ -63,21 +64,31 @@ class Digest(commands.Cog):
             raise UserFacingError("The scheduler is not running yet; try again in a moment.")
         return self.bot.jobs
 
-    async def _changed(self, interaction: discord.Interaction, changes: dict[str, object], what: str) -> str:
+    async def _changed(
+        self, interaction: discord.Interaction, changes: dict[str, object]
+    ) -> tuple[str, SettingsChange]:
+        """Make the changes that change something (audited as "digest: …") and reschedule; the reply, and the change
+        for the moderation log (posted by the command once it has replied)."""
         assert interaction.guild_id is not None
-        settings = await self.bot.storage.update_guild_settings(
-            interaction.guild_id, interaction.user.id, changes, detail=SETTINGS_AUDIT_PREFIX + what
+        change = await change_settings(
+            self.bot.storage,
+            interaction.guild_id,
+            interaction.user.id,
+            SETTINGS_AUDIT_PREFIX.removesuffix(": "),
+            changes,
         )
+        settings = change.after
         self.jobs.schedule_digest(settings)
         when = self.jobs.next_digest_time(interaction.guild_id)
         channel = (
             f"<#{settings.digest_channel_id}>" if settings.digest_channel_id else "no channel yet (`/digest channel`)"
         )
         schedule = f"`{settings.digest_cron}` in {settings.digest_timezone}"
+        said = "" if change.changed else "Nothing changed. "
         if not settings.digest_enabled:
-            return f"Digests are off. Schedule kept: {schedule}; channel: {channel}."
+            return f"{said}Digests are off. Schedule kept: {schedule}; channel: {channel}.", change
         following = f"; next: <t:{int(when.timestamp())}:F>" if when else ""
-        return f"Digest schedule: {schedule}; channel: {channel}{following}."
+        return f"{said}Digest schedule: {schedule}; channel: {channel}{following}.", change
 
     @digest.command(name="schedule", description="When the digest is sent: weekly, daily, monthly or a cron line")
     @app_commands.describe(
@@ -91,16 +102,15 @@ class Digest(commands.Cog):
             timezone = (await self.bot.storage.guild_settings(interaction.guild_id)).digest_timezone
         schedule = parse_schedule(when, timezone)  # validates and normalises both, with a clear message
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await self._changed(
-            interaction,
-            {"digest_cron": schedule.cron, "digest_timezone": schedule.timezone, "digest_enabled": 1},
-            f"{schedule.cron} {schedule.timezone}",
+        text, change = await self._changed(
+            interaction, {"digest_cron": schedule.cron, "digest_timezone": schedule.timezone, "digest_enabled": 1}
         )
         # Digests kept while they were off (or undelivered) go out now that they are on.
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
             text += f" Sent the {counted(resent, 'digest')} kept meanwhile."
         await interaction.followup.send(text, ephemeral=True)
+        await post_change(self.bot, interaction.user.id, change)
 
     @digest.command(name="channel", description="Where the digest is posted")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -108,7 +118,7 @@ class Digest(commands.Cog):
         if (reason := unusable_reason(channel, DIGEST, "post digests", "/digest channel")) is not None:
             raise UserFacingError(reason)  # found now rather than on digest day; the setting is unchanged
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await self._changed(interaction, {"digest_channel_id": channel.id}, f"channel {channel.id}")
+        text, change = await self._changed(interaction, {"digest_channel_id": channel.id})
         assert interaction.guild_id is not None
         if readable_by_everyone(channel):
             text += (
@@ -120,12 +130,14 @@ class Digest(commands.Cog):
         if resent:
             text += f" Sent the {counted(resent, 'digest')} kept while no channel worked."
         await interaction.followup.send(text, ephemeral=True)
+        await post_change(self.bot, interaction.user.id, change)
 
     @digest.command(name="off", description="Stop sending digests (settings are kept)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def off(self, interaction: discord.Interaction) -> None:
-        text = await self._changed(interaction, {"digest_enabled": 0}, "off")
+        text, change = await self._changed(interaction, {"digest_enabled": 0})
         await interaction.response.send_message(text, ephemeral=True)
+        await post_change(self.bot, interaction.user.id, change)
 
     @digest.command(name="now", description="Send a digest now, covering everything since the last one")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -173,12 +185,14 @@ class Digest(commands.Cog):
                 "researcher could hold it. Choose a role you give to the research team (or create one in Server "
                 "Settings → Roles)."
             )
-        await self._changed(interaction, {"research_role_id": role.id}, f"research role {role.id}")
+        _, change = await self._changed(interaction, {"research_role_id": role.id})
         await interaction.response.send_message(
-            f"Members with {role.mention} can now use `/research-export`.",
+            ("" if change.changed else "Nothing changed. ")
+            + f"Members with {role.mention} can now use `/research-export`.",
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
+        await post_change(self.bot, interaction.user.id, change)
 
     @app_commands.command(name="research-export", description="Researchers: the feedback data for a date range")
     @app_commands.describe(

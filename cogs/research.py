@@ -14,6 +14,7 @@ from bot.digests.text import excerpt
 from bot.errors import UserFacingError
 from bot.feedback.consent import consent_version, notice_changed, notice_overflow
 from bot.locks import KeyedLocks
+from bot.mod_log import change_settings, effective_changes, post_change
 from bot.runtime import CultureBot
 from bot.storage import sqlite_timestamp
 from bot.wording import cleared, counted
@@ -90,6 +91,8 @@ class Research(commands.Cog):
                 changes["rating_controls"] = rating_controls
             if reason_tags is not None:
                 changes["reason_tags"] = parse_tags(reason_tags)
+            asked = bool(changes)
+            changes = effective_changes(current, changes)  # a value set to what it is already changes nothing
             changed = dataclasses.replace(current, **changes)
             privacy_url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
             if (consent_note is not None or research_contact is not None) and (
@@ -114,18 +117,16 @@ class Research(commands.Cog):
                 purged = await self.bot.storage.texts_older_than(
                     interaction.guild_id, shortened_to, sqlite_timestamp(datetime.now(UTC))
                 )
-            if changes:
-                detail = "research settings: " + ", ".join(sorted(changes))
-                if asks_again:
-                    version = consent_version(dataclasses.replace(current, **changes))
-                    detail += (
-                        f"; consent notice changed, now version {version}: members who agreed before are asked again"
-                    )
-                current = await self.bot.storage.update_guild_settings(
-                    interaction.guild_id, interaction.user.id, changes, detail=detail
-                )
+            note = ""
+            if asks_again:
+                version = consent_version(dataclasses.replace(current, **changes))
+                note = f"; consent notice changed, now version {version}: members who agreed before are asked again"
+            change = await change_settings(
+                self.bot.storage, interaction.guild_id, interaction.user.id, "research settings", changes, note=note
+            )
+            current = change.after
         lines = [
-            "**Research settings**" + (" (updated)" if changes else ""),
+            "**Research settings**" + (" (updated)" if change.changed else " (nothing changed)" if asked else ""),
             f"Retention of raw text: {current.retention_days} days",
             f"Research contact: {current.research_contact or 'not set'}",
             f"Consent notice revision: {current.consent_revision}"
@@ -144,6 +145,7 @@ class Research(commands.Cog):
                 f"stay. To keep them, set `retention_days` back to {previous_retention} before then."
             )
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
+        await post_change(self.bot, interaction.user.id, change)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import io
-import logging
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers.safety import NO_PINGS
 from bot.answers.senders import followup_sender
 from bot.channel_access import LOG, unusable_reason
 from bot.errors import UserFacingError, describe_error, guild_id_of, report_error
+from bot.mod_log import change_settings, post_change, post_to_log
 from bot.runtime import CultureBot
 from bot.scopes.comparisons import (
     MAX_SHARE_PERCENT,
@@ -39,8 +38,6 @@ from bot.scopes.problems import ScopeValidationError
 from bot.scopes.render import HISTORY_VERSIONS, history_line, history_text, render_pages
 from bot.scopes.templates import list_templates
 from bot.storage import Comparison, ScopeVersion
-
-log = logging.getLogger(__name__)
 
 SUMMARY_CHOICE = "summary"
 SECTION_PREFIX = "## "  # before a title in /scope edit: that section, even one titled "Summary"
@@ -131,7 +128,7 @@ class EditModal(discord.ui.Modal):
         await interaction.response.send_message(
             f"Saved as version {version.number}.{ended_note(change.ended)}", ephemeral=True
         )
-        await self.cog.post_to_log(interaction, version.change_summary, version, ended=change.ended)
+        await self.cog.log_scope_change(interaction, version.change_summary, version, ended=change.ended)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)
@@ -270,7 +267,7 @@ class Scope(commands.Cog):
             + ended_note(change.ended),
             ephemeral=True,
         )
-        await self.post_to_log(interaction, version.change_summary, version, ended=change.ended)
+        await self.log_scope_change(interaction, version.change_summary, version, ended=change.ended)
 
     @use.autocomplete("template")
     async def _template_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -310,7 +307,7 @@ class Scope(commands.Cog):
         await interaction.followup.send(
             f"Saved as version {version.number}: {version.change_summary}{ended_note(change.ended)}", ephemeral=True
         )
-        await self.post_to_log(interaction, version.change_summary, version, ended=change.ended)
+        await self.log_scope_change(interaction, version.change_summary, version, ended=change.ended)
 
     @scope.command(name="edit", description="Edit the summary or one section in a form")
     @app_commands.describe(
@@ -352,7 +349,7 @@ class Scope(commands.Cog):
             f"Version {version} is current again, saved as version {restored.number}.{ended_note(change.ended)}",
             ephemeral=True,
         )
-        await self.post_to_log(interaction, restored.change_summary, restored, ended=change.ended)
+        await self.log_scope_change(interaction, restored.change_summary, restored, ended=change.ended)
 
     @scope.command(name="clear", description="Remove the declared scope (its versions are kept)")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -365,7 +362,7 @@ class Scope(commands.Cog):
             "`/scope rollback` restores one)." + ended_note(cleared.ended),
             ephemeral=True,
         )
-        await self.post_to_log(interaction, "cleared the scope", None, ended=cleared.ended)
+        await self.log_scope_change(interaction, "cleared the scope", None, ended=cleared.ended)
 
     @scope.command(name="settings", description="Unscoped answers and the moderation log channel")
     @app_commands.describe(
@@ -387,21 +384,20 @@ class Scope(commands.Cog):
             if (reason := unusable_reason(log_channel, LOG, "post the moderation log", "/scope settings")) is not None:
                 raise UserFacingError(reason)
             changes["log_channel_id"] = log_channel.id
-        if changes:
-            detail = ", ".join(f"{key}={value}" for key, value in changes.items())
-            updated = await self.bot.storage.update_guild_settings(
-                guild_id, interaction.user.id, changes, detail=detail
-            )
-        else:
-            updated = await self.bot.storage.guild_settings(guild_id)
+        change = await change_settings(self.bot.storage, guild_id, interaction.user.id, "scope settings", changes)
+        updated = change.after
         log_text = f"<#{updated.log_channel_id}>" if updated.log_channel_id else "none"
         await interaction.response.send_message(
-            f"Unscoped answers: **{'allowed, with a note' if updated.allow_unscoped else 'off'}**. "
+            ("Nothing changed: these are the settings already. " if changes and not change.changed else "")
+            + f"Unscoped answers: **{'allowed, with a note' if updated.allow_unscoped else 'off'}**. "
             f"Moderation log channel: {log_text}.",
             ephemeral=True,
         )
-        if changes:
-            await self.post_to_log(interaction, f"changed settings: {detail}", None)
+        await post_change(self.bot, interaction.user.id, change)
+        moved_from = change.before.log_channel_id
+        if change.changed and moved_from is not None and moved_from != updated.log_channel_id:
+            # The channel the log leaves hears where it went: a log cannot be moved away unnoticed.
+            await post_to_log(self.bot, moved_from, interaction.user.id, change.log_text)
 
     # Randomized comparisons of versions (bot/scopes/comparisons.py)
 
@@ -425,7 +421,7 @@ class Scope(commands.Cog):
             "and the digest compares the two. Any scope change ends the comparison; `/scope compare-stop` ends it.",
             ephemeral=True,
         )
-        await self.post_to_log(
+        await self.log_scope_change(
             interaction,
             f"started comparison #{started.comparison_id}: version {started.current.number} against version "
             f"{started.alternative.number} for {started.alternative_share:.0%} of members",
@@ -454,7 +450,7 @@ class Scope(commands.Cog):
         await interaction.response.send_message(
             f"{describe(ended)} Every member is answered under the current version again.", ephemeral=True
         )
-        await self.post_to_log(interaction, f"stopped comparison #{ended.comparison_id}", None)
+        await self.log_scope_change(interaction, f"stopped comparison #{ended.comparison_id}", None)
 
     # Helpers
 
@@ -464,7 +460,7 @@ class Scope(commands.Cog):
             raise UserFacingError(NO_SCOPE_MESSAGE)
         return version
 
-    async def post_to_log(
+    async def log_scope_change(
         self,
         interaction: discord.Interaction,
         what: str,
@@ -472,23 +468,12 @@ class Scope(commands.Cog):
         *,
         ended: Comparison | None = None,
     ) -> None:
-        """Tell the configured moderation log channel; a failure there never fails the change itself.
-
-        `ended`: the comparison this scope change ended."""
+        """Tell the moderation log channel about a scope change (`ended`: the comparison it ended)."""
         settings = await self.bot.storage.guild_settings(guild_id_of(interaction))
-        if settings.log_channel_id is None:
-            return
-        channel = self.bot.get_channel(settings.log_channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            log.warning("moderation log channel %s is gone", settings.log_channel_id)
-            return
         suffix = f" (now version {version.number})" if version else ""
         if ended is not None:
             suffix += f"; this ended comparison #{ended.comparison_id}"
-        try:
-            await channel.send(f"{interaction.user.mention} {what}{suffix}.", allowed_mentions=NO_PINGS)
-        except discord.HTTPException as error:
-            log.warning("cannot post to the moderation log channel %s: %s", settings.log_channel_id, error)
+        await post_to_log(self.bot, settings.log_channel_id, interaction.user.id, what + suffix)
 
 
 def ended_note(ended: Comparison | None) -> str:

@@ -60,5 +60,5 @@ async def test_adding_a_channel_already_listed_says_so(world, run_bot, moderator
     async with run_bot():
         await run(world, moderator, "answers channel-add", {"channel": ask})
         again = await reply_text(world, await run(world, moderator, "answers channel-add", {"channel": ask}))
-        assert again.startswith(f"#ask is in the list already.\nAnswers in: <#{ask}>\n")
+        assert again.startswith(f"Nothing changed: #ask is in the list already.\nAnswers in: <#{ask}>\n")
         assert stored_channels(world) == [ask]
