@@ -240,8 +240,12 @@ class Scope(commands.Cog):
         else:
             found = await stored_version(self.bot.storage, guild_id, version)
         scope = readable_document(self.bot.scope_cache, found, "previewed") if found else None
-        await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.storage.guild_settings(guild_id)
+        if found is None and not settings.allow_unscoped:
+            # Members get the refusal, not an answer: show that, and spend no tokens on an answer nobody gets.
+            await interaction.response.send_message(NO_SCOPE_PREVIEW, ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
         label = f"version {found.number}" if found else "no scope"
         # Refused, like a member's question, when today's token budget is spent: previews cost the same tokens.
         await self.bot.answerer.preview(
@@ -474,6 +478,14 @@ class Scope(commands.Cog):
         if ended is not None:
             suffix += f"; this ended comparison #{ended.comparison_id}"
         await post_to_log(self.bot, settings.log_channel_id, interaction.user.id, what + suffix)
+
+
+NO_SCOPE_PREVIEW = (
+    "No preview: there is no declared scope and unscoped answers are off, so members asking now get this refusal:\n"
+    f"> {NO_SCOPE_MESSAGE}\n"
+    "To answer without a scope (with a visible note that the answer is general), set `/scope settings "
+    "allow_unscoped:True`; to preview an earlier version, give `version` (`/scope history` lists them)."
+)
 
 
 def ended_note(ended: Comparison | None) -> str:
