@@ -35,7 +35,7 @@ from bot.scopes.manage import (
     use_template,
 )
 from bot.scopes.problems import ScopeValidationError
-from bot.scopes.render import HISTORY_VERSIONS, history_line, history_text, render_pages
+from bot.scopes.render import HISTORY_VERSIONS, history_line, history_pages, render_pages
 from bot.scopes.templates import list_templates
 from bot.storage import Comparison, ScopeVersion
 
@@ -47,11 +47,19 @@ MODAL_TITLE_LIMIT = 45
 class ScopePager(discord.ui.View):
     """Previous/next buttons over rendered pages; only the member who asked can turn them."""
 
-    def __init__(self, pages: list[str], title: str, owner_id: int) -> None:
+    def __init__(
+        self,
+        pages: list[str],
+        title: str,
+        owner_id: int,
+        *,
+        others: str = "Run `/culture` to page through the scope yourself.",
+    ) -> None:
         super().__init__(timeout=600)
         self.pages = pages
         self.title = title
         self.owner_id = owner_id
+        self.others = others  # told to anyone else who presses a button
         self.index = 0
         self._sync_buttons()
 
@@ -66,9 +74,7 @@ class ScopePager(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(
-                "Run `/culture` to page through the scope yourself.", ephemeral=True
-            )
+            await interaction.response.send_message(self.others, ephemeral=True)
             return False
         return True
 
@@ -204,8 +210,13 @@ class Scope(commands.Cog):
             raise UserFacingError(NO_SCOPE_MESSAGE)
         settings = await self.bot.storage.guild_settings(guild_id)
         lines = [history_line(v, current=v.version_id == settings.current_scope_id) for v in versions]
-        embed = discord.Embed(title="Scope history", description=history_text(lines, total=versions[0].number))
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        pages = history_pages(lines, total=versions[0].number)
+        pager = ScopePager(
+            pages, "Scope history", interaction.user.id, others="Run `/scope history` to page through it."
+        )
+        await interaction.response.send_message(
+            embed=pager.embed(), view=pager if len(pages) > 1 else discord.utils.MISSING, ephemeral=True
+        )
 
     @scope.command(name="diff", description="Compare two versions")
     @app_commands.describe(a="older version number", b="newer version number")

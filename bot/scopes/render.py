@@ -1,14 +1,15 @@
-"""Rendering a scope for reading in Discord: pages that fit an embed, and a one-line history entry."""
+"""Rendering a scope for reading in Discord: pages that fit an embed, and its history as pages of one-line entries."""
 
 from __future__ import annotations
 
 from bot.answers.splitting import split_message
+from bot.digests.text import excerpt
 from bot.scopes.document import ScopeDocument
 from bot.storage import ScopeVersion
 from bot.wording import counted
 
 EMBED_DESCRIPTION_LIMIT = 4096
-HISTORY_VERSIONS = 20  # the newest versions /scope history lists
+HISTORY_VERSIONS = 250  # the newest versions /scope history pages through (each is read whole, text included)
 PAGE_CHARS = 3800  # leaves room for the page footer and continuation marks
 
 
@@ -62,22 +63,31 @@ def history_line(version: ScopeVersion, *, current: bool) -> str:
     )
 
 
-def history_text(lines: list[str], *, total: int) -> str:
-    """History lines, newest first, as one embed description: whole lines while they fit, then a note of the
-    older versions not listed (numbers run 1..total, so they are v1..v<rest>) and how to reach them."""
+def history_pages(lines: list[str], *, total: int, limit: int = EMBED_DESCRIPTION_LIMIT) -> list[str]:
+    """History lines, newest first, as embed descriptions of whole lines (a line longer than a page is cut).
+    Each page but the last ends with a note of the older versions on the pages after it; the last page ends with
+    one of the older versions not listed at all, if any (numbers run 1..total, so they are v1..v<rest>)."""
 
-    def older(rest: int) -> str:
+    def older(rest: int, *, listed: bool) -> str:
         numbers = "v1" if rest == 1 else f"v1–v{rest}"
-        reach = "`/scope show`, `/scope diff` and `/scope download` take a number"
+        reach = (
+            "on the next pages (Next)"
+            if listed
+            else "not listed here; `/scope show`, `/scope diff` and `/scope download` take a number"
+        )
         return f"*…and {counted(rest, 'older version')} ({numbers}): {reach}.*"
 
-    budget = EMBED_DESCRIPTION_LIMIT - len(older(total)) - 1  # the note always fits (fewer digits, never more)
-    shown: list[str] = []
+    budget = limit - len(older(total, listed=False)) - 1  # a note always fits (fewer digits, never more)
+    lines = [line if len(line) <= budget else excerpt(line, budget) for line in lines]
+    pages: list[str] = []
+    page: list[str] = []
     size = 0
-    for line in lines:
-        if size + len(line) + 1 > budget:
-            break
-        shown.append(line)
+    for index, line in enumerate(lines):
+        if page and size + len(line) + 1 > budget:
+            pages.append("\n".join([*page, older(total - index, listed=True)]))
+            page, size = [], 0
+        page.append(line)
         size += len(line) + 1
-    rest = total - len(shown)
-    return "\n".join(shown + ([older(rest)] if rest > 0 else []))
+    rest = total - len(lines)
+    pages.append("\n".join(page + ([older(rest, listed=False)] if rest > 0 else [])))
+    return pages
