@@ -87,6 +87,8 @@ class Digest(commands.Cog):
         said = "" if change.changed else "Nothing changed. "
         if not settings.digest_enabled:
             return f"{said}Digests are off. Schedule kept: {schedule}; channel: {channel}.", change
+        if not change.before.digest_enabled:
+            said += "Digests are on again. "
         following = f"; next: <t:{int(when.timestamp())}:F>" if when else ""
         return f"{said}Digest schedule: {schedule}; channel: {channel}{following}.", change
 
