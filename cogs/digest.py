@@ -20,7 +20,8 @@ from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
-from bot.mod_log import SettingsChange, change_settings, post_change
+from bot.mod_log import SettingsChange, change_settings, post_change, post_to_log
+from bot.research_access import holds_research_role, may_direct_research_data, research_data_refusal
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
 from bot.wording import counted
@@ -117,6 +118,7 @@ class Digest(commands.Cog):
     @digest.command(name="channel", description="Where the digest is posted")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        await self._check_may_direct_data(interaction, "the digest channel")
         if (reason := unusable_reason(channel, DIGEST, "post digests", "/digest channel")) is not None:
             raise UserFacingError(reason)  # found now rather than on digest day; the setting is unchanged
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -176,6 +178,7 @@ class Digest(commands.Cog):
     @digest.command(name="research-role", description="The role whose members may export research data")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def research_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        await self._check_may_direct_data(interaction, "the research role")
         if role.is_default():
             raise UserFacingError(
                 "Choose a role only researchers have: with @everyone, every member could export the research data, "
@@ -229,7 +232,16 @@ class Digest(commands.Cog):
             period,
             f"Research data for {first} – {last} ({zone})",
             feedback_before=datetime.now(UTC),
+            timezone=zone,
         )
+
+    async def _check_may_direct_data(self, interaction: discord.Interaction, what: str) -> None:
+        assert interaction.guild_id is not None
+        settings = await self.bot.storage.guild_settings(interaction.guild_id)
+        permissions = getattr(interaction.user, "guild_permissions", None)
+        administrator = permissions is not None and permissions.administrator
+        if not may_direct_research_data(settings, _role_ids(interaction), administrator=administrator):
+            raise UserFacingError(research_data_refusal(settings, what))
 
     async def _send_files(
         self,
@@ -239,11 +251,12 @@ class Digest(commands.Cog):
         *,
         feedback_before: datetime | None = None,
         data: bool = True,
+        timezone: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
             files = await self.jobs.digests.make_files(
-                interaction.guild_id, period, Path(folder), feedback_before=feedback_before
+                interaction.guild_id, period, Path(folder), feedback_before=feedback_before, timezone=timezone
             )
             limit = interaction.guild.filesize_limit if interaction.guild else None
             paths = await asyncio.to_thread(functools.partial(bundle, data=data), files, Path(folder), limit)
@@ -262,6 +275,13 @@ class Digest(commands.Cog):
             await interaction.followup.send(
                 note or discord.utils.MISSING, embed=embed, files=attachments, ephemeral=True
             )
+        if data and note is None:
+            # Who received the research data, and which: in the audit log (and so in the next digest's moderator
+            # actions) and in the moderation log channel.
+            what = f"received the research data files: {title}"
+            await self.bot.storage.add_audit(interaction.guild_id, interaction.user.id, "research.export", what)
+            settings = await self.bot.storage.guild_settings(interaction.guild_id)
+            await post_to_log(self.bot, settings.log_channel_id, interaction.user.id, what)
 
 
 PREVIEW_WITHOUT_DATA = (
@@ -272,8 +292,11 @@ PREVIEW_WITHOUT_DATA = (
 
 def has_research_role(interaction: discord.Interaction, settings: GuildSettings) -> bool:
     """Whether the member has the server's research role (none is, while no role is set)."""
-    roles = getattr(interaction.user, "roles", [])
-    return settings.research_role_id is not None and any(role.id == settings.research_role_id for role in roles)
+    return holds_research_role(settings, _role_ids(interaction))
+
+
+def _role_ids(interaction: discord.Interaction) -> list[int]:
+    return [role.id for role in getattr(interaction.user, "roles", [])]
 
 
 async def setup(bot: CultureBot) -> None:

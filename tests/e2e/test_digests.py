@@ -707,8 +707,9 @@ async def test_a_role_managed_by_an_integration_is_not_taken_as_the_research_rol
     [bot_role] = [role for role in world.standin.state.guild(world.guild_id).roles.values() if role.bot_id]
     researchers = world.standin.add_role(world.guild_id, "Researchers")
     async with run_bot(cooldown=0):
-        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researchers["id"]}))
         refused = await reply_text(world, await run(world, moderator, "digest research-role", {"role": bot_role.id}))
         assert refused.startswith(f"<@&{bot_role.id}> belongs to a bot or integration: Discord gives it to that")
         assert "Choose a role you give to the research team" in refused
+        assert rows(world, "SELECT research_role_id FROM guild_settings") in ([], [(None,)])
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researchers["id"]}))
         assert rows(world, "SELECT research_role_id FROM guild_settings") == [(int(researchers["id"]),)]
