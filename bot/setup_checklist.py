@@ -13,6 +13,9 @@ from datetime import datetime
 
 import discord
 
+# Where the bot answers, the cooldown and the daily token budget are described as `/answers settings` shows them
+# (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
+from bot.answers.settings_text import describe as describe_answer_settings
 from bot.channel_access import ANSWERS, DIGEST, LOG, THREADS, unusable_reason
 from bot.digests.channel import readable_by_everyone
 from bot.digests.schedule import cron_weekdays, make_trigger, next_run
@@ -21,10 +24,6 @@ from bot.errors import UserFacingError
 from bot.feedback.scales import scale_named
 from bot.storage import GuildSettings, ScopeVersion
 from bot.wording import counted
-
-# Where the bot answers, the cooldown and the daily token budget are described as `/answers settings` shows them
-# (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
-from cogs.answer_settings import describe as describe_answer_settings
 
 TITLE = "How I am set up in this server"
 DONE = "✅"
