@@ -24,12 +24,18 @@ def debug_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFix
     levels = {name: logging.getLogger(name).level for name in names}
     names.append("apscheduler")
     voice_filters = list(logging.getLogger("discord.client").filters)
-    setup_logging(LogLevel.DEBUG)
+    handlers = list(logging.getLogger().handlers)
+    # caplog first: it puts back the root level it found, which must be the one before setup_logging's DEBUG
+    # (the other way round, every later test ran with the root logger at DEBUG).
     caplog.set_level(logging.DEBUG)
+    setup_logging(LogLevel.DEBUG)
     yield caplog
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
     logging.getLogger("discord.client").filters[:] = voice_filters
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h not in handlers]:  # basicConfig's, to this test's stderr
+        root.removeHandler(handler)
 
 
 def bot_lines(caplog: pytest.LogCaptureFixture) -> str:

@@ -29,6 +29,7 @@ def ratings(world) -> set[tuple[str, str, int, str]]:
 async def read_back_at_start(run_bot, caplog):
     """Start the bot, and stop it once it has logged reading back the rating reactions."""
     caplog.set_level("INFO", logger="bot.runtime")
+    caplog.clear()  # an earlier start's line (captured when another test left the root logger at INFO) is not this one
     async with run_bot():
         await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
 
@@ -126,6 +127,7 @@ async def test_a_new_session_while_reading_back_reads_again_once_the_running_pas
     budi = world.member_id
     await give_consent(db(world), world.guild_id, budi, "ratings")
     caplog.set_level("INFO", logger="bot.runtime")
+    caplog.clear()  # an earlier start's line (captured when another test left the root logger at INFO) is not this one
     async with run_bot():
         older = await ask(world, "How do I address my manager?")
         newer = await ask(world, "How do I greet my aunt at Lebaran?")
@@ -203,6 +205,7 @@ async def test_super_reactions_count_as_ratings_live_and_when_read_back(world, r
     # Offline: Ayu rates with a super reaction too.
     await world.standin.add_reaction(world.channel_id, answer.id, ayu, "🤔", burst=True)
     caplog.set_level("INFO", logger="bot.runtime")
+    caplog.clear()  # an earlier start's line (captured when another test left the root logger at INFO) is not this one
     async with run_bot():
         await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
         assert ratings(world) == {
@@ -236,6 +239,7 @@ async def test_reactions_dropped_by_a_decline_or_a_forget_are_not_stored_by_a_la
         await eventually(lambda: rows(world, "SELECT count(*) FROM consents") == [(2,)], what="both agreements")
         assert ratings(world) == set()
     caplog.set_level("INFO", logger="bot.runtime")
+    caplog.clear()  # an earlier start's line (captured when another test left the root logger at INFO) is not this one
     async with run_bot():
         await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
         assert "0 stored, 0 removed, 2 not kept without consent" in caplog.text

@@ -30,17 +30,14 @@ async def test_a_form_the_sandbox_cannot_fill_is_named_with_what_to_do_instead(t
     assert "which the sandbox cannot fill (only the comment form, with /comment); /scope download writes" in output
 
 
-async def test_the_sandbox_log_holds_no_request_lines_nor_members_text_even_at_debug(tmp_path, monkeypatch):
-    """As the bot's own log (bot/logs.py): the sandbox's log file is held as quiet."""
-    import logging
-
-    monkeypatch.setattr(logging.getLogger(), "level", logging.DEBUG)
+async def test_the_sandbox_log_holds_no_request_lines(tmp_path):
+    """As the bot's own log (bot/logs.py `quiet_libraries`): no line per model request in the sandbox's log file."""
     script = tmp_path / "steps.txt"
-    script.write_text("How do I address my manager, SECRETWORD?\n")
+    script.write_text("How do I address my manager?\n")
     db = tmp_path / "s.sqlite3"
 
     assert await run_sandbox(SandboxOptions(db=db, script=script, model="fake")) == 0
 
     log = (tmp_path / "s.sqlite3.log").read_text()
+    assert "answer #1" in log or "rating reactions read back" in log  # the log was written
     assert "HTTP Request:" not in log
-    assert "SECRETWORD" not in log
