@@ -3,10 +3,10 @@ members without Manage Server refused."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tests.e2e.test_scope_commands import reply_text, run
+from tests.unit.test_setup_checklist import steps
 
 MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
@@ -22,16 +22,6 @@ async def checklist(world, user_id):
     [embed] = followup.embeds
     assert embed["title"] == "How I am set up in this server"
     return embed["description"]
-
-
-def steps(text):
-    """Each numbered step's mark (✅ or ⚠️) and its block of text."""
-    found = {}
-    for block in text.split("\n\n"):
-        heading = re.match(r"(✅|⚠️) \*\*(\d)\. ", block)
-        if heading:
-            found[int(heading.group(2))] = (heading.group(1), block)
-    return found
 
 
 async def test_a_fresh_server_shows_each_step_needing_attention_with_its_command(world, run_bot, moderator):
