@@ -30,14 +30,16 @@ async def test_a_form_the_sandbox_cannot_fill_is_named_with_what_to_do_instead(t
     assert "which the sandbox cannot fill (only the comment form, with /comment); /scope download writes" in output
 
 
-async def test_the_sandbox_log_holds_no_request_lines(tmp_path):
-    """As the bot's own log (bot/logs.py `quiet_libraries`): no line per model request in the sandbox's log file."""
-    script = tmp_path / "steps.txt"
-    script.write_text("How do I address my manager?\n")
-    db = tmp_path / "s.sqlite3"
+def test_the_sandbox_log_is_held_as_quiet_as_the_bots(tmp_path):
+    """As the bot's own log (bot/logs.py `quiet_libraries`): no line per model request, and no library's DEBUG
+    lines with members' text, in the sandbox's log file; the levels are put back afterwards."""
+    import logging
 
-    assert await run_sandbox(SandboxOptions(db=db, script=script, model="fake")) == 0
+    from bot.sandbox.app import _log_to_file
 
-    log = (tmp_path / "s.sqlite3.log").read_text()
-    assert "answer #1" in log or "rating reactions read back" in log  # the log was written
-    assert "HTTP Request:" not in log
+    before = {name: logging.getLogger(name).level for name in ("httpx2", "aiosqlite", "discord.gateway")}
+    with _log_to_file(tmp_path / "s.log"):
+        assert logging.getLogger("httpx2").getEffectiveLevel() >= logging.WARNING
+        assert logging.getLogger("aiosqlite").getEffectiveLevel() >= logging.INFO
+        assert logging.getLogger("discord.gateway").getEffectiveLevel() >= logging.INFO
+    assert {name: logging.getLogger(name).level for name in before} == before
