@@ -39,8 +39,12 @@ class Changes:
             if remaining <= 0:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
             event = self._event
+            # asyncio.timeout, not asyncio.wait_for: on Python 3.11, a cancellation arriving as wait_for's timeout
+            # fires can come out as TimeoutError, and this loop (polled every 20 ms) then never ends. That hung the
+            # sandbox at exit: its channel watcher, cancelled, went on waiting.
             try:
-                await asyncio.wait_for(event.wait(), timeout=min(remaining, self.poll_interval))
+                async with asyncio.timeout(min(remaining, self.poll_interval)):
+                    await event.wait()
             except TimeoutError:
                 continue
 

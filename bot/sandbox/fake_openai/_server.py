@@ -325,8 +325,10 @@ class FakeOpenAI:
             if self._stopping.is_set():
                 raise _Stopping
             return
+        # asyncio.timeout: Python 3.11's wait_for can swallow a cancellation that meets the wait's end.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
         if self._stopping.is_set():
             raise _Stopping
 
