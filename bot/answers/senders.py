@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.answers.safety import NO_PINGS
-from bot.answers.streaming import Send
+from bot.answers.streaming import Send, send_through_cancel
 
 
 def channel_sender(channel: discord.abc.Messageable, reply_to: discord.Message | None) -> Send:
@@ -18,11 +18,13 @@ def channel_sender(channel: discord.abc.Messageable, reply_to: discord.Message |
         if sent == 0 and reply_to is not None:
             # Still answer if the question was deleted meanwhile.
             reference = reply_to.to_reference(fail_if_not_exists=False)
-            message = await channel.send(
-                content, reference=reference, allowed_mentions=NO_PINGS, mention_author=False, view=controls
+            message = await send_through_cancel(
+                channel.send(
+                    content, reference=reference, allowed_mentions=NO_PINGS, mention_author=False, view=controls
+                )
             )
         else:
-            message = await channel.send(content, allowed_mentions=NO_PINGS, view=controls)
+            message = await send_through_cancel(channel.send(content, allowed_mentions=NO_PINGS, view=controls))
         sent += 1
         return message
 
@@ -33,12 +35,14 @@ def followup_sender(interaction: discord.Interaction, *, ephemeral: bool) -> Sen
     """Messages as followups of a deferred interaction (e.g. /ask), optionally seen only by the asker."""
 
     async def send(content: str, view: discord.ui.View | None) -> discord.Message:
-        return await interaction.followup.send(
-            content,
-            wait=True,
-            ephemeral=ephemeral,
-            allowed_mentions=NO_PINGS,
-            view=view or discord.utils.MISSING,
+        return await send_through_cancel(
+            interaction.followup.send(
+                content,
+                wait=True,
+                ephemeral=ephemeral,
+                allowed_mentions=NO_PINGS,
+                view=view or discord.utils.MISSING,
+            )
         )
 
     return send

@@ -8,6 +8,7 @@ written; the final edit removes it, so a reader can tell a finished answer from 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -21,9 +22,38 @@ from bot.llm.reasoning import Restart
 CURSOR = " ▌"
 TRUNCATED_NOTE = "\n\n*(answer shortened: it reached this server's length limit)*"
 
+SEND_GRACE = 5.0  # seconds a cancelled answer still waits for a message Discord is making
+
 OnMessage = Callable[[discord.Message, int], Awaitable[None]]
 # Posts one new message of the answer (with optional controls) and returns it, ready to be edited.
 Send = Callable[[str, discord.ui.View | None], Awaitable[discord.Message]]
+
+
+class SentThenCancelled(asyncio.CancelledError):
+    """A cancellation (a shutdown) that came while Discord was making a message: `message` is the one it made."""
+
+    def __init__(self, message: discord.Message) -> None:
+        super().__init__()
+        self.message = message
+
+
+async def send_through_cancel(sending: Awaitable[discord.Message], grace: float = SEND_GRACE) -> discord.Message:
+    """The message `sending` makes. When cancelled meanwhile, the request may already be at Discord, which then
+    makes the message whether or not the bot hears back: the request is given up to `grace` seconds to finish,
+    and `SentThenCancelled` carries the message it made, so that the cancelled answer closes it (rather than
+    leave it showing the cursor, linked to no answer). Other failures are raised as the cancellation."""
+    task = asyncio.ensure_future(sending)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait([task], timeout=grace)  # a second cancellation ends this wait as well
+        finally:
+            if not task.done():
+                task.cancel()
+        if not task.done() or task.cancelled() or task.exception() is not None:
+            raise  # the cancellation
+        raise SentThenCancelled(task.result()) from None
 
 
 class StreamingReply:
@@ -178,7 +208,14 @@ class StreamingReply:
         if not final and len(content) > self._limit:
             return  # no room for the cursor yet: shown when more text (a new part) or the end comes
         if self._current_message is None:
-            self._current_message = await self._send(content, view)
+            try:
+                self._current_message = await self._send(content, view)
+            except SentThenCancelled as cancelled:
+                # Known, so that the cancelled answer's closing edit (`finish`) reaches it.
+                self._current_message = cancelled.message
+                self.messages.append(cancelled.message)
+                self._displayed = self._last_shown = content
+                raise
             self.messages.append(self._current_message)
             if self._on_message is not None:
                 await self._on_message(self._current_message, len(self.messages) - 1)

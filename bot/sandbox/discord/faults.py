@@ -1,4 +1,4 @@
-"""REST faults tests inject: 429 rate limits (as Discord/Cloudflare send them) and 5xx errors."""
+"""REST faults tests inject: 429 rate limits (as Discord/Cloudflare send them), 5xx errors, and slow answers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from .http_util import json_response
 
 @dataclass
 class Fault:
-    """Answer the next ``count`` requests matching ``method`` and ``path_regex`` with ``status``."""
+    """Answer the next ``count`` requests matching ``method`` and ``path_regex`` with ``status``; with ``late``,
+    carry them out as usual but hold their answers back that many seconds (Discord slow to answer: what a request
+    does has happened before the client hears of it)."""
 
     method: str
     path_regex: str
@@ -22,6 +24,7 @@ class Fault:
     count: int = 1
     global_: bool = False
     json_match: dict[str, Any] | None = None  # only requests whose JSON body holds these keys and values
+    late: float | None = None
     hits: int = 0
 
     def matches(self, method: str, path: str, json: object = None) -> bool:

@@ -5,6 +5,7 @@ own modules and are mounted here.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -45,13 +46,15 @@ def make_middleware(core: StandInCore) -> Middleware:
             record.files = body.files
             request[BODY_KEY] = body
             fault = core.faults.take(request.method, path, body.json)
-            if fault is not None:
+            if fault is not None and fault.late is None:
                 record.fault = True
                 response: web.StreamResponse = fault.response()
             else:
                 if not path.startswith(_TOKENLESS) and request.headers.get("Authorization") != f"Bot {core.token}":
                     raise errors.unauthorized()
                 response = await handler(request)
+                if fault is not None and fault.late is not None:
+                    await asyncio.sleep(fault.late)
         except errors.ApiError as exc:
             response = error_response(exc)
         except web.HTTPNotFound:

@@ -404,6 +404,15 @@ class DiscordStandIn:
             )
         )
 
+    def answer_late(
+        self, method: str, path_regex: str, seconds: float, count: int = 1, json_match: dict[str, Any] | None = None
+    ) -> Fault:
+        """Carry out the next ``count`` matching REST calls, but answer each ``seconds`` late (the message is made,
+        the channel shows it, and the bot hears of it only then)."""
+        return self.core.faults.add(
+            Fault(method=method, path_regex=path_regex, count=count, json_match=json_match, late=seconds)
+        )
+
     async def close_gateway(self, code: int = 4000) -> int:
         """Close the bot's gateway connection; with a resumable code discord.py reconnects and RESUMEs."""
         return await self.core.gateway.close_connections(code)
