@@ -383,6 +383,7 @@ class Scope(commands.Cog):
     @app_commands.describe(
         allow_unscoped="answer with a visible note when no scope is declared",
         log_channel="where scope changes and other moderator actions are posted",
+        log_off="True: post the moderation log nowhere (log_channel chooses a channel again; False changes nothing)",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def settings(
@@ -390,8 +391,14 @@ class Scope(commands.Cog):
         interaction: discord.Interaction,
         allow_unscoped: bool | None = None,
         log_channel: discord.TextChannel | None = None,
+        log_off: bool | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
+        if log_off and log_channel is not None:
+            raise UserFacingError(
+                f"Nothing was changed: `log_channel` posts the moderation log in {log_channel.mention} and "
+                "`log_off:True` posts it nowhere. Give one of them."
+            )
         changes: dict[str, object] = {}
         if allow_unscoped is not None:
             changes["allow_unscoped"] = int(allow_unscoped)
@@ -399,9 +406,15 @@ class Scope(commands.Cog):
             if (reason := unusable_reason(log_channel, LOG, "post the moderation log", "/scope settings")) is not None:
                 raise UserFacingError(reason)
             changes["log_channel_id"] = log_channel.id
+        if log_off:
+            changes["log_channel_id"] = None
         change = await change_settings(self.bot.storage, guild_id, interaction.user.id, "scope settings", changes)
         updated = change.after
-        log_text = f"<#{updated.log_channel_id}>" if updated.log_channel_id else "none"
+        log_text = (
+            f"<#{updated.log_channel_id}>"
+            if updated.log_channel_id
+            else "none, so the moderation log is off (`log_channel` chooses a channel)"
+        )
         await interaction.response.send_message(
             ("Nothing changed: these are the settings already. " if changes and not change.changed else "")
             + f"Unscoped answers: **{'allowed, with a note' if updated.allow_unscoped else 'off'}**. "
@@ -411,8 +424,15 @@ class Scope(commands.Cog):
         await post_change(self.bot, interaction.user.id, change)
         moved_from = change.before.log_channel_id
         if change.changed and moved_from is not None and moved_from != updated.log_channel_id:
-            # The channel the log leaves hears where it went: a log cannot be moved away unnoticed.
-            await post_to_log(self.bot, moved_from, interaction.user.id, change.log_text)
+            # The channel the log leaves hears where it went (or that it was switched off): a log cannot be moved
+            # away or silenced unnoticed.
+            said = change.log_text
+            if updated.log_channel_id is None:
+                said += (
+                    ". The moderation log is off: nothing more is posted here until `/scope settings log_channel` "
+                    "chooses a channel"
+                )
+            await post_to_log(self.bot, moved_from, interaction.user.id, said)
 
     # Randomized comparisons of versions (bot/scopes/comparisons.py)
 
