@@ -1,21 +1,24 @@
 """The moderation log: every moderator change, with who made it and what it changed, in the log channel.
 
 A settings change goes through `change_settings`: it is written with an audit row saying old → new for each value
-that differs from the current one, and a change that changes nothing writes nothing. `post_to_log` then tells
-the server's moderation log channel (`/scope settings log_channel`), without pinging anyone; a missing channel or
-one the bot can no longer post in never fails the change itself.
+that differs from the current one, and a change that changes nothing writes nothing. One change per server at a
+time: the settings are read and written under the server's lock, so two moderators changing settings at once each
+see the other's change as the old value. `post_to_log` then tells the server's moderation log channel
+(`/scope settings log_channel`, switched off with `log_off`), without pinging anyone; a missing channel or one the
+bot can no longer post in never fails the change itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
 from bot.digests.text import excerpt
+from bot.locks import KeyedLocks
 from bot.storage import GuildSettings, Storage
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,13 @@ MESSAGE_LIMIT = 2000  # Discord's limit for one message
 SHOWN_TEXT = 80  # characters of a text setting (instructions, a note) shown on each side of a change
 SHOWN_CHANNELS = 5  # channels listed on each side of a change of the answer channels; more are counted
 EVERY_CHANNEL = "every channel I can read"
+
+# One settings change per server at a time, whichever command or event makes it.
+_CHANGING = KeyedLocks()
+
+# What a settings change writes: the values, or a function of the settings as they are just before the change (for a
+# change computed from them, such as a channel added to the list; it may raise UserFacingError to refuse).
+Changes = Mapping[str, Any] | Callable[[GuildSettings], Mapping[str, Any]]
 
 
 def _channel(value: Any) -> str:
@@ -121,19 +131,22 @@ class SettingsChange:
 
 
 async def change_settings(
-    storage: Storage, guild_id: int, actor_id: int, area: str, changes: dict[str, Any], *, note: str = ""
+    storage: Storage, guild_id: int, actor_id: int, area: str, changes: Changes, *, note: str = ""
 ) -> SettingsChange:
     """Write the changes, audited as "<area>: column old → new; …<note>" for those that change something;
     nothing at all (no audit row) when every value is what it is already.
 
-    When any value changes, all the values given are written as given: the comparison is with the settings as the
-    bot last read them, and what the moderator asked for is what is stored."""
-    before = await storage.guild_settings(guild_id)
-    effective = effective_changes(before, changes)
-    if not effective:
-        return SettingsChange(area, before, before, "")
-    detail = f"{area}: {describe_changes(before, effective, columns=True)}{note}"
-    after = await storage.update_guild_settings(guild_id, actor_id, changes, detail=detail)
+    The settings are read, the changes worked out and written under the server's lock: "old" is what the settings
+    were just before this change, also when another moderator changed them a moment before. When any value changes,
+    all the values given are written as given: what the moderator asked for is what is stored."""
+    async with _CHANGING.hold(guild_id):
+        before = await storage.guild_settings(guild_id)
+        wanted = dict(changes(before) if callable(changes) else changes)
+        effective = effective_changes(before, wanted)
+        if not effective:
+            return SettingsChange(area, before, before, "")
+        detail = f"{area}: {describe_changes(before, effective, columns=True)}{note}"
+        after = await storage.update_guild_settings(guild_id, actor_id, wanted, detail=detail)
     return SettingsChange(area, before, after, describe_changes(before, effective), note)
 
 
