@@ -13,6 +13,8 @@ from datetime import datetime
 
 import discord
 
+from bot.answer_channels import deleted_label
+
 # Where the bot answers, the cooldown and the daily token budget are described as `/answers settings` shows them
 # (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
 from bot.answers.settings_text import describe as describe_answer_settings
@@ -31,6 +33,7 @@ ATTENTION = "⚠️"
 SHOWN_CONTACT = 200  # characters of the research contact shown (it may be 300 long)
 SHOWN_SCOPE_TITLE = 150
 SHOWN_PROBLEMS = 2  # answer channels whose missing permissions are spelled out; others are counted
+SHOWN_DELETED = 3  # deleted answer channels named; others are counted
 CONTROLS = {"reactions": "reactions", "buttons": "buttons", "both": "reactions and buttons"}
 WEEKDAY_NAMES = {
     "mon": "Monday",
@@ -120,17 +123,27 @@ def _answers_step(settings: GuildSettings, facts: ServerFacts) -> Step:
     done = settings.daily_token_budget > 0  # at 0 the budget line says answers are switched off
     listed = settings.answer_channels
     existing = [channel for channel in listed if channel not in facts.missing_channels]
+    deleted = [channel for channel in listed if channel in facts.missing_channels]
     if not listed:
         done = False
         details[0] += f" ({ATTENTION} choose channels with `/answers channel-add`: then I answer only there)"
     elif not existing:
+        # Kept in the list on purpose (bot/deleted_channels.py): without them I would answer everywhere.
         done = False
         details.append(
-            f"{ATTENTION} None of these channels exists any more, so I answer nowhere: `/answers channel-add`."
+            f"{ATTENTION} None of these channels exists any more, so I answer nowhere. Choose where I answer with "
+            "`/answers channel-add`, or take them off the list with `/answers channel-remove` (offered as “deleted "
+            "channel <id>”) to answer in every channel I can read."
         )
-    elif len(existing) < len(listed):
-        # Harmless, and a deleted channel cannot be picked in `/answers channel-remove`: noted, not flagged.
-        details.append(f"({counted(len(listed) - len(existing), 'channel')} in the list no longer exists.)")
+    elif deleted:
+        done = False
+        shown = ", ".join(deleted_label(channel) for channel in deleted[:SHOWN_DELETED])
+        more = f" and {len(deleted) - SHOWN_DELETED} more" if len(deleted) > SHOWN_DELETED else ""
+        exists, them = ("exists", "it") if len(deleted) == 1 else ("exist", "them")
+        details.append(
+            f"{ATTENTION} {counted(len(deleted), 'channel')} in the list no longer {exists} ({shown}{more}): take "
+            f"{them} off with `/answers channel-remove`."
+        )
     problems = [f"{ATTENTION} {facts.channel_problems[c]}" for c in existing if c in facts.channel_problems]
     if problems:
         done = False
@@ -144,6 +157,7 @@ def _answers_step(settings: GuildSettings, facts: ServerFacts) -> Step:
 def _log_step(settings: GuildSettings, facts: ServerFacts) -> Step:
     channel = settings.log_channel_id
     if channel is None:
+        # Never chosen, switched off (`log_off`) or deleted: the settings cannot tell which, and each needs a look.
         return (
             False,
             "Moderation log",
@@ -153,6 +167,11 @@ def _log_step(settings: GuildSettings, facts: ServerFacts) -> Step:
             ],
         )
     problems = _channel_notes([channel], facts, "/scope settings log_channel")
+    if channel in facts.missing_channels:
+        problems = [
+            f"{ATTENTION} <#{channel}> no longer exists: choose another with `/scope settings log_channel`, or stop "
+            "posting the log with `/scope settings log_off:True`."
+        ]
     return not problems, "Moderation log", [f"<#{channel}> (`/scope settings log_channel` changes it).", *problems]
 
 

@@ -9,8 +9,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.answer_channels import choices, deleted_label, listed_names, pick
 from bot.answers.settings_text import describe, last_channel_removed
 from bot.channel_access import ANSWERS, THREADS, threads_refusal, unusable_reason
+from bot.deleted_channels import forget_channels_gone, forget_deleted_channels
 from bot.errors import UserFacingError
 from bot.mod_log import Changes, SettingsChange, change_settings, post_change
 from bot.runtime import CultureBot
@@ -101,35 +103,78 @@ class AnswerSettings(commands.Cog):
     @answers.command(name="channel-add", description="Answer in this channel (once any is added, only in those)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def channel_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        guild = interaction.guild
+
         def adding(settings: GuildSettings) -> dict[str, object]:
             needed = {**ANSWERS, **THREADS} if settings.answer_in_threads else ANSWERS
             if (reason := unusable_reason(channel, needed, "answer", "/answers channel-add")) is not None:
                 raise UserFacingError(reason)
-            return {"answer_channels": [*dict.fromkeys((*settings.answer_channels, channel.id))]}
+            if channel.id in settings.answer_channels:
+                return {}
+            listed = settings.answer_channels
+            if guild is not None:  # channels deleted since they were listed go (kept so that I answered nowhere)
+                listed = tuple(listed_names(guild, listed))
+            return {"answer_channels": [*listed, channel.id]}
 
         def said(change: SettingsChange) -> str:
             before = change.before.answer_channels
             if channel.id in before:
                 return f"Nothing changed: {channel_name(channel)} is in the list already."
-            return f"Added {channel_name(channel)}." + ("" if before else " I answer only there now.")
+            dropped = [c for c in before if c not in change.after.answer_channels]
+            if not dropped:
+                return f"Added {channel_name(channel)}." + ("" if before else " I answer only there now.")
+            return f"Added {channel_name(channel)}; took {', '.join(map(deleted_label, dropped))} off the list."
 
         await self._update(interaction, adding, said)
 
-    @answers.command(name="channel-remove", description="Stop answering in this channel")
+    @answers.command(name="channel-remove", description="Stop answering in a listed channel (also one since deleted)")
+    @app_commands.describe(channel="a channel in the list; one deleted since is offered as 'deleted channel <id>'")
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def channel_remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+    async def channel_remove(self, interaction: discord.Interaction, channel: app_commands.Range[str, 1, 120]) -> None:
+        guild = interaction.guild
+        removed: list[int] = []
+
         def removing(settings: GuildSettings) -> dict[str, object]:
-            if channel.id not in settings.answer_channels:
-                raise UserFacingError(f"{channel.mention} is not in the list; `/answers settings` shows it.")
-            return {"answer_channels": [c for c in settings.answer_channels if c != channel.id]}
+            listed = settings.answer_channels
+            picked = pick(listed, listed_names(guild, listed), channel)
+            if picked is None:
+                typed = channel.replace("`", "")[:100]
+                raise UserFacingError(
+                    f"`{typed}` is not in the list of answer channels. Pick one of those `/answers channel-remove` "
+                    "offers as you type; `/answers settings` shows the list."
+                )
+            removed.append(picked)
+            return {"answer_channels": [c for c in listed if c != picked]}
 
         def said(change: SettingsChange) -> str:
-            text = f"Removed {channel_name(channel)}."
+            [picked] = removed
+            found = guild.get_channel(picked) if guild is not None else None
+            text = f"Removed {channel_name(found) if found is not None else deleted_label(picked)}."
             if not change.after.answer_channels:
                 text += " " + last_channel_removed(change.after.daily_token_budget)
             return text
 
         await self._update(interaction, removing, said)
+
+    @channel_remove.autocomplete("channel")
+    async def _listed_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        listed = (await self.bot.storage.guild_settings(interaction.guild_id)).answer_channels
+        found = choices(listed, listed_names(interaction.guild, listed), current)
+        return [app_commands.Choice(name=name, value=value) for name, value in found]
+
+    # Channels deleted (bot/deleted_channels.py): answer channels leave the list (not the last), the log channel is
+    # cleared, the moderation log is told.
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        await forget_deleted_channels(self.bot, self.bot.storage, channel.guild.id, [channel.id])
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # At start-up (and after an outage): channels deleted while the bot was offline sent it no event.
+        await forget_channels_gone(self.bot, self.bot.storage, guild)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -119,12 +119,38 @@ def test_what_discord_says_about_channels_and_the_role_is_flagged():
     assert "no longer exists" in found[5][1] and "`/digest research-role`" in found[5][1]
 
 
-def test_an_answer_channel_deleted_is_noted_but_the_others_still_answer():
+def test_an_answer_channel_deleted_needs_attention_with_the_command_that_takes_it_off():
     settings = replace(SET_UP, answer_channels=(ASK_CHANNEL, 2009))
     found = steps(setup_checklist(settings, SCOPE, NOW, ServerFacts(missing_channels=frozenset({2009}))))
-    assert found[2][0] == "✅" and "1 channel in the list no longer exists" in found[2][1]
+    assert found[2][0] == "⚠️"
+    assert (
+        "1 channel in the list no longer exists (deleted channel 2009): take it off with `/answers channel-remove`"
+        in (found[2][1])
+    )
     gone = steps(setup_checklist(settings, SCOPE, NOW, ServerFacts(missing_channels=frozenset({ASK_CHANNEL, 2009}))))
     assert gone[2][0] == "⚠️" and "I answer nowhere" in gone[2][1]
+    assert "`/answers channel-add`" in gone[2][1] and "`/answers channel-remove`" in gone[2][1]
+
+
+def test_many_deleted_answer_channels_are_counted_beyond_the_first_few():
+    deleted = tuple(range(2010, 2016))
+    settings = replace(SET_UP, answer_channels=(ASK_CHANNEL, *deleted))
+    found = steps(setup_checklist(settings, SCOPE, NOW, ServerFacts(missing_channels=frozenset(deleted))))
+    assert (
+        "6 channels in the list no longer exist (deleted channel 2010, deleted channel 2011, deleted channel "
+        in (found[2][1])
+    )
+    assert "2012 and 3 more): take them off with `/answers channel-remove`." in found[2][1]
+
+
+def test_a_deleted_log_channel_says_how_to_choose_another_or_switch_the_log_off():
+    found = steps(setup_checklist(SET_UP, SCOPE, NOW, ServerFacts(missing_channels=frozenset({LOG_CHANNEL}))))
+    assert found[3][0] == "⚠️"
+    assert (
+        f"<#{LOG_CHANNEL}> no longer exists: choose another with `/scope settings log_channel`, or stop "
+        in (found[3][1])
+    )
+    assert "`/scope settings log_off:True`" in found[3][1]
 
 
 def test_digests_off_a_zero_budget_and_unscoped_answers_are_shown():
