@@ -104,6 +104,7 @@ class Answers(commands.Cog):
                 continues_thread=in_own_thread and parent_answer is None,
                 open_thread=open_thread,
                 typing=channel.typing,
+                channel_exists=_exists_in(message.guild),
             )
         )
         if outcome is None:  # shutting down: not taken
@@ -139,10 +140,15 @@ class Answers(commands.Cog):
                 text=text,
                 send=followup_sender(interaction, ephemeral=private),
                 ephemeral=private,
+                channel_exists=_exists_in(interaction.guild),
             )
         )
         if started is None:  # the bot began shutting down while the interaction was deferred
             await interaction.followup.send(RESTARTING.line, ephemeral=True)
+
+
+def _exists_in(guild: discord.Guild | None) -> Callable[[int], bool] | None:
+    return None if guild is None else (lambda channel_id: guild.get_channel(channel_id) is not None)
 
 
 async def setup(bot: CultureBot) -> None:

@@ -86,6 +86,8 @@ class Question:
     open_thread: Callable[[Question], Awaitable[Question]] | None = None
     ephemeral: bool = False
     typing: Callable[[], Awaitable[object]] | None = None  # shows "is typing" until the first text
+    # Whether a channel of the server exists (None: not known, every listed channel is named to the member).
+    channel_exists: Callable[[int], bool] | None = None
     asked_at: float = dataclasses.field(default_factory=time.monotonic)  # when the bot got it (monotonic clock)
 
 
@@ -96,6 +98,11 @@ class Refusal:
 
 
 RESTARTING = Refusal("the bot was shutting down", "I'm restarting; please ask again in a minute.")
+NO_ANSWER_CHANNEL = Refusal(
+    "channel not enabled",
+    "I'm not answering questions anywhere in this server right now: the channels I answered in were deleted. "
+    "Moderators: `/setup` shows how to choose where I answer.",
+)
 RESTARTING_SECONDS = 3.0  # how long a shutdown waits to tell a member their question was not answered
 
 BUSY = Refusal(
@@ -616,9 +623,14 @@ class Answerer:
         """Why the question is refused, or None; when None, the answer's tokens are set aside in `held`."""
         allowed = settings.answer_channels
         if allowed and question.channel_id not in allowed and question.parent_channel_id not in allowed:
-            places = ", ".join(f"<#{channel}>" for channel in allowed[:LISTED_CHANNELS])
-            if len(allowed) > LISTED_CHANNELS:  # the line must fit one message however many there are
-                places += f" and {len(allowed) - LISTED_CHANNELS} more channels"
+            exists = question.channel_exists
+            # A deleted channel stays listed when it was the last (bot/deleted_channels.py): not offered to members.
+            open_to_members = [channel for channel in allowed if exists is None or exists(channel)]
+            if not open_to_members:
+                return NO_ANSWER_CHANNEL
+            places = ", ".join(f"<#{channel}>" for channel in open_to_members[:LISTED_CHANNELS])
+            if len(open_to_members) > LISTED_CHANNELS:  # the line must fit one message however many there are
+                places += f" and {len(open_to_members) - LISTED_CHANNELS} more channels"
             return Refusal("channel not enabled", f"I answer questions in {places}.")
         if check_cooldown and settings.cooldown_seconds:
             started = self._last_start.get((question.guild_id, question.asker_id))

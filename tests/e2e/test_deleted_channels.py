@@ -79,9 +79,13 @@ async def test_the_last_answer_channel_deleted_leaves_the_bot_answering_nowhere_
         assert stored_channels(world) == [ask], "kept: an empty list would be every channel"
         assert audit(world)[-1] == f"<#{ask}> was deleted: no other answer channel is left, so it stays listed"
 
-        # Members elsewhere are not answered.
+        # Members elsewhere are not answered, and are not pointed to the deleted channel.
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet them?"))
-        await world.standin.wait_for_message(world.channel_id, lambda m: "I answer questions in" in m.content)
+        line = await world.standin.wait_for_message(world.channel_id, lambda m: "answering" in m.content)
+        assert line.content == (
+            "I'm not answering questions anywhere in this server right now: the channels I answered in were deleted. "
+            "Moderators: `/setup` shows how to choose where I answer."
+        )
         assert world.model.chat_requests == []
 
         found = steps(await checklist(world, moderator))
