@@ -6,6 +6,8 @@ An answer counts on the day it was asked, on the server's clocks (`Digest.day_ba
 two periods the line is the digest's own timeline, daily or weekly (no second bootstrap, and no rows needed: the
 digest workers drop the previous period's rows before drawing).
 Right: mean fit per scope version with 95% whiskers, from the digest's version comparison.
+A point without an interval (one rated answer, or every answer alike) is drawn hollow, without a band, and named in
+the legend; a version without one has no whisker. The report says which, next to the chart (sections.py).
 
 The figure itself (panels, axes, fixed labels) is built once per thread and reused (`chart_canvas`); this
 module adds one digest's artists to it.
@@ -23,13 +25,14 @@ from matplotlib.axes import Axes
 
 from bot.digests.chart_canvas import ChartCanvas, shared_canvas
 from bot.digests.groups import day_zone, fit_timeline, local_day, spans_weeks
-from bot.digests.model import Digest, TimePoint
+from bot.digests.model import NO_SPREAD, ONE_ANSWER, Digest, Estimate, TimePoint
 from bot.digests.rows import DigestRows
 
 LINE = "#1f6feb"
 BAR = "#8250df"
 CURRENT = "#fff8c5"
 SCOPE = "#bf3989"
+BAND_STRIP = 5  # points: the width of the band of a point between two without one
 
 
 def _day(timestamp: str, zone: ZoneInfo | None = None) -> date | None:
@@ -99,8 +102,38 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
         axes.text(0.5, 0.5, "No ratings yet", transform=axes.transAxes, ha="center", va="center", color="#59636e")
     else:
         axes.fill_between(x, lows, highs, color=LINE, alpha=0.18, linewidth=0)
+        banded = np.isfinite(lows) & np.isfinite(highs)
+        # A band between two points without one is a polygon of no width: drawn as a strip of the same colour, so
+        # that every point drawn without a band has no interval.
+        alone = banded & ~np.r_[False, banded[:-1]] & ~np.r_[banded[1:], False]
+        if alone.any():
+            axes.vlines(x[alone], lows[alone], highs[alone], colors=LINE, alpha=0.18, linewidth=BAND_STRIP)
         axes.plot(x, means, color=LINE, marker="o", markersize=3, linewidth=1.5, label="mean fit")
+        if not banded.all():
+            axes.plot(
+                x[~banded],
+                means[~banded],
+                linestyle="none",
+                color=LINE,
+                marker="o",
+                markersize=4,
+                markerfacecolor="white",
+                markeredgecolor=LINE,
+                label=no_band_label([point.mean_fit for point, has in zip(points, banded, strict=True) if not has]),
+            )
     axes.legend(loc="lower left", fontsize=8, frameon=False)
+
+
+def no_band_label(estimates: Sequence[Estimate]) -> str:
+    """The legend's entry for points drawn without a band, by why they have no interval."""
+    reasons = {estimate.interval for estimate in estimates}
+    if reasons == {ONE_ANSWER}:
+        return "no band: one rated answer"
+    if reasons == {NO_SPREAD}:
+        return "no band: answers all alike"
+    if reasons == {ONE_ANSWER, NO_SPREAD}:
+        return "no band: one answer, or all alike"
+    return "no band: no interval"
 
 
 def _by_version(axes: Axes, digest: Digest) -> None:
@@ -112,15 +145,16 @@ def _by_version(axes: Axes, digest: Digest) -> None:
         return
     positions = np.arange(len(versions))
     values = np.array([group.mean_fit.value or 0.0 for group in versions])
+    # No whisker (NaN: not drawn, not even its caps) for a version without an interval.
     below = np.array(
         [
-            0.0 if group.mean_fit.low is None else max(0.0, (group.mean_fit.value or 0.0) - group.mean_fit.low)
+            np.nan if group.mean_fit.low is None else max(0.0, (group.mean_fit.value or 0.0) - group.mean_fit.low)
             for group in versions
         ]
     )
     above = np.array(
         [
-            0.0 if group.mean_fit.high is None else max(0.0, group.mean_fit.high - (group.mean_fit.value or 0.0))
+            np.nan if group.mean_fit.high is None else max(0.0, group.mean_fit.high - (group.mean_fit.value or 0.0))
             for group in versions
         ]
     )

@@ -10,7 +10,7 @@ from bot.digests.model import Quote, TagCount, Theme, ThemeSummary
 from bot.digests.periods import RatedPeriod
 from bot.digests.rows import CommentRow, DigestRows
 from bot.digests.text import safe_excerpt, safe_text
-from bot.digests.themes import METHOD, FoundTheme, ThemeFinding, find_themes, match_previous
+from bot.digests.themes import LABEL_TERMS, METHOD, FoundTheme, ThemeFinding, find_themes, match_previous
 
 QUOTE_EXCERPT = 500
 MAX_QUOTES = 12
@@ -60,16 +60,22 @@ def comments_with_text(rows: DigestRows) -> list[CommentRow]:
     return sorted((c for c in rows.comments if c.text and not c.text.isspace()), key=_COMMENT_ID)
 
 
+NO_LABEL = "(no word used by two or more members)"
+
+
 def theme_label(theme: FoundTheme) -> str:
-    return " · ".join(theme.terms[:3]) if theme.terms else "(no shared words)"
+    """The theme's heaviest words that at least two members used (never one member's word alone)."""
+    return " · ".join(theme.shared_terms[:LABEL_TERMS]) if theme.shared_terms else NO_LABEL
 
 
 def themes(
     current: list[CommentRow], previous: list[CommentRow] | None, *, seed: int
 ) -> tuple[ThemeSummary, ThemeFinding]:
     """This period's themes, each marked new or not against the previous period's, found the same way."""
-    finding = find_themes([comment.text for comment in current], seed=seed)
-    before = find_themes([comment.text for comment in previous], seed=seed) if previous is not None else None
+    finding = find_themes([c.text for c in current], authors=[c.rater_hash for c in current], seed=seed)
+    before = None
+    if previous is not None:
+        before = find_themes([c.text for c in previous], authors=[c.rater_hash for c in previous], seed=seed)
     comparable = before is not None and bool(before.themes)
     summary_themes = []
     for found in finding.themes:
@@ -77,7 +83,7 @@ def themes(
         summary_themes.append(
             Theme(
                 label=theme_label(found),
-                terms=found.terms,
+                terms=found.shared_terms,
                 size=len(found.members),
                 share=len(found.members) / finding.clustered,
                 cohesion=found.cohesion,

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bot.digests.agreement import krippendorff_alpha
-from bot.digests.model import AnswerNote, CommentNote, Disagreement
+from bot.digests.model import AnswerNote, CommentNote, Disagreement, ScaleAlpha
 from bot.digests.periods import AnswerTable, RatedPeriod
 from bot.digests.rows import CommentRow
 from bot.digests.text import safe_excerpt, safe_text
@@ -156,59 +156,153 @@ def disagreement(period: RatedPeriod, context: Context) -> Disagreement:
     multi_count = int(np.count_nonzero(multi))
     pairable = multi[period.rating_index]
     raters = int(np.unique(period.rater[pairable]).size)
-    sentence, alpha, units, values = _alpha_sentence(period, pairable, multi_count, raters)
+    agreement = _agreement(period, pairable, multi_count, raters)
     return Disagreement(
         multi_rated_answers=multi_count,
         split_answers=int(split_positions.size),
         split_share=split_positions.size / multi_count if multi_count else None,
         split_rule=SPLIT_RULE,
         examples=answer_notes(period, order[:SPLIT_EXAMPLES].tolist(), context),
-        alpha=alpha,
-        alpha_units=units,
-        alpha_values=values,
-        alpha_raters=raters,
-        alpha_sentence=sentence,
+        alpha=agreement.alpha,
+        alpha_units=agreement.units,
+        alpha_values=agreement.values,
+        alpha_raters=agreement.raters,
+        alpha_sentence=agreement.sentence,
+        alpha_scale=agreement.scale,
+        alpha_by_scale=agreement.by_scale,
+        alpha_left_out=agreement.left_out,
     )
 
 
-def _alpha_sentence(
-    period: RatedPeriod, pairable: NDArray[np.bool_], multi_count: int, raters: int
-) -> tuple[str, float | None, int, int]:
+@dataclass(frozen=True, slots=True)
+class _Agreement:
+    """Alpha as the digest reports it (`Disagreement`'s alpha fields)."""
+
+    sentence: str
+    alpha: float | None
+    units: int
+    values: int
+    raters: int
+    scale: int | None = None
+    by_scale: tuple[ScaleAlpha, ...] = ()
+    left_out: int = 0
+
+
+def _agreement(period: RatedPeriod, pairable: NDArray[np.bool_], multi_count: int, raters: int) -> _Agreement:
+    """Krippendorff's alpha within each rating scale of the ratings of answers rated by two or more members
+    (`pairable`), with the sentence that reports it.
+
+    Ratings on two scales are never merged into one set of categories: on a 0–1 fit scale a 3-point "Partly fits"
+    and a 5-point 3 would become one value, and the ordinal metric's marginals would mix both scales' frequencies.
+    An answer's values are pairable on a scale when it has two or more ratings on that scale; an answer rated once
+    on each scale is in no scale's alpha (its ratings are counted as left out)."""
     if multi_count < ALPHA_MIN_UNITS:
         rated_by = "answer was" if multi_count == 1 else "answers were"
-        return (
+        return _Agreement(
             f"Agreement across raters (Krippendorff's alpha) is not reported: only {multi_count} {rated_by} "
             f"rated by two or more members, and at least {ALPHA_MIN_UNITS} are needed for a meaningful estimate.",
             None,
             multi_count,
             int(np.count_nonzero(pairable)),
+            raters,
         )
-    result = krippendorff_alpha(period.rating_index[pairable], period.fit[pairable], "ordinal")
-    if result.alpha is None:
-        return (
-            f"Krippendorff's alpha is undefined: all {result.values} ratings on the {result.units} answers rated by "
-            "two or more members have the same value, so there is no variation to agree or disagree on.",
-            None,
-            result.units,
-            result.values,
-        )
-    alpha = result.alpha
+    by_scale, left_out = _scale_alphas(period, pairable)
+    main = max(by_scale, key=_headline_order)
+    one_scale = len(by_scale) == 1 and not left_out
+    sentence = _one_scale_sentence(main) if one_scale else _scales_sentence(by_scale, left_out)
+    return _Agreement(sentence, main.alpha, main.units, main.values, main.raters, main.scale_size, by_scale, left_out)
+
+
+def _headline_order(entry: ScaleAlpha) -> tuple[bool, int, int, int]:
+    """Which scale's alpha `Disagreement.alpha` gives: the one with the most pairable ratings among those with
+    enough answers (the only scale, as a rule); among equals, more answers, then the larger scale."""
+    return (entry.units >= ALPHA_MIN_UNITS, entry.values, entry.units, entry.scale_size)
+
+
+def _scale_alphas(period: RatedPeriod, pairable: NDArray[np.bool_]) -> tuple[tuple[ScaleAlpha, ...], int]:
+    """Alpha on each scale with an answer rated twice or more on it (ascending), and how many pairable ratings are
+    on none (no other rating of their answer on their scale)."""
+    paired = np.zeros(pairable.size, dtype=np.bool_)
+    entries = []
+    for size in np.unique(period.scale[pairable]).tolist():
+        on_scale = pairable & (period.scale == size)
+        per_answer = np.bincount(period.rating_index[on_scale], minlength=period.answer_ids.size)
+        chosen = on_scale & (per_answer[period.rating_index] >= 2)
+        units = int(np.count_nonzero(per_answer >= 2))
+        if not units:
+            continue
+        paired |= chosen
+        alpha = None
+        if units >= ALPHA_MIN_UNITS:
+            alpha = krippendorff_alpha(period.rating_index[chosen], period.fit[chosen], "ordinal").alpha
+        raters = int(np.unique(period.rater[chosen]).size)
+        entries.append(ScaleAlpha(int(size), alpha, units, int(np.count_nonzero(chosen)), raters))
+    return tuple(entries), int(np.count_nonzero(pairable & ~paired))
+
+
+def _reading(alpha: float) -> str:
     if alpha >= 0.8:
-        reading = "members largely agree on how well answers fit."
-    elif alpha >= 0.667:
-        reading = "moderate agreement: draw only tentative conclusions from the averages."
-    else:
-        reading = (
-            "members often judge the same answer differently. For cultural fit this can be real variation "
-            "within the community rather than noise: read the split answers and their comments."
-        )
-    mixed = len(set(period.scale[pairable].tolist())) > 1
-    scales = " 3- and 5-point ratings share one ordinal 0–1 fit scale." if mixed else ""
+        return "members largely agree on how well answers fit."
+    if alpha >= 0.667:
+        return "moderate agreement: draw only tentative conclusions from the averages."
     return (
-        f"Krippendorff's alpha (ordinal) is {alpha:.2f} over {result.units} answers rated by two or more members "
-        f"({result.values} ratings by {raters} members); 1 is perfect agreement, 0 is agreement no better than "
-        f"chance. Reading: {reading}{scales}",
-        alpha,
-        result.units,
-        result.values,
+        "members often judge the same answer differently. For cultural fit this can be real variation "
+        "within the community rather than noise: read the split answers and their comments."
     )
+
+
+def _one_scale_sentence(entry: ScaleAlpha) -> str:
+    """Every pairable rating on one scale: alpha as it always read."""
+    if entry.alpha is None:
+        return (
+            f"Krippendorff's alpha is undefined: all {entry.values} ratings on the {entry.units} answers rated by "
+            "two or more members have the same value, so there is no variation to agree or disagree on."
+        )
+    return (
+        f"Krippendorff's alpha (ordinal) is {entry.alpha:.2f} over {entry.units} answers rated by two or more members "
+        f"({entry.values} ratings by {entry.raters} members); 1 is perfect agreement, 0 is agreement no better than "
+        f"chance. Reading: {_reading(entry.alpha)}"
+    )
+
+
+def _scales_sentence(by_scale: tuple[ScaleAlpha, ...], left_out: int) -> str:
+    """Answers rated by two or more members on two scales: each scale's alpha, and the ratings on neither."""
+    parts = [
+        "Krippendorff's alpha (ordinal) is computed within each rating scale, not across them: ratings on "
+        "different scales are different measurements."
+    ]
+    readings = []
+    for entry in by_scale:
+        scale = f"{entry.scale_size}-point scale"
+        if entry.units < ALPHA_MIN_UNITS:
+            rated_by = "answer was" if entry.units == 1 else "answers were"
+            parts.append(
+                f"{scale}: not reported, only {entry.units} {rated_by} rated by two or more members on it (at least "
+                f"{ALPHA_MIN_UNITS} are needed)."
+            )
+        elif entry.alpha is None:
+            parts.append(
+                f"{scale}: undefined, all {entry.values} ratings on its {entry.units} answers rated by two or more "
+                "members have the same value."
+            )
+        else:
+            parts.append(
+                f"{scale}: {entry.alpha:.2f} over {entry.units} answers rated by two or more members on it "
+                f"({entry.values} ratings by {entry.raters} members)."
+            )
+            readings.append((entry.scale_size, _reading(entry.alpha)))
+    if left_out:
+        which = (
+            "1 rating of an answer rated on more than one scale that has no other rating on its own scale"
+            if left_out == 1
+            else f"{left_out} ratings of answers rated on more than one scale that have no other rating on their own "
+            "scale"
+        )
+        parts.append(f"Left out: {which} to pair with.")
+    if readings:
+        parts.append("1 is perfect agreement, 0 is agreement no better than chance.")
+        if len({reading for _, reading in readings}) == 1:
+            parts.append(f"Reading: {readings[0][1]}")
+        else:
+            parts.extend(f"Reading, {size}-point: {reading}" for size, reading in readings)
+    return " ".join(parts)

@@ -30,7 +30,7 @@ from bot.digests.model import (
 )
 from bot.digests.periods import AnswerTable, KeyColumn, RatedPeriod, prepare
 from bot.digests.rows import DigestRows
-from bot.digests.text import safe_text
+from bot.digests.text import channel_label, safe_text
 from bot.wording import counted
 
 UNKNOWN = "?"  # the group of ratings whose answer is in neither period's rows
@@ -83,7 +83,7 @@ DIMENSIONS = (
         "By channel",
         "channel_id",
         str,
-        lambda key: NOT_IN_ROWS if key == UNKNOWN else f"channel {key}",
+        lambda key: NOT_IN_ROWS if key == UNKNOWN else channel_label(key),
         False,
     ),
     Dimension(

@@ -213,7 +213,24 @@ class AnswerNote:
 
 
 @dataclass(frozen=True, slots=True)
+class ScaleAlpha:
+    """Krippendorff's alpha over the ratings on one rating scale: its answers rated by two or more members on it."""
+
+    scale_size: int
+    alpha: float | None  # None: too few answers (followup.ALPHA_MIN_UNITS), or every value alike (undefined)
+    units: int  # answers with two or more ratings on this scale
+    values: int  # their ratings on this scale
+    raters: int  # the members who gave them
+
+
+@dataclass(frozen=True, slots=True)
 class Disagreement:
+    """Split answers, and agreement across raters. Alpha is computed within one rating scale, never across two: a
+    3-point and a 5-point rating are different measurements. `alpha`, `alpha_units`, `alpha_values` and
+    `alpha_raters` are those of `alpha_scale`'s ratings: the only scale, or, when answers rated by two or more
+    members were rated on both, the one with the most pairable ratings (of those with enough answers);
+    `alpha_by_scale` gives each scale's."""
+
     multi_rated_answers: int  # answers with >= 2 ratings
     split_answers: int
     split_share: float | None  # split / multi-rated
@@ -224,11 +241,18 @@ class Disagreement:
     alpha_values: int
     alpha_raters: int
     alpha_sentence: str
+    alpha_scale: int | None = None  # None: alpha not computed (too few answers rated by two or more members)
+    alpha_by_scale: tuple[ScaleAlpha, ...] = ()  # ascending by scale size; () when alpha was not computed
+    # Ratings of answers rated by two or more members that had no other rating on their own scale (an answer rated
+    # once on each scale): in no scale's alpha.
+    alpha_left_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Theme:
-    label: str
+    label: str  # the first themes.LABEL_TERMS of `terms`
+    # Its heaviest words (themes.TOP_TERMS) among those that comments of at least two members hold: a word only one
+    # member wrote is never shown. Whether it is new compares all its top words (themes.FoundTheme.terms).
     terms: tuple[str, ...]
     size: int
     share: float  # of grouped comments

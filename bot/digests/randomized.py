@@ -156,15 +156,7 @@ def _note(
         rated = change.b if alternative.members else change.a
         return f"Comparison #{comparison}: only the {rated} has rated answers in {window}; nothing to compare yet."
     if change.low is None or change.high is None or change.value is None:
-        if NO_SPREAD in (current.fit.mean_fit.interval, alternative.fit.mean_fit.interval):
-            return (
-                f"Comparison #{comparison}: on one side every resample of members gives the same mean fit, so the "
-                f"difference has no interval (its uncertainty is not measured). Rated answers from {window}."
-            )
-        return (
-            f"Comparison #{comparison}: too few members with rated answers on one side for an interval of the "
-            "difference."
-        )
+        return f"Comparison #{comparison}: {_no_interval(change, current, alternative)} Rated answers from {window}."
     members = min(current.members, alternative.members)
     ratings = min(current.fit.mean_fit.ratings, alternative.fit.mean_fit.ratings)
     if members < FEW_MEMBERS and ratings >= VERSION_FEW_RATINGS:
@@ -178,3 +170,19 @@ def _note(
         "before/after comparison, time and the mix of questions do not explain a difference; who chose to rate "
         "still may. Intervals resample members, the unit that was randomized."
     )
+
+
+def _no_interval(change: Difference, current: _Arm, alternative: _Arm) -> str:
+    """Why the mean-fit difference of two rated arms has no interval: each arm's reason for having none."""
+    reasons = []
+    for label, arm in ((change.a, current), (change.b, alternative)):
+        if arm.fit.mean_fit.interval == ONE_MEMBER:
+            reasons.append(f"the {label} has rated answers from one asking member only, who cannot be resampled")
+        elif arm.fit.mean_fit.interval == NO_SPREAD:
+            reasons.append(
+                f"every resample of the members under the {label} gives the same mean fit, so its uncertainty is not "
+                "measured"
+            )
+    if not reasons:  # both arms have intervals, yet no resample of members gave the difference a value
+        reasons.append("no resample of the members gave it a value")
+    return f"the difference has no interval: {'; and '.join(reasons)}."

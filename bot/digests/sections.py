@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
 from bot.digests.followup import LOWEST_FIT_LIMIT
-from bot.digests.model import AnswerNote, Breakdown, Difference, Digest, GroupFit, PeriodSummary, VersionComparison
+from bot.digests.model import (
+    NO_SPREAD,
+    ONE_ANSWER,
+    AnswerNote,
+    Breakdown,
+    Difference,
+    Digest,
+    Estimate,
+    GroupFit,
+    PeriodSummary,
+    VersionComparison,
+)
+from bot.digests.text import channel_label
 from bot.wording import counted
 
 MAX_GROUPS = 15  # rows per breakdown table; all groups are in digest.json
@@ -53,6 +66,22 @@ HOW_TO_READ = (
 )
 
 
+ALPHA_BY_SCALE_READ = (
+    "Agreement across raters (Krippendorff's alpha) is computed within each rating scale, not on the 0–1 fit "
+    'scale that combines them: there a 3-point "Partly fits" and a 5-point 3 would count as one value, and the '
+    "ordinal metric's category frequencies would mix the two scales. Each scale's alpha stands on its own answers "
+    "(those rated by two or more members on that scale); a rating whose answer has no other rating on its scale "
+    "is in neither. digest.json gives each in disagreement.alpha_by_scale; disagreement.alpha is the one of "
+    "alpha_scale, and alpha_left_out counts the ratings in neither."
+)
+
+
+def _alpha_read(digest: Digest) -> tuple[str, ...]:
+    """How alpha reads when the answers rated by two or more members were rated on more than one scale."""
+    d = digest.disagreement
+    return (ALPHA_BY_SCALE_READ,) if len(d.alpha_by_scale) > 1 or d.alpha_left_out else ()
+
+
 def _days_read(day_basis: str) -> str:
     """How fit over time counts days: on the clocks of the server's time zone (`Digest.day_basis`)."""
     return (
@@ -93,6 +122,34 @@ def _summary(digest: Digest) -> list[Block]:
         hint = "; rated on different scales, so a hint, not a finding" if versions.scales_differ else ""
         items.append(f"{compared}: mean fit {fmt.fit_change(versions.mean_fit_change)}{hint}")
     return [Heading(2, "Summary"), Bullets(tuple(items))]
+
+
+# Why an estimate has no interval, as the chart's note says it.
+_WITHOUT_INTERVAL = {ONE_ANSWER: "one rated answer", NO_SPREAD: "every answer averaging the same"}
+
+
+def _why_none(estimate: Estimate) -> str:
+    return _WITHOUT_INTERVAL.get(estimate.interval, "no resample drawing it")
+
+
+def chart_note(digest: Digest) -> list[Paragraph]:
+    """Under the chart (and in Markdown, after the summary): which of its points have no band, and which versions
+    no whisker, and why; nothing when every one has its interval. The points are the chart's line with the
+    digest's own periods (weekly when `weekly_timeline` is given), as chart.py draws it."""
+    points = digest.weekly_timeline or digest.timeline
+    unit = "week" if digest.weekly_timeline else "day"
+    bare = [p.mean_fit for p in points if p.mean_fit.value is not None and p.mean_fit.low is None]
+    versions = [g for g in digest.versions.versions if g.mean_fit.value is not None and g.mean_fit.low is None]
+    sentences = []
+    if bare:
+        reasons = Counter(map(_why_none, bare))
+        listed = " and ".join(f"{counted(number, unit)} with {reason}" for reason, number in reasons.items())
+        sentences.append(f"In the chart, points without a band (drawn hollow) have no interval: {listed}.")
+    if versions:
+        listed = ", ".join(f"{group.label} ({_why_none(group.mean_fit)})" for group in versions)
+        lead = "Bars" if sentences else "In the chart, bars"
+        sentences.append(f"{lead} without a whisker have no interval: {listed}.")
+    return [Paragraph(" ".join(sentences))] if sentences else []
 
 
 def _notes(digest: Digest) -> list[Block]:
@@ -336,7 +393,7 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
     if note.known:
         version = f"v{note.scope_version}" if note.scope_version is not None else "unscoped"
         details.append(
-            f"Asked {fmt.timestamp(note.created_at)} in channel {note.channel_id}; scope {version}; language "
+            f"Asked {fmt.timestamp(note.created_at)} in {channel_label(note.channel_id)}; scope {version}; language "
             f"{note.language or 'unknown'}; setting {note.setting or 'none'}; outcome {note.outcome}"
         )
     else:
@@ -516,6 +573,7 @@ def report_blocks(digest: Digest) -> list[Block]:
         ),
     ]
     blocks += _summary(digest)
+    blocks += chart_note(digest)  # right under the chart, which goes after the summary (CHART_AFTER)
     blocks += _notes(digest)
     blocks += _denominators(digest)
     blocks += _distribution(digest.current, digest.previous)
@@ -528,5 +586,6 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks += _themes(digest)
     blocks += _quotes(digest)
     blocks += _audit(digest)
-    blocks += [Heading(2, "How to read this"), Bullets((*HOW_TO_READ, _days_read(digest.day_basis)))]
+    reading = (*HOW_TO_READ, *_alpha_read(digest), _days_read(digest.day_basis))
+    blocks += [Heading(2, "How to read this"), Bullets(reading)]
     return blocks

@@ -48,7 +48,7 @@ from bot.digests.periods import AnswerTable, RatedPeriod, prepare
 from bot.digests.quality import quality_notes
 from bot.digests.randomized import arm_comparisons
 from bot.digests.rows import AuditRow, CommentRow, DigestRows
-from bot.digests.text import safe_excerpt, safe_text
+from bot.digests.text import audit_text, excerpt, safe_text
 
 __all__ = ["Digest", "RatedPeriod", "compute_digest", "fit_timeline", "prepare"]
 
@@ -100,9 +100,10 @@ def _summary(period: RatedPeriod, fit: Fit) -> PeriodSummary:
 
 
 def _audit(rows: Sequence[AuditRow]) -> tuple[tuple[AuditEntry, ...], tuple[AuditEntry, ...]]:
-    """Scope changes (scope.*) and other moderator actions, in time order, details defused."""
+    """Scope changes (scope.*) and other moderator actions, in time order, details defused (`audit_text`: channels
+    and roles by id, members by none)."""
     entries = [
-        AuditEntry(row.created_at, safe_text(row.action), safe_excerpt(row.detail, AUDIT_EXCERPT))
+        AuditEntry(row.created_at, safe_text(row.action), excerpt(audit_text(row.detail), AUDIT_EXCERPT))
         for row in sorted(rows, key=lambda row: row.created_at)
     ]
     scope = tuple(entry for entry in entries if entry.action.startswith("scope."))

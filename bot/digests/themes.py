@@ -44,11 +44,14 @@ METHOD = (
     f"spherical k-means (cosine similarity) with k = √(comments / 2), rounded, between 2 and {MAX_THEMES}, "
     "started by k-means++ from a fixed seed so the grouping is reproducible; groups whose centres have a "
     f"cosine similarity of {MERGE_COSINE} or more are merged. A theme is labelled by the {LABEL_TERMS} "
-    "heaviest words of its centre, its examples are the comments closest to the centre, and its cohesion is "
-    "their mean cosine similarity to it (near 1: comments say much the same; low: a loose catch-all). A theme "
-    f"counts as new when it shares fewer than {MATCH_SHARED_TERMS} of its top {TOP_TERMS} words with every "
-    "theme found the same way in the previous period. Comments with no remaining words are not grouped. Word "
-    "groupings are a starting point for reading the comments, not a coding of them."
+    f"heaviest words of its centre, and described by its {TOP_TERMS} heaviest, among the words that at least two "
+    "different members used in their comments: a word only one member wrote (a name, a rare word) is never "
+    "shown, since it could tell whose comments a theme rests on, and only members who allowed quoting are "
+    "quoted. Its examples are the comments closest to the centre, and its cohesion is their mean cosine "
+    "similarity to it (near 1: comments say much the same; low: a loose catch-all). A theme counts as new when "
+    f"it shares fewer than {MATCH_SHARED_TERMS} of its top {TOP_TERMS} words (every word, shown or not) with "
+    "every theme found the same way in the previous period. Comments with no remaining words are not grouped. "
+    "Word groupings are a starting point for reading the comments, not a coding of them."
 )
 
 # Small stop-word lists: function words only, so that cultural vocabulary (e.g. "bapak", "anh", "formal")
@@ -375,7 +378,10 @@ def _merge_similar(docs: SparseDocs, labels: NDArray[np.int64]) -> NDArray[np.in
 
 @dataclass(frozen=True, slots=True)
 class FoundTheme:
-    terms: tuple[str, ...]  # top terms, heaviest first
+    terms: tuple[str, ...]  # top terms, heaviest first: what matching with the previous period's themes compares
+    # The heaviest terms that comments of at least two different members hold, heaviest first: the only ones shown
+    # (a label, the top words), so that no word of one member's alone reaches a report.
+    shared_terms: tuple[str, ...]
     members: tuple[int, ...]  # input positions, closest to the centre first
     similarities: tuple[float, ...]  # cosine to the centre, same order
     cohesion: float
@@ -390,8 +396,25 @@ class ThemeFinding:
     reason: str | None  # why there are no themes, when there are none
 
 
-def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> ThemeFinding:
-    """Themes among `texts` (input order matters only for ties); deterministic for a seed."""
+def shared_by_members(docs: SparseDocs, authors: Sequence[str]) -> NDArray[np.bool_]:
+    """Per vocabulary term: whether comments of at least two different authors (`authors[i]` wrote text i) hold
+    it. One pass over the stored entries: a term is shared when any of its entries has another author than its
+    first one."""
+    codes: defaultdict[str, int] = defaultdict(count().__next__)  # a new author gets the next code
+    author = np.fromiter(map(codes.__getitem__, authors), np.int64, count=len(authors))
+    entry_author = author[np.asarray(docs.rows, dtype=np.int64)][docs.row_of_entry()]
+    first = np.full(len(docs.vocabulary), -1, dtype=np.int64)
+    first[docs.indices[::-1]] = entry_author[::-1]  # the last assignment to a term wins: its first entry's author
+    other = np.bincount(docs.indices[entry_author != first[docs.indices]], minlength=len(docs.vocabulary))
+    result: NDArray[np.bool_] = other > 0
+    return result
+
+
+def find_themes(texts: Sequence[str], *, authors: Sequence[str], seed: int, label: str = "themes") -> ThemeFinding:
+    """Themes among `texts` (input order matters only for ties); deterministic for a seed. `authors[i]`: who wrote
+    text i (a member's pseudonym), so that a theme shows only words at least two members used."""
+    if len(authors) != len(texts):
+        raise ValueError("one author per text")
     docs = tfidf(texts)
     if docs.size < MIN_DOCUMENTS:
         reason = (
@@ -404,15 +427,17 @@ def find_themes(texts: Sequence[str], *, seed: int, label: str = "themes") -> Th
     centres = _centres(docs, labels, k)
     similarity = docs.dot(centres)[np.arange(docs.size), labels]
     rows = np.asarray(docs.rows, dtype=np.int64)
+    shared = shared_by_members(docs, authors)
     themes: list[FoundTheme] = []
     for cluster in range(k):
         members = np.flatnonzero(labels == cluster)
         order = members[np.lexsort((members, -similarity[members]))]
-        top = np.argsort(-centres[cluster], kind="stable")[:TOP_TERMS]
-        terms = tuple(docs.vocabulary[i] for i in top if centres[cluster, i] > 0)
+        heaviest = np.argsort(-centres[cluster], kind="stable")
+        heaviest = heaviest[centres[cluster, heaviest] > 0]
         themes.append(
             FoundTheme(
-                terms=terms,
+                terms=tuple(docs.vocabulary[i] for i in heaviest[:TOP_TERMS].tolist()),
+                shared_terms=tuple(docs.vocabulary[i] for i in heaviest[shared[heaviest]][:TOP_TERMS].tolist()),
                 members=tuple(rows[order].tolist()),
                 similarities=tuple(similarity[order].tolist()),
                 cohesion=float(similarity[members].mean()),

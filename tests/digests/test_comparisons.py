@@ -143,7 +143,11 @@ def test_one_member_per_arm_has_no_interval_however_many_answers():
 
     assert comparison.current.mean_fit.low is None and comparison.alternative.mean_fit.high is None
     assert comparison.mean_fit_change.value is not None and comparison.mean_fit_change.low is None
-    assert comparison.note.startswith("Comparison #5: too few members with rated answers on one side")
+    assert comparison.note == (
+        "Comparison #5: the difference has no interval: the current version (v1) has rated answers from one asking "
+        "member only, who cannot be resampled; and the alternative version (v2) has rated answers from one asking "
+        "member only, who cannot be resampled. Rated answers from this period."
+    )
 
 
 def test_arms_without_any_rating_say_so():

@@ -228,7 +228,7 @@ def test_randomized_arms_all_at_the_top_get_exact_intervals_over_members():
 
 def test_randomized_arm_alike_between_zero_and_one_has_no_interval():
     # Current arm: 3 members, every answer "Partly fits" (0.5 in every resample of members): no interval, and so
-    # none for the change; the note says why rather than "too few members".
+    # none for the change; the note says why, and for which arm, rather than "too few members".
     answers = [in_arm(i, "2:current", f"c{i % 3}") for i in range(1, 7)]
     answers += [in_arm(i, "2:alternative", f"a{i % 3}") for i in range(7, 13)]
     ratings = [rating(i, "rater", 2) for i in range(1, 7)] + [rating(i, "rater", 1 + i % 3) for i in range(7, 13)]
@@ -236,9 +236,9 @@ def test_randomized_arm_alike_between_zero_and_one_has_no_interval():
 
     assert comparison.current.mean_fit == Estimate(0.5, None, None, 6, 6, "no_spread")
     assert comparison.mean_fit_change.low is None
-    assert comparison.note.startswith(
-        "Comparison #2: on one side every resample of members gives the same mean fit, so the difference has no "
-        "interval"
+    assert comparison.note == (
+        "Comparison #2: the difference has no interval: every resample of the members under the current version "
+        "(v1) gives the same mean fit, so its uncertainty is not measured. Rated answers from this period."
     )
 
 

@@ -742,15 +742,17 @@ def test_short_themes_that_continue_are_not_new():
 
 def test_themes_separate_topics_deterministically_and_mark_new_ones():
     texts = GREETINGS + FOOD
-    finding = find_themes(texts, seed=0)
+    authors = [member(("ana", "budi", "citra")[i % 3]) for i in range(len(texts))]
+    finding = find_themes(texts, authors=authors, seed=0)
     groups = sorted(sorted(theme.members) for theme in finding.themes)
     assert groups == [list(range(6)), list(range(6, 12))]  # each theme is exactly one topic
-    assert find_themes(texts, seed=0) == finding
+    assert find_themes(texts, authors=authors, seed=0) == finding
     answers = [answer(1)]
-    current = rows(answers, comments=[comment(i, 1, "ana", text) for i, text in enumerate(texts)])
+    writers = ("ana", "budi", "citra")
+    current = rows(answers, comments=[comment(i, 1, writers[i % 3], text) for i, text in enumerate(texts)])
     previous = rows(
         answers,
-        comments=[comment(100 + i, 1, "ana", text) for i, text in enumerate(GREETINGS + FUNERAL)],
+        comments=[comment(100 + i, 1, writers[i % 3], text) for i, text in enumerate(GREETINGS + FUNERAL)],
         previous=True,
     )
     summary = compute_digest(current, previous).themes
