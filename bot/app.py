@@ -15,7 +15,7 @@ from bot.config import CommandSync, Settings
 from bot.llm.client import ModelClient
 from bot.pseudonyms import KeyMismatch, Pseudonymizer, load_or_create_key
 from bot.runtime import CultureBot
-from bot.storage.instance_lock import DatabaseInUse, DatabaseLock, InstanceLockError, lock_database
+from bot.storage.instance_lock import DatabaseLock, InstanceLockError, lock_database
 from bot.storage.privacy_log import PrivacyLogError
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,9 @@ def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
 def lock_the_database(settings: Settings) -> DatabaseLock:
     """This process's hold on the database, or a StartupError when another culturebot uses it."""
     try:
-        return lock_database(settings.database_path)
-    except DatabaseInUse as error:
-        raise StartupError(f"{error}; stop it first, or give this one its own CULTUREBOT_DATABASE_PATH") from None
+        return lock_database(
+            settings.database_path, fix="stop it first, or give this one its own CULTUREBOT_DATABASE_PATH"
+        )
     except InstanceLockError as error:
         raise StartupError(str(error)) from None
 

@@ -17,7 +17,7 @@ from bot.logs import setup_logging
 from bot.sandbox.app import add_sandbox_arguments, sandbox_main
 from bot.scopes.validate_cli import validate_paths
 from bot.storage import MigrationError, open_storage
-from bot.storage.instance_lock import DatabaseInUse, DatabaseLock, InstanceLockError, lock_database
+from bot.storage.instance_lock import DatabaseLock, InstanceLockError, lock_database
 from bot.storage.migrations import load_migrations
 
 
@@ -147,9 +147,7 @@ def _main(args: argparse.Namespace) -> int:
 def _lock(database: Path, fix: str) -> DatabaseLock:
     """This process's hold on the database (`bot/storage/instance_lock.py`), or a CliError saying what to do."""
     try:
-        return lock_database(database)
-    except DatabaseInUse as error:
-        raise CliError(f"{error}; {fix}") from None
+        return lock_database(database, fix=fix)
     except InstanceLockError as error:
         raise CliError(str(error)) from None
 
@@ -159,12 +157,13 @@ def sandbox(args: argparse.Namespace) -> int:
     if args.db is None:  # its own temporary folder
         return sandbox_main(args)
     try:
-        lock = lock_database(args.db.expanduser().absolute())
-    except DatabaseInUse as error:
-        print(f"culturebot sandbox: {error}; stop it first, or give the sandbox another --db", file=sys.stderr)
-        return 1
+        lock = lock_database(
+            args.db.expanduser().absolute(),
+            fix="stop it first, or give the sandbox another --db",
+            fix_unlockable="choose another --db",
+        )
     except InstanceLockError as error:
-        print(f"culturebot sandbox: {error}; choose another --db", file=sys.stderr)
+        print(f"culturebot sandbox: {error}", file=sys.stderr)
         return 1
     with lock:
         return sandbox_main(args)

@@ -28,11 +28,15 @@ class InstanceLockError(Exception):
 class DatabaseInUse(InstanceLockError):
     """Another process holds the database's lock."""
 
-    def __init__(self, database: Path, holder: int | None) -> None:
+    def __init__(self, database: Path, holder: int | None, fix: str = "") -> None:
         self.database = database
         self.holder = holder  # its process id, when the lock file tells it
         who = f"another culturebot (pid {holder})" if holder is not None else "another culturebot"
-        super().__init__(f"{who} is using the database {database}")
+        super().__init__(_with_fix(f"{who} is using the database {database}", fix))
+
+
+def _with_fix(problem: str, fix: str) -> str:
+    return f"{problem}; {fix}" if fix else problem
 
 
 def lock_file(database: Path) -> Path:
@@ -58,8 +62,10 @@ class DatabaseLock:
         self.release()
 
 
-def lock_database(database: Path) -> DatabaseLock:
-    """Take the database's lock for this process, or raise `DatabaseInUse` at once if another process holds it.
+def lock_database(database: Path, *, fix: str = "", fix_unlockable: str = "") -> DatabaseLock:
+    """Take the database's lock for this process, or raise `DatabaseInUse` at once if another process holds it, or
+    `InstanceLockError` if it cannot be locked at all. Their messages end with what the caller's user can do: `fix`
+    for a database in use, `fix_unlockable` for one that cannot be locked.
 
     Take it before anything is written to the database (migrations, marking cut-off answers)."""
     if sys.platform == "win32":  # pragma: no cover - no fcntl: not POSIX
@@ -72,17 +78,19 @@ def lock_database(database: Path) -> DatabaseLock:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as error:
         raise InstanceLockError(
-            f"cannot create the lock file {path} beside the database: {error.strerror or error}"
+            _with_fix(
+                f"cannot create the lock file {path} beside the database: {error.strerror or error}", fix_unlockable
+            )
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
-        raise DatabaseInUse(database, holder) from None
+        raise DatabaseInUse(database, holder, fix) from None
     except OSError as error:  # a filesystem without locks
         os.close(fd)
-        raise InstanceLockError(f"cannot lock {path}: {error.strerror or error}") from None
+        raise InstanceLockError(_with_fix(f"cannot lock {path}: {error.strerror or error}", fix_unlockable)) from None
     except BaseException:
         os.close(fd)
         raise
