@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
-    """Start-up cannot go on; the message tells the operator what to do."""
+    """Start-up cannot go on; the message tells the operator what to do. `retry`: a later start may succeed with
+    nothing changed (Discord unreachable, say); otherwise it is refused until the operator changes something."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 def check_can_start(settings: Settings) -> str:
@@ -100,7 +105,7 @@ async def run_bot(settings: Settings) -> None:
                 "(Bot, Privileged Gateway Intents), or set CULTUREBOT_MESSAGE_CONTENT_INTENT=false"
             ) from None
         except (OSError, discord.GatewayNotFound, discord.ConnectionClosed) as error:
-            raise StartupError(f"cannot reach Discord at {settings.discord_api_base}: {error}") from None
+            raise StartupError(f"cannot reach Discord at {settings.discord_api_base}: {error}", retry=True) from None
         except discord.HTTPException as error:
             where = (
                 " (syncing slash commands to CULTUREBOT_DEV_GUILD_IDS: is the bot in those servers?)"
@@ -108,7 +113,8 @@ async def run_bot(settings: Settings) -> None:
                 else ""
             )
             raise StartupError(
-                f"Discord refused a request at start-up{where}: {error.status} {error.text or error}"
+                f"Discord refused a request at start-up{where}: {error.status} {error.text or error}",
+                retry=error.status >= 500 or error.status == 429,  # Discord's trouble, not the request's
             ) from None
         except sqlite3.Error as error:
             raise StartupError(database_problem(settings, error)) from None
@@ -146,7 +152,7 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
             raise StartupError(problem)
         yield client
         return
-    from bot.llm.local_server import LocalModelError, LocalModelServer
+    from bot.llm.local_server import LocalModelError, LocalModelServer, LocalModelStartError
 
     try:
         server = LocalModelServer(
@@ -156,7 +162,8 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
         )
         await server.start()
     except LocalModelError as error:
-        raise StartupError(str(error)) from None
+        # A missing package or model file is refused; a server that died or was slow to start may start next time.
+        raise StartupError(str(error), retry=isinstance(error, LocalModelStartError)) from None
     log.info("embedded model %s serving at %s", server.model, server.base_url)
     try:
         yield client_for(settings, server.base_url, None, server.model)

@@ -1,5 +1,7 @@
 """The `culturebot` command line: `run`, `migrate`, `backup`, `sandbox`, `scope validate`, `digest`; every failure is
-one line on stderr."""
+one line on stderr, and its exit status says whether running the command again as it is may succeed (README,
+Deployment): `EXIT_FAILED` when it may (Discord unreachable), `EX_CONFIG` when something must change first (the
+settings, an option, a file, another culturebot holding the database)."""
 
 from __future__ import annotations
 
@@ -20,9 +22,19 @@ from bot.storage import MigrationError, open_storage
 from bot.storage.instance_lock import DatabaseLock, InstanceLockError, lock_database
 from bot.storage.migrations import load_migrations
 
+# Exit statuses. A supervisor restarts the bot after EXIT_FAILED (as after a crash's traceback, which exits 1 too);
+# the README's systemd unit does not after EX_CONFIG (RestartPreventExitStatus=78): restarting cannot help there.
+EXIT_FAILED = 1  # a later try may succeed with nothing changed; also `scope validate` finding problems
+EX_CONFIG = 78  # sysexits.h: refused until the configuration, an option or a file is changed
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
 
 class CliError(Exception):
-    """A failure to report as one line."""
+    """A failure to report as one line; `retry`: running the command again as it is may succeed."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.status = EXIT_FAILED if retry else EX_CONFIG
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,21 +138,24 @@ def _main(args: argparse.Namespace) -> int:
         elif args.command == "scope":
             valid, report = validate_paths(args.paths)
             print(report)
-            return 0 if valid else 1
+            return 0 if valid else EXIT_FAILED
         elif args.command == "digest":
             print(asyncio.run(run_offline_digest(args)))
         elif args.command == "run":
             settings = load_settings()
             setup_logging(settings.log_level)
             run(settings)
-    except (SettingsError, MigrationError, CliError) as error:
+    except CliError as error:
         print(f"culturebot: {error}", file=sys.stderr)
-        return 1
+        return error.status
+    except (SettingsError, MigrationError) as error:
+        print(f"culturebot: {error}", file=sys.stderr)
+        return EX_CONFIG
     except sqlite3.Error as error:  # not a database, locked, a directory it cannot write its journal in
         print(f"culturebot: cannot use the database: {error}", file=sys.stderr)
-        return 1
+        return EX_CONFIG
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -164,7 +179,7 @@ def sandbox(args: argparse.Namespace) -> int:
         )
     except InstanceLockError as error:
         print(f"culturebot sandbox: {error}", file=sys.stderr)
-        return 1
+        return EX_CONFIG
     with lock:
         return sandbox_main(args)
 
@@ -266,7 +281,7 @@ def run(settings: Settings) -> None:
     try:
         asyncio.run(run_bot(settings))
     except StartupError as error:
-        raise CliError(str(error)) from None
+        raise CliError(str(error), retry=error.retry) from None
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def sha256(path: Path) -> str:
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == cli.EX_CONFIG, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -379,7 +379,7 @@ def test_an_unreadable_database_is_one_line(db, tmp_path, monkeypatch, capsys):
         return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(Path, "open", refusing_open)
-    assert cli.main(["digest", *digest_args(db, tmp_path / "out")]) == 1
+    assert cli.main(["digest", *digest_args(db, tmp_path / "out")]) == cli.EX_CONFIG
     assert capsys.readouterr().err == (
         f"culturebot: --db {db}: permission denied; run as a user who can read it, or read a copy of it\n"
     )
@@ -388,7 +388,7 @@ def test_an_unreadable_database_is_one_line(db, tmp_path, monkeypatch, capsys):
 def test_an_unwritable_out_folder_is_one_line(db, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
-    assert cli.main(["digest", *digest_args(db, out)]) == 1
+    assert cli.main(["digest", *digest_args(db, out)]) == cli.EX_CONFIG
     assert capsys.readouterr().err == (
         f"culturebot: --out {out}: permission denied to create it in {tmp_path}; name a folder you can write in\n"
     )

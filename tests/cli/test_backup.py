@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import EX_CONFIG
 from bot.storage.migrations import load_migrations
 from tests.cli.test_cli import run_cli
 
@@ -46,7 +47,7 @@ def running_bot(db: Path) -> Iterator[sqlite3.Connection]:
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.returncode == EX_CONFIG, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("culturebot: ")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import EX_CONFIG, EXIT_FAILED
+
 
 def run_cli(*args, env=None, cwd):
     """Run `culturebot` as a real process with a clean CULTUREBOT_* environment."""
@@ -36,7 +38,7 @@ def run_cli(*args, env=None, cwd):
 def test_bad_setting_is_one_clear_line(tmp_path, variable, value, expected):
     (tmp_path / "a-file").write_text("not a folder")
     result = run_cli("run", env={variable: value}, cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("culturebot: invalid configuration: ")
@@ -52,14 +54,14 @@ def test_secret_is_never_echoed(tmp_path):
         env={"CULTUREBOT_DISCORD_TOKEN": "super-secret-token", "CULTUREBOT_MODEL_BASE_URL": "::"},
         cwd=tmp_path,
     )
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     assert "super-secret-token" not in result.stderr + result.stdout
 
 
 def test_env_file_is_read_and_empty_values_mean_unset(tmp_path):
     (tmp_path / ".env").write_text("CULTUREBOT_MODEL_MAX_TOKENS=0\nCULTUREBOT_MODEL_BASE_URL=\n")
     result = run_cli("run", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     assert "CULTUREBOT_MODEL_MAX_TOKENS: Input should be greater than 0" in result.stderr
     assert "MODEL_BASE_URL" not in result.stderr
 
@@ -69,14 +71,14 @@ def test_the_example_env_file_copied_as_it_is_starts_up_to_the_missing_token(tmp
     example = Path(__file__).parents[2] / ".env.example"
     (tmp_path / ".env").write_text(example.read_text())
     result = run_cli("run", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     assert result.stderr.startswith("culturebot: CULTUREBOT_DISCORD_TOKEN is not set"), result.stderr
 
 
 def test_migrate_of_a_file_that_is_not_a_database_is_one_clear_line(tmp_path):
     (tmp_path / "notes.sqlite3").write_text("just some notes, not a database " * 40)
     result = run_cli("migrate", "--db", str(tmp_path / "notes.sqlite3"), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("culturebot: cannot use the database ") and "notes.sqlite3" in lines[0]
@@ -85,7 +87,7 @@ def test_migrate_of_a_file_that_is_not_a_database_is_one_clear_line(tmp_path):
 
 def test_run_without_token_says_what_to_set(tmp_path):
     result = run_cli("run", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EX_CONFIG
     assert result.stderr.strip().splitlines() == [
         "culturebot: CULTUREBOT_DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
         "its token in .env (see README, 'Create the Discord application'), or try everything locally first "
@@ -126,7 +128,7 @@ def test_scope_validate_reports_every_problem(tmp_path):
 
     bad = root / "tests" / "scopes" / "bad"
     result = run_cli("scope", "validate", str(bad / "unknown-key.md"), str(bad / "latin1.txt"), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EXIT_FAILED  # problems found
     lines = result.stdout.strip().splitlines()
     assert 'unknown-key.md:7: langauges: unknown key (fix: did you mean "languages"?' in lines[0]
     assert "latin1.txt:14: the file is not valid UTF-8" in lines[1]
@@ -135,5 +137,5 @@ def test_scope_validate_reports_every_problem(tmp_path):
 
 def test_scope_validate_missing_file(tmp_path):
     result = run_cli("scope", "validate", "nowhere.md", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == EXIT_FAILED  # problems found
     assert "nowhere.md" in result.stdout

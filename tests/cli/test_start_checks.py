@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
+from bot.cli import EX_CONFIG
 from tests.cli.test_cli import run_cli
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.returncode == EX_CONFIG, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import EX_CONFIG
 from bot.digests.schedule import latest_run, saved_trigger
 from bot.digests.service import HISTORY_UNREADABLE, parse_timestamp
 from bot.runtime import CultureBot
@@ -644,7 +645,7 @@ async def test_offline_digest_command_writes_the_same_files(world, run_bot, tmp_
         timeout=60,
         cwd=tmp_path,
     )
-    assert missing.returncode == 1
+    assert missing.returncode == EX_CONFIG
     assert missing.stderr.strip() == f"culturebot: no database at {tmp_path / 'none.db'}"
 
 

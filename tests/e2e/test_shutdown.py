@@ -12,6 +12,7 @@ import sys
 from bot.answers.interrupted import CRASH_NOTE
 from bot.answers.pipeline import INTERRUPTED_NOTE, PROGRESS_EVERY
 from bot.answers.streaming import CURSOR
+from bot.cli import EX_CONFIG
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
 from tests.helpers import eventually
@@ -54,14 +55,14 @@ async def start_bot_process(world, **extra):
 
 
 async def refused_start(world, **extra) -> str:
-    """Run `culturebot run`, expect it to refuse to start (exit 1, no traceback); its stderr."""
+    """Run `culturebot run`, expect it to refuse to start (exit EX_CONFIG, no traceback); its stderr."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=process_env(world, **extra), cwd=world.tmp_path,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     text = stderr.decode()
-    assert process.returncode == 1, text
+    assert process.returncode == EX_CONFIG, text
     assert "Traceback" not in text, text
     return text
 

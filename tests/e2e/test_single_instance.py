@@ -19,6 +19,7 @@ import pytest
 
 from bot.answers.interrupted import CRASH_NOTE
 from bot.answers.streaming import CURSOR
+from bot.cli import EX_CONFIG
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, World, declare_scope
 from tests.e2e.test_shutdown import answers, ask_and_wait_for_first_text, process_env
@@ -95,7 +96,7 @@ async def test_a_second_bot_on_the_same_database_refuses_to_start_and_leaves_the
 
     status, _, err = await culturebot(world, "run")
 
-    assert status == 1
+    assert status == EX_CONFIG
     db = world.tmp_path / "bot.sqlite3"
     assert err.strip().splitlines() == [
         f"culturebot: another culturebot (pid {first.pid}) is using the database {db}; stop it first, or give this "
@@ -118,13 +119,13 @@ async def test_migrate_and_a_sandbox_refuse_a_running_bots_database_and_read_onl
 
     status, _, err = await culturebot(world, "migrate")
     assert (status, err.strip().splitlines()) == (
-        1,
+        EX_CONFIG,
         [f"culturebot: {in_use}; stop it first (it applies migrations itself when it starts)"],
     )
     script = world.tmp_path / "script.txt"
     script.write_text("/help\n")
     status, _, err = await culturebot(world, "sandbox", "--db", str(db), "--model", "fake", "--script", str(script))
-    assert status == 1
+    assert status == EX_CONFIG
     assert f"culturebot sandbox: {in_use}; stop it first, or give the sandbox another --db" in err.splitlines()
 
     # Reading the database beside the bot stays possible.
