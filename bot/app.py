@@ -147,9 +147,12 @@ async def model_client(settings: Settings) -> AsyncIterator[ModelClient]:
     if settings.model_base_url is not None:
         api_key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
         client = client_for(settings, str(settings.model_base_url), api_key, settings.model_name)
-        if (problem := await client.endpoint_problem()) is not None:
+        try:
+            if (problem := await client.endpoint_problem()) is not None:
+                raise StartupError(problem)
+        except BaseException:  # refused, or a signal during the check
             await client.close()
-            raise StartupError(problem)
+            raise
         yield client
         return
     from bot.llm.local_server import LocalModelError, LocalModelServer, LocalModelStartError

@@ -8,6 +8,8 @@ environment variable, so start-up can fail with a clear message instead of a tra
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
@@ -189,6 +191,33 @@ class Settings(BaseSettings):
         # `.env.example` lists every variable, so copied files carry empty values that mean "unset".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("model_base_url", mode="before")
+    @classmethod
+    def _endpoint_url_usable(cls, value: Any) -> Any:
+        # Checked as typed: pydantic reads http:///v1 as the host "v1", and keeps a user:password@ that the model
+        # client cannot send (it sends CULTUREBOT_MODEL_API_KEY in the Authorization header; aiohttp refuses both).
+        if not isinstance(value, str) or not value.strip():
+            return value
+        try:
+            parts = urllib.parse.urlsplit(value.strip())
+        except ValueError:
+            return value  # pydantic says what is wrong (e.g. an unclosed IPv6 address)
+        if parts.scheme not in ("http", "https"):
+            return value  # pydantic's message: the scheme should be http or https
+        if not parts.hostname:
+            raise ValueError(
+                f"has no host: write it as {parts.scheme}://HOST:PORT/v1, e.g. http://localhost:11434/v1 (Ollama)"
+            )
+        if "@" in parts.netloc:
+            host = parts.netloc.rpartition("@")[2]
+            without = urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+            raise ValueError(
+                "holds a user name or password (before the @), which the model client cannot send: it authenticates "
+                f"with CULTUREBOT_MODEL_API_KEY (sent as a Bearer token). Set CULTUREBOT_MODEL_BASE_URL={without} "
+                "and put the key in CULTUREBOT_MODEL_API_KEY"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_in_any_case(cls, value: Any) -> Any:
@@ -329,7 +358,9 @@ def describe_errors(error: ValidationError) -> list[str]:
         message = problem["msg"].removeprefix("Value error, ")
         if location:
             value = problem.get("input")
-            shown = "" if isinstance(value, dict) or value is None else f" (got {str(value)[:60]!r})"
+            shown = (
+                "" if isinstance(value, dict) or value is None else f" (got {without_credentials(str(value))[:60]!r})"
+            )
             if location[0] in Settings.model_fields and Settings.model_fields[location[0]].annotation in (
                 SecretStr,
                 SecretStr | None,
@@ -339,6 +370,15 @@ def describe_errors(error: ValidationError) -> list[str]:
         else:
             lines.append(message)
     return lines
+
+
+# A URL's user name and password: `user:password@` after the scheme, up to its last @ (the password may hold one).
+_CREDENTIALS = re.compile(r"(?<=://)[^/?#]*@")
+
+
+def without_credentials(text: str) -> str:
+    """The text with a URL's user name and password replaced by `…` (never echoed back)."""
+    return _CREDENTIALS.sub("…@", text)
 
 
 def default_privacy_log(database: Path) -> Path:

@@ -119,11 +119,23 @@ class ModelClient:
         as Ollama lists its models, counts as NAME), and one request for a single token with that name is refused
         as an unknown model (404, or 400/422 naming it). Lists are not always complete (OpenRouter's variants such
         as `:nitro`, aliases, llama.cpp's server answering any name with its one model): a name the endpoint
-        answers anyway only gets a warning, and so does an endpoint that lists nothing."""
+        answers anyway only gets a warning, and so does an endpoint that lists nothing. An error the client raises
+        that is none of its own (the URL, not the endpoint, is then usually what is wrong) stops the start too."""
         base = shown_url(self._client.base_url)
         log.info(
             "model endpoint %s, model %s, %s", base, self.model, "with an API key" if self._has_key else "no API key"
         )
+        try:
+            return await self._check_endpoint(base)
+        except Exception as error:  # e.g. the ValueError of a host name aiohttp cannot encode, such as a..b
+            log.debug("the start-up check of the model endpoint failed", exc_info=True)
+            what = " ".join(f"{type(error).__name__}: {error}".split())
+            return (
+                f"the model endpoint {base} could not be checked ({what}): check CULTUREBOT_MODEL_BASE_URL "
+                "(CULTUREBOT_LOG_LEVEL=DEBUG logs the traceback)"
+            )
+
+    async def _check_endpoint(self, base: str) -> str | None:
         client = self._client.with_options(max_retries=0, timeout=CHECK_TIMEOUT)
         try:
             listed = await client.models.list()
