@@ -2,14 +2,20 @@
 
 Members' text stays out of the log at every level, DEBUG included: the libraries that would write it at DEBUG are
 held at INFO whatever CULTUREBOT_LOG_LEVEL says (`PRIVATE_AT_DEBUG`). Libraries whose INFO lines are routine
-noise are held at WARNING (`NOISY_AT_INFO`).
+noise are held at WARNING (`NOISY_AT_INFO`). Tokens in Discord's webhook and interaction URLs are replaced in every
+line the handler writes, whichever logger it comes from (`redact_tokens`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from typing import TextIO
 
 from bot.config import LogLevel
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 # What each of these would write at DEBUG; they are held at INFO.
 PRIVATE_AT_DEBUG = (
@@ -40,11 +46,36 @@ class _NoVoiceWarnings(logging.Filter):
         return not (isinstance(record.msg, str) and record.msg.startswith(VOICE_WARNINGS))
 
 
+# The token in `/webhooks/<id>/<token>` and `/interactions/<id>/<token>/callback`: an interaction's token lets whoever
+# has it answer as the bot for 15 minutes, a webhook's for ever. The ids stay: they help find the request.
+# discord.py's request lines name these URLs (at DEBUG, held back above), and so can its HTTP client's rate-limit
+# warning, aiohttp's errors (a connect timeout names the whole URL) and the tracebacks that quote them.
+_TOKEN_IN_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?#'\"<>()\[\]{}|\\,;]+")
+
+
+def redact_tokens(text: str) -> str:
+    """The text with the token of each Discord webhook or interaction URL in it replaced by `<token>`."""
+    return _TOKEN_IN_URL.sub(r"\g<1><token>", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Lines as `logging.Formatter` writes them (the message with its %-arguments, then any traceback or stack), with
+    `redact_tokens` applied to the whole line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_tokens(super().format(record))
+
+
+def log_handler(stream: TextIO | None = None) -> logging.Handler:
+    """The handler the bot's log is written through: to `stream` (stderr by default), in the bot's format, with no
+    token of a Discord webhook or interaction URL in it."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT, DATE_FORMAT))
+    return handler
+
+
 def setup_logging(level: LogLevel) -> None:
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-    )
+    logging.basicConfig(handlers=[log_handler()])
     logging.getLogger().setLevel(level.value)
     quiet_libraries(logging.getLevelNamesMapping()[level.value])
 
