@@ -114,6 +114,25 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
             "For an answer in a randomized comparison of scope versions: the comparison's number and the arm, as "
             "3:current or 3:alternative (members are assigned at random, by their pseudonym); otherwise empty.",
         ),
+        Column(
+            "model",
+            "text",
+            "The model the bot asked for this answer, as named to the model server (CULTUREBOT_MODEL_NAME, or the "
+            "embedded model's name); recorded for refused and failed questions too.",
+        ),
+        Column(
+            "private",
+            "boolean",
+            "true when the member asked with /ask private:True: the answer was shown only to them (rated with "
+            "buttons, as no one else could see it).",
+        ),
+        Column(
+            "parent_answer_id",
+            "integer",
+            "The answer this question continued (the member replied to it or wrote in its thread): conversations "
+            "are chains of these. Empty for a new conversation, and when the earlier answer was deleted. It may "
+            "be an answer of an earlier period, not in this file.",
+        ),
     ),
     "ratings": (
         _ANSWER_ID,
@@ -191,8 +210,10 @@ agreed to take part have ratings, reasons and comments here; answers are there w
 that starts with =, +, -, @, a tab or a carriage return has a ' put before it, so that spreadsheets show it as
 text rather than run it; the JSONL files hold every text exactly.
 
-Join the tables on answer_id; a rating's reasons on answer_id and rater_hash. digest.json holds the digest's
-numbers (see the report for what they mean).
+Join the tables on answer_id; a rating's reasons on answer_id and rater_hash; a conversation's answers through
+parent_answer_id. digest.json holds the digest's numbers (see the report for what they mean); its
+culturebot_version says which culturebot made these files, and its format_version which layout digest.json
+has (raised whenever a field is removed or changes meaning).
 
 Types: """
 

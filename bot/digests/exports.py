@@ -51,6 +51,7 @@ FEW_VALUES = frozenset(
         "language",
         "setting",
         "arm",
+        "model",
     }
 )
 _BATCH = 5000  # JSONL lines joined per write

@@ -14,6 +14,7 @@ field is already defused (see `text.safe_text`), and members appear only as per-
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,19 @@ ONE_MEMBER = "one_member"  # a randomized arm with one asking member (its unit):
 COMBINED = "combined"  # a difference with a side given an exact interval: the sides' intervals combined (MOVER)
 # Why an estimate has no interval, and so neither has a difference with it as a side (`Difference.interval`).
 WITHOUT_INTERVAL = (ONE_ANSWER, ONE_MEMBER, NO_SPREAD)
+
+# digest.json's layout: raised whenever a field is removed or changes meaning (2: the provenance fields).
+FORMAT_VERSION = 2
+
+
+def _culturebot_version() -> str:
+    try:
+        return importlib.metadata.version("culturebot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+CULTUREBOT_VERSION = _culturebot_version()
 
 # A bound of a difference nearer zero than this (on 0..1) is zero: notes and reports read its side alike.
 NEGLIGIBLE = 1e-9
@@ -332,6 +346,9 @@ class Digest:
     # UTC, whatever time zone the digest's schedule (and so its period) follows. compute_digest is not given the
     # server's time zone.
     day_basis: str = "UTC"
+    # Provenance of digest.json: the culturebot that made it, and the layout of its fields (FORMAT_VERSION).
+    culturebot_version: str = CULTUREBOT_VERSION
+    format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dicts, lists, strings and numbers, ready for `json.dumps`: what `dataclasses.asdict` gives, with

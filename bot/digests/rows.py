@@ -32,6 +32,9 @@ class AnswerRow:
     total_ms: int | None
     # "<comparison id>:<arm>" ("3:alternative") when answered in a randomized comparison of scope versions
     arm: str | None = None
+    model: str | None = None  # the model name the bot asked (answers.model)
+    private: bool = False  # asked with `/ask private:True`: the answer was shown only to the asker
+    parent_answer_id: int | None = None  # the answer this question continued (a reply or thread), else None
 
 
 @dataclass(slots=True)

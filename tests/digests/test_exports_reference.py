@@ -65,6 +65,9 @@ def random_rows(seed: int) -> DigestRows:
             maybe(700),
             maybe(rng.randint(0, 10**6)),
             maybe(rng.choice(["3:alternative", t(7)])),
+            maybe(rng.choice(["gpt-4o-mini", t(0)])),
+            rng.random() < 0.5,
+            maybe(rng.randint(0, 10**12)),
         )
         for _ in range(rng.choice([0, 1, 12]))
     ]

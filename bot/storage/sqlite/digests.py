@@ -169,7 +169,8 @@ def _digest_queries(
             "SELECT a.answer_id, coalesce(a.thread_parent_id, a.channel_id), a.created_at, a.asker_hash, "
             f"{answer_texts}, a.outcome, v.number, "
             "json_extract(a.cues, '$.language'), json_extract(a.cues, '$.setting'), "
-            "a.tokens_in, a.tokens_out, a.tokens_estimated, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm "
+            "a.tokens_in, a.tokens_out, a.tokens_estimated, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm, "
+            "a.model, a.ephemeral, a.parent_answer_id "
             "FROM answers a "
             "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
             # Through the ids rather than the time index: rows come in id order, with no sort of long texts.
@@ -249,7 +250,12 @@ def _digest_rows(
             tokens_in,
             tokens_out,
             _FLAGS[estimated],
-            *timing_and_arm,
+            ttft,
+            total,
+            arm,
+            intern(model),
+            _FLAGS[private],
+            parent,
         )
         for (
             answer_id,
@@ -265,7 +271,12 @@ def _digest_rows(
             tokens_in,
             tokens_out,
             estimated,
-            *timing_and_arm,
+            ttft,
+            total,
+            arm,
+            model,
+            private,
+            parent,
         ) in answers
     ]
     rating_rows = [
