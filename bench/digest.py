@@ -326,6 +326,15 @@ def write_database(conn: sqlite3.Connection, rows: DigestRows) -> None:
         "INSERT INTO audit_log (guild_id, actor_id, action, detail, created_at) VALUES (?, 1, ?, ?, ?)",
         [(guild, a.action, a.detail, a.created_at) for a in rows.audit],
     )
+    # The members' consents, which the read joins to each answer's asker (whether its question may be shown):
+    # quotes for those with a quotable comment, comments for the others. The earlier period's stay as written.
+    quoting = {c.rater_hash for c in rows.comments if c.quotable}
+    members = {a.asker_hash for a in rows.answers} | {r.rater_hash for r in rows.ratings}
+    conn.executemany(
+        "INSERT OR IGNORE INTO consents (guild_id, member_hash, level, consent_version, decided_at) "
+        "VALUES (?, ?, ?, '1.1', ?)",
+        [(guild, member, "quotes" if member in quoting else "comments", rows.start) for member in sorted(members)],
+    )
     # Consent decisions giving the period's declined and withdrew counts.
     before = iso(datetime.fromisoformat(rows.start.replace("Z", "+00:00")) - timedelta(days=30))
     events = [(f"declined-{rows.start}-{i}", "declined", rows.start) for i in range(rows.declined)]

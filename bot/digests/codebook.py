@@ -58,8 +58,10 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
         Column(
             "question",
             "text",
-            "The member's question. Empty once the retention period deleted the texts, or the member asked to be "
-            "forgotten. Mentions of members and roles read @member and @role.",
+            "The member's question, every one, including those asked privately (see private) and those of members "
+            "who did not allow quoting: the digest's reports show it only where question_quotable is true. Empty "
+            "once the retention period deleted the texts, or the member asked to be forgotten. Mentions of members "
+            "and roles read @member and @role.",
         ),
         Column("answer", "text", "The bot's answer, as shown; empty once the retention period deleted the texts."),
         Column(
@@ -124,7 +126,8 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
             "private",
             "boolean",
             "true when the member asked with /ask private:True: the answer was shown only to them (rated with "
-            "buttons, as no one else could see it).",
+            "buttons, as no one else could see it). The digest's reports show neither the question nor the answer "
+            "of a private one.",
         ),
         Column(
             "parent_answer_id",
@@ -132,6 +135,13 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
             "The answer this question continued (the member replied to it or wrote in its thread): conversations "
             "are chains of these. Empty for a new conversation, and when the earlier answer was deleted. It may "
             "be an answer of an earlier period, not in this file.",
+        ),
+        Column(
+            "question_quotable",
+            "boolean",
+            "true when the question may be quoted: it was not asked privately and its asker allowed anonymous "
+            "quoting (their consent as it stood when these files were made). Only these questions appear in the "
+            "digest's reports; quote only questions where this is true.",
         ),
     ),
     "ratings": (

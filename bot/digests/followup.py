@@ -2,7 +2,9 @@
 
 Only comments whose authors allowed quoting are shown next to an answer (the reports go to the digest channel);
 the others are counted, so the research team knows to read them in the data files. Members appear as
-per-digest aliases ("Member A"), never as their hashes.
+per-digest aliases ("Member A"), never as their hashes. A question is shown only when it was asked in public and
+its asker allows quoting; a private answer shows neither its question nor its text (which often restates the
+question): a placeholder says why (`question_texts`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from numpy.typing import NDArray
 from bot.digests.agreement import krippendorff_alpha
 from bot.digests.model import AnswerNote, CommentNote, Disagreement, ScaleAlpha
 from bot.digests.periods import AnswerTable, RatedPeriod
-from bot.digests.rows import CommentRow
+from bot.digests.rows import AnswerRow, CommentRow
 from bot.digests.text import safe_excerpt, safe_text
 
 ANSWER_EXCERPT = 300
@@ -35,6 +37,24 @@ SPLIT_RULE = (
 )
 
 _ANSWER_ID = attrgetter("answer_id")
+
+# Why a question is not shown (`AnswerNote.question_withheld`), and what stands in for the texts.
+QUESTION_PRIVATE = "private"
+QUESTION_NOT_QUOTABLE = "not_quotable"
+PRIVATE_QUESTION = "(question not shown: asked privately)"
+PRIVATE_ANSWER = "(answer not shown: asked privately)"
+UNQUOTABLE_QUESTION = "(question not shown: the asker did not allow quoting)"
+
+
+def question_texts(row: AnswerRow) -> tuple[str, str, str | None]:
+    """What an answer note shows of the question and the answer (defused excerpts, or placeholders), and why the
+    question is withheld (None when shown)."""
+    if row.private:
+        return PRIVATE_QUESTION, PRIVATE_ANSWER, QUESTION_PRIVATE
+    answer = safe_excerpt(row.answer, ANSWER_EXCERPT)
+    if not row.question_quotable and row.question:  # an empty question (purged, forgotten) has nothing to hide
+        return UNQUOTABLE_QUESTION, answer, QUESTION_NOT_QUOTABLE
+    return safe_excerpt(row.question, QUESTION_EXCERPT), answer, None
 
 
 class Aliases:
@@ -90,6 +110,8 @@ def answer_notes(period: RatedPeriod, positions: Iterable[int], context: Context
         row = context.table.by_id.get(answer_id)
         every = context.comments_by_answer.get(answer_id, [])
         comments = sorted((c for c in every if c.quotable), key=lambda c: (c.created_at, c.comment_id))
+        question, answer, withheld = question_texts(row) if row else ("", "", None)
+        private = withheld == QUESTION_PRIVATE
         notes.append(
             AnswerNote(
                 answer_id=answer_id,
@@ -100,8 +122,8 @@ def answer_notes(period: RatedPeriod, positions: Iterable[int], context: Context
                 scope_version=row.scope_version if row else None,
                 language=safe_text(row.language) if row and row.language else None,
                 setting=safe_text(row.setting) if row and row.setting else None,
-                question=safe_excerpt(row.question, QUESTION_EXCERPT) if row else "",
-                answer_excerpt=safe_excerpt(row.answer, ANSWER_EXCERPT) if row else "",
+                question=question,
+                answer_excerpt=answer,
                 ratings=round(float(period.count[position])),
                 mean_fit=float(period.mean[position]),
                 rating_counts=dict(sorted(rating_counts[answer_id].items())),
@@ -117,6 +139,8 @@ def answer_notes(period: RatedPeriod, positions: Iterable[int], context: Context
                 ),
                 more_comments=max(0, len(comments) - COMMENTS_PER_ANSWER),
                 unquotable_comments=len(every) - len(comments),
+                private=private,
+                question_withheld=withheld,
             )
         )
     return tuple(notes)

@@ -2,7 +2,9 @@
 
 Comments: the digest (and so the reports, the embed and digest.json) carries a comment's text only if its author
 allowed quoting (`CommentNote`, `Quote`); other members' comments are only counted. Every comment, with its
-`quotable` flag, is in the data files (exports.py), the research team's rows.
+`quotable` flag, is in the data files (exports.py), the research team's rows. Questions likewise: an answer note
+carries a question's text only when it was asked in public and its asker allows quoting, and no text of a private
+answer (`AnswerNote.question_withheld`); the data files hold every question.
 
 Conventions: a fit value on 0..1 is (value - 1) / (scale_size - 1), so 3- and 5-point scales combine;
 "fit share" is the share of ratings at the scale's top value. Estimates carry a bootstrap 95% interval, none for
@@ -28,7 +30,8 @@ COMBINED = "combined"  # a difference with a side given an exact interval: the s
 # Why an estimate has no interval, and so neither has a difference with it as a side (`Difference.interval`).
 WITHOUT_INTERVAL = (ONE_ANSWER, ONE_MEMBER, NO_SPREAD)
 
-# digest.json's layout: raised whenever a field is removed or changes meaning (2: the provenance fields).
+# digest.json's layout: raised whenever a field is removed or changes meaning (2: answer notes may withhold the
+# question, `question_withheld`; the provenance fields).
 FORMAT_VERSION = 2
 
 
@@ -224,6 +227,11 @@ class AnswerNote:
     more_comments: int  # quotable comments not listed here (beyond the limit)
     # Comments whose authors did not allow quoting: counted, their text not shown (the data files hold them).
     unquotable_comments: int = 0
+    # Asked with /ask private:True: `question` and `answer_excerpt` are placeholders, not the texts.
+    private: bool = False
+    # Why `question` is a placeholder instead of the member's words: "private", or "not_quotable" (the asker did not
+    # allow quoting); None when it is shown (followup.question_texts).
+    question_withheld: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ class AnswerRow:
     model: str | None = None  # the model name the bot asked (answers.model)
     private: bool = False  # asked with `/ask private:True`: the answer was shown only to the asker
     parent_answer_id: int | None = None  # the answer this question continued (a reply or thread), else None
+    # The question may be shown in the reports and quoted: the answer was not private and its asker's consent
+    # allows quoting, as it stands when the rows are read (a withdrawal hides it from later digests).
+    question_quotable: bool = False
 
 
 @dataclass(slots=True)

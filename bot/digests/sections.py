@@ -58,7 +58,9 @@ HOW_TO_READ = (
     "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",
     "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "
     "Comments are shown (as quotes, and under the lowest-fit and split answers) only from members who allowed "
-    "anonymous quoting; the others are counted, and only the data files hold their text.",
+    "anonymous quoting; the others are counted, and only the data files hold their text. A question is shown only "
+    "when it was asked in public and its asker allows quoting (as of this digest); a private answer (/ask "
+    "private:True) shows neither its question nor its text. The data files hold every question and answer.",
     "Themes are word groupings to start reading from, not a qualitative coding; the method is described above.",
     "The data files (CSV and JSONL: answers, ratings with a 0–1 fit column, reasons, and every comment, "
     "quotable or not, with its quotable flag) hold this period's pseudonymised rows for R, pandas or a "
@@ -402,8 +404,7 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
         details.append("Reasons: " + ", ".join(f"{tag} ×{count}" for tag, count in note.reasons.items()))
     blocks: list[Block] = [Heading(3, heading), Bullets(tuple(details))]
     if note.known:
-        blocks.append(BlockQuote(note.question or "(no text)", "question"))
-        blocks.append(BlockQuote(note.answer_excerpt or "(no text)", "answer, excerpt"))
+        blocks += _question_and_answer(note)
     comments = tuple(f"{comment.member}: {comment.text}" for comment in note.comments)
     if note.more_comments:
         comments = (*comments, f"… and {counted(note.more_comments, 'more comment')} in comments.csv")
@@ -412,6 +413,18 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
     if comments:
         blocks.append(Bullets(comments))
     return blocks
+
+
+def _question_and_answer(note: AnswerNote) -> list[Block]:
+    """The question and the answer's excerpt as quotes; a withheld one as its placeholder, not as a quote: the
+    member's words are not there (`AnswerNote.question_withheld`)."""
+    if note.private:
+        return [Paragraph(note.question), Paragraph(note.answer_excerpt)]
+    if note.question_withheld:
+        question: Block = Paragraph(note.question)
+    else:
+        question = BlockQuote(note.question or "(no text)", "question")
+    return [question, BlockQuote(note.answer_excerpt or "(no text)", "answer, excerpt")]
 
 
 def unquotable_line(count: int, *, shown: bool) -> str:
@@ -427,7 +440,9 @@ def _lowest(digest: Digest) -> list[Block]:
         Paragraph(
             f"Up to {LOWEST_FIT_LIMIT} answers with a mean fit below 1.00, lowest first (among equals, more ratings "
             "first, then the lower answer id); answers whose every rating was at the top are left out. Comments are "
-            "shown only from members who allowed quoting; the others are counted."
+            "shown only from members who allowed quoting; the others are counted. Questions are shown only when "
+            "asked in public by a member who allows quoting; a private answer (/ask private:True) shows neither its "
+            "question nor its text. answers.csv in the data files holds them all."
         ),
     ]
     if not digest.lowest_fit:

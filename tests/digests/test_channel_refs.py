@@ -4,6 +4,7 @@ moderator actions "role 456", members "@member" (never their id), in Markdown, H
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -57,7 +58,9 @@ def digest_with_tags():
         AuditRow("settings.update", SETTINGS_CHANGE, "2026-11-19T08:00:00.000Z"),
         AuditRow("scope.edit", scope_change, "2026-11-18T08:00:00.000Z"),
     ]
-    answers = [answer(1, channel=int(CHANNEL_ID), question=f"How do we greet in <#{CHANNEL_ID}>?")]
+    # Asked in public by a member who allows quoting: the reports show the question (with its tag made readable).
+    asked = answer(1, channel=int(CHANNEL_ID), question=f"How do we greet in <#{CHANNEL_ID}>?")
+    answers = [replace(asked, question_quotable=True)]
     comments = [comment(1, 1, "ana", f"In <#{CHANNEL_ID}> we say Pak")]
     return compute_digest(rows(answers, [rating(1, "ana", 1)], comments=comments, audit=audit), None)
 

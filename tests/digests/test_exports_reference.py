@@ -68,6 +68,7 @@ def random_rows(seed: int) -> DigestRows:
             maybe(rng.choice(["gpt-4o-mini", t(0)])),
             rng.random() < 0.5,
             maybe(rng.randint(0, 10**12)),
+            rng.random() < 0.5,
         )
         for _ in range(rng.choice([0, 1, 12]))
     ]

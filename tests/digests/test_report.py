@@ -74,6 +74,8 @@ def period_rows() -> tuple[DigestRows, DigestRows]:
         )
         for i in range(12)
     ]
+    # Asked in public by members who allow quoting: the reports show the questions, defused.
+    answers = [replace(row, question_quotable=True) for row in answers]
     ratings = [
         rating(i, rater, (i + k) % 3 + 1)
         for i in range(12)

@@ -288,7 +288,12 @@ def test_unicode_and_very_long_comments_are_excerpted_and_defused():
     decomposed = unicodedata.normalize(
         "NFD", "Chào anh, xưng hô như vậy không đúng ở miền Nam 🙏 <@123456789> @everyone"
     )
-    answers = [answer(1, question="Chào sếp thế nào? <@&55> @here", text="Trả lời " * 200)]
+    # A public question whose asker allows quoting: shown (tests/digests/test_question_privacy.py: the others).
+    answers = [
+        dataclasses.replace(
+            answer(1, question="Chào sếp thế nào? <@&55> @here", text="Trả lời " * 200), question_quotable=True
+        )
+    ]
     ratings = [rating(1, "ana", 1), rating(1, "budi", 1)]
     comments = [comment(1, 1, "ana", long_text), comment(2, 1, "budi", decomposed)]
     digest = compute_digest(rows(answers, ratings, comments=comments), None)

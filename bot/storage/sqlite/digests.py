@@ -159,8 +159,12 @@ def _digest_queries(
     guild_id: int, start: str, end: str, *, texts: bool = True, feedback_before: str | None = None
 ) -> list[tuple[str, tuple[Any, ...]]]:
     """The statements behind `digest_rows`, in the order `_digest_rows` takes their results; `texts=False`
-    leaves out the answers' question and answer texts ("" instead)."""
+    leaves out the answers' question and answer texts ("" instead), and whether they may be shown (false)."""
     answer_texts = "a.question, a.answer" if texts else "'', ''"
+    # Whether the question may be shown in the reports: asked in public, and its asker's consent allows quoting as
+    # it stands now (0 without a consent row: never chose, declined, or forgotten). Not read without the texts.
+    quotable = "a.ephemeral = 0 AND c.level IS 'quotes'" if texts else "0"
+    consents = "LEFT JOIN consents c ON c.guild_id = a.guild_id AND c.member_hash = a.asker_hash " if texts else ""
     feedback = feedback_before or end
     return [
         ("SELECT name FROM guilds WHERE guild_id = ?", (guild_id,)),
@@ -170,9 +174,10 @@ def _digest_queries(
             f"{answer_texts}, a.outcome, v.number, "
             "json_extract(a.cues, '$.language'), json_extract(a.cues, '$.setting'), "
             "a.tokens_in, a.tokens_out, a.tokens_estimated, a.ttft_ms, a.total_ms, a.comparison_id || ':' || a.arm, "
-            "a.model, a.ephemeral, a.parent_answer_id "
+            f"a.model, a.ephemeral, a.parent_answer_id, {quotable} "
             "FROM answers a "
             "LEFT JOIN scope_versions v ON v.version_id = a.scope_version_id "
+            f"{consents}"
             # Through the ids rather than the time index: rows come in id order, with no sort of long texts.
             f"WHERE a.{_IN_PERIOD} AND a.outcome != 'streaming' ORDER BY a.answer_id",
             (guild_id, start, end),
@@ -256,6 +261,7 @@ def _digest_rows(
             intern(model),
             _FLAGS[private],
             parent,
+            _FLAGS[quotable],
         )
         for (
             answer_id,
@@ -277,6 +283,7 @@ def _digest_rows(
             model,
             private,
             parent,
+            quotable,
         ) in answers
     ]
     rating_rows = [
