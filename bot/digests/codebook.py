@@ -34,9 +34,12 @@ _ANSWER_ID = Column("answer_id", "integer", "The answer, as numbered by the bot;
 _RATER = Column(
     "rater_hash",
     "text",
-    "The member who gave it, pseudonymised: a keyed hash of their Discord id. The same member has the same hash "
-    "in every file and every server's exports for as long as the bot's key is unchanged; without the key it "
-    "cannot be traced back to them.",
+    "The member who gave it, under a pseudonym of this server's data files: 32 hex characters, derived one way "
+    "(SHA-256) from the server's id and the keyed hash of the member's Discord id the bot stores. The same member "
+    "has the same pseudonym in every file of this server (asker_hash too) for as long as the bot's key is "
+    "unchanged, so the tables join; in another server's files they have another, so the files of two servers do "
+    "not link them by it. A pseudonym is not anonymity: the files pair a member's questions and comments with "
+    "their times and channels, which can identify them (see the codebook's introduction).",
 )
 
 CODEBOOK: dict[str, tuple[Column, ...]] = {
@@ -52,8 +55,9 @@ CODEBOOK: dict[str, tuple[Column, ...]] = {
         Column(
             "asker_hash",
             "text",
-            "The member who asked, pseudonymised as rater_hash is; forgotten- and the answer_id (forgotten-42) once "
-            "they asked to be forgotten (the answer stays, linked to nobody).",
+            "The member who asked, under this server's pseudonym as rater_hash is (the same member has the same "
+            "value in both); forgotten- and the answer_id (forgotten-42) once they asked to be forgotten (the "
+            "answer stays, linked to nobody).",
         ),
         Column(
             "question",
@@ -215,10 +219,20 @@ _TYPES = {
 _INTRO = """# Codebook
 
 The period's research data, one row per answer, rating, reason tag and comment, each as CSV (UTF-8, RFC 4180,
-a header row) and as JSONL (one JSON object per line). Members appear only under pseudonyms. Only members who
-agreed to take part have ratings, reasons and comments here; answers are there whoever asked. A CSV text cell
-that starts with =, +, -, @, a tab or a carriage return has a ' put before it, so that spreadsheets show it as
-text rather than run it; the JSONL files hold every text exactly.
+a header row) and as JSONL (one JSON object per line). Only members who agreed to take part have ratings,
+reasons and comments here; answers are there whoever asked, with every question, private ones too. A CSV text
+cell that starts with =, +, -, @, a tab or a carriage return has a ' put before it, so that spreadsheets show it
+as text rather than run it; the JSONL files hold every text exactly.
+
+These files are personal data, pseudonymised, not anonymous. Members appear under pseudonyms (rater_hash,
+asker_hash) instead of names or Discord ids, but answers.csv pairs each question's exact text with its channel
+and time to the millisecond: anyone who can read the server can find the message, and so the member, and then
+every rating, reason and comment of theirs in these files. Share the files only with the research team, and keep
+them as you keep the server's other research data. Before publishing any part of them, remove the questions,
+answers and comments (or quote only those whose question_quotable or quotable is true, without their
+pseudonyms), the pseudonyms, channel_id, and the exact times (keep the day at most). The pseudonyms are this
+server's own: the same member has other pseudonyms in other servers' files (a one-way hash of the server's id
+and the bot's stored pseudonym), so the files of two communities do not link a member by them.
 
 Join the tables on answer_id; a rating's reasons on answer_id and rater_hash; a conversation's answers through
 parent_answer_id. digest.json holds the digest's numbers (see the report for what they mean); its

@@ -7,8 +7,10 @@ values empty. A text cell that starts with "=", "+", "-", "@", a tab or a carria
 quoted), so that it shows as the text it is; numbers are never prefixed (-0.5 in a number column stays a
 number). JSONL: one UTF-8 JSON object per line with real booleans and nulls, every text exactly as written;
 U+2028/U+2029 are escaped so that line-splitting readers see one record per line. Member and role mention
-tokens in text are replaced by "@member"/"@role" because they carry Discord ids; members otherwise appear
-only as their keyed hashes. Ratings gain a `fit` column: (value - 1) / (scale_size - 1).
+tokens in text are replaced by "@member"/"@role" because they carry Discord ids. Members appear only under a
+pseudonym of the server's own (`export_pseudonym`): one member's stored keyed hash becomes another pseudonym in
+each server's files, so that files of two servers do not link a member, while the tables of one still join.
+Ratings gain a `fit` column: (value - 1) / (scale_size - 1).
 
 The files can be large (100,000 ratings and their answers' texts are over 100 MB), so both writers encode a
 column at a time with C-level mapping and join lines in batches, instead of Python code per cell. Each
@@ -20,6 +22,7 @@ pieces per line as possible.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -54,6 +57,10 @@ FEW_VALUES = frozenset(
         "model",
     }
 )
+# Columns holding a member's stored pseudonym: written as the server's own (`export_pseudonym`).
+PSEUDONYM_FIELDS = frozenset({"rater_hash", "asker_hash"})
+PSEUDONYM_LENGTH = 32  # hex characters, as long as the stored pseudonyms (bot/pseudonyms.py)
+FORGOTTEN_PREFIX = "forgotten-"  # the asker of an answer whose member asked to be forgotten: linked to nobody
 _BATCH = 5000  # JSONL lines joined per write
 _SCAN = 1 << 20  # characters checked at a time for JSON escapes
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # C-accelerated, no ASCII escaping
@@ -61,6 +68,29 @@ _encode_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii  # fa
 _BOOLEAN = {True: "true", False: "false"}
 _QUOTED = '"{}"'.format
 _DOUBLE_QUOTES = methodcaller("replace", '"', '""')  # returns the text itself when it holds no quote
+
+
+def export_pseudonym(guild_id: int, stored: str) -> str:
+    """A member's pseudonym in the data files of one server: SHA-256 of the server's id and the member's stored
+    pseudonym (itself a keyed hash), as long as the stored ones. One way: the files give neither the stored
+    pseudonym nor the member's pseudonym in another server. "forgotten-<answer id>" stays as it is (no member)."""
+    if stored.startswith(FORGOTTEN_PREFIX):
+        return stored
+    return hashlib.sha256(f"culturebot-export:{guild_id}:{stored}".encode()).hexdigest()[:PSEUDONYM_LENGTH]
+
+
+class _Pseudonyms:
+    """`export_pseudonym` for one server, each distinct stored pseudonym hashed once across the tables."""
+
+    def __init__(self, guild_id: int) -> None:
+        self._guild_id = guild_id
+        self._known: dict[str, str] = {}
+
+    def __call__(self, values: list[str]) -> list[str]:
+        known = self._known
+        for stored in set(values).difference(known):
+            known[stored] = export_pseudonym(self._guild_id, stored)
+        return list(map(known.__getitem__, values))
 
 
 def _encode_text(value: str) -> str:
@@ -141,10 +171,11 @@ def _text(values: list[Any], joined: str, formula: bool) -> _Text:
     )
 
 
-def _columns(rows: Sequence[Any], row_type: type[Any]) -> list[_Column]:
-    named: list[tuple[str, str, list[Any]]] = [
-        (field.name, str(field.type), list(map(attrgetter(field.name), rows))) for field in dataclasses.fields(row_type)
-    ]
+def _columns(rows: Sequence[Any], row_type: type[Any], pseudonyms: Callable[[list[str]], list[str]]) -> list[_Column]:
+    named: list[tuple[str, str, list[Any]]] = []
+    for field in dataclasses.fields(row_type):
+        values = list(map(attrgetter(field.name), rows))
+        named.append((field.name, str(field.type), pseudonyms(values) if field.name in PSEUDONYM_FIELDS else values))
     if row_type is RatingRow:
         by_name = {name: values for name, _, values in named}
         value = np.array(by_name["value"], np.float64)
@@ -350,8 +381,9 @@ def _write_jsonl(path: Path, columns: Sequence[_Column]) -> None:
 
 def write_exports(rows: DigestRows, directory: Path) -> list[Path]:
     """answers, ratings, reasons and comments as .csv and .jsonl in `directory` (created if missing), and the
-    codebook that describes their columns."""
+    codebook that describes their columns. Members' pseudonyms are the server's own (`export_pseudonym`)."""
     directory.mkdir(parents=True, exist_ok=True)
+    pseudonyms = _Pseudonyms(rows.guild_id)
     tables: list[tuple[str, Sequence[Any], type[Any]]] = [
         ("answers", rows.answers, AnswerRow),
         ("ratings", rows.ratings, RatingRow),
@@ -360,7 +392,7 @@ def write_exports(rows: DigestRows, directory: Path) -> list[Path]:
     ]
     written: list[Path] = []
     for name, table, row_type in tables:
-        columns = _columns(table, row_type)
+        columns = _columns(table, row_type, pseudonyms)
         csv_path = directory / f"{name}.csv"
         jsonl_path = directory / f"{name}.jsonl"
         _write_csv(csv_path, columns)

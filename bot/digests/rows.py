@@ -1,7 +1,8 @@
 """The plain rows a digest is computed from, as the storage layer returns them for one server and period.
 
-Everything here is already pseudonymised: members appear only as keyed hashes. Times are ISO 8601 UTC
-strings as stored ("2026-11-23T09:00:00.000Z"). Text fields are "" once the retention job purged them.
+Everything here is already pseudonymised: members appear only as keyed hashes, as stored (the data files give
+them per-server pseudonyms instead, exports.py). Times are ISO 8601 UTC strings as stored
+("2026-11-23T09:00:00.000Z"). Text fields are "" once the retention job purged them.
 
 The row classes are read-only by convention, not frozen: a frozen dataclass sets each field through
 object.__setattr__, which made building a 5,000-rating server's rows (both periods, about 18,000 rows)

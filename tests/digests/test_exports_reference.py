@@ -10,6 +10,7 @@ a scale of one value (a null fit).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -52,7 +53,7 @@ def random_rows(seed: int) -> DigestRows:
             rng.randint(-5, 10**12),
             rng.randint(0, 3),
             t(0),
-            rng.choice(["a" * 32, t(1)]),
+            rng.choice(["a" * 32, "forgotten-42", t(1)]),
             t(2),
             t(3),
             rng.choice(["ok", "failed", t(4)]),
@@ -95,15 +96,28 @@ def random_rows(seed: int) -> DigestRows:
     return DigestRows(seed, "g", "s", "e", answers, ratings, reasons, comments)
 
 
-def table(rows: list[Any], row_type: type[Any]) -> tuple[list[str], list[list[Any]]]:
-    """Column names and rows of values as the files hold them: mention tokens stripped, ratings' fit added."""
+def pseudonym(guild_id: int, stored: str) -> str:
+    """A member's pseudonym in one server's files, as the codebook describes it."""
+    if stored.startswith("forgotten-"):
+        return stored
+    return hashlib.sha256(f"culturebot-export:{guild_id}:{stored}".encode()).hexdigest()[:32]
+
+
+def cell_value(guild_id: int, name: str, value: Any) -> Any:
+    if name in exports.TEXT_FIELDS:
+        return strip_mention_ids(value)
+    if name in ("rater_hash", "asker_hash"):
+        return pseudonym(guild_id, value)
+    return value
+
+
+def table(guild_id: int, rows: list[Any], row_type: type[Any]) -> tuple[list[str], list[list[Any]]]:
+    """Column names and rows of values as the files hold them: mention tokens stripped, members under the server's
+    pseudonyms, ratings' fit added."""
     names = [field.name for field in dataclasses.fields(row_type)]
     records = []
     for row in rows:
-        values = [
-            strip_mention_ids(getattr(row, name)) if name in exports.TEXT_FIELDS else getattr(row, name)
-            for name in names
-        ]
+        values = [cell_value(guild_id, name, getattr(row, name)) for name in names]
         if row_type is RatingRow:
             values.append((row.value - 1) / (row.scale_size - 1) if row.scale_size > 1 else None)
         records.append(values)
@@ -154,6 +168,6 @@ def test_exports_match_a_cell_by_cell_writer(tmp_path: Path, seed: int, monkeypa
         ("comments", data.comments, CommentRow),
     ]
     for name, rows, row_type in tables:
-        names, records = table(rows, row_type)
+        names, records = table(data.guild_id, rows, row_type)
         assert (tmp_path / f"{name}.csv").read_bytes() == reference_csv(names, records), name
         assert (tmp_path / f"{name}.jsonl").read_bytes() == reference_jsonl(names, records), name

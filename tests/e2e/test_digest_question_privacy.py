@@ -1,15 +1,17 @@
 """Through the stand-in: a question asked privately with /ask, and one whose asker did not allow quoting, are not
 shown in the digest posted to the digest channel (reports, embed, digest.json), though both are rated among the
-lowest-fit answers; the data files hold them, marked."""
+lowest-fit answers; the data files hold them, with the answer's model, privacy and the server's own pseudonyms."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+from bot.pseudonyms import Pseudonymizer
 from bot.storage import DigestStatus
 from tests.e2e.test_digests import answered, db, digest_posts, rows
 from tests.e2e.test_feedback import click
@@ -20,6 +22,11 @@ PRIVATE = "SECRETPRIVATE my salary is low, should I ask my manager Ibu Sari for 
 PRIVATE_ANSWER = "SECRETANSWER Ask Ibu Sari in private, after a good quarter."
 UNQUOTED = "NOQUOTE How do I turn down my uncle's business offer?"
 PUBLIC = "SHOWN How do I greet a vendor at the warung?"
+
+
+def server_pseudonym(guild_id: int, stored: str) -> str:
+    """The member's pseudonym in this server's data files, as the codebook describes it."""
+    return hashlib.sha256(f"culturebot-export:{guild_id}:{stored}".encode()).hexdigest()[:32]
 
 
 def rate_button(message, value: int):
@@ -64,6 +71,7 @@ async def test_a_private_question_is_not_shown_in_the_posted_digest(world, run_b
     with zipfile.ZipFile(io.BytesIO(post.attachment("data.zip").data)) as data:
         document = data.read("digest.json").decode()
         answers = list(csv.DictReader(io.StringIO(data.read("answers.csv").decode())))
+        ratings = list(csv.DictReader(io.StringIO(data.read("ratings.csv").decode())))
     shown = (markdown, page, document, json.dumps(post.embeds, ensure_ascii=False), post.content or "")
     for text in shown:
         for secret in ("SECRETPRIVATE", "Ibu Sari", "SECRETANSWER", "NOQUOTE"):
@@ -78,10 +86,15 @@ async def test_a_private_question_is_not_shown_in_the_posted_digest(world, run_b
     assert [notes[answer_id]["question_withheld"] for answer_id in sorted(notes)] == ["private", "not_quotable", None]
     assert json.loads(document)["culturebot_version"]
 
-    # The data files, the research team's rows, hold every question, marked.
+    # The data files, the research team's rows, hold every question, marked, under the server's own pseudonyms.
     assert [(row["question"], row["private"], row["question_quotable"]) for row in answers] == [
         (PRIVATE, "true", "false"),
         (UNQUOTED, "false", "false"),
         (PUBLIC, "false", "true"),
     ]
     assert answers[0]["answer"] == PRIVATE_ANSWER and {row["model"] for row in answers} == {bot.settings.model_name}
+    stored = Pseudonymizer(b"k" * 32).member(world.asker_id)
+    assert answers[0]["asker_hash"] == server_pseudonym(world.guild_id, stored) != stored
+    assert {row["rater_hash"] for row in ratings if row["answer_id"] == answers[0]["answer_id"]} == {
+        answers[0]["asker_hash"]
+    }
