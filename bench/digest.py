@@ -332,7 +332,7 @@ def write_database(conn: sqlite3.Connection, rows: DigestRows) -> None:
     members = {a.asker_hash for a in rows.answers} | {r.rater_hash for r in rows.ratings}
     conn.executemany(
         "INSERT OR IGNORE INTO consents (guild_id, member_hash, level, consent_version, decided_at) "
-        "VALUES (?, ?, ?, '1.1', ?)",
+        "VALUES (?, ?, ?, '2.1', ?)",
         [(guild, member, "quotes" if member in quoting else "comments", rows.start) for member in sorted(members)],
     )
     # Consent decisions giving the period's declined and withdrew counts.

@@ -14,7 +14,8 @@ from enum import StrEnum
 
 from bot.storage import Consent, ConsentLevel, GuildSettings
 
-CONSENT_TEXT_VERSION = 1
+# 2: quotes cover questions as well as comments (QUOTES_COVER_QUESTIONS_FROM); members who agreed to 1 are asked again.
+CONSENT_TEXT_VERSION = 2
 
 NOTICE = """\
 **How well did this answer fit your community? Your rating is research data.**
@@ -25,7 +26,8 @@ models reflect a specific community instead of a stereotype. Before anything you
 under a pseudonym (a keyed hash), never your Discord name or id. Raw text (questions, answers, comments) is \
 deleted after {retention} days; counts are kept.
 **Who runs it:** {contact}.
-**Quotes:** only if you choose it, short anonymous quotes of your comments may appear in research digests.
+**Quotes:** only if you choose it, short anonymous quotes of your comments, and your questions asked in public, \
+may appear in research digests.
 **Your rights:** `/privacy` shows what is kept, exports it, changes your choice or deletes everything, any time. \
 The data is used only for this research: never to train models, never sold or shared.{note}{privacy}"""
 

@@ -215,6 +215,11 @@ class GuildSettings:
     answer_in_threads: bool = False
 
 
+# The consent notice's text version (the first part of a consent's version, "2.0") from which choosing quotes
+# also covers quotes of the member's questions; version 1 spoke of comments only (bot/feedback/consent.py).
+QUOTES_COVER_QUESTIONS_FROM = 2
+
+
 class ConsentLevel(StrEnum):
     """What a member agreed to; each level includes the ones before it (except DECLINED)."""
 

@@ -150,14 +150,17 @@ async def test_storage_reads_whether_each_question_may_be_shown_as_consent_stand
         await storage.migrate()
         await storage.ensure_guild(GUILD, "Kopi Talk")
         for asker, level in (("quoter", "quotes"), ("commenter", "comments"), ("decliner", "declined")):
-            await storage.set_consent(GUILD, asker, ConsentLevel(level), "1.1")
+            await storage.set_consent(GUILD, asker, ConsentLevel(level), "2.1")
         # Another server's consent of the same member does not count here.
-        await storage.set_consent(GUILD + 1, "commenter", ConsentLevel.QUOTES, "1.1")
+        await storage.set_consent(GUILD + 1, "commenter", ConsentLevel.QUOTES, "2.1")
+        # Quotes chosen under the first notice, which spoke of comments only, do not cover questions.
+        await storage.set_consent(GUILD, "old-quoter", ConsentLevel.QUOTES, "1.3")
         await stored(storage, "quoter", "Public, quotable?")
         await stored(storage, "quoter", PRIVATE_Q, private=True)
         await stored(storage, "commenter", "Public, not quotable?")
         await stored(storage, "decliner", "Declined?")
         await stored(storage, "never-chose", "Never chose?")
+        await stored(storage, "old-quoter", "Quotes under the old notice?")
         start = sqlite_timestamp(datetime.now(UTC) - timedelta(days=1))
         end = sqlite_timestamp(datetime.now(UTC) + timedelta(minutes=1))
 
@@ -176,9 +179,10 @@ async def test_storage_reads_whether_each_question_may_be_shown_as_consent_stand
             ("Public, not quotable?", False, False),
             ("Declined?", False, False),
             ("Never chose?", False, False),
+            ("Quotes under the old notice?", False, False),
         ]
         # A member who withdraws quoting hides their questions from the next digest made.
-        await storage.set_consent(GUILD, "quoter", ConsentLevel.COMMENTS, "1.1")
-        assert [quotable for _, _, quotable in await answer_rows()] == [False] * 5
+        await storage.set_consent(GUILD, "quoter", ConsentLevel.COMMENTS, "2.1")
+        assert [quotable for _, _, quotable in await answer_rows()] == [False] * 6
     finally:
         await storage.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
+from bot.feedback.consent import CONSENT_TEXT_VERSION
 from tests.e2e.test_scope_commands import reply_text, run
 
 
@@ -86,8 +87,8 @@ async def test_digest_and_research_changes_reach_the_log(world, run_bot, moderat
             f"<@{moderator}> changed digest: research role none → <@&{researchers['id']}>.",
             f"<@{moderator}> changed digest: digests on → off.",
             f"<@{moderator}> changed research settings: retention of raw text 180 days → 30 days; research contact "
-            "none → “Uni A”; consent notice revision 1 → 2; consent notice changed, now version 1.2: members who "
-            "agreed before are asked again.",
+            "none → “Uni A”; consent notice revision 1 → 2; consent notice changed, "
+            f"now version {CONSENT_TEXT_VERSION}.2: members who agreed before are asked again.",
         ]
         assert not any(m.pings_anyone for m in world.standin.bot_messages(log)), "not even the research role"
         # The digest's audit rows keep their prefix (the digest service finds when digests were set up by it).

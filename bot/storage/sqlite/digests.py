@@ -14,6 +14,7 @@ import aiosqlite
 
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.storage.records import (
+    QUOTES_COVER_QUESTIONS_FROM,
     DigestRecord,
     DigestStatus,
     GuildSettings,
@@ -162,8 +163,14 @@ def _digest_queries(
     leaves out the answers' question and answer texts ("" instead), and whether they may be shown (false)."""
     answer_texts = "a.question, a.answer" if texts else "'', ''"
     # Whether the question may be shown in the reports: asked in public, and its asker's consent allows quoting as
-    # it stands now (0 without a consent row: never chose, declined, or forgotten). Not read without the texts.
-    quotable = "a.ephemeral = 0 AND c.level IS 'quotes'" if texts else "0"
+    # it stands now, given under a notice that said questions may be quoted (its text version, the integer part of
+    # "2.0"). 0 without a consent row: never chose, declined, or forgotten. Not read without the texts.
+    quotable = (
+        "a.ephemeral = 0 AND c.level IS 'quotes' "
+        f"AND CAST(c.consent_version AS INTEGER) >= {QUOTES_COVER_QUESTIONS_FROM}"
+        if texts
+        else "0"
+    )
     consents = "LEFT JOIN consents c ON c.guild_id = a.guild_id AND c.member_hash = a.asker_hash " if texts else ""
     feedback = feedback_before or end
     return [
