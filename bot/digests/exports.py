@@ -22,7 +22,6 @@ pieces per line as possible.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from bot.digests.codebook import write_codebook
+from bot.digests.pseudonyms import export_pseudonym
 from bot.digests.rows import AnswerRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.text import strip_mention_ids
 
@@ -59,8 +59,6 @@ FEW_VALUES = frozenset(
 )
 # Columns holding a member's stored pseudonym: written as the server's own (`export_pseudonym`).
 PSEUDONYM_FIELDS = frozenset({"rater_hash", "asker_hash"})
-PSEUDONYM_LENGTH = 32  # hex characters, as long as the stored pseudonyms (bot/pseudonyms.py)
-FORGOTTEN_PREFIX = "forgotten-"  # the asker of an answer whose member asked to be forgotten: linked to nobody
 _BATCH = 5000  # JSONL lines joined per write
 _SCAN = 1 << 20  # characters checked at a time for JSON escapes
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # C-accelerated, no ASCII escaping
@@ -68,15 +66,6 @@ _encode_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii  # fa
 _BOOLEAN = {True: "true", False: "false"}
 _QUOTED = '"{}"'.format
 _DOUBLE_QUOTES = methodcaller("replace", '"', '""')  # returns the text itself when it holds no quote
-
-
-def export_pseudonym(guild_id: int, stored: str) -> str:
-    """A member's pseudonym in the data files of one server: SHA-256 of the server's id and the member's stored
-    pseudonym (itself a keyed hash), as long as the stored ones. One way: the files give neither the stored
-    pseudonym nor the member's pseudonym in another server. "forgotten-<answer id>" stays as it is (no member)."""
-    if stored.startswith(FORGOTTEN_PREFIX):
-        return stored
-    return hashlib.sha256(f"culturebot-export:{guild_id}:{stored}".encode()).hexdigest()[:PSEUDONYM_LENGTH]
 
 
 class _Pseudonyms:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.digests.pseudonyms import export_pseudonym
 from bot.errors import UNREACHABLE
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state
 from bot.feedback.privacy_requests import PrivacyRequests
@@ -70,10 +71,18 @@ async def export_member(storage: Storage, pseudonyms: Pseudonymizer, user_id: in
                 # Members are not told their arm while the comparison runs: knowing it could change how they
                 # rate (bot/scopes/comparisons.py). It is in the export once the comparison has ended.
                 question["arm"] = ARM_WITHHELD
+    servers = sorted(
+        {int(row["guild_id"]) for rows in data.values() if isinstance(rows, list) for row in rows if "guild_id" in row}
+    )
     document = {
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pseudonym": member,
-        "about": "Everything culturebot stores linked to you. Research tables hold only the pseudonym above.",
+        "about": (
+            "Everything culturebot stores linked to you. Research tables hold only the pseudonym above; the data files "
+            "a server's research team receives show you under that server's own pseudonym, listed in "
+            "research_file_pseudonyms by server id."
+        ),
+        "research_file_pseudonyms": {str(guild): export_pseudonym(guild, member) for guild in servers},
         **data,
     }
     return json.dumps(document, ensure_ascii=False, indent=2).encode()

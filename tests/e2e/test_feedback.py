@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.digests.pseudonyms import export_pseudonym
 from bot.feedback.privacy import RENAME_LATER
 from bot.feedback.ratings import RatingChange
 from bot.jobs import run_retention
@@ -478,6 +479,9 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         assert data["comments"][0]["text"] == "mostly right"
         assert data["consents"][0]["level"] == "comments"
         assert str(world.asker_id) not in attachment.data.decode()
+        # How the member appears in this server's research data files.
+        in_files = export_pseudonym(world.guild_id, data["pseudonym"])
+        assert data["research_file_pseudonyms"] == {str(world.guild_id): in_files}
 
         status = await run(world, world.asker_id, "privacy status")
         assert "1 rating, 0 reason tags, 1 comment, 1 question you asked" in status.response_data["content"]
