@@ -216,7 +216,8 @@ async def test_reaction_without_consent_prompts_in_channel_pinging_only_the_memb
 async def test_a_consent_note_discord_refused_is_tried_again_at_a_reaction_after_a_short_delay(
     world, run_bot, monkeypatch, caplog
 ):
-    budi, retry_after = world.member_id, 0.5
+    # Long enough that the second reaction is surely handled within it on a loaded machine (0.5 s was not, in CI).
+    budi, retry_after = world.member_id, 2.0
     async with run_bot() as bot:
         answer = await ask(world)
         bot.get_cog("Feedback")._asked.retry_after = retry_after  # a minute in production
