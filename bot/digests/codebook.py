@@ -222,7 +222,8 @@ The period's research data, one row per answer, rating, reason tag and comment, 
 a header row) and as JSONL (one JSON object per line). Only members who agreed to take part have ratings,
 reasons and comments here; answers are there whoever asked, with every question, private ones too. A CSV text
 cell that starts with =, +, -, @, a tab or a carriage return has a ' put before it, so that spreadsheets show it
-as text rather than run it; the JSONL files hold every text exactly.
+as text rather than run it (and so does one that starts with ', so that one ' can always be removed); the JSONL
+files hold every text exactly.
 
 These files are personal data, pseudonymised, not anonymous. Members appear under pseudonyms (rater_hash,
 asker_hash) instead of names or Discord ids, but answers.csv pairs each question's exact text with its channel
@@ -238,6 +239,14 @@ Join the tables on answer_id; a rating's reasons on answer_id and rater_hash; a 
 parent_answer_id. digest.json holds the digest's numbers (see the report for what they mean); its
 culturebot_version says which culturebot made these files, and its format_version which layout digest.json
 has (raised whenever a field is removed or changes meaning).
+
+Reading the files: channel_id is a Discord id of up to 19 digits, more than a double holds exactly. pandas reads it
+exactly (int64); in R read it as text (read.csv(..., colClasses = c(channel_id = "character")), or readr's
+col_types = cols(channel_id = col_character())). JavaScript and jq round JSON numbers that large: there, take
+channel_id from the CSV files, as text. The CSV files are UTF-8 without a byte-order mark: in Excel open them
+through Data > From Text/CSV with the file origin UTF-8, or non-Latin text shows garbled. To analyse texts from the
+CSV files, first remove the ' put before a leading =, +, -, @, tab, carriage return or ' (in pandas:
+.str.replace(r"^'(?=[=+\\-@\\t\\r'])", "", regex=True)), or read the JSONL files, which need no such step.
 
 Types: """
 

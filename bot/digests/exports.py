@@ -113,8 +113,10 @@ def _null_or(encode: Callable[[str], str]) -> Callable[[str | None], str]:
 
 _CSV_SPECIAL = ('"', ",", "\r", "\n")
 # First characters that make a spreadsheet read a cell as a formula (tab and CR: it strips them, then reads
-# one): such text cells get a leading "'" in the CSV.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# one): such text cells get a leading "'" in the CSV. So does a text starting with "'" itself, which a spreadsheet
+# would otherwise hide, and which could not be told from a prefix put there: removing one leading "'" before any of
+# these restores every text exactly (the codebook says so).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 _FIRST = itemgetter(0)
 
 

@@ -9,16 +9,19 @@ a scale of one value (a null fit).
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.digests import exports
+from bot.digests.codebook import render_markdown
 from bot.digests.exports import write_exports
 from bot.digests.rows import AnswerRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.text import strip_mention_ids
@@ -136,8 +139,8 @@ def reference_csv(names: list[str], records: list[list[Any]]) -> bytes:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, str):
-            # A formula to a spreadsheet: shown as text.
-            text = "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+            # A formula to a spreadsheet: shown as text; and a leading "'", so that removing one gives the text.
+            text = "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "'") else value
             return '"' + text.replace('"', '""') + '"' if quote else text
         return repr(value)
 
@@ -171,3 +174,22 @@ def test_exports_match_a_cell_by_cell_writer(tmp_path: Path, seed: int, monkeypa
         names, records = table(data.guild_id, rows, row_type)
         assert (tmp_path / f"{name}.csv").read_bytes() == reference_csv(names, records), name
         assert (tmp_path / f"{name}.jsonl").read_bytes() == reference_jsonl(names, records), name
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_codebooks_advice_recovers_every_text_of_the_csv_files_as_the_jsonl_holds_it(tmp_path: Path, seed: int):
+    # The pattern the codebook gives for pandas' str.replace, taken from the codebook itself.
+    advice = re.search(r'\.str\.replace\(r"(.+?)", "", regex=True\)', render_markdown())
+    assert advice is not None
+    unprefix = re.compile(advice.group(1))
+    data = random_rows(seed)
+    write_exports(data, tmp_path)
+    for name in ("answers", "comments"):
+        with (tmp_path / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            from_csv = list(csv.DictReader(handle))
+        lines = (tmp_path / f"{name}.jsonl").read_text(encoding="utf-8").split("\n")[:-1]  # not splitlines: U+0085
+        from_jsonl = [json.loads(line) for line in lines]
+        columns = ["question", "answer"] if name == "answers" else ["text"]
+        for cells, record in zip(from_csv, from_jsonl, strict=True):
+            for column in columns:
+                assert unprefix.sub("", cells[column]) == (record[column] or ""), (name, column)
