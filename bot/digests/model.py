@@ -354,6 +354,10 @@ class Digest:
     # UTC, whatever time zone the digest's schedule (and so its period) follows. compute_digest is not given the
     # server's time zone.
     day_basis: str = "UTC"
+    # The previous period and this one were not both rated on one and the same scale (as
+    # VersionComparison.scales_differ): the change in mean fit is a hint, not a finding, and `fit_share_change` is
+    # None (the tops of two scales are different thresholds).
+    change_scales_differ: bool = False
     # Provenance of digest.json: the culturebot that made it, and the layout of its fields (FORMAT_VERSION).
     culturebot_version: str = CULTUREBOT_VERSION
     format_version: int = FORMAT_VERSION

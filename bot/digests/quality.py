@@ -126,7 +126,8 @@ def quality_notes(
                 f"The rating scale changed: {_scales(earlier)} in the previous period, {_scales(scales)} in this one. "
                 "The fit share counts the top of each scale, which are different thresholds, and a point on one "
                 "scale is not the same step on the other: part of any change versus the previous period (and "
-                "between scope versions used under different scales) can come from the scale itself.",
+                "between scope versions used under different scales) can come from the scale itself, so the "
+                "change in fit share is not given and the change in mean fit is a hint, not a finding.",
             )
         )
     if len(summary.fit.distribution) > 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
@@ -12,6 +12,7 @@ from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.model import (
     NO_SPREAD,
     ONE_ANSWER,
+    ONE_MEMBER,
     AnswerNote,
     Breakdown,
     Difference,
@@ -31,8 +32,9 @@ HOW_TO_READ = (
     'Fit share is the share of ratings at the top of the scale ("Fits" on the 3-point scale, 5 on the '
     "5-point scale). Mean fit puts every rating on 0–1: (value − 1) / (scale size − 1), so a 3-point "
     '"Partly fits" is 0.5 and 3- and 5-point ratings combine. The tops of the two scales are different marks (5 of '
-    '5 is rarer than "Fits"), so fit shares are not compared between scope versions or arms rated on different '
-    "scales, and their mean-fit difference is read as a hint: a step on one scale is not the same step on another.",
+    '5 is rarer than "Fits"), so fit shares are not compared between periods, scope versions or arms rated on '
+    "different scales (or mixing them), and their mean-fit difference is read as a hint: a step on one scale is "
+    "not the same step on another.",
     '"95% CI" is a bootstrap interval: answers (not single ratings, since ratings of one answer are related) '
     "are resampled with replacement many times and the statistic recomputed; the interval holds the middle 95% "
     "of the results. It reflects sampling noise only, not who chose to rate: ratings come from members who "
@@ -44,7 +46,9 @@ HOW_TO_READ = (
     'else (every answer averaging the same, such as all "Partly fits") no interval is shown.',
     "A group with one rated answer (a period, scope version, language, channel, topic or day) has no interval "
     'either: one answer has nothing to resample. Its numbers say "no interval: one rated answer", a change against '
-    'it "no interval: a side has one rated answer", and digest.json marks its interval "one_answer".',
+    'it "no interval: a side has one rated answer", and digest.json marks its interval "one_answer". The Summary '
+    "does not state a change without an interval as a number (it rests on too few ratings); the sections below "
+    "give it.",
     "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
     "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
@@ -107,13 +111,7 @@ def _summary(digest: Digest) -> list[Block]:
         f"Comments: {d.comments} ({d.quotable_comments} quotable); reason tags: {d.reason_tags}",
         f"Members who declined: {d.declined}; who withdrew or lowered consent: {d.withdrew}",
     ]
-    if digest.previous is not None:
-        items.append(
-            f"Versus the previous period: fit share {fmt.share_change(digest.fit_share_change)}, "
-            f"mean fit {fmt.fit_change(digest.mean_fit_change)}"
-        )
-    else:
-        items.append("Versus the previous period: no previous period")
+    items.append(f"Versus the previous period: {period_change(digest)}")
     versions = digest.versions
     if versions.mean_fit_change is not None:
         compared = f"{versions.latest} versus {versions.prior}"
@@ -122,8 +120,62 @@ def _summary(digest: Digest) -> list[Block]:
         else:
             compared = f"Latest scope version {compared}"
         hint = "; rated on different scales, so a hint, not a finding" if versions.scales_differ else ""
-        items.append(f"{compared}: mean fit {fmt.fit_change(versions.mean_fit_change)}{hint}")
+        change = headline_change("mean fit", versions.mean_fit_change, fmt.fit_change)
+        items.append(f"{compared}: {change}{hint}")
     return [Heading(2, "Summary"), Bullets(tuple(items))]
+
+
+def scales_hint(digest: Digest) -> str:
+    """Why the change versus the previous period is a hint (`Digest.change_scales_differ`), as a clause."""
+    previous = digest.previous.fit.distribution if digest.previous is not None else ()
+    sides = "; ".join(
+        f"{name}: {fmt.scale_sizes([counts.scale_size for counts in distribution])}"
+        for name, distribution in (("previous period", previous), ("this period", digest.current.fit.distribution))
+    )
+    return f"rated on different scales ({sides}), so a hint, not a finding"
+
+
+def period_change(digest: Digest) -> str:
+    """The change versus the previous period as the Summary states it: a change without an interval is not stated
+    as a number (`headline_change`), and one across rating scales is a hint, without a fit-share change (as for
+    scope versions). The Fit distribution section gives every number."""
+    if digest.previous is None:
+        return "no previous period"
+    mean_change, share_change = digest.mean_fit_change, digest.fit_share_change
+    mean = headline_change("mean fit", mean_change, fmt.fit_change)
+    if digest.change_scales_differ:
+        return (
+            f"{mean}; {scales_hint(digest)}; fit share not compared (the tops of two scales are different thresholds)"
+        )
+    if _unstated(mean_change) and _unstated(share_change):
+        assert mean_change is not None
+        assert share_change is not None
+        reason = unstated_change(mean_change)
+        if reason == unstated_change(share_change):  # one reason for both: said once
+            return f"no change stated, {reason}; the Fit distribution section gives the numbers"
+    return f"{headline_change('fit share', share_change, fmt.share_change)}, {mean}"
+
+
+def _unstated(change: Difference | None) -> bool:
+    """Whether a change has a value but no interval: a headline does not state it (`headline_change`)."""
+    return change is not None and change.value is not None and (change.low is None or change.high is None)
+
+
+def unstated_change(change: Difference) -> str:
+    """What a headline (the Summary, the embed) says instead of a change without an interval: the number alone
+    would read as a finding. The sections below the Summary give the number with its reason."""
+    if change.interval == NO_SPREAD:
+        return "every resample of a side gives the same value (its uncertainty is not measured)"
+    reason = {ONE_ANSWER: "a side has one rated answer", ONE_MEMBER: "a side has one asking member"}
+    return f"it rests on too few ratings ({reason.get(change.interval, 'no interval')})"
+
+
+def headline_change(name: str, change: Difference | None, formatted: Callable[[Difference | None], str]) -> str:
+    """A named change as a headline gives it: "mean fit +0.05 (95% CI …)" (`formatted`: fmt.fit_change or
+    fmt.share_change), or, without an interval, "mean fit change not stated, it rests on …" (`unstated_change`)."""
+    if change is not None and _unstated(change):
+        return f"{name} change not stated, {unstated_change(change)}"
+    return f"{name} {formatted(change)}"
 
 
 # Why an estimate has no interval, as the chart's note says it.
@@ -202,7 +254,8 @@ def _denominators(digest: Digest) -> list[Block]:
     ]
 
 
-def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> list[Block]:
+def _distribution(digest: Digest) -> list[Block]:
+    summary, previous = digest.current, digest.previous
     blocks: list[Block] = [Heading(2, "Fit distribution")]
     if not summary.fit.distribution:
         blocks.append(Paragraph("No ratings in this period."))
@@ -237,7 +290,25 @@ def _distribution(summary: PeriodSummary, previous: PeriodSummary | None) -> lis
             f"of {counted(summary.fit.mean_fit.answers, 'answer')}."
         )
     )
+    if previous is not None and previous.fit.distribution:
+        blocks.append(Paragraph(_previous_fit(digest, previous)))
     return blocks
+
+
+def _previous_fit(digest: Digest, previous: PeriodSummary) -> str:
+    """The previous period's overall fit and the changes, every number given (the Summary states fewer)."""
+    mean = f"mean fit {fmt.fit_change(digest.mean_fit_change)}"
+    if digest.change_scales_differ:
+        change = (
+            f"{mean}, {scales_hint(digest)}; fit share not compared (the tops of two scales are different thresholds)"
+        )
+    else:
+        change = f"fit share {fmt.share_change(digest.fit_share_change)}; {mean}"
+    return (
+        f"Previous period: fit share {fmt.share_with_ci(previous.fit.fit_share)}; mean fit "
+        f"{fmt.fit_with_ci(previous.fit.mean_fit)}, from {counted(previous.fit.mean_fit.ratings, 'rating')} of "
+        f"{counted(previous.fit.mean_fit.answers, 'answer')}. Change: {change}."
+    )
 
 
 FIT_HEADERS = ("Answers", "Rated answers", "Ratings", "Fit share", "Mean fit")
@@ -591,7 +662,7 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks += chart_note(digest)  # right under the chart, which goes after the summary (CHART_AFTER)
     blocks += _notes(digest)
     blocks += _denominators(digest)
-    blocks += _distribution(digest.current, digest.previous)
+    blocks += _distribution(digest)
     blocks += _versions(digest)
     blocks += _comparisons(digest)
     blocks += _breakdowns(digest)

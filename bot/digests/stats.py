@@ -37,6 +37,7 @@ from bot.digests.groups import (
     period_keys,
     point_means,
     rated_versions,
+    scales_differ,
     spans_weeks,
     timeline,
     version_comparison,
@@ -99,6 +100,11 @@ def _summary(period: RatedPeriod, fit: Fit) -> PeriodSummary:
     )
 
 
+def _scale_sizes(summary: PeriodSummary) -> tuple[int, ...]:
+    """The scale sizes of a period's ratings, ascending."""
+    return tuple(counts.scale_size for counts in summary.fit.distribution)
+
+
 def _audit(rows: Sequence[AuditRow]) -> tuple[tuple[AuditEntry, ...], tuple[AuditEntry, ...]]:
     """Scope changes (scope.*) and other moderator actions, in time order, details defused (`audit_text`: channels
     and roles by id, members by none)."""
@@ -154,6 +160,8 @@ def compute_digest(
         label="current",
     )
     now_fit = now_fits[0].fit(0)
+    summary = _summary(now, now_fit)
+    change_scales_differ = False
     version_parts: list[Grouped] = [now_fits[-2]]
     day_parts: list[Grouped] = [now_fits[-1]]
     before_summary = None
@@ -175,8 +183,12 @@ def compute_digest(
         )
         before_fit = before_fits[0].fit(0)
         before_summary = _summary(before, before_fit)
+        # As for scope versions (groups.version_comparison): periods not both rated on one and the same scale
+        # give a mean-fit change that is a hint, and no fit-share change (the tops of two scales differ).
+        change_scales_differ = scales_differ(_scale_sizes(before_summary), _scale_sizes(summary))
         mean_change = difference(before_fit, now_fit, 0, "previous period", "this period")
-        share_change = difference(before_fit, now_fit, 1, "previous period", "this period")
+        if not change_scales_differ:
+            share_change = difference(before_fit, now_fit, 1, "previous period", "this period")
         version_parts.insert(0, before_fits[1])
         day_parts.insert(0, before_fits[2])
         previous_means = [point_means(column, table.codes(column, before_rows), before) for column in columns]
@@ -187,7 +199,6 @@ def compute_digest(
     context = Context(table, comments_by_answer, Aliases())
     comments = comments_with_text(current)
     theme_summary, finding = themes(comments, comments_with_text(previous) if previous is not None else None, seed=seed)
-    summary = _summary(now, now_fit)
     lowest, lowest_ties = lowest_fit(now, context)
     unknown = round(float(now.count[now_rows < 0].sum()))
     scope_changes, moderator_actions = _audit(current.audit)
@@ -232,4 +243,5 @@ def compute_digest(
         ),
         feedback_before=current.feedback_before,
         day_basis=timezone,
+        change_scales_differ=change_scales_differ,
     )

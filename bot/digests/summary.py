@@ -6,6 +6,7 @@ import discord
 
 from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
 from bot.digests.model import Digest
+from bot.digests.sections import headline_change, scales_hint
 from bot.storage import DigestRecord
 from bot.wording import counted
 
@@ -14,7 +15,6 @@ EMBED_FIELD_LIMIT = 1024
 
 def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> discord.Embed:
     counts = digest.current.denominators
-    fit = digest.current.fit
     embed = discord.Embed(
         title=f"Research digest · {digest.guild_name or 'this server'}"[:256],
         description=f"{digest.start[:16].replace('T', ' ')} – {digest.end[:16].replace('T', ' ')} UTC. "
@@ -27,12 +27,7 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
         f"{counted(counts.comments, 'comment')}",
         inline=False,
     )
-    embed.add_field(
-        name="Fit",
-        value=f"Rated as fitting: {share_with_ci(fit.fit_share)} ({share_change(digest.fit_share_change)})\n"
-        f"Mean fit (0–1): {fit_with_ci(fit.mean_fit)} ({fit_change(digest.mean_fit_change)})",
-        inline=False,
-    )
+    embed.add_field(name="Fit", value=_fit(digest), inline=False)
     if digest.versions.note:
         embed.add_field(name="Scope versions", value=digest.versions.note[:EMBED_FIELD_LIMIT], inline=False)
     for comparison in digest.comparisons[-2:]:  # the newest
@@ -55,3 +50,22 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
         embed.add_field(name="Read with care", value=notes[:EMBED_FIELD_LIMIT], inline=False)
     embed.set_footer(text=footer)
     return embed
+
+
+def _fit(digest: Digest) -> str:
+    """Fit share and mean fit with their changes versus the previous period, as the report's Summary states them:
+    a change without an interval is not stated as a number, and one across rating scales is a hint, without a
+    fit-share change."""
+    fit = digest.current.fit
+    share = f"Fit share: {share_with_ci(fit.fit_share)}"
+    mean = f"Mean fit (0–1): {fit_with_ci(fit.mean_fit)}"
+    if digest.previous is None:
+        return f"{share}\n{mean}"
+    versus = "versus the previous period"
+    mean += f"; {headline_change(versus, digest.mean_fit_change, fit_change)}"
+    if digest.change_scales_differ:
+        share += f"; {versus}: not compared, rated on different scales"
+        mean += f", {scales_hint(digest)}"
+    else:
+        share += f"; {headline_change(versus, digest.fit_share_change, share_change)}"
+    return f"{share}\n{mean}"

@@ -62,10 +62,15 @@ def test_a_period_with_one_rated_answer_says_why_it_has_no_interval():
     )
     markdown = render_markdown(digest)
     assert "- Fit share: 0% (no interval: one rated answer)" in markdown
+    # The Summary does not headline a change resting on one answer as a number; Fit distribution gives it.
     assert (
-        "- Versus the previous period: fit share −75 pts (no interval: a side has one rated answer), mean fit "
-        "−0.25 (no interval: a side has one rated answer)"
+        "- Versus the previous period: no change stated, it rests on too few ratings (a side has one rated answer); "
+        "the Fit distribution section gives the numbers"
     ) in markdown
+    assert (
+        "Change: fit share −75 pts (no interval: a side has one rated answer); mean fit −0.25 (no interval: a side "
+        "has one rated answer)."
+    ) in markdown.split("## Fit distribution")[1]
     assert "(no interval)" not in markdown
     assert 'digest.json marks its interval "one\\_answer"' in markdown.split("## How to read this")[1]
     plain = json.loads(render_json(digest))
