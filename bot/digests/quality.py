@@ -13,6 +13,10 @@ SMALL_N = 30  # ratings
 SMALL_ANSWERS = 20  # rated answers: the unit the bootstrap resamples
 FEW_RATERS = 5
 DOMINANT_SHARE = 0.5  # of the ratings, from one member
+# Rater concentration: the fewest members who together gave at least half of the ratings (the most active first).
+# With an even spread that takes half of the raters; it is noted when it takes at most this share of them (and
+# there are FEW_RATERS or more, and no one member gave more than half: those have notes of their own).
+CONCENTRATED_RATERS = 1 / 3
 LOW_RATED_SHARE = 0.3  # of the answers
 ASKER_SHARE = 0.5  # of the ratings, by the member who asked the question
 FAILED_SHARE = 0.1  # of the answers, failed or incomplete
@@ -66,14 +70,20 @@ def quality_notes(
             )
         )
     if d.unique_raters >= 2:
-        top_share = float(np.bincount(current.rater).max()) / d.ratings
+        per_member = np.bincount(current.rater)
+        top_share = float(per_member.max()) / d.ratings
         if top_share > DOMINANT_SHARE:
             notes.append(
                 QualityNote(
                     "dominant_rater",
-                    f"One member gave {percent(top_share)} of the ratings: the averages mostly reflect one view.",
+                    f"One member gave {percent(top_share)} of the ratings: the averages mostly reflect one view, "
+                    f"and the intervals, which resample answers, are likely too narrow ({_NOT_INDEPENDENT}).",
                 )
             )
+        elif d.unique_raters >= FEW_RATERS:
+            concentrated = rater_concentration(per_member)
+            if concentrated is not None:
+                notes.append(concentrated)
     own = sum(1 for rating in current.ratings if rating.is_asker)
     if d.ratings and own / d.ratings > ASKER_SHARE:
         notes.append(
@@ -162,6 +172,32 @@ def quality_notes(
             )
         )
     return notes
+
+
+_NOT_INDEPENDENT = "one member's ratings of different answers are not independent, and answers are the unit resampled"
+
+
+def rater_concentration(per_member: np.ndarray) -> QualityNote | None:
+    """The note when few members gave most of the ratings (`per_member`: ratings per member who rated): the fewest
+    members, the most active first, who together gave at least half of them, when they are at most
+    CONCENTRATED_RATERS of the members who rated; None otherwise."""
+    counts = np.sort(per_member[per_member > 0])[::-1]
+    total = int(counts.sum())
+    if not total:
+        return None
+    cumulative = np.cumsum(counts)
+    members = int(np.searchsorted(2 * cumulative, total)) + 1  # the first whose running total reaches half
+    raters = counts.size
+    if members > raters * CONCENTRATED_RATERS:
+        return None
+    given = int(cumulative[members - 1])
+    who = "The most active member" if members == 1 else f"The {members} most active members"
+    return QualityNote(
+        "concentrated_raters",
+        f"{who} of the {raters} who rated gave {percent(given / total)} of the ratings ({given} of {total}): the "
+        f"numbers lean on their views, and the intervals, which resample answers, may be too narrow "
+        f"({_NOT_INDEPENDENT}).",
+    )
 
 
 def _no_spread(name: str, period: PeriodSummary) -> str | None:

@@ -38,7 +38,11 @@ HOW_TO_READ = (
     '"95% CI" is a bootstrap interval: answers (not single ratings, since ratings of one answer are related) '
     "are resampled with replacement many times and the statistic recomputed; the interval holds the middle 95% "
     "of the results. It reflects sampling noise only, not who chose to rate: ratings come from members who "
-    "consented and chose to rate, which is not a random sample.",
+    "consented and chose to rate, which is not a random sample. Answers are the unit: ratings by the same member "
+    "across answers are not independent either, and resampling answers does not allow for that, so the intervals "
+    "may be too narrow when few members give most of the ratings (a data-quality note says when: when one member "
+    "gave more than half of them, or the fewest members giving half of them are at most a third of those who "
+    "rated).",
     "Where every resample gives the same value, a bootstrap has no interval to give. At 0% or 100% (a mean fit of "
     '0 or 1) the report then shows the exact (Clopper-Pearson) 95% interval, marked "exact", counting each '
     "rated answer once (each member, in randomized comparisons): with 25 answers all at the top, 86–100%. A "
