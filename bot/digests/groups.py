@@ -38,6 +38,9 @@ NOT_IN_ROWS = "answer not in the rows"
 VERSION_FEW_RATINGS = 30
 VERSION_FEW_ANSWERS = 10  # rated answers on one side: the unit the intervals resample
 WEEKLY_AFTER_DAYS = 35  # fit over time is per week when the periods shown span more days than this
+# The windows of the version comparison and randomized arms (pooled over both periods when there is a previous one).
+THIS_PERIOD = "this period"
+BOTH_PERIODS = "this and the previous period"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +256,7 @@ def version_comparison(
     Each period is resampled on its own (periods are strata); pooled totals add up per replicate, so the
     difference between two versions is computed within each replicate.
     """
-    window = "this period" if len(periods) == 1 else "this and the previous period"
+    window = THIS_PERIOD if len(periods) == 1 else BOTH_PERIODS
     answers_per_version = Counter(
         row.scope_version
         for period in periods

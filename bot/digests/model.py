@@ -177,6 +177,7 @@ class ArmComparison:
     current_scales: tuple[int, ...] = ()  # the scale sizes of the current arm's ratings, ascending
     alternative_scales: tuple[int, ...] = ()
     scales_differ: bool = False  # as in VersionComparison: the arms were not both rated on one and the same scale
+    window: str = "this period"  # the periods whose rated answers are pooled: or "this and the previous period"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,14 @@ import numpy as np
 
 from bot.digests.bootstrap import FloatArray, IntArray, percentile_intervals, rng_for
 from bot.digests.estimates import NO_FIT, Fit, difference, estimate, zero_spread
-from bot.digests.groups import VERSION_FEW_RATINGS, lead_sentence, scale_caveat, scales_differ
+from bot.digests.groups import (
+    BOTH_PERIODS,
+    THIS_PERIOD,
+    VERSION_FEW_RATINGS,
+    lead_sentence,
+    scale_caveat,
+    scales_differ,
+)
 from bot.digests.model import NO_SPREAD, ONE_MEMBER, ArmComparison, Difference, Estimate, GroupFit
 from bot.digests.periods import AnswerTable, RatedPeriod
 
@@ -126,7 +133,7 @@ def arm_comparisons(
         confounded = scales_differ(*arm_scales)
         mean_change = difference(current.fit, alternative.fit, 0, *labels)
         share_change = None if confounded else difference(current.fit, alternative.fit, 1, *labels)
-        window = "this and the previous period" if periods_used > 1 else "this period"
+        window = BOTH_PERIODS if periods_used > 1 else THIS_PERIOD
         note = _note(comparison, mean_change, current, alternative, window, confounded=confounded)
         if confounded:
             caveat = scale_caveat("the current arm", arm_scales[0], "the alternative arm", arm_scales[1])
@@ -142,6 +149,7 @@ def arm_comparisons(
                 current_scales=arm_scales[0],
                 alternative_scales=arm_scales[1],
                 scales_differ=confounded,
+                window=window,
             )
         )
     return tuple(result)

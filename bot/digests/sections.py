@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from bot.digests import formatting as fmt
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
 from bot.digests.followup import LOWEST_FIT_LIMIT
+from bot.digests.groups import DIMENSIONS, THIS_PERIOD
 from bot.digests.model import (
     NO_SPREAD,
     ONE_ANSWER,
@@ -118,11 +119,11 @@ def _summary(digest: Digest) -> list[Block]:
     items.append(f"Versus the previous period: {period_change(digest)}")
     versions = digest.versions
     if versions.mean_fit_change is not None:
-        compared = f"{versions.latest} versus {versions.prior}"
+        compared = f"{versions.latest} versus {versions.prior} ({versions.window}"
         if _current_unrated(versions):
-            compared = f"Scope version {compared} ({versions.current}, in use at the period's end, has no ratings yet)"
+            compared = f"Scope version {compared}; {versions.current}, in use at the period's end, has no ratings yet)"
         else:
-            compared = f"Latest scope version {compared}"
+            compared = f"Latest scope version {compared})"
         hint = "; rated on different scales, so a hint, not a finding" if versions.scales_differ else ""
         change = headline_change("mean fit", versions.mean_fit_change, fmt.fit_change)
         items.append(f"{compared}: {change}{hint}")
@@ -347,11 +348,19 @@ def _current_unrated(comparison: VersionComparison) -> bool:
 
 def _versions(digest: Digest) -> list[Block]:
     comparison = digest.versions
-    blocks: list[Block] = [Heading(2, "Did the last scope change help?")]
+    blocks: list[Block] = [Heading(2, f"Did the last scope change help? ({comparison.window})")]
     unrated = _current_unrated(comparison)
     if unrated:  # said first: the versions below are not the last change
         blocks.append(Paragraph(comparison.note))
     if comparison.versions:
+        if comparison.window != THIS_PERIOD:
+            # The same versions' rows under "By scope version" count this period alone, and so can differ.
+            blocks.append(
+                Paragraph(
+                    f"Each version's ratings in {comparison.window}, pooled (a change often falls mid-week): the "
+                    f'numbers can differ from the "{BY_VERSION_TITLE}" table below, which counts {THIS_PERIOD} only.'
+                )
+            )
         blocks.append(_fit_table("Version", comparison.versions, (group.scales for group in comparison.versions)))
     if comparison.mean_fit_change is not None:
         share = _share_change(
@@ -389,7 +398,7 @@ def _comparisons(digest: Digest) -> list[Block]:
         return []
     blocks: list[Block] = [Heading(2, "Randomized comparisons of scope versions")]
     for comparison in digest.comparisons:
-        blocks.append(Heading(3, f"Comparison #{comparison.comparison_id}"))
+        blocks.append(Heading(3, f"Comparison #{comparison.comparison_id} ({comparison.window})"))
         arms = (comparison.current, comparison.alternative)
         blocks.append(_fit_table("Arm", arms, (comparison.current_scales, comparison.alternative_scales)))
         share = _share_change(
@@ -409,7 +418,7 @@ def _comparisons(digest: Digest) -> list[Block]:
 
 
 def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
-    blocks: list[Block] = [Heading(3, breakdown.title)]
+    blocks: list[Block] = [Heading(3, breakdown_heading(breakdown.title))]
     if not breakdown.groups:
         return [*blocks, Paragraph("No answers or ratings.")]
     # Scope versions' fit shares are compared with one another, and each counts the top of its ratings' scales.
@@ -433,6 +442,15 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
     if hidden > 0:
         blocks.append(Paragraph(f"Not shown here: {counted(hidden, 'smaller group')}; digest.json lists them all."))
     return blocks
+
+
+def breakdown_heading(title: str) -> str:
+    """A breakdown's heading with its window, "By scope version (this period)": the version comparison above it,
+    and the chart's bars, pool two periods. "By cue setting (topic)" becomes "By cue setting (topic; this period)"."""
+    return f"{title[:-1]}; {THIS_PERIOD})" if title.endswith(")") else f"{title} ({THIS_PERIOD})"
+
+
+BY_VERSION_TITLE = breakdown_heading(next(dimension.title for dimension in DIMENSIONS if dimension.by_version))
 
 
 def _breakdowns(digest: Digest) -> list[Block]:

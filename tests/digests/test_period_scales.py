@@ -147,8 +147,8 @@ def test_a_version_change_resting_on_one_rated_answer_is_not_headlined_as_a_numb
     markdown = render_markdown(compute_digest(rows(answers, ratings), None, bootstrap=100))
     summary = markdown.split("## Summary")[1].split("\n## ")[0]
     assert (
-        "- Latest scope version v2 versus v1: mean fit change not stated, it rests on too few ratings (a side has "
-        "one rated answer)"
+        "- Latest scope version v2 versus v1 (this period): mean fit change not stated, it rests on too few "
+        "ratings (a side has one rated answer)"
     ) in summary
     assert "+0.12" not in summary
     assert "v2 minus v1, this period: mean fit +0.12 (no interval: a side has one rated answer)" in markdown

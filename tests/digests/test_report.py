@@ -42,7 +42,7 @@ SECTIONS = (
     "### By scope version",
     "### By language",
     "### By channel",
-    "### By cue setting (topic)",
+    "### By cue setting (topic; this period)",
     "## Reason tags",
     "## Lowest-fit answers, for follow-up",
     "## Disagreement",

@@ -543,9 +543,10 @@ def test_an_unrated_current_version_is_named_and_the_older_ones_are_not_called_l
     )
     markdown = render_markdown(digest)
     assert "Latest scope version" not in markdown
-    assert "- Scope version v2 versus v1 (v3, in use at the period's end, has no ratings yet): mean fit +0.25" in (
-        markdown
-    )
+    assert (
+        "- Scope version v2 versus v1 (this and the previous period; v3, in use at the period's end, has no ratings "
+        "yet): mean fit +0.25"
+    ) in markdown
     section = markdown[markdown.index("## Did the last scope change help?") :].split("\n\n")
     assert section[1] == versions.note  # said before the table of the older versions
 
@@ -554,7 +555,9 @@ def test_an_unrated_current_version_is_named_and_the_older_ones_are_not_called_l
     unknown = compute_digest(dataclasses.replace(current, answers=current.answers[:3]), previous)
     assert rated.versions.current == "v2" and unknown.versions.current is None
     assert rated.versions.note == unknown.versions.note and rated.versions.note.startswith("With only 2 ratings")
-    assert "- Latest scope version v2 versus v1: mean fit +0.25" in render_markdown(rated)
+    assert "- Latest scope version v2 versus v1 (this and the previous period): mean fit +0.25" in render_markdown(
+        rated
+    )
 
 
 def test_an_unrated_current_version_with_nothing_to_compare():
