@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
+from bot.digests.commentary import QUOTE_EXCERPT
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
 from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.groups import DIMENSIONS, THIS_PERIOD
@@ -67,7 +68,10 @@ HOW_TO_READ = (
     "intervals resample members. Answers in a randomized comparison are left out of the before/after comparison.",
     "Members appear as Member A, B, … within this digest only; the letters do not carry over between digests. "
     "Comments are shown (as quotes, and under the lowest-fit and split answers) only from members who allowed "
-    "anonymous quoting; the others are counted, and only the data files hold their text. A question is shown only "
+    "anonymous quoting; the others are counted, and only the data files hold their text. A quote longer than "
+    f'{QUOTE_EXCERPT:,} characters is shortened and ends in "…"; the comment id under it finds the full text '
+    "in comments.csv and comments.jsonl. Long comments next to the lowest-fit and split answers are shortened "
+    "likewise (the data files hold them in full under their answer id). A question is shown only "
     "when it was asked in public and its asker allows quoting (as of this digest); a private answer (/ask "
     "private:True) shows neither its question nor its text. The data files hold every question and answer.",
     "Themes are word groupings to start reading from, not a qualitative coding; the method is described above.",
@@ -618,7 +622,7 @@ def _quotes(digest: Digest) -> list[Block]:
     if not digest.quotes:
         return [*blocks, Paragraph("No quotable comments in this period.")]
     for quote in digest.quotes:
-        source = f"{quote.member}, on answer {quote.answer_id}"
+        source = f"{quote.member}, on answer {quote.answer_id}, comment {quote.comment_id}"
         if quote.rating:
             source += f" (rated {quote.rating})"
         if quote.theme:
