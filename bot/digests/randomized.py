@@ -9,6 +9,7 @@ answers as twenty independent draws and give intervals that are too narrow.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from bot.digests.periods import AnswerTable, RatedPeriod
 
 ARMS = ("current", "alternative")
 FEW_MEMBERS = 10  # below this many rated members in an arm, a difference is read as a hint
+# The audit row storage writes when a comparison starts (bot/storage/sqlite/comparisons.py), e.g. "comparison 3:
+# version 2 (current) against version 1 for 50% of members": each arm's version, for an arm without answers.
+STARTED = "comparison.start"
+_STARTED_DETAIL = re.compile(r"comparison (\d+): version (\d+) \(current\) against version (\d+)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,7 @@ def arm_comparisons(
     for row in table.rows:
         if row.arm is not None:
             versions.setdefault(row.arm, Counter())[row.scope_version] += 1
+    started = _started_versions(parts)
     result = []
     for comparison in comparisons:
         rng = rng_for(seed, "comparison", str(comparison))
@@ -123,7 +129,8 @@ def arm_comparisons(
             arms.append(_arm(totals[0], totals[1:], own.get(key, 0), len(askers), resamples, rng))
             periods_used = max(periods_used, sum(1 for weight in weights if weight.shape[1]))
             counted = versions.get(key)
-            version = counted.most_common(1)[0][0] if counted else None
+            # An arm no member in it asked in yet has no answer to take its version from: its comparison's start.
+            version = counted.most_common(1)[0][0] if counted else started.get(key)
             labels.append(f"{arm} version" + (f" (v{version})" if version is not None else ""))
         current, alternative = arms
         groups = [
@@ -153,6 +160,19 @@ def arm_comparisons(
             )
         )
     return tuple(result)
+
+
+def _started_versions(parts: Sequence[tuple[RatedPeriod, IntArray]]) -> dict[str, int]:
+    """Each arm's version ("3:alternative" -> 1) as the audit rows of comparisons started in the periods say."""
+    found: dict[str, int] = {}
+    for period, _ in parts:
+        for row in period.rows.audit:
+            match = _STARTED_DETAIL.match(row.detail) if row.action == STARTED else None
+            if match is not None:
+                comparison, current, alternative = match.groups()
+                found[f"{comparison}:current"] = int(current)
+                found[f"{comparison}:alternative"] = int(alternative)
+    return found
 
 
 def _note(
