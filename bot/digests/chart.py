@@ -5,7 +5,8 @@ Left: mean fit (0..1) per day (per week when the periods span more than 35 days)
 An answer counts on the day it was asked, on the server's clocks (`Digest.day_basis`). With just the digest's
 two periods the line is the digest's own timeline, daily or weekly (no second bootstrap, and no rows needed: the
 digest workers drop the previous period's rows before drawing).
-Right: mean fit per scope version with 95% whiskers, from the digest's version comparison.
+Right: mean fit per scope version with 95% whiskers, from the digest's version comparison; each bar says how many
+rated answers (the unit its interval resamples) and, where it is wide enough, ratings it rests on.
 A point without an interval (one rated answer, or every answer alike) is drawn hollow, without a band, and named in
 the legend; a version without one has no whisker. The report says which, next to the chart (sections.py).
 
@@ -25,13 +26,16 @@ from matplotlib.axes import Axes
 
 from bot.digests.chart_canvas import ChartCanvas, shared_canvas
 from bot.digests.groups import day_zone, fit_timeline, local_day, spans_weeks
-from bot.digests.model import NO_SPREAD, ONE_ANSWER, Digest, Estimate, TimePoint
+from bot.digests.model import NO_SPREAD, ONE_ANSWER, Digest, Estimate, GroupFit, TimePoint
 from bot.digests.rows import DigestRows
+from bot.wording import counted
 
 LINE = "#1f6feb"
 BAR = "#8250df"
 CURRENT = "#fff8c5"
 SCOPE = "#bf3989"
+MUTED = "#59636e"
+INK = "#24292f"
 BAND_STRIP = 5  # points: the width of the band of a point between two without one
 
 
@@ -161,11 +165,28 @@ def _by_version(axes: Axes, digest: Digest) -> None:
     axes.bar(
         positions, values, color=BAR, alpha=0.8, yerr=np.vstack([below, above]), capsize=4, error_kw={"elinewidth": 1}
     )
-    for position, group in zip(positions, versions, strict=True):
-        axes.text(
-            float(position), 0.02, f"n={group.mean_fit.ratings}", ha="center", va="bottom", fontsize=7, color="white"
-        )
+    spelled = len(versions) <= SPELLED_OUT_VERSIONS
+    tall_enough = COUNT_LINE_HEIGHT * (2 if spelled else 1) + 0.02  # for the count to sit inside the bar
+    for position, group, value in zip(positions, versions, values.tolist(), strict=True):
+        color = "white" if value >= tall_enough else INK  # a short bar's count overflows it onto the white
+        axes.text(float(position), 0.02, bar_count(group, spelled), ha="center", va="bottom", fontsize=7, color=color)
+    if not spelled:  # what "n=" counts, once, above the bars (a bar's whisker reaches 1.0 at most)
+        axes.text(0.5, 0.99, BAR_COUNT_KEY, transform=axes.transAxes, ha="center", va="top", fontsize=7, color=MUTED)
     axes.set_xticks(positions, [group.label for group in versions])
+
+
+SPELLED_OUT_VERSIONS = 3  # up to this many bars, each says "12 answers / 40 ratings" in full; more are narrower
+BAR_COUNT_KEY = "n = rated answers"
+COUNT_LINE_HEIGHT = 0.045  # a line of 7-point text, in mean fit (the panel's 0..1.08 is about 270 pixels high)
+
+
+def bar_count(group: GroupFit, spelled: bool) -> str:
+    """What a version's bar rests on: its rated answers (the unit its interval resamples), and, where the bar is
+    wide enough, its ratings; "n=12" on narrower bars, with BAR_COUNT_KEY above them."""
+    fit = group.mean_fit
+    if spelled:
+        return f"{counted(fit.answers, 'answer')}\n{counted(fit.ratings, 'rating')}"
+    return f"n={fit.answers}"
 
 
 def render_chart(
