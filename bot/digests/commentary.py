@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from operator import attrgetter
 
 from bot.digests.followup import Aliases
@@ -68,10 +69,26 @@ def theme_label(theme: FoundTheme) -> str:
     return " · ".join(theme.shared_terms[:LABEL_TERMS]) if theme.shared_terms else NO_LABEL
 
 
+def languages_note(languages: Collection[str]) -> str:
+    """The method's sentence when the comments are on answers in more than one language; "" otherwise."""
+    if len(languages) < 2:
+        return ""
+    named = ", ".join(sorted(map(safe_text, languages)))
+    return (
+        f" This period's comments are on answers in {len(languages)} languages ({named}, the language each question "
+        "was asked in): read a theme's words for its language before its topic."
+    )
+
+
 def themes(
-    current: list[CommentRow], previous: list[CommentRow] | None, *, seed: int
+    current: list[CommentRow],
+    previous: list[CommentRow] | None,
+    *,
+    seed: int,
+    languages: Collection[str] = (),
 ) -> tuple[ThemeSummary, ThemeFinding]:
-    """This period's themes, each marked new or not against the previous period's, found the same way."""
+    """This period's themes, each marked new or not against the previous period's, found the same way.
+    `languages`: those of the answers the comments are on (the method says when there are several)."""
     finding = find_themes([c.text for c in current], authors=[c.rater_hash for c in current], seed=seed)
     before = None
     if previous is not None:
@@ -102,7 +119,7 @@ def themes(
             else f"Previous period: {before.reason} No theme is marked new."
         )
     summary = ThemeSummary(
-        method=METHOD,
+        method=METHOD + languages_note(languages),
         comments=finding.documents,
         grouped=finding.clustered,
         vocabulary=finding.vocabulary,

@@ -198,7 +198,13 @@ def compute_digest(
         comments_by_answer[comment.answer_id].append(comment)
     context = Context(table, comments_by_answer, Aliases())
     comments = comments_with_text(current)
-    theme_summary, finding = themes(comments, comments_with_text(previous) if previous is not None else None, seed=seed)
+    language_of = {row.answer_id: row.language for row in current.answers}
+    theme_summary, finding = themes(
+        comments,
+        comments_with_text(previous) if previous is not None else None,
+        seed=seed,
+        languages={language for c in comments if (language := language_of.get(c.answer_id))},
+    )
     lowest, lowest_ties = lowest_fit(now, context)
     unknown = round(float(now.count[now_rows < 0].sum()))
     scope_changes, moderator_actions = _audit(current.audit)

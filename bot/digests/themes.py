@@ -51,7 +51,9 @@ METHOD = (
     "similarity to it (near 1: comments say much the same; low: a loose catch-all). A theme counts as new when "
     f"it shares fewer than {MATCH_SHARED_TERMS} of its top {TOP_TERMS} words (every word, shown or not) with "
     "every theme found the same way in the previous period. Comments with no remaining words are not grouped. "
-    "Word groupings are a starting point for reading the comments, not a coding of them."
+    "Words are compared as written, whatever their language: comments in different languages share few words, so "
+    "where members comment in more than one language the themes tend to group comments by language rather than "
+    "by topic. Word groupings are a starting point for reading the comments, not a coding of them."
 )
 
 # Small stop-word lists: function words only, so that cultural vocabulary (e.g. "bapak", "anh", "formal")
