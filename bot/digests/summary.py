@@ -10,7 +10,20 @@ from bot.digests.sections import headline_change, scales_hint
 from bot.storage import DigestRecord
 from bot.wording import counted
 
-EMBED_FIELD_LIMIT = 1024
+# Discord refuses a message whose embed exceeds these (in characters; the total counts the title, description,
+# field names and values, footer and author): `within_limits` keeps every digest embed inside them.
+EMBED_TOTAL_LIMIT = 6000
+EMBED_FIELDS_LIMIT = 25
+EMBED_FIELD_LIMIT = 1024  # a field's value
+EMBED_NAME_LIMIT = 256  # a field's name, the title, the author's name
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FOOTER_LIMIT = 2048
+CUT = " … (cut here: the attached report has it all)"
+# Fields left out first when the embed is too long, least important first; Answers and Fit always stay, and a field
+# not named here goes after these and before "Read with care" (what a reader must know before trusting the rest).
+LEAVE_OUT_FIRST = ("Themes in comments", "Agreement", "Randomized comparison #", "Scope versions")
+LEAVE_OUT_LAST = ("Read with care",)
+KEPT = ("Answers", "Fit")
 
 
 def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> discord.Embed:
@@ -29,27 +42,27 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
     )
     embed.add_field(name="Fit", value=_fit(digest), inline=False)
     if digest.versions.note:
-        embed.add_field(name="Scope versions", value=digest.versions.note[:EMBED_FIELD_LIMIT], inline=False)
+        embed.add_field(name="Scope versions", value=digest.versions.note, inline=False)
     for comparison in digest.comparisons[-2:]:  # the newest
         embed.add_field(
             name=f"Randomized comparison #{comparison.comparison_id}",
             value=(
-                f"{comparison.alternative.label} minus {comparison.current.label}: mean fit "
-                f"{fit_change(comparison.mean_fit_change)}. {comparison.note}"
-            )[:EMBED_FIELD_LIMIT],
+                f"{comparison.alternative.label} minus {comparison.current.label}: "
+                f"{headline_change('mean fit', comparison.mean_fit_change, fit_change)}. {comparison.note}"
+            ),
             inline=False,
         )
     if digest.themes.themes:
         themes = "; ".join(
             f"{theme.label} ({theme.size}{', new' if theme.is_new else ''})" for theme in digest.themes.themes[:5]
         )
-        embed.add_field(name="Themes in comments", value=themes[:EMBED_FIELD_LIMIT], inline=False)
-    embed.add_field(name="Agreement", value=digest.disagreement.alpha_sentence[:EMBED_FIELD_LIMIT], inline=False)
+        embed.add_field(name="Themes in comments", value=themes, inline=False)
+    embed.add_field(name="Agreement", value=digest.disagreement.alpha_sentence, inline=False)
     if digest.notes:
         notes = "\n".join(f"• {note.message}" for note in digest.notes)
-        embed.add_field(name="Read with care", value=notes[:EMBED_FIELD_LIMIT], inline=False)
+        embed.add_field(name="Read with care", value=notes, inline=False)
     embed.set_footer(text=footer)
-    return embed
+    return within_limits(embed)
 
 
 def _fit(digest: Digest) -> str:
@@ -69,3 +82,72 @@ def _fit(digest: Digest) -> str:
     else:
         share += f"; {headline_change(versus, digest.fit_share_change, share_change)}"
     return f"{share}\n{mean}"
+
+
+def within_limits(embed: discord.Embed) -> discord.Embed:
+    """`embed` within Discord's limits: each text cut to its own limit (a cut field value says where the rest is),
+    and, while there are more than EMBED_FIELDS_LIMIT fields or EMBED_TOTAL_LIMIT characters in all, the least
+    important field left out (`_importance`; of two alike, the earlier: the older comparison), every one left out
+    named, with a pointer to the attached report, at the end of the description. Answers and Fit always stay."""
+    title = _cut(embed.title or "", EMBED_NAME_LIMIT)
+    author = _cut(embed.author.name or "", EMBED_NAME_LIMIT)
+    footer = _cut(embed.footer.text or "", EMBED_FOOTER_LIMIT)
+    fields = [
+        (_cut(field.name or "", EMBED_NAME_LIMIT), _cut(field.value or "", EMBED_FIELD_LIMIT, CUT), bool(field.inline))
+        for field in embed.fields
+    ]
+    left_out: set[int] = set()
+
+    def description() -> str:
+        names = [name for index, (name, _, _) in enumerate(fields) if index in left_out]
+        return _cut((embed.description or "") + _left_out_note(names), EMBED_DESCRIPTION_LIMIT)
+
+    def total() -> int:
+        shown = sum(len(name) + len(value) for index, (name, value, _) in enumerate(fields) if index not in left_out)
+        return len(title) + len(author) + len(footer) + len(description()) + shown
+
+    for index in sorted(range(len(fields)), key=lambda index: (_importance(fields[index][0]), index)):
+        within = len(fields) - len(left_out) <= EMBED_FIELDS_LIMIT and total() <= EMBED_TOTAL_LIMIT
+        if within or fields[index][0] in KEPT:
+            break
+        left_out.add(index)
+    # Over only with a footer far longer than a digest's ("culturebot digest #12"): it gives way.
+    footer = _cut(footer, len(footer) - max(total() - EMBED_TOTAL_LIMIT, 0))
+    if title:
+        embed.title = title
+    if author:
+        embed.set_author(name=author, url=embed.author.url, icon_url=embed.author.icon_url)
+    embed.description = description() or None
+    if footer:
+        embed.set_footer(text=footer, icon_url=embed.footer.icon_url)
+    embed.clear_fields()
+    for index, (name, value, inline) in enumerate(fields):
+        if index not in left_out:
+            embed.add_field(name=name, value=value, inline=inline)
+    return embed
+
+
+def _importance(name: str) -> int:
+    """Which fields go first when the embed is too long: 0 first (LEAVE_OUT_FIRST's order), then fields not named
+    there, then LEAVE_OUT_LAST; KEPT never."""
+    for rank, prefix in enumerate(LEAVE_OUT_FIRST):
+        if name.startswith(prefix):
+            return rank
+    if name in KEPT:
+        return len(LEAVE_OUT_FIRST) + 2
+    return len(LEAVE_OUT_FIRST) + (1 if name in LEAVE_OUT_LAST else 0)
+
+
+def _left_out_note(names: list[str]) -> str:
+    if not names:
+        return ""
+    return f" Left out here to keep within Discord's size limits: {', '.join(names)}; the attached report has them."
+
+
+def _cut(text: str, limit: int, marker: str = "…") -> str:
+    """`text` in at most `limit` characters, ending in `marker` when cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(marker):
+        return text[: max(limit, 0)]
+    return text[: limit - len(marker)].rstrip() + marker
