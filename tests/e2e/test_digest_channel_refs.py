@@ -4,14 +4,10 @@ member's Discord id reaches the files or the embed."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
-from datetime import UTC, datetime, timedelta
 
-from bot.storage import DigestStatus
-from tests.e2e.test_digests import digest_posts, rated_answers
+from tests.e2e.test_digests import post_digest_a_week_on, rated_answers
 from tests.e2e.test_mod_log import audit
 from tests.e2e.test_scope_commands import reply_text, run
 
@@ -31,15 +27,10 @@ async def test_moderator_actions_name_channels_and_roles_by_id_and_members_by_no
         details = "\n".join(audit(world))
         assert f"<#{world.channel_id}>" in details and f"<@&{researchers['id']}>" in details
         assert f"<@{moderator}>" in details
-        assert bot.jobs is not None
-        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
-        assert record is not None and record.status is DigestStatus.SENT
+        posted = await post_digest_a_week_on(world, bot, digest_channel)
 
-    [post] = digest_posts(world, digest_channel)
-    markdown = post.attachment("report.md").data.decode()
-    page = post.attachment("report.html").data.decode()
-    with zipfile.ZipFile(io.BytesIO(post.attachment("data.zip").data)) as data:
-        document = json.loads(data.read("digest.json"))
+    post, markdown, page = posted.post, posted.markdown, posted.page
+    document = json.loads(posted.data["digest.json"])
     actions = [entry["detail"] for entry in document["moderator_actions"]]
 
     assert f"digest: digest_channel_id none → channel {digest_channel}" in actions

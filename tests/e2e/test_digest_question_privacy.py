@@ -8,12 +8,9 @@ import csv
 import hashlib
 import io
 import json
-import zipfile
-from datetime import UTC, datetime, timedelta
 
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import DigestStatus
-from tests.e2e.test_digests import answered, db, digest_posts, rows
+from tests.e2e.test_digests import answered, db, post_digest_a_week_on, rows
 from tests.e2e.test_feedback import click
 from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually, give_consent
@@ -61,17 +58,12 @@ async def test_a_private_question_is_not_shown_in_the_posted_digest(world, run_b
         await eventually(lambda: rows(world, "SELECT count(*) FROM ratings")[0][0] == 3, what="the ratings")
 
         await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
-        assert bot.jobs is not None
-        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
-        assert record is not None and record.status is DigestStatus.SENT
+        posted = await post_digest_a_week_on(world, bot, digest_channel)
 
-    [post] = digest_posts(world, digest_channel)
-    markdown = post.attachment("report.md").data.decode()
-    page = post.attachment("report.html").data.decode()
-    with zipfile.ZipFile(io.BytesIO(post.attachment("data.zip").data)) as data:
-        document = data.read("digest.json").decode()
-        answers = list(csv.DictReader(io.StringIO(data.read("answers.csv").decode())))
-        ratings = list(csv.DictReader(io.StringIO(data.read("ratings.csv").decode())))
+    post, markdown, page = posted.post, posted.markdown, posted.page
+    document = posted.data["digest.json"].decode()
+    answers = list(csv.DictReader(io.StringIO(posted.data["answers.csv"].decode())))
+    ratings = list(csv.DictReader(io.StringIO(posted.data["ratings.csv"].decode())))
     shown = (markdown, page, document, json.dumps(post.embeds, ensure_ascii=False), post.content or "")
     for text in shown:
         for secret in ("SECRETPRIVATE", "Ibu Sari", "SECRETANSWER", "NOQUOTE"):

@@ -6,12 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 from bot.digests.offline import day_period, offline_digest
-from bot.storage import DigestStatus
-from tests.e2e.test_digests import answered, db, digest_posts, rows
+from tests.e2e.test_digests import answered, db, post_digest_a_week_on, rows
 from tests.e2e.test_feedback import button, click
 from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually, give_consent
@@ -46,22 +44,17 @@ async def test_a_comment_not_allowed_to_be_quoted_is_counted_not_shown_in_the_po
         assert rows(world, "SELECT text, quotable FROM comments ORDER BY comment_id") == [(QUOTABLE, 1), (PRIVATE, 0)]
 
         await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
-        assert bot.jobs is not None
-        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
-        assert record is not None and record.status is DigestStatus.SENT
+        posted = await post_digest_a_week_on(world, bot, digest_channel)
 
-    [post] = digest_posts(world, digest_channel)
-    markdown = post.attachment("report.md").data.decode()
-    page = post.attachment("report.html").data.decode()
+    post, markdown, page = posted.post, posted.markdown, posted.page
     lowest = markdown.split("## Lowest-fit answers, for follow-up")[1].split("\n## ")[0]
     assert f"- Member A: {QUOTABLE}" in lowest
     assert "- 1 more comment not shown: its author did not allow quoting" in lowest
     assert "1 more comment not shown: its author did not allow quoting" in page
     for text in (markdown, page, json.dumps(post.embeds, ensure_ascii=False)):
         assert "Sutrisno" not in text
-    with zipfile.ZipFile(io.BytesIO(post.attachment("data.zip").data)) as data:
-        document = json.loads(data.read("digest.json"))
-        comments = list(csv.DictReader(io.StringIO(data.read("comments.csv").decode())))
+    document = json.loads(posted.data["digest.json"])
+    comments = list(csv.DictReader(io.StringIO(posted.data["comments.csv"].decode())))
     assert "Sutrisno" not in json.dumps(document, ensure_ascii=False)
     [note] = document["lowest_fit"]
     assert ([c["text"] for c in note["comments"]], note["unquotable_comments"]) == ([QUOTABLE], 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import logging
 import os
@@ -77,6 +78,28 @@ def answered(world) -> int:
 
 def digest_posts(world, channel_id):
     return [m for m in world.standin.bot_messages(channel_id) if m.embeds]
+
+
+@dataclasses.dataclass(frozen=True)
+class PostedDigest:
+    """The one digest posted in a channel, with its report files and the files in its data.zip."""
+
+    post: Any
+    markdown: str
+    page: str  # report.html
+    data: dict[str, bytes]  # data.zip's files by name
+
+
+async def post_digest_a_week_on(world, bot, channel_id) -> PostedDigest:
+    """Make and post the server's digest as if a week had passed (its period has ended), and read what was posted."""
+    assert bot.jobs is not None
+    record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+    assert record is not None and record.status is DigestStatus.SENT
+    [post] = digest_posts(world, channel_id)
+    with zipfile.ZipFile(io.BytesIO(post.attachment("data.zip").data)) as archive:
+        data = {name: archive.read(name) for name in archive.namelist()}
+    markdown, page = (post.attachment(name).data.decode() for name in ("report.md", "report.html"))
+    return PostedDigest(post, markdown, page, data)
 
 
 async def test_digest_is_posted_once_with_report_chart_and_data(world, run_bot, moderator, digest_channel):
