@@ -236,9 +236,13 @@ server's own: the same member has other pseudonyms in other servers' files (a on
 and the bot's stored pseudonym), so the files of two communities do not link a member by them.
 
 Join the tables on answer_id; a rating's reasons on answer_id and rater_hash; a conversation's answers through
-parent_answer_id. digest.json holds the digest's numbers (see the report for what they mean); its
-culturebot_version says which culturebot made these files, and its format_version which layout digest.json
-has (raised whenever a field is removed or changes meaning).
+parent_answer_id. digest.json holds the digest's numbers (see the report, and its "How to read this", for what
+they mean); its culturebot_version says which culturebot made these files, and its format_version which layout
+digest.json has (raised whenever a field is removed or changes meaning). Who took part: current.denominators
+(previous.denominators for the period before) gives consent_at_end, the members whose latest consent decision
+before the period's end was ratings, comments (ratings and comments), quotes (also anonymous quotes) or declined,
+of the decisions still held (a member who asked to be forgotten is in none), and raters_by_consent, the period's
+raters by that level (no_decision: their first decision came after the period's end).
 
 Reading the files: channel_id is a Discord id of up to 19 digits, more than a double holds exactly. pandas reads it
 exactly (int64); in R read it as text (read.csv(..., colClasses = c(channel_id = "character")), or readr's

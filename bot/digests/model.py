@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # How an estimate's or a difference's interval was found (`Estimate.interval`, `Difference.interval`).
@@ -43,6 +43,12 @@ def _culturebot_version() -> str:
 
 
 CULTUREBOT_VERSION = _culturebot_version()
+
+# Consent levels, in the order the counts give them (`Denominators.consent_at_end`): those who took part, then those
+# who declined; a rater with no decision made before the period's end counts as NO_DECISION.
+TAKING_PART = ("ratings", "comments", "quotes")
+CONSENT_LEVELS = (*TAKING_PART, "declined")
+NO_DECISION = "no_decision"
 
 # A bound of a difference nearer zero than this (on 0..1) is zero: notes and reports read its side alike.
 NEGLIGIBLE = 1e-9
@@ -96,8 +102,15 @@ class Denominators:
     comments: int
     quotable_comments: int
     reason_tags: int
-    declined: int
-    withdrew: int
+    declined: int  # members whose first decision, made in the period, was to decline
+    withdrew: int  # members who lowered or withdrew consent in the period
+    # Members by their consent as it stood at the period's end (their latest decision made before it; only decisions
+    # still held, so not members who asked to be forgotten): CONSENT_LEVELS, each always present. Those at ratings,
+    # comments or quotes took part.
+    consent_at_end: dict[str, int] = field(default_factory=dict)
+    # The period's raters (`unique_raters`) by their consent at the period's end: CONSENT_LEVELS and NO_DECISION (no
+    # decision before the end: they agreed after it, their ratings read with a later cut-off, `feedback_before`).
+    raters_by_consent: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

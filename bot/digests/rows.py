@@ -96,3 +96,7 @@ class DigestRows:
     feedback_before: str | None = None
     # The server's scope version in use at `end` (its number), None when none was or it is not known.
     scope_version: int | None = None
+    # Each member's consent as it stood at `end`, by member hash: the level of their latest decision made before it
+    # (declined, ratings, comments or quotes). Only decisions still held: a member who asked to be forgotten has
+    # none left, and one who never answered the consent notice never had one.
+    consent_levels: dict[str, str] = field(default_factory=dict)

@@ -12,11 +12,14 @@ from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph,
 from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.groups import DIMENSIONS, THIS_PERIOD
 from bot.digests.model import (
+    NO_DECISION,
     NO_SPREAD,
     ONE_ANSWER,
     ONE_MEMBER,
+    TAKING_PART,
     AnswerNote,
     Breakdown,
+    Denominators,
     Difference,
     Digest,
     Estimate,
@@ -252,6 +255,10 @@ def _denominators(digest: Digest) -> list[Block]:
         ("Reason tags", now.reason_tags, before.reason_tags if before else None),
         ("Members who declined", now.declined, before.declined if before else None),
         ("Members who withdrew or lowered consent", now.withdrew, before.withdrew if before else None),
+        *(
+            (name, now.consent_at_end.get(level, 0) if level else taking_part(now), _consent_before(before, level))
+            for name, level in _CONSENT_ROWS
+        ),
     ]
     table_rows += [
         (name, str(value), fmt.NO_VALUE if previous is None else str(previous), fmt.count_change(value, previous))
@@ -260,7 +267,62 @@ def _denominators(digest: Digest) -> list[Block]:
     return [
         Heading(2, "Denominators"),
         Table(("", "This period", "Previous period", "Change"), tuple(table_rows), numeric=(1, 2, 3)),
+        Paragraph(consent_line(now)),
     ]
+
+
+# The consent rows of the Denominators table: members by their consent at each period's end ("" sums TAKING_PART).
+_CONSENT_ROWS = (
+    ("Members taking part at the period's end", ""),
+    ("· ratings only", "ratings"),
+    ("· ratings and comments", "comments"),
+    ("· also quotes", "quotes"),
+    ("Members declined at the period's end", "declined"),
+)
+_LEVEL_WORDS = {"ratings": "ratings only", "comments": "with comments", "quotes": "also quotes"}
+
+CONSENT_READ = (
+    "Consent at the period's end counts members by their latest consent decision made before it: ratings only, "
+    "ratings and comments, also anonymous quotes (together, those who took part), or declined (never agreed, or "
+    "withdrew). Members who never answered the consent notice are in none of them. The previous period's are as at "
+    "its own end. The counts are of members' decisions still held: a member who asked to be forgotten (/privacy "
+    "forget) has their decisions deleted and is counted in no period, so a count can fall between digests without "
+    'anyone withdrawing. "Members who declined" and "who withdrew or lowered consent" count decisions made within '
+    "the period instead. digest.json gives the counts in current.denominators.consent_at_end (and previous's), and "
+    "the period's raters by their consent at its end in raters_by_consent (no_decision: members whose first "
+    "decision came after the period's end, their ratings read with the feedback given since)."
+)
+
+
+def taking_part(counts: Denominators) -> int:
+    """Members whose consent at the period's end covered ratings (ratings only, comments or quotes)."""
+    return sum(counts.consent_at_end.get(level, 0) for level in TAKING_PART)
+
+
+def _consent_before(before: Denominators | None, level: str) -> int | None:
+    if before is None:
+        return None
+    return before.consent_at_end.get(level, 0) if level else taking_part(before)
+
+
+def consent_line(counts: Denominators) -> str:
+    """Who took part, at which consent level, as it stood at the period's end, and the level of those who rated:
+    "Consent at the period's end: 40 members took part (12 ratings only, 20 with comments, 8 also quotes); 5
+    declined." """
+    at_end, raters = counts.consent_at_end, counts.raters_by_consent
+    levels = ", ".join(f"{at_end.get(level, 0)} {_LEVEL_WORDS[level]}" for level in TAKING_PART)
+    line = (
+        f"Consent at the period's end: {counted(taking_part(counts), 'member')} took part ({levels}); "
+        f"{at_end.get('declined', 0)} declined."
+    )
+    if not counts.unique_raters:
+        return line
+    parts = [f"{raters.get(level, 0)} {_LEVEL_WORDS[level]}" for level in TAKING_PART]
+    if raters.get("declined"):
+        parts.append(f"{raters['declined']} declined at its end, agreeing again after it")
+    if raters.get(NO_DECISION):
+        parts.append(f"{raters[NO_DECISION]} first agreeing after its end")
+    return f"{line} Of those who rated in this period ({counts.unique_raters}): {', '.join(parts)}."
 
 
 def _distribution(digest: Digest) -> list[Block]:
@@ -698,6 +760,6 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks += _themes(digest)
     blocks += _quotes(digest)
     blocks += _audit(digest)
-    reading = (*HOW_TO_READ, *_alpha_read(digest), _days_read(digest.day_basis))
+    reading = (*HOW_TO_READ, CONSENT_READ, *_alpha_read(digest), _days_read(digest.day_basis))
     blocks += [Heading(2, "How to read this"), Bullets(reading)]
     return blocks

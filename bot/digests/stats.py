@@ -44,7 +44,16 @@ from bot.digests.groups import (
     version_grouping,
     version_of_rows,
 )
-from bot.digests.model import AuditEntry, Denominators, Digest, FitSummary, PeriodSummary, ScaleCounts
+from bot.digests.model import (
+    CONSENT_LEVELS,
+    NO_DECISION,
+    AuditEntry,
+    Denominators,
+    Digest,
+    FitSummary,
+    PeriodSummary,
+    ScaleCounts,
+)
 from bot.digests.periods import AnswerTable, RatedPeriod, prepare
 from bot.digests.quality import quality_notes
 from bot.digests.randomized import arm_comparisons
@@ -70,6 +79,7 @@ def _denominators(period: RatedPeriod) -> Denominators:
     rated = np.isin(own, period.answer_ids)
     # The share rated counts the answers members could rate: failed and refused ones carry no rating controls.
     ratable = np.fromiter((row.outcome in RATABLE for row in rows.answers), bool, count=len(rows.answers))
+    consent_at_end, raters_by_consent = _consent_counts(period)
     return Denominators(
         answers=len(rows.answers),
         answers_by_outcome=by_outcome,
@@ -83,6 +93,20 @@ def _denominators(period: RatedPeriod) -> Denominators:
         reason_tags=len(rows.reasons),
         declined=rows.declined,
         withdrew=rows.withdrew,
+        consent_at_end=consent_at_end,
+        raters_by_consent=raters_by_consent,
+    )
+
+
+def _consent_counts(period: RatedPeriod) -> tuple[dict[str, int], dict[str, int]]:
+    """`Denominators.consent_at_end` and `raters_by_consent`: members, and the period's raters, by their consent
+    as it stood at the period's end (`DigestRows.consent_levels`)."""
+    levels = period.rows.consent_levels
+    members = Counter(levels.values())
+    raters = Counter(levels.get(rater, NO_DECISION) for rater in period.rater_codes)
+    return (
+        {level: members[level] for level in CONSENT_LEVELS},
+        {level: raters[level] for level in (*CONSENT_LEVELS, NO_DECISION)},
     )
 
 

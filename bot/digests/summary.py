@@ -6,7 +6,7 @@ import discord
 
 from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
 from bot.digests.model import Digest
-from bot.digests.sections import headline_change, scales_hint
+from bot.digests.sections import headline_change, scales_hint, taking_part
 from bot.storage import DigestRecord
 from bot.wording import counted
 
@@ -37,7 +37,8 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
         name="Answers",
         value=f"{counted(counts.answers, 'answer')}, {percent(counts.share_rated)} rated; "
         f"{counted(counts.ratings, 'rating')} from {counted(counts.unique_raters, 'member')}; "
-        f"{counted(counts.comments, 'comment')}",
+        f"{counted(counts.comments, 'comment')}; {counted(taking_part(counts), 'member')} taking part at the "
+        f"period's end ({counts.consent_at_end.get('declined', 0)} declined)",
         inline=False,
     )
     embed.add_field(name="Fit", value=_fit(digest), inline=False)

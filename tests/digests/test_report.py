@@ -505,7 +505,10 @@ def test_counts_of_one_are_singular():
     assert "3-point scale (1 rating)" in markdown
     assert "from 1 rating of 1 answer." in markdown
     [answers] = [field.value for field in digest_embed(digest, None, "").fields if field.name == "Answers"]
-    assert answers == "1 answer, 100% rated; 1 rating from 1 member; 0 comments"
+    assert answers == (
+        "1 answer, 100% rated; 1 rating from 1 member; 0 comments; 0 members taking part at the period's end "
+        "(0 declined)"
+    )
 
 
 def test_an_unrated_single_answer_reads_in_the_singular():

@@ -311,7 +311,8 @@ def _digest_rows(
         CommentRow(comment_id, answer_id, intern(rater), text, _FLAGS[quotable], created)
         for comment_id, answer_id, rater, text, quotable, created in comments
     ]
-    declined, withdrew = _consent_changes(list(events), start)
+    decisions = list(events)
+    declined, withdrew = _consent_changes(decisions, start)
     return DigestRows(
         guild_id=guild_id,
         guild_name=str(name[0]) if name else "",
@@ -326,6 +327,7 @@ def _digest_rows(
         withdrew=withdrew,
         feedback_before=None if feedback_before == end else feedback_before,
         scope_version=int(in_use[0]) if in_use else None,
+        consent_levels=_consent_levels(decisions),
     )
 
 
@@ -365,3 +367,16 @@ def _consent_changes(events: Sequence[Sequence[Any]], start: str) -> tuple[int, 
                 withdrew.add(member)
         previous[member] = rank
     return len(declined), len(withdrew)
+
+
+def _consent_levels(events: Sequence[Sequence[Any]]) -> dict[str, str]:
+    """Each member's level by their latest decision among `events` (the query reads those made before the period's
+    end, in the order they were recorded): the latest by its time, of two at the same time the one recorded later
+    (a decision re-applied from the privacy log after a restore keeps its own time)."""
+    levels: dict[str, str] = {}
+    decided: dict[str, str] = {}
+    for member, level, decided_at in events:
+        if decided_at >= decided.get(member, ""):
+            decided[member] = decided_at
+            levels[member] = intern(str(level))
+    return levels
