@@ -564,7 +564,9 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
     blocks: list[Block] = [Heading(3, heading), Bullets(tuple(details))]
     if note.known:
         blocks += _question_and_answer(note)
-    comments = tuple(f"{comment.member}: {comment.text}" for comment in note.comments)
+    comments = tuple(
+        f"{comment_source(comment.member, comment.comment_id)}: {comment.text}" for comment in note.comments
+    )
     if note.more_comments:
         comments = (*comments, f"… and {counted(note.more_comments, 'more comment')} in comments.csv")
     if note.unquotable_comments:
@@ -572,6 +574,12 @@ def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:
     if comments:
         blocks.append(Bullets(comments))
     return blocks
+
+
+def comment_source(member: str, comment_id: int) -> str:
+    """Who wrote a comment shown under its answer, and its id, as a quote's footer names them ("Member A, comment
+    1234"): the id finds its full text in comments.csv and comments.jsonl."""
+    return f"{member}, comment {comment_id}"
 
 
 def _question_and_answer(note: AnswerNote) -> list[Block]:
@@ -599,7 +607,8 @@ def _lowest(digest: Digest) -> list[Block]:
         Paragraph(
             f"Up to {LOWEST_FIT_LIMIT} answers with a mean fit below 1.00, lowest first (among equals, more ratings "
             "first, then the lower answer id); answers whose every rating was at the top are left out. Comments are "
-            "shown only from members who allowed quoting; the others are counted. Questions are shown only when "
+            "shown only from members who allowed quoting, each with its comment id (comments.csv holds its full "
+            "text); the others are counted. Questions are shown only when "
             "asked in public by a member who allows quoting; a private answer (/ask private:True) shows neither its "
             "question nor its text. answers.csv in the data files holds them all."
         ),

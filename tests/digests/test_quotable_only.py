@@ -74,7 +74,7 @@ def test_reports_json_and_embed_carry_no_unquotable_text():
         assert not [marker for marker in HIDDEN if marker in text]
     assert "not for quoting" not in markdown
     lowest = markdown.split("## Lowest-fit answers, for follow-up")[1].split("\n## ")[0]
-    assert "- Member A: Too formal for a warung, bapak would laugh" in lowest
+    assert "- Member A, comment 1: Too formal for a warung, bapak would laugh" in lowest
     assert (
         "- 2 more comments not shown: their authors did not allow quoting (comments.csv in the data files holds them)"
         in lowest

@@ -48,7 +48,8 @@ async def test_a_comment_not_allowed_to_be_quoted_is_counted_not_shown_in_the_po
 
     post, markdown, page = posted.post, posted.markdown, posted.page
     lowest = markdown.split("## Lowest-fit answers, for follow-up")[1].split("\n## ")[0]
-    assert f"- Member A: {QUOTABLE}" in lowest
+    [[comment_id]] = rows(world, "SELECT comment_id FROM comments WHERE quotable = 1")
+    assert f"- Member A, comment {comment_id}: {QUOTABLE}" in lowest
     assert "- 1 more comment not shown: its author did not allow quoting" in lowest
     assert "1 more comment not shown: its author did not allow quoting" in page
     for text in (markdown, page, json.dumps(post.embeds, ensure_ascii=False)):
