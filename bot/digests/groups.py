@@ -131,19 +131,41 @@ def period_keys(dimension: Dimension, column: KeyColumn, rated_codes: IntArray, 
     )
 
 
-def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> dict[str, tuple[float, int]]:
-    """Mean fit and ratings per key, without intervals (the previous period's column in the tables)."""
+class PreviousMeans(dict[str, tuple[float, int]]):
+    """The previous period's mean fit and ratings per group key (`point_means`), and in `scales` the scale sizes
+    each group's ratings were given on, ascending: a group rated on other scales than this period is marked."""
+
+    def __init__(self, means: dict[str, tuple[float, int]], scales: dict[str, tuple[int, ...]]) -> None:
+        super().__init__(means)
+        self.scales = scales
+
+
+def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> PreviousMeans:
+    """Mean fit and ratings per key, without intervals (the previous period's column in the tables), with each
+    key's rating scales. `codes`: each rated answer's code (in period.answer_ids order)."""
     size = len(column.keys)
     fit = np.bincount(codes, weights=period.fit_sum, minlength=size)
     ratings = np.bincount(codes, weights=period.count, minlength=size)
-    return {column.keys[i]: (float(fit[i] / ratings[i]), round(float(ratings[i]))) for i in np.flatnonzero(ratings)}
+    scales: dict[str, set[int]] = {}
+    if period.scale.size:
+        width = int(period.scale.max()) + 1
+        for pair in np.unique(codes[period.rating_index] * width + period.scale).tolist():
+            scales.setdefault(column.keys[pair // width], set()).add(pair % width)
+    return PreviousMeans(
+        {column.keys[i]: (float(fit[i] / ratings[i]), round(float(ratings[i]))) for i in np.flatnonzero(ratings)},
+        {key: tuple(sorted(sizes)) for key, sizes in scales.items()},
+    )
 
 
 def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: dict[str, tuple[float, int]]) -> Breakdown:
+    """A dimension's groups this period, each with its mean fit in the previous period (`previous`: empty without
+    one; a `PreviousMeans` also says on which scales, so a group rated on others is marked)."""
+    previous_scales = previous.scales if isinstance(previous, PreviousMeans) else {}
     groups = []
     for index, key in enumerate(keys.keys):
         fit = fits.fit(index)
         previous_mean, previous_ratings = previous.get(key, (None, 0))
+        before = previous_scales.get(key, ())
         groups.append(
             GroupFit(
                 key=key,
@@ -154,6 +176,8 @@ def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: dict[st
                 previous_mean_fit=previous_mean,
                 previous_ratings=previous_ratings,
                 scales=fit.scales,
+                previous_scales=before,
+                previous_scales_differ=scales_differ(before, fit.scales),
             )
         )
     if not dimension.by_version:

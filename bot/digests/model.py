@@ -148,6 +148,12 @@ class GroupFit:
     # the version comparison pooled over its window, as the fits are. Randomized arms leave it () and carry theirs
     # in ArmComparison.current_scales and alternative_scales.
     scales: tuple[int, ...] = ()
+    # The scale sizes of the group's ratings in the previous period, ascending (breakdowns only; () without them).
+    previous_scales: tuple[int, ...] = ()
+    # The group was not rated on one and the same scale in both periods (its scales differ, or a period mixes
+    # them: groups.scales_differ): its mean fit against `previous_mean_fit` is a hint, not a finding, as for the
+    # period's change (`Digest.change_scales_differ`).
+    previous_scales_differ: bool = False
 
 
 @dataclass(frozen=True, slots=True)

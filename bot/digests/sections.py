@@ -490,24 +490,50 @@ def _breakdown(breakdown: Breakdown, has_previous: bool) -> list[Block]:
     # Scope versions' fit shares are compared with one another, and each counts the top of its ratings' scales.
     by_version = breakdown.dimension == "scope_version"
     headers = ("Group", *((SCALE_HEADER,) if by_version else ()), *FIT_HEADERS, "Previous mean fit")
+    shown = breakdown.groups[:MAX_GROUPS]
     rows = tuple(
-        (
-            *_fit_cells(group, group.scales if by_version else None),
-            (
-                f"{fmt.fit_value(group.previous_mean_fit)} ({counted(group.previous_ratings, 'rating')})"
-                if group.previous_mean_fit is not None
-                else fmt.NO_VALUE
-            )
-            if has_previous
-            else fmt.NO_VALUE,
-        )
-        for group in breakdown.groups[:MAX_GROUPS]
+        (*_fit_cells(group, group.scales if by_version else None), _previous_cell(group, has_previous))
+        for group in shown
     )
     blocks.append(Table(headers, rows, numeric=(2, 3, 4) if by_version else (1, 2, 3)))
+    marked = [group for group in shown if _scales_marked(group, has_previous)]
+    if marked:
+        blocks.append(Paragraph(scales_footnote(marked)))
     hidden = len(breakdown.groups) - MAX_GROUPS
     if hidden > 0:
         blocks.append(Paragraph(f"Not shown here: {counted(hidden, 'smaller group')}; digest.json lists them all."))
     return blocks
+
+
+# Marks a group's previous mean fit when the group was rated on other scales (or a mix) in one of the two periods.
+SCALES_MARK = "†"
+
+
+def _scales_marked(group: GroupFit, has_previous: bool) -> bool:
+    return has_previous and group.previous_mean_fit is not None and group.previous_scales_differ
+
+
+def _previous_cell(group: GroupFit, has_previous: bool) -> str:
+    """The group's mean fit in the previous period with its ratings, marked SCALES_MARK when it compares across
+    rating scales (`GroupFit.previous_scales_differ`)."""
+    if not has_previous or group.previous_mean_fit is None:
+        return fmt.NO_VALUE
+    cell = f"{fmt.fit_value(group.previous_mean_fit)} ({counted(group.previous_ratings, 'rating')})"
+    return f"{cell} {SCALES_MARK}" if _scales_marked(group, has_previous) else cell
+
+
+def scales_footnote(marked: Iterable[GroupFit]) -> str:
+    """Under a breakdown table: the marked groups were rated on different scales in the two periods (or on a mix),
+    each with its scales, previous period first."""
+    listed = "; ".join(
+        f"{group.label}: {fmt.scale_sizes(group.previous_scales)} then {fmt.scale_sizes(group.scales)}"
+        for group in marked
+    )
+    return (
+        f"{SCALES_MARK} Rated on different scales in the two periods, or on a mix of them ({listed}): compare with "
+        "care. A step on one "
+        "scale is not the same step on another, so the change in mean fit is a hint, not a finding."
+    )
 
 
 def breakdown_heading(title: str) -> str:
