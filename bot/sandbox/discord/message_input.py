@@ -17,6 +17,16 @@ _FILE_FIELD = re.compile(r"files\[(\d+)\]|file(\d*)")
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
+# Discord's embed limits, in characters: each text's own, and all embeds of a message together (EMBED_TOTAL counts
+# the title, description, field names and values, footer text and author name).
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FIELDS = 25
+EMBED_FIELD_NAME = 256
+EMBED_FIELD_VALUE = 1024
+EMBED_FOOTER_TEXT = 2048
+EMBED_AUTHOR_NAME = 256
+EMBED_TOTAL = 6000
 
 
 def uploads_as_attachments(
@@ -70,7 +80,7 @@ def new_message_fields(body: ParsedBody) -> dict[str, Any]:
 
 
 def validate_new_message(fields: dict[str, Any], attachments: list[Attachment]) -> None:
-    """Discord's checks: not empty (50006), content ≤ 2000 characters, ≤ 10 embeds (50035)."""
+    """Discord's checks: not empty (50006), content ≤ 2000 characters, ≤ 10 embeds each within its limits (50035)."""
     if not (
         fields["content"] or fields["embeds"] or attachments or fields["components"] or fields["sticker_ids"]
     ) and not fields.get("poll"):
@@ -79,6 +89,9 @@ def validate_new_message(fields: dict[str, Any], attachments: list[Attachment]) 
 
 
 def validate_lengths(fields: dict[str, Any]) -> None:
+    """Discord's length checks of a message body (created, edited, or sent for an interaction): content ≤ 2000
+    characters, ≤ 10 embeds, and each embed within Discord's limits (`embed_errors`); 400 Invalid Form Body (50035)
+    otherwise, naming each offending value as Discord does."""
     content = fields.get("content")
     if isinstance(content, str) and len(content) > MAX_CONTENT:
         raise errors.invalid_form(
@@ -95,3 +108,66 @@ def validate_lengths(fields: dict[str, Any]) -> None:
                 "embeds": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer in length."}]}
             }
         )
+    found: dict[str, Any] = {}
+    if isinstance(embeds, list):
+        found = embed_errors(embeds, "embeds")
+    elif isinstance(fields.get("embed"), dict):  # the older single-embed key
+        found = embed_errors([fields["embed"]], "embed")
+    if found:
+        raise errors.invalid_form(errors=found)
+
+
+def _too_long(limit: int) -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}]}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def embed_errors(embeds: list[Any], key: str) -> dict[str, Any]:
+    """Discord's error tree for embeds over its limits, {} when all are within them: each too long text under its
+    path (``embeds.0.fields.3.value``), and, over all embeds together, more than EMBED_TOTAL characters under the
+    key itself ("Embed size exceeds maximum size of 6000")."""
+    tree: dict[str, Any] = {}
+    total = 0
+    for index, embed in enumerate(embeds):
+        problems, size = _embed_problems(_object(embed))
+        total += size
+        if problems:
+            tree[str(index)] = problems
+    if total > EMBED_TOTAL:
+        tree["_errors"] = [
+            {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": f"Embed size exceeds maximum size of {EMBED_TOTAL}"}
+        ]
+    return {key: tree} if tree else {}
+
+
+def _embed_problems(embed: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """One embed's texts over their limits, by path, and its size as Discord counts it toward EMBED_TOTAL."""
+    texts = {
+        ("title",): (_text(embed.get("title")), EMBED_TITLE),
+        ("description",): (_text(embed.get("description")), EMBED_DESCRIPTION),
+        ("footer", "text"): (_text(_object(embed.get("footer")).get("text")), EMBED_FOOTER_TEXT),
+        ("author", "name"): (_text(_object(embed.get("author")).get("name")), EMBED_AUTHOR_NAME),
+    }
+    fields = embed.get("fields")
+    fields = fields if isinstance(fields, list) else []
+    for position, field in enumerate(fields):
+        field = _object(field)
+        texts[("fields", str(position), "name")] = (_text(field.get("name")), EMBED_FIELD_NAME)
+        texts[("fields", str(position), "value")] = (_text(field.get("value")), EMBED_FIELD_VALUE)
+    problems: dict[str, Any] = {}
+    if len(fields) > EMBED_FIELDS:
+        problems["fields"] = _too_long(EMBED_FIELDS)
+    for path, (text, limit) in texts.items():
+        if len(text) > limit:
+            branch = problems
+            for part in path[:-1]:
+                branch = branch.setdefault(part, {})
+            branch[path[-1]] = _too_long(limit)
+    return problems, sum(len(text) for text, _ in texts.values())
