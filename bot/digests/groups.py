@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -131,13 +131,13 @@ def period_keys(dimension: Dimension, column: KeyColumn, rated_codes: IntArray, 
     )
 
 
-class PreviousMeans(dict[str, tuple[float, int]]):
-    """The previous period's mean fit and ratings per group key (`point_means`), and in `scales` the scale sizes
-    each group's ratings were given on, ascending: a group rated on other scales than this period is marked."""
+@dataclass(frozen=True, slots=True)
+class PreviousMeans:
+    """The previous period's mean fit and ratings per group key (`point_means`), and the scale sizes each group's
+    ratings were given on, ascending: a group rated on other scales than this period is marked."""
 
-    def __init__(self, means: dict[str, tuple[float, int]], scales: dict[str, tuple[int, ...]]) -> None:
-        super().__init__(means)
-        self.scales = scales
+    means: dict[str, tuple[float, int]] = field(default_factory=dict)
+    scales: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> PreviousMeans:
@@ -157,15 +157,14 @@ def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> Prev
     )
 
 
-def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: dict[str, tuple[float, int]]) -> Breakdown:
+def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: PreviousMeans) -> Breakdown:
     """A dimension's groups this period, each with its mean fit in the previous period (`previous`: empty without
-    one; a `PreviousMeans` also says on which scales, so a group rated on others is marked)."""
-    previous_scales = previous.scales if isinstance(previous, PreviousMeans) else {}
+    one) and on which scales, so that a group rated on others is marked."""
     groups = []
     for index, key in enumerate(keys.keys):
         fit = fits.fit(index)
-        previous_mean, previous_ratings = previous.get(key, (None, 0))
-        before = previous_scales.get(key, ())
+        previous_mean, previous_ratings = previous.means.get(key, (None, 0))
+        before = previous.scales.get(key, ())
         groups.append(
             GroupFit(
                 key=key,

@@ -74,7 +74,7 @@ HOW_TO_READ = (
     "anonymous quoting; the others are counted, and only the data files hold their text. A quote longer than "
     f'{QUOTE_EXCERPT:,} characters is shortened and ends in "…"; the comment id under it finds the full text '
     "in comments.csv and comments.jsonl. Long comments next to the lowest-fit and split answers are shortened "
-    "likewise (the data files hold them in full under their answer id). A question is shown only "
+    "likewise (the data files hold them in full under the comment id shown with each). A question is shown only "
     "when it was asked in public and its asker allows quoting (as of this digest); a private answer (/ask "
     "private:True) shows neither its question nor its text. The data files hold every question and answer.",
     "Themes are word groupings to start reading from, not a qualitative coding; the method is described above.",

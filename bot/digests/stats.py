@@ -28,6 +28,7 @@ from bot.digests.followup import Aliases, Context, disagreement, lowest_fit
 from bot.digests.groups import (
     DIMENSIONS,
     UNKNOWN,
+    PreviousMeans,
     answer_days,
     breakdown,
     bucket_grouping,
@@ -190,7 +191,7 @@ def compute_digest(
     day_parts: list[Grouped] = [now_fits[-1]]
     before_summary = None
     mean_change = share_change = None
-    previous_means: list[dict[str, tuple[float, int]]] = [{} for _ in DIMENSIONS]
+    previous_means = [PreviousMeans() for _ in DIMENSIONS]
     if before is not None:
         before_versions = version_grouping(versions_of, before_rows, versions)
         version_groupings.insert(0, (before, before_versions))

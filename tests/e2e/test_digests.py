@@ -292,8 +292,14 @@ async def test_forget_removes_digest_files_not_posted_yet(world, run_bot, modera
         await kept_undelivered(world, bot, moderator, digest_channel)
 
         def files_with(text: bytes) -> list[Path]:
-            found = [path for path in bot.settings.digest_dir.rglob("*") if path.is_file()]
-            return [path for path in found if text in path.read_bytes() or path.suffix == ".zip"]
+            # Polled while the bot deletes them: a file listed may be gone by the time it is read.
+            def holds(path: Path) -> bool:
+                try:
+                    return path.suffix == ".zip" or text in path.read_bytes()
+                except FileNotFoundError:
+                    return False
+
+            return [path for path in bot.settings.digest_dir.rglob("*") if path.is_file() and holds(path)]
 
         assert files_with(b"Question 0?"), "the kept digest's files hold the asker's question"
         await forget(world, world.asker_id)
