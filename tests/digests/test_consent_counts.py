@@ -42,6 +42,25 @@ AT_END = {"ratings": 1, "comments": 2, "quotes": 1, "declined": 2}
 AT_PREVIOUS_END = {"ratings": 2, "comments": 1, "quotes": 1, "declined": 1}
 
 
+def levels_at_end() -> dict[str, str]:
+    """Each member's consent level as `decided` leaves it at the period's end (AT_END counts them)."""
+    by_name = {
+        "ana": "quotes",
+        "budi": "ratings",
+        "citra": "comments",
+        "dewi": "comments",
+        "eko": "declined",
+        "gita": "declined",
+    }
+    return {member(name): level for name, level in by_name.items()}
+
+
+def levels_at_previous_end() -> dict[str, str]:
+    """Each member's level at the previous period's end (AT_PREVIOUS_END counts them); eko had not chosen."""
+    by_name = {"ana": "ratings", "budi": "quotes", "citra": "declined", "dewi": "comments", "gita": "ratings"}
+    return {member(name): level for name, level in by_name.items()}
+
+
 async def decided(storage) -> None:
     for name, decisions in DECISIONS.items():
         for day, level in decisions:
@@ -53,21 +72,8 @@ async def test_members_are_counted_by_their_latest_decision_before_each_periods_
     await decided(storage)
     current = await storage.digest_rows(GUILD, START, END)
     previous = await storage.digest_rows(GUILD, PREVIOUS_START, START, feedback_before=END)
-    assert current.consent_levels == {
-        member("ana"): "quotes",
-        member("budi"): "ratings",
-        member("citra"): "comments",
-        member("dewi"): "comments",
-        member("eko"): "declined",
-        member("gita"): "declined",
-    }
-    assert previous.consent_levels == {
-        member("ana"): "ratings",
-        member("budi"): "quotes",
-        member("citra"): "declined",
-        member("dewi"): "comments",
-        member("gita"): "ratings",
-    }
+    assert current.consent_levels == levels_at_end()
+    assert previous.consent_levels == levels_at_previous_end()
     # The existing counts of decisions made in the period, from the same rows: eko declined; budi and gita lowered.
     assert (current.declined, current.withdrew) == (1, 2)
 
@@ -141,21 +147,8 @@ def test_every_level_is_counted_even_when_no_member_chose_it():
 @pytest.fixture
 def compared():
     """This period and the previous one, with AT_END's and AT_PREVIOUS_END's members; ana and citra rated."""
-    now = {
-        member("ana"): "quotes",
-        member("budi"): "ratings",
-        member("citra"): "comments",
-        member("dewi"): "comments",
-        member("eko"): "declined",
-        member("gita"): "declined",
-    }
-    before = {
-        member("ana"): "ratings",
-        member("budi"): "quotes",
-        member("citra"): "declined",
-        member("dewi"): "comments",
-        member("gita"): "ratings",
-    }
+    now = levels_at_end()
+    before = levels_at_previous_end()
     current = dataclasses.replace(
         rows([answer(1), answer(2)], [rating(1, "ana", 3), rating(2, "citra", 2)]), consent_levels=now
     )
