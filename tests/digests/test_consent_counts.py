@@ -103,6 +103,9 @@ async def test_of_two_decisions_the_later_in_time_counts_whatever_the_order_they
     await storage.set_consent(GUILD, member("budi"), ConsentLevel.COMMENTS, "2.0", decided_at=at(18))
     current = await storage.digest_rows(GUILD, START, END)
     assert current.consent_levels == {member("ana"): "quotes", member("budi"): "comments"}
+    # Taken in that order, ana declined in the period (no earlier decision) and agreed after, and budi raised his
+    # consent: one declined, none withdrew (in the order recorded, both would have lowered theirs).
+    assert (current.declined, current.withdrew) == (1, 0)
 
 
 def test_the_raters_are_counted_by_their_consent_at_the_periods_end():

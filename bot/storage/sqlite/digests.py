@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from sys import intern
 from typing import Any
@@ -311,7 +312,9 @@ def _digest_rows(
         CommentRow(comment_id, answer_id, intern(rater), text, _FLAGS[quotable], created)
         for comment_id, answer_id, rater, text, quotable, created in comments
     ]
-    decisions = list(events)
+    # In the order they were made, of two at the same time the one recorded later (a decision re-applied from the
+    # privacy log after a restore keeps its own time, so may be recorded after a later one). A stable sort.
+    decisions = sorted(events, key=itemgetter(2))
     declined, withdrew = _consent_changes(decisions, start)
     return DigestRows(
         guild_id=guild_id,
@@ -354,7 +357,8 @@ def _cue(value: object) -> str | None:
 
 
 def _consent_changes(events: Sequence[Sequence[Any]], start: str) -> tuple[int, int]:
-    """Members who declined, and who lowered or withdrew consent, by decisions made since `start`."""
+    """Members who declined, and who lowered or withdrew consent, by decisions made since `start` (`events` in the
+    order they were made)."""
     previous: dict[str, int] = {}
     declined: set[str] = set()
     withdrew: set[str] = set()
@@ -370,13 +374,6 @@ def _consent_changes(events: Sequence[Sequence[Any]], start: str) -> tuple[int, 
 
 
 def _consent_levels(events: Sequence[Sequence[Any]]) -> dict[str, str]:
-    """Each member's level by their latest decision among `events` (the query reads those made before the period's
-    end, in the order they were recorded): the latest by its time, of two at the same time the one recorded later
-    (a decision re-applied from the privacy log after a restore keeps its own time)."""
-    levels: dict[str, str] = {}
-    decided: dict[str, str] = {}
-    for member, level, decided_at in events:
-        if decided_at >= decided.get(member, ""):
-            decided[member] = decided_at
-            levels[member] = intern(str(level))
-    return levels
+    """Each member's level by their latest decision among `events` (those made before the period's end, in the
+    order they were made)."""
+    return {member: intern(str(level)) for member, level, _ in events}
