@@ -14,7 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.digests.schedule import saved_trigger
 from bot.digests.service import RETRY_PENDING_EVERY_MINUTES, DigestService
 from bot.feedback.privacy import rename_queued_threads
-from bot.storage import GuildSettings, Storage, sqlite_timestamp
+from bot.storage import DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,12 @@ class Jobs:
         """Post digests that were made but not posted because Discord failed, and make again those whose making
         failed (DigestService.retry_pending); how many were sent."""
         sent = 0
-        for settings in await self._storage.digest_guilds():
+        # Every server with a pending digest, also one whose digests are off: a `/digest now` posts all the same.
+        for guild_id in await self._storage.guilds_with_digests(DigestStatus.PENDING):
             try:
-                sent += await self.digests.retry_pending(settings.guild_id)
+                sent += await self.digests.retry_pending(guild_id)
             except Exception:
-                log.exception("retrying the digest of server %d failed", settings.guild_id)
+                log.exception("retrying the digest of server %d failed", guild_id)
         return sent
 
     def schedule_digest(self, settings: GuildSettings) -> None:
@@ -108,7 +109,7 @@ class Jobs:
             self.unschedule_digest(settings.guild_id)
             return
         self._scheduler.add_job(
-            self.digests.run_due,
+            self.digests.run_scheduled,
             trigger,
             args=[settings.guild_id],
             id=_digest_job(settings.guild_id),
@@ -152,7 +153,11 @@ class Jobs:
                 except Exception:
                     log.exception("catching up the digest of server %d failed", guild_id)
 
-        await asyncio.gather(*(catch_up_server(settings.guild_id) for settings in await self._storage.digest_guilds()))
+        scheduled = [settings.guild_id for settings in await self._storage.digest_guilds()]
+        # Servers whose digests are off may keep a `/digest now` digest that is still to be posted.
+        kept = await self._storage.guilds_with_digests(DigestStatus.PENDING)
+        kept += await self._storage.guilds_with_digests(DigestStatus.UNDELIVERED)
+        await asyncio.gather(*(catch_up_server(guild_id) for guild_id in sorted({*scheduled, *kept})))
         try:
             await self.rename_threads()  # those whose rename failed before the bot stopped
         except Exception:

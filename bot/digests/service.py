@@ -31,6 +31,7 @@ import discord
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.answers.safety import NO_PINGS
+from bot.channel_access import DIGEST, missing_permissions
 from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
@@ -306,7 +307,7 @@ class DigestService:
 
     async def _make(self, guild_id: int, period: Period, *, on_demand: bool = False) -> DigestRecord | None:
         record = await self._storage.claim_digest(
-            guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+            guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), on_demand=on_demand
         )
         if record is None:
             return None  # already made for this period
@@ -315,19 +316,19 @@ class DigestService:
         if files is None:
             return await self._reload(record)  # kept pending with the error, made again by the retry job
         await self._storage.update_digest(record.digest_id, DigestStatus.PENDING, files_dir=str(directory))
-        return await self.deliver(record, files, on_demand=on_demand)
+        return await self.deliver(record, files)
 
-    async def deliver(self, record: DigestRecord, files: DigestFiles, *, on_demand: bool = False) -> DigestRecord:
+    async def deliver(self, record: DigestRecord, files: DigestFiles) -> DigestRecord:
         """Post the digest in the server's digest channel, or keep it and say why: as undelivered when the channel
         is missing or refuses the bot or digests were switched off, as pending (tried again by `retry_pending`)
         when Discord could not be reached or failed on its side, since the message may then have been posted.
 
         The settings are read here, under the server's lock, rather than before the digest was made: making it
         can take minutes, and a digest moved to a private channel or switched off meanwhile must not be posted
-        where the moderators no longer want its quotes. `on_demand` (`/digest now`): asked for now, so posted
-        even while scheduled digests are off."""
+        where the moderators no longer want its quotes. One asked for with `/digest now` (`record.on_demand`) is
+        posted even while scheduled digests are off, also when it is tried again."""
         settings = await self._storage.guild_settings(record.guild_id)
-        if not settings.digest_enabled and not on_demand:
+        if not settings.digest_enabled and not record.on_demand:
             return await self._undelivered(
                 record, settings, DIGESTS_OFF, "digests are switched on again with `/digest schedule`"
             )
@@ -362,7 +363,12 @@ class DigestService:
         except discord.HTTPException as error:
             if error.status >= 500 or error.status == 429:
                 return await self._not_posted_yet(record, settings, f"Discord failed ({error.status}: {error.text})")
-            return await self._undelivered(record, settings, f"Discord refused the post ({error.status}: {error.text})")
+            return await self._undelivered(
+                record,
+                settings,
+                f"Discord refused the post ({error.status}: {error.text})",
+                _once_postable(channel),
+            )
         except UNREACHABLE as error:
             return await self._not_posted_yet(record, settings, f"Discord could not be reached ({error!r})")
         # Where it is: found in the channel it was posted to before the digest channel was changed, perhaps.
@@ -455,8 +461,6 @@ class DigestService:
         async with self._server(guild_id):
             # Read under the lock: a digest being made meanwhile may have been kept since.
             settings = await self._storage.guild_settings(guild_id)
-            if not settings.digest_enabled:
-                return 0  # kept until digests are switched on again
             kept = await self._storage.digests(guild_id, DigestStatus.PENDING)
             if retrying:
                 kept = [record for record in kept if retried(record)]
@@ -464,12 +468,42 @@ class DigestService:
                 kept = [record for record in kept if not making_failed(record.error) or retried(record)]
             if not retrying and self._channel(settings) is not None:
                 kept += await self._storage.digests(guild_id, DigestStatus.UNDELIVERED)
+            if not settings.digest_enabled:
+                # Kept until digests are switched on again, but for those a moderator asked for with `/digest now`.
+                kept = [record for record in kept if record.on_demand]
             for record in sorted(kept, key=lambda r: r.period_end):
                 try:
                     sent += await self._resend(record)
                 except Exception:
                     log.exception("digest %d of server %d could not be sent again", record.digest_id, guild_id)
         return sent
+
+    async def send_when_postable(self, guild_id: int) -> int:
+        """After a change that may let the bot post in the digest channel again (the channel's permissions, the
+        bot's roles or theirs): send the digests kept undelivered if the bot now has every permission a digest
+        needs there (`channel_access.DIGEST`, from the cached state: no request); how many were sent. Nothing is
+        tried while one still lacks: the moderators were told which when the digest was kept."""
+        settings = await self._storage.guild_settings(guild_id)
+        channel = self._channel(settings)
+        if channel is None or missing_permissions(channel.permissions_for(channel.guild.me), DIGEST):
+            return 0
+        if not await self._storage.digests(guild_id, DigestStatus.UNDELIVERED):
+            return 0
+        sent = await self.resend_kept(guild_id)
+        if sent:
+            log.info(
+                "server %d: sent %d kept digest(s) once the bot could post in channel %d", guild_id, sent, channel.id
+            )
+        return sent
+
+    async def run_scheduled(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
+        """The schedule's job: digests kept meanwhile (Discord failed or refused them, the bot missed the change
+        that let it post again) go first, in period order, then the one due `now`."""
+        try:
+            await self.resend_kept(guild_id)
+        except Exception:  # the digest due now is sent all the same
+            log.exception("sending the kept digests of server %d failed", guild_id)
+        return await self.run_due(guild_id, now)
 
     async def _resend(self, record: DigestRecord) -> bool:
         """Make a kept digest again and deliver it; whether it was sent."""
@@ -676,6 +710,16 @@ class DigestService:
                 except (discord.HTTPException, *UNREACHABLE):
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)
+
+
+def _once_postable(channel: discord.TextChannel | discord.Thread) -> str:
+    """When a digest Discord refused is sent: what the bot lacks in `channel` now, if anything, and what to do."""
+    missing = missing_permissions(channel.permissions_for(channel.guild.me), DIGEST)
+    lacking = f"; it lacks {', '.join(missing)} there now" if missing else ""
+    return (
+        f"the bot can post in {channel.mention} (it needs {', '.join(DIGEST.values())}{lacking}): it is sent as soon "
+        "as it has them, or once `/digest channel` names another channel"
+    )
 
 
 def _claim_time(record: DigestRecord) -> datetime | None:

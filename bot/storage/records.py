@@ -320,3 +320,4 @@ class DigestRecord:
     files_dir: str | None
     error: str | None
     created_at: str | None = None  # when the period was claimed: the digest cannot have been posted before
+    on_demand: bool = False  # asked for with `/digest now`: posted (and retried) even while digests are off

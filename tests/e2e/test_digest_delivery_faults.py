@@ -4,7 +4,6 @@ make, settings changed while a digest is made, and exports of dates at the ends 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
@@ -32,16 +31,20 @@ ATTACH_FILES = 1 << 15
 NEXT_WEEK = timedelta(days=7)
 
 
-def crash_before_recording_sent(monkeypatch: pytest.MonkeyPatch, storage) -> None:
-    """The process dies after the digest is posted but before its record says so (the next update raises)."""
+def crash_before_recording_sent(monkeypatch: pytest.MonkeyPatch, storage) -> asyncio.Event:
+    """The process dies after the digest is posted but before its record says so (the next update raises); the
+    event is set when it did."""
     real = storage.update_digest
+    crashed = asyncio.Event()
 
     async def update_digest(digest_id, status, **changes):
         if status is DigestStatus.SENT:
+            crashed.set()
             raise RuntimeError("the process was killed here")
         await real(digest_id, status, **changes)
 
     monkeypatch.setattr(storage, "update_digest", update_digest)
+    return crashed
 
 
 def failing_make(monkeypatch: pytest.MonkeyPatch, service, fails) -> list[Period]:
@@ -77,12 +80,12 @@ async def test_an_undelivered_digest_posted_just_before_a_crash_is_not_posted_ag
         world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=ATTACH_FILES, type=1)
         record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
         assert record is not None and record.status is DigestStatus.UNDELIVERED
-        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
 
         with monkeypatch.context() as patched:
-            crash_before_recording_sent(patched, bot.storage)
-            with contextlib.suppress(RuntimeError):  # raised by versions that did not keep each digest apart
-                await service.resend_kept(world.guild_id)  # posted; the record is not updated
+            crashed = crash_before_recording_sent(patched, bot.storage)
+            # The bot may post again: the kept digest is sent at once; posted, its record is not updated.
+            world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
+            await asyncio.wait_for(crashed.wait(), 60)
         assert len(digest_posts(world, digest_channel)) == 1
         assert rows(world, "SELECT status, channel_id FROM digests") == [("pending", digest_channel)]
         # The research team talks about it before the bot is back: the post is not among the newest 50 messages.
@@ -109,13 +112,12 @@ async def test_a_kept_digest_posted_long_after_its_claim_is_found_after_a_crash(
         world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=ATTACH_FILES, type=1)
         record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
         assert record is not None and record.status is DigestStatus.UNDELIVERED
-        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
         for n in range(10):  # the days between the claim and the post
             await world.standin.send_message(digest_channel, moderator, f"where is the digest? ({n})")
         with monkeypatch.context() as patched:
-            crash_before_recording_sent(patched, bot.storage)
-            with contextlib.suppress(RuntimeError):
-                await service.resend_kept(world.guild_id)
+            crashed = crash_before_recording_sent(patched, bot.storage)
+            world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
+            await asyncio.wait_for(crashed.wait(), 60)  # sent once the bot may post again
         assert len(digest_posts(world, digest_channel)) == 1
         await bot.jobs.catch_up()
         assert len(digest_posts(world, digest_channel)) == 1, "found among the newest messages, not posted again"

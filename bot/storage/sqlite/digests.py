@@ -33,6 +33,13 @@ class DigestsStore(ScopesStore):
 
     # Digests
 
+    async def guilds_with_digests(self, status: DigestStatus) -> list[int]:
+        """The servers with digests in this state (whether or not their digests are switched on now)."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT guild_id FROM digests WHERE status = ? ORDER BY guild_id", (status.value,)
+        )
+        return [int(row[0]) for row in rows]
+
     async def digest_guilds(self) -> list[GuildSettings]:
         """Settings of every server with digests switched on and a digest channel chosen."""
         rows = await self._fetchall(
@@ -60,8 +67,11 @@ class DigestsStore(ScopesStore):
             )
         return [_digest_record(row) for row in rows]
 
-    async def claim_digest(self, guild_id: int, period_start: str, period_end: str) -> DigestRecord | None:
-        """Record that the digest for this server and period is being made; None if it already was.
+    async def claim_digest(
+        self, guild_id: int, period_start: str, period_end: str, *, on_demand: bool = False
+    ) -> DigestRecord | None:
+        """Record that the digest for this server and period is being made (`on_demand`: asked for with `/digest
+        now`); None if it already was.
 
         This row is written before anything is sent, so a restart or a second scheduler can never
         send the same period twice.
@@ -69,9 +79,9 @@ class DigestsStore(ScopesStore):
         async with self._transaction() as conn:
             await ensure_guild_row(conn, guild_id)
             cursor = await conn.execute(
-                "INSERT INTO digests (guild_id, period_start, period_end) VALUES (?, ?, ?) "
+                "INSERT INTO digests (guild_id, period_start, period_end, on_demand) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (guild_id, period_end) DO NOTHING",
-                (guild_id, period_start, period_end),
+                (guild_id, period_start, period_end, int(on_demand)),
             )
             if not cursor.rowcount:
                 return None
@@ -341,13 +351,23 @@ _SOURCES = ("reaction", "button")  # a rating's source by `source = 'button'`
 
 _DIGEST_COLUMNS = (
     "SELECT digest_id, guild_id, period_start, period_end, status, channel_id, message_id, files_dir, error, "
-    "created_at FROM digests"
+    "created_at, on_demand FROM digests"
 )
 
 
 def _digest_record(row: aiosqlite.Row) -> DigestRecord:
     return DigestRecord(
-        int(row[0]), int(row[1]), str(row[2]), str(row[3]), DigestStatus(row[4]), row[5], row[6], row[7], row[8], row[9]
+        digest_id=int(row[0]),
+        guild_id=int(row[1]),
+        period_start=str(row[2]),
+        period_end=str(row[3]),
+        status=DigestStatus(row[4]),
+        channel_id=row[5],
+        message_id=row[6],
+        files_dir=row[7],
+        error=row[8],
+        created_at=row[9],
+        on_demand=bool(row[10]),
     )
 
 

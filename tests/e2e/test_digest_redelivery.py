@@ -1,0 +1,118 @@
+"""Kept digests go out without a moderator's command once they can: when Discord refused the post and the bot may
+post again, at the next scheduled digest, and a `/digest now` that Discord failed while digests are off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.storage import DigestStatus
+from tests.e2e.test_digest_delivery_faults import ATTACH_FILES, NEXT_WEEK, notes
+from tests.e2e.test_digests import digest_posts, rated_answers, rows, with_log_and_digest_channels
+from tests.e2e.test_scope_commands import reply_text, run
+from tests.helpers import eventually
+
+SEND_MESSAGES = 1 << 11
+
+
+async def test_a_refused_digest_is_sent_as_soon_as_the_channel_lets_the_bot_post(
+    world, run_bot, moderator, digest_channel
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=ATTACH_FILES, type=1)
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.UNDELIVERED
+        # The note says what the bot lacks and that nothing more is needed than giving it.
+        [note] = await eventually(lambda: notes(world, log_channel, "could not be posted"), what="the note")
+        assert "it lacks Attach Files there now" in note
+        assert "it is sent as soon as it has them" in note and "`/digest channel`" in note
+
+        # A moderator fixes the channel's permissions in Discord: no command is needed.
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
+        [post] = await eventually(lambda: digest_posts(world, digest_channel), what="the kept digest's post")
+        assert any(attachment.filename == "data.zip" for attachment in post.attachments)
+        await eventually(
+            lambda: rows(world, "SELECT status FROM digests") == [("sent",)], what="the digest recorded as sent"
+        )
+
+
+async def test_a_refused_digest_is_sent_when_a_role_gives_the_bot_its_permissions_back(
+    world, run_bot, moderator, digest_channel
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        # The bot's own role (its permissions come from it and from @everyone, which grants no Send Messages here).
+        roles = world.standin.state.guild(world.guild_id).roles.values()
+        [own] = [role for role in roles if role.bot_id == world.standin.bot_user_id]
+        everyone = world.standin.state.guild(world.guild_id).roles[world.guild_id]
+        world.standin.set_role_permissions(world.guild_id, world.guild_id, everyone.permissions & ~SEND_MESSAGES)
+        granted = own.permissions
+        world.standin.set_role_permissions(world.guild_id, own.id, granted & ~SEND_MESSAGES)
+        await eventually(
+            lambda: not bot.get_channel(digest_channel).permissions_for(bot.get_guild(world.guild_id).me).send_messages,
+            what="the bot to see it lost Send Messages",
+        )
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.UNDELIVERED
+
+        world.standin.set_role_permissions(world.guild_id, own.id, granted)
+        await eventually(lambda: digest_posts(world, digest_channel), what="the kept digest's post")
+
+
+async def test_the_next_scheduled_digest_sends_the_kept_ones_first(world, run_bot, moderator, digest_channel):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        # Refused once for a reason the bot's permissions do not show (no change of them will come).
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=403)
+        now = datetime.now(UTC) + NEXT_WEEK
+        first = await bot.jobs.digests.run_due(world.guild_id, now=now)
+        assert first is not None and first.status is DigestStatus.UNDELIVERED
+        await rated_answers(world, count=1)
+
+        second = await bot.jobs.digests.run_scheduled(world.guild_id, now=now + NEXT_WEEK)
+        assert second is not None and second.status is DigestStatus.SENT
+        posts = digest_posts(world, digest_channel)
+        assert [post.embeds[0]["footer"]["text"] for post in posts] == [
+            f"culturebot digest #{first.digest_id}",
+            f"culturebot digest #{second.digest_id}",
+        ], "the kept digest first, then the one due"
+        assert rows(world, "SELECT status FROM digests ORDER BY period_end") == [("sent",), ("sent",)]
+
+
+async def test_a_digest_now_that_discord_failed_while_digests_are_off_is_tried_again(
+    world, run_bot, moderator, digest_channel
+):
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        await reply_text(world, await run(world, moderator, "digest off"))
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503)
+        reply = await reply_text(world, await run(world, moderator, "digest now"))
+        assert "kept but not posted" in reply and "503" in reply
+        assert rows(world, "SELECT status, on_demand FROM digests") == [("pending", 1)]
+
+        # The retry posts it though scheduled digests are off: a moderator asked for it.
+        assert await bot.jobs.retry_pending_digests() == 1
+        assert len(digest_posts(world, digest_channel)) == 1
+        assert rows(world, "SELECT status FROM digests") == [("sent",)]
+
+
+async def test_a_scheduled_digest_kept_while_digests_are_off_waits_for_them(world, run_bot, moderator, digest_channel):
+    """What `/digest now` may do, a scheduled digest may not: kept, it goes out only once digests are on."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503)
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING and not record.on_demand
+        await reply_text(world, await run(world, moderator, "digest off"))
+        assert await bot.jobs.retry_pending_digests() == 0
+        assert digest_posts(world, digest_channel) == []
+        assert rows(world, "SELECT status, error FROM digests") == [("pending", record.error)]
+        # Switched on again: sent.
+        reply = await reply_text(world, await run(world, moderator, "digest schedule", {"when": "weekly"}))
+        assert "Sent the 1 digest kept" in reply
+        assert len(digest_posts(world, digest_channel)) == 1
