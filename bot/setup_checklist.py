@@ -206,11 +206,11 @@ def _digest_step(settings: GuildSettings, facts: ServerFacts, now: datetime) -> 
     else:
         try:
             trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
-        except UserFacingError:
+        except UserFacingError as error:
             done = False
-            details.append(
-                f"The saved schedule `{settings.digest_cron}` is no longer accepted, so no digest is made: set one "
-                "with `/digest schedule`."
+            details.append(  # why, too: the schedule was taken when it was set
+                f"The saved schedule `{settings.digest_cron}` is no longer accepted, so no digest is made: {error} "
+                "Set one with `/digest schedule`."
             )
         else:
             following = next_run(trigger, now) if settings.digest_channel_id is not None else None

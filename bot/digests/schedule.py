@@ -86,8 +86,9 @@ def parse_schedule(when: str, timezone: str, *, saved: bool = False) -> Schedule
         raise UserFacingError(f"No schedule given: {SCHEDULE_HELP}.")
     if len(fields) != 5:
         raise UserFacingError(f"`{text}` is not a schedule: it has {counted(len(fields), 'field')}; {SCHEDULE_HELP}.")
+    day, weekday = fields[2], fields[4]
     try:
-        fields[4] = cron_weekdays(fields[4])
+        fields[4] = cron_weekdays(weekday)
     except ValueError as error:
         raise UserFacingError(f"`{text}` is not a schedule: {error}.") from None
     for (name, label, low, high), field in zip(CRON_FIELDS, fields, strict=False):
@@ -97,6 +98,15 @@ def parse_schedule(when: str, timezone: str, *, saved: bool = False) -> Schedule
             raise UserFacingError(
                 f"`{text}` is not a schedule: {cron_field_problem(label, low, high, field)}."
             ) from None
+    if not day.startswith("*") and not weekday.startswith("*"):
+        # Cron runs on either day when neither field starts with `*` (with `*/2` both must match, as here);
+        # APScheduler always needs both, so `0 9 1 * mon` would run only on Mondays that are the 1st.
+        minute, hour, _, month, _ = fields
+        raise UserFacingError(
+            f"`{text}` sets both a day of the month and a weekday: cron runs on either, which this bot's scheduler "
+            f"cannot do. Give one of them, e.g. `{minute} {hour} {day} {month} *` for those days of the month or "
+            f"`{minute} {hour} * {month} {weekday}` for those weekdays."
+        )
     try:
         trigger = CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(zone_name))
     except ValueError:  # each field passed on its own; APScheduler's own words would mean little to a moderator

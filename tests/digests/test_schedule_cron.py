@@ -1,11 +1,14 @@
-"""Cron lines as moderators write them: standard weekday numbers (0 and 7 are Sunday), at most hourly."""
+"""Cron lines as moderators write them: standard weekday numbers (0 and 7 are Sunday), at most hourly, and a day of
+the month or a weekday but not both (cron runs on either; APScheduler only on days that are both)."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.digests.schedule import PRESETS, cron_weekdays, make_trigger, next_run
+from bot.digests.schedule import PRESETS, cron_weekdays, make_trigger, next_run, parse_schedule, saved_trigger
 from bot.errors import UserFacingError
+from bot.storage import GuildSettings
 
 SUNDAY = datetime(2026, 11, 1, tzinfo=UTC)  # 1 November 2026 is a Sunday
 
@@ -108,3 +111,43 @@ def test_hourly_and_rarer_schedules_are_accepted(cron):
 def test_a_schedule_that_never_runs_is_refused():
     with pytest.raises(UserFacingError, match="never runs: no month has that day"):
         make_trigger("0 9 30 2 *", "UTC")
+
+
+def test_a_day_of_the_month_and_a_weekday_together_are_refused_with_both_ways_to_write_it():
+    with pytest.raises(UserFacingError) as error:
+        parse_schedule("0 9 1 * mon", "Europe/Berlin")
+    assert str(error.value) == (
+        "`0 9 1 * mon` sets both a day of the month and a weekday: cron runs on either, which this bot's scheduler "
+        "cannot do. Give one of them, e.g. `0 9 1 * *` for those days of the month or `0 9 * * mon` for those "
+        "weekdays."
+    )
+
+
+@pytest.mark.parametrize(
+    ("cron", "by_day", "by_weekday"),
+    [
+        ("30 17 1,15 * 1-5", "`30 17 1,15 * *`", "`30 17 * * 1-5`"),  # the fields as typed, not as converted
+        ("0 9 1-31 * 0-7", "`0 9 1-31 * *`", "`0 9 * * 0-7`"),  # every day to cron, the 1st to 31st to APScheduler
+        ("0 9 13 jan fri", "`0 9 13 jan *`", "`0 9 * jan fri`"),
+    ],
+)
+def test_every_restricted_day_and_weekday_pair_is_refused(cron, by_day, by_weekday):
+    with pytest.raises(UserFacingError) as error:
+        make_trigger(cron, "UTC")
+    assert f"`{cron}` sets both a day of the month and a weekday" in str(error.value)
+    assert f"e.g. {by_day} for those days of the month or {by_weekday} for those weekdays." in str(error.value)
+
+
+@pytest.mark.parametrize("cron", ["0 9 1 * *", "0 9 * * mon", "0 9 */2 * mon", "0 9 1 * */2", "monthly", "weekly"])
+def test_a_day_or_a_weekday_alone_is_accepted(cron):
+    """A field starting with `*` restricts no day to cron, which then needs both to match, as APScheduler does."""
+    make_trigger(cron, "Europe/Berlin")
+
+
+def test_such_a_schedule_saved_before_is_not_used_and_says_why(caplog):
+    """Saved by an earlier version, which ran it only on Mondays the 1st: no digest until a moderator changes it
+    (the next one then covers everything since the last), rather than a start-up failure or that meaning."""
+    settings = GuildSettings(guild_id=7, digest_cron="0 9 1 * mon", digest_timezone="Europe/Berlin")
+    with caplog.at_level(logging.WARNING):
+        assert saved_trigger(settings) is None
+    assert "server 7's saved digest schedule is not used: `0 9 1 * mon` sets both a day of the month" in caplog.text

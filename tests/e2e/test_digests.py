@@ -218,9 +218,18 @@ async def test_a_digest_waits_for_an_answer_still_being_written(world, run_bot, 
         assert rows(world, "SELECT outcome FROM answers") == [("ok",)]
 
 
-async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(world, run_bot, digest_channel, caplog):
-    # Saved by an earlier version, which accepted digests every five minutes.
-    changes = {"digest_channel_id": digest_channel, "digest_cron": "*/5 * * * *"}
+@pytest.mark.parametrize(
+    ("cron", "why"),
+    [
+        ("*/5 * * * *", "runs more than once an hour"),
+        ("0 9 1 * mon", "sets both a day of the month and a weekday"),  # which it ran only on Mondays the 1st
+    ],
+)
+async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(
+    world, run_bot, digest_channel, caplog, cron, why
+):
+    # Saved by an earlier version, which accepted it.
+    changes = {"digest_channel_id": digest_channel, "digest_cron": cron}
     await set_guild_settings(world.settings(), world.guild_id, changes)
     with caplog.at_level(logging.WARNING):
         async with run_bot() as bot:
@@ -228,7 +237,7 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(world, 
             assert bot.jobs.next_digest_time(world.guild_id) is None
             assert await bot.jobs.digests.run_due(world.guild_id) is None
     assert f"server {world.guild_id}'s saved digest schedule is not used" in caplog.text
-    assert "runs more than once an hour" in caplog.text
+    assert why in caplog.text
     assert rows(world, "SELECT count(*) FROM digests") == [(0,)]
 
 
@@ -689,6 +698,12 @@ async def test_a_schedule_pasted_with_quotes_and_any_time_zone_spelling_is_store
         for options, message in [
             ({"when": "0 25 * * *"}, "`0 25 * * *` is not a schedule: hour `25` is out of range: use 0-23."),
             ({"when": "`0 9 32 * *`"}, "`0 9 32 * *` is not a schedule: day of month `32` is out of range: use 1-31."),
+            (
+                {"when": "0 9 1 * mon"},
+                "`0 9 1 * mon` sets both a day of the month and a weekday: cron runs on either, which this bot's "
+                "scheduler cannot do. Give one of them, e.g. `0 9 1 * *` for those days of the month or `0 9 * * mon` "
+                "for those weekdays.",
+            ),
             ({"when": "daily", "timezone": "Asia/Jakarte"}, "`Asia/Jakarte` is not a time zone: did you mean `Asia/Ja"),
             ({"when": "daily", "timezone": "UTC+7"}, "`UTC+7` is an offset, not a time zone: offsets are not accepted"),
         ]:

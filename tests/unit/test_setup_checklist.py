@@ -163,6 +163,17 @@ def test_digests_off_a_zero_budget_and_unscoped_answers_are_shown():
     assert "next:" not in found[5][1]
 
 
+def test_a_saved_schedule_no_longer_accepted_says_why_and_how_to_set_one():
+    settings = replace(SET_UP, digest_cron="0 9 1 * mon")  # saved before both a day and a weekday were refused
+    mark, digests = steps(setup_checklist(settings, SCOPE, NOW, ServerFacts()))[5]
+    assert mark == "⚠️"
+    assert (
+        "The saved schedule `0 9 1 * mon` is no longer accepted, so no digest is made: `0 9 1 * mon` sets both a day "
+        "of the month and a weekday" in digests
+    )
+    assert "`0 9 * * mon` for those weekdays. Set one with `/digest schedule`." in digests
+
+
 def test_the_longest_settings_still_fit_in_one_embed():
     settings = GuildSettings(
         guild_id=GUILD,
