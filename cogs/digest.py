@@ -15,8 +15,8 @@ from discord.ext import commands
 from bot.channel_access import DIGEST, unusable_reason
 from bot.digests.channel import readable_by_everyone
 from bot.digests.offline import day_period
-from bot.digests.schedule import Period, check_day_range, parse_schedule, parse_timezone
-from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle
+from bot.digests.schedule import Period, check_day_range, parse_schedule
+from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle, export_timezone
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
@@ -203,11 +203,11 @@ class Digest(commands.Cog):
     @app_commands.describe(
         start="first day, YYYY-MM-DD",
         end="last day, YYYY-MM-DD (inclusive)",
-        timezone="time zone of the dates (default UTC)",
+        timezone="time zone of the dates, e.g. Asia/Jakarta (default: the server's digest time zone, else UTC)",
     )
     @app_commands.guild_only()
     async def research_export(
-        self, interaction: discord.Interaction, start: str, end: str, timezone: str = "UTC"
+        self, interaction: discord.Interaction, start: str, end: str, timezone: str | None = None
     ) -> None:
         assert interaction.guild_id is not None
         settings = await self.bot.storage.guild_settings(interaction.guild_id)
@@ -219,9 +219,9 @@ class Digest(commands.Cog):
             )
         first, last = parse_day(start, "start"), parse_day(end, "end")
         check_day_range(first, last, start="`start`", end="`end`", max_years=MAX_EXPORT_YEARS)
-        zone = parse_timezone(timezone)
+        zone = export_timezone(timezone, settings)
         try:
-            period = day_period(first, last, zone)
+            period = day_period(first, last, zone, saved=True)  # checked: typed, or as saved with the schedule
             period.start - (period.end - period.start)  # the period before, which the digest compares with
         except OverflowError:
             raise UserFacingError(OUT_OF_RANGE) from None

@@ -43,10 +43,10 @@ class OfflineDigest:
     feedback_before: str  # ratings and comments given before this moment (sqlite_timestamp) are counted
 
 
-def day_period(first: date, last: date, timezone: str) -> Period:
+def day_period(first: date, last: date, timezone: str, *, saved: bool = False) -> Period:
     """Whole days [first, last] in a time zone (an IANA name, read as `parse_timezone` reads it: a UserFacingError
-    when it is none), as a UTC period."""
-    zone = ZoneInfo(parse_timezone(timezone))
+    when it is none; `saved` as there), as a UTC period."""
+    zone = ZoneInfo(parse_timezone(timezone, saved=saved))
     start = datetime.combine(first, datetime.min.time(), zone)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
     return Period(start.astimezone(UTC), end.astimezone(UTC))

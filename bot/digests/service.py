@@ -124,6 +124,12 @@ def day_basis(settings: GuildSettings) -> str:
         return "UTC"
 
 
+def export_timezone(typed: str | None, settings: GuildSettings) -> str:
+    """The time zone a `/research-export`'s dates are read in: the one the researcher typed, else the server's
+    digest time zone (`day_basis`: UTC until `/digest schedule` sets one), so that they are the server's days."""
+    return day_basis(settings) if typed is None else parse_timezone(typed)
+
+
 async def make_files(
     storage: Storage,
     guild_id: int,

@@ -1,13 +1,15 @@
 """Schedules, time zones and date ranges as people type or paste them: quotes, stray spaces, any capitalisation,
 offsets; every refusal names the field or option, what is allowed and how to fix it."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.digests.offline import day_period
 from bot.digests.schedule import check_day_range, parse_schedule, parse_timezone, unquote
+from bot.digests.service import export_timezone
 from bot.errors import UserFacingError
+from bot.storage import GuildSettings
 
 
 def refusal(cron: str, timezone: str = "UTC") -> str:
@@ -184,6 +186,23 @@ def test_day_period_takes_a_time_zone_as_typed():
     assert day_period(date(2026, 1, 1), date(2026, 1, 1), " asia/jakarta ") == day_period(
         date(2026, 1, 1), date(2026, 1, 1), "Asia/Jakarta"
     )
+
+
+def test_export_dates_are_the_servers_days_unless_a_time_zone_is_typed():
+    jakarta = GuildSettings(guild_id=1, digest_timezone="Asia/Jakarta")
+    assert export_timezone(None, jakarta) == "Asia/Jakarta"
+    assert export_timezone(None, GuildSettings(guild_id=1)) == "UTC"  # no schedule set
+    assert export_timezone(" utc ", jakarta) == "UTC"
+    with pytest.raises(UserFacingError, match="`CET` is an old abbreviation-style name"):
+        export_timezone("CET", jakarta)
+
+
+def test_export_dates_in_a_saved_zone_no_longer_taken_when_typed_are_read_in_it():
+    """The researcher typed nothing: a digest time zone an earlier version took is the server's days all the same."""
+    zone = export_timezone(None, GuildSettings(guild_id=1, digest_timezone="EST"))
+    assert zone == "EST"
+    day = day_period(date(2026, 1, 1), date(2026, 1, 1), zone, saved=True)
+    assert (day.start, day.end) == (datetime(2026, 1, 1, 5, tzinfo=UTC), datetime(2026, 1, 2, 5, tzinfo=UTC))
 
 
 def check(first: str, last: str, max_years: int | None = 10) -> None:
