@@ -11,8 +11,10 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
@@ -21,6 +23,9 @@ from bot.scopes.validate_cli import validate_paths
 from bot.storage import MigrationError, open_storage
 from bot.storage.instance_lock import DatabaseLock, InstanceLockError, lock_database
 from bot.storage.migrations import load_migrations
+
+if TYPE_CHECKING:
+    from bot.digests.moments import Moment
 
 # Exit statuses. A supervisor restarts the bot after EXIT_FAILED (as after a crash's traceback, which exits 1 too);
 # the README's systemd unit does not after EX_CONFIG (RestartPreventExitStatus=78): restarting cannot help there.
@@ -61,32 +66,67 @@ def build_parser() -> argparse.ArgumentParser:
     scope_commands = scope.add_subparsers(dest="scope_command", metavar="SCOPE_COMMAND", required=True)
     validate = scope_commands.add_parser("validate", help="check scope files and report every problem")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scope files or folders of them")
-    digest = commands.add_parser("digest", help="write a digest's report, chart and data files without Discord")
+    digest = commands.add_parser(
+        "digest",
+        help="write a digest's report, chart and data files without Discord",
+        description="Write a digest's report, chart and data files from a database file, without Discord. The "
+        "period runs from --from to --to, each a date or a date and time: a date is a whole day (--from from its "
+        "start, --to up to its end, included); a date and time is an exact instant (--from included, --to "
+        "excluded, as a digest's period end). Times are read in --timezone unless they end with a UTC offset or Z. "
+        "A time the clocks skipped or repeated on a daylight-saving change is refused: give it with its offset. "
+        "To reproduce a posted digest, give --from and --to its period's start and end as dates and times (`start` "
+        "and `end` in its digest.json, in UTC), --timezone its server's time zone (`day_basis` there) and "
+        "--feedback-until its period's end again: a scheduled digest counts the feedback given until then.",
+    )
     digest.add_argument(
         "--db", type=Path, required=True, help="the culturebot database file (only read, never changed)"
     )
     digest.add_argument("--guild", type=_server_id, required=True, help="the server id")
-    digest.add_argument("--from", dest="first", type=_day, required=True, help="first day, YYYY-MM-DD")
-    digest.add_argument("--to", dest="last", type=_day, required=True, help="last day, YYYY-MM-DD (inclusive)")
+    digest.add_argument(
+        "--from",
+        dest="first",
+        type=_moment,
+        required=True,
+        metavar=MOMENT,
+        help="the period's start: a date, YYYY-MM-DD (from the start of that day), or a date and time, "
+        "YYYY-MM-DDTHH:MM or 'YYYY-MM-DD HH:MM' (from that instant, included), with an optional UTC offset "
+        "(+07:00) or Z",
+    )
+    digest.add_argument(
+        "--to",
+        dest="last",
+        type=_moment,
+        required=True,
+        metavar=MOMENT,
+        help="the period's end: a date (up to the end of that day, included) or a date and time (up to that "
+        "instant, excluded: a digest's period end), as --from",
+    )
     digest.add_argument("--out", type=Path, required=True, help="folder for the files (created if missing)")
-    digest.add_argument("--timezone", default="UTC", help="time zone of the dates (default UTC)")
+    digest.add_argument(
+        "--timezone", default="UTC", help="time zone of the dates and times without an offset (default UTC)"
+    )
     digest.add_argument(
         "--feedback-until",
         dest="feedback_until",
-        type=_day,
-        metavar="DATE",
-        help="count the ratings and comments given up to the end of this day, YYYY-MM-DD, on or after --to "
-        "(default: now, so feedback given after --to on the period's answers counts as it stands today; "
-        "give the --to date for what a digest sent at the period's end had)",
+        type=_moment,
+        metavar=MOMENT,
+        help="count the ratings and comments given up to the end of this day, or before this date and time, as "
+        "--from; not before --to's end (default: now, so feedback given after --to on the period's answers counts "
+        "as it stands today; give --to's value for what a digest sent at the period's end had)",
     )
     return parser
 
 
-def _day(text: str) -> date:
+MOMENT = "DATE[THH:MM]"  # the --from, --to and --feedback-until values in usage lines
+
+
+def _moment(text: str) -> Moment:
+    from bot.digests.moments import MomentError, parse_moment  # only for `digest`: it loads the scheduler
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+        return parse_moment(text)
+    except MomentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 SQLITE_MAX_INTEGER = 2**63 - 1  # SQLite integers are signed 64-bit
@@ -238,41 +278,83 @@ def _size(size: int) -> str:
 
 
 async def run_offline_digest(args: argparse.Namespace) -> str:
-    from bot.digests.offline import OfflineDigestError, day_period, offline_digest
-    from bot.digests.schedule import check_day_range, parse_timezone
+    from bot.digests.offline import OfflineDigestError, offline_digest
+    from bot.digests.schedule import Period, check_day_range, parse_timezone
     from bot.errors import UserFacingError
 
-    try:
-        check_day_range(args.first, args.last, start="--from", end="--to")
-    except UserFacingError as error:
-        raise CliError(str(error).rstrip(".")) from None
-    if args.feedback_until is not None and args.feedback_until < args.last:
+    first, last, until = args.first, args.last, args.feedback_until
+    days = first.whole_day and last.whole_day  # whole days: checked and echoed as dates, before the time zone
+    if days:
+        try:
+            check_day_range(first.value, last.value, start="--from", end="--to")
+        except UserFacingError as error:
+            raise CliError(str(error).rstrip(".")) from None
+    if days and until is not None and until.whole_day and until.value < last.value:
         raise CliError(
-            f"--feedback-until {args.feedback_until} is before --to {args.last}: give --to's date or a later one "
+            f"--feedback-until {until.text} is before --to {last.text}: give --to's date or a later one "
             "(or leave it out to count the feedback given until now)"
         )
     try:
         timezone = parse_timezone(args.timezone)
     except UserFacingError as error:
         raise CliError(f"--timezone: {error}") from None
+    zone = ZoneInfo(timezone)
     try:
-        period = day_period(args.first, args.last, timezone)
+        start = _instant(first, zone, "--from")
+        end = _instant(last, zone, "--to", end_of_day=True)
         feedback_before = None
-        if args.feedback_until is not None:
-            feedback_before = day_period(args.feedback_until, args.feedback_until, timezone).end
+        if until is not None:
+            feedback_before = _instant(until, zone, "--feedback-until", end_of_day=True)
     except OverflowError:
         raise CliError("--from, --to or --feedback-until is out of range; give dates between 0002 and 9998") from None
+    to = _as_read(last, end, zone, end_of_day=True)
+    if end <= start:
+        raise CliError(
+            f"--to {to} is not after --from {_as_read(first, start, zone)}: a period ends after it starts; give a "
+            "later --to (or swap them)"
+        )
+    if feedback_before is not None and feedback_before < end:
+        raise CliError(
+            f"--feedback-until {_as_read(until, feedback_before, zone, end_of_day=True)} is before the period's "
+            f"end, --to {to}: give --to's value or a later one (or leave it out to count the feedback given until now)"
+        )
     try:
         made = await offline_digest(
-            args.db, args.guild, period, args.out, feedback_before=feedback_before, timezone=timezone
+            args.db, args.guild, Period(start, end), args.out, feedback_before=feedback_before, timezone=timezone
         )
     except OfflineDigestError as error:
         raise CliError(str(error)) from None
+    when = f"{first.text} to {last.text} {timezone}" if days else _period_read(start, end, zone)
     return (
-        f"wrote {len(made.written)} files to {args.out} (server {args.guild}, {args.first} to {args.last} "
-        f"{timezone}, with the ratings and comments given before {made.feedback_before}):\n"
-        + "\n".join(f"  {path}" for path in made.written)
+        f"wrote {len(made.written)} files to {args.out} (server {args.guild}, {when}, with the ratings and comments "
+        f"given before {made.feedback_before}):\n" + "\n".join(f"  {path}" for path in made.written)
     )
+
+
+def _instant(moment: Moment, zone: ZoneInfo, option: str, *, end_of_day: bool = False) -> datetime:
+    """The instant `moment` names in `zone` (`bot.digests.moments.instant`), or a CliError naming `option`."""
+    from bot.digests.moments import MomentError, instant
+
+    try:
+        return instant(moment, zone, end_of_day=end_of_day)
+    except MomentError as error:  # a time the clocks skipped or repeated there
+        raise CliError(f"{option} {error}") from None
+
+
+def _as_read(moment: Moment, at: datetime, zone: ZoneInfo, *, end_of_day: bool = False) -> str:
+    """A moment as typed and the instant it was read as, for messages: '2026-11-16T02:00Z (2026-11-16 09:00
+    Asia/Jakarta)', '2026-11-22 (up to 2026-11-23 00:00 Asia/Jakarta)'."""
+    from bot.digests.moments import local_time
+
+    if not moment.whole_day:
+        return f"{moment.text} ({local_time(at, zone)})"
+    return f"{moment.text} ({'up to' if end_of_day else 'from'} {local_time(at, zone)})"
+
+
+def _period_read(start: datetime, end: datetime, zone: ZoneInfo) -> str:
+    from bot.digests.moments import local_time
+
+    return f"{local_time(start, zone)} to {local_time(end, zone)} (end excluded)"
 
 
 def run(settings: Settings) -> None:

@@ -194,6 +194,119 @@ def test_dates_in_the_wrong_order_are_echoed_with_what_to_do(db, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def period_args(db: Path, out: Path, first: str, last: str, *more: str) -> list[str]:
+    return ["--db", str(db), "--guild", str(GUILD), "--from", first, "--to", last, "--out", str(out), *more]
+
+
+def test_a_period_given_as_dates_and_times_is_that_period_exactly_and_reproduces_from_its_digest_json(db, tmp_path):
+    # A weekly digest on Mondays at 17:00 in Jakarta (10:00 UTC, when the week's answers were asked), as the
+    # scheduled digest sent at the period's end would have it.
+    args = ["--timezone", "Asia/Jakarta", "--feedback-until", "2025-03-10 17:00"]
+    result = run_digest(tmp_path, *period_args(db, tmp_path / "a", "2025-03-03 17:00", "2025-03-10T17:00", *args))
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"(server {GUILD}, 2025-03-03 17:00 Asia/Jakarta to 2025-03-10 17:00 Asia/Jakarta (end excluded), with the "
+        "ratings and comments given before 2025-03-10T10:00:00.000Z)"
+    ) in result.stdout.splitlines()[0]
+    made = json.loads((tmp_path / "a" / "digest.json").read_text())
+    assert (made["start"], made["end"], made["day_basis"]) == (
+        "2025-03-03T10:00:00.000Z",
+        "2025-03-10T10:00:00.000Z",
+        "Asia/Jakarta",
+    )
+    assert made["feedback_before"] is None  # up to the period's end, as a scheduled digest
+    assert (
+        "Period 2025-03-03 10:00 UTC to 2025-03-10 10:00 UTC (end excluded)"
+        in (tmp_path / "a" / "report.md").read_text()
+    )
+    assert len(csv_rows(tmp_path / "a" / "answers.csv")) == 6  # asked at 10:00 UTC: the start is included
+    assert len(csv_rows(tmp_path / "a" / "ratings.csv")) == 12 - 1  # not those given since
+
+    # The period copied from digest.json, in UTC, gives the same digest.
+    again = [made["start"], made["end"], "--timezone", made["day_basis"], "--feedback-until", made["end"]]
+    result = run_digest(tmp_path, *period_args(db, tmp_path / "b", *again))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "b" / "digest.json").read_bytes() == (tmp_path / "a" / "digest.json").read_bytes()
+
+
+def test_a_period_ending_at_a_date_and_time_leaves_that_instant_out(db, tmp_path):
+    result = run_digest(tmp_path, *period_args(db, tmp_path / "out", "2025-03-01", "2025-03-03T10:00Z"))
+    assert result.returncode == 0, result.stderr
+    made = json.loads((tmp_path / "out" / "digest.json").read_text())
+    assert (made["start"], made["end"]) == ("2025-03-01T00:00:00.000Z", "2025-03-03T10:00:00.000Z")
+    assert csv_rows(tmp_path / "out" / "answers.csv") == []  # asked at 10:00 UTC: the end is excluded
+
+
+def test_feedback_until_a_date_and_time_counts_what_was_given_before_that_instant(db, tmp_path):
+    period = ("2025-03-03T00:00Z", "2025-03-04T10:00Z")
+    for out, until in [("before", "2025-03-04 17:00"), ("after", "2025-03-04T10:00:00.001Z")]:
+        args = ["--timezone", "Asia/Jakarta", "--feedback-until", until]
+        result = run_digest(tmp_path, *period_args(db, tmp_path / out, *period, *args))
+        assert result.returncode == 0, result.stderr
+    assert csv_rows(tmp_path / "before" / "ratings.csv") == []  # given at 10:00:00.000 UTC, 17:00 in Jakarta
+    assert len(csv_rows(tmp_path / "after" / "ratings.csv")) == 12 - 1
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "more", "message"),
+    [
+        (
+            "2025-03-03T17:00",
+            "2025-03-03T10:00Z",
+            ["--timezone", "Asia/Jakarta"],
+            "--to 2025-03-03T10:00Z (2025-03-03 17:00 Asia/Jakarta) is not after --from 2025-03-03T17:00 (2025-03-03 "
+            "17:00 Asia/Jakarta): a period ends after it starts; give a later --to (or swap them)",
+        ),
+        (
+            "2025-03-03T09:00",
+            "2025-03-02",
+            [],
+            "--to 2025-03-02 (up to 2025-03-03 00:00 UTC) is not after --from 2025-03-03T09:00 (2025-03-03 09:00 "
+            "UTC): a period ends after it starts; give a later --to (or swap them)",
+        ),
+        (
+            "2025-03-03T09:00",
+            "2025-03-10T09:00",
+            ["--feedback-until", "2025-03-10 08:59"],
+            "--feedback-until 2025-03-10 08:59 (2025-03-10 08:59 UTC) is before the period's end, --to "
+            "2025-03-10T09:00 (2025-03-10 09:00 UTC): give --to's value or a later one (or leave it out to count the "
+            "feedback given until now)",
+        ),
+        (
+            "2025-03-09 02:30",
+            "2025-03-10",
+            ["--timezone", "America/New_York"],
+            "--from 2025-03-09 02:30 never happened in America/New_York: the clocks went forward from 02:00 to 03:00 "
+            "on 2025-03-09; give a time that happened, with its UTC offset to be exact, e.g. 2025-03-09T03:00-04:00 "
+            "(the moment they went forward)",
+        ),
+        (
+            "2025-03-01",
+            "2025-11-02T01:30",
+            ["--timezone", "America/New_York"],
+            "--to 2025-11-02 01:30 happened twice in America/New_York: the clocks went back from 02:00 to 01:00 on "
+            "2025-11-02; give it with its UTC offset: 2025-11-02T01:30-04:00 for the first time, "
+            "2025-11-02T01:30-05:00 for the second",
+        ),
+    ],
+)
+def test_a_period_that_is_none_is_one_line_naming_the_instants_as_read(db, tmp_path, first, last, more, message):
+    result = run_digest(tmp_path, *period_args(db, tmp_path / "out", first, last, *more))
+    assert one_error_line(result) == f"culturebot: {message}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_moment_that_is_none_is_an_argument_error_with_the_forms_accepted(db, tmp_path):
+    result = run_digest(tmp_path, *period_args(db, tmp_path / "out", "2025-03-03", "next monday"))
+    assert result.returncode == 2  # argparse's status for a malformed argument
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "culturebot digest: error: argument --to: 'next monday' is not a date or a date and time; write a date, "
+        "YYYY-MM-DD (a whole day), or a date and time, YYYY-MM-DDTHH:MM or 'YYYY-MM-DD HH:MM'"
+    )
+
+
 @pytest.mark.parametrize(("typed", "shown"), [(" UTC", "UTC"), ("asia/jakarta", "Asia/Jakarta"), ("'UTC'", "UTC")])
 def test_the_time_zone_is_read_as_typed_and_named_as_the_tz_database_spells_it(db, tmp_path, typed, shown):
     result = run_digest(tmp_path, *digest_args(db, tmp_path / "out", GUILD, "--timezone", typed))

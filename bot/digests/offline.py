@@ -62,7 +62,7 @@ async def offline_digest(
     timezone: str = "UTC",
 ) -> OfflineDigest:
     """Write the digest of `guild_id` for `period` into `out`, reading `db` without changing it; fit over time
-    counts days in `timezone` (the one the period's days were given in).
+    counts days in `timezone` (the one the period was read in).
 
     The period's answers come with the ratings, reasons and comments given before `feedback_before` (by default
     now: feedback given after the period ended counts, as it stands now); the previous period, which the digest
