@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.digests.model import COMBINED, EXACT, NEGLIGIBLE, NO_SPREAD, ONE_ANSWER, ONE_MEMBER, Difference, Estimate
 from bot.feedback.scales import FIT3, LIKERT5
@@ -210,5 +212,26 @@ def timestamp(text: str | None) -> str:
     return text
 
 
-def period(start: str, end: str) -> str:
-    return f"{timestamp(start)} to {timestamp(end)} (end excluded)"
+# Zone names whose clocks are UTC's: days and times in them are said once, in UTC.
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"})
+
+
+def period(start: str, end: str, zone: str = "UTC") -> str:
+    """The period in UTC, and on the clocks of `zone` (the server's, whose days the digest counts) unless UTC."""
+    in_utc = f"{timestamp(start)} to {timestamp(end)} (end excluded)"
+    local = [_local(text, zone) for text in (start, end)]
+    if zone in UTC_NAMES or None in local:
+        return in_utc
+    return f"{in_utc}; {local[0]} to {local[1]} {zone}"
+
+
+def _local(text: str, zone: str) -> str | None:
+    """A stored UTC timestamp on the clocks of `zone` ("2026-11-23 16:00"), or None when either is not readable."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        clocks = ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(clocks).strftime("%Y-%m-%d %H:%M")

@@ -17,7 +17,7 @@ import numpy as np
 
 from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped, pooled_scale_ratings
-from bot.digests.formatting import scale_sizes
+from bot.digests.formatting import UTC_NAMES, scale_sizes
 from bot.digests.model import (
     NO_SPREAD,
     ONE_ANSWER,
@@ -407,9 +407,6 @@ def lead_sentence(
 
 
 # ------------------------------------------------------------------------------------------------ over time
-
-
-UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu", "Etc/Universal", "Etc/Zulu"})
 
 
 def local_day(timestamp: str, zone: ZoneInfo | None) -> str:

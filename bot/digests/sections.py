@@ -777,7 +777,7 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks: list[Block] = [
         Heading(1, title(digest)),
         Paragraph(
-            f"Period {fmt.period(digest.start, digest.end)}; server id {digest.guild_id}. Bootstrap: "
+            f"Period {fmt.period(digest.start, digest.end, digest.day_basis)}; server id {digest.guild_id}. Bootstrap: "
             f"{digest.bootstrap} resamples of answers, seed {digest.seed}." + _feedback_cut(digest)
         ),
     ]

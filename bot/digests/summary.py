@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import discord
 
 from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
@@ -30,8 +32,7 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> di
     counts = digest.current.denominators
     embed = discord.Embed(
         title=f"Research digest · {digest.guild_name or 'this server'}"[:256],
-        description=f"{digest.start[:16].replace('T', ' ')} – {digest.end[:16].replace('T', ' ')} UTC. "
-        "Full report, chart and pseudonymised data are attached.",
+        description=f"{_period(digest)}. Full report, chart and pseudonymised data are attached.",
     )
     embed.add_field(
         name="Answers",
@@ -152,3 +153,15 @@ def _cut(text: str, limit: int, marker: str = "…") -> str:
     if limit <= len(marker):
         return text[: max(limit, 0)]
     return text[: limit - len(marker)].rstrip() + marker
+
+
+def _period(digest: Digest) -> str:
+    """The period in each reader's own time (Discord's timestamp markup), and in UTC as the report gives it."""
+    in_utc = f"{digest.start[:16].replace('T', ' ')} – {digest.end[:16].replace('T', ' ')} UTC"
+    try:
+        start, end = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (digest.start, digest.end))
+    except ValueError:
+        return in_utc
+    if start.tzinfo is None or end.tzinfo is None:
+        return in_utc
+    return f"<t:{int(start.timestamp())}:f> – <t:{int(end.timestamp())}:f> (your time; {in_utc})"

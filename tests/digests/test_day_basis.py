@@ -15,13 +15,15 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
 from bot.digests.groups import local_day
 from bot.digests.report import render_html, render_json, render_markdown
 from bot.digests.stats import compute_digest
-from tests.digests.test_stats import answer, rating, rows
+from bot.digests.summary import digest_embed
+from tests.digests.test_stats import END, START, answer, rating, rows
 
 
 def fixture_rows():
@@ -72,3 +74,23 @@ def test_local_day_takes_timestamps_to_the_minute_or_hour_and_leaves_other_text(
     assert local_day("2026-11-18T17", ZoneInfo("Asia/Jakarta")) == "2026-11-19"
     assert local_day("2026-11-18T17:00:00.000Z", None) == "2026-11-18"
     assert local_day("unknown", kolkata) == "unknown"[:10]
+
+
+def test_the_report_gives_the_period_on_the_servers_clocks_too():
+    jakarta = compute_digest(fixture_rows(), None, bootstrap=10, timezone="Asia/Jakarta")
+    utc = compute_digest(fixture_rows(), None, bootstrap=10)
+    in_utc = f"{START[:10]} {START[11:16]} UTC to {END[:10]} {END[11:16]} UTC (end excluded)"
+    # Jakarta is UTC+7 all year: the same instants, seven hours later on its clocks.
+    start_local = (datetime.fromisoformat(START.replace("Z", "+00:00")) + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M")
+    end_local = (datetime.fromisoformat(END.replace("Z", "+00:00")) + timedelta(hours=7)).strftime("%Y-%m-%d %H:%M")
+    assert f"Period {in_utc}; {start_local} to {end_local} Asia/Jakarta;" in render_markdown(jakarta)
+    assert f"Period {in_utc}; server id" in render_markdown(utc), "a UTC server's period is said once"
+
+
+def test_the_embed_gives_the_period_in_each_readers_time_and_in_utc():
+    digest = compute_digest(fixture_rows(), None, bootstrap=10, timezone="Asia/Jakarta")
+    description = digest_embed(digest, None, "footer").description or ""
+    start, end = (int(datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()) for t in (START, END))
+    assert description.startswith(
+        f"<t:{start}:f> – <t:{end}:f> (your time; {START[:10]} {START[11:16]} – {END[:10]} {END[11:16]} UTC)."
+    )
