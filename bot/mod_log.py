@@ -78,6 +78,7 @@ _SHOWN: dict[str, tuple[str, Callable[[Any], str]]] = {
     "digest_cron": ("digest schedule", lambda v: f"`{v}`"),
     "digest_timezone": ("digest time zone", str),
     "digest_channel_id": ("digest channel", _channel),
+    "digest_data_files": ("data files with each digest", lambda v: "attached" if v else "left out"),
     "research_role_id": ("research role", _role),
     # /research settings
     "retention_days": ("retention of raw text", lambda v: f"{v} days"),

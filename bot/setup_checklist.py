@@ -229,11 +229,11 @@ def _digest_step(settings: GuildSettings, facts: ServerFacts, now: datetime) -> 
     else:
         problems = _channel_notes([channel], facts, "/digest channel")
         details.append(f"Digest channel: <#{channel}>.")
-        if facts.digest_channel_public and channel not in facts.missing_channels:
+        if facts.digest_channel_public and settings.digest_data_files and channel not in facts.missing_channels:
             problems.append(
                 f"{ATTENTION} Everyone in this server can read <#{channel}>: each digest there carries the data files, "
                 "which hold every comment, also those their authors did not allow to be quoted. Choose a channel "
-                "only the research team can read."
+                "only the research team can read, or leave the data files out (`/digest channel data_files:False`)."
             )
         if problems:
             done = False

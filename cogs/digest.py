@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.channel_access import DIGEST, unusable_reason
-from bot.digests.channel import readable_by_everyone
+from bot.digests.channel import data_readers_warning
 from bot.digests.offline import day_period
 from bot.digests.schedule import Period, check_day_range, parse_schedule
 from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle, export_timezone
@@ -115,21 +115,36 @@ class Digest(commands.Cog):
         await interaction.followup.send(text, ephemeral=True)
         await post_change(self.bot, interaction.user.id, change)
 
-    @digest.command(name="channel", description="Where the digest is posted")
+    @digest.command(name="channel", description="Where the digest is posted, and whether with its data files")
+    @app_commands.describe(
+        channel="the channel digests are posted in (default: the one set before)",
+        data_files="attach the data files (every comment, quotable or not) to each digest (default: yes)",
+    )
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def channel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+    async def channel(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel | None = None,
+        data_files: bool | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
         await self._check_may_direct_data(interaction, "the digest channel")
-        if (reason := unusable_reason(channel, DIGEST, "post digests", "/digest channel")) is not None:
+        if channel is None and data_files is None:
+            raise UserFacingError("Give a `channel`, `data_files`, or both: `/digest channel channel:#research`.")
+        if channel is not None and (reason := unusable_reason(channel, DIGEST, "post digests", "/digest channel")):
             raise UserFacingError(reason)  # found now rather than on digest day; the setting is unchanged
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text, change = await self._changed(interaction, {"digest_channel_id": channel.id})
-        assert interaction.guild_id is not None
-        if readable_by_everyone(channel):
-            text += (
-                f" Everyone in this server can read {channel.mention}: each digest there carries the period's "
-                "data files (data.zip), which hold every comment, also those their authors did not allow to be "
-                "quoted, so a channel only the research team can read is better."
-            )
+        changes: dict[str, object] = {} if channel is None else {"digest_channel_id": channel.id}
+        if data_files is not None:
+            changes["digest_data_files"] = int(data_files)
+        text, change = await self._changed(interaction, changes)
+        settings = change.after
+        if not settings.digest_data_files:
+            text += " The data files are left out of each digest; the research role gets them with `/research-export`."
+        else:
+            chosen = self.bot.get_channel(settings.digest_channel_id) if settings.digest_channel_id else None
+            if isinstance(chosen, discord.TextChannel):
+                text += data_readers_warning(chosen, settings.research_role_id)
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
             text += f" Sent the {counted(resent, 'digest')} kept while no channel worked."
@@ -261,7 +276,7 @@ class Digest(commands.Cog):
             limit = interaction.guild.filesize_limit if interaction.guild else None
             paths = await asyncio.to_thread(functools.partial(bundle, data=data), files, Path(folder), limit)
             attachments = [discord.File(path, filename=path.name) for path in paths]
-            embed = digest_embed(files.digest, None, title)
+            embed = digest_embed(files.digest, None, title, data=any(p.name == "data.zip" for p in paths))
             embed.set_image(url=f"attachment://{files.chart.name}")
             if not data:
                 note: str | None = PREVIEW_WITHOUT_DATA

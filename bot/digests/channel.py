@@ -22,3 +22,38 @@ def reaches_bot(before: discord.Role, after: discord.Role) -> bool:
 def overwrites_changed(before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> bool:
     """Whether a channel's permission overwrites changed (set in its settings, or synced with its category)."""
     return before.overwrites != after.overwrites or before.category_id != after.category_id
+
+
+def data_readers(channel: discord.TextChannel, research_role_id: int | None) -> list[discord.Role]:
+    """The roles besides the research role whose members can read the channel, and so the data files posted with
+    each digest there; @everyone first when it can. Bots' own roles, and roles with Administrator (who read every
+    channel whatever is chosen), are left out."""
+    return [
+        role
+        for role in channel.guild.roles  # lowest first: @everyone is the first
+        if role.id != research_role_id
+        and not role.managed
+        and not role.permissions.administrator
+        and channel.permissions_for(role).view_channel
+    ]
+
+
+def data_readers_warning(channel: discord.TextChannel, research_role_id: int | None) -> str:
+    """What to tell the moderator choosing `channel` for digests that carry the data files, when more than the
+    research team can read it ("" when not)."""
+    readers = data_readers(channel, research_role_id)
+    if not readers:
+        return ""
+    whom = (
+        "Everyone in this server"
+        if readers[0].is_default()
+        else "Members with "
+        + ", ".join(role.mention for role in readers[:5])
+        + (" and more" if len(readers) > 5 else "")
+    )
+    return (
+        f" {whom} can read {channel.mention}: each digest there carries the period's data files (data.zip), which "
+        "hold every comment, also those their authors did not allow to be quoted. Choose a channel only the research "
+        "team can read, or leave the data files out with `/digest channel data_files:False` (the research role gets "
+        "them with `/research-export`)."
+    )

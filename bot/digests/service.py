@@ -197,6 +197,10 @@ def bundle(files: DigestFiles, directory: Path, limit: int | None = None, *, dat
 SETTINGS_AUDIT_PREFIX = "digest: "  # the audit detail of every /digest setting change
 
 
+DATA_NOT_ATTACHED = (
+    "The data files are not attached here (the moderators chose so: `/digest channel data_files:False`); "
+    "researchers with the research role get them with `/research-export`."
+)
 DATA_LEFT_OUT = (
     "The data files are too large to attach here; researchers get them with `/research-export` "
     "(or `culturebot digest` on the server)."
@@ -352,11 +356,14 @@ class DigestService:
             return await self._not_posted_yet(record, settings, f"Discord could not be asked ({error!r})")
         try:
             if posted is None:
-                paths = await asyncio.to_thread(bundle, files, directory, channel.guild.filesize_limit)
+                data = settings.digest_data_files
+                limit = channel.guild.filesize_limit
+                paths = await asyncio.to_thread(functools.partial(bundle, data=data), files, directory, limit)
                 attachments = [discord.File(path, filename=path.name) for path in paths]
-                embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id))
+                zipped = any(path.name == "data.zip" for path in paths)
+                embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id), data=zipped)
                 embed.set_image(url=f"attachment://{files.chart.name}")
-                content = None if any(path.name == "data.zip" for path in paths) else DATA_LEFT_OUT
+                content = None if zipped else DATA_LEFT_OUT if data else DATA_NOT_ATTACHED
                 if record.status is not DigestStatus.PENDING or record.channel_id != channel.id:
                     # Pending, in this channel, before it is posted: a crash between the post and the record
                     # below is then recognised by `_find_posted` at the next start (an undelivered digest was

@@ -28,11 +28,13 @@ LEAVE_OUT_LAST = ("Read with care",)
 KEPT = ("Answers", "Fit")
 
 
-def digest_embed(digest: Digest, record: DigestRecord | None, footer: str) -> discord.Embed:
+def digest_embed(digest: Digest, record: DigestRecord | None, footer: str, *, data: bool = True) -> discord.Embed:
+    """The digest's embed; `data`: whether the post carries the data files (data.zip), as the description says."""
     counts = digest.current.denominators
+    attached = "Full report, chart and pseudonymised data are attached." if data else "Full report and chart attached."
     embed = discord.Embed(
         title=f"Research digest · {digest.guild_name or 'this server'}"[:256],
-        description=f"{_period(digest)}. Full report, chart and pseudonymised data are attached.",
+        description=f"{_period(digest)}. {attached}",
     )
     embed.add_field(
         name="Answers",

@@ -213,6 +213,7 @@ class GuildSettings:
     digest_channel_id: int | None = None
     research_role_id: int | None = None
     answer_in_threads: bool = False
+    digest_data_files: bool = True  # each posted digest carries data.zip (every comment, quotable or not)
 
 
 # The consent notice's text version (the first part of a consent's version, "2.0") from which choosing quotes

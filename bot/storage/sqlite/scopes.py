@@ -202,8 +202,8 @@ class ScopesStore(SqliteConnection):
             "SELECT guild_id, current_scope_id, allow_unscoped, log_channel_id, research_contact, retention_days, "
             "consent_note, consent_revision, rating_scale, rating_controls, reason_tags, answer_channels, "
             "cooldown_seconds, daily_token_budget, instructions, answer_language, digest_enabled, digest_cron, "
-            "digest_timezone, digest_channel_id, research_role_id, answer_in_threads FROM guild_settings "
-            "WHERE guild_id = ?",
+            "digest_timezone, digest_channel_id, research_role_id, answer_in_threads, digest_data_files "
+            "FROM guild_settings WHERE guild_id = ?",
             (guild_id,),
         )
         if row is None:
@@ -231,6 +231,7 @@ class ScopesStore(SqliteConnection):
             digest_channel_id=row[19],
             research_role_id=row[20],
             answer_in_threads=bool(row[21]),
+            digest_data_files=bool(row[22]),
         )
 
     async def update_guild_settings(
@@ -305,6 +306,7 @@ _GUILD_SETTING_COLUMNS = {
     "digest_channel_id",
     "research_role_id",
     "answer_in_threads",
+    "digest_data_files",
 }
 
 
