@@ -308,11 +308,21 @@ class DigestService:
         return Period(parse_timestamp(last.period_end) if last else end - timedelta(days=7), end)
 
     async def run_now(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
-        """A digest for everything since the last one, sent now (moderators' `/digest now`)."""
+        """A digest for everything since the last one, sent now (moderators' `/digest now`); None when the last one
+        is up to date. A UserFacingError when no answer was asked since: the digest would hold no feedback (ratings
+        of earlier answers are in their own period's digest), yet still end the period the next digest covers."""
         async with self._server(guild_id):
             period = await self.period_so_far(guild_id, now)
             if period.end <= period.start:
                 return None
+            if not await self._storage.answers_asked(
+                guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end)
+            ):
+                raise UserFacingError(
+                    f"Nothing to send: no answer was asked since the last digest's period ended "
+                    f"(<t:{int(period.start.timestamp())}:f>), so a digest now would hold no feedback. "
+                    "`/digest preview` shows the period so far."
+                )
             return await self._make(guild_id, period, on_demand=True)
 
     async def _make(self, guild_id: int, period: Period, *, on_demand: bool = False) -> DigestRecord | None:
@@ -726,12 +736,16 @@ class DigestService:
 
 
 def _once_postable(channel: discord.TextChannel | discord.Thread) -> str:
-    """When a digest Discord refused is sent: what the bot lacks in `channel` now, if anything, and what to do."""
+    """When a digest Discord refused is sent: once the bot has what it lacks in `channel` (from the cached state),
+    or, when it seems to lack nothing, with the next scheduled digest; or once another channel is chosen."""
     missing = missing_permissions(channel.permissions_for(channel.guild.me), DIGEST)
-    lacking = f"; it lacks {', '.join(missing)} there now" if missing else ""
+    if not missing:
+        return (
+            "the next scheduled digest is due (it goes first), or once `/digest channel` names a channel I can post in"
+        )
     return (
-        f"the bot can post in {channel.mention} (it needs {', '.join(DIGEST.values())}{lacking}): it is sent as soon "
-        "as it has them, or once `/digest channel` names another channel"
+        f"the bot can post in {channel.mention} (it lacks {', '.join(missing)} there: it is sent as soon as it has "
+        f"{'it' if len(missing) == 1 else 'them'}, no command needed), or once `/digest channel` names another channel"
     )
 
 

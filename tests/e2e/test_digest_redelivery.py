@@ -25,8 +25,8 @@ async def test_a_refused_digest_is_sent_as_soon_as_the_channel_lets_the_bot_post
         assert record is not None and record.status is DigestStatus.UNDELIVERED
         # The note says what the bot lacks and that nothing more is needed than giving it.
         [note] = await eventually(lambda: notes(world, log_channel, "could not be posted"), what="the note")
-        assert "it lacks Attach Files there now" in note
-        assert "it is sent as soon as it has them" in note and "`/digest channel`" in note
+        assert f"once the bot can post in <#{digest_channel}> (it lacks Attach Files there: it is sent as soon" in note
+        assert "no command needed" in note and "`/digest channel` names another channel" in note
 
         # A moderator fixes the channel's permissions in Discord: no command is needed.
         world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
@@ -64,12 +64,15 @@ async def test_a_refused_digest_is_sent_when_a_role_gives_the_bot_its_permission
 async def test_the_next_scheduled_digest_sends_the_kept_ones_first(world, run_bot, moderator, digest_channel):
     async with run_bot(cooldown=0) as bot:
         assert bot.jobs is not None
-        await with_log_and_digest_channels(world, moderator, digest_channel)
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
         # Refused once for a reason the bot's permissions do not show (no change of them will come).
         world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=403)
         now = datetime.now(UTC) + NEXT_WEEK
         first = await bot.jobs.digests.run_due(world.guild_id, now=now)
         assert first is not None and first.status is DigestStatus.UNDELIVERED
+        assert first.error is not None and first.error.startswith("Discord refused the post (403")
+        [note] = await eventually(lambda: notes(world, log_channel, "could not be posted"), what="the note")
+        assert "once the next scheduled digest is due (it goes first)" in note
         await rated_answers(world, count=1)
 
         second = await bot.jobs.digests.run_scheduled(world.guild_id, now=now + NEXT_WEEK)

@@ -613,17 +613,25 @@ async def test_digest_now_sends_what_came_since_the_last_digest(world, run_bot, 
             assert followup.content == "Nothing to preview: the last digest is up to date."
         assert rows(world, "SELECT count(*) FROM digests") == [(1,)]
 
-        # A second `/digest now` continues where the first ended: periods never overlap or leave a gap.
+        # A second `/digest now` with no answer asked since would hold no feedback, and cut the next period short.
+        text = await reply_text(world, await run(world, moderator, "digest now"))
+        ended = int(datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp())
+        nothing_new = f"Nothing to send: no answer was asked since the last digest's period ended (<t:{ended}:f>)"
+        # (or, within the same millisecond, the last digest is up to date)
+        assert text.startswith((nothing_new, "Nothing to send: the last digest is up to date")), text
+        assert rows(world, "SELECT count(*) FROM digests") == [(1,)]
+
+        # Once one was: it continues where the first ended; periods never overlap or leave a gap.
+        world.model.script("Answer number 1.")
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Question 1?"))
+        await eventually(lambda: answered(world) >= 2, what="the second answer")
         again = await run(world, moderator, "digest now")
-        text = await reply_text(world, again)
+        assert f"Digest sent to <#{digest_channel}>" in await reply_text(world, again)
         periods = rows(world, "SELECT period_start, period_end FROM digests ORDER BY period_end")
-        if text.startswith("Nothing to send"):
-            assert len(periods) == 1
-        else:
-            assert len(periods) == 2 and periods[1][0] == periods[0][1] < periods[1][1]
-            assert len(digest_posts(world, digest_channel)) == 2
-            # Periods alike to the minute: each digest keeps files of its own.
-            assert rows(world, "SELECT count(DISTINCT files_dir) FROM digests") == [(2,)]
+        assert len(periods) == 2 and periods[1][0] == periods[0][1] < periods[1][1]
+        assert len(digest_posts(world, digest_channel)) == 2
+        # Periods alike to the minute: each digest keeps files of its own.
+        assert rows(world, "SELECT count(DISTINCT files_dir) FROM digests") == [(2,)]
 
 
 async def test_offline_digest_command_writes_the_same_files(world, run_bot, tmp_path):

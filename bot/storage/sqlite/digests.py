@@ -109,6 +109,14 @@ class DigestsStore(ScopesStore):
                 (status.value, channel_id, message_id, files_dir, error, status.value, digest_id),
             )
 
+    async def answers_asked(self, guild_id: int, start: str, end: str) -> int:
+        """How many answers the server's members asked for in [start, end), of any outcome."""
+        row = await self._fetchone(
+            "SELECT count(*) FROM answers WHERE guild_id = ? AND created_at >= ? AND created_at < ?",
+            (guild_id, start, end),
+        )
+        return int(row[0]) if row else 0
+
     async def answers_being_written(self, guild_id: int, start: str, end: str) -> int:
         """How many of the server's answers created in [start, end) are still streaming (not finished yet)."""
         row = await self._fetchone(
