@@ -103,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--out", type=Path, required=True, help="folder for the files (created if missing)")
     digest.add_argument(
-        "--timezone", default="UTC", help="time zone of the dates and times without an offset (default UTC)"
+        "--timezone",
+        help="time zone of the dates and times without an offset, and of the days fit over time counts (default: "
+        "the server's digest time zone in --db, as its digests use; UTC when none is set)",
     )
     digest.add_argument(
         "--feedback-until",
@@ -278,7 +280,7 @@ def _size(size: int) -> str:
 
 
 async def run_offline_digest(args: argparse.Namespace) -> str:
-    from bot.digests.offline import OfflineDigestError, offline_digest
+    from bot.digests.offline import OfflineDigestError, offline_digest, server_timezone
     from bot.digests.schedule import Period, check_day_range, parse_timezone
     from bot.errors import UserFacingError
 
@@ -294,10 +296,16 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
             f"--feedback-until {until.text} is before --to {last.text}: give --to's date or a later one "
             "(or leave it out to count the feedback given until now)"
         )
-    try:
-        timezone = parse_timezone(args.timezone)
-    except UserFacingError as error:
-        raise CliError(f"--timezone: {error}") from None
+    if args.timezone is None:  # the server's, as its digests count days
+        try:
+            timezone = await server_timezone(args.db, args.guild)
+        except OfflineDigestError as error:
+            raise CliError(str(error)) from None
+    else:
+        try:
+            timezone = parse_timezone(args.timezone)
+        except UserFacingError as error:
+            raise CliError(f"--timezone: {error}") from None
     zone = ZoneInfo(timezone)
     try:
         start = _instant(first, zone, "--from")

@@ -506,3 +506,26 @@ def test_an_unwritable_out_folder_is_one_line(db, tmp_path, monkeypatch, capsys)
         f"culturebot: --out {out}: permission denied to create it in {tmp_path}; name a folder you can write in\n"
     )
     assert not out.exists()
+
+
+def test_without_a_time_zone_the_servers_digest_time_zone_is_used(db, tmp_path):
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "INSERT INTO guild_settings (guild_id, digest_timezone) VALUES (?, 'Asia/Jakarta') "
+            "ON CONFLICT (guild_id) DO UPDATE SET digest_timezone = excluded.digest_timezone",
+            (GUILD,),
+        )
+    result = run_digest(tmp_path, *digest_args(db, tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert f"(server {GUILD}, 2025-03-01 to 2025-03-07 Asia/Jakarta, with" in result.stdout.splitlines()[0]
+    digest = json.loads((tmp_path / "out" / "digest.json").read_text())
+    # Jakarta's days: from 1 March 00:00 there (UTC+7), the last day of February 17:00 UTC.
+    assert (digest["start"], digest["end"], digest["day_basis"]) == (
+        "2025-02-28T17:00:00.000Z",
+        "2025-03-07T17:00:00.000Z",
+        "Asia/Jakarta",
+    )
+    # Another server of the file, with no time zone set: UTC's days.
+    other = run_digest(tmp_path, *digest_args(db, tmp_path / "other", GUILD + 1))
+    assert other.returncode == 0, other.stderr
+    assert f"(server {GUILD + 1}, 2025-03-01 to 2025-03-07 UTC, with" in other.stdout.splitlines()[0]

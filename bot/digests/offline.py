@@ -22,7 +22,7 @@ import aiosqlite
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.schedule import Period, parse_timezone
-from bot.digests.service import bundle, period_rows
+from bot.digests.service import bundle, day_basis, period_rows
 from bot.storage import SqliteStorage, sqlite_timestamp
 from bot.storage.migrations import MigrationError, check_history, load_migrations
 from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
@@ -145,6 +145,27 @@ def _check_out(out: Path) -> None:
                     f"--out {out}: permission denied to create it in {parent}; name a folder you can write in"
                 )
             return
+
+
+async def server_timezone(db: Path, guild_id: int) -> str:
+    """The server's digest time zone in `db` (as its digests count days: `day_basis`), UTC when none is set;
+    `db` and the server are checked as `offline_digest` checks them, with the same messages."""
+    uri = await asyncio.to_thread(_check_database_file, db)
+    try:
+        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as error:
+        raise OfflineDigestError(f"--db {db}: cannot open it read-only ({error}); check it and its folder") from None
+    try:
+        await _check_schema(conn, db)
+        await _check_guild(conn, db, guild_id)
+        settings = await SqliteStorage(conn, db).guild_settings(guild_id)  # its read methods only
+    except sqlite3.DatabaseError as error:
+        raise OfflineDigestError(
+            f"--db {db}: cannot read it ({error}); check that it is a culturebot database"
+        ) from None
+    finally:
+        await conn.close()
+    return day_basis(settings)
 
 
 async def _read_rows(
