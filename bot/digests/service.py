@@ -231,6 +231,9 @@ class DigestService:
         self._no_deletion = asyncio.Event()  # set while none is under way
         self._no_deletion.set()
         self._discarding: set[asyncio.Task[int]] = set()  # `deleting`'s file removals (kept until done)
+        # Digests made but not posted yet (Discord failed or refused), by id, with `_deletions` when they were made:
+        # sent again from these while their folder stands and nothing was deleted since, instead of made again.
+        self._made_files: dict[int, tuple[DigestFiles, int]] = {}
 
     def directory(self, record: DigestRecord, period: Period) -> Path:
         """Where a claimed digest's files go: named by its period, and by its id, since two digests can cover
@@ -397,6 +400,7 @@ class DigestService:
         # Where it is: found in the channel it was posted to before the digest channel was changed, perhaps.
         where = posted.channel.id
         await self._storage.update_digest(record.digest_id, DigestStatus.SENT, channel_id=where, message_id=posted.id)
+        self._made_files.pop(record.digest_id, None)
         log.info("digest %d sent to channel %d", record.digest_id, where)
         # Posted: the copy on disk goes. It holds texts that retention and `/privacy forget` delete from the
         # database but could not reach in files; a digest is remade from the database whenever it is needed again.
@@ -571,6 +575,12 @@ class DigestService:
         them failed: the error is recorded on the digest, which stays as it was to be made again (see `retried`),
         and the moderators are told the first time. A worker that died is reported here and raised (the caller
         sees it too); the digest is then left to the next start."""
+        if (kept := self._made_files.get(record.digest_id)) is not None:
+            files, made_at = kept
+            await self._no_deletion.wait()
+            if made_at == self._deletions and files.markdown.parent == directory and files.markdown.exists():
+                return files  # nothing deleted since it was made (a deletion also removes the folder)
+            del self._made_files[record.digest_id]
         try:
             if settle:
                 await self._answers_settled(record.guild_id, period)
@@ -581,6 +591,7 @@ class DigestService:
                 # being read and used: posted, the digest would still carry them. Made again from the database.
                 await self._no_deletion.wait()
                 if self._deletions == deletions:
+                    self._made_files[record.digest_id] = (files, deletions)
                     return files
                 deletions = self._deletions
                 files = await self.make_files(record.guild_id, period, directory)

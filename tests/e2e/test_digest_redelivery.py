@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.storage import DigestStatus
-from tests.e2e.test_digest_delivery_faults import ATTACH_FILES, NEXT_WEEK, notes
-from tests.e2e.test_digests import digest_posts, rated_answers, rows, with_log_and_digest_channels
+from tests.e2e.test_digest_delivery_faults import ATTACH_FILES, NEXT_WEEK, failing_make, notes
+from tests.e2e.test_digests import digest_posts, posted_texts, rated_answers, rows, with_log_and_digest_channels
 from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually
 
@@ -119,3 +119,27 @@ async def test_a_scheduled_digest_kept_while_digests_are_off_waits_for_them(worl
         reply = await reply_text(world, await run(world, moderator, "digest schedule", {"when": "weekly"}))
         assert "Sent the 1 digest kept" in reply
         assert len(digest_posts(world, digest_channel)) == 1
+
+
+async def test_a_digest_discord_failed_is_sent_again_from_its_files_unless_something_was_deleted(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    from tests.e2e.test_feedback import forget
+
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        made = failing_make(monkeypatch, service, lambda period: None)  # counts the digests made
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503, count=2)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING and len(made) == 1
+        # Discord fails again: the retry posts the files made before, without making them again.
+        assert await bot.jobs.retry_pending_digests() == 0
+        assert len(made) == 1
+        # A member is forgotten meanwhile: the files go, and the digest is made again without them.
+        assert "Deleted:" in await forget(world, world.asker_id)
+        assert await bot.jobs.retry_pending_digests() == 1
+        assert len(made) == 2
+        [post] = digest_posts(world, digest_channel)
+        assert not any(b"Question 0?" in text for text in posted_texts(post))
