@@ -97,6 +97,7 @@ class Denominators:
     rated_answers: int  # of this period's answers, those with at least one rating
     share_rated: float | None  # of the answers shown with rating controls (ok or incomplete), those rated
     ratable_answers: int  # answers shown with rating controls: failed and refused answers have none
+    rated_unratable: int  # rated answers among those without controls (a rating reaction added all the same)
     ratings: int
     unique_raters: int
     comments: int

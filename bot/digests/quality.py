@@ -66,7 +66,8 @@ def quality_notes(
             QualityNote(
                 "few_raters",
                 f"Only {counted(d.unique_raters, 'member')} rated answers: the numbers describe them, "
-                "not the community.",
+                f"not the community, and the intervals, which resample answers, are likely too narrow "
+                f"({_NOT_INDEPENDENT}).",
             )
         )
     if d.unique_raters >= 2:

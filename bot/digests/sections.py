@@ -25,6 +25,7 @@ from bot.digests.model import (
     Estimate,
     GroupFit,
     PeriodSummary,
+    ScaleCounts,
     VersionComparison,
 )
 from bot.digests.text import channel_label
@@ -109,6 +110,15 @@ def _days_read(day_basis: str) -> str:
     )
 
 
+def _rated(d: Denominators) -> str:
+    """The rated answers behind the share rated, and those outside its denominator (failed or refused answers,
+    which have no rating controls, rated with a reaction all the same: their ratings count in the fit)."""
+    rated = counted(d.rated_answers - d.rated_unratable, "rated answer")
+    if not d.rated_unratable:
+        return rated
+    return f"{rated}; {counted(d.rated_unratable, 'failed or refused answer')} rated too, counted in the fit"
+
+
 def _summary(digest: Digest) -> list[Block]:
     now = digest.current
     d = now.denominators
@@ -116,8 +126,7 @@ def _summary(digest: Digest) -> list[Block]:
     items = [
         f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
         f"Rated: {fmt.percent(d.share_rated)} of the {counted(d.ratable_answers, 'answer')} that could be rated "
-        f"({counted(d.rated_answers, 'rated answer')}), "
-        f"{counted(d.ratings, 'rating')} by {counted(d.unique_raters, 'member')}",
+        f"({_rated(d)}), {counted(d.ratings, 'rating')} by {counted(d.unique_raters, 'member')}",
         f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
         f"Mean fit (0–1): {fmt.fit_with_ci(now.fit.mean_fit)}",
         f"Comments: {d.comments} ({d.quotable_comments} quotable); reason tags: {d.reason_tags}",
@@ -140,11 +149,28 @@ def _summary(digest: Digest) -> list[Block]:
 def scales_hint(digest: Digest) -> str:
     """Why the change versus the previous period is a hint (`Digest.change_scales_differ`), as a clause."""
     previous = digest.previous.fit.distribution if digest.previous is not None else ()
+    current = digest.current.fit.distribution
+    before, now = _scale_shares(previous), _scale_shares(current)
+    if before.keys() == now.keys():  # the same scales, mixed: in proportions that differ, or could
+        shares = ", ".join(
+            f"{size}-point {fmt.percent(before[size])} then {fmt.percent(now[size])}" for size in sorted(now)
+        )
+        return (
+            f"rated on a mix of {fmt.scale_sizes(sorted(now))} scales in both periods (ratings on each: {shares}), "
+            "so a hint, not a finding"
+        )
     sides = "; ".join(
         f"{name}: {fmt.scale_sizes([counts.scale_size for counts in distribution])}"
-        for name, distribution in (("previous period", previous), ("this period", digest.current.fit.distribution))
+        for name, distribution in (("previous period", previous), ("this period", current))
     )
     return f"rated on different scales ({sides}), so a hint, not a finding"
+
+
+def _scale_shares(distribution: Iterable[ScaleCounts]) -> dict[int, float]:
+    """Each rating scale's share of a period's ratings."""
+    ratings = {counts.scale_size: sum(counts.counts) for counts in distribution}
+    total = sum(ratings.values())
+    return {size: count / total for size, count in ratings.items()} if total else {}
 
 
 def period_change(digest: Digest) -> str:

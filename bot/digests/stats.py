@@ -87,6 +87,7 @@ def _denominators(period: RatedPeriod) -> Denominators:
         rated_answers=int(rated.sum()),
         share_rated=float((rated & ratable).sum() / ratable.sum()) if ratable.any() else None,
         ratable_answers=int(ratable.sum()),
+        rated_unratable=int((rated & ~ratable).sum()),
         ratings=len(period.ratings),
         unique_raters=period.rater_count,
         comments=len(rows.comments),

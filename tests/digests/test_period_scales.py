@@ -152,3 +152,18 @@ def test_a_version_change_resting_on_one_rated_answer_is_not_headlined_as_a_numb
     ) in summary
     assert "+0.12" not in summary
     assert "v2 minus v1, this period: mean fit +0.12 (no interval: a side has one rated answer)" in markdown
+
+
+def test_periods_each_mixing_the_same_scales_are_called_a_mix_with_each_scales_share():
+    """Both periods on the 3- and 5-point scales: not "different scales", but a mix whose proportions changed.
+    Previous: 80 ratings, of which the even answers' second ones (20) on the 5-point scale: 75% 3-point, 25%
+    5-point. This period: 80 on the 5-point scale and one more on the 3-point scale (answer 41): 1% and 99%."""
+    previous = previous_on_3_points(scale_of_even=5)
+    now = this_on(5)
+    now = rows(now.answers, [*now.ratings, rating(41, "m2", 3, 3, day=21)])
+    line = summary_line(render_markdown(compute_digest(now, previous, bootstrap=20)))
+    assert (
+        "rated on a mix of 3- and 5-point scales in both periods (ratings on each: 3-point 75% then 1%, 5-point "
+        "25% then 99%), so a hint, not a finding"
+    ) in line
+    assert "different scales" not in line

@@ -92,10 +92,12 @@ def test_a_dominant_member_keeps_its_own_note_which_names_the_intervals():
 
 
 def test_few_raters_have_their_own_note_instead():
-    # 4 members, 10, 10, 1, 1: "only 4 members rated" says it; no concentration note on top.
+    # 4 members, 10, 10, 1, 1: "only 4 members rated" says it, intervals included; no concentration note on top.
     digest = compute_digest(period_with([10, 10, 1, 1]), None, bootstrap=50)
     assert note(digest, "concentrated_raters") is None
-    assert note(digest, "few_raters") is not None
+    few = note(digest, "few_raters")
+    assert few is not None and few.startswith("Only 4 members rated answers: the numbers describe them, not the")
+    assert "the intervals, which resample answers, are likely too narrow" in few
 
 
 def test_how_to_read_states_the_limitation():

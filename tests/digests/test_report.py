@@ -536,3 +536,19 @@ def test_the_codebook_describes_every_exported_column_and_no_other(tmp_path: Pat
     assert all(f"| `{column}` |" in markdown for _, column in exported)
     assert "(value - 1) / (scale_size - 1)" in markdown
     assert "3-point scale: 1 = Does not fit, 2 = Partly fits, 3 = Fits." in markdown
+
+
+def test_the_summary_reconciles_rated_answers_with_the_share_rated():
+    """The share rated counts the answers shown with rating controls; a failed or refused answer rated with a
+    reaction all the same is named apart, so that the numbers add up (1 of 2 ratable answers rated: 50%)."""
+    answers = [answer(1), answer(2), answer(3, outcome="refused")]
+    digest = compute_digest(rows(answers, [rating(1, "ana", 3), rating(3, "budi", 1)]), None, bootstrap=10)
+    assert digest.current.denominators.rated_unratable == 1
+    assert (
+        "Rated: 50% of the 2 answers that could be rated (1 rated answer; 1 failed or refused answer rated too, "
+        "counted in the fit), 2 ratings by 2 members"
+    ) in render_markdown(digest)
+    alone = compute_digest(rows(answers[:2], [rating(1, "ana", 3)]), None, bootstrap=10)
+    assert "Rated: 50% of the 2 answers that could be rated (1 rated answer), 1 rating by 1 member" in render_markdown(
+        alone
+    )
