@@ -10,7 +10,7 @@ from bot.digests import formatting as fmt
 from bot.digests.commentary import QUOTE_EXCERPT
 from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
 from bot.digests.followup import LOWEST_FIT_LIMIT
-from bot.digests.groups import DIMENSIONS, THIS_PERIOD
+from bot.digests.groups import DIMENSIONS, THIS_PERIOD, day_zone, local_day
 from bot.digests.model import (
     NO_DECISION,
     NO_SPREAD,
@@ -236,7 +236,11 @@ def chart_note(digest: Digest) -> list[Paragraph]:
     if bare:
         reasons = Counter(map(_why_none, bare))
         listed = " and ".join(f"{counted(number, unit)} with {reason}" for reason, number in reasons.items())
-        sentences.append(f"In the chart, points without a band (drawn hollow) have no interval: {listed}.")
+        # The line runs over the previous period too: say how many of the bare points are its own.
+        first = local_day(digest.start, day_zone(digest.day_basis))
+        earlier = sum(1 for p in points if p.mean_fit.value is not None and p.mean_fit.low is None and p.day < first)
+        window = f" ({earlier} of them in the previous period)" if earlier else ""
+        sentences.append(f"In the chart, points without a band (drawn hollow) have no interval: {listed}{window}.")
     if versions:
         listed = ", ".join(f"{group.label} ({_why_none(group.mean_fit)})" for group in versions)
         lead = "Bars" if sentences else "In the chart, bars"

@@ -139,3 +139,20 @@ def test_weeks_are_named_when_the_chart_is_weekly():
         note.text
         == "In the chart, points without a band (drawn hollow) have no interval: 1 week with one rated answer."
     )
+
+
+def test_the_note_says_how_many_bare_points_are_the_previous_periods():
+    """The line runs over both periods: one rated answer on the 10th (the previous period) and on the 16th (this)."""
+    earlier = period({10: 1, 11: 4})
+    previous = rows(
+        [replace(row, answer_id=row.answer_id + 100) for row in earlier.answers],
+        [replace(row, answer_id=row.answer_id + 100, created_at=row.created_at.replace("-18T", "-11T"),
+                 updated_at=row.updated_at.replace("-18T", "-11T")) for row in earlier.ratings],
+        previous=True,
+    )  # fmt: skip
+    digest = compute_digest(period({16: 1, 17: 4}), previous)
+    [note] = chart_note(digest)
+    assert note.text == (
+        "In the chart, points without a band (drawn hollow) have no interval: 2 days with one rated answer "
+        "(1 of them in the previous period)."
+    )
