@@ -222,8 +222,9 @@ def _agreement(period: RatedPeriod, pairable: NDArray[np.bool_], multi_count: in
     on each scale is in no scale's alpha (its ratings are counted as left out)."""
     if multi_count < ALPHA_MIN_UNITS:
         rated_by = "answer was" if multi_count == 1 else "answers were"
+        how_many = f"only {multi_count} {rated_by}" if multi_count else "no answer was"
         return _Agreement(
-            f"Agreement across raters (Krippendorff's alpha) is not reported: only {multi_count} {rated_by} "
+            f"Agreement across raters (Krippendorff's alpha) is not reported: {how_many} "
             f"rated by two or more members, and at least {ALPHA_MIN_UNITS} are needed for a meaningful estimate.",
             None,
             multi_count,

@@ -110,6 +110,16 @@ def _days_read(day_basis: str) -> str:
     )
 
 
+def _rated_line(d: Denominators) -> str:
+    """The Summary's line on how much was rated; plain words when nothing could be rated or was."""
+    if not d.ratable_answers and not d.ratings:
+        return "Rated: nothing (no answer that could be rated, no rating)"
+    return (
+        f"Rated: {fmt.percent(d.share_rated)} of the {counted(d.ratable_answers, 'answer')} that could be rated "
+        f"({_rated(d)}), {counted(d.ratings, 'rating')} by {counted(d.unique_raters, 'member')}"
+    )
+
+
 def _rated(d: Denominators) -> str:
     """The rated answers behind the share rated, and those outside its denominator (failed or refused answers,
     which have no rating controls, rated with a reaction all the same: their ratings count in the fit)."""
@@ -125,8 +135,7 @@ def _summary(digest: Digest) -> list[Block]:
     outcome_parts = ", ".join(f"{count} {outcome}" for outcome, count in d.answers_by_outcome.items() if count)
     items = [
         f"Answers: {d.answers}" + (f" ({outcome_parts})" if outcome_parts else ""),
-        f"Rated: {fmt.percent(d.share_rated)} of the {counted(d.ratable_answers, 'answer')} that could be rated "
-        f"({_rated(d)}), {counted(d.ratings, 'rating')} by {counted(d.unique_raters, 'member')}",
+        _rated_line(d),
         f"Fit share: {fmt.share_with_ci(now.fit.fit_share)}",
         f"Mean fit (0–1): {fmt.fit_with_ci(now.fit.mean_fit)}",
         f"Comments: {d.comments} ({d.quotable_comments} quotable); reason tags: {d.reason_tags}",

@@ -144,7 +144,8 @@ def test_empty_period():
     assert all(breakdown.groups == () for breakdown in digest.breakdowns)
     assert digest.lowest_fit == () and digest.quotes == () and digest.reasons == () and digest.timeline == ()
     assert digest.disagreement.multi_rated_answers == 0 and digest.disagreement.alpha is None
-    assert "only 0 answers were rated by two or more members" in digest.disagreement.alpha_sentence
+    assert "not reported: no answer was rated by two or more members" in digest.disagreement.alpha_sentence
+    assert "- Rated: nothing (no answer that could be rated, no rating)\n" in render_markdown(digest)
     assert digest.themes.themes == () and digest.themes.note is not None
     assert digest.versions.latest is None and "nothing to compare" in digest.versions.note
     assert {"no_previous", "empty"} <= codes(digest)
