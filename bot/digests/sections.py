@@ -292,8 +292,8 @@ def _denominators(digest: Digest) -> list[Block]:
         ("Comments", now.comments, before.comments if before else None),
         ("· quotable", now.quotable_comments, before.quotable_comments if before else None),
         ("Reason tags", now.reason_tags, before.reason_tags if before else None),
-        ("Members who declined", now.declined, before.declined if before else None),
-        ("Members who withdrew or lowered consent", now.withdrew, before.withdrew if before else None),
+        ("Members who declined in the period", now.declined, before.declined if before else None),
+        ("Members who withdrew or lowered consent in the period", now.withdrew, before.withdrew if before else None),
         *(
             (name, now.consent_at_end.get(level, 0) if level else taking_part(now), _consent_before(before, level))
             for name, level in _CONSENT_ROWS
@@ -316,7 +316,7 @@ _CONSENT_ROWS = (
     ("· ratings only", "ratings"),
     ("· ratings and comments", "comments"),
     ("· also quotes", "quotes"),
-    ("Members declined at the period's end", "declined"),
+    ("Members at 'declined' at the period's end", "declined"),
 )
 _LEVEL_WORDS = {"ratings": "ratings only", "comments": "with comments", "quotes": "also quotes"}
 
@@ -326,10 +326,11 @@ CONSENT_READ = (
     "withdrew). Members who never answered the consent notice are in none of them. The previous period's are as at "
     "its own end. The counts are of members' decisions still held: a member who asked to be forgotten (/privacy "
     "forget) has their decisions deleted and is counted in no period, so a count can fall between digests without "
-    'anyone withdrawing. "Members who declined" and "who withdrew or lowered consent" count decisions made within '
-    "the period instead. digest.json gives the counts in current.denominators.consent_at_end (and previous's), and "
-    "the period's raters by their consent at its end in raters_by_consent (no_decision: members whose first "
-    "decision came after the period's end, their ratings read with the feedback given since)."
+    'anyone withdrawing. "Members who declined in the period" and "who withdrew or lowered consent in the period" '
+    "count decisions made within the period instead (a member who declined and agreed later is in the first, not "
+    "at 'declined' at its end). digest.json gives the counts in current.denominators.consent_at_end (and "
+    "previous's), and the period's raters by their consent at its end in raters_by_consent (no_decision: members "
+    "whose first decision came after the period's end, their ratings read with the feedback given since)."
 )
 
 

@@ -169,7 +169,7 @@ def test_the_report_gives_the_counts_with_the_previous_periods_and_says_how_to_r
         "| · ratings only | 1 | 2 | −1 |",
         "| · ratings and comments | 2 | 1 | +1 |",
         "| · also quotes | 1 | 1 | 0 |",
-        "| Members declined at the period's end | 2 | 1 | +1 |",
+        "| Members at 'declined' at the period's end | 2 | 1 | +1 |",
     ):
         assert line in denominators
     assert (

@@ -66,7 +66,7 @@ async def test_the_digest_counts_members_by_the_consent_they_chose_with_the_butt
     # period ended before anyone chose.
     assert "| Members taking part at the period's end | 3 | 0 | +3 |" in denominators
     assert "| · ratings only | 1 | 0 | +1 |" in denominators
-    assert "| Members declined at the period's end | 1 | 0 | +1 |" in denominators
+    assert "| Members at 'declined' at the period's end | 1 | 0 | +1 |" in denominators
     assert (
         "Consent at the period's end: 3 members took part (1 ratings only, 1 with comments, 1 also quotes); "
         "1 declined. Of those who rated in this period (2): 1 ratings only, 0 with comments, 1 also quotes."
