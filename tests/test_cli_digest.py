@@ -529,3 +529,17 @@ def test_without_a_time_zone_the_servers_digest_time_zone_is_used(db, tmp_path):
     other = run_digest(tmp_path, *digest_args(db, tmp_path / "other", GUILD + 1))
     assert other.returncode == 0, other.stderr
     assert f"(server {GUILD + 1}, 2025-03-01 to 2025-03-07 UTC, with" in other.stdout.splitlines()[0]
+
+
+def test_the_reports_provenance_command_makes_the_same_digest_again(db, tmp_path):
+    args = ["--timezone", "Asia/Jakarta", "--feedback-until", "2025-03-10 17:00"]
+    result = run_digest(tmp_path, *period_args(db, tmp_path / "a", "2025-03-03 17:00", "2025-03-10T17:00", *args))
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "a" / "report.md").read_text()
+    [command] = [line for line in report.splitlines() if line.startswith("culturebot digest --db DATABASE ")]
+    assert f"```\n{command}\n```" in report, "a fenced code block, copied as it is"
+    words = command.replace("DATABASE", str(db)).replace("FOLDER", str(tmp_path / "b")).split()[2:]
+    again = run_digest(tmp_path, *words)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "b" / "digest.json").read_bytes() == (tmp_path / "a" / "digest.json").read_bytes()
+    assert (tmp_path / "b" / "report.md").read_text() == report

@@ -1,4 +1,4 @@
-"""A minimal document model (headings, paragraphs, lists, tables, quotes) rendered to Markdown or HTML.
+"""A minimal document model (headings, paragraphs, lists, tables, quotes, code) rendered to Markdown or HTML.
 
 The report's content is built once as blocks of plain text (sections.py); each renderer escapes that text
 for its format, so member-written text cannot inject markup into either file.
@@ -41,7 +41,14 @@ class BlockQuote:
     source: str
 
 
-Block = Heading | Paragraph | Bullets | Table | BlockQuote
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A line to copy as it is (a command): a fenced code block in Markdown, `<pre><code>` in HTML."""
+
+    text: str
+
+
+Block = Heading | Paragraph | Bullets | Table | BlockQuote | Code
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_<>\[\]|#~&])")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
@@ -66,6 +73,10 @@ def to_markdown(blocks: Sequence[Block]) -> str:
             rule = "|" + "|".join("---:" if i in block.numeric else "---" for i in range(len(block.headers))) + "|"
             rows = ["| " + " | ".join(markdown_text(cell) for cell in row) + " |" for row in block.rows]
             parts.append("\n".join([header, rule, *rows]))
+        elif isinstance(block, Code):
+            # A fence longer than any run of backticks in the text, so that none ends it.
+            fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", block.text)), default=0))
+            parts.append(f"{fence}\n{_LINE_BREAKS.sub(' ', block.text)}\n{fence}")
         else:
             parts.append(f"> {markdown_text(block.text)}\n>\n> — {markdown_text(block.source)}")
     return "\n\n".join(parts) + "\n"
@@ -83,6 +94,7 @@ th { background: #f6f8fa; }
 blockquote { margin: 0.5rem 0 1rem; padding: 0.25rem 1rem; border-left: 4px solid #8c959f; color: #3d444d; }
 blockquote footer { font-size: 0.85rem; color: #59636e; }
 img { max-width: 100%; height: auto; }
+pre { background: #f6f8fa; padding: 0.5rem 0.75rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 """
 
 
@@ -108,6 +120,8 @@ def to_html(title: str, blocks: Sequence[Block], *, image: str | None = None, im
             head = f"<tr>{_cells('th', block.headers, block.numeric)}</tr>"
             rows = "".join(f"<tr>{_cells('td', row, block.numeric)}</tr>" for row in block.rows)
             body.append(f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>")
+        elif isinstance(block, Code):
+            body.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
         else:
             quote, source = html.escape(block.text), html.escape(block.source)
             body.append(f"<blockquote><p>{quote}</p><footer>— {source}</footer></blockquote>")

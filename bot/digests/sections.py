@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
 from bot.digests.commentary import QUOTE_EXCERPT
-from bot.digests.document import Block, BlockQuote, Bullets, Heading, Paragraph, Table
+from bot.digests.document import Block, BlockQuote, Bullets, Code, Heading, Paragraph, Table
 from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.groups import DIMENSIONS, THIS_PERIOD, day_zone, local_day
 from bot.digests.model import (
@@ -808,6 +808,27 @@ def _feedback_cut(digest: Digest) -> str:
     return ""
 
 
+def provenance(digest: Digest) -> list[Block]:
+    """What made the report, and the command that makes it again from the database (the same seed and resamples:
+    the same numbers, but for what was deleted or changed since)."""
+    command = (
+        f"culturebot digest --db DATABASE --guild {digest.guild_id} --from {digest.start} --to {digest.end} "
+        f"--timezone {digest.day_basis} --feedback-until {digest.feedback_before or digest.end} --out FOLDER"
+    )
+    return [
+        Heading(2, "Provenance"),
+        Paragraph(
+            f"Made by culturebot {digest.culturebot_version} (digest.json format {digest.format_version}). To make "
+            "it again from the bot's database (DATABASE: its file; FOLDER: where the files go), where the bot runs:"
+        ),
+        Code(command),
+        Paragraph(
+            "The numbers come out the same (the same seed and resamples), except where data was deleted since "
+            "(a member forgotten, texts past retention) or a rating changed after the feedback cut-off."
+        ),
+    ]
+
+
 def title(digest: Digest) -> str:
     return f"Research digest: {digest.guild_name}"
 
@@ -837,4 +858,5 @@ def report_blocks(digest: Digest) -> list[Block]:
     blocks += _audit(digest)
     reading = (*HOW_TO_READ, CONSENT_READ, *_alpha_read(digest), _days_read(digest.day_basis))
     blocks += [Heading(2, "How to read this"), Bullets(reading)]
+    blocks += provenance(digest)
     return blocks

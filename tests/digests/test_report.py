@@ -15,6 +15,7 @@ from PIL import Image
 
 from bot.digests import exports
 from bot.digests.chart import _points as chart_points
+from bot.digests.document import Code, to_html, to_markdown
 from bot.digests.formatting import column_percents, fit_change, fit_with_ci, share_change, share_with_ci
 from bot.digests.model import Difference, Estimate
 from bot.digests.pseudonyms import export_pseudonym
@@ -552,3 +553,21 @@ def test_the_summary_reconciles_rated_answers_with_the_share_rated():
     assert "Rated: 50% of the 2 answers that could be rated (1 rated answer), 1 rating by 1 member" in render_markdown(
         alone
     )
+
+
+def test_a_code_block_is_copied_as_it_is_in_both_formats():
+    code = Code("culturebot digest --from `x` <b>&")
+    assert to_markdown([code]) == "```\nculturebot digest --from `x` <b>&\n```\n"
+    assert to_markdown([Code("a ``` b")]) == "````\na ``` b\n````\n", "a fence no run of backticks inside ends"
+    assert "<pre><code>culturebot digest --from `x` &lt;b&gt;&amp;</code></pre>" in to_html("t", [code])
+
+
+def test_the_report_ends_with_how_to_make_it_again():
+    digest = compute_digest(rows([answer(1)], [rating(1, "ana", 3)]), None, bootstrap=10, timezone="Asia/Jakarta")
+    markdown = render_markdown(digest)
+    assert markdown.index("## How to read this") < markdown.index("## Provenance")
+    assert (
+        "culturebot digest --db DATABASE --guild 42 --from 2026-11-16T00:00:00.000Z --to 2026-11-23T00:00:00.000Z "
+        "--timezone Asia/Jakarta --feedback-until 2026-11-23T00:00:00.000Z --out FOLDER"
+    ) in markdown
+    assert f"Made by culturebot {digest.culturebot_version} (digest.json format 2)." in markdown
