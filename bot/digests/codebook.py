@@ -244,6 +244,11 @@ before the period's end was ratings, comments (ratings and comments), quotes (al
 of the decisions still held (a member who asked to be forgotten is in none), and raters_by_consent, the period's
 raters by that level (no_decision: their first decision came after the period's end).
 
+These files hold this period's rows only. The report's changes and "Previous period" columns compare with the
+period before, and its version comparison pools both: for the earlier period's rows, run the report's Provenance
+command with that period's start and end (--from the earlier start, --to this period's start, --feedback-until
+this period's end, as this digest read it).
+
 Reading the files: channel_id is a Discord id of up to 19 digits, more than a double holds exactly. pandas reads it
 exactly (int64); in R read it as text (read.csv(..., colClasses = c(channel_id = "character")), or readr's
 col_types = cols(channel_id = col_character())). JavaScript and jq round JSON numbers that large: there, take
