@@ -26,7 +26,7 @@ from matplotlib.axes import Axes
 
 from bot.digests.chart_canvas import ChartCanvas, shared_canvas
 from bot.digests.groups import day_zone, fit_timeline, local_day, spans_weeks
-from bot.digests.model import NO_SPREAD, ONE_ANSWER, Digest, Estimate, GroupFit, TimePoint
+from bot.digests.model import FEW_ANSWERS, NO_SPREAD, ONE_ANSWER, Digest, Estimate, GroupFit, TimePoint
 from bot.digests.rows import DigestRows
 from bot.wording import counted
 
@@ -131,13 +131,15 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
 def no_band_label(estimates: Sequence[Estimate]) -> str:
     """The legend's entry for points drawn without a band, by why they have no interval."""
     reasons = {estimate.interval for estimate in estimates}
-    if reasons == {ONE_ANSWER}:
-        return "no band: one rated answer"
-    if reasons == {NO_SPREAD}:
-        return "no band: answers all alike"
-    if reasons == {ONE_ANSWER, NO_SPREAD}:
-        return "no band: one answer, or all alike"
-    return "no band: no interval"
+    few = reasons & {ONE_ANSWER, FEW_ANSWERS}
+    if not reasons or reasons - {ONE_ANSWER, FEW_ANSWERS, NO_SPREAD}:
+        return "no band: no interval"
+    one = few == {ONE_ANSWER}
+    if few and NO_SPREAD in reasons:
+        return f"no band: {'one answer' if one else 'few answers'}, or all alike"
+    if few:
+        return f"no band: {'one rated answer' if one else 'under 5 rated answers'}"
+    return "no band: answers all alike"
 
 
 def _by_version(axes: Axes, digest: Digest) -> None:

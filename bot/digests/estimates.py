@@ -20,7 +20,9 @@ certainty that no sample gives; `estimate` decides what such a statistic gets in
   bounds the spread there without assuming it, and 0.50 (95% CI 0.50-0.50) would claim certainty.
 
 One resampling unit (one rated answer) has no interval either: `Estimate.interval` is ONE_ANSWER, so that the
-reports and digest.json say why. A difference with an exact side has no replicates to pair that carry the side's
+reports and digest.json say why; nor have two to four (FEW_ANSWERS), whose resamples take a handful of values (two
+answers give three), but for the exact interval at 0 or 1, which holds for any number. A difference with an exact
+side has no replicates to pair that carry the side's
 uncertainty, so its interval combines the sides' intervals (`difference`); a side without an interval leaves the
 difference without one, and its `interval` names the side's reason.
 """
@@ -49,6 +51,7 @@ from bot.digests.model import (
     BOOTSTRAP,
     COMBINED,
     EXACT,
+    FEW_ANSWERS,
     NO_SPREAD,
     ONE_ANSWER,
     WITHOUT_INTERVAL,
@@ -58,6 +61,10 @@ from bot.digests.model import (
 from bot.digests.periods import RatedPeriod
 
 BoolArray = NDArray[np.bool_]
+
+# The fewest units (rated answers, or asking members) a percentile interval is given from: with fewer, the resamples
+# take a handful of values (two answers: three) and the interval reads far more precise than it is.
+MIN_BOOTSTRAP_UNITS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +103,22 @@ def zero_spread(replicates: FloatArray) -> BoolArray:
 
 
 def estimate(
-    value: float, low: float | None, high: float | None, alike: bool, units: int, answers: int, ratings: int
+    value: float,
+    low: float | None,
+    high: float | None,
+    alike: bool,
+    units: int,
+    answers: int,
+    ratings: int,
+    *,
+    few: str = FEW_ANSWERS,
 ) -> Estimate:
     """A statistic's estimate from its percentile interval (`low`, `high`), or, when every replicate is alike
     (`alike`), the exact interval at 0 or 1 and none elsewhere (see the module's docstring). `units`: what was
     resampled (rated answers, or asking members); `answers`: rated answers. One unit: no interval, ONE_ANSWER (a
-    caller resampling members gives one member ONE_MEMBER itself)."""
+    caller resampling members gives one member ONE_MEMBER itself); fewer than MIN_BOOTSTRAP_UNITS: none either,
+    `few` (FEW_ANSWERS, or FEW_ARM_MEMBERS from a caller resampling members), but for the exact interval at 0 or 1,
+    which holds for any number of units."""
     if units < 2:
         return Estimate(value, None, None, answers, ratings, ONE_ANSWER)
     if low is None or high is None:
@@ -110,6 +127,8 @@ def estimate(
         return Estimate(value, *exact_interval(value, units), answers, ratings, EXACT)
     if alike:
         return Estimate(value, None, None, answers, ratings, NO_SPREAD)
+    if units < MIN_BOOTSTRAP_UNITS:
+        return Estimate(value, None, None, answers, ratings, few)
     return Estimate(value, low, high, answers, ratings)
 
 

@@ -7,7 +7,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.digests.model import COMBINED, EXACT, NEGLIGIBLE, NO_SPREAD, ONE_ANSWER, ONE_MEMBER, Difference, Estimate
+from bot.digests.model import (
+    COMBINED,
+    EXACT,
+    FEW_ANSWERS,
+    FEW_ARM_MEMBERS,
+    NEGLIGIBLE,
+    NO_SPREAD,
+    ONE_ANSWER,
+    ONE_MEMBER,
+    Difference,
+    Estimate,
+)
 from bot.feedback.scales import FIT3, LIKERT5
 
 MINUS = "−"
@@ -85,6 +96,10 @@ def _no_interval(estimate: Estimate) -> str:
         return "no interval: one asking member"
     if estimate.interval == ONE_ANSWER or estimate.answers == 1:
         return "no interval: one rated answer"
+    if estimate.interval == FEW_ANSWERS:
+        return f"no interval: {estimate.answers} rated answers, too few to resample"
+    if estimate.interval == FEW_ARM_MEMBERS:
+        return "no interval: too few asking members to resample"
     return "no interval"
 
 
@@ -92,6 +107,8 @@ def _no_interval(estimate: Estimate) -> str:
 _NO_DIFFERENCE_INTERVAL = {
     ONE_ANSWER: "no interval: a side has one rated answer",
     ONE_MEMBER: "no interval: a side has one asking member",
+    FEW_ANSWERS: "no interval: a side has too few rated answers to resample",
+    FEW_ARM_MEMBERS: "no interval: a side has too few asking members to resample",
     NO_SPREAD: "no interval: every resample of a side gives the same value",
 }
 

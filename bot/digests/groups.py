@@ -19,6 +19,7 @@ from bot.digests.bootstrap import Grouping, IntArray
 from bot.digests.estimates import Fit, Grouped, difference, grouped, pooled_scale_ratings
 from bot.digests.formatting import UTC_NAMES, scale_sizes
 from bot.digests.model import (
+    FEW_ANSWERS,
     NO_SPREAD,
     ONE_ANSWER,
     Breakdown,
@@ -360,6 +361,17 @@ def _version_note(change: Difference, prior: Fit, latest: Fit, window: str, *, c
             return (
                 f"{change.b} versus {change.a} in {window}: {has} one rated answer, which a bootstrap cannot "
                 f"resample, so the difference has no interval.{caveat}"
+            )
+        few_sides = [
+            f"{name} ({counted(fit.mean_fit.answers, 'rated answer')})"
+            for name, fit in ((change.a, prior), (change.b, latest))
+            if fit.mean_fit.interval == FEW_ANSWERS
+        ]
+        if few_sides:
+            return (
+                f"{change.b} versus {change.a} in {window}: {' and '.join(few_sides)} "
+                f"{'has' if len(few_sides) == 1 else 'have'} too few rated answers to resample, so the difference "
+                f"has no interval.{caveat}"
             )
         if NO_SPREAD in (prior.mean_fit.interval, latest.mean_fit.interval):
             return (

@@ -26,9 +26,13 @@ EXACT = "exact"  # every resample alike at 0 or 1: the Clopper-Pearson 95% inter
 NO_SPREAD = "no_spread"  # every resample alike between 0 and 1: no interval
 ONE_ANSWER = "one_answer"  # one rated answer (the unit resampled): nothing to resample, no interval
 ONE_MEMBER = "one_member"  # a randomized arm with one asking member (its unit): no interval
+# Two to four units resampled (rated answers; asking members in a randomized arm): a percentile interval from so
+# few takes a handful of values and reads far more precise than it is (two answers give 0, ½ or 1), so none.
+FEW_ANSWERS = "few_answers"
+FEW_ARM_MEMBERS = "few_members"
 COMBINED = "combined"  # a difference with a side given an exact interval: the sides' intervals combined (MOVER)
 # Why an estimate has no interval, and so neither has a difference with it as a side (`Difference.interval`).
-WITHOUT_INTERVAL = (ONE_ANSWER, ONE_MEMBER, NO_SPREAD)
+WITHOUT_INTERVAL = (ONE_ANSWER, ONE_MEMBER, FEW_ANSWERS, FEW_ARM_MEMBERS, NO_SPREAD)
 
 # digest.json's layout: raised whenever a field is removed or changes meaning (2: answer notes may withhold the
 # question, `question_withheld`; the provenance fields).

@@ -26,7 +26,7 @@ from bot.digests.groups import (
     scale_caveat,
     scales_differ,
 )
-from bot.digests.model import NO_SPREAD, ONE_MEMBER, ArmComparison, Difference, Estimate, GroupFit
+from bot.digests.model import FEW_ARM_MEMBERS, NO_SPREAD, ONE_MEMBER, ArmComparison, Difference, Estimate, GroupFit
 from bot.digests.periods import AnswerTable, RatedPeriod
 
 ARMS = ("current", "alternative")
@@ -73,6 +73,7 @@ def _arm(
             members,
             rated,
             ratings,
+            few=FEW_ARM_MEMBERS,
         )
         for statistic in range(2)
     ]

@@ -12,6 +12,8 @@ from bot.digests.document import Block, BlockQuote, Bullets, Code, Heading, Para
 from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.groups import DIMENSIONS, THIS_PERIOD, day_zone, local_day
 from bot.digests.model import (
+    FEW_ANSWERS,
+    FEW_ARM_MEMBERS,
     NO_DECISION,
     NO_SPREAD,
     ONE_ANSWER,
@@ -59,8 +61,13 @@ HOW_TO_READ = (
     'it "no interval: a side has one rated answer", and digest.json marks its interval "one_answer". The Summary '
     "does not state a change without an interval as a number (it rests on too few ratings); the sections below "
     "give it.",
-    "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only a "
-    "few answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
+    "A group with two to four rated answers has no interval either, but for the exact one at 0% or 100%: "
+    "resamples of so few answers take a handful of values (two answers give three), and a percentile interval "
+    'from them would read far more precise than it is. Its numbers say "no interval: 3 rated answers, too few to '
+    'resample", and digest.json marks it "few_answers" ("few_members" for a randomized arm of two to four asking '
+    "members).",
+    "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only five "
+    "to twenty or so answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
     "Changes compare this period with the previous one of equal length, read as known at this period's end (or "
     "at the time given above): with the ratings and comments its answers received, and the ratings changed, "
@@ -213,7 +220,12 @@ def unstated_change(change: Difference) -> str:
     would read as a finding. The sections below the Summary give the number with its reason."""
     if change.interval == NO_SPREAD:
         return "every resample of a side gives the same value (its uncertainty is not measured)"
-    reason = {ONE_ANSWER: "a side has one rated answer", ONE_MEMBER: "a side has one asking member"}
+    reason = {
+        ONE_ANSWER: "a side has one rated answer",
+        ONE_MEMBER: "a side has one asking member",
+        FEW_ANSWERS: "a side has too few rated answers to resample",
+        FEW_ARM_MEMBERS: "a side has too few asking members to resample",
+    }
     return f"it rests on too few ratings ({reason.get(change.interval, 'no interval')})"
 
 
@@ -226,7 +238,11 @@ def headline_change(name: str, change: Difference | None, formatted: Callable[[D
 
 
 # Why an estimate has no interval, as the chart's note says it.
-_WITHOUT_INTERVAL = {ONE_ANSWER: "one rated answer", NO_SPREAD: "every answer averaging the same"}
+_WITHOUT_INTERVAL = {
+    ONE_ANSWER: "one rated answer",
+    FEW_ANSWERS: "too few rated answers to resample",
+    NO_SPREAD: "every answer averaging the same",
+}
 
 
 def _why_none(estimate: Estimate) -> str:

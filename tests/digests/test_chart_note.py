@@ -38,7 +38,7 @@ def period(per_day: dict[int, int], *, version_of=lambda answer_id: 1, values=SP
 
 
 def test_no_note_when_every_point_and_version_has_its_interval():
-    digest = compute_digest(period({17: 4, 18: 5}), None)
+    digest = compute_digest(period({17: 5, 18: 5}), None)
     assert all(point.mean_fit.low is not None for point in digest.timeline)
     assert chart_note(digest) == []
     report = render_markdown(digest)
@@ -46,7 +46,7 @@ def test_no_note_when_every_point_and_version_has_its_interval():
 
 
 def test_days_with_one_rated_answer_are_named_under_the_chart():
-    digest = compute_digest(period({16: 1, 17: 4, 19: 1}), None)
+    digest = compute_digest(period({16: 1, 17: 5, 19: 1}), None)
     [note] = chart_note(digest)
     text = "In the chart, points without a band (drawn hollow) have no interval: 2 days with one rated answer."
     assert note.text == text
@@ -68,14 +68,14 @@ def test_a_day_whose_answers_all_average_the_same_is_named_with_its_reason():
 
 
 def test_versions_without_a_whisker_are_named():
-    digest = compute_digest(period({17: 4, 18: 5}, version_of=lambda answer_id: 2 if answer_id == 0 else 1), None)
+    digest = compute_digest(period({17: 5, 18: 5}, version_of=lambda answer_id: 2 if answer_id == 0 else 1), None)
     [note] = chart_note(digest)
     assert note.text == "In the chart, bars without a whisker have no interval: v2 (one rated answer)."
 
 
 def test_both_kinds_in_one_note():
     digest = compute_digest(
-        period({16: 1, 17: 4, 18: 4}, version_of=lambda answer_id: 2 if answer_id == 0 else 1), None
+        period({16: 1, 17: 5, 18: 5}, version_of=lambda answer_id: 2 if answer_id == 0 else 1), None
     )
     [note] = chart_note(digest)
     assert note.text == (
@@ -86,9 +86,9 @@ def test_both_kinds_in_one_note():
 
 def test_the_legend_names_the_hollow_points_only_when_there_are_some(tmp_path: Path):
     canvas = ChartCanvas()
-    draw(canvas, (period({16: 1, 17: 4, 19: 1}), rows(previous=True)), tmp_path / "bare.png")
+    draw(canvas, (period({16: 1, 17: 5, 19: 1}), rows(previous=True)), tmp_path / "bare.png")
     assert legend_texts(canvas)[-1] == "no band: one rated answer"
-    draw(canvas, (period({17: 4, 18: 5}), rows(previous=True)), tmp_path / "banded.png")
+    draw(canvas, (period({17: 5, 18: 5}), rows(previous=True)), tmp_path / "banded.png")
     assert not any("no band" in text for text in legend_texts(canvas))
 
 
@@ -100,7 +100,7 @@ def legend_texts(canvas: ChartCanvas) -> list[str]:
 
 def test_a_banded_day_between_two_without_gets_a_visible_band(tmp_path: Path):
     """fill_between draws a lone banded point as a polygon of no width: it gets a strip instead."""
-    current = period({16: 1, 17: 4, 18: 1})
+    current = period({16: 1, 17: 5, 18: 1})
     digest = compute_digest(current, None)
     assert [point.mean_fit.low is not None for point in digest.timeline] == [False, True, False]
     canvas = ChartCanvas()
@@ -118,9 +118,9 @@ def test_a_banded_day_between_two_without_gets_a_visible_band(tmp_path: Path):
 
 def test_reused_and_new_figures_agree_with_and_without_hollow_points(tmp_path: Path):
     servers = [
-        (period({16: 1, 17: 4, 18: 1}), rows(previous=True)),
-        (period({17: 4, 18: 5}), rows(previous=True)),
-        (period({16: 1, 17: 4, 19: 1}, values=(2,)), rows(previous=True)),
+        (period({16: 1, 17: 5, 18: 1}), rows(previous=True)),
+        (period({17: 5, 18: 5}), rows(previous=True)),
+        (period({16: 1, 17: 5, 19: 1}, values=(2,)), rows(previous=True)),
     ]
     reused = ChartCanvas()
     for n, server in enumerate([*servers, servers[0]]):
@@ -130,10 +130,10 @@ def test_reused_and_new_figures_agree_with_and_without_hollow_points(tmp_path: P
 
 def test_weeks_are_named_when_the_chart_is_weekly():
     """Two 28-day periods: the chart's points are weeks, and so are the note's."""
-    current = replace(period({2: 1, 9: 3, 10: 1}), start="2026-11-01T00:00:00.000Z", end="2026-11-29T00:00:00.000Z")
+    current = replace(period({2: 1, 9: 4, 10: 1}), start="2026-11-01T00:00:00.000Z", end="2026-11-29T00:00:00.000Z")
     previous = replace(rows(previous=True), start="2026-10-04T00:00:00.000Z", end="2026-11-01T00:00:00.000Z")
     digest = compute_digest(current, previous)
-    assert [point.mean_fit.answers for point in digest.weekly_timeline] == [1, 4]
+    assert [point.mean_fit.answers for point in digest.weekly_timeline] == [1, 5]
     [note] = chart_note(digest)
     assert (
         note.text
@@ -143,14 +143,14 @@ def test_weeks_are_named_when_the_chart_is_weekly():
 
 def test_the_note_says_how_many_bare_points_are_the_previous_periods():
     """The line runs over both periods: one rated answer on the 10th (the previous period) and on the 16th (this)."""
-    earlier = period({10: 1, 11: 4})
+    earlier = period({10: 1, 11: 5})
     previous = rows(
         [replace(row, answer_id=row.answer_id + 100) for row in earlier.answers],
         [replace(row, answer_id=row.answer_id + 100, created_at=row.created_at.replace("-18T", "-11T"),
                  updated_at=row.updated_at.replace("-18T", "-11T")) for row in earlier.ratings],
         previous=True,
     )  # fmt: skip
-    digest = compute_digest(period({16: 1, 17: 4}), previous)
+    digest = compute_digest(period({16: 1, 17: 5}), previous)
     [note] = chart_note(digest)
     assert note.text == (
         "In the chart, points without a band (drawn hollow) have no interval: 2 days with one rated answer "

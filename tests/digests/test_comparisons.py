@@ -22,17 +22,19 @@ def in_arm(answer_id: int, arm: str | None, version: int, asker: str | None = No
 
 
 def small_comparison():
-    """Comparison 1: the current arm (v2) answers 1-4, the alternative arm (v1) answers 5-8; answer 9 outside."""
-    answers = [in_arm(i, "1:current", 2) for i in (1, 2, 3, 4)]
+    """Comparison 1: the current arm (v2) answers 1-4 and 10 (five asking members, the fewest an interval is
+    resampled from), the alternative arm (v1) answers 5-8; answer 9 outside."""
+    answers = [in_arm(i, "1:current", 2) for i in (1, 2, 3, 4, 10)]
     answers += [in_arm(i, "1:alternative", 1) for i in (5, 6, 7, 8)]
     answers.append(in_arm(9, None, 2))
     ratings = [
-        # current: fits 1, 0.5, 0, and 1 and 0.5 on answer 4 -> mean 3/5 = 0.6; top ratings 2/5 = 0.4
+        # current: fits 1, 0.5, 0, 1 and 0.5 on answer 4, 0.5 -> mean 3.5/6; top ratings 2/6
         rating(1, "ana", 3),
         rating(2, "ana", 2),
         rating(3, "ana", 1),
         rating(4, "ana", 3),
         rating(4, "budi", 2),
+        rating(10, "ana", 2),
         # alternative: every rating at the top -> mean 1.0, share 1.0
         *(rating(i, "budi", 3) for i in (5, 6, 7, 8)),
         rating(8, "citra", 3),
@@ -48,10 +50,10 @@ def test_arms_and_their_difference_match_hand_computed_values():
     assert comparison.comparison_id == 1
     current, alternative = comparison.current, comparison.alternative
     assert (current.label, alternative.label) == ("current version (v2)", "alternative version (v1)")
-    assert (current.answers, current.mean_fit.answers, current.mean_fit.ratings) == (4, 4, 5)
+    assert (current.answers, current.mean_fit.answers, current.mean_fit.ratings) == (5, 5, 6)
     assert (alternative.answers, alternative.mean_fit.answers, alternative.mean_fit.ratings) == (4, 4, 5)
-    assert current.mean_fit.value == pytest.approx(0.6)
-    assert current.fit_share.value == pytest.approx(0.4)
+    assert current.mean_fit.value == pytest.approx(3.5 / 6)
+    assert current.fit_share.value == pytest.approx(2 / 6)
     assert alternative.mean_fit.value == pytest.approx(1.0)
     # Every alternative rating is at the top: every resample of its 4 members gives 1.0, so its interval is the
     # exact (Clopper-Pearson) one for 4 of 4, [0.025 ** (1 / 4), 1] = [0.3976, 1].
@@ -60,18 +62,19 @@ def test_arms_and_their_difference_match_hand_computed_values():
     assert alternative.mean_fit.interval == "exact"
     change = comparison.mean_fit_change
     assert (change.a, change.b) == ("current version (v2)", "alternative version (v1)")
-    assert change.value == pytest.approx(0.4)
+    assert change.value == pytest.approx(1 - 3.5 / 6)
     assert change.low is not None and change.high is not None
     # The sides' intervals combined (MOVER): the alternative's 1 - 0.3976 counts below, unlike the paired
     # replicates' difference, which left it out (its replicates are all 1.0).
     low, high = current.mean_fit.low, current.mean_fit.high
     assert low is not None and high is not None
     assert change.interval == "combined"
-    assert change.low == pytest.approx(0.4 - ((1 - 0.3976354) ** 2 + (high - 0.6) ** 2) ** 0.5)
-    assert change.high == pytest.approx(0.4 + (0.6 - low))
-    assert -1.0 <= change.low < 0 < 0.4 <= change.high <= 1.0
+    mean = 3.5 / 6
+    assert change.low == pytest.approx((1 - mean) - ((1 - 0.3976354) ** 2 + (high - mean) ** 2) ** 0.5)
+    assert change.high == pytest.approx((1 - mean) + (mean - low))
+    assert -1.0 <= change.low < 0 < 1 - mean <= change.high <= 1.0
     assert comparison.fit_share_change is not None  # both arms on the 3-point scale
-    assert comparison.fit_share_change.value == pytest.approx(0.6)
+    assert comparison.fit_share_change.value == pytest.approx(1 - 2 / 6)
     assert comparison.note.startswith("With only 5 ratings on one side, read this as a hint.")
     assert "assigned to the versions at random" in comparison.note
     # The before/after comparison of versions leaves the randomized answers out: only answer 9 (v2) is there.

@@ -31,8 +31,12 @@ def previous_four():
 
 def test_one_unit_gets_the_one_answer_reason():
     assert estimate(0.5, None, None, False, 1, 1, 2) == Estimate(0.5, None, None, 1, 2, "one_answer")
-    # Two units keep the bootstrap's interval.
-    assert estimate(0.5, 0.25, 0.75, False, 2, 2, 2) == Estimate(0.5, 0.25, 0.75, 2, 2, "bootstrap")
+    # Two to four units: too few to resample (a percentile interval from them takes a handful of values), but for
+    # the exact interval at 0 or 1; five keep the bootstrap's interval.
+    assert estimate(0.5, 0.25, 0.75, False, 2, 2, 2) == Estimate(0.5, None, None, 2, 2, "few_answers")
+    assert estimate(0.5, 0.25, 0.75, False, 4, 4, 8) == Estimate(0.5, None, None, 4, 8, "few_answers")
+    assert estimate(1.0, 1.0, 1.0, True, 2, 2, 2).interval == "exact"
+    assert estimate(0.5, 0.25, 0.75, False, 5, 5, 5) == Estimate(0.5, 0.25, 0.75, 5, 5, "bootstrap")
 
 
 def test_a_difference_against_one_answer_names_the_reason():
@@ -76,7 +80,8 @@ def test_a_period_with_one_rated_answer_says_why_it_has_no_interval():
     plain = json.loads(render_json(digest))
     assert plain["current"]["fit"]["fit_share"]["interval"] == "one_answer"
     assert plain["fit_share_change"]["interval"] == "one_answer"
-    assert [point["mean_fit"]["interval"] for point in plain["timeline"]] == ["bootstrap", "one_answer"]
+    # The previous period's day has four rated answers: too few to resample.
+    assert [point["mean_fit"]["interval"] for point in plain["timeline"]] == ["few_answers", "one_answer"]
 
 
 def test_without_a_previous_period_the_note_claims_no_change():
@@ -97,9 +102,9 @@ def test_a_previous_period_with_one_rated_answer_says_its_changes_have_none():
 
 
 def test_a_scope_version_with_one_rated_answer_is_named_in_the_version_note():
-    # v1: answer 1 rated 2; v2: answers 2-5 rated 3, 1, 3, 2.
-    answers = [answer(1, version=1)] + [answer(i, version=2) for i in range(2, 6)]
-    ratings = [rating(1, "ana", 2)] + [rating(i, f"m{i}", v) for i, v in zip(range(2, 6), (3, 1, 3, 2), strict=True)]
+    # v1: answer 1 rated 2; v2: answers 2-6 rated 3, 1, 3, 2, 2.
+    answers = [answer(1, version=1)] + [answer(i, version=2) for i in range(2, 7)]
+    ratings = [rating(1, "ana", 2)] + [rating(i, f"m{i}", v) for i, v in zip(range(2, 7), (3, 1, 3, 2, 2), strict=True)]
     digest = compute_digest(rows(answers, ratings), None)
 
     versions = digest.versions
@@ -114,8 +119,8 @@ def test_a_scope_version_with_one_rated_answer_is_named_in_the_version_note():
         "| v1 | 3-point | 1 | 1 | 1 | 0% (no interval: one rated answer) | 0.50 (no interval: one rated answer) |"
         in (section)
     )
-    # +0.125 (v2: (1 + 0 + 1 + 0.5) / 4 = 0.625, v1: 0.5) and +50 points (v2: 2 of 4 at the top, v1: none).
+    # +0.10 (v2: (1 + 0 + 1 + 0.5 + 0.5) / 5 = 0.6, v1: 0.5) and +40 points (v2: 2 of 5 at the top, v1: none).
     assert (
-        "v2 minus v1, this period: mean fit +0.12 (no interval: a side has one rated answer); fit share +50 pts "
+        "v2 minus v1, this period: mean fit +0.10 (no interval: a side has one rated answer); fit share +40 pts "
         "(no interval: a side has one rated answer)."
     ) in section

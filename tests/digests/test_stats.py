@@ -316,13 +316,17 @@ def test_unicode_and_very_long_comments_are_excerpted_and_defused():
 
 
 def test_cluster_bootstrap_resamples_answers_not_ratings():
-    # Two answers with ten ratings each, all "Fits" on one and all "Does not fit" on the other. Resampling
-    # answers, a replicate draws {A, A}, {A, B} or {B, B}: means 1, 0.5, 0 with probabilities 1/4, 1/2, 1/4, so
-    # the 95% interval is 0 to 1. Resampling the 20 ratings as if independent would give about 0.28 to 0.72.
-    answers = [answer(1), answer(2)]
-    ratings = [rating(1, f"m{k}", 3) for k in range(10)] + [rating(2, f"m{k}", 1) for k in range(10)]
+    # Six answers with ten ratings each, all "Fits" on three and all "Does not fit" on the other three.
+    # Resampling answers, a replicate's mean is k/6 with k ~ Binomial(6, 1/2): P(k <= 1) = 7/64 and P(k >= 5) =
+    # 7/64, both above 2.5%, so the 95% interval reaches 1/6 and 5/6 (or beyond). Resampling the 60 ratings as if
+    # independent would give about 0.37 to 0.63.
+    answers = [answer(i) for i in range(1, 7)]
+    ratings = [rating(i, f"m{k}", 3 if i <= 3 else 1) for i in range(1, 7) for k in range(10)]
     fit = compute_digest(rows(answers, ratings), None).current.fit
-    assert fit.mean_fit == Estimate(0.5, 0.0, 1.0, 2, 20)
+    mean = fit.mean_fit
+    assert (mean.value, mean.answers, mean.ratings, mean.interval) == (0.5, 6, 60, "bootstrap")
+    assert mean.low is not None and mean.high is not None
+    assert 0 <= mean.low <= 1 / 6 + 1e-9 and 5 / 6 - 1e-9 <= mean.high <= 1
 
 
 def test_bootstrap_is_deterministic_for_a_seed_and_contains_the_estimate():
@@ -517,7 +521,10 @@ def test_version_comparison_pools_the_previous_period():
     # v1 pooled: answers 10 (fit 1) and 1 (fit 0): mean 0.5; v2: answers 2 (1) and 3 (0.5): mean 0.75.
     assert [(g.label, g.mean_fit.value) for g in versions.versions] == [("v1", 0.5), ("v2", 0.75)]
     assert versions.mean_fit_change is not None and versions.mean_fit_change.value == pytest.approx(0.25)
-    assert "read this as a hint" in versions.note  # two ratings a side
+    assert (  # two rated answers a side
+        "v1 (2 rated answers) and v2 (2 rated answers) have too few rated answers to resample, so the difference has "
+        "no interval." in versions.note
+    )
     # The current-period breakdown is of this period only.
     by_version = digest.breakdown("scope_version")
     assert by_version is not None
@@ -539,14 +546,16 @@ def test_an_unrated_current_version_is_named_and_the_older_ones_are_not_called_l
     assert versions.mean_fit_change is not None and versions.mean_fit_change.value == pytest.approx(0.25)
     assert versions.note.startswith(
         "In this and the previous period, v3 (in use at the period's end) has no ratings yet, so its change "
-        "cannot be judged; compared instead are v2 and v1, the two latest versions with ratings. With only 2 "
-        "ratings on one side, read this as a hint."
+        "cannot be judged; compared instead are v2 and v1, the two latest versions with ratings. v2 versus v1 in "
+        "this and the previous period: v1 (2 rated answers) and v2 (2 rated answers) have too few rated answers to "
+        "resample, so the difference has no interval."
     )
     markdown = render_markdown(digest)
     assert "Latest scope version" not in markdown
     assert (
         "- Scope version v2 versus v1 (this and the previous period; v3, in use at the period's end, has no ratings "
-        "yet): mean fit +0.25"
+        "yet): mean fit change not stated, it rests on too few ratings (a side has too few rated answers to "
+        "resample)"
     ) in markdown
     section = markdown[markdown.index("## Did the last scope change help?") :].split("\n\n")
     assert section[1] == versions.note  # said before the table of the older versions
@@ -555,9 +564,11 @@ def test_an_unrated_current_version_is_named_and_the_older_ones_are_not_called_l
     rated = compute_digest(dataclasses.replace(current, answers=current.answers[:3], scope_version=2), previous)
     unknown = compute_digest(dataclasses.replace(current, answers=current.answers[:3]), previous)
     assert rated.versions.current == "v2" and unknown.versions.current is None
-    assert rated.versions.note == unknown.versions.note and rated.versions.note.startswith("With only 2 ratings")
-    assert "- Latest scope version v2 versus v1 (this and the previous period): mean fit +0.25" in render_markdown(
-        rated
+    assert rated.versions.note == unknown.versions.note
+    assert rated.versions.note.startswith("v2 versus v1 in this and the previous period: v1 (2 rated answers)")
+    assert (
+        "- Latest scope version v2 versus v1 (this and the previous period): mean fit change not stated"
+        in render_markdown(rated)
     )
 
 
