@@ -19,7 +19,7 @@ from bot.answer_channels import deleted_label
 # (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
 from bot.answers.settings_text import describe as describe_answer_settings
 from bot.channel_access import ANSWERS, DIGEST, LOG, THREADS, unusable_reason
-from bot.digests.channel import readable_by_everyone
+from bot.digests.channel import data_readers, readable_by_everyone
 from bot.digests.schedule import cron_weekdays, make_trigger, next_run
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
@@ -53,6 +53,8 @@ class ServerFacts:
     missing_channels: frozenset[int] = frozenset()  # channels in the settings that no longer exist
     channel_problems: Mapping[int, str] = field(default_factory=dict)  # why the bot cannot do its work there
     digest_channel_public: bool = False  # every member can read the digest channel
+    # Roles besides the research role whose members can read it (mentions; @everyone is `digest_channel_public`)
+    digest_channel_readers: tuple[str, ...] = ()
     research_role_missing: bool = False  # the research role was deleted
 
 
@@ -229,9 +231,15 @@ def _digest_step(settings: GuildSettings, facts: ServerFacts, now: datetime) -> 
     else:
         problems = _channel_notes([channel], facts, "/digest channel")
         details.append(f"Digest channel: <#{channel}>.")
-        if facts.digest_channel_public and settings.digest_data_files and channel not in facts.missing_channels:
+        readers = "Everyone in this server" if facts.digest_channel_public else ""
+        if not readers and facts.digest_channel_readers:
+            shown = facts.digest_channel_readers[:5]
+            readers = (
+                "Members with " + ", ".join(shown) + (" and more" if len(facts.digest_channel_readers) > 5 else "")
+            )
+        if readers and settings.digest_data_files and channel not in facts.missing_channels:
             problems.append(
-                f"{ATTENTION} Everyone in this server can read <#{channel}>: each digest there carries the data files, "
+                f"{ATTENTION} {readers} can read <#{channel}>: each digest there carries the data files, "
                 "which hold every comment, also those their authors did not allow to be quoted. Choose a channel "
                 "only the research team can read, or leave the data files out (`/digest channel data_files:False`)."
             )
@@ -320,6 +328,13 @@ def server_facts(guild: discord.Guild, settings: GuildSettings) -> ServerFacts:
         missing_channels=frozenset(missing),
         channel_problems=problems,
         digest_channel_public=isinstance(digest, discord.TextChannel) and readable_by_everyone(digest),
+        digest_channel_readers=tuple(
+            role.mention
+            for role in (
+                data_readers(digest, settings.research_role_id) if isinstance(digest, discord.TextChannel) else ()
+            )
+            if not role.is_default()
+        ),
         research_role_missing=settings.research_role_id is not None
         and guild.get_role(settings.research_role_id) is None,
     )

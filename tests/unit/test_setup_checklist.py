@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -96,6 +97,15 @@ def test_a_digest_channel_everyone_can_read_needs_attention():
     assert [found[n][0] for n in range(1, 6)] == ["✅", "✅", "✅", "✅", "⚠️"]
     assert f"Everyone in this server can read <#{DIGEST_CHANNEL}>" in found[5][1]
     assert "data files" in found[5][1]
+
+
+def test_a_digest_channel_other_roles_can_read_needs_attention_unless_the_data_files_are_left_out():
+    facts = ServerFacts(digest_channel_readers=("<@&11>", "<@&12>"))
+    found = steps(setup_checklist(SET_UP, SCOPE, NOW, facts))
+    assert found[5][0] == "⚠️"
+    assert f"Members with <@&11>, <@&12> can read <#{DIGEST_CHANNEL}>" in found[5][1]
+    without_data = dataclasses.replace(SET_UP, digest_data_files=False)
+    assert steps(setup_checklist(without_data, SCOPE, NOW, facts))[5][0] == "✅"
 
 
 def test_no_research_role_needs_attention():
