@@ -17,11 +17,12 @@ module adds one digest's artists to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 
 from bot.digests.chart_canvas import ChartCanvas, shared_canvas
@@ -33,6 +34,7 @@ from bot.wording import counted
 LINE = "#1f6feb"
 BAR = "#8250df"
 CURRENT = "#fff8c5"
+NO_RATINGS_NOW = "No ratings\nthis period"
 SCOPE = "#bf3989"
 MUTED = "#59636e"
 INK = "#24292f"
@@ -105,6 +107,11 @@ def _over_time(axes: Axes, periods: Sequence[DigestRows], current: DigestRows, d
     if not points:
         axes.text(0.5, 0.5, "No ratings yet", transform=axes.transAxes, ha="center", va="center", color="#59636e")
     else:
+        if digest.current.denominators.ratings == 0 and start is not None and end is not None:
+            # The line is the previous period's alone: say so where this period's points would be.
+            midday = datetime.combine(start, datetime.min.time()) + (end - start) / 2
+            middle = mdates.date2num(midday)  # type: ignore[no-untyped-call]  # matplotlib's dates are untyped
+            axes.text(middle, 0.5, NO_RATINGS_NOW, ha="center", va="center", color="#59636e", fontsize=8)
         axes.fill_between(x, lows, highs, color=LINE, alpha=0.18, linewidth=0)
         banded = np.isfinite(lows) & np.isfinite(highs)
         # A band between two points without one is a polygon of no width: drawn as a strip of the same colour, so

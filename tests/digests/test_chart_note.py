@@ -156,3 +156,23 @@ def test_the_note_says_how_many_bare_points_are_the_previous_periods():
         "In the chart, points without a band (drawn hollow) have no interval: 2 days with one rated answer "
         "(1 of them in the previous period)."
     )
+
+
+def test_a_period_without_ratings_says_so_where_its_points_would_be(tmp_path: Path):
+    """The previous period was rated, this one not: the line is the previous period's alone, and the chart says
+    that this period has none (in its band), rather than leave an empty band to be read as a gap in the data."""
+    earlier = period({10: 5})
+    previous = rows(
+        [replace(row, answer_id=row.answer_id + 100) for row in earlier.answers],
+        [replace(row, answer_id=row.answer_id + 100, created_at=row.created_at.replace("-18T", "-11T"),
+                 updated_at=row.updated_at.replace("-18T", "-11T")) for row in earlier.ratings],
+        previous=True,
+    )  # fmt: skip
+    canvas = ChartCanvas()
+    render_chart(
+        rows([answer(1)]), [previous], compute_digest(rows([answer(1)]), previous), tmp_path / "a.png", canvas=canvas
+    )
+    assert [text.get_text() for text in canvas.over_time.texts] == ["No ratings\nthis period"]
+    # A rated period draws no such text, and the reused figure keeps none from before.
+    draw(canvas, (period({17: 5}), previous), tmp_path / "b.png")
+    assert list(canvas.over_time.texts) == []
