@@ -612,11 +612,13 @@ def _reasons(digest: Digest) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Reason tags")]
     if not digest.reasons:
         return [*blocks, Paragraph("No reason tags in this period.")]
+    ratings = digest.current.denominators.ratings
+    before = digest.previous.denominators.ratings if digest.previous is not None else 0
     rows = tuple(
         (
             tag.tag,
-            str(tag.count),
-            fmt.NO_VALUE if tag.previous_count is None else str(tag.previous_count),
+            _tagged(tag.count, ratings),
+            fmt.NO_VALUE if tag.previous_count is None else _tagged(tag.previous_count, before),
             ", ".join(f"{label}: {count}" for label, count in tag.by_fit.items()),
         )
         for tag in digest.reasons
@@ -624,7 +626,18 @@ def _reasons(digest: Digest) -> list[Block]:
     blocks.append(
         Table(("Tag", "This period", "Previous period", "By the tagging member's rating"), rows, numeric=(1, 2))
     )
+    blocks.append(
+        Paragraph(
+            "Each count is of ratings given with the tag, and its share of all the period's ratings (a rating can "
+            "carry several tags, so the shares need not add up to 100%)."
+        )
+    )
     return blocks
+
+
+def _tagged(count: int, ratings: int) -> str:
+    """A tag's count with its share of the period's ratings (each rating carries a tag at most once)."""
+    return f"{count} ({fmt.percent(count / ratings)})" if ratings else str(count)
 
 
 def _answer_blocks(note: AnswerNote, heading: str) -> list[Block]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from dataclasses import replace
 from datetime import date, timedelta
@@ -573,3 +574,18 @@ def test_the_report_ends_with_how_to_make_it_again():
         "--timezone Asia/Jakarta --feedback-until 2026-11-23T00:00:00.000Z --out FOLDER"
     ) in markdown
     assert f"Made by culturebot {digest.culturebot_version} (digest.json format 2)." in markdown
+
+
+def test_reason_tags_give_their_share_of_the_periods_ratings():
+    """4 ratings this period, 2 with "too generic" (50%) and 1 with "useful" (25%); 2 before, 1 "too generic"."""
+    now = rows(
+        [answer(1), answer(2)],
+        [rating(1, "ana", 1), rating(1, "budi", 2), rating(2, "ana", 3), rating(2, "citra", 1)],
+        reasons=[reason(1, "ana", "too generic"), reason(2, "citra", "too generic"), reason(2, "ana", "useful")],
+    )
+    before = rows([answer(11, day=10)], [rating(11, "ana", 1, day=11), rating(11, "budi", 3, day=11)], previous=True)
+    before = dataclasses.replace(before, reasons=[reason(11, "ana", "too generic")])
+    markdown = render_markdown(compute_digest(now, before, bootstrap=10))
+    assert "| too generic | 2 (50%) | 1 (50%) |" in markdown
+    assert "| useful | 1 (25%) | 0 (0%) | 3/3: 1 |" in markdown
+    assert "a rating can carry several tags" in markdown
