@@ -37,6 +37,24 @@ def period(per_day: dict[int, int], *, version_of=lambda answer_id: 1, values=SP
     return rows(answers, ratings)
 
 
+def previous_period(per_day: dict[int, int]):
+    """`period(per_day)` as the previous period (days before the 16th): answer ids from 100, ratings on the 11th."""
+    earlier = period(per_day)
+    return rows(
+        [replace(row, answer_id=row.answer_id + 100) for row in earlier.answers],
+        [
+            replace(
+                row,
+                answer_id=row.answer_id + 100,
+                created_at=row.created_at.replace("-18T", "-11T"),
+                updated_at=row.updated_at.replace("-18T", "-11T"),
+            )
+            for row in earlier.ratings
+        ],
+        previous=True,
+    )
+
+
 def test_no_note_when_every_point_and_version_has_its_interval():
     digest = compute_digest(period({17: 5, 18: 5}), None)
     assert all(point.mean_fit.low is not None for point in digest.timeline)
@@ -143,13 +161,7 @@ def test_weeks_are_named_when_the_chart_is_weekly():
 
 def test_the_note_says_how_many_bare_points_are_the_previous_periods():
     """The line runs over both periods: one rated answer on the 10th (the previous period) and on the 16th (this)."""
-    earlier = period({10: 1, 11: 5})
-    previous = rows(
-        [replace(row, answer_id=row.answer_id + 100) for row in earlier.answers],
-        [replace(row, answer_id=row.answer_id + 100, created_at=row.created_at.replace("-18T", "-11T"),
-                 updated_at=row.updated_at.replace("-18T", "-11T")) for row in earlier.ratings],
-        previous=True,
-    )  # fmt: skip
+    previous = previous_period({10: 1, 11: 5})
     digest = compute_digest(period({16: 1, 17: 5}), previous)
     [note] = chart_note(digest)
     assert note.text == (
@@ -161,13 +173,7 @@ def test_the_note_says_how_many_bare_points_are_the_previous_periods():
 def test_a_period_without_ratings_says_so_where_its_points_would_be(tmp_path: Path):
     """The previous period was rated, this one not: the line is the previous period's alone, and the chart says
     that this period has none (in its band), rather than leave an empty band to be read as a gap in the data."""
-    earlier = period({10: 5})
-    previous = rows(
-        [replace(row, answer_id=row.answer_id + 100) for row in earlier.answers],
-        [replace(row, answer_id=row.answer_id + 100, created_at=row.created_at.replace("-18T", "-11T"),
-                 updated_at=row.updated_at.replace("-18T", "-11T")) for row in earlier.ratings],
-        previous=True,
-    )  # fmt: skip
+    previous = previous_period({10: 5})
     canvas = ChartCanvas()
     render_chart(
         rows([answer(1)]), [previous], compute_digest(rows([answer(1)]), previous), tmp_path / "a.png", canvas=canvas
