@@ -8,10 +8,12 @@ arguments is an `OfflineDigestError` whose message is one line naming the argume
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import sqlite3
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -151,20 +153,8 @@ async def server_timezone(db: Path, guild_id: int) -> str:
     """The server's digest time zone in `db` (as its digests count days: `day_basis`), UTC when none is set;
     `db` and the server are checked as `offline_digest` checks them, with the same messages."""
     uri = await asyncio.to_thread(_check_database_file, db)
-    try:
-        conn = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as error:
-        raise OfflineDigestError(f"--db {db}: cannot open it read-only ({error}); check it and its folder") from None
-    try:
-        await _check_schema(conn, db)
-        await _check_guild(conn, db, guild_id)
-        settings = await SqliteStorage(conn, db).guild_settings(guild_id)  # its read methods only
-    except sqlite3.DatabaseError as error:
-        raise OfflineDigestError(
-            f"--db {db}: cannot read it ({error}); check that it is a culturebot database"
-        ) from None
-    finally:
-        await conn.close()
+    async with _server_storage(db, uri, guild_id) as storage:
+        settings = await storage.guild_settings(guild_id)
     return day_basis(settings)
 
 
@@ -173,23 +163,29 @@ async def _read_rows(
 ) -> tuple[DigestRows, DigestRows]:
     """The period's rows and the previous period's, from one read-only snapshot, after checking the schema and
     the server."""
+    async with _server_storage(db, uri, guild_id) as storage:
+        return await period_rows(storage, guild_id, period, feedback_before)
+
+
+@contextlib.asynccontextmanager
+async def _server_storage(db: Path, uri: str, guild_id: int) -> AsyncIterator[SqliteStorage]:
+    """The storage on `db`'s read-only URI, in one read transaction (one snapshot), once its schema and the server
+    are checked; a database error while it is used is an OfflineDigestError."""
     try:
         conn = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as error:
         raise OfflineDigestError(f"--db {db}: cannot open it read-only ({error}); check it and its folder") from None
     try:
-        await conn.execute("BEGIN")  # one read transaction: both periods from the same snapshot
+        await conn.execute("BEGIN")
         await _check_schema(conn, db)
         await _check_guild(conn, db, guild_id)
-        storage = SqliteStorage(conn, db)  # only its read methods are used, on this read-only connection
-        current, previous = await period_rows(storage, guild_id, period, feedback_before)
+        yield SqliteStorage(conn, db)  # only its read methods are used, on this read-only connection
     except sqlite3.DatabaseError as error:
         raise OfflineDigestError(
             f"--db {db}: cannot read it ({error}); check that it is a culturebot database"
         ) from None
     finally:
         await conn.close()  # a read transaction: nothing to commit or roll back on the file
-    return current, previous
 
 
 async def _check_schema(conn: aiosqlite.Connection, db: Path) -> None:
