@@ -33,9 +33,14 @@ def missing_permissions(permissions: discord.Permissions, needed: Mapping[str, s
     return [label for name, label in needed.items() if not getattr(permissions, name)]
 
 
+def bot_lacks(channel: discord.abc.GuildChannel | discord.Thread, needed: Mapping[str, str]) -> list[str]:
+    """The `needed` permissions the bot lacks in `channel` (names as Discord shows them), from the cached state."""
+    return missing_permissions(channel.permissions_for(channel.guild.me), needed)
+
+
 def unusable_reason(channel: discord.abc.GuildChannel, needed: Mapping[str, str], use: str, command: str) -> str | None:
     """Why the bot cannot `use` (e.g. "post digests") in `channel`, with what to do, or None when it can."""
-    missing = missing_permissions(channel.permissions_for(channel.guild.me), needed)
+    missing = bot_lacks(channel, needed)
     if not missing:
         return None
     return (

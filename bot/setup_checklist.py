@@ -19,7 +19,7 @@ from bot.answer_channels import deleted_label
 # (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
 from bot.answers.settings_text import describe as describe_answer_settings
 from bot.channel_access import ANSWERS, DIGEST, LOG, THREADS, unusable_reason
-from bot.digests.channel import data_readers, readable_by_everyone
+from bot.digests.channel import data_readers, readable_by_everyone, readers_named
 from bot.digests.schedule import cron_weekdays, make_trigger, next_run
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
@@ -231,12 +231,7 @@ def _digest_step(settings: GuildSettings, facts: ServerFacts, now: datetime) -> 
     else:
         problems = _channel_notes([channel], facts, "/digest channel")
         details.append(f"Digest channel: <#{channel}>.")
-        readers = "Everyone in this server" if facts.digest_channel_public else ""
-        if not readers and facts.digest_channel_readers:
-            shown = facts.digest_channel_readers[:5]
-            readers = (
-                "Members with " + ", ".join(shown) + (" and more" if len(facts.digest_channel_readers) > 5 else "")
-            )
+        readers = readers_named(facts.digest_channel_public, facts.digest_channel_readers)
         if readers and settings.digest_data_files and channel not in facts.missing_channels:
             problems.append(
                 f"{ATTENTION} {readers} can read <#{channel}>: each digest there carries the data files, "

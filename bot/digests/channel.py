@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 
 
@@ -42,18 +44,22 @@ def data_readers_warning(channel: discord.TextChannel, research_role_id: int | N
     """What to tell the moderator choosing `channel` for digests that carry the data files, when more than the
     research team can read it ("" when not)."""
     readers = data_readers(channel, research_role_id)
-    if not readers:
+    whom = readers_named(bool(readers) and readers[0].is_default(), [role.mention for role in readers])
+    if not whom:
         return ""
-    whom = (
-        "Everyone in this server"
-        if readers[0].is_default()
-        else "Members with "
-        + ", ".join(role.mention for role in readers[:5])
-        + (" and more" if len(readers) > 5 else "")
-    )
     return (
         f" {whom} can read {channel.mention}: each digest there carries the period's data files (data.zip), which "
         "hold every comment, also those their authors did not allow to be quoted. Choose a channel only the research "
         "team can read, or leave the data files out with `/digest channel data_files:False` (the research role gets "
         "them with `/research-export`)."
     )
+
+
+def readers_named(everyone: bool, mentions: Sequence[str]) -> str:
+    """Who can read a channel, to start a sentence: "Everyone in this server" when `everyone`, else "Members with
+    @A, @B" (at most five named, then "and more"); "" when nobody besides the research team."""
+    if everyone:
+        return "Everyone in this server"
+    if not mentions:
+        return ""
+    return "Members with " + ", ".join(mentions[:5]) + (" and more" if len(mentions) > 5 else "")

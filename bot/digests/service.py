@@ -31,7 +31,7 @@ import discord
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.answers.safety import NO_PINGS
-from bot.channel_access import DIGEST, missing_permissions
+from bot.channel_access import DIGEST, bot_lacks
 from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
@@ -512,7 +512,7 @@ class DigestService:
         tried while one still lacks: the moderators were told which when the digest was kept."""
         settings = await self._storage.guild_settings(guild_id)
         channel = self._channel(settings)
-        if channel is None or missing_permissions(channel.permissions_for(channel.guild.me), DIGEST):
+        if channel is None or bot_lacks(channel, DIGEST):
             return 0
         if not await self._storage.digests(guild_id, DigestStatus.UNDELIVERED):
             return 0
@@ -749,7 +749,7 @@ class DigestService:
 def _once_postable(channel: discord.TextChannel | discord.Thread) -> str:
     """When a digest Discord refused is sent: once the bot has what it lacks in `channel` (from the cached state),
     or, when it seems to lack nothing, with the next scheduled digest; or once another channel is chosen."""
-    missing = missing_permissions(channel.permissions_for(channel.guild.me), DIGEST)
+    missing = bot_lacks(channel, DIGEST)
     if not missing:
         return (
             "the next scheduled digest is due (it goes first), or once `/digest channel` names a channel I can post in"
