@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.digests.model import (
@@ -242,13 +242,21 @@ def period(start: str, end: str, zone: str = "UTC") -> str:
     return f"{in_utc}; {local[0]} to {local[1]} {zone}"
 
 
+def instant(text: str) -> datetime | None:
+    """A stored timestamp ("2026-11-23T09:00:00.000Z") as an aware datetime (UTC when it names no offset), or None
+    when it is not one."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _local(text: str, zone: str) -> str | None:
     """A stored UTC timestamp on the clocks of `zone` ("2026-11-23 16:00"), or None when either is not readable."""
+    moment = instant(text)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         clocks = ZoneInfo(zone)
     except (ValueError, ZoneInfoNotFoundError):
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(clocks).strftime("%Y-%m-%d %H:%M")
+    return None if moment is None else moment.astimezone(clocks).strftime("%Y-%m-%d %H:%M")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
 from bot.digests import formatting as fmt
 from bot.digests.commentary import QUOTE_EXCERPT
@@ -813,20 +812,12 @@ def _audit(digest: Digest) -> list[Block]:
     return blocks
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _feedback_cut(digest: Digest) -> str:
     """The feedback cut-off when it is not the period's end: after it (an export of a past period counts the
     feedback given since) or before it (an export of a period still running, made before its end)."""
     if digest.feedback_before is None:
         return ""
-    cut, end = _instant(digest.feedback_before), _instant(digest.end)
+    cut, end = fmt.instant(digest.feedback_before), fmt.instant(digest.end)
     if cut is None or end is None:  # not dates: say when, and claim nothing about the period's end
         return f" Ratings and comments as of {digest.feedback_before}."
     moment = digest.feedback_before[:16].replace("T", " ")

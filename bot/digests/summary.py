@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import discord
 
-from bot.digests.formatting import fit_change, fit_with_ci, percent, share_change, share_with_ci
+from bot.digests.formatting import fit_change, fit_with_ci, instant, percent, share_change, share_with_ci
 from bot.digests.model import Digest
 from bot.digests.sections import headline_change, scales_hint, taking_part
 from bot.storage import DigestRecord
@@ -160,10 +158,7 @@ def _cut(text: str, limit: int, marker: str = "…") -> str:
 def _period(digest: Digest) -> str:
     """The period in each reader's own time (Discord's timestamp markup), and in UTC as the report gives it."""
     in_utc = f"{digest.start[:16].replace('T', ' ')} – {digest.end[:16].replace('T', ' ')} UTC"
-    try:
-        start, end = (datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (digest.start, digest.end))
-    except ValueError:
-        return in_utc
-    if start.tzinfo is None or end.tzinfo is None:
+    start, end = instant(digest.start), instant(digest.end)
+    if start is None or end is None:
         return in_utc
     return f"<t:{int(start.timestamp())}:f> – <t:{int(end.timestamp())}:f> (your time; {in_utc})"
