@@ -104,13 +104,14 @@ def _no_interval(estimate: Estimate) -> str:
 
 
 # Why a difference has no interval: the reason of a side (`Difference.interval`).
-_NO_DIFFERENCE_INTERVAL = {
-    ONE_ANSWER: "no interval: a side has one rated answer",
-    ONE_MEMBER: "no interval: a side has one asking member",
-    FEW_ANSWERS: "no interval: a side has too few rated answers to resample",
-    FEW_ARM_MEMBERS: "no interval: a side has too few asking members to resample",
-    NO_SPREAD: "no interval: every resample of a side gives the same value",
+NO_DIFFERENCE_REASON = {
+    ONE_ANSWER: "a side has one rated answer",
+    ONE_MEMBER: "a side has one asking member",
+    FEW_ANSWERS: "a side has too few rated answers to resample",
+    FEW_ARM_MEMBERS: "a side has too few asking members to resample",
+    NO_SPREAD: "every resample of a side gives the same value",
 }
+_NO_DIFFERENCE_INTERVAL = {reason: f"no interval: {text}" for reason, text in NO_DIFFERENCE_REASON.items()}
 
 
 def _no_difference_interval(difference: Difference) -> str:

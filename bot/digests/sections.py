@@ -12,11 +12,9 @@ from bot.digests.followup import LOWEST_FIT_LIMIT
 from bot.digests.groups import DIMENSIONS, THIS_PERIOD, day_zone, local_day
 from bot.digests.model import (
     FEW_ANSWERS,
-    FEW_ARM_MEMBERS,
     NO_DECISION,
     NO_SPREAD,
     ONE_ANSWER,
-    ONE_MEMBER,
     TAKING_PART,
     AnswerNote,
     Breakdown,
@@ -219,13 +217,7 @@ def unstated_change(change: Difference) -> str:
     would read as a finding. The sections below the Summary give the number with its reason."""
     if change.interval == NO_SPREAD:
         return "every resample of a side gives the same value (its uncertainty is not measured)"
-    reason = {
-        ONE_ANSWER: "a side has one rated answer",
-        ONE_MEMBER: "a side has one asking member",
-        FEW_ANSWERS: "a side has too few rated answers to resample",
-        FEW_ARM_MEMBERS: "a side has too few asking members to resample",
-    }
-    return f"it rests on too few ratings ({reason.get(change.interval, 'no interval')})"
+    return f"it rests on too few ratings ({fmt.NO_DIFFERENCE_REASON.get(change.interval, 'no interval')})"
 
 
 def headline_change(name: str, change: Difference | None, formatted: Callable[[Difference | None], str]) -> str:
@@ -254,7 +246,8 @@ def chart_note(digest: Digest) -> list[Paragraph]:
     digest's own periods (weekly when `weekly_timeline` is given), as chart.py draws it."""
     points = digest.weekly_timeline or digest.timeline
     unit = "week" if digest.weekly_timeline else "day"
-    bare = [p.mean_fit for p in points if p.mean_fit.value is not None and p.mean_fit.low is None]
+    bare_points = [p for p in points if p.mean_fit.value is not None and p.mean_fit.low is None]
+    bare = [p.mean_fit for p in bare_points]
     versions = [g for g in digest.versions.versions if g.mean_fit.value is not None and g.mean_fit.low is None]
     sentences = []
     if bare:
@@ -262,7 +255,7 @@ def chart_note(digest: Digest) -> list[Paragraph]:
         listed = " and ".join(f"{counted(number, unit)} with {reason}" for reason, number in reasons.items())
         # The line runs over the previous period too: say how many of the bare points are its own.
         first = local_day(digest.start, day_zone(digest.day_basis))
-        earlier = sum(1 for p in points if p.mean_fit.value is not None and p.mean_fit.low is None and p.day < first)
+        earlier = sum(1 for p in bare_points if p.day < first)
         window = f" ({earlier} of them in the previous period)" if earlier else ""
         sentences.append(f"In the chart, points without a band (drawn hollow) have no interval: {listed}{window}.")
     if versions:
