@@ -155,8 +155,7 @@ class Jobs:
 
         scheduled = [settings.guild_id for settings in await self._storage.digest_guilds()]
         # Servers whose digests are off may keep a `/digest now` digest that is still to be posted.
-        kept = await self._storage.guilds_with_digests(DigestStatus.PENDING)
-        kept += await self._storage.guilds_with_digests(DigestStatus.UNDELIVERED)
+        kept = await self._storage.guilds_with_digests(DigestStatus.PENDING, DigestStatus.UNDELIVERED)
         await asyncio.gather(*(catch_up_server(guild_id) for guild_id in sorted({*scheduled, *kept})))
         try:
             await self.rename_threads()  # those whose rename failed before the bot stopped

@@ -33,10 +33,12 @@ class DigestsStore(ScopesStore):
 
     # Digests
 
-    async def guilds_with_digests(self, status: DigestStatus) -> list[int]:
-        """The servers with digests in this state (whether or not their digests are switched on now)."""
+    async def guilds_with_digests(self, *statuses: DigestStatus) -> list[int]:
+        """The servers with digests in any of these states (whether or not their digests are switched on now)."""
+        marks = ", ".join("?" * len(statuses))
         rows = await self._fetchall(
-            "SELECT DISTINCT guild_id FROM digests WHERE status = ? ORDER BY guild_id", (status.value,)
+            f"SELECT DISTINCT guild_id FROM digests WHERE status IN ({marks}) ORDER BY guild_id",
+            tuple(status.value for status in statuses),
         )
         return [int(row[0]) for row in rows]
 
