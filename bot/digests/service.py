@@ -35,7 +35,7 @@ from bot.channel_access import DIGEST, bot_lacks
 from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
-from bot.digests.schedule import Period, due_period, latest_run, parse_timezone, saved_trigger
+from bot.digests.schedule import Period, due_period, latest_run, make_trigger, parse_timezone, saved_trigger
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
 from bot.errors import MESSAGE_LIMIT, UNREACHABLE, UserFacingError, shortened
@@ -61,6 +61,9 @@ MAKE_FAILED = "the digest could not be made (attempt {attempt}): {error}"
 _MAKE_FAILED = re.compile(r"the digest could not be made \(attempt (\d+)\)")
 WORKER_STOPPED = "its worker process stopped before it was made; it is made again at the next start"
 DIGESTS_OFF = "digests were switched off (`/digest off`) while it was being made"
+# Audit action of a saved schedule this version no longer accepts, once the moderators were told (its detail starts
+# with the schedule as `refused_schedule_key` writes it): a restart finds it again and tells nobody twice.
+SCHEDULE_REFUSED = "digest.schedule_refused"
 HISTORY_UNREADABLE = (
     "I cannot read the digest channel's recent messages (Read Message History), which I check first so that a "
     "digest is never posted twice; give me that permission there"
@@ -523,6 +526,31 @@ class DigestService:
             )
         return sent
 
+    async def tell_schedule_refused(self, settings: GuildSettings) -> bool:
+        """Tell the moderators that the server's saved schedule is no longer accepted (saved by an earlier version
+        that took it), so no digest is made until one is set; once per saved schedule. Whether they were told now.
+
+        `saved_trigger` only logs it; without this the research team would just stop getting digests."""
+        try:
+            make_trigger(settings.digest_cron, settings.digest_timezone)
+        except UserFacingError as error:
+            problem = str(error)
+        else:
+            return False
+        key = refused_schedule_key(settings)
+        if await self._storage.last_audit_time(settings.guild_id, SCHEDULE_REFUSED, key) is not None:
+            return False
+        me = self._client.user
+        await self._storage.add_audit(
+            settings.guild_id, me.id if me is not None else 0, SCHEDULE_REFUSED, f"{key}: no digest is made"
+        )
+        await self._tell_moderators(
+            settings,
+            f"No research digest is made: the saved schedule {key} is no longer accepted by this version of the bot. "
+            f"{problem} Set a schedule with `/digest schedule`; digests then resume with the next scheduled time.",
+        )
+        return True
+
     async def run_scheduled(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
         """The schedule's job: digests kept meanwhile (Discord failed or refused them, the bot missed the change
         that let it post again) go first, in period order, then the one due `now`."""
@@ -744,6 +772,11 @@ class DigestService:
                 except (discord.HTTPException, *UNREACHABLE):
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)
+
+
+def refused_schedule_key(settings: GuildSettings) -> str:
+    """How a saved schedule is named in its SCHEDULE_REFUSED audit entry and in the moderators' note."""
+    return f"`{settings.digest_cron}` ({settings.digest_timezone})"
 
 
 def _once_postable(channel: discord.TextChannel | discord.Thread) -> str:

@@ -229,16 +229,33 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(
     world, run_bot, digest_channel, caplog, cron, why
 ):
     # Saved by an earlier version, which accepted it.
-    changes = {"digest_channel_id": digest_channel, "digest_cron": cron}
+    log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
+    changes = {"digest_channel_id": digest_channel, "digest_cron": cron, "log_channel_id": log_channel}
     await set_guild_settings(world.settings(), world.guild_id, changes)
+
+    def told() -> list[str]:
+        return [m.content for m in world.standin.bot_messages(log_channel) if "No research digest is made" in m.content]
+
     with caplog.at_level(logging.WARNING):
         async with run_bot() as bot:
             assert bot.jobs is not None
             assert bot.jobs.next_digest_time(world.guild_id) is None
             assert await bot.jobs.digests.run_due(world.guild_id) is None
+            # The research team would otherwise just stop getting digests: the moderators hear why, and what to do.
+            [note] = await eventually(told, what="the moderators' note")
+            assert f"`{cron}` (UTC)" in note and why in note and "`/digest schedule`" in note
     assert f"server {world.guild_id}'s saved digest schedule is not used" in caplog.text
     assert why in caplog.text
     assert rows(world, "SELECT count(*) FROM digests") == [(0,)]
+    # Told once: a restart finds the same schedule and says nothing more.
+    async with run_bot() as bot:
+        assert bot.jobs is not None
+        await bot.jobs.catch_up()
+        assert len(told()) == 1
+    # Remembered in the audit log, by the bot (which is what a restart reads back).
+    assert rows(world, "SELECT action, actor_id FROM audit_log WHERE action = 'digest.schedule_refused'") == [
+        ("digest.schedule_refused", world.standin.bot_user_id)
+    ]
 
 
 async def test_a_server_that_removed_the_bot_gets_no_more_digests(world, run_bot, digest_channel):
