@@ -12,6 +12,10 @@ Follows Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability" (Annen
 
 Alpha is undefined (None) when fewer than two values are pairable or all pairable values are equal (no
 expected disagreement).
+
+Its interval comes from the digest's cluster bootstrap (bootstrap.py): each unit's share of the coincidences
+(`unit_coincidences`) is resampled with the same draws of answers as the fit statistics, and `alpha_of` gives the
+alpha of every replicate's coincidence matrix at once.
 """
 
 from __future__ import annotations
@@ -32,20 +36,30 @@ class AlphaResult:
     values: int  # pairable values
 
 
+def unit_coincidences(value_counts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each unit's coincidences, (units, categories, categories), from a units × categories matrix of value counts:
+    (n_uc * n_uk - [c == k] * n_uc) / (m_u - 1); zero for a unit with fewer than 2 values. They add up to o_ck."""
+    per_unit = value_counts.sum(axis=1)
+    pairable = per_unit >= 2
+    weights = np.where(pairable, 1.0 / np.where(pairable, per_unit - 1.0, 1.0), 0.0)
+    outer = value_counts[:, :, None] * value_counts[:, None, :]
+    index = np.arange(value_counts.shape[1])
+    outer[:, index, index] -= value_counts
+    result: NDArray[np.float64] = outer * weights[:, None, None]
+    return result
+
+
 def coincidence_matrix(value_counts: NDArray[np.float64]) -> NDArray[np.float64]:
     """o_ck from a units × categories matrix of value counts; units with fewer than 2 values drop out."""
-    per_unit = value_counts.sum(axis=1)
-    pairable = value_counts[per_unit >= 2]
-    weights = 1.0 / (pairable.sum(axis=1) - 1.0)
-    weighted = pairable * weights[:, None]
-    result: NDArray[np.float64] = weighted.T @ pairable - np.diag(weighted.sum(axis=0))
+    result: NDArray[np.float64] = unit_coincidences(value_counts).sum(axis=0)
     return result
 
 
 def delta_squared(
     metric: Metric, categories: NDArray[np.float64], marginals: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """The metric's squared differences between every pair of categories (sorted ascending)."""
+    """The metric's squared differences between every pair of categories (sorted ascending): (k, k), or
+    (..., k, k) for ordinal with marginals of shape (..., k) (one matrix per set of marginals)."""
     k = categories.size
     if metric == "nominal":
         return 1.0 - np.eye(k)
@@ -54,13 +68,35 @@ def delta_squared(
         result: NDArray[np.float64] = diff * diff
         return result
     # Ordinal: sum of the marginals from the lower to the upper category, minus half of both ends.
-    cumulative = np.cumsum(marginals)
+    cumulative = np.cumsum(marginals, axis=-1)
     index = np.arange(k)
     low = np.minimum(index[:, None], index[None, :])
     high = np.maximum(index[:, None], index[None, :])
-    span = cumulative[high] - cumulative[low] + marginals[low] - (marginals[low] + marginals[high]) / 2.0
+    span = (
+        cumulative[..., high]
+        - cumulative[..., low]
+        + marginals[..., low]
+        - (marginals[..., low] + marginals[..., high]) / 2.0
+    )
     ordinal: NDArray[np.float64] = span * span
     return ordinal
+
+
+def alpha_of(
+    coincidences: NDArray[np.float64], categories: NDArray[np.float64], metric: Metric = "ordinal"
+) -> NDArray[np.float64]:
+    """Alpha of coincidence matrices of shape (..., k, k) over `categories` (k, ascending); NaN where alpha is
+    undefined: fewer than two pairable values, or no expected disagreement (every pairable value alike)."""
+    marginals = coincidences.sum(axis=-1)
+    n = marginals.sum(axis=-1)
+    delta = delta_squared(metric, categories, marginals)
+    observed = (coincidences * delta).sum(axis=(-2, -1))
+    expected = (marginals[..., :, None] * marginals[..., None, :] * delta).sum(axis=(-2, -1))
+    defined = (n >= 2) & (expected > 0)
+    result: NDArray[np.float64] = np.where(
+        defined, 1.0 - (n - 1.0) * observed / np.where(defined, expected, 1.0), np.nan
+    )
+    return result
 
 
 def krippendorff_alpha(
@@ -80,11 +116,6 @@ def krippendorff_alpha(
     if pairable_units == 0:
         return AlphaResult(None, 0, 0)
     coincidences = coincidence_matrix(counts)
-    marginals = coincidences.sum(axis=1)
-    n = float(marginals.sum())
-    delta = delta_squared(metric, categories.astype(np.float64), marginals)
-    observed = float((coincidences * delta).sum())
-    expected = float((np.outer(marginals, marginals) * delta).sum())
-    if n < 2 or expected == 0.0:
-        return AlphaResult(None, pairable_units, round(n))
-    return AlphaResult(1.0 - (n - 1.0) * observed / expected, pairable_units, round(n))
+    n = round(float(coincidences.sum()))
+    alpha = float(alpha_of(coincidences, categories.astype(np.float64), metric))
+    return AlphaResult(None if np.isnan(alpha) else alpha, pairable_units, n)

@@ -83,23 +83,37 @@ def group_totals(clusters: Clusters, grouping: Grouping) -> FloatArray:
 
 
 def grouped_replicates(
-    clusters: Clusters, groupings: Sequence[Grouping], resamples: int, rng: np.random.Generator
+    clusters: Clusters,
+    groupings: Sequence[Grouping],
+    resamples: int,
+    rng: np.random.Generator,
+    *,
+    extra: FloatArray | None = None,
 ) -> list[FloatArray]:
     """Bootstrap totals for every group of every grouping from shared resamples of the answers.
 
     Returns one array per grouping, shape (groups, 1 + statistics, resamples): the drawn ratings count and
-    the statistics' sums in each replicate.
+    the statistics' sums in each replicate. `extra` (answers, columns): more per-answer totals summed over the
+    same draws (agreement's coincidences, agreement.py); their replicates come last in the list, shape
+    (resamples, columns). They add columns to the draws' one matrix product, not draws.
     """
     n = clusters.size
     width = 1 + clusters.sums.shape[0]
+    more = [] if extra is None else [extra.shape[1]]
     if n == 0 or resamples <= 0:
-        return [np.zeros((grouping.groups, width, max(resamples, 0))) for grouping in groupings]
+        empty = [np.zeros((grouping.groups, width, max(resamples, 0))) for grouping in groupings]
+        return empty + [np.zeros((max(resamples, 0), columns)) for columns in more]
     # float32 halves the product's cost and memory and is exact here: draw counts and rating counts are small
     # integers, fit sums are multiples of 1/4 or 1/2 (3- and 5-point scales), and totals stay far below 2**24
-    # steps.
+    # steps. `extra` is not exact (coincidences are fractions like 1/3): float32 moves a replicate's alpha by less
+    # than 1e-6 in a 25,000-answer period, far below the two decimals its interval is shown with
+    # (tests/digests/test_alpha_interval.py).
     table = clusters.table.astype(np.float32)
     rows = np.arange(n)
-    design = np.zeros((n, sum(grouping.groups for grouping in groupings) * width), dtype=np.float32)
+    grouped_columns = sum(grouping.groups for grouping in groupings) * width
+    design = np.zeros((n, grouped_columns + sum(more)), dtype=np.float32)
+    if extra is not None:
+        design[:, grouped_columns:] = extra
     offset = 0
     for grouping in groupings:
         member = grouping.codes >= 0
@@ -130,6 +144,8 @@ def grouped_replicates(
         span = grouping.groups * width
         result.append(totals[:, column : column + span].reshape(resamples, grouping.groups, width).transpose(1, 2, 0))
         column += span
+    if extra is not None:
+        result.append(totals[:, column:])
     return result
 
 

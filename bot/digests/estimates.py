@@ -233,14 +233,28 @@ def grouped(
     period: RatedPeriod, groupings: Sequence[Grouping], *, seed: int, resamples: int, label: str
 ) -> list[Grouped]:
     """Every grouping's fits from one bootstrap of the period's answers (label: the period's random stream)."""
+    return grouped_and_extra(period, groupings, None, seed=seed, resamples=resamples, label=label)[0]
+
+
+def grouped_and_extra(
+    period: RatedPeriod,
+    groupings: Sequence[Grouping],
+    extra: FloatArray | None,
+    *,
+    seed: int,
+    resamples: int,
+    label: str,
+) -> tuple[list[Grouped], FloatArray]:
+    """`grouped`, and the replicates of `extra`'s per-answer totals (rated answers × columns) from the same draws:
+    (resamples, columns), no columns without `extra`."""
     clusters = period.clusters()
-    all_totals = grouped_replicates(clusters, groupings, resamples, rng_for(seed, label))
+    all_totals = grouped_replicates(clusters, groupings, resamples, rng_for(seed, label), extra=extra)
     scales = AnswerScales.of(period)
     result = []
-    for grouping, totals in zip(groupings, all_totals, strict=True):
+    for grouping, totals in zip(groupings, all_totals, strict=False):  # `extra`'s replicates come last
         answers = np.bincount(grouping.codes[grouping.codes >= 0], minlength=grouping.groups).astype(np.int64)
         result.append(Grouped.of(group_totals(clusters, grouping), totals, answers, scales.by_group(grouping)))
-    return result
+    return result, all_totals[-1] if extra is not None else np.zeros((resamples, 0))
 
 
 def difference(a: Fit, b: Fit, statistic: int, a_label: str, b_label: str) -> Difference:

@@ -1,4 +1,5 @@
-"""Answers for the research team to follow up: the lowest-fit answers, split ratings, agreement across raters.
+"""Answers for the research team to follow up: the lowest-fit answers, split ratings, agreement across raters
+(rater_agreement.py).
 
 Only comments whose authors allowed quoting are shown next to an answer (the reports go to the digest channel);
 the others are counted, so the research team knows to read them in the data files. Members appear as
@@ -15,11 +16,10 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 import numpy as np
-from numpy.typing import NDArray
 
-from bot.digests.agreement import krippendorff_alpha
-from bot.digests.model import AnswerNote, CommentNote, Disagreement, ScaleAlpha
+from bot.digests.model import AnswerNote, CommentNote, Disagreement
 from bot.digests.periods import AnswerTable, RatedPeriod
+from bot.digests.rater_agreement import FloatArray, agreement
 from bot.digests.rows import AnswerRow, CommentRow
 from bot.digests.text import safe_excerpt, safe_text
 
@@ -29,7 +29,6 @@ COMMENT_EXCERPT = 1000
 LOWEST_FIT_LIMIT = 10
 SPLIT_EXAMPLES = 10
 COMMENTS_PER_ANSWER = 10
-ALPHA_MIN_UNITS = 10
 
 SPLIT_RULE = (
     "An answer's ratings are split when it has at least one rating at the top and one at the bottom of the "
@@ -160,7 +159,11 @@ def lowest_fit(period: RatedPeriod, context: Context) -> tuple[tuple[AnswerNote,
     return answer_notes(period, shown.tolist(), context), ties
 
 
-def disagreement(period: RatedPeriod, context: Context) -> Disagreement:
+def disagreement(
+    period: RatedPeriod, context: Context, alpha_replicates: dict[int, FloatArray] | None = None
+) -> Disagreement:
+    """Split answers, and agreement across raters (rater_agreement.py) with intervals from each scale's
+    `alpha_replicates` (`rater_agreement.split_replicates` of the period's bootstrap)."""
     size = period.answer_ids.size
     low = np.full(size, np.inf)
     high = np.full(size, -np.inf)
@@ -180,154 +183,21 @@ def disagreement(period: RatedPeriod, context: Context) -> Disagreement:
     multi_count = int(np.count_nonzero(multi))
     pairable = multi[period.rating_index]
     raters = int(np.unique(period.rater[pairable]).size)
-    agreement = _agreement(period, pairable, multi_count, raters)
+    agreed = agreement(period, pairable, multi_count, raters, alpha_replicates)
     return Disagreement(
         multi_rated_answers=multi_count,
         split_answers=int(split_positions.size),
         split_share=split_positions.size / multi_count if multi_count else None,
         split_rule=SPLIT_RULE,
         examples=answer_notes(period, order[:SPLIT_EXAMPLES].tolist(), context),
-        alpha=agreement.alpha,
-        alpha_units=agreement.units,
-        alpha_values=agreement.values,
-        alpha_raters=agreement.raters,
-        alpha_sentence=agreement.sentence,
-        alpha_scale=agreement.scale,
-        alpha_by_scale=agreement.by_scale,
-        alpha_left_out=agreement.left_out,
+        alpha=agreed.alpha,
+        alpha_units=agreed.units,
+        alpha_values=agreed.values,
+        alpha_raters=agreed.raters,
+        alpha_sentence=agreed.sentence,
+        alpha_scale=agreed.scale,
+        alpha_low=headline.low if (headline := agreed.headline) is not None else None,
+        alpha_high=headline.high if headline is not None else None,
+        alpha_by_scale=agreed.by_scale,
+        alpha_left_out=agreed.left_out,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Agreement:
-    """Alpha as the digest reports it (`Disagreement`'s alpha fields)."""
-
-    sentence: str
-    alpha: float | None
-    units: int
-    values: int
-    raters: int
-    scale: int | None = None
-    by_scale: tuple[ScaleAlpha, ...] = ()
-    left_out: int = 0
-
-
-def _agreement(period: RatedPeriod, pairable: NDArray[np.bool_], multi_count: int, raters: int) -> _Agreement:
-    """Krippendorff's alpha within each rating scale of the ratings of answers rated by two or more members
-    (`pairable`), with the sentence that reports it.
-
-    Ratings on two scales are never merged into one set of categories: on a 0–1 fit scale a 3-point "Partly fits"
-    and a 5-point 3 would become one value, and the ordinal metric's marginals would mix both scales' frequencies.
-    An answer's values are pairable on a scale when it has two or more ratings on that scale; an answer rated once
-    on each scale is in no scale's alpha (its ratings are counted as left out)."""
-    if multi_count < ALPHA_MIN_UNITS:
-        rated_by = "answer was" if multi_count == 1 else "answers were"
-        how_many = f"only {multi_count} {rated_by}" if multi_count else "no answer was"
-        return _Agreement(
-            f"Agreement across raters (Krippendorff's alpha) is not reported: {how_many} "
-            f"rated by two or more members, and at least {ALPHA_MIN_UNITS} are needed for a meaningful estimate.",
-            None,
-            multi_count,
-            int(np.count_nonzero(pairable)),
-            raters,
-        )
-    by_scale, left_out = _scale_alphas(period, pairable)
-    main = max(by_scale, key=_headline_order)
-    one_scale = len(by_scale) == 1 and not left_out
-    sentence = _one_scale_sentence(main) if one_scale else _scales_sentence(by_scale, left_out)
-    return _Agreement(sentence, main.alpha, main.units, main.values, main.raters, main.scale_size, by_scale, left_out)
-
-
-def _headline_order(entry: ScaleAlpha) -> tuple[bool, int, int, int]:
-    """Which scale's alpha `Disagreement.alpha` gives: the one with the most pairable ratings among those with
-    enough answers (the only scale, as a rule); among equals, more answers, then the larger scale."""
-    return (entry.units >= ALPHA_MIN_UNITS, entry.values, entry.units, entry.scale_size)
-
-
-def _scale_alphas(period: RatedPeriod, pairable: NDArray[np.bool_]) -> tuple[tuple[ScaleAlpha, ...], int]:
-    """Alpha on each scale with an answer rated twice or more on it (ascending), and how many pairable ratings are
-    on none (no other rating of their answer on their scale)."""
-    paired = np.zeros(pairable.size, dtype=np.bool_)
-    entries = []
-    for size in np.unique(period.scale[pairable]).tolist():
-        on_scale = pairable & (period.scale == size)
-        per_answer = np.bincount(period.rating_index[on_scale], minlength=period.answer_ids.size)
-        chosen = on_scale & (per_answer[period.rating_index] >= 2)
-        units = int(np.count_nonzero(per_answer >= 2))
-        if not units:
-            continue
-        paired |= chosen
-        alpha = None
-        if units >= ALPHA_MIN_UNITS:
-            alpha = krippendorff_alpha(period.rating_index[chosen], period.fit[chosen], "ordinal").alpha
-        raters = int(np.unique(period.rater[chosen]).size)
-        entries.append(ScaleAlpha(int(size), alpha, units, int(np.count_nonzero(chosen)), raters))
-    return tuple(entries), int(np.count_nonzero(pairable & ~paired))
-
-
-def _reading(alpha: float) -> str:
-    if alpha >= 0.8:
-        return "members largely agree on how well answers fit."
-    if alpha >= 0.667:
-        return "moderate agreement: draw only tentative conclusions from the averages."
-    return (
-        "members often judge the same answer differently. For cultural fit this can be real variation "
-        "within the community rather than noise: read the split answers and their comments."
-    )
-
-
-def _one_scale_sentence(entry: ScaleAlpha) -> str:
-    """Every pairable rating on one scale: alpha as it always read."""
-    if entry.alpha is None:
-        return (
-            f"Krippendorff's alpha is undefined: all {entry.values} ratings on the {entry.units} answers rated by "
-            "two or more members have the same value, so there is no variation to agree or disagree on."
-        )
-    return (
-        f"Krippendorff's alpha (ordinal) is {entry.alpha:.2f} over {entry.units} answers rated by two or more members "
-        f"({entry.values} ratings by {entry.raters} members); 1 is perfect agreement, 0 is agreement no better than "
-        f"chance. Reading: {_reading(entry.alpha)}"
-    )
-
-
-def _scales_sentence(by_scale: tuple[ScaleAlpha, ...], left_out: int) -> str:
-    """Answers rated by two or more members on two scales: each scale's alpha, and the ratings on neither."""
-    parts = [
-        "Krippendorff's alpha (ordinal) is computed within each rating scale, not across them: ratings on "
-        "different scales are different measurements."
-    ]
-    readings = []
-    for entry in by_scale:
-        scale = f"{entry.scale_size}-point scale"
-        if entry.units < ALPHA_MIN_UNITS:
-            rated_by = "answer was" if entry.units == 1 else "answers were"
-            parts.append(
-                f"{scale}: not reported, only {entry.units} {rated_by} rated by two or more members on it (at least "
-                f"{ALPHA_MIN_UNITS} are needed)."
-            )
-        elif entry.alpha is None:
-            parts.append(
-                f"{scale}: undefined, all {entry.values} ratings on its {entry.units} answers rated by two or more "
-                "members have the same value."
-            )
-        else:
-            parts.append(
-                f"{scale}: {entry.alpha:.2f} over {entry.units} answers rated by two or more members on it "
-                f"({entry.values} ratings by {entry.raters} members)."
-            )
-            readings.append((entry.scale_size, _reading(entry.alpha)))
-    if left_out:
-        which = (
-            "1 rating of an answer rated on more than one scale that has no other rating on its own scale"
-            if left_out == 1
-            else f"{left_out} ratings of answers rated on more than one scale that have no other rating on their own "
-            "scale"
-        )
-        parts.append(f"Left out: {which} to pair with.")
-    if readings:
-        parts.append("1 is perfect agreement, 0 is agreement no better than chance.")
-        if len({reading for _, reading in readings}) == 1:
-            parts.append(f"Reading: {readings[0][1]}")
-        else:
-            parts.extend(f"Reading, {size}-point: {reading}" for size, reading in readings)
-    return " ".join(parts)

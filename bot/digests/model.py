@@ -264,10 +264,15 @@ class ScaleAlpha:
     """Krippendorff's alpha over the ratings on one rating scale: its answers rated by two or more members on it."""
 
     scale_size: int
-    alpha: float | None  # None: too few answers (followup.ALPHA_MIN_UNITS), or every value alike (undefined)
+    alpha: float | None  # None: too few answers (rater_agreement.ALPHA_MIN_UNITS), or every value alike (undefined)
     units: int  # answers with two or more ratings on this scale
     values: int  # their ratings on this scale
     raters: int  # the members who gave them
+    # The cluster-bootstrap 95% interval of alpha (rater_agreement.py); None without alpha, or with `interval` saying
+    # why ("unstable": too many resamples had no variation to compute alpha from).
+    low: float | None = None
+    high: float | None = None
+    interval: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +294,8 @@ class Disagreement:
     alpha_raters: int
     alpha_sentence: str
     alpha_scale: int | None = None  # None: alpha not computed (too few answers rated by two or more members)
+    alpha_low: float | None = None  # alpha's 95% interval (`ScaleAlpha.low`, `high`, of alpha_scale)
+    alpha_high: float | None = None
     alpha_by_scale: tuple[ScaleAlpha, ...] = ()  # ascending by scale size; () when alpha was not computed
     # Ratings of answers rated by two or more members that had no other rating on their own scale (an answer rated
     # once on each scale): in no scale's alpha.

@@ -27,6 +27,7 @@ from bot.digests.model import (
     ScaleCounts,
     VersionComparison,
 )
+from bot.digests.rater_agreement import ALPHA_NO_SPREAD, ALPHA_UNDEFINED_LIMIT, ALPHA_UNSTABLE
 from bot.digests.text import channel_label
 from bot.wording import counted
 
@@ -99,10 +100,23 @@ ALPHA_BY_SCALE_READ = (
 )
 
 
+ALPHA_INTERVAL_READ = (
+    "Krippendorff's alpha comes with a 95% interval from the same resamples of answers as the fits' intervals "
+    "(digest.json: low and high in disagreement.alpha_by_scale, alpha_low and alpha_high for the headline scale). "
+    "Over a few dozen answers it is wide, and a reading whose interval reaches across 0.667 or 0.8 (Krippendorff's "
+    "thresholds) is said to be unsettled. There is none when every resample gives the same alpha "
+    f'("{ALPHA_NO_SPREAD}": as a rule, every answer\'s ratings agree) or when more than '
+    f"{ALPHA_UNDEFINED_LIMIT:.0%} of resamples have no variation to compute alpha from "
+    f'("{ALPHA_UNSTABLE}": alpha then rests on a few answers whose ratings vary).'
+)
+
+
 def _alpha_read(digest: Digest) -> tuple[str, ...]:
-    """How alpha reads when the answers rated by two or more members were rated on more than one scale."""
+    """How alpha reads: its interval, whenever a scale has an alpha; and when the answers rated by two or more
+    members were rated on more than one scale, why each scale has its own."""
     d = digest.disagreement
-    return (ALPHA_BY_SCALE_READ,) if len(d.alpha_by_scale) > 1 or d.alpha_left_out else ()
+    interval = (ALPHA_INTERVAL_READ,) if any(entry.alpha is not None for entry in d.alpha_by_scale) else ()
+    return (*interval, *((ALPHA_BY_SCALE_READ,) if len(d.alpha_by_scale) > 1 or d.alpha_left_out else ()))
 
 
 def _days_read(day_basis: str) -> str:

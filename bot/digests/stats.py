@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.digests.bootstrap import whole
 from bot.digests.commentary import comments_with_text, quotes, reason_tags, themes
-from bot.digests.estimates import Fit, Grouped, difference, grouped
+from bot.digests.estimates import Fit, Grouped, difference, grouped, grouped_and_extra
 from bot.digests.followup import Aliases, Context, disagreement, lowest_fit
 from bot.digests.groups import (
     DIMENSIONS,
@@ -58,6 +58,7 @@ from bot.digests.model import (
 from bot.digests.periods import AnswerTable, RatedPeriod, prepare
 from bot.digests.quality import quality_notes
 from bot.digests.randomized import arm_comparisons
+from bot.digests.rater_agreement import design_columns, scale_coincidences, split_replicates
 from bot.digests.rows import AuditRow, CommentRow, DigestRows
 from bot.digests.text import audit_text, excerpt, safe_text
 
@@ -173,7 +174,9 @@ def compute_digest(
     # One bootstrap per period serves every grouping.
     now_versions = version_grouping(versions_of, now_rows, versions)
     version_groupings = [(now, now_versions)]
-    now_fits = grouped(
+    # Agreement's coincidences are resampled with the same draws (rater_agreement.py).
+    coincidences = scale_coincidences(now)
+    now_fits, coincidence_replicates = grouped_and_extra(
         now,
         [
             whole(now.answer_ids.size),
@@ -181,6 +184,7 @@ def compute_digest(
             now_versions,
             bucket_grouping(now_days, days, weekly=False),
         ],
+        design_columns(coincidences),
         seed=seed,
         resamples=bootstrap,
         label="current",
@@ -261,7 +265,7 @@ def compute_digest(
         reasons=reason_tags(now, before),
         lowest_fit=lowest,
         lowest_fit_ties=lowest_ties,
-        disagreement=disagreement(now, context),
+        disagreement=disagreement(now, context, split_replicates(coincidences, coincidence_replicates)),
         themes=theme_summary,
         quotes=quotes(comments, finding, now, context.aliases),
         scope_changes=scope_changes,

@@ -13,6 +13,7 @@ import pytest
 from bot.digests.agreement import krippendorff_alpha
 from bot.digests.model import ScaleAlpha
 from bot.digests.periods import prepare
+from bot.digests.rater_agreement import ALPHA_NO_SPREAD, alpha_text
 from bot.digests.report import render_json, render_markdown
 from bot.digests.sections import ALPHA_BY_SCALE_READ
 from bot.digests.stats import compute_digest
@@ -58,9 +59,13 @@ def test_mixed_scales_get_an_alpha_each_and_merging_would_give_another_number():
     d = digest.disagreement
 
     three, five = d.alpha_by_scale
-    assert three == ScaleAlpha(3, 1.0, 11, 22, 2)
+    # Every 3-point answer's ratings agree: every resample gives 1, which is no interval.
+    assert three == ScaleAlpha(3, 1.0, 11, 22, 2, interval=ALPHA_NO_SPREAD)
     assert (five.scale_size, five.units, five.values, five.raters) == (5, 10, 20, 2)
     assert five.alpha == pytest.approx(23 / 42)
+    # Ten answers, two of them disagreeing: wide; resamples without either have perfect agreement.
+    assert five.low is not None and five.high is not None and five.alpha is not None and five.interval is None
+    assert five.low < 0 < five.alpha < five.high == pytest.approx(1.0)
     assert d.alpha_left_out == 4
     # The headline is the scale with the most pairable ratings: 3-point, 22 against 20.
     assert (d.alpha_scale, d.alpha, d.alpha_units, d.alpha_values, d.alpha_raters) == (3, 1.0, 11, 22, 2)
@@ -78,12 +83,15 @@ def test_mixed_scales_get_an_alpha_each_and_merging_would_give_another_number():
 
     assert d.alpha_sentence == (
         "Krippendorff's alpha (ordinal) is computed within each rating scale, not across them: ratings on different "
-        "scales are different measurements. 3-point scale: 1.00 over 11 answers rated by two or more members on it "
-        "(22 ratings by 2 members). 5-point scale: 0.55 over 10 answers rated by two or more members on it (20 "
-        "ratings by 2 members). Left out: 4 ratings of answers rated on more than one scale that have no other "
-        "rating on their own scale to pair with. 1 is perfect agreement, 0 is agreement no better than chance. "
-        "Reading, 3-point: members largely agree on how well answers fit. Reading, 5-point: " + READING_LOW
+        "scales are different measurements. 3-point scale: 1.00 (no interval: every resample of the answers gives "
+        "the same alpha) over 11 answers rated by two or more members on it (22 ratings by 2 members). 5-point "
+        f"scale: 0.55 (95% CI {alpha_text(five).split('CI ')[1][:-1]}) over 10 answers rated by two or more members "
+        "on it (20 ratings by 2 members). Left out: 4 ratings of answers rated on more than one scale that have no "
+        "other rating on their own scale to pair with. 1 is perfect agreement, 0 is agreement no better than chance. "
+        "Reading, 3-point: members largely agree on how well answers fit. Reading, 5-point: " + READING_LOW + " Its "
+        "interval reaches across 0.667 and 0.8, so this reading is not settled."
     )
+    assert alpha_text(five) == f"0.55 (95% CI −{-five.low:.2f} to 1.00)"
 
 
 def test_mixed_scales_in_the_report_json_and_embed():
@@ -96,8 +104,13 @@ def test_mixed_scales_in_the_report_json_and_embed():
         (5, 10, 20),
     ]
     assert plain["alpha_by_scale"][1]["alpha"] == pytest.approx(23 / 42)
+    five = digest.disagreement.alpha_by_scale[1]
+    assert (plain["alpha_by_scale"][1]["low"], plain["alpha_by_scale"][1]["high"]) == (five.low, five.high)
+    assert plain["alpha_by_scale"][0]["interval"] == ALPHA_NO_SPREAD
+    # The headline's interval: the 3-point scale's, which has none.
+    assert (plain["alpha_low"], plain["alpha_high"]) == (None, None)
     report = render_markdown(digest)
-    assert "5-point scale: 0.55 over 10 answers" in report
+    assert f"5-point scale: {alpha_text(five)} over 10 answers" in report
     assert "share one ordinal 0–1 fit scale" not in report
     assert "computed within each rating scale, not on the 0–1 fit scale" in report  # How to read this
     embed = digest_embed(digest, None, "footer")
@@ -112,14 +125,19 @@ def test_one_scale_reads_as_it_always_did():
     digest = compute_digest(rows(*rated(SINGLE, 3, 0, ("ana", "budi"))), None)
     d = digest.disagreement
 
+    # Twelve answers: the interval is wide, and spans the bounds between readings, which the sentence says.
+    assert d.alpha_low is not None and d.alpha_high is not None
+    assert d.alpha_low < 0.3 and d.alpha_high > 0.8
     assert d.alpha_sentence == (
-        "Krippendorff's alpha (ordinal) is 0.66 over 12 answers rated by two or more members (24 ratings by 2 "
-        "members); 1 is perfect agreement, 0 is agreement no better than chance. Reading: " + READING_LOW
+        f"Krippendorff's alpha (ordinal) is 0.66 (95% CI {d.alpha_low:.2f} to {d.alpha_high:.2f}) over 12 answers "
+        "rated by two or more members (24 ratings by 2 members); 1 is perfect agreement, 0 is agreement no better "
+        "than chance. Reading: " + READING_LOW + " Its interval reaches across 0.667 and 0.8, so this reading is not "
+        "settled."
     )
     assert d.alpha == pytest.approx(0.6628086)
     assert (d.alpha_units, d.alpha_values, d.alpha_raters) == (12, 24, 2)
     assert d.alpha_scale == 3 and d.alpha_left_out == 0
-    assert d.alpha_by_scale == (ScaleAlpha(3, d.alpha, 12, 24, 2),)
+    assert d.alpha_by_scale == (ScaleAlpha(3, d.alpha, 12, 24, 2, d.alpha_low, d.alpha_high),)
     assert ALPHA_BY_SCALE_READ not in render_markdown(digest)
 
 
@@ -133,12 +151,12 @@ def test_a_one_off_rating_on_another_scale_is_left_out_and_said():
 
     assert d.alpha == pytest.approx(0.6628086)
     assert (d.alpha_units, d.alpha_values, d.alpha_left_out) == (12, 24, 2)
-    assert d.alpha_by_scale == (ScaleAlpha(3, d.alpha, 12, 24, 2),)
+    assert d.alpha_by_scale == (ScaleAlpha(3, d.alpha, 12, 24, 2, d.alpha_low, d.alpha_high),)
     assert d.alpha_sentence.startswith(
         "Krippendorff's alpha (ordinal) is computed within each rating scale, not across them: ratings on different "
-        "scales are different measurements. 3-point scale: 0.66 over 12 answers rated by two or more members on it "
-        "(24 ratings by 2 members). Left out: 2 ratings of answers rated on more than one scale that have no other "
-        "rating on their own scale to pair with."
+        f"scales are different measurements. 3-point scale: 0.66 (95% CI {d.alpha_low:.2f} to {d.alpha_high:.2f}) "
+        "over 12 answers rated by two or more members on it (24 ratings by 2 members). Left out: 2 ratings of "
+        "answers rated on more than one scale that have no other rating on their own scale to pair with."
     )
 
 
@@ -147,7 +165,7 @@ def test_a_scale_with_too_few_answers_is_named_not_reported():
     five = rated([(5, 5), (4, 4), (4, 5)], 5, 100, ("citra", "dewi"))
     d = compute_digest(rows(three[0] + five[0], three[1] + five[1]), None).disagreement
 
-    assert d.alpha_by_scale == (ScaleAlpha(3, 1.0, 11, 22, 2), ScaleAlpha(5, None, 3, 6, 2))
+    assert d.alpha_by_scale == (ScaleAlpha(3, 1.0, 11, 22, 2, interval=ALPHA_NO_SPREAD), ScaleAlpha(5, None, 3, 6, 2))
     assert (d.alpha_scale, d.alpha) == (3, 1.0)
     assert (
         "5-point scale: not reported, only 3 answers were rated by two or more members on it (at least 10 are "
@@ -196,13 +214,17 @@ def test_too_few_multi_rated_answers_reads_as_before_whatever_the_scales():
 
 
 def test_alpha_within_a_scale_does_not_depend_on_the_other_scale():
-    """Adding the 5-point answers leaves the 3-point alpha exactly what the 3-point answers alone give."""
+    """Adding the 5-point answers leaves the 3-point alpha exactly what the 3-point answers alone give. (Not its
+    interval: the bootstrap draws from all the period's answers, so how many 3-point ones a resample holds varies.)"""
     alone = compute_digest(rows(*rated(SINGLE, 3, 0, ("ana", "budi"))), None).disagreement
     three = rated(SINGLE, 3, 0, ("ana", "budi"))
     five = rated([(5, 1)] * 12, 5, 100, ("citra", "dewi"))
     both = compute_digest(rows(three[0] + five[0], three[1] + five[1]), None).disagreement
 
-    assert both.alpha_by_scale[0] == alone.alpha_by_scale[0]
+    point = ("scale_size", "alpha", "units", "values", "raters")
+    assert [getattr(both.alpha_by_scale[0], name) for name in point] == [
+        getattr(alone.alpha_by_scale[0], name) for name in point
+    ]
     # 5-point: every answer rated 5 and 1. n_1 = n_5 = 12, o_15 = 12: alpha = 1 - 23 · 12 / (12 · 12).
     five = both.alpha_by_scale[1]
     assert (five.scale_size, five.units, five.values, five.raters) == (5, 12, 24, 2)

@@ -451,7 +451,12 @@ def test_digest_alpha_on_the_published_example():
     disagreement = compute_digest(rows(answers, ratings), None).disagreement
     assert disagreement.alpha is not None and round(disagreement.alpha, 3) == 0.815
     assert (disagreement.alpha_units, disagreement.alpha_values, disagreement.alpha_raters) == (11, 40, 4)
-    assert "Krippendorff's alpha (ordinal) is 0.82 over 11 answers" in disagreement.alpha_sentence
+    assert disagreement.alpha_low is not None and disagreement.alpha_high is not None
+    assert disagreement.alpha_low < disagreement.alpha < disagreement.alpha_high
+    assert (
+        f"Krippendorff's alpha (ordinal) is 0.82 (95% CI {disagreement.alpha_low:.2f} to "
+        f"{disagreement.alpha_high:.2f}) over 11 answers" in disagreement.alpha_sentence
+    )
 
 
 def test_split_ratings():

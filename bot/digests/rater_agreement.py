@@ -1,0 +1,284 @@
+"""Agreement across raters as the digest reports it: Krippendorff's alpha (ordinal, agreement.py) within each rating
+scale, with a 95% interval, and the sentence that reads it.
+
+Ratings on two scales are never merged into one set of categories: on a 0–1 fit scale a 3-point "Partly fits" and a
+5-point 3 would become one value, and the ordinal metric's marginals would mix both scales' frequencies. An answer's
+values are pairable on a scale when it has two or more ratings on that scale; an answer rated once on each scale is
+in no scale's alpha (its ratings are counted as left out).
+
+The interval is a cluster-bootstrap percentile interval, like the fits': each rated answer's coincidences on a
+scale (`scale_coincidences`) are summed over the same draws of answers as the fit statistics (stats.py hands
+`design_columns` to the period's one bootstrap), and each replicate's alpha comes from its summed coincidences
+(`agreement.alpha_of`). Resampling answers keeps each answer's ratings together. A replicate has no alpha when the
+answers it drew have no variation between them (every pairable rating alike); when more than
+`ALPHA_UNDEFINED_LIMIT` of the replicates have none, the estimate rests on the few answers whose ratings vary, and no
+interval is given (`ALPHA_UNSTABLE`). Nor when every replicate gives the same alpha (`ALPHA_NO_SPREAD`; perfect
+agreement on every answer gives 1 in every replicate): an interval "1.00 to 1.00" would claim a certainty that a
+resample of the same answers cannot show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.digests.agreement import alpha_of, krippendorff_alpha, unit_coincidences
+from bot.digests.bootstrap import percentile_interval
+from bot.digests.formatting import MINUS
+from bot.digests.model import ScaleAlpha
+from bot.digests.periods import RatedPeriod
+
+FloatArray = NDArray[np.float64]
+
+ALPHA_MIN_UNITS = 10
+ALPHA_UNDEFINED_LIMIT = 0.05  # share of replicates without an alpha beyond which no interval is given
+ALPHA_UNSTABLE = "unstable"  # `ScaleAlpha.interval`: too many replicates without an alpha
+ALPHA_NO_SPREAD = "no_spread"  # `ScaleAlpha.interval`: every replicate's alpha the same (perfect agreement, as a rule)
+# Krippendorff's (2004) thresholds: >= 0.8 reliable, >= 0.667 for tentative conclusions.
+READING_BOUNDS = (0.667, 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleCoincidences:
+    """One rating scale's coincidences per rated answer (zero for an answer with fewer than two ratings on it)."""
+
+    scale_size: int
+    per_answer: FloatArray  # (rated answers, scale_size, scale_size)
+
+
+def scale_coincidences(period: RatedPeriod) -> tuple[ScaleCoincidences, ...]:
+    """Each scale's coincidences per rated answer, ascending by scale size; only scales on which some answer has two
+    or more ratings (the others have no alpha)."""
+    answers = period.answer_ids.size
+    result = []
+    for size in np.unique(period.scale).tolist():
+        on_scale = period.scale == size
+        cells = period.rating_index[on_scale] * size + (period.value[on_scale] - 1)
+        counts = np.bincount(cells, minlength=answers * size).reshape(answers, size).astype(np.float64)
+        if np.any(counts.sum(axis=1) >= 2):
+            result.append(ScaleCoincidences(int(size), unit_coincidences(counts)))
+    return tuple(result)
+
+
+def design_columns(scales: Sequence[ScaleCoincidences]) -> FloatArray | None:
+    """The scales' coincidences as one (rated answers, columns) block for the bootstrap, each scale's upper triangle
+    (coincidence matrices are symmetric: 6 columns for a 3-point scale, not 9; fewer columns, a cheaper product);
+    None without a scale."""
+    if not scales:
+        return None
+    return np.hstack([scale.per_answer[:, *np.triu_indices(scale.scale_size)] for scale in scales])
+
+
+def split_replicates(scales: Sequence[ScaleCoincidences], replicates: FloatArray) -> dict[int, FloatArray]:
+    """The bootstrap's replicates of `design_columns` back as each scale's summed coincidences, (resamples, s, s)."""
+    result = {}
+    column = 0
+    for scale in scales:
+        size = scale.scale_size
+        upper = np.triu_indices(size)
+        part = replicates[:, column : column + upper[0].size]
+        matrices = np.zeros((part.shape[0], size, size))
+        matrices[:, *upper] = part
+        matrices[:, upper[1], upper[0]] = part  # the lower triangle mirrors the upper (the diagonal twice, alike)
+        result[size] = matrices
+        column += upper[0].size
+    return result
+
+
+def alpha_interval(replicates: FloatArray, scale_size: int) -> tuple[float | None, float | None, str | None]:
+    """The 95% interval of alpha from one scale's replicated coincidences, or no bounds and why (ALPHA_UNSTABLE)."""
+    if replicates.shape[0] == 0:
+        return None, None, None
+    alphas = alpha_of(replicates.astype(np.float64), np.arange(scale_size, dtype=np.float64))
+    if np.count_nonzero(np.isnan(alphas)) > ALPHA_UNDEFINED_LIMIT * alphas.size:
+        return None, None, ALPHA_UNSTABLE
+    interval = percentile_interval(alphas)
+    if interval is None:
+        return None, None, ALPHA_UNSTABLE
+    if np.nanmin(alphas) == np.nanmax(alphas):
+        return None, None, ALPHA_NO_SPREAD
+    return interval[0], interval[1], None
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """Alpha as the digest reports it (`Disagreement`'s alpha fields)."""
+
+    sentence: str
+    alpha: float | None
+    units: int
+    values: int
+    raters: int
+    scale: int | None = None
+    by_scale: tuple[ScaleAlpha, ...] = ()
+    left_out: int = 0
+
+    @property
+    def headline(self) -> ScaleAlpha | None:
+        """The entry of `scale`, whose alpha is `alpha`."""
+        return next((entry for entry in self.by_scale if entry.scale_size == self.scale), None)
+
+
+def agreement(
+    period: RatedPeriod,
+    pairable: NDArray[np.bool_],
+    multi_count: int,
+    raters: int,
+    replicates: dict[int, FloatArray] | None = None,
+) -> Agreement:
+    """Krippendorff's alpha within each rating scale of the ratings of answers rated by two or more members
+    (`pairable`), with its interval from each scale's `replicates` (`split_replicates`; none without), and the
+    sentence that reports it."""
+    if multi_count < ALPHA_MIN_UNITS:
+        rated_by = "answer was" if multi_count == 1 else "answers were"
+        how_many = f"only {multi_count} {rated_by}" if multi_count else "no answer was"
+        return Agreement(
+            f"Agreement across raters (Krippendorff's alpha) is not reported: {how_many} "
+            f"rated by two or more members, and at least {ALPHA_MIN_UNITS} are needed for a meaningful estimate.",
+            None,
+            multi_count,
+            int(np.count_nonzero(pairable)),
+            raters,
+        )
+    by_scale, left_out = _scale_alphas(period, pairable, replicates or {})
+    main = max(by_scale, key=_headline_order)
+    one_scale = len(by_scale) == 1 and not left_out
+    sentence = _one_scale_sentence(main) if one_scale else _scales_sentence(by_scale, left_out)
+    return Agreement(sentence, main.alpha, main.units, main.values, main.raters, main.scale_size, by_scale, left_out)
+
+
+def _headline_order(entry: ScaleAlpha) -> tuple[bool, int, int, int]:
+    """Which scale's alpha `Disagreement.alpha` gives: the one with the most pairable ratings among those with
+    enough answers (the only scale, as a rule); among equals, more answers, then the larger scale."""
+    return (entry.units >= ALPHA_MIN_UNITS, entry.values, entry.units, entry.scale_size)
+
+
+def _scale_alphas(
+    period: RatedPeriod, pairable: NDArray[np.bool_], replicates: dict[int, FloatArray]
+) -> tuple[tuple[ScaleAlpha, ...], int]:
+    """Alpha on each scale with an answer rated twice or more on it (ascending), with its interval where the scale
+    has `replicates`, and how many pairable ratings are on none (no other rating of their answer on their scale)."""
+    paired = np.zeros(pairable.size, dtype=np.bool_)
+    entries = []
+    for size in np.unique(period.scale[pairable]).tolist():
+        on_scale = pairable & (period.scale == size)
+        per_answer = np.bincount(period.rating_index[on_scale], minlength=period.answer_ids.size)
+        chosen = on_scale & (per_answer[period.rating_index] >= 2)
+        units = int(np.count_nonzero(per_answer >= 2))
+        if not units:
+            continue
+        paired |= chosen
+        alpha = None
+        low = high = why = None
+        if units >= ALPHA_MIN_UNITS:
+            alpha = krippendorff_alpha(period.rating_index[chosen], period.fit[chosen], "ordinal").alpha
+            if alpha is not None and size in replicates:
+                low, high, why = alpha_interval(replicates[size], size)
+        raters = int(np.unique(period.rater[chosen]).size)
+        entries.append(ScaleAlpha(int(size), alpha, units, int(np.count_nonzero(chosen)), raters, low, high, why))
+    return tuple(entries), int(np.count_nonzero(pairable & ~paired))
+
+
+def _reading(entry: ScaleAlpha) -> str:
+    """How the alpha reads (Krippendorff's thresholds), and whether its interval leaves that open."""
+    assert entry.alpha is not None
+    reading = _reading_of(entry.alpha)
+    if entry.low is None or entry.high is None:
+        return reading
+    crossed = [bound for bound in READING_BOUNDS if entry.low < bound <= entry.high]
+    if not crossed:
+        return reading
+    bounds = " and ".join(f"{bound:.3g}" for bound in crossed)
+    return f"{reading} Its interval reaches across {bounds}, so this reading is not settled."
+
+
+def _reading_of(alpha: float) -> str:
+    if alpha >= 0.8:
+        return "members largely agree on how well answers fit."
+    if alpha >= 0.667:
+        return "moderate agreement: draw only tentative conclusions from the averages."
+    return (
+        "members often judge the same answer differently. For cultural fit this can be real variation "
+        "within the community rather than noise: read the split answers and their comments."
+    )
+
+
+def _one_scale_sentence(entry: ScaleAlpha) -> str:
+    """Every pairable rating on one scale: alpha as it always read."""
+    if entry.alpha is None:
+        return (
+            f"Krippendorff's alpha is undefined: all {entry.values} ratings on the {entry.units} answers rated by "
+            "two or more members have the same value, so there is no variation to agree or disagree on."
+        )
+    return (
+        f"Krippendorff's alpha (ordinal) is {alpha_text(entry)} over {entry.units} answers rated by two or more "
+        f"members ({entry.values} ratings by {entry.raters} members); 1 is perfect agreement, 0 is agreement no "
+        f"better than chance. Reading: {_reading(entry)}"
+    )
+
+
+def _scales_sentence(by_scale: tuple[ScaleAlpha, ...], left_out: int) -> str:
+    """Answers rated by two or more members on two scales: each scale's alpha, and the ratings on neither."""
+    parts = [
+        "Krippendorff's alpha (ordinal) is computed within each rating scale, not across them: ratings on "
+        "different scales are different measurements."
+    ]
+    readings = []
+    for entry in by_scale:
+        scale = f"{entry.scale_size}-point scale"
+        if entry.units < ALPHA_MIN_UNITS:
+            rated_by = "answer was" if entry.units == 1 else "answers were"
+            parts.append(
+                f"{scale}: not reported, only {entry.units} {rated_by} rated by two or more members on it (at least "
+                f"{ALPHA_MIN_UNITS} are needed)."
+            )
+        elif entry.alpha is None:
+            parts.append(
+                f"{scale}: undefined, all {entry.values} ratings on its {entry.units} answers rated by two or more "
+                "members have the same value."
+            )
+        else:
+            parts.append(
+                f"{scale}: {alpha_text(entry)} over {entry.units} answers rated by two or more members on it "
+                f"({entry.values} ratings by {entry.raters} members)."
+            )
+            readings.append((entry.scale_size, _reading(entry)))
+    if left_out:
+        which = (
+            "1 rating of an answer rated on more than one scale that has no other rating on its own scale"
+            if left_out == 1
+            else f"{left_out} ratings of answers rated on more than one scale that have no other rating on their own "
+            "scale"
+        )
+        parts.append(f"Left out: {which} to pair with.")
+    if readings:
+        parts.append("1 is perfect agreement, 0 is agreement no better than chance.")
+        if len({reading for _, reading in readings}) == 1:
+            parts.append(f"Reading: {readings[0][1]}")
+        else:
+            parts.extend(f"Reading, {size}-point: {reading}" for size, reading in readings)
+    return " ".join(parts)
+
+
+def alpha_text(entry: ScaleAlpha) -> str:
+    """An alpha with its interval, "0.42 (95% CI 0.31 to 0.52)", "−0.05 (95% CI −0.20 to 0.11)", or why it has none."""
+    value = _number(entry.alpha)
+    if entry.low is not None and entry.high is not None:
+        return f"{value} (95% CI {_number(entry.low)} to {_number(entry.high)})"
+    if entry.interval == ALPHA_UNSTABLE:
+        return (
+            f"{value} (no interval: in more than {ALPHA_UNDEFINED_LIMIT:.0%} of resamples the drawn answers' ratings "
+            "did not vary, so the estimate rests on the few answers whose ratings do)"
+        )
+    if entry.interval == ALPHA_NO_SPREAD:
+        return f"{value} (no interval: every resample of the answers gives the same alpha)"
+    return value
+
+
+def _number(value: float | None) -> str:
+    assert value is not None
+    shown = f"{value:.2f}"
+    return "0.00" if shown == "-0.00" else shown.replace("-", MINUS)

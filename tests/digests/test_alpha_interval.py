@@ -1,0 +1,134 @@
+"""Alpha's bootstrap interval (bot/digests/rater_agreement.py): each answer's coincidences, resampled with the
+period's draws of answers, give each replicate's alpha exactly as computing alpha on the resampled answers would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.digests.agreement import alpha_of, coincidence_matrix, krippendorff_alpha, unit_coincidences
+from bot.digests.bootstrap import Clusters, grouped_replicates, rng_for, whole
+from bot.digests.model import ScaleAlpha
+from bot.digests.rater_agreement import (
+    ALPHA_UNSTABLE,
+    ScaleCoincidences,
+    alpha_interval,
+    alpha_text,
+    design_columns,
+    split_replicates,
+)
+from bot.digests.stats import compute_digest
+from tests.digests.test_alpha_scales import rated
+from tests.digests.test_stats import rows
+
+
+def test_one_units_coincidences_by_hand():
+    # Values 1, 1, 2 (m = 3): ordered pairs of different coders, each weighted 1 / (m - 1) = 1/2: (1, 1) twice,
+    # (1, 2) twice and (2, 1) twice: o_11 = 1, o_12 = o_21 = 1, o_22 = 0. A unit with one value pairs nothing.
+    per_unit = unit_coincidences(np.array([[2.0, 1.0], [0.0, 1.0]]))
+    assert per_unit[0].tolist() == [[1.0, 1.0], [1.0, 0.0]]
+    assert per_unit[1].tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_units_coincidences_add_up_to_the_coincidence_matrix():
+    counts = np.random.default_rng(3).integers(0, 4, size=(40, 5)).astype(np.float64)
+    assert unit_coincidences(counts).sum(axis=0) == pytest.approx(coincidence_matrix(counts))
+
+
+def test_a_replicates_alpha_is_alpha_of_the_resampled_answers():
+    """Draw counts times the answers' coincidences give the alpha of the data with each answer repeated as often as
+    it was drawn (each copy a unit of its own)."""
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 3, size=(30, 5)).astype(np.float64)
+    per_unit = unit_coincidences(counts).reshape(30, -1)
+    for _ in range(20):
+        drawn = np.bincount(rng.integers(0, 30, 30), minlength=30)
+        replicate = alpha_of((drawn @ per_unit).reshape(5, 5), np.arange(5.0))
+        units, values = [], []
+        copy = 0
+        for answer, times in enumerate(drawn.tolist()):
+            for _ in range(times):
+                for value in range(5):
+                    units += [copy] * int(counts[answer, value])
+                    values += [value + 1.0] * int(counts[answer, value])
+                copy += 1
+        expected = krippendorff_alpha(np.array(units, dtype=np.int64), np.array(values)).alpha
+        assert expected is not None
+        assert float(replicate) == pytest.approx(expected)
+
+
+def test_alpha_of_is_nan_where_alpha_is_undefined():
+    alike = np.array([[4.0, 0.0], [0.0, 0.0]])  # every pairable value the same
+    empty = np.zeros((2, 2))
+    assert np.isnan(alpha_of(np.stack([alike, empty]), np.arange(2.0))).all()
+
+
+def test_extra_columns_are_summed_over_the_same_draws():
+    """Resampling an extra column holding each answer's rating count gives, replicate by replicate, the count the
+    fit statistics' own bootstrap drew."""
+    rng = np.random.default_rng(11)
+    n = 50
+    counts = rng.integers(1, 6, n).astype(np.float64)
+    clusters = Clusters(counts, np.vstack([counts * 0.5, counts * 0.2]))
+    overall, extra = grouped_replicates(clusters, [whole(n)], 300, rng_for(5, "t"), extra=counts[:, None])
+    assert extra.shape == (300, 1)
+    assert extra[:, 0] == pytest.approx(overall[0, 0])
+    (alone,) = grouped_replicates(clusters, [whole(n)], 300, rng_for(5, "t"))
+    assert alone == pytest.approx(overall)  # the extra columns change no other statistic
+
+
+def test_float32_replicates_move_alpha_by_far_less_than_it_is_shown_with():
+    rng = np.random.default_rng(1)
+    n = 5000
+    counts = rng.multinomial(4, [0.1, 0.15, 0.2, 0.25, 0.3], size=n).astype(np.float64)
+    per_unit = unit_coincidences(counts).reshape(n, -1)
+    drawn = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(20)]).astype(np.float32)
+    single = alpha_of((drawn @ per_unit.astype(np.float32)).astype(np.float64).reshape(-1, 5, 5), np.arange(5.0))
+    double = alpha_of((drawn.astype(np.float64) @ per_unit).reshape(-1, 5, 5), np.arange(5.0))
+    assert np.abs(single - double).max() < 1e-5
+
+
+def test_no_interval_when_few_answers_vary():
+    """Ten answers whose two ratings agree and one whose ratings differ: alpha is defined, but a third of the
+    resamples draw no answer that varies and have none; an interval from the rest would hide that."""
+    digest = compute_digest(rows(*rated([(3, 3)] * 10 + [(3, 1)], 3, 0, ("ana", "budi"))), None)
+    entry = digest.disagreement.alpha_by_scale[0]
+    assert entry.alpha is not None
+    assert (entry.low, entry.high, entry.interval) == (None, None, ALPHA_UNSTABLE)
+    assert alpha_text(entry) in digest.disagreement.alpha_sentence
+    assert "no interval: in more than 5% of resamples the drawn answers' ratings did not vary" in alpha_text(entry)
+
+
+def test_alpha_interval_of_replicates_without_alpha():
+    undefined = np.tile(np.array([[2.0, 0.0], [0.0, 0.0]]), (100, 1, 1))
+    assert alpha_interval(undefined, 2) == (None, None, ALPHA_UNSTABLE)
+    assert alpha_interval(np.zeros((0, 2, 2)), 2) == (None, None, None)  # no bootstrap, no interval and no reason
+
+
+def test_a_narrow_interval_inside_one_reading_is_not_called_unsettled():
+    """200 answers, 190 of them agreed on: alpha well above 0.8 and its interval too."""
+    pairs = [(3, 3)] * 70 + [(2, 2)] * 60 + [(1, 1)] * 60 + [(3, 2)] * 10
+    d = compute_digest(rows(*rated(pairs, 3, 0, ("ana", "budi"))), None).disagreement
+    assert d.alpha is not None and d.alpha_low is not None and d.alpha_high is not None
+    assert 0.8 < d.alpha_low < d.alpha < d.alpha_high <= 1.0
+    assert "Reading: members largely agree on how well answers fit." in d.alpha_sentence
+    assert "not settled" not in d.alpha_sentence
+
+
+def test_alpha_text_signs_and_zero():
+    entry = ScaleAlpha(3, -0.051, 12, 24, 2, -0.2, 0.004)
+    assert alpha_text(entry) == "−0.05 (95% CI −0.20 to 0.00)"
+    assert alpha_text(ScaleAlpha(3, -0.001, 12, 24, 2)) == "0.00"
+
+
+def test_design_columns_hold_each_scales_upper_triangle_and_come_back_whole():
+    """A weighted sum of the design's columns, split back, is the same weighted sum of the answers' full matrices."""
+    counts = np.random.default_rng(1).integers(0, 3, size=(20, 5)).astype(np.float64)
+    scales = [ScaleCoincidences(3, unit_coincidences(counts[:, :3])), ScaleCoincidences(5, unit_coincidences(counts))]
+    columns = design_columns(scales)
+    assert columns is not None and columns.shape == (20, 6 + 15)
+    weights = np.random.default_rng(2).integers(0, 3, size=(4, 20)).astype(np.float64)
+    back = split_replicates(scales, weights @ columns)
+    for scale in scales:
+        assert back[scale.scale_size] == pytest.approx(np.einsum("bu,ukl->bkl", weights, scale.per_answer))
+    assert design_columns([]) is None
