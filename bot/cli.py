@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.exit_status import EX_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, exit_status
 from bot.logs import setup_logging
 from bot.sandbox.app import add_sandbox_arguments, sandbox_main
 from bot.scopes.validate_cli import validate_paths
@@ -27,19 +28,13 @@ from bot.storage.migrations import load_migrations
 if TYPE_CHECKING:
     from bot.digests.moments import Moment
 
-# Exit statuses. A supervisor restarts the bot after EXIT_FAILED (as after a crash's traceback, which exits 1 too);
-# the README's systemd unit does not after EX_CONFIG (RestartPreventExitStatus=78): restarting cannot help there.
-EXIT_FAILED = 1  # a later try may succeed with nothing changed; also `scope validate` finding problems
-EX_CONFIG = 78  # sysexits.h: refused until the configuration, an option or a file is changed
-EXIT_INTERRUPTED = 130  # Ctrl-C
-
 
 class CliError(Exception):
     """A failure to report as one line; `retry`: running the command again as it is may succeed."""
 
     def __init__(self, message: str, *, retry: bool = False) -> None:
         super().__init__(message)
-        self.status = EXIT_FAILED if retry else EX_CONFIG
+        self.status = exit_status(retry=retry)
 
 
 def build_parser() -> argparse.ArgumentParser:

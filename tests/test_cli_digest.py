@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from bot.exit_status import EX_CONFIG
 from bot.storage import CommentSource, ConsentLevel, NewAnswer, NewComment, Outcome, Rating, RatingSource, SqliteStorage
 from bot.storage.migrations import MIGRATIONS_DIR, load_migrations
 from bot.storage.records import AnswerResult
@@ -50,7 +51,7 @@ def sha256(path: Path) -> str:
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == cli.EX_CONFIG, result.stdout + result.stderr
+    assert result.returncode == EX_CONFIG, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -492,7 +493,7 @@ def test_an_unreadable_database_is_one_line(db, tmp_path, monkeypatch, capsys):
         return real_open(self, *args, **kwargs)  # type: ignore[call-overload]
 
     monkeypatch.setattr(Path, "open", refusing_open)
-    assert cli.main(["digest", *digest_args(db, tmp_path / "out")]) == cli.EX_CONFIG
+    assert cli.main(["digest", *digest_args(db, tmp_path / "out")]) == EX_CONFIG
     assert capsys.readouterr().err == (
         f"culturebot: --db {db}: permission denied; run as a user who can read it, or read a copy of it\n"
     )
@@ -501,7 +502,7 @@ def test_an_unreadable_database_is_one_line(db, tmp_path, monkeypatch, capsys):
 def test_an_unwritable_out_folder_is_one_line(db, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
-    assert cli.main(["digest", *digest_args(db, out)]) == cli.EX_CONFIG
+    assert cli.main(["digest", *digest_args(db, out)]) == EX_CONFIG
     assert capsys.readouterr().err == (
         f"culturebot: --out {out}: permission denied to create it in {tmp_path}; name a folder you can write in\n"
     )

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.exit_status import EX_CONFIG, EXIT_INTERRUPTED, exit_status
+
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.llm.client import ModelClient
@@ -36,7 +38,12 @@ ModelChoice = Literal["auto", "fake"]
 
 
 class SandboxError(Exception):
-    """The sandbox cannot start; the message says why and what to do."""
+    """The sandbox cannot start; the message says why and what to do. `retry`: starting it again as it is may
+    succeed; its exit status says which, as every command's does (bot/exit_status.py)."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.status = exit_status(retry=retry)
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,7 @@ def sandbox_main(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_sandbox(options))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 async def run_sandbox(options: SandboxOptions) -> int:
@@ -133,7 +140,7 @@ async def run_sandbox(options: SandboxOptions) -> int:
             return await _run(options, paths, document)
     except (SandboxError, SettingsError) as error:
         print(f"culturebot sandbox: {error}", file=sys.stderr)  # noqa: T201
-        return 1
+        return error.status if isinstance(error, SandboxError) else EX_CONFIG
     finally:
         if paths is not None:
             _say_where_data_is(paths)
@@ -165,9 +172,9 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
             await stack.enter_async_context(connected(bot, standin, timeout=READY_TIMEOUT))
         except StartupError as error:
             hint = " (or try `--model fake` for scripted replies)" if options.model == "auto" else ""
-            raise SandboxError(f"{error}{hint}") from None
+            raise SandboxError(f"{error}{hint}", retry=error.retry) from None
         except (TimeoutError, RuntimeError) as error:
-            raise SandboxError(f"the bot did not start: {error}; see the log at {paths.log}") from None
+            raise SandboxError(f"the bot did not start: {error}; see the log at {paths.log}", retry=True) from None
         console.echo(_banner(settings, options, paths, document.metadata.title))
         session = Session(
             world,
@@ -318,6 +325,8 @@ def _say_where_data_is(paths: SandboxPaths) -> None:
 @contextlib.contextmanager
 def _log_to_file(path: Path) -> Iterator[None]:
     """The bot's log goes to a file (the terminal is the front end's); warnings from the bot are also shown."""
+    from bot.logs import DATE_FORMAT, LOG_FORMAT, NOISY_AT_INFO, PRIVATE_AT_DEBUG, RedactingFormatter, quiet_libraries
+
     root = logging.getLogger()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -325,7 +334,7 @@ def _log_to_file(path: Path) -> Iterator[None]:
     except OSError as error:
         reason = error.strerror or error
         raise SandboxError(f"cannot write the log file {path}: {reason}; choose another --db") from None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT, DATE_FORMAT))  # as the bot's own log: no tokens in URLs
     shown = _ConsoleWarnings()
     previous = root.level
     # Log lines on the terminal would garble the prompt: handlers writing there step aside meanwhile.
@@ -337,8 +346,6 @@ def _log_to_file(path: Path) -> Iterator[None]:
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     # As the bot's own log (bot/logs.py): no request lines, and no members' text even at DEBUG.
-    from bot.logs import NOISY_AT_INFO, PRIVATE_AT_DEBUG, quiet_libraries
-
     quiet = {name: logging.getLogger(name).level for name in (*PRIVATE_AT_DEBUG, *NOISY_AT_INFO)}
     quiet_libraries(root.level)
     try:

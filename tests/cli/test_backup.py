@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EX_CONFIG
+from bot.exit_status import EX_CONFIG
 from bot.storage.migrations import load_migrations
 from tests.cli.test_cli import run_cli
 

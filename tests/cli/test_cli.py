@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EX_CONFIG, EXIT_FAILED
+from bot.exit_status import EX_CONFIG, EXIT_FAILED
 
 
 def run_cli(*args, env=None, cwd):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EX_CONFIG, EXIT_FAILED
+from bot.exit_status import EX_CONFIG, EXIT_FAILED
 from bot.storage.instance_lock import lock_database, lock_file
 from tests.cli.test_cli import run_cli
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from bot.cli import EX_CONFIG
+from bot.exit_status import EX_CONFIG
 from tests.cli.test_cli import run_cli
 
 

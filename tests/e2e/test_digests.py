@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bot.cli import EX_CONFIG
 from bot.digests.schedule import latest_run, saved_trigger
 from bot.digests.service import HISTORY_UNREADABLE, parse_timestamp
+from bot.exit_status import EX_CONFIG
 from bot.runtime import CultureBot
 from bot.sandbox.fake_openai import Reply
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, SqliteStorage, sqlite_timestamp

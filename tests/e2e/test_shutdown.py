@@ -12,7 +12,7 @@ import sys
 from bot.answers.interrupted import CRASH_NOTE
 from bot.answers.pipeline import INTERRUPTED_NOTE, PROGRESS_EVERY
 from bot.answers.streaming import CURSOR
-from bot.cli import EX_CONFIG
+from bot.exit_status import EX_CONFIG
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
 from tests.helpers import eventually

@@ -19,7 +19,7 @@ import pytest
 
 from bot.answers.interrupted import CRASH_NOTE
 from bot.answers.streaming import CURSOR
-from bot.cli import EX_CONFIG
+from bot.exit_status import EX_CONFIG
 from bot.sandbox.fake_openai import Reply
 from tests.e2e.conftest import SCOPE_FIXTURE, World, declare_scope
 from tests.e2e.test_shutdown import answers, ask_and_wait_for_first_text, process_env

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.app import SandboxOptions, run_sandbox
+from bot.exit_status import EX_CONFIG, EXIT_FAILED
+from bot.sandbox.app import SandboxError, SandboxOptions, _log_to_file, run_sandbox
 from bot.scopes.comparisons import assign_arm
 from bot.storage import Arm
 
@@ -168,7 +170,8 @@ async def test_a_db_whose_folder_cannot_be_made_is_refused_before_anything_start
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database's folder should be")
 
-    assert await run_sandbox(SandboxOptions(db=blocker / "data.sqlite3", model="fake")) == 1
+    # Refused until something changes (another --db), as every command's refusals: EX_CONFIG, not 1.
+    assert await run_sandbox(SandboxOptions(db=blocker / "data.sqlite3", model="fake")) == EX_CONFIG
 
     error = capsys.readouterr().err
     assert f"culturebot sandbox: cannot write the log file {blocker / 'data.sqlite3.log'}:" in error
@@ -234,3 +237,26 @@ def test_interactive_front_end_under_tmux(tmp_path):
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
     assert rows(tmp_path / "tmux.sqlite3", "SELECT value FROM ratings") == [(3,)]
+
+
+async def test_a_scope_file_that_cannot_be_read_is_refused_with_ex_config(tmp_path, capsys, temp_root):
+    missing = tmp_path / "no-such-scope.md"
+    assert await run_sandbox(SandboxOptions(scope=missing, db=tmp_path / "s.sqlite3", model="fake")) == EX_CONFIG
+    assert f"culturebot sandbox: cannot read the scope file {missing}" in capsys.readouterr().err
+
+
+def test_a_start_that_may_succeed_when_tried_again_exits_1():
+    assert SandboxError("the bot did not start: timed out", retry=True).status == EXIT_FAILED
+    assert SandboxError("the scope is not valid").status == EX_CONFIG
+
+
+def test_the_sandbox_log_has_no_webhook_or_interaction_tokens(tmp_path):
+    """The sandbox's log file is written as the bot's own log is: tokens in Discord's URLs replaced."""
+    log = tmp_path / "sandbox.log"
+    with _log_to_file(log):
+        logging.getLogger("discord.http").warning(
+            "POST https://discord.com/api/v10/interactions/1234/aW50ZXJhY3Rpb246c2VjcmV0/callback failed"
+        )
+    text = log.read_text()
+    assert "/interactions/1234/<token>/callback failed" in text
+    assert "aW50ZXJhY3Rpb246c2VjcmV0" not in text
