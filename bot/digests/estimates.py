@@ -251,7 +251,7 @@ def grouped_and_extra(
     all_totals = grouped_replicates(clusters, groupings, resamples, rng_for(seed, label), extra=extra)
     scales = AnswerScales.of(period)
     result = []
-    for grouping, totals in zip(groupings, all_totals, strict=False):  # `extra`'s replicates come last
+    for grouping, totals in zip(groupings, all_totals[: len(groupings)], strict=True):  # `extra`'s come last
         answers = np.bincount(grouping.codes[grouping.codes >= 0], minlength=grouping.groups).astype(np.int64)
         result.append(Grouped.of(group_totals(clusters, grouping), totals, answers, scales.by_group(grouping)))
     return result, all_totals[-1] if extra is not None else np.zeros((resamples, 0))

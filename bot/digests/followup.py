@@ -198,6 +198,7 @@ def disagreement(
         alpha_scale=agreed.scale,
         alpha_low=headline.low if (headline := agreed.headline) is not None else None,
         alpha_high=headline.high if headline is not None else None,
+        alpha_interval=headline.interval if headline is not None else None,
         alpha_by_scale=agreed.by_scale,
         alpha_left_out=agreed.left_out,
     )

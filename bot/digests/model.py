@@ -269,7 +269,8 @@ class ScaleAlpha:
     values: int  # their ratings on this scale
     raters: int  # the members who gave them
     # The cluster-bootstrap 95% interval of alpha (rater_agreement.py); None without alpha, or with `interval` saying
-    # why ("unstable": too many resamples had no variation to compute alpha from).
+    # why: "unstable" (too many resamples had no variation to compute alpha from) or "no_spread" (every resample
+    # gave the same alpha).
     low: float | None = None
     high: float | None = None
     interval: str | None = None
@@ -296,6 +297,7 @@ class Disagreement:
     alpha_scale: int | None = None  # None: alpha not computed (too few answers rated by two or more members)
     alpha_low: float | None = None  # alpha's 95% interval (`ScaleAlpha.low`, `high`, of alpha_scale)
     alpha_high: float | None = None
+    alpha_interval: str | None = None  # why alpha_scale's alpha has no interval (`ScaleAlpha.interval`)
     alpha_by_scale: tuple[ScaleAlpha, ...] = ()  # ascending by scale size; () when alpha was not computed
     # Ratings of answers rated by two or more members that had no other rating on their own scale (an answer rated
     # once on each scale): in no scale's alpha.

@@ -89,8 +89,9 @@ def split_replicates(scales: Sequence[ScaleCoincidences], replicates: FloatArray
 
 
 def alpha_interval(replicates: FloatArray, scale_size: int) -> tuple[float | None, float | None, str | None]:
-    """The 95% interval of alpha from one scale's replicated coincidences, or no bounds and why (ALPHA_UNSTABLE)."""
-    if replicates.shape[0] == 0:
+    """The 95% interval of alpha from one scale's replicated coincidences, or no bounds and why (ALPHA_UNSTABLE,
+    ALPHA_NO_SPREAD; no reason either with fewer than two replicates, as with `bootstrap=1`: nothing to tell)."""
+    if replicates.shape[0] < 2:
         return None, None, None
     alphas = alpha_of(replicates.astype(np.float64), np.arange(scale_size, dtype=np.float64))
     if np.count_nonzero(np.isnan(alphas)) > ALPHA_UNDEFINED_LIMIT * alphas.size:
@@ -98,7 +99,7 @@ def alpha_interval(replicates: FloatArray, scale_size: int) -> tuple[float | Non
     interval = percentile_interval(alphas)
     if interval is None:
         return None, None, ALPHA_UNSTABLE
-    if np.nanmin(alphas) == np.nanmax(alphas):
+    if np.nanmin(alphas) == np.nanmax(alphas):  # exact: perfect agreement gives exactly 1 (no disagreement at all)
         return None, None, ALPHA_NO_SPREAD
     return interval[0], interval[1], None
 
@@ -188,11 +189,15 @@ def _reading(entry: ScaleAlpha) -> str:
     reading = _reading_of(entry.alpha)
     if entry.low is None or entry.high is None:
         return reading
-    crossed = [bound for bound in READING_BOUNDS if entry.low < bound <= entry.high]
-    if not crossed:
-        return reading
-    bounds = " and ".join(f"{bound:.3g}" for bound in crossed)
-    return f"{reading} Its interval reaches across {bounds}, so this reading is not settled."
+    # As shown (two decimals): a bound shown as 0.80 does not reach below 0.8.
+    low, high = round(entry.low, 2), round(entry.high, 2)
+    crossed = [bound for bound in READING_BOUNDS if low < bound <= high]
+    if crossed:
+        bounds = " and ".join(f"{bound:.3g}" for bound in crossed)
+        reading += f" Its interval reaches across {bounds}, so this reading is not settled."
+    if low <= 0 <= high:
+        reading += " Its interval includes 0: agreement no better than chance is not ruled out."
+    return reading
 
 
 def _reading_of(alpha: float) -> str:
@@ -274,7 +279,7 @@ def alpha_text(entry: ScaleAlpha) -> str:
             "did not vary, so the estimate rests on the few answers whose ratings do)"
         )
     if entry.interval == ALPHA_NO_SPREAD:
-        return f"{value} (no interval: every resample of the answers gives the same alpha)"
+        return f"{value} (no interval: every resample of the answers with an alpha gives the same one)"
     return value
 
 

@@ -103,11 +103,13 @@ ALPHA_BY_SCALE_READ = (
 ALPHA_INTERVAL_READ = (
     "Krippendorff's alpha comes with a 95% interval from the same resamples of answers as the fits' intervals "
     "(digest.json: low and high in disagreement.alpha_by_scale, alpha_low and alpha_high for the headline scale). "
-    "Over a few dozen answers it is wide, and a reading whose interval reaches across 0.667 or 0.8 (Krippendorff's "
-    "thresholds) is said to be unsettled. There is none when every resample gives the same alpha "
+    "Over a few dozen answers it is wide: a reading whose interval reaches across 0.667 or 0.8 (Krippendorff's "
+    "thresholds) is said not to be settled, and one whose interval includes 0 leaves agreement no better than chance "
+    "open. There is none when every resample with an alpha gives the same one "
     f'("{ALPHA_NO_SPREAD}": as a rule, every answer\'s ratings agree) or when more than '
     f"{ALPHA_UNDEFINED_LIMIT:.0%} of resamples have no variation to compute alpha from "
-    f'("{ALPHA_UNSTABLE}": alpha then rests on a few answers whose ratings vary).'
+    f'("{ALPHA_UNSTABLE}": alpha then rests on a few answers whose ratings vary); digest.json gives the reason in '
+    "interval (alpha_interval for the headline scale)."
 )
 
 

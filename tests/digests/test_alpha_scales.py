@@ -17,7 +17,7 @@ from bot.digests.rater_agreement import ALPHA_NO_SPREAD, alpha_text
 from bot.digests.report import render_json, render_markdown
 from bot.digests.sections import ALPHA_BY_SCALE_READ
 from bot.digests.stats import compute_digest
-from bot.digests.summary import digest_embed
+from bot.digests.summary import CUT, digest_embed
 from tests.digests.test_stats import answer, rating, rows
 
 READING_LOW = (
@@ -83,13 +83,14 @@ def test_mixed_scales_get_an_alpha_each_and_merging_would_give_another_number():
 
     assert d.alpha_sentence == (
         "Krippendorff's alpha (ordinal) is computed within each rating scale, not across them: ratings on different "
-        "scales are different measurements. 3-point scale: 1.00 (no interval: every resample of the answers gives "
-        "the same alpha) over 11 answers rated by two or more members on it (22 ratings by 2 members). 5-point "
-        f"scale: 0.55 (95% CI {alpha_text(five).split('CI ')[1][:-1]}) over 10 answers rated by two or more members "
-        "on it (20 ratings by 2 members). Left out: 4 ratings of answers rated on more than one scale that have no "
+        "scales are different measurements. 3-point scale: 1.00 (no interval: every resample of the answers with an "
+        "alpha gives the same one) over 11 answers rated by two or more members on it (22 ratings by 2 members). "
+        f"5-point scale: {alpha_text(five)} over 10 answers rated by two or more members on it (20 ratings by 2 "
+        "members). Left out: 4 ratings of answers rated on more than one scale that have no "
         "other rating on their own scale to pair with. 1 is perfect agreement, 0 is agreement no better than chance. "
         "Reading, 3-point: members largely agree on how well answers fit. Reading, 5-point: " + READING_LOW + " Its "
-        "interval reaches across 0.667 and 0.8, so this reading is not settled."
+        "interval reaches across 0.667 and 0.8, so this reading is not settled. Its interval includes 0: agreement "
+        "no better than chance is not ruled out."
     )
     assert alpha_text(five) == f"0.55 (95% CI −{-five.low:.2f} to 1.00)"
 
@@ -115,7 +116,11 @@ def test_mixed_scales_in_the_report_json_and_embed():
     assert "computed within each rating scale, not on the 0–1 fit scale" in report  # How to read this
     embed = digest_embed(digest, None, "footer")
     agreement = next(field for field in embed.fields if field.name == "Agreement")
-    assert agreement.value == digest.disagreement.alpha_sentence  # under the field limit
+    # Longer than a field holds (1,024 characters): cut where it must be, pointing to the report, which has it all.
+    value = str(agreement.value)
+    assert len(digest.disagreement.alpha_sentence) > 1024 >= len(value)
+    assert value.endswith(CUT)
+    assert digest.disagreement.alpha_sentence.startswith(value.removesuffix(CUT))
 
 
 SINGLE = [(3, 3)] * 5 + [(3, 2), (2, 2), (2, 2), (1, 1), (1, 1), (1, 2), (3, 1)]
