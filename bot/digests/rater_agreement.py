@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from bot.digests.agreement import alpha_of, krippendorff_alpha, unit_coincidences
 from bot.digests.bootstrap import percentile_interval
 from bot.digests.formatting import MINUS
-from bot.digests.model import ScaleAlpha
+from bot.digests.model import Disagreement, ScaleAlpha
 from bot.digests.periods import RatedPeriod
 
 FloatArray = NDArray[np.float64]
@@ -287,3 +287,25 @@ def _number(value: float | None) -> str:
     assert value is not None
     shown = f"{value:.2f}"
     return "0.00" if shown == "-0.00" else shown.replace("-", MINUS)
+
+
+def agreement_brief(disagreement: Disagreement, limit: int) -> str:
+    """The agreement sentence where it fits in `limit` characters (an embed field's), else each scale's alpha with
+    its interval in one line, the readings left to the report (two scales with intervals and their readings run
+    past a field's 1,024 characters)."""
+    sentence = disagreement.alpha_sentence
+    if len(sentence) <= limit or len(disagreement.alpha_by_scale) < 2:
+        return sentence
+    parts = []
+    for entry in disagreement.alpha_by_scale:
+        scale = f"{entry.scale_size}-point scale"
+        if entry.units < ALPHA_MIN_UNITS:
+            parts.append(f"{scale}: not reported ({entry.units} answers rated by two or more members on it)")
+        elif entry.alpha is None:
+            parts.append(f"{scale}: undefined (every rating on it alike)")
+        else:
+            parts.append(f"{scale}: {alpha_text(entry)} over {entry.units} answers")
+    return (
+        "Krippendorff's alpha (ordinal), within each rating scale: " + "; ".join(parts) + ". How to read them: in "
+        "the attached report."
+    )

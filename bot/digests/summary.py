@@ -6,6 +6,7 @@ import discord
 
 from bot.digests.formatting import fit_change, fit_with_ci, instant, percent, share_change, share_with_ci
 from bot.digests.model import Digest
+from bot.digests.rater_agreement import agreement_brief
 from bot.digests.sections import headline_change, scales_hint, taking_part
 from bot.storage import DigestRecord
 from bot.wording import counted
@@ -59,7 +60,7 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str, *, da
             f"{theme.label} ({theme.size}{', new' if theme.is_new else ''})" for theme in digest.themes.themes[:5]
         )
         embed.add_field(name="Themes in comments", value=themes, inline=False)
-    embed.add_field(name="Agreement", value=digest.disagreement.alpha_sentence, inline=False)
+    embed.add_field(name="Agreement", value=agreement_brief(digest.disagreement, EMBED_FIELD_LIMIT), inline=False)
     if digest.notes:
         notes = "\n".join(f"• {note.message}" for note in digest.notes)
         embed.add_field(name="Read with care", value=notes, inline=False)
