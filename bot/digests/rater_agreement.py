@@ -184,20 +184,25 @@ def _scale_alphas(
 
 
 def _reading(entry: ScaleAlpha) -> str:
-    """How the alpha reads (Krippendorff's thresholds), and whether its interval leaves that open."""
+    """How the alpha reads (Krippendorff's thresholds), and what its interval leaves open."""
     assert entry.alpha is not None
-    reading = _reading_of(entry.alpha)
+    return " ".join([_reading_of(entry.alpha), *(f"{note[:1].upper()}{note[1:]}." for note in _left_open(entry))])
+
+
+def _left_open(entry: ScaleAlpha) -> list[str]:
+    """What the alpha's interval leaves open, as clauses ("its interval includes 0: …"); none without one."""
     if entry.low is None or entry.high is None:
-        return reading
+        return []
     # As shown (two decimals): a bound shown as 0.80 does not reach below 0.8.
     low, high = round(entry.low, 2), round(entry.high, 2)
+    notes = []
     crossed = [bound for bound in READING_BOUNDS if low < bound <= high]
     if crossed:
         bounds = " and ".join(f"{bound:.3g}" for bound in crossed)
-        reading += f" Its interval reaches across {bounds}, so this reading is not settled."
+        notes.append(f"its interval reaches across {bounds}, so this reading is not settled")
     if low <= 0 <= high:
-        reading += " Its interval includes 0: agreement no better than chance is not ruled out."
-    return reading
+        notes.append("its interval includes 0: agreement no better than chance is not ruled out")
+    return notes
 
 
 def _reading_of(alpha: float) -> str:
@@ -250,7 +255,7 @@ def _scales_sentence(by_scale: tuple[ScaleAlpha, ...], left_out: int) -> str:
                 f"{scale}: {alpha_text(entry)} over {entry.units} answers rated by two or more members on it "
                 f"({entry.values} ratings by {entry.raters} members)."
             )
-            readings.append((entry.scale_size, _reading(entry)))
+            readings.append((entry, entry.alpha))
     if left_out:
         which = (
             "1 rating of an answer rated on more than one scale that has no other rating on its own scale"
@@ -261,10 +266,14 @@ def _scales_sentence(by_scale: tuple[ScaleAlpha, ...], left_out: int) -> str:
         parts.append(f"Left out: {which} to pair with.")
     if readings:
         parts.append("1 is perfect agreement, 0 is agreement no better than chance.")
-        if len({reading for _, reading in readings}) == 1:
-            parts.append(f"Reading: {readings[0][1]}")
+        if len({_reading_of(alpha) for _, alpha in readings}) == 1:
+            # One reading for all, then what each scale's interval leaves open.
+            parts.append(f"Reading: {_reading_of(readings[0][1])}")
+            parts.extend(
+                f"On the {entry.scale_size}-point scale, {note}." for entry, _ in readings for note in _left_open(entry)
+            )
         else:
-            parts.extend(f"Reading, {size}-point: {reading}" for size, reading in readings)
+            parts.extend(f"Reading, {entry.scale_size}-point: {_reading(entry)}" for entry, _ in readings)
     return " ".join(parts)
 
 

@@ -16,6 +16,7 @@ from bot.digests.rater_agreement import (
     ALPHA_UNSTABLE,
     ScaleCoincidences,
     _one_scale_sentence,
+    _scales_sentence,
     alpha_interval,
     alpha_text,
     design_columns,
@@ -212,3 +213,15 @@ def test_the_reading_says_what_the_interval_leaves_open(low, high, unsettled, ch
 def test_one_resample_gives_no_interval_and_no_reason():
     replicate = np.array([[[2.0, 1.0], [1.0, 2.0]]])
     assert alpha_interval(replicate, 2) == (None, None, None)
+
+
+def test_two_scales_with_one_reading_say_it_once_and_what_each_interval_leaves_open():
+    three = ScaleAlpha(3, 0.34, 70, 363, 23, 0.21, 0.46)
+    five = ScaleAlpha(5, 0.15, 19, 114, 21, -0.01, 0.35)
+    sentence = _scales_sentence((three, five), 0)
+    assert sentence.count("members often judge the same answer differently") == 1
+    assert sentence.endswith(
+        "Reading: members often judge the same answer differently. For cultural fit this can be real variation "
+        "within the community rather than noise: read the split answers and their comments. On the 5-point scale, "
+        "its interval includes 0: agreement no better than chance is not ruled out."
+    )
