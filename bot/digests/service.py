@@ -540,16 +540,17 @@ class DigestService:
         key = refused_schedule_key(settings)
         if await self._storage.last_audit_time(settings.guild_id, SCHEDULE_REFUSED, key) is not None:
             return False
-        me = self._client.user
-        await self._storage.add_audit(
-            settings.guild_id, me.id if me is not None else 0, SCHEDULE_REFUSED, f"{key}: no digest is made"
-        )
-        await self._tell_moderators(
+        told = await self._tell_moderators(
             settings,
             f"No research digest is made: the saved schedule {key} is no longer accepted by this version of the bot. "
             f"{problem} Set a schedule with `/digest schedule`; digests then resume with the next scheduled time.",
         )
-        return True
+        if told:  # else tried again at the next start, when there may be a channel to tell them in
+            me = self._client.user
+            await self._storage.add_audit(
+                settings.guild_id, me.id if me is not None else 0, SCHEDULE_REFUSED, f"{key}: no digest is made"
+            )
+        return told
 
     async def run_scheduled(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
         """The schedule's job: digests kept meanwhile (Discord failed or refused them, the bot missed the change
@@ -759,7 +760,8 @@ class DigestService:
         assert updated is not None
         return updated
 
-    async def _tell_moderators(self, settings: GuildSettings, note: str) -> None:
+    async def _tell_moderators(self, settings: GuildSettings, note: str) -> bool:
+        """Post `note` to the moderation log channel, else the server's system channel; whether it was posted."""
         guild = self._client.get_guild(settings.guild_id)
         candidates = [self._client.get_channel(settings.log_channel_id) if settings.log_channel_id else None]
         if guild is not None:
@@ -768,10 +770,11 @@ class DigestService:
             if isinstance(channel, discord.TextChannel):
                 try:
                     await channel.send(shortened(note, MESSAGE_LIMIT), allowed_mentions=NO_PINGS)
-                    return
+                    return True
                 except (discord.HTTPException, *UNREACHABLE):
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)
+        return False
 
 
 def refused_schedule_key(settings: GuildSettings) -> str:

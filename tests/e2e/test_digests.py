@@ -258,6 +258,27 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(
     ]
 
 
+async def test_a_refused_schedule_nobody_could_be_told_of_is_told_at_a_later_start(world, run_bot, digest_channel):
+    """No moderation log channel and no system channel: nothing is posted, so nothing is remembered as told; once a
+    log channel is set, the next start tells the moderators."""
+    await set_guild_settings(
+        world.settings(), world.guild_id, {"digest_channel_id": digest_channel, "digest_cron": "0 9 1 * mon"}
+    )
+    async with run_bot() as bot:
+        assert bot.jobs is not None
+        await bot.jobs.catch_up()
+    assert rows(world, "SELECT count(*) FROM audit_log WHERE action = 'digest.schedule_refused'") == [(0,)]
+
+    log_channel = int(world.standin.add_channel(world.guild_id, "mod-log")["id"])
+    await set_guild_settings(world.settings(), world.guild_id, {"log_channel_id": log_channel})
+    async with run_bot():
+        await eventually(
+            lambda: [m for m in world.standin.bot_messages(log_channel) if "No research digest is made" in m.content],
+            what="the moderators' note",
+        )
+    assert rows(world, "SELECT count(*) FROM audit_log WHERE action = 'digest.schedule_refused'") == [(1,)]
+
+
 async def test_a_server_that_removed_the_bot_gets_no_more_digests(world, run_bot, digest_channel):
     # The last digest ended three weeks ago (a weekly one is due, a start would catch it up); yearly for now.
     last_end = datetime.now(UTC) - timedelta(days=21)
