@@ -7,8 +7,8 @@ values are pairable on a scale when it has two or more ratings on that scale; an
 in no scale's alpha (its ratings are counted as left out).
 
 The interval is a cluster-bootstrap percentile interval, like the fits': each rated answer's coincidences on a
-scale (`scale_coincidences`) are summed over the same draws of answers as the fit statistics (stats.py hands
-`design_columns` to the period's one bootstrap), and each replicate's alpha comes from its summed coincidences
+scale (`coincidence_columns`) are summed over the same draws of answers as the fit statistics (stats.py hands them to
+the period's one bootstrap), and each replicate's alpha comes from its summed coincidences
 (`agreement.alpha_of`). Resampling answers keeps each answer's ratings together. A replicate has no alpha when the
 answers it drew have no variation between them (every pairable rating alike); when more than
 `ALPHA_UNDEFINED_LIMIT` of the replicates have none, the estimate rests on the few answers whose ratings vary, and no
@@ -42,42 +42,49 @@ READING_BOUNDS = (0.667, 0.8)
 
 
 @dataclass(frozen=True, slots=True)
-class ScaleCoincidences:
-    """One rating scale's coincidences per rated answer (zero for an answer with fewer than two ratings on it)."""
+class CoincidenceColumns:
+    """Each rated answer's coincidences on each rating scale (zero where it has fewer than two ratings on that
+    scale), as the bootstrap's extra columns: each scale's upper triangle, scale after scale (coincidence matrices
+    are symmetric: 6 columns for a 3-point scale, not 9; fewer columns, a cheaper product)."""
 
-    scale_size: int
-    per_answer: FloatArray  # (rated answers, scale_size, scale_size)
+    scale_sizes: tuple[int, ...]  # ascending; only scales on which some answer has two or more ratings
+    columns: FloatArray | None  # (rated answers, columns); None without such a scale
 
 
-def scale_coincidences(period: RatedPeriod) -> tuple[ScaleCoincidences, ...]:
-    """Each scale's coincidences per rated answer, ascending by scale size; only scales on which some answer has two
-    or more ratings (the others have no alpha)."""
+def coincidence_columns(period: RatedPeriod) -> CoincidenceColumns:
+    """The period's `CoincidenceColumns`, written scale by scale into one array (a large server's are a few MB)."""
     answers = period.answer_ids.size
-    result = []
+    counts_by_scale = []
     for size in np.unique(period.scale).tolist():
         on_scale = period.scale == size
         cells = period.rating_index[on_scale] * size + (period.value[on_scale] - 1)
         counts = np.bincount(cells, minlength=answers * size).reshape(answers, size).astype(np.float64)
         if np.any(counts.sum(axis=1) >= 2):
-            result.append(ScaleCoincidences(int(size), unit_coincidences(counts)))
-    return tuple(result)
+            counts_by_scale.append((int(size), counts))
+    if not counts_by_scale:
+        return CoincidenceColumns((), None)
+    columns = np.empty((answers, sum(size * (size + 1) // 2 for size, _ in counts_by_scale)))
+    column = 0
+    for size, counts in counts_by_scale:
+        width = size * (size + 1) // 2
+        columns[:, column : column + width] = upper_triangles(unit_coincidences(counts))
+        column += width
+    return CoincidenceColumns(tuple(size for size, _ in counts_by_scale), columns)
 
 
-def design_columns(scales: Sequence[ScaleCoincidences]) -> FloatArray | None:
-    """The scales' coincidences as one (rated answers, columns) block for the bootstrap, each scale's upper triangle
-    (coincidence matrices are symmetric: 6 columns for a 3-point scale, not 9; fewer columns, a cheaper product);
-    None without a scale."""
-    if not scales:
-        return None
-    return np.hstack([scale.per_answer[:, *np.triu_indices(scale.scale_size)] for scale in scales])
+def upper_triangles(matrices: FloatArray) -> FloatArray:
+    """(..., s, s) symmetric matrices as (..., s(s+1)/2): each one's upper triangle, row by row."""
+    size = matrices.shape[-1]
+    result: FloatArray = matrices[..., *np.triu_indices(size)]
+    return result
 
 
-def split_replicates(scales: Sequence[ScaleCoincidences], replicates: FloatArray) -> dict[int, FloatArray]:
-    """The bootstrap's replicates of `design_columns` back as each scale's summed coincidences, (resamples, s, s)."""
+def split_replicates(scale_sizes: Sequence[int], replicates: FloatArray) -> dict[int, FloatArray]:
+    """The bootstrap's replicates of `CoincidenceColumns.columns` back as each scale's summed coincidences, (resamples,
+    s, s)."""
     result = {}
     column = 0
-    for scale in scales:
-        size = scale.scale_size
+    for size in scale_sizes:
         upper = np.triu_indices(size)
         part = replicates[:, column : column + upper[0].size]
         matrices = np.zeros((part.shape[0], size, size))

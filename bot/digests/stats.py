@@ -58,7 +58,7 @@ from bot.digests.model import (
 from bot.digests.periods import AnswerTable, RatedPeriod, prepare
 from bot.digests.quality import quality_notes
 from bot.digests.randomized import arm_comparisons
-from bot.digests.rater_agreement import design_columns, scale_coincidences, split_replicates
+from bot.digests.rater_agreement import coincidence_columns, split_replicates
 from bot.digests.rows import AuditRow, CommentRow, DigestRows
 from bot.digests.text import audit_text, excerpt, safe_text
 
@@ -175,7 +175,7 @@ def compute_digest(
     now_versions = version_grouping(versions_of, now_rows, versions)
     version_groupings = [(now, now_versions)]
     # Agreement's coincidences are resampled with the same draws (rater_agreement.py).
-    coincidences = scale_coincidences(now)
+    coincidences = coincidence_columns(now)
     now_fits, coincidence_replicates = grouped_and_extra(
         now,
         [
@@ -184,11 +184,13 @@ def compute_digest(
             now_versions,
             bucket_grouping(now_days, days, weekly=False),
         ],
-        design_columns(coincidences),
+        coincidences.columns,
         seed=seed,
         resamples=bootstrap,
         label="current",
     )
+    alpha_replicates = split_replicates(coincidences.scale_sizes, coincidence_replicates)
+    del coincidences, coincidence_replicates  # a large server's are several MB, not needed past this point
     now_fit = now_fits[0].fit(0)
     summary = _summary(now, now_fit)
     change_scales_differ = False
@@ -265,7 +267,7 @@ def compute_digest(
         reasons=reason_tags(now, before),
         lowest_fit=lowest,
         lowest_fit_ties=lowest_ties,
-        disagreement=disagreement(now, context, split_replicates(coincidences, coincidence_replicates)),
+        disagreement=disagreement(now, context, alpha_replicates),
         themes=theme_summary,
         quotes=quotes(comments, finding, now, context.aliases),
         scope_changes=scope_changes,

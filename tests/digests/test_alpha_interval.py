@@ -14,13 +14,14 @@ from bot.digests.model import ScaleAlpha
 from bot.digests.periods import prepare
 from bot.digests.rater_agreement import (
     ALPHA_UNSTABLE,
-    ScaleCoincidences,
+    CoincidenceColumns,
     _one_scale_sentence,
     _scales_sentence,
     alpha_interval,
     alpha_text,
-    design_columns,
+    coincidence_columns,
     split_replicates,
+    upper_triangles,
 )
 from bot.digests.stats import compute_digest
 from tests.digests.test_alpha_scales import rated
@@ -179,17 +180,25 @@ def test_alpha_text_signs_and_zero():
     assert alpha_text(ScaleAlpha(3, -0.001, 12, 24, 2)) == "0.00"
 
 
-def test_design_columns_hold_each_scales_upper_triangle_and_come_back_whole():
-    """A weighted sum of the design's columns, split back, is the same weighted sum of the answers' full matrices."""
-    counts = np.random.default_rng(1).integers(0, 3, size=(20, 5)).astype(np.float64)
-    scales = [ScaleCoincidences(3, unit_coincidences(counts[:, :3])), ScaleCoincidences(5, unit_coincidences(counts))]
-    columns = design_columns(scales)
-    assert columns is not None and columns.shape == (20, 6 + 15)
-    weights = np.random.default_rng(2).integers(0, 3, size=(4, 20)).astype(np.float64)
-    back = split_replicates(scales, weights @ columns)
-    for scale in scales:
-        assert back[scale.scale_size] == pytest.approx(np.einsum("bu,ukl->bkl", weights, scale.per_answer))
-    assert design_columns([]) is None
+def test_coincidence_columns_hold_each_scales_upper_triangle_and_come_back_whole():
+    """A weighted sum of the columns, split back, is the same weighted sum of the answers' full coincidence matrices,
+    scale by scale; answers with fewer than two ratings on a scale have zeros there."""
+    three = rated([(3, 3), (3, 1), (2, 2)], 3, 0, ("ana", "budi"))
+    five = rated([(5, 4), (1, 1)], 5, 10, ("citra", "dewi"))
+    answers, ratings = three[0] + five[0] + [answer(20)], three[1] + five[1] + [rating(20, "ana", 2, 3)]
+    period = prepare(rows(answers, ratings))
+    made = coincidence_columns(period)
+    assert made.scale_sizes == (3, 5)
+    assert made.columns is not None and made.columns.shape == (6, 6 + 15)
+    counts = {3: np.zeros((6, 3)), 5: np.zeros((6, 5))}
+    for position in range(period.value.size):
+        counts[int(period.scale[position])][period.rating_index[position], period.value[position] - 1] += 1
+    weights = np.random.default_rng(2).integers(0, 3, size=(4, 6)).astype(np.float64)
+    back = split_replicates(made.scale_sizes, weights @ made.columns)
+    for size, by_answer in counts.items():
+        assert back[size] == pytest.approx(np.einsum("bu,ukl->bkl", weights, unit_coincidences(by_answer)))
+    assert upper_triangles(np.arange(9.0).reshape(3, 3)).tolist() == [0.0, 1.0, 2.0, 4.0, 5.0, 8.0]
+    assert coincidence_columns(prepare(rows([answer(1)], [rating(1, "ana", 2, 3)]))) == CoincidenceColumns((), None)
 
 
 @pytest.mark.parametrize(
