@@ -145,7 +145,7 @@ class Jobs:
             if guild_id in scheduled:
                 # A saved schedule this version refuses is not scheduled (`schedule_digest`): the moderators hear why.
                 try:
-                    await self.digests.tell_schedule_refused(scheduled[guild_id])
+                    await self.digests.tell_schedule_refused(guild_id)
                 except Exception:
                     log.exception("telling server %d that its saved digest schedule is refused failed", guild_id)
             async with slots:
@@ -159,7 +159,7 @@ class Jobs:
                 except Exception:
                     log.exception("catching up the digest of server %d failed", guild_id)
 
-        scheduled = {settings.guild_id: settings for settings in await self._storage.digest_guilds()}
+        scheduled = [settings.guild_id for settings in await self._storage.digest_guilds()]
         # Servers whose digests are off may keep a `/digest now` digest that is still to be posted.
         kept = await self._storage.guilds_with_digests(DigestStatus.PENDING, DigestStatus.UNDELIVERED)
         await asyncio.gather(*(catch_up_server(guild_id) for guild_id in sorted({*scheduled, *kept})))

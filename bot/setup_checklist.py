@@ -211,8 +211,8 @@ def _digest_step(settings: GuildSettings, facts: ServerFacts, now: datetime) -> 
         except UserFacingError as error:
             done = False
             details.append(  # why, too: the schedule was taken when it was set
-                f"The saved schedule `{settings.digest_cron}` is no longer accepted, so no digest is made: {error} "
-                "Set one with `/digest schedule`."
+                f"The saved schedule `{settings.digest_cron}` is no longer accepted, so no scheduled digest is made: "
+                f"{error} Set one with `/digest schedule`."
             )
         else:
             following = next_run(trigger, now) if settings.digest_channel_id is not None else None

@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.channel_access import DIGEST, unusable_reason
 from bot.digests.channel import data_readers_warning
 from bot.digests.offline import day_period
-from bot.digests.schedule import Period, check_day_range, parse_schedule
+from bot.digests.schedule import Period, check_day_range, parse_schedule, schedule_problem
 from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle, export_timezone
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
@@ -91,7 +91,13 @@ class Digest(commands.Cog):
         if not change.before.digest_enabled:
             said += "Digests are on again. "
         following = f"; next: <t:{int(when.timestamp())}:F>" if when else ""
-        return f"{said}Digest schedule: {schedule}; channel: {channel}{following}.", change
+        reply = f"{said}Digest schedule: {schedule}; channel: {channel}{following}."
+        if (problem := schedule_problem(settings)) is not None:  # saved by an earlier version that accepted it
+            reply += (
+                f" No scheduled digest is made: this schedule is no longer accepted. {problem} Set one with "
+                "`/digest schedule`."
+            )
+        return reply, change
 
     @digest.command(name="schedule", description="When the digest is sent: weekly, daily, monthly or a cron line")
     @app_commands.describe(

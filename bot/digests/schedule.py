@@ -299,6 +299,16 @@ def _span(first: date, last: date) -> str:
     return " and ".join(parts)
 
 
+def schedule_problem(settings: GuildSettings) -> str | None:
+    """Why this version refuses the server's saved schedule (saved by an earlier version that took it), or None when
+    it is accepted."""
+    try:
+        make_trigger(settings.digest_cron, settings.digest_timezone)
+    except UserFacingError as error:
+        return str(error)
+    return None
+
+
 def saved_trigger(settings: GuildSettings) -> CronTrigger | None:
     """The trigger of a server's saved schedule, or None (logged) when this version no longer accepts it: saved by
     an earlier version that did (e.g. every 5 minutes), it waits for a moderator's `/digest schedule` rather than

@@ -35,7 +35,14 @@ from bot.channel_access import DIGEST, bot_lacks
 from bot.digests.deletion import Deletion
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
-from bot.digests.schedule import Period, due_period, latest_run, make_trigger, parse_timezone, saved_trigger
+from bot.digests.schedule import (
+    Period,
+    due_period,
+    latest_run,
+    parse_timezone,
+    saved_trigger,
+    schedule_problem,
+)
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
 from bot.errors import MESSAGE_LIMIT, UNREACHABLE, UserFacingError, shortened
@@ -526,31 +533,31 @@ class DigestService:
             )
         return sent
 
-    async def tell_schedule_refused(self, settings: GuildSettings) -> bool:
+    async def tell_schedule_refused(self, guild_id: int) -> bool:
         """Tell the moderators that the server's saved schedule is no longer accepted (saved by an earlier version
-        that took it), so no digest is made until one is set; once per saved schedule. Whether they were told now.
+        that took it), so no scheduled digest is made until one is set; once per saved schedule (again if it was
+        changed and saved once more). Whether they were told now.
 
         `saved_trigger` only logs it; without this the research team would just stop getting digests."""
-        try:
-            make_trigger(settings.digest_cron, settings.digest_timezone)
-        except UserFacingError as error:
-            problem = str(error)
-        else:
-            return False
-        key = refused_schedule_key(settings)
-        if await self._storage.last_audit_time(settings.guild_id, SCHEDULE_REFUSED, key) is not None:
-            return False
-        told = await self._tell_moderators(
-            settings,
-            f"No research digest is made: the saved schedule {key} is no longer accepted by this version of the bot. "
-            f"{problem} Set a schedule with `/digest schedule`; digests then resume with the next scheduled time.",
-        )
-        if told:  # else tried again at the next start, when there may be a channel to tell them in
-            me = self._client.user
-            await self._storage.add_audit(
-                settings.guild_id, me.id if me is not None else 0, SCHEDULE_REFUSED, f"{key}: no digest is made"
-            )
-        return told
+        async with self._server(guild_id):  # one at a time: the audit row is read, then written after the note
+            settings = await self._storage.guild_settings(guild_id)  # as it is now, not when the caller read it
+            if not settings.digest_enabled or settings.digest_channel_id is None:
+                return False
+            problem = schedule_problem(settings)
+            if problem is None:
+                return False
+            key = refused_schedule_key(settings)
+            told_at = await self._storage.last_audit_time(guild_id, SCHEDULE_REFUSED, key)
+            changed_at = await self._storage.last_audit_time(guild_id, "settings.update", SETTINGS_AUDIT_PREFIX)
+            if told_at is not None and (changed_at is None or told_at >= changed_at):
+                return False
+            told = await self._tell_moderators(settings, schedule_refused_note(settings, problem))
+            if told:  # else tried again at the next start, when there may be a channel to tell them in
+                me = self._client.user
+                await self._storage.add_audit(
+                    guild_id, me.id if me is not None else 0, SCHEDULE_REFUSED, f"{key}: no scheduled digest is made"
+                )
+            return told
 
     async def run_scheduled(self, guild_id: int, now: datetime | None = None) -> DigestRecord | None:
         """The schedule's job: digests kept meanwhile (Discord failed or refused them, the bot missed the change
@@ -780,6 +787,15 @@ class DigestService:
 def refused_schedule_key(settings: GuildSettings) -> str:
     """How a saved schedule is named in its SCHEDULE_REFUSED audit entry and in the moderators' note."""
     return f"`{settings.digest_cron}` ({settings.digest_timezone})"
+
+
+def schedule_refused_note(settings: GuildSettings, problem: str) -> str:
+    """What the moderators are told of a saved schedule this version refuses (`schedule_problem`)."""
+    return (
+        f"No scheduled research digest is made: the saved schedule {refused_schedule_key(settings)} is no longer "
+        f"accepted by this version of the bot. {problem} Set a schedule with `/digest schedule`; digests then resume "
+        "with the next scheduled time (`/digest now` works meanwhile)."
+    )
 
 
 def _once_postable(channel: discord.TextChannel | discord.Thread) -> str:

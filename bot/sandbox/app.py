@@ -374,7 +374,10 @@ class _ConsoleWarnings(logging.Handler):
         return record.levelno >= logging.ERROR or record.name.startswith(("bot.", "cogs."))
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"  ! {record.levelname.lower()}: {record.getMessage().splitlines()[0]}", flush=True)  # noqa: T201
+        from bot.logs import redact_tokens
+
+        line = redact_tokens(record.getMessage().splitlines()[0])
+        print(f"  ! {record.levelname.lower()}: {line}", flush=True)  # noqa: T201
 
 
 def main(argv: Sequence[str] | None = None) -> int:

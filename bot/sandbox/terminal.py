@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.exit_status import EX_CONFIG
 from bot.sandbox.session import Session, StepFailed
 
 
@@ -31,13 +32,14 @@ async def run_front_end(session: Session, script: Path | None) -> int:
 
 
 async def run_script(session: Session, path: Path) -> int:
-    """Replay `path` line by line (blank lines and `#` comments skipped); 1 at the first failed step."""
+    """Replay `path` line by line (blank lines and `#` comments skipped); 1 at the first failed step, EX_CONFIG when
+    the file cannot be read."""
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except OSError as error:
         reason = error.strerror or error
         print(f"culturebot sandbox: cannot read the script {path}: {reason}", file=sys.stderr)  # noqa: T201
-        return 1
+        return EX_CONFIG  # refused until the path is changed, as every command's
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):

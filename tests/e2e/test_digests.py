@@ -27,6 +27,7 @@ from bot.sandbox.fake_openai import Reply
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, SqliteStorage, sqlite_timestamp
 from cogs.digest import PREVIEW_WITHOUT_DATA
 from tests.e2e.conftest import set_guild_settings
+from tests.e2e.test_mod_log import with_log_channel
 from tests.e2e.test_scope_commands import reply_text, run
 from tests.helpers import eventually, give_consent
 
@@ -234,7 +235,11 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(
     await set_guild_settings(world.settings(), world.guild_id, changes)
 
     def told() -> list[str]:
-        return [m.content for m in world.standin.bot_messages(log_channel) if "No research digest is made" in m.content]
+        return [
+            m.content
+            for m in world.standin.bot_messages(log_channel)
+            if "No scheduled research digest is made" in m.content
+        ]
 
     with caplog.at_level(logging.WARNING):
         async with run_bot() as bot:
@@ -258,6 +263,17 @@ async def test_a_saved_schedule_no_longer_accepted_does_not_stop_the_bot(
     ]
 
 
+async def test_digest_channel_says_when_the_saved_schedule_is_refused(world, run_bot, moderator, digest_channel):
+    """A moderator choosing a channel for a schedule saved by an earlier version, refused now, hears why no digest will
+    come, rather than a reply that looks like all is set (and has no next time)."""
+    await set_guild_settings(world.settings(), world.guild_id, {"digest_cron": "*/5 * * * *"})
+    async with run_bot():
+        reply = await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+    assert f"channel: <#{digest_channel}>." in reply and "next:" not in reply
+    assert "No scheduled digest is made: this schedule is no longer accepted." in reply
+    assert "runs more than once an hour" in reply and "`/digest schedule`" in reply
+
+
 async def test_a_refused_schedule_nobody_could_be_told_of_is_told_at_a_later_start(world, run_bot, digest_channel):
     """No moderation log channel and no system channel: nothing is posted, so nothing is remembered as told; once a
     log channel is set, the next start tells the moderators."""
@@ -273,7 +289,11 @@ async def test_a_refused_schedule_nobody_could_be_told_of_is_told_at_a_later_sta
     await set_guild_settings(world.settings(), world.guild_id, {"log_channel_id": log_channel})
     async with run_bot():
         await eventually(
-            lambda: [m for m in world.standin.bot_messages(log_channel) if "No research digest is made" in m.content],
+            lambda: [
+                m
+                for m in world.standin.bot_messages(log_channel)
+                if "No scheduled research digest is made" in m.content
+            ],
             what="the moderators' note",
         )
     assert rows(world, "SELECT count(*) FROM audit_log WHERE action = 'digest.schedule_refused'") == [(1,)]
@@ -802,3 +822,35 @@ async def test_a_role_managed_by_an_integration_is_not_taken_as_the_research_rol
         assert rows(world, "SELECT research_role_id FROM guild_settings") in ([], [(None,)])
         await reply_text(world, await run(world, moderator, "digest research-role", {"role": researchers["id"]}))
         assert rows(world, "SELECT research_role_id FROM guild_settings") == [(int(researchers["id"]),)]
+
+
+async def test_a_refused_schedule_is_told_once_at_a_time_and_again_after_a_digest_setting_changes(
+    world, run_bot, moderator, digest_channel
+):
+    await set_guild_settings(
+        world.settings(), world.guild_id, {"digest_channel_id": digest_channel, "digest_cron": "0 9 1 * mon"}
+    )
+
+    def told(log_channel: int) -> list[str]:
+        return [m.content for m in world.standin.bot_messages(log_channel) if "No scheduled research" in m.content]
+
+    async with run_bot() as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await bot.jobs.catch_up()  # no channel to tell the moderators in yet
+        log_channel = await with_log_channel(world, moderator)
+        # Two at once (a start-up catch-up and another): one note.
+        assert sorted(await asyncio.gather(*(service.tell_schedule_refused(world.guild_id) for _ in range(2)))) == [
+            False,
+            True,
+        ]
+        assert len(told(log_channel)) == 1
+        # A /digest setting changed since (the moderator heard of it in the reply too): the next start tells again.
+        other = int(world.standin.add_channel(world.guild_id, "research-digest-2")["id"])
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": other}))
+    async with run_bot():
+        await eventually(lambda: len(told(log_channel)) == 2, what="the note after the change")
+    async with run_bot() as bot:
+        assert bot.jobs is not None
+        await bot.jobs.catch_up()
+        assert len(told(log_channel)) == 2

@@ -260,3 +260,17 @@ def test_the_sandbox_log_has_no_webhook_or_interaction_tokens(tmp_path):
     text = log.read_text()
     assert "/interactions/1234/<token>/callback failed" in text
     assert "aW50ZXJhY3Rpb246c2VjcmV0" not in text
+
+
+async def test_a_script_that_cannot_be_read_is_refused_with_ex_config(tmp_path, capsys, temp_root):
+    missing = tmp_path / "no-such-script.txt"
+    assert await run_sandbox(SandboxOptions(db=tmp_path / "s.sqlite3", script=missing, model="fake")) == EX_CONFIG
+    assert f"culturebot sandbox: cannot read the script {missing}" in capsys.readouterr().err
+
+
+def test_warnings_shown_in_the_terminal_have_no_tokens_either(tmp_path, capsys):
+    with _log_to_file(tmp_path / "sandbox.log"):
+        logging.getLogger("bot.digests").warning("POST /api/v10/webhooks/99/c2VjcmV0LXdlYmhvb2s failed: 503")
+    shown = capsys.readouterr().out
+    assert "/webhooks/99/<token> failed: 503" in shown
+    assert "c2VjcmV0LXdlYmhvb2s" not in shown

@@ -178,8 +178,8 @@ def test_a_saved_schedule_no_longer_accepted_says_why_and_how_to_set_one():
     mark, digests = steps(setup_checklist(settings, SCOPE, NOW, ServerFacts()))[5]
     assert mark == "⚠️"
     assert (
-        "The saved schedule `0 9 1 * mon` is no longer accepted, so no digest is made: `0 9 1 * mon` sets both a day "
-        "of the month and a weekday" in digests
+        "The saved schedule `0 9 1 * mon` is no longer accepted, so no scheduled digest is made: `0 9 1 * mon` sets "
+        "both a day of the month and a weekday" in digests
     )
     assert "`0 9 * * mon` for those weekdays. Set one with `/digest schedule`." in digests
 
