@@ -134,11 +134,11 @@ def period_keys(dimension: Dimension, column: KeyColumn, rated_codes: IntArray, 
 
 @dataclass(frozen=True, slots=True)
 class PreviousMeans:
-    """The previous period's mean fit and ratings per group key (`point_means`), and the scale sizes each group's
-    ratings were given on, ascending: a group rated on other scales than this period is marked."""
+    """The previous period's mean fit and ratings per group key (`point_means`), and each group's ratings per scale
+    size, (size, ratings) ascending: a group rated on other scales than this period (or on a mix) is marked."""
 
     means: dict[str, tuple[float, int]] = field(default_factory=dict)
-    scales: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    scale_ratings: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
 
 def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> PreviousMeans:
@@ -147,14 +147,15 @@ def point_means(column: KeyColumn, codes: IntArray, period: RatedPeriod) -> Prev
     size = len(column.keys)
     fit = np.bincount(codes, weights=period.fit_sum, minlength=size)
     ratings = np.bincount(codes, weights=period.count, minlength=size)
-    scales: dict[str, set[int]] = {}
+    scales: dict[str, list[tuple[int, int]]] = {}
     if period.scale.size:
         width = int(period.scale.max()) + 1
-        for pair in np.unique(codes[period.rating_index] * width + period.scale).tolist():
-            scales.setdefault(column.keys[pair // width], set()).add(pair % width)
+        pairs = np.bincount(codes[period.rating_index] * width + period.scale)
+        for pair in np.flatnonzero(pairs).tolist():  # ascending: by key code, then scale size
+            scales.setdefault(column.keys[pair // width], []).append((pair % width, int(pairs[pair])))
     return PreviousMeans(
         {column.keys[i]: (float(fit[i] / ratings[i]), round(float(ratings[i]))) for i in np.flatnonzero(ratings)},
-        {key: tuple(sorted(sizes)) for key, sizes in scales.items()},
+        {key: tuple(counts) for key, counts in scales.items()},
     )
 
 
@@ -165,7 +166,9 @@ def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: Previou
     for index, key in enumerate(keys.keys):
         fit = fits.fit(index)
         previous_mean, previous_ratings = previous.means.get(key, (None, 0))
-        before = previous.scales.get(key, ())
+        before_ratings = previous.scale_ratings.get(key, ())
+        before = tuple(size for size, _ in before_ratings)
+        now_ratings = fits.scale_ratings[index] if fits.scale_ratings.size else np.zeros(0, dtype=np.int64)
         groups.append(
             GroupFit(
                 key=key,
@@ -178,6 +181,8 @@ def breakdown(dimension: Dimension, keys: Keys, fits: Grouped, previous: Previou
                 scales=fit.scales,
                 previous_scales=before,
                 previous_scales_differ=scales_differ(before, fit.scales),
+                scale_ratings=tuple((size, int(now_ratings[size])) for size in np.flatnonzero(now_ratings).tolist()),
+                previous_scale_ratings=before_ratings,
             )
         )
     if not dimension.by_version:

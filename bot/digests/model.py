@@ -159,6 +159,10 @@ class GroupFit:
     # them: groups.scales_differ): its mean fit against `previous_mean_fit` is a hint, not a finding, as for the
     # period's change (`Digest.change_scales_differ`).
     previous_scales_differ: bool = False
+    # Breakdowns only: the group's ratings on each scale size, (size, ratings) ascending, this period and the previous
+    # one; what a group rated on a mix of scales in both periods had on each (the † footnote's shares).
+    scale_ratings: tuple[tuple[int, int], ...] = ()
+    previous_scale_ratings: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -181,12 +181,9 @@ def scales_hint(digest: Digest) -> str:
     current = digest.current.fit.distribution
     before, now = _scale_shares(previous), _scale_shares(current)
     if before.keys() == now.keys():  # the same scales, mixed: in proportions that differ, or could
-        shares = ", ".join(
-            f"{size}-point {fmt.percent(before[size])} then {fmt.percent(now[size])}" for size in sorted(now)
-        )
         return (
-            f"rated on a mix of {fmt.scale_sizes(sorted(now))} scales in both periods (ratings on each: {shares}), "
-            "so a hint, not a finding"
+            f"rated on a mix of {fmt.scale_sizes(sorted(now))} scales in both periods (ratings on each: "
+            f"{_shares_then(before, now)}), so a hint, not a finding"
         )
     sides = "; ".join(
         f"{name}: {fmt.scale_sizes([counts.scale_size for counts in distribution])}"
@@ -197,9 +194,19 @@ def scales_hint(digest: Digest) -> str:
 
 def _scale_shares(distribution: Iterable[ScaleCounts]) -> dict[int, float]:
     """Each rating scale's share of a period's ratings."""
-    ratings = {counts.scale_size: sum(counts.counts) for counts in distribution}
+    return _shares((counts.scale_size, sum(counts.counts)) for counts in distribution)
+
+
+def _shares(scale_ratings: Iterable[tuple[int, int]]) -> dict[int, float]:
+    """Each scale size's share of the ratings, from (size, ratings) pairs."""
+    ratings = dict(scale_ratings)
     total = sum(ratings.values())
     return {size: count / total for size, count in ratings.items()} if total else {}
+
+
+def _shares_then(before: dict[int, float], now: dict[int, float]) -> str:
+    """ "3-point 80% then 65%, 5-point 20% then 35%": each scale's share of the ratings, previous period first."""
+    return ", ".join(f"{size}-point {fmt.percent(before[size])} then {fmt.percent(now[size])}" for size in sorted(now))
 
 
 def period_change(digest: Digest) -> str:
@@ -589,15 +596,20 @@ def _previous_cell(group: GroupFit, has_previous: bool) -> str:
 def scales_footnote(marked: Iterable[GroupFit]) -> str:
     """Under a breakdown table: the marked groups were rated on different scales in the two periods (or on a mix),
     each with its scales, previous period first."""
-    listed = "; ".join(
-        f"{group.label}: {fmt.scale_sizes(group.previous_scales)} then {fmt.scale_sizes(group.scales)}"
-        for group in marked
-    )
+    listed = "; ".join(_scales_then(group) for group in marked)
     return (
         f"{SCALES_MARK} Rated on different scales in the two periods, or on a mix of them ({listed}): compare with "
         "care. A step on one "
         "scale is not the same step on another, so the change in mean fit is a hint, not a finding."
     )
+
+
+def _scales_then(group: GroupFit) -> str:
+    """A marked group's scales, previous period first; for a mix of the same scales in both, how the mix moved."""
+    if set(group.previous_scales) == set(group.scales):
+        shares = _shares_then(_shares(group.previous_scale_ratings), _shares(group.scale_ratings))
+        return f"{group.label}: a mix of {fmt.scale_sizes(group.scales)} in both (ratings on each: {shares})"
+    return f"{group.label}: {fmt.scale_sizes(group.previous_scales)} then {fmt.scale_sizes(group.scales)}"
 
 
 def breakdown_heading(title: str) -> str:

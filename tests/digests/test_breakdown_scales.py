@@ -157,9 +157,39 @@ def test_the_footnote_lists_each_marked_group_previous_period_first():
     estimate = groups(compute_digest(*periods(), bootstrap=50), "language")["en"].mean_fit
     marked = [
         GroupFit("a", "Jakarta", 1, estimate, estimate, 0.5, 2, (5,), (3,), True),
-        GroupFit("b", "Medan", 1, estimate, estimate, 0.5, 2, (3, 5), (3, 5), True),
+        # A mix of the same scales in both periods: how the mix moved, previous period first.
+        GroupFit("b", "Medan", 1, estimate, estimate, 0.5, 2, (3, 5), (3, 5), True, ((3, 1), (5, 3)), ((3, 4), (5, 4))),
     ]
     assert scales_footnote(marked) == (
         "† Rated on different scales in the two periods, or on a mix of them (Jakarta: 3-point then 5-point; Medan: "
-        "3- and 5-point then 3- and 5-point)" + FOOTNOTE_END
+        "a mix of 3- and 5-point in both (ratings on each: 3-point 50% then 25%, 5-point 50% then 75%))" + FOOTNOTE_END
+    )
+
+
+def test_a_group_on_a_mix_of_the_same_scales_in_both_periods_says_how_the_mix_moved():
+    """Previous period: en has one answer on each scale (2 ratings each, 50% on each); this period: one 3-point
+    answer with 1 rating and one 5-point answer with 3 ratings (25% then 75%)."""
+    previous = rows(
+        [answer(1, language="en", day=10), answer(2, language="en", day=10)],
+        [
+            rating(1, "ana", 3, 3, day=11),
+            rating(1, "budi", 2, 3, day=11),
+            rating(2, "ana", 5, 5, day=11),
+            rating(2, "budi", 4, 5, day=11),
+        ],
+        previous=True,
+    )
+    current = rows(
+        [answer(11, language="en"), answer(12, language="en")],
+        [rating(11, "ana", 3, 3), rating(12, "ana", 5, 5), rating(12, "budi", 4, 5), rating(12, "citra", 1, 5)],
+    )
+    digest = compute_digest(current, previous, bootstrap=50)
+    en = groups(digest, "language")["en"]
+    assert (en.previous_scale_ratings, en.scale_ratings) == (((3, 2), (5, 2)), ((3, 1), (5, 3)))
+    assert en.previous_scales_differ
+    language = breakdown_section(render_markdown(digest), "By language (this period)")
+    assert (
+        "(en: a mix of 3- and 5-point in both (ratings on each: 3-point 50% then 25%, 5-point 50% then 75%))"
+        + FOOTNOTE_END
+        in language
     )
