@@ -467,6 +467,10 @@ async def one_server(size: Size, bootstrap: int, workdir: Path, seed: int) -> di
         "themes": [theme.label for theme in digest.themes.themes],
         "new_themes": sum(1 for theme in digest.themes.themes if theme.is_new),
         "alpha": None if digest.disagreement.alpha is None else round(digest.disagreement.alpha, 3),
+        "alpha_interval": [
+            None if bound is None else round(bound, 3)
+            for bound in (digest.disagreement.alpha_low, digest.disagreement.alpha_high)
+        ],
         "file_megabytes": round(sum(sizes.values()) / 1e6, 1),
         "file_bytes": sizes,
     }
