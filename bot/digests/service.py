@@ -69,7 +69,8 @@ _MAKE_FAILED = re.compile(r"the digest could not be made \(attempt (\d+)\)")
 WORKER_STOPPED = "its worker process stopped before it was made; it is made again at the next start"
 DIGESTS_OFF = "digests were switched off (`/digest off`) while it was being made"
 # Audit action of a saved schedule this version no longer accepts, once the moderators were told (its detail starts
-# with the schedule as `refused_schedule_key` writes it): a restart finds it again and tells nobody twice.
+# with the schedule as `refused_schedule_key` writes it): a restart finds it again and tells them again only after a
+# /digest setting changed since.
 SCHEDULE_REFUSED = "digest.schedule_refused"
 HISTORY_UNREADABLE = (
     "I cannot read the digest channel's recent messages (Read Message History), which I check first so that a "
