@@ -274,3 +274,10 @@ def test_warnings_shown_in_the_terminal_have_no_tokens_either(tmp_path, capsys):
     shown = capsys.readouterr().out
     assert "/webhooks/99/<token> failed: 503" in shown
     assert "c2VjcmV0LXdlYmhvb2s" not in shown
+
+
+async def test_settings_the_sandbox_cannot_use_are_refused_with_ex_config(tmp_path, capsys, temp_root, monkeypatch):
+    monkeypatch.setenv("CULTUREBOT_LOG_LEVEL", "LOUD")
+    assert await run_sandbox(SandboxOptions(db=tmp_path / "s.sqlite3", model="fake")) == EX_CONFIG
+    error = capsys.readouterr().err
+    assert error.startswith("culturebot sandbox: ") and "LOG_LEVEL" in error.upper()
