@@ -607,8 +607,11 @@ def scales_footnote(marked: Iterable[GroupFit]) -> str:
 def _scales_then(group: GroupFit) -> str:
     """A marked group's scales, previous period first; for a mix of the same scales in both, how the mix moved."""
     if set(group.previous_scales) == set(group.scales):
-        shares = _shares_then(_shares(group.previous_scale_ratings), _shares(group.scale_ratings))
-        return f"{group.label}: a mix of {fmt.scale_sizes(group.scales)} in both (ratings on each: {shares})"
+        # The smallest scale's share is the rest: the others' say all (two scales: one share).
+        before, now = _shares(group.previous_scale_ratings), _shares(group.scale_ratings)
+        larger = {size: share for size, share in now.items() if size != min(now)}
+        shares = _shares_then(before, larger)
+        return f"{group.label}: a mix of {fmt.scale_sizes(group.scales)} in both ({shares} of its ratings)"
     return f"{group.label}: {fmt.scale_sizes(group.previous_scales)} then {fmt.scale_sizes(group.scales)}"
 
 

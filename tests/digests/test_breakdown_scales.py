@@ -162,7 +162,7 @@ def test_the_footnote_lists_each_marked_group_previous_period_first():
     ]
     assert scales_footnote(marked) == (
         "† Rated on different scales in the two periods, or on a mix of them (Jakarta: 3-point then 5-point; Medan: "
-        "a mix of 3- and 5-point in both (ratings on each: 3-point 50% then 25%, 5-point 50% then 75%))" + FOOTNOTE_END
+        "a mix of 3- and 5-point in both (5-point 50% then 75% of its ratings))" + FOOTNOTE_END
     )
 
 
@@ -188,8 +188,4 @@ def test_a_group_on_a_mix_of_the_same_scales_in_both_periods_says_how_the_mix_mo
     assert (en.previous_scale_ratings, en.scale_ratings) == (((3, 2), (5, 2)), ((3, 1), (5, 3)))
     assert en.previous_scales_differ
     language = breakdown_section(render_markdown(digest), "By language (this period)")
-    assert (
-        "(en: a mix of 3- and 5-point in both (ratings on each: 3-point 50% then 25%, 5-point 50% then 75%))"
-        + FOOTNOTE_END
-        in language
-    )
+    assert "(en: a mix of 3- and 5-point in both (5-point 50% then 75% of its ratings))" + FOOTNOTE_END in language
