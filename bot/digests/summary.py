@@ -80,7 +80,8 @@ def _fit(digest: Digest) -> str:
     versus = "versus the previous period"
     mean += f"; {headline_change(versus, digest.mean_fit_change, fit_change)}"
     if digest.change_scales_differ:
-        share += f"; {versus}: not compared, rated on different scales"
+        # Different scales, or a mix of them (`scales_hint` below says which): the tops are different thresholds.
+        share += f"; {versus}: not compared (the tops of two scales are different thresholds)"
         mean += f", {scales_hint(digest)}"
     else:
         share += f"; {headline_change(versus, digest.fit_share_change, share_change)}"

@@ -85,7 +85,9 @@ def test_a_change_across_rating_scales_is_a_hint_without_a_fit_share_change():
     fit = fit_field(digest)
     share, mean = fit.split("\n")
     assert share.startswith("Fit share: 25% (95% CI ")
-    assert share.endswith("; versus the previous period: not compared, rated on different scales")
+    assert share.endswith(
+        "; versus the previous period: not compared (the tops of two scales are different thresholds)"
+    )
     assert mean.startswith("Mean fit (0–1): 0.81 (95% CI ")
     assert "; versus the previous period −0.06 (95% CI " in mean
     assert mean.endswith(
@@ -161,9 +163,20 @@ def test_periods_each_mixing_the_same_scales_are_called_a_mix_with_each_scales_s
     previous = previous_on_3_points(scale_of_even=5)
     now = this_on(5)
     now = rows(now.answers, [*now.ratings, rating(41, "m2", 3, 3, day=21)])
-    line = summary_line(render_markdown(compute_digest(now, previous, bootstrap=20)))
+    digest = compute_digest(now, previous, bootstrap=20)
+    line = summary_line(render_markdown(digest))
     assert (
         "rated on a mix of 3- and 5-point scales in both periods (ratings on each: 3-point 75% then 1%, 5-point "
         "25% then 99%), so a hint, not a finding"
     ) in line
     assert "different scales" not in line
+    # The embed says so too, for both numbers: the fit share no longer claims "different scales".
+    share, mean = fit_field(digest).split("\n")
+    assert share.endswith(
+        "; versus the previous period: not compared (the tops of two scales are different thresholds)"
+    )
+    assert mean.endswith(
+        "rated on a mix of 3- and 5-point scales in both periods (ratings on each: 3-point 75% then 1%, 5-point 25% "
+        "then 99%), so a hint, not a finding"
+    )
+    assert "different scales" not in share + mean
