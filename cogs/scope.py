@@ -24,6 +24,7 @@ from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
 from bot.scopes.editing import new_section_problems
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
+    cleared_scope_reply,
     current_document,
     diff_versions,
     edit_scope,
@@ -369,13 +370,13 @@ class Scope(commands.Cog):
     @scope.command(name="clear", description="Remove the declared scope (its versions are kept)")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def clear(self, interaction: discord.Interaction) -> None:
-        cleared = await self.bot.storage.clear_scope(guild_id_of(interaction), interaction.user.id)
+        guild_id = guild_id_of(interaction)
+        cleared = await self.bot.storage.clear_scope(guild_id, interaction.user.id)
         if cleared is None:
             raise UserFacingError("There is no declared scope to clear.")
+        settings = await self.bot.storage.guild_settings(guild_id)
         await interaction.response.send_message(
-            "The scope is cleared; I will not answer until a new one is declared (versions are kept: "
-            "`/scope rollback` restores one)." + ended_note(cleared.ended),
-            ephemeral=True,
+            cleared_scope_reply(settings.allow_unscoped) + ended_note(cleared.ended), ephemeral=True
         )
         await self.log_scope_change(interaction, "cleared the scope", None, ended=cleared.ended)
 

@@ -26,6 +26,18 @@ NO_SCOPE_MESSAGE = (
 UNSCOPED_NOTE = "\n\n*(This server has no declared cultural scope; this is a general answer.)*"
 
 
+def cleared_scope_reply(allow_unscoped: bool) -> str:
+    """What `/scope clear` tells the moderator: what members asking from now on get, which the server's
+    unscoped-answers setting decides."""
+    kept = "(versions are kept: `/scope rollback` restores one)"
+    if allow_unscoped:
+        return (
+            f"The scope is cleared {kept}. Unscoped answers are allowed, so members asking now get general answers "
+            "with a note that no cultural scope is declared; `/scope settings allow_unscoped:False` stops them."
+        )
+    return f"The scope is cleared {kept}. I will not answer until a new one is declared."
+
+
 class ScopeCache:
     """Parsed documents by version id: versions are immutable, so an entry never goes stale."""
 

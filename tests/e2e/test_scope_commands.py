@@ -203,7 +203,10 @@ async def test_use_edit_history_diff_rollback_round_trip(world, run_bot, moderat
         assert attachment.data.decode() == first
 
         clear = await run(world, moderator, "scope clear")
-        assert "The scope is cleared" in await reply_text(world, clear)
+        assert await reply_text(world, clear) == (
+            "The scope is cleared (versions are kept: `/scope rollback` restores one). "
+            "I will not answer until a new one is declared."
+        )
         assert versions(world)[0] is None
 
 
@@ -570,3 +573,23 @@ async def test_an_edit_form_of_spaces_saves_nothing_and_says_how_to_remove_a_sec
         reply = (await world.standin.wait_for_interaction_response(submitted)).response_data["content"]
         assert "the text is empty, so nothing was saved" in reply
         assert [row[:2] for row in versions(world)[1]] == [(1, "template")], "no new version"
+
+
+async def test_clearing_the_scope_says_members_get_general_answers_when_unscoped_answers_are_allowed(
+    world, run_bot, moderator
+):
+    async with run_bot():
+        await run(world, moderator, "scope settings", {"allow_unscoped": True})
+        cleared = await reply_text(world, await run(world, moderator, "scope clear"))
+        assert cleared == (
+            "The scope is cleared (versions are kept: `/scope rollback` restores one). Unscoped answers are allowed, "
+            "so members asking now get general answers with a note that no cultural scope is declared; "
+            "`/scope settings allow_unscoped:False` stops them."
+        )
+        # What the reply says is what a member then gets.
+        world.model.script("A general answer.")
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet elders?"))
+        answer = await world.standin.wait_for_message(
+            world.channel_id, lambda m: m.content.startswith("A general answer.") and "▌" not in m.content
+        )
+        assert "no declared cultural scope" in answer.content
