@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.channel_access import DIGEST, unusable_reason
 from bot.digests.channel import data_readers_warning
 from bot.digests.offline import day_period
-from bot.digests.schedule import Period, check_day_range, parse_schedule, schedule_problem
+from bot.digests.schedule import Period, check_day_range, not_a_place, parse_schedule, schedule_problem
 from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle, export_timezone
 from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
@@ -107,13 +107,21 @@ class Digest(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def schedule(self, interaction: discord.Interaction, when: str, timezone: str | None = None) -> None:
         assert interaction.guild_id is not None
-        if timezone is None:  # changing the time keeps the server's time zone
+        kept_zone = timezone is None
+        if timezone is None:  # changing the time keeps the server's time zone, as saved (see below)
             timezone = (await self.bot.storage.guild_settings(interaction.guild_id)).digest_timezone
-        schedule = parse_schedule(when, timezone)  # validates and normalises both, with a clear message
+        # Validates and normalises both, with a clear message. A zone saved by an earlier version that took it
+        # (EST, Etc/GMT-7) is kept, as its schedule keeps running: the moderator changed only the time.
+        schedule = parse_schedule(when, timezone, saved=kept_zone)
         await interaction.response.defer(ephemeral=True, thinking=True)
         text, change = await self._changed(
             interaction, {"digest_cron": schedule.cron, "digest_timezone": schedule.timezone, "digest_enabled": 1}
         )
+        if kept_zone and (problem := not_a_place(schedule.timezone)) is not None:
+            text += (
+                " The time zone saved before is kept; typed today it would be refused (change it with `timezone:`). "
+                + problem
+            )
         # Digests kept while they were off (or undelivered) go out now that they are on.
         resent = await self.jobs.digests.resend_kept(interaction.guild_id)
         if resent:
