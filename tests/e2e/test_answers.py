@@ -422,6 +422,34 @@ async def test_thread_per_question_is_one_conversation(world, run_bot, moderator
         assert [answer.channel_id for answer in current.answers] == [world.channel_id, world.channel_id]
 
 
+
+async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_answer_there(world, run_bot, moderator):
+    world.model.script("Start with Pak.", "Only you can see this.", "Then first names, if he asks.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I address my boss?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        # Another member asks privately in that thread: an ephemeral answer only they see.
+        interaction_id = await world.standin.invoke_command(
+            world.guild_id, thread_id, world.member_id, "ask", {"question": "My secret question?", "private": True}
+        )
+        private = await world.standin.wait_for_interaction_response(interaction_id)
+        await world.standin.wait_for_followup(private.id)
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the private answer")
+        # The thread's next message continues the thread's public conversation, not the private answer.
+        await world.standin.send_message(thread_id, world.asker_id, world.mention("And later on?"))
+        await eventually(lambda: len(finished_answers(world)) == 3, what="the follow-up")
+        prompt = json.dumps(world.model.chat_requests[2].messages)
+        assert "My secret question?" not in prompt and "Only you can see this." not in prompt
+        assert "How do I address my boss?" in prompt and "Start with Pak." in prompt
+        assert rows(world, "SELECT answer_id, ephemeral, parent_answer_id FROM answers ORDER BY answer_id") == [
+            (1, 0, None),
+            (2, 1, None),
+            (3, 0, 1),
+        ]
+
+
 async def test_budget_counts_what_was_used_before_a_restart(world, run_bot, moderator):
     async with run_bot(cooldown=0):
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First question?"))

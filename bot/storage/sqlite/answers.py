@@ -223,11 +223,12 @@ class AnswersStore(SqliteConnection):
         return None if row is None else _answer_record(row)
 
     async def latest_answer_in(self, channel_id: int) -> AnswerRecord | None:
-        """The newest finished answer in a channel or thread (a thread's conversation so far)."""
+        """The newest finished public answer in a channel or thread (a thread's conversation so far). A private
+        `/ask` answer there is its asker's alone: never the context of anyone's next answer."""
         row = await self._fetchone(
             "SELECT answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, error, "
             "tokens_in, tokens_out, ttft_ms, total_ms, rating_scale FROM answers WHERE channel_id = ? AND outcome IN "
-            "('ok', 'incomplete') ORDER BY answer_id DESC LIMIT 1",
+            "('ok', 'incomplete') AND ephemeral = 0 ORDER BY answer_id DESC LIMIT 1",
             (channel_id,),
         )
         return None if row is None else _answer_record(row)
