@@ -422,7 +422,6 @@ async def test_thread_per_question_is_one_conversation(world, run_bot, moderator
         assert [answer.channel_id for answer in current.answers] == [world.channel_id, world.channel_id]
 
 
-
 async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_answer_there(world, run_bot, moderator):
     world.model.script("Start with Pak.", "Only you can see this.", "Then first names, if he asks.")
     async with run_bot(cooldown=0):
