@@ -328,12 +328,14 @@ def write_database(conn: sqlite3.Connection, rows: DigestRows) -> None:
     )
     # The members' consents, which the read joins to each answer's asker (whether its question may be shown):
     # quotes for those with a quotable comment, comments for the others. The earlier period's stay as written.
+    # Each decision is also a consent event, as the bot records them (the digest counts who took part from those).
     quoting = {c.rater_hash for c in rows.comments if c.quotable}
     members = {a.asker_hash for a in rows.answers} | {r.rater_hash for r in rows.ratings}
+    members -= {member for (member,) in conn.execute("SELECT member_hash FROM consents WHERE guild_id = ?", (guild,))}
+    agreed = [(member, "quotes" if member in quoting else "comments", rows.start) for member in sorted(members)]
     conn.executemany(
-        "INSERT OR IGNORE INTO consents (guild_id, member_hash, level, consent_version, decided_at) "
-        "VALUES (?, ?, ?, '2.1', ?)",
-        [(guild, member, "quotes" if member in quoting else "comments", rows.start) for member in sorted(members)],
+        "INSERT INTO consents (guild_id, member_hash, level, consent_version, decided_at) VALUES (?, ?, ?, '2.1', ?)",
+        [(guild, *decision) for decision in agreed],
     )
     # Consent decisions giving the period's declined and withdrew counts.
     before = iso(datetime.fromisoformat(rows.start.replace("Z", "+00:00")) - timedelta(days=30))
@@ -343,8 +345,8 @@ def write_database(conn: sqlite3.Connection, rows: DigestRows) -> None:
         events += [(member, "comments", before), (member, "ratings", rows.start)]
     conn.executemany(
         "INSERT INTO consent_events (guild_id, member_hash, level, consent_version, decided_at) "
-        "VALUES (?, ?, ?, '1.1', ?)",
-        [(guild, *event) for event in events],
+        "VALUES (?, ?, ?, '2.1', ?)",
+        [(guild, *event) for event in agreed + events],
     )
     conn.execute("COMMIT")
 

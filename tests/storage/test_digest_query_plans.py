@@ -1,0 +1,34 @@
+"""A digest reads one server's rows through indexes: no statement scans a whole table.
+
+Every server's digest falls due at the same time by default, so a statement that scans a table shared by all
+servers makes the whole batch cost grow with the square of the deployment. consent_events was such a table
+until migration 0016 (it was indexed by member only).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.storage import SqliteStorage
+from bot.storage.sqlite.digests import _digest_queries
+
+
+@pytest.mark.parametrize("texts", [True, False], ids=["period", "previous period"])
+async def test_no_digest_statement_scans_a_table(tmp_path, texts):
+    path = tmp_path / "bot.sqlite3"
+    storage = await SqliteStorage.open(path)
+    await storage.migrate()
+    await storage.close()
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        queries = _digest_queries(7, "2026-11-16T00:00:00.000Z", "2026-11-23T00:00:00.000Z", texts=texts)
+        scans = [
+            (sql, detail)
+            for sql, params in queries
+            for *_, detail in conn.execute("EXPLAIN QUERY PLAN " + sql, params)
+            if detail.startswith("SCAN ") and detail.split()[1] in tables
+        ]
+    assert len(queries) == 8
+    assert scans == []
