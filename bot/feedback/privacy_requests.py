@@ -49,7 +49,8 @@ class PrivacyRequests:
     async def decide(
         self, guild_id: int, member: str, level: ConsentLevel, consent_version: str, *, dm_opt_in: bool = False
     ) -> int:
-        """`Storage.set_consent`, logged first; how many ratings and comments the decision deleted or changed."""
+        """`Storage.set_consent`, logged first; how many ratings, comments and questions the decision deleted or made
+        unquotable."""
         async with self._turn:
             await self._make_unapplied()
             await self._log_unlogged()

@@ -357,7 +357,7 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
 
     async def _store_choice(self, interaction: discord.Interaction, current: str, *, carried: bool) -> int:
         """Store the member's choice, then have the reactions they added before choosing stored or forgotten; how
-        many of their ratings and comments the choice deleted or made unquotable."""
+        many of their ratings, comments and questions the choice deleted or made unquotable."""
         bot = client(interaction)
         assert interaction.guild_id is not None
         rater = bot.pseudonyms.member(interaction.user.id)
@@ -446,8 +446,8 @@ def withdrawn_line(changed: int) -> str:
     "" when nothing."""
     if not changed:
         return ""
-    things = counted(changed, "rating or comment", "ratings and comments")
-    return f"As choosing less does, this deleted (or made unquotable) {things} you gave before in this server. "
+    things = counted(changed, "rating, comment or question", "ratings, comments and questions")
+    return f"As choosing less does, this deleted (or made unquotable) {things} of yours in this server. "
 
 
 NO_REACTION_NOW = (

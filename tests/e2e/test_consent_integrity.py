@@ -543,11 +543,11 @@ async def test_choosing_less_on_a_notice_asked_again_says_what_it_deleted(world,
         notice = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         chosen = await choose(world, notice.original, world.member_id, choice(notice.original, "ratings"))
         assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
-        assert "this deleted (or made unquotable) 2 ratings and comments you gave before" in chosen.original.content
+        assert "this deleted (or made unquotable) 2 ratings, comments and questions of yours" in chosen.original.content
         # Choosing the same again takes nothing back, and says nothing about it.
         notice = (await run(world, world.member_id, "privacy consent")).original
         again = await choose(world, notice, world.member_id, choice(notice, "ratings"))
         assert "deleted" not in again.original.content
         notice = (await run(world, world.member_id, "privacy consent")).original
         declined = await choose(world, notice, world.member_id, choice(notice, "declined"))
-        assert "this deleted (or made unquotable) 1 rating or comment you gave before" in declined.original.content
+        assert "this deleted (or made unquotable) 1 rating, comment or question of yours" in declined.original.content

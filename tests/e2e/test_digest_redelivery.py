@@ -143,3 +143,34 @@ async def test_a_digest_discord_failed_is_sent_again_from_its_files_unless_somet
         assert len(made) == 2
         [post] = digest_posts(world, digest_channel)
         assert not any(b"Question 0?" in text for text in posted_texts(post))
+
+
+async def test_a_digest_discord_failed_is_made_again_when_its_asker_stops_allowing_quotes(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """Lowering consent below quotes deletes nothing, but hides the member's questions from digests (PRIVACY.md):
+    files made before the choice, which quote them, are not posted."""
+    from tests.e2e.test_consent_integrity import choice
+    from tests.e2e.test_feedback import choose
+
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        made = failing_make(monkeypatch, service, lambda period: None)  # counts the digests made
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503, count=1)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING and len(made) == 1
+        ratings = rows(world, "SELECT count(*) FROM ratings")
+        # The asker (quotes allowed, a public question of theirs rated) now allows comments only.
+        notice = (await run(world, world.asker_id, "privacy consent")).original
+        chosen = await choose(world, notice, world.asker_id, choice(notice, "comments"))
+        assert "this deleted (or made unquotable) 1 rating, comment or question of yours" in chosen.original.content
+        assert rows(world, "SELECT count(*) FROM ratings") == ratings, "nothing is deleted"
+        assert await bot.jobs.retry_pending_digests() == 1
+        assert len(made) == 2, "made again rather than posted from the files made before the choice"
+        [post] = digest_posts(world, digest_channel)
+        # The reports (the data files hold every question, under pseudonyms, for the research team).
+        reports = [attachment.data for attachment in post.attachments if not attachment.filename.endswith(".zip")]
+        assert reports and not any(b"Question 0?" in text for text in reports)
+        assert any(b"(question not shown: the asker did not allow quoting)" in text for text in reports)

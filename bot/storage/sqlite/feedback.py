@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.storage.records import (
+    QUOTES_COVER_QUESTIONS_FROM,
     Consent,
     ConsentLevel,
     Forgotten,
@@ -87,13 +88,22 @@ class FeedbackStore(SqliteConnection):
         decided_at: str | None = None,
         logged: int | None = None,
     ) -> int:
-        """Record a member's decision (and keep it in the history of decisions); how many of their ratings and
-        comments the decision deleted or made unquotable.
+        """Record a member's decision (and keep it in the history of decisions); how many of their ratings,
+        comments and questions the decision deleted or made unquotable (a question asked in public is quoted in
+        digests only while its asker's consent allows quotes).
 
         `decided_at`: when it was made (default now; a decision re-applied from the privacy log keeps its time).
         `logged`: its sequence number in the privacy log, recorded with it (`privacy_log_applied`)."""
         async with self._transaction() as conn:
             await ensure_guild_row(conn, guild_id)
+            # Before the decision replaces it: the public questions the member's consent let digests quote.
+            async with conn.execute(
+                "SELECT count(*) FROM answers a JOIN consents c ON c.guild_id = a.guild_id AND c.member_hash = "
+                "a.asker_hash WHERE a.guild_id = ? AND a.asker_hash = ? AND a.ephemeral = 0 AND c.level = 'quotes' "
+                f"AND CAST(c.consent_version AS INTEGER) >= {QUOTES_COVER_QUESTIONS_FROM}",
+                (guild_id, member_hash),
+            ) as cursor:
+                quoted_questions = (await cursor.fetchone() or (0,))[0]
             await conn.execute(
                 "INSERT INTO consents (guild_id, member_hash, level, consent_version, dm_opt_in, decided_at) "
                 "VALUES (?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) "
@@ -133,6 +143,8 @@ class FeedbackStore(SqliteConnection):
                     (member_hash, guild_id),
                 )
                 changed += cursor.rowcount
+                # Digests made before this decision quote those questions: counted, so that they are made again.
+                changed += quoted_questions
         if changed:
             await self._wipe_wal()
         return changed
