@@ -42,14 +42,15 @@ class Turn:
 
 
 # Anything a model could read as the delimiter: any case, spaces or invisible format characters (zero-width
-# spaces and joiners, soft hyphens: Unicode category Cf) anywhere inside, `-` or `.` for `_`, and attributes.
+# spaces and joiners, soft hyphens: Unicode category Cf) anywhere inside, `-` or `.` for `_`, and attributes or
+# spaces, line breaks included, before the closing bracket.
 _INVISIBLE = r"[\s\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]*"
 _DELIMITER_LIKE = re.compile(
     rf"<{_INVISIBLE}/?{_INVISIBLE}"
     + _INVISIBLE.join("member")
     + rf"{_INVISIBLE}[_.-]?{_INVISIBLE}"
     + _INVISIBLE.join("message")
-    + r"\b[^<>\n]{0,200}>",
+    + r"\b[^<>]{0,200}>",
     re.IGNORECASE,
 )
 
