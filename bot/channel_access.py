@@ -38,6 +38,19 @@ def bot_lacks(channel: discord.abc.GuildChannel | discord.Thread, needed: Mappin
     return missing_permissions(channel.permissions_for(channel.guild.me), needed)
 
 
+def can_answer_in(channel: discord.abc.GuildChannel | discord.Thread, *, threads: bool) -> bool:
+    """Whether the bot can show an answer in `channel` (from the cached state): in a thread it needs Send Messages
+    in Threads; in a channel Send Messages, or, when answers go into threads (`threads`), what opening one and
+    posting in it takes (a thread it cannot open is answered in the channel)."""
+    permissions = channel.permissions_for(channel.guild.me)
+    if not permissions.view_channel:
+        return False
+    if isinstance(channel, discord.Thread):
+        return permissions.send_messages_in_threads
+    in_thread = threads and permissions.create_public_threads and permissions.send_messages_in_threads
+    return permissions.send_messages or in_thread
+
+
 def unusable_reason(channel: discord.abc.GuildChannel, needed: Mapping[str, str], use: str, command: str) -> str | None:
     """Why the bot cannot `use` (e.g. "post digests") in `channel`, with what to do, or None when it can."""
     missing = bot_lacks(channel, needed)

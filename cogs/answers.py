@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.answers.pipeline import RESTARTING, Question
 from bot.answers.senders import channel_sender, followup_sender
+from bot.channel_access import can_answer_in
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
@@ -85,10 +86,17 @@ class Answers(commands.Cog):
             return
         channel = message.channel
         open_thread = None
+        threads = False
         if isinstance(channel, discord.TextChannel):
-            settings = await self.bot.storage.guild_settings(message.guild.id)
-            if settings.answer_in_threads:
+            threads = (await self.bot.storage.guild_settings(message.guild.id)).answer_in_threads
+            if threads:
                 open_thread = into_thread(message)  # opened only once the question is accepted
+        if isinstance(channel, discord.abc.GuildChannel | discord.Thread) and not can_answer_in(
+            channel, threads=threads
+        ):
+            # Nothing the member would see: the model is not asked (nor the budget spent) for an answer no one reads.
+            log.warning("not answering a question in %d: the bot may not post there", channel.id)
+            return
         # Answered in this listener's task: a task of its own would start a loop turn later.
         outcome = await self.bot.answerer.run(
             Question(

@@ -52,6 +52,7 @@ SCOPE_UNREADABLE_LINE = (
     "`/scope upload` or `/scope rollback`."
 )
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
+NOT_SHOWN_ERROR = "no message of the answer could be posted"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 # A failure of the bot's own (its database: a full disk, say), not the model's: trying again soon may not help.
@@ -730,6 +731,10 @@ class Answerer:
                     await messages[-1].add_reaction(emoji)
         except discord.HTTPException as failure:
             log.warning("answer %d: could not finish the Discord message: %s", answer_id, failure)
+            if not reply.messages and outcome is not Outcome.FAILED:
+                # Not one message reached the channel: research must not count an answer no member saw as shown.
+                outcome = Outcome.FAILED
+                error = f"{error + '; ' if error else ''}{NOT_SHOWN_ERROR}: {failure.status} {failure.text}"
         finally:
             # Shielded: the record must close even if shutdown cancels us again right here.
             await asyncio.shield(

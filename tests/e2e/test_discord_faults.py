@@ -60,3 +60,40 @@ async def test_an_answer_cut_off_by_a_refused_edit_says_it_is_incomplete(world, 
         shown = world.standin.message(first.id)
         assert shown.content.endswith("*(answer incomplete: Discord refused a message while it was being written)*")
         assert "▌" not in shown.content and shown.components, "closed, with its rating controls"
+
+
+def answer_rows(world):
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        return conn.execute("SELECT outcome, error FROM answers ORDER BY answer_id").fetchall()
+
+
+async def test_an_answer_discord_let_no_message_of_be_posted_is_recorded_as_failed(world, run_bot):
+    """Discord refuses every message of the answer (403 is not retried): no member saw it, so research must not
+    count it among the answers shown (finished or cut off)."""
+    world.model.script("An answer nobody sees.")
+    world.standin.fail_next("POST", r"/channels/\d+/messages$", status=403, count=10)
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Anyone there?"))
+        await eventually(lambda: outcomes(world) == ["failed"], 15, "the answer to end")
+        [(_, error)] = answer_rows(world)
+        assert error.startswith("no message of the answer could be posted: 403")
+        assert world.standin.bot_messages(world.channel_id) == []
+
+
+async def test_a_question_where_the_bot_may_not_post_is_not_sent_to_the_model(world, run_bot):
+    send_messages = 1 << 11
+    world.standin.set_permission_overwrite(world.channel_id, world.standin.bot_user_id, deny=send_messages, type=1)
+    async with run_bot() as bot:
+        channel = bot.get_channel(world.channel_id)
+        assert not channel.permissions_for(channel.guild.me).send_messages
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Can you hear me?"))
+        # Once the permission is back, the next question is answered: the first one was passed over, not queued.
+        world.model.script("Yes.")
+        world.standin.set_permission_overwrite(world.channel_id, world.standin.bot_user_id, deny=0, type=1)
+        await eventually(
+            lambda: channel.permissions_for(channel.guild.me).send_messages, what="the bot to see it may post again"
+        )
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("And now?"))
+        await eventually(lambda: outcomes(world) == ["ok"], 15, "the answer")
+        assert len(world.model.chat_requests) == 1
+        assert "And now?" in str(world.model.chat_requests[0].messages[-1])
