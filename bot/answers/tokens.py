@@ -9,8 +9,9 @@ is not overrun by much on any script:
 - Latin letters with diacritics (Vietnamese, Spanish, ...), Greek, Cyrillic, Arabic, Hebrew, ...:
   about 2 letters per token, per word (byte-level BPE vocabularies split these more finely);
 - Han, kana and Hangul: 1 token per character;
-- any other letter, combining mark (Thai, Devanagari, ...), punctuation or symbol: 1 token per character,
-  emoji and other symbols outside ASCII 2;
+- ASCII punctuation and symbols: 1 token per character; any other character outside ASCII (letters and
+  combining marks of Thai, Devanagari, ..., emoji and other symbols): 2, since byte-level vocabularies often
+  hold few of a script's multi-byte characters whole;
 - digits: 1 token per 3 digits; spaces are free, a run of whitespace containing a line break costs 1.
 
 Measured against cl100k-style tokenizers this over-counts English by roughly a quarter and CJK by up to
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -94,11 +96,18 @@ def turn_tokens(turn: Turn) -> int:
     return count_tokens(turn.text) + TURN_OVERHEAD_TOKENS
 
 
+SHORTENED = " …"  # ends a turn's text cut to fit the budget
+MIN_SHORTENED_TOKENS = 16  # below this much room, a shortened turn would say nothing: it is left out
+
+
 def trim_history(turns: Sequence[Turn], budget_tokens: int) -> list[Turn]:
     """The newest whole turns that fit in `budget_tokens` (as counted by `turn_tokens`), oldest first.
 
     The oldest turns are dropped first, never part of a turn. A history that would then start with an
     assistant turn loses that turn too: the model should not see its own answer without the question.
+    When not even the newest question with what follows it fits whole (one long answer, or a script counted
+    at two tokens a character), they are kept shortened (`shorten`) rather than dropped: a follow-up without
+    the exchange it follows loses its topic and its cues.
     """
     costs = [turn_tokens(turn) for turn in turns]
     total = sum(costs)
@@ -106,4 +115,43 @@ def trim_history(turns: Sequence[Turn], budget_tokens: int) -> list[Turn]:
     while start < len(turns) and (total > budget_tokens or turns[start].role == "assistant"):
         total -= costs[start]
         start += 1
-    return list(turns[start:])
+    if start < len(turns):
+        return list(turns[start:])
+    newest = max((i for i, turn in enumerate(turns) if turn.role == "user"), default=None)
+    if newest is None:
+        return []
+    question, *after = turns[newest:]
+    room = budget_tokens - TURN_OVERHEAD_TOKENS * (1 + len(after))
+    # The question first (usually short), with at most half the room while an answer follows it; the rest is
+    # shared by what follows, its beginning kept.
+    asked = shorten(question.text, room // 2 if after else room)
+    if asked is None:
+        return []
+    kept = [replace(question, text=asked)]
+    room -= count_tokens(asked)
+    for turn in after:
+        text = shorten(turn.text, room // len(after))
+        if text is None:
+            return []
+        kept.append(replace(turn, text=text))
+    return kept
+
+
+def shorten(text: str, tokens: int) -> str | None:
+    """`text` whole if it fits in `tokens`, else its longest beginning that fits with `SHORTENED` after it, cut at
+    a space where one is near; None when `tokens` is below `MIN_SHORTENED_TOKENS` (too little to say anything)."""
+    if count_tokens(text) <= tokens:
+        return text
+    if tokens < MIN_SHORTENED_TOKENS:
+        return None
+    # The estimate never decreases as text is appended, so the longest beginning that fits is found by halving.
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_tokens(text[:middle].rstrip() + SHORTENED) <= tokens:
+            low = middle
+        else:
+            high = middle - 1
+    space = text.rfind(" ", 0, low + 1)
+    end = space if space > low * 0.8 else low
+    return text[:end].rstrip() + SHORTENED

@@ -1,7 +1,14 @@
 import pytest
 
 from bot.answers.prompt import Turn
-from bot.answers.tokens import TURN_OVERHEAD_TOKENS, count_tokens, trim_history, turn_tokens
+from bot.answers.tokens import (
+    MIN_SHORTENED_TOKENS,
+    SHORTENED,
+    TURN_OVERHEAD_TOKENS,
+    count_tokens,
+    trim_history,
+    turn_tokens,
+)
 
 MIXED = (
     "How should I greet my boss's father? Bagaimana cara menyapa atasan?\n\n"
@@ -89,9 +96,14 @@ def test_turns_cost_their_text_plus_overhead():
 def test_oldest_turns_go_first_and_the_budget_holds(budget):
     kept = trim_history(CONVERSATION, budget)
     assert cost(kept) <= budget
-    # What is kept is the newest part of the conversation, turn for turn.
-    assert kept == CONVERSATION[len(CONVERSATION) - len(kept) :]
-    assert all(a is b for a, b in zip(kept, CONVERSATION[len(CONVERSATION) - len(kept) :], strict=True))
+    newest = CONVERSATION[len(CONVERSATION) - len(kept) :]
+    if budget >= turn_tokens(CONVERSATION[-1]):
+        # What is kept is the newest part of the conversation, turn for turn.
+        assert all(a is b for a, b in zip(kept, newest, strict=True))
+    else:
+        # Not even the newest question fits whole: it is kept shortened, or left out when too little room is left.
+        assert kept == [] if budget - TURN_OVERHEAD_TOKENS < MIN_SHORTENED_TOKENS else len(kept) == 1
+        assert all(turn.text.endswith(SHORTENED) for turn in kept)
     # Never starts with an answer whose question was dropped.
     assert not kept or kept[0].role == "user"
 
@@ -110,9 +122,36 @@ def test_dropping_stops_as_soon_as_the_rest_fits():
     assert trim_history(CONVERSATION, budget - 1) == CONVERSATION[4:]
 
 
-def test_a_newest_turn_larger_than_the_budget_leaves_nothing():
-    assert trim_history(turns(("user", "word " * 1000)), 50) == []
+def test_a_newest_turn_larger_than_the_budget_is_shortened_to_fit():
+    [kept] = trim_history(turns(("user", "word " * 1000)), 50)
+    assert kept.role == "user" and kept.text == "word " * (len(kept.text) // 5 - 1) + "word" + SHORTENED
+    assert 50 - 4 <= cost([kept]) <= 50, "as much as fits"
+    assert trim_history(turns(("user", "word " * 1000)), 4 + MIN_SHORTENED_TOKENS - 1) == [], "too little room"
     assert trim_history([], 100) == []
+
+
+THAI_ANSWER = "การไหว้ผู้ใหญ่ควรก้มศีรษะเล็กน้อยและพนมมือให้สูงระดับจมูก " * 18  # about 1,000 characters
+
+
+def test_the_last_exchange_is_kept_shortened_when_its_answer_alone_is_over_the_budget():
+    """A Thai answer of about 1,000 characters is estimated at about 2,000 tokens: over the 1,500 of the history,
+    which kept nothing, so the follow-up lost its topic. The question and the answer's beginning are kept."""
+    exchange = turns(("user", "ควรทักทายคุณยายของแฟนอย่างไร"), ("assistant", THAI_ANSWER))
+    assert count_tokens(THAI_ANSWER) > 1500
+    question, answer = trim_history(
+        [*turns(("user", "An older question"), ("assistant", "An answer.")), *exchange], 1500
+    )
+    assert question == exchange[0], "a short question stays whole"
+    assert answer.role == "assistant" and answer.text.endswith(SHORTENED)
+    assert THAI_ANSWER.startswith(answer.text.removesuffix(SHORTENED))
+    assert 1350 <= cost([question, answer]) <= 1500, "most of the room (the cut is at a space)"
+
+
+def test_a_long_question_takes_at_most_half_the_room_of_its_exchange():
+    question, answer = trim_history(turns(("user", "why " * 2000), ("assistant", "because " * 2000)), 1000)
+    assert question.text.endswith(SHORTENED) and answer.text.endswith(SHORTENED)
+    assert cost([question]) <= 500 + 4 and cost([question, answer]) <= 1000
+    assert cost([answer]) > 450
     assert trim_history(CONVERSATION, -5) == []
 
 

@@ -449,6 +449,29 @@ async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_ans
         ]
 
 
+
+async def test_a_follow_up_to_a_long_thai_answer_keeps_that_exchange_shortened(world, run_bot):
+    """About 1,000 Thai characters are estimated at about 2,000 tokens, over the history's 1,500: the follow-up
+    got no history at all and lost its topic. The question and the answer's beginning now reach the model."""
+    from tests.answers.test_tokens import THAI_ANSWER
+
+    world.model.script(THAI_ANSWER.strip(), "A follow-up answer.")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("ควรไหว้คุณยายอย่างไร"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the Thai answer")
+        [answer] = [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("และกับคุณตาล่ะ"), reply_to=answer.id
+        )
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the follow-up")
+    follow_up = world.model.chat_requests[1].messages
+    assert [m["role"] for m in follow_up] == ["system", "user", "assistant", "user"]
+    assert "ควรไหว้คุณยายอย่างไร" in follow_up[1]["content"]
+    shown = follow_up[2]["content"]
+    assert shown.endswith(" …") and THAI_ANSWER.startswith(shown.removesuffix(" …"))
+    assert len(shown) > 500
+
+
 async def test_budget_counts_what_was_used_before_a_restart(world, run_bot, moderator):
     async with run_bot(cooldown=0):
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("First question?"))
