@@ -449,7 +449,6 @@ async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_ans
         ]
 
 
-
 async def test_a_follow_up_to_a_long_thai_answer_keeps_that_exchange_shortened(world, run_bot):
     """About 1,000 Thai characters are estimated at about 2,000 tokens, over the history's 1,500: the follow-up
     got no history at all and lost its topic. The question and the answer's beginning now reach the model."""
