@@ -61,6 +61,7 @@ BOT_FAILED_LINE = (
     "please try again later."
 )
 TYPING_AFTER = 0.1  # seconds after the model request; cancelled if the first text comes sooner
+TYPING_EVERY = 8.0  # seconds between "is typing" indicators until the first text (Discord shows one for ~10 s)
 PROGRESS_EVERY = 5.0  # seconds between saves of a streaming answer's text: what a crash can lose of its record
 FORGOTTEN_LINE = "You asked me to forget your data after asking this, so I did not answer it; ask again if you like."
 FORGOTTEN_KEPT = 3600.0  # seconds a forget is remembered for questions still waiting (longer than any answer takes)
@@ -790,10 +791,14 @@ def _where(question: Question) -> str:
 
 
 async def _show_typing(question: Question) -> None:
+    """"is typing" until cancelled (by the first text, or the stream's end): Discord shows one indicator for about
+    10 seconds, and a reasoning model's thinking, or the model's retries, can keep the first text back for minutes."""
     assert question.typing is not None
     await asyncio.sleep(TYPING_AFTER)
-    with contextlib.suppress(discord.HTTPException):
-        await question.typing()
+    while True:
+        with contextlib.suppress(discord.HTTPException):
+            await question.typing()
+        await asyncio.sleep(TYPING_EVERY)
 
 
 async def _say(question: Question, text: str) -> None:

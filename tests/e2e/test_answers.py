@@ -527,6 +527,24 @@ async def test_typing_shows_after_the_model_request_while_the_model_is_slow(worl
     assert slow_request.received_at < typing.time < slow_request.first_chunk_at
 
 
+
+async def test_typing_is_shown_again_until_a_slow_first_text_comes(world, run_bot, monkeypatch):
+    """Discord shows one indicator for about 10 seconds; a model thinking for longer showed nothing after that."""
+    import bot.answers.pipeline
+
+    monkeypatch.setattr(bot.answers.pipeline, "TYPING_EVERY", 0.25)  # instead of 8 s, to keep the test short
+    typing_path = rf"^/channels/{world.channel_id}/typing$"
+    world.model.script(Reply("Thought about it.", ttft=1.2))
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("A hard one?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the answer")
+        await asyncio.sleep(0.6)  # long enough for two more indicators, had they not stopped
+    request = world.model.chat_requests[0]
+    times = [typing.time for typing in world.standin.find_requests("POST", typing_path)]
+    assert len(times) >= 3
+    assert all(request.received_at < time < request.first_chunk_at for time in times), "none once text shows"
+
+
 async def test_other_members_mentioned_in_a_question_are_not_stored_or_sent_to_the_model(world, run_bot):
     world.model.script("Bring a small gift and greet the eldest first.")
     role = world.standin.add_role(world.guild_id, "Family")
