@@ -791,7 +791,7 @@ def _where(question: Question) -> str:
 
 
 async def _show_typing(question: Question) -> None:
-    """"is typing" until cancelled (by the first text, or the stream's end): Discord shows one indicator for about
+    """ "is typing" until cancelled (by the first text, or the stream's end): Discord shows one indicator for about
     10 seconds, and a reasoning model's thinking, or the model's retries, can keep the first text back for minutes."""
     assert question.typing is not None
     await asyncio.sleep(TYPING_AFTER)

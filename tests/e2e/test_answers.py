@@ -527,7 +527,6 @@ async def test_typing_shows_after_the_model_request_while_the_model_is_slow(worl
     assert slow_request.received_at < typing.time < slow_request.first_chunk_at
 
 
-
 async def test_typing_is_shown_again_until_a_slow_first_text_comes(world, run_bot, monkeypatch):
     """Discord shows one indicator for about 10 seconds; a model thinking for longer showed nothing after that."""
     import bot.answers.pipeline
