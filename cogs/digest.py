@@ -34,6 +34,11 @@ OUT_OF_RANGE = (
     "9998: start later, or ask for a shorter range."
 )
 FIRST_YEAR, LAST_YEAR = 2, 9998
+# The research role set was deleted in Discord: nobody holds it, and changing it takes it or Administrator.
+DELETED_RESEARCH_ROLE = (
+    "The research role set for this server was deleted, so nobody can export research data until another is chosen. "
+    "An administrator chooses one with `/digest research-role`."
+)
 
 
 def parse_day(text: str, name: str) -> date:
@@ -243,6 +248,8 @@ class Digest(commands.Cog):
         if settings.research_role_id is None:
             raise UserFacingError("No research role is set; moderators choose one with `/digest research-role`.")
         if not has_research_role(interaction, settings):
+            if interaction.guild is not None and interaction.guild.get_role(settings.research_role_id) is None:
+                raise UserFacingError(DELETED_RESEARCH_ROLE)
             raise UserFacingError(
                 f"Only members with the <@&{settings.research_role_id}> role can export research data."
             )

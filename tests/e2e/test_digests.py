@@ -812,6 +812,23 @@ async def test_research_export_reads_the_time_zone_as_typed_and_says_what_is_wro
             assert text.startswith(message), (options, text)
 
 
+async def test_research_export_says_when_the_research_role_was_deleted(world, run_bot, moderator):
+    """A deleted role shows as "@deleted-role" in Discord: the refusal says what happened and who can fix it."""
+    researcher_role, researcher, span = researcher_with_a_day(world)
+    async with run_bot(cooldown=0) as bot:
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researcher_role["id"]}))
+        world.standin.delete_role(world.guild_id, researcher_role["id"])
+        await eventually(
+            lambda: bot.get_guild(world.guild_id).get_role(int(researcher_role["id"])) is None,
+            what="the bot to see the role deleted",
+        )
+        refused = await reply_text(world, await run(world, researcher, "research-export", span))
+        assert refused == (
+            "The research role set for this server was deleted, so nobody can export research data until another is "
+            "chosen. An administrator chooses one with `/digest research-role`."
+        )
+
+
 async def test_a_role_managed_by_an_integration_is_not_taken_as_the_research_role(world, run_bot, moderator):
     [bot_role] = [role for role in world.standin.state.guild(world.guild_id).roles.values() if role.bot_id]
     researchers = world.standin.add_role(world.guild_id, "Researchers")

@@ -124,6 +124,20 @@ class WorldActions:
         self.core.dispatch_soon("GUILD_MEMBER_UPDATE", payload | {"guild_id": str(gid)})
         return payload
 
+    def delete_role(self, guild_id: Snowflake, role_id: Snowflake) -> None:
+        """Delete a role as Discord does: members lose it, channel overwrites for it go, GUILD_ROLE_DELETE is sent."""
+        gid, rid = int(guild_id), int(role_id)
+        guild = self.state.guild(gid)
+        if rid not in guild.roles or rid == gid:
+            raise errors.unknown("Role")
+        del guild.roles[rid]
+        for member in guild.members.values():
+            member.roles = [r for r in member.roles if r != rid]
+        for channel in self.state.channels.values():
+            if channel.guild_id == gid:
+                channel.overwrites = [o for o in channel.overwrites if not (o.type == 0 and o.id == rid)]
+        self.core.dispatch_soon("GUILD_ROLE_DELETE", {"guild_id": str(gid), "role_id": str(rid)})
+
     def set_role_permissions(self, guild_id: Snowflake, role_id: Snowflake, permissions: int) -> JSON:
         role = self.state.guild(int(guild_id)).roles[int(role_id)]
         role.permissions = permissions

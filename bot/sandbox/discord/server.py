@@ -205,6 +205,10 @@ class DiscordStandIn:
     def set_member_roles(self, guild_id: Snowflake, user_id: Snowflake, roles: Sequence[Snowflake]) -> JSON:
         return self.world.set_member_roles(guild_id, user_id, roles)
 
+    def delete_role(self, guild_id: Snowflake, role_id: Snowflake) -> None:
+        """Delete a role (GUILD_ROLE_DELETE is sent): members lose it, and channel overwrites for it go."""
+        self.world.delete_role(guild_id, role_id)
+
     def set_role_permissions(self, guild_id: Snowflake, role_id: Snowflake, permissions: int) -> JSON:
         return self.world.set_role_permissions(guild_id, role_id, permissions)
 
