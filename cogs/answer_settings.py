@@ -62,7 +62,7 @@ class AnswerSettings(commands.Cog):
         cooldown_seconds="seconds a member waits between questions (0 = none)",
         daily_token_budget="tokens the server may use per day (UTC), in and out (0 switches answers off)",
         instructions="extra instructions for the model, e.g. 'keep answers under 150 words'; 'none' clears",
-        language="always answer in this language (BCP-47, e.g. id or vi); 'member' = the member's own",
+        language="always answer in this language (BCP-47, e.g. id or vi); 'member' (or 'none') = the member's own",
         threads="start a thread from each question and answer there",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -83,10 +83,13 @@ class AnswerSettings(commands.Cog):
         if instructions is not None:
             changes["instructions"] = cleared(instructions)
         if language is not None:
-            if language.lower() == "member":
+            if language.lower() in ("member", "none"):  # "none" clears, as it does the other text settings
                 changes["answer_language"] = None
             elif not _LANGUAGE_TAG.match(language):
-                raise UserFacingError(f"`{language}` is not a language tag; use one like `id`, `vi` or `pt-BR`.")
+                raise UserFacingError(
+                    f"`{language}` is not a language tag; use one like `id`, `vi` or `pt-BR`, or `member` to answer "
+                    "in each member's own language."
+                )
             else:
                 changes["answer_language"] = language
         guild = interaction.guild

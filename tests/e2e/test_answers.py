@@ -197,6 +197,19 @@ async def test_answers_in_the_members_language_unless_the_server_says_otherwise(
         guidance = world.model.last_request.messages[0]["content"]
         assert "ask for every answer in the language tagged en (BCP-47)" in guidance
         assert "Answer in the language the member wrote in." not in guidance
+        # Back to each member's own language with "none", as the other text settings clear; a tag that is none says so.
+        bad = await reply_text(world, await run(world, moderator, "answers settings", {"language": "english"}))
+        assert bad == (
+            "`english` is not a language tag; use one like `id`, `vi` or `pt-BR`, or `member` to answer in each "
+            "member's own language."
+        )
+        await run(world, moderator, "answers settings", {"language": "none"})
+        assert rows(world, "SELECT answer_language FROM guild_settings") == [(None,)]
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("Bagaimana cara menyapa mertua saya di acara keluarga?")
+        )
+        await eventually(lambda: len(finished_answers(world)) == 3, what="the third answer")
+        assert "Answer in this language: id." in world.model.last_request.messages[-1]["content"]
 
 
 async def test_cooldown_refuses_a_quick_second_question(world, run_bot):
