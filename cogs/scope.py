@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import discord
@@ -45,6 +46,9 @@ SECTION_PREFIX = "## "  # before a title in /scope edit: that section, even one 
 MODAL_TITLE_LIMIT = 45
 
 
+PAGER_TIMEOUT = 600.0  # seconds the page buttons answer (an interaction's message can be edited for 15 minutes)
+
+
 class ScopePager(discord.ui.View):
     """Previous/next buttons over rendered pages; only the member who asked can turn them."""
 
@@ -56,18 +60,40 @@ class ScopePager(discord.ui.View):
         *,
         others: str = "Run `/culture` to page through the scope yourself.",
     ) -> None:
-        super().__init__(timeout=600)
+        super().__init__(timeout=PAGER_TIMEOUT)
         self.pages = pages
         self.title = title
         self.owner_id = owner_id
         self.others = others  # told to anyone else who presses a button
         self.index = 0
+        self.expired = False
+        self._shown: discord.Interaction | None = None
         self._sync_buttons()
 
     def embed(self) -> discord.Embed:
         embed = discord.Embed(title=self.title[:256], description=self.pages[self.index])
-        embed.set_footer(text=f"Page {self.index + 1} of {len(self.pages)}")
+        footer = f"Page {self.index + 1} of {len(self.pages)}"
+        if self.expired:
+            footer += " · the page buttons have expired: run the command again to turn the pages"
+        embed.set_footer(text=footer)
         return embed
+
+    async def show(self, interaction: discord.Interaction, *, ephemeral: bool) -> None:
+        """Send the first page, with the buttons when there is more than one page."""
+        many = len(self.pages) > 1
+        await interaction.response.send_message(
+            embed=self.embed(), view=self if many else discord.utils.MISSING, ephemeral=ephemeral
+        )
+        if many:
+            self._shown = interaction
+
+    async def on_timeout(self) -> None:
+        # Buttons that no longer answer would fail with Discord's "This interaction failed": they go, and the
+        # footer says how to page through again. Within the interaction's 15 minutes, so its message can be edited.
+        self.expired = True
+        if self._shown is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self._shown.edit_original_response(embed=self.embed(), view=None)
 
     def _sync_buttons(self) -> None:
         self.previous.disabled = self.index == 0
@@ -175,9 +201,7 @@ class Scope(commands.Cog):
             version = await stored_version(self.bot.storage, guild_id, number)
         document = readable_document(self.bot.scope_cache, version, "shown")
         pager = ScopePager(render_pages(document), f"{version.title} (v{version.number})", interaction.user.id)
-        await interaction.response.send_message(
-            embed=pager.embed(), view=pager if len(pager.pages) > 1 else discord.utils.MISSING, ephemeral=ephemeral
-        )
+        await pager.show(interaction, ephemeral=ephemeral)
 
     @scope.command(name="templates", description="List the shipped starting points")
     async def templates(self, interaction: discord.Interaction) -> None:
@@ -215,9 +239,7 @@ class Scope(commands.Cog):
         pager = ScopePager(
             pages, "Scope history", interaction.user.id, others="Run `/scope history` to page through it."
         )
-        await interaction.response.send_message(
-            embed=pager.embed(), view=pager if len(pages) > 1 else discord.utils.MISSING, ephemeral=True
-        )
+        await pager.show(interaction, ephemeral=True)
 
     @scope.command(name="diff", description="Compare two versions")
     @app_commands.describe(a="older version number", b="newer version number")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from bot.sandbox.discord import FileOption
 from bot.scopes.templates import list_templates
 from bot.storage import open_storage
 from tests.e2e.conftest import SCOPE_FIXTURE, declare_scope
-from tests.helpers import store_scope_version
+from tests.helpers import eventually, store_scope_version
 
 MANAGE_GUILD = 1 << 5
 BAD_CORPUS = Path(__file__).parent.parent / "scopes" / "bad"
@@ -360,6 +361,21 @@ async def test_show_pages_through_a_long_scope(world, run_bot, moderator):
         turned = await world.standin.wait_for_interaction_response(clicked)
         assert turned.response_type == 7
         assert turned.response_data["embeds"][0]["footer"]["text"] == f"Page 2 of {pages}"
+
+
+async def test_page_buttons_that_expired_are_taken_away_and_the_footer_says_so(world, run_bot, moderator, monkeypatch):
+    """Buttons left after the view stopped listening fail with Discord's "This interaction failed"."""
+    async with run_bot(scope=None):
+        # The module the bot loaded (load_extension imports it afresh), 0.5 s instead of 10 minutes.
+        monkeypatch.setattr(sys.modules["cogs.scope"], "PAGER_TIMEOUT", 0.5)
+        await run(world, moderator, "scope use", {"template": "indonesian-business-jakarta"})
+        record = await run(world, world.asker_id, "culture")
+        first = record.original
+        assert first is not None and first.components
+        await eventually(lambda: not world.standin.message(first.id).components, what="the buttons taken away")
+        footer = world.standin.message(first.id).embeds[0]["footer"]["text"]
+        assert footer.startswith("Page 1 of ")
+        assert footer.endswith(" · the page buttons have expired: run the command again to turn the pages")
 
 
 async def test_rollback_refuses_a_version_that_no_longer_validates(world, run_bot, moderator):
