@@ -53,6 +53,7 @@ SCOPE_UNREADABLE_LINE = (
 )
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 NOT_SHOWN_ERROR = "no message of the answer could be posted"
+FINAL_EDIT_ERROR = "the final edit, with the answer's end, failed"
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 # A failure of the bot's own (its database: a full disk, say), not the model's: trying again soon may not help.
@@ -720,11 +721,13 @@ class Answerer:
         # Reactions cannot be added to ephemeral messages, so those always get buttons.
         buttons = settings.rating_controls in ("buttons", "both") or question.ephemeral
         reactions = settings.rating_controls in ("reactions", "both") and not question.ephemeral
+        finished = False
         try:
             has_text = bool(reply.text.strip())
             messages = await reply.finish(
                 note, view=answer_controls(answer_id, scale) if buttons and has_text else None
             )
+            finished = True
             if not messages and outcome is not Outcome.OK:
                 await reply.send_line(failed_line)
             elif messages and reactions:
@@ -736,6 +739,11 @@ class Answerer:
                 # Not one message reached the channel: research must not count an answer no member saw as shown.
                 outcome = Outcome.FAILED
                 error = f"{error + '; ' if error else ''}{NOT_SHOWN_ERROR}: {failure.status} {failure.text}"
+            elif not finished and outcome is Outcome.OK:
+                # The final edit carries the answer's last text: members saw it without its end (and with the
+                # cursor), so research must not count it as finished.
+                outcome = Outcome.INCOMPLETE
+                error = f"{FINAL_EDIT_ERROR}: {failure.status} {failure.text}"
         finally:
             # Shielded: the record must close even if shutdown cancels us again right here.
             await asyncio.shield(

@@ -97,3 +97,18 @@ async def test_a_question_where_the_bot_may_not_post_is_not_sent_to_the_model(wo
         await eventually(lambda: outcomes(world) == ["ok"], 15, "the answer")
         assert len(world.model.chat_requests) == 1
         assert "And now?" in str(world.model.chat_requests[0].messages[-1])
+
+
+async def test_an_answer_whose_final_edit_failed_is_recorded_as_incomplete(world, run_bot):
+    """The final edit carries the answer's last text: when Discord refuses it, members saw the answer without its
+    end (and with the cursor), so it is not recorded as finished."""
+    # Two pieces 0.1 s apart, within the 0.2 s between edits: the first is posted, the second only by the final edit.
+    world.model.script(Reply("First end.", tokens_per_second=10))
+    world.standin.fail_next("PATCH", r"/channels/\d+/messages/\d+$", status=403, count=1)
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("All at once?"))
+        await eventually(lambda: outcomes(world) not in ([], ["streaming"]), 15, "the answer to end")
+        [(outcome, error)] = answer_rows(world)
+        assert (outcome, error.split(":")[0]) == ("incomplete", "the final edit, with the answer's end, failed")
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert world.standin.message(message.id).content != "First end."
