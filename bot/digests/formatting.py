@@ -243,6 +243,16 @@ def period(start: str, end: str, zone: str = "UTC") -> str:
     return f"{in_utc}; {local[0]} to {local[1]} {zone}"
 
 
+def reader_period(start: str, end: str) -> str:
+    """A period (stored timestamps) for a Discord message: in each reader's own time (Discord's timestamp markup),
+    and in UTC as the report gives it."""
+    in_utc = f"{start[:16].replace('T', ' ')} – {end[:16].replace('T', ' ')} UTC"
+    first, last = instant(start), instant(end)
+    if first is None or last is None:
+        return in_utc
+    return f"<t:{int(first.timestamp())}:f> – <t:{int(last.timestamp())}:f> (your time; {in_utc})"
+
+
 def instant(text: str) -> datetime | None:
     """A stored timestamp ("2026-11-23T09:00:00.000Z") as an aware datetime (UTC when it names no offset), or None
     when it is not one."""

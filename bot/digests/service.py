@@ -33,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.answers.safety import NO_PINGS
 from bot.channel_access import DIGEST, bot_lacks
 from bot.digests.deletion import Deletion
+from bot.digests.formatting import reader_period
 from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.schedule import (
@@ -662,7 +663,7 @@ class DigestService:
                 if record.status is DigestStatus.UNDELIVERED:
                     again = "It is made again when it is next sent (`/digest channel`, or the bot's next start)"
                 note = (
-                    f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be "
+                    f"The research digest for {reader_period(record.period_start, record.period_end)} could not be "
                     f"made ({described}). {again}; the bot's log has the details."
                 )
                 await self._tell_moderators(await self._storage.guild_settings(record.guild_id), note)
@@ -741,7 +742,7 @@ class DigestService:
         log.warning("digest %d not posted yet, tried again later: %s", record.digest_id, reason)
         if first:
             note = (
-                f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be posted "
+                f"The research digest for {reader_period(record.period_start, record.period_end)} could not be posted "
                 f"yet: {reason}. It is kept and tried again every {RETRY_PENDING_EVERY_MINUTES} minutes."
             )
             await self._tell_moderators(settings, note)
@@ -756,7 +757,7 @@ class DigestService:
     ) -> DigestRecord:
         await self._storage.update_digest(record.digest_id, DigestStatus.UNDELIVERED, error=reason)
         note = (
-            f"The research digest for {record.period_start[:10]} – {record.period_end[:10]} could not be posted: "
+            f"The research digest for {reader_period(record.period_start, record.period_end)} could not be posted: "
             f"{reason}. It is kept and will be sent once {until}."
         )
         log.warning("digest %d undelivered: %s", record.digest_id, reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.digests.formatting import fit_change, fit_with_ci, instant, percent, share_change, share_with_ci
+from bot.digests.formatting import fit_change, fit_with_ci, percent, reader_period, share_change, share_with_ci
 from bot.digests.model import Digest
 from bot.digests.rater_agreement import agreement_brief
 from bot.digests.sections import headline_change, scales_hint, taking_part
@@ -158,9 +158,4 @@ def _cut(text: str, limit: int, marker: str = "…") -> str:
 
 
 def _period(digest: Digest) -> str:
-    """The period in each reader's own time (Discord's timestamp markup), and in UTC as the report gives it."""
-    in_utc = f"{digest.start[:16].replace('T', ' ')} – {digest.end[:16].replace('T', ' ')} UTC"
-    start, end = instant(digest.start), instant(digest.end)
-    if start is None or end is None:
-        return in_utc
-    return f"<t:{int(start.timestamp())}:f> – <t:{int(end.timestamp())}:f> (your time; {in_utc})"
+    return reader_period(digest.start, digest.end)

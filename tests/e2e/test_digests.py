@@ -470,6 +470,12 @@ async def test_a_digest_discord_failed_to_take_is_tried_again(world, run_bot, mo
         assert record.error is not None and record.error.startswith("Discord failed (503")
         note = await world.standin.wait_for_message(log_channel, lambda m: "could not be posted yet" in m.content)
         assert "tried again every 10 minutes" in note.content
+        # The period in each moderator's own time (Discord's timestamps), not UTC dates that may be a day off.
+        start, end = (
+            int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
+            for moment in (record.period_start, record.period_end)
+        )
+        assert note.content.startswith(f"The research digest for <t:{start}:f> – <t:{end}:f> (your time; ")
         assert digest_posts(world, digest_channel) == []
 
         # The retry job posts it once, and a later run finds nothing left to send.
