@@ -7,10 +7,12 @@ included); a summary edit re-renders the header in canonical form.
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 from pydantic import ValidationError
 
+from bot.scopes import toml_text
 from bot.scopes.document import (
     MAX_SECTIONS,
     ScopeDocument,
@@ -178,7 +180,37 @@ def edit_summary(document: ScopeDocument, summary: str) -> ScopeDocument:
                 ScopeProblem(source, None, "summary", str(context.get("message", detail["msg"])), context.get("hint"))
             )
         raise ScopeValidationError(problems) from None
-    return parse_scope(render_header(metadata) + render_sections(document.sections), source=source)
+    header = _header_with_summary(header_text(document), metadata) or render_header(metadata)
+    return parse_scope(header + render_sections(document.sections), source=source)
+
+
+_SUMMARY_KEY = re.compile(r"\s*summary\s*=")
+
+
+def _header_with_summary(header: str, metadata: ScopeMetadata) -> str | None:
+    """`header` as written (its comments and layout kept) with only the summary's value replaced by
+    `metadata.summary`, or None when that cannot be done safely (the caller then renders the header anew)."""
+    lines = header.split("\n")
+    begin = next((i for i, line in enumerate(lines) if _SUMMARY_KEY.match(line)), None)
+    if begin is None:
+        return None
+    # The value ends at the first line after which the key's lines parse as TOML on their own.
+    for end in range(begin + 1, len(lines)):
+        try:
+            parsed = tomllib.loads("\n".join(lines[begin:end]))
+        except tomllib.TOMLDecodeError:
+            continue
+        if set(parsed) != {"summary"}:
+            return None
+        replaced = [*lines[:begin], f"summary = {toml_text.multiline_string(metadata.summary)}", *lines[end:]]
+        text = "\n".join(replaced)
+        body = text.strip().removeprefix(HEADER_FENCE).removesuffix(HEADER_FENCE)
+        try:
+            written = ScopeMetadata.model_validate(tomllib.loads(body))
+        except (tomllib.TOMLDecodeError, ValidationError):
+            return None
+        return text if written == metadata else None
+    return None
 
 
 def header_text(document: ScopeDocument) -> str:

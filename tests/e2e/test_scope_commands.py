@@ -211,6 +211,26 @@ async def test_use_edit_history_diff_rollback_round_trip(world, run_bot, moderat
         assert versions(world)[0] is None
 
 
+async def test_editing_the_summary_keeps_the_comments_written_in_the_header(world, run_bot, moderator):
+    text = SCOPE_FIXTURE.read_text()
+    lines = text.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("summary"))
+    commented = "\n".join([*lines[:at], "# Reviewed by the elders' circle in 2026; ask Ibu Wati first.", *lines[at:]])
+    async with run_bot(scope=None):
+        await reply_text(world, await run(world, moderator, "scope upload", {"file": ("kopi.md", commented.encode())}))
+        form = await run(world, moderator, "scope edit", {"section": "summary"})
+        [text_input] = modal_inputs(form)
+        summary = "How members of this community talk about work, family and food, written by the members themselves."
+        saved = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: summary})
+        assert (await world.standin.wait_for_interaction_response(saved)).response_data["content"] == (
+            "Saved as version 2."
+        )
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        [content] = conn.execute("SELECT content FROM scope_versions WHERE number = 2").fetchone()
+    assert "# Reviewed by the elders' circle in 2026; ask Ibu Wati first." in content
+    assert summary in content
+
+
 async def test_two_moderators_at_once_lose_neither_version(world, run_bot, moderator):
     async with run_bot():
         owner = int(world.standin.state.guilds[world.guild_id].owner_id)

@@ -415,6 +415,29 @@ def test_with_summary():
         document.with_summary("First paragraph is here.\n\nSecond paragraph is here, too.")
 
 
+@pytest.mark.parametrize(
+    "summary_lines",
+    [
+        ['summary = """A small scope used by the test-suite, covering one made-up community in one place."""'],
+        ['summary = """', "A summary written over lines,", 'with the quotes alone at the end, long enough."""'],
+        ["summary = 'A literal string summary that is long enough to count as one paragraph.' # why"],
+    ],
+    ids=["one line", "over lines", "literal string"],
+)
+def test_with_summary_keeps_the_header_as_written(summary_lines):
+    """Comments the community wrote in its header ("you may keep" them, the blank template says) stay, and so
+    do the other fields' layout: only the summary's value changes."""
+    lines = VALID.split("\n")
+    [at] = [i for i, line in enumerate(lines) if line.startswith("summary")]
+    source = "\n".join([*lines[:at], "# Reviewed by the elders' circle in 2026.", *summary_lines, *lines[at + 1 :]])
+    edited = parse_scope(source).with_summary("A new summary that is long enough to be one useful paragraph.")
+    assert edited.metadata.summary == "A new summary that is long enough to be one useful paragraph."
+    header = edited.source_text.split("+++")[1]
+    assert "# A comment the parser ignores." in header and "# Reviewed by the elders' circle in 2026." in header
+    assert 'languages = ["en", "ID-id"]' in header, "the other fields as written"
+    assert header.count("summary =") == 1 and "A small scope" not in header and "written over lines" not in header
+
+
 def test_without_section():
     document = parse_scope(VALID)
     assert [s.key for s in document.without_section("food at gatherings").sections] == [
