@@ -107,12 +107,17 @@ async def use_template(storage: Storage, guild_id: int, actor_id: int, name: str
     )
 
 
-DOWNLOADED_NAME = re.compile(r"-v(?P<number>[0-9]{1,9})(?: ?\([0-9]+\))?\.md$", re.IGNORECASE)
+# `-v3.md`; a browser's second copy `-v3 (1).md`, which reaches the bot as `-v3_1.md`: Discord cleans uploaded
+# names as werkzeug's secure_filename does (spaces become `_`, parentheses go; discord-api-docs#4292).
+DOWNLOADED_NAME = re.compile(r"-v(?P<number>[0-9]{1,9})(?: ?\([0-9]+\)|_[0-9]+)?\.md$", re.IGNORECASE)
 
 
 def downloaded_version(filename: str) -> int | None:
     """The version a file was downloaded as, from the name `/scope download` gives it (`<scope id>-v3.md`,
-    or `-v3 (1).md` as browsers save a second copy); None for any other name."""
+    or a browser's second copy, `-v3 (1).md`, as Discord delivers it: `-v3_1.md`); None for any other name.
+
+    A copy saved as `-v3(1).md` (no space) reaches the bot as `-v31.md`, which cannot be told from version 31:
+    read as 31, it is never taken for an older download than it is, so no upload is refused for it."""
     match = DOWNLOADED_NAME.search(filename)
     return int(match["number"]) if match else None
 

@@ -272,6 +272,12 @@ async def test_an_upload_of_an_older_download_does_not_silently_undo_later_edits
         assert "• v2 (edit): edited the section 'Glossary'" in refused
         assert "`/scope diff a:1 b:2`" in refused and "`replace_newer: True`" in refused
         assert [row[:2] for row in versions(world)[1]] == [(1, "upload"), (2, "edit")], "nothing was stored"
+        # A browser's second copy, "kopi-talk-test-v1 (1).md", reaches the bot as Discord renames it.
+        copy = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": ("kopi-talk-test-v1_1.md", mine.encode())})
+        )
+        assert copy.startswith("`kopi-talk-test-v1_1.md` looks like version 1, downloaded before the scope changed")
+        assert len(versions(world)[1]) == 2, "nothing was stored"
         # The moderator chooses to replace it anyway.
         replaced = await reply_text(
             world,

@@ -97,6 +97,9 @@ async def test_using_the_current_template_again_stores_nothing(storage: SqliteSt
         ("kopi-talk-test-v3.md", 3),
         ("kopi-talk-test-v12.MD", 12),
         ("kopi-talk-test-v3 (1).md", 3),  # a browser's second copy
+        ("kopi-talk-test-v3_1.md", 3),  # the same, as Discord delivers it (spaces to `_`, parentheses removed)
+        ("kopi-talk-test-v3_12.md", 3),
+        ("kopi-talk-test-v3_draft.md", None),
         ("kopi-talk-test.md", None),
         ("scope-v3-draft.md", None),
         ("v3.md", None),
