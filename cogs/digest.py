@@ -291,7 +291,8 @@ class Digest(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
-            files = await self.jobs.digests.make_files(
+            # Made again if a member's data was deleted meanwhile: the export must not carry it.
+            files, _ = await self.jobs.digests.make_current_files(
                 interaction.guild_id, period, Path(folder), feedback_before=feedback_before, timezone=timezone
             )
             limit = interaction.guild.filesize_limit if interaction.guild else None

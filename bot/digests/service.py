@@ -69,6 +69,7 @@ MAKE_FAILED = "the digest could not be made (attempt {attempt}): {error}"
 _MAKE_FAILED = re.compile(r"the digest could not be made \(attempt (\d+)\)")
 WORKER_STOPPED = "its worker process stopped before it was made; it is made again at the next start"
 DIGESTS_OFF = "digests were switched off (`/digest off`) while it was being made"
+DELETED_MEANWHILE = "members' data was deleted after it was made, so it is made again without it"
 # Audit action of a saved schedule this version no longer accepts, once the moderators were told (its detail starts
 # with the schedule as `refused_schedule_key` writes it): a restart finds it again and tells them again only after a
 # /digest setting changed since.
@@ -281,6 +282,29 @@ class DigestService:
             self._storage, guild_id, period, directory, self.workers, feedback_before=feedback_before, timezone=timezone
         )
 
+    async def make_current_files(
+        self,
+        guild_id: int,
+        period: Period,
+        directory: Path,
+        *,
+        feedback_before: datetime | None = None,
+        timezone: str | None = None,
+    ) -> tuple[DigestFiles, int]:
+        """`make_files`, made again as long as a deletion of members' data (/privacy forget, consent withdrawn,
+        retention) ended while they were being made: what a member was told is deleted must not go out in a
+        digest, export or preview. With the count of deletions they are current for (see `_made`)."""
+        await self._no_deletion.wait()
+        deletions = self._deletions
+        while True:
+            files = await self.make_files(
+                guild_id, period, directory, feedback_before=feedback_before, timezone=timezone
+            )
+            await self._no_deletion.wait()
+            if self._deletions == deletions:
+                return files, deletions
+            deletions = self._deletions
+
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
         """Make and send the digest that is due for this server, if any (idempotent).
 
@@ -389,6 +413,12 @@ class DigestService:
                 embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id), data=zipped)
                 embed.set_image(url=f"attachment://{files.chart.name}")
                 content = None if zipped else DATA_LEFT_OUT if data else DATA_NOT_ATTACHED
+                kept = self._made_files.get(record.digest_id)
+                if kept is not None and (kept[1] != self._deletions or not self._no_deletion.is_set()):
+                    # Members' data was deleted after the files were made (zipping a large digest takes seconds):
+                    # not posted; the retry makes it again from the database.
+                    del self._made_files[record.digest_id]
+                    return await self._not_posted_yet(record, settings, DELETED_MEANWHILE)
                 if record.status is not DigestStatus.PENDING or record.channel_id != channel.id:
                     # Pending, in this channel, before it is posted: a crash between the post and the record
                     # below is then recognised by `_find_posted` at the next start (an undelivered digest was
@@ -622,17 +652,11 @@ class DigestService:
         try:
             if settle:
                 await self._answers_settled(record.guild_id, period)
-            deletions = self._deletions
-            files = await self.make_files(record.guild_id, period, directory)
-            while True:
-                # A member asked to be forgotten, withdrew consent or retention purged texts while the rows were
-                # being read and used: posted, the digest would still carry them. Made again from the database.
-                await self._no_deletion.wait()
-                if self._deletions == deletions:
-                    self._made_files[record.digest_id] = (files, deletions)
-                    return files
-                deletions = self._deletions
-                files = await self.make_files(record.guild_id, period, directory)
+            # A member asked to be forgotten, withdrew consent or retention purged texts while the rows were being
+            # read and used: posted, the digest would still carry them. Made again from the database.
+            files, deletions = await self.make_current_files(record.guild_id, period, directory)
+            self._made_files[record.digest_id] = (files, deletions)
+            return files
         except WorkerStopped:
             log.error(
                 "digest %d (server %d, %s - %s) could not be made: its worker process stopped before finishing; "

@@ -425,6 +425,72 @@ async def test_a_digest_being_made_when_a_member_is_forgotten_is_made_again_with
         assert not any(b"Question 0?" in text for text in texts)
 
 
+async def test_an_export_being_made_when_a_member_is_forgotten_is_made_again_without_them(world, run_bot, moderator):
+    """The member is told "Deleted" while a researcher's export is being made: the export must not carry them."""
+    from tests.e2e.test_feedback import forget
+
+    researcher_role, researcher, span = researcher_with_a_day(world)
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researcher_role["id"]}))
+        assert bot.jobs is not None
+        digests = bot.jobs.digests
+        made, release, makes = asyncio.Event(), asyncio.Event(), []
+        make_files = digests.make_files
+
+        async def held(*args, **kwargs):
+            files = await make_files(*args, **kwargs)
+            makes.append(b"Question 0?" in files.markdown.read_bytes())
+            made.set()
+            await release.wait()
+            return files
+
+        digests.make_files = held
+        export = await run(world, researcher, "research-export", span)
+        await asyncio.wait_for(made.wait(), 60)
+        assert "Deleted:" in await forget(world, world.asker_id)
+        release.set()
+        followup = await world.standin.wait_for_followup(export.id, timeout=60)
+    assert makes == [True, False], "made again after the forget, from the database as it is now"
+    with zipfile.ZipFile(io.BytesIO(followup.attachment("data.zip").data)) as data:
+        texts = [data.read(name) for name in data.namelist()]
+    texts.append(followup.attachment("report.md").data)
+    assert any(b"Answer number 0." in text for text in texts)
+    assert not any(b"Question 0?" in text for text in texts)
+
+
+async def test_a_digest_whose_member_is_forgotten_while_it_is_being_posted_is_not_posted_as_made(
+    world, run_bot, moderator, digest_channel
+):
+    """Between the files being made and the post (the channel checked, the files zipped: seconds for a large
+    server) a member is forgotten: the digest is kept, made again from the database, then posted without them."""
+    from bot.digests.service import DELETED_MEANWHILE
+    from tests.e2e.test_feedback import forget
+
+    async with run_bot(cooldown=0) as bot:
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
+        assert bot.jobs is not None
+        digests = bot.jobs.digests
+        find_posted, forgotten = digests._find_posted, []
+
+        async def forget_first(*args, **kwargs):
+            if not forgotten:
+                forgotten.append(await forget(world, world.asker_id))
+            return await find_posted(*args, **kwargs)
+
+        digests._find_posted = forget_first
+        record = await digests.run_due(world.guild_id, now=datetime.now(UTC) + timedelta(days=7))
+        assert "Deleted:" in forgotten[0]
+        assert record is not None and record.status is DigestStatus.PENDING and record.error == DELETED_MEANWHILE
+        assert digest_posts(world, digest_channel) == []
+        assert await bot.jobs.retry_pending_digests() == 1
+        [post] = digest_posts(world, digest_channel)
+        texts = posted_texts(post)
+        assert any(b"Answer number 0." in text for text in texts)
+        assert not any(b"Question 0?" in text for text in texts)
+
+
 @pytest.mark.parametrize("deletion", ["consent withdrawn", "retention"])
 async def test_deleted_feedback_takes_the_files_of_digests_not_posted_yet_along(
     world, run_bot, moderator, digest_channel, deletion
