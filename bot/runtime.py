@@ -250,6 +250,7 @@ class CultureBot(commands.Bot):
                 since=datetime.now(UTC) - timedelta(hours=self.settings.reaction_catch_up_hours),
                 limit=self.settings.reaction_catch_up_answers,
                 stopping=lambda: self._closing,
+                deleting=self.deleting_member_data,
             )
         except Exception:
             log.exception("reading back rating reactions failed; live reactions are unaffected")
@@ -285,10 +286,10 @@ class CultureBot(commands.Bot):
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: messages are handled by the cogs' listeners only."""
 
-    def deleting_member_data(self) -> contextlib.AbstractAsyncContextManager[Deletion]:
-        """A deletion of members' data as the digests follow it (bot/digests/deletion.py); there are none to follow
-        while the bot is still starting."""
-        return deleting(self.jobs.digests if self.jobs is not None else None)
+    def deleting_member_data(self, guild_id: int | None = None) -> contextlib.AbstractAsyncContextManager[Deletion]:
+        """A deletion of members' data (in one server, with `guild_id`) as the digests follow it
+        (bot/digests/deletion.py); there are none to follow while the bot is still starting."""
+        return deleting(self.jobs.digests if self.jobs is not None else None, guild_id)
 
     async def _flush_privacy_log(self) -> None:
         try:

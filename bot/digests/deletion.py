@@ -23,6 +23,8 @@ class Deletion:
     discarding: asyncio.Task[int] | None = None  # the removal of unsent digests' files, once started
 
 
-def deleting(digests: DigestService | None) -> contextlib.AbstractAsyncContextManager[Deletion]:
-    """`digests.deleting()`, or a context doing nothing when there are no digests (the bot still starting)."""
-    return digests.deleting() if digests is not None else contextlib.nullcontext(Deletion())
+def deleting(
+    digests: DigestService | None, guild_id: int | None = None
+) -> contextlib.AbstractAsyncContextManager[Deletion]:
+    """`digests.deleting(guild_id)`, or a context doing nothing when there are no digests (the bot still starting)."""
+    return digests.deleting(guild_id) if digests is not None else contextlib.nullcontext(Deletion())

@@ -240,6 +240,7 @@ class DigestService:
         self._idle = asyncio.Event()
         self._idle.set()
         self._deletions = 0  # times members' data was deleted: a digest made meanwhile is made again without it
+        self._server_deletions: dict[int, int] = {}  # the same, of deletions in one server only (`deleting`)
         self._deleting = 0  # deletions under way (`deleting`)
         self._no_deletion = asyncio.Event()  # set while none is under way
         self._no_deletion.set()
@@ -295,15 +296,19 @@ class DigestService:
         retention) ended while they were being made: what a member was told is deleted must not go out in a
         digest, export or preview. With the count of deletions they are current for (see `_made`)."""
         await self._no_deletion.wait()
-        deletions = self._deletions
+        deletions = self._deletions_in(guild_id)
         while True:
             files = await self.make_files(
                 guild_id, period, directory, feedback_before=feedback_before, timezone=timezone
             )
             await self._no_deletion.wait()
-            if self._deletions == deletions:
+            if self._deletions_in(guild_id) == deletions:
                 return files, deletions
-            deletions = self._deletions
+            deletions = self._deletions_in(guild_id)
+
+    def _deletions_in(self, guild_id: int) -> int:
+        """How many deletions of members' data could have reached this server's digests (it only grows)."""
+        return self._deletions + self._server_deletions.get(guild_id, 0)
 
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
         """Make and send the digest that is due for this server, if any (idempotent).
@@ -414,7 +419,8 @@ class DigestService:
                 embed.set_image(url=f"attachment://{files.chart.name}")
                 content = None if zipped else DATA_LEFT_OUT if data else DATA_NOT_ATTACHED
                 kept = self._made_files.get(record.digest_id)
-                if kept is not None and (kept[1] != self._deletions or not self._no_deletion.is_set()):
+                stale = kept is not None and kept[1] != self._deletions_in(record.guild_id)
+                if stale or (kept is not None and not self._no_deletion.is_set()):
                     # Members' data was deleted after the files were made (zipping a large digest takes seconds):
                     # not posted; the retry makes it again from the database.
                     del self._made_files[record.digest_id]
@@ -477,11 +483,13 @@ class DigestService:
         return removed
 
     @contextlib.asynccontextmanager
-    async def deleting(self) -> AsyncIterator[Deletion]:
-        """Around a deletion of members' texts or feedback (/privacy forget, consent withdrawn, retention): digests
-        being made wait for it to end and are made again if it deleted anything (the caller sets
-        `Deletion.deleted`), and the files of digests not posted yet are then removed (`discard_files`, in a task:
-        it waits for digests being made, and a member's click must be answered now; `Deletion.discarding`)."""
+    async def deleting(self, guild_id: int | None = None) -> AsyncIterator[Deletion]:
+        """Around a deletion of members' texts or feedback (/privacy forget, consent withdrawn, retention, a rating
+        reaction taken back): digests being made wait for it to end and are made again if it deleted anything (the
+        caller sets `Deletion.deleted`), and the files of digests not posted yet are then removed (`discard_files`,
+        in a task: it waits for digests being made, and a member's click must be answered now;
+        `Deletion.discarding`). `guild_id`: a deletion in that server only, which remakes and removes only its
+        digests (a rating taken back is frequent; other servers' digests must not be made again for it)."""
         deletion = Deletion()
         self._deleting += 1
         self._no_deletion.clear()
@@ -495,22 +503,27 @@ class DigestService:
         finally:
             self._deleting -= 1
             if deletion.deleted:
-                self._deletions += 1
-                task = asyncio.create_task(self.discard_files(), name="digests: discard files")
+                if guild_id is None:
+                    self._deletions += 1
+                else:
+                    self._server_deletions[guild_id] = self._server_deletions.get(guild_id, 0) + 1
+                task = asyncio.create_task(self.discard_files(guild_id), name="digests: discard files")
                 self._discarding.add(task)
                 task.add_done_callback(self._discarding.discard)
                 deletion.discarding = task
             if not self._deleting:
                 self._no_deletion.set()
 
-    async def discard_files(self) -> int:
-        """Remove every digest folder on disk, and so the digests not posted yet (posted ones' folders are gone
-        already); how many. They hold texts that `/privacy forget` deletes from the database; each is remade from
-        the database when it is sent. A server's folders go under its lock: no digest being posted loses its files
-        (one being made waits until it is done)."""
+    async def discard_files(self, guild_id: int | None = None) -> int:
+        """Remove every digest folder on disk (of one server, with `guild_id`), and so the digests not posted yet
+        (posted ones' folders are gone already); how many. They hold texts that `/privacy forget` deletes from the
+        database; each is remade from the database when it is sent. A server's folders go under its lock: no digest
+        being posted loses its files (one being made waits until it is done)."""
         removed = 0
-        for guild_id, server in self._server_folders():
-            async with self._server(guild_id):
+        for server_id, server in self._server_folders():
+            if guild_id is not None and server_id != guild_id:
+                continue
+            async with self._server(server_id):
                 removed += await self._remove([folder for folder in server.iterdir() if folder.is_dir()])
         return removed
 
@@ -646,7 +659,8 @@ class DigestService:
         if (kept := self._made_files.get(record.digest_id)) is not None:
             files, made_at = kept
             await self._no_deletion.wait()
-            if made_at == self._deletions and files.markdown.parent == directory and files.markdown.exists():
+            current = made_at == self._deletions_in(record.guild_id)
+            if current and files.markdown.parent == directory and files.markdown.exists():
                 return files  # nothing deleted since it was made (a deletion also removes the folder)
             del self._made_files[record.digest_id]
         try:

@@ -30,11 +30,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import discord
 
+from bot.digests.deletion import Deletion
 from bot.feedback.ratings import RatingChange, record_read_reaction
 from bot.feedback.scales import answer_scale
 from bot.pseudonyms import Pseudonymizer
@@ -161,14 +163,21 @@ async def catch_up_reactions(
     since: datetime,
     limit: int,
     stopping: Callable[[], bool] = lambda: False,
+    deleting: Callable[[int], AbstractAsyncContextManager[Deletion]] | None = None,
 ) -> CatchUpCounts:
     """Reconcile the rating reactions of the `limit` newest answers created since `since`, newest first;
-    stops between answers once `stopping()` is true (the bot is shutting down)."""
+    stops between answers once `stopping()` is true (the bot is shutting down). `deleting(guild_id)` (the bot's
+    `deleting_member_data`) is told of each answer whose ratings were deleted, taken back while the bot was away:
+    that server's digests not posted yet are made again without them."""
     counts = CatchUpCounts()
     for answer_id in await storage.recent_answer_ids(sqlite_timestamp(since), limit):
         if stopping():
             break
-        await reconcile_answer(client, storage, pseudonyms, gate, answer_id, counts)
+        deleted = counts.deleted
+        guild_id = await reconcile_answer(client, storage, pseudonyms, gate, answer_id, counts)
+        if deleting is not None and guild_id is not None and counts.deleted > deleted:
+            async with deleting(guild_id) as deletion:
+                deletion.deleted = True
     return counts
 
 
@@ -179,14 +188,15 @@ async def reconcile_answer(
     gate: ReactionGate,
     answer_id: int,
     counts: CatchUpCounts,
-) -> None:
+) -> int | None:
     """Bring one answer's stored reaction ratings in line with its rating reactions on Discord now (see the module
-    docstring), adding what changed to `counts`. Also run live when a moderator removes all reactions, or every
-    reaction of one emoji, from one of the answer's messages: Discord sends no removal per member then."""
+    docstring), adding what changed to `counts`; the answer's server (None when there is no such answer). Also run
+    live when a moderator removes all reactions, or every reaction of one emoji, from one of the answer's
+    messages: Discord sends no removal per member then."""
     message_ids = await storage.answer_message_ids(answer_id)
     answer = await storage.get_answer(answer_id)
     if answer is None or not message_ids:
-        return
+        return None
     async with gate.holding(message_ids):
         settings = await storage.guild_settings(answer.guild_id)
         scale = answer_scale(answer, settings)
@@ -196,7 +206,7 @@ async def reconcile_answer(
             counts.unreadable += 1
             if len(counts.errors) < 5:
                 counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
-            return
+            return answer.guild_id
         counts.answers += 1
         # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
         # are not this scale's, so their members would look as if they had removed their reaction.
@@ -228,6 +238,7 @@ async def reconcile_answer(
                     )
         for rater, value in plan.delete:
             counts.deleted += await storage.delete_rating(answer_id, rater, value=value, source=RatingSource.REACTION)
+    return answer.guild_id
 
 
 async def _rating_reactions(

@@ -3,6 +3,8 @@ post again, at the next scheduled digest, and a `/digest now` that Discord faile
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime
 
 from bot.storage import DigestStatus
@@ -174,3 +176,36 @@ async def test_a_digest_discord_failed_is_made_again_when_its_asker_stops_allowi
         reports = [attachment.data for attachment in post.attachments if not attachment.filename.endswith(".zip")]
         assert reports and not any(b"Question 0?" in text for text in reports)
         assert any(b"(question not shown: the asker did not allow quoting)" in text for text in reports)
+
+
+async def test_a_rating_reaction_taken_back_remakes_the_servers_kept_digest_only(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """PRIVACY.md: taking back a rating reaction deletes that rating, and deletions reach the files of digests not
+    posted yet. A deletion in another server (ratings are taken back often) does not remake this server's."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        made = failing_make(monkeypatch, service, lambda period: None)  # counts the digests made
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503, count=2)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING and len(made) == 1
+        async with bot.deleting_member_data(world.guild_id + 1) as elsewhere:
+            elsewhere.deleted = True
+        # Discord fails again: the files made before are posted again, not made again for the other server.
+        assert await bot.jobs.retry_pending_digests() == 0
+        assert len(made) == 1
+        ratings = rows(world, "SELECT count(*) FROM ratings")[0][0]
+        [answer] = [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+        [(value,)] = rows(world, "SELECT value FROM ratings WHERE rater_hash = (SELECT asker_hash FROM answers)")
+        emoji = {3: "✅", 2: "🤔", 1: "❌"}[value]
+        await world.standin.remove_reaction(world.channel_id, answer.id, world.asker_id, emoji)
+        await eventually(lambda: rows(world, "SELECT count(*) FROM ratings")[0][0] == ratings - 1, what="the removal")
+        assert await bot.jobs.retry_pending_digests() == 1
+        assert len(made) == 2, "made again for this server's deletion"
+        [post] = digest_posts(world, digest_channel)
+        [data] = [a for a in post.attachments if a.filename == "data.zip"]
+        with zipfile.ZipFile(io.BytesIO(data.data)) as bundle:
+            exported = bundle.read("ratings.csv").decode().strip().split("\n")
+        assert len(exported) - 1 == ratings - 1

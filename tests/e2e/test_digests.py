@@ -472,7 +472,7 @@ async def test_a_digest_whose_member_is_forgotten_while_it_is_being_posted_is_no
         await reply_text(world, await run(world, moderator, "digest channel", {"channel": digest_channel}))
         assert bot.jobs is not None
         digests = bot.jobs.digests
-        find_posted, forgotten = digests._find_posted, []
+        find_posted, forgotten = digests._find_posted, list[str]()
 
         async def forget_first(*args, **kwargs):
             if not forgotten:
