@@ -290,13 +290,17 @@ class Digest(commands.Cog):
         timezone: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        digests = self.jobs.digests
         with tempfile.TemporaryDirectory(prefix="culturebot-digest-") as folder:
-            # Made again if a member's data was deleted meanwhile: the export must not carry it.
-            files, _ = await self.jobs.digests.make_current_files(
-                interaction.guild_id, period, Path(folder), feedback_before=feedback_before, timezone=timezone
-            )
             limit = interaction.guild.filesize_limit if interaction.guild else None
-            paths = await asyncio.to_thread(functools.partial(bundle, data=data), files, Path(folder), limit)
+            while True:
+                # Made again if a member's data was deleted meanwhile (also while zipping): it must not go out.
+                files, deletions = await digests.make_current_files(
+                    interaction.guild_id, period, Path(folder), feedback_before=feedback_before, timezone=timezone
+                )
+                paths = await asyncio.to_thread(functools.partial(bundle, data=data), files, Path(folder), limit)
+                if not await digests.deleted_since(interaction.guild_id, deletions):
+                    break
             attachments = [discord.File(path, filename=path.name) for path in paths]
             embed = digest_embed(files.digest, None, title, data=any(p.name == "data.zip" for p in paths))
             embed.set_image(url=f"attachment://{files.chart.name}")

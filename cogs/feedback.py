@@ -79,20 +79,17 @@ class Feedback(commands.Cog):
             self._members.hold(event.user_id),
             self._reactions,
         ):
-            # A rating taken back is deleted (PRIVACY.md): the server's digests not posted yet are made again.
-            taking_back = self.bot.deleting_member_data(event.guild_id) if not added else contextlib.nullcontext()
-            async with taking_back as deletion:
-                change, answer, value = await apply_reaction(
-                    self.bot.storage,
-                    self.bot.pseudonyms,
-                    message_id=event.message_id,
-                    user_id=event.user_id,
-                    emoji=str(event.emoji),
-                    added=added,
-                    still_reacting=functools.partial(self._still_reacting, event.user_id),
-                )
-                if deletion is not None:
-                    deletion.deleted = change is RatingChange.REMOVED
+            change, answer, value = await apply_reaction(
+                self.bot.storage,
+                self.bot.pseudonyms,
+                message_id=event.message_id,
+                user_id=event.user_id,
+                emoji=str(event.emoji),
+                added=added,
+                still_reacting=functools.partial(self._still_reacting, event.user_id),
+                # A rating taken back is deleted (PRIVACY.md): the server's digests not posted yet are made again.
+                deleting=self.bot.deleting_member_data,
+            )
             if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
                 self._pending.note((answer.guild_id, event.user_id), answer.answer_id, value, time.monotonic())
             elif change is RatingChange.STORED and answer is not None:
@@ -211,11 +208,16 @@ class Feedback(commands.Cog):
             if answer_scale(answer, settings).value_of(emoji) is None:
                 return  # not a rating emoji: no rating went with it, and nothing is read from Discord
         counts = CatchUpCounts()
-        async with self._reactions, self.bot.deleting_member_data(answer.guild_id) as deletion:
+        async with self._reactions:
             await reconcile_answer(
-                self.bot, self.bot.storage, self.bot.pseudonyms, self.bot.reaction_gate, answer.answer_id, counts
+                self.bot,
+                self.bot.storage,
+                self.bot.pseudonyms,
+                self.bot.reaction_gate,
+                answer.answer_id,
+                counts,
+                self.bot.deleting_member_data,
             )
-            deletion.deleted = counts.deleted > 0
         log.info(
             "answer %d: reactions removed by a moderator; %d rating(s) removed, %d stored%s",
             answer.answer_id,

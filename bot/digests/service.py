@@ -306,6 +306,12 @@ class DigestService:
                 return files, deletions
             deletions = self._deletions_in(guild_id)
 
+    async def deleted_since(self, guild_id: int, deletions: int) -> bool:
+        """Whether members' data of this server was deleted since `make_current_files` gave `deletions` (once no
+        deletion is under way)."""
+        await self._no_deletion.wait()
+        return self._deletions_in(guild_id) != deletions
+
     def _deletions_in(self, guild_id: int) -> int:
         """How many deletions of members' data could have reached this server's digests (it only grows)."""
         return self._deletions + self._server_deletions.get(guild_id, 0)
@@ -418,13 +424,6 @@ class DigestService:
                 embed = digest_embed(files.digest, record, MARKER.format(id=record.digest_id), data=zipped)
                 embed.set_image(url=f"attachment://{files.chart.name}")
                 content = None if zipped else DATA_LEFT_OUT if data else DATA_NOT_ATTACHED
-                kept = self._made_files.get(record.digest_id)
-                stale = kept is not None and kept[1] != self._deletions_in(record.guild_id)
-                if stale or (kept is not None and not self._no_deletion.is_set()):
-                    # Members' data was deleted after the files were made (zipping a large digest takes seconds):
-                    # not posted; the retry makes it again from the database.
-                    del self._made_files[record.digest_id]
-                    return await self._not_posted_yet(record, settings, DELETED_MEANWHILE)
                 if record.status is not DigestStatus.PENDING or record.channel_id != channel.id:
                     # Pending, in this channel, before it is posted: a crash between the post and the record
                     # below is then recognised by `_find_posted` at the next start (an undelivered digest was
@@ -433,6 +432,14 @@ class DigestService:
                         record.digest_id, DigestStatus.PENDING, channel_id=channel.id, error=record.error
                     )
                     record = replace(record, status=DigestStatus.PENDING, channel_id=channel.id)
+                # Members' data deleted in this server after the files were made (checking the channel and zipping
+                # a large digest take seconds): not posted; the retry makes it again from the database. Checked
+                # last, with nothing awaited between the check and the post.
+                await self._no_deletion.wait()
+                kept = self._made_files.get(record.digest_id)
+                if kept is not None and kept[1] != self._deletions_in(record.guild_id):
+                    del self._made_files[record.digest_id]
+                    return await self._not_posted_yet(record, settings, DELETED_MEANWHILE)
                 posted = await channel.send(content, embed=embed, files=attachments, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
             if error.status >= 500 or error.status == 429:

@@ -30,14 +30,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import discord
 
 from bot.digests.deletion import Deletion
-from bot.feedback.ratings import RatingChange, record_read_reaction
+from bot.feedback.ratings import Deleting, RatingChange, record_read_reaction
 from bot.feedback.scales import answer_scale
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, RatingSource, Storage, sqlite_timestamp
@@ -163,7 +162,7 @@ async def catch_up_reactions(
     since: datetime,
     limit: int,
     stopping: Callable[[], bool] = lambda: False,
-    deleting: Callable[[int], AbstractAsyncContextManager[Deletion]] | None = None,
+    deleting: Deleting | None = None,
 ) -> CatchUpCounts:
     """Reconcile the rating reactions of the `limit` newest answers created since `since`, newest first;
     stops between answers once `stopping()` is true (the bot is shutting down). `deleting(guild_id)` (the bot's
@@ -173,11 +172,7 @@ async def catch_up_reactions(
     for answer_id in await storage.recent_answer_ids(sqlite_timestamp(since), limit):
         if stopping():
             break
-        deleted = counts.deleted
-        guild_id = await reconcile_answer(client, storage, pseudonyms, gate, answer_id, counts)
-        if deleting is not None and guild_id is not None and counts.deleted > deleted:
-            async with deleting(guild_id) as deletion:
-                deletion.deleted = True
+        await reconcile_answer(client, storage, pseudonyms, gate, answer_id, counts, deleting)
     return counts
 
 
@@ -188,15 +183,17 @@ async def reconcile_answer(
     gate: ReactionGate,
     answer_id: int,
     counts: CatchUpCounts,
-) -> int | None:
+    deleting: Deleting | None = None,
+) -> None:
     """Bring one answer's stored reaction ratings in line with its rating reactions on Discord now (see the module
-    docstring), adding what changed to `counts`; the answer's server (None when there is no such answer). Also run
-    live when a moderator removes all reactions, or every reaction of one emoji, from one of the answer's
-    messages: Discord sends no removal per member then."""
+    docstring), adding what changed to `counts`. Also run live when a moderator removes all reactions, or every
+    reaction of one emoji, from one of the answer's messages: Discord sends no removal per member then.
+    `deleting(guild_id)` is around the changes (not the reading of the reactions): a rating deleted or replaced
+    was taken back, and the server's digests not posted yet are made again without it."""
     message_ids = await storage.answer_message_ids(answer_id)
     answer = await storage.get_answer(answer_id)
     if answer is None or not message_ids:
-        return None
+        return
     async with gate.holding(message_ids):
         settings = await storage.guild_settings(answer.guild_id)
         scale = answer_scale(answer, settings)
@@ -206,7 +203,7 @@ async def reconcile_answer(
             counts.unreadable += 1
             if len(counts.errors) < 5:
                 counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
-            return answer.guild_id
+            return
         counts.answers += 1
         # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
         # are not this scale's, so their members would look as if they had removed their reaction.
@@ -217,28 +214,35 @@ async def reconcile_answer(
         }
         plan = plan_reconcile(stored, present, pseudonyms.member)
         counts.ambiguous += plan.ambiguous
-        for user_id, value in plan.store:
-            rater = pseudonyms.member(user_id)
-            if rater not in stored and not await storage.consent_covered_answer(rater, answer_id):
-                # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
-                # which dropped it): a later agreement keeps only what they give from then on.
-                counts.not_consented += 1
-                continue
-            change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
-            if change is RatingChange.STORED:
-                counts.stored += 1
-            elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
-                counts.not_consented += 1
-                # The reaction of the rating stored before (if any) is gone, replaced by this one: it goes all the
-                # same, as a live removal would take it away without asking for consent.
-                previous = stored.get(rater)
-                if previous is not None and previous[1] is RatingSource.REACTION:
-                    counts.deleted += await storage.delete_rating(
-                        answer_id, rater, value=previous[0], source=RatingSource.REACTION
-                    )
-        for rater, value in plan.delete:
-            counts.deleted += await storage.delete_rating(answer_id, rater, value=value, source=RatingSource.REACTION)
-    return answer.guild_id
+        deleted = counts.deleted
+        taking_back = deleting(answer.guild_id) if deleting is not None else contextlib.nullcontext(Deletion())
+        async with taking_back as deletion:
+            for user_id, value in plan.store:
+                rater = pseudonyms.member(user_id)
+                if rater not in stored and not await storage.consent_covered_answer(rater, answer_id):
+                    # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
+                    # which dropped it): a later agreement keeps only what they give from then on.
+                    counts.not_consented += 1
+                    continue
+                change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
+                if change is RatingChange.STORED:
+                    counts.stored += 1
+                elif change in (RatingChange.NEEDS_CONSENT, RatingChange.DECLINED):
+                    counts.not_consented += 1
+                    # The reaction of the rating stored before (if any) is gone, replaced by this one: it goes all the
+                    # same, as a live removal would take it away without asking for consent.
+                    previous = stored.get(rater)
+                    if previous is not None and previous[1] is RatingSource.REACTION:
+                        counts.deleted += await storage.delete_rating(
+                            answer_id, rater, value=previous[0], source=RatingSource.REACTION
+                        )
+            for rater, value in plan.delete:
+                counts.deleted += await storage.delete_rating(
+                    answer_id, rater, value=value, source=RatingSource.REACTION
+                )
+            # A rating taken back while the bot was away, deleted or replaced by the member's other reaction.
+            replaced = any(pseudonyms.member(user_id) in stored for user_id, _ in plan.store)
+            deletion.deleted = counts.deleted > deleted or replaced
 
 
 async def _rating_reactions(

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from enum import StrEnum
 
+from bot.digests.deletion import Deletion
 from bot.feedback.consent import ConsentState, consent_state, consent_version
 from bot.feedback.scales import RatingScale, answer_scale
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, ConsentChanged, GuildSettings, Rating, RatingSource, Storage
+
+Deleting = Callable[[int], AbstractAsyncContextManager[Deletion]]  # `deleting_member_data` of one server
 
 
 class RatingChange(StrEnum):
@@ -103,8 +108,12 @@ async def apply_reaction(
     emoji: str,
     added: bool,
     still_reacting: Callable[[AnswerRecord, Callable[[str], int | None]], Awaitable[set[int]]] | None = None,
+    deleting: Deleting | None = None,
 ) -> tuple[RatingChange, AnswerRecord | None, int | None]:
     """Handle a reaction on any message: (what happened, the answer it was on, the rating value).
+
+    `deleting(guild_id)` (the bot's `deleting_member_data`) is around the change a rating taken back makes, which
+    deletes what the member took back: their server's digests not posted yet are made again without it.
 
     Adding a rating emoji sets the member's rating (a second emoji replaces the first). Removing one changes
     something only while it is the current rating, and needs no consent check: `still_reacting` (asked only then)
@@ -124,7 +133,14 @@ async def apply_reaction(
         return RatingChange.IGNORED, answer, None
     if not added:
         return await _remove_reaction(
-            storage, pseudonyms, answer, settings, user_id=user_id, value=value, still_reacting=still_reacting
+            storage,
+            pseudonyms,
+            answer,
+            settings,
+            user_id=user_id,
+            value=value,
+            still_reacting=still_reacting,
+            deleting=deleting,
         )
     change = await record_rating(
         storage, pseudonyms, answer, user_id=user_id, value=value, source=RatingSource.REACTION, settings=settings
@@ -141,6 +157,7 @@ async def _remove_reaction(
     user_id: int,
     value: int,
     still_reacting: Callable[[AnswerRecord, Callable[[str], int | None]], Awaitable[set[int]]] | None,
+    deleting: Deleting | None = None,
 ) -> tuple[RatingChange, AnswerRecord | None, int | None]:
     """A rating emoji taken back (see `apply_reaction`). Discord is asked only when the emoji was the current
     rating: taking back an older, replaced reaction, or one never stored, cannot change anything. Nor can taking
@@ -155,11 +172,15 @@ async def _remove_reaction(
     )
     if value in remaining:
         return RatingChange.IGNORED, answer, value
-    if len(remaining) == 1:
-        [left] = remaining
-        change = await record_read_reaction(storage, pseudonyms, answer, user_id, left, settings)
-        if change is RatingChange.STORED:
-            return change, answer, left
-        # Not stored (consent to ask again, or declined meanwhile): the removal itself still needs no consent.
-    removed = await storage.delete_rating(answer.answer_id, rater, value=value, source=RatingSource.REACTION)
+    # Only the database change is inside: digests being made wait for it, and not for Discord's answer above.
+    async with deleting(answer.guild_id) if deleting is not None else contextlib.nullcontext(Deletion()) as deletion:
+        if len(remaining) == 1:
+            [left] = remaining
+            change = await record_read_reaction(storage, pseudonyms, answer, user_id, left, settings)
+            if change is RatingChange.STORED:
+                deletion.deleted = True  # the value taken back is replaced: it is gone too
+                return change, answer, left
+            # Not stored (consent to ask again, or declined meanwhile): the removal itself still needs no consent.
+        removed = await storage.delete_rating(answer.answer_id, rater, value=value, source=RatingSource.REACTION)
+        deletion.deleted = bool(removed)
     return (RatingChange.REMOVED if removed else RatingChange.IGNORED), answer, value

@@ -209,3 +209,29 @@ async def test_a_rating_reaction_taken_back_remakes_the_servers_kept_digest_only
         with zipfile.ZipFile(io.BytesIO(data.data)) as bundle:
             exported = bundle.read("ratings.csv").decode().strip().split("\n")
         assert len(exported) - 1 == ratings - 1
+
+
+async def test_a_rating_taken_back_for_the_members_other_reaction_also_remakes_the_kept_digest(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """A member who shows two rating reactions and takes back the newer one is rated by the other: the value taken
+    back is gone, as if deleted, so the kept digest is made again."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        [answer] = [m for m in world.standin.bot_messages(world.channel_id) if m.components]
+        question = "SELECT value FROM ratings WHERE rater_hash = (SELECT asker_hash FROM answers)"
+        [(value,)] = rows(world, question)
+        emoji = {3: "✅", 2: "🤔", 1: "❌"}
+        other = 1 if value != 1 else 2
+        await world.standin.add_reaction(world.channel_id, answer.id, world.asker_id, emoji[other])
+        await eventually(lambda: rows(world, question) == [(other,)], what="the newer reaction's rating")
+        made = failing_make(monkeypatch, service, lambda period: None)
+        world.standin.fail_next("POST", rf"/channels/{digest_channel}/messages$", status=503, count=1)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING and len(made) == 1
+        await world.standin.remove_reaction(world.channel_id, answer.id, world.asker_id, emoji[other])
+        await eventually(lambda: rows(world, question) == [(value,)], what="the first reaction's rating again")
+        assert await bot.jobs.retry_pending_digests() == 1
+        assert len(made) == 2, "made again: the rating taken back is not posted"
