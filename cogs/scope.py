@@ -89,7 +89,8 @@ class ScopePager(discord.ui.View):
 
     async def on_timeout(self) -> None:
         # Buttons that no longer answer would fail with Discord's "This interaction failed": they go, and the
-        # footer says how to page through again. Within the interaction's 15 minutes, so its message can be edited.
+        # footer says how to page through again. Edited with the latest interaction's token, whose 15 minutes
+        # outlast the 10 of the timeout that the interaction restarted.
         self.expired = True
         if self._shown is not None:
             with contextlib.suppress(discord.HTTPException):
@@ -109,6 +110,8 @@ class ScopePager(discord.ui.View):
         self.index = max(0, min(len(self.pages) - 1, self.index + step))
         self._sync_buttons()
         await interaction.response.edit_message(embed=self.embed(), view=self)
+        # Each press restarts the view's timeout, and this press's token (valid 15 minutes) edits the message.
+        self._shown = interaction
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[ScopePager]) -> None:

@@ -721,13 +721,11 @@ class Answerer:
         # Reactions cannot be added to ephemeral messages, so those always get buttons.
         buttons = settings.rating_controls in ("buttons", "both") or question.ephemeral
         reactions = settings.rating_controls in ("reactions", "both") and not question.ephemeral
-        finished = False
         try:
             has_text = bool(reply.text.strip())
             messages = await reply.finish(
                 note, view=answer_controls(answer_id, scale) if buttons and has_text else None
             )
-            finished = True
             if not messages and outcome is not Outcome.OK:
                 await reply.send_line(failed_line)
             elif messages and reactions:
@@ -739,7 +737,7 @@ class Answerer:
                 # Not one message reached the channel: research must not count an answer no member saw as shown.
                 outcome = Outcome.FAILED
                 error = f"{error + '; ' if error else ''}{NOT_SHOWN_ERROR}: {failure.status} {failure.text}"
-            elif not finished and outcome is Outcome.OK:
+            elif not reply.ended and outcome is Outcome.OK:
                 # The final edit carries the answer's last text: members saw it without its end (and with the
                 # cursor), so research must not count it as finished.
                 outcome = Outcome.INCOMPLETE

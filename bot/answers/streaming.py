@@ -74,6 +74,7 @@ class StreamingReply:
         self._limit = limit
         self._on_message = on_message
         self.messages: list[discord.Message] = []
+        self.ended = False  # the final text is shown (by `finish`): a failure after it loses no text
         self.text = ""  # the whole answer as accepted, for the record
         self.truncated = False
         self._current = ""  # text of the part being written
@@ -151,10 +152,12 @@ class StreamingReply:
         if not self._current.strip():
             # The part a split left over is only whitespace, so there is nothing to send: the controls go on
             # the last message instead, so every answer ends with them.
+            self.ended = True
             if view is not None:
                 await self.messages[-1].edit(content=self._last_shown, allowed_mentions=NO_PINGS, view=view)
             return self.messages
         await self._render(final=True, view=view)
+        self.ended = True
         return self.messages
 
     async def _close_fence(self) -> str:

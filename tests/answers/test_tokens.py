@@ -92,12 +92,12 @@ def test_turns_cost_their_text_plus_overhead():
     assert turn_tokens(Turn("user", "internationalization")) == 5 + TURN_OVERHEAD_TOKENS
 
 
-@pytest.mark.parametrize("budget", range(0, 260, 7))
+@pytest.mark.parametrize("budget", [*range(0, 260, 7), *range(19, 42, 2)])
 def test_oldest_turns_go_first_and_the_budget_holds(budget):
     kept = trim_history(CONVERSATION, budget)
     assert cost(kept) <= budget
     newest = CONVERSATION[len(CONVERSATION) - len(kept) :]
-    if budget >= turn_tokens(CONVERSATION[-1]):
+    if budget >= turn_tokens(CONVERSATION[-1]):  # about 12 tokens
         # What is kept is the newest part of the conversation, turn for turn.
         assert all(a is b for a, b in zip(kept, newest, strict=True))
     else:
@@ -106,6 +106,18 @@ def test_oldest_turns_go_first_and_the_budget_holds(budget):
         assert all(turn.text.endswith(SHORTENED) for turn in kept)
     # Never starts with an answer whose question was dropped.
     assert not kept or kept[0].role == "user"
+
+
+@pytest.mark.parametrize("budget", [40, 60, 100])
+def test_a_history_ending_on_an_answer_keeps_its_last_exchange_within_the_budget(budget):
+    """As the pipeline's histories do (question and answer pairs): the newest pair, shortened if it must be."""
+    history = CONVERSATION[:4]
+    assert history[-1].role == "assistant" and cost(history[2:]) > 100
+    question, answer = trim_history(history, budget)
+    assert cost([question, answer]) <= budget
+    assert (question.role, answer.role) == ("user", "assistant")
+    assert history[2].text.startswith(question.text.removesuffix(SHORTENED))
+    assert answer.text.endswith(SHORTENED) and history[3].text.startswith(answer.text.removesuffix(SHORTENED))
 
 
 def test_a_leading_assistant_turn_is_dropped_even_when_it_would_fit():

@@ -80,13 +80,14 @@ async def test_an_answer_discord_let_no_message_of_be_posted_is_recorded_as_fail
         assert world.standin.bot_messages(world.channel_id) == []
 
 
-async def test_a_question_where_the_bot_may_not_post_is_not_sent_to_the_model(world, run_bot):
+async def test_a_question_where_the_bot_may_not_post_is_not_sent_to_the_model(world, run_bot, caplog):
     send_messages = 1 << 11
     world.standin.set_permission_overwrite(world.channel_id, world.standin.bot_user_id, deny=send_messages, type=1)
     async with run_bot() as bot:
         channel = bot.get_channel(world.channel_id)
         assert not channel.permissions_for(channel.guild.me).send_messages
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Can you hear me?"))
+        await eventually(lambda: "not answering a question in" in caplog.text, what="the question passed over")
         # Once the permission is back, the next question is answered: the first one was passed over, not queued.
         world.model.script("Yes.")
         world.standin.set_permission_overwrite(world.channel_id, world.standin.bot_user_id, deny=0, type=1)

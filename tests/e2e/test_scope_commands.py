@@ -398,9 +398,18 @@ async def test_page_buttons_that_expired_are_taken_away_and_the_footer_says_so(w
         record = await run(world, world.asker_id, "culture")
         first = record.original
         assert first is not None and first.components
+        # A page turned (which restarts the timeout): the expiry edits through that press, the slash command's
+        # token having expired by then in Discord.
+        buttons = {c["label"]: c for row in first.components for c in row["components"]}
+        clicked = await world.standin.click_button(
+            first.channel_id, first.id, world.asker_id, buttons["Next"]["custom_id"]
+        )
+        pressed = await world.standin.wait_for_interaction_response(clicked)
         await eventually(lambda: not world.standin.message(first.id).components, what="the buttons taken away")
         footer = world.standin.message(first.id).embeds[0]["footer"]["text"]
-        assert footer.startswith("Page 1 of ")
+        assert footer.startswith("Page 2 of ")
+        [expiry] = world.standin.find_requests("PATCH", r"/webhooks/\d+/[^/]+/messages/@original$")
+        assert pressed.token in expiry.path and record.token not in expiry.path
         assert footer.endswith(" · the page buttons have expired: run the command again to turn the pages")
 
 

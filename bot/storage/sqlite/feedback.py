@@ -99,7 +99,8 @@ class FeedbackStore(SqliteConnection):
             # Before the decision replaces it: the public questions the member's consent let digests quote.
             async with conn.execute(
                 "SELECT count(*) FROM answers a JOIN consents c ON c.guild_id = a.guild_id AND c.member_hash = "
-                "a.asker_hash WHERE a.guild_id = ? AND a.asker_hash = ? AND a.ephemeral = 0 AND c.level = 'quotes' "
+                "a.asker_hash WHERE a.guild_id = ? AND a.asker_hash = ? AND a.ephemeral = 0 AND a.question != '' "
+                "AND c.level = 'quotes' "
                 f"AND CAST(c.consent_version AS INTEGER) >= {QUOTES_COVER_QUESTIONS_FROM}",
                 (guild_id, member_hash),
             ) as cursor:
