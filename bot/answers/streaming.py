@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.answers.safety import NO_PINGS, defuse_mentions
-from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, open_fence_at, take_message
+from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, grapheme_cut, open_fence_at, take_message
 from bot.llm.reasoning import Restart
 
 CURSOR = " ▌"
@@ -102,7 +102,7 @@ class StreamingReply:
                 # Mid-word: end at the word before it (the note says the answer was shortened) when it is in
                 # this piece, rather than show "ga" of "gamma".
                 space = max(cut.rfind(" "), cut.rfind("\n"))
-                cut = cut[:space].rstrip() if space >= 0 else cut
+                cut = cut[:space].rstrip() if space >= 0 else delta[: grapheme_cut(delta, room)]
             delta = cut
             self.truncated = True
         self.text += delta

@@ -64,3 +64,25 @@ def test_text_without_spaces_is_split_at_a_sentence_end():
     text = sentence * 12
     cut = split_point(text, 100)
     assert text[:cut].endswith("。") and cut > 100 // 3
+
+
+@pytest.mark.parametrize(
+    ("unit", "why"),
+    [
+        ("👨\u200d👩\u200d👧", "an emoji sequence joined by zero-width joiners"),
+        ("e\u0301", "a letter with a combining accent"),
+        ("👍🏽", "an emoji with a skin tone"),
+        ("🇮🇩", "a flag's two regional letters"),
+        ("กำ\u0e49", "a Thai consonant with its vowel and tone marks"),
+    ],
+)
+def test_a_cut_inside_a_word_never_splits_one_visible_character(unit, why):
+    from bot.answers.splitting import take_message
+
+    # No space, no sentence end: the cut falls inside the "word", near 2,000 unless that splits a unit ("x" first
+    # puts the cut inside one for every unit here).
+    text = "x" + unit * (2500 // len(unit))
+    head, rest = take_message(text, 2000)
+    assert 1900 < len(head) <= 2000
+    assert head + rest == text
+    assert (len(head) - 1) % len(unit) == 0, why  # whole units only
