@@ -7,6 +7,8 @@ environment variable, so start-up can fail with a clear message instead of a tra
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 import urllib.parse
@@ -14,6 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Self
 
+from dotenv import dotenv_values
 from pydantic import (
     AnyHttpUrl,
     AnyWebsocketUrl,
@@ -190,6 +193,14 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         # `.env.example` lists every variable, so copied files carry empty values that mean "unset".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(
+        "database_path", "digest_dir", "pseudonym_key_file", "privacy_log_file", "local_model_path", mode="before"
+    )
+    @classmethod
+    def _home_expanded(cls, value: Any) -> Any:
+        # `~/culturebot/db.sqlite3` means the home folder, as in a shell; not a folder named `~` here.
+        return Path(value).expanduser() if isinstance(value, str | Path) and str(value).startswith("~") else value
 
     @field_validator("model_base_url", mode="before")
     @classmethod
@@ -372,6 +383,8 @@ def describe_errors(error: ValidationError) -> list[str]:
     return lines
 
 
+log = logging.getLogger(__name__)
+
 # A URL's user name and password: `user:password@` after the scheme, up to its last @ (the password may hold one).
 _CREDENTIALS = re.compile(r"(?<=://)[^/?#]*@")
 
@@ -387,8 +400,37 @@ def default_privacy_log(database: Path) -> Path:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and `.env`; raise SettingsError with one line per problem."""
+    """Read settings from the environment and `.env`; raise SettingsError with one line per problem. Variables
+    with the CULTUREBOT_ prefix that name no setting are logged as warnings (`unknown_variables`)."""
+    env_file = overrides.get("_env_file", ".env")
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as error:
         raise SettingsError("invalid configuration: " + "; ".join(describe_errors(error))) from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"invalid configuration: {env_file} is not UTF-8 text (byte {error.start} is not): save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise SettingsError(f"invalid configuration: cannot read {env_file}: {error.strerror or error}") from None
+    for problem in unknown_variables(env_file):
+        log.warning("%s", problem)
+    return settings
+
+
+def unknown_variables(env_file: str | Path | None = ".env") -> list[str]:
+    """CULTUREBOT_ variables in the environment or in `env_file` that name no setting, each said with the setting
+    it most likely meant: a misspelt name is otherwise ignored, and its setting silently keeps its default."""
+    names = {name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    if env_file is not None and Path(env_file).is_file():
+        names |= {name for name in dotenv_values(env_file, encoding="utf-8") if name.upper().startswith(ENV_PREFIX)}
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    problems = []
+    for name in sorted(name for name in names if name.upper() not in known):
+        # Compared without the prefix, which every name shares.
+        bare = [known_name.removeprefix(ENV_PREFIX) for known_name in known]
+        close = difflib.get_close_matches(name.upper().removeprefix(ENV_PREFIX), bare, n=1, cutoff=0.75)
+        where = "the environment" if name in os.environ else str(env_file)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "see .env.example for the settings"
+        problems.append(f"{name} (in {where}) is not a culturebot setting and is ignored: {hint}")
+    return problems

@@ -132,3 +132,36 @@ def test_sqlite_unable_to_open_the_database_names_the_folder(tmp_path):
     problem = database_problem(settings(tmp_path), sqlite3.OperationalError("unable to open database file"))
     assert problem.startswith(f"cannot use the database {tmp_path / 'bot.sqlite3'}: unable to open database file (")
     assert f"the folder {tmp_path} must be writable by this user too" in problem
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_likely_meant(tmp_path, monkeypatch, caplog):
+    """Ignored silently, `CULTUREBOT_MODEL_BASEURL` would leave the embedded model serving a real community."""
+    env = tmp_path / ".env"
+    env.write_text("CULTUREBOT_LOG_LEVL=DEBUG\nCULTUREBOT_NOT_A_THING=1\nOTHER_TOOL_SETTING=1\n", encoding="utf-8")
+    monkeypatch.setenv("CULTUREBOT_MODEL_BASEURL", "http://localhost:11434/v1")
+    with caplog.at_level("WARNING", logger="bot.config"):
+        loaded = load_settings(_env_file=env, database_path=tmp_path / "bot.sqlite3", digest_dir=tmp_path / "digests")
+    assert loaded.model_base_url is None, "still ignored: a warning, not a refusal (an old variable must not block)"
+    assert [record.getMessage() for record in caplog.records] == [
+        f"CULTUREBOT_LOG_LEVL (in {env}) is not a culturebot setting and is ignored: did you mean "
+        "CULTUREBOT_LOG_LEVEL?",
+        "CULTUREBOT_MODEL_BASEURL (in the environment) is not a culturebot setting and is ignored: did you mean "
+        "CULTUREBOT_MODEL_BASE_URL?",
+        f"CULTUREBOT_NOT_A_THING (in {env}) is not a culturebot setting and is ignored: see .env.example for the "
+        "settings",
+    ]
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_refused_with_what_to_do(tmp_path):
+    env = tmp_path / ".env"
+    env.write_bytes("CULTUREBOT_COMMENT_PREFIX=avis é:\n".encode("latin-1"))
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=env, database_path=tmp_path / "bot.sqlite3", digest_dir=tmp_path / "digests")
+    assert str(raised.value) == f"invalid configuration: {env} is not UTF-8 text (byte 31 is not): save it as UTF-8"
+
+
+def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    loaded = load_settings(_env_file=None, database_path="~/culturebot/bot.sqlite3", digest_dir="~/culturebot/digests")
+    assert loaded.database_path == tmp_path / "culturebot" / "bot.sqlite3"
+    assert loaded.digest_dir == tmp_path / "culturebot" / "digests"
