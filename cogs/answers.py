@@ -70,9 +70,10 @@ class Answers(commands.Cog):
             return
         in_own_thread = isinstance(message.channel, discord.Thread) and message.channel.owner_id == me.id
         parent_answer = None
+        comment = reply_comment_text(message.content, self.bot.settings.comment_prefix, me.id) is not None
+        if comment and (in_own_thread or message.reference is not None):
+            return  # a comment on an answer, or on the newest of the bot's thread (cogs/feedback.py), not a question
         if message.reference is not None and message.reference.message_id is not None:
-            if reply_comment_text(message.content, self.bot.settings.comment_prefix, me.id) is not None:
-                return  # a comment on an answer (cogs/feedback.py), not a question
             parent_answer = await self.bot.storage.answer_for_message(message.reference.message_id)
         if me not in message.mentions and parent_answer is None and not in_own_thread:
             return

@@ -233,14 +233,25 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """A reply to an answer that starts with the comment prefix is a comment on it."""
-        if message.author.bot or message.guild is None or message.reference is None or self.bot.user is None:
+        if message.author.bot or message.guild is None or self.bot.user is None:
+            return
+        # A reply to an answer, or, in the thread the bot opened for a conversation, a message of its own there: the
+        # thread is one conversation, so "fit: ..." is about its newest answer (cogs/answers.py does not answer it).
+        channel = message.channel
+        in_own_thread = isinstance(channel, discord.Thread) and channel.owner_id == self.bot.user.id
+        if message.reference is None and not in_own_thread:
             return
         text = reply_comment_text(message.content, self.bot.settings.comment_prefix, self.bot.user.id)
-        if text is None or message.reference.message_id is None:
+        if text is None:
             return
         stored = self._storing[message.id] = asyncio.Event()
         try:
-            answer = await self.bot.storage.answer_for_message(message.reference.message_id)
+            if message.reference is not None:
+                if message.reference.message_id is None:
+                    return
+                answer = await self.bot.storage.answer_for_message(message.reference.message_id)
+            else:
+                answer = await self.bot.storage.latest_answer_in(message.channel.id)
             if answer is None:
                 return
             result = await save_comment(
@@ -296,7 +307,9 @@ class Feedback(commands.Cog):
         # Comments are members' replies: other edits (the bot's own streaming edits, other bots', embeds unfurled)
         # cost no database read. Empty content is not an edit to read: without the Message Content intent an
         # edit that drops the bot's mention arrives empty.
-        if event.guild_id is None or not content or author.get("bot") or not data.get("message_reference"):
+        if event.guild_id is None or not content or author.get("bot"):
+            return
+        if not data.get("message_reference") and not self._in_own_thread(event.channel_id):
             return
         if self.bot.user is None or "id" not in author:
             return
@@ -314,6 +327,12 @@ class Feedback(commands.Cog):
             deletion.deleted = changed is not None
         if changed is not None:
             log.info("comment of message %d %s after its member edited it", event.message_id, changed)
+
+    def _in_own_thread(self, channel_id: int) -> bool:
+        """Whether the channel is a thread the bot opened (for a conversation: one per question, in thread mode)."""
+        channel = self.bot.get_channel(channel_id)
+        me = self.bot.user
+        return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
 
     async def _stored_first(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
