@@ -162,13 +162,25 @@ async def thank_for_rating(
     prefix: str = "",
     scale: RatingScale | None = None,
 ) -> None:
-    """Confirm a stored rating (on `scale`, by default the server's) and offer reasons and a comment."""
+    """Confirm a stored rating (on `scale`, by default the server's) and offer reasons, and a comment when the
+    member's choice keeps comments (one who chose ratings only would be offered a comment only to be refused)."""
     label = (scale or answer_scale(answer, settings)).label_of(value)
+    bot = client(interaction)
+    consent = await bot.storage.consent(answer.guild_id, bot.pseudonyms.member(interaction.user.id))
+    comments = consent is not None and consent.level.allows_comments
     view = discord.ui.View(timeout=None)
     if settings.reason_tags:
         view.add_item(ReasonsSelect(answer.answer_id, settings.reason_tags, value))
-    view.add_item(CommentButton(answer.answer_id))
-    text = f"{prefix}Thanks: you rated this answer **{label}**. Why? Pick any reasons, or add a comment (optional)."
+    if comments:
+        view.add_item(CommentButton(answer.answer_id))
+    why = (
+        "Why? Pick any reasons, or add a comment (optional)."
+        if comments
+        else "Why? Pick any reasons (optional)."
+        if settings.reason_tags
+        else "Comments are kept with the choice 'ratings and comments': `/privacy consent` changes it."
+    )
+    text = f"{prefix}Thanks: you rated this answer **{label}**. {why}"
     if interaction.response.is_done():
         await interaction.followup.send(text, view=view, ephemeral=True)
     else:

@@ -949,3 +949,16 @@ async def test_the_bots_own_streaming_edits_read_no_comments(world, run_bot, mon
         [message] = world.standin.bot_messages(world.channel_id)
         assert world.standin.message(message.id).edits, "it was streamed in edits"
         assert calls == []
+
+
+@pytest.mark.parametrize(("level", "offered"), [("ratings", False), ("comments", True)])
+async def test_the_thanks_for_a_rating_offers_a_comment_only_when_comments_are_kept(world, run_bot, level, offered):
+    """A member who chose ratings only was invited to comment, then refused when they clicked."""
+    await give_consent(db(world), world.guild_id, world.member_id, level)
+    async with run_bot(cooldown=0):
+        answer = await ask(world)
+        thanks = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        followup = thanks.original
+        assert followup is not None and followup.content.startswith("Thanks: you rated this answer")
+        assert any(c.startswith("cb:comment:") for c in custom_ids(followup)) is offered
+        assert ("add a comment" in followup.content) is offered
