@@ -116,17 +116,22 @@ async def run_bot(settings: Settings) -> None:
                 f"Discord refused a request at start-up{where}: {error.status} {error.text or error}",
                 retry=error.status >= 500 or error.status == 429,  # Discord's trouble, not the request's
             ) from None
-        except sqlite3.Error as error:
-            raise StartupError(database_problem(settings, error)) from None
-        except PrivacyLogError as error:
-            raise StartupError(str(error)) from None
-        except KeyMismatch:
-            source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key else str(settings.pseudonym_key_file)
-            raise StartupError(
-                f"the pseudonymisation key ({source}) is not the one the pseudonyms in {settings.database_path} were "
-                "made with: restore the key from your backup (a new key would stop every member's data matching "
-                "them)."
-            ) from None
+        except (sqlite3.Error, PrivacyLogError, KeyMismatch) as error:
+            raise setup_problem(settings, error) from None
+
+
+def setup_problem(settings: Settings, error: sqlite3.Error | PrivacyLogError | KeyMismatch) -> StartupError:
+    """What to tell the operator when the bot's set-up (the database, the privacy log, the key) refuses to start:
+    one line, and never worth retrying unchanged (shared by `culturebot run` and the sandbox)."""
+    if isinstance(error, sqlite3.Error):
+        return StartupError(database_problem(settings, error))
+    if isinstance(error, PrivacyLogError):
+        return StartupError(str(error))
+    source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key else str(settings.pseudonym_key_file)
+    return StartupError(
+        f"the pseudonymisation key ({source}) is not the one the pseudonyms in {settings.database_path} were "
+        "made with: restore the key from your backup (a new key would stop every member's data matching them)."
+    )
 
 
 def database_problem(settings: Settings, error: sqlite3.Error) -> str:

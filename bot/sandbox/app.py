@@ -147,7 +147,10 @@ async def run_sandbox(options: SandboxOptions) -> int:
 
 
 async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocument) -> int:
-    from bot.app import StartupError, load_pseudonymizer
+    import sqlite3
+
+    from bot.app import StartupError, load_pseudonymizer, setup_problem
+    from bot.pseudonyms import KeyMismatch
     from bot.runtime import CultureBot
     from bot.sandbox.demo import build_demo_world
     from bot.sandbox.discord import DiscordStandIn
@@ -155,6 +158,7 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
     from bot.sandbox.render import Console
     from bot.sandbox.session import Session
     from bot.sandbox.terminal import run_front_end
+    from bot.storage.privacy_log import PrivacyLogError
 
     console = Console()
     async with contextlib.AsyncExitStack() as stack:
@@ -173,6 +177,8 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
         except StartupError as error:
             hint = " (or try `--model fake` for scripted replies)" if options.model == "auto" else ""
             raise SandboxError(f"{error}{hint}", retry=error.retry) from None
+        except (sqlite3.Error, PrivacyLogError, KeyMismatch) as error:  # raised by the bot's set-up, as `run` says
+            raise SandboxError(str(setup_problem(settings, error))) from None
         except (TimeoutError, RuntimeError) as error:
             raise SandboxError(f"the bot did not start: {error}; see the log at {paths.log}", retry=True) from None
         console.echo(_banner(settings, options, paths, document.metadata.title))

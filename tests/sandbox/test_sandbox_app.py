@@ -281,3 +281,23 @@ async def test_settings_the_sandbox_cannot_use_are_refused_with_ex_config(tmp_pa
     assert await run_sandbox(SandboxOptions(db=tmp_path / "s.sqlite3", model="fake")) == EX_CONFIG
     error = capsys.readouterr().err
     assert error.startswith("culturebot sandbox: ") and "LOG_LEVEL" in error.upper()
+
+
+async def test_a_db_made_with_another_key_is_refused_in_one_line_with_ex_config(
+    tmp_path, capsys, temp_root, monkeypatch
+):
+    """README: a CULTUREBOT_PSEUDONYM_KEY in .env is used instead of FILE.key; set after a first run, it does not
+    match the pseudonyms already in the database. That was a traceback and exit 1."""
+    db = tmp_path / "demo.sqlite3"
+    script = tmp_path / "quit.txt"
+    script.write_text("/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=script)) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("CULTUREBOT_PSEUDONYM_KEY", "another-key-of-at-least-16-bytes")
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=script)) == EX_CONFIG
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    assert (
+        f"culturebot sandbox: the pseudonymisation key (CULTUREBOT_PSEUDONYM_KEY) is not the one the pseudonyms in "
+        f"{db} were made with: restore the key from your backup"
+    ) in " ".join(error.split())
