@@ -135,7 +135,22 @@ def resolve_model_path(model_path: Path | None) -> Path:
         raise LocalModelUnavailable(f"The local model path {path} is not a file. {fix}")
     if not os.access(path, os.R_OK):
         raise LocalModelUnavailable(f"The local model file {path} is not readable by this user. {fix}")
+    if not is_gguf(path):
+        # Found now, in words, rather than as the server child's crash (which a service manager would restart).
+        raise LocalModelUnavailable(f"The local model file {path} is not a GGUF model file. {fix}")
     return path.resolve()
+
+
+GGUF_MAGIC = b"GGUF"
+
+
+def is_gguf(path: Path) -> bool:
+    """Whether the file starts as every GGUF model file does."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(GGUF_MAGIC)) == GGUF_MAGIC
+    except OSError:
+        return False
 
 
 def _free_port(host: str) -> int:
@@ -444,7 +459,9 @@ class LocalModelServer:
         if self._active_log is None:
             return ""
         tail = _read_tail(self._active_log, limit)
-        return f"\nLast lines of its log ({self._active_log}):\n{tail}" if tail else ""
+        # A temporary log is deleted when the server stops, so its path would point at nothing.
+        where = "" if self._temp_log else f" ({self._active_log})"
+        return f"\nLast lines of its log{where}:\n{tail}" if tail else ""
 
     async def _terminate_child(self) -> None:
         proc = self._proc

@@ -69,6 +69,14 @@ async def test_missing_user_model_path_names_the_path(tmp_path: Path) -> None:
     assert str(missing) in str(info.value)
 
 
+def test_a_file_that_is_not_gguf_is_refused_before_the_server_starts(tmp_path: Path) -> None:
+    empty = tmp_path / "model.gguf"
+    empty.write_bytes(b"")
+    with pytest.raises(LocalModelUnavailable, match="is not a GGUF model file") as info:
+        resolve_model_path(empty)
+    assert str(empty) in str(info.value)
+
+
 def test_directory_as_model_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LocalModelUnavailable, match="is not a file") as info:
         resolve_model_path(tmp_path)
@@ -78,11 +86,11 @@ def test_directory_as_model_path_is_refused(tmp_path: Path) -> None:
 @pytest.mark.local_model
 async def test_invalid_gguf_fails_with_the_log_tail(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.gguf"
-    bogus.write_bytes(b"this is not a GGUF file" * 100)
+    bogus.write_bytes(b"GGUF" + b"then not a GGUF file" * 100)  # starts as one: the server child finds out
     server = LocalModelServer(bogus, startup_timeout=60)
     with pytest.raises(LocalModelStartError, match="exited with code") as info:
         await server.start()
-    assert "Last lines of its log" in str(info.value)
+    assert "Last lines of its log:" in str(info.value), "no path: the temporary log is deleted when it stops"
     assert server.pid is None
     await server.stop()  # idempotent after a failed start
 

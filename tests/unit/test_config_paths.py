@@ -165,3 +165,13 @@ def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatc
     loaded = load_settings(_env_file=None, database_path="~/culturebot/bot.sqlite3", digest_dir="~/culturebot/digests")
     assert loaded.database_path == tmp_path / "culturebot" / "bot.sqlite3"
     assert loaded.digest_dir == tmp_path / "culturebot" / "digests"
+
+
+def test_a_local_model_file_that_is_not_gguf_is_refused_at_start_up(tmp_path):
+    """Found by the server child instead, it was a crash that a service manager restarted every 10 s for ever."""
+    empty = tmp_path / "model.gguf"
+    empty.write_bytes(b"")
+    assert refusal(tmp_path, local_model_path=empty).startswith(
+        f"invalid configuration: CULTUREBOT_LOCAL_MODEL_PATH: {empty} is not a GGUF model file; give the path of a "
+        ".gguf model file or leave it empty"
+    )
