@@ -164,13 +164,13 @@ def _main(args: argparse.Namespace) -> int:
         return sandbox(args)  # prints its own errors and returns its status
     try:
         if args.command == "migrate":
-            settings = load_settings(**({"database_path": args.db} if args.db else {}))
+            settings = _settings_with_db(args.db)
             setup_logging(settings.log_level)
             # A running bot would go on with its statements against tables a migration rebuilds.
             with _lock(settings.database_path, "stop it first (it applies migrations itself when it starts)"):
                 print(asyncio.run(migrate(settings)))
         elif args.command == "backup":
-            settings = load_settings(**({"database_path": args.db} if args.db else {}))
+            settings = _settings_with_db(args.db)
             print(backup(settings, args.out, from_option=args.db is not None))
         elif args.command == "scope":
             valid, report = validate_paths(args.paths)
@@ -194,6 +194,17 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return 0
+
+
+def _settings_with_db(db: Path | None) -> Settings:
+    """The settings, with `--db` as the database when given: a problem with it is said of `--db`, which the operator
+    typed, not of CULTUREBOT_DATABASE_PATH."""
+    if db is None:
+        return load_settings()
+    try:
+        return load_settings(database_path=db)
+    except SettingsError as error:
+        raise SettingsError(str(error).replace("CULTUREBOT_DATABASE_PATH", "--db")) from None
 
 
 def _lock(database: Path, fix: str) -> DatabaseLock:

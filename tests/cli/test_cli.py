@@ -85,6 +85,16 @@ def test_migrate_of_a_file_that_is_not_a_database_is_one_clear_line(tmp_path):
     assert "not a database" in lines[0]
 
 
+@pytest.mark.parametrize("command", [["migrate"], ["backup", "--out", "copy.sqlite3"]], ids=["migrate", "backup"])
+def test_a_db_option_that_is_a_folder_is_named_as_the_option(tmp_path, command):
+    """The operator typed --db: the refusal names it, not CULTUREBOT_DATABASE_PATH, which they never set."""
+    result = run_cli(*command, "--db", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == EX_CONFIG
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"culturebot: invalid configuration: --db: {tmp_path} is a directory; give a file path")
+    assert "CULTUREBOT_DATABASE_PATH" not in line
+
+
 def test_run_without_token_says_what_to_set(tmp_path):
     result = run_cli("run", cwd=tmp_path)
     assert result.returncode == EX_CONFIG
