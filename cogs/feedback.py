@@ -32,7 +32,7 @@ PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself af
 # A "fit: ..." reply not kept (no choice made, ratings only, or declined), said in public, so it names no choice.
 REPLY_NOT_KEPT = (
     "Not kept as a research comment. `/privacy status` shows privately what you agreed to; "
-    "`/privacy consent` changes it."
+    "`/privacy consent` changes it (then send the comment again: this one is not kept)."
 )
 REACTION_CONCURRENCY = 8
 PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this often: none is held past both together
