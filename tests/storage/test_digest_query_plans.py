@@ -32,3 +32,23 @@ async def test_no_digest_statement_scans_a_table(tmp_path, texts):
         ]
     assert len(queries) == 8
     assert scans == []
+
+
+async def test_forgetting_a_member_scans_no_table(tmp_path):
+    """A forget request holds the database while it deletes: it must not read every server's ratings to do it."""
+    from bot.storage.sqlite.feedback import FORGET_MEMBER
+
+    path = tmp_path / "bot.sqlite3"
+    storage = await SqliteStorage.open(path)
+    await storage.migrate()
+    await storage.close()
+    with sqlite3.connect(path) as conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        scans = [
+            (name, detail)
+            for name, sql in FORGET_MEMBER
+            for *_, detail in conn.execute("EXPLAIN QUERY PLAN " + sql, ("member",))
+            if detail.startswith("SCAN ") and detail.split()[1] in tables
+        ]
+    assert [name for name, _ in FORGET_MEMBER][:2] == ["rating reasons", "ratings"]
+    assert scans == []

@@ -41,6 +41,22 @@ FORGET_QUESTIONS = (
     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', question_message_id = NULL, "
     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) END WHERE "
 )
+# `forget_member`'s deletions, by kind, in order, each through an index: a forget request must not scan every
+# server's rows while it holds the database (ratings' and reasons' tables grow with the whole deployment).
+FORGET_MEMBER = (
+    # Every reason belongs to a rating (0011): found through the member's ratings.
+    (
+        "rating reasons",
+        "DELETE FROM rating_reasons WHERE (answer_id, rater_hash) IN "
+        "(SELECT answer_id, rater_hash FROM ratings WHERE rater_hash = ?)",
+    ),
+    ("ratings", "DELETE FROM ratings WHERE rater_hash = ?"),
+    ("comments", "DELETE FROM comments WHERE rater_hash = ?"),
+    ("consent decisions", "DELETE FROM consent_events WHERE member_hash = ?"),
+    # The key is (server, member): one lookup per server.
+    ("consent records", "DELETE FROM consents WHERE guild_id IN (SELECT guild_id FROM guilds) AND member_hash = ?"),
+    ("questions", FORGET_QUESTIONS + "asker_hash = ?"),
+)
 
 
 class FeedbackStore(SqliteConnection):
@@ -304,14 +320,7 @@ class FeedbackStore(SqliteConnection):
             threads = [int(row[0]) for row in await cursor.fetchall()]
             await conn.execute(QUEUE_THREADS + "asker_hash = ?", (member_hash,))
             counts = {}
-            for name, sql in (
-                ("rating reasons", "DELETE FROM rating_reasons WHERE rater_hash = ?"),
-                ("ratings", "DELETE FROM ratings WHERE rater_hash = ?"),
-                ("comments", "DELETE FROM comments WHERE rater_hash = ?"),
-                ("consent decisions", "DELETE FROM consent_events WHERE member_hash = ?"),
-                ("consent records", "DELETE FROM consents WHERE member_hash = ?"),
-                ("questions", FORGET_QUESTIONS + "asker_hash = ?"),
-            ):
+            for name, sql in FORGET_MEMBER:
                 cursor = await conn.execute(sql, (member_hash,))
                 counts[name] = cursor.rowcount
             if logged is not None:
