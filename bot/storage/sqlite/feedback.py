@@ -44,12 +44,7 @@ FORGET_QUESTIONS = (
 # `forget_member`'s deletions, by kind, in order, each through an index: a forget request must not scan every
 # server's rows while it holds the database (ratings' and reasons' tables grow with the whole deployment).
 FORGET_MEMBER = (
-    # Every reason belongs to a rating (0011): found through the member's ratings.
-    (
-        "rating reasons",
-        "DELETE FROM rating_reasons WHERE (answer_id, rater_hash) IN "
-        "(SELECT answer_id, rater_hash FROM ratings WHERE rater_hash = ?)",
-    ),
+    ("rating reasons", "DELETE FROM rating_reasons WHERE rater_hash = ?"),  # indexed (0017)
     ("ratings", "DELETE FROM ratings WHERE rater_hash = ?"),
     ("comments", "DELETE FROM comments WHERE rater_hash = ?"),
     ("consent decisions", "DELETE FROM consent_events WHERE member_hash = ?"),
