@@ -301,8 +301,7 @@ class DigestService:
             files = await self.make_files(
                 guild_id, period, directory, feedback_before=feedback_before, timezone=timezone
             )
-            await self._no_deletion.wait()
-            if self._deletions_in(guild_id) == deletions:
+            if not await self.deleted_since(guild_id, deletions):
                 return files, deletions
             deletions = self._deletions_in(guild_id)
 
@@ -435,9 +434,8 @@ class DigestService:
                 # Members' data deleted in this server after the files were made (checking the channel and zipping
                 # a large digest take seconds): not posted; the retry makes it again from the database. Checked
                 # last, with nothing awaited between the check and the post.
-                await self._no_deletion.wait()
                 kept = self._made_files.get(record.digest_id)
-                if kept is not None and kept[1] != self._deletions_in(record.guild_id):
+                if kept is not None and await self.deleted_since(record.guild_id, kept[1]):
                     del self._made_files[record.digest_id]
                     return await self._not_posted_yet(record, settings, DELETED_MEANWHILE)
                 posted = await channel.send(content, embed=embed, files=attachments, allowed_mentions=NO_PINGS)
@@ -665,8 +663,7 @@ class DigestService:
         sees it too); the digest is then left to the next start."""
         if (kept := self._made_files.get(record.digest_id)) is not None:
             files, made_at = kept
-            await self._no_deletion.wait()
-            current = made_at == self._deletions_in(record.guild_id)
+            current = not await self.deleted_since(record.guild_id, made_at)
             if current and files.markdown.parent == directory and files.markdown.exists():
                 return files  # nothing deleted since it was made (a deletion also removes the folder)
             del self._made_files[record.digest_id]
