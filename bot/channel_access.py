@@ -38,6 +38,12 @@ def bot_lacks(channel: discord.abc.GuildChannel | discord.Thread, needed: Mappin
     return missing_permissions(channel.permissions_for(channel.guild.me), needed)
 
 
+def is_own_thread(channel: object, me: discord.abc.Snowflake | None) -> bool:
+    """Whether `channel` is a thread the bot (`me`) opened: a conversation of its own, one per question in thread
+    mode, where a new message continues from the newest answer."""
+    return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
+
+
 def can_answer_in(channel: discord.abc.GuildChannel | discord.Thread, *, threads: bool) -> bool:
     """Whether the bot can show an answer in `channel` (from the cached state): in a thread it needs Send Messages
     in Threads; in a channel Send Messages, or, when answers go into threads (`threads`), what opening one and

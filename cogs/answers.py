@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.answers.pipeline import RESTARTING, Question
 from bot.answers.senders import channel_sender, followup_sender
-from bot.channel_access import can_answer_in
+from bot.channel_access import can_answer_in, is_own_thread
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
@@ -68,7 +68,7 @@ class Answers(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot or message.guild is None:
             return
-        in_own_thread = isinstance(message.channel, discord.Thread) and message.channel.owner_id == me.id
+        in_own_thread = is_own_thread(message.channel, me)
         parent_answer = None
         comment = reply_comment_text(message.content, self.bot.settings.comment_prefix, me.id) is not None
         if comment and (in_own_thread or message.reference is not None):

@@ -13,6 +13,7 @@ from typing import Any
 import discord
 from discord.ext import commands, tasks
 
+from bot.channel_access import is_own_thread
 from bot.errors import UserFacingError
 from bot.feedback.catch_up import CatchUpCounts, member_rating_reactions, reconcile_answer, store_pending_reactions
 from bot.feedback.comments import CommentResult, follow_reply_edit, reply_comment_text, save_comment
@@ -237,9 +238,7 @@ class Feedback(commands.Cog):
             return
         # A reply to an answer, or, in the thread the bot opened for a conversation, a message of its own there: the
         # thread is one conversation, so "fit: ..." is about its newest answer (cogs/answers.py does not answer it).
-        channel = message.channel
-        in_own_thread = isinstance(channel, discord.Thread) and channel.owner_id == self.bot.user.id
-        if message.reference is None and not in_own_thread:
+        if message.reference is None and not is_own_thread(message.channel, self.bot.user):
             return
         text = reply_comment_text(message.content, self.bot.settings.comment_prefix, self.bot.user.id)
         if text is None:
@@ -309,7 +308,9 @@ class Feedback(commands.Cog):
         # edit that drops the bot's mention arrives empty.
         if event.guild_id is None or not content or author.get("bot"):
             return
-        if not data.get("message_reference") and not self._in_own_thread(event.channel_id):
+        if not data.get("message_reference") and not is_own_thread(
+            self.bot.get_channel(event.channel_id), self.bot.user
+        ):
             return
         if self.bot.user is None or "id" not in author:
             return
@@ -327,12 +328,6 @@ class Feedback(commands.Cog):
             deletion.deleted = changed is not None
         if changed is not None:
             log.info("comment of message %d %s after its member edited it", event.message_id, changed)
-
-    def _in_own_thread(self, channel_id: int) -> bool:
-        """Whether the channel is a thread the bot opened (for a conversation: one per question, in thread mode)."""
-        channel = self.bot.get_channel(channel_id)
-        me = self.bot.user
-        return isinstance(channel, discord.Thread) and me is not None and channel.owner_id == me.id
 
     async def _stored_first(self, message_ids: list[int]) -> None:
         for message_id in message_ids:
