@@ -107,15 +107,18 @@ class FeedbackStore(SqliteConnection):
         `logged`: its sequence number in the privacy log, recorded with it (`privacy_log_applied`)."""
         async with self._transaction() as conn:
             await ensure_guild_row(conn, guild_id)
-            # Before the decision replaces it: the public questions the member's consent let digests quote.
-            async with conn.execute(
-                "SELECT count(*) FROM answers a JOIN consents c ON c.guild_id = a.guild_id AND c.member_hash = "
-                "a.asker_hash WHERE a.guild_id = ? AND a.asker_hash = ? AND a.ephemeral = 0 AND a.question != '' "
-                "AND c.level = 'quotes' "
-                f"AND CAST(c.consent_version AS INTEGER) >= {QUOTES_COVER_QUESTIONS_FROM}",
-                (guild_id, member_hash),
-            ) as cursor:
-                quoted_questions = (await cursor.fetchone() or (0,))[0]
+            # Before the decision replaces it: the public questions the member's consent let digests quote (only a
+            # decision that withholds quotes makes them unquotable).
+            quoted_questions = 0
+            if not level.allows_quotes:
+                async with conn.execute(
+                    "SELECT count(*) FROM answers a JOIN consents c ON c.guild_id = a.guild_id AND c.member_hash = "
+                    "a.asker_hash WHERE a.guild_id = ? AND a.asker_hash = ? AND a.ephemeral = 0 AND a.question != '' "
+                    "AND c.level = 'quotes' "
+                    f"AND CAST(c.consent_version AS INTEGER) >= {QUOTES_COVER_QUESTIONS_FROM}",
+                    (guild_id, member_hash),
+                ) as cursor:
+                    quoted_questions = (await cursor.fetchone() or (0,))[0]
             await conn.execute(
                 "INSERT INTO consents (guild_id, member_hash, level, consent_version, dm_opt_in, decided_at) "
                 "VALUES (?, ?, ?, ?, ?, coalesce(?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))) "
