@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.llm.gguf import is_gguf
+
 ENV_PREFIX = "CULTUREBOT_"
 
 DISCORD_API_BASE = "https://discord.com/api/v10"
@@ -307,7 +309,7 @@ class Settings(BaseSettings):
     def _gguf_exists(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
             raise ValueError(f"no file at {path}; give the path of a .gguf model file or leave it empty")
-        if path is not None and os.access(path, os.R_OK) and not _starts_as_gguf(path):
+        if path is not None and os.access(path, os.R_OK) and not is_gguf(path):
             raise ValueError(f"{path} is not a GGUF model file; give the path of a .gguf model file or leave it empty")
         return path
 
@@ -333,12 +335,6 @@ class Settings(BaseSettings):
         """Seconds an answer can take at most: every try of the model request timing out, plus room for the
         retries' back-off and the last edits."""
         return self.model_timeout_seconds * (self.model_max_retries + 1) + 30
-
-
-def _starts_as_gguf(path: Path) -> bool:
-    # As bot.llm.local_server.is_gguf, which is not imported here: it brings the model server's code along.
-    with path.open("rb") as file:
-        return file.read(4) == b"GGUF"
 
 
 def _unwritable(directory: Path) -> str | None:

@@ -39,6 +39,8 @@ from typing import Self
 
 import aiohttp
 
+from bot.llm.gguf import is_gguf
+
 __all__ = [
     "BUNDLED_GGUF_NAME",
     "INSTALL_HINT",
@@ -139,18 +141,6 @@ def resolve_model_path(model_path: Path | None) -> Path:
         # Found now, in words, rather than as the server child's crash (which a service manager would restart).
         raise LocalModelUnavailable(f"The local model file {path} is not a GGUF model file. {fix}")
     return path.resolve()
-
-
-GGUF_MAGIC = b"GGUF"
-
-
-def is_gguf(path: Path) -> bool:
-    """Whether the file starts as every GGUF model file does."""
-    try:
-        with path.open("rb") as file:
-            return file.read(len(GGUF_MAGIC)) == GGUF_MAGIC
-    except OSError:
-        return False
 
 
 def _free_port(host: str) -> int:
