@@ -1,8 +1,9 @@
 """Deriving edited scopes (one section or the summary at a time, as Discord's edit form does).
 
 Each edit re-renders the file and parses it again, so an edited document is exactly what its text
-says and obeys every rule a file does. A section edit keeps the header's text as written (comments
-included); a summary edit re-renders the header in canonical form.
+says and obeys every rule a file does. Edits keep the header's text as written (comments included); a summary
+edit replaces only the summary's value there, and renders the header in canonical form only when that cannot be
+done safely.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def remove_section(document: ScopeDocument, key: str) -> ScopeDocument:
 
 
 def edit_summary(document: ScopeDocument, summary: str) -> ScopeDocument:
-    """`document` with a new summary (the header is re-rendered in canonical form)."""
+    """`document` with a new summary: the header as written with only the summary's value replaced
+    (`_header_with_summary`), or in canonical form when that cannot be done safely."""
     source = document.metadata.id
     values = document.metadata.model_dump()
     values["summary"] = summary
