@@ -365,7 +365,9 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         assert interaction.guild_id is not None
         with CHOICES_BEING_STORED.storing(interaction.guild_id, interaction.user.id):
             await send_comment_form(interaction, self.answer_id)
-            await self._store_choice(interaction, current, carried=False)
+            changed = await self._store_choice(interaction, current, carried=False)
+            # Said on the notice when the form comes back (this click's answer is the form: nothing to edit).
+            CHOICES_BEING_STORED.took_back(interaction.guild_id, interaction.user.id, changed)
 
     async def _store_choice(self, interaction: discord.Interaction, current: str, *, carried: bool) -> int:
         """Store the member's choice, then have the reactions they added before choosing stored or forgotten; how
@@ -538,6 +540,10 @@ def expired(note: discord.Message | None) -> bool:
     return note is None or utcnow() - note.created_at >= timedelta(seconds=PENDING_FOR)
 
 
+REASONS_NEED_CHOICE = (
+    "**Your reasons were not saved:** the research notice changed since you chose, and reasons are kept only under "
+    "the current one. Read it and choose; then pick your reasons again in the same menu (your rating stays).\n\n"
+)
 REASONS_FOR_ANOTHER_RATING = (
     "You changed your rating since this menu was shown, and these reasons were for the earlier one: nothing was "
     "saved. Pick reasons in the menu that came with your current rating."
@@ -593,7 +599,7 @@ class ReasonsSelect(
             await interaction.response.send_message(DECLINED_REPLY, ephemeral=True)
             return
         if state is ConsentState.ASK:
-            await send_consent_notice(interaction, self.answer_id, NO_PENDING)
+            await send_consent_notice(interaction, self.answer_id, NO_PENDING, prefix=REASONS_NEED_CHOICE)
             return
         if not await bot.storage.set_reasons(answer.answer_id, rater, chosen, value=self.value):
             if await bot.storage.rating(answer.answer_id, rater) is not None:
@@ -643,6 +649,7 @@ class ChoicesBeingStored:
 
     def __init__(self) -> None:
         self._storing: dict[tuple[int, int], list[asyncio.Event]] = {}
+        self._changed: dict[tuple[int, int], int] = {}
 
     @contextlib.contextmanager
     def storing(self, guild_id: int, user_id: int) -> Iterator[None]:
@@ -667,6 +674,15 @@ class ChoicesBeingStored:
         for stored in list(self._storing.get((guild_id, user_id), ())):
             await stored.wait()
 
+    def took_back(self, guild_id: int, user_id: int, changed: int) -> None:
+        """How much of the member's data a stored choice deleted or made unquotable, until the form's submission
+        says so (`changed_by_choice`). Kept only when not 0 (rare: a member choosing less under a new notice)."""
+        if changed:
+            self._changed[(guild_id, user_id)] = changed
+
+    def changed_by_choice(self, guild_id: int, user_id: int) -> int:
+        return self._changed.pop((guild_id, user_id), 0)
+
 
 # In this process only: a restart stops the storing too, and a form sent after it meets what the database holds.
 CHOICES_BEING_STORED = ChoicesBeingStored()
@@ -689,10 +705,16 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
     try:
         bot = client(interaction)
         guild_id, user_id = interaction.guild_id, interaction.user.id
+        # A form opened by agreeing on the notice: the submission (which comes from the notice) edits the notice to
+        # say what was stored, as every other choice on it does, so it is answered by an update of the notice.
+        from_notice = guild_id is not None and opened_from_notice(interaction.message)
+        if from_notice:
+            await interaction.response.defer()
         if guild_id is not None and CHOICES_BEING_STORED.pending(guild_id, user_id):
             # The form came with the member's agreement, which is still being stored (it may wait for a privacy
             # request): the comment is checked against it once it is, and the submission is answered first.
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            if not interaction.response.is_done():
+                await interaction.response.defer(ephemeral=True, thinking=True)
             await CHOICES_BEING_STORED.wait(guild_id, user_id)
         answer = await answer_or_gone(interaction, int(match["answer"]))
         result = await save_comment(
@@ -703,6 +725,8 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
             text=submitted_text(cast(list[dict[str, Any]], data.get("components") or [])),
             source=CommentSource.MODAL,
         )
+        if from_notice and guild_id is not None:
+            await _say_choice_saved(interaction, guild_id, result)
         if interaction.response.is_done():
             await interaction.followup.send(COMMENT_SAVED_REPLIES[result], ephemeral=True)
         else:
@@ -710,6 +734,36 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
     except Exception as error:
         await report_error(interaction, error)
     return True
+
+
+def opened_from_notice(message: discord.Message | None) -> bool:
+    """Whether a submitted form was opened from a consent notice (by agreeing to comments on it), not from a
+    Comment button under an answer or a reply: the message a form comes from is the one with the clicked button."""
+    if message is None:
+        return False
+    return any(
+        str(getattr(item, "custom_id", None) or "").startswith("cb:consent:")
+        for row in message.components
+        for item in getattr(row, "children", ())
+    )
+
+
+async def _say_choice_saved(interaction: discord.Interaction, guild_id: int, result: CommentResult) -> None:
+    """Edit the notice a form came from to say what was stored and take its buttons away; left as it is when the
+    comment was refused (the member chose otherwise meanwhile, and the reply says so)."""
+    changed = CHOICES_BEING_STORED.changed_by_choice(guild_id, interaction.user.id)
+    if result not in (CommentResult.STORED, CommentResult.DUPLICATE):
+        return
+    bot = client(interaction)
+    consent = await bot.storage.consent(guild_id, bot.pseudonyms.member(interaction.user.id))
+    if consent is None:
+        return
+    try:
+        await interaction.edit_original_response(
+            content=saved_line(consent.level, changed) + "`/privacy` shows or changes it.", view=None
+        )
+    except discord.HTTPException as error:  # the notice was dismissed: the comment is saved, and the reply says so
+        log.info("could not edit the consent notice after a comment form: %s", error)
 
 
 def submitted_text(components: list[dict[str, Any]]) -> str:

@@ -19,7 +19,7 @@ from tests.e2e.test_consent_integrity import choice
 from tests.e2e.test_feedback import ask, button, button_labeled, click, rows
 from tests.e2e.test_scope_commands import run
 
-DEFERRED_MESSAGE, DEFERRED_UPDATE, MODAL = 5, 6, 9
+DEFERRED_UPDATE, MODAL = 6, 9
 CONSENTS = "SELECT level FROM consents WHERE member_hash = ?"
 DECLINED = (
     "Understood: none of your ratings or comments will be stored, and I won't ask again. "
@@ -124,14 +124,18 @@ async def test_the_comment_form_opens_at_once_and_its_comment_waits_for_the_agre
                 opened, budi, values={text_input["custom_id"]: "Younger managers prefer first names."}
             )
             sent = await world.standin.wait_for_interaction_response(submitted)
-            assert sent.response_type == DEFERRED_MESSAGE and sent.ephemeral
+            # The form came from the notice: its submission is answered by an update of the notice, which says
+            # what was stored once it is, as every other choice on it does.
+            assert sent.response_type == DEFERRED_UPDATE and sent.original.id == notice.id
             assert rows(world, "SELECT * FROM comments") == []
             assert not sent.followups
         reply = await world.standin.wait_for_followup(submitted)
-        assert reply.content == "Thanks, your comment is saved."
-        assert reply.id == sent.original.id, "the reply takes the place of the thinking message"
+        assert reply.content == "Thanks, your comment is saved." and reply.ephemeral
         assert rows(world, CONSENTS, (member_hash(budi),)) == [("comments",)]
         assert rows(world, "SELECT text, source FROM comments") == [("Younger managers prefer first names.", "modal")]
+        edited = world.standin.message(notice.id)
+        assert edited.content == "Saved your choice: **ratings and comments**. `/privacy` shows or changes it."
+        assert not edited.components, "the notice's choices are taken away once one is stored"
 
         # With no choice being stored, a form is answered at once, as before.
         opened = await click(world, answer, budi, button(answer, "cb:comment:"))
@@ -158,6 +162,7 @@ async def test_a_refused_comment_form_agreement_is_not_kept_waiting(world, run_b
         assert declined.response_type == DEFERRED_UPDATE
         [text_input] = [c for row in opened.modal["components"] for c in row["components"]]
         submitted = await world.standin.submit_modal(opened, budi, values={text_input["custom_id"]: "Too late."})
-        record = await world.standin.wait_for_interaction_response(submitted)
-        assert record.response_data["content"] == DECLINED_REPLY
+        reply = await world.standin.wait_for_followup(submitted)
+        assert reply.content == DECLINED_REPLY and reply.ephemeral
         assert rows(world, "SELECT * FROM comments") == []
+        assert world.standin.message(notice.id).components, "the notice does not claim the agreement still holds"

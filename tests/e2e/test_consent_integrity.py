@@ -422,7 +422,9 @@ async def test_reasons_after_the_notice_changed_wait_for_consent_to_it(world, ru
             thanks.channel_id, thanks.id, world.member_id, select_id, ["too generic"]
         )
         record = await world.standin.wait_for_interaction_response(picked)
-        assert NOTICE_HEADING in record.response_data["content"], "the member is asked about the current notice"
+        text = record.response_data["content"]
+        assert NOTICE_HEADING in text, "the member is asked about the current notice"
+        assert text.startswith(views.REASONS_NEED_CHOICE), "and told that their reasons were not saved"
         assert rows(world, "SELECT count(*) FROM rating_reasons") == [(0,)]
         assert rows(world, "SELECT count(*) FROM ratings") == [(1,)], "the rating given before stays"
 
@@ -479,6 +481,7 @@ def test_every_preface_of_the_notice_fits_the_room_kept_for_it():
         NOTICE_CHANGED + views.NOTICE_TOO_OLD + "\n\n",
         NOTE_FOR_SOMEONE_ELSE,
         views.NOTE_EXPIRED,
+        views.REASONS_NEED_CHOICE,
         PRIVACY_CONSENT_SUFFIX,
     )
     assert max(len(preface) for preface in prefaces) <= MAX_PREFACE
