@@ -20,7 +20,7 @@ from bot.feedback.comments import CommentResult, follow_reply_edit, reply_commen
 from bot.feedback.consent import PENDING_FOR, AskCooldown, PendingReactions
 from bot.feedback.ratings import RatingChange, apply_reaction
 from bot.feedback.scales import answer_scale
-from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, submit_comment_form
+from bot.feedback.views import DYNAMIC_ITEMS, AskConsentButton, CommentButton, submit_comment_form
 from bot.locks import KeyedLocks
 from bot.runtime import CultureBot
 from bot.storage import AnswerRecord, CommentSource, ConsentLevel
@@ -32,8 +32,8 @@ NOTE_RETRY_AFTER = 60.0  # seconds before a note Discord refused (no Send Messag
 PROMPT_LIFETIME = 300.0  # the channel note asking for consent deletes itself after this long
 # A "fit: ..." reply not kept (no choice made, ratings only, or declined), said in public, so it names no choice.
 REPLY_NOT_KEPT = (
-    "Not kept as a research comment. `/privacy status` shows privately what you agreed to; "
-    "`/privacy consent` changes it (then send the comment again: this one is not kept)."
+    "Not kept as a research comment. **Comment** shows you privately why, and lets you choose and send it again; "
+    "`/privacy status` shows what you agreed to."
 )
 REACTION_CONCURRENCY = 8
 PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this often: none is held past both together
@@ -274,8 +274,10 @@ class Feedback(commands.Cog):
             except discord.HTTPException as error:  # no Add Reactions there, or the message is gone: it is saved
                 log.warning("could not confirm comment %d with a reaction: %s", message.id, error)
         elif result in (CommentResult.NEEDS_CONSENT, CommentResult.NOT_ALLOWED, CommentResult.DECLINED):
-            # The same public line whatever the member's choice: the channel must not learn it.
-            await self._reply_briefly(message, REPLY_NOT_KEPT)
+            # The same public line whatever the member's choice: the channel must not learn it. Its Comment button
+            # answers privately, as under the answer: the notice to choose from, or why comments are not kept.
+            view = discord.ui.View(timeout=None).add_item(CommentButton(answer.answer_id))
+            await self._reply_briefly(message, REPLY_NOT_KEPT, view)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, event: discord.RawMessageDeleteEvent) -> None:
@@ -335,9 +337,11 @@ class Feedback(commands.Cog):
             if storing is not None:
                 await storing.wait()
 
-    async def _reply_briefly(self, message: discord.Message, text: str) -> None:
+    async def _reply_briefly(
+        self, message: discord.Message, text: str, view: discord.ui.View = discord.utils.MISSING
+    ) -> None:
         try:
-            await message.reply(text, mention_author=False, delete_after=PROMPT_LIFETIME)
+            await message.reply(text, view=view, mention_author=False, delete_after=PROMPT_LIFETIME)
         except discord.HTTPException as error:
             log.warning("could not reply to comment %d: %s", message.id, error)
 

@@ -818,6 +818,7 @@ async def test_reasons_picked_in_a_menu_whose_tags_were_changed_since_save_nothi
 async def test_a_reply_comment_not_kept_names_no_members_choice_in_public(world, run_bot):
     """Members who have not chosen, who agreed to ratings only, and who declined get one and the same public line
     (the channel must not learn anyone's research choice); nothing is stored."""
+    from bot.feedback.views import DECLINED_REPLY, RATINGS_ONLY_REPLY
     from cogs.feedback import REPLY_NOT_KEPT
 
     unsure = int(world.standin.add_member(world.guild_id, "unsure")["user"]["id"])
@@ -845,6 +846,17 @@ async def test_a_reply_comment_not_kept_names_no_members_choice_in_public(world,
             replies.append(await eventually(reply_to_comment, what="the reply to the comment"))
         assert [reply.content for reply in replies] == [REPLY_NOT_KEPT] * 3
         assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
+        # Each reply carries the same Comment button for its answer (the channel learns nothing from it), which
+        # answers each member privately, as the one under the answer does.
+        assert [custom_ids(reply) for reply in replies] == [[button(answer, "cb:comment:")]] * 3
+        notice = await click(world, replies[0], unsure, button(replies[0], "cb:comment:"))
+        assert notice.ephemeral and "Your rating is research data" in notice.response_data["content"]
+        opened = await click(world, notice.original, unsure, button(notice.original, "cb:consent:comments:"))
+        assert opened.modal is not None and opened.modal["title"] == "Comment on this answer"
+        refused = await click(world, replies[1], ratings_only, button(replies[1], "cb:comment:"))
+        assert refused.ephemeral and refused.response_data["content"] == RATINGS_ONLY_REPLY
+        declined = await click(world, replies[2], world.member_id, button(replies[2], "cb:comment:"))
+        assert declined.ephemeral and declined.response_data["content"] == DECLINED_REPLY
 
 
 async def test_a_reply_comment_follows_its_message_edited_or_deleted(world, run_bot):
