@@ -43,7 +43,8 @@ def check_can_start(settings: Settings) -> str:
 
 def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
     try:
-        return Pseudonymizer(load_or_create_key(settings))
+        key, created = load_or_create_key(settings)
+        return Pseudonymizer(key, new_key_file=settings.pseudonym_key_file if created else None)
     except ValueError as error:
         if settings.pseudonym_key is not None:  # pragma: no cover - its length is checked with the settings
             raise StartupError(f"cannot use the pseudonymisation key (CULTUREBOT_PSEUDONYM_KEY): {error}") from None
@@ -127,6 +128,13 @@ def setup_problem(settings: Settings, error: sqlite3.Error | PrivacyLogError | K
         return StartupError(database_problem(settings, error))
     if isinstance(error, PrivacyLogError):
         return StartupError(str(error))
+    if error.missing_key_file is not None:
+        return StartupError(
+            f"the pseudonymisation key file {error.missing_key_file} is not there, and the pseudonyms in "
+            f"{settings.database_path} were made with a key: restore the file from your backup, or point "
+            "CULTUREBOT_PSEUDONYM_KEY_FILE at it (a new key would stop every member's data matching them; the one "
+            "made just now was removed again)."
+        )
     source = "CULTUREBOT_PSEUDONYM_KEY" if settings.pseudonym_key else str(settings.pseudonym_key_file)
     return StartupError(
         f"the pseudonymisation key ({source}) is not the one the pseudonyms in {settings.database_path} were "

@@ -25,10 +25,13 @@ KEY_CHECK = "pseudonym_key_fingerprint"  # bot_state key
 class Pseudonymizer:
     """Maps Discord user ids to stable, keyed pseudonyms."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, new_key_file: Path | None = None) -> None:
         if len(key) < 16:
             raise ValueError("the pseudonymisation key must be at least 16 bytes")
         self._key = key
+        # The key file this process created for the key (it was not there): removed again when the database turns
+        # out to have pseudonyms made with another key, so that no stray key sits where the real one belongs.
+        self.new_key_file = new_key_file
 
     def member(self, user_id: int) -> str:
         """The member's pseudonym: 32 hex characters (128 bits of the HMAC)."""
@@ -44,17 +47,22 @@ class Pseudonymizer:
 class KeyMismatch(Exception):
     """The database's pseudonyms were made with another key than the one loaded."""
 
+    def __init__(self, stored: str, loaded: str, *, missing_key_file: Path | None = None) -> None:
+        super().__init__(stored, loaded)
+        self.missing_key_file = missing_key_file  # the key file was not there (a new key was made, then removed)
 
-def load_or_create_key(settings: Settings) -> bytes:
-    """The key from CULTUREBOT_PSEUDONYM_KEY, else from the key file, created on first use."""
+
+def load_or_create_key(settings: Settings) -> tuple[bytes, bool]:
+    """The key from CULTUREBOT_PSEUDONYM_KEY, else from the key file, created on first use; and whether this call
+    created the file."""
     if settings.pseudonym_key is not None:
-        return settings.pseudonym_key.get_secret_value().encode()
+        return settings.pseudonym_key.get_secret_value().encode(), False
     path: Path = settings.pseudonym_key_file
     if path.exists():
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
         if len(key) < 16:
             raise ValueError(f"{path} holds a key shorter than 16 bytes; restore it from your backup")
-        return key
+        return key, False
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
     # O_EXCL: two processes starting at once must not each write a different key.
@@ -64,4 +72,4 @@ def load_or_create_key(settings: Settings) -> bytes:
         handle.flush()
         os.fsync(handle.fileno())  # a power cut must not leave an empty key file behind a database using it
     log.warning("created a new pseudonymisation key in %s: back it up with the database (see README)", path)
-    return key
+    return key, True

@@ -162,7 +162,13 @@ class CultureBot(commands.Bot):
         if stored is None:
             await storage.set_state(KEY_CHECK, mine)
         elif stored != mine:
-            raise KeyMismatch(stored, mine)
+            made = self.pseudonyms.new_key_file
+            if made is not None:
+                # Made by this start, because the key file was not there: nothing was pseudonymised with it, and
+                # left there it would take the place where the real key is to be restored.
+                made.unlink(missing_ok=True)
+                log.warning("removed the pseudonymisation key just made in %s: the database has another", made)
+            raise KeyMismatch(stored, mine, missing_key_file=made)
 
     async def sync_commands(self) -> None:
         """Register slash commands where the settings say, skipping the call when nothing changed."""

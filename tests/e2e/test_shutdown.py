@@ -208,8 +208,11 @@ async def test_a_lost_key_file_stops_the_start_instead_of_making_new_pseudonyms(
     key_file = world.tmp_path / "pseudonym.key"
     key_file.unlink()  # lost, or the bot started from another directory
     text = await refused_start(world)
-    assert f"culturebot: the pseudonymisation key ({key_file}) is not the one the pseudonyms in" in text
-    assert "created a new pseudonymisation key" in text  # and the new key said so in the log
+    assert f"culturebot: the pseudonymisation key file {key_file} is not there, and the pseudonyms in" in text
+    assert "restore the file from your backup" in " ".join(text.split())
+    # The key the start made before it could tell is removed again: the real one is to be restored there.
+    assert "created a new pseudonymisation key" in text and "removed the pseudonymisation key just made" in text
+    assert not key_file.exists()
 
 
 async def test_sigterm_while_setting_up_stops_cleanly(world):

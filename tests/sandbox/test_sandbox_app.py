@@ -301,3 +301,23 @@ async def test_a_db_made_with_another_key_is_refused_in_one_line_with_ex_config(
         f"culturebot sandbox: the pseudonymisation key (CULTUREBOT_PSEUDONYM_KEY) is not the one the pseudonyms in "
         f"{db} were made with: restore the key from your backup"
     ) in " ".join(error.split())
+
+
+async def test_a_lost_key_file_is_refused_and_no_new_key_is_left_in_its_place(tmp_path, capsys, temp_root):
+    """A sandbox database whose key file was lost (moved, or the database copied without it): the start says the
+    file is missing, and removes the key it made before the database's check could tell, where the real one is to
+    be restored."""
+    db = tmp_path / "demo.sqlite3"
+    script = tmp_path / "quit.txt"
+    script.write_text("/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=script)) == 0
+    key_file = tmp_path / "demo.sqlite3.key"
+    key_file.unlink()
+    capsys.readouterr()
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=script)) == EX_CONFIG
+    error = " ".join(capsys.readouterr().err.split())
+    assert "Traceback" not in error
+    assert f"culturebot sandbox: the pseudonymisation key file {key_file} is not there, and the pseudonyms in {db}" in (
+        error
+    )
+    assert not key_file.exists(), "the key made before the check is removed again"
