@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import NamedTuple
+
+import regex
 
 DISCORD_MESSAGE_LIMIT = 2000
 
@@ -58,21 +59,10 @@ def split_point(text: str, limit: int) -> int:
 
 
 _MAX_CLUSTER = 32  # characters one user-perceived character is taken to span at most (longer: cut anyway)
-
-
-def _joins_previous(char: str) -> bool:
-    """Whether `char` belongs to the character before it: a combining mark (accents, Thai and Indic vowel signs),
-    a zero-width joiner, a variation selector or an emoji skin tone."""
-    code = ord(char)
-    return (
-        unicodedata.category(char).startswith("M")
-        or char in "\u0e33\u0eb3"  # Thai and Lao SARA AM: letters by category, spacing marks in grapheme rules
-        or char == "\u200d"
-        or 0xFE00 <= code <= 0xFE0F
-        or 0xE0100 <= code <= 0xE01EF
-        or 0x1F3FB <= code <= 0x1F3FF
-        or 0xE0020 <= code <= 0xE007F  # tag characters of subdivision flags
-    )
+# An extended grapheme cluster (Unicode UAX #29), as the `regex` module implements it for its Unicode version:
+# combining marks, Indic conjuncts (a consonant, virama, consonant), Hangul syllables in jamo, prepended signs,
+# emoji sequences joined by ZWJ, skin tones and flags.
+_GRAPHEME = regex.compile(r"\X")
 
 
 def _regional(char: str) -> bool:
@@ -81,21 +71,25 @@ def _regional(char: str) -> bool:
 
 def grapheme_cut(text: str, index: int) -> int:
     """`index`, moved back so that the cut does not fall inside a user-perceived character (an accent from its
-    letter, a Thai vowel sign, an emoji sequence joined by ZWJ, a flag's two letters); `index` itself when that
-    would move back more than _MAX_CLUSTER characters or to the start."""
-    cut = index
-    while 0 < cut < len(text) and index - cut < _MAX_CLUSTER:
-        if _joins_previous(text[cut]) or text[cut - 1] == "\u200d":
-            cut -= 1
-            continue
-        if _regional(text[cut]) and _regional(text[cut - 1]):
-            run = 0  # regional indicators pair up from the start of their run
-            while cut - 1 - run >= 0 and _regional(text[cut - 1 - run]):
-                run += 1
-            if run % 2:
-                cut -= 1
-        break
-    return cut if cut > 0 and index - cut < _MAX_CLUSTER else index
+    letter, a Thai vowel sign, a Devanagari conjunct, an emoji sequence, a flag's two letters); `index` itself when
+    that would move back more than _MAX_CLUSTER characters or to the start."""
+    if not 0 < index < len(text):
+        return index
+    # Whether there is a boundary before text[index] depends only on what comes before it: the clusters of a
+    # window ending there, begun far enough back. Regional indicators pair up from the start of their run, so the
+    # window begins before the run.
+    start = max(0, index - _MAX_CLUSTER)
+    while start > 0 and _regional(text[start - 1]) and _regional(text[start]):
+        start -= 1
+    window = text[start : index + 1]
+    last = 0
+    for cluster in _GRAPHEME.finditer(window):
+        if cluster.start() >= len(window) - 1:
+            return index  # a cluster begins at text[index]: the cut falls between two
+        last = cluster.start()
+    cut = start + last
+    # A cluster begun at the window's start may have begun before it: longer than _MAX_CLUSTER, so cut anyway.
+    return cut if cut > 0 and (last > 0 or start == 0) and index - cut <= _MAX_CLUSTER else index
 
 
 def open_fence_at(text: str) -> OpenFence | None:

@@ -74,6 +74,11 @@ def test_text_without_spaces_is_split_at_a_sentence_end():
         ("👍🏽", "an emoji with a skin tone"),
         ("🇮🇩", "a flag's two regional letters"),
         ("กำ\u0e49", "a Thai consonant with its vowel and tone marks"),
+        ("क्ष", "a Devanagari conjunct: consonant, virama, consonant"),
+        ("क्षि", "a Devanagari conjunct with its vowel sign"),
+        ("\u1100\u1161\u11a8", "a Hangul syllable written in jamo"),
+        ("\u06001", "an Arabic number sign prepended to its digit"),
+        ("🏳\ufe0f\u200d🌈", "an emoji with a variation selector in a ZWJ sequence"),
     ],
 )
 def test_a_cut_inside_a_word_never_splits_one_visible_character(unit, why):
@@ -86,3 +91,23 @@ def test_a_cut_inside_a_word_never_splits_one_visible_character(unit, why):
     assert 1900 < len(head) <= 2000
     assert head + rest == text
     assert (len(head) - 1) % len(unit) == 0, why  # whole units only
+
+
+def test_flags_pair_from_the_start_of_their_run_however_far_back_it_begins():
+    from bot.answers.splitting import grapheme_cut
+
+    flags = "🇮🇩🇻🇳" * 30  # 120 regional letters, pairs from the first
+    text = "ab" + flags
+    for index in range(3, len(text)):
+        cut = grapheme_cut(text, index)
+        assert (cut - 2) % 2 == 0 and index - 1 <= cut <= index, index  # never between a flag's two letters
+
+
+def test_a_cluster_longer_than_the_window_is_cut_where_asked():
+    from bot.answers.splitting import grapheme_cut
+
+    text = "a" + "\u0301" * 100  # one letter with a hundred accents: no visible break to move back to
+    assert grapheme_cut(text, 50) == 50
+    # Nor is a head left empty: the first character's accent is cut from it rather than nothing sent.
+    assert grapheme_cut("e\u0301x", 1) == 1
+    assert grapheme_cut("xe\u0301", 2) == 1
