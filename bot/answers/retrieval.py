@@ -65,11 +65,14 @@ STOP_WORDS: dict[str, frozenset[str]] = {
 _STOP: frozenset[str] = frozenset().union(*STOP_WORDS.values())
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK_RUN = re.compile(f"[{_CJK}]+")
+# Scripts written without spaces between words: Thai, Lao, Myanmar and Khmer (their vowel and tone marks
+# included). A clause of them is one "word" to the regex below, so they are indexed by bigrams, like CJK.
+_UNSPACED = "\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff"
+_BIGRAM_RUN = re.compile(f"[{_CJK}{_UNSPACED}]+")
 # Word characters plus combining marks of scripts that write vowels as marks (Indic, Thai, Arabic vowel
 # signs, kana voicing), which `\w` alone would split words at.
 _WORD = re.compile(
-    r"[\w\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u0e00-\u0e7f\u3099\u309a]+",
+    rf"[\w\u0300-\u036f\u064b-\u065f\u0900-\u0dff{_UNSPACED}\u3099\u309a]+",
     re.UNICODE,
 )
 _LATIN_MARKS = re.compile(r"[\u0300-\u036f]")
@@ -109,7 +112,8 @@ def _fold(word: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _terms_of_word(word: str) -> tuple[str, ...]:
-    """The terms of one case-folded word: none for a stop word or stray letter, bigrams for CJK."""
+    """The terms of one case-folded word: none for a stop word or stray letter, bigrams for CJK, Thai and other
+    scripts written without spaces."""
     if word.isascii():
         if word in _STOP:
             return ()
@@ -119,12 +123,12 @@ def _terms_of_word(word: str) -> tuple[str, ...]:
     word = unicodedata.normalize("NFC", word)
     if word in _STOP:
         return ()
-    if _CJK_RUN.search(word):
-        # CJK is written without spaces: index overlapping character bigrams of each run, and the other
-        # letters of the word as they are.
+    if _BIGRAM_RUN.search(word):
+        # CJK, Thai and the like are written without spaces: index overlapping character bigrams of each run,
+        # and the other letters of the word as they are.
         out: list[str] = []
         position = 0
-        for run in _CJK_RUN.finditer(word):
+        for run in _BIGRAM_RUN.finditer(word):
             if run.start() > position:
                 out.extend(_terms_of_word(word[position : run.start()]))
             chars = run.group()

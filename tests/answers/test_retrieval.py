@@ -248,6 +248,40 @@ def test_cjk_is_indexed_by_bigrams():
     assert ranked[1].score == 0
 
 
+@pytest.mark.parametrize(
+    ("sections", "question", "expected"),
+    [
+        (
+            # Thai: the question is two clauses of no spaces ("temple fair in Chiang Mai", "how should I dress").
+            [
+                ("ประวัติความเป็นมา", "งานวัดเป็นประเพณีของชุมชนที่สืบทอดกันมานาน"),
+                ("อาหาร", "อาหารในงานวัดมีหลายอย่าง ทั้งขนมและก๋วยเตี๋ยว"),
+                ("การแต่งกาย", "ควรแต่งกายสุภาพเมื่อไปวัด ใส่เสื้อมีแขนและกระโปรงยาว"),
+            ],
+            "งานวัดในเชียงใหม่ ควรแต่งกายอย่างไร",
+            "การแต่งกาย",
+        ),
+        (
+            # Khmer: "what should I wear to the pagoda" against greetings and dress.
+            [
+                ("ការគោរព", "ការសំពះមនុស្សចាស់"),
+                ("សំលៀកបំពាក់", "ពេលទៅវត្តត្រូវស្លៀកពាក់សមរម្យ"),
+            ],
+            "ទៅវត្តគួរស្លៀកពាក់យ៉ាងម៉េច",
+            "សំលៀកបំពាក់",
+        ),
+    ],
+)
+def test_scripts_written_without_spaces_are_indexed_by_bigrams(sections, question, expected):
+    text = "".join(f"\n## {title}\n\n{body}\n" for title, body in sections)
+    document = parse_scope(HEADER + text)
+    ranked = rank_sections(question, document.sections)
+    assert ranked[0].section.title == expected and ranked[0].score > 0
+    # With room for one section only, the one the question is about is chosen, not the first in order.
+    room = section_chars(ranked[0].section)
+    assert [section.title for section in select_sections(question, document, room)] == [expected]
+
+
 def test_no_match_falls_back_to_the_sections_in_order_within_the_budget(scope):
     assert all(item.score == 0 for item in rank_sections("hello", scope.sections))
     chosen = select_sections("hello", scope, 7000)
