@@ -564,7 +564,11 @@ async def test_members_cannot_change_research_settings(world, run_bot):
 
 async def test_retention_purge_removes_text_and_keeps_numbers(world, run_bot):
     async with run_bot():
-        answer = await ask(world)
+        # The question names an identity, whom the member talks to and where: read into its cues.
+        answer = await ask(world, "As a Batak woman at the office, how do I address my manager?")
+        [(cues,)] = rows(world, "SELECT cues FROM answers")
+        read = json.loads(cues)
+        assert read["identifiers"] and read["addressee"] and read["setting"] == "workplace", read
         await give_consent(db(world), world.guild_id, world.member_id, "comments")
         await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         await world.standin.send_message(
@@ -579,6 +583,9 @@ async def test_retention_purge_removes_text_and_keeps_numbers(world, run_bot):
     finally:
         await storage.close()
     assert rows(world, "SELECT question, answer, outcome, tokens_out > 0 FROM answers") == [("", "", "ok", 1)]
+    # What was read from the words goes with them, but for what the digests break ratings down by.
+    [(cues,)] = rows(world, "SELECT cues FROM answers")
+    assert json.loads(cues) == {"language": read["language"], "setting": "workplace"}
     assert rows(world, "SELECT text FROM comments") == [("",)]
     assert rows(world, "SELECT value FROM ratings") == [(3,)]
 

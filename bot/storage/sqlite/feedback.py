@@ -41,6 +41,12 @@ FORGET_QUESTIONS = (
     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', question_message_id = NULL, "
     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) END WHERE "
 )
+# The cues the retention purge keeps of a question (the rest was read from its words: whom the member talks to,
+# the identities and places they named): the two the digests break ratings down by.
+PURGED_CUES = (
+    "CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language'), "
+    "'setting', json_extract(cues, '$.setting')) END"
+)
 # `forget_member`'s deletions, by kind, in order, each through an index: a forget request must not scan every
 # server's rows while it holds the database (ratings' and reasons' tables grow with the whole deployment).
 FORGET_MEMBER = (
@@ -389,7 +395,9 @@ class FeedbackStore(SqliteConnection):
     async def purge_expired_text(self, now_iso: str) -> tuple[int, int]:
         """Remove raw text older than each server's retention period; returns (answers, comments) purged.
 
-        Ratings, reason tags, timings and token counts stay, so aggregates survive the purge.
+        Ratings, reason tags, timings and token counts stay, so aggregates survive the purge. What was read from a
+        question's words goes with it (who the member talks to, the identities and places they named), except its
+        language and setting, which the digests break ratings down by.
         """
         cutoff = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || coalesce(s.retention_days, 180) || ' days')"
         expired = (
@@ -400,7 +408,8 @@ class FeedbackStore(SqliteConnection):
         async with self._transaction() as conn:
             await conn.execute(QUEUE_THREADS + expired, (now_iso,))
             answers = await conn.execute(
-                "UPDATE answers SET question = '', answer = '', text_purged_at = ? WHERE " + expired,
+                f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE "
+                + expired,
                 (now_iso, now_iso),
             )
             comments = await conn.execute(
