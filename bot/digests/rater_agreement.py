@@ -152,6 +152,19 @@ def agreement(
             raters,
         )
     by_scale, left_out = _scale_alphas(period, pairable, replicates or {})
+    if not by_scale:
+        # Rated by two or more members, but each on another scale (answers from before scales were stored with
+        # them, rated before and after a change): no two ratings of one answer are one measurement.
+        return Agreement(
+            "Agreement across raters (Krippendorff's alpha) is not reported: the answers rated by two or more members "
+            f"were each rated on different scales ({left_out} ratings), and ratings on different scales are different "
+            "measurements, with no other rating on their own scale to pair with.",
+            None,
+            multi_count,
+            int(np.count_nonzero(pairable)),
+            raters,
+            left_out=left_out,
+        )
     main = max(by_scale, key=_headline_order)
     one_scale = len(by_scale) == 1 and not left_out
     sentence = _one_scale_sentence(main) if one_scale else _scales_sentence(by_scale, left_out)

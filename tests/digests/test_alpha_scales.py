@@ -239,3 +239,22 @@ def test_alpha_within_a_scale_does_not_depend_on_the_other_scale():
     five = both.alpha_by_scale[1]
     assert (five.scale_size, five.units, five.values, five.raters) == (5, 12, 24, 2)
     assert five.alpha == pytest.approx(1 - 23 / 12)
+
+
+def test_answers_rated_by_two_members_only_on_different_scales_say_why_alpha_is_not_reported():
+    """Twelve answers, each rated once on the 3-point and once on the 5-point scale (answers stored before their
+    scale was, rated before and after a change): no pair on one scale. That raised ValueError, failing the whole
+    digest, which was then retried and left pending."""
+    answers = [answer(i) for i in range(12)]
+    ratings = [r for i in range(12) for r in (rating(i, "ana", 2, 3), rating(i, "budi", 4, 5))]
+    d = compute_digest(rows(answers, ratings), None).disagreement
+
+    assert d.alpha is None and d.alpha_by_scale == ()
+    assert d.alpha_left_out == 24
+    assert d.alpha_sentence.startswith("Agreement across raters (Krippendorff's alpha) is not reported: the answers")
+    assert "(24 ratings)" in d.alpha_sentence
+    digest = compute_digest(rows(answers, ratings), None)
+    assert d.alpha_sentence in render_markdown(digest)
+    assert json.loads(render_json(digest))["disagreement"]["alpha"] is None
+    agreement = next(field for field in digest_embed(digest, None, "footer").fields if field.name == "Agreement")
+    assert agreement.value == d.alpha_sentence
