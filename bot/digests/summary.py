@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.digests.formatting import fit_change, fit_with_ci, percent, reader_period, share_change, share_with_ci
-from bot.digests.model import Digest
+from bot.digests.model import Denominators, Digest
 from bot.digests.rater_agreement import agreement_brief
 from bot.digests.sections import headline_change, scales_hint, taking_part
 from bot.storage import DigestRecord
@@ -27,6 +27,17 @@ LEAVE_OUT_LAST = ("Read with care",)
 KEPT = ("Answers", "Fit")
 
 
+def _answers_rated(counts: Denominators) -> str:
+    """The answers and the share rated, whose denominator is the answers shown with rating controls: said when
+    that is not every answer (failed and refused answers have none), as the report's Summary says."""
+    if counts.ratable_answers == counts.answers:
+        return f"{counted(counts.answers, 'answer')}, {percent(counts.share_rated)} rated"
+    return (
+        f"{counted(counts.answers, 'answer')}; {percent(counts.share_rated)} of the "
+        f"{counted(counts.ratable_answers, 'answer')} that could be rated were rated"
+    )
+
+
 def digest_embed(digest: Digest, record: DigestRecord | None, footer: str, *, data: bool = True) -> discord.Embed:
     """The digest's embed; `data`: whether the post carries the data files (data.zip), as the description says."""
     counts = digest.current.denominators
@@ -37,7 +48,7 @@ def digest_embed(digest: Digest, record: DigestRecord | None, footer: str, *, da
     )
     embed.add_field(
         name="Answers",
-        value=f"{counted(counts.answers, 'answer')}, {percent(counts.share_rated)} rated; "
+        value=f"{_answers_rated(counts)}; "
         f"{counted(counts.ratings, 'rating')} from {counted(counts.unique_raters, 'member')}; "
         f"{counted(counts.comments, 'comment')}; {counted(taking_part(counts), 'member')} taking part at the "
         f"period's end ({counts.consent_at_end.get('declined', 0)} declined)",

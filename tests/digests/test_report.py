@@ -515,6 +515,16 @@ def test_counts_of_one_are_singular():
     )
 
 
+def test_the_embeds_share_rated_names_its_denominator_when_some_answers_could_not_be_rated():
+    """Six failed answers and four rated ones: 100% of the four shown with rating controls, not of all ten (the
+    embed said "10 answers, 100% rated", where the report says "100% of the 4 answers that could be rated")."""
+    answers = [answer(i, outcome="failed") for i in range(6)] + [answer(i) for i in range(6, 10)]
+    digest = compute_digest(rows(answers, [rating(i, "ana", 3) for i in range(6, 10)]), None)
+    [field] = [field.value for field in digest_embed(digest, None, "").fields if field.name == "Answers"]
+    assert field.startswith("10 answers; 100% of the 4 answers that could be rated were rated; 4 ratings from 1 member")
+    assert "Rated: 100% of the 4 answers that could be rated" in render_markdown(digest)
+
+
 def test_an_unrated_single_answer_reads_in_the_singular():
     digest = compute_digest(rows([answer(1)], [], comments=[comment(1, 1, "ana", "Too formal")]), None)
     markdown = render_markdown(digest)
