@@ -521,7 +521,9 @@ def test_the_embeds_share_rated_names_its_denominator_when_some_answers_could_no
     answers = [answer(i, outcome="failed") for i in range(6)] + [answer(i) for i in range(6, 10)]
     digest = compute_digest(rows(answers, [rating(i, "ana", 3) for i in range(6, 10)]), None)
     [field] = [field.value for field in digest_embed(digest, None, "").fields if field.name == "Answers"]
-    assert field.startswith("10 answers; 100% of the 4 answers that could be rated were rated; 4 ratings from 1 member")
+    assert str(field).startswith(
+        "10 answers; 100% of the 4 answers that could be rated were rated; 4 ratings from 1 member"
+    )
     assert "Rated: 100% of the 4 answers that could be rated" in render_markdown(digest)
 
 
