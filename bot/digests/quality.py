@@ -29,6 +29,11 @@ def quality_notes(
     d = summary.denominators
     if previous is None:
         notes.append(QualityNote("no_previous", "No previous period to compare with: changes are not shown."))
+    elif previous.denominators.ratings == 0 and d.ratings:
+        # A server's first digest, or one after a quiet period: its rows were read, and hold no rating.
+        notes.append(
+            QualityNote("no_previous", "The previous period has no ratings to compare with: changes are not shown.")
+        )
     if d.answers == 0 and d.ratings == 0:
         notes.append(QualityNote("empty", "No answers and no ratings in this period: there is nothing to summarise."))
     elif d.ratings == 0:

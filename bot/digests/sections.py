@@ -215,6 +215,8 @@ def period_change(digest: Digest) -> str:
     scope versions). The Fit distribution section gives every number."""
     if digest.previous is None:
         return "no previous period"
+    if not digest.previous.denominators.ratings:
+        return "no ratings in the previous period to compare with"
     mean_change, share_change = digest.mean_fit_change, digest.fit_share_change
     mean = headline_change("mean fit", mean_change, fmt.fit_change)
     if digest.change_scales_differ:

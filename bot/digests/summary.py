@@ -88,6 +88,8 @@ def _fit(digest: Digest) -> str:
     mean = f"Mean fit (0–1): {fit_with_ci(fit.mean_fit)}"
     if digest.previous is None:
         return f"{share}\n{mean}"
+    if not digest.previous.denominators.ratings:
+        return f"{share}\n{mean}\nNo ratings in the previous period to compare with."
     versus = "versus the previous period"
     mean += f"; {headline_change(versus, digest.mean_fit_change, fit_change)}"
     if digest.change_scales_differ:

@@ -33,6 +33,7 @@ from bot.digests.periods import prepare
 from bot.digests.report import render_markdown
 from bot.digests.rows import AnswerRow, AuditRow, CommentRow, DigestRows, RatingRow, ReasonRow
 from bot.digests.stats import compute_digest, fit_timeline
+from bot.digests.summary import digest_embed
 from bot.digests.text import ZERO_WIDTH_SPACE, excerpt, safe_text
 from bot.digests.themes import find_themes, is_content_word, tokenize
 
@@ -157,6 +158,20 @@ def test_empty_period_against_empty_previous():
     assert digest.previous is not None and digest.previous.denominators.ratings == 0
     assert digest.mean_fit_change is not None and digest.mean_fit_change.value is None
     assert "no_previous" not in codes(digest)
+
+
+def test_a_previous_period_without_ratings_is_said_so_not_shown_as_a_dash():
+    """A server's first digest: the previous period's rows are read, and hold no rating. The embed said "versus the
+    previous period —", with no note saying why."""
+    now = rows([answer(i) for i in range(40)], [rating(i, f"m{i % 8}", i % 3 + 1) for i in range(40)])
+    digest = compute_digest(now, rows(previous=True), bootstrap=50)
+    [note] = [note.message for note in digest.notes if note.code == "no_previous"]
+    assert note == "The previous period has no ratings to compare with: changes are not shown."
+    [fit] = [field.value for field in digest_embed(digest, None, "").fields if field.name == "Fit"]
+    assert str(fit).endswith("\nNo ratings in the previous period to compare with.") and "—" not in str(fit)
+    assert "- Versus the previous period: no ratings in the previous period to compare with\n" in render_markdown(
+        digest
+    )
 
 
 def test_a_small_previous_period_gets_a_note():
