@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.digests.bootstrap import FloatArray, IntArray, percentile_intervals, rng_for
-from bot.digests.estimates import NO_FIT, Fit, difference, estimate, zero_spread
+from bot.digests.estimates import MIN_BOOTSTRAP_UNITS, NO_FIT, Fit, difference, estimate, zero_spread
 from bot.digests.groups import (
     BOTH_PERIODS,
     THIS_PERIOD,
@@ -28,6 +28,7 @@ from bot.digests.groups import (
 )
 from bot.digests.model import FEW_ARM_MEMBERS, NO_SPREAD, ONE_MEMBER, ArmComparison, Difference, Estimate, GroupFit
 from bot.digests.periods import AnswerTable, RatedPeriod
+from bot.wording import counted
 
 ARMS = ("current", "alternative")
 FEW_MEMBERS = 10  # below this many rated members in an arm, a difference is read as a hint
@@ -207,6 +208,12 @@ def _no_interval(change: Difference, current: _Arm, alternative: _Arm) -> str:
     for label, arm in ((change.a, current), (change.b, alternative)):
         if arm.fit.mean_fit.interval == ONE_MEMBER:
             reasons.append(f"the {label} has rated answers from one asking member only, who cannot be resampled")
+        elif arm.fit.mean_fit.interval == FEW_ARM_MEMBERS:
+            members = counted(arm.members, "asking member")
+            reasons.append(
+                f"the {label} has rated answers from {members} only, too few to resample (at least "
+                f"{MIN_BOOTSTRAP_UNITS} are needed)"
+            )
         elif arm.fit.mean_fit.interval == NO_SPREAD:
             reasons.append(
                 f"every resample of the members under the {label} gives the same mean fit, so its uncertainty is not "

@@ -153,6 +153,23 @@ def test_one_member_per_arm_has_no_interval_however_many_answers():
     )
 
 
+def test_arms_of_a_few_members_say_they_are_too_few_to_resample():
+    """Three asking members in each arm (a comparison's first week): the note said "no resample of the members
+    gave it a value", which is not why; the table said "too few asking members to resample"."""
+    answers = [in_arm(i, "7:current", 1, f"c{i % 3}") for i in range(1, 13)]
+    answers += [in_arm(i, "7:alternative", 2, f"a{i % 3}") for i in range(13, 25)]
+    ratings = [rating(i, "rater", 1 + i % 3) for i in range(1, 25)]
+    [comparison] = compute_digest(rows(answers, ratings), None).comparisons
+
+    assert comparison.mean_fit_change.value is not None and comparison.mean_fit_change.low is None
+    assert comparison.note == (
+        "Comparison #7: the difference has no interval: the current version (v1) has rated answers from 3 asking "
+        "members only, too few to resample (at least 5 are needed); and the alternative version (v2) has rated "
+        "answers from 3 asking members only, too few to resample (at least 5 are needed). Rated answers from this "
+        "period."
+    )
+
+
 def test_arms_without_any_rating_say_so():
     answers = [in_arm(1, "6:current", 1), in_arm(2, "6:alternative", 2)]
     [comparison] = compute_digest(rows(answers, []), None).comparisons
