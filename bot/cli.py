@@ -309,7 +309,9 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
             raise CliError(str(error)) from None
     else:
         try:
-            timezone = parse_timezone(args.timezone)
+            # As a saved schedule's zone is read: a report's provenance gives the zone its days were counted in,
+            # which may be one an earlier version let moderators save (EST, Etc/GMT-7), for making it again.
+            timezone = parse_timezone(args.timezone, saved=True)
         except UserFacingError as error:
             raise CliError(f"--timezone: {error}") from None
     zone = ZoneInfo(timezone)
