@@ -238,7 +238,9 @@ def test_randomized_arm_alike_between_zero_and_one_has_no_interval():
     assert comparison.mean_fit_change.low is None
     assert comparison.note == (
         "Comparison #2: the difference has no interval: every resample of the members under the current version "
-        "(v1) gives the same mean fit, so its uncertainty is not measured. Rated answers from this period."
+        "(v1) gives the same mean fit, so its uncertainty is not measured; and the alternative version (v1) has "
+        "rated answers from 3 asking members only, too few to resample (at least 5 are needed). Rated answers from "
+        "this period."
     )
 
 
