@@ -67,12 +67,18 @@ def quality_notes(
                 )
             )
     if 0 < d.unique_raters < FEW_RATERS:
+        # What it says of the intervals only where the headline has one (one answer, say, has none).
+        fit = summary.fit
+        intervals = (
+            f", and the intervals, which resample answers, are likely too narrow ({_NOT_INDEPENDENT})"
+            if fit.mean_fit.low is not None or fit.fit_share.low is not None
+            else ""
+        )
         notes.append(
             QualityNote(
                 "few_raters",
                 f"Only {counted(d.unique_raters, 'member')} rated answers: the numbers describe them, "
-                f"not the community, and the intervals, which resample answers, are likely too narrow "
-                f"({_NOT_INDEPENDENT}).",
+                f"not the community{intervals}.",
             )
         )
     if d.unique_raters >= 2:
@@ -122,8 +128,10 @@ def quality_notes(
         notes.append(
             QualityNote(
                 "all_equal",
-                "Every rating had the same value: the ratings show no variation, so resampling them cannot show "
-                "how uncertain the numbers are.",
+                # Every resample is then alike: the no_spread note after it says what interval that leaves (an
+                # exact one at 0 or 1, none elsewhere).
+                "Every rating had the same value: the ratings show no variation to learn from, and resampling "
+                "them cannot measure how uncertain the numbers are (the note on intervals says what is shown).",
             )
         )
     # The previous period's numbers matter here only through the changes, shown when this period has ratings.

@@ -293,3 +293,25 @@ def test_answers_all_at_the_top_are_not_lowest_fit():
     text = section(render_markdown(only_top), "Lowest-fit answers, for follow-up")
     assert "Every rated answer in this period had all its ratings at the top (mean fit 1.00): none to list." in text
     assert "No rated answers in this period." in section(render_markdown(compute_digest(rows(), None)), "Lowest-fit")
+
+
+def test_notes_about_intervals_agree_with_the_interval_shown():
+    """Every rating at the top: the headline has an exact interval, so the note on equal ratings does not claim
+    the numbers' uncertainty cannot be shown without pointing to it; one rating by one member: no interval at all,
+    so the few-raters note says nothing of intervals being too narrow."""
+    top = compute_digest(rows([answer(i) for i in range(12)], [rating(i, f"m{i % 3}", 3) for i in range(12)]), None)
+    notes = {note.code: note.message for note in top.notes}
+    assert top.current.fit.fit_share.low is not None  # the exact interval
+    assert notes["all_equal"].endswith("(the note on intervals says what is shown).")
+    assert "exact (Clopper-Pearson) 95% interval" in notes["no_spread"]
+
+    one = compute_digest(rows([answer(1)], [rating(1, "ana", 3)]), None)
+    few = next(note.message for note in one.notes if note.code == "few_raters")
+    assert few == "Only 1 member rated answers: the numbers describe them, not the community."
+    assert "too narrow" in next(
+        note.message
+        for note in compute_digest(
+            rows([answer(i) for i in range(12)], [rating(i, f"m{i % 3}", 1 + i % 3) for i in range(12)]), None
+        ).notes
+        if note.code == "few_raters"
+    ), "where there is an interval, it is still said to be likely too narrow"
