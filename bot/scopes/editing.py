@@ -74,6 +74,16 @@ def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocumen
                 "write ### followed by a space for a subheading inside this section",
             )
         )
+    for index in scan.full_width_headings:
+        problems.append(
+            ScopeProblem(
+                source,
+                None,
+                field,
+                f"line {index + 1} of the text looks like a heading but is written with the full-width ＃",
+                "write ### with the half-width # (as on an English keyboard), then a space, for a subheading",
+            )
+        )
     for index in scan.level_one_headings:
         message, _ = level_one_heading_problem(body.split("\n")[index])
         problems.append(

@@ -603,6 +603,16 @@ def _read_sections(
         )
     if not stored:
         _check_level_one_headings(body_lines, scan, start + 1, source, problems)
+        for index in scan.full_width_headings:
+            problems.append(
+                ScopeProblem(
+                    source,
+                    start + index + 1,
+                    None,
+                    f"{body_lines[index].strip()[:40]!r} looks like a heading but is written with the full-width ＃",
+                    "write ## with the half-width # (as on an English keyboard), then a space, e.g. ## 敬語",
+                )
+            )
     if scan.unclosed is not None:
         index, what = scan.unclosed
         problems.append(

@@ -149,6 +149,9 @@ _UNSPACED_HEADING = re.compile(r"^ {0,3}##[^#\s]")
 # of the one above (and render as a big heading inside it). `#Title` is not a heading in Markdown but text,
 # such as a hashtag, and is left alone, as is a lone `#`.
 _LEVEL_ONE_HEADING = re.compile(r"^ {0,3}#\s+\S")
+# `＃＃ 敬語`: the full-width number sign (U+FF03), which Chinese and Japanese input methods type, is no Markdown
+# heading mark, so the line would silently become text of the section above.
+_FULL_WIDTH_HEADING = re.compile(r"^ {0,3}(?=[#＃]*＃)[#＃]{2,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,7 @@ class MarkdownScan:
     unspaced_headings: list[int]
     unclosed: tuple[int, str] | None
     level_one_headings: list[int] = field(default_factory=list)
+    full_width_headings: list[int] = field(default_factory=list)  # `＃＃ Title`: meant as a heading, surely
 
 
 def scan_markdown(lines: list[str]) -> MarkdownScan:
@@ -169,6 +173,7 @@ def scan_markdown(lines: list[str]) -> MarkdownScan:
     headings: list[tuple[int, str]] = []
     unspaced: list[int] = []
     level_one: list[int] = []
+    full_width: list[int] = []
     for index, line in enumerate(lines):
         if not blocks.is_plain(index, line):
             continue
@@ -179,8 +184,10 @@ def scan_markdown(lines: list[str]) -> MarkdownScan:
             unspaced.append(index)
         elif _LEVEL_ONE_HEADING.match(line):
             level_one.append(index)
+        elif _FULL_WIDTH_HEADING.match(line):
+            full_width.append(index)
     unclosed = None if blocks.unclosed is None else (blocks.opened_at, blocks.unclosed)
-    return MarkdownScan(headings, unspaced, unclosed, level_one)
+    return MarkdownScan(headings, unspaced, unclosed, level_one, full_width)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,10 +108,29 @@ def test_a_level_one_heading_among_the_sections_is_a_problem(line, message, hint
     assert str(problem).startswith("s.md:22: ")
 
 
+@pytest.mark.parametrize("line", ["＃＃ 敬語", "＃＃敬語", "#＃ 敬語", "  ＃＃＃ 敬語"])
+def test_a_heading_written_with_full_width_hashes_is_a_problem(line):
+    """Chinese and Japanese input methods type ＃ (U+FF03), which Markdown does not read as a heading: the section
+    would silently be text of the one above."""
+    added = "A section the community added."
+    text = VALID.replace(added, f"{added}\n\n{line}\n\n敬語の使い方。")
+    (problem,) = validate_scope(text, source="s.md")
+    assert (problem.line, problem.field) == (22, None)
+    assert problem.message == f"{line.strip()!r} looks like a heading but is written with the full-width ＃"
+    assert problem.hint is not None and "half-width #" in problem.hint
+    with pytest.raises(ScopeValidationError) as raised:
+        parse_scope(VALID).with_section("Norms", f"Be on time.\n{line}")
+    [(field, message)] = [(p.field, p.message) for p in raised.value.problems]
+    assert (field, message) == (
+        "section 'Norms'",
+        "line 2 of the text looks like a heading but is written with the full-width ＃",
+    )
+
+
 def test_hashes_that_are_not_level_one_headings_are_left_alone():
     body = (
         "```\n# a shell comment\n```\n\n<!--\n# a note\n-->\n\n#1 rule: be on time.\n\n#\n\n#budaya is our tag\n\n"
-        "### A subheading"
+        "### A subheading\n\n＃1 の規則\n\n＃タグ"
     )
     document = parse_scope(VALID.replace("A section the community added.", body))
     assert document.sections[1].body == body
