@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
 
+from bot.folding import without_diacritics
 from bot.scopes.document import ScopeDocument, ScopeSection
 
 BM25_K1 = 1.5
@@ -75,9 +76,6 @@ _WORD = re.compile(
     rf"[\w\u0300-\u036f\u064b-\u065f\u0900-\u0dff{_UNSPACED}\u3099\u309a]+",
     re.UNICODE,
 )
-_LATIN_MARKS = re.compile(r"[\u0300-\u036f]")
-# Letters NFKD does not decompose.
-_UNDECOMPOSED = str.maketrans({"đ": "d", "ø": "o", "ł": "l", "æ": "ae", "œ": "oe", "ħ": "h", "ı": "i", "ŧ": "t"})
 _BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")
 _TERM_SEPARATORS = re.compile(r"[/,;()\[\]]|\s+or\s+")
 
@@ -102,12 +100,6 @@ def _singular(word: str) -> str:
     if len(word) > 3 and word[-1] == "s" and word[-2] != "s":
         return word[:-1]
     return word
-
-
-def _fold(word: str) -> str:
-    """`word` (case-folded, NFC) without Latin diacritics: "bố mẹ" → "bo me", "Đà" → "da"."""
-    decomposed = unicodedata.normalize("NFKD", word.translate(_UNDECOMPOSED))
-    return unicodedata.normalize("NFC", _LATIN_MARKS.sub("", decomposed))
 
 
 @lru_cache(maxsize=65536)
@@ -137,7 +129,7 @@ def _terms_of_word(word: str) -> tuple[str, ...]:
         if position < len(word):
             out.extend(_terms_of_word(word[position:]))
         return tuple(out)
-    folded = _singular(_fold(word))
+    folded = _singular(without_diacritics(word))
     return (folded,) if len(folded) > 1 or folded.isdigit() else ()
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StrictStr, field_validator
 from pydantic_core import PydanticCustomError
 
+from bot.folding import without_diacritics
 from bot.scopes import toml_text
 from bot.scopes.sections import GlossaryEntry, parse_glossary, section_key, strip_comments
 from bot.wording import counted
@@ -146,7 +147,9 @@ def _check_id(value: str) -> str:
         return value
     if not value:
         raise _empty("id")
-    suggestion = "-".join(re.sub(r"[^a-z0-9]+", " ", value.lower()).split())[:64].strip("-")
+    # "Gia đình Hà Nội" → "gia-dinh-ha-noi": accents taken off, not the letters that carry them.
+    folded = without_diacritics(value.lower())
+    suggestion = "-".join(re.sub(r"[^a-z0-9]+", " ", folded).split())[:64].strip("-")
     example = f'"{suggestion}"' if len(suggestion) >= 3 else '"vietnamese-family-hanoi"'
     shown = value if len(value) <= 70 else value[:67] + "..."
     raise _fault(

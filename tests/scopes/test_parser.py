@@ -316,6 +316,9 @@ def test_section_title_limit():
         ('languages = ["en", "ID-id"]', 'languages = ["Bahasa"]', 'use the tag "id" for Bahasa'),
         ('id = "sample-scope"', 'id = "ab"', "id: 'ab' is not a valid id"),
         ('id = "sample-scope"', 'id = "-sample"', "id: '-sample' is not a valid id"),
+        # The suggestion takes accents off rather than the letters that carry them ("gia-nh-h-n-i" before).
+        ('id = "sample-scope"', 'id = "Gia đình Hà Nội"', 'e.g. "gia-dinh-ha-noi"'),
+        ('id = "sample-scope"', 'id = "Ọjà Ẹ̀kọ́ Lagos"', 'e.g. "oja-eko-lagos"'),
         ('id = "sample-scope"', "description = 'x'", 'description: unknown key (fix: did you mean "summary"?'),
         ('id = "sample-scope"', 'id = "sample-scope"\ntemplate = "true"', "template: must be true or false"),
         ('id = "sample-scope"', "[metadata]", "metadata: unknown key"),
