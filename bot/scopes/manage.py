@@ -147,7 +147,7 @@ async def upload_scope(
             f"{filename} is the same as the current scope (version {current.number}); nothing was changed."
         )
     if current is not None and not replace_newer:
-        await _refuse_undoing_newer(storage, guild_id, current, filename)
+        await _refuse_undoing_newer(storage, guild_id, current, filename, actor_id)
     if current is None:
         summary = describe_change(None, document)
     else:
@@ -166,7 +166,9 @@ async def upload_scope(
 NEWER_LISTED = 5  # later versions named in the refusal
 
 
-async def _refuse_undoing_newer(storage: Storage, guild_id: int, current: ScopeVersion, filename: str) -> None:
+async def _refuse_undoing_newer(
+    storage: Storage, guild_id: int, current: ScopeVersion, filename: str, actor_id: int
+) -> None:
     number = downloaded_version(filename)
     if number is None or number >= current.number:
         return
@@ -175,7 +177,13 @@ async def _refuse_undoing_newer(storage: Storage, guild_id: int, current: ScopeV
         return  # not a download of this server's version
     if base.content == current.content:
         return  # the scope is back to that version: nothing to undo
-    newer = [v for v in await storage.scope_history(guild_id, limit=current.number - number) if v.number > number]
+    newer = [
+        v
+        for v in await storage.scope_history(guild_id, limit=current.number - number)
+        if v.number > number and not _own_upload_of(v, number, base.scope_id, actor_id)
+    ]
+    if not newer:
+        return  # every change since is this moderator's own upload of the same download: fixing it again is fine
     listed = "\n".join(f"• v{v.number} ({v.source.value}): {v.change_summary[:200]}" for v in newer[:NEWER_LISTED])
     more = f"\n…and {len(newer) - NEWER_LISTED} more" if len(newer) > NEWER_LISTED else ""
     raise UserFacingError(
@@ -184,6 +192,21 @@ async def _refuse_undoing_newer(storage: Storage, guild_id: int, current: ScopeV
         f"(`/scope diff a:{number} b:{current.number}` shows them) and upload it again, or upload it with "
         "`replace_newer: True` to replace them."
     )
+
+
+_UPLOADED = re.compile(r"^uploaded (?P<file>.+?): ")
+
+
+def _own_upload_of(version: ScopeVersion, number: int, scope_id: str, actor_id: int) -> bool:
+    """Whether `version` is `actor_id`'s upload of a download of version `number` (e.g. a typo fixed, the same file
+    uploaded again), which that download, uploaded again by them, does not undo."""
+    if version.source is not ScopeSource.UPLOAD or version.author_id != actor_id:
+        return False
+    uploaded = _UPLOADED.match(version.change_summary)
+    if uploaded is None:
+        return False
+    name = uploaded["file"]
+    return downloaded_version(name) == number and name.lower().startswith(f"{scope_id.lower()}-v")
 
 
 async def editable_document(storage: Storage, cache: ScopeCache, guild_id: int) -> tuple[ScopeVersion, ScopeDocument]:

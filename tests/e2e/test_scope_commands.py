@@ -301,6 +301,21 @@ async def test_an_upload_of_an_older_download_does_not_silently_undo_later_edits
             world, await run(world, moderator, "scope upload", {"file": (latest.filename, newest.encode())})
         )
         assert again.startswith("Saved as version 5")
+        # The moderator fixes a typo in the same file and uploads it again: version 5 is their own upload of that
+        # download, which it does not undo.
+        fixed = newest.replace("every time.", "every time, in order of age.")
+        fixed_again = await reply_text(
+            world, await run(world, moderator, "scope upload", {"file": (latest.filename, fixed.encode())})
+        )
+        assert fixed_again.startswith("Saved as version 6")
+        # The owner's upload of the same download would undo the moderator's two: refused, naming them.
+        theirs = latest.data.decode().replace("first, always.", "first, and bow.")
+        refused = await reply_text(
+            world, await run(world, owner, "scope upload", {"file": (latest.filename, theirs.encode())})
+        )
+        assert refused.startswith("`kopi-talk-test-v4.md` looks like version 4, downloaded before the scope changed")
+        assert "• v5 (upload): uploaded kopi-talk-test-v4.md" in refused and "• v6 (upload)" in refused
+        assert len(versions(world)[1]) == 6, "nothing was stored"
 
 
 async def test_upload_then_audit_posts_to_log_channel(world, run_bot, moderator):
