@@ -455,10 +455,13 @@ def _toml_problem(
     position = _TOML_POSITION.search(text)
     message = text[: position.start()] if position else text
     line: int | None = closing_line
-    if position is not None and position["line"]:
+    unclosed_list = "unclosed array" in message.lower()
+    if position is not None and position["line"] and not unclosed_list:
         line = first_line + int(position["line"]) - 1
         message += f" (column {position['column']})"
     else:
+        # A list's error is found where tomllib gives up, which is after the list: on the next key's line when it
+        # is not closed, past the entries when a comma is missing. The statement at fault is the list's own.
         index = _locate_toml_error(header)
         if index is not None:
             line = first_line + index
@@ -475,8 +478,9 @@ def _toml_problem(
         hint = 'close it with " on the same line, or use """ ... """ for text over several lines'
     elif "unterminated string" in lowered:
         hint = 'close the text with the same quote that opens it (""" for text over several lines)'
-    elif "unclosed array" in lowered:
-        hint = 'close the list with ]: e.g. ["a", "b"]'
+    elif unclosed_list:
+        message = "a list is not closed, or two of its entries have no comma between them"
+        hint = 'put a comma between entries and close the list with ]: e.g. ["a", "b"]'
     elif "invalid value" in lowered:
         hint = 'put text in double quotes ("like this"), lists in brackets (["a", "b"]), and true/false bare'
     else:

@@ -330,6 +330,24 @@ def test_metadata_rules(replace, by, expected):
     assert any(expected in str(problem) for problem in problems), "\n".join(map(str, problems))
 
 
+@pytest.mark.parametrize(
+    "languages",
+    [
+        'languages = ["en" "ID-id"]',  # a comma missing: tomllib said "unclosed array", at a column past it
+        'languages = ["en", "ID-id"',  # not closed: tomllib gave the next key's line
+        'languages = [\n    "en"\n    "ID-id",\n]',  # a comma missing in a list over several lines
+    ],
+)
+def test_a_broken_list_is_located_on_its_own_key_with_both_fixes(languages):
+    text = VALID.replace('languages = ["en", "ID-id"]', languages)
+    [problem] = validate_scope(text, source="s.md")
+    assert (problem.line, problem.field) == (8, "languages")
+    assert problem.message == (
+        "the header is not valid TOML: a list is not closed, or two of its entries have no comma between them"
+    )
+    assert problem.hint == 'put a comma between entries and close the list with ]: e.g. ["a", "b"]'
+
+
 def test_an_unterminated_string_is_located_on_its_own_line():
     text = VALID.replace('community = "Test writers"', 'community = "Test writers')
     problems = validate_scope(text, source="s.md")
