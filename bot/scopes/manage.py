@@ -357,10 +357,16 @@ def describe_change(before: ScopeDocument | None, after: ScopeDocument) -> str:
     added = [new[key].title for key in new if key not in old]
     removed = [old[key].title for key in old if key not in new]
     edited = [new[key].title for key in new if key in old and old[key].body != new[key].body]
-    for label, titles in (("added", added), ("removed", removed), ("edited", edited)):
+    # A well-known section keeps its key under another heading ("Etiquette" for "Norms and etiquette").
+    renamed = [f"{old[key].title} → {new[key].title}" for key in new if key in old and old[key].title != new[key].title]
+    for label, titles in (("added", added), ("removed", removed), ("edited", edited), ("renamed", renamed)):
         if titles:
             parts.append(f"{label}: " + ", ".join(titles))
-    return "; ".join(parts) or "no changes"
+    kept = [key for key in new if key in old]
+    if kept != [key for key in old if key in new]:
+        parts.append("sections reordered")
+    # The file differs (an identical one is refused): only comments, spacing or the header's layout changed.
+    return "; ".join(parts) or "only comments, spacing or layout changed"
 
 
 def diff_versions(a: ScopeVersion, b: ScopeVersion) -> str:

@@ -107,3 +107,23 @@ async def test_using_the_current_template_again_stores_nothing(storage: SqliteSt
 )
 def test_the_version_a_file_was_downloaded_as_comes_from_its_name(filename, version):
     assert downloaded_version(filename) == version
+
+
+def test_a_change_summary_names_renamed_and_reordered_sections_and_never_says_no_changes() -> None:
+    """Each such upload is stored as a new version (and ends a running comparison): its history line said "no
+    changes" for a well-known section renamed, sections moved, or comments edited."""
+    from pathlib import Path
+
+    from bot.scopes.manage import describe_change
+    from bot.scopes.parser import parse_scope
+
+    text = (Path(__file__).parents[2] / "scopes" / "indonesian-business-jakarta.md").read_text(encoding="utf-8")
+    before = parse_scope(text)
+    renamed = parse_scope(text.replace("## Norms and etiquette\n", "## Etiquette\n"))
+    assert describe_change(before, renamed) == "renamed: Norms and etiquette → Etiquette"
+    start, glossary = text.index("## Context and history"), text.index("## Glossary")
+    end = text.index("## Example questions")
+    moved = text[:start] + text[glossary:end] + text[start:glossary] + text[end:]
+    assert describe_change(before, parse_scope(moved)) == "sections reordered"
+    commented = parse_scope(text.replace("+++\n", "+++\n# Reviewed in December 2026.\n", 1))
+    assert describe_change(before, commented) == "only comments, spacing or layout changed"
