@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from bot.errors import UserFacingError, problem_list, shortened
 from bot.scopes.document import ScopeDocument
-from bot.scopes.parser import parse_scope
+from bot.scopes.parser import parse_scope, validate_scope
 from bot.scopes.problems import ScopeValidationError
 from bot.scopes.templates import UnknownTemplateError, load_template
 from bot.storage import NewScopeVersion, ScopeChange, ScopeSource, ScopeVersion, StaleScope, Storage
@@ -216,7 +216,19 @@ async def editable_document(storage: Storage, cache: ScopeCache, guild_id: int) 
     version = await storage.current_scope(guild_id)
     if version is None:
         raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
-    return version, readable_document(cache, version, "edited in a form")
+    document = readable_document(cache, version, "edited in a form")
+    # A version stored under older rules still answers, but a saved edit holds the whole file to today's: said
+    # now, with the stored file's own line numbers, rather than after the form was filled in.
+    problems = validate_scope(version.content, source=f"version {version.number}")
+    if problems:
+        raise no_longer_valid(
+            version,
+            ScopeValidationError(problems),
+            "edited in a form",
+            f"It still answers members. Moderators: get its file with `/scope download version:{version.number}`, "
+            "fix these lines and upload it with `/scope upload`.",
+        )
+    return version, document
 
 
 def readable_document(cache: ScopeCache, version: ScopeVersion, use: str) -> ScopeDocument:

@@ -134,14 +134,15 @@ async def test_a_stored_scope_that_a_newer_rule_refuses_still_answers(world, run
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet?"))
         await eventually(lambda: finished_answers(world) == [(1, "ok")], what="the answer")
         assert "# Meetings" in world.model.chat_requests[0].messages[0]["content"]
-        # Changing the scope holds the whole file to today's rules, and says where to fix it.
-        form = await run(world, moderator, "scope edit", {"section": "Glossary"})
-        [text_input] = [c for row in form.response_data["components"] for c in row["components"]]
-        submitted = await world.standin.submit_modal(
-            form, moderator, values={text_input["custom_id"]: "- **kopi**: coffee"}
-        )
-        content = (await world.standin.wait_for_interaction_response(submitted)).response_data["content"]
-        assert "'# Meetings' is a level-1 heading" in content
+        # Changing the scope holds the whole file to today's rules: said before a form is filled in, with the
+        # stored file's own line numbers (a saved form re-renders the file, and gave the rendered file's).
+        refused = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        assert refused.modal is None
+        content = refused.response_data["content"]
+        line = text.splitlines().index("# Meetings") + 1
+        assert content.startswith("Version 2 no longer passes validation, so it cannot be edited in a form:")
+        assert f"version 2:{line}: '# Meetings' is a level-1 heading" in content
+        assert "`/scope download version:2`" in content
 
 
 async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_bot, monkeypatch):
