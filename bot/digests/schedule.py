@@ -425,3 +425,19 @@ def due_period(trigger: CronTrigger, last_end: datetime | None, now: datetime) -
         previous = latest_run(trigger, end - timedelta(microseconds=1))
         last_end = max(previous, end - FIRST_PERIOD) if previous is not None else end - FIRST_PERIOD
     return Period(start=last_end, end=end)
+
+
+def comparison_start(trigger: CronTrigger | None, period: Period) -> datetime:
+    """Where the period a digest compares `period` with starts (it ends where `period` starts).
+
+    When `period` is one interval of the server's schedule, the interval before it: a week across a daylight-saving
+    change is 167 or 169 hours, and a month 28 to 31 days, so the equally long span before it would leave out
+    (or count twice) an hour or days of the previous digest's period. Otherwise (a first or catch-up digest, an
+    export, a schedule changed since): the equally long span before it."""
+    if trigger is not None:
+        step = timedelta(microseconds=1)
+        if next_run(trigger, period.start) == period.start and next_run(trigger, period.start + step) == period.end:
+            before = latest_run(trigger, period.start - step)
+            if before is not None:
+                return before
+    return period.start - (period.end - period.start)

@@ -38,8 +38,10 @@ from bot.digests.report import DigestFiles, write_digest_files
 from bot.digests.rows import DigestRows
 from bot.digests.schedule import (
     Period,
+    comparison_start,
     due_period,
     latest_run,
+    make_trigger,
     parse_timezone,
     saved_trigger,
     schedule_problem,
@@ -110,17 +112,28 @@ def making_failed(error: str | None) -> bool:
 async def period_rows(
     storage: Storage, guild_id: int, period: Period, feedback_before: datetime | None = None
 ) -> tuple[DigestRows, DigestRows]:
-    """The period's rows and those of the equally long period before it (for comparisons), whose answers come
+    """The period's rows and those of the period before it (for comparisons: `previous_start`), whose answers come
     with the feedback they received up to `feedback_before` (by default the period's end)."""
-    length = period.end - period.start
     feedback = sqlite_timestamp(feedback_before or period.end)
     current = await storage.digest_rows(
         guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), feedback_before=feedback
     )
+    before = await previous_start(storage, guild_id, period)
     previous = await storage.digest_rows(
-        guild_id, sqlite_timestamp(period.start - length), sqlite_timestamp(period.start), feedback_before=feedback
+        guild_id, sqlite_timestamp(before), sqlite_timestamp(period.start), feedback_before=feedback
     )
     return current, previous
+
+
+async def previous_start(storage: Storage, guild_id: int, period: Period) -> datetime:
+    """Where the period a digest of `period` is compared with starts: the server's schedule's interval before it
+    when `period` is one of its intervals, else the equally long span before it (`comparison_start`)."""
+    settings = await storage.guild_settings(guild_id)
+    try:
+        trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
+    except UserFacingError:  # a schedule this version refuses (logged where it is run): equally long spans
+        trigger = None
+    return comparison_start(trigger, period)
 
 
 def day_basis(settings: GuildSettings) -> str:
@@ -170,7 +183,7 @@ async def make_files(
         guild_id=guild_id,
         start=sqlite_timestamp(period.start),
         end=sqlite_timestamp(period.end),
-        previous_start=sqlite_timestamp(period.start - (period.end - period.start)),
+        previous_start=sqlite_timestamp(await previous_start(storage, guild_id, period)),
         directory=directory,
         feedback_before=sqlite_timestamp(feedback_before) if feedback_before is not None else None,
         timezone=timezone,

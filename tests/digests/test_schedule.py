@@ -201,3 +201,51 @@ def test_bad_schedules_say_what_is_wrong(cron, timezone, message):
 
 def test_a_time_zone_with_stray_spaces_is_taken():
     assert str(make_trigger("weekly", " Asia/Jakarta ").timezone) == "Asia/Jakarta"
+
+
+def test_a_digest_is_compared_with_the_schedules_previous_period_not_an_equally_long_span():
+    from bot.digests.schedule import Period, comparison_start
+
+    berlin = make_trigger("weekly", "Europe/Berlin")
+    # The week clocks spring forward is 167 hours: compared with the whole week before (168), which started at
+    # 09:00 local on 16 March (08:00 UTC), not an hour into it.
+    spring = Period(utc(2026, 3, 23, 8), utc(2026, 3, 30, 7))
+    assert comparison_start(berlin, spring) == utc(2026, 3, 16, 8)
+    # The week after: 168 hours, after the 167-hour week, compared with all of it (not an hour before it).
+    after = Period(utc(2026, 3, 30, 7), utc(2026, 4, 6, 7))
+    assert comparison_start(berlin, after) == utc(2026, 3, 23, 8)
+    # A month is compared with the month before: March with February, not 29 January to 1 March.
+    monthly = make_trigger("0 9 1 * *", "UTC")
+    assert comparison_start(monthly, Period(utc(2026, 3, 1, 9), utc(2026, 4, 1, 9))) == utc(2026, 2, 1, 9)
+    # Not one interval of the schedule (a catch-up of three weeks, an export's range, a schedule changed since, or
+    # none): the equally long span before it.
+    catch_up = Period(utc(2026, 3, 2, 8), utc(2026, 3, 23, 8))
+    assert comparison_start(berlin, catch_up) == utc(2026, 2, 9, 8)
+    export = Period(utc(2026, 3, 4), utc(2026, 3, 6))
+    assert comparison_start(berlin, export) == utc(2026, 3, 2)
+    assert comparison_start(None, spring) == spring.start - (spring.end - spring.start)
+
+
+async def test_a_monthly_digest_reads_the_month_before_as_its_previous_period(storage):
+    """Through storage, as the digest (thread and worker paths alike) and `culturebot digest` read it."""
+    import sqlite3
+
+    from bot.digests.schedule import Period
+    from bot.digests.service import period_rows, previous_start
+    from bot.storage import sqlite_timestamp
+
+    await storage.update_guild_settings(7, 1, {"digest_cron": "0 9 1 * *", "digest_timezone": "UTC"}, detail="test")
+    with sqlite3.connect(storage.path) as conn:
+        for answer_id, asked in ((1, utc(2026, 1, 30, 12)), (2, utc(2026, 2, 10, 12)), (3, utc(2026, 3, 10, 12))):
+            conn.execute(
+                "INSERT INTO answers (answer_id, guild_id, channel_id, asker_hash, question, answer, model, outcome, "
+                "created_at) VALUES (?, 7, 100, 'asker', 'q', 'a', 'm', 'ok', ?)",
+                (answer_id, sqlite_timestamp(asked)),
+            )
+    march = Period(utc(2026, 3, 1, 9), utc(2026, 4, 1, 9))
+    assert await previous_start(storage, 7, march) == utc(2026, 2, 1, 9)
+    current, previous = await period_rows(storage, 7, march)
+    assert [a.answer_id for a in current.answers] == [3]
+    # February's answer only: 30 January lies in the 31 days before March, not in February.
+    assert previous.start == sqlite_timestamp(utc(2026, 2, 1, 9))
+    assert [a.answer_id for a in previous.answers] == [2]
