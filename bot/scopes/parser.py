@@ -44,6 +44,7 @@ from bot.scopes.sections import (
     parse_glossary,
     scan_markdown,
     section_key,
+    strip_comments,
 )
 
 __all__ = [
@@ -687,8 +688,8 @@ def _check_preamble(
     preamble: Sequence[str], first_line: int, has_sections: bool, source: str, problems: list[ScopeProblem]
 ) -> None:
     text_at = next((index for index, line in enumerate(preamble) if line.strip()), None)
-    if text_at is None:
-        return
+    if text_at is None or not strip_comments("\n".join(preamble)).strip():
+        return  # nothing, or only comments (a licence, a note to reviewers), which no prompt shows
     text = [line.strip() for line in preamble if line.strip()]
     headings = [line for line in text if line.startswith("# ")]
     if headings and not has_sections:

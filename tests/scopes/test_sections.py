@@ -136,6 +136,20 @@ def test_hashes_that_are_not_level_one_headings_are_left_alone():
     assert document.sections[1].body == body
 
 
+def test_only_comments_before_the_first_section_are_accepted():
+    """A licence or a note to reviewers in an HTML comment before the first section is no text of the scope (no
+    prompt shows comments); an unclosed one still is a problem, as anywhere."""
+    licence = "<!--\nCC BY 4.0, the Surabaya test writers.\n-->\n<!-- reviewed 2026-12 -->\n\n"
+    text = VALID.replace("## Context and history", licence + "## Context and history")
+    assert validate_scope(text, source="s.md") == []
+    assert parse_scope(text).sections[0].title == "Context and history"
+    mixed = VALID.replace("## Context and history", "<!-- licence -->\nAn overview.\n\n## Context and history")
+    [problem] = validate_scope(mixed, source="s.md")
+    assert problem.message == "text between the header and the first ## section is not part of any section"
+    unclosed = VALID.replace("## Context and history", "<!-- licence\n\n## Context and history")
+    assert any("is never closed" in problem.message for problem in validate_scope(unclosed, source="s.md"))
+
+
 def test_a_level_one_heading_before_the_sections_is_reported_once():
     text = VALID.replace("## Context and history", "# My scope\n\n## Context and history")
     (problem,) = validate_scope(text, source="s.md")
