@@ -449,6 +449,9 @@ def _locate_toml_error(header: list[str]) -> int | None:
     return starts[low]
 
 
+_TYPOGRAPHIC_QUOTES = re.compile("=\\s*\\[?\\s*[“”‘’„‚«»「『]")
+
+
 def _toml_problem(
     error: tomllib.TOMLDecodeError, header: list[str], first_line: int, closing_line: int, source: str
 ) -> ScopeProblem:
@@ -467,8 +470,10 @@ def _toml_problem(
         if index is not None:
             line = first_line + index
     key = None
+    at_fault = ""  # the header line at fault
     if line is not None and 0 <= line - first_line < len(header):
-        match = _KEY_LINE.match(header[line - first_line])
+        at_fault = header[line - first_line]
+        match = _KEY_LINE.match(at_fault)
         key = match["key"] if match else None
     lowered = message.lower()
     if "overwrite" in lowered or "twice" in lowered:
@@ -482,6 +487,10 @@ def _toml_problem(
     elif unclosed_list:
         message = "a list is not closed, or two of its entries have no comma between them"
         hint = 'put a comma between entries and close the list with ]: e.g. ["a", "b"]'
+    elif "invalid value" in lowered and _TYPOGRAPHIC_QUOTES.search(at_fault):
+        # A word processor, or a phone's keyboard, typed them: the value looks quoted to the writer.
+        message = "the text is in typographic quotes (“…” or ‘…’), which TOML does not read as quotes"
+        hint = 'use straight double quotes: key = "like this"'
     elif "invalid value" in lowered:
         hint = 'put text in double quotes ("like this"), lists in brackets (["a", "b"]), and true/false bare'
     else:

@@ -348,6 +348,24 @@ def test_a_broken_list_is_located_on_its_own_key_with_both_fixes(languages):
     assert problem.hint == 'put a comma between entries and close the list with ]: e.g. ["a", "b"]'
 
 
+@pytest.mark.parametrize(
+    ("original", "typed"),
+    [
+        ('community = "Test writers"', "community = “Test writers”"),  # a word processor's
+        ('community = "Test writers"', "community = ‘Test writers’"),
+        ('languages = ["en", "ID-id"]', "languages = [„en“, „ID-id“]"),  # a German keyboard's
+    ],
+)
+def test_typographic_quotes_in_the_header_are_named(original, typed):
+    [problem] = validate_scope(VALID.replace(original, typed), source="s.md")
+    assert problem.field == original.split()[0]
+    assert problem.message == (
+        "the header is not valid TOML: the text is in typographic quotes (“…” or ‘…’), which TOML does not read as "
+        "quotes"
+    )
+    assert problem.hint == 'use straight double quotes: key = "like this"'
+
+
 def test_an_unterminated_string_is_located_on_its_own_line():
     text = VALID.replace('community = "Test writers"', 'community = "Test writers')
     problems = validate_scope(text, source="s.md")
