@@ -68,14 +68,17 @@ def history_pages(lines: list[str], *, total: int, limit: int = EMBED_DESCRIPTIO
     Each page but the last ends with a note of the older versions on the pages after it; the last page ends with
     one of the older versions not listed at all, if any (numbers run 1..total, so they are v1..v<rest>)."""
 
+    unlisted = total - len(lines)  # v1..v<unlisted>, older than any line (history reads the newest only)
+
     def older(rest: int, *, listed: bool) -> str:
-        numbers = "v1" if rest == 1 else f"v1–v{rest}"
-        reach = (
-            "on the next pages (Next)"
-            if listed
-            else "not listed here; `/scope show`, `/scope diff` and `/scope download` take a number"
-        )
-        return f"*…and {counted(rest, 'older version')} ({numbers}): {reach}.*"
+        if not listed:
+            numbers = "v1" if rest == 1 else f"v1–v{rest}"
+            reach = "not listed here; `/scope show`, `/scope diff` and `/scope download` take a number"
+            return f"*…and {counted(rest, 'older version')} ({numbers}): {reach}.*"
+        # The next pages hold v<unlisted + 1>..v<rest>; older ones are named on the last page.
+        first = unlisted + 1
+        numbers = f"v{first}" if rest == first else f"v{first}–v{rest}"
+        return f"*…and {counted(rest - unlisted, 'older version')} ({numbers}): on the next pages (Next).*"
 
     budget = limit - len(older(total, listed=False)) - 1  # a note always fits (fewer digits, never more)
     lines = [line if len(line) <= budget else excerpt(line, budget) for line in lines]

@@ -63,6 +63,11 @@ def test_a_page_holds_whole_lines_and_the_versions_not_read_are_named():
         "*…and 100 older versions (v1–v100): not listed here; `/scope show`, `/scope diff` and `/scope download` "
         "take a number.*"
     )
+    # A page with more after it names only the versions the next pages list (v101 on), not v1–v100 too.
+    last_on_first = int(pages[0].splitlines()[-2].split("**")[1][1:])
+    assert pages[0].splitlines()[-1] == (
+        f"*…and {last_on_first - 1 - 100} older versions (v101–v{last_on_first - 1}): on the next pages (Next).*"
+    )
     # A single line longer than a page is cut rather than left out.
     [page] = history_pages(["**v1** · " + "x" * 5000], total=1)
     assert page.startswith("**v1** · x") and page.endswith("…") and len(page) <= 4096
