@@ -106,11 +106,15 @@ class SqliteConnection:
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            # BEGIN inside the try: a task cancelled while awaiting it (the answer pipeline cancels its progress
+            # saver at every answer's end) cancels the wait, not the statement, which the database thread still
+            # runs. The rollback is queued behind it; left out, the one shared connection stayed inside that
+            # transaction, every later write "committed" only within it and was lost at the next stop.
             try:
+                await self._conn.execute("BEGIN IMMEDIATE")
                 yield self._conn
             except BaseException:
-                await self._conn.rollback()
+                await self._conn.rollback()  # nothing to undo when BEGIN itself failed (busy): sqlite3 does nothing
                 raise
             await self._conn.commit()
 
