@@ -4,8 +4,11 @@ threads named after deleted questions."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -40,6 +43,24 @@ class Jobs:
         self.digests = digests
         self._client = client
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        # The jobs running now: at shutdown they get the grace period to finish (the scheduler's own shutdown
+        # cancels them at once, mid-purge or mid-digest).
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def _tracked(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """`job` as the scheduler runs it, known to `finish_running` while it runs."""
+
+        @functools.wraps(job)
+        async def run(*args: Any) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                return await job(*args)
+            finally:
+                self._running.discard(task)
+
+        return run
 
     async def retention(self, now: datetime | None = None) -> None:
         """The daily purge: raw text in the database, and digest folders past the retention period."""
@@ -61,7 +82,7 @@ class Jobs:
 
     async def start(self) -> None:
         self._scheduler.add_job(
-            self.retention,
+            self._tracked(self.retention),
             IntervalTrigger(seconds=RETENTION_EVERY.total_seconds()),
             id="retention",
             next_run_time=datetime.now(UTC) + FIRST_RETENTION_AFTER,
@@ -70,14 +91,14 @@ class Jobs:
             misfire_grace_time=int(RETENTION_EVERY.total_seconds()),
         )
         self._scheduler.add_job(
-            self.retry_pending_digests,
+            self._tracked(self.retry_pending_digests),
             IntervalTrigger(minutes=RETRY_PENDING_EVERY_MINUTES),
             id="digest-retry",
             coalesce=True,
             max_instances=1,
         )
         self._scheduler.add_job(
-            self.rename_threads,
+            self._tracked(self.rename_threads),
             IntervalTrigger(seconds=RENAME_THREADS_EVERY.total_seconds()),
             id="thread-renames",
             coalesce=True,
@@ -109,7 +130,7 @@ class Jobs:
             self.unschedule_digest(settings.guild_id)
             return
         self._scheduler.add_job(
-            self.digests.run_scheduled,
+            self._tracked(self.digests.run_scheduled),
             trigger,
             args=[settings.guild_id],
             id=_digest_job(settings.guild_id),
@@ -167,6 +188,16 @@ class Jobs:
             await self.rename_threads()  # those whose rename failed before the bot stopped
         except Exception:
             log.exception("renaming the threads named after deleted questions failed")
+
+    def pause(self) -> None:
+        """No job starts from here on (shutting down); those running go on (`finish_running`)."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    async def finish_running(self, grace: float) -> None:
+        """Wait up to `grace` seconds for the jobs running now; `shutdown` then cancels any still running."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace)
 
     def shutdown(self) -> None:
         if self._scheduler.running:

@@ -329,15 +329,17 @@ class CultureBot(commands.Bot):
             # mid-query), a catch-up digest and digests being made (their periods resume at the next start).
             grace = self.settings.shutdown_grace_seconds
             if self.jobs is not None:
-                self.jobs.shutdown()  # no digest starts from here on
+                self.jobs.pause()  # no job starts from here on; those running (a purge, a digest) may finish
             await asyncio.gather(
                 self._answerer.drain(grace) if self._answerer is not None else _nothing(),
                 _finish_or_cancel(self._reactions_catch_up, grace),
                 _finish_or_cancel(self._catch_up, grace),
                 _finish_or_cancel(self._mending, grace),
                 self.jobs.digests.wait_idle(grace) if self.jobs is not None else _nothing(),
+                self.jobs.finish_running(grace) if self.jobs is not None else _nothing(),
             )
             if self.jobs is not None:
+                self.jobs.shutdown()  # cancels a job still running after the grace period
                 await self.jobs.digests.close()  # the digest worker processes
             if self._privacy is not None and self._storage is not None:
                 await self._flush_privacy_log()

@@ -237,3 +237,29 @@ async def test_a_model_base_url_without_v1_stops_the_start_with_the_fix(world):
     root = world.model.base_url.removesuffix("/v1")
     text = await refused_start(world, CULTUREBOT_MODEL_BASE_URL=root)
     assert f"set CULTUREBOT_MODEL_BASE_URL={root}/v1" in text
+
+
+async def test_a_job_running_at_shutdown_finishes_within_the_grace_period(world, run_bot, monkeypatch):
+    """The daily purge is running when the bot is asked to stop: it gets the grace period, as answers and digests
+    do. The scheduler's own shutdown cancelled it at once, its transaction rolled back."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage import sqlite_timestamp
+    from tests.e2e.test_feedback import ask, rows
+
+    async with run_bot() as bot:
+        await ask(world)
+        started, go_on = asyncio.Event(), asyncio.Event()
+        purge = bot.storage.purge_expired_text
+
+        async def purge_slowly(now_iso):
+            started.set()
+            await go_on.wait()
+            # As if the answer were past the retention period: the purge has something to remove.
+            return await purge(sqlite_timestamp(datetime.now(UTC) + timedelta(days=400)))
+
+        monkeypatch.setattr(bot.storage, "purge_expired_text", purge_slowly)
+        bot.jobs._scheduler.modify_job("retention", next_run_time=datetime.now(UTC))
+        await asyncio.wait_for(started.wait(), 10)
+        asyncio.get_running_loop().call_later(0.5, go_on.set)  # finishes while the bot is closing
+    assert rows(world, "SELECT question, answer FROM answers") == [("", "")], "the purge finished"
