@@ -36,6 +36,7 @@ from datetime import datetime
 import discord
 
 from bot.digests.deletion import Deletion
+from bot.errors import UNREACHABLE
 from bot.feedback.ratings import Deleting, RatingChange, record_read_reaction
 from bot.feedback.scales import answer_scale
 from bot.pseudonyms import Pseudonymizer
@@ -199,10 +200,11 @@ async def reconcile_answer(
         scale = answer_scale(answer, settings)
         try:
             present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
-        except discord.HTTPException as error:
+        except (discord.HTTPException, *UNREACHABLE) as error:  # Discord refused, failed or could not be reached
             counts.unreadable += 1
             if len(counts.errors) < 5:
-                counts.errors.append(f"answer {answer_id}: {error.status} {error.text or error}")
+                said = f"{error.status} {error.text or error}" if isinstance(error, discord.HTTPException) else error
+                counts.errors.append(f"answer {answer_id}: {said!s}")
             return
         counts.answers += 1
         # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
@@ -343,9 +345,10 @@ async def store_pending_reactions(
             # Deleted since the member reacted (a pending reaction can be a day old): no reaction is left to store.
             log.info("answer %d: its message is gone, so the member's reaction on it is not stored", answer_id)
             continue
-        except discord.HTTPException as error:
-            # Forbidden (the bot may no longer read that channel), or Discord failing after discord.py's retries:
-            # the reaction was there when the member added it and nothing says it went, so it is kept as noted.
+        except (discord.HTTPException, *UNREACHABLE) as error:
+            # Forbidden (the bot may no longer read that channel), Discord failing after discord.py's retries, or
+            # not reached (discord.py retries no dropped connection): the reaction was there when the member added
+            # it and nothing says it went, so it is kept as noted, and the member's other reactions are still read.
             log.warning("answer %d: could not read the member's reactions again: %s", answer_id, error)
             value = noted
         if value is None:

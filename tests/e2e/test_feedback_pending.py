@@ -11,6 +11,7 @@ import asyncio
 
 from bot.feedback.ratings import RatingChange
 from bot.pseudonyms import Pseudonymizer
+from bot.sandbox.discord.faults import DROP
 from tests.e2e.test_consent_integrity import answer_id_of, choice, reaction_note
 from tests.e2e.test_feedback import ask, button, choose, click, forget, handled_reactions, rows
 from tests.e2e.test_scope_commands import run
@@ -111,6 +112,30 @@ async def test_reactions_on_other_answers_before_agreeing_are_stored_once_the_me
             lambda: ratings_of(world, ayu) == [(ids[1], 2, "reaction"), (ids[2], 3, "reaction")],
             what="ayu's reactions stored",
         )
+
+
+async def test_a_dropped_connection_while_reading_one_answer_loses_none_of_the_waiting_ratings(
+    world, run_bot, monkeypatch
+):
+    """Discord not reached while the member's reactions on the second of three answers are read again (discord.py
+    retries no dropped connection): that one is stored as noted, and the third is still read and stored. The
+    error escaped, and the third answer's rating, taken out of memory, was lost after 'Saved your choice'."""
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(3)]
+        ids = [answer_id_of(answer) for answer in answers]
+        handled = handled_reactions(monkeypatch)
+        note = await reaction_note(world, answers[0], budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
+        await eventually(lambda: len([h for h in handled if h[1] == budi]) == 3, what="budi's reactions handled")
+        # Twice: aiohttp tries an idempotent request once more on a new connection when a kept-alive one drops.
+        dropped = world.standin.fail_next("GET", rf"^/channels/\d+/messages/{answers[1].id}$", status=DROP, count=2)
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        expected = [(ids[0], 1, "reaction"), (ids[1], 3, "reaction"), (ids[2], 2, "reaction")]
+        await eventually(lambda: ratings_of(world, budi) == expected, what="every waiting rating stored")
+        assert dropped.hits == 2, "the connection was dropped, and again when tried again"
 
 
 async def test_reactions_before_a_refusal_are_dropped_and_a_later_agreement_does_not_bring_them_back(

@@ -1,4 +1,6 @@
-"""REST faults tests inject: 429 rate limits (as Discord/Cloudflare send them), 5xx errors, and slow answers."""
+"""REST faults tests inject: 429 rate limits (as Discord/Cloudflare send them), 5xx errors, slow answers, and
+connections dropped without an answer (`DROP`: the network failed; the client raises aiohttp's
+ServerDisconnectedError, which discord.py does not retry)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from .http_util import json_response
+
+DROP = 0  # Fault.status: close the connection without answering
 
 
 @dataclass

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Middleware
 
 from . import errors
 from .core import StandInCore
+from .faults import DROP
 from .http_util import BODY_KEY, body_of, error_response, json_response, no_content, read_body, snowflake
 from .models import JSON
 from .observe import RecordedRequest
@@ -46,6 +47,13 @@ def make_middleware(core: StandInCore) -> Middleware:
             record.files = body.files
             request[BODY_KEY] = body
             fault = core.faults.take(request.method, path, body.json)
+            if fault is not None and fault.late is None and fault.status == DROP:
+                record.fault = True
+                record.status = DROP
+                core.requests.add(record)
+                if request.transport is not None:
+                    request.transport.close()  # what the client reads: the server disconnected
+                return web.Response()
             if fault is not None and fault.late is None:
                 record.fault = True
                 response: web.StreamResponse = fault.response()

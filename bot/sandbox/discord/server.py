@@ -394,8 +394,9 @@ class DiscordStandIn:
         global_: bool = False,
         json_match: dict[str, Any] | None = None,
     ) -> Fault:
-        """Answer the next ``count`` matching REST calls with ``status`` (429 as Discord sends it, or 5xx);
-        with ``json_match``, only calls whose JSON body holds those keys and values."""
+        """Answer the next ``count`` matching REST calls with ``status`` (429 as Discord sends it, or 5xx), or,
+        with ``status=0`` (`faults.DROP`), close their connections without an answer; with ``json_match``, only
+        calls whose JSON body holds those keys and values."""
         return self.core.faults.add(
             Fault(
                 method=method,
