@@ -32,7 +32,7 @@ from bot.answers.budget import DailyTokens, renewal, utc_day
 from bot.answers.cues import extract_cues
 from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
-from bot.answers.stream_outcome import MODEL_FAILED_LINE, settle, stream_reply
+from bot.answers.stream_outcome import DISCORD_FAILURES, MODEL_FAILED_LINE, discord_failure, settle, stream_reply
 from bot.answers.streaming import Send, StreamingReply
 from bot.answers.tokens import trim_history
 from bot.feedback.privacy import rename_question_threads
@@ -450,7 +450,7 @@ class Answerer:
         except Exception:
             # A bug or a database failure: leave no message with a cursor, close the record if there is one.
             log.exception("answer to %s failed", _where(question))
-            with contextlib.suppress(discord.HTTPException):
+            with contextlib.suppress(*DISCORD_FAILURES):  # the record is closed below whatever Discord does
                 if reply.messages:
                     await reply.finish(BOT_ERROR_NOTE)
                 else:  # not through the reply, whose messages wait for the record (which may be what failed)
@@ -596,7 +596,7 @@ class Answerer:
         except asyncio.CancelledError:
             # A shutdown: as an answer, the preview says it was interrupted instead of keeping its cursor.
             if reply.messages:
-                with contextlib.suppress(discord.HTTPException):
+                with contextlib.suppress(*DISCORD_FAILURES):
                     await reply.finish(INTERRUPTED_NOTE)
             raise
         note = streamed.note + ("" if scope is not None else UNSCOPED_NOTE)
@@ -605,7 +605,7 @@ class Answerer:
             # As `_close`: finishing first also removes reasoning shown and taken back when no answer followed.
             if not await reply.finish(note) and streamed.outcome is not Outcome.OK:
                 await reply.send_line(streamed.failed_line)
-        except discord.HTTPException as failure:
+        except DISCORD_FAILURES as failure:
             log.warning("a scope preview: could not finish the Discord message: %s", failure)
         return reply.text
 
@@ -731,17 +731,17 @@ class Answerer:
             elif messages and reactions:
                 for emoji in scale.emojis:
                     await messages[-1].add_reaction(emoji)
-        except discord.HTTPException as failure:
+        except DISCORD_FAILURES as failure:
             log.warning("answer %d: could not finish the Discord message: %s", answer_id, failure)
             if not reply.messages and outcome is not Outcome.FAILED:
                 # Not one message reached the channel: research must not count an answer no member saw as shown.
                 outcome = Outcome.FAILED
-                error = f"{error + '; ' if error else ''}{NOT_SHOWN_ERROR}: {failure.status} {failure.text}"
+                error = f"{error + '; ' if error else ''}{NOT_SHOWN_ERROR}: {discord_failure(failure)}"
             elif not reply.ended and outcome is Outcome.OK:
                 # The final edit carries the answer's last text: members saw it without its end (and with the
                 # cursor), so research must not count it as finished.
                 outcome = Outcome.INCOMPLETE
-                error = f"{FINAL_EDIT_ERROR}: {failure.status} {failure.text}"
+                error = f"{FINAL_EDIT_ERROR}: {discord_failure(failure)}"
         finally:
             # Shielded: the record must close even if shutdown cancels us again right here.
             await asyncio.shield(
@@ -802,7 +802,7 @@ async def _show_typing(question: Question) -> None:
     assert question.typing is not None
     await asyncio.sleep(TYPING_AFTER)
     while True:
-        with contextlib.suppress(discord.HTTPException):
+        with contextlib.suppress(*DISCORD_FAILURES):
             await question.typing()
         await asyncio.sleep(TYPING_EVERY)
 
@@ -811,7 +811,7 @@ async def _say(question: Question, text: str) -> None:
     """A one-off line in reply to the question (not an answer: no rating controls)."""
     try:
         await question.send(text, None)
-    except discord.HTTPException as error:
+    except DISCORD_FAILURES as error:
         log.warning("could not reply in channel %d: %s", question.channel_id, error)
 
 

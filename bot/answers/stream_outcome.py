@@ -17,6 +17,7 @@ import discord
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.answers.streaming import StreamingReply
+from bot.errors import UNREACHABLE
 from bot.llm.client import LENGTH_REASONS, ModelClient, ModelError, StreamStats
 from bot.storage import Outcome
 
@@ -37,6 +38,18 @@ MODEL_SETUP_LINE = (
 )
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 DISCORD_ERROR_NOTE = "\n\n*(answer incomplete: Discord refused a message while it was being written)*"
+# What may fail a Discord message: Discord's refusal (after discord.py's retries), or Discord not reached at all
+# (a dropped connection, which discord.py does not retry).
+DISCORD_FAILURES = (discord.HTTPException, *UNREACHABLE)
+
+
+def discord_failure(failure: BaseException) -> str:
+    """A Discord failure as recorded: the status and Discord's text, or what kept Discord from being reached."""
+    if isinstance(failure, discord.HTTPException):
+        return f"{failure.status} {failure.text}"
+    return f"Discord not reached ({type(failure).__name__}: {failure})"
+
+
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason {reason!r})"
 STOPPED_EARLY_NOTE = "\n\n*(answer incomplete: the model stopped before finishing it)*"
@@ -103,8 +116,8 @@ async def stream_reply(
         if reply.text:
             return Streamed(Outcome.INCOMPLETE, str(failure), INCOMPLETE_NOTE, model_failed_line(failure))
         return Streamed(Outcome.FAILED, str(failure), "", model_failed_line(failure))
-    except discord.HTTPException as failure:
-        error = f"Discord refused a message: {failure.status} {failure.text}"
+    except DISCORD_FAILURES as failure:
+        error = f"Discord refused a message: {discord_failure(failure)}"
         log.warning("%s: %s", where, error)
         # The final edit (or, when even the first message failed, a new one) shows what was written, and says it
         # stops there: without the note a cut-off answer looked whole.

@@ -113,3 +113,20 @@ async def test_an_answer_whose_final_edit_failed_is_recorded_as_incomplete(world
         assert (outcome, error.split(":")[0]) == ("incomplete", "the final edit, with the answer's end, failed")
         [message] = world.standin.bot_messages(world.channel_id)
         assert world.standin.message(message.id).content != "First end."
+
+
+async def test_an_answer_whose_edits_cannot_reach_discord_is_closed_not_left_streaming(world, run_bot):
+    """Discord cannot be reached for the answer's edits (dropped connections, which discord.py does not retry):
+    the record is closed as incomplete, saying why. The connection error escaped the stream's handling and the
+    closing edit, and the answer stayed 'streaming' until a restart, left out of its period's digest."""
+    from bot.sandbox.discord.faults import DROP
+
+    text = " ".join(f"t{i}" for i in range(60))
+    world.model.script(Reply(text, tokens_per_second=40))
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Long one?"))
+        await world.standin.wait_for(lambda: world.standin.bot_messages(world.channel_id) or None)
+        world.standin.fail_next("PATCH", r"/channels/\d+/messages/\d+$", status=DROP, count=100)
+        await eventually(lambda: outcomes(world) == ["incomplete"], 15, "the answer to be closed")
+        [(_, error)] = answer_rows(world)
+        assert error.startswith("Discord refused a message: Discord not reached (ServerDisconnectedError"), error
