@@ -709,13 +709,23 @@ class DigestService:
             described = shortened(f"{type(error).__name__}: {error}", ERROR_TEXT_LIMIT)  # an error's text is unbounded
             reason = MAKE_FAILED.format(attempt=attempt, error=described)
             log.exception("digest %d (server %d): %s", record.digest_id, record.guild_id, reason)
-            await self._storage.update_digest(record.digest_id, record.status, error=reason)
+            try:
+                await self._storage.update_digest(record.digest_id, record.status, error=reason)
+                recorded = True
+            except Exception:  # a full disk fails both: the moderators are told all the same
+                log.exception("digest %d: could not record that it could not be made", record.digest_id)
+                recorded = False
             if attempt == 1:
                 again = (
                     f"It is made again every {RETRY_PENDING_EVERY_MINUTES} minutes, up to {MAKE_ATTEMPTS} tries, "
                     "then at the bot's next start"
                 )
-                if record.status is DigestStatus.UNDELIVERED:
+                if not recorded:  # the retry job takes only failures it finds recorded
+                    again = (
+                        "The bot could not even record the failure (is its disk full?): it is made again at its next "
+                        "start"
+                    )
+                elif record.status is DigestStatus.UNDELIVERED:
                     again = "It is made again when it is next sent (`/digest channel`, or the bot's next start)"
                 note = (
                     f"The research digest for {reader_period(record.period_start, record.period_end)} could not be "

@@ -174,6 +174,35 @@ async def test_a_digest_that_could_not_be_made_is_made_again_and_the_moderators_
         assert len(notes(world, log_channel, "could not be made")) == 1
 
 
+async def test_a_digest_whose_failure_cannot_be_recorded_is_still_told_to_the_moderators(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """A full disk fails the digest's files and then the record of that failure: the moderators are told all the
+    same (the making is not retried until the next start, which they are told). Before, the failed record escaped
+    and nobody was told."""
+    import sqlite3
+
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
+        failing_make(monkeypatch, service, lambda period: OSError(28, "No space left on device"))
+        update_digest = bot.storage.update_digest
+
+        async def update_digest_on_a_full_disk(digest_id, status, **changes):
+            if str(changes.get("error") or "").startswith("the digest could not be made"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return await update_digest(digest_id, status, **changes)
+
+        monkeypatch.setattr(bot.storage, "update_digest", update_digest_on_a_full_disk)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING and record.files_dir is None
+        [note] = await eventually(lambda: notes(world, log_channel, "could not be made"), what="the moderators' note")
+        assert "No space left on device" in note
+        assert "could not even record the failure (is its disk full?): it is made again at its next start" in note
+        assert digest_posts(world, digest_channel) == []
+
+
 async def test_a_digest_that_keeps_failing_is_retried_a_bounded_number_of_times(
     world, run_bot, moderator, digest_channel, monkeypatch
 ):
