@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 
 import discord
 from discord import app_commands
@@ -40,6 +41,8 @@ from bot.scopes.problems import ScopeValidationError
 from bot.scopes.render import HISTORY_VERSIONS, history_line, history_pages, render_pages
 from bot.scopes.templates import list_templates
 from bot.storage import Comparison, ScopeVersion
+
+log = logging.getLogger(__name__)
 
 SUMMARY_CHOICE = "summary"
 SECTION_PREFIX = "## "  # before a title in /scope edit: that section, even one titled "Summary"
@@ -122,6 +125,12 @@ class ScopePager(discord.ui.View):
         await self._turn(interaction, 1)
 
 
+EDIT_NOT_SAVED = (
+    "Something went wrong on the bot's side, so nothing was saved (the bot's log has the details). Your text is "
+    "attached: paste it into `/scope edit` again."
+)
+
+
 class EditModal(discord.ui.Modal):
     """One text box for the summary or one section, prefilled with the current text."""
 
@@ -154,17 +163,22 @@ class EditModal(discord.ui.Modal):
             )
         except (UserFacingError, ScopeValidationError) as refused:
             # Nothing the moderator wrote is lost (a form cannot be reopened with it): it comes back as a file.
-            await interaction.response.send_message(
-                describe_error(refused).message,
-                file=discord.File(io.BytesIO(self.text.value.encode()), filename="your-edit.md"),
-                ephemeral=True,
-            )
+            await self._give_back(interaction, describe_error(refused).message)
+            return
+        except Exception:  # the bot's failure (the database, say): the text comes back all the same
+            log.exception("server %d: a scope edit could not be saved", interaction.guild_id)
+            await self._give_back(interaction, EDIT_NOT_SAVED)
             return
         version = change.version
         await interaction.response.send_message(
             f"Saved as version {version.number}.{ended_note(change.ended)}", ephemeral=True
         )
         await self.cog.log_scope_change(interaction, version.change_summary, version, ended=change.ended)
+
+    async def _give_back(self, interaction: discord.Interaction, message: str) -> None:
+        await interaction.response.send_message(
+            message, file=discord.File(io.BytesIO(self.text.value.encode()), filename="your-edit.md"), ephemeral=True
+        )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)

@@ -536,6 +536,30 @@ async def test_answer_settings_fit_one_message_however_many_channels(world, run_
         assert len(json.loads(stored)) == 24 and instructions == long.strip()
 
 
+async def test_an_edit_the_bot_fails_to_save_is_returned_too(world, run_bot, moderator, monkeypatch):
+    """The database fails as the edit is saved: the text comes back as a file, as for a refused edit. It was only
+    "Something went wrong", and the moderator's text was gone."""
+    from cogs.scope import EDIT_NOT_SAVED
+
+    async with run_bot() as bot:
+        await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
+        base = len(versions(world)[1])
+        form = await run(world, moderator, "scope edit", {"section": "Glossary"})
+
+        async def disk_full(*args, **kwargs):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(bot.storage, "add_scope_version", disk_full)
+        [text_input] = modal_inputs(form)
+        my_text = "- **bố mẹ**: parents, used when speaking about them with respect (everyday)"
+        sent = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: my_text})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.response_data["content"] == EDIT_NOT_SAVED and record.ephemeral
+        [attachment] = record.original.attachments
+        assert attachment.filename == "your-edit.md" and attachment.data.decode() == my_text
+        assert len(versions(world)[1]) == base
+
+
 async def test_an_edit_of_a_section_changed_meanwhile_is_refused_and_returned(world, run_bot, moderator):
     async with run_bot():
         owner = int(world.standin.state.guilds[world.guild_id].owner_id)
