@@ -6,6 +6,7 @@ member and logs; the error-handling cog and every modal or view route their fail
 
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 from collections.abc import Sequence
@@ -106,8 +107,11 @@ def describe_error(error: BaseException) -> ErrorReply:
     )
 
 
-async def report_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """Log the error and tell the member, whether or not the interaction was answered already."""
+async def report_error(
+    interaction: discord.Interaction, error: BaseException, *, give_back: tuple[str, str] | None = None
+) -> None:
+    """Log the error and tell the member, whether or not the interaction was answered already; `give_back`: the
+    text they typed into a form (a file name and the text), attached so that nothing they wrote is lost."""
     reply = describe_error(error)
     command = interaction.command.qualified_name if interaction.command else "a button or form"
     if reply.reference is not None:
@@ -115,10 +119,12 @@ async def report_error(interaction: discord.Interaction, error: BaseException) -
         log.error("/%s failed (reference %s)", command, reply.reference, exc_info=original)
     else:
         log.info("/%s refused: %s", command, reply.message.splitlines()[0])
+    files = [discord.File(io.BytesIO(give_back[1].encode()), filename=give_back[0])] if give_back else []
+    message = reply.message + ("\n\nWhat you wrote is attached." if files else "")
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(reply.message, ephemeral=True)
+            await interaction.followup.send(message, files=files, ephemeral=True)
         else:
-            await interaction.response.send_message(reply.message, ephemeral=True)
+            await interaction.response.send_message(message, files=files, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not tell the member about the error in /%s", command)

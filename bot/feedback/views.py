@@ -702,6 +702,7 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
     match = COMMENT_FORM.match(str(data.get("custom_id", "")))
     if match is None:
         return False
+    text = submitted_text(cast(list[dict[str, Any]], data.get("components") or []))
     try:
         bot = client(interaction)
         guild_id, user_id = interaction.guild_id, interaction.user.id
@@ -722,7 +723,7 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
             bot.pseudonyms,
             answer,
             user_id=user_id,
-            text=submitted_text(cast(list[dict[str, Any]], data.get("components") or [])),
+            text=text,
             source=CommentSource.MODAL,
         )
         if from_notice and guild_id is not None:
@@ -732,7 +733,8 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
         else:
             await interaction.response.send_message(COMMENT_SAVED_REPLIES[result], ephemeral=True)
     except Exception as error:
-        await report_error(interaction, error)
+        # A form cannot be reopened with what was typed in it: the comment comes back as a file.
+        await report_error(interaction, error, give_back=("your-comment.txt", text) if text.strip() else None)
     return True
 
 

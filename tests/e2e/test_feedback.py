@@ -304,6 +304,28 @@ async def test_comment_form_and_its_edge_cases(world, run_bot):
         assert all(could_not_ping_everyone(m) for m in sent), [(m.content, m.allowed_mentions) for m in sent]
 
 
+async def test_a_comment_the_bot_fails_to_save_is_given_back(world, run_bot, monkeypatch):
+    """The database fails as a comment form's text is saved: the member is told, and gets what they wrote back as
+    a file (a form cannot be reopened with it). It was lost."""
+    async with run_bot() as bot:
+        answer = await ask(world)
+        await give_consent(db(world), world.guild_id, world.member_id, "comments")
+
+        async def disk_full(*args, **kwargs):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(bot.storage, "add_comment", disk_full)
+        opened = await click(world, answer, world.member_id, button(answer, "cb:comment:"))
+        [text_input] = [c for row in opened.modal["components"] for c in row["components"]]
+        text = "In Medan we would say Abang, not Mas. " * 20
+        sent = await world.standin.submit_modal(opened, world.member_id, values={text_input["custom_id"]: text})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.ephemeral and record.response_data["content"].endswith("What you wrote is attached.")
+        [attachment] = record.original.attachments
+        assert attachment.filename == "your-comment.txt" and attachment.data.decode() == text
+        assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
+
+
 def could_not_ping_everyone(message):
     """Whether the message's allowed_mentions (as the bot sent it) rule out @everyone and @here, and it pinged
     neither. Without allowed_mentions, Discord pings everything the text mentions."""
