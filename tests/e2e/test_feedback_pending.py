@@ -114,6 +114,18 @@ async def test_reactions_on_other_answers_before_agreeing_are_stored_once_the_me
         )
 
 
+async def three_waiting_reactions(world, member, monkeypatch):
+    """Three answers; the member, who has not chosen, reacts ❌, ✅ and 🤔 on them (the first brings the consent
+    note): the answers, their ids and the note, once the three reactions are handled."""
+    answers = [await ask(world, f"Question {n}?") for n in range(3)]
+    handled = handled_reactions(monkeypatch)
+    note = await reaction_note(world, answers[0], member, "❌")
+    await world.standin.add_reaction(world.channel_id, answers[1].id, member, "✅")
+    await world.standin.add_reaction(world.channel_id, answers[2].id, member, "🤔")
+    await eventually(lambda: len([h for h in handled if h[1] == member]) == 3, what="the reactions handled")
+    return answers, [answer_id_of(answer) for answer in answers], note
+
+
 async def test_a_dropped_connection_while_reading_one_answer_loses_none_of_the_waiting_ratings(
     world, run_bot, monkeypatch
 ):
@@ -122,13 +134,7 @@ async def test_a_dropped_connection_while_reading_one_answer_loses_none_of_the_w
     error escaped, and the third answer's rating, taken out of memory, was lost after 'Saved your choice'."""
     budi = world.member_id
     async with run_bot(cooldown=0):
-        answers = [await ask(world, f"Question {n}?") for n in range(3)]
-        ids = [answer_id_of(answer) for answer in answers]
-        handled = handled_reactions(monkeypatch)
-        note = await reaction_note(world, answers[0], budi, "❌")
-        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
-        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
-        await eventually(lambda: len([h for h in handled if h[1] == budi]) == 3, what="budi's reactions handled")
+        answers, ids, note = await three_waiting_reactions(world, budi, monkeypatch)
         # Twice: aiohttp tries an idempotent request once more on a new connection when a kept-alive one drops.
         dropped = world.standin.fail_next("GET", rf"^/channels/\d+/messages/{answers[1].id}$", status=DROP, count=2)
         theirs = await click(world, note, budi, button(note, "cb:ask:"))
@@ -229,13 +235,7 @@ async def test_agreeing_through_the_note_stores_the_newest_rating_reaction_on_it
 async def test_a_reaction_on_an_answer_deleted_before_the_member_agrees_is_not_stored(world, run_bot, monkeypatch):
     budi = world.member_id
     async with run_bot(cooldown=0):
-        answers = [await ask(world, f"Question {n}?") for n in range(3)]
-        ids = [answer_id_of(answer) for answer in answers]
-        handled = handled_reactions(monkeypatch)
-        note = await reaction_note(world, answers[0], budi, "❌")
-        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
-        await world.standin.add_reaction(world.channel_id, answers[2].id, budi, "🤔")
-        await eventually(lambda: len(handled) == 3, what="budi's reactions handled")
+        answers, ids, note = await three_waiting_reactions(world, budi, monkeypatch)
         # The second answer's message is deleted (its reactions with it) while budi's reaction waits: Discord
         # answers 404 when it is read again, and there is no reaction left to store.
         await world.standin.delete_message(world.channel_id, answers[1].id)
