@@ -69,8 +69,9 @@ class CultureBot(commands.Bot):
             command_prefix=commands.when_mentioned,  # no prefix commands; slash commands only
             help_command=None,
             intents=required_intents(settings.message_content_intent),
-            # Nobody is pinged unless the code names them; model output goes out with no pings at all.
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
+            # Nobody is pinged unless the call names them (the consent note names its member); model output, and
+            # every text that may echo what someone wrote, goes out with no pings at all.
+            allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=settings.guild_ready_timeout,
             # No message cache: every listener works from raw events and the database, and discord.py looks a
             # cached message up by scanning the whole cache on each edit and reaction event (the bot's own

@@ -134,7 +134,10 @@ class Feedback(commands.Cog):
                 "the research. Read what is collected and choose:",
                 view=view,
                 delete_after=PROMPT_LIFETIME,
-                allowed_mentions=discord.AllowedMentions(users=[discord.Object(event.user_id)]),
+                # Whole, not merged with the client's default: unset fields would allow @everyone and roles.
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, replied_user=False, users=[discord.Object(event.user_id)]
+                ),
             )
             delivered = True
         except discord.HTTPException as error:

@@ -192,7 +192,9 @@ async def test_declined_member_is_never_stored_nor_asked_again(world, run_bot, m
 
 
 async def test_reaction_without_consent_prompts_in_channel_pinging_only_the_member(world, run_bot):
-    async with run_bot():
+    async with run_bot() as bot:
+        # The client's default pings nobody: a call that does not name whom it pings pings no one.
+        assert bot.allowed_mentions is not None and bot.allowed_mentions.to_dict() == {"parse": []}
         answer = await ask(world)
         await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
         prompt = await world.standin.wait_for_message(world.channel_id, lambda m: "thanks for rating" in m.content)

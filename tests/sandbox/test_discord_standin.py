@@ -192,6 +192,22 @@ async def test_mentions_ping_without_allowed_mentions(world: World) -> None:
         assert stored.pings_anyone
 
 
+async def test_a_ping_when_sent_is_still_seen_after_an_edit_that_allows_none(world: World) -> None:
+    """Discord notifies when a message is sent; an edit with no pings allowed does not take that back (a streamed
+    answer's first message, sent with a member mention allowed and edited without, has pinged them)."""
+    standin = world.standin
+    bot = make_bot()
+    async with connected(bot, standin):
+        channel = bot.get_channel(world.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        sent = await channel.send(f"hi <@{world.alice_id}>", allowed_mentions=discord.AllowedMentions(users=True))
+        await sent.edit(content=f"hi <@{world.alice_id}>!", allowed_mentions=discord.AllowedMentions.none())
+        stored = await standin.wait_for(lambda: standin.message(sent.id).edits and standin.message(sent.id))
+        assert stored.mentions == [] and stored.pings_anyone
+        quiet = await channel.send(f"hi <@{world.alice_id}>", allowed_mentions=discord.AllowedMentions.none())
+        assert not standin.message(quiet.id).pings_anyone
+
+
 async def test_member_messages_reach_on_message(world: World) -> None:
     standin = world.standin
     bot = make_bot(message_content=True)

@@ -310,6 +310,8 @@ class Message:
     ``allowed_mentions`` is exactly what the sender asked for (``None`` if it sent none);
     ``mentions``/``mention_roles``/``mention_everyone`` are who actually got pinged after applying it,
     while ``content_user_mentions``/``content_role_mentions`` are every mention written in the content.
+    An edit recomputes them, as Discord does for the message's highlights; ``pinged_when_sent`` keeps whether anyone
+    was notified when the message was sent, which is when Discord notifies (an edit does not take it back).
     """
 
     id: int
@@ -329,6 +331,7 @@ class Message:
     content_role_mentions: list[int] = field(default_factory=list)
     content_mentions_everyone: bool = False
     allowed_mentions: JSON | None = None
+    pinged_when_sent: bool = False
     flags: int = 0
     tts: bool = False
     nonce: str | int | None = None
@@ -357,8 +360,9 @@ class Message:
 
     @property
     def pings_anyone(self) -> bool:
-        """Whether anyone was notified: users, roles or @everyone/@here."""
-        return bool(self.mentions or self.mention_roles or self.mention_everyone)
+        """Whether anyone was notified (users, roles or @everyone/@here), when the message was sent or as its
+        content now reads."""
+        return self.pinged_when_sent or bool(self.mentions or self.mention_roles or self.mention_everyone)
 
     def attachment(self, filename: str) -> Attachment:
         for att in self.attachments:

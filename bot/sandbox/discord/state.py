@@ -299,6 +299,7 @@ class StandInState:
             sticker_ids=list(sticker_ids or []),
         )
         self._resolve_mentions(msg)
+        msg.pinged_when_sent = bool(msg.mentions or msg.mention_roles or msg.mention_everyone)
         self.messages[msg.id] = msg
         if visible:
             self.channel_message_ids.setdefault(channel_id, []).append(msg.id)
