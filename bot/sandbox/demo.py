@@ -6,7 +6,9 @@ Ids are fixed so that a database kept with `--db` finds the same server and memb
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,14 @@ OWNER_ID = 1_300_000_000_000_000_002
 MEMBER_IDS = {"ayu": 1_300_000_000_000_000_011, "budi": 1_300_000_000_000_000_012, "mod": 1_300_000_000_000_000_013}
 MODERATOR = "mod"
 CHANNELS = ("ask", "digest", "mod-log")
+# The settings name channels and roles by id (answer channels, the digest channel, the research role): new ids on
+# the next run would read as deleted ones, and the bot would answer nowhere.
+CHANNEL_IDS = {
+    "ask": 1_300_000_000_000_000_021,
+    "digest": 1_300_000_000_000_000_022,
+    "mod-log": 1_300_000_000_000_000_023,
+}
+ROLE_IDS = {"Moderators": 1_300_000_000_000_000_031, "Researchers": 1_300_000_000_000_000_032}
 MANAGE_GUILD = 1 << 5
 
 
@@ -52,21 +62,32 @@ class _FirstId:
         return int(self._factory.next())
 
 
+@contextlib.contextmanager
+def _numbered(standin: DiscordStandIn, first: int) -> Iterator[None]:
+    """The stand-in numbers what it creates itself; a kept database needs the same ids every run."""
+    factory = standin.state.ids
+    standin.state.ids = _FirstId(first, factory)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        standin.state.ids = factory
+
+
 def build_demo_world(standin: DiscordStandIn) -> DemoWorld:
     """Create the server, its channels, a moderators and a researchers role, two members and a moderator
     (who holds both roles)."""
     standin.add_user("demo-owner", user_id=OWNER_ID)
-    # The stand-in numbers servers itself; a kept database needs the same server id every run.
-    factory = standin.state.ids
-    standin.state.ids = _FirstId(GUILD_ID, factory)  # type: ignore[assignment]
-    try:
+    with _numbered(standin, GUILD_ID):
         guild = standin.add_guild(GUILD_NAME, owner_id=OWNER_ID)
-    finally:
-        standin.state.ids = factory
     guild_id = int(guild["id"])
-    channels = {name: int(standin.add_channel(guild_id, name, topic=_TOPICS[name])["id"]) for name in CHANNELS}
-    moderators = standin.add_role(guild_id, "Moderators", permissions=MANAGE_GUILD)
-    researchers = standin.add_role(guild_id, "Researchers")
+    channels = {}
+    for name in CHANNELS:
+        with _numbered(standin, CHANNEL_IDS[name]):
+            channels[name] = int(standin.add_channel(guild_id, name, topic=_TOPICS[name])["id"])
+    with _numbered(standin, ROLE_IDS["Moderators"]):
+        moderators = standin.add_role(guild_id, "Moderators", permissions=MANAGE_GUILD)
+    with _numbered(standin, ROLE_IDS["Researchers"]):
+        researchers = standin.add_role(guild_id, "Researchers")
     members = {}
     for name, user_id in MEMBER_IDS.items():
         roles = [moderators["id"], researchers["id"]] if name == MODERATOR else []

@@ -17,6 +17,7 @@ import pytest
 
 from bot.exit_status import EX_CONFIG, EXIT_FAILED
 from bot.sandbox.app import SandboxError, SandboxOptions, _log_to_file, run_sandbox
+from bot.sandbox.demo import ROLE_IDS
 from bot.scopes.comparisons import assign_arm
 from bot.storage import Arm
 
@@ -321,3 +322,23 @@ async def test_a_lost_key_file_is_refused_and_no_new_key_is_left_in_its_place(tm
         error
     )
     assert not key_file.exists(), "the key made before the check is removed again"
+
+
+async def test_a_kept_database_finds_its_answer_channels_and_research_role_on_the_next_run(tmp_path, capsys, temp_root):
+    """Settings name channels and roles by id: the demo server's were numbered anew every run, so after
+    `/answers channel-add ask` and a restart the bot said the channels it answered in were deleted."""
+    db = tmp_path / "demo.sqlite3"
+    first = tmp_path / "first.txt"
+    first.write_text(
+        "/as mod\n/answers channel-add channel=ask\nexpect Added\n/digest research-role role=Researchers\n/quit\n",
+        encoding="utf-8",
+    )
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=first)) == 0
+    capsys.readouterr()
+    second = tmp_path / "second.txt"
+    second.write_text("How do I greet my manager?\nexpect Fits\n/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=second)) == 0, capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "every step passed" in text and "the channels I answered in were deleted" not in text
+    assert rows(db, "SELECT outcome FROM answers") == [("ok",)]
+    assert rows(db, "SELECT research_role_id FROM guild_settings") == [(ROLE_IDS["Researchers"],)]
