@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.answers.safety import NO_PINGS, defuse_mentions
+from bot.answers.safety import NO_PINGS, shown_text
 from bot.answers.splitting import DISCORD_MESSAGE_LIMIT, grapheme_cut, open_fence_at, take_message
 from bot.llm.reasoning import Restart
 
@@ -110,7 +110,7 @@ class StreamingReply:
         # Defusing adds a character per mass mention, so the defused part may be longer (by at most its
         # count of "@"); it is only defused here when that could take it past the limit.
         if len(self._current) + self._current.count("@") > self._limit - len(CURSOR):
-            self._current = defuse_mentions(self._current)
+            self._current = shown_text(self._current)
         # A full part is finished (with no cursor, so all of the limit is its) and the rest starts the next one.
         # A part within the cursor's two characters of the limit waits: the answer may end there, in one message.
         while len(self._current) > self._limit:
@@ -132,7 +132,7 @@ class StreamingReply:
         """Final edit: remove the cursor, append `note` (e.g. why the answer is incomplete), attach `view`."""
         if self.truncated:
             note = TRUNCATED_NOTE + note
-        self._current = defuse_mentions(self._current)  # its final length, for the room check below
+        self._current = shown_text(self._current)  # its final length, for the room check below
         if not self.text.strip() and self.messages:
             # Only reasoning was shown (then taken back, see `push`) and no answer followed: remove it.
             for message in self.messages:
@@ -206,7 +206,7 @@ class StreamingReply:
             return
         # Defused as a whole when shown: a mention the model wrote across two tokens ("@", "everyone") is
         # caught too. Defusing is idempotent, so text defused before stays as it is.
-        self._current = defuse_mentions(self._current)
+        self._current = shown_text(self._current)
         content = self._current if final else self._current + CURSOR
         if not final and len(content) > self._limit:
             return  # no room for the cursor yet: shown when more text (a new part) or the end comes

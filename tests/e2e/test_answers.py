@@ -64,6 +64,20 @@ def moderator(world):
     return int(world.standin.add_member(world.guild_id, "mod-sari", roles=[role["id"]])["user"]["id"])
 
 
+async def test_the_prompts_member_text_tags_echoed_by_the_model_are_not_shown(world, run_bot):
+    """A small model may echo its prompt: the tags around the member's text are taken out of what members see
+    (the recorded answer keeps what the model wrote)."""
+    echoed = "The member asked:\n<member_message>\nHow do I greet my manager?\n</member_message>\nSay Pak."
+    world.model.script(Reply(echoed, tokens_per_second=200))
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet?"))
+        await eventually(lambda: [o for _, o in finished_answers(world)] == ["ok"], what="the answer")
+        [message] = world.standin.bot_messages(world.channel_id)
+        shown = world.standin.message(message.id).content
+        assert shown == "The member asked:\nHow do I greet my manager?\nSay Pak."
+    assert rows(world, "SELECT answer FROM answers") == [(echoed,)]
+
+
 async def test_reply_chain_is_a_conversation(world, run_bot):
     world.model.script("Use Pak with his first name.", "Yes: in a meeting keep Pak, and add Bapak in emails.")
     async with run_bot(cooldown=0):
