@@ -49,7 +49,8 @@ class SandboxError(Exception):
 @dataclass(frozen=True)
 class SandboxOptions:
     scope: Path | None = None  # a scope file to start with
-    template: str = DEFAULT_TEMPLATE  # else this shipped template
+    # Else this shipped template (DEFAULT_TEMPLATE when not given; given, it replaces a kept database's scope).
+    template: str | None = None
     db: Path | None = None  # keep the data here (default: a temporary folder, said on exit)
     script: Path | None = None  # replay this file instead of prompting
     out: Path = DEFAULT_OUT  # where /digest writes its files
@@ -92,9 +93,9 @@ def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scope", type=Path, metavar="FILE", help="start with this scope file")
     parser.add_argument(
         "--template",
-        default=DEFAULT_TEMPLATE,
         metavar="NAME",
-        help=f"start with this shipped template from scopes/ when --scope is not given (default {DEFAULT_TEMPLATE})",
+        help=f"start with this shipped template from scopes/ when --scope is not given (default {DEFAULT_TEMPLATE}); "
+        "with a kept --db, a --scope or --template given becomes its current scope, else it keeps its own",
     )
     parser.add_argument("--db", type=Path, metavar="FILE", help="keep the data in this file (default: a temporary one)")
     parser.add_argument(
@@ -167,7 +168,10 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
         overrides = await stack.enter_async_context(_fake_model(options.model))
         settings = _settings(standin, paths, overrides)
         logging.getLogger().setLevel(settings.log_level.value)  # CULTUREBOT_LOG_LEVEL, for the log file
-        await _prepare_database(settings, world, document, explicit=options.scope is not None)
+        explicit = options.scope is not None or options.template is not None
+        scope_title = await _prepare_database(
+            settings, world, document, explicit=explicit, from_file=options.scope is not None
+        )
         try:
             if settings.uses_embedded_model:
                 console.echo("Starting the embedded model (SmolLM2-135M via llama.cpp)…")
@@ -181,7 +185,7 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
             raise SandboxError(str(setup_problem(settings, error))) from None
         except (TimeoutError, RuntimeError) as error:
             raise SandboxError(f"the bot did not start: {error}; see the log at {paths.log}", retry=True) from None
-        console.echo(_banner(settings, options, paths, document.metadata.title))
+        console.echo(_banner(settings, options, paths, scope_title))
         session = Session(
             world,
             console,
@@ -203,7 +207,7 @@ def _starting_scope(options: SandboxOptions) -> ScopeDocument:
     try:
         if options.scope is not None:
             return parse_scope(read_scope_file(options.scope), source=str(options.scope))
-        return load_template(options.template)
+        return load_template(options.template or DEFAULT_TEMPLATE)
     except OSError as error:
         raise SandboxError(f"cannot read the scope file {options.scope}: {error.strerror or error}") from None
     except UnknownTemplateError as error:
@@ -251,11 +255,14 @@ def _settings(standin: DiscordStandIn, paths: SandboxPaths, model_overrides: dic
     )
 
 
-async def _prepare_database(settings: Settings, world: DemoWorld, document: ScopeDocument, *, explicit: bool) -> None:
+async def _prepare_database(
+    settings: Settings, world: DemoWorld, document: ScopeDocument, *, explicit: bool, from_file: bool
+) -> str:
     """Declare the starting scope, name the digest and moderation log channels, and forget the last command
     sync (each run is a new Discord, which must receive the commands).
 
-    A kept database keeps its scope unless `--scope` names a different one (then it becomes a new version).
+    A kept database keeps its scope unless `--scope` or `--template` names a different one (then it becomes a new
+    version). Returns the scope in force, as the banner names it: its title and version.
     """
     from bot.runtime import COMMAND_HASH_KEY
     from bot.sandbox.demo import GUILD_NAME
@@ -273,10 +280,10 @@ async def _prepare_database(settings: Settings, world: DemoWorld, document: Scop
         if current is None or (explicit and current.content != document.source_text):
             source, summary = (
                 (ScopeSource.UPLOAD, "the sandbox's --scope file")
-                if explicit
+                if from_file
                 else (ScopeSource.TEMPLATE, "the sandbox's starting template")
             )
-            await store_document(storage, world.guild_id, moderator_id, document, source, summary)
+            current = (await store_document(storage, world.guild_id, moderator_id, document, source, summary)).version
         await storage.update_guild_settings(
             world.guild_id,
             moderator_id,
@@ -288,6 +295,7 @@ async def _prepare_database(settings: Settings, world: DemoWorld, document: Scop
             detail="sandbox set-up",
         )
         await storage.set_state(COMMAND_HASH_KEY, "")
+        return f"{current.title} (v{current.number})"
     finally:
         await storage.close()
 

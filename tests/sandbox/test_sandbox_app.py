@@ -342,3 +342,30 @@ async def test_a_kept_database_finds_its_answer_channels_and_research_role_on_th
     assert "every step passed" in text and "the channels I answered in were deleted" not in text
     assert rows(db, "SELECT outcome FROM answers") == [("ok",)]
     assert rows(db, "SELECT research_role_id FROM guild_settings") == [(ROLE_IDS["Researchers"],)]
+
+
+async def test_the_banner_names_the_scope_in_force_and_a_template_given_replaces_a_kept_ones(
+    tmp_path, capsys, temp_root
+):
+    """On a kept database the banner named the starting template whatever scope was in force, and `--template`
+    was ignored without a word."""
+    db = tmp_path / "demo.sqlite3"
+    script = tmp_path / "quit.txt"
+    script.write_text("/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=script)) == 0
+    assert "Scope: Indonesian business culture (Jakarta offices) (v1)" in printed(capsys)
+    options = SandboxOptions(db=db, model="fake", script=script, template="vietnamese-family-households")
+    assert await run_sandbox(options) == 0
+    assert "Scope: Vietnamese family dynamics" in printed(capsys)
+    assert rows(db, "SELECT number, source FROM scope_versions ORDER BY number") == [(1, "template"), (2, "template")]
+    # Without --template, a kept database keeps its own scope, and the banner says which.
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=script)) == 0
+    assert "Scope: Vietnamese family dynamics (multi-generational households, in Vietnam and abroad) (v2)" in printed(
+        capsys
+    )
+    assert len(rows(db, "SELECT number FROM scope_versions")) == 2
+
+
+def printed(capsys) -> str:
+    """What the sandbox printed, without the terminal's line wrapping."""
+    return " ".join(capsys.readouterr().out.split())
