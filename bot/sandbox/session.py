@@ -429,15 +429,22 @@ class Session:
             what="/digest preview",
             patience=max(self.answer_timeout, 120.0),  # the statistics take a moment on a large server
         )
-        files = [attachment for message in record.messages for attachment in message.attachments]
-        if not files:
+        if not any(message.attachments for message in record.messages):
             raise StepFailed("the digest came without files")
+        self._keep_files(record.messages)
+
+    def _keep_files(self, messages: Sequence[Message], indent: str = INDENT) -> None:
+        """Write the files the bot attached to `messages` into the output folder, and say where: in Discord they
+        would be downloaded (a scope to edit and upload again, a member's export, a digest's report and data)."""
+        files = [attachment for message in messages for attachment in message.attachments]
+        if not files:
+            return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.console.say(f"{INDENT}Files written to {self.out_dir}:")
+        self.console.say(f"{indent}Files written to {self.out_dir}:")
         for attachment in files:
             path = self.out_dir / Path(attachment.filename).name
             path.write_bytes(attachment.data)
-            self.console.say(f"{INDENT}  {path}")
+            self.console.say(f"{indent}  {path}")
 
     async def _slash(self, name: str, args: str) -> None:
         definition = next((c for c in self.standin.commands() if c["name"] == name), None)
@@ -462,9 +469,11 @@ class Session:
             title = record.modal.get("title", "a form")
             self.console.say(
                 f"{INDENT}📝 the bot opened the form “{title}”, which the sandbox cannot fill (only the comment form, "
-                "with /comment); /scope download writes the scope to a file, and /scope upload FILE takes it back"
+                f"with /comment); /scope download writes the scope to a file in {self.out_dir}, and "
+                "/scope upload FILE takes it back"
             )
             return
+        self._keep_files(record.messages)
         await self._after_controls(record)
 
     def _check_visible(self, definition: dict[str, Any]) -> None:
@@ -685,6 +694,7 @@ class Session:
                 titles = [str(e.get("title")) for e in message.embeds if e.get("title")]
                 files = f" [{len(message.attachments)} file(s)]" if message.attachments else ""
                 self.console.say(f"  [#{name}] {BOT_NAME}: {first or ' · '.join(titles)}{files}".rstrip())
+                self._keep_files([message], indent="    ")
 
 
 def _changed_from(messages: Callable[[], list[Message]], snapshot: tuple[Any, ...] | None) -> Callable[[], bool]:

@@ -369,3 +369,18 @@ async def test_the_banner_names_the_scope_in_force_and_a_template_given_replaces
 def printed(capsys) -> str:
     """What the sandbox printed, without the terminal's line wrapping."""
     return " ".join(capsys.readouterr().out.split())
+
+
+async def test_files_the_bot_attaches_are_written_where_the_sandbox_says(tmp_path, capsys, temp_root):
+    """In Discord they would be downloaded: `/scope download`'s file (to edit and `/scope upload` again) and a
+    member's `/privacy export` were shown as attached and written nowhere."""
+    out = tmp_path / "out"
+    script = tmp_path / "files.txt"
+    script.write_text("/as mod\n/scope download\n/privacy export\n/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=tmp_path / "d.sqlite3", model="fake", script=script, out=out)) == 0
+    text = printed(capsys)
+    scope_file = out / "indonesian-business-jakarta-v1.md"
+    assert scope_file.read_text(encoding="utf-8").startswith("+++")
+    export = out / "culturebot-my-data.json"
+    assert export.exists()
+    assert f"Files written to {out}: {scope_file}" in text and str(export) in text
