@@ -136,6 +136,7 @@ async def run_sandbox(options: SandboxOptions) -> int:
     paths: SandboxPaths | None = None
     try:
         document = _starting_scope(options)
+        _check_script(options.script)  # before anything is made: the database, its key, its log
         paths = SandboxPaths.make(options.db)
         with _log_to_file(paths.log):
             return await _run(options, paths, document)
@@ -196,6 +197,18 @@ async def _run(options: SandboxOptions, paths: SandboxPaths, document: ScopeDocu
         console.echo("Stopping the bot…")
         return status
     raise AssertionError("unreachable")  # pragma: no cover - the stack's block always returns or raises
+
+
+def _check_script(script: Path | None) -> None:
+    """Refuse a `--script` that cannot be read as text, before anything starts."""
+    if script is None:
+        return
+    try:
+        script.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SandboxError(f"cannot read the script {script}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise SandboxError(f"the script {script} is not UTF-8 text: save it as UTF-8") from None
 
 
 def _starting_scope(options: SandboxOptions) -> ScopeDocument:

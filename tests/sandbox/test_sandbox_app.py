@@ -384,3 +384,21 @@ async def test_files_the_bot_attaches_are_written_where_the_sandbox_says(tmp_pat
     export = out / "culturebot-my-data.json"
     assert export.exists()
     assert f"Files written to {out}: {scope_file}" in text and str(export) in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read the script {path}: No such file or directory"), (b"\xff\xfe/quit", "is not UTF-8 text")],
+)
+async def test_a_script_that_cannot_be_read_is_refused_before_anything_starts(
+    tmp_path, capsys, temp_root, content, message
+):
+    """It was found unreadable only after the bot had started, leaving a database, a key and a log behind."""
+    path = tmp_path / "script.txt"
+    if content is not None:
+        path.write_bytes(content)
+    db = tmp_path / "new" / "x.sqlite3"
+    assert await run_sandbox(SandboxOptions(db=db, model="fake", script=path)) == EX_CONFIG
+    error = capsys.readouterr().err
+    assert error.startswith("culturebot sandbox: ") and message.format(path=path) in error
+    assert not (tmp_path / "new").exists(), "nothing was made"
