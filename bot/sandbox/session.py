@@ -212,7 +212,9 @@ class Session:
         if self._errors.records:
             record = self._errors.records[0]
             self._errors.records.clear()
-            raise StepFailed(f"the bot answered with an error ({record.getMessage()})")
+            if record.levelno < logging.ERROR:  # a refusal ("/digest now refused: ..."), shown just above
+                raise StepFailed("the bot refused (its reply is above)")
+            raise StepFailed(f"the bot answered with an error ({self.console.display(record.getMessage())})")
 
     # ----------------------------------------------------------------- questions and answers
 
@@ -253,7 +255,8 @@ class Session:
         final = messages[-1]
         answer_id = _answer_id(final)
         if answer_id is None:
-            raise StepFailed(f"the bot did not answer: {final.content.splitlines()[0] if final.content else '…'}")
+            said = self.console.display(final.content).splitlines()[0] if final.content else "…"
+            raise StepFailed(f"the bot did not answer: {said}")
         self.last_answer = final
         edits = sum(len(m.edits) for m in messages)
         self.console.say(

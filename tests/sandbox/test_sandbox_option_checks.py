@@ -347,3 +347,16 @@ def test_members_roles_and_channels_are_found_in_any_capitalisation():
     assert Session._lookup("who", known, "BUDI", "member") == 2
     with pytest.raises(OptionProblem, match="there is no member 'citra'; there are: Ayu, budi"):
         Session._lookup("who", known, "citra", "member")
+
+
+async def test_a_refused_command_in_a_script_says_so_once_without_discord_markup(tmp_path, capsys):
+    """`/digest now` with nothing asked yet is refused (nothing to send): the step fails saying the bot refused,
+    its reply shown once above. It was repeated as "the bot answered with an error (... <t:1796673048:f> ...)"."""
+    script = tmp_path / "steps.txt"
+    script.write_text("/as mod\n/digest now\n")
+    assert await run_sandbox(SandboxOptions(db=tmp_path / "s.sqlite3", script=script, model="fake")) == 1
+    output, error = capsys.readouterr()
+    assert "Nothing to send" in output
+    assert f"{script}:2: step failed: /digest now\n" in error
+    assert "the bot refused (its reply is above)" in error
+    assert "<t:" not in error and "answered with an error" not in error
