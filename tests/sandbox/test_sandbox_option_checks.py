@@ -156,7 +156,7 @@ async def test_everyone_can_be_chosen_for_a_role_option_and_the_bot_answers_abou
     captured = capsys.readouterr()
     text = " ".join(captured.out.split())
     assert "Choose a role only researchers have: with @everyone, every member could export the research data" in text
-    assert "/digest research-role refused: Choose a role only researchers have" in captured.err
+    assert "step failed: /digest research-role role=@everyone\n  the bot refused (its reply is above)" in captured.err
     assert sent == [("digest research-role", {"role": demo.GUILD_ID})], "@everyone's role id is the server's id"
     assert settings_row(db, "research_role_id") != (demo.GUILD_ID,)
 
