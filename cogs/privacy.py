@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
 from bot.errors import UNREACHABLE, guild_id_of, report_error
-from bot.feedback.consent import consent_version, notice_text
+from bot.feedback.consent import GENERAL_HEADING, consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
 from bot.feedback.forget_confirm import (
     FORGET_EXPIRED,
@@ -111,7 +111,7 @@ class Privacy(commands.Cog):
         settings = await self.bot.storage.guild_settings(guild_id_of(interaction))
         url = str(self.bot.settings.privacy_url) if self.bot.settings.privacy_url else None
         await interaction.response.send_message(
-            notice_text(settings, url) + PRIVACY_CONSENT_SUFFIX,
+            notice_text(settings, url, heading=GENERAL_HEADING) + PRIVACY_CONSENT_SUFFIX,
             view=consent_view(0, NO_PENDING, consent_version(settings)),
             ephemeral=True,
             allowed_mentions=NO_PINGS,

@@ -17,8 +17,12 @@ from bot.storage import Consent, ConsentLevel, GuildSettings
 # 2: quotes cover questions as well as comments (QUOTES_COVER_QUESTIONS_FROM); members who agreed to 1 are asked again.
 CONSENT_TEXT_VERSION = 2
 
+# The notice's first line says what brought the member to it; the rest, the same wherever it is shown, is what they
+# agree to (and what its version covers: `notice_changed` compares it under the rating heading).
+RATING_HEADING = "**How well did this answer fit your community? Your rating is research data.**"
+GENERAL_HEADING = "**Taking part in the research: what you give is research data.**"  # /privacy consent
 NOTICE = """\
-**How well did this answer fit your community? Your rating is research data.**
+{heading}
 culturebot is a research instrument: members' ratings and comments help researchers study whether language \
 models reflect a specific community instead of a stereotype. Before anything you give is kept, please choose.
 
@@ -65,28 +69,32 @@ MAX_PREFACE = 400
 NOTICE_ROOM = 2000 - MAX_PREFACE
 
 
-def notice_text(settings: GuildSettings, privacy_url: str | None) -> str:
-    """The consent notice under these settings. It fits in `NOTICE_ROOM`: `/research settings` refuses a note
-    or contact that would make it longer (`notice_overflow`); settings stored before that check have their note
-    shortened here, so that the notice can still be sent and members can still choose."""
-    text = _notice(settings, privacy_url, settings.consent_note)
+def notice_text(settings: GuildSettings, privacy_url: str | None, *, heading: str = RATING_HEADING) -> str:
+    """The consent notice under these settings, under `heading` (RATING_HEADING where a rating or comment brought
+    the member to it, GENERAL_HEADING where they opened it themselves; never longer than the rating one). It fits
+    in `NOTICE_ROOM`: `/research settings` refuses a note or contact that would make it longer (`notice_overflow`);
+    settings stored before that check have their note shortened here, so that the notice can still be sent and
+    members can still choose."""
+    text = _notice(settings, privacy_url, settings.consent_note, heading)
     excess = len(text) - NOTICE_ROOM
     if excess > 0 and settings.consent_note:
         keep = max(len(settings.consent_note) - excess - 1, 0)
-        text = _notice(settings, privacy_url, settings.consent_note[:keep] + "…")
+        text = _notice(settings, privacy_url, settings.consent_note[:keep] + "…", heading)
     return text
 
 
 def notice_overflow(settings: GuildSettings, privacy_url: str | None) -> int:
     """How many characters the notice under these settings is over `NOTICE_ROOM` (0 when it fits)."""
-    return max(len(_notice(settings, privacy_url, settings.consent_note)) - NOTICE_ROOM, 0)
+    return max(len(_notice(settings, privacy_url, settings.consent_note, RATING_HEADING)) - NOTICE_ROOM, 0)
 
 
-def _notice(settings: GuildSettings, privacy_url: str | None, consent_note: str | None) -> str:
+def _notice(settings: GuildSettings, privacy_url: str | None, consent_note: str | None, heading: str) -> str:
     contact = settings.research_contact or "this server's moderators (no research contact has been named yet)"
     note = f"\n**A note from this server:** {consent_note}" if consent_note else ""
     privacy = f"\n**Privacy notice:** {privacy_url}" if privacy_url else ""
-    return NOTICE.format(retention=settings.retention_days, contact=contact, note=note, privacy=privacy)
+    return NOTICE.format(
+        heading=heading, retention=settings.retention_days, contact=contact, note=note, privacy=privacy
+    )
 
 
 def notice_changed(before: GuildSettings, after: GuildSettings) -> bool:

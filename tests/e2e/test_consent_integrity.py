@@ -473,6 +473,23 @@ async def test_a_long_note_stored_before_the_limit_still_lets_members_choose(wor
         await eventually(lambda: rows(world, "SELECT level FROM consents") == [("ratings",)], what="the choice")
 
 
+async def test_the_notice_opened_with_privacy_consent_does_not_ask_about_an_answer(world, run_bot):
+    """Opened by the member, with no rating under way, the notice began "How well did this answer fit your
+    community?". Its heading now says what it is about; the rest, and its version, are the notice's own."""
+    from bot.feedback.consent import GENERAL_HEADING, RATING_HEADING
+
+    async with run_bot():
+        opened = await run(world, world.member_id, "privacy consent")
+        text = opened.response_data["content"]
+        assert text.startswith(GENERAL_HEADING + "\n") and "this answer" not in text
+        await choose(world, opened.original, world.member_id, choice(opened.original, "ratings"))
+        answer = await ask(world)
+        # The agreement counts for ratings as one given under the rating heading would: no notice again.
+        rated = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert "you rated this answer" in rated.response_data["content"]
+    assert len(GENERAL_HEADING) <= len(RATING_HEADING), "the room kept for the notice counts the rating heading"
+
+
 def test_every_preface_of_the_notice_fits_the_room_kept_for_it():
     from bot.feedback.consent import MAX_PREFACE
 
