@@ -345,7 +345,12 @@ def _say_where_data_is(paths: SandboxPaths) -> None:
             "or pass --db FILE to keep data where you choose)."
         )
     else:
-        text = f"The sandbox's data is kept in {paths.db} (pseudonym key: {paths.key_file}; log: {paths.log})."
+        from bot.config import default_privacy_log
+
+        text = (
+            f"The sandbox's data is kept in {paths.db} (pseudonym key: {paths.key_file}; log: {paths.log}; "
+            f"privacy log: {default_privacy_log(paths.db)})."
+        )
     print(text, flush=True)  # noqa: T201
 
 

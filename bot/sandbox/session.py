@@ -55,6 +55,9 @@ class Command:
     handler: Handler
 
 
+_CLIENT_NAMES = {"MANAGE_GUILD": "Manage Server"}
+
+
 class ErrorReplies(logging.Handler):
     """Collects the bot's error replies to members while a step runs."""
 
@@ -94,7 +97,7 @@ class Session:
             "/help": Command("/help", "this list", self._help),
             "/as": Command("/as <ayu|budi|mod>", "act as another member (mod has Manage Server)", self._as),
             "/rate": Command(
-                "/rate <fits|partly|no|1-5> [reason, reason]",
+                "/rate <fits|partly|no|1-3, or 1-5 on a five-point scale> [reason, reason]",
                 "click a rating button under the last answer (and pick reasons)",
                 self._rate,
             ),
@@ -486,7 +489,12 @@ class Session:
         needed = int(definition.get("default_member_permissions") or 0)
         held = self.standin.state.guild_permissions(self.world.guild_id, self.user_id)
         if needed and needed & held != needed:
-            names = [str(flag.name).replace("_", " ").title() for flag in Permission if flag.value & needed & ~held]
+            # As Discord's client names them (MANAGE_GUILD is "Manage Server" there).
+            names = [
+                _CLIENT_NAMES.get(str(flag.name), str(flag.name).replace("_", " ").title())
+                for flag in Permission
+                if flag.value & needed & ~held
+            ]
             moderator = self.world.moderator
             raise StepFailed(
                 f"Discord does not show /{definition['name']} to {self.member}: it needs "

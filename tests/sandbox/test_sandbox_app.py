@@ -83,7 +83,7 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root, monk
     assert "every step passed" in text
     assert f"The sandbox's data is kept in {db}" in text
     # With --db everything stays beside the database, announced; no temporary folder is left behind.
-    assert f"log: {tmp_path / 'demo.sqlite3.log'}" in text
+    assert f"log: {tmp_path / 'demo.sqlite3.log'}; privacy log: {tmp_path / 'demo.privacy-requests.jsonl'})" in text
     assert "INFO" in (tmp_path / "demo.sqlite3.log").read_text()
     assert list(temp_root.iterdir()) == []
 
@@ -129,7 +129,7 @@ async def test_demo_script_runs_the_whole_loop(tmp_path, capsys, temp_root, monk
 @pytest.mark.parametrize(
     ("script", "reason"),
     [
-        ("/scope use vietnamese-family-households", "Discord does not show /scope to ayu: it needs Manage Guild."),
+        ("/scope use vietnamese-family-households", "Discord does not show /scope to ayu: it needs Manage Server."),
         (
             "/privacy status\nexpect you rated this answer",
             "expected the last output to contain 'you rated this answer'",

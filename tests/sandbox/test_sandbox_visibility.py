@@ -14,7 +14,7 @@ async def test_a_member_is_not_shown_the_moderators_commands(tmp_path, capsys, m
 
     output = capsys.readouterr().out
     assert (
-        "✗ Discord does not show /scope to ayu: it needs Manage Guild. `/as mod` switches to the moderator." in output
+        "✗ Discord does not show /scope to ayu: it needs Manage Server. `/as mod` switches to the moderator." in output
     )
     # Nothing reached the bot for the hidden command; the member's own command and the moderator's did.
     assert [name for name, _ in sent] == ["privacy status", "scope history"]
