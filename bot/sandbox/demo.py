@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sandbox.discord import DiscordStandIn
+from bot.sandbox.discord import OVERWRITE_MEMBER, DiscordStandIn
+from bot.sandbox.discord.permissions import Permission
 from bot.sandbox.fake_openai import Reply
 
 GUILD_NAME = "Demo community"
@@ -30,6 +31,13 @@ CHANNEL_IDS = {
 }
 ROLE_IDS = {"Moderators": 1_300_000_000_000_000_031, "Researchers": 1_300_000_000_000_000_032}
 MANAGE_GUILD = 1 << 5
+_BOT_IN_DIGEST = int(
+    Permission.VIEW_CHANNEL
+    | Permission.SEND_MESSAGES
+    | Permission.EMBED_LINKS
+    | Permission.ATTACH_FILES
+    | Permission.READ_MESSAGE_HISTORY
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,13 @@ def build_demo_world(standin: DiscordStandIn) -> DemoWorld:
         moderators = standin.add_role(guild_id, "Moderators", permissions=MANAGE_GUILD)
     with _numbered(standin, ROLE_IDS["Researchers"]):
         researchers = standin.add_role(guild_id, "Researchers")
+    # #digest as a server should have it: each digest there carries the data files, so only the research team
+    # (and the bot) may read it; /setup warned about the sandbox's own server.
+    standin.set_permission_overwrite(channels["digest"], guild_id, deny=Permission.VIEW_CHANNEL)  # @everyone
+    standin.set_permission_overwrite(channels["digest"], researchers["id"], allow=Permission.VIEW_CHANNEL)
+    standin.set_permission_overwrite(
+        channels["digest"], standin.bot_user_id, allow=_BOT_IN_DIGEST, type=OVERWRITE_MEMBER
+    )
     members = {}
     for name, user_id in MEMBER_IDS.items():
         roles = [moderators["id"], researchers["id"]] if name == MODERATOR else []

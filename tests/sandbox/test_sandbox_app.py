@@ -402,3 +402,13 @@ async def test_a_script_that_cannot_be_read_is_refused_before_anything_starts(
     error = capsys.readouterr().err
     assert error.startswith("culturebot sandbox: ") and message.format(path=path) in error
     assert not (tmp_path / "new").exists(), "nothing was made"
+
+
+async def test_the_demo_servers_digest_channel_is_the_research_teams_only(tmp_path, capsys, temp_root):
+    """/setup warned about the sandbox's own #digest (everyone could read the data files posted there)."""
+    script = tmp_path / "setup.txt"
+    script.write_text("/as mod\n/setup\nexpect Research digests\n/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=tmp_path / "s.sqlite3", model="fake", script=script)) == 0
+    text = printed(capsys)
+    assert "every step passed" in text and "Digest channel: #digest." in text
+    assert "can read #digest" not in text
