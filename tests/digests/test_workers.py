@@ -380,7 +380,8 @@ async def test_close_ends_idle_workers_and_stops_busy_ones(tmp_path: Path):
         busy = DigestWorkers(1, target=sleep_long)
         making = asyncio.ensure_future(busy.make(job_for(storage, this_week(), tmp_path / "slow")))
         pid_file = tmp_path / "slow" / "pid"
-        await eventually(pid_file.exists, timeout=30, what="the slow digest to start")
+        # Its content, not only the file: the worker creates the file, then writes its pid.
+        await eventually(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=30, what="the slow digest")
         pid = int(pid_file.read_text())
         started = time.monotonic()
         await busy.close(0.5)
