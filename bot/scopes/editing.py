@@ -31,7 +31,7 @@ from bot.scopes.parser import (
     section_problems,
 )
 from bot.scopes.problems import ScopeProblem, ScopeValidationError
-from bot.scopes.sections import scan_markdown, section_key
+from bot.scopes.sections import scan_markdown, section_key, strip_comments
 
 
 def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocument:
@@ -131,7 +131,9 @@ def edit_section(document: ScopeDocument, title: str, body: str) -> ScopeDocumen
         sections.append(replacement)
     if problems:
         raise ScopeValidationError(problems)
-    return parse_scope(header_text(document) + render_sections(sections), source=source)
+    return parse_scope(
+        header_text(document) + comments_before_sections(document) + render_sections(sections), source=source
+    )
 
 
 def new_section_problems(document: ScopeDocument, title: str) -> list[ScopeProblem]:
@@ -173,7 +175,9 @@ def remove_section(document: ScopeDocument, key: str) -> ScopeDocument:
             ]
         )
     rest = [section for section in document.sections if section.key != wanted.key]
-    return parse_scope(header_text(document) + render_sections(rest), source=document.metadata.id)
+    return parse_scope(
+        header_text(document) + comments_before_sections(document) + render_sections(rest), source=document.metadata.id
+    )
 
 
 def edit_summary(document: ScopeDocument, summary: str) -> ScopeDocument:
@@ -193,7 +197,7 @@ def edit_summary(document: ScopeDocument, summary: str) -> ScopeDocument:
             )
         raise ScopeValidationError(problems) from None
     header = _header_with_summary(header_text(document), metadata) or render_header(metadata)
-    return parse_scope(header + render_sections(document.sections), source=source)
+    return parse_scope(header + comments_before_sections(document) + render_sections(document.sections), source=source)
 
 
 _SUMMARY_KEY = re.compile(r"\s*summary\s*=")
@@ -231,7 +235,7 @@ def header_text(document: ScopeDocument) -> str:
     lines = document.source_text.split("\n")
     start = next((index for index, line in enumerate(lines) if line.strip()), None)
     if start is not None and lines[start].strip() == HEADER_FENCE:
-        close = next((i for i in range(start + 1, len(lines)) if lines[i].strip() == HEADER_FENCE), None)
+        close = _header_close(lines, start)
         if close is not None:
             try:
                 written = ScopeMetadata.model_validate(tomllib.loads("\n".join(lines[start + 1 : close])))
@@ -240,3 +244,24 @@ def header_text(document: ScopeDocument) -> str:
             if written == document.metadata:
                 return "\n".join(lines[start : close + 1]) + "\n"
     return render_header(document.metadata)
+
+
+def _header_close(lines: list[str], start: int) -> int | None:
+    return next((i for i in range(start + 1, len(lines)) if lines[i].strip() == HEADER_FENCE), None)
+
+
+def comments_before_sections(document: ScopeDocument) -> str:
+    """The HTML comments written between the header and the first section (a licence, a note to reviewers; the
+    parser refuses any other text there), with a blank line before them, which an edit keeps as it keeps the
+    header's own; "" when there are none."""
+    lines = document.source_text.split("\n")
+    start = next((index for index, line in enumerate(lines) if line.strip()), None)
+    close = _header_close(lines, start) if start is not None and lines[start].strip() == HEADER_FENCE else None
+    if close is None:
+        return ""
+    body = lines[close + 1 :]
+    scan = scan_markdown(body)
+    before = "\n".join(body[: scan.headings[0][0]] if scan.headings else body).strip("\n")
+    if not before.strip() or strip_comments(before).strip():
+        return ""
+    return "\n" + before + "\n"

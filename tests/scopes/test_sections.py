@@ -222,3 +222,16 @@ def test_a_first_version_with_one_section_is_described_in_the_singular():
     from bot.scopes.manage import describe_change
 
     assert describe_change(None, parse_scope(with_sections(("Glossary", "Pak: Mr.")))) == "first version (1 section)"
+
+
+def test_comments_before_the_first_section_survive_an_edit_of_a_section_and_of_the_summary():
+    """Accepted at upload since 5b2d282, they were left out of the file a form edit writes back."""
+    licence = "<!-- Licence: CC BY-SA 4.0, the Surabaya test writers. -->"
+    text = VALID.replace("## Context and history", licence + "\n\n## Context and history")
+    document = parse_scope(text)
+    edited = document.with_section("Context and history", "Rewritten context.")
+    assert licence in edited.source_text
+    assert validate_scope(edited.source_text, source="s.md") == []
+    assert edited.sections[0].body == "Rewritten context."
+    summary = edited.with_summary("A new summary for the test scope, long enough to pass the summary's rule.")
+    assert licence in summary.source_text
