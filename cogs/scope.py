@@ -32,6 +32,7 @@ from bot.scopes.manage import (
     edit_scope,
     editable_document,
     readable_document,
+    refuse_unfixable_in_form,
     rollback_scope,
     stored_version,
     upload_scope,
@@ -370,14 +371,16 @@ class Scope(commands.Cog):
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def edit(self, interaction: discord.Interaction, section: str) -> None:
-        _, document = await editable_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
+        version, document = await editable_document(self.bot.storage, self.bot.scope_cache, guild_id_of(interaction))
         name = section.strip()
         if name.lower() == SUMMARY_CHOICE:
+            refuse_unfixable_in_form(version, document, None, summary=True)
             await interaction.response.send_modal(EditModal(self, None, document.metadata.summary))
             return
         # "## Title" names a section explicitly: the way to a section titled like the summary choice.
         name = name.removeprefix(SECTION_PREFIX).strip()
         existing = document.section(name)
+        refuse_unfixable_in_form(version, document, existing)
         if existing is None and (problems := new_section_problems(document, name)):
             raise ScopeValidationError(problems)
         title = existing.title if existing else name

@@ -11,7 +11,7 @@ import re
 from collections import OrderedDict
 
 from bot.errors import UserFacingError, problem_list, shortened
-from bot.scopes.document import ScopeDocument
+from bot.scopes.document import ScopeDocument, ScopeSection
 from bot.scopes.parser import parse_scope, validate_scope
 from bot.scopes.problems import ScopeValidationError
 from bot.scopes.templates import UnknownTemplateError, load_template
@@ -216,19 +216,38 @@ async def editable_document(storage: Storage, cache: ScopeCache, guild_id: int) 
     version = await storage.current_scope(guild_id)
     if version is None:
         raise UserFacingError("There is no scope to edit yet: start with `/scope use` or `/scope upload`.")
-    document = readable_document(cache, version, "edited in a form")
-    # A version stored under older rules still answers, but a saved edit holds the whole file to today's: said
-    # now, with the stored file's own line numbers, rather than after the form was filled in.
+    return version, readable_document(cache, version, "edited in a form")
+
+
+def refuse_unfixable_in_form(
+    version: ScopeVersion, document: ScopeDocument, part: ScopeSection | None, *, summary: bool = False
+) -> None:
+    """Before a form opens on `part` (an existing section; None for a new one), or on the summary: a UserFacingError
+    when the stored file
+    breaks today's rules outside it. A version stored under older rules still answers, but a saved edit holds the
+    whole file to today's rules, so the form could never be saved: said now, with the stored file's own line
+    numbers. Problems inside the part edited are left to the form, which can fix them."""
     problems = validate_scope(version.content, source=f"version {version.number}")
-    if problems:
+    if summary:
+        outside = [problem for problem in problems if problem.field != "summary"]
+    elif part is None:
+        outside = problems
+    else:
+        following = [section.line for section in document.sections if section.line > part.line]
+        end = min(following, default=None)
+        outside = [
+            problem
+            for problem in problems
+            if problem.line is None or problem.line < part.line or (end is not None and problem.line >= end)
+        ]
+    if outside:
         raise no_longer_valid(
             version,
-            ScopeValidationError(problems),
+            ScopeValidationError(outside),
             "edited in a form",
             f"It still answers members. Moderators: get its file with `/scope download version:{version.number}`, "
             "fix these lines and upload it with `/scope upload`.",
         )
-    return version, document
 
 
 def readable_document(cache: ScopeCache, version: ScopeVersion, use: str) -> ScopeDocument:

@@ -143,6 +143,14 @@ async def test_a_stored_scope_that_a_newer_rule_refuses_still_answers(world, run
         assert content.startswith("Version 2 no longer passes validation, so it cannot be edited in a form:")
         assert f"version 2:{line}: '# Meetings' is a level-1 heading" in content
         assert "`/scope download version:2`" in content
+        # The section that holds it can be fixed in its form: the form opens, and the fixed text is saved.
+        form = await run(world, moderator, "scope edit", {"section": "Norms and etiquette"})
+        assert form.modal is not None
+        [text_input] = [c for row in form.modal["components"] for c in row["components"]]
+        fixed = text_input["value"].replace("# Meetings", "### Meetings")
+        saved = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: fixed})
+        reply = (await world.standin.wait_for_interaction_response(saved)).response_data["content"]
+        assert reply.startswith("Saved as version 3"), reply
 
 
 async def test_a_failure_before_the_model_call_is_told_to_the_member(world, run_bot, monkeypatch):
