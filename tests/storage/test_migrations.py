@@ -1,3 +1,4 @@
+import json
 import shutil
 import sqlite3
 
@@ -145,3 +146,32 @@ async def test_the_ratings_rebuild_also_keeps_reasons_with_foreign_keys_off(tmp_
         conn.executescript(f"BEGIN; {script} COMMIT;")
         assert conn.execute("SELECT * FROM ratings ORDER BY answer_id, rater_hash").fetchall() == RATINGS
         assert conn.execute("SELECT * FROM rating_reasons ORDER BY 1, 2, 3").fetchall() == REASONS
+
+
+async def test_answers_purged_before_0018_lose_the_cues_read_from_their_words(tmp_path, migrations_copy):
+    """The purge now removes them with the text; answers purged by an earlier version kept them for ever."""
+    later = sorted(path for path in migrations_copy.glob("*.sql") if int(path.name[:4]) >= 18)
+    kept_aside = tmp_path / "later"
+    kept_aside.mkdir()
+    for path in later:
+        path.rename(kept_aside / path.name)
+    db = tmp_path / "bot.sqlite3"
+    await open_and_migrate(db, migrations_copy)
+    cues = json.dumps(
+        {"source": "rules", "language": "id", "addressee": "manager", "setting": "workplace", "identifiers": ["Batak"]}
+    )
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO guilds (guild_id, name) VALUES (1, 'g')")
+        for answer_id, purged in ((1, "2026-01-01T00:00:00.000Z"), (2, None)):
+            conn.execute(
+                "INSERT INTO answers (answer_id, guild_id, channel_id, asker_hash, question, model, cues, "
+                "text_purged_at) VALUES (?, 1, 5, 'asker', '', 'model', ?, ?)",
+                (answer_id, cues, purged),
+            )
+    for path in later:
+        (kept_aside / path.name).rename(migrations_copy / path.name)
+    await open_and_migrate(db, migrations_copy)
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT answer_id, cues FROM answers"))
+    assert json.loads(rows[1]) == {"language": "id", "setting": "workplace"}
+    assert json.loads(rows[2])["identifiers"] == ["Batak"], "an answer not purged yet keeps its cues"
