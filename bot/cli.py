@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         "A time the clocks skipped or repeated on a daylight-saving change is refused: give it with its offset. "
         "To reproduce a posted digest, give --from and --to its period's start and end as dates and times (`start` "
         "and `end` in its digest.json, in UTC), --timezone its server's time zone (`day_basis` there) and "
-        "--feedback-until its period's end again: a scheduled digest counts the feedback given until then.",
+        "--feedback-until its period's end again: a scheduled digest counts the feedback given until then; "
+        "--compare-from the start of the period it was compared with (`previous.start` there). The report's "
+        "Provenance section gives the whole command.",
     )
     digest.add_argument(
         "--db", type=Path, required=True, help="the culturebot database file (only read, never changed)"
@@ -101,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--timezone",
         help="time zone of the dates and times without an offset, and of the days fit over time counts (default: "
         "the server's digest time zone in --db, as its digests use; UTC when none is set)",
+    )
+    digest.add_argument(
+        "--compare-from",
+        dest="compare_from",
+        type=_moment,
+        metavar=MOMENT,
+        help="where the period compared with starts (it ends at --from), as --from (default: the server's schedule's "
+        "interval before --from when the period is one of its intervals, else the equally long span before it)",
     )
     digest.add_argument(
         "--feedback-until",
@@ -321,8 +331,16 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
         feedback_before = None
         if until is not None:
             feedback_before = _instant(until, zone, "--feedback-until", end_of_day=True)
+        compare_from = None if args.compare_from is None else _instant(args.compare_from, zone, "--compare-from")
     except OverflowError:
-        raise CliError("--from, --to or --feedback-until is out of range; give dates between 0002 and 9998") from None
+        raise CliError(
+            "--from, --to, --compare-from or --feedback-until is out of range; give dates between 0002 and 9998"
+        ) from None
+    if compare_from is not None and compare_from >= start:
+        raise CliError(
+            f"--compare-from {_as_read(args.compare_from, compare_from, zone)} is not before --from "
+            f"{_as_read(first, start, zone)}: the period compared with ends where this one starts"
+        )
     to = _as_read(last, end, zone, end_of_day=True)
     if end <= start:
         raise CliError(
@@ -336,7 +354,13 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
         )
     try:
         made = await offline_digest(
-            args.db, args.guild, Period(start, end), args.out, feedback_before=feedback_before, timezone=timezone
+            args.db,
+            args.guild,
+            Period(start, end),
+            args.out,
+            feedback_before=feedback_before,
+            timezone=timezone,
+            compare_from=compare_from,
         )
     except OfflineDigestError as error:
         raise CliError(str(error)) from None

@@ -550,8 +550,28 @@ def test_the_reports_provenance_command_makes_the_same_digest_again(db, tmp_path
     report = (tmp_path / "a" / "report.md").read_text()
     [command] = [line for line in report.splitlines() if line.startswith("culturebot digest --db DATABASE ")]
     assert f"```\n{command}\n```" in report, "a fenced code block, copied as it is"
+    # It names the period compared with: which one that is follows the server's schedule, which may change before
+    # the command is run (here, to a daily one).
+    made = json.loads((tmp_path / "a" / "digest.json").read_text())
+    assert f"--compare-from {made['previous']['start']} " in command
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "INSERT INTO guild_settings (guild_id, digest_cron, digest_timezone) VALUES (?, '0 9 * * *', 'UTC') "
+            "ON CONFLICT (guild_id) DO UPDATE SET digest_cron = excluded.digest_cron",
+            (GUILD,),
+        )
     words = command.replace("DATABASE", str(db)).replace("FOLDER", str(tmp_path / "b")).split()[2:]
     again = run_digest(tmp_path, *words)
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "b" / "digest.json").read_bytes() == (tmp_path / "a" / "digest.json").read_bytes()
     assert (tmp_path / "b" / "report.md").read_text() == report
+
+
+def test_a_comparison_start_not_before_the_period_is_one_line(db, tmp_path):
+    result = run_digest(
+        tmp_path, *period_args(db, tmp_path / "out", "2025-03-03", "2025-03-09", "--compare-from", "2025-03-03")
+    )
+    assert one_error_line(result) == (
+        "culturebot: --compare-from 2025-03-03 (from 2025-03-03 00:00 UTC) is not before --from 2025-03-03 (from "
+        "2025-03-03 00:00 UTC): the period compared with ends where this one starts"
+    )

@@ -62,23 +62,24 @@ async def offline_digest(
     *,
     feedback_before: datetime | None = None,
     timezone: str = "UTC",
+    compare_from: datetime | None = None,
 ) -> OfflineDigest:
     """Write the digest of `guild_id` for `period` into `out`, reading `db` without changing it; fit over time
     counts days in `timezone` (the one the period was read in).
 
     The period's answers come with the ratings, reasons and comments given before `feedback_before` (by default
     now: feedback given after the period ended counts, as it stands now); the previous period, which the digest
-    compares with, is read up to the same moment.
+    compares with (from `compare_from`, by default as `period_rows` has it), is read up to the same moment.
     """
     moment = feedback_before or datetime.now(UTC)
     try:
         # Checked before anything is read: the previous period, compared with, starts a period earlier.
-        sqlite_timestamp(period.start - (period.end - period.start))
+        sqlite_timestamp(compare_from or period.start - (period.end - period.start))
     except OverflowError:
         raise OfflineDigestError("--from is too early: the period before it, for comparison, is out of range") from None
     uri = await asyncio.to_thread(_check_database_file, db)
     await asyncio.to_thread(_check_out, out)
-    current, previous = await _read_rows(db, uri, guild_id, period, moment)
+    current, previous = await _read_rows(db, uri, guild_id, period, moment, compare_from)
     try:
         files, written = await asyncio.to_thread(_write, current, previous, out, timezone)
     except OSError as error:
@@ -159,12 +160,12 @@ async def server_timezone(db: Path, guild_id: int) -> str:
 
 
 async def _read_rows(
-    db: Path, uri: str, guild_id: int, period: Period, feedback_before: datetime
+    db: Path, uri: str, guild_id: int, period: Period, feedback_before: datetime, compare_from: datetime | None
 ) -> tuple[DigestRows, DigestRows]:
     """The period's rows and the previous period's, from one read-only snapshot, after checking the schema and
     the server."""
     async with _server_storage(db, uri, guild_id) as storage:
-        return await period_rows(storage, guild_id, period, feedback_before)
+        return await period_rows(storage, guild_id, period, feedback_before, compare_from=compare_from)
 
 
 @contextlib.asynccontextmanager

@@ -857,9 +857,12 @@ def _feedback_cut(digest: Digest) -> str:
 def provenance(digest: Digest) -> list[Block]:
     """What made the report, and the command that makes it again from the database (the same seed and resamples:
     the same numbers, but for what was deleted or changed since)."""
+    # The period compared with, as it was: it follows the server's schedule, which may have changed since.
+    compared = f"--compare-from {digest.previous.start} " if digest.previous is not None else ""
     command = (
         f"culturebot digest --db DATABASE --guild {digest.guild_id} --from {digest.start} --to {digest.end} "
-        f"--timezone {digest.day_basis} --feedback-until {digest.feedback_before or digest.end} --out FOLDER"
+        f"{compared}--timezone {digest.day_basis} --feedback-until {digest.feedback_before or digest.end} "
+        "--out FOLDER"
     )
     return [
         Heading(2, "Provenance"),

@@ -110,15 +110,20 @@ def making_failed(error: str | None) -> bool:
 
 
 async def period_rows(
-    storage: Storage, guild_id: int, period: Period, feedback_before: datetime | None = None
+    storage: Storage,
+    guild_id: int,
+    period: Period,
+    feedback_before: datetime | None = None,
+    *,
+    compare_from: datetime | None = None,
 ) -> tuple[DigestRows, DigestRows]:
-    """The period's rows and those of the period before it (for comparisons: `previous_start`), whose answers come
-    with the feedback they received up to `feedback_before` (by default the period's end)."""
+    """The period's rows and those of the period before it, from `compare_from` (by default `previous_start`),
+    whose answers come with the feedback they received up to `feedback_before` (by default the period's end)."""
     feedback = sqlite_timestamp(feedback_before or period.end)
     current = await storage.digest_rows(
         guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), feedback_before=feedback
     )
-    before = await previous_start(storage, guild_id, period)
+    before = compare_from or await previous_start(storage, guild_id, period)
     previous = await storage.digest_rows(
         guild_id, sqlite_timestamp(before), sqlite_timestamp(period.start), feedback_before=feedback
     )
