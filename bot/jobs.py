@@ -196,6 +196,7 @@ class Jobs:
 
     async def finish_running(self, grace: float) -> None:
         """Wait up to `grace` seconds for the jobs running now; `shutdown` then cancels any still running."""
+        await asyncio.sleep(0)  # a job whose task the scheduler has just made registers itself when it first runs
         if self._running:
             await asyncio.wait(set(self._running), timeout=grace)
 

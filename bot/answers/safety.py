@@ -28,5 +28,8 @@ def defuse_mentions(text: str) -> str:
 
 def shown_text(text: str) -> str:
     """Model output as members see it: mass mentions defused, the prompt's member-text tags taken out (the
-    recorded answer keeps what the model wrote). Idempotent, and never longer than `text` but for the defusing."""
-    return defuse_mentions(_PROMPT_TAGS.sub("", text))
+    recorded answer keeps what the model wrote). Idempotent: tags are taken out until none is left, since taking
+    one out can join the text around it into another."""
+    while (untagged := _PROMPT_TAGS.sub("", text)) != text:
+        text = untagged
+    return defuse_mentions(text)

@@ -676,9 +676,9 @@ class ChoicesBeingStored:
 
     def took_back(self, guild_id: int, user_id: int, changed: int) -> None:
         """How much of the member's data a stored choice deleted or made unquotable, until the form's submission
-        says so (`changed_by_choice`). Kept only when not 0 (rare: a member choosing less under a new notice)."""
-        if changed:
-            self._changed[(guild_id, user_id)] = changed
+        says so (`changed_by_choice`). Kept even when 0: a later choice's form must not be told an earlier one's
+        count (a form closed without sending leaves its count here)."""
+        self._changed[(guild_id, user_id)] = changed
 
     def changed_by_choice(self, guild_id: int, user_id: int) -> int:
         return self._changed.pop((guild_id, user_id), 0)
