@@ -66,9 +66,10 @@ STOP_WORDS: dict[str, frozenset[str]] = {
 _STOP: frozenset[str] = frozenset().union(*STOP_WORDS.values())
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-# Scripts written without spaces between words: Thai, Lao, Myanmar and Khmer (their vowel and tone marks
-# included). A clause of them is one "word" to the regex below, so they are indexed by bigrams, like CJK.
-_UNSPACED = "\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff"
+# Scripts written without spaces between words: Thai, Lao, Myanmar and Khmer (their vowel and tone marks and
+# repetition signs included; their digits and sentence marks, such as ๚ and ។, left out, so that no bigram spans
+# two sentences). A clause of them is one "word" to the regex below, so they are indexed by bigrams, like CJK.
+_UNSPACED = "\u0e01-\u0e4e\u0e81-\u0ece\u0edc-\u0edf\u1000-\u103f\u1050-\u109f\u1780-\u17d3\u17d7\u17dc\u17dd"
 _BIGRAM_RUN = re.compile(f"[{_CJK}{_UNSPACED}]+")
 # Word characters plus combining marks of scripts that write vowels as marks (Indic, Thai, Arabic vowel
 # signs, kana voicing), which `\w` alone would split words at.

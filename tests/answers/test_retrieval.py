@@ -282,6 +282,11 @@ def test_scripts_written_without_spaces_are_indexed_by_bigrams(sections, questio
     assert [section.title for section in select_sections(question, document, room)] == [expected]
 
 
+def test_no_bigram_spans_a_sentence_mark_of_thai_or_khmer():
+    assert "ด๚" not in tokenize("งานวัด๚ควรแต่งกาย") and "ดค" not in tokenize("งานวัด๚ควรแต่งกาย")
+    assert "ត។" not in tokenize("ទៅវត្ត។ស្លៀក") and "តស" not in tokenize("ទៅវត្ត។ស្លៀក")
+
+
 def test_no_match_falls_back_to_the_sections_in_order_within_the_budget(scope):
     assert all(item.score == 0 for item in rank_sections("hello", scope.sections))
     chosen = select_sections("hello", scope, 7000)
