@@ -5,7 +5,8 @@ Thick answers follow what the member said about their situation: their language,
 This module finds those cues with word lists and a few patterns. They are heuristics, and deliberately
 modest: small lists in English, Indonesian and Vietnamese (with a few Malay words, and Vietnamese typed
 without diacritics), so a cue is often missed and occasionally wrong, and nothing is guessed from too
-little text. What was *not* stated is reported too, so the model knows when to ask instead of assuming.
+little text. What was *not* stated is reported too, so the model knows when to ask instead of assuming; in
+a language the lists do not cover, nothing is reported as not stated, since the lists could not have seen it.
 An optional model pass with structured output can refine these; it lives elsewhere.
 
 Every value in a `Cues` comes from the lists below (canonical labels, or the listed relation words the
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 
 
 def _items(text: str) -> tuple[str, ...]:
-    """`"a, b c, d"` → `("a", "b c", "d")`."""
-    return tuple(item.strip() for item in text.split(",") if item.strip())
+    """`"a, b c, d"` → `("a", "b c", "d")`, in NFC as the messages they are matched against."""
+    return tuple(unicodedata.normalize("NFC", item.strip()) for item in text.split(",") if item.strip())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,8 +70,13 @@ _PERSIAN_LETTERS = frozenset("پچژگ")
 _URDU_LETTERS = frozenset("ٹڈڑںے")
 _UKRAINIAN_LETTERS = frozenset("іїєґ")
 _SERBIAN_LETTERS = frozenset("ђјљњћџ")
-# Latin letters only Vietnamese uses: ă ơ ư đ, and the vowels with tone marks (U+1EA0 to U+1EF9).
+# Latin letters of Vietnamese: ă ơ ư đ, and the vowels with tone marks (U+1EA0 to U+1EF9). Yoruba and Igbo
+# write ẹ ọ ị ụ too, so those four count only beside a letter no other language uses; and Yoruba's ṣ, or a
+# tone mark NFC leaves apart (ọ̀, ẹ́: Vietnamese has a precomposed letter for each of its own), rules it out.
 _VIETNAMESE_LETTERS = frozenset("ăơưđ") | frozenset(chr(code) for code in range(0x1EA0, 0x1EFA))
+_DOTTED_VOWELS = frozenset("ẹọịụ")
+_ONLY_VIETNAMESE_LETTERS = _VIETNAMESE_LETTERS - _DOTTED_VOWELS
+_NOT_VIETNAMESE_SIGNS = frozenset("ṣ\u0300\u0301\u0304")
 
 # Function words that vote for a Latin-script language (case-folded, with their diacritics); a word listed
 # under several languages splits its vote. Vietnamese is also listed without diacritics, as typed without
@@ -145,6 +151,12 @@ LANGUAGE_WORDS: dict[str, frozenset[str]] = {
             "lang, din, rin, yung, kung, opo"
         )
     ),
+    "yo": frozenset(
+        _items(
+            "ni, ní, ti, tí, sí, sì, mo, wa, fún, àti, pé, ṣe, ṣé, bí, kí, àwọn, wọn, rẹ, láti, kò, jẹ́, náà, yìí, "
+            "báwo, tàbí, ẹ, ó, lè, mi, ń, fẹ́, gbọ́dọ̀"
+        )
+    ),
 }
 # Each listed word → the languages listing it, in LANGUAGE_WORDS' order: one look-up per word of a message.
 _LANGUAGES_OF_WORD: dict[str, tuple[str, ...]] = {
@@ -159,7 +171,8 @@ MIN_WORDS_FOR_LANGUAGE = 3
 # The winner needs this many votes, and twice the votes of any other language (outside its family).
 MIN_LANGUAGE_VOTES = 1.5
 
-_WORDS = re.compile(r"[^\W\d_]+")
+# Words, with the combining marks NFC leaves on their letters (Yoruba's ọ̀): those are not word characters.
+_WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|[\u0300-\u036f])*")
 
 
 _FIRST_LISTED_SCRIPT = min(first for _, first, _ in _SCRIPT_RANGES)
@@ -208,12 +221,20 @@ def _script_language(text: str) -> str | None:
     return script
 
 
+def _vietnamese_marked(words: Sequence[str]) -> int:
+    """How many of `words` carry Vietnamese letters (see `_VIETNAMESE_LETTERS` for the dotted vowels)."""
+    if any(_NOT_VIETNAMESE_SIGNS.intersection(word) for word in words):
+        return 0
+    if not any(_ONLY_VIETNAMESE_LETTERS.intersection(word) for word in words):
+        return 0
+    return sum(1 for word in words if _VIETNAMESE_LETTERS.intersection(word))
+
+
 def _latin_language(words: Sequence[str]) -> str | None:
     if len(words) < MIN_WORDS_FOR_LANGUAGE:
         return None
     # Tone marks on a good share of the words are Vietnamese; one "Tết" in an English sentence is not.
-    marked = sum(1 for word in words if _VIETNAMESE_LETTERS.intersection(word))
-    if marked >= 2 and marked >= 0.3 * len(words):
+    if _vietnamese_marked(words) >= max(2, 0.3 * len(words)):
         return "vi"
     votes: defaultdict[str, float] = defaultdict(float)
     for word in words:
@@ -331,15 +352,38 @@ _ELDER_KIN = frozenset(
     )
 )
 # Verbs of speaking, writing, greeting or meeting: relation words right after one ("tell my boss") name
-# who the member will talk to, rather than someone they talk about.
-_ADDRESSING = _items(
+# who the member will talk to, rather than someone they talk about. English verbs also count in their -ing
+# form ("I'm emailing my boss"); past and third-person forms do not, as their subject is often someone
+# else ("my boss told my colleague").
+_ADDRESSING_EN = _items(
     "tell, ask, greet, address, call, talk to, talk with, speak to, speak with, say to, write to, email, "
     "message, text, reply to, respond to, thank, apologise to, apologize to, invite, refuse, decline, meet, "
-    "visit, give, bring, congratulate, console, comfort, convince, explain to, approach, "
+    "visit, give, bring, congratulate, console, comfort, convince, explain to, approach"
+)
+_ADDRESSING = _ADDRESSING_EN + _items(
     "bilang ke, bilang sama, ngomong ke, ngomong sama, bicara dengan, berbicara dengan, menyapa, sapa, "
     "memanggil, panggil, minta, meminta, kasih tahu, memberi tahu, memberitahu, menolak, mengundang, bertemu, "
     "ketemu, menemui, mengunjungi, kirim, kepada, "
     "nói với, chào, gọi, hỏi, xưng hô với, mời, cảm ơn, nhắn, gửi, gặp, thăm, từ chối, thưa"
+)
+
+
+def _ing_form(verb: str) -> str:
+    """The -ing form: "write to" → "writing to", "meet" → "meeting"."""
+    head, space, rest = verb.partition(" ")
+    stem = head[:-1] if head.endswith("e") and not head.endswith("ee") else head
+    return f"{stem}ing{space}{rest}"
+
+
+# Words that, right before a relation word, say it is not the one meant: "not my boss, my colleague".
+_NEGATED = re.compile(
+    r"(?<!\w)(?:not|bukan|không phải|khong phai)"
+    r"(?:\s+(?:to|for|with|about|my|our|his|her|their|the|a|an|your|just|only|saya|kami|ku|là|cho|với))*\s+$"
+)
+# Right after a relation word, a verb of saying: "my husband says…" quotes them; they are not the addressee.
+_QUOTED = re.compile(
+    r"(?:\s+(?:saya|aku|tôi|mình|em))?\s+(?:says|said|thinks|told me|tells me|suggests|suggested|insists|"
+    r"wants me|keeps telling me|bilang|kata|bảo|nói|khuyên)(?!\w)"
 )
 
 # ---------------------------------------------------------------------------------------------------------
@@ -381,7 +425,7 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "meal": _items("dinner, lunch, breakfast, meal, makan malam, makan siang, nomikai, drinks"),
     "job interview": _items("job interview, interview, wawancara, wawancara kerja, phỏng vấn"),
     "meeting": _items("meeting, meetings, rapat, pertemuan, cuộc họp, họp, presentation, presentasi"),
-    "email": _items("email, e-mail, emails, surel, thư điện tử"),
+    "email": _items("email, e-mail, emails, emailing, surel, thư điện tử"),
     "letter": _items("letter, surat, thư tay"),
     "phone call": _items("phone call, on the phone, video call, telepon, nelpon, gọi điện"),
     "online chat": _items(
@@ -396,13 +440,21 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Formality the member asked for. "Not too formal" and its kin are checked first.
+# Formality the member asked for. "Not too formal", "no need to be formal" and their kin are checked first.
 _NOT_FORMAL = (
-    r"(?:not|less|without being|don't want to (?:sound|be)|do not want to (?:sound|be)) "
-    r"(?:too |so |very |overly )?(?:formal|stiff)",
-    r"(?:tidak|nggak|gak|enggak|jangan) (?:terlalu )?(?:formal|kaku|resmi)",
-    r"(?:không|khong) (?:cần |quá )?(?:trang trọng|khách sáo)",
+    r"(?:not|less|without being|(?:don't|do not) want to (?:sound|be)|no need to be|needn't be|need not be|"
+    r"(?:don't|do not|doesn't|does not|won't|will not) (?:have|need) to be) "
+    r"(?:too |so |very |overly |that |all that )?(?:formal|stiff)",
+    r"(?:tidak|nggak|gak|enggak|ngga|ga|jangan|tak) (?:usah |perlu )?(?:terlalu )?(?:formal|kaku|resmi)",
+    r"(?:không|khong) (?:cần |can )?(?:quá |qua )?(?:trang trọng|khách sáo|trang trong|khach sao)",
 )
+# A register word inside a yes-no question ("is it polite to…", "apakah sopan…", "có lịch sự không") asks
+# about a practice; it does not ask for a register.
+_ASKING_BEFORE = re.compile(
+    r"(?<!\w)(?:(?:is|was|isn't|are|would|will|wouldn't)\s+(?:it|that|this|they|these|those)"
+    r"(?:\s+(?:be|still|considered|seen as|really|very))*|apakah(?:\s+(?:itu|ini))?|có)\s+$"
+)
+_ASKING_AFTER = re.compile(r"\s+(?:nggak|gak|enggak|ngga|tidak|không|khong)(?:\s*\?|\s+(?:kalau|kalo|nếu|khi))")
 FORMALITY: dict[str, tuple[str, ...]] = {
     "informal": _items(
         "casual, casually, informal, informally, relaxed, laid-back, santai, gaul, akrab, nonformal, "
@@ -435,10 +487,18 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
     "Cantonese": _items("cantonese"),
     "Teochew": _items("teochew"),
     # Vietnam
-    "Kinh": _items("kinh"),
+    # Bare "kinh" and "chăm" are mostly other words (kinh nghiệm, kinh doanh, thần kinh; chăm sóc, chăm chỉ).
+    "Kinh": _items(
+        "người kinh, dân tộc kinh, nguoi kinh, dan toc kinh, ethnic kinh, kinh people, kinh majority, "
+        "kinh family, kinh families, kinh vietnamese, kinh community, i'm kinh, i am kinh, we're kinh, "
+        "we are kinh, are kinh, is kinh"
+    ),
     "Hmong": _items("hmong"),
     "Khmer": _items("khmer"),
-    "Cham": _items("chăm"),
+    "Cham": _items(
+        "người chăm, dân tộc chăm, nguoi cham, ethnic cham, cham people, chăm people, cham community, cham muslim, "
+        "cham muslims, i'm cham, i am cham, we are cham, are cham, is cham"
+    ),
     "Northern Vietnamese": _items(
         "northern vietnamese, north vietnamese, northern vietnam, người bắc, miền bắc, nguoi bac, mien bac"
     ),
@@ -464,9 +524,14 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
     "Sikh": _items("sikh"),
     "Kejawen": _items("kejawen"),
     # Diaspora and nationality
+    # Being abroad for a while is not diaspora ("studying abroad"); growing up or living there is. "Overseas"
+    # before an origin ("overseas Chinese") is matched by `_ORIGIN_ABROAD`.
     "diaspora": _items(
-        "diaspora, overseas, abroad, perantau, merantau, di luar negeri, ở nước ngoài, hải ngoại, "
-        "second generation, second-generation"
+        "diaspora, grew up abroad, raised abroad, born abroad, live abroad, lives abroad, living abroad, "
+        "lived abroad, moved abroad, grew up overseas, raised overseas, born overseas, live overseas, "
+        "lives overseas, living overseas, perantau, merantau, tinggal di luar negeri, besar di luar negeri, "
+        "sống ở nước ngoài, định cư ở nước ngoài, lớn lên ở nước ngoài, hải ngoại, second generation, "
+        "second-generation"
     ),
     "Indonesian": _items("indonesian, orang indonesia"),
     "Vietnamese": _items("vietnamese, người việt"),
@@ -499,8 +564,20 @@ PLACES: dict[str, tuple[str, ...]] = {
     "Osaka": _items("osaka"),
     "Kansai": _items("kansai"),
 }
-# "Chinese New Year" is a holiday, not an identifier.
-_NOT_FOLLOWED_BY = {"Chinese": " new year"}
+# "Chinese New Year" is a holiday and "a Chinese restaurant" a cuisine, not identifiers; "người Kinh doanh"
+# is a businessman and "người chăm sóc" a carer.
+_NOT_A_PERSON = (
+    r"\s+(?:food|foods|restaurant|restaurants|cuisine|dish|dishes|takeaway|takeout|class|classes|lesson|lessons)"
+)
+_NOT_FOLLOWED_BY = {
+    **{
+        label: re.compile(_NOT_A_PERSON + r"(?!\w)")
+        for label in ("Indonesian", "Vietnamese", "Japanese", "Nigerian", "Korean", "Filipino", "Malaysian", "Malay")
+    },
+    "Chinese": re.compile(rf"(?:\s+new\s+year|{_NOT_A_PERSON})(?!\w)"),
+    "Kinh": re.compile(r"\s+(?:doanh|tế|nghiệm|điển|thánh|phí|khủng|hoàng|ngạc|dị|tởm|nguyệt|te|nghiem)(?!\w)"),
+    "Cham": re.compile(r"\s+(?:sóc|soc|chỉ|chi|lo|bẵm|chút|chut)(?!\w)"),
+}
 # "Vietnamese-American", "Indonesian-Australian": an origin and a country of residence (and so diaspora).
 _ORIGINS = _items("vietnamese, indonesian, chinese, japanese, korean, nigerian, filipino, indian, malaysian, thai")
 _RESIDENCES = _items("american, australian, canadian, british, german, french, dutch")
@@ -537,7 +614,10 @@ _RELATION_WORDS: dict[str, tuple[str, str, str]] = {
     for phrase in phrases
 }
 _RELATION = _compile(_RELATION_WORDS)
-_ADDRESSED = re.compile(rf"(?<!\w)(?:{'|'.join(_phrase_pattern(verb) for verb in _ADDRESSING)})(?!\w)[\w\s']{{0,24}}$")
+_ADDRESSED = re.compile(
+    rf"(?<!\w)(?:{'|'.join(_phrase_pattern(verb) for verb in (*_ADDRESSING, *map(_ing_form, _ADDRESSING_EN)))})"
+    r"(?!\w)[\w\s']{0,24}$"
+)
 # Between two relation words, "boss's father", "parents' friend": the first owns the second.
 _POSSESSIVE = re.compile(r"'s?\s+(?:own\s+)?")
 # Between two relation words, "father of my boss", "bố của sếp", "ayah dari bos": the second owns the first.
@@ -583,6 +663,12 @@ _IDENTIFIER_OF = {
 _IDENTIFIER = _compile(_IDENTIFIER_OF)
 _LANGUAGE_BEFORE = re.compile(r"(?<!\w)(?:in|speak|speaks|speaking|bahasa|tiếng)\s+$")
 _ORIGIN_RESIDENCE = re.compile(rf"(?<!\w)({'|'.join(_ORIGINS)})-({'|'.join(_RESIDENCES)})(?!\w)")
+# An origin abroad: "overseas Chinese", "người Việt ở nước ngoài", "orang Indonesia di luar negeri" (the origin
+# is found too, as an identifier of its own).
+_ORIGIN_ABROAD = re.compile(
+    rf"(?<!\w)(?:overseas\s+(?:{'|'.join(_ORIGINS)})|người\s+việt\s+(?:ở|tại|sống ở)\s+nước\s+ngoài|"
+    r"orang\s+indonesia\s+(?:di|yang tinggal di)\s+luar\s+negeri)(?!\w)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -618,39 +704,52 @@ def _combined_relationship(owner: _Relation, head: _Relation) -> str:
 
 def _addressee(text: str) -> tuple[str, str] | None:
     """(addressee, relationship) for the relation words in `text` the member most likely will talk to:
-    the first right after a verb of addressing ("greet my boss's father"), else the first mentioned."""
+    the first right after a verb of addressing ("greet my boss's father"), else the first mentioned; one
+    negated ("not my boss") or quoted ("my husband says") only when there is no other."""
     relations = _relations(text)
-    candidates: list[tuple[int, str, str]] = []  # (start, addressee, relationship)
+    candidates: list[tuple[int, int, str, str]] = []  # (start, end, addressee, relationship)
     index = 0
     while index < len(relations):
         first = relations[index]
         second = relations[index + 1] if index + 1 < len(relations) else None
         between = text[first.end : second.start] if second is not None else ""
         if second is not None and _POSSESSIVE.fullmatch(between):
-            candidates.append((first.start, f"{first.shown}'s {second.shown}", _combined_relationship(first, second)))
+            combined = _combined_relationship(first, second)
+            candidates.append((first.start, second.end, f"{first.shown}'s {second.shown}", combined))
             index += 2
         elif second is not None and (_OF.fullmatch(between) or (between.isspace() and first.key in _HEAD_FIRST)):
             shown = " ".join(f"{first.shown} {between.strip()} {second.shown}".split())
-            candidates.append((first.start, shown, _combined_relationship(second, first)))
+            candidates.append((first.start, second.end, shown, _combined_relationship(second, first)))
             index += 2
         else:
-            candidates.append((first.start, first.shown, first.relationship))
+            candidates.append((first.start, first.end, first.shown, first.relationship))
             index += 1
     if not candidates:
         return None
 
-    def rank(candidate: tuple[int, str, str]) -> tuple[bool, int]:
-        start = candidate[0]
-        addressed = _ADDRESSED.search(text, max(0, start - 40), start) is not None
-        return (not addressed, start)
+    def rank(candidate: tuple[int, int, str, str]) -> tuple[bool, bool, int]:
+        start, end = candidate[0], candidate[1]
+        before = max(0, start - 40)
+        passed_over = _NEGATED.search(text, before, start) is not None or _QUOTED.match(text, end) is not None
+        addressed = _ADDRESSED.search(text, before, start) is not None
+        return (passed_over, not addressed, start)
 
-    _, shown, relationship = min(candidates, key=rank)
+    _, _, shown, relationship = min(candidates, key=rank)
     return shown, relationship
+
+
+# "Meeting my in-laws" is meeting someone, not a meeting.
+_MEETING_SOMEONE = re.compile(
+    r"meeting\s+(?:my|our|his|her|their|your|him|them|someone|somebody|people|a|an|the|new)(?!\w)"
+)
 
 
 def _setting(text: str, relationship: str | None) -> str | None:
     for label, pattern in _settings_in(text):
-        if pattern.search(text):
+        matches = pattern.finditer(text)
+        if label == "meeting":
+            matches = (match for match in matches if not _MEETING_SOMEONE.match(text, match.start()))
+        if next(matches, None) is not None:
             if label == "meal" and (relationship == "family" or _FAMILY_HINT.search(text)):
                 return "family meal"
             return label
@@ -660,7 +759,12 @@ def _setting(text: str, relationship: str | None) -> str | None:
 def _formality(text: str) -> str | None:
     if _NOT_FORMAL_PATTERN.search(text):
         return "informal"
-    found = [(match.start(), label) for label, pattern in _FORMALITY.items() if (match := pattern.search(text))]
+    found = [
+        (match.start(), label)
+        for label, pattern in _FORMALITY.items()
+        for match in pattern.finditer(text)
+        if not (_ASKING_BEFORE.search(text, 0, match.start()) or _ASKING_AFTER.match(text, match.end()))
+    ]
     return min(found)[1] if found else None
 
 
@@ -675,9 +779,10 @@ def _identifiers(text: str) -> list[str]:
         label = _IDENTIFIER_OF[_key(match.group())]
         if label not in PLACES and _LANGUAGE_BEFORE.search(text, 0, match.start()):
             continue
-        if label in _NOT_FOLLOWED_BY and text.startswith(_NOT_FOLLOWED_BY[label], match.end()):
+        if label in _NOT_FOLLOWED_BY and _NOT_FOLLOWED_BY[label].match(text, match.end()):
             continue
         found.append((match.start(), label))
+    found += [(match.start(), "diaspora") for match in _ORIGIN_ABROAD.finditer(text)]
     found.sort(key=lambda item: item[0])
     return list(dict.fromkeys(label for _, label in found))
 
@@ -687,6 +792,8 @@ def _identifiers(text: str) -> list[str]:
 
 # The cues whose absence the prompt names, and how it names them.
 _ASKABLE = {"addressee": "who they will be talking to", "setting": "the setting or occasion"}
+# The languages the word lists cover: in another, a cue the member gave would look missing ("上司", "jefe").
+_COVERED_LANGUAGES = frozenset({"ms"}.union(*ADDRESSEES.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -701,10 +808,11 @@ class Cues:
     identifiers: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
 
-    def to_prompt(self, *, just_asked: bool = False) -> str:
+    def to_prompt(self, *, just_asked: bool = False, asked_earlier: bool = False) -> str:
         """One line for the prompt: the cues found, then those not found. `just_asked`: the bot's last turn was
         a question, so this message is likely the member's answer to it: the word lists may not recognise what
-        they said, and they are not to be asked again."""
+        they said, and they are not to be asked again. `asked_earlier`: the bot asked a clarifying question
+        earlier in this conversation; one per conversation is enough."""
         given = []
         if self.language:
             given.append(f"language: {self.language}")
@@ -720,11 +828,15 @@ class Cues:
         line = "Cues the member gave: " + ("; ".join(given) if given else "none")
         if self.missing:
             line += ". Not detected: " + "; ".join(_ASKABLE.get(name, name) for name in self.missing)
-            line += (
-                " (the member may have just answered your question: read their words, and do not ask again)"
-                if just_asked
-                else " (if it would change the answer, ask one short question)"
-            )
+            if just_asked:
+                line += " (the member may have just answered your question: read their words, and do not ask again)"
+            elif asked_earlier:
+                line += (
+                    " (you already asked a clarifying question in this conversation: do not ask again; answer with"
+                    " what you know, and say what would change the answer)"
+                )
+            else:
+                line += " (if it would change the answer, ask one short question)"
         return line + "."
 
     def to_record(self) -> dict[str, object]:
@@ -746,7 +858,8 @@ def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
     conversation, oldest first) for whatever the message itself does not say.
 
     The message wins over history, and among earlier messages the newest wins; identifiers accumulate.
-    The language comes from history only when the message is too short to tell.
+    The language comes from history only when the message is too short to tell. Nothing is called missing
+    in a language the word lists do not cover: there they cannot tell what was said.
     """
     originals = [message, *reversed(history)]
     texts = [_normalise(text) for text in originals]
@@ -761,5 +874,9 @@ def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
     setting = next((found for text in texts if (found := _setting(text, relationship))), None)
     formality = next((found for text in texts if (found := _formality(text))), None)
     identifiers = tuple(dict.fromkeys(label for text in texts for label in _identifiers(text)))
-    missing = tuple(name for name, value in (("addressee", addressee), ("setting", setting)) if value is None)
+    missing = (
+        tuple(name for name, value in (("addressee", addressee), ("setting", setting)) if value is None)
+        if language is None or language in _COVERED_LANGUAGES
+        else ()
+    )
     return Cues(language, addressee, relationship, setting, formality, identifiers, missing)

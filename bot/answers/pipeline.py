@@ -360,7 +360,10 @@ class Answerer:
                 scope=scope,
                 sections=sections,
                 instructions=settings.instructions,
-                cues=cues.to_prompt(just_asked=bool(history) and asked_back(history[-1].text)),
+                cues=cues.to_prompt(
+                    just_asked=bool(history) and asked_back(history[-1].text),
+                    asked_earlier=any(turn.role == "assistant" and asked_back(turn.text) for turn in history),
+                ),
                 language=settings.answer_language or cues.language,
                 server_language=settings.answer_language,
                 history=history,

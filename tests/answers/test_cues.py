@@ -317,3 +317,144 @@ def test_the_settings_prefilter_keeps_every_setting_whose_phrase_occurs(label):
             scanned = [found for found, _ in _settings_in(normalised)]
             if _SETTINGS[label].search(normalised):
                 assert label in scanned, (label, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Báwo ni mo ṣe lè kí àwọn òbí ọkọ mi ní ibi ìgbéyàwó?",
+        "Ṣé ó dára kí n fún ìyá ọkọ mi ní ẹ̀bùn?",
+        "Kí ni mo lè wọ̀ sí ibi àṣeyẹ ọjọ́ ìbí ọ̀rẹ́ mi?",
+    ],
+)
+def test_yoruba_is_yoruba_not_vietnamese(text):
+    # ẹ and ọ (with a dot below) are Vietnamese letters too; Yoruba's ṣ and its tone marks over them are not.
+    assert detect_language(text) == "yo"
+
+
+def test_vietnamese_with_dotted_vowels_stays_vietnamese():
+    assert detect_language("Chị ơi, họ có đến dự đám cưới không?") == "vi"
+    assert detect_language("Mọi người trong họ hàng đều đến chúc Tết bố mẹ chồng") == "vi"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "上司の結婚式に何を着ればいいですか",
+        "¿Cómo debo saludar a mi jefe en una boda?",
+        "Báwo ni mo ṣe lè kí àwọn òbí ọkọ mi ní ibi ìgbéyàwó?",
+        "Comment dois-je saluer mon patron à un mariage ?",
+    ],
+)
+def test_no_cue_is_called_missing_in_a_language_the_word_lists_do_not_cover(text):
+    # 上司 (boss), jefe, òbí ọkọ (in-laws) are there: the lists cannot see them, so the model must not be told
+    # they are missing and asked to ask for them.
+    cues = extract_cues(text)
+    assert cues.language is not None
+    assert cues.missing == ()
+    assert "ask one short question" not in cues.to_prompt()
+
+
+def test_cues_are_still_called_missing_in_covered_languages_and_when_the_language_is_unknown():
+    assert extract_cues("Bagaimana cara menyapa atasan saya?").missing == ("setting",)
+    assert extract_cues("Tôi nên nói gì với sếp?").missing == ("setting",)
+    assert extract_cues("What is sungkan?").missing == ("addressee", "setting")
+    assert extract_cues("sungkan?").missing == ("addressee", "setting")  # too short to tell the language
+
+
+def test_prompt_line_after_an_earlier_clarifying_question_does_not_ask_again():
+    line = extract_cues("And what about at lunch?").to_prompt(asked_earlier=True)
+    assert "Not detected: who they will be talking to" in line
+    assert "ask one short question" not in line
+    assert "already asked" in line and "do not ask again" in line
+
+
+@pytest.mark.parametrize(
+    ("text", "addressee"),
+    [
+        ("Not my boss, my colleague: how do I decline the invitation?", "colleague"),
+        ("It's not for my mother but for my mother-in-law. What gift?", "mother-in-law"),
+        ("Bukan atasan saya, tapi rekan kerja. Bagaimana menolaknya?", "rekan kerja"),
+        ("Không phải sếp, mà là đồng nghiệp. Tôi nên từ chối thế nào?", "đồng nghiệp"),
+    ],
+)
+def test_a_negated_relation_is_not_who_they_will_talk_to(text, addressee):
+    assert extract_cues(text).addressee == addressee
+
+
+def test_the_person_quoted_for_advice_is_not_who_they_will_talk_to():
+    cues = extract_cues("My husband says I worry too much. What should I wear to his grandmother's birthday?")
+    assert cues.addressee == "grandmother"
+    cues = extract_cues("Suami saya bilang tidak usah repot. Apa yang harus saya bawa untuk mertua?")
+    assert cues.addressee == "mertua"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "There's no need to be formal with my colleague, right?",
+        "It doesn't have to be formal, it's my friend's party",
+        "Nggak usah formal kok, cuma teman kantor",
+        "Tidak perlu terlalu formal dengan rekan kerja",
+        "Không cần quá trang trọng với đồng nghiệp đâu",
+    ],
+)
+def test_saying_no_formality_is_needed_is_informal(text):
+    assert extract_cues(text).formality == "informal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is it polite to refuse food at my mother-in-law's house?",
+        "Would it be respectful to bring my own drinks?",
+        "Apakah sopan menolak undangan atasan?",
+    ],
+)
+def test_asking_whether_something_is_polite_is_not_a_register_wanted(text):
+    assert extract_cues(text).formality is None
+
+
+@pytest.mark.parametrize(
+    ("text", "not_an_identifier"),
+    [
+        ("Tôi không có kinh nghiệm nói chuyện với bố mẹ chồng", "Kinh"),
+        ("Tôi nên chăm sóc mẹ chồng thế nào khi bà ốm?", "Cham"),
+        ("I'm studying abroad next year; how do I tell my parents?", "diaspora"),
+        ("Can I take my boss to a Chinese restaurant?", "Chinese"),
+    ],
+)
+def test_everyday_words_are_not_identifiers(text, not_an_identifier):
+    assert not_an_identifier not in extract_cues(text).identifiers
+
+
+@pytest.mark.parametrize(
+    ("text", "identifier"),
+    [
+        ("Người Kinh thường mời khách như thế nào?", "Kinh"),
+        ("We are Kinh and my husband's family is Hmong", "Kinh"),
+        ("My in-laws are Cham people from An Giang", "Cham"),
+        ("I grew up abroad, so my Vietnamese is weak", "diaspora"),
+        ("We are overseas Chinese in Surabaya", "diaspora"),
+    ],
+)
+def test_identifiers_named_as_identities_are_still_found(text, identifier):
+    assert identifier in extract_cues(text).identifiers
+
+
+def test_meeting_someone_is_not_a_meeting():
+    assert extract_cues("I'm meeting my in-laws for the first time. What should I bring?").setting is None
+    assert extract_cues("What do I say at the meeting with my boss?").setting == "meeting"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My mother keeps calling. I'm emailing my boss tomorrow: how do I start?",
+        "My sister is upset; I'm texting my friend to apologise, what do I write?",
+        "My father will be there, but I'm talking to my professor first. What do I say?",
+    ],
+)
+def test_inflected_addressing_verbs_pick_who_they_will_talk_to(text):
+    assert extract_cues(text).relationship in {"senior", "peer"}
+    assert extract_cues(text).addressee in {"boss", "friend", "professor"}

@@ -117,7 +117,7 @@ async def test_a_short_follow_up_keeps_the_scope_sections_of_what_the_member_ask
 
 
 async def test_a_reply_to_the_bots_clarifying_question_is_not_met_with_the_same_question(world, run_bot):
-    world.model.script("Who will you be talking to?", "Then keep it formal.")
+    world.model.script("Who will you be talking to?", "Then keep it formal.", "Lunch is more relaxed.")
     async with run_bot(cooldown=0):
         await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet them?"))
         first = await world.standin.wait_for_message(world.channel_id, lambda m: "talking to" in m.content)
@@ -128,6 +128,14 @@ async def test_a_reply_to_the_bots_clarifying_question_is_not_met_with_the_same_
         cue_line = world.model.chat_requests[1].messages[-1]["content"]
         assert "Not detected: who they will be talking to" in cue_line
         assert "do not ask again" in cue_line and "ask one short question" not in cue_line
+        # The member asks on: the bot's last turn is an answer now, but it already asked once in this conversation.
+        second = await world.standin.wait_for_message(world.channel_id, lambda m: m.content == "Then keep it formal.")
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("And at lunch?"), reply_to=second.id
+        )
+        await eventually(lambda: len(finished_answers(world)) == 3, what="the next question")
+        cue_line = world.model.chat_requests[2].messages[-1]["content"]
+        assert "already asked a clarifying question" in cue_line and "ask one short question" not in cue_line
 
 
 async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
