@@ -26,6 +26,16 @@ MAX_LISTED_PROBLEMS = 12
 MESSAGE_LIMIT = 2000  # characters in a Discord message
 # Discord not reached at all (no HTTP answer): the request may or may not have arrived.
 UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
+# What may fail a Discord request: Discord's refusal (after discord.py's retries), or Discord not reached at all
+# (a dropped connection, which discord.py does not retry).
+DISCORD_FAILURES = (discord.HTTPException, *UNREACHABLE)
+
+
+def discord_failure(failure: BaseException) -> str:
+    """A Discord failure as recorded: the status and Discord's text, or what kept Discord from being reached."""
+    if isinstance(failure, discord.HTTPException):
+        return f"{failure.status} {failure.text}"
+    return f"Discord not reached ({type(failure).__name__}: {failure})"
 
 
 def guild_id_of(interaction: discord.Interaction) -> int:

@@ -14,7 +14,7 @@ import discord
 from discord.ext import commands, tasks
 
 from bot.channel_access import is_own_thread
-from bot.errors import UNREACHABLE, UserFacingError
+from bot.errors import DISCORD_FAILURES, UserFacingError
 from bot.feedback.catch_up import CatchUpCounts, member_rating_reactions, reconcile_answer, store_pending_reactions
 from bot.feedback.comments import CommentResult, follow_reply_edit, reply_comment_text, save_comment
 from bot.feedback.consent import PENDING_FOR, AskCooldown, PendingReactions
@@ -108,7 +108,7 @@ class Feedback(commands.Cog):
         current rating); none if they cannot be read, so the removal deletes as it always did."""
         try:
             return await member_rating_reactions(self.bot, self.bot.storage, answer, user_id, value_of)
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             log.warning("answer %d: could not read the member's other rating reactions: %s", answer.answer_id, error)
             return set()
 

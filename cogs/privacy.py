@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.safety import NO_PINGS
-from bot.errors import UNREACHABLE, guild_id_of, report_error
+from bot.errors import DISCORD_FAILURES, guild_id_of, report_error
 from bot.feedback.consent import GENERAL_HEADING, consent_version, notice_text
 from bot.feedback.custom_ids import NO_PENDING
 from bot.feedback.forget_confirm import (
@@ -146,7 +146,7 @@ class Privacy(commands.Cog):
         self._expiry_notes.pop(message_id, None)
         if message_id in self._answering:
             return
-        with contextlib.suppress(discord.HTTPException, *UNREACHABLE):
+        with contextlib.suppress(*DISCORD_FAILURES):
             await asked.edit_original_response(content=FORGET_EXPIRED, view=None)
 
     async def answer_forget(self, interaction: discord.Interaction, forget_id: ForgetId) -> None:

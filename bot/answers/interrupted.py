@@ -28,7 +28,7 @@ import discord
 
 from bot.answers.safety import NO_PINGS
 from bot.answers.streaming import CURSOR
-from bot.errors import MESSAGE_LIMIT, UNREACHABLE
+from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT
 from bot.storage import InterruptedAnswer
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ async def mend_interrupted_answers(client: CultureBot, answers: Sequence[Interru
                 if await _close(message):
                     edited += 1
                     continue  # it was still being written: no later message was sent
-            except (discord.HTTPException, *UNREACHABLE) as error:
+            except DISCORD_FAILURES as error:
                 log.warning("answer %d: could not close its message after the crash: %r", answer.answer_id, error)
         unsettled.append(answer)
     return edited + await _close_unlinked(client, unsettled)
@@ -81,7 +81,7 @@ async def _close_unlinked(client: CultureBot, answers: Sequence[InterruptedAnswe
     for answer in answers:
         try:
             messages = await _unlinked_messages(client, answer)
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             log.warning("answer %d: could not read its channel after the crash: %r", answer.answer_id, error)
             continue
         candidates[answer.answer_id] = [message.id for message in messages]
@@ -103,7 +103,7 @@ async def _close_unlinked(client: CultureBot, answers: Sequence[InterruptedAnswe
                 )
             if await _close(message):
                 edited += 1
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             log.warning("message %d: could not close it after the crash: %r", message_id, error)
     return edited
 

@@ -32,9 +32,10 @@ from bot.answers.budget import DailyTokens, renewal, utc_day
 from bot.answers.cues import extract_cues
 from bot.answers.prompt import PromptParts, Turn, build_messages
 from bot.answers.retrieval import select_sections
-from bot.answers.stream_outcome import DISCORD_FAILURES, MODEL_FAILED_LINE, discord_failure, settle, stream_reply
+from bot.answers.stream_outcome import MODEL_FAILED_LINE, settle, stream_reply
 from bot.answers.streaming import Send, StreamingReply
 from bot.answers.tokens import trim_history
+from bot.errors import DISCORD_FAILURES, discord_failure
 from bot.feedback.privacy import rename_question_threads
 from bot.feedback.scales import scale_named
 from bot.feedback.views import answer_controls

@@ -13,11 +13,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-import discord
 from openai.types.chat import ChatCompletionMessageParam
 
 from bot.answers.streaming import StreamingReply
-from bot.errors import UNREACHABLE
+from bot.errors import DISCORD_FAILURES, discord_failure
 from bot.llm.client import LENGTH_REASONS, ModelClient, ModelError, StreamStats
 from bot.storage import Outcome
 
@@ -38,18 +37,6 @@ MODEL_SETUP_LINE = (
 )
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 DISCORD_ERROR_NOTE = "\n\n*(answer incomplete: Discord refused a message while it was being written)*"
-# What may fail a Discord message: Discord's refusal (after discord.py's retries), or Discord not reached at all
-# (a dropped connection, which discord.py does not retry).
-DISCORD_FAILURES = (discord.HTTPException, *UNREACHABLE)
-
-
-def discord_failure(failure: BaseException) -> str:
-    """A Discord failure as recorded: the status and Discord's text, or what kept Discord from being reached."""
-    if isinstance(failure, discord.HTTPException):
-        return f"{failure.status} {failure.text}"
-    return f"Discord not reached ({type(failure).__name__}: {failure})"
-
-
 LENGTH_NOTE = "\n\n*(shortened: the model's length limit was reached)*"
 LENGTH_ERROR = "cut off: the model's length limit was reached (finish_reason {reason!r})"
 STOPPED_EARLY_NOTE = "\n\n*(answer incomplete: the model stopped before finishing it)*"

@@ -48,7 +48,7 @@ from bot.digests.schedule import (
 )
 from bot.digests.summary import digest_embed
 from bot.digests.workers import DigestJob, DigestWorkers, WorkerStopped
-from bot.errors import MESSAGE_LIMIT, UNREACHABLE, UserFacingError, shortened
+from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT, UNREACHABLE, UserFacingError, shortened
 from bot.storage import DigestRecord, DigestStatus, GuildSettings, Storage, sqlite_timestamp
 
 log = logging.getLogger(__name__)
@@ -429,7 +429,7 @@ class DigestService:
         except discord.Forbidden:
             # Posting without looking could post it twice: it waits, pending, until the history can be read.
             return await self._not_posted_yet(record, settings, HISTORY_UNREADABLE)
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             return await self._not_posted_yet(record, settings, f"Discord could not be asked ({error!r})")
         try:
             if posted is None:
@@ -767,7 +767,7 @@ class DigestService:
             try:
                 if (message := await self._posted_in(earlier, record)) is not None:
                     return message
-            except (discord.HTTPException, *UNREACHABLE) as error:
+            except DISCORD_FAILURES as error:
                 log.warning(
                     "digest %d: its earlier channel %d could not be checked: %r", record.digest_id, earlier.id, error
                 )
@@ -850,7 +850,7 @@ class DigestService:
                 try:
                     await channel.send(shortened(note, MESSAGE_LIMIT), allowed_mentions=NO_PINGS)
                     return True
-                except (discord.HTTPException, *UNREACHABLE):
+                except DISCORD_FAILURES:
                     continue
         log.warning("no channel to tell the moderators of server %d: %s", settings.guild_id, note)
         return False

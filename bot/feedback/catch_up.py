@@ -36,7 +36,7 @@ from datetime import datetime
 import discord
 
 from bot.digests.deletion import Deletion
-from bot.errors import UNREACHABLE
+from bot.errors import DISCORD_FAILURES
 from bot.feedback.ratings import Deleting, RatingChange, record_read_reaction
 from bot.feedback.scales import answer_scale
 from bot.pseudonyms import Pseudonymizer
@@ -200,7 +200,7 @@ async def reconcile_answer(
         scale = answer_scale(answer, settings)
         try:
             present = await _rating_reactions(client, answer.channel_id, message_ids, scale.value_of)
-        except (discord.HTTPException, *UNREACHABLE) as error:  # Discord refused, failed or could not be reached
+        except DISCORD_FAILURES as error:  # Discord refused, failed or could not be reached
             counts.unreadable += 1
             if len(counts.errors) < 5:
                 said = f"{error.status} {error.text or error}" if isinstance(error, discord.HTTPException) else error
@@ -345,7 +345,7 @@ async def store_pending_reactions(
             # Deleted since the member reacted (a pending reaction can be a day old): no reaction is left to store.
             log.info("answer %d: its message is gone, so the member's reaction on it is not stored", answer_id)
             continue
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             # Forbidden (the bot may no longer read that channel), Discord failing after discord.py's retries, or
             # not reached (discord.py retries no dropped connection): the reaction was there when the member added
             # it and nothing says it went, so it is kept as noted, and the member's other reactions are still read.

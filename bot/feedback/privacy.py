@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import discord
 
 from bot.digests.pseudonyms import export_pseudonym
-from bot.errors import UNREACHABLE
+from bot.errors import DISCORD_FAILURES
 from bot.feedback.consent import CHOICE_LABELS, ConsentState, consent_state
 from bot.feedback.privacy_requests import PrivacyRequests
 from bot.pseudonyms import Pseudonymizer
@@ -133,7 +133,7 @@ async def rename_forgotten_thread(thread: discord.Thread) -> None:
     if archived:
         try:
             await thread.edit(archived=True)
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             # Renamed all the same (a retry would find the name and stop); Discord archives it again once idle.
             log.warning("renamed thread %d but could not archive it again: %r", thread.id, error)
 
@@ -164,7 +164,7 @@ async def rename_question_threads(
                 renamed += 1
         except discord.NotFound:
             pass  # deleted: nothing carries the question any more
-        except (discord.HTTPException, *UNREACHABLE) as error:
+        except DISCORD_FAILURES as error:
             # One thread's failure (or Discord out of reach) must not keep the others, or the reply, back.
             if await storage.thread_rename_failed(thread_id, RENAME_ATTEMPTS):
                 log.warning("gave up renaming thread %d (named after a deleted question): %r", thread_id, error)

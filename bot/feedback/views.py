@@ -20,7 +20,7 @@ import discord
 from discord.utils import utcnow
 
 from bot.answers.safety import NO_PINGS
-from bot.errors import MESSAGE_LIMIT, UNREACHABLE, UserFacingError, report_error, shortened
+from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT, UserFacingError, report_error, shortened
 from bot.feedback.catch_up import member_rating_reactions, shown_rating
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import (
@@ -488,7 +488,7 @@ async def current_reaction(
         )
     except discord.NotFound:
         raise
-    except (discord.HTTPException, *UNREACHABLE) as error:
+    except DISCORD_FAILURES as error:
         log.warning("answer %d: could not read the member's reactions again: %s", answer.answer_id, error)
         return noted
     return shown_rating(noted, values)
