@@ -309,14 +309,16 @@ def schedule_problem(settings: GuildSettings) -> str | None:
     return None
 
 
-def saved_trigger(settings: GuildSettings) -> CronTrigger | None:
-    """The trigger of a server's saved schedule, or None (logged) when this version no longer accepts it: saved by
-    an earlier version that did (e.g. every 5 minutes), it waits for a moderator's `/digest schedule` rather than
-    stop the bot from starting or its digests from being caught up."""
+def saved_trigger(settings: GuildSettings, *, quiet: bool = False) -> CronTrigger | None:
+    """The trigger of a server's saved schedule, or None (logged unless `quiet`, for callers that only read it)
+    when this version no longer accepts it: saved by an earlier version that did (e.g. every 5 minutes), it waits
+    for a moderator's `/digest schedule` rather than stop the bot from starting or its digests from being caught
+    up."""
     try:
         return make_trigger(settings.digest_cron, settings.digest_timezone)
     except UserFacingError as error:
-        log.warning("server %d's saved digest schedule is not used: %s", settings.guild_id, error)
+        if not quiet:
+            log.warning("server %d's saved digest schedule is not used: %s", settings.guild_id, error)
         return None
 
 

@@ -41,7 +41,6 @@ from bot.digests.schedule import (
     comparison_start,
     due_period,
     latest_run,
-    make_trigger,
     parse_timezone,
     saved_trigger,
     schedule_problem,
@@ -133,11 +132,8 @@ async def period_rows(
 async def previous_start(storage: Storage, guild_id: int, period: Period) -> datetime:
     """Where the period a digest of `period` is compared with starts: the server's schedule's interval before it
     when `period` is one of its intervals, else the equally long span before it (`comparison_start`)."""
-    settings = await storage.guild_settings(guild_id)
-    try:
-        trigger = make_trigger(settings.digest_cron, settings.digest_timezone)
-    except UserFacingError:  # a schedule this version refuses (logged where it is run): equally long spans
-        trigger = None
+    # A schedule this version refuses (logged where it is run) gives equally long spans.
+    trigger = saved_trigger(await storage.guild_settings(guild_id), quiet=True)
     return comparison_start(trigger, period)
 
 
