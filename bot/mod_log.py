@@ -48,6 +48,10 @@ def _text(value: Any) -> str:
     return f"“{excerpt(str(value), SHOWN_TEXT)}”" if value else "none"
 
 
+def _full_text(value: Any) -> str:
+    return f"“{value}”" if value else "none"
+
+
 def _budget(value: Any) -> str:
     return f"{value:,}" + (" (answers off)" if value == 0 else "")
 
@@ -91,6 +95,17 @@ _SHOWN: dict[str, tuple[str, Callable[[Any], str]]] = {
 }
 
 
+# The audit row keeps what the log message shortens: it is the record of what members were told (the consent note,
+# the research contact) and of what shaped answers (the instructions) before each change.
+_IN_FULL: dict[str, Callable[[Any], str]] = {
+    "answer_channels": lambda v: ", ".join(f"<#{channel}>" for channel in v) if v else EVERY_CHANNEL,
+    "instructions": _full_text,
+    "research_contact": _full_text,
+    "consent_note": _full_text,
+    "reason_tags": lambda v: _full_text(", ".join(v)),
+}
+
+
 def _comparable(value: Any) -> Any:
     """A value as given to the storage (a list, 0/1) or as read back (a tuple, a bool), in one form."""
     return tuple(value) if isinstance(value, list | tuple) else value
@@ -102,11 +117,14 @@ def effective_changes(before: GuildSettings, changes: dict[str, Any]) -> dict[st
 
 
 def describe_changes(before: GuildSettings, changes: dict[str, Any], *, columns: bool = False) -> str:
-    """Each change as "name old → new", joined by "; ". `columns`: named by their column (for the audit log,
-    whose rows researchers read and filter) rather than in words (for moderators)."""
+    """Each change as "name old → new", joined by "; ". `columns`: named by their column and with texts and lists in
+    full (for the audit log, whose rows researchers read and filter) rather than in words and shortened (for
+    moderators)."""
     parts = []
     for key, value in changes.items():
         label, show = _SHOWN.get(key, (key.replace("_", " "), str))
+        if columns:
+            show = _IN_FULL.get(key, show)
         old, new = _comparable(getattr(before, key)), _comparable(value)
         parts.append(f"{key if columns else label} {show(old)} → {show(new)}")
     return "; ".join(parts)

@@ -53,3 +53,16 @@ async def test_a_refused_change_writes_nothing_and_lets_the_next_one_through(sto
     assert isinstance(refused, UserFacingError)
     assert not isinstance(accepted, BaseException) and accepted.summary == "cooldown per member 10 s → 3 s"
     assert await audit(storage) == ["answers: cooldown_seconds 10 s → 3 s"]
+
+
+async def test_the_audit_row_keeps_texts_and_channel_lists_in_full_while_the_log_line_shortens_them(storage):
+    """The audit log is the record of what members were told (the consent note) and what shaped answers before each
+    change: the moderation log's 80-character excerpt would lose it."""
+    first, second = "First note. " + "a" * 300 + " END1", "Second note. " + "b" * 300 + " END2"
+    await change_settings(storage, GUILD, 1, "research settings", {"consent_note": first})
+    change = await change_settings(storage, GUILD, 1, "research settings", {"consent_note": second})
+    assert "END1" not in change.summary and "…" in change.summary  # the log line stays short
+    assert (await audit(storage))[-1] == f"research settings: consent_note “{first}” → “{second}”"
+    channels = list(range(101, 109))
+    await change_settings(storage, GUILD, 1, "answers", {"answer_channels": channels})
+    assert (await audit(storage))[-1].endswith(", ".join(f"<#{channel}>" for channel in channels))
