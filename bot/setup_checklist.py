@@ -19,7 +19,7 @@ from bot.answer_channels import deleted_label
 # (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
 from bot.answers.settings_text import describe as describe_answer_settings
 from bot.channel_access import ANSWERS, DIGEST, LOG, THREADS, unusable_reason
-from bot.digests.channel import data_readers, readable_by_everyone, readers_named
+from bot.digests.channel import data_readers, mention_of, readable_by_everyone, readers_named
 from bot.digests.schedule import cron_weekdays, make_trigger, next_run
 from bot.digests.text import excerpt
 from bot.errors import UserFacingError
@@ -324,11 +324,11 @@ def server_facts(guild: discord.Guild, settings: GuildSettings) -> ServerFacts:
         channel_problems=problems,
         digest_channel_public=isinstance(digest, discord.TextChannel) and readable_by_everyone(digest),
         digest_channel_readers=tuple(
-            role.mention
-            for role in (
+            mention_of(reader)
+            for reader in (
                 data_readers(digest, settings.research_role_id) if isinstance(digest, discord.TextChannel) else ()
             )
-            if not role.is_default()
+            if not (isinstance(reader, discord.Role) and reader.is_default())
         ),
         research_role_missing=settings.research_role_id is not None
         and guild.get_role(settings.research_role_id) is None,

@@ -26,11 +26,15 @@ def overwrites_changed(before: discord.abc.GuildChannel, after: discord.abc.Guil
     return before.overwrites != after.overwrites or before.category_id != after.category_id
 
 
-def data_readers(channel: discord.TextChannel, research_role_id: int | None) -> list[discord.Role]:
-    """The roles besides the research role whose members can read the channel, and so the data files posted with
-    each digest there; @everyone first when it can. Bots' own roles, and roles with Administrator (who read every
-    channel whatever is chosen), are left out."""
-    return [
+Reader = discord.Role | discord.Member | discord.Object
+
+
+def data_readers(channel: discord.TextChannel, research_role_id: int | None) -> list[Reader]:
+    """Who besides the research role can read the channel, and so the data files posted with each digest there:
+    roles (@everyone first when it can, the rest lowest first), then members let in by an overwrite of their own.
+    Bots and their roles, members holding the research role, and Administrator roles and members (who read every
+    channel whatever is chosen) are left out."""
+    roles: list[Reader] = [
         role
         for role in channel.guild.roles  # lowest first: @everyone is the first
         if role.id != research_role_id
@@ -38,13 +42,45 @@ def data_readers(channel: discord.TextChannel, research_role_id: int | None) -> 
         and not role.permissions.administrator
         and channel.permissions_for(role).view_channel
     ]
+    return roles + [
+        target
+        for target, overwrite in channel.overwrites.items()
+        if _member_reads(channel, target, overwrite, research_role_id)
+    ]
+
+
+def _member_reads(
+    channel: discord.TextChannel,
+    target: Reader,
+    overwrite: discord.PermissionOverwrite,
+    research_role_id: int | None,
+) -> bool:
+    """Whether the target of a member's own overwrite reads the channel outside the research role."""
+    if isinstance(target, discord.Member):
+        return (
+            not target.bot
+            and not target.guild_permissions.administrator
+            and (research_role_id is None or target.get_role(research_role_id) is None)
+            and channel.permissions_for(target).view_channel
+        )
+    # A member the bot has not cached: their overwrite lets them read whatever their roles say.
+    return isinstance(target, discord.Object) and target.type is not discord.Role and overwrite.view_channel is True
+
+
+def mention_of(reader: Reader) -> str:
+    return reader.mention if isinstance(reader, discord.Role | discord.Member) else f"<@{reader.id}>"
+
+
+def is_everyone(readers: Sequence[Reader]) -> bool:
+    """Whether the first of `data_readers` is @everyone."""
+    return bool(readers) and isinstance(readers[0], discord.Role) and readers[0].is_default()
 
 
 def data_readers_warning(channel: discord.TextChannel, research_role_id: int | None) -> str:
     """What to tell the moderator choosing `channel` for digests that carry the data files, when more than the
     research team can read it ("" when not)."""
     readers = data_readers(channel, research_role_id)
-    whom = readers_named(bool(readers) and readers[0].is_default(), [role.mention for role in readers])
+    whom = readers_named(is_everyone(readers), [mention_of(reader) for reader in readers])
     if not whom:
         return ""
     return (
@@ -57,9 +93,15 @@ def data_readers_warning(channel: discord.TextChannel, research_role_id: int | N
 
 def readers_named(everyone: bool, mentions: Sequence[str]) -> str:
     """Who can read a channel, to start a sentence: "Everyone in this server" when `everyone`, else "Members with
-    @A, @B" (at most five named, then "and more"); "" when nobody besides the research team."""
+    @A, @B" for roles and "@C" for members (at most five named, then "and more"); "" when nobody besides the research
+    team."""
     if everyone:
         return "Everyone in this server"
     if not mentions:
         return ""
-    return "Members with " + ", ".join(mentions[:5]) + (" and more" if len(mentions) > 5 else "")
+    roles = [mention for mention in mentions[:5] if mention.startswith("<@&")]
+    members = [mention for mention in mentions[:5] if not mention.startswith("<@&")]
+    named = " and ".join(
+        part for part in ("Members with " + ", ".join(roles) if roles else "", ", ".join(members)) if part
+    )
+    return named + (" and more" if len(mentions) > 5 else "")

@@ -37,6 +37,15 @@ async def test_the_roles_besides_the_research_role_that_can_read_the_channel_are
         text = await reply_text(world, await run(world, moderator, "digest channel", {"channel": team}))
         assert "can read" not in text
 
+        # A member let in by an overwrite of their own reads the data files as well as a role would.
+        outsider = int(world.standin.add_member(world.guild_id, "not-a-researcher")["user"]["id"])
+        world.standin.set_permission_overwrite(team, outsider, allow=VIEW_CHANNEL, type=1)
+        text = await reply_text(world, await run(world, moderator, "digest channel", {"channel": team}))
+        assert f"<@{outsider}> can read <#{team}>" in text
+        assert f"<@{moderator}>" not in text, "the moderator holds the research role"
+        setup = await world.standin.wait_for_followup((await run(world, moderator, "setup")).id)
+        assert f"<@{outsider}> can read <#{team}>" in setup.embeds[0]["description"]
+
 
 async def test_digests_can_be_posted_without_their_data_files(world, run_bot, moderator, digest_channel):
     async with run_bot(cooldown=0) as bot:
