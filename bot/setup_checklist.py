@@ -251,8 +251,8 @@ def _digest_step(settings: GuildSettings, facts: ServerFacts, now: datetime) -> 
     elif facts.research_role_missing:
         done = False
         details.append(
-            f"Research role: {ATTENTION} the role set (<@&{role}>) no longer exists. Choose another with "
-            "`/digest research-role`."
+            f"Research role: {ATTENTION} the role set (<@&{role}>) no longer exists, so nobody can export the research "
+            "data. An administrator chooses another with `/digest research-role`."
         )
     else:
         details.append(f"Research role (may export the data with `/research-export`): <@&{role}>.")

@@ -21,7 +21,12 @@ from bot.digests.summary import digest_embed
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
 from bot.mod_log import SettingsChange, change_settings, post_change, post_to_log
-from bot.research_access import holds_research_role, may_direct_research_data, research_data_refusal
+from bot.research_access import (
+    holds_research_role,
+    may_direct_research_data,
+    research_data_refusal,
+    research_role_deleted,
+)
 from bot.runtime import CultureBot
 from bot.storage import GuildSettings
 from bot.wording import counted
@@ -271,13 +276,19 @@ class Digest(commands.Cog):
             timezone=zone,
         )
 
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        await research_role_deleted(self.bot, self.bot.storage, role)
+
     async def _check_may_direct_data(self, interaction: discord.Interaction, what: str) -> None:
         assert interaction.guild_id is not None
         settings = await self.bot.storage.guild_settings(interaction.guild_id)
         permissions = getattr(interaction.user, "guild_permissions", None)
         administrator = permissions is not None and permissions.administrator
         if not may_direct_research_data(settings, _role_ids(interaction), administrator=administrator):
-            raise UserFacingError(research_data_refusal(settings, what))
+            guild = interaction.guild
+            role_exists = guild is None or guild.get_role(settings.research_role_id or 0) is not None
+            raise UserFacingError(research_data_refusal(settings, what, role_exists=role_exists))
 
     async def _send_files(
         self,

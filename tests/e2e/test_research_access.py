@@ -66,3 +66,27 @@ async def test_who_received_the_research_data_is_recorded_and_logged(world, run_
         preview = await run(world, moderator, "digest preview")
         await world.standin.wait_for_followup(preview.id, timeout=20)
         assert rows(world, "SELECT count(*) FROM audit_log WHERE action = 'research.export'") == [(1,)]
+
+
+async def test_a_deleted_research_role_is_logged_and_moderators_are_told_only_an_administrator_can_choose_another(
+    world, run_bot, moderator, digest_channel
+):
+    researchers, _, _ = researcher_with_a_day(world)
+    other = world.standin.add_role(world.guild_id, "New researchers")
+    async with run_bot(cooldown=0):
+        log_channel = await with_log_channel(world, moderator)
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researchers["id"]}))
+        world.standin.delete_role(world.guild_id, researchers["id"])
+        await eventually(
+            lambda: any(
+                f"research role <@&{researchers['id']}> was deleted" in line for line in log_lines(world, log_channel)
+            ),
+            what="the moderation log told",
+        )
+        refused = await reply_text(world, await run(world, moderator, "digest research-role", {"role": other["id"]}))
+        assert refused.startswith("The research role set for this server was deleted, so only an administrator"), (
+            refused
+        )
+        assert f"<@&{researchers['id']}>" not in refused  # Discord shows a deleted role as @deleted-role
+        setup = await world.standin.wait_for_followup((await run(world, moderator, "setup")).id)
+        assert "An administrator chooses another with `/digest research-role`" in setup.embeds[0]["description"]
