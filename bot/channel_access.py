@@ -28,6 +28,15 @@ ANSWERS = {
 THREADS = {"create_public_threads": "Create Public Threads", "send_messages_in_threads": "Send Messages in Threads"}
 
 
+def answering_needs(*, threads: bool, rating_controls: str) -> dict[str, str]:
+    """What answering in a channel takes with the server's settings: Add Reactions only when answers carry rating
+    reactions (not with buttons only), and what threads take when each question gets one."""
+    needed = dict(ANSWERS)
+    if rating_controls == "buttons":
+        del needed["add_reactions"]
+    return {**needed, **THREADS} if threads else needed
+
+
 def missing_permissions(permissions: discord.Permissions, needed: Mapping[str, str]) -> list[str]:
     """The names (as Discord shows them) of the `needed` permissions that `permissions` lack."""
     return [label for name, label in needed.items() if not getattr(permissions, name)]

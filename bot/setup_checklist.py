@@ -18,7 +18,7 @@ from bot.answer_channels import deleted_label
 # Where the bot answers, the cooldown and the daily token budget are described as `/answers settings` shows them
 # (the first three lines of its reply). That description lives in the cog; it belongs in bot/ beside the settings.
 from bot.answers.settings_text import describe as describe_answer_settings
-from bot.channel_access import ANSWERS, DIGEST, LOG, THREADS, unusable_reason
+from bot.channel_access import DIGEST, LOG, answering_needs, unusable_reason
 from bot.digests.channel import data_readers, mention_of, readable_by_everyone, readers_named
 from bot.digests.schedule import cron_weekdays, make_trigger, next_run
 from bot.digests.text import excerpt
@@ -306,7 +306,7 @@ def server_facts(guild: discord.Guild, settings: GuildSettings) -> ServerFacts:
     lacks permissions, whether everyone can read the digest channel."""
     missing: set[int] = set()
     problems: dict[int, str] = {}
-    answering = {**ANSWERS, **THREADS} if settings.answer_in_threads else ANSWERS
+    answering = answering_needs(threads=settings.answer_in_threads, rating_controls=settings.rating_controls)
     uses = [(channel, answering, "answer", "/answers channel-add") for channel in settings.answer_channels]
     if settings.log_channel_id is not None:
         uses.append((settings.log_channel_id, LOG, "post the moderation log", "/scope settings"))

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.answer_channels import choices, deleted_label, listed_names, pick
 from bot.answers.settings_text import describe, last_channel_removed
-from bot.channel_access import ANSWERS, THREADS, threads_refusal, unusable_reason
+from bot.channel_access import answering_needs, threads_refusal, unusable_reason
 from bot.deleted_channels import forget_channels_gone, forget_deleted_channels
 from bot.errors import UserFacingError
 from bot.mod_log import Changes, SettingsChange, change_settings, post_change
@@ -109,7 +109,7 @@ class AnswerSettings(commands.Cog):
         guild = interaction.guild
 
         def adding(settings: GuildSettings) -> dict[str, object]:
-            needed = {**ANSWERS, **THREADS} if settings.answer_in_threads else ANSWERS
+            needed = answering_needs(threads=settings.answer_in_threads, rating_controls=settings.rating_controls)
             if (reason := unusable_reason(channel, needed, "answer", "/answers channel-add")) is not None:
                 raise UserFacingError(reason)
             if channel.id in settings.answer_channels:

@@ -327,6 +327,22 @@ async def test_the_refusal_names_at_most_twenty_answer_channels(world, run_bot):
     assert f"<#{channels[20]}>" not in line.content
 
 
+async def test_add_reactions_is_needed_only_when_answers_carry_rating_reactions(world, run_bot, moderator):
+    """With rating buttons only, the bot adds no reactions: a channel where it may not is fine to answer in."""
+    other = world.standin.add_channel(world.guild_id, "ask-buttons")
+    world.standin.set_permission_overwrite(other["id"], world.standin.bot_user_id, deny=1 << 6, type=1)  # Add Reactions
+    async with run_bot():
+        await run(world, moderator, "research settings", {"rating_controls": "buttons"})
+        added = await run(world, moderator, "answers channel-add", {"channel": other["id"]})
+        assert added.response_data["content"].startswith("Added #ask-buttons."), added.response_data["content"]
+        setup = await world.standin.wait_for_followup((await run(world, moderator, "setup")).id)
+        assert "Add Reactions" not in setup.embeds[0]["description"]
+        # Reactions again: /setup says what the channel now lacks.
+        await run(world, moderator, "research settings", {"rating_controls": "both"})
+        setup = await world.standin.wait_for_followup((await run(world, moderator, "setup")).id)
+        assert "I lack Add Reactions there" in setup.embeds[0]["description"]
+
+
 async def test_a_channel_the_bot_cannot_answer_in_is_refused_when_added(world, run_bot, moderator):
     other = world.standin.add_channel(world.guild_id, "ask-here")
     bot_user = world.standin.bot_user_id
