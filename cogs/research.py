@@ -16,7 +16,7 @@ from bot.feedback.consent import consent_version, notice_changed, notice_overflo
 from bot.locks import KeyedLocks
 from bot.mod_log import change_settings, effective_changes, post_change
 from bot.runtime import CultureBot
-from bot.storage import sqlite_timestamp
+from bot.storage import DEFAULT_REASON_TAGS, sqlite_timestamp
 from bot.wording import cleared, counted
 
 MAX_TAGS = 25
@@ -29,14 +29,31 @@ ASKED_AGAIN = (
 )
 
 
+MAX_TAG_CHARS = 100  # a select option's label
+TAGS_EXAMPLE = (
+    "e.g. `too generic, stereotyped, good nuance`; `none` offers no reasons, `default` restores the reasons "
+    "offered at first"
+)
+
+
 def parse_tags(text: str) -> list[str]:
-    tags = [tag.strip().lower() for tag in text.split(",") if tag.strip()]
-    if not tags or len(tags) > MAX_TAGS or any(len(tag) > 100 for tag in tags):
+    """The reason tags a moderator typed: comma-separated, `none` for none (no reasons are offered), `default` for
+    the defaults. Raises UserFacingError saying what is wrong."""
+    if text.strip().lower() == "none":
+        return []
+    if text.strip().lower() == "default":
+        return list(DEFAULT_REASON_TAGS)
+    tags = list(dict.fromkeys(tag.strip().lower() for tag in text.split(",") if tag.strip()))
+    if not tags:
+        raise UserFacingError(f"No reason tags given: separate them with commas, {TAGS_EXAMPLE}.")
+    if len(tags) > MAX_TAGS:
+        raise UserFacingError(f"{len(tags)} reason tags given; at most {MAX_TAGS} fit in the menu ({TAGS_EXAMPLE}).")
+    if long := next((tag for tag in tags if len(tag) > MAX_TAG_CHARS), None):
         raise UserFacingError(
-            f"Give 1 to {MAX_TAGS} comma-separated reason tags of at most 100 characters each, "
-            "e.g. `too generic, stereotyped, good nuance`."
+            f"The reason tag `{excerpt(long, 40)}` has {len(long)} characters; each can have at most "
+            f"{MAX_TAG_CHARS}. Shorten it ({TAGS_EXAMPLE})."
         )
-    return list(dict.fromkeys(tags))
+    return tags
 
 
 class Research(commands.Cog):
@@ -60,7 +77,7 @@ class Research(commands.Cog):
         consent_note="a note added to the consent notice ('none' clears); changing it asks members again",
         rating_scale="fit3: fits / partly / does not fit; likert5: 1 to 5",
         rating_controls="how members rate: reactions, buttons, or both",
-        reason_tags="comma-separated reasons offered after a rating",
+        reason_tags="comma-separated reasons offered after a rating ('none' offers none, 'default' restores them)",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def settings(
@@ -133,7 +150,7 @@ class Research(commands.Cog):
             + (f" · note: {excerpt(current.consent_note, SHOWN_NOTE)}" if current.consent_note else ""),
             f"Rating scale: {current.rating_scale} · controls: {current.rating_controls}",
             # Up to 25 tags of 100 characters: shown shortened, so that the reply fits in one message.
-            "Reason tags: " + excerpt(", ".join(current.reason_tags), SHOWN_TAGS),
+            "Reason tags: " + (excerpt(", ".join(current.reason_tags), SHOWN_TAGS) or "none offered"),
         ]
         if asks_again:
             lines.append(ASKED_AGAIN.format(version=consent_version(current)))

@@ -846,6 +846,31 @@ async def test_reasons_picked_in_a_menu_whose_tags_were_changed_since_save_nothi
         assert rows(world, "SELECT tag FROM rating_reasons") == [("too generic",)], "the reasons stored stay"
 
 
+async def test_reason_tags_can_be_switched_off_and_restored_and_a_bad_list_is_named(world, run_bot):
+    from bot.storage import DEFAULT_REASON_TAGS
+
+    await give_consent(db(world), world.guild_id, world.member_id, "ratings")
+    moderator = add_moderator(world)
+    async with run_bot():
+        off = await run(world, moderator, "research settings", {"reason_tags": "none"})
+        assert "Reason tags: none offered" in off.response_data["content"]
+        assert rows(world, "SELECT reason_tags FROM guild_settings") == [("[]",)]
+        answer = await ask(world)
+        rated = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
+        assert not [c for c in custom_ids(rated.original) if c.startswith("cb:reasons:")], "no reasons menu"
+
+        await run(world, moderator, "research settings", {"reason_tags": "Default"})
+        assert rows(world, "SELECT reason_tags FROM guild_settings") == [(json.dumps(list(DEFAULT_REASON_TAGS)),)]
+
+        too_many = await run(
+            world, moderator, "research settings", {"reason_tags": ", ".join(f"t{n}" for n in range(30))}
+        )
+        assert too_many.response_data["content"].startswith("30 reason tags given; at most 25"), too_many.response_data
+        too_long = await run(world, moderator, "research settings", {"reason_tags": "ok, " + "x" * 120})
+        assert "has 120 characters; each can have at most 100" in too_long.response_data["content"]
+        assert rows(world, "SELECT reason_tags FROM guild_settings") == [(json.dumps(list(DEFAULT_REASON_TAGS)),)]
+
+
 async def test_a_reply_comment_not_kept_names_no_members_choice_in_public(world, run_bot):
     """Members who have not chosen, who agreed to ratings only, and who declined get one and the same public line
     (the channel must not learn anyone's research choice); nothing is stored."""
