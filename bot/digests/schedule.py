@@ -39,6 +39,7 @@ WINDOW_GROWTH = 4
 NARROW_TO = timedelta(hours=1)  # runs are at least an hour apart, so stepping through this many is cheap
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbering: 0 (and 7) is Sunday
 WEEKDAY_HELP = "use 0-7 (0 and 7 are Sunday) or sun, mon, tue, wed, thu, fri, sat, e.g. `0 9 * * mon-fri`"
+MAX_SCHEDULE_CHARS = 100  # a cron line's characters
 SCHEDULE_HELP = (
     "use `weekly`, `daily`, `monthly` or a cron expression with five fields (minute hour day month weekday), "
     "e.g. `0 9 * * mon`"
@@ -84,6 +85,11 @@ def parse_schedule(when: str, timezone: str, *, saved: bool = False) -> Schedule
     fields = cron.split()
     if not fields:
         raise UserFacingError(f"No schedule given: {SCHEDULE_HELP}.")
+    if len(cron) > MAX_SCHEDULE_CHARS:  # it is shown in replies, /setup and the log, which have length limits
+        raise UserFacingError(
+            f"`{cron[:40]}…` is too long for a schedule ({len(cron):,} characters; at most {MAX_SCHEDULE_CHARS}): "
+            f"list each value once, or use ranges and steps such as `9-17` or `*/2`. {SCHEDULE_HELP}."
+        )
     if len(fields) != 5:
         raise UserFacingError(f"`{text}` is not a schedule: it has {counted(len(fields), 'field')}; {SCHEDULE_HELP}.")
     day, weekday = fields[2], fields[4]

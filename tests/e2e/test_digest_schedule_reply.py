@@ -26,3 +26,14 @@ async def test_a_schedule_after_digest_off_says_digests_are_on_again(world, run_
         # The same schedule once more, with digests on: nothing changed, nothing switched on.
         same = await reply_text(world, await run(world, moderator, "digest schedule", {"when": "weekly"}))
         assert same.startswith("Nothing changed. Digest schedule: `0 9 * * mon` in UTC")
+
+
+async def test_a_schedule_too_long_to_show_is_refused_and_nothing_is_saved(world, run_bot, moderator):
+    async with run_bot():
+        await reply_text(world, await run(world, moderator, "digest schedule", {"when": "weekly"}))
+        when = "0 " + ",".join(["9"] * 1000) + " * * *"
+        refused = await reply_text(world, await run(world, moderator, "digest schedule", {"when": when}))
+        assert "is too long for a schedule (2,007 characters; at most 100)" in refused, refused
+        assert len(refused) < 2000
+        with contextlib.closing(sqlite3.connect(world.tmp_path / "bot.sqlite3")) as conn:
+            assert conn.execute("SELECT digest_cron FROM guild_settings").fetchall() == [("0 9 * * mon",)]
