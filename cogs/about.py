@@ -14,12 +14,19 @@ ABOUT_TEXT = (
     "I am a research instrument: members' ratings help researchers study whether language models reflect a "
     "specific community rather than a stereotype of a nationality.\n\n"
     "**Asking**: mention me with your question.\n"
-    "**Rating**: use the buttons under an answer, or react with {scale} (best fit first).\n"
+    "**Rating**: {rating}.\n"
     "**Your data**: no rating or comment is kept until you agree (questions are recorded with my answers); "
     "`/privacy` shows, exports or deletes it.\n"
     "**Model**: `{model}`. Ratings are stored under a pseudonym, never your Discord id.\n\n"
     "Moderators: `/setup` shows how this server is set up."
 )
+
+
+def rating_how(controls: str, emojis: str) -> str:
+    """How members rate here, by the server's rating controls (reactions are counted whatever the controls)."""
+    if controls == "reactions":
+        return f"react to an answer with {emojis} (best fit first); a private answer has buttons instead"
+    return f"use the buttons under an answer, or react to it with {emojis} (best fit first)"
 
 
 class About(commands.Cog):
@@ -30,7 +37,8 @@ class About(commands.Cog):
     async def about(self, interaction: discord.Interaction) -> None:
         settings = await self.bot.storage.guild_settings(interaction.guild_id) if interaction.guild_id else None
         scale = scale_named(settings.rating_scale if settings else "fit3")
-        text = ABOUT_TEXT.format(scale=" ".join(scale.emojis), model=self.bot.model.model)
+        rating = rating_how(settings.rating_controls if settings else "both", " ".join(scale.emojis))
+        text = ABOUT_TEXT.format(rating=rating, model=self.bot.model.model)
         await interaction.response.send_message(text, ephemeral=True)
 
 

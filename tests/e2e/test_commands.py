@@ -21,6 +21,21 @@ async def test_commands_are_synced_once_and_about_answers_ephemerally(world, run
         assert record.response_data is not None
         assert "fake-model" in record.response_data["content"]
         assert "✅ 🤔 ❌" in record.response_data["content"]
+        assert "use the buttons under an answer" in record.response_data["content"]
+        # With reactions only, answers in channels carry no buttons: /about does not send members looking for them.
+        moderator = int(
+            world.standin.add_member(
+                world.guild_id, "mod", roles=[world.standin.add_role(world.guild_id, "Mods", permissions=1 << 5)["id"]]
+            )["user"]["id"]
+        )
+        await world.standin.wait_for_interaction_response(
+            await world.standin.invoke_command(
+                world.guild_id, world.channel_id, moderator, "research settings", {"rating_controls": "reactions"}
+            )
+        )
+        interaction_id = await world.standin.invoke_command(world.guild_id, world.channel_id, world.asker_id, "about")
+        content = (await world.standin.wait_for_interaction_response(interaction_id)).response_data["content"]
+        assert "react to an answer with ✅ 🤔 ❌" in content and "use the buttons" not in content
     syncs = world.standin.find_requests("PUT", r"/applications/\d+/commands$")
     assert len(syncs) == 1
     # A restart with the same commands does not sync again (Discord rate-limits command registration).
