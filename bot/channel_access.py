@@ -28,13 +28,23 @@ ANSWERS = {
 THREADS = {"create_public_threads": "Create Public Threads", "send_messages_in_threads": "Send Messages in Threads"}
 
 
-def answering_needs(*, threads: bool, rating_controls: str) -> dict[str, str]:
+# In a forum, members ask in posts (threads): the bot answers inside them and opens none.
+FORUM_ANSWERS = {
+    "view_channel": "View Channel",
+    "send_messages_in_threads": "Send Messages in Posts",
+    "read_message_history": "Read Message History",
+    "add_reactions": "Add Reactions",
+}
+
+
+def answering_needs(*, threads: bool, rating_controls: str, forum: bool = False) -> dict[str, str]:
     """What answering in a channel takes with the server's settings: Add Reactions only when answers carry rating
-    reactions (not with buttons only), and what threads take when each question gets one."""
-    needed = dict(ANSWERS)
+    reactions (not with buttons only), and what threads take when each question gets one (not in a `forum`, whose
+    posts are threads already)."""
+    needed = dict(FORUM_ANSWERS if forum else ANSWERS)
     if rating_controls == "buttons":
         del needed["add_reactions"]
-    return {**needed, **THREADS} if threads else needed
+    return {**needed, **THREADS} if threads and not forum else needed
 
 
 def missing_permissions(permissions: discord.Permissions, needed: Mapping[str, str]) -> list[str]:
@@ -82,7 +92,7 @@ def threads_refusal(guild: discord.Guild, channel_ids: Sequence[int]) -> str | N
     """Why answers cannot go into threads in one of these channels (the first that cannot take them), or None."""
     for channel_id in channel_ids:
         channel = guild.get_channel(channel_id)
-        if channel is not None:
+        if channel is not None and not isinstance(channel, discord.ForumChannel):  # a forum's posts are threads
             reason = unusable_reason(channel, THREADS, "answer in threads", "/answers settings threads:True")
             if reason is not None:
                 return reason

@@ -306,8 +306,14 @@ def server_facts(guild: discord.Guild, settings: GuildSettings) -> ServerFacts:
     lacks permissions, whether everyone can read the digest channel."""
     missing: set[int] = set()
     problems: dict[int, str] = {}
-    answering = answering_needs(threads=settings.answer_in_threads, rating_controls=settings.rating_controls)
-    uses = [(channel, answering, "answer", "/answers channel-add") for channel in settings.answer_channels]
+
+    def answering(channel_id: int) -> dict[str, str]:
+        forum = isinstance(guild.get_channel(channel_id), discord.ForumChannel)
+        return answering_needs(
+            threads=settings.answer_in_threads, rating_controls=settings.rating_controls, forum=forum
+        )
+
+    uses = [(channel, answering(channel), "answer", "/answers channel-add") for channel in settings.answer_channels]
     if settings.log_channel_id is not None:
         uses.append((settings.log_channel_id, LOG, "post the moderation log", "/scope settings"))
     if settings.digest_channel_id is not None:

@@ -105,11 +105,17 @@ class AnswerSettings(commands.Cog):
 
     @answers.command(name="channel-add", description="Answer in this channel (once any is added, only in those)")
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def channel_add(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+    async def channel_add(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | discord.ForumChannel
+    ) -> None:
         guild = interaction.guild
 
         def adding(settings: GuildSettings) -> dict[str, object]:
-            needed = answering_needs(threads=settings.answer_in_threads, rating_controls=settings.rating_controls)
+            needed = answering_needs(
+                threads=settings.answer_in_threads,
+                rating_controls=settings.rating_controls,
+                forum=isinstance(channel, discord.ForumChannel),
+            )
             if (reason := unusable_reason(channel, needed, "answer", "/answers channel-add")) is not None:
                 raise UserFacingError(reason)
             if channel.id in settings.answer_channels:

@@ -62,3 +62,22 @@ async def test_adding_a_channel_already_listed_says_so(world, run_bot, moderator
         again = await reply_text(world, await run(world, moderator, "answers channel-add", {"channel": ask}))
         assert again.startswith(f"Nothing changed: #ask is in the list already.\nAnswers in: <#{ask}>\n")
         assert stored_channels(world) == [ask]
+
+
+async def test_a_question_forum_can_be_an_answer_channel(world, run_bot, moderator):
+    """Members ask in a forum's posts (threads): the forum can be listed, and the bot answers inside the posts, also
+    with a thread per question switched on (a post is a thread already)."""
+    forum = int(world.standin.add_channel(world.guild_id, "questions", type=15)["id"])
+    async with run_bot(cooldown=0):
+        added = await reply_text(world, await run(world, moderator, "answers channel-add", {"channel": forum}))
+        assert added.startswith(f"Added #questions. I answer only there now.\nAnswers in: <#{forum}>\n"), added
+        threads = await reply_text(world, await run(world, moderator, "answers settings", {"threads": True}))
+        assert "I can't answer in threads" not in threads, threads
+        setup = await world.standin.wait_for_followup((await run(world, moderator, "setup")).id)
+        assert "I lack" not in setup.embeds[0]["description"]
+
+        world.model.script("Bring a small gift with both hands.")
+        post = await world.standin.create_thread(forum, "Visiting my in-laws", world.asker_id)
+        await world.standin.send_message(post["id"], world.asker_id, world.mention("What should I bring?"))
+        answer = await world.standin.wait_for_message(post["id"], lambda m: m.content.startswith("Bring a small gift"))
+        assert answer.channel_id == int(post["id"])
