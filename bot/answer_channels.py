@@ -9,6 +9,7 @@ typed without picking ("#ask", "ask", "<#123>", "123").
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import discord
@@ -38,9 +39,12 @@ def choices(listed: Sequence[int], names: Mapping[int, str], typed: str) -> list
     """(name, value) for each listed channel matching what the moderator typed so far: "#name", or "deleted channel
     <id>" for one that no longer exists; the value is the channel's id."""
     needle = typed.strip().removeprefix("#").lower()
+    shared = {name for name, count in Counter(names[c].lower() for c in listed if c in names).items() if count > 1}
     found = []
     for channel_id in listed:
         name = f"#{names[channel_id]}" if channel_id in names else deleted_label(channel_id)
+        if channel_id in names and names[channel_id].lower() in shared:  # two "#ask": the id tells them apart
+            name = f"{name[: CHOICE_NAME_LIMIT - 24]} ({channel_id})"
         if needle in name.lower() or needle in str(channel_id):
             found.append((name[:CHOICE_NAME_LIMIT], str(channel_id)))
     return found[:MAX_CHOICES]
@@ -54,6 +58,11 @@ def pick(listed: Sequence[int], names: Mapping[int, str], typed: str) -> int | N
         channel_id = int(next(group for group in by_id.groups() if group))
         if channel_id in listed:
             return channel_id
-    wanted = text.removeprefix("#").lower()
-    named = [channel_id for channel_id in listed if names.get(channel_id, "").lower() == wanted]
+    named = sharing_name(listed, names, text)
     return named[0] if len(named) == 1 else None
+
+
+def sharing_name(listed: Sequence[int], names: Mapping[int, str], typed: str) -> list[int]:
+    """The listed channels whose name is `typed` ("#ask" or "ask", any case): more than one when they share it."""
+    wanted = typed.strip().removeprefix("#").lower()
+    return [channel_id for channel_id in listed if names.get(channel_id, "").lower() == wanted]

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answer_channels import choices, deleted_label, listed_names, pick
+from bot.answer_channels import choices, deleted_label, listed_names, pick, sharing_name
 from bot.answers.settings_text import describe, last_channel_removed
 from bot.channel_access import answering_needs, threads_refusal, unusable_reason
 from bot.deleted_channels import forget_channels_gone, forget_deleted_channels
@@ -148,6 +148,11 @@ class AnswerSettings(commands.Cog):
             picked = pick(listed, listed_names(guild, listed), channel)
             if picked is None:
                 typed = channel.replace("`", "")[:100]
+                if len(shared := sharing_name(listed, listed_names(guild, listed), channel)) > 1:
+                    raise UserFacingError(
+                        f"{len(shared)} listed channels are called `{typed}`. Pick the one you mean from those "
+                        "`/answers channel-remove` offers as you type: each shows its channel id."
+                    )
                 raise UserFacingError(
                     f"`{typed}` is not in the list of answer channels. Pick one of those `/answers channel-remove` "
                     "offers as you type; `/answers settings` shows the list."

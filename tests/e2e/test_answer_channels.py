@@ -81,3 +81,19 @@ async def test_a_question_forum_can_be_an_answer_channel(world, run_bot, moderat
         await world.standin.send_message(post["id"], world.asker_id, world.mention("What should I bring?"))
         answer = await world.standin.wait_for_message(post["id"], lambda m: m.content.startswith("Bring a small gift"))
         assert answer.channel_id == int(post["id"])
+
+
+async def test_removing_by_a_name_two_listed_channels_share_says_to_pick_one(world, run_bot, moderator):
+    first = int(world.standin.add_channel(world.guild_id, "ask")["id"])
+    second = int(world.standin.add_channel(world.guild_id, "ask")["id"])
+    async with run_bot():
+        for channel in (first, second):
+            await reply_text(world, await run(world, moderator, "answers channel-add", {"channel": channel}))
+        refused = await reply_text(world, await run(world, moderator, "answers channel-remove", {"channel": "ask"}))
+        assert refused.startswith("2 listed channels are called `ask`. Pick the one you mean"), refused
+        assert stored_channels(world) == [first, second]
+        removed = await reply_text(
+            world, await run(world, moderator, "answers channel-remove", {"channel": str(second)})
+        )
+        assert removed.startswith("Removed #ask."), removed
+        assert stored_channels(world) == [first]

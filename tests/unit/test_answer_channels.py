@@ -38,3 +38,14 @@ def test_pick_refuses_what_names_no_listed_channel():
     assert pick(LISTED, NAMES, "99") is None
     assert pick(LISTED, NAMES, "#general") is None
     assert pick((ASK, MORE), {ASK: "ask", MORE: "ask"}, "ask") is None  # two channels of that name
+
+
+def test_channels_sharing_a_name_are_told_apart_by_their_id_and_not_picked_by_name():
+    from bot.answer_channels import sharing_name
+
+    listed, names = (21, 22, 23), {21: "ask", 22: "Ask", 23: "other"}
+    assert choices(listed, names, "ask") == [("#ask (21)", "21"), ("#Ask (22)", "22")]
+    assert choices(listed, names, "oth") == [("#other", "23")]
+    assert pick(listed, names, "ask") is None
+    assert sharing_name(listed, names, "#ASK") == [21, 22]
+    assert pick(listed, names, "21") == 21
