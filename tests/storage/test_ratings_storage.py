@@ -1,6 +1,7 @@
 import asyncio
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -204,6 +205,47 @@ async def test_a_deletion_while_a_digest_reads_does_not_hold_the_database_back(s
         assert time.monotonic() - started < 2.0
     finally:
         reader.close()
+
+
+async def test_a_wal_wipe_a_reader_kept_back_is_done_by_the_next_retention_run_even_if_it_purges_nothing(storage):
+    answer_id = await storage.start_answer(
+        NewAnswer(
+            guild_id=1, channel_id=5, question_message_id=None, asker_hash="asker", question="SECRET-Q", model="m"
+        )
+    )
+    await storage.finish_answer(answer_id, AnswerResult("A.", Outcome.OK))
+    reader = sqlite3.connect(storage.path)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM answers").fetchall()
+        await storage.forget_member("asker")
+    finally:
+        reader.close()
+    wal = Path(f"{storage.path}-wal")
+    assert b"SECRET-Q" in wal.read_bytes(), "the reader kept the WAL from being emptied"
+    assert await storage.purge_expired_text("2000-01-01T00:00:00.000Z") == (0, 0)
+    assert b"SECRET-Q" not in wal.read_bytes()
+
+
+async def test_forgetting_a_member_blanks_their_private_answers_and_keeps_their_public_ones(storage):
+    ids = []
+    for ephemeral in (True, False):
+        answer_id = await storage.start_answer(
+            NewAnswer(
+                guild_id=1,
+                channel_id=5,
+                question_message_id=None,
+                asker_hash="asker",
+                question="Q?",
+                model="m",
+                ephemeral=ephemeral,
+            )
+        )
+        await storage.finish_answer(answer_id, AnswerResult(f"Answer {ephemeral}.", Outcome.OK))
+        ids.append(answer_id)
+    await storage.forget_member("asker")
+    texts = await storage._fetchall("SELECT answer_id, answer FROM answers ORDER BY answer_id")
+    assert [tuple(row) for row in texts] == [(ids[0], ""), (ids[1], "Answer False.")]
 
 
 async def test_a_cancelled_wal_wipe_leaves_the_busy_timeout_as_it_was(storage):

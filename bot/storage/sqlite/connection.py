@@ -34,6 +34,7 @@ class SqliteConnection:
         # One connection serves every coroutine: a transaction must not interleave with another
         # coroutine's statements, so all access takes turns.
         self._lock = asyncio.Lock()
+        self._wal_wipe_owed = False  # a deletion's WAL wipe a reader kept from finishing: the next purge tries
         self._guild_cache = GuildReadCache()
         # Servers whose `guilds` row is known to exist (rows are never deleted), so the hot path's inserts
         # need not ensure it in a transaction of their own.
@@ -81,8 +82,10 @@ class SqliteConnection:
     async def _wipe_wal(self) -> None:
         """After deleting members' texts or feedback: copy the WAL into the main file and empty it. The WAL's older
         frames still hold the deleted rows (secure_delete reaches only the main file), and it is otherwise emptied
-        only at close. Best effort: while a reader (a digest worker) holds it, it is left to the next deletion, the
-        daily retention run or the close."""
+        only at close. Best effort: while a reader (a digest worker) holds it, it is owed (`_wal_wipe_owed`) and
+        left to the next deletion, the daily retention run (which tries whether it purged anything or not) or the
+        close."""
+        self._wal_wipe_owed = True  # until it is done: a cancellation or a failure below leaves it owed
         async with self._lock:
             # Without waiting: the busy timeout would hold every other database call (answers, ratings) for
             # seconds behind a digest worker's read.
@@ -98,6 +101,8 @@ class SqliteConnection:
                 await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if row is not None and row[0]:
             log.info("the database's WAL could not be emptied after a deletion (a reader held it); tried again later")
+        else:
+            self._wal_wipe_owed = False
 
     async def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         async with self._lock:

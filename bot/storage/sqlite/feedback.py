@@ -37,8 +37,11 @@ QUEUE_THREADS = (
     "INSERT OR IGNORE INTO threads_to_rename (thread_id, guild_id) SELECT DISTINCT channel_id, guild_id FROM answers "
     "WHERE channel_id = question_message_id AND "
 )
+# A private answer (`/ask private:True`) goes too: only its asker saw it, so no other member's rating needs it, and
+# answers often restate their question.
 FORGET_QUESTIONS = (
     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', question_message_id = NULL, "
+    "answer = CASE WHEN ephemeral THEN '' ELSE answer END, "
     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) END WHERE "
 )
 # The cues the retention purge keeps of a question (the rest was read from its words: whom the member talks to,
@@ -419,6 +422,6 @@ class FeedbackStore(SqliteConnection):
                 "WHERE a.answer_id = comments.answer_id)",
                 (now_iso, now_iso),
             )
-        if answers.rowcount or comments.rowcount:
+        if answers.rowcount or comments.rowcount or self._wal_wipe_owed:
             await self._wipe_wal()
         return answers.rowcount, comments.rowcount
