@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from bot.config import Settings
+from bot.private_files import make_private
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def load_or_create_key(settings: Settings) -> tuple[bytes, bool]:
         return settings.pseudonym_key.get_secret_value().encode(), False
     path: Path = settings.pseudonym_key_file
     if path.exists():
+        make_private([path], path, "it holds the key that links pseudonyms to members")
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
         if len(key) < 16:
             raise ValueError(f"{path} holds a key shorter than 16 bytes; restore it from your backup")

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.private_files import make_private
 from bot.storage.records import ConsentLevel
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class PrivacyLog:
             return cls(path, keep, [], found=False)
         except OSError as error:
             raise PrivacyLogError(f"cannot read the privacy log {path}: {error}") from None
+        make_private([path], path, "it holds members' pseudonyms and their privacy requests")
         requests: list[PrivacyRequest] = []
         lines = data.split(b"\n")
         good = 0  # bytes of whole, valid lines

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import sqlite3
-import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot import private_files
 from bot.storage.migrations import MIGRATIONS_DIR, Migration, migrate
 from bot.storage.records import ConsentChanged
 from bot.storage.sqlite.cache import GuildReadCache
@@ -180,31 +180,9 @@ def create_private(database: Path) -> None:
 
 def make_private(database: Path) -> None:
     """Make a database (and its -wal and -shm files) open to other users, as an older culturebot left it under a
-    loose umask, readable and writable by its owner only, with a warning.
-
-    Through the paths, never an open descriptor: closing one would drop the locks SQLite holds on the file in this
-    process."""
-    tightened = []
-    for file in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-        try:
-            mode = stat.S_IMODE(file.stat().st_mode)
-        except OSError:
-            continue  # not there (no -wal after a clean stop); anything else, using it says
-        if not mode & 0o077:
-            continue
-        try:
-            file.chmod(mode & 0o700)
-        except OSError as error:
-            log.warning("%s is open to other users (mode %o) and could not be made private: %s", file, mode, error)
-            continue
-        tightened.append(f"{file.name} (mode {mode:o})")
-    if tightened:
-        log.warning(
-            "made %s readable and writable by its owner only, as it holds members' questions and comments; "
-            "it was open to other users: %s",
-            database,
-            ", ".join(tightened),
-        )
+    loose umask, readable and writable by its owner only, with a warning."""
+    files = (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm"))
+    private_files.make_private(files, database, "it holds members' questions and comments")
 
 
 # A write's condition that the member's consent in the answer's server is to `consent_version` and at one of
