@@ -55,6 +55,7 @@ SCOPE_UNREADABLE_LINE = (
 SETUP_ERROR = "internal error before the model was asked (see the bot's log)"
 NOT_SHOWN_ERROR = "no message of the answer could be posted"
 FINAL_EDIT_ERROR = "the final edit, with the answer's end, failed"
+DELETED_QUESTION = "(a question since deleted)"  # in the history, where the member asked for it to be forgotten
 INTERRUPTED_NOTE = "\n\n*(answer interrupted: the bot is restarting)*"
 BOT_ERROR_NOTE = "\n\n*(answer incomplete: something went wrong on the bot's side)*"
 # A failure of the bot's own (its database: a full disk, say), not the model's: trying again soon may not help.
@@ -177,6 +178,9 @@ class Answerer:
         self._member_waiting: dict[tuple[int, int], int] = {}
         self._last_start: dict[tuple[int, int], float] = {}
         self._exempt_running: set[tuple[int, int]] = set()  # members whose current answer skipped the cooldown
+        # Each member's latest answer when it was a clarifying question: the member's reply to it is not held to the
+        # cooldown (the bot asked; it counts from the question's start, and a quick reply would be refused).
+        self._asked_back: dict[tuple[int, int], int] = {}
         self._forgotten: dict[int, float] = {}  # members who asked to be forgotten, and when (monotonic clock)
         self._tokens = DailyTokens(storage)
         self.accepting = True
@@ -362,7 +366,7 @@ class Answerer:
                 sections=sections,
                 instructions=settings.instructions,
                 cues=cues.to_prompt(
-                    just_asked=bool(history) and asked_back(history[-1].text),
+                    just_asked=bool(history) and history[-1].role == "assistant" and asked_back(history[-1].text),
                     asked_earlier=any(turn.role == "assistant" and asked_back(turn.text) for turn in history),
                 ),
                 language=settings.answer_language or cues.language,
@@ -439,16 +443,20 @@ class Answerer:
                 # A message whose link was being written when the shutdown came may not be linked yet.
                 for part, message in enumerate(reply.messages):
                     await self._storage.add_answer_message(recorded, message.id, question.channel_id, part)
+                # Before any text, no member saw an answer: the member is told to ask again, and research does not
+                # count it as shown.
+                shown = bool(reply.messages)
                 await self._close(
                     recorded,
                     question,
                     reply,
                     stats,
                     settings,
-                    Outcome.INCOMPLETE,
-                    "interrupted by shutdown",
+                    Outcome.INCOMPLETE if shown else Outcome.FAILED,
+                    "interrupted by shutdown" + ("" if shown else " before any text"),
                     INTERRUPTED_NOTE,
                     started_on,
+                    RESTARTING.line,
                 )
             raise
         except Exception:
@@ -487,6 +495,11 @@ class Answerer:
             started_on,
             streamed.failed_line,
         )
+        key = (question.guild_id, question.asker_id)
+        if streamed.outcome is Outcome.OK and not question.ephemeral and asked_back(reply.text):
+            self._asked_back[key] = answer_id
+        else:
+            self._asked_back.pop(key, None)
         return streamed.outcome
 
     async def _keep_progress(self, record: asyncio.Future[int], reply: StreamingReply) -> None:
@@ -642,7 +655,7 @@ class Answerer:
         if check_cooldown and settings.cooldown_seconds:
             started = self._last_start.get((question.guild_id, question.asker_id))
             wait = settings.cooldown_seconds - (time.monotonic() - started) if started is not None else 0
-            if wait > 0:
+            if wait > 0 and not await self._answers_clarifying_question(question):
                 return Refusal("cooldown", f"Please wait {wait:.0f} more seconds before your next question.")
         refused = await self._hold_budget(settings, held)
         if refused == "off":
@@ -650,6 +663,22 @@ class Answerer:
         if refused == "spent":
             return Refusal("daily token budget", BUDGET_SPENT_LINE.format(renews=renewal()))
         return None
+
+    async def _answers_clarifying_question(self, question: Question) -> bool:
+        """Whether `question` replies to the clarifying question that was the member's latest answer (once: a
+        second reply to it is held to the cooldown as usual)."""
+        key = (question.guild_id, question.asker_id)
+        asked = self._asked_back.get(key)
+        if asked is None:
+            return False
+        parent = question.parent_answer_id
+        if parent is None and question.continues_thread:
+            latest = await self._storage.latest_answer_in(question.channel_id)
+            parent = latest.answer_id if latest else None
+        if parent != asked:
+            return False
+        del self._asked_back[key]
+        return True
 
     async def _hold_budget(self, settings: GuildSettings, held: _Held) -> Literal["off", "spent"] | None:
         """Whether the server's daily token budget refuses one more answer or preview: "off" (a budget of 0) or
@@ -688,10 +717,14 @@ class Answerer:
     async def _history(self, parent_answer_id: int | None) -> list[Turn]:
         if parent_answer_id is None:
             return []
+        # Whole exchanges, so that the turns alternate (strict chat templates refuse two user turns in a row): one
+        # without an answer (failed, or interrupted before any text) is left out; an answer whose question was
+        # deleted (forgotten, purged) follows a placeholder.
         turns = []
         for asked, answered in await self._storage.conversation(parent_answer_id):
-            turns += [Turn("user", asked), Turn("assistant", answered)]
-        return trim_history([turn for turn in turns if turn.text], HISTORY_TOKENS)
+            if answered:
+                turns += [Turn("user", asked or DELETED_QUESTION), Turn("assistant", answered)]
+        return trim_history(turns, HISTORY_TOKENS)
 
     def _new_answer(self, question: Question, asker: str, **extra: object) -> NewAnswer:
         return NewAnswer(

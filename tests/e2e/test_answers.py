@@ -138,6 +138,28 @@ async def test_a_reply_to_the_bots_clarifying_question_is_not_met_with_the_same_
         assert "already asked a clarifying question" in cue_line and "ask one short question" not in cue_line
 
 
+async def test_a_quick_reply_to_the_bots_clarifying_question_is_not_held_to_the_cooldown(world, run_bot):
+    """The bot asked; the member's answer comes within seconds, inside the cooldown counted from the question's
+    start. It is answered, once: a second quick reply to the same question is held to the cooldown as usual."""
+    world.model.script("Who will you be greeting?", "Then say Selamat pagi, Pak.")
+    async with run_bot(cooldown=60):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet them?"))
+        asked = await world.standin.wait_for_message(world.channel_id, lambda m: "greeting?" in m.content)
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the clarifying question closed")
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("My manager."), reply_to=asked.id
+        )
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content.startswith("Then say Selamat"))
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the answer closed")
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("Or a client?"), reply_to=asked.id
+        )
+        await world.standin.wait_for_message(
+            world.channel_id, lambda m: "more seconds before your next question" in m.content
+        )
+    assert len(world.model.chat_requests) == 2
+
+
 async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
     world.model.script("In the thread.")
     thread = await world.standin.create_thread(world.channel_id, "greetings", world.asker_id)
@@ -471,6 +493,32 @@ async def test_thread_per_question_is_one_conversation(world, run_bot, moderator
             sqlite_timestamp(now - timedelta(days=2)),
         )
         assert [answer.channel_id for answer in current.answers] == [world.channel_id, world.channel_id]
+
+
+async def test_the_history_alternates_when_a_question_in_it_was_deleted(world, run_bot):
+    """A question forgotten (or purged) leaves its answer in the conversation: it follows a placeholder, so that two
+    answers never follow each other (strict chat templates refuse turns that do not alternate)."""
+    world.model.script("Use Pak.", "Use Bu for women.", "Yes, in both.")
+    async with run_bot(cooldown=0):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I address my boss?"))
+        first = await world.standin.wait_for_message(
+            world.channel_id, lambda m: m.content == "Use Pak." and m.components
+        )
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("And women?"), reply_to=first.id
+        )
+        second = await world.standin.wait_for_message(
+            world.channel_id, lambda m: m.content == "Use Bu for women." and m.components
+        )
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:  # as `/privacy forget` leaves it
+            conn.execute("UPDATE answers SET question = '' WHERE answer_id = 2")
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("Also by email?"), reply_to=second.id
+        )
+        await eventually(lambda: len(finished_answers(world)) == 3, what="the third answer")
+        messages = world.model.chat_requests[2].messages
+        assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert "And women?" not in str(messages) and "(a question since deleted)" in messages[3]["content"]
 
 
 async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_answer_there(world, run_bot, moderator):

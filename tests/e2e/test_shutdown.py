@@ -107,6 +107,20 @@ async def test_sigterm_mid_answer_interrupts_cleanly_and_exits_zero(world):
     assert not wal.exists() or wal.stat().st_size == 0
 
 
+async def test_sigterm_before_the_first_text_tells_the_member_to_ask_again_and_records_no_answer_shown(world):
+    """Not "the model failed": the bot is restarting. And an answer no member saw is not counted as shown."""
+    world.model.script(Reply("Too late.", ttft=30))
+    process = await start_bot_process(world, CULTUREBOT_SHUTDOWN_GRACE_SECONDS="0.3")
+    await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Tell me slowly"))
+    await eventually(lambda: len(world.model.chat_requests) == 1, what="the model asked")
+    process.send_signal(signal.SIGTERM)
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, output.decode()
+    assert answers(world) == [("failed", "", "interrupted by shutdown before any text")]
+    [line] = world.standin.bot_messages(world.channel_id)
+    assert line.content == "I'm restarting; please ask again in a minute."
+
+
 async def test_sigterm_lets_a_short_answer_finish(world):
     world.model.script(Reply("A short answer that finishes.", ttft=0.3, tokens_per_second=20))
     process = await start_bot_process(world, CULTUREBOT_SHUTDOWN_GRACE_SECONDS="10")
