@@ -149,6 +149,9 @@ class Answers(commands.Cog):
                 text=text,
                 send=followup_sender(interaction, ephemeral=private),
                 ephemeral=private,
+                # A public /ask in the bot's thread continues its conversation, as a message there does; a private
+                # one takes no one's context (nor is it anyone's).
+                continues_thread=not private and is_own_thread(channel, self.bot.user),
                 channel_exists=_exists_in(interaction.guild),
             )
         )

@@ -548,6 +548,27 @@ async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_ans
         ]
 
 
+async def test_a_public_ask_in_the_bots_thread_continues_its_conversation(world, run_bot, moderator):
+    world.model.script("Kiss her hand at Lebaran.", "Bring kue lapis.", "Call her Ibu.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        question = "How do I greet my Javanese mother-in-law at Lebaran?"
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention(question))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        interaction_id = await world.standin.invoke_command(
+            world.guild_id, thread_id, world.asker_id, "ask", {"question": "What gift should I bring?"}
+        )
+        await world.standin.wait_for_followup((await world.standin.wait_for_interaction_response(interaction_id)).id)
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the /ask answer")
+        assert question in json.dumps(world.model.chat_requests[1].messages, ensure_ascii=False)
+        await world.standin.send_message(thread_id, world.asker_id, world.mention("And what do I call her?"))
+        await eventually(lambda: len(finished_answers(world)) == 3, what="the next answer")
+        prompt = json.dumps(world.model.chat_requests[2].messages, ensure_ascii=False)
+        assert question in prompt and "What gift should I bring?" in prompt
+        assert rows(world, "SELECT parent_answer_id FROM answers ORDER BY answer_id") == [(None,), (1,), (2,)]
+
+
 async def test_a_follow_up_to_a_long_thai_answer_keeps_that_exchange_shortened(world, run_bot):
     """About 1,000 Thai characters are estimated at about 2,000 tokens, over the history's 1,500: the follow-up
     got no history at all and lost its topic. The question and the answer's beginning now reach the model."""
