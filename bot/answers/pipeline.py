@@ -354,7 +354,11 @@ class Answerer:
                 # comparison. The member still gets their own version. The rule is the same for both arms: keeping
                 # pre-comparison conversations only where the version did not change would bias the comparison.
                 comparison_id, arm = None, None
-        cues = extract_cues(question.text, [turn.text for turn in history if turn.role == "user"])
+        # From the member's own earlier questions only: what another member said of themselves (their identities,
+        # whom they talk to) is not this member's, and stored with this answer it would outlive that member's
+        # `/privacy forget` and the purge of their question.
+        own = [turn.text for turn in history if turn.role == "user" and turn.asker == asker]
+        cues = extract_cues(question.text, own)
         # What the member asked before (the topic a short follow-up such as "my manager" refers to), not the bot's
         # last turn, which is often its clarifying question.
         context = " ".join(turn.text for turn in history if turn.role == "user")
@@ -721,9 +725,9 @@ class Answerer:
         # without an answer (failed, or interrupted before any text) is left out; an answer whose question was
         # deleted (forgotten, purged) follows a placeholder.
         turns = []
-        for asked, answered in await self._storage.conversation(parent_answer_id):
+        for asked, answered, asker in await self._storage.conversation(parent_answer_id):
             if answered:
-                turns += [Turn("user", asked or DELETED_QUESTION), Turn("assistant", answered)]
+                turns += [Turn("user", asked or DELETED_QUESTION, asker), Turn("assistant", answered)]
         return trim_history(turns, HISTORY_TOKENS)
 
     def _new_answer(self, question: Question, asker: str, **extra: object) -> NewAnswer:

@@ -39,6 +39,7 @@ class Turn:
 
     role: str  # "user" or "assistant"
     text: str
+    asker: str | None = None  # a user turn's asker (pseudonym): the cues of a question are read from its asker's own
 
 
 # Anything a model could read as the delimiter: any case, spaces or invisible format characters (zero-width

@@ -160,6 +160,32 @@ async def test_a_quick_reply_to_the_bots_clarifying_question_is_not_held_to_the_
     assert len(world.model.chat_requests) == 2
 
 
+async def test_cues_come_from_the_askers_own_earlier_questions_only(world, run_bot):
+    """Another member's reply to an answer: what the first member said of themselves is not the second member's
+    cue, and stored with the second answer it would outlive the first member's `/privacy forget`."""
+    world.model.script("Use Bapak, and bow slightly.", "Condolences, quietly.", "Sit where the host says.")
+    async with run_bot(cooldown=0):
+        first_question = "I'm a Balinese Hindu; how do I address my Minang boss at a wedding?"
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention(first_question))
+        first = await world.standin.wait_for_message(world.channel_id, lambda m: m.content.startswith("Use Bapak"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        await world.standin.send_message(
+            world.channel_id, world.member_id, world.mention("And at the funeral?"), reply_to=first.id
+        )
+        second = await world.standin.wait_for_message(world.channel_id, lambda m: m.content.startswith("Condolences"))
+        await eventually(lambda: len(finished_answers(world)) == 2, what="the second answer")
+        assert first_question in json.dumps(world.model.chat_requests[1].messages), "the conversation is context"
+        [(cues,)] = rows(world, "SELECT cues FROM answers WHERE answer_id = 2")
+        assert json.loads(cues)["identifiers"] == [] and json.loads(cues)["addressee"] is None
+        # The first member's own follow-up still carries what they said before.
+        await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("Where do I sit?"), reply_to=second.id
+        )
+        await eventually(lambda: len(finished_answers(world)) == 3, what="the third answer")
+        [(cues,)] = rows(world, "SELECT cues FROM answers WHERE answer_id = 3")
+        assert {"Balinese", "Hindu", "Minangkabau"} <= set(json.loads(cues)["identifiers"])
+
+
 async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
     world.model.script("In the thread.")
     thread = await world.standin.create_thread(world.channel_id, "greetings", world.asker_id)

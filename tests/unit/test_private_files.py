@@ -26,7 +26,7 @@ def test_a_key_file_open_to_other_users_is_made_private_with_a_warning(
     key_file = tmp_path / "pseudonym.key"  # as `openssl rand -hex 32 > pseudonym.key` leaves it under umask 022
     key_file.write_text(secrets.token_hex(32) + "\n")
     key_file.chmod(0o644)
-    settings = Settings(_env_file=None, discord_token="x", pseudonym_key_file=key_file)  # type: ignore[call-arg]
+    settings = Settings.model_validate({"discord_token": "x", "pseudonym_key_file": key_file})
     with caplog.at_level(logging.WARNING):
         key, created = load_or_create_key(settings)
     assert not created and len(key) == 32

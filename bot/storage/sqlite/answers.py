@@ -147,17 +147,18 @@ class AnswersStore(SqliteConnection):
                 (guild_id,),
             )
 
-    async def conversation(self, answer_id: int, limit: int = 20) -> list[tuple[str, str]]:
-        """(question, answer) pairs of the reply chain ending at `answer_id`, oldest first."""
+    async def conversation(self, answer_id: int, limit: int = 20) -> list[tuple[str, str, str]]:
+        """(question, answer, asker's pseudonym) of the reply chain ending at `answer_id`, oldest first."""
         rows = await self._fetchall(
             "WITH RECURSIVE chain(answer_id, parent, depth) AS ("
             " SELECT answer_id, parent_answer_id, 0 FROM answers WHERE answer_id = ?"
             " UNION ALL SELECT a.answer_id, a.parent_answer_id, chain.depth + 1 FROM answers a"
             " JOIN chain ON a.answer_id = chain.parent WHERE chain.depth < ?)"
-            " SELECT a.question, a.answer FROM chain JOIN answers a USING (answer_id) ORDER BY chain.depth DESC",
+            " SELECT a.question, a.answer, a.asker_hash FROM chain JOIN answers a USING (answer_id)"
+            " ORDER BY chain.depth DESC",
             (answer_id, limit - 1),
         )
-        return [(str(row[0]), str(row[1])) for row in rows]
+        return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
 
     async def conversation_arms(self, answer_id: int, limit: int = 20) -> set[tuple[int | None, str | None]]:
         """The (comparison id, arm) pairs, None for none, that the answers of the reply chain ending at
