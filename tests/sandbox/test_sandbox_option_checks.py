@@ -102,7 +102,9 @@ async def test_options_discord_would_refuse_are_refused_at_the_prompt_and_the_se
         "/research settings retention_days:30": ["retention_days: type options as name=value: retention_days=30"],
         "/scope compare 1 share=95": ["share: must be at most 90 (you typed 95)"],
         "/scope diff a=1": ["b: is required (add b=<whole number>)"],
-        "/answers channel-add #lounge": ["channel: choose a text or announcement channel (#lounge is a voice channel)"],
+        "/answers channel-add #lounge": [
+            "channel: choose a text, announcement, forum or media channel (#lounge is a voice channel)"
+        ],
         "/scope preview " + "x" * 1501: ["question: must be at most 1,500 characters (yours has 1,501)"],
         "/research settings retention_days=1_000": [
             "retention_days: must be a whole number (you typed '1_000'): type it without separators, 1000"
