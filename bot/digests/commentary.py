@@ -61,11 +61,12 @@ def comments_with_text(rows: DigestRows) -> list[CommentRow]:
     return sorted((c for c in rows.comments if c.text and not c.text.isspace()), key=_COMMENT_ID)
 
 
-NO_LABEL = "(no word used by two or more members)"
+NO_LABEL = "(no word used by two or more members, one of whom allowed quoting)"
 
 
 def theme_label(theme: FoundTheme) -> str:
-    """The theme's heaviest words that at least two members used (never one member's word alone)."""
+    """The theme's heaviest words that at least two members used, one of whom allowed quoting (never one member's
+    word alone, nor a word only members who did not allow quoting used)."""
     return " · ".join(theme.shared_terms[:LABEL_TERMS]) if theme.shared_terms else NO_LABEL
 
 
@@ -89,10 +90,20 @@ def themes(
 ) -> tuple[ThemeSummary, ThemeFinding]:
     """This period's themes, each marked new or not against the previous period's, found the same way.
     `languages`: those of the answers the comments are on (the method says when there are several)."""
-    finding = find_themes([c.text for c in current], authors=[c.rater_hash for c in current], seed=seed)
+    finding = find_themes(
+        [c.text for c in current],
+        authors=[c.rater_hash for c in current],
+        seed=seed,
+        quotable=[c.quotable for c in current],
+    )
     before = None
     if previous is not None:
-        before = find_themes([c.text for c in previous], authors=[c.rater_hash for c in previous], seed=seed)
+        before = find_themes(
+            [c.text for c in previous],
+            authors=[c.rater_hash for c in previous],
+            seed=seed,
+            quotable=[c.quotable for c in previous],
+        )
     comparable = before is not None and bool(before.themes)
     summary_themes = []
     for found in finding.themes:

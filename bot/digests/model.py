@@ -311,8 +311,9 @@ class Disagreement:
 @dataclass(frozen=True, slots=True)
 class Theme:
     label: str  # the first themes.LABEL_TERMS of `terms`
-    # Its heaviest words (themes.TOP_TERMS) among those that comments of at least two members hold: a word only one
-    # member wrote is never shown. Whether it is new compares all its top words (themes.FoundTheme.terms).
+    # Its heaviest words (themes.TOP_TERMS) among those that comments of at least two members hold, one of them a
+    # member who allowed quoting: a word only one member wrote, or only members who did not allow quoting, is never
+    # shown. Whether it is new compares all its top words (themes.FoundTheme.terms).
     terms: tuple[str, ...]
     size: int
     share: float  # of grouped comments

@@ -45,9 +45,9 @@ METHOD = (
     "started by k-means++ from a fixed seed so the grouping is reproducible; groups whose centres have a "
     f"cosine similarity of {MERGE_COSINE} or more are merged. A theme is labelled by the {LABEL_TERMS} "
     f"heaviest words of its centre, and described by its {TOP_TERMS} heaviest, among the words that at least two "
-    "different members used in their comments: a word only one member wrote (a name, a rare word) is never "
-    "shown, since it could tell whose comments a theme rests on, and only members who allowed quoting are "
-    "quoted. Its examples are the comments closest to the centre, and its cohesion is their mean cosine "
+    "different members used in their comments, one of whom allowed quoting: a word only one member wrote (a name, "
+    "a rare word) is never shown, since it could tell whose comments a theme rests on, nor one that only members "
+    "who did not allow quoting wrote, and only members who allowed quoting are quoted. Its examples are the comments closest to the centre, and its cohesion is their mean cosine "
     "similarity to it (near 1: comments say much the same; low: a loose catch-all). A theme counts as new when "
     f"it shares fewer than {MATCH_SHARED_TERMS} of its top {TOP_TERMS} words (every word, shown or not) with "
     "every theme found the same way in the previous period. Comments with no remaining words are not grouped. "
@@ -381,8 +381,9 @@ def _merge_similar(docs: SparseDocs, labels: NDArray[np.int64]) -> NDArray[np.in
 @dataclass(frozen=True, slots=True)
 class FoundTheme:
     terms: tuple[str, ...]  # top terms, heaviest first: what matching with the previous period's themes compares
-    # The heaviest terms that comments of at least two different members hold, heaviest first: the only ones shown
-    # (a label, the top words), so that no word of one member's alone reaches a report.
+    # The heaviest terms that comments of at least two different members hold, one of them a member who allowed
+    # quoting, heaviest first: the only ones shown (a label, the top words), so that no word of one member's alone,
+    # nor one only members who did not allow quoting wrote, reaches a report.
     shared_terms: tuple[str, ...]
     members: tuple[int, ...]  # input positions, closest to the centre first
     similarities: tuple[float, ...]  # cosine to the centre, same order
@@ -412,11 +413,27 @@ def shared_by_members(docs: SparseDocs, authors: Sequence[str]) -> NDArray[np.bo
     return result
 
 
-def find_themes(texts: Sequence[str], *, authors: Sequence[str], seed: int, label: str = "themes") -> ThemeFinding:
+def used_in(docs: SparseDocs, chosen: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Per vocabulary term: whether any of the chosen texts (`chosen[i]` for text i) holds it."""
+    entry_chosen = chosen[np.asarray(docs.rows, dtype=np.int64)][docs.row_of_entry()]
+    result: NDArray[np.bool_] = np.bincount(docs.indices[entry_chosen], minlength=len(docs.vocabulary)) > 0
+    return result
+
+
+def find_themes(
+    texts: Sequence[str],
+    *,
+    authors: Sequence[str],
+    seed: int,
+    label: str = "themes",
+    quotable: Sequence[bool] | None = None,
+) -> ThemeFinding:
     """Themes among `texts` (input order matters only for ties); deterministic for a seed. `authors[i]`: who wrote
-    text i (a member's pseudonym), so that a theme shows only words at least two members used."""
-    if len(authors) != len(texts):
-        raise ValueError("one author per text")
+    text i (a member's pseudonym), so that a theme shows only words at least two members used; `quotable[i]`:
+    whether that member allowed quoting, so that it shows only words one such member used too (all, when None).
+    The themes themselves are found from every text: only the words shown are limited."""
+    if len(authors) != len(texts) or (quotable is not None and len(quotable) != len(texts)):
+        raise ValueError("one author (and one quotable flag) per text")
     docs = tfidf(texts)
     if docs.size < MIN_DOCUMENTS:
         reason = (
@@ -430,6 +447,8 @@ def find_themes(texts: Sequence[str], *, authors: Sequence[str], seed: int, labe
     similarity = docs.dot(centres)[np.arange(docs.size), labels]
     rows = np.asarray(docs.rows, dtype=np.int64)
     shared = shared_by_members(docs, authors)
+    if quotable is not None:
+        shared &= used_in(docs, np.asarray(quotable, dtype=np.bool_))
     themes: list[FoundTheme] = []
     for cluster in range(k):
         members = np.flatnonzero(labels == cluster)

@@ -81,7 +81,7 @@ def test_which_themes_are_new_does_not_depend_on_who_wrote_the_words():
     shown = compute_digest(current, previous).themes
 
     def everyone_apart(rows_of):
-        return [comment(c.comment_id, 1, f"m{c.comment_id}", c.text, quotable=c.quotable) for c in rows_of.comments]
+        return [comment(c.comment_id, 1, f"m{c.comment_id}", c.text, quotable=True) for c in rows_of.comments]
 
     apart = compute_digest(
         rows([answer(1)], comments=everyone_apart(current)),
@@ -94,6 +94,21 @@ def test_which_themes_are_new_does_not_depend_on_who_wrote_the_words():
     # With every word shown, "wayan" leads the greeting theme; with Ana's hidden, it does not appear.
     assert any(t.terms[0] == "wayan" for t in apart.themes)
     assert not any("wayan" in t.terms for t in shown.themes)
+
+
+def test_words_only_members_who_did_not_allow_quoting_wrote_are_not_shown():
+    """Members who allow comments but not quotes are told the reports only count their comments: a word two of them
+    wrote is not shown, though it still groups their comments; one a quoting member wrote too is."""
+    texts = greeting_texts() + FOOD
+    writers = [f"m{i}" for i in range(len(texts))]  # every comment its own member: every word is shared
+    quotable = ["wayan" not in text for text in texts]  # the three naming Wayan did not allow quoting
+    hidden = find_themes(texts, authors=writers, seed=0, quotable=quotable)
+    shown = find_themes(texts, authors=writers, seed=0)
+    assert [theme.members for theme in hidden.themes] == [theme.members for theme in shown.themes]
+    greeting = next(theme for theme in hidden.themes if "wayan" in theme.terms)
+    assert "wayan" in next(t for t in shown.themes if t.members == greeting.members).shared_terms
+    assert not {"wayan", "says", "knows"} & set(greeting.shared_terms)
+    assert {"elder", "greeting", "formal", "honorific"} <= set(greeting.shared_terms)
 
 
 def test_shared_by_members_counts_distinct_authors_per_word():
