@@ -159,10 +159,11 @@ class Settings(BaseSettings):
         ge=0,
         le=10_000,
         description="On each new gateway session, how many of the newest answers have their rating reactions "
-        "read back, for reactions made while the bot was offline (0: off).",
+        "read back, for reactions made while the bot was offline, and how many of the newest reply comments have "
+        "their messages read back, for deletions and edits (0: off).",
     )
     reaction_catch_up_hours: float = Field(
-        default=72.0, gt=0, le=24 * 30, description="Only answers from this many hours back are read back."
+        default=72.0, gt=0, le=24 * 30, description="Only answers and comments from this many hours back are read back."
     )
 
     # Operations

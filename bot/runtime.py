@@ -31,6 +31,7 @@ from bot.digests.deletion import Deletion, deleting
 from bot.digests.service import DigestService
 from bot.discord_endpoints import use_discord_endpoints
 from bot.feedback.catch_up import ReactionGate, catch_up_reactions
+from bot.feedback.comment_catch_up import catch_up_comments
 from bot.feedback.privacy_requests import PrivacyRequests
 from bot.jobs import Jobs
 from bot.llm.client import ModelClient
@@ -247,6 +248,38 @@ class CultureBot(commands.Bot):
                 return
 
     async def _catch_up_reactions_once(self) -> None:
+        await self._read_back_reactions()
+        if not self._closing:
+            await self._read_back_comments()
+
+    async def _read_back_comments(self) -> None:
+        started = time.monotonic()
+        try:
+            counts = await catch_up_comments(
+                self,
+                self.storage,
+                self.pseudonyms,
+                prefix=self.settings.comment_prefix,
+                since=datetime.now(UTC) - timedelta(hours=self.settings.reaction_catch_up_hours),
+                limit=self.settings.reaction_catch_up_answers,
+                stopping=lambda: self._closing,
+                deleting=self.deleting_member_data,
+            )
+        except Exception:
+            log.exception("reading back reply comments failed; live edits and deletions are unaffected")
+            return
+        log.info(
+            "reply comments read back: %d message(s) in %.1fs, %d comment(s) deleted with their message, %d changed "
+            "by an edit, %d unreadable%s",
+            counts.read,
+            time.monotonic() - started,
+            counts.deleted,
+            counts.changed,
+            counts.unreadable,
+            f" ({'; '.join(counts.errors)})" if counts.errors else "",
+        )
+
+    async def _read_back_reactions(self) -> None:
         started = time.monotonic()
         try:
             counts = await catch_up_reactions(

@@ -292,6 +292,15 @@ class Feedback(commands.Cog):
         if event.guild_id is not None:
             await self._comment_messages_deleted(sorted(event.message_ids))
 
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, event: discord.RawThreadDeleteEvent) -> None:
+        """A deleted thread takes its messages with it, without an event for each: its reply comments go."""
+        async with self.bot.deleting_member_data(event.guild_id) as deletion:
+            removed = await self.bot.storage.delete_reply_comments_in(event.thread_id)
+            deletion.deleted = removed > 0
+        if removed:
+            log.info("deleted %d comment(s) of thread %d, which was deleted", removed, event.thread_id)
+
     async def _comment_messages_deleted(self, message_ids: list[int]) -> None:
         """A member who deletes their "fit: ..." reply takes the comment back (a moderator deleting it too): the
         research data follows the channel, as it does for a reaction taken back."""

@@ -81,6 +81,19 @@ class WorldActions:
         self.core.dispatch_soon("CHANNEL_DELETE", payload)
         return payload
 
+    def delete_thread(self, thread_id: Snowflake) -> JSON:
+        thread = self.state.channel(int(thread_id))
+        self.state.delete_thread(int(thread_id))
+        # Discord sends THREAD_DELETE with the thread's ids only, and no MESSAGE_DELETE for the messages in it.
+        payload = {
+            "id": str(thread.id),
+            "guild_id": str(thread.guild_id),
+            "parent_id": str(thread.parent_id),
+            "type": int(thread.type),
+        }
+        self.core.dispatch_soon("THREAD_DELETE", payload)
+        return payload
+
     def add_role(
         self,
         guild_id: Snowflake,

@@ -185,6 +185,10 @@ class DiscordStandIn:
         """Delete a guild channel (CHANNEL_DELETE is sent); REST calls naming it then get Unknown Channel."""
         return self.world.delete_channel(channel_id)
 
+    def delete_thread(self, thread_id: Snowflake) -> JSON:
+        """Delete a thread (THREAD_DELETE is sent, and no MESSAGE_DELETE for its messages, as on Discord)."""
+        return self.world.delete_thread(thread_id)
+
     def add_role(
         self, guild_id: Snowflake, name: str, permissions: int = 0, *, mentionable: bool = False, color: int = 0
     ) -> JSON:

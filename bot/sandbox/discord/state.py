@@ -150,6 +150,16 @@ class StandInState:
         guild.channel_ids.append(channel.id)
         return channel
 
+    def delete_thread(self, thread_id: int) -> Channel:
+        """Remove a thread and its messages (as a moderator deleting it); later calls naming it get Unknown Channel."""
+        thread = self.channel(thread_id)
+        if not thread.type.is_thread:
+            raise errors.invalid_form("only threads are deleted this way")
+        del self.channels[thread_id]
+        for message_id in self.channel_message_ids.pop(thread_id, []):
+            self.messages.pop(message_id, None)
+        return thread
+
     def delete_channel(self, channel_id: int) -> Channel:
         """Remove a guild channel (as a moderator deleting it); later calls naming it get Unknown Channel."""
         channel = self.channel(channel_id)

@@ -202,6 +202,31 @@ class FeedbackStore(SqliteConnection):
         )
         return [str(row[0]) for row in rows]
 
+    async def reply_comments_since(self, since_iso: str, limit: int) -> list[tuple[int, int, int]]:
+        """(guild, channel, message) of the newest `limit` reply comments with text stored since `since_iso`, newest
+        first: the messages whose deletion or edit while the bot was away `comment_catch_up` reads back. A reply
+        comment is in its answer's channel (a reply to it, or the bot's thread it is in)."""
+        rows = await self._fetchall(
+            "SELECT a.guild_id, a.channel_id, c.message_id FROM comments c JOIN answers a USING (answer_id) "
+            "WHERE c.source = 'reply' AND c.message_id IS NOT NULL AND c.text != '' AND c.created_at >= ? "
+            "ORDER BY c.comment_id DESC LIMIT ?",
+            (since_iso, limit),
+        )
+        return [(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+
+    async def delete_reply_comments_in(self, channel_id: int) -> int:
+        """Delete the reply comments made in a channel or thread that was deleted (their messages went with it); how
+        many. Comments given in the form are not messages, and stay."""
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM comments WHERE source = 'reply' AND message_id IS NOT NULL AND answer_id IN "
+                "(SELECT answer_id FROM answers WHERE channel_id = ?)",
+                (channel_id,),
+            )
+        if cursor.rowcount:
+            await self._wipe_wal()
+        return cursor.rowcount
+
     async def delete_comments_of_messages(self, message_ids: Sequence[int]) -> int:
         """Delete the reply comments these Discord messages carried (their members deleted them); how many."""
         if not message_ids:
