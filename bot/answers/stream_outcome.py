@@ -17,7 +17,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from bot.answers.streaming import StreamingReply
 from bot.errors import DISCORD_FAILURES, discord_failure
-from bot.llm.client import LENGTH_REASONS, ModelClient, ModelError, StreamStats
+from bot.llm.client import FILTERED, LENGTH_REASONS, QUOTA, ModelClient, ModelError, StreamStats
 from bot.storage import Outcome
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ PROMPT_REFUSED_LINE = (
 )
 MODEL_SETUP_LINE = (
     "Sorry, I can't reach my language model: the bot's model settings need fixing. Please tell a moderator."
+)
+MODEL_QUOTA_LINE = (
+    "Sorry, I can't answer for now: the bot's language model account has run out of credits or quota. Please tell "
+    "a moderator."
 )
 INCOMPLETE_NOTE = "\n\n*(answer incomplete: the model stopped responding)*"
 DISCORD_ERROR_NOTE = "\n\n*(answer incomplete: Discord refused a message while it was being written)*"
@@ -65,7 +69,9 @@ class Streamed:
 
 def model_failed_line(failure: ModelError) -> str:
     """What a member is told when the model gave no answer text: a refused request is not worth retrying."""
-    if failure.status in (400, 413, 422):
+    if failure.refusal == QUOTA:
+        return MODEL_QUOTA_LINE
+    if failure.status in (400, 413, 422) or failure.refusal == FILTERED:
         return PROMPT_REFUSED_LINE
     if failure.status in (401, 403, 404):
         return MODEL_SETUP_LINE

@@ -46,11 +46,28 @@ log = logging.getLogger(__name__)
 
 class ModelError(Exception):
     """The model could not produce (the rest of) an answer; `str()` is safe to log, not to show. `status`: the
-    endpoint's HTTP status when it refused the request (after the client's retries of 429 and 5xx)."""
+    endpoint's HTTP status when it refused the request (after the client's retries of 429 and 5xx); `refusal`: what
+    the refusal means, where it can be told (`refusal_kind`)."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, refusal: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.refusal = refusal
+
+
+QUOTA = "quota"  # the provider account is out of credits or quota: every question fails until the operator acts
+FILTERED = "filtered"  # the provider's moderation refused this question (OpenRouter answers it with 403)
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "insufficient_credits"})
+
+
+def refusal_kind(error: openai.APIStatusError) -> str | None:
+    """QUOTA, FILTERED or None, from the status, the error code and words in the message (providers differ)."""
+    message = error.message.lower()
+    if error.status_code == 402 or error.code in _QUOTA_CODES or "quota" in message or "credits" in message:
+        return QUOTA
+    if error.status_code == 403 and any(word in message for word in ("moderation", "flagged", "content filter")):
+        return FILTERED
+    return None
 
 
 @dataclass(slots=True)
@@ -263,17 +280,23 @@ class ModelClient:
             return
         if len(self._setup_failures_logged) < 100:
             self._setup_failures_logged.add(key)
-        fix = {
+        served = shown_url(self._client.base_url)
+        fixes = {
             401: "check CULTUREBOT_MODEL_API_KEY",
             403: (
                 f"check that CULTUREBOT_MODEL_API_KEY may use CULTUREBOT_MODEL_NAME={self.model} (a provider's "
                 "content filter refuses single questions with 403 too)"
             ),
             404: (
-                f"set CULTUREBOT_MODEL_NAME to a model {shown_url(self._client.base_url)} serves (it is {self.model}), "
+                f"set CULTUREBOT_MODEL_NAME to a model {served} serves (it is {self.model}), "
                 "or check CULTUREBOT_MODEL_BASE_URL"
             ),
-        }[error.status_code]
+        }
+        fix = (
+            "top up the model provider account's credits or raise its quota (every question fails until then)"
+            if refusal_kind(error) == QUOTA
+            else fixes[error.status_code]
+        )
         log.error(
             "the model endpoint refused a question with HTTP %d (%s); if it refuses every question, %s (logged once "
             "per problem; each failed question is logged as a warning)",
@@ -392,10 +415,13 @@ class ModelClient:
                 # Learnt, but a whole answer came without a closing tag of its own: what taught it was a stray tag.
                 self.expect_reasoning = False
         except openai.APIStatusError as error:
-            if error.status_code in SETUP_STATUSES:
+            refusal = refusal_kind(error)
+            if (error.status_code in SETUP_STATUSES and refusal != FILTERED) or refusal == QUOTA:
                 self._log_setup_failure(error)
             raise ModelError(
-                f"model endpoint answered HTTP {error.status_code}: {error.message}", status=error.status_code
+                f"model endpoint answered HTTP {error.status_code}: {error.message}",
+                status=error.status_code,
+                refusal=refusal,
             ) from error
         except openai.APITimeoutError as error:
             raise ModelError("model endpoint timed out") from error

@@ -161,6 +161,37 @@ async def test_a_request_the_model_endpoint_refuses_is_not_met_with_try_again_la
         assert len(world.model.chat_requests) == 1, "not retried: it would be refused again"
 
 
+@pytest.mark.parametrize(
+    ("fault", "told"),
+    [
+        # OpenRouter's documented 403: this question was flagged by moderation (not the bot's settings).
+        (
+            ServerError(status=403, message="Your input was flagged by moderation"),
+            "Sorry, the language model refused this question",
+        ),
+        # Out of credits (402) or quota (OpenAI's 429 insufficient_quota): trying again later will not help.
+        (
+            ServerError(status=402, message="Insufficient credits"),
+            "Sorry, I can't answer for now: the bot's language model account has run out of credits or quota.",
+        ),
+        (
+            ServerError(status=429, message="You exceeded your current quota", code="insufficient_quota"),
+            "Sorry, I can't answer for now: the bot's language model account has run out of credits or quota.",
+        ),
+    ],
+)
+async def test_a_refusal_the_provider_explains_is_told_as_what_it_is(world, run_bot, caplog, fault, told):
+    world.model.fail_next(fault, count=5)  # a 429 is retried by the client
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("Is this fine?"))
+        await wait_for_outcome(world, Outcome.FAILED.value)
+        [line] = world.standin.bot_messages(world.channel_id)
+        assert line.content.startswith(told), line.content
+        assert "try again in a few minutes" not in line.content
+    quota = fault.status != 403
+    assert ("credits or raise its quota" in caplog.text) is quota, "the operator is told once, at ERROR"
+
+
 async def test_stream_cut_midway_keeps_text_and_marks_incomplete(world, run_bot):
     world.model.script(Reply("alpha beta gamma delta epsilon zeta eta theta", fault=CutStream(after_chunks=4)))
     async with run_bot(model_max_retries=0):

@@ -90,6 +90,7 @@ class ServerError:
 
     status: int = 500
     message: str = "The server had an error while processing your request. Sorry about that!"
+    code: str | None = None  # the body's error code, e.g. "insufficient_quota"
 
 
 @dataclass(frozen=True, slots=True)

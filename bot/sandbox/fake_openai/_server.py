@@ -301,7 +301,7 @@ class FakeOpenAI:
                 },
             )
         if isinstance(fault, ServerError):
-            return self._error(record, fault.status, fault.message, "server_error")
+            return self._error(record, fault.status, fault.message, "server_error", fault.code)
         try:
             if isinstance(fault, Hang):
                 await self._sleep(fault.seconds)
