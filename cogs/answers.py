@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.pipeline import RESTARTING, Question
-from bot.answers.senders import channel_sender, followup_sender
+from bot.answers.senders import channel_sender, followup_sender, private_line_sender
 from bot.channel_access import can_answer_in, is_own_thread
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
@@ -148,6 +148,7 @@ class Answers(commands.Cog):
                 asker_id=interaction.user.id,
                 text=text,
                 send=followup_sender(interaction, ephemeral=private),
+                say_privately=None if private else private_line_sender(interaction),
                 ephemeral=private,
                 # A public /ask in the bot's thread continues its conversation, as a message there does; a private
                 # one takes no one's context (nor is it anyone's).

@@ -93,6 +93,9 @@ class Question:
     typing: Callable[[], Awaitable[object]] | None = None  # shows "is typing" until the first text
     # Whether a channel of the server exists (None: not known, every listed channel is named to the member).
     channel_exists: Callable[[int], bool] | None = None
+    # Where a one-off line (a refusal, a notice) goes when it is not for everyone to see: a public /ask's "thinking"
+    # is public, and a cooldown or a refusal is the asker's business. None: with `send`.
+    say_privately: Callable[[str], Awaitable[object]] | None = None
     asked_at: float = dataclasses.field(default_factory=time.monotonic)  # when the bot got it (monotonic clock)
 
 
@@ -851,7 +854,10 @@ async def _show_typing(question: Question) -> None:
 async def _say(question: Question, text: str) -> None:
     """A one-off line in reply to the question (not an answer: no rating controls)."""
     try:
-        await question.send(text, None)
+        if question.say_privately is not None:
+            await question.say_privately(text)
+        else:
+            await question.send(text, None)
     except DISCORD_FAILURES as error:
         log.warning("could not reply in channel %d: %s", question.channel_id, error)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable
+
 import discord
 
 from bot.answers.safety import NO_PINGS
@@ -29,6 +32,18 @@ def channel_sender(channel: discord.abc.Messageable, reply_to: discord.Message |
         return message
 
     return send
+
+
+def private_line_sender(interaction: discord.Interaction) -> Callable[[str], Awaitable[object]]:
+    """A line only the asker sees, in place of a deferred public response's "thinking…" (deleted first: the first
+    followup would take its place, and be public)."""
+
+    async def say(text: str) -> object:
+        with contextlib.suppress(discord.NotFound):  # already gone: the line goes all the same
+            await interaction.delete_original_response()
+        return await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS, wait=True)
+
+    return say
 
 
 def followup_sender(interaction: discord.Interaction, *, ephemeral: bool) -> Send:

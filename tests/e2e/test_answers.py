@@ -195,6 +195,22 @@ async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
         assert answer.channel_id == int(thread["id"])
 
 
+async def test_a_public_ask_that_is_refused_is_told_to_the_asker_only(world, run_bot):
+    """The cooldown, or a channel the bot does not answer in, is the asker's business: the public "thinking…" goes
+    and the refusal is ephemeral."""
+    world.model.script("First answer.")
+    async with run_bot(cooldown=60):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet my boss?"))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the first answer")
+        asked = await run(world, world.asker_id, "ask", {"question": "And my client?"})
+        assert asked.response_type == 5 and not asked.ephemeral  # deferred publicly: it may be answered
+        refusal = await world.standin.wait_for_followup(asked.id)
+        assert refusal.ephemeral and "more seconds before your next question" in refusal.content
+        assert world.standin.message(asked.original.id).deleted, "no public 'thinking…' is left behind"
+        assert [m.content for m in world.standin.bot_messages(world.channel_id) if not m.ephemeral] == ["First answer."]
+    assert len(world.model.chat_requests) == 1
+
+
 async def test_ask_command_public_and_private(world, run_bot):
     world.model.script("Public answer.", "Private answer.")
     async with run_bot(cooldown=0):

@@ -462,9 +462,11 @@ class InteractionHub:
         record = self._webhook_record(request)
         body = body_of(request)
         fields = new_message_fields(body)
-        if record.response_type == RESPONSE_DEFERRED_CHANNEL_MESSAGE and record.thinking and record.original:
-            # The first followup after a "thinking" defer replaces the thinking message.
-            original = record.original
+        original = record.original
+        thinking = record.response_type == RESPONSE_DEFERRED_CHANNEL_MESSAGE and record.thinking
+        if thinking and original is not None and not original.deleted:
+            # The first followup after a "thinking" defer replaces the thinking message (once it was deleted, a
+            # followup is a message of its own, with its own visibility).
             attachments = uploads_as_attachments(self.state, record.channel_id, body, ephemeral=original.ephemeral)
             validate_new_message(fields, attachments)
             fields.pop("flags", None)
