@@ -18,6 +18,7 @@ from bot.channel_access import can_answer_in, is_own_thread
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
+from bot.feedback.privacy import rename_thread_of_deleted_question
 from bot.runtime import CultureBot
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ def into_thread(message: discord.Message) -> Callable[[Question], Awaitable[Ques
 class Answers(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, event: discord.RawMessageDeleteEvent) -> None:
+        if event.guild_id is not None:  # a question a thread was opened from: the thread is named after it
+            await rename_thread_of_deleted_question(self.bot, self.bot.storage, event.message_id)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

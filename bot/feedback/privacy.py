@@ -176,6 +176,15 @@ async def rename_question_threads(
     return Renamed(renamed, retrying)
 
 
+async def rename_thread_of_deleted_question(client: discord.Client, storage: Storage, message_id: int) -> None:
+    """A member deleted their question: the thread the bot opened from it is named after its first words, so it is
+    renamed as `/privacy forget` renames it (and retried the same way). The stored question is kept: deleting a
+    message is not a request to forget (`/privacy forget` is)."""
+    if await storage.queue_thread_of_question(message_id):
+        renamed = await rename_question_threads(client, storage, [message_id])
+        log.info("thread %d renamed after its question was deleted (%d renamed now)", message_id, renamed.renamed)
+
+
 async def rename_queued_threads(client: discord.Client, storage: Storage) -> Renamed:
     """Rename the threads still named after a deleted question: those whose rename failed before (up to
     RENAME_ATTEMPTS tries each), and those of questions the retention purge removed."""

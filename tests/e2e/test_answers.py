@@ -563,6 +563,23 @@ async def test_the_history_alternates_when_a_question_in_it_was_deleted(world, r
         assert "And women?" not in str(messages) and "(a question since deleted)" in messages[3]["content"]
 
 
+async def test_deleting_the_question_renames_the_thread_named_after_it(world, run_bot, moderator):
+    """A member who deletes a question with a private detail must not leave the public thread named after it."""
+    world.model.script("Start with Pak.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        question = "How do I tell my boss about my divorce?"
+        asked = await world.standin.send_message(world.channel_id, world.asker_id, world.mention(question))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        assert "divorce" in world.standin.state.channel(thread_id).name
+        await world.standin.delete_message(world.channel_id, asked["id"])
+        await eventually(
+            lambda: world.standin.state.channel(thread_id).name == "Answer (question removed)", what="the rename"
+        )
+        assert rows(world, "SELECT count(*) FROM threads_to_rename") == [(0,)]
+
+
 async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_answer_there(world, run_bot, moderator):
     world.model.script("Start with Pak.", "Only you can see this.", "Then first names, if he asks.")
     async with run_bot(cooldown=0):

@@ -383,6 +383,18 @@ class FeedbackStore(SqliteConnection):
             await self._wipe_wal()
         return bool(cursor.rowcount)
 
+    async def queue_thread_of_question(self, message_id: int) -> bool:
+        """The member deleted a question message the bot opened a thread from (the thread's id is the message's):
+        queue the thread, named after the question, for renaming. Whether there is such a thread."""
+        # Every message deleted in a server comes here: a read first (by index), so that nearly all take no lock.
+        found = await self._fetchone(
+            "SELECT 1 FROM answers WHERE channel_id = ? AND question_message_id = ? LIMIT 1", (message_id, message_id)
+        )
+        if found is None:
+            return False
+        await self._write_one(QUEUE_THREADS + "channel_id = ? AND question_message_id = ?", (message_id, message_id))
+        return True
+
     async def threads_to_rename(self, limit: int) -> list[int]:
         """Threads still named after a deleted question (see migrations/0010), oldest first; `limit` at most."""
         rows = await self._fetchall(
