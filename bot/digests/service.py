@@ -166,9 +166,11 @@ async def make_files(
     *,
     feedback_before: datetime | None = None,
     timezone: str | None = None,
+    compare_from: datetime | None = None,
 ) -> DigestFiles:
     """Compute the digest and write its report, chart and data files, off the event loop: in a worker process
-    when `workers` are given and the database is a file, else in a thread of this process.
+    when `workers` are given and the database is a file, else in a thread of this process. The period before it,
+    compared with, starts at `compare_from` (by default `previous_start`).
 
     Feedback counts up to the period's end, as a scheduled digest saw it, or up to `feedback_before`: an export
     of a past range made now wants the ratings its answers got after the range, too. Fit over time counts days in
@@ -176,7 +178,7 @@ async def make_files(
     if timezone is None:
         timezone = day_basis(await storage.guild_settings(guild_id))
     if workers is None or str(storage.path) == ":memory:":
-        current, previous = await period_rows(storage, guild_id, period, feedback_before)
+        current, previous = await period_rows(storage, guild_id, period, feedback_before, compare_from=compare_from)
         write = functools.partial(write_digest_files, timezone=timezone)
         return await asyncio.to_thread(write, current, previous, directory)
     job = DigestJob(
@@ -184,7 +186,7 @@ async def make_files(
         guild_id=guild_id,
         start=sqlite_timestamp(period.start),
         end=sqlite_timestamp(period.end),
-        previous_start=sqlite_timestamp(await previous_start(storage, guild_id, period)),
+        previous_start=sqlite_timestamp(compare_from or await previous_start(storage, guild_id, period)),
         directory=directory,
         feedback_before=sqlite_timestamp(feedback_before) if feedback_before is not None else None,
         timezone=timezone,
@@ -291,10 +293,18 @@ class DigestService:
         *,
         feedback_before: datetime | None = None,
         timezone: str | None = None,
+        compare_from: datetime | None = None,
     ) -> DigestFiles:
         """A digest's files for any period (previews and exports too), made by the workers."""
         return await make_files(
-            self._storage, guild_id, period, directory, self.workers, feedback_before=feedback_before, timezone=timezone
+            self._storage,
+            guild_id,
+            period,
+            directory,
+            self.workers,
+            feedback_before=feedback_before,
+            timezone=timezone,
+            compare_from=compare_from,
         )
 
     async def make_current_files(
@@ -305,6 +315,7 @@ class DigestService:
         *,
         feedback_before: datetime | None = None,
         timezone: str | None = None,
+        compare_from: datetime | None = None,
     ) -> tuple[DigestFiles, int]:
         """`make_files`, made again as long as a deletion of members' data (/privacy forget, consent withdrawn,
         retention) ended while they were being made: what a member was told is deleted must not go out in a
@@ -313,7 +324,12 @@ class DigestService:
         deletions = self._deletions_in(guild_id)
         while True:
             files = await self.make_files(
-                guild_id, period, directory, feedback_before=feedback_before, timezone=timezone
+                guild_id,
+                period,
+                directory,
+                feedback_before=feedback_before,
+                timezone=timezone,
+                compare_from=compare_from,
             )
             if not await self.deleted_since(guild_id, deletions):
                 return files, deletions
@@ -390,7 +406,11 @@ class DigestService:
 
     async def _make(self, guild_id: int, period: Period, *, on_demand: bool = False) -> DigestRecord | None:
         record = await self._storage.claim_digest(
-            guild_id, sqlite_timestamp(period.start), sqlite_timestamp(period.end), on_demand=on_demand
+            guild_id,
+            sqlite_timestamp(period.start),
+            sqlite_timestamp(period.end),
+            on_demand=on_demand,
+            compared_from=sqlite_timestamp(await previous_start(self._storage, guild_id, period)),
         )
         if record is None:
             return None  # already made for this period
@@ -686,7 +706,10 @@ class DigestService:
                 await self._answers_settled(record.guild_id, period)
             # A member asked to be forgotten, withdrew consent or retention purged texts while the rows were being
             # read and used: posted, the digest would still carry them. Made again from the database.
-            files, deletions = await self.make_current_files(record.guild_id, period, directory)
+            compare_from = parse_timestamp(record.compared_from) if record.compared_from else None
+            files, deletions = await self.make_current_files(
+                record.guild_id, period, directory, compare_from=compare_from
+            )
             self._made_files[record.digest_id] = (files, deletions)
             return files
         except WorkerStopped:

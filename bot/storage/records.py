@@ -322,3 +322,4 @@ class DigestRecord:
     error: str | None
     created_at: str | None = None  # when the period was claimed: the digest cannot have been posted before
     on_demand: bool = False  # asked for with `/digest now`: posted (and retried) even while digests are off
+    compared_from: str | None = None  # where the period compared with starts, as claimed (None: from the schedule)

@@ -229,6 +229,29 @@ async def test_a_digest_that_keeps_failing_is_retried_a_bounded_number_of_times(
         assert rows(world, "SELECT status FROM digests") == [("sent",)]
 
 
+async def test_a_digest_made_again_after_a_schedule_change_compares_with_the_period_it_was_claimed_with(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """Its comparison period is worked out when the period is claimed and kept with it: made again after the
+    moderators moved from weekly to daily, it still compares with the week before, as its provenance says."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        errors: list[Exception] = [RuntimeError("a bug")]
+        failing_make(monkeypatch, service, lambda period: errors.pop() if errors else None)
+        record = await service.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert record is not None and record.status is DigestStatus.PENDING
+        [(start, compared_from)] = rows(world, "SELECT period_start, compared_from FROM digests")
+        week_before = datetime.fromisoformat(start) - timedelta(days=7)
+        assert datetime.fromisoformat(compared_from) == week_before
+        await run(world, moderator, "digest schedule", {"when": "daily"})
+        await bot.jobs.retry_pending_digests()
+        assert rows(world, "SELECT status FROM digests") == [("sent",)]
+        [post] = digest_posts(world, digest_channel)
+        assert f"--compare-from {compared_from}" in post.attachment("report.md").data.decode()
+
+
 async def test_a_retried_digest_whose_worker_stops_is_left_to_the_next_start(
     world, run_bot, moderator, digest_channel, monkeypatch
 ):

@@ -70,10 +70,16 @@ class DigestsStore(ScopesStore):
         return [_digest_record(row) for row in rows]
 
     async def claim_digest(
-        self, guild_id: int, period_start: str, period_end: str, *, on_demand: bool = False
+        self,
+        guild_id: int,
+        period_start: str,
+        period_end: str,
+        *,
+        on_demand: bool = False,
+        compared_from: str | None = None,
     ) -> DigestRecord | None:
         """Record that the digest for this server and period is being made (`on_demand`: asked for with `/digest
-        now`); None if it already was.
+        now`), compared with the period from `compared_from` to its start; None if it already was.
 
         This row is written before anything is sent, so a restart or a second scheduler can never
         send the same period twice.
@@ -81,9 +87,9 @@ class DigestsStore(ScopesStore):
         async with self._transaction() as conn:
             await ensure_guild_row(conn, guild_id)
             cursor = await conn.execute(
-                "INSERT INTO digests (guild_id, period_start, period_end, on_demand) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (guild_id, period_end) DO NOTHING",
-                (guild_id, period_start, period_end, int(on_demand)),
+                "INSERT INTO digests (guild_id, period_start, period_end, on_demand, compared_from) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, period_end) DO NOTHING",
+                (guild_id, period_start, period_end, int(on_demand), compared_from),
             )
             if not cursor.rowcount:
                 return None
@@ -361,7 +367,7 @@ _SOURCES = ("reaction", "button")  # a rating's source by `source = 'button'`
 
 _DIGEST_COLUMNS = (
     "SELECT digest_id, guild_id, period_start, period_end, status, channel_id, message_id, files_dir, error, "
-    "created_at, on_demand FROM digests"
+    "created_at, on_demand, compared_from FROM digests"
 )
 
 
@@ -378,6 +384,7 @@ def _digest_record(row: aiosqlite.Row) -> DigestRecord:
         error=row[8],
         created_at=row[9],
         on_demand=bool(row[10]),
+        compared_from=row[11],
     )
 
 
