@@ -70,6 +70,12 @@ class Answers(commands.Cog):
             await rename_thread_of_deleted_question(self.bot, self.bot.storage, event.message_id)
 
     @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, event: discord.RawBulkMessageDeleteEvent) -> None:
+        if event.guild_id is not None:
+            for message_id in sorted(event.message_ids):
+                await rename_thread_of_deleted_question(self.bot, self.bot.storage, message_id)
+
+    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
         if me is None or message.author.bot or message.guild is None:
@@ -163,7 +169,7 @@ class Answers(commands.Cog):
             )
         )
         if started is None:  # the bot began shutting down while the interaction was deferred
-            await interaction.followup.send(RESTARTING.line, ephemeral=True)
+            await private_line_sender(interaction)(RESTARTING.line)
 
 
 def _exists_in(guild: discord.Guild | None) -> Callable[[int], bool] | None:

@@ -39,6 +39,10 @@ REACTION_CONCURRENCY = 8
 PRUNE_PENDING_EVERY = 3600.0  # expired pending reactions are forgotten this often: none is held past both together
 
 
+# Where the bot may not add the 📝 reaction that confirms a reply comment: a brief reply says it instead.
+COMMENT_SAVED = "📝 Comment saved."
+
+
 class Feedback(commands.Cog):
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
@@ -276,6 +280,8 @@ class Feedback(commands.Cog):
                 await message.add_reaction("📝")  # confirmed only now that it is committed
             except discord.HTTPException as error:  # no Add Reactions there, or the message is gone: it is saved
                 log.warning("could not confirm comment %d with a reaction: %s", message.id, error)
+                if isinstance(error, discord.Forbidden):  # a channel answered with rating buttons only, say
+                    await self._reply_briefly(message, COMMENT_SAVED)
         elif result in (CommentResult.NEEDS_CONSENT, CommentResult.NOT_ALLOWED, CommentResult.DECLINED):
             # The same public line whatever the member's choice: the channel must not learn it. Its Comment button
             # answers privately, as under the answer: the notice to choose from, or why comments are not kept.
@@ -295,11 +301,19 @@ class Feedback(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, event: discord.RawThreadDeleteEvent) -> None:
         """A deleted thread takes its messages with it, without an event for each: its reply comments go."""
-        async with self.bot.deleting_member_data(event.guild_id) as deletion:
-            removed = await self.bot.storage.delete_reply_comments_in(event.thread_id)
+        await self._channel_deleted(event.guild_id, event.thread_id)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """So does a deleted channel, with its threads."""
+        await self._channel_deleted(channel.guild.id, channel.id)
+
+    async def _channel_deleted(self, guild_id: int, channel_id: int) -> None:
+        async with self.bot.deleting_member_data(guild_id) as deletion:
+            removed = await self.bot.storage.delete_reply_comments_in(channel_id)
             deletion.deleted = removed > 0
         if removed:
-            log.info("deleted %d comment(s) of thread %d, which was deleted", removed, event.thread_id)
+            log.info("deleted %d comment(s) made in channel %d, which was deleted", removed, channel_id)
 
     async def _comment_messages_deleted(self, message_ids: list[int]) -> None:
         """A member who deletes their "fit: ..." reply takes the comment back (a moderator deleting it too): the

@@ -101,7 +101,7 @@ LANGUAGE_WORDS: dict[str, frozenset[str]] = {
         _items(
             "yang, dan, di, ke, dari, ini, itu, untuk, dengan, saya, aku, apa, bagaimana, tidak, ada, akan, "
             "boleh, atau, juga, kalau, sudah, kami, kita, mereka, kenapa, pada, dalam, agar, tapi, belum, lagi, "
-            "jadi, tak, nak, awak, kerana, sahaja, mahu, ialah, hendak, bagaimanakah, macam, mana"
+            "jadi, tak, nak, awak, kerana, sahaja, mahu, ialah, hendak, bagaimanakah, macam, mana, ni, camne, pasal"
         )
     ),
     "vi": frozenset(
@@ -377,8 +377,8 @@ def _ing_form(verb: str) -> str:
 
 # Words that, right before a relation word, say it is not the one meant: "not my boss, my colleague".
 _NEGATED = re.compile(
-    r"(?<!\w)(?:not|bukan|không phải|khong phai)"
-    r"(?:\s+(?:to|for|with|about|my|our|his|her|their|the|a|an|your|just|only|saya|kami|ku|là|cho|với))*\s+$"
+    r"(?<!\w)(?:not(?!\s+(?:only|just)\b)|bukan(?!\s+(?:hanya|cuma|saja)\b)|không phải|khong phai)"
+    r"(?:\s+(?:to|for|with|about|my|our|his|her|their|the|a|an|your|saya|kami|ku|là|cho|với))*\s+$"
 )
 # Right after a relation word, a verb of saying: "my husband says…" quotes them; they are not the addressee.
 _QUOTED = re.compile(
@@ -614,8 +614,10 @@ _RELATION_WORDS: dict[str, tuple[str, str, str]] = {
     for phrase in phrases
 }
 _RELATION = _compile(_RELATION_WORDS)
+# "Meeting" is a noun as often as a verb ("a meeting the team lead set up"): its -ing form is left out.
+_ING_FORMS = tuple(form for form in map(_ing_form, _ADDRESSING_EN) if form != "meeting")
 _ADDRESSED = re.compile(
-    rf"(?<!\w)(?:{'|'.join(_phrase_pattern(verb) for verb in (*_ADDRESSING, *map(_ing_form, _ADDRESSING_EN)))})"
+    rf"(?<!\w)(?:{'|'.join(_phrase_pattern(verb) for verb in (*_ADDRESSING, *_ING_FORMS))})"
     r"(?!\w)[\w\s']{0,24}$"
 )
 # Between two relation words, "boss's father", "parents' friend": the first owns the second.
@@ -738,17 +740,23 @@ def _addressee(text: str) -> tuple[str, str] | None:
     return shown, relationship
 
 
-# "Meeting my in-laws" is meeting someone, not a meeting.
+# "Meeting my in-laws" is meeting someone, not a meeting; "a meeting the team set up" is a meeting.
 _MEETING_SOMEONE = re.compile(
     r"meeting\s+(?:my|our|his|her|their|your|him|them|someone|somebody|people|a|an|the|new)(?!\w)"
 )
+_A_MEETING = re.compile(r"(?<!\w)(?:a|an|the|my|our|his|her|their|your|this|that|next|new|weekly|team|first)\s+$")
 
 
 def _setting(text: str, relationship: str | None) -> str | None:
     for label, pattern in _settings_in(text):
         matches = pattern.finditer(text)
         if label == "meeting":
-            matches = (match for match in matches if not _MEETING_SOMEONE.match(text, match.start()))
+            matches = (
+                match
+                for match in matches
+                if not _MEETING_SOMEONE.match(text, match.start())
+                or _A_MEETING.search(text, max(0, match.start() - 12), match.start())
+            )
         if next(matches, None) is not None:
             if label == "meal" and (relationship == "family" or _FAMILY_HINT.search(text)):
                 return "family meal"

@@ -685,6 +685,8 @@ class Answerer:
         if parent != asked:
             return False
         del self._asked_back[key]
+        # This answer skipped the cooldown: a question that waits behind it is held to the cooldown (see `run`).
+        self._exempt_running.add(key)
         return True
 
     async def _hold_budget(self, settings: GuildSettings, held: _Held) -> Literal["off", "spent"] | None:

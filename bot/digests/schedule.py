@@ -76,16 +76,17 @@ def unquote(text: str) -> str:
     return text.strip(QUOTES + string.whitespace)
 
 
-def parse_schedule(when: str, timezone: str, *, saved: bool = False) -> Schedule:
+def parse_schedule(when: str, timezone: str, *, saved: bool = False, typed: bool = True) -> Schedule:
     """A preset or 5-field cron expression in a time zone, normalised, or a UserFacingError saying what is wrong
-    and how to write it (`saved`: as `parse_timezone`)."""
+    and how to write it (`saved`: as `parse_timezone`). `typed`: a moderator typed it now (a schedule saved by an
+    earlier version that took a longer line keeps running)."""
     zone_name = parse_timezone(timezone, saved=saved)
     text = unquote(when)
     cron = PRESETS.get(text.lower(), " ".join(text.split()))
     fields = cron.split()
     if not fields:
         raise UserFacingError(f"No schedule given: {SCHEDULE_HELP}.")
-    if len(cron) > MAX_SCHEDULE_CHARS:  # it is shown in replies, /setup and the log, which have length limits
+    if len(cron) > MAX_SCHEDULE_CHARS and typed:  # shown in replies, /setup and the log, which have length limits
         raise UserFacingError(
             f"`{cron[:40]}…` is too long for a schedule ({len(cron):,} characters; at most {MAX_SCHEDULE_CHARS}): "
             f"list each value once, or use ranges and steps such as `9-17` or `*/2`. {SCHEDULE_HELP}."
@@ -130,7 +131,7 @@ def parse_schedule(when: str, timezone: str, *, saved: bool = False) -> Schedule
 def make_trigger(cron: str, timezone: str) -> CronTrigger:
     """A saved schedule's trigger from a 5-field cron expression or a preset, or a UserFacingError saying what is
     wrong."""
-    return parse_schedule(cron, timezone, saved=True).trigger
+    return parse_schedule(cron, timezone, saved=True, typed=False).trigger
 
 
 def cron_field_problem(label: str, low: int, high: int, field: str) -> str:

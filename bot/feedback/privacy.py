@@ -159,7 +159,10 @@ async def rename_question_threads(
                 else source.get_channel_or_thread(thread_id)
             )
             thread = cached or await source.fetch_channel(thread_id)
-            if isinstance(thread, discord.Thread):
+            me = source.user if isinstance(source, discord.Client) else source.me
+            # Only a thread the bot opened: a forum post also has its first message's id, and its title is the
+            # member's own (the bot answered inside it).
+            if isinstance(thread, discord.Thread) and me is not None and thread.owner_id == me.id:
                 await rename_forgotten_thread(thread)
                 renamed += 1
         except discord.NotFound:

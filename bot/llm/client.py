@@ -61,9 +61,10 @@ _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "i
 
 
 def refusal_kind(error: openai.APIStatusError) -> str | None:
-    """QUOTA, FILTERED or None, from the status, the error code and words in the message (providers differ)."""
+    """QUOTA, FILTERED or None, from the status, the error code and words in the message (providers differ). A 429
+    naming a quota in its words only is not QUOTA: Azure's and Gemini's passing rate limits do."""
     message = error.message.lower()
-    if error.status_code == 402 or error.code in _QUOTA_CODES or "quota" in message or "credits" in message:
+    if error.status_code == 402 or error.code in _QUOTA_CODES:
         return QUOTA
     if error.status_code == 403 and any(word in message for word in ("moderation", "flagged", "content filter")):
         return FILTERED

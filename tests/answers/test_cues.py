@@ -458,3 +458,34 @@ def test_meeting_someone_is_not_a_meeting():
 def test_inflected_addressing_verbs_pick_who_they_will_talk_to(text):
     assert extract_cues(text).relationship in {"senior", "peer"}
     assert extract_cues(text).addressee in {"boss", "friend", "professor"}
+
+
+@pytest.mark.parametrize(
+    ("text", "setting", "addressee"),
+    [
+        ("I have a meeting the day after tomorrow with my boss, what should I wear?", "meeting", "boss"),
+        ("How do I greet people at the meeting my boss scheduled?", "meeting", "boss"),
+        ("At a new meeting the team lead set up, how should I address my boss?", "meeting", "boss"),
+        ("I'm meeting my in-laws for the first time", None, "in-laws"),
+    ],
+)
+def test_meeting_as_a_noun_is_a_meeting_and_as_a_verb_is_not(text, setting, addressee):
+    cues = extract_cues(text)
+    assert (cues.setting, cues.addressee) == (setting, addressee)
+
+
+@pytest.mark.parametrize(
+    ("text", "addressee"),
+    [
+        ("How do I greet not only my boss but also his wife?", "boss"),
+        ("Should I thank not just my manager but my colleagues too?", "manager"),
+        ("Bukan hanya atasan saya, tapi juga rekan kerja: bagaimana menyapa mereka?", "atasan"),
+    ],
+)
+def test_not_only_is_not_a_negation(text, addressee):
+    assert extract_cues(text).addressee == addressee
+
+
+@pytest.mark.parametrize("text", ["camne nak cakap dengan mak mertua ni", "saya nak tanya pasal adat ni"])
+def test_colloquial_malay_ending_in_ni_stays_malay(text):
+    assert detect_language(text) == "ms"

@@ -249,3 +249,14 @@ async def test_a_monthly_digest_reads_the_month_before_as_its_previous_period(st
     # February's answer only: 30 January lies in the 31 days before March, not in February.
     assert previous.start == sqlite_timestamp(utc(2026, 2, 1, 9))
     assert [a.answer_id for a in previous.answers] == [2]
+
+
+def test_a_long_schedule_saved_by_an_earlier_version_still_runs_while_a_typed_one_is_refused():
+    from bot.digests.schedule import make_trigger, parse_schedule
+    from bot.errors import UserFacingError
+
+    long_line = "0 " + ",".join(str(h) for h in range(24)) + " 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 * *"
+    assert len(long_line) > 100
+    assert make_trigger(long_line, "UTC") is not None
+    with pytest.raises(UserFacingError, match="too long for a schedule"):
+        parse_schedule(long_line, "UTC")

@@ -97,3 +97,24 @@ async def test_removing_by_a_name_two_listed_channels_share_says_to_pick_one(wor
         )
         assert removed.startswith("Removed #ask."), removed
         assert stored_channels(world) == [first]
+
+
+async def test_a_members_forum_post_is_never_renamed_as_a_thread_the_bot_opened(world, run_bot, moderator):
+    """On Discord a forum post's first message has the post's id, as a thread the bot opens from a question has its
+    question's: the post (the member's own title) must not be renamed when that message goes or is forgotten."""
+    from bot.feedback.privacy import rename_queued_threads
+
+    forum = int(world.standin.add_channel(world.guild_id, "questions", type=15)["id"])
+    world.model.script("Bring a small gift.")
+    async with run_bot(cooldown=0) as bot:
+        await run(world, moderator, "answers channel-add", {"channel": forum})
+        post = await world.standin.create_thread(forum, "Visiting my in-laws", world.asker_id)
+        await world.standin.send_message(post["id"], world.asker_id, world.mention("What should I bring?"))
+        await world.standin.wait_for_message(post["id"], lambda m: m.content.startswith("Bring a small gift"))
+        with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:  # queued as its first message's thread would be
+            conn.execute(
+                "INSERT INTO threads_to_rename (thread_id, guild_id) VALUES (?, ?)", (post["id"], world.guild_id)
+            )
+        await rename_queued_threads(bot, bot.storage)
+        assert world.standin.state.channel(int(post["id"])).name == "Visiting my in-laws"
+        assert await bot.storage.threads_to_rename(10) == []

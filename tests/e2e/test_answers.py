@@ -186,6 +186,25 @@ async def test_cues_come_from_the_askers_own_earlier_questions_only(world, run_b
         assert {"Balinese", "Hindu", "Minangkabau"} <= set(json.loads(cues)["identifiers"])
 
 
+async def test_a_second_reply_to_the_clarifying_question_waiting_behind_the_first_is_held_to_the_cooldown(
+    world, run_bot
+):
+    from bot.sandbox.fake_openai import Reply
+
+    world.model.script("Who will you be greeting?", Reply("Then say Selamat pagi, Pak.", ttft=1.0))
+    async with run_bot(cooldown=60):
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("How do I greet them?"))
+        asked = await world.standin.wait_for_message(world.channel_id, lambda m: "greeting?" in m.content)
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the clarifying question closed")
+        for reply in ("My manager.", "Or a client?"):  # the second while the first is being answered
+            await world.standin.send_message(world.channel_id, world.asker_id, world.mention(reply), reply_to=asked.id)
+        await world.standin.wait_for_message(
+            world.channel_id, lambda m: "more seconds before your next question" in m.content
+        )
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content.startswith("Then say Selamat"))
+    assert len(world.model.chat_requests) == 2
+
+
 async def test_thread_messages_are_answered_in_the_thread(world, run_bot):
     world.model.script("In the thread.")
     thread = await world.standin.create_thread(world.channel_id, "greetings", world.asker_id)

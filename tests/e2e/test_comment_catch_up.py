@@ -60,3 +60,31 @@ async def test_a_deleted_thread_takes_its_reply_comments_with_it(world, run_bot,
         assert rows(world, "SELECT count(*) FROM comments") == [(1,)]
         world.standin.delete_thread(thread_id)
         await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(0,)], what="the comment deleted")
+
+
+async def test_a_deleted_channel_takes_its_reply_comments_with_it(world, run_bot):
+    await give_consent(db(world), world.guild_id, world.asker_id, "comments")
+    async with run_bot():
+        answer = await ask(world)
+        await comment(world, answer, world.asker_id, "too formal")
+        assert rows(world, "SELECT count(*) FROM comments") == [(1,)]
+        world.standin.delete_channel(world.channel_id)
+        await eventually(lambda: rows(world, "SELECT count(*) FROM comments") == [(0,)], what="the comment deleted")
+
+
+async def test_questions_deleted_in_bulk_have_their_threads_renamed(world, run_bot, moderator):
+    world.model.script("Start with Pak.")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        asked = await world.standin.send_message(
+            world.channel_id, world.asker_id, world.mention("How do I tell my boss about my divorce?")
+        )
+        await eventually(lambda: rows(world, "SELECT outcome FROM answers") == [("ok",)], what="the answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        await world.standin.dispatch(
+            "MESSAGE_DELETE_BULK",
+            {"ids": [asked["id"], "1"], "channel_id": str(world.channel_id), "guild_id": str(world.guild_id)},
+        )
+        await eventually(
+            lambda: world.standin.state.channel(thread_id).name == "Answer (question removed)", what="the rename"
+        )

@@ -440,6 +440,8 @@ async def test_a_reply_comment_is_kept_where_the_bot_cannot_react_and_an_empty_m
             world.channel_id, world.asker_id, f"<@{bot_user}> fit: too formal", reply_to=answer.id
         )
         await eventually(lambda: rows(world, "SELECT text FROM comments") == [("too formal",)], what="the comment")
+        # Confirmed all the same: the member must not wonder whether it was kept.
+        await world.standin.wait_for_message(world.channel_id, lambda m: m.content == "📝 Comment saved.")
         quiet = world.standin.add_channel(world.guild_id, "read-only")
         world.standin.set_permission_overwrite(quiet["id"], bot_user, deny=1 << 11, type=1)  # Send Messages
         await world.standin.send_message(quiet["id"], world.asker_id, f"<@{bot_user}>")

@@ -124,6 +124,28 @@ async def test_retries_are_bounded(fake, make_client):
     assert len(fake.chat_requests) == 3  # the first try and two retries
 
 
+@pytest.mark.parametrize(
+    ("fault", "refusal"),
+    [
+        (ServerError(status=402, message="Insufficient credits"), "quota"),
+        (ServerError(status=429, message="You exceeded your current quota", code="insufficient_quota"), "quota"),
+        # Passing rate limits that name a quota in their words only (Azure's, Gemini's): not out of quota.
+        (
+            ServerError(status=429, message="Requests exceeded token rate limit, see https://aka.ms/oai/quotaincrease"),
+            None,
+        ),
+        (ServerError(status=429, message="Resource has been exhausted (e.g. check quota)."), None),
+        (ServerError(status=403, message="Your input was flagged by moderation"), "filtered"),
+        (ServerError(status=403, message="Project does not have access to model"), None),
+    ],
+)
+async def test_refusals_are_told_apart_by_status_and_code(fake, make_client, fault, refusal):
+    fake.fail_next(fault, count=3)
+    with pytest.raises(ModelError) as raised:
+        await collect(make_client(retries=0))
+    assert raised.value.refusal == refusal
+
+
 async def test_timeout_becomes_model_error(fake, make_client):
     fake.fail_next(Hang(seconds=5))
     with pytest.raises(ModelError, match="timed out"):

@@ -248,6 +248,25 @@ async def test_forgetting_a_member_blanks_their_private_answers_and_keeps_their_
     assert [tuple(row) for row in texts] == [(ids[0], ""), (ids[1], "Answer False.")]
 
 
+async def test_a_private_answer_forgotten_while_it_is_written_stays_blank(storage):
+    answer_id = await storage.start_answer(
+        NewAnswer(
+            guild_id=1,
+            channel_id=5,
+            question_message_id=None,
+            asker_hash="asker",
+            question="Q?",
+            model="m",
+            ephemeral=True,
+        )
+    )
+    await storage.save_answer_progress(answer_id, "Greet Pak Budi")
+    await storage.forget_member("asker")
+    await storage.save_answer_progress(answer_id, "Greet Pak Budi, your boss")
+    await storage.finish_answer(answer_id, AnswerResult("Greet Pak Budi, your boss.", Outcome.OK))
+    assert [tuple(row) for row in await storage._fetchall("SELECT answer, outcome FROM answers")] == [("", "ok")]
+
+
 async def test_a_cancelled_wal_wipe_leaves_the_busy_timeout_as_it_was(storage):
     """The WAL is emptied without waiting (busy timeout 0); cancelled meanwhile (a member's click abandoned, the bot
     stopping), every later database call must still wait out a digest worker's read as usual, not fail at once."""

@@ -24,6 +24,11 @@ from bot.storage.sqlite.connection import (
 RATING_LEVELS = ("ratings", "comments", "quotes")  # consent levels that cover a rating
 
 
+# An answer's text as written (the first parameter), except for a private answer whose member asked to be forgotten
+# while it was written: `/privacy forget` blanks those (FORGET_QUESTIONS), and a later write must not put it back.
+_KEPT_TEXT = "CASE WHEN ephemeral AND asker_hash LIKE 'forgotten-%' THEN '' ELSE ? END"
+
+
 class AnswersStore(SqliteConnection):
     """Bot state, servers, answers and ratings."""
 
@@ -93,13 +98,13 @@ class AnswersStore(SqliteConnection):
         every few seconds). Only while the answer is streaming: a save that lands after the final write is ignored."""
         async with self._transaction() as conn:
             await conn.execute(
-                "UPDATE answers SET answer = ? WHERE answer_id = ? AND outcome = 'streaming'",
+                f"UPDATE answers SET answer = {_KEPT_TEXT} WHERE answer_id = ? AND outcome = 'streaming'",
                 (text, answer_id),
             )
 
     async def finish_answer(self, answer_id: int, result: AnswerResult) -> None:
         await self._write_one(
-            "UPDATE answers SET answer = ?, outcome = ?, error = ?, tokens_in = ?, tokens_out = ?, "
+            f"UPDATE answers SET answer = {_KEPT_TEXT}, outcome = ?, error = ?, tokens_in = ?, tokens_out = ?, "
             "tokens_estimated = ?, ttft_ms = ?, total_ms = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
             "WHERE answer_id = ?",
             (

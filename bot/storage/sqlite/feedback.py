@@ -215,13 +215,14 @@ class FeedbackStore(SqliteConnection):
         return [(int(row[0]), int(row[1]), int(row[2])) for row in rows]
 
     async def delete_reply_comments_in(self, channel_id: int) -> int:
-        """Delete the reply comments made in a channel or thread that was deleted (their messages went with it); how
-        many. Comments given in the form are not messages, and stay."""
+        """Delete the reply comments made in a channel or thread that was deleted, or in the threads of a deleted
+        channel (their messages went with it); how many. Comments given in the form are not messages, and stay."""
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 "DELETE FROM comments WHERE source = 'reply' AND message_id IS NOT NULL AND answer_id IN "
-                "(SELECT answer_id FROM answers WHERE channel_id = ?)",
-                (channel_id,),
+                "(SELECT answer_id FROM answers WHERE channel_id = ? UNION ALL "
+                "SELECT answer_id FROM answers WHERE thread_parent_id = ?)",
+                (channel_id, channel_id),
             )
         if cursor.rowcount:
             await self._wipe_wal()
