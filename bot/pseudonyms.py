@@ -60,10 +60,11 @@ def load_or_create_key(settings: Settings) -> tuple[bytes, bool]:
         return settings.pseudonym_key.get_secret_value().encode(), False
     path: Path = settings.pseudonym_key_file
     if path.exists():
-        make_private([path], path, "it holds the key that links pseudonyms to members")
         key = bytes.fromhex(path.read_text(encoding="ascii").strip())
         if len(key) < 16:
             raise ValueError(f"{path} holds a key shorter than 16 bytes; restore it from your backup")
+        # Once it is known to be the key: a damaged file is refused as it is (restored from the backup, not fixed).
+        make_private([path], path, "it holds the key that links pseudonyms to members")
         return key, False
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
