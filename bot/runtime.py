@@ -248,11 +248,12 @@ class CultureBot(commands.Bot):
                 return
 
     async def _catch_up_reactions_once(self) -> None:
-        await self._read_back_reactions()
+        since = datetime.now(UTC) - timedelta(hours=self.settings.reaction_catch_up_hours)
+        await self._read_back_reactions(since)
         if not self._closing:
-            await self._read_back_comments()
+            await self._read_back_comments(since)
 
-    async def _read_back_comments(self) -> None:
+    async def _read_back_comments(self, since: datetime) -> None:
         started = time.monotonic()
         try:
             counts = await catch_up_comments(
@@ -260,7 +261,7 @@ class CultureBot(commands.Bot):
                 self.storage,
                 self.pseudonyms,
                 prefix=self.settings.comment_prefix,
-                since=datetime.now(UTC) - timedelta(hours=self.settings.reaction_catch_up_hours),
+                since=since,
                 limit=self.settings.reaction_catch_up_answers,
                 stopping=lambda: self._closing,
                 deleting=self.deleting_member_data,
@@ -279,7 +280,7 @@ class CultureBot(commands.Bot):
             f" ({'; '.join(counts.errors)})" if counts.errors else "",
         )
 
-    async def _read_back_reactions(self) -> None:
+    async def _read_back_reactions(self, since: datetime) -> None:
         started = time.monotonic()
         try:
             counts = await catch_up_reactions(
@@ -287,7 +288,7 @@ class CultureBot(commands.Bot):
                 self.storage,
                 self.pseudonyms,
                 self.reaction_gate,
-                since=datetime.now(UTC) - timedelta(hours=self.settings.reaction_catch_up_hours),
+                since=since,
                 limit=self.settings.reaction_catch_up_answers,
                 stopping=lambda: self._closing,
                 deleting=self.deleting_member_data,

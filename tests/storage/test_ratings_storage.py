@@ -9,7 +9,7 @@ from bot.feedback.consent import consent_version
 from bot.feedback.ratings import RatingChange, apply_reaction, record_rating
 from bot.feedback.scales import FIT3, LIKERT5
 from bot.pseudonyms import Pseudonymizer
-from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome, RatingSource
+from bot.storage import AnswerResult, ConsentLevel, NewAnswer, Outcome, RatingSource, SqliteStorage
 from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
 from tests.helpers import cells_containing
 
@@ -227,20 +227,23 @@ async def test_a_wal_wipe_a_reader_kept_back_is_done_by_the_next_retention_run_e
     assert b"SECRET-Q" not in wal.read_bytes()
 
 
+async def started_answer(storage: SqliteStorage, *, ephemeral: bool) -> int:
+    new = NewAnswer(
+        guild_id=1,
+        channel_id=5,
+        question_message_id=None,
+        asker_hash="asker",
+        question="Q?",
+        model="m",
+        ephemeral=ephemeral,
+    )
+    return await storage.start_answer(new)
+
+
 async def test_forgetting_a_member_blanks_their_private_answers_and_keeps_their_public_ones(storage):
     ids = []
     for ephemeral in (True, False):
-        answer_id = await storage.start_answer(
-            NewAnswer(
-                guild_id=1,
-                channel_id=5,
-                question_message_id=None,
-                asker_hash="asker",
-                question="Q?",
-                model="m",
-                ephemeral=ephemeral,
-            )
-        )
+        answer_id = await started_answer(storage, ephemeral=ephemeral)
         await storage.finish_answer(answer_id, AnswerResult(f"Answer {ephemeral}.", Outcome.OK))
         ids.append(answer_id)
     await storage.forget_member("asker")
@@ -249,17 +252,7 @@ async def test_forgetting_a_member_blanks_their_private_answers_and_keeps_their_
 
 
 async def test_a_private_answer_forgotten_while_it_is_written_stays_blank(storage):
-    answer_id = await storage.start_answer(
-        NewAnswer(
-            guild_id=1,
-            channel_id=5,
-            question_message_id=None,
-            asker_hash="asker",
-            question="Q?",
-            model="m",
-            ephemeral=True,
-        )
-    )
+    answer_id = await started_answer(storage, ephemeral=True)
     await storage.save_answer_progress(answer_id, "Greet Pak Budi")
     await storage.forget_member("asker")
     await storage.save_answer_progress(answer_id, "Greet Pak Budi, your boss")
