@@ -17,7 +17,7 @@ import pytest
 
 from bot.storage import SqliteStorage
 from bot.storage.sqlite.digests import _digest_queries
-from bot.storage.sqlite.feedback import FORGET_MEMBER
+from bot.storage.sqlite.feedback import FORGET_MEMBER, REPLY_COMMENTS_IN
 
 
 async def scans(tmp_path: Path, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[tuple[str, str]]:
@@ -48,3 +48,9 @@ async def test_forgetting_a_member_scans_no_table(tmp_path):
     """A forget request holds the database while it deletes: it must not read every server's rows to do it."""
     assert [name for name, _ in FORGET_MEMBER][:2] == ["rating reasons", "ratings"]
     assert await scans(tmp_path, [(sql, ("member",)) for _, sql in FORGET_MEMBER]) == []
+
+
+async def test_the_reply_comments_of_a_deleted_channel_are_found_without_a_scan(tmp_path):
+    """Every channel or thread deleted in any server looks for them, holding the database to delete."""
+    statements = [(f"{verb} FROM comments WHERE {REPLY_COMMENTS_IN}", (5, 5)) for verb in ("SELECT 1", "DELETE")]
+    assert await scans(tmp_path, statements) == []

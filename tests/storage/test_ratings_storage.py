@@ -293,7 +293,7 @@ async def test_threads_named_after_deleted_questions_are_queued_until_renamed_or
     assert await storage.threads_to_rename(limit=10) == [900, 901]
     assert await storage.threads_to_rename(limit=1) == [900]
     assert not await storage.thread_rename_failed(900, max_attempts=2)
-    assert await storage.threads_to_rename(limit=10) == [900, 901], "kept after one failure"
+    assert await storage.threads_to_rename(limit=10) == [901, 900], "kept after one failure, after those not tried"
     assert await storage.thread_rename_failed(900, max_attempts=2), "given up after two"
     assert await storage.threads_to_rename(limit=10) == [901]
     await storage.thread_renamed(901)
@@ -384,3 +384,27 @@ async def test_consent_covers_an_answer_only_when_unbroken_since_before_it(stora
     )
     assert await storage.consent_covered_answer(rater, answer_id)
     assert not await storage.consent_covered_answer(pseudonyms.member(ASKER), answer_id), "never chose"
+
+
+async def test_the_same_value_on_another_scale_is_another_rating(storage, pseudonyms):
+    """3 of 3 fits; 3 of 5 is neutral: a re-rating on the new scale after the moderators changed it is stored."""
+    from bot.storage import Rating
+
+    answer_id = await make_answer(storage, pseudonyms)
+    rater = pseudonyms.member(OTHER)
+    assert await storage.put_rating(Rating(answer_id, rater, 3, 3, False, RatingSource.REACTION))
+    assert await storage.put_rating(Rating(answer_id, rater, 3, 5, False, RatingSource.REACTION))
+    stored = await storage.rating(answer_id, rater)
+    assert stored is not None and (stored.value, stored.scale_size) == (3, 5)
+
+
+async def test_threads_that_keep_failing_to_be_renamed_do_not_hold_back_new_ones(storage):
+    with sqlite3.connect(storage.path) as conn:
+        conn.executemany(
+            "INSERT INTO threads_to_rename (thread_id, guild_id, added_at) VALUES (?, 1, ?)",
+            [(thread, f"2026-01-01T00:00:{thread:02d}.000Z") for thread in range(1, 4)],
+        )
+        conn.execute("INSERT INTO threads_to_rename (thread_id, guild_id) VALUES (99, 2)")  # queued just now
+    for thread in (1, 2, 3):
+        assert not await storage.thread_rename_failed(thread, max_attempts=48)
+    assert await storage.threads_to_rename(limit=2) == [99, 1]

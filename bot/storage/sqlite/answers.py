@@ -284,7 +284,9 @@ class AnswersStore(SqliteConnection):
             f"SELECT ?, ?, ?, ?, ?, ? WHERE 1{guard} ON CONFLICT (answer_id, rater_hash) DO UPDATE SET "
             "value = excluded.value, scale_size = excluded.scale_size, source = excluded.source, "
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-            f"WHERE (value != excluded.value OR source != excluded.source){keep}",
+            # The scale too: the same value on another scale is another rating (3 of 3 fits; 3 of 5 is neutral).
+            "WHERE (value != excluded.value OR source != excluded.source OR scale_size != excluded.scale_size)"
+            f"{keep}",
             params,
         )
         if written:
@@ -296,7 +298,11 @@ class AnswersStore(SqliteConnection):
         if not keep_button:
             return True
         stored = await self.rating(rating.answer_id, rating.rater_hash)
-        return stored is not None and (stored.value, stored.source) == (rating.value, rating.source)
+        return stored is not None and (stored.value, stored.source, stored.scale_size) == (
+            rating.value,
+            rating.source,
+            rating.scale_size,
+        )
 
     async def delete_rating(
         self, answer_id: int, rater_hash: str, value: int | None = None, source: RatingSource | None = None

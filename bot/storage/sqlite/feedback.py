@@ -50,6 +50,11 @@ PURGED_CUES = (
     "CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language'), "
     "'setting', json_extract(cues, '$.setting')) END"
 )
+# The reply comments made in a channel or thread, or in a channel's threads (parameters: the channel's id twice).
+REPLY_COMMENTS_IN = (
+    "source = 'reply' AND message_id IS NOT NULL AND answer_id IN (SELECT answer_id FROM answers WHERE channel_id = ? "
+    "UNION ALL SELECT answer_id FROM answers WHERE thread_parent_id = ?)"
+)
 # `forget_member`'s deletions, by kind, in order, each through an index: a forget request must not scan every
 # server's rows while it holds the database (ratings' and reasons' tables grow with the whole deployment).
 FORGET_MEMBER = (
@@ -217,13 +222,15 @@ class FeedbackStore(SqliteConnection):
     async def delete_reply_comments_in(self, channel_id: int) -> int:
         """Delete the reply comments made in a channel or thread that was deleted, or in the threads of a deleted
         channel (their messages went with it); how many. Comments given in the form are not messages, and stay."""
+        # Every channel or thread deleted in a server comes here: a read first (by index), so that nearly all take
+        # no write lock.
+        found = await self._fetchone(
+            f"SELECT 1 FROM comments WHERE {REPLY_COMMENTS_IN} LIMIT 1", (channel_id, channel_id)
+        )
+        if found is None:
+            return 0
         async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM comments WHERE source = 'reply' AND message_id IS NOT NULL AND answer_id IN "
-                "(SELECT answer_id FROM answers WHERE channel_id = ? UNION ALL "
-                "SELECT answer_id FROM answers WHERE thread_parent_id = ?)",
-                (channel_id, channel_id),
-            )
+            cursor = await conn.execute(f"DELETE FROM comments WHERE {REPLY_COMMENTS_IN}", (channel_id, channel_id))
         if cursor.rowcount:
             await self._wipe_wal()
         return cursor.rowcount
@@ -397,9 +404,12 @@ class FeedbackStore(SqliteConnection):
         return True
 
     async def threads_to_rename(self, limit: int) -> list[int]:
-        """Threads still named after a deleted question (see migrations/0010), oldest first; `limit` at most."""
+        """Threads still named after a deleted question (see migrations/0010), those tried least often first, then
+        oldest first; `limit` at most."""
         rows = await self._fetchall(
-            "SELECT thread_id FROM threads_to_rename ORDER BY added_at, thread_id LIMIT ?", (limit,)
+            # Fewest failures first: threads that keep failing (a server the bot left) must not hold back new ones.
+            "SELECT thread_id FROM threads_to_rename ORDER BY attempts, added_at, thread_id LIMIT ?",
+            (limit,),
         )
         return [int(row[0]) for row in rows]
 
