@@ -17,7 +17,14 @@ import pytest
 
 from bot.storage import SqliteStorage
 from bot.storage.sqlite.digests import _digest_queries
-from bot.storage.sqlite.feedback import FORGET_MEMBER, REPLY_COMMENTS_IN
+from bot.storage.sqlite.feedback import (
+    EXPIRED_ANSWERS,
+    FORGET_MEMBER,
+    PURGE_COMMENTS,
+    PURGED_CUES,
+    QUEUE_THREADS,
+    REPLY_COMMENTS_IN,
+)
 
 
 async def scans(tmp_path: Path, statements: Iterable[tuple[str, Sequence[Any]]]) -> list[tuple[str, str]]:
@@ -54,3 +61,27 @@ async def test_the_reply_comments_of_a_deleted_channel_are_found_without_a_scan(
     """Every channel or thread deleted in any server looks for them, holding the database to delete."""
     statements = [(f"{verb} FROM comments WHERE {REPLY_COMMENTS_IN}", (5, 5)) for verb in ("SELECT 1", "DELETE")]
     assert await scans(tmp_path, statements) == []
+
+
+async def test_the_daily_purge_and_the_start_up_read_only_the_rows_that_can_be_due(tmp_path):
+    """They run under the write lock: reading every row of every server each day (or at each start) held back
+    every reaction and answer for seconds on a large deployment."""
+    now, due_before = "2026-12-07T00:00:00.000Z", "2026-06-10T00:00:00.000Z"
+    statements = [
+        (QUEUE_THREADS + EXPIRED_ANSWERS, (due_before, now)),
+        (
+            f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE "
+            + EXPIRED_ANSWERS,
+            (now, due_before, now),
+        ),
+        (PURGE_COMMENTS, (now, due_before, now)),
+    ]
+    assert await scans(tmp_path, statements) == []
+    # The answers a crash left streaming: a scan of the partial index that holds only those.
+    streaming = [
+        ("SELECT answer_id FROM answers WHERE outcome = 'streaming' ORDER BY answer_id", ()),
+        ("UPDATE answers SET outcome = 'incomplete' WHERE outcome = 'streaming'", ()),
+    ]
+    (tmp_path / "again").mkdir()
+    details = {detail for _, detail in await scans(tmp_path / "again", streaming)}
+    assert details == {"SCAN answers USING INDEX answers_streaming"}

@@ -55,6 +55,18 @@ REPLY_COMMENTS_IN = (
     "source = 'reply' AND message_id IS NOT NULL AND answer_id IN (SELECT answer_id FROM answers WHERE channel_id = ? "
     "UNION ALL SELECT answer_id FROM answers WHERE thread_parent_id = ?)"
 )
+# The retention purge (`purge_expired_text`). A server's cutoff (parameter: now), and the answers and comments whose
+# text is due: parameters the latest cutoff of all servers (bounding the partial indexes' range), then now.
+RETENTION_CUTOFF = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || coalesce(s.retention_days, 180) || ' days')"
+EXPIRED_ANSWERS = (
+    "text_purged_at IS NULL AND created_at < ? AND outcome != 'streaming' AND created_at < (SELECT "
+    f"{RETENTION_CUTOFF} FROM guilds g LEFT JOIN guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)"
+)
+PURGE_COMMENTS = (
+    "UPDATE comments SET text = '', purged_at = ? WHERE purged_at IS NULL AND created_at < ? AND created_at < (SELECT "
+    f"{RETENTION_CUTOFF} FROM answers a JOIN guilds g USING (guild_id) LEFT JOIN guild_settings s USING (guild_id) "
+    "WHERE a.answer_id = comments.answer_id)"
+)
 # `forget_member`'s deletions, by kind, in order, each through an index: a forget request must not scan every
 # server's rows while it holds the database (ratings' and reasons' tables grow with the whole deployment).
 FORGET_MEMBER = (
@@ -450,26 +462,21 @@ class FeedbackStore(SqliteConnection):
         question's words goes with it (who the member talks to, the identities and places they named), except its
         language and setting, which the digests break ratings down by.
         """
-        cutoff = "strftime('%Y-%m-%dT%H:%M:%fZ', ?, '-' || coalesce(s.retention_days, 180) || ' days')"
-        expired = (
-            "text_purged_at IS NULL AND outcome != 'streaming' AND created_at < (SELECT "
-            + cutoff
-            + " FROM guilds g LEFT JOIN guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)"
+        # The latest of the servers' cutoffs bounds what can be due: the rows with text older than it are read
+        # through partial indexes (migration 0021), not every row of every server, daily, under the write lock.
+        latest = await self._fetchone(
+            f"SELECT max({RETENTION_CUTOFF}) FROM guilds g LEFT JOIN guild_settings s USING (guild_id)", (now_iso,)
         )
+        due_before = latest[0] if latest is not None and latest[0] is not None else ""
+        expired = EXPIRED_ANSWERS
         async with self._transaction() as conn:
-            await conn.execute(QUEUE_THREADS + expired, (now_iso,))
+            await conn.execute(QUEUE_THREADS + expired, (due_before, now_iso))
             answers = await conn.execute(
                 f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE "
                 + expired,
-                (now_iso, now_iso),
+                (now_iso, due_before, now_iso),
             )
-            comments = await conn.execute(
-                "UPDATE comments SET text = '', purged_at = ? WHERE purged_at IS NULL AND created_at < (SELECT "
-                + cutoff
-                + " FROM answers a JOIN guilds g USING (guild_id) LEFT JOIN guild_settings s USING (guild_id) "
-                "WHERE a.answer_id = comments.answer_id)",
-                (now_iso, now_iso),
-            )
+            comments = await conn.execute(PURGE_COMMENTS, (now_iso, due_before, now_iso))
         if answers.rowcount or comments.rowcount or self._wal_wipe_owed:
             await self._wipe_wal()
         return answers.rowcount, comments.rowcount
