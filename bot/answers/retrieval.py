@@ -239,8 +239,11 @@ def rank_sections(question: str, sections: Sequence[ScopeSection], *, context: s
 # Sections every prompt carries when they fit (in this order of priority): the community's rules for sensitive
 # topics, and how it varies within itself.
 ALWAYS_SECTIONS = ("sensitive-topics", "variation")
-# Not put in a prompt just because nothing matched: notes for the people reviewing answers, not for answering.
-NEVER_BY_DEFAULT = frozenset({"notes-for-reviewers"})
+# The budget left after the relevant sections is filled with the others, these well-known ones first (the practices
+# themselves before the background), then the rest in the document's order.
+FILL_FIRST = ("norms-and-etiquette", "forms-of-address", "values-and-tensions", "example-questions", "glossary")
+# Never put in a prompt: notes for the people reviewing answers, not for answering (the templates' last section).
+NEVER_IN_PROMPT = frozenset({"notes-for-reviewers"})
 
 
 def section_chars(section: ScopeSection) -> int:
@@ -256,30 +259,34 @@ def select_sections(
 
     Relevant: scoring at least `RELATIVE_FLOOR` of the best score, or naming one of the section's terms.
     When the budget cannot hold them all, the best-scoring are kept (a section that does not fit is
-    skipped and smaller ones after it may still fit). When nothing matches at all, the sections in order
-    that fit: a general question still gets the scope's context.
+    skipped and smaller ones after it may still fit). The budget left is filled with the other sections, best
+    ranked first, then `FILL_FIRST`, then in the document's order: a question in the community's own language
+    shares few words with a scope written mostly in English, and a section it needs must not be left out while
+    room is left.
 
     The community's sensitive-topics rules and its variation come first, whatever the question's words
     (`ALWAYS_SECTIONS`): a question about abuse, coming out or money rarely shares words with the rule
     written for it, and every answer should know how the community varies.
     """
-    sections = document.sections
+    sections = [section for section in document.sections if section.key not in NEVER_IN_PROMPT]
     ranked = rank_sections(question, sections, context=context)
     best = ranked[0].score if ranked else 0.0
-    if best > 0 or any(item.named for item in ranked):
-        candidates = [
-            item.section for item in ranked if item.named or (best > 0 and item.score >= RELATIVE_FLOOR * best)
-        ]
-    else:
-        candidates = [section for section in sections if section.key not in NEVER_BY_DEFAULT]
+    relevant = [item.section for item in ranked if item.named or (best > 0 and item.score >= RELATIVE_FLOOR * best)]
     always = [section for key in ALWAYS_SECTIONS for section in sections if section.key == key]
-    candidates = always + [section for section in candidates if section not in always]
+    # Then the rest: by score, ties (every section, when nothing matched) well-known practical sections first.
+    fill = {key: rank for rank, key in enumerate(FILL_FIRST)}
+    rest = [
+        item.section
+        for _, item in sorted(
+            enumerate(ranked), key=lambda pair: (-pair[1].score, fill.get(pair[1].section.key, len(fill)), pair[0])
+        )
+    ]
     chosen: set[int] = set()
     used = 0
     positions = {id(section): position for position, section in enumerate(sections)}
-    for section in candidates:
+    for section in (*always, *relevant, *rest):
         cost = section_chars(section)
-        if used + cost <= budget_chars:
+        if positions[id(section)] not in chosen and used + cost <= budget_chars:
             chosen.add(positions[id(section)])
             used += cost
     return [sections[position] for position in sorted(chosen)]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers.retrieval import rank_sections, section_chars, select_sections, tokenize
+from bot.answers.retrieval import RELATIVE_FLOOR, rank_sections, section_chars, select_sections, tokenize
 from bot.scopes import parse_scope
 from bot.scopes.document import ScopeDocument, ScopeSection
 
@@ -158,19 +158,14 @@ def titles(sections: list[ScopeSection]) -> list[str]:
     return [section.title for section in sections]
 
 
-def test_funeral_question_selects_the_funeral_section_and_leaves_unrelated_ones_out(scope):
-    chosen = titles(select_sections("How should I greet my boss's father at his funeral in Surabaya?", scope, 8000))
-    assert "Funerals and mourning" in chosen
-    for unrelated in (
-        "Weddings and receptions",
-        "Business cards and introductions",
-        "Sports and leisure",
-        "Transport and commuting",
-        "Money, salaries and debts",
-        "Glossary",
-    ):
-        assert unrelated not in chosen
-    assert len(chosen) <= 4
+def test_funeral_question_selects_the_funeral_section_before_unrelated_ones(scope):
+    question = "How should I greet my boss's father at his funeral in Surabaya?"
+    by_title = {section.title: section for section in scope.sections}
+    room = section_chars(by_title["Funerals and mourning"]) + section_chars(by_title["Language choice"])
+    assert titles(select_sections(question, scope, room)) == ["Funerals and mourning", "Language choice"]
+    # With room to spare, it is filled with other sections: the glossary first (`FILL_FIRST`), as none matches.
+    chosen = titles(select_sections(question, scope, 8000))
+    assert chosen == ["Funerals and mourning", "Language choice", "Glossary"]
 
 
 def test_ranking_puts_the_topic_first(scope):
@@ -203,7 +198,10 @@ def test_without_the_bold_term_the_same_section_is_left_out(scope):
     plain = tuple(replace(section, body=section.body.replace("**ngopi**:", "ngopi:")) for section in scope.sections)
     document = replace(scope, sections=plain)
     question = "Before the meeting, should decisions about the meeting agenda and meeting consensus wait for ngopi?"
-    assert "Glossary" not in titles(select_sections(question, document, 8000))
+    ranked = rank_sections(question, document.sections)
+    relevant = [item.section for item in ranked if item.named or item.score >= RELATIVE_FLOOR * ranked[0].score]
+    room = sum(map(section_chars, relevant))
+    assert "Glossary" not in titles(select_sections(question, document, room))
 
 
 def test_bolded_terms_in_prose_count_too():
@@ -415,3 +413,22 @@ def test_a_general_question_gets_no_notes_for_reviewers():
     document = parse_scope((scopes / "vietnamese-family-households.md").read_text())
     chosen = [section.key for section in select_sections("Qwerty zxcv?", document, 100_000)]  # matches nothing
     assert "notes-for-reviewers" not in chosen and "context-and-history" in chosen
+
+
+def test_notes_for_reviewers_never_reach_the_prompt_even_when_their_words_match():
+    from bot.scopes.templates import load_template
+
+    tokyo = load_template("japanese-workplace-tokyo")
+    question = "What are Tokyo offices really like for foreigners? Is it rude to leave the office before my boss?"
+    assert "notes-for-reviewers" in {section.key for section in tokyo.sections}
+    assert "notes-for-reviewers" not in {section.key for section in select_sections(question, tokyo, 100_000)}
+
+
+def test_a_question_in_the_communitys_own_language_still_gets_the_sections_it_needs():
+    """The scope is written mostly in English: an Indonesian question matches a few local words, and the budget left
+    is filled with the other sections rather than left empty (here the norms, on eating while others fast)."""
+    from bot.scopes.templates import load_template
+
+    jakarta = load_template("indonesian-business-jakarta")
+    question = "Atasan saya mengajak makan siang bersama tim, tapi saya sedang puasa. Gimana sebaiknya?"
+    assert "Norms and etiquette" in titles(select_sections(question, jakarta, 8000))
