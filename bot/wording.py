@@ -1,6 +1,26 @@
-"""Small helpers for how counts read in messages and reports, and how moderators' text settings are read."""
+"""Small helpers for how counts read in messages and reports, and how members' and moderators' text is read."""
 
 from __future__ import annotations
+
+import unicodedata
+
+# Letters, marks, numbers, punctuation and symbols: what can be read (not spaces, nor invisible format characters
+# such as zero-width spaces, joiners and direction marks).
+_VISIBLE = frozenset("LMNPS")
+
+
+def has_visible_text(text: str) -> bool:
+    """Whether `text` holds anything a reader could see: "\u200b\u200f" is as empty as "   "."""
+    return any(unicodedata.category(char)[0] in _VISIBLE for char in text)
+
+
+def without_leading_invisibles(text: str) -> str:
+    """`text` without the spaces and invisible format characters (a direction mark, a byte-order mark, a zero-width
+    space) that keyboards and copy-paste put before it."""
+    start = 0
+    while start < len(text) and (text[start].isspace() or unicodedata.category(text[start]) == "Cf"):
+        start += 1
+    return text[start:]
 
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:

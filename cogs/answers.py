@@ -14,12 +14,14 @@ from discord.ext import commands
 
 from bot.answers.pipeline import RESTARTING, Question
 from bot.answers.senders import channel_sender, followup_sender, private_line_sender
+from bot.answers.splitting import grapheme_cut
 from bot.channel_access import can_answer_in, is_own_thread
 from bot.digests.text import strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
 from bot.feedback.privacy import rename_thread_of_deleted_question
 from bot.runtime import CultureBot
+from bot.wording import has_visible_text
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +32,15 @@ def question_text(message: discord.Message, bot_user_id: int) -> str:
     """The message without the mention(s) of the bot that addressed it, and with other members' and roles'
     mentions as neutral words: their Discord ids would otherwise be stored with the question and sent to the
     model, and those members never agreed to anything (nor could they find or delete it)."""
-    return strip_mention_ids(re.sub(rf"<@!?{bot_user_id}>", "", message.content)).strip()
+    text = strip_mention_ids(re.sub(rf"<@!?{bot_user_id}>", "", message.content)).strip()
+    return text if has_visible_text(text) else ""  # only invisible characters: nothing to answer
 
 
 async def start_thread(message: discord.Message, text: str) -> discord.Thread | discord.abc.MessageableChannel:
     """A thread from the question, named after it; the channel itself if Discord refuses."""
-    name = text if len(text) <= 90 else text[:89].rsplit(" ", 1)[0] + "…"
+    # One line of plain words: a thread name shows no mention or timestamp markup, and keeps no line breaks.
+    plain = " ".join(re.sub(r"<(?:@[!&]?|#)\d+>|<t:-?\d+(?::[tTdDfFR])?>", "…", text).split())
+    name = plain if len(plain) <= 90 else plain[: grapheme_cut(plain, 89)].rsplit(" ", 1)[0] + "…"
     try:
         return await message.create_thread(name=name, auto_archive_duration=1440)
     except discord.HTTPException:
@@ -145,7 +150,7 @@ class Answers(commands.Cog):
         if not self.bot.answerer.accepting:
             raise UserFacingError(RESTARTING.line)
         text = strip_mention_ids(question).strip()
-        if not text:  # only spaces: nothing to answer, and no budget spent on it
+        if not has_visible_text(text):  # only spaces or invisible characters: nothing to answer, no budget spent
             raise UserFacingError(
                 "Your question is empty; write it in `question`, e.g. how do I greet my partner's grandparents?"
             )

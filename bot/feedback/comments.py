@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
 
 from bot.digests.text import strip_mention_ids
@@ -10,6 +11,7 @@ from bot.errors import UserFacingError
 from bot.feedback.consent import ConsentState, consent_state, consent_version
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, CommentSource, ConsentChanged, NewComment, Storage
+from bot.wording import has_visible_text, without_leading_invisibles
 
 MAX_COMMENT_CHARS = 4000
 COMMENT_PROMPT = "How would someone in this community answer differently? What did it miss?"
@@ -24,17 +26,29 @@ class CommentResult(StrEnum):
 
 
 def reply_comment_text(content: str, prefix: str, bot_user_id: int) -> str | None:
-    """The comment in a reply such as "fit: too formal" or "@culturebot fit: too formal"; None if not one."""
-    text = re.sub(rf"^\s*<@!?{bot_user_id}>", "", content).lstrip()
-    if not text.lower().startswith(prefix.lower()):
-        return None
-    return text[len(prefix) :]
+    """The comment in a reply such as "fit: too formal" or "@culturebot fit: too formal"; None if not one.
+
+    The prefix matches in any case and in its compatibility forms: "fit：" with the full-width colon Chinese and
+    Japanese keyboards type, "ｆｉｔ:", or a prefix typed with decomposed accents; invisible characters before it (a
+    right-to-left mark) are passed over."""
+    text = without_leading_invisibles(re.sub(rf"^\s*<@!?{bot_user_id}>", "", without_leading_invisibles(content)))
+    wanted = _folded(prefix)
+    # The prefix's length in the text differs from its own (decomposed accents, ligatures): try each cut up to a
+    # few characters past it, not one inside a letter's marks.
+    for end in range(1, min(len(text), 2 * len(prefix) + 2) + 1):
+        if _folded(text[:end]) == wanted and not unicodedata.category(text[end : end + 1] or " ").startswith("M"):
+            return text[end:]
+    return None
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def clean_comment(text: str) -> str:
     """The comment to store, or a UserFacingError saying why there is none."""
     cleaned = text.strip()
-    if not cleaned:
+    if not has_visible_text(cleaned):
         raise UserFacingError("Your comment was empty, so nothing was saved.")
     if len(cleaned) > MAX_COMMENT_CHARS:
         raise UserFacingError(

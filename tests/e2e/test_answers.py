@@ -599,6 +599,28 @@ async def test_deleting_the_question_renames_the_thread_named_after_it(world, ru
         assert rows(world, "SELECT count(*) FROM threads_to_rename") == [(0,)]
 
 
+async def test_a_comment_typed_with_a_full_width_colon_in_the_bots_thread_is_a_comment(world, run_bot, moderator):
+    """Chinese and Japanese keyboards type "fit：": it is a comment, not a new question."""
+    from tests.helpers import give_consent
+
+    world.model.script("Start with Pak.")
+    await give_consent(world.tmp_path / "bot.sqlite3", world.guild_id, world.asker_id, "comments")
+    async with run_bot(cooldown=0):
+        await run(world, moderator, "answers settings", {"threads": True})
+        question = f"How do I greet my boss?\n\nContext: <@{world.member_id}> says <t:1700000000:R> is fine"
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention(question))
+        await eventually(lambda: len(finished_answers(world)) == 1, what="the answer")
+        [(thread_id,)] = rows(world, "SELECT channel_id FROM answers")
+        name = world.standin.state.channel(thread_id).name
+        assert "\n" not in name and "<t:" not in name and "<@" not in name, name  # one line of plain words
+        await world.standin.send_message(thread_id, world.asker_id, f"<@{world.standin.bot_user_id}> fit：太正式了")
+        await eventually(lambda: rows(world, "SELECT text FROM comments") == [("太正式了",)], what="the comment")
+        # Only invisible characters: nothing to answer.
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("\u200b\u200f"))
+        await asyncio.sleep(0.3)
+    assert len(world.model.chat_requests) == 1
+
+
 async def test_a_private_ask_in_the_bots_thread_stays_out_of_the_next_public_answer_there(world, run_bot, moderator):
     world.model.script("Start with Pak.", "Only you can see this.", "Then first names, if he asks.")
     async with run_bot(cooldown=0):
