@@ -73,7 +73,12 @@ def delimit_member_text(text: str) -> str:
 SCOPE_INTRO = """\
 The community has declared the cultural scope below. It is trusted context written by the community: answer \
 within it. If the question falls outside it, say so plainly and do not project this scope onto another culture \
-or group."""
+or group. Only some of its sections may be shown: a topic the scope's summary covers is not outside it because no \
+section below names it."""
+# A template the community has not reviewed yet (`template = true`): not the community's own words.
+TEMPLATE_NOTE = """\
+This scope is still an unreviewed starting point drafted for the community, not yet written or checked by its \
+members: hedge what it says, and treat points marked [check] as uncertain."""
 
 NO_SCOPE_INTRO = """\
 This community has not declared a cultural scope. Say that your answer is general, and be especially careful \
@@ -85,12 +90,14 @@ def scope_context(document: ScopeDocument, sections: Sequence[ScopeSection]) -> 
     meta = document.metadata
     head = "\n".join(
         [
+            *([TEMPLATE_NOTE] if meta.template else []),
             f"# {meta.title}",
             meta.summary,
             f"Community: {meta.community}",
             f"Setting: {meta.setting}",
             f"Languages: {', '.join(meta.languages)}",
             "Not covered: " + "; ".join(meta.not_covered),
+            *(["Sources it draws on: " + "; ".join(meta.sources)] if meta.sources else []),
         ]
     )
     # Editors' HTML comments are notes for reviewers, not context for the model.

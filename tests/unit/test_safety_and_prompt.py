@@ -97,3 +97,18 @@ def test_shown_text_takes_out_the_prompts_tags_until_none_is_left_and_is_idempot
 
     assert shown_text(raw) == shown
     assert shown_text(shown_text(raw)) == shown_text(raw)
+
+
+def test_a_template_scope_is_presented_as_an_unreviewed_draft_with_its_sources():
+    import dataclasses
+
+    from bot.answers.prompt import TEMPLATE_NOTE, scope_context
+    from bot.scopes.templates import load_template
+
+    template = load_template("vietnamese-family-households")
+    assert template.metadata.template and template.metadata.sources
+    shown = scope_context(template, ())
+    assert TEMPLATE_NOTE in shown
+    assert "Sources it draws on: " + template.metadata.sources[0] in shown
+    reviewed = dataclasses.replace(template, metadata=template.metadata.model_copy(update={"template": False}))
+    assert TEMPLATE_NOTE not in scope_context(reviewed, ())
