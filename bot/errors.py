@@ -16,6 +16,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from bot.answers.splitting import grapheme_cut
 from bot.wording import counted
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ def guild_id_of(interaction: discord.Interaction) -> int:
 
 
 def shortened(text: str, limit: int) -> str:
-    """The text, cut to `limit` characters with an ellipsis when longer (a Discord message's limit)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """The text, cut to `limit` characters with an ellipsis when longer (a Discord message's limit), between
+    user-perceived characters."""
+    return text if len(text) <= limit else text[: grapheme_cut(text, limit - 1)] + "…"
 
 
 def problem_list(problems: Sequence[object], *, heading: str | None = None, fix: str = "") -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.answers.safety import NO_PINGS
+from bot.answers.splitting import grapheme_cut, open_fence_at
 from bot.answers.streaming import CURSOR
 from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT
 from bot.storage import InterruptedAnswer
@@ -48,9 +49,18 @@ def mended(content: str) -> str | None:
         return None
     text = content[: -len(CURSOR)].rstrip()
     room = MESSAGE_LIMIT - len(CRASH_NOTE)
-    if len(text) > room:
-        text = text[: room - 1].rstrip() + "…"
-    return text + CRASH_NOTE
+    fits = room
+    while True:
+        if len(text) > fits:
+            text = text[: grapheme_cut(text, fits - 1)].rstrip() + "…"
+        # Cut off inside a code block: closed first, or the note would show as code.
+        fence = open_fence_at(text)
+        if fence is None:
+            return text + CRASH_NOTE
+        closed = text.rstrip("\n") + "\n" + fence.closing
+        if len(closed) <= room:
+            return closed + CRASH_NOTE
+        fits = room - len(fence.closing) - 1  # room for the closing line: cut once more
 
 
 async def mend_interrupted_answers(client: CultureBot, answers: Sequence[InterruptedAnswer]) -> int:

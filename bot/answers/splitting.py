@@ -50,8 +50,9 @@ def split_point(text: str, limit: int) -> int:
         return len(text)
     window = text[:limit]
     floor = limit // 3  # never leave a tiny head just to find a nicer break
-    # Sentence ends of scripts written without spaces (Chinese, Japanese) or with their own marks (Devanagari).
-    for separator in ("\n\n", "\n", ". ", "! ", "? ", "。", "！", "？", "। ", " "):
+    # Sentence ends of scripts written without spaces (Chinese, Japanese) or with their own marks (Devanagari,
+    # Burmese, Khmer, Tibetan, Ethiopic, Arabic and Urdu).
+    for separator in ("\n\n", "\n", ". ", "! ", "? ", "。", "！", "？", "। ", "။", "។", "།", "።", "؟ ", "۔ ", " "):
         index = window.rfind(separator)
         if index >= floor:
             return index + len(separator)

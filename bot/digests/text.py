@@ -10,7 +10,8 @@ raw markup, read "channel 123", as the digest's by-channel table names channels 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from bot.answers.splitting import grapheme_cut
 
 ZERO_WIDTH_SPACE = "\u200b"
 
@@ -70,7 +71,8 @@ def excerpt(text: str, limit: int) -> str:
     """At most `limit` characters of `text` on one line, cut at a word boundary and marked with "…".
 
     Whitespace runs (newlines included) become single spaces. A text without a usable space (Thai, Chinese,
-    one long URL) is cut mid-word. The cut never separates a base character from its combining marks.
+    one long URL) is cut mid-word. The cut never splits a user-perceived character (a letter from its combining
+    marks, an emoji sequence, a flag).
     """
     if limit < 2:
         raise ValueError("limit must be at least 2")
@@ -81,9 +83,7 @@ def excerpt(text: str, limit: int) -> str:
     space = flat.rfind(" ", 0, cut + 1)
     if space >= limit // 2:
         cut = space
-    # Do not leave combining marks (Vietnamese tones, Devanagari vowel signs) orphaned after the cut.
-    while cut > 0 and unicodedata.category(flat[cut]).startswith("M"):
-        cut -= 1
+    cut = grapheme_cut(flat, cut)  # not between a letter and its tone marks, nor inside an emoji or a flag
     return flat[:cut].rstrip() + "…"
 
 

@@ -111,3 +111,34 @@ def test_a_cluster_longer_than_the_window_is_cut_where_asked():
     # Nor is a head left empty: the first character's accent is cut from it rather than nothing sent.
     assert grapheme_cut("e\u0301x", 1) == 1
     assert grapheme_cut("xe\u0301", 2) == 1
+
+
+def test_excerpts_and_shortened_texts_never_split_a_flag_or_an_emoji_sequence():
+    from bot.digests.text import excerpt
+    from bot.errors import shortened
+
+    assert excerpt("见见见见见见🇻🇳🇨🇳见见", 8) == "见见见见见见…"
+    assert excerpt("xx 👩\u200d👩\u200d👧 yy zz", 6) == "xx…"
+    assert shortened("ab🇻🇳cd", 4) == "ab…"
+    assert excerpt("Tôi muốn hỏi về đám cưới", 13) == "Tôi muốn hỏi…"
+
+
+@pytest.mark.parametrize("mark", ["။", "។"])
+def test_burmese_and_khmer_sentence_marks_are_break_points(mark):
+    from bot.answers.splitting import split_point
+
+    sentence = "ကကကကကကကကကက" if mark == "။" else "កកកកកកកកកក"
+    text = (sentence + mark) * 30
+    cut = split_point(text, 100)
+    assert text[cut - 1] == mark
+
+
+def test_a_crash_note_is_never_shown_as_code():
+    from bot.answers.interrupted import CRASH_NOTE, mended
+    from bot.answers.splitting import open_fence_at
+    from bot.answers.streaming import CURSOR
+
+    for body in ("xin chào", "x" * 1990):
+        note = mended("Try:\n```text\n" + body + CURSOR)
+        assert note is not None and note.endswith(CRASH_NOTE) and len(note) <= 2000
+        assert open_fence_at(note[: -len(CRASH_NOTE)]) is None
