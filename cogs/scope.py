@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.answers.senders import followup_sender
+from bot.answers.splitting import grapheme_cut
 from bot.channel_access import LOG, unusable_reason
 from bot.errors import UserFacingError, describe_error, guild_id_of, report_error
 from bot.mod_log import change_settings, post_change, post_to_log
@@ -137,12 +138,13 @@ class EditModal(discord.ui.Modal):
 
     def __init__(self, cog: Scope, section: str | None, current: str) -> None:
         label = "Summary" if section is None else section
-        super().__init__(title=f"Edit: {label}"[:MODAL_TITLE_LIMIT])
+        title = f"Edit: {label}"
+        super().__init__(title=title[: grapheme_cut(title, MODAL_TITLE_LIMIT)])
         self.cog = cog
         self.section = section
         self.started_from = current  # what the moderator is shown, checked again on submit
         self.text: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
-            label=label[:45],
+            label=label[: grapheme_cut(label, 45)],
             style=discord.TextStyle.paragraph,
             default=current[:MAX_SECTION_CHARS] or None,
             max_length=MAX_SECTION_CHARS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.answers.splitting import grapheme_cut
 from bot.storage import Consent, ConsentLevel, GuildSettings
 
 # 2: quotes cover questions as well as comments (QUOTES_COVER_QUESTIONS_FROM); members who agreed to 1 are asked again.
@@ -78,8 +79,9 @@ def notice_text(settings: GuildSettings, privacy_url: str | None, *, heading: st
     text = _notice(settings, privacy_url, settings.consent_note, heading)
     excess = len(text) - NOTICE_ROOM
     if excess > 0 and settings.consent_note:
-        keep = max(len(settings.consent_note) - excess - 1, 0)
-        text = _notice(settings, privacy_url, settings.consent_note[:keep] + "…", heading)
+        note = settings.consent_note
+        keep = grapheme_cut(note, max(len(note) - excess - 1, 0))  # not inside a letter with its marks, nor an emoji
+        text = _notice(settings, privacy_url, note[:keep] + "…", heading)
     return text
 
 

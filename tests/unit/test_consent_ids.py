@@ -140,3 +140,16 @@ def test_no_other_control_claims_a_consent_id():
     for custom_id in ids:
         claimed = [item for item in DYNAMIC_ITEMS if re.fullmatch(item.__discord_ui_compiled_template__, custom_id)]
         assert len(claimed) == 1, (custom_id, claimed)
+
+
+def test_a_stored_note_too_long_for_the_notice_is_cut_between_graphemes():
+    """A note stored before `/research settings` checked its length is shortened to fit; never inside a flag."""
+    from bot.feedback.consent import NOTICE_ROOM, notice_text
+
+    for filler in range(4):  # the cut lands at each position of a two-character flag
+        note = "n" * filler + "🇻🇳" * 1500
+        text = notice_text(GuildSettings(guild_id=1, consent_note=note), None)
+        assert len(text) <= NOTICE_ROOM
+        kept = text[text.index("n" * filler + "🇻🇳") :]
+        before_ellipsis = kept[: kept.index("…")]
+        assert len(before_ellipsis.removeprefix("n" * filler)) % 2 == 0, "no half flag"
