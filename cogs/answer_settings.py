@@ -145,10 +145,11 @@ class AnswerSettings(commands.Cog):
 
         def removing(settings: GuildSettings) -> dict[str, object]:
             listed = settings.answer_channels
-            picked = pick(listed, listed_names(guild, listed), channel)
+            names = listed_names(guild, listed)
+            picked = pick(listed, names, channel)
             if picked is None:
                 typed = channel.replace("`", "")[:100]
-                if len(shared := sharing_name(listed, listed_names(guild, listed), channel)) > 1:
+                if len(shared := sharing_name(listed, names, channel)) > 1:
                     raise UserFacingError(
                         f"{len(shared)} listed channels are called `{typed}`. Pick the one you mean from those "
                         "`/answers channel-remove` offers as you type: each shows its channel id."

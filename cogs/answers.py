@@ -14,9 +14,8 @@ from discord.ext import commands
 
 from bot.answers.pipeline import RESTARTING, Question
 from bot.answers.senders import channel_sender, followup_sender, private_line_sender
-from bot.answers.splitting import grapheme_cut
 from bot.channel_access import can_answer_in, is_own_thread
-from bot.digests.text import strip_mention_ids
+from bot.digests.text import excerpt, safe_text, strip_mention_ids
 from bot.errors import UserFacingError
 from bot.feedback.comments import reply_comment_text
 from bot.feedback.privacy import rename_thread_of_deleted_question
@@ -24,6 +23,9 @@ from bot.runtime import CultureBot
 from bot.wording import has_visible_text
 
 log = logging.getLogger(__name__)
+
+THREAD_NAME_CHARS = 90
+_TIMESTAMP = re.compile(r"<t:-?\d+(?::[tTdDfFR])?>")
 
 EMPTY_MENTION_HINT = "Ask me a question after the mention, e.g. “@culturebot how do I greet my partner's grandparents?”"
 
@@ -38,9 +40,8 @@ def question_text(message: discord.Message, bot_user_id: int) -> str:
 
 async def start_thread(message: discord.Message, text: str) -> discord.Thread | discord.abc.MessageableChannel:
     """A thread from the question, named after it; the channel itself if Discord refuses."""
-    # One line of plain words: a thread name shows no mention or timestamp markup, and keeps no line breaks.
-    plain = " ".join(re.sub(r"<(?:@[!&]?|#)\d+>|<t:-?\d+(?::[tTdDfFR])?>", "…", text).split())
-    name = plain if len(plain) <= 90 else plain[: grapheme_cut(plain, 89)].rsplit(" ", 1)[0] + "…"
+    # One line of plain words (a thread name shows no mention or timestamp markup), cut between graphemes.
+    name = excerpt(_TIMESTAMP.sub("…", safe_text(text)), THREAD_NAME_CHARS)
     try:
         return await message.create_thread(name=name, auto_archive_duration=1440)
     except discord.HTTPException:

@@ -20,8 +20,8 @@ from bot.storage.sqlite.digests import _digest_queries
 from bot.storage.sqlite.feedback import (
     EXPIRED_ANSWERS,
     FORGET_MEMBER,
+    PURGE_ANSWERS,
     PURGE_COMMENTS,
-    PURGED_CUES,
     QUEUE_THREADS,
     REPLY_COMMENTS_IN,
 )
@@ -69,11 +69,7 @@ async def test_the_daily_purge_and_the_start_up_read_only_the_rows_that_can_be_d
     now, due_before = "2026-12-07T00:00:00.000Z", "2026-06-10T00:00:00.000Z"
     statements = [
         (QUEUE_THREADS + EXPIRED_ANSWERS, (due_before, now)),
-        (
-            f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE "
-            + EXPIRED_ANSWERS,
-            (now, due_before, now),
-        ),
+        (PURGE_ANSWERS, (now, due_before, now)),
         (PURGE_COMMENTS, (now, due_before, now)),
     ]
     assert await scans(tmp_path, statements) == []

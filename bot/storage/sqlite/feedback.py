@@ -62,6 +62,9 @@ EXPIRED_ANSWERS = (
     "text_purged_at IS NULL AND created_at < ? AND outcome != 'streaming' AND created_at < (SELECT "
     f"{RETENTION_CUTOFF} FROM guilds g LEFT JOIN guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)"
 )
+PURGE_ANSWERS = (
+    f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE {EXPIRED_ANSWERS}"
+)
 PURGE_COMMENTS = (
     "UPDATE comments SET text = '', purged_at = ? WHERE purged_at IS NULL AND created_at < ? AND created_at < (SELECT "
     f"{RETENTION_CUTOFF} FROM answers a JOIN guilds g USING (guild_id) LEFT JOIN guild_settings s USING (guild_id) "
@@ -468,14 +471,9 @@ class FeedbackStore(SqliteConnection):
             f"SELECT max({RETENTION_CUTOFF}) FROM guilds g LEFT JOIN guild_settings s USING (guild_id)", (now_iso,)
         )
         due_before = latest[0] if latest is not None and latest[0] is not None else ""
-        expired = EXPIRED_ANSWERS
         async with self._transaction() as conn:
-            await conn.execute(QUEUE_THREADS + expired, (due_before, now_iso))
-            answers = await conn.execute(
-                f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE "
-                + expired,
-                (now_iso, due_before, now_iso),
-            )
+            await conn.execute(QUEUE_THREADS + EXPIRED_ANSWERS, (due_before, now_iso))
+            answers = await conn.execute(PURGE_ANSWERS, (now_iso, due_before, now_iso))
             comments = await conn.execute(PURGE_COMMENTS, (now_iso, due_before, now_iso))
         if answers.rowcount or comments.rowcount or self._wal_wipe_owed:
             await self._wipe_wal()
