@@ -170,6 +170,9 @@ _LANGUAGE_FAMILIES: tuple[tuple[str, ...], ...] = (("id", "ms"),)
 MIN_WORDS_FOR_LANGUAGE = 3
 # The winner needs this many votes, and twice the votes of any other language (outside its family).
 MIN_LANGUAGE_VOTES = 1.5
+# A message of this many words whose language is still unknown is taken to be in a language the word lists do
+# not cover (Javanese, Yoruba typed without tone marks): a short one is merely too short to tell.
+MIN_WORDS_UNKNOWN_LANGUAGE = 6
 
 # Words, with the combining marks NFC leaves on their letters (Yoruba's ọ̀): those are not word characters.
 _WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|[\u0300-\u036f])*")
@@ -861,13 +864,20 @@ class Cues:
         }
 
 
+def _unknown_language(texts: Sequence[str]) -> bool:
+    """Whether texts none of whose languages was detected include one long enough to have been told, had it been
+    in a language the word lists know."""
+    return any(len(_WORDS.findall(text.casefold())) >= MIN_WORDS_UNKNOWN_LANGUAGE for text in texts)
+
+
 def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
     """The cues in `message`, completed from `history` (the member's earlier messages in this
     conversation, oldest first) for whatever the message itself does not say.
 
     The message wins over history, and among earlier messages the newest wins; identifiers accumulate.
     The language comes from history only when the message is too short to tell. Nothing is called missing
-    in a language the word lists do not cover: there they cannot tell what was said.
+    in a language the word lists do not cover, nor in one they cannot name in a message long enough to tell:
+    there they cannot tell what was said.
     """
     originals = [message, *reversed(history)]
     texts = [_normalise(text) for text in originals]
@@ -882,9 +892,10 @@ def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
     setting = next((found for text in texts if (found := _setting(text, relationship))), None)
     formality = next((found for text in texts if (found := _formality(text))), None)
     identifiers = tuple(dict.fromkeys(label for text in texts for label in _identifiers(text)))
+    covered = language in _COVERED_LANGUAGES if language is not None else not _unknown_language(originals)
     missing = (
         tuple(name for name, value in (("addressee", addressee), ("setting", setting)) if value is None)
-        if language is None or language in _COVERED_LANGUAGES
+        if covered
         else ()
     )
     return Cues(language, addressee, relationship, setting, formality, identifiers, missing)

@@ -360,6 +360,23 @@ def test_cues_are_still_called_missing_in_covered_languages_and_when_the_languag
     assert extract_cues("Tôi nên nói gì với sếp?").missing == ("setting",)
     assert extract_cues("What is sungkan?").missing == ("addressee", "setting")
     assert extract_cues("sungkan?").missing == ("addressee", "setting")  # too short to tell the language
+    assert extract_cues("Is tipping rude?").missing == ("addressee", "setting")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Piye carane matur marang bapak kepala kantor nalika rapat?",  # Javanese: "bapak kepala kantor" is there
+        "Bawo ni mo se le ki oga mi ni ibi ise?",  # Yoruba without tone marks: "oga mi", my boss
+    ],
+)
+def test_no_cue_is_called_missing_in_a_long_message_whose_language_is_unknown(text):
+    cues = extract_cues(text)
+    assert cues.language is None
+    assert cues.missing == ()
+    assert "ask one short question" not in cues.to_prompt()
+    # An earlier message in the language decides it for a short follow-up too.
+    assert extract_cues("Dados pundi?", [text]).missing == ()
 
 
 def test_prompt_line_after_an_earlier_clarifying_question_does_not_ask_again():
