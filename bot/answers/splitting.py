@@ -9,9 +9,10 @@ import regex
 
 DISCORD_MESSAGE_LIMIT = 2000
 
-# A fence line: up to 3 spaces of indentation (a code block in a numbered list item), then 3+ backticks or
+# A fence line: any indentation (a code block in a list item, nested lists indent by four spaces or a tab: Discord,
+# unlike CommonMark, has no indented code blocks and opens a block at any backticks), then 3+ backticks or
 # tildes, then the info string (the language).
-_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(\S*)", re.MULTILINE)
+_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(\S*)", re.MULTILINE)
 # A longer info string is not a language tag worth repeating: reopening the block with it could make the next
 # part no shorter than the text it was cut from.
 MAX_REOPENED_INFO = 30
@@ -22,7 +23,7 @@ _CLOSING_RESERVE = 8
 class OpenFence(NamedTuple):
     """A code block still open at the end of some text."""
 
-    indent: str  # spaces before the fence
+    indent: str  # spaces or tabs before the fence
     fence: str  # the run of backticks or tildes
     info: str  # the info string after it, e.g. "python"
     start: int  # index of the opening line's first character

@@ -191,10 +191,24 @@ def test_an_indented_block_is_closed_and_reopened_with_its_indentation():
     assert code_lines == [f"   x = {i}  # step" for i in range(200)]
 
 
-def test_an_indented_fence_is_recognised_and_four_spaces_are_not():
+def test_an_indented_fence_is_recognised_however_deep():
     assert open_fence_at("1. Run:\n   ```sh\n   ls\n") is not None
     assert open_fence_at("1. Run:\n   ```sh\n   ls\n   ```\n") is None
-    assert open_fence_at("Code:\n    ```sh\n    ls\n") is None  # four spaces: an indented code block
+    # Discord has no indented code blocks: four spaces or a tab (a nested list item) still open a block.
+    assert open_fence_at("Code:\n    ```sh\n    ls\n") == ("    ", "```", "sh", 6, 15)
+    assert open_fence_at("- a\n\t```sh\n\tls\n\t```\n") is None
+
+
+def test_a_block_in_a_nested_list_is_closed_and_reopened_with_its_indentation():
+    code = "\n".join(f"      y = {i}" for i in range(300))
+    text = "1. Outer\n   - Inner:\n      ```python\n" + code + "\n      ```\n2. Done."
+    parts = split_all(text)
+    assert len(parts) == 3
+    assert all(open_fence_at(part) is None for part in parts)
+    assert parts[0].endswith("\n      ```") and parts[1].endswith("\n      ```")
+    assert parts[1].startswith("      ```python\n      y = ") and parts[2].startswith("      ```python\n      y = ")
+    code_lines = [line for part in parts for line in part.splitlines() if "y = " in line]
+    assert code_lines == [f"      y = {i}" for i in range(300)]
 
 
 async def test_streaming_an_indented_block_keeps_its_indentation():
