@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any, cast
 
 import discord
 from discord import app_commands
@@ -24,6 +28,7 @@ from bot.scopes.comparisons import (
     stop_comparison,
 )
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
+from bot.scopes.edit_forms import field_id, form_id, orphaned_edit, started_from
 from bot.scopes.editing import new_section_problems
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
@@ -131,57 +136,50 @@ EDIT_NOT_SAVED = (
     "Something went wrong on the bot's side, so nothing was saved (the bot's log has the details). Your text is "
     "attached: paste it into `/scope edit` again."
 )
+RESTARTED = "The bot restarted while your form was open. "
+FORM_NOT_READ = (
+    "It could not tell which part your form edits (a section title that long does not fit in the form's id), so "
+    "nothing was saved. Your text is attached: paste it into `/scope edit` again."
+)
+FORM_NOT_ALLOWED = (
+    "You no longer have the Manage Server permission here, so your edit was not saved. Your text is attached."
+)
+
+
+async def give_back(interaction: discord.Interaction, text: str, message: str) -> None:
+    """Refuse a form's edit and give the moderator's text back as a file (a form cannot be reopened with it)."""
+    await interaction.response.send_message(
+        message, file=discord.File(io.BytesIO(text.encode()), filename="your-edit.md"), ephemeral=True
+    )
 
 
 class EditModal(discord.ui.Modal):
-    """One text box for the summary or one section, prefilled with the current text."""
+    """One text box for the summary or one section, prefilled with the current text. Its ids say what it edits, so
+    that a form still open when the bot restarts is saved by the next process (`bot/scopes/edit_forms.py`)."""
 
-    def __init__(self, cog: Scope, section: str | None, current: str) -> None:
+    def __init__(self, cog: Scope, section: str | None, current: str, version: int) -> None:
         label = "Summary" if section is None else section
         title = f"Edit: {label}"
-        super().__init__(title=title[: grapheme_cut(title, MODAL_TITLE_LIMIT)])
+        super().__init__(
+            title=title[: grapheme_cut(title, MODAL_TITLE_LIMIT)],
+            custom_id=form_id(cog.process, next(cog.forms_opened), version),
+        )
         self.cog = cog
         self.section = section
         self.started_from = current  # what the moderator is shown, checked again on submit
+        field = field_id(section)
         self.text: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
             label=label[: grapheme_cut(label, 45)],
             style=discord.TextStyle.paragraph,
             default=current[:MAX_SECTION_CHARS] or None,
             max_length=MAX_SECTION_CHARS,
             required=True,
+            custom_id=field if field is not None else discord.utils.MISSING,
         )
         self.add_item(self.text)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        assert interaction.guild_id is not None
-        try:
-            change = await edit_scope(
-                self.cog.bot.storage,
-                self.cog.bot.scope_cache,
-                interaction.guild_id,
-                interaction.user.id,
-                section=self.section,
-                text=self.text.value,
-                started_from=self.started_from,
-            )
-        except (UserFacingError, ScopeValidationError) as refused:
-            # Nothing the moderator wrote is lost (a form cannot be reopened with it): it comes back as a file.
-            await self._give_back(interaction, describe_error(refused).message)
-            return
-        except Exception:  # the bot's failure (the database, say): the text comes back all the same
-            log.exception("server %d: a scope edit could not be saved", interaction.guild_id)
-            await self._give_back(interaction, EDIT_NOT_SAVED)
-            return
-        version = change.version
-        await interaction.response.send_message(
-            f"Saved as version {version.number}.{ended_note(change.ended)}", ephemeral=True
-        )
-        await self.cog.log_scope_change(interaction, version.change_summary, version, ended=change.ended)
-
-    async def _give_back(self, interaction: discord.Interaction, message: str) -> None:
-        await interaction.response.send_message(
-            message, file=discord.File(io.BytesIO(self.text.value.encode()), filename="your-edit.md"), ephemeral=True
-        )
+        await self.cog.save_form_edit(interaction, self.section, self.text.value, self.started_from)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         await report_error(interaction, error)
@@ -197,6 +195,8 @@ class Scope(commands.Cog):
 
     def __init__(self, bot: CultureBot) -> None:
         self.bot = bot
+        self.process = secrets.token_hex(4)  # in the ids of the edit forms this process opens
+        self.forms_opened = itertools.count(1)
 
     # Reading
 
@@ -377,7 +377,7 @@ class Scope(commands.Cog):
         name = section.strip()
         if name.lower() == SUMMARY_CHOICE:
             refuse_unfixable_in_form(version, document, None, summary=True)
-            await interaction.response.send_modal(EditModal(self, None, document.metadata.summary))
+            await interaction.response.send_modal(EditModal(self, None, document.metadata.summary, version.number))
             return
         # "## Title" names a section explicitly: the way to a section titled like the summary choice.
         name = name.removeprefix(SECTION_PREFIX).strip()
@@ -386,7 +386,7 @@ class Scope(commands.Cog):
         if existing is None and (problems := new_section_problems(document, name)):
             raise ScopeValidationError(problems)
         title = existing.title if existing else name
-        await interaction.response.send_modal(EditModal(self, title, existing.body if existing else ""))
+        await interaction.response.send_modal(EditModal(self, title, existing.body if existing else "", version.number))
 
     @edit.autocomplete("section")
     async def _section_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -539,6 +539,62 @@ class Scope(commands.Cog):
         if version is None:
             raise UserFacingError(NO_SCOPE_MESSAGE)
         return version
+
+    async def save_form_edit(
+        self, interaction: discord.Interaction, section: str | None, text: str, started_from: str, *, note: str = ""
+    ) -> None:
+        """Save a submitted edit form's text, or give it back as a file with the reason (nothing typed is lost)."""
+        assert interaction.guild_id is not None
+        try:
+            change = await edit_scope(
+                self.bot.storage,
+                self.bot.scope_cache,
+                interaction.guild_id,
+                interaction.user.id,
+                section=section,
+                text=text,
+                started_from=started_from,
+            )
+        except (UserFacingError, ScopeValidationError) as refused:
+            # A form cannot be reopened with the moderator's text: it comes back as a file.
+            await give_back(interaction, text, note + describe_error(refused).message)
+            return
+        except Exception:  # the bot's failure (the database, say): the text comes back all the same
+            log.exception("server %d: a scope edit could not be saved", interaction.guild_id)
+            await give_back(interaction, text, note + EDIT_NOT_SAVED)
+            return
+        version = change.version
+        await interaction.response.send_message(
+            f"{note}Saved as version {version.number}.{ended_note(change.ended)}", ephemeral=True
+        )
+        await self.log_scope_change(interaction, version.change_summary, version, ended=change.ended)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """An edit form opened before the bot restarted: no form object of this process handles its submission."""
+        if interaction.type is not discord.InteractionType.modal_submit or interaction.guild_id is None:
+            return
+        edit = orphaned_edit(cast("Mapping[str, Any]", interaction.data or {}), self.process)
+        if edit is None:
+            return
+        log.info("server %d: an edit form opened before a restart was submitted", interaction.guild_id)
+        if not edit.known:
+            await give_back(interaction, edit.text, RESTARTED + FORM_NOT_READ)
+            return
+        if not interaction.permissions.manage_guild:
+            await give_back(interaction, edit.text, RESTARTED + FORM_NOT_ALLOWED)
+            return
+        try:
+            version = await stored_version(self.bot.storage, interaction.guild_id, edit.version)
+            shown = started_from(readable_document(self.bot.scope_cache, version, "edited in a form"), edit.section)
+        except UserFacingError as refused:
+            await give_back(interaction, edit.text, RESTARTED + describe_error(refused).message)
+            return
+        except Exception:
+            log.exception("server %d: an edit form from before a restart could not be read", interaction.guild_id)
+            await give_back(interaction, edit.text, RESTARTED + EDIT_NOT_SAVED)
+            return
+        await self.save_form_edit(interaction, edit.section, edit.text, shown, note=RESTARTED)
 
     async def log_scope_change(
         self,

@@ -560,6 +560,82 @@ async def test_an_edit_the_bot_fails_to_save_is_returned_too(world, run_bot, mod
         assert len(versions(world)[1]) == base
 
 
+async def test_an_edit_form_open_across_a_restart_is_saved_by_the_next_process(world, run_bot, moderator):
+    """A form still open when the bot restarts: its submission reached no form object, Discord said "This interaction
+    failed" and the moderator's text was gone. Now the next process saves it, from the version the form showed."""
+    from cogs.scope import RESTARTED
+
+    async with run_bot():
+        owner = int(world.standin.state.guilds[world.guild_id].owner_id)
+        await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
+        base = len(versions(world)[1])
+        glossary = await run(world, moderator, "scope edit", {"section": "Glossary"})
+        summary = await run(world, moderator, "scope edit", {"section": "summary"})
+        stale = await run(world, owner, "scope edit", {"section": "Glossary"})
+        new_section = await run(world, moderator, "scope edit", {"section": "Greetings at Tết"})
+    async with run_bot(scope=None):
+        [text_input] = modal_inputs(glossary)
+        my_text = "- **bố mẹ**: parents, used when speaking about them with respect (everyday)"
+        sent = await world.standin.submit_modal(glossary, moderator, values={text_input["custom_id"]: my_text})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.response_data["content"] == f"{RESTARTED}Saved as version {base + 1}." and record.ephemeral
+        # The summary's form, opened on the version before, is saved too: the glossary edit overwrote nothing of it.
+        [summary_input] = modal_inputs(summary)
+        new_summary = summary_input["value"] + " Reviewed by the server's elders."
+        sent = await world.standin.submit_modal(summary, moderator, values={summary_input["custom_id"]: new_summary})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.response_data["content"] == f"{RESTARTED}Saved as version {base + 2}."
+        # A new section, named in the form's ids.
+        [section_input] = modal_inputs(new_section)
+        greetings = "Children greet grandparents first on the morning of Tết, with wishes for health."
+        sent = await world.standin.submit_modal(new_section, moderator, values={section_input["custom_id"]: greetings})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.response_data["content"] == f"{RESTARTED}Saved as version {base + 3}."
+        # The owner's glossary form showed the text before the moderator's edit: refused and given back.
+        [stale_input] = modal_inputs(stale)
+        their_text = "- **ông bà**: grandparents, addressed first at family meals (everyday)"
+        sent = await world.standin.submit_modal(stale, owner, values={stale_input["custom_id"]: their_text})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.response_data["content"].startswith(
+            f"{RESTARTED}The section 'Glossary' was changed while you were editing"
+        )
+        [attachment] = record.original.attachments
+        assert attachment.filename == "your-edit.md" and attachment.data.decode() == their_text
+        # A form this process opened is saved once, by its own form object (the restart path leaves it alone).
+        fresh = await run(world, moderator, "scope edit", {"section": "summary"})
+        [fresh_input] = modal_inputs(fresh)
+        sent = await world.standin.submit_modal(
+            fresh, moderator, values={fresh_input["custom_id"]: new_summary + " Updated."}
+        )
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert record.response_data["content"] == f"Saved as version {base + 4}."
+        await asyncio.sleep(0.2)
+        assert len(versions(world)[1]) == base + 4
+    with sqlite3.connect(world.tmp_path / "bot.sqlite3") as conn:
+        [(content,)] = conn.execute("SELECT content FROM scope_versions WHERE number = ?", (base + 3,)).fetchall()
+    assert my_text in content and "Reviewed by the server's elders." in content and greetings in content
+    assert their_text not in content
+
+
+async def test_an_edit_form_from_before_a_restart_is_refused_to_a_member_who_lost_manage_server(
+    world, run_bot, moderator
+):
+    async with run_bot():
+        await run(world, moderator, "scope use", {"template": "vietnamese-family-households"})
+        base = len(versions(world)[1])
+        form = await run(world, moderator, "scope edit", {"section": "Glossary"})
+    world.standin.set_member_roles(world.guild_id, moderator, [])  # no longer a moderator
+    async with run_bot(scope=None):
+        [text_input] = modal_inputs(form)
+        my_text = "- **bố mẹ**: parents (everyday)"
+        sent = await world.standin.submit_modal(form, moderator, values={text_input["custom_id"]: my_text})
+        record = await world.standin.wait_for_interaction_response(sent)
+        assert "no longer have the Manage Server permission" in record.response_data["content"]
+        [attachment] = record.original.attachments
+        assert attachment.data.decode() == my_text
+    assert len(versions(world)[1]) == base
+
+
 async def test_an_edit_of_a_section_changed_meanwhile_is_refused_and_returned(world, run_bot, moderator):
     async with run_bot():
         owner = int(world.standin.state.guilds[world.guild_id].owner_id)
