@@ -34,7 +34,7 @@ def test_a_form_in_labels_is_read_too():
 def test_a_title_too_long_for_an_id_cannot_be_told_and_the_text_is_kept():
     title = "T" * CUSTOM_ID_LIMIT
     assert field_id(title) is None
-    assert len(field_id("T" * (CUSTOM_ID_LIMIT - len("section:")))) == CUSTOM_ID_LIMIT
+    assert field_id("T" * (CUSTOM_ID_LIMIT - len("section:"))) == "section:" + "T" * (CUSTOM_ID_LIMIT - len("section:"))
     data = {"custom_id": form_id("beef", 1, 2), "components": rows("4f2a9c", "my long text")}
     assert orphaned_edit(data, "cafe") == OrphanedEdit(2, None, "my long text", known=False)
     assert len(form_id("f" * 8, 10**9, 10**9 - 1)) <= CUSTOM_ID_LIMIT
