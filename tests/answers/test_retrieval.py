@@ -355,6 +355,22 @@ def test_templates_shipped_with_the_bot_retrieve_sensibly():
     assert ranked["glossary"].terms
 
 
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("上司への敬語の使い方を教えてください", "Forms of address, formality and hierarchy"),
+        ("飲み会に行かなくてもいいですか", "Norms and etiquette"),
+        ("パワハラを受けたらどうすればいいですか", "Sensitive topics and how to handle them"),
+    ],
+)
+def test_the_japanese_template_is_found_by_questions_in_japanese(question, section):
+    # It was written in romaji only: a question in Japanese script shared no term with it.
+    scopes = Path(__file__).resolve().parents[2] / "scopes"
+    tokyo = parse_scope((scopes / "japanese-workplace-tokyo.md").read_text())
+    ranked = [item.section.title for item in rank_sections(question, tokyo.sections) if item.score > 0]
+    assert section in ranked
+
+
 def test_ranking_a_64_kb_scope_is_fast():
     # Sections near the 4,000-character limit, 16 of them: the 64 KB maximum.
     document = build_scope(TOPICS[:16], pad_to=3700)
