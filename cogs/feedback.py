@@ -97,6 +97,9 @@ class Feedback(commands.Cog):
             )
             if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
                 self._pending.note((answer.guild_id, event.user_id), answer.answer_id, value, time.monotonic())
+            elif not added and answer is not None and value is not None:
+                # Taken back before choosing: not kept (PRIVACY.md), even if their reactions cannot be read again.
+                self._pending.taken_back((answer.guild_id, event.user_id), answer.answer_id, value)
             elif change is RatingChange.STORED and answer is not None:
                 # Stored live, so the member has agreed: a reaction of theirs on this answer still waiting (from
                 # before they agreed, and about to be stored by `on_consent_chosen`) is older, and must not replace
@@ -153,13 +156,13 @@ class Feedback(commands.Cog):
                 self._asked.failed(key, now)
 
     @contextlib.asynccontextmanager
-    async def pending_turn(self, guild_id: int, user_id: int, answer_id: int) -> AsyncIterator[int | None]:
-        """The member's turn, for the block (see `PendingValues`), with the value of their latest rating reaction
-        on the answer waiting for their choice, if any: a reaction of theirs being handled is counted, and those
+    async def pending_turn(self, guild_id: int, user_id: int, answer_id: int) -> AsyncIterator[tuple[int, ...]]:
+        """The member's turn, for the block (see `PendingValues`), with the values of their rating reactions on the
+        answer waiting for their choice, the latest last: a reaction of theirs being handled is counted, and those
         that come later are handled after the block (in which the consent button stores the member's choice and
         that rating)."""
         async with self._members.hold(user_id):
-            yield self._pending.value((guild_id, user_id), answer_id, time.monotonic())
+            yield self._pending.values((guild_id, user_id), answer_id, time.monotonic())
 
     @commands.Cog.listener()
     async def on_consent_chosen(

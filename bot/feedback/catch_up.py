@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -221,10 +221,16 @@ async def reconcile_answer(
         async with taking_back as deletion:
             for user_id, value in plan.store:
                 rater = pseudonyms.member(user_id)
-                if rater not in stored and not await storage.consent_covered_answer(rater, answer_id):
+                if not await storage.consent_covered_answer(rater, answer_id):
                     # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
-                    # which dropped it): a later agreement keeps only what they give from then on.
+                    # which dropped it): a later agreement keeps only what they give from then on. That holds when
+                    # it would replace a rating whose reaction is gone, too: that rating goes all the same.
                     counts.not_consented += 1
+                    previous = stored.get(rater)
+                    if previous is not None and previous[1] is RatingSource.REACTION:
+                        counts.deleted += await storage.delete_rating(
+                            answer_id, rater, value=previous[0], source=RatingSource.REACTION
+                        )
                     continue
                 change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
                 if change is RatingChange.STORED:
@@ -308,13 +314,11 @@ async def member_rating_reactions(
     return present.get(user_id, set())
 
 
-def shown_rating(noted: int, values: Collection[int]) -> int | None:
-    """The rating a member's reactions on an answer show now, given the one `noted` when they reacted: the noted
-    one if it is still there, else their one other rating reaction; None when they have none, or several (which
-    came last cannot be told)."""
-    if noted in values:
-        return noted
-    return next(iter(values)) if len(values) == 1 else None
+def shown_rating(noted: Sequence[int], values: Collection[int]) -> int | None:
+    """The rating a member's reactions on an answer show now (`values`), given those `noted` while they had not
+    chosen (the latest last): the latest noted one still there; None when none is. Another rating reaction was added
+    at a time Discord does not say, perhaps before they declined or asked to be forgotten: it is never taken."""
+    return next((value for value in reversed(noted) if value in values), None)
 
 
 async def store_pending_reactions(
@@ -324,14 +328,15 @@ async def store_pending_reactions(
     *,
     guild_id: int,
     user_id: int,
-    pending: Mapping[int, int],
+    pending: Mapping[int, Sequence[int]],
 ) -> int:
     """Store, now that the member agreed, the ratings their reactions still show on the answers they reacted to
-    before choosing (`pending`: answer -> the value noted then, see `PendingReactions`); how many were stored.
+    before choosing (`pending`: answer -> the values noted then, the latest last, see `PendingReactions`); how many
+    were stored.
 
     Each answer's reactions are read again, as for the reaction the consent note names: the member may have
     changed or taken them back since. An answer whose message (or channel) is gone stores nothing: its reactions
-    went with it. When they cannot be read for another reason, the noted value is stored, as there."""
+    went with it. When they cannot be read for another reason, the latest noted value is stored, as there."""
     stored = 0
     settings = await storage.guild_settings(guild_id)
     for answer_id, noted in pending.items():
@@ -350,7 +355,7 @@ async def store_pending_reactions(
             # not reached (discord.py retries no dropped connection): the reaction was there when the member added
             # it and nothing says it went, so it is kept as noted, and the member's other reactions are still read.
             log.warning("answer %d: could not read the member's reactions again: %s", answer_id, error)
-            value = noted
+            value = noted[-1]
         if value is None:
             continue
         change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)

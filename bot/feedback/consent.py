@@ -150,9 +150,13 @@ PENDING_FOR = 24 * 3600.0
 class PendingReactions:
     """Rating reactions of members who had not chosen yet, held in memory (never written anywhere) until they do.
 
-    Per (server, member): the answers they reacted to with a rating emoji, each with the value of their latest one.
-    Once the member agrees, the ratings their reactions on those answers still show are stored; a refusal drops
-    them. An entry is used for `keep_for` seconds and a member keeps only their `per_member` newest answers.
+    Per (server, member): the answers they reacted to with a rating emoji, each with the values of the rating emojis
+    they added there and have not taken back, the latest last. Once the member agrees, the rating their reactions
+    on each answer still show, among those, is stored; a refusal drops them. A rating emoji of theirs on the answer
+    that is not among them was added at another time (perhaps before they declined or asked to be forgotten) and is
+    never stored this way.
+
+    An entry is used for `keep_for` seconds and a member keeps only their `per_member` newest answers.
     Expired entries, and members left with none, are dropped by `prune`: the Feedback cog runs it every hour, and
     `note` runs it too when `prune_every` seconds have passed since the last one (or as the table passes
     `prune_at` members), so nothing stays in memory much past `keep_for` even for a member who never chooses. A
@@ -167,8 +171,9 @@ class PendingReactions:
         self.prune_every = prune_every
         self._prune_at = prune_at
         self._pruned_at: float | None = None  # when `prune` last ran
-        # (server, member) -> answer -> (value of their latest rating emoji on it, when it was added), oldest first
-        self._pending: dict[tuple[int, int], dict[int, tuple[int, float]]] = {}
+        # (server, member) -> answer -> (values of their rating emojis on it, the latest last; when the latest was
+        # added), the answers oldest first
+        self._pending: dict[tuple[int, int], dict[int, tuple[tuple[int, ...], float]]] = {}
 
     def note(self, key: tuple[int, int], answer_id: int, value: int, now: float) -> None:
         """`key`'s rating emoji of `value` on the answer, added at `now` while they had not chosen."""
@@ -176,8 +181,8 @@ class PendingReactions:
         if due or (key not in self._pending and len(self._pending) >= self._prune_at):
             self.prune(now)
         answers = self._pending.setdefault(key, {})
-        answers.pop(answer_id, None)  # re-inserted as the newest
-        answers[answer_id] = (value, now)
+        earlier, _ = answers.pop(answer_id, ((), now))  # re-inserted as the newest
+        answers[answer_id] = ((*(noted for noted in earlier if noted != value), value), now)
         while len(answers) > self.per_member or self._expired(answers, now):
             del answers[next(iter(answers))]  # the oldest: too many, or too old (the member's own, at once)
         if not answers:
@@ -193,20 +198,35 @@ class PendingReactions:
             if not answers:
                 del self._pending[key]
 
-    def _expired(self, answers: dict[int, tuple[int, float]], now: float) -> bool:
+    def taken_back(self, key: tuple[int, int], answer_id: int, value: int) -> None:
+        """`key` took back their rating emoji of `value` on the answer: it is not stored when they agree."""
+        answers = self._pending.get(key)
+        if answers is None or answer_id not in answers:
+            return
+        values, when = answers[answer_id]
+        left = tuple(noted for noted in values if noted != value)
+        if left:
+            answers[answer_id] = (left, when)
+            return
+        del answers[answer_id]
+        if not answers:
+            del self._pending[key]
+
+    def _expired(self, answers: dict[int, tuple[tuple[int, ...], float]], now: float) -> bool:
         """Whether the oldest of a member's answers has expired (they are kept in the order they were noted)."""
         return bool(answers) and now - next(iter(answers.values()))[1] >= self.keep_for
 
-    def take(self, key: tuple[int, int], now: float) -> dict[int, int]:
-        """Answer -> value of what `key` reacted while they had not chosen (oldest first), forgotten from here on."""
+    def take(self, key: tuple[int, int], now: float) -> dict[int, tuple[int, ...]]:
+        """Answer -> values of the rating emojis `key` added there while they had not chosen, the latest last (the
+        answers oldest first), forgotten from here on."""
         answers = self._pending.pop(key, {})
-        return {answer_id: value for answer_id, (value, when) in answers.items() if now - when < self.keep_for}
+        return {answer_id: values for answer_id, (values, when) in answers.items() if now - when < self.keep_for}
 
-    def value(self, key: tuple[int, int], answer_id: int, now: float) -> int | None:
-        """The value of `key`'s latest rating emoji on the answer, if one is waiting (it stays: see `take`)."""
+    def values(self, key: tuple[int, int], answer_id: int, now: float) -> tuple[int, ...]:
+        """The values of `key`'s rating emojis waiting on the answer, the latest last (they stay: see `take`)."""
         entry = self._pending.get(key, {}).get(answer_id)
         if entry is None or now - entry[1] >= self.keep_for:
-            return None
+            return ()
         return entry[0]
 
     def discard(self, key: tuple[int, int], answer_id: int) -> None:

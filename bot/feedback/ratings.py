@@ -119,8 +119,9 @@ async def apply_reaction(
     something only while it is the current rating, and needs no consent check: `still_reacting` (asked only then)
     gives the rating values the member still shows on the answer's messages. The same emoji left on another part
     of a long answer keeps the rating; one other rating emoji left becomes the rating, as if just added (a member
-    who reacted ✅ then 🤔 and takes 🤔 back still shows ✅); none, or several (which came last cannot be told,
-    as in the catch-up), and the rating is deleted. Without `still_reacting`, a removal always deletes.
+    who reacted ✅ then 🤔 and takes 🤔 back still shows ✅), when their consent covered the answer since it was
+    posted (else that reaction may predate a decline or a forget request); none, or several (which came last cannot
+    be told, as in the catch-up), and the rating is deleted. Without `still_reacting`, a removal always deletes.
     """
     answer = await storage.answer_for_message(message_id)
     if answer is None:
@@ -174,7 +175,10 @@ async def _remove_reaction(
         return RatingChange.IGNORED, answer, value
     # Only the database change is inside: digests being made wait for it, and not for Discord's answer above.
     async with deleting(answer.guild_id) if deleting is not None else contextlib.nullcontext(Deletion()) as deletion:
-        if len(remaining) == 1:
+        # The other reaction was added at a time Discord does not say: perhaps before the member declined or asked
+        # to be forgotten, which dropped it. It becomes the rating only when their consent has covered the answer
+        # without a break since it was posted (as in the catch-up); otherwise the removal just deletes.
+        if len(remaining) == 1 and await storage.consent_covered_answer(rater, answer.answer_id):
             [left] = remaining
             change = await record_read_reaction(storage, pseudonyms, answer, user_id, left, settings)
             if change is RatingChange.STORED:

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Self, cast, runtime_checkable
 
@@ -401,15 +401,15 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         # Reading their reactions takes a few requests: the click is answered first.
         await interaction.response.defer()
         scale = scale_of_size(size) if size is not None else None
-        async with member_turn(interaction, self.answer_id) as newest:
+        async with member_turn(interaction, self.answer_id) as waiting:
             changed = await self._store_choice(interaction, consent_version(settings), carried=True)
             saved = saved_line(self.level, changed)
             answer = await answer_or_gone(interaction, self.answer_id)
             # The note carries the reaction as it was when the note was posted; the member may have added another
-            # rating emoji on that answer since (`newest`, waiting for their choice with their other reactions), or
+            # rating emoji on that answer since (`waiting`, with their other reactions, the latest last), or
             # taken one back. What their reactions show now, the latest rating emoji they added on the answer
             # counting as the newest, as live: ✅ (the note's) then 🤔, both still there, is a 🤔 rating.
-            noted = newest if newest is not None else value
+            noted = waiting or (value,)
             try:
                 reacted = await current_reaction(interaction, answer, noted, settings)
             except discord.NotFound:
@@ -433,18 +433,18 @@ class PendingValues(Protocol):
 
     def pending_turn(
         self, guild_id: int, user_id: int, answer_id: int
-    ) -> contextlib.AbstractAsyncContextManager[int | None]: ...
+    ) -> contextlib.AbstractAsyncContextManager[tuple[int, ...]]: ...
 
 
 @contextlib.asynccontextmanager
-async def member_turn(interaction: discord.Interaction, answer_id: int) -> AsyncIterator[int | None]:
+async def member_turn(interaction: discord.Interaction, answer_id: int) -> AsyncIterator[tuple[int, ...]]:
     """The clicking member's turn in the Feedback cog: their reactions being handled finish first, and those that
-    come later wait until the block ends. It yields the value of their latest rating reaction on the answer,
-    waiting for their choice; None when none waits (after a restart, say), or the Feedback cog is not loaded
+    come later wait until the block ends. It yields the values of their rating reactions on the answer waiting for
+    their choice, the latest last; none when none waits (after a restart, say), or the Feedback cog is not loaded
     (then no turn is taken: no reactions are handled either)."""
     cog: object = client(interaction).get_cog("Feedback")
     if interaction.guild_id is None or not isinstance(cog, PendingValues):
-        yield None
+        yield ()
         return
     async with cog.pending_turn(interaction.guild_id, interaction.user.id, answer_id) as newest:
         yield newest
@@ -471,11 +471,11 @@ ANSWER_DELETED = "That answer's message was deleted, and your reaction with it, 
 
 
 async def current_reaction(
-    interaction: discord.Interaction, answer: AnswerRecord, noted: int, settings: GuildSettings
+    interaction: discord.Interaction, answer: AnswerRecord, noted: Sequence[int], settings: GuildSettings
 ) -> int | None:
-    """The rating the member's reaction shows now: the noted one if it is still there, else their one other
-    rating reaction; None when they have none, or several. discord.NotFound when the answer's message (or its
-    channel) is gone, and the reaction with it; the noted one if the reactions cannot be read for another reason
+    """The rating the member's reactions show now, among those `noted` before they chose (the latest last; see
+    `shown_rating`); None when none of them is there. discord.NotFound when the answer's message (or its channel)
+    is gone, and the reaction with it; the latest noted one if the reactions cannot be read for another reason
     (as `store_pending_reactions` does)."""
     bot = client(interaction)
     try:
@@ -490,7 +490,7 @@ async def current_reaction(
         raise
     except DISCORD_FAILURES as error:
         log.warning("answer %d: could not read the member's reactions again: %s", answer.answer_id, error)
-        return noted
+        return noted[-1]
     return shown_rating(noted, values)
 
 

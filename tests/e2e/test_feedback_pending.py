@@ -332,3 +332,48 @@ async def test_a_reaction_stored_live_before_the_waiting_ones_are_stored_is_not_
         await world.standin.wait_for_interaction_response(clicked)
         await eventually(lambda: "added before agreeing" in caplog.text, what="the waiting reactions stored")
         assert ratings_of(world, budi) == [(ids[0], 1, "reaction"), (ids[1], 3, "reaction"), (ids[2], 2, "reaction")]
+
+
+async def test_a_reaction_from_before_privacy_forget_is_not_stored_when_a_newer_one_is_taken_back(
+    world, run_bot, monkeypatch
+):
+    """Budi's ❌ was forgotten, but stays on Discord. When they take back the ✅ they gave after agreeing again, their
+    one other rating reaction used to become the rating: the forgotten ❌ came back into the research data."""
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answer = await ask(world, "Question?")
+        handled = handled_reactions(monkeypatch)
+        await choose_in_privacy_consent(world, budi, "ratings")
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
+        await eventually(lambda: ratings_of(world, budi) != [], what="the ❌ rating")
+        await forget(world, budi)
+        assert ratings_of(world, budi) == []
+        await choose_in_privacy_consent(world, budi, "ratings")
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: ratings_of(world, budi) == [(answer_id_of(answer), 3, "reaction")], what="✅")
+        await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: len(handled) == 3, what="the removal handled")
+        await asyncio.sleep(0.2)
+        assert ratings_of(world, budi) == [], "the ✅ taken back is deleted and the forgotten ❌ is not stored"
+
+
+async def test_a_reaction_taken_back_before_choosing_is_not_stored_when_its_answer_cannot_be_read_again(
+    world, run_bot, monkeypatch
+):
+    """Budi reacts ✅ on a second answer before choosing and takes it back. Agreeing reads their reactions again;
+    when Discord refuses that read (403), the value noted when they reacted was stored, though the bot had seen it
+    taken back."""
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answers = [await ask(world, f"Question {n}?") for n in range(2)]
+        handled = handled_reactions(monkeypatch)
+        note = await reaction_note(world, answers[0], budi, "❌")
+        await world.standin.add_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await world.standin.remove_reaction(world.channel_id, answers[1].id, budi, "✅")
+        await eventually(lambda: len(handled) == 3, what="budi's reactions handled")
+        world.standin.fail_next("GET", rf"^/channels/\d+/messages/{answers[1].id}$", status=403)
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        await eventually(lambda: ratings_of(world, budi) != [], what="the note's rating")
+        await asyncio.sleep(0.3)
+        assert ratings_of(world, budi) == [(answer_id_of(answers[0]), 1, "reaction")]

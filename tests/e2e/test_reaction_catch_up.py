@@ -312,3 +312,28 @@ async def test_reactions_on_an_answer_are_read_with_the_scale_it_was_posted_with
     await read_back_at_start(run_bot, caplog)
     assert "1 stored, 1 removed" in caplog.text
     assert rows(world, scales) == [("And my aunt?", 4, 5), ("How do I address my manager?", 1, 3)]
+
+
+async def test_a_reaction_from_before_a_forget_does_not_replace_a_rating_taken_back_offline(world, run_bot, caplog):
+    """Budi rated ❌, asked to be forgotten, agreed again and rated ✅; the ❌ stays on Discord. While the bot is
+    offline they take back ✅: the read-back used to store the forgotten ❌ in its place."""
+    from tests.e2e.test_feedback import forget
+    from tests.e2e.test_feedback_pending import choose_in_privacy_consent
+
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answer = await ask(world)
+        await choose_in_privacy_consent(world, budi, "ratings")
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
+        await eventually(lambda: len(ratings(world)) == 1, what="the ❌ rating")
+        await forget(world, budi)
+        await choose_in_privacy_consent(world, budi, "ratings")
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "✅")
+        await eventually(lambda: {value for _, _, value, _ in ratings(world)} == {3}, what="the ✅ rating")
+    await world.standin.remove_reaction(world.channel_id, answer.id, budi, "✅")  # offline
+    caplog.set_level("INFO", logger="bot.runtime")
+    caplog.clear()
+    async with run_bot():
+        await eventually(lambda: "rating reactions read back" in caplog.text, what="the catch-up")
+        assert "0 stored, 1 removed, 1 not kept without consent" in caplog.text
+        assert ratings(world) == set()
