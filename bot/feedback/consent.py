@@ -16,7 +16,8 @@ from bot.answers.splitting import grapheme_cut
 from bot.storage import Consent, ConsentLevel, GuildSettings
 
 # 2: quotes cover questions as well as comments (QUOTES_COVER_QUESTIONS_FROM); members who agreed to 1 are asked again.
-CONSENT_TEXT_VERSION = 2
+# 3: says that questions are recorded with their answers whatever a member chooses (they always were).
+CONSENT_TEXT_VERSION = 3
 
 # The notice's first line says what brought the member to it; the rest, the same wherever it is shown, is what they
 # agree to (and what its version covers: `notice_changed` compares it under the rating heading).
@@ -25,11 +26,12 @@ GENERAL_HEADING = "**Taking part in the research: what you give is research data
 NOTICE = """\
 {heading}
 culturebot is a research instrument: members' ratings and comments help researchers study whether language \
-models reflect a specific community instead of a stereotype. Before anything you give is kept, please choose.
+models reflect a specific community instead of a stereotype. Before your ratings or comments are kept, please \
+choose.
 
-**What is kept:** your rating of each answer, any reasons and comments you add, and the time. You are stored \
-under a pseudonym (a keyed hash), never your Discord name or id. Raw text (questions, answers, comments) is \
-deleted after {retention} days; counts are kept.
+**What is kept:** your rating of each answer, any reasons and comments you add, and the time; your questions, \
+with my answers, whatever you choose. You are stored under a pseudonym (a keyed hash), never your Discord name \
+or id. Raw text is deleted after {retention} days; counts are kept.
 **Who runs it:** {contact}.
 **Quotes:** only if you choose it, short anonymous quotes of your comments, and your questions asked in public, \
 may appear in research digests.

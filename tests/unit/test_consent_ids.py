@@ -153,3 +153,14 @@ def test_a_stored_note_too_long_for_the_notice_is_cut_between_graphemes():
         kept = text[text.index("n" * filler + "🇻🇳") :]
         before_ellipsis = kept[: kept.index("…")]
         assert len(before_ellipsis.removeprefix("n" * filler)) % 2 == 0, "no half flag"
+
+
+def test_the_notice_says_questions_are_recorded_whatever_the_member_chooses():
+    """Questions are recorded for everyone (PRIVACY.md, /about), so the notice a member agrees to says so too; it
+    used to say only "before anything you give is kept, please choose". A new text: members are asked again."""
+    from bot.feedback.consent import notice_text
+
+    text = notice_text(GuildSettings(guild_id=1), None)
+    assert "your questions, with my answers, whatever you choose" in text
+    assert "Before anything you give is kept" not in text
+    assert CONSENT_TEXT_VERSION >= 3
