@@ -14,7 +14,7 @@ import discord
 import pytest
 
 from bot.feedback import views
-from bot.feedback.consent import CONSENT_TEXT_VERSION
+from bot.feedback.consent import CONSENT_TEXT_VERSION as VERSION
 from bot.feedback.views import NO_REACTION_NOW, NOTE_FOR_SOMEONE_ELSE, NOTICE_CHANGED
 from bot.pseudonyms import Pseudonymizer
 from cogs.privacy import PRIVACY_CONSENT_SUFFIX
@@ -65,7 +65,7 @@ async def test_choice_on_a_notice_changed_since_it_was_shown_stores_nothing(worl
         answer = await ask(world)
         shown = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         assert NEW_NOTE not in shown.response_data["content"]
-        assert all(c.endswith(f":{CONSENT_TEXT_VERSION}.1") for c in custom_ids(shown.original))  # the version shown travels with it
+        assert all(c.endswith(f":{VERSION}.1") for c in custom_ids(shown.original))  # the version shown travels with it
 
         await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})
         stale = await click(world, shown.original, world.member_id, choice(shown.original, "quotes"))
@@ -80,12 +80,12 @@ async def test_choice_on_a_notice_changed_since_it_was_shown_stores_nothing(worl
 
         # Agreeing to the current notice stores that version, and the rating the member clicked before.
         current = stale.original
-        assert all(c.endswith(f":{CONSENT_TEXT_VERSION}.2") for c in custom_ids(current))
-        assert choice(current, "quotes") == f"cb:consent:quotes:{answer_id_of(answer)}:r3/3:{CONSENT_TEXT_VERSION}.2"
+        assert all(c.endswith(f":{VERSION}.2") for c in custom_ids(current))
+        assert choice(current, "quotes") == f"cb:consent:quotes:{answer_id_of(answer)}:r3/3:{VERSION}.2"
         chosen = await click(world, current, world.member_id, choice(current, "quotes"))
         thanks = await world.standin.wait_for_followup(chosen.id)
         assert "you rated this answer **Fits**" in thanks.content
-        assert rows(world, "SELECT level, consent_version FROM consents") == [("quotes", f"{CONSENT_TEXT_VERSION}.2")]
+        assert rows(world, "SELECT level, consent_version FROM consents") == [("quotes", f"{VERSION}.2")]
         assert rows(world, "SELECT value, source FROM ratings") == [(3, "button")]
 
 
@@ -98,7 +98,7 @@ async def test_the_same_notice_still_current_is_recorded_under_its_version(world
         assert revision(world) == 1
         await click(world, shown.original, world.member_id, choice(shown.original, "ratings"))
         await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the pending rating")
-        assert rows(world, "SELECT level, consent_version FROM consents") == [("ratings", f"{CONSENT_TEXT_VERSION}.1")]
+        assert rows(world, "SELECT level, consent_version FROM consents") == [("ratings", f"{VERSION}.1")]
 
 
 async def test_no_thanks_on_a_changed_notice_is_honoured_under_the_version_shown(world, run_bot, moderator_id):
@@ -108,7 +108,7 @@ async def test_no_thanks_on_a_changed_notice_is_honoured_under_the_version_shown
         await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})
         declined = await choose(world, shown.original, world.member_id, choice(shown.original, "declined"))
         assert "I won't ask again" in declined.original.content
-        assert rows(world, "SELECT level, consent_version FROM consent_events") == [("declined", f"{CONSENT_TEXT_VERSION}.1")]
+        assert rows(world, "SELECT level, consent_version FROM consent_events") == [("declined", f"{VERSION}.1")]
         assert rows(world, "SELECT * FROM ratings") == []
 
 
@@ -126,7 +126,7 @@ async def test_old_consent_buttons_without_a_version_are_not_taken_as_agreement(
         assert rows(world, "SELECT * FROM ratings") == []
         # The notice shown instead carries the current version and no pending rating: who gave it is unknown.
         assert set(custom_ids(clicked.original)) == {
-            f"cb:consent:{level}:{answer_id}:-:{CONSENT_TEXT_VERSION}.1" for level in ("ratings", "comments", "quotes", "declined")
+            f"cb:consent:{level}:{answer_id}:-:{VERSION}.1" for level in ("ratings", "comments", "quotes", "declined")
         }
         await click(world, clicked.original, world.member_id, choice(clicked.original, "ratings"))
         await eventually(lambda: rows(world, "SELECT level FROM consents") == [("ratings",)], what="the consent")
@@ -137,7 +137,7 @@ async def test_old_consent_buttons_without_a_version_are_not_taken_as_agreement(
         assert "I won't ask again" in declined.original.content
         assert rows(
             world, "SELECT level, consent_version FROM consents WHERE member_hash = ?", (member_hash(world.asker_id),)
-        ) == [("declined", f"{CONSENT_TEXT_VERSION}.1")]
+        ) == [("declined", f"{VERSION}.1")]
 
 
 # 2. Every setting shown in the notice is part of its version
@@ -157,18 +157,18 @@ async def test_a_change_to_the_notice_text_asks_members_again(world, run_bot, mo
         await click(world, notice.original, world.member_id, choice(notice.original, "comments"))
         await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(3,)], what="the first rating")
         await give_consent(db(world), world.guild_id, world.asker_id, "declined")
-        assert rows(world, "SELECT DISTINCT consent_version FROM consents") == [(f"{CONSENT_TEXT_VERSION}.1",)]
+        assert rows(world, "SELECT DISTINCT consent_version FROM consents") == [(f"{VERSION}.1",)]
 
         reply = await run(world, moderator_id, "research settings", change)
         text = reply.response_data["content"]
         assert "Consent notice revision: 2" in text
-        assert f"(now version {CONSENT_TEXT_VERSION}.2). Members who agreed to an earlier version are asked again" in text
+        assert f"(now version {VERSION}.2). Members who agreed to an earlier version are asked again" in text
         assert revision(world) == 2
         [(audit,)] = rows(
             world, "SELECT detail FROM audit_log WHERE action = 'settings.update' AND actor_id = ?", (moderator_id,)
         )
         assert "consent_revision" in audit
-        assert f"now version {CONSENT_TEXT_VERSION}.2: members who agreed before are asked again" in audit
+        assert f"now version {VERSION}.2: members who agreed before are asked again" in audit
 
         # The rule for a new version: who agreed before is asked again and nothing new is kept until they agree
         # (what they gave stays); who declined is not asked.
@@ -176,7 +176,7 @@ async def test_a_change_to_the_notice_text_asks_members_again(world, run_bot, mo
         asked = await click(world, answer, world.member_id, partly)
         assert NOTICE_HEADING in asked.response_data["content"]
         assert shown in asked.response_data["content"]
-        assert all(c.endswith(f":{CONSENT_TEXT_VERSION}.2") for c in custom_ids(asked.original))
+        assert all(c.endswith(f":{VERSION}.2") for c in custom_ids(asked.original))
         assert rows(world, "SELECT value FROM ratings") == [(3,)]
         await world.standin.add_reaction(world.channel_id, answer.id, world.member_id, "❌")
         await world.standin.wait_for_message(
@@ -193,7 +193,7 @@ async def test_a_change_to_the_notice_text_asks_members_again(world, run_bot, mo
         await eventually(lambda: rows(world, "SELECT value FROM ratings") == [(2,)], what="the new rating")
         assert rows(
             world, "SELECT consent_version FROM consents WHERE member_hash = ?", (member_hash(world.member_id),)
-        ) == [(f"{CONSENT_TEXT_VERSION}.2",)]
+        ) == [(f"{VERSION}.2",)]
 
 
 async def test_settings_that_leave_the_notice_alone_keep_its_version(world, run_bot, moderator_id):
@@ -405,8 +405,8 @@ async def test_two_notice_changes_at_once_get_two_versions(world, run_bot, moder
         )
         assert revision(world) == before + 2, "each text members may have read has a version of its own"
         replies = sorted(record.response_data["content"] for record in (first, second))
-        assert any(f"now version {CONSENT_TEXT_VERSION}.{before + 1}" in reply for reply in replies)
-        assert any(f"now version {CONSENT_TEXT_VERSION}.{before + 2}" in reply for reply in replies)
+        assert any(f"now version {VERSION}.{before + 1}" in reply for reply in replies)
+        assert any(f"now version {VERSION}.{before + 2}" in reply for reply in replies)
 
 
 async def test_reasons_after_the_notice_changed_wait_for_consent_to_it(world, run_bot, moderator_id):
