@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -618,8 +619,13 @@ COMMENT_SAVED_REPLIES = {
     CommentResult.DUPLICATE: "Thanks, your comment is saved.",
     CommentResult.NOT_ALLOWED: RATINGS_ONLY_REPLY,
     CommentResult.DECLINED: DECLINED_REPLY,
-    CommentResult.NEEDS_CONSENT: "Please choose whether to take part first: rate the answer or use `/privacy consent`.",
+    CommentResult.NEEDS_CONSENT: (
+        "Your comment was not saved: you have not chosen whether to take part, or the research notice changed since "
+        "you did. Choose first: rate the answer or use `/privacy consent`."
+    ),
 }
+# After a refusal: a form cannot be reopened with what was typed in it, so the text comes back as a file.
+COMMENT_GIVEN_BACK = " Your text is attached, to send again if you choose to."
 
 
 class CommentModal(discord.ui.Modal):
@@ -728,10 +734,15 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
         )
         if from_notice and guild_id is not None:
             await _say_choice_saved(interaction, guild_id, result)
+        reply = COMMENT_SAVED_REPLIES[result]
+        files: list[discord.File] = []
+        if result not in (CommentResult.STORED, CommentResult.DUPLICATE) and text.strip():
+            reply += COMMENT_GIVEN_BACK
+            files.append(discord.File(io.BytesIO(text.encode()), filename="your-comment.txt"))
         if interaction.response.is_done():
-            await interaction.followup.send(COMMENT_SAVED_REPLIES[result], ephemeral=True)
+            await interaction.followup.send(reply, files=files, ephemeral=True)
         else:
-            await interaction.response.send_message(COMMENT_SAVED_REPLIES[result], ephemeral=True)
+            await interaction.response.send_message(reply, files=files, ephemeral=True)
     except Exception as error:
         # A form cannot be reopened with what was typed in it: the comment comes back as a file.
         await report_error(interaction, error, give_back=("your-comment.txt", text) if text.strip() else None)

@@ -571,3 +571,25 @@ async def test_choosing_less_on_a_notice_asked_again_says_what_it_deleted(world,
         notice = (await run(world, world.member_id, "privacy consent")).original
         declined = await choose(world, notice, world.member_id, choice(notice, "declined"))
         assert "this deleted (or made unquotable) 1 rating, comment or question of yours" in declined.original.content
+
+
+async def test_a_comment_form_sent_after_the_notice_changed_is_refused_with_its_text_given_back(
+    world, run_bot, moderator_id
+):
+    """The notice changed while Budi typed in the comment form: nothing is kept until they choose again. The reply
+    said only "Please choose whether to take part first", and up to 4,000 typed characters were gone."""
+    await give_consent(db(world), world.guild_id, world.member_id, "comments")
+    async with run_bot():
+        answer = await ask(world)
+        form = await click(world, answer, world.member_id, button(answer, "cb:comment:"))
+        assert form.modal is not None and form.modal["title"] == "Comment on this answer"
+        await run(world, moderator_id, "research settings", {"consent_note": NEW_NOTE})
+        text = "Too formal for a family chat; we would say 'mbak' here."
+        sent = await world.standin.submit_modal(form, world.member_id, values={"comment": text})
+        record = await world.standin.wait_for_interaction_response(sent)
+        content = record.response_data["content"]
+        assert record.ephemeral and content.startswith("Your comment was not saved")
+        assert "the research notice changed" in content and "Your text is attached" in content
+        [attachment] = record.original.attachments
+        assert attachment.filename == "your-comment.txt" and attachment.data.decode() == text
+    assert rows(world, "SELECT count(*) FROM comments") == [(0,)]
