@@ -175,7 +175,11 @@ async def thank_for_rating(
     if comments:
         view.add_item(CommentButton(answer.answer_id))
     why = (
-        "Why? Pick any reasons, or add a comment (optional)."
+        (
+            "Why? Pick any reasons, or add a comment (optional)."
+            if settings.reason_tags
+            else "Why? Add a comment (optional)."
+        )
         if comments
         else "Why? Pick any reasons (optional)."
         if settings.reason_tags

@@ -860,6 +860,12 @@ async def test_reason_tags_can_be_switched_off_and_restored_and_a_bad_list_is_na
         answer = await ask(world)
         rated = await click(world, answer, world.member_id, button(answer, "cb:rate:"))
         assert not [c for c in custom_ids(rated.original) if c.startswith("cb:reasons:")], "no reasons menu"
+        assert "Pick any reasons" not in rated.response_data["content"]
+        # A member whose choice keeps comments is offered a comment, and no reasons there are none of.
+        await give_consent(db(world), world.guild_id, world.asker_id, "comments")
+        commented = await click(world, answer, world.asker_id, button(answer, "cb:rate:"))
+        assert commented.response_data["content"].endswith("Why? Add a comment (optional).")
+        assert [c for c in custom_ids(commented.original) if c.startswith("cb:comment:")]
 
         await run(world, moderator, "research settings", {"reason_tags": "Default"})
         assert rows(world, "SELECT reason_tags FROM guild_settings") == [(json.dumps(list(DEFAULT_REASON_TAGS)),)]
