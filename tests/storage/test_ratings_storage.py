@@ -408,3 +408,26 @@ async def test_threads_that_keep_failing_to_be_renamed_do_not_hold_back_new_ones
     for thread in (1, 2, 3):
         assert not await storage.thread_rename_failed(thread, max_attempts=48)
     assert await storage.threads_to_rename(limit=2) == [99, 1]
+
+
+async def test_the_prompt_hash_goes_with_the_question_when_forgotten_or_purged(storage):
+    """The prompt's SHA-256 was made from the question's words: kept, it let anyone holding the database check a
+    guessed question against it after /privacy forget or the retention purge had removed the text."""
+    ids = []
+    for asker in ("forgotten", "kept"):
+        new = NewAnswer(
+            guild_id=1,
+            channel_id=5,
+            question_message_id=None,
+            asker_hash=asker,
+            question="How do I greet my boss?",
+            model="m",
+            prompt_sha256="ab" * 32,
+        )
+        ids.append(await storage.start_answer(new))
+        await storage.finish_answer(ids[-1], AnswerResult("Greet them first.", Outcome.OK))
+    await storage.forget_member("forgotten")
+    hashes = await storage._fetchall("SELECT answer_id, prompt_sha256 FROM answers ORDER BY answer_id")
+    assert [tuple(row) for row in hashes] == [(ids[0], None), (ids[1], "ab" * 32)]
+    assert await storage.purge_expired_text("2999-01-01T00:00:00.000Z") == (2, 0)
+    assert [tuple(row) for row in await storage._fetchall("SELECT prompt_sha256 FROM answers")] == [(None,), (None,)]

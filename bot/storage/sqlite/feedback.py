@@ -39,8 +39,11 @@ QUEUE_THREADS = (
 )
 # A private answer (`/ask private:True`) goes too: only its asker saw it, so no other member's rating needs it, and
 # answers often restate their question.
+# The prompt's hash goes with the question: it was made from the question's words, so a guess could be checked
+# against it.
 FORGET_QUESTIONS = (
     "UPDATE answers SET asker_hash = 'forgotten-' || answer_id, question = '', question_message_id = NULL, "
+    "prompt_sha256 = NULL, "
     "answer = CASE WHEN ephemeral THEN '' ELSE answer END, "
     "cues = CASE WHEN json_valid(cues) THEN json_object('language', json_extract(cues, '$.language')) END WHERE "
 )
@@ -63,7 +66,8 @@ EXPIRED_ANSWERS = (
     f"{RETENTION_CUTOFF} FROM guilds g LEFT JOIN guild_settings s USING (guild_id) WHERE g.guild_id = answers.guild_id)"
 )
 PURGE_ANSWERS = (
-    f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, text_purged_at = ? WHERE {EXPIRED_ANSWERS}"
+    f"UPDATE answers SET question = '', answer = '', cues = {PURGED_CUES}, prompt_sha256 = NULL, text_purged_at = ? "
+    f"WHERE {EXPIRED_ANSWERS}"
 )
 PURGE_COMMENTS = (
     "UPDATE comments SET text = '', purged_at = ? WHERE purged_at IS NULL AND created_at < ? AND created_at < (SELECT "
