@@ -26,36 +26,33 @@ NO_VALUE = "—"
 
 
 def percent(share: float | None) -> str:
-    """A share as a whole percent, except near the ends: 99.6% is not shown as 100%, nor 0.4% as 0%."""
+    """A share as a whole percent, halves rounded up (12.5% reads 13%, as most readers and R's `sprintf` workarounds
+    expect, not to the even 12%), except near the ends: 99.6% is not shown as 100%, nor 0.4% as 0%."""
     if share is None:
         return NO_VALUE
-    text = f"{share * 100:.0f}"
-    if (text == "100" and share < 1) or (text == "0" and share > 0):
-        text = f"{share * 100:.1f}"
-        if text == "100.0":
+    whole = _half_up(share * 100)
+    if (whole == 100 and share < 1) or (whole == 0 and share > 0):
+        tenth = _half_up(share * 1000) / 10
+        if tenth >= 100:
             return ">99.9%"
-        if text == "0.0":
+        if tenth <= 0:
             return "<0.1%"
-    return f"{text}%"
+        return f"{tenth:.1f}%"
+    return f"{whole}%"
+
+
+def _half_up(value: float) -> int:
+    """`value` rounded to a whole number, halves up; the epsilon absorbs binary error (0.285 * 100 is 28.4999…)."""
+    return math.floor(value + 0.5 + 1e-9)
 
 
 def column_percents(counts: Sequence[int]) -> list[str]:
-    """Each count's share of their total as whole percents that add up to 100 (largest remainders get the
-    rounding), except that a count above zero is never shown as 0% nor one below the total as 100% (those
-    show a decimal, as `percent` does)."""
+    """Each count's share of their total, rounded on its own as `percent` rounds (so equal counts read alike, and a
+    share reads as the summary's shares do); the column may therefore add up to 99% or 101%."""
     total = sum(counts)
     if total <= 0:
         return [NO_VALUE for _ in counts]
-    exact = [count * 100 / total for count in counts]
-    whole = [math.floor(value) for value in exact]
-    by_remainder = sorted(range(len(counts)), key=lambda i: (whole[i] - exact[i], i))
-    for index in by_remainder[: 100 - sum(whole)]:
-        whole[index] += 1
-    shown = []
-    for count, value in zip(counts, whole, strict=True):
-        near_an_end = (count and value == 0) or (count < total and value == 100)
-        shown.append(percent(count / total) if near_an_end else f"{value}%")
-    return shown
+    return [percent(count / total) for count in counts]
 
 
 EXTRA_DIGITS = 10  # at most this many more decimals for a number that is not zero: enough for NEGLIGIBLE

@@ -410,7 +410,7 @@ def _distribution(digest: Digest) -> list[Block]:
             next((s for s in previous.fit.distribution if s.scale_size == scale.scale_size), None) if previous else None
         )
         rows = []
-        shares = fmt.column_percents(scale.counts)  # adding up to 100%
+        shares = fmt.column_percents(scale.counts)
         for value in range(scale.scale_size, 0, -1):
             count = scale.counts[value - 1]
             before_count = before.counts[value - 1] if before else None

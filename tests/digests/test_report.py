@@ -17,7 +17,7 @@ from PIL import Image
 from bot.digests import exports
 from bot.digests.chart import _points as chart_points
 from bot.digests.document import Code, to_html, to_markdown
-from bot.digests.formatting import column_percents, fit_change, fit_with_ci, share_change, share_with_ci
+from bot.digests.formatting import column_percents, fit_change, fit_with_ci, percent, share_change, share_with_ci
 from bot.digests.model import Difference, Estimate
 from bot.digests.pseudonyms import export_pseudonym
 from bot.digests.report import (
@@ -118,11 +118,16 @@ def period_rows() -> tuple[DigestRows, DigestRows]:
 
 def test_interval_formatting():
     assert share_with_ci(Estimate(0.62, 0.51, 0.72, 40, 120)) == "62% (95% CI 51–72%)"
-    # A column of shares adds up to 100% (2/7, 3/7, 2/7 each rounded would make 101%).
-    assert column_percents([2, 3, 2]) == ["29%", "43%", "28%"]  # largest remainders first, ties in order
-    assert column_percents([1, 1, 1]) == ["34%", "33%", "33%"]
+    # Each share is rounded on its own, as the summary's are: equal counts read alike, and one of six reads 17% in
+    # the table as in the summary's fit share (it read 16% next to another 17%), though the column makes 101%.
+    assert column_percents([2, 3, 2]) == ["29%", "43%", "29%"]
+    assert column_percents([1, 1, 1]) == ["33%", "33%", "33%"]
+    assert column_percents([1, 4, 1]) == ["17%", "67%", "17%"]
+    assert column_percents([1, 7]) == ["13%", "88%"]  # halves up: 12.5% is 13%, not the even 12%
     assert column_percents([249, 1, 0]) == ["99.6%", "0.4%", "0%"]
     assert column_percents([0, 0]) == ["—", "—"]
+    assert percent(0.125) == "13%" and percent(0.285) == "29%" and percent(1 / 6) == "17%"
+    assert percent(0.9995) == ">99.9%" and percent(0.0004) == "<0.1%" and percent(0.9994) == "99.9%"
     # Near the ends the value shows a decimal, and so do its bounds, which never leave the value out.
     assert share_with_ci(Estimate(0.99933, 0.998, 1.0, 1500, 1500)) == "99.9% (95% CI 99.8–100.0%)"
     assert share_with_ci(Estimate(0.003, 0.0, 0.0049, 1000, 1000)) == "0.3% (95% CI 0.0–0.5%)"
