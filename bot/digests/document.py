@@ -54,9 +54,23 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_<>\[\]|#~&])")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 
 
+# What would make a line a block of its own where the text starts one (a quote, a list item, a paragraph): a list
+# or thematic-break marker ("- too formal", "+ ok", "---"), an ordered list's number ("1. …", "2) …"), or a setext
+# underline ("==="); `*`, `#` and `>` are escaped everywhere already. Escaping the marker's punctuation keeps it
+# as text.
+_BLOCK_START = re.compile(r"^(?:([-+=])|([0-9]{1,9})([.)]))")
+
+
 def markdown_text(text: str) -> str:
     """Inline Markdown: special characters backslash-escaped, on one line."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", text))
+
+
+def markdown_line(text: str) -> str:
+    """`markdown_text` for text that starts a line (a paragraph, a list item, a quote: member text is quoted there),
+    with nothing at its start that would make it a list, a rule or a code block."""
+    escaped = markdown_text(text).lstrip()  # four leading spaces would make a code block
+    return _BLOCK_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", escaped, count=1)
 
 
 def to_markdown(blocks: Sequence[Block]) -> str:
@@ -65,9 +79,9 @@ def to_markdown(blocks: Sequence[Block]) -> str:
         if isinstance(block, Heading):
             parts.append(f"{'#' * block.level} {markdown_text(block.text)}")
         elif isinstance(block, Paragraph):
-            parts.append(markdown_text(block.text))
+            parts.append(markdown_line(block.text))
         elif isinstance(block, Bullets):
-            parts.append("\n".join(f"- {markdown_text(item)}" for item in block.items))
+            parts.append("\n".join(f"- {markdown_line(item)}" for item in block.items))
         elif isinstance(block, Table):
             header = "| " + " | ".join(markdown_text(cell) for cell in block.headers) + " |"
             rule = "|" + "|".join("---:" if i in block.numeric else "---" for i in range(len(block.headers))) + "|"
@@ -78,7 +92,7 @@ def to_markdown(blocks: Sequence[Block]) -> str:
             fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", block.text)), default=0))
             parts.append(f"{fence}\n{_LINE_BREAKS.sub(' ', block.text)}\n{fence}")
         else:
-            parts.append(f"> {markdown_text(block.text)}\n>\n> — {markdown_text(block.source)}")
+            parts.append(f"> {markdown_line(block.text)}\n>\n> — {markdown_text(block.source)}")
     return "\n\n".join(parts) + "\n"
 
 

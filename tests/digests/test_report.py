@@ -606,3 +606,23 @@ def test_reason_tags_give_their_share_of_the_periods_ratings():
     assert "| too generic | 2 (50%) | 1 (50%) |" in markdown
     assert "| useful | 1 (25%) | 0 (0%) | 3/3: 1 |" in markdown
     assert "a rating can carry several tags" in markdown
+
+
+@pytest.mark.parametrize(
+    ("said", "written"),
+    [
+        ("---", "\\---"),  # a thematic break: the member's words vanished into a line
+        ("- too formal", "\\- too formal"),  # a list item: the dash was lost
+        ("+ fine", "\\+ fine"),
+        ("1. too formal 2. too long", "1\\. too formal 2. too long"),  # an ordered list (only a line start)
+        ("12) no", "12\\) no"),
+        ("    indented", "indented"),  # four spaces: a code block
+        ("===", "\\==="),
+        ("fine - mostly", "fine - mostly"),
+    ],
+)
+def test_member_text_at_a_line_start_stays_text_in_markdown(said, written):
+    from bot.digests.document import BlockQuote, Bullets, Paragraph
+
+    markdown = to_markdown([BlockQuote(said, "Member A"), Bullets((said,)), Paragraph(said)])
+    assert markdown == f"> {written}\n>\n> — Member A\n\n- {written}\n\n{written}\n"
