@@ -219,16 +219,16 @@ class Feedback(commands.Cog):
             if answer_scale(answer, settings).value_of(emoji) is None:
                 return  # not a rating emoji: no rating went with it, and nothing is read from Discord
         counts = CatchUpCounts()
-        async with self._reactions:
-            await reconcile_answer(
-                self.bot,
-                self.bot.storage,
-                self.bot.pseudonyms,
-                self.bot.reaction_gate,
-                answer.answer_id,
-                counts,
-                self.bot.deleting_member_data,
-            )
+        await reconcile_answer(
+            self.bot,
+            self.bot.storage,
+            self.bot.pseudonyms,
+            self.bot.reaction_gate,
+            answer.answer_id,
+            counts,
+            self.bot.deleting_member_data,
+            slot=self._reactions,
+        )
         log.info(
             "answer %d: reactions removed by a moderator; %d rating(s) removed, %d stored%s",
             answer.answer_id,

@@ -32,6 +32,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import discord
 
@@ -61,6 +62,11 @@ class ReactionGate:
 
     @contextlib.asynccontextmanager
     async def holding(self, message_ids: Collection[int]) -> AsyncIterator[None]:
+        """Hold the messages for the block: one reconciliation at a time on a message (a moderator's clear during the
+        read-back of the same answer would otherwise write from its own, older read), live events on them waiting
+        until the block ends, and the block starting once the events already being handled are done."""
+        while busy := next((self._busy[i] for i in message_ids if i in self._busy), None):
+            await busy.wait()
         done = asyncio.Event()
         for message_id in message_ids:
             self._busy[message_id] = done
@@ -185,17 +191,22 @@ async def reconcile_answer(
     answer_id: int,
     counts: CatchUpCounts,
     deleting: Deleting | None = None,
+    slot: contextlib.AbstractAsyncContextManager[Any] | None = None,
 ) -> None:
     """Bring one answer's stored reaction ratings in line with its rating reactions on Discord now (see the module
     docstring), adding what changed to `counts`. Also run live when a moderator removes all reactions, or every
     reaction of one emoji, from one of the answer's messages: Discord sends no removal per member then.
     `deleting(guild_id)` is around the changes (not the reading of the reactions): a rating deleted or replaced
-    was taken back, and the server's digests not posted yet are made again without it."""
+    was taken back, and the server's digests not posted yet are made again without it.
+
+    `slot` (the live handlers' limit on reactions handled at once) is taken only once the gate holds the answer's
+    messages and the events in flight on them are done: those events take a slot themselves after the gate, so a
+    reconciliation holding a slot while it waited for them could wait for ever once every slot was held so."""
     message_ids = await storage.answer_message_ids(answer_id)
     answer = await storage.get_answer(answer_id)
     if answer is None or not message_ids:
         return
-    async with gate.holding(message_ids):
+    async with gate.holding(message_ids), slot or contextlib.nullcontext():
         settings = await storage.guild_settings(answer.guild_id)
         scale = answer_scale(answer, settings)
         try:
