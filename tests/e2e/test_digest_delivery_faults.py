@@ -487,3 +487,21 @@ async def test_a_moderators_command_does_not_remake_a_digest_whose_worker_died(
         assert len(asked) == 1, "left to the next start"
         await bot.jobs.catch_up()
         assert len(asked) == 2
+
+
+@pytest.mark.parametrize("status", [500, 504])
+async def test_a_digest_whose_post_fails_after_it_was_made_is_posted_once(
+    world, run_bot, moderator, digest_channel, status
+):
+    """Discord made the message, then answered 500 or 504: discord.py retries those by itself, before the bot can
+    look for the post, with the post's nonce and `enforce_nonce`, so Discord returns the first post (the stand-in
+    did not model this, and posted the digest twice)."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        failed = world.standin.fail_after("POST", rf"/channels/{digest_channel}/messages$", status=status)
+        record = await bot.jobs.digests.run_due(world.guild_id, now=datetime.now(UTC) + NEXT_WEEK)
+        assert failed.hits == 1
+        assert record is not None and record.status is DigestStatus.SENT
+        [post] = digest_posts(world, digest_channel)
+        assert rows(world, "SELECT status, message_id FROM digests") == [("sent", post.id)]

@@ -38,6 +38,20 @@ async def test_server_error_on_first_send_is_retried(world, run_bot):
         assert message.content == "Short answer."
 
 
+async def test_a_server_error_after_the_message_was_made_does_not_post_the_answer_twice(world, run_bot):
+    """Discord made the message and then answered 500: discord.py sends the same post again by itself, with the
+    nonce it gave it and `enforce_nonce`, so Discord returns the message it made rather than post it twice (the
+    stand-in did not model this, and showed the answer twice)."""
+    world.model.script("Short answer.")
+    failed = world.standin.fail_after("POST", r"/channels/\d+/messages$", status=500)
+    async with run_bot():
+        await world.standin.send_message(world.channel_id, world.asker_id, world.mention("5xx after the post?"))
+        await eventually(lambda: outcomes(world) == ["ok"], 15, "the answer to finish")
+        assert failed.hits == 1
+        [message] = world.standin.bot_messages(world.channel_id)
+        assert message.content == "Short answer."
+
+
 async def test_gateway_reconnect_resumes_and_keeps_serving(world, run_bot):
     async with run_bot():
         await world.standin.close_gateway(code=4000)

@@ -19,7 +19,8 @@ DROP = 0  # Fault.status: close the connection without answering
 class Fault:
     """Answer the next ``count`` requests matching ``method`` and ``path_regex`` with ``status``; with ``late``,
     carry them out as usual but hold their answers back that many seconds (Discord slow to answer: what a request
-    does has happened before the client hears of it)."""
+    does has happened before the client hears of it); with ``after``, carry them out and then answer ``status``
+    (Discord failing once the change was made: a 500 or 504 after the message was created)."""
 
     method: str
     path_regex: str
@@ -29,6 +30,7 @@ class Fault:
     global_: bool = False
     json_match: dict[str, Any] | None = None  # only requests whose JSON body holds these keys and values
     late: float | None = None
+    after: bool = False
     hits: int = 0
 
     def matches(self, method: str, path: str, json: object = None) -> bool:

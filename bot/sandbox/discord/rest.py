@@ -54,7 +54,7 @@ def make_middleware(core: StandInCore) -> Middleware:
                 if request.transport is not None:
                     request.transport.close()  # what the client reads: the server disconnected
                 return web.Response()
-            if fault is not None and fault.late is None:
+            if fault is not None and fault.late is None and not fault.after:
                 record.fault = True
                 response: web.StreamResponse = fault.response()
             else:
@@ -63,6 +63,9 @@ def make_middleware(core: StandInCore) -> Middleware:
                 response = await handler(request)
                 if fault is not None and fault.late is not None:
                     await asyncio.sleep(fault.late)
+                if fault is not None and fault.after:
+                    record.fault = True
+                    response = fault.response()
         except errors.ApiError as exc:
             response = error_response(exc)
         except web.HTTPNotFound:

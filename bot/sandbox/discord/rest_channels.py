@@ -126,6 +126,12 @@ class ChannelRoutes:
             raise errors.ApiError(400, 50083, "Thread is archived")
         attachments = uploads_as_attachments(self.state, channel.id, body)
         validate_new_message(fields, attachments)
+        if body.obj.get("enforce_nonce") and fields["nonce"] is not None:
+            # Discord's `enforce_nonce`: a message the same author sent with this nonce a moment ago is returned
+            # instead of making another (a retried request does not post twice).
+            earlier = self.state.message_with_nonce(channel.id, self.bot_id, fields["nonce"])
+            if earlier is not None:
+                return json_response(self.state.message_payload(earlier))
         msg = await self.core.post_message(channel.id, self.bot_id, attachments=attachments, **fields)
         return json_response(self.state.message_payload(msg))
 

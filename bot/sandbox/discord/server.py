@@ -413,6 +413,11 @@ class DiscordStandIn:
             )
         )
 
+    def fail_after(self, method: str, path_regex: str, status: int = 500, count: int = 1) -> Fault:
+        """Carry out the next ``count`` matching REST calls, then answer each with ``status`` as if it had failed
+        (Discord sometimes makes the message and then answers 500 or 504; discord.py retries those by itself)."""
+        return self.core.faults.add(Fault(method=method, path_regex=path_regex, status=status, count=count, after=True))
+
     def answer_late(
         self, method: str, path_regex: str, seconds: float, count: int = 1, json_match: dict[str, Any] | None = None
     ) -> Fault:

@@ -318,6 +318,20 @@ class StandInState:
                 channel.message_count += 1
         return msg
 
+    def message_with_nonce(self, channel_id: int, author_id: int, nonce: str | int) -> Message | None:
+        """A recent message of `author_id` in the channel sent with `nonce` (Discord checks the last few minutes; the
+        stand-in, the channel's last 50 messages)."""
+        for message_id in reversed(self.channel_message_ids.get(channel_id, [])[-50:]):
+            msg = self.messages.get(message_id)
+            if (
+                msg is not None
+                and msg.author_id == author_id
+                and msg.nonce is not None
+                and str(msg.nonce) == str(nonce)
+            ):
+                return msg
+        return None
+
     def edit_message(self, msg: Message, changes: JSON, *, new_attachments: list[Attachment] | None = None) -> Message:
         """Apply a PATCH body; ``changes['attachments']`` keeps listed existing ids and adds uploads."""
         msg.edits.append(
