@@ -570,10 +570,11 @@ class DigestService:
         """Send digests left pending (Discord failed, or the bot stopped) and those kept as undelivered (after the
         channel is fixed, or at start-up); how many were sent.
 
-        Undelivered ones wait while the channel is still missing: remaking them would only repeat the note the
-        moderators already had for each. `retrying` (the periodic retry) sends only pending digests that were
-        made, and those whose making failed (up to MAKE_ATTEMPTS times): one never made because its worker died is
-        left to the next start, not tried again and again. Only `at_start` (the start-up catch-up) remakes those,
+        Undelivered ones wait while the channel is still missing, or the bot still lacks a permission a digest needs
+        there: remaking them would only repeat the note the moderators already had for each. `retrying` (the
+        periodic retry) sends only pending digests that were made, and those whose making failed (up to
+        MAKE_ATTEMPTS times): one never made because its worker died is left to the next start, not tried again and
+        again. Only `at_start` (the start-up catch-up) remakes those,
         and those whose making failed MAKE_ATTEMPTS times; a moderator's command (`/digest channel`, `schedule`)
         sends the rest.
 
@@ -587,7 +588,10 @@ class DigestService:
                 kept = [record for record in kept if retried(record)]
             elif not at_start:
                 kept = [record for record in kept if not making_failed(record.error) or retried(record)]
-            if not retrying and self._channel(settings) is not None:
+            # Undelivered ones only once the bot has what a digest needs in the channel (the cached state says):
+            # each scheduled run remade every one of them, and each failure told the moderators again.
+            channel = self._channel(settings)
+            if not retrying and channel is not None and not bot_lacks(channel, DIGEST):
                 kept += await self._storage.digests(guild_id, DigestStatus.UNDELIVERED)
             if not settings.digest_enabled:
                 # Kept until digests are switched on again, but for those a moderator asked for with `/digest now`.

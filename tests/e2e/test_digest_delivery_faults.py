@@ -505,3 +505,25 @@ async def test_a_digest_whose_post_fails_after_it_was_made_is_posted_once(
         assert record is not None and record.status is DigestStatus.SENT
         [post] = digest_posts(world, digest_channel)
         assert rows(world, "SELECT status, message_id FROM digests") == [("sent", post.id)]
+
+
+async def test_digests_kept_while_the_bot_lacks_a_permission_are_not_remade_and_retold_every_week(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """Each scheduled run remade every digest kept undelivered and told the moderators again about each one that
+    failed: four weeks without Attach Files made ten notes instead of four."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=ATTACH_FILES, type=1)
+        made = failing_make(monkeypatch, service, lambda period: None)
+        now = datetime.now(UTC)
+        for week in range(1, 5):
+            await service.run_scheduled(world.guild_id, now=now + week * NEXT_WEEK)
+        assert len(made) == 4, "each week's digest made once"
+        assert len(notes(world, log_channel, "could not be posted")) == 4
+        assert rows(world, "SELECT DISTINCT status FROM digests") == [("undelivered",)]
+        # Once the bot may attach files again, all four are sent, oldest first.
+        world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
+        await eventually(lambda: len(digest_posts(world, digest_channel)) == 4, what="the kept digests sent")
