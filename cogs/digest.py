@@ -16,8 +16,9 @@ from bot.channel_access import DIGEST, unusable_reason
 from bot.digests.channel import data_readers_warning
 from bot.digests.offline import day_period
 from bot.digests.schedule import Period, check_day_range, not_a_place, parse_schedule, schedule_problem
-from bot.digests.service import SETTINGS_AUDIT_PREFIX, bundle, export_timezone
+from bot.digests.service import SETTINGS_AUDIT_PREFIX, WORKER_STOPPED_NOTE, bundle, export_timezone
 from bot.digests.summary import digest_embed
+from bot.digests.workers import WorkerStopped
 from bot.errors import UserFacingError
 from bot.jobs import Jobs
 from bot.mod_log import SettingsChange, change_settings, post_change, post_to_log
@@ -187,7 +188,15 @@ class Digest(commands.Cog):
     async def now(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        record = await self.jobs.digests.run_now(interaction.guild_id)
+        try:
+            record = await self.jobs.digests.run_now(interaction.guild_id)
+        except WorkerStopped:
+            await interaction.followup.send(
+                f"The digest could not be made: {WORKER_STOPPED_NOTE} It is kept, and made again at the bot's next "
+                "start.",
+                ephemeral=True,
+            )
+            return
         if record is None:
             await interaction.followup.send("Nothing to send: the last digest is up to date.", ephemeral=True)
         elif record.status.value == "sent":

@@ -69,6 +69,10 @@ ERROR_TEXT_LIMIT = 300  # characters of an exception's text kept in a digest's e
 MAKE_FAILED = "the digest could not be made (attempt {attempt}): {error}"
 _MAKE_FAILED = re.compile(r"the digest could not be made \(attempt (\d+)\)")
 WORKER_STOPPED = "its worker process stopped before it was made; it is made again at the next start"
+# What happened, for people: a digest whose making killed its worker (out of memory, say) was tried again alone.
+WORKER_STOPPED_NOTE = (
+    "the process making it stopped before finishing, twice (it may have run out of memory; the operator can check)."
+)
 DIGESTS_OFF = "digests were switched off (`/digest off`) while it was being made"
 DELETED_MEANWHILE = "members' data was deleted after it was made, so it is made again without it"
 # Audit action of a saved schedule this version no longer accepts, once the moderators were told (its detail starts
@@ -731,6 +735,14 @@ class DigestService:
                 await self._storage.update_digest(record.digest_id, record.status, error=WORKER_STOPPED)
             except Exception:  # at shutdown the database may be closed already; the start remakes it anyway
                 log.warning("digest %d: could not record that its worker stopped", record.digest_id)
+            if not self.workers.closed and record.error != WORKER_STOPPED:
+                # Told once (not at shutdown, which stops workers on purpose): the digest may wait days for a start.
+                note = (
+                    f"The research digest for {reader_period(record.period_start, record.period_end)} could not be "
+                    f"made: {WORKER_STOPPED_NOTE} It is kept and made again at the bot's next start; the bot's log "
+                    "has the details."
+                )
+                await self._tell_moderators(await self._storage.guild_settings(record.guild_id), note)
             raise
         except Exception as error:
             attempt = (make_attempts(record.error) or 0) + 1

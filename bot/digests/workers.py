@@ -175,6 +175,11 @@ class DigestWorkers:
                 self._retrying.discard(alone)
                 alone.shutdown(wait=False)
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called (the bot is shutting down): digests stopped now raise `WorkerStopped`."""
+        return self._closed
+
     async def start(self) -> list[int]:
         """Start every worker now rather than at the first digest (imports take a second); their process ids."""
         loop = asyncio.get_running_loop()

@@ -527,3 +527,24 @@ async def test_digests_kept_while_the_bot_lacks_a_permission_are_not_remade_and_
         # Once the bot may attach files again, all four are sent, oldest first.
         world.standin.set_permission_overwrite(digest_channel, world.standin.bot_user_id, deny=0, type=1)
         await eventually(lambda: len(digest_posts(world, digest_channel)) == 4, what="the kept digests sent")
+
+
+async def test_a_digest_whose_worker_died_is_told_to_the_moderators_once(
+    world, run_bot, moderator, digest_channel, monkeypatch
+):
+    """Only the log said so: the moderators heard nothing, and `/digest now` answered "Something went wrong"; the
+    digest waited silently for the bot's next start, perhaps days."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
+        asked = failing_make(monkeypatch, service, lambda period: WorkerStopped("the worker died"))
+        reply = await reply_text(world, await run(world, moderator, "digest now"))
+        assert reply.startswith("The digest could not be made: the process making it stopped before finishing")
+        assert "made again at the bot's next start" in reply
+        [note] = await eventually(lambda: notes(world, log_channel, "could not be made"), what="the note")
+        assert "the process making it stopped before finishing" in note and "next start" in note
+        await bot.jobs.catch_up()  # as at the next start: made again, and its worker dies again
+        assert asked == [asked[0]] * 2
+        await asyncio.sleep(0.2)
+        assert len(notes(world, log_channel, "could not be made")) == 1, "told once"
