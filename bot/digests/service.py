@@ -352,10 +352,11 @@ class DigestService:
     async def run_due(self, guild_id: int, now: datetime | None = None, *, first: bool = True) -> DigestRecord | None:
         """Make and send the digest that is due for this server, if any (idempotent).
 
-        `first=False` (the start-up catch-up): a server that never had a digest gets its first one only if a
-        scheduled time passed while the bot was down after its digests were last set up (the newest `/digest`
-        setting change: later than when the channel became usable, so this errs toward sending none), not the
-        moment a channel is set or the bot starts.
+        `first=False` (the start-up catch-up): a digest is sent only if a scheduled time passed while the bot was
+        down after its digests were last set up (the newest `/digest` setting change: later than when the channel
+        became usable, so this errs toward sending none), not the moment a channel is set or the bot starts. A
+        schedule changed since the last digest does not count a time of its own that came before the change: the
+        bot was running then, and the same change sends nothing until its next time when the bot is not restarted.
         """
         settings = await self._storage.guild_settings(guild_id)
         if not settings.digest_enabled or settings.digest_channel_id is None:
@@ -366,7 +367,7 @@ class DigestService:
         async with self._server(guild_id):
             last = await self._storage.last_digest(guild_id)
             moment = now or datetime.now(UTC)
-            if last is None and not first and not await self._first_missed(guild_id, trigger, moment):
+            if not first and not await self._missed(guild_id, trigger, moment, first_digest=last is None):
                 return None
             last_end = parse_timestamp(last.period_end) if last else None
             period = due_period(trigger, last_end, moment)
@@ -374,10 +375,15 @@ class DigestService:
                 return None
             return await self._make(guild_id, period)
 
-    async def _first_missed(self, guild_id: int, trigger: CronTrigger, now: datetime) -> bool:
+    async def _missed(self, guild_id: int, trigger: CronTrigger, now: datetime, *, first_digest: bool) -> bool:
+        """Whether the latest scheduled time came after the digests were last set up (see `run_due`). A server's
+        first digest needs a setting change on record; a later one is sent when there is none (set outside the
+        bot)."""
         set_up = await self._storage.last_audit_time(guild_id, "settings.update", SETTINGS_AUDIT_PREFIX)
         scheduled = latest_run(trigger, now)
-        return set_up is not None and scheduled is not None and scheduled > parse_timestamp(set_up)
+        if set_up is None:
+            return not first_digest
+        return scheduled is not None and scheduled > parse_timestamp(set_up)
 
     async def period_so_far(self, guild_id: int, now: datetime | None = None) -> Period:
         """Everything since the last digest (the last 7 days when there is none) up to now: what `/digest now`

@@ -279,8 +279,14 @@ async def test_one_kept_digest_that_fails_holds_back_neither_the_others_nor_the_
         assert bot.jobs is not None
         service = bot.jobs.digests
         log_channel = await with_log_and_digest_channels(world, moderator, digest_channel)
-        # Two digests kept undelivered while the bot was down; the last ended two weeks ago, so one is due too.
+        # Two digests kept undelivered while the bot was down; the last ended two weeks ago, so one is due too. The
+        # digest channel was set up before all that (a schedule's time before it was set up is not caught up).
         now = datetime.now(UTC)
+        with sqlite3.connect(db(world)) as conn:
+            conn.execute(
+                "UPDATE audit_log SET created_at = ? WHERE action = 'settings.update'",
+                (sqlite_timestamp(now - timedelta(days=35)),),
+            )
         kept = []
         for weeks in (4, 3):
             start, end = now - timedelta(days=7 * weeks), now - timedelta(days=7 * (weeks - 1))
@@ -548,3 +554,24 @@ async def test_a_digest_whose_worker_died_is_told_to_the_moderators_once(
         assert asked == [asked[0]] * 2
         await asyncio.sleep(0.2)
         assert len(notes(world, log_channel, "could not be made")) == 1, "told once"
+
+
+async def test_the_start_up_catch_up_does_not_send_for_a_time_the_new_schedule_had_before_it_was_set(
+    world, run_bot, moderator, digest_channel
+):
+    """Set at 10:47 to run daily at 10:37, the schedule sends nothing until tomorrow 10:37; a restart at 10:48 sent
+    a digest at once, for 10:37, a time that passed while the bot was running on the old schedule."""
+    now = datetime.now(UTC)
+    await sent_before(world, now - timedelta(days=2), {"digest_channel_id": digest_channel})
+    earlier = now - timedelta(minutes=10)
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        cron = f"{earlier.minute} {earlier.hour} * * *"
+        await reply_text(world, await run(world, moderator, "digest schedule", {"when": cron, "timezone": "UTC"}))
+        assert await service.run_due(world.guild_id, now=now + timedelta(minutes=1), first=False) is None
+        assert digest_posts(world, digest_channel) == []
+        # Tomorrow's time, missed while the bot was down, is caught up at the start as ever.
+        record = await service.run_due(world.guild_id, now=now + timedelta(days=1), first=False)
+        assert record is not None and record.status is DigestStatus.SENT
+        assert len(digest_posts(world, digest_channel)) == 1
