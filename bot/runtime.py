@@ -35,6 +35,7 @@ from bot.feedback.comment_catch_up import catch_up_comments
 from bot.feedback.privacy_requests import PrivacyRequests
 from bot.jobs import Jobs
 from bot.llm.client import ModelClient
+from bot.locks import KeyedLocks
 from bot.pseudonyms import KEY_CHECK, KeyMismatch, Pseudonymizer
 from bot.scopes.manage import ScopeCache
 from bot.storage import InterruptedAnswer, Storage, open_storage
@@ -95,6 +96,8 @@ class CultureBot(commands.Bot):
         self._catch_up: asyncio.Task[None] | None = None
         # Rating reactions made while the bot was offline (bot/feedback/catch_up.py), read back per gateway session.
         self.reaction_gate = ReactionGate()
+        # One change at a time to a reply comment's message: a live edit or deletion, or its read-back.
+        self.comment_messages = KeyedLocks()
         self._reactions_catch_up: asyncio.Task[None] | None = None
         self._reactions_catch_up_again = False  # a new session began while a pass was running: read again after it
         # Answers a crash cut off: their messages are closed once connected (bot/answers/interrupted.py).
@@ -265,6 +268,7 @@ class CultureBot(commands.Bot):
                 limit=self.settings.reaction_catch_up_answers,
                 stopping=lambda: self._closing,
                 deleting=self.deleting_member_data,
+                messages=self.comment_messages,
             )
         except Exception:
             log.exception("reading back reply comments failed; live edits and deletions are unaffected")

@@ -322,9 +322,12 @@ class Feedback(commands.Cog):
         """A member who deletes their "fit: ..." reply takes the comment back (a moderator deleting it too): the
         research data follows the channel, as it does for a reaction taken back."""
         await self._stored_first(message_ids)
-        async with self.bot.deleting_member_data() as deletion:
-            removed = await self.bot.storage.delete_comments_of_messages(message_ids)
-            deletion.deleted = removed > 0
+        async with contextlib.AsyncExitStack() as held:
+            for message_id in sorted(message_ids):  # in order: a read-back holds one at a time
+                await held.enter_async_context(self.bot.comment_messages.hold(message_id))
+            async with self.bot.deleting_member_data() as deletion:
+                removed = await self.bot.storage.delete_comments_of_messages(message_ids)
+                deletion.deleted = removed > 0
         if removed:
             log.info("deleted %d comment(s) whose reply message was deleted", removed)
 
@@ -347,7 +350,8 @@ class Feedback(commands.Cog):
             return
         text = reply_comment_text(content, self.bot.settings.comment_prefix, self.bot.user.id)
         await self._stored_first([event.message_id])
-        async with self.bot.deleting_member_data() as deletion:
+        # After a read-back of this message that is under way: its older text must not replace this one.
+        async with self.bot.comment_messages.hold(event.message_id), self.bot.deleting_member_data() as deletion:
             changed = await follow_reply_edit(
                 self.bot.storage,
                 self.bot.pseudonyms,

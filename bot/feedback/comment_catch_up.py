@@ -24,6 +24,7 @@ from bot.digests.deletion import Deletion
 from bot.errors import DISCORD_FAILURES, discord_failure
 from bot.feedback.comments import follow_reply_edit, reply_comment_text
 from bot.feedback.ratings import Deleting
+from bot.locks import KeyedLocks
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import Storage, sqlite_timestamp
 
@@ -49,36 +50,58 @@ async def catch_up_comments(
     limit: int,
     stopping: Callable[[], bool] = lambda: False,
     deleting: Deleting | None = None,
+    messages: KeyedLocks | None = None,
 ) -> CommentCatchUpCounts:
     """Make the `limit` newest reply comments stored since `since` follow their messages (see the module docstring);
     stops between messages once `stopping()` is true. `deleting(guild_id)` (the bot's `deleting_member_data`) is
-    around each change: that server's digests not posted yet are made again without what was taken back."""
+    around each change: that server's digests not posted yet are made again without what was taken back.
+    `messages` (held by message id, as the live edit and deletion handlers hold it) is held from the read to the
+    write: an edit the member makes meanwhile is applied after, not overwritten by the older text read."""
     counts = CommentCatchUpCounts()
     if client.user is None:
         return counts
     for guild_id, channel_id, message_id in await storage.reply_comments_since(sqlite_timestamp(since), limit):
         if stopping():
             break
-        taking_back = deleting(guild_id) if deleting is not None else contextlib.nullcontext(Deletion())
-        try:
-            message = await client.get_partial_messageable(channel_id, guild_id=guild_id).fetch_message(message_id)
-        except discord.NotFound:  # the message, or its channel or thread, was deleted
-            async with taking_back as deletion:
-                removed = await storage.delete_comments_of_messages([message_id])
-                deletion.deleted = removed > 0
-            counts.deleted += removed
-            continue
-        except DISCORD_FAILURES as error:
-            counts.unreadable += 1
-            if len(counts.errors) < 5:
-                counts.errors.append(f"message {message_id}: {discord_failure(error)}")
-            continue
-        counts.read += 1
-        if not message.content:
-            continue  # withheld (no Message Content intent): nothing to compare
-        text = reply_comment_text(message.content, prefix, client.user.id)
-        async with taking_back as deletion:
-            changed = await follow_reply_edit(storage, pseudonyms, guild_id, message.author.id, message_id, text)
-            deletion.deleted = changed is not None
-        counts.changed += changed is not None
+        async with messages.hold(message_id) if messages is not None else contextlib.nullcontext():
+            await _follow_message(
+                client, storage, pseudonyms, prefix, guild_id, channel_id, message_id, counts, deleting
+            )
     return counts
+
+
+async def _follow_message(
+    client: discord.Client,
+    storage: Storage,
+    pseudonyms: Pseudonymizer,
+    prefix: str,
+    guild_id: int,
+    channel_id: int,
+    message_id: int,
+    counts: CommentCatchUpCounts,
+    deleting: Deleting | None,
+) -> None:
+    """Read one reply comment's message back and make its comment follow it, adding to `counts`."""
+    assert client.user is not None
+    taking_back = deleting(guild_id) if deleting is not None else contextlib.nullcontext(Deletion())
+    try:
+        message = await client.get_partial_messageable(channel_id, guild_id=guild_id).fetch_message(message_id)
+    except discord.NotFound:  # the message, or its channel or thread, was deleted
+        async with taking_back as deletion:
+            removed = await storage.delete_comments_of_messages([message_id])
+            deletion.deleted = removed > 0
+        counts.deleted += removed
+        return
+    except DISCORD_FAILURES as error:
+        counts.unreadable += 1
+        if len(counts.errors) < 5:
+            counts.errors.append(f"message {message_id}: {discord_failure(error)}")
+        return
+    counts.read += 1
+    if not message.content:
+        return  # withheld (no Message Content intent): nothing to compare
+    text = reply_comment_text(message.content, prefix, client.user.id)
+    async with taking_back as deletion:
+        changed = await follow_reply_edit(storage, pseudonyms, guild_id, message.author.id, message_id, text)
+        deletion.deleted = changed is not None
+    counts.changed += changed is not None

@@ -3,6 +3,8 @@ follow their messages when it connects again (bot/feedback/comment_catch_up.py, 
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.e2e.test_feedback import ask, db, rows
 from tests.e2e.test_scope_commands import run
 from tests.helpers import eventually, give_consent
@@ -88,3 +90,25 @@ async def test_questions_deleted_in_bulk_have_their_threads_renamed(world, run_b
         await eventually(
             lambda: world.standin.state.channel(thread_id).name == "Answer (question removed)", what="the rename"
         )
+
+
+async def test_an_edit_made_while_the_read_back_reads_its_message_is_not_overwritten(world, run_bot, caplog):
+    """The read-back read the message, the member edited it meanwhile (applied live), and the read-back then wrote
+    the older text it had read over the edit."""
+    await give_consent(db(world), world.guild_id, world.member_id, "comments")
+    async with run_bot():
+        answer = await ask(world)
+        reply = await comment(world, answer, world.member_id, "too formal")
+    caplog.set_level("INFO")
+    slow = world.standin.answer_late("GET", rf"/channels/{world.channel_id}/messages/{reply['id']}$", 1.0)
+    async with run_bot():
+        await eventually(lambda: slow.hits == 1, what="the read-back reading the reply")
+        await world.standin.edit_message(
+            world.channel_id, reply["id"], f"<@{world.standin.bot_user_id}> fit: too formal for friends"
+        )
+        await eventually(lambda: "reply comments read back" in caplog.text, what="the read-back")
+        await eventually(
+            lambda: rows(world, "SELECT text FROM comments") == [("too formal for friends",)], what="the edit"
+        )
+        await asyncio.sleep(0.3)
+        assert rows(world, "SELECT text FROM comments") == [("too formal for friends",)]
