@@ -125,12 +125,14 @@ def quality_notes(
             )
         )
     if summary.fit.all_equal and d.ratings >= 2:
+        # On more than one scale, equal fits are different values ("Partly fits" of 3 and 3 of 5 are both 0.5).
+        same = "the same value" if len(summary.fit.distribution) <= 1 else "the same fit (0 to 1) on its scale"
         notes.append(
             QualityNote(
                 "all_equal",
                 # Every resample is then alike: the no_spread note after it says what interval that leaves (an
                 # exact one at 0 or 1, none elsewhere).
-                "Every rating had the same value: the ratings show no variation to learn from, and resampling "
+                f"Every rating had {same}: the ratings show no variation to learn from, and resampling "
                 "them cannot measure how uncertain the numbers are (the note on intervals says what is shown).",
             )
         )

@@ -189,3 +189,17 @@ def test_a_group_on_a_mix_of_the_same_scales_in_both_periods_says_how_the_mix_mo
     assert en.previous_scales_differ
     language = breakdown_section(render_markdown(digest), "By language (this period)")
     assert "(en: a mix of 3- and 5-point in both (5-point 50% then 75% of its ratings))" + FOOTNOTE_END in language
+
+
+def test_equal_fits_on_two_scales_are_not_called_the_same_value():
+    """A "Partly fits" (2 of 3) and a 3 of 5 are both a fit of 0.5: the note said every rating had the same value while
+    the distribution tables showed two different values on two scales."""
+    current = rows(
+        [answer(11), answer(12)],
+        [rating(11, "ana", 2, 3), rating(11, "budi", 2, 3), rating(12, "ana", 3, 5), rating(12, "budi", 3, 5)],
+    )
+    markdown = render_markdown(compute_digest(current, None, bootstrap=50))
+    assert "Every rating had the same fit (0 to 1) on its scale" in markdown
+    assert "Every rating had the same value" not in markdown
+    one_scale = rows([answer(11)], [rating(11, "ana", 2, 3), rating(11, "budi", 2, 3)])
+    assert "Every rating had the same value" in render_markdown(compute_digest(one_scale, None, bootstrap=50))
