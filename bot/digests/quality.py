@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.digests.formatting import percent
+from bot.digests.formatting import instant, percent
 from bot.digests.model import EXACT, NO_SPREAD, ONE_ANSWER, PeriodSummary, QualityNote
 from bot.digests.periods import RatedPeriod
 from bot.wording import counted
@@ -34,6 +34,8 @@ def quality_notes(
         notes.append(
             QualityNote("no_previous", "The previous period has no ratings to compare with: changes are not shown.")
         )
+    if previous is not None and (unequal := _unequal_lengths(summary, previous)):
+        notes.append(QualityNote("unequal_periods", unequal))
     if d.answers == 0 and d.ratings == 0:
         notes.append(QualityNote("empty", "No answers and no ratings in this period: there is nothing to summarise."))
     elif d.ratings == 0:
@@ -188,6 +190,38 @@ def quality_notes(
             )
         )
     return notes
+
+
+UNEQUAL_BY = 0.05  # periods whose lengths differ by more than this share (a month against February, not a DST week)
+
+
+def _unequal_lengths(summary: PeriodSummary, previous: PeriodSummary) -> str | None:
+    """What a reader of the changes needs to know when the two periods differ in length, or None."""
+    spans = []
+    for period in (summary, previous):
+        start, end = instant(period.start), instant(period.end)
+        if start is None or end is None or end <= start:
+            return None
+        spans.append((end - start).total_seconds() / 86400)
+    now, before = spans
+    if abs(now - before) <= UNEQUAL_BY * max(now, before):
+        return None
+    d, p = summary.denominators, previous.denominators
+    return (
+        f"This period is {_days(now)} long and the previous one {_days(before)}: the changes in counts (answers, "
+        f"ratings, comments) compare unequal spans. Per day, {_rate(d.answers / now)} answers and "
+        f"{_rate(d.ratings / now)} ratings against {_rate(p.answers / before)} and {_rate(p.ratings / before)}; "
+        "shares and mean fit do not depend on the length."
+    )
+
+
+def _rate(per_day: float) -> str:
+    return f"{per_day:.0f}" if per_day >= 10 else f"{per_day:.1f}" if per_day >= 1 else f"{per_day:.2f}"
+
+
+def _days(days: float) -> str:
+    whole = round(days)
+    return counted(whole, "day") if abs(days - whole) < 0.05 else f"{days:.1f} days"
 
 
 _NOT_INDEPENDENT = "one member's ratings of different answers are not independent, and answers are the unit resampled"

@@ -67,7 +67,9 @@ HOW_TO_READ = (
     "With few ratings (see the data-quality notes) percentages are anecdotes; intervals of groups with only five "
     "to twenty or so answers are rough. Overlapping intervals of two groups do not show that they are equal; use the "
     "interval of the difference where one is given.",
-    "Changes compare this period with the previous one of equal length, read as known at this period's end (or "
+    "Changes compare this period with the previous one (its dates are under the title: the schedule's interval "
+    "before this one, so a month is compared with the whole month before, which may be shorter or longer, as a "
+    "data-quality note then says; else an equally long span), read as known at this period's end (or "
     "at the time given above): with the ratings and comments its answers received, and the ratings changed, "
     "after it ended (so its numbers can differ a little from its own digest's). Its answers so had longer to "
     "collect ratings, comments and reason tags than this period's: changes in those counts lean downward even "
@@ -882,13 +884,22 @@ def title(digest: Digest) -> str:
     return f"Research digest: {digest.guild_name}"
 
 
+def _compared_with(digest: Digest) -> str:
+    """The previous period's dates, which the changes compare with (a sentence and a space), or nothing."""
+    if digest.previous is None:
+        return ""
+    return f"Compared with the previous period, {fmt.period(digest.previous.start, digest.previous.end)}. "
+
+
 def report_blocks(digest: Digest) -> list[Block]:
     """The whole report, title first; block CHART_AFTER ends the summary."""
     blocks: list[Block] = [
         Heading(1, title(digest)),
         Paragraph(
-            f"Period {fmt.period(digest.start, digest.end, digest.day_basis)}; server id {digest.guild_id}. Bootstrap: "
-            f"{digest.bootstrap} resamples of answers, seed {digest.seed}." + _feedback_cut(digest)
+            f"Period {fmt.period(digest.start, digest.end, digest.day_basis)}; server id {digest.guild_id}. "
+            + _compared_with(digest)
+            + f"Bootstrap: {digest.bootstrap} resamples of answers, seed {digest.seed}."
+            + _feedback_cut(digest)
         ),
     ]
     blocks += _summary(digest)

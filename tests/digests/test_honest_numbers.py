@@ -96,3 +96,33 @@ def test_tags_used_only_in_the_previous_period_are_listed():
         ("too formal", 0, 1),
         ("wrong register", 0, 1),
     ]
+
+
+def test_periods_of_unequal_length_are_named_and_their_counts_put_per_day():
+    """A monthly schedule compares a 31-day month with a 28-day one: the report said "the previous one of equal
+    length", gave no dates for it, and changes in counts read as changes in activity."""
+    import dataclasses
+
+    from bot.digests.report import render_markdown
+    from bot.digests.stats import compute_digest
+    from tests.digests.test_stats import answer, rating, rows
+
+    current = dataclasses.replace(
+        rows([answer(1), answer(2)], [rating(1, "ana", 3), rating(2, "budi", 2)]),
+        start="2026-11-01T00:00:00.000Z",
+        end="2026-12-01T00:00:00.000Z",
+    )
+    previous = dataclasses.replace(
+        rows([answer(3, day=10)], [rating(3, "ana", 3, day=11)], previous=True),
+        start="2026-10-10T00:00:00.000Z",
+        end="2026-11-01T00:00:00.000Z",
+    )
+    markdown = render_markdown(compute_digest(current, previous, bootstrap=50))
+    assert "Compared with the previous period, 2026-10-10 00:00 UTC to 2026-11-01 00:00 UTC (end excluded)." in markdown
+    assert "This period is 30 days long and the previous one 22 days" in markdown
+    assert "Per day, 0.07 answers and 0.07 ratings against 0.05 and 0.05" in markdown
+    assert "of equal length" not in markdown
+    # Equal weeks: no such note.
+    week = render_markdown(compute_digest(rows([answer(1)], [rating(1, "ana", 3)]), rows(previous=True), bootstrap=50))
+    assert "long and the previous one" not in week
+    assert "Compared with the previous period, 2026-11-09 00:00 UTC to 2026-11-16 00:00 UTC" in week
