@@ -314,14 +314,20 @@ def version_comparison(
         outside = " outside randomized comparisons" if in_arms else ""
         unrated = f"In {window}, v{current} (in use at the period's end) has no ratings yet{outside}"
     if len(fits) < 2:
+        # Answers in a randomized comparison are left out here (they have their own section): said, or the note
+        # contradicts the tables by version, which count them.
+        arms = any(row.arm is not None for p in periods for row in p.rows.answers)
+        beside = " outside randomized comparisons" if arms else ""
         if unrated:
             others = f"only one other version (v{next(iter(fits))}) has" if fits else "no other version has"
             note = f"{unrated}, and {others} rated answers: there is nothing to compare."
         elif fits:
             only = next(iter(fits))
-            note = f"Only one scope version (v{only}) has rated answers in {window}: there is nothing to compare."
+            note = (
+                f"Only one scope version (v{only}) has rated answers{beside} in {window}: there is nothing to compare."
+            )
         else:
-            note = f"No rated answer in {window} used a scope version: there is nothing to compare."
+            note = f"No rated answer in {window} used a scope version{beside}: there is nothing to compare."
         return VersionComparison(window, groups, None, None, None, None, note, in_use)
     prior_version, latest_version = versions[-2:]
     prior, latest = f"v{prior_version}", f"v{latest_version}"

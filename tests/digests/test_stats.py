@@ -613,6 +613,28 @@ def test_an_unrated_current_version_with_nothing_to_compare():
     )
 
 
+def test_the_version_note_says_answers_in_a_randomized_comparison_are_left_out():
+    """v2 has 1 rated answer outside the comparison and v1 and v2 one each inside it: the tables by version count
+    all of them, and the note said "only one scope version (v2) has rated answers" beside them."""
+    arms = [
+        dataclasses.replace(answer(2, version=2), arm="1:current"),
+        dataclasses.replace(answer(3, version=1), arm="1:alternative"),
+    ]
+    current = rows([answer(1, version=2), *arms], [rating(1, "ana", 3), rating(2, "ana", 3), rating(3, "budi", 1)])
+    note = compute_digest(dataclasses.replace(current, scope_version=2), None).versions.note
+    assert note == (
+        "Only one scope version (v2) has rated answers outside randomized comparisons in this period: there is "
+        "nothing to compare."
+    )
+    only_arms = rows(arms, [rating(2, "ana", 3), rating(3, "budi", 1)])
+    assert compute_digest(only_arms, None).versions.note == (
+        "No rated answer in this period used a scope version outside randomized comparisons: there is nothing to "
+        "compare."
+    )
+    plain = compute_digest(rows([answer(1, version=2)], [rating(1, "ana", 3)]), None).versions.note
+    assert plain == "Only one scope version (v2) has rated answers in this period: there is nothing to compare."
+
+
 def test_rating_of_an_answer_from_the_previous_period_uses_its_metadata():
     previous = rows([answer(10, language="vi", version=3)], [], previous=True)
     current = rows([], [rating(10, "ana", 3)])
