@@ -455,8 +455,17 @@ def day_column(table: AnswerTable, timezone: str = "UTC") -> KeyColumn:
     if zone is None:
         return table.key_column("created_at", str, UNKNOWN, cut=itemgetter(slice(0, 10)))
     # Converted once per distinct hour, not per answer: every day starts on a whole UTC hour in a zone whose offsets
-    # are whole hours; to the minute where an offset is not (India's +05:30, Nepal's +05:45).
+    # are whole hours; to the minute where an offset is not (India's +05:30, Nepal's +05:45). Offsets are looked at
+    # at both ends and in January and July of each year between: Lord Howe Island is +11 in summer and +10:30 in
+    # winter, so both ends can be whole hours with half-hour days between them.
     stamps = [row.created_at for row in (table.rows[0], table.rows[-1])] if table.rows else []
+    years = sorted({stamp[:4] for stamp in stamps if stamp[:4].isdigit()})
+    if years:
+        stamps += [
+            f"{year:04d}-{month}-01T00:00:00"
+            for year in range(int(years[0]), int(years[-1]) + 1)
+            for month in ("01", "07")
+        ]
     minutes = any(_offset_minutes(zone, stamp) % 60 for stamp in stamps)
     cut = itemgetter(slice(0, 16 if minutes else 13))
     return table.key_column("created_at", functools.partial(local_day, zone=zone), UNKNOWN, cut=cut)

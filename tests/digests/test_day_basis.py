@@ -94,3 +94,21 @@ def test_the_embed_gives_the_period_in_each_readers_time_and_in_utc():
     assert description.startswith(
         f"<t:{start}:f> – <t:{end}:f> (your time; {START[:10]} {START[11:16]} – {END[:10]} {END[11:16]} UTC)."
     )
+
+
+def test_answers_are_counted_on_their_local_day_where_the_offset_is_whole_hours_only_at_the_ends():
+    """Lord Howe Island is +11 in its summer and +10:30 in winter: with answers from summer to summer, minute
+    precision was decided from the two ends only, and a winter answer at 13:45 UTC (00:15 the next day there) was
+    counted on the day before."""
+    from zoneinfo import ZoneInfo
+
+    from bot.digests.groups import day_column
+    from bot.digests.periods import AnswerTable
+    from tests.digests.test_stats import answer
+
+    stamps = ["2025-12-01T00:00:00.000Z", "2026-06-10T13:45:00.000Z", "2026-12-01T00:00:00.000Z"]
+    table = AnswerTable.of([dataclasses.replace(answer(n), created_at=at) for n, at in enumerate(stamps, 1)])
+    column = day_column(table, "Australia/Lord_Howe")
+    binned = [column.keys[code] for code in column.codes]
+    assert binned == [local_day(stamp, ZoneInfo("Australia/Lord_Howe")) for stamp in stamps]
+    assert binned[1] == "2026-06-11"
