@@ -286,6 +286,33 @@ class Settings(BaseSettings):
             raise ValueError(f"cannot create the folder {path}: {parent} {problem}")
         return path
 
+    @field_validator("privacy_log_file")
+    @classmethod
+    def _privacy_log_usable(cls, path: Path | None) -> Path | None:
+        # Checked now: a log the bot cannot write would leave every consent decision and forget request out of it,
+        # silently, until a database restore needed them. It is rewritten beside itself when pruned.
+        if path is None:
+            return None
+        folder = path.absolute().parent
+        if path.exists():
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder; give a file path such as {path / 'privacy-requests.jsonl'}")
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise ValueError(
+                    f"{path} is not readable and writable by this user; give it to the user the bot runs as"
+                )
+            if (problem := _unwritable(folder)) is not None:
+                raise ValueError(
+                    f"{path} is rewritten beside itself when old requests are dropped, but {folder} {problem}"
+                )
+            return path
+        parent = _nearest_existing_parent(path)
+        if not parent.is_dir():
+            raise ValueError(f"cannot create {path}: {parent} is a file, not a folder; give another path")
+        if (problem := _unwritable(parent)) is not None:
+            raise ValueError(f"cannot create {path}: {parent} {problem}")
+        return path
+
     @field_validator("comment_prefix")
     @classmethod
     def _prefix_visible(cls, prefix: str) -> str:

@@ -175,3 +175,25 @@ def test_a_local_model_file_that_is_not_gguf_is_refused_at_start_up(tmp_path):
         f"invalid configuration: CULTUREBOT_LOCAL_MODEL_PATH: {empty} is not a GGUF model file; give the path of a "
         ".gguf model file or leave it empty"
     )
+
+
+def test_a_privacy_log_file_the_bot_cannot_write_is_refused_at_start_up(tmp_path, monkeypatch):
+    """It was not checked: a bot whose log lay in a folder it could not write ran without a word, and every consent
+    decision and forget request would have been missing from the log a database restore relies on."""
+    (tmp_path / "logs").mkdir()
+    message = refusal(tmp_path, privacy_log_file=tmp_path / "logs")
+    assert f"CULTUREBOT_PRIVACY_LOG_FILE: {tmp_path / 'logs'} is a folder; give a file path such as" in message
+    (tmp_path / "blocker").write_text("a file where a folder would go")
+    message = refusal(tmp_path, privacy_log_file=tmp_path / "blocker" / "privacy.jsonl")
+    assert f"CULTUREBOT_PRIVACY_LOG_FILE: cannot create {tmp_path / 'blocker' / 'privacy.jsonl'}" in message
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    unwritable(monkeypatch, read_only)
+    message = refusal(tmp_path, privacy_log_file=read_only / "privacy.jsonl")
+    assert f"cannot create {read_only / 'privacy.jsonl'}: {read_only} is not writable by this user" in message
+    (read_only / "privacy.jsonl").write_text("")
+    message = refusal(tmp_path, privacy_log_file=read_only / "privacy.jsonl")
+    assert "is rewritten beside itself when old requests are dropped" in message
+    assert (
+        settings(tmp_path, privacy_log_file=tmp_path / "privacy.jsonl").privacy_log_file == tmp_path / "privacy.jsonl"
+    )
