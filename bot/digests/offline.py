@@ -131,23 +131,27 @@ def _database_file_message(db: Path, problem: DatabaseFileProblem) -> str:
 
 def _check_out(out: Path) -> None:
     """`out` is a folder, or can be made one: checked before the database is read, created only after."""
+    if (problem := out_folder_problem(out)) is not None:
+        raise OfflineDigestError(problem)
+
+
+def out_folder_problem(out: Path, option: str = "--out") -> str | None:
+    """What stops files being written into the folder `out` (created if missing), naming `option`; None if
+    nothing does."""
     if out.exists():
         if not out.is_dir():
-            raise OfflineDigestError(f"--out {out} is a file; name a folder (it is created if missing)")
+            return f"{option} {out} is a file; name a folder (it is created if missing)"
         if not os.access(out, os.W_OK | os.X_OK):
-            raise OfflineDigestError(f"--out {out}: permission denied; name a folder you can write in")
-        return
+            return f"{option} {out}: permission denied; name a folder you can write in"
+        return None
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise OfflineDigestError(
-                    f"--out {out}: {parent} is a file, so no folder can be made there; name another folder"
-                )
+                return f"{option} {out}: {parent} is a file, so no folder can be made there; name another folder"
             if not os.access(parent, os.W_OK | os.X_OK):
-                raise OfflineDigestError(
-                    f"--out {out}: permission denied to create it in {parent}; name a folder you can write in"
-                )
-            return
+                return f"{option} {out}: permission denied to create it in {parent}; name a folder you can write in"
+            return None
+    return None
 
 
 async def server_timezone(db: Path, guild_id: int) -> str:

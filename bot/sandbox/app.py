@@ -132,11 +132,14 @@ def sandbox_main(args: argparse.Namespace) -> int:
 async def run_sandbox(options: SandboxOptions) -> int:
     """Start the stand-in, the model and the bot, run the front end, stop everything; the exit status."""
     from bot.config import SettingsError
+    from bot.digests.offline import out_folder_problem
 
     paths: SandboxPaths | None = None
     try:
         document = _starting_scope(options)
         _check_script(options.script)  # before anything is made: the database, its key, its log
+        if (problem := out_folder_problem(options.out)) is not None:
+            raise SandboxError(problem)  # else the first file saved, a script's steps later, ended it with a traceback
         paths = SandboxPaths.make(options.db)
         with _log_to_file(paths.log):
             return await _run(options, paths, document)

@@ -445,11 +445,20 @@ class Session:
         files = [attachment for message in messages for attachment in message.attachments]
         if not files:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            written = []
+            for attachment in files:
+                path = self.out_dir / Path(attachment.filename).name
+                path.write_bytes(attachment.data)
+                written.append(path)
+        except OSError as error:  # the folder went, or filled up, since the start: this step fails, not the sandbox
+            raise StepFailed(
+                f"could not write the files to {self.out_dir} ({error.strerror or error}); start again with --out "
+                "naming a folder you can write in"
+            ) from None
         self.console.say(f"{indent}Files written to {self.out_dir}:")
-        for attachment in files:
-            path = self.out_dir / Path(attachment.filename).name
-            path.write_bytes(attachment.data)
+        for path in written:
             self.console.say(f"{indent}  {path}")
 
     async def _slash(self, name: str, args: str) -> None:

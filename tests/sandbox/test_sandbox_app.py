@@ -412,3 +412,18 @@ async def test_the_demo_servers_digest_channel_is_the_research_teams_only(tmp_pa
     text = printed(capsys)
     assert "every step passed" in text and "Digest channel: #digest." in text
     assert "can read #digest" not in text
+
+
+async def test_an_out_folder_that_cannot_be_made_is_refused_before_anything_starts(tmp_path, capsys, temp_root):
+    """The first file saved (`/scope download`, a digest), a script's steps later, ended the sandbox with a
+    traceback and the rest of the script unrun."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file where a folder would go")
+    script = tmp_path / "s.txt"
+    script.write_text("/as mod\n/scope download\n/quit\n", encoding="utf-8")
+    db = tmp_path / "new" / "x.sqlite3"
+    options = SandboxOptions(db=db, model="fake", script=script, out=blocker / "sub")
+    assert await run_sandbox(options) == EX_CONFIG
+    error = capsys.readouterr().err
+    assert error.startswith(f"culturebot sandbox: --out {blocker / 'sub'}: {blocker} is a file")
+    assert not (tmp_path / "new").exists(), "nothing was made"
