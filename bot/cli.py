@@ -269,7 +269,7 @@ def backup(settings: Settings, out: Path, *, from_option: bool) -> str:
         where = "check --db" if from_option else "run it where the bot runs, set CULTUREBOT_DATABASE_PATH or give --db"
         raise CliError(f"{error}; {where}") from None
     except BackupError as error:
-        raise CliError(str(error)) from None
+        raise CliError(str(error), retry=error.retry) from None
     key_file = settings.pseudonym_key_file.absolute()
     if settings.pseudonym_key is not None:  # its value is never printed
         key = "it is the value of CULTUREBOT_PSEUDONYM_KEY: keep a copy of that value"
@@ -316,7 +316,7 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
         try:
             timezone = await server_timezone(args.db, args.guild)
         except OfflineDigestError as error:
-            raise CliError(str(error)) from None
+            raise CliError(str(error), retry=error.retry) from None
     else:
         try:
             # As a saved schedule's zone is read: a report's provenance gives the zone its days were counted in,
@@ -363,7 +363,7 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
             compare_from=compare_from,
         )
     except OfflineDigestError as error:
-        raise CliError(str(error)) from None
+        raise CliError(str(error), retry=error.retry) from None
     when = f"{first.text} to {last.text} {timezone}" if days else _period_read(start, end, zone)
     return (
         f"wrote {len(made.written)} files to {args.out} (server {args.guild}, {when}, with the ratings and comments "

@@ -575,3 +575,20 @@ def test_a_comparison_start_not_before_the_period_is_one_line(db, tmp_path):
         "culturebot: --compare-from 2025-03-03 (from 2025-03-03 00:00 UTC) is not before --from 2025-03-03 (from "
         "2025-03-03 00:00 UTC): the period compared with ends where this one starts"
     )
+
+
+def test_a_database_in_use_is_one_line_saying_to_try_again_with_exit_status_1(db, tmp_path):
+    """A database another process holds locked said "check that it is a culturebot database" and exited 78, which
+    tells a supervisor or a script that something must change first."""
+    from bot.exit_status import EXIT_FAILED
+
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        result = run_digest(tmp_path, *digest_args(db, tmp_path / "out"))
+    finally:
+        holder.close()
+    assert result.returncode == EXIT_FAILED and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"culturebot: --db {db} is in use (") and line.endswith("; try again in a moment")

@@ -27,7 +27,7 @@ from bot.digests.schedule import Period, parse_timezone
 from bot.digests.service import bundle, day_basis, period_rows
 from bot.storage import SqliteStorage, sqlite_timestamp
 from bot.storage.migrations import MigrationError, check_history, load_migrations
-from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
+from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS, in_use, needs_writable_folder
 from bot.storage.sqlite.files import DatabaseFileProblem, FileProblem, database_file_problem
 
 SERVERS_LISTED = 10  # servers named when --guild is not in the database
@@ -35,7 +35,12 @@ NAME_WIDTH = 40  # characters of a server's name shown in that list
 
 
 class OfflineDigestError(Exception):
-    """A problem with the command's arguments or the database file, as one line."""
+    """A problem with the command's arguments or the database file, as one line; `retry`: running the command again
+    as it is may succeed (the database was in use)."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +191,26 @@ async def _server_storage(db: Path, uri: str, guild_id: int) -> AsyncIterator[Sq
         await _check_guild(conn, db, guild_id)
         yield SqliteStorage(conn, db)  # only its read methods are used, on this read-only connection
     except sqlite3.DatabaseError as error:
-        raise OfflineDigestError(
-            f"--db {db}: cannot read it ({error}); check that it is a culturebot database"
-        ) from None
+        raise _unreadable(db, error) from None
     finally:
         await conn.close()  # a read transaction: nothing to commit or roll back on the file
+
+
+def _unreadable(db: Path, error: sqlite3.DatabaseError) -> OfflineDigestError:
+    """The error to report when reading `db` failed, with what to do about its cause."""
+    if in_use(error):
+        return OfflineDigestError(
+            f"--db {db} is in use ({error}): another process holds a lock on it, such as a migration or a backup; "
+            "try again in a moment",
+            retry=True,
+        )
+    if needs_writable_folder(error):
+        return OfflineDigestError(
+            f"--db {db}: cannot read it ({error}); reading a database in WAL mode creates its -shm file beside it, "
+            "so its folder must be writable by this user: run as the bot's user, or read a copy made with "
+            "`culturebot backup`"
+        )
+    return OfflineDigestError(f"--db {db}: cannot read it ({error}); check that it is a culturebot database")
 
 
 async def _check_schema(conn: aiosqlite.Connection, db: Path) -> None:

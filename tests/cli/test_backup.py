@@ -319,3 +319,25 @@ def test_out_that_is_a_folder_is_refused(tmp_path):
     assert one_error_line(result) == "culturebot: backups is a folder; name the backup file to make in it (a new file)"
     assert leftovers(tmp_path / "backups") == []
     assert not (tmp_path / "backups.partial").exists()
+
+
+def test_a_database_held_locked_is_one_line_saying_to_try_again_with_exit_status_1(tmp_path):
+    """It said "run the backup as the bot's user" and exited 78: neither fits a database another process holds."""
+    from bot.exit_status import EXIT_FAILED
+
+    db = migrated(tmp_path)
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("CREATE TABLE held (x)")  # the exclusive lock is taken at the first write
+        result = run_cli("backup", "--db", str(db), "--out", str(tmp_path / "b.sqlite3"), cwd=tmp_path)
+    finally:
+        holder.close()
+    assert result.returncode == EXIT_FAILED and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        tuple(f"culturebot: could not back up {path}: it is in use (" for path in (db, db.resolve()))
+    )
+    assert line.endswith("try again in a moment")
+    assert not (tmp_path / "b.sqlite3").exists()

@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS
+from bot.storage.sqlite.connection import BUSY_TIMEOUT_MS, in_use
 from bot.storage.sqlite.files import FileProblem, database_file_problem
 
 PAGES_PER_STEP = 1024  # pages copied per backup step (4 MiB at the default page size)
@@ -27,7 +27,12 @@ _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files beside a database
 
 
 class BackupError(Exception):
-    """A backup that cannot be made, as one line saying what, where and how to fix it."""
+    """A backup that cannot be made, as one line saying what, where and how to fix it; `retry`: trying again as it
+    is may succeed (the database was in use)."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class SourceMissing(BackupError):
@@ -138,6 +143,12 @@ def _copy(source: Path, partial: Path) -> int:
                     "damaged, so no backup was written: check it with `sqlite3 FILE 'PRAGMA integrity_check'`"
                 )
     except sqlite3.Error as error:
+        if in_use(error):
+            raise BackupError(
+                f"could not back up {source}: it is in use ({error}), by a migration or another backup, say; try "
+                "again in a moment",
+                retry=True,
+            ) from None
         # Reading a WAL database takes its -shm file, which SQLite creates beside it when the bot is not running.
         raise BackupError(
             f"could not back up {source}: {error}; run the backup as the bot's user (who can read the database "

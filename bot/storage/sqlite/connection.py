@@ -219,6 +219,20 @@ async def write_audit(conn: aiosqlite.Connection, guild_id: int, actor_id: int, 
     )
 
 
+def in_use(error: sqlite3.Error) -> bool:
+    """Whether SQLite failed because another connection holds a lock on the file (a running migration, a backup,
+    a write that outlasted the busy timeout): trying again later may work."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def needs_writable_folder(error: sqlite3.Error) -> bool:
+    """Whether SQLite failed for want of writing beside the database: reading one in WAL mode creates its -shm (and
+    -wal) file in the database's folder."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("readonly" in text or "unable to open" in text)
+
+
 def sqlite_timestamp(moment: datetime) -> str:
     """A UTC time in the format the schema's defaults use, so text comparison orders correctly."""
     utc = moment.astimezone(UTC)
