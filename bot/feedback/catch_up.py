@@ -38,7 +38,7 @@ import discord
 
 from bot.digests.deletion import Deletion
 from bot.errors import DISCORD_FAILURES
-from bot.feedback.ratings import Deleting, RatingChange, record_read_reaction
+from bot.feedback.ratings import Deleting, RatingChange, may_store_read_reaction, record_read_reaction
 from bot.feedback.scales import answer_scale
 from bot.pseudonyms import Pseudonymizer
 from bot.storage import AnswerRecord, RatingSource, Storage, sqlite_timestamp
@@ -220,11 +220,9 @@ async def reconcile_answer(
         counts.answers += 1
         # Ratings given on another scale (the moderators changed it since) are left alone: their emojis
         # are not this scale's, so their members would look as if they had removed their reaction.
-        stored = {
-            r.rater_hash: (r.value, r.source)
-            for r in await storage.ratings_for_answer(answer_id)
-            if r.scale_size == scale.size
-        }
+        on_scale = [r for r in await storage.ratings_for_answer(answer_id) if r.scale_size == scale.size]
+        stored = {r.rater_hash: (r.value, r.source) for r in on_scale}
+        ratings = {r.rater_hash: r for r in on_scale}
         plan = plan_reconcile(stored, present, pseudonyms.member)
         counts.ambiguous += plan.ambiguous
         deleted = counts.deleted
@@ -232,7 +230,7 @@ async def reconcile_answer(
         async with taking_back as deletion:
             for user_id, value in plan.store:
                 rater = pseudonyms.member(user_id)
-                if not await storage.consent_covered_answer(rater, answer_id):
+                if not await may_store_read_reaction(storage, rater, answer_id, ratings.get(rater), value):
                     # Perhaps given before the member agreed (or before they declined or asked to be forgotten,
                     # which dropped it): a later agreement keeps only what they give from then on. That holds when
                     # it would replace a rating whose reaction is gone, too: that rating goes all the same.

@@ -99,6 +99,18 @@ async def record_read_reaction(
     )
 
 
+async def may_store_read_reaction(
+    storage: Storage, rater: str, answer_id: int, current: Rating | None, value: int
+) -> bool:
+    """Whether a rating reaction of `value` read from Discord (its time unknown) may become the member's rating of
+    the answer, in place of `current` (their stored rating, if any): when it is the value `current` replaced, or
+    when their consent has covered the answer without a break since it was posted. Else it may predate a decline
+    or a forget request, which dropped it."""
+    if current is not None and current.previous_value == value:
+        return True
+    return await storage.consent_covered_answer(rater, answer_id)
+
+
 async def apply_reaction(
     storage: Storage,
     pseudonyms: Pseudonymizer,
@@ -176,9 +188,12 @@ async def _remove_reaction(
     # Only the database change is inside: digests being made wait for it, and not for Discord's answer above.
     async with deleting(answer.guild_id) if deleting is not None else contextlib.nullcontext(Deletion()) as deletion:
         # The other reaction was added at a time Discord does not say: perhaps before the member declined or asked
-        # to be forgotten, which dropped it. It becomes the rating only when their consent has covered the answer
-        # without a break since it was posted (as in the catch-up); otherwise the removal just deletes.
-        if len(remaining) == 1 and await storage.consent_covered_answer(rater, answer.answer_id):
+        # to be forgotten, which dropped it. It becomes the rating when it is the one this rating replaced (a
+        # decline or a forget request deletes ratings, so that one was given under their consent), or when their
+        # consent has covered the answer without a break since it was posted; otherwise the removal just deletes.
+        if len(remaining) == 1 and await may_store_read_reaction(
+            storage, rater, answer.answer_id, current, next(iter(remaining))
+        ):
             [left] = remaining
             change = await record_read_reaction(storage, pseudonyms, answer, user_id, left, settings)
             if change is RatingChange.STORED:

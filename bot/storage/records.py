@@ -90,6 +90,8 @@ class Rating:
     scale_size: int
     is_asker: bool
     source: RatingSource
+    # As read back: the value it had before the member last changed it on the same scale (migration 0022), if any.
+    previous_value: int | None = None
 
 
 class ConsentChanged(Exception):

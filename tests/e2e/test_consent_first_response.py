@@ -13,7 +13,7 @@ import contextlib
 
 import pytest
 
-from bot.feedback.views import DECLINED_REPLY
+from bot.feedback.views import COMMENT_GIVEN_BACK, DECLINED_REPLY
 from bot.pseudonyms import Pseudonymizer
 from tests.e2e.test_consent_integrity import choice
 from tests.e2e.test_feedback import ask, button, button_labeled, click, rows
@@ -163,6 +163,7 @@ async def test_a_refused_comment_form_agreement_is_not_kept_waiting(world, run_b
         [text_input] = [c for row in opened.modal["components"] for c in row["components"]]
         submitted = await world.standin.submit_modal(opened, budi, values={text_input["custom_id"]: "Too late."})
         reply = await world.standin.wait_for_followup(submitted)
-        assert reply.content == DECLINED_REPLY and reply.ephemeral
+        assert reply.content == DECLINED_REPLY + COMMENT_GIVEN_BACK and reply.ephemeral
+        assert [attachment.data for attachment in reply.attachments] == [b"Too late."], "the text comes back"
         assert rows(world, "SELECT * FROM comments") == []
         assert world.standin.message(notice.id).components, "the notice does not claim the agreement still holds"

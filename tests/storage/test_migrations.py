@@ -110,6 +110,10 @@ async def ratings_before_0007(tmp_path, migrations_copy):
     return db
 
 
+# The columns of 0007 (0022 adds previous_value).
+RATING_COLUMNS = "answer_id, rater_hash, value, scale_size, is_asker, source, created_at, updated_at"
+
+
 async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, migrations_copy):
     """0007 rebuilds ratings WITHOUT ROWID: every rating and reason tag stays, and the constraints still hold."""
     db = await ratings_before_0007(tmp_path, migrations_copy)
@@ -118,7 +122,9 @@ async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, 
     assert [migration.name for migration in applied][:1] == ["ratings_by_key"]
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA foreign_keys = ON")
-        assert conn.execute("SELECT * FROM ratings ORDER BY answer_id, rater_hash").fetchall() == ratings
+        assert (
+            conn.execute(f"SELECT {RATING_COLUMNS} FROM ratings ORDER BY answer_id, rater_hash").fetchall() == ratings
+        )
         assert conn.execute("SELECT * FROM rating_reasons ORDER BY 1, 2, 3").fetchall() == reasons
         assert "WITHOUT ROWID" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'ratings'").fetchone()[0]
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'ratings'")}
@@ -126,9 +132,9 @@ async def test_ratings_keep_their_rows_and_reasons_when_stored_by_key(tmp_path, 
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         with pytest.raises(sqlite3.IntegrityError):  # still one rating per member and answer
-            conn.execute("INSERT INTO ratings VALUES (10, 'ana', 1, 3, 0, 'button', 'x', 'x')")
+            conn.execute(f"INSERT INTO ratings ({RATING_COLUMNS}) VALUES (10, 'ana', 1, 3, 0, 'button', 'x', 'x')")
         with pytest.raises(sqlite3.IntegrityError):  # the checks came along
-            conn.execute("INSERT INTO ratings VALUES (11, 'citra', 9, 3, 0, 'button', 'x', 'x')")
+            conn.execute(f"INSERT INTO ratings ({RATING_COLUMNS}) VALUES (11, 'citra', 9, 3, 0, 'button', 'x', 'x')")
         # Reasons still go with their rating, and ratings with their answer.
         conn.execute("DELETE FROM ratings WHERE answer_id = 10 AND rater_hash = 'budi'")
         assert conn.execute("SELECT * FROM rating_reasons").fetchall() == [(11, "ana", "useful")]

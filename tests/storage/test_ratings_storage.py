@@ -431,3 +431,27 @@ async def test_the_prompt_hash_goes_with_the_question_when_forgotten_or_purged(s
     assert [tuple(row) for row in hashes] == [(ids[0], None), (ids[1], "ab" * 32)]
     assert await storage.purge_expired_text("2999-01-01T00:00:00.000Z") == (2, 0)
     assert [tuple(row) for row in await storage._fetchall("SELECT prompt_sha256 FROM answers")] == [(None,), (None,)]
+
+
+async def test_a_rating_remembers_the_value_it_replaced_on_the_same_scale(storage: SqliteStorage) -> None:
+    """What a member changed from: taking back the newer reaction makes that one the rating again (and no reaction
+    from before a decline or a forget request, which delete ratings, can pass for it)."""
+    from bot.storage import Rating, RatingSource
+
+    answer_id = await storage.start_answer(
+        NewAnswer(guild_id=1, channel_id=5, question_message_id=None, asker_hash="asker", question="Q?", model="m")
+    )
+
+    async def rate(value: int, scale: int = 3) -> int | None:
+        await storage.put_rating(Rating(answer_id, "rater", value, scale, False, RatingSource.REACTION))
+        stored = await storage.rating(answer_id, "rater")
+        assert stored is not None and stored.value == value
+        return stored.previous_value
+
+    assert await rate(2) is None
+    assert await rate(1) == 2
+    assert await rate(1) == 2, "the same rating again changes nothing"
+    assert await rate(3) == 1
+    assert await rate(3, scale=5) is None, "a value on another scale is not one to go back to"
+    await storage.delete_rating(answer_id, "rater")
+    assert await rate(2) is None, "a new rating after a deletion has nothing to go back to"

@@ -282,6 +282,9 @@ class AnswersStore(SqliteConnection):
         written = await self._execute_one(
             "INSERT INTO ratings (answer_id, rater_hash, value, scale_size, is_asker, source) "
             f"SELECT ?, ?, ?, ?, ?, ? WHERE 1{guard} ON CONFLICT (answer_id, rater_hash) DO UPDATE SET "
+            "previous_value = CASE WHEN ratings.value != excluded.value AND ratings.scale_size = excluded.scale_size "
+            "THEN ratings.value WHEN ratings.scale_size != excluded.scale_size THEN NULL "
+            "ELSE ratings.previous_value END, "
             "value = excluded.value, scale_size = excluded.scale_size, source = excluded.source, "
             "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
             # The scale too: the same value on another scale is another rating (3 of 3 fits; 3 of 5 is neutral).
@@ -333,7 +336,7 @@ class AnswersStore(SqliteConnection):
         return None if row is None else _rating(row)
 
 
-_RATING_COLUMNS = "answer_id, rater_hash, value, scale_size, is_asker, source"
+_RATING_COLUMNS = "answer_id, rater_hash, value, scale_size, is_asker, source, previous_value"
 
 
 def _rating(row: aiosqlite.Row) -> Rating:
@@ -344,6 +347,7 @@ def _rating(row: aiosqlite.Row) -> Rating:
         scale_size=int(row[3]),
         is_asker=bool(row[4]),
         source=RatingSource(row[5]),
+        previous_value=None if row[6] is None else int(row[6]),
     )
 
 
