@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.cli_paths import user_path
 from bot.config import Settings, SettingsError, load_settings
 from bot.exit_status import EX_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, exit_status
 from bot.logs import setup_logging
@@ -51,16 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_sandbox_arguments(sandbox)
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    migrate.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
+    migrate.add_argument("--db", type=user_path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
     backup = commands.add_parser(
         "backup", help="copy the database, consistently even while the bot runs, to a new file"
     )
-    backup.add_argument("--out", type=Path, required=True, help="the backup file to write (must not exist yet)")
-    backup.add_argument("--db", type=Path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
+    backup.add_argument("--out", type=user_path, required=True, help="the backup file to write (must not exist yet)")
+    backup.add_argument("--db", type=user_path, help="database file (default: CULTUREBOT_DATABASE_PATH)")
     scope = commands.add_parser("scope", help="work with cultural scope files")
     scope_commands = scope.add_subparsers(dest="scope_command", metavar="SCOPE_COMMAND", required=True)
     validate = scope_commands.add_parser("validate", help="check scope files and report every problem")
-    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scope files or folders of them")
+    validate.add_argument("paths", nargs="+", type=user_path, metavar="PATH", help="scope files or folders of them")
     digest = commands.add_parser(
         "digest",
         help="write a digest's report, chart and data files without Discord",
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Provenance section gives the whole command.",
     )
     digest.add_argument(
-        "--db", type=Path, required=True, help="the culturebot database file (only read, never changed)"
+        "--db", type=user_path, required=True, help="the culturebot database file (only read, never changed)"
     )
     digest.add_argument("--guild", type=_server_id, required=True, help="the server id")
     digest.add_argument(
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the period's end: a date (up to the end of that day, included) or a date and time (up to that "
         "instant, excluded: a digest's period end), as --from",
     )
-    digest.add_argument("--out", type=Path, required=True, help="folder for the files (created if missing)")
+    digest.add_argument("--out", type=user_path, required=True, help="folder for the files (created if missing)")
     digest.add_argument(
         "--timezone",
         help="time zone of the dates and times without an offset, and of the days fit over time counts (default: "

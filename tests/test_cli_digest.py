@@ -592,3 +592,16 @@ def test_a_database_in_use_is_one_line_saying_to_try_again_with_exit_status_1(db
     assert result.returncode == EXIT_FAILED and "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"culturebot: --db {db} is in use (") and line.endswith("; try again in a moment")
+
+
+def test_a_home_folder_path_the_shell_did_not_expand_is_read_as_the_home_folder(db, tmp_path, monkeypatch, capsys):
+    """`--db=~/bot.sqlite3` (or a quoted path) reaches the program with its `~`: digest said "no database at
+    ~/bot.sqlite3" while migrate found it, and backup made a folder named `~`."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["digest", "--db=~/bot.sqlite3", "--guild", str(GUILD), *WEEK, "--out", "~/report"]) == 0
+    assert (tmp_path / "report" / "report.md").is_file()
+    assert not (tmp_path / "~").exists()
+    assert cli.main(["backup", "--db", "~/bot.sqlite3", "--out", "~/copy.sqlite3"]) == 0
+    assert (tmp_path / "copy.sqlite3").is_file() and not (tmp_path / "~").exists()
+    capsys.readouterr()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.cli_paths import user_path
 from bot.exit_status import EX_CONFIG, EXIT_INTERRUPTED, exit_status
 
 if TYPE_CHECKING:
@@ -90,20 +91,25 @@ class SandboxPaths:
 
 def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
     """The `culturebot sandbox` options."""
-    parser.add_argument("--scope", type=Path, metavar="FILE", help="start with this scope file")
+    parser.add_argument("--scope", type=user_path, metavar="FILE", help="start with this scope file")
     parser.add_argument(
         "--template",
         metavar="NAME",
         help=f"start with this shipped template from scopes/ when --scope is not given (default {DEFAULT_TEMPLATE}); "
         "with a kept --db, a --scope or --template given becomes its current scope, else it keeps its own",
     )
-    parser.add_argument("--db", type=Path, metavar="FILE", help="keep the data in this file (default: a temporary one)")
     parser.add_argument(
-        "--script", type=Path, metavar="FILE", help="replay these lines instead of prompting; exit 1 if a step fails"
+        "--db", type=user_path, metavar="FILE", help="keep the data in this file (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--script",
+        type=user_path,
+        metavar="FILE",
+        help="replay these lines instead of prompting; exit 1 if a step fails",
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=user_path,
         default=DEFAULT_OUT,
         metavar="DIR",
         help=f"where /digest writes files (default ./{DEFAULT_OUT})",

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_paths import user_path
 from bot.scopes.parser import read_scope_file, validate_scope
 from bot.scopes.problems import ScopeProblem, ScopeValidationError
 
@@ -67,7 +68,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "paths",
         metavar="PATH",
         nargs="+",
-        type=Path,
+        type=user_path,
         help="a scope file, or a folder whose *.md files are checked (except _*.md)",
     )
     return parser
