@@ -225,6 +225,10 @@ _BINARY_KINDS = [
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF8", "a GIF image"),
     (b"{\\rtf", "an RTF document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"\x7fELF", "a program (ELF)"),
+    (b"MZ", "a Windows program"),
+    (b"\x1f\x8b", "a gzip archive"),
 ]
 
 
@@ -252,13 +256,24 @@ def _utf16_problem(source: str, data: bytes) -> ScopeProblem | None:
     head = data[:200]
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         encoding = "UTF-32"
-    elif head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
-        len(head) >= 8 and (head[1::2].count(0) > len(head) // 3 or head[0::2].count(0) > len(head) // 3)
-    ):
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")) or _reads_as_utf16(head):
         encoding = "UTF-16"
     else:
         return None
     return ScopeProblem(source, None, None, f"the file is encoded as {encoding}, not UTF-8", _RESAVE_UTF8)
+
+
+def _reads_as_utf16(head: bytes) -> bool:
+    """Whether `head` (without a byte-order mark) is UTF-16 text: every other byte zero, as in Latin-script UTF-16,
+    and what it decodes to mostly printable. Zero bytes alone also fill a database or a program."""
+    if len(head) < 8:
+        return False
+    for encoding, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        if zeros.count(0) > len(zeros) * 2 // 3:
+            text = head[: len(head) // 2 * 2].decode(encoding, "replace")
+            readable = sum(char.isprintable() or char in "\r\n\t" for char in text)
+            return readable >= 0.9 * len(text)
+    return False
 
 
 def _decode(data: bytes | str, source: str, problems: list[ScopeProblem]) -> str | None:

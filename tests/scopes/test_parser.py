@@ -236,6 +236,26 @@ def test_an_image_is_named_not_taken_for_utf16():
     assert problem.message == "this looks like a binary file, not a Markdown scope (it seems to be a PNG image)"
 
 
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"SQLite format 3\x00" + b"\x10\x00\x02\x02" + b"\x00" * 200, "an SQLite database"),
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 200, "a program (ELF)"),
+    ],
+)
+def test_a_database_or_a_program_is_named_not_taken_for_utf16(data, kind):
+    """Their zero bytes made them "encoded as UTF-16", with advice to re-save them as UTF-8."""
+    (problem,) = validate_scope(data, source="scope.md")
+    assert problem.message == f"this looks like a binary file, not a Markdown scope (it seems to be {kind})"
+
+
+def test_zero_bytes_that_do_not_read_as_text_are_binary_and_utf16_text_is_utf16():
+    (problem,) = validate_scope(bytes(range(1, 9)) * 2 + b"\x00\x00\x00\xff" * 30, source="blob.md")
+    assert problem.message.startswith("this looks like a binary file")
+    (problem,) = validate_scope("+++\nid = 'kopi'\n+++\n## Glossary\n".encode("utf-16-le"), source="u.md")
+    assert problem.message == "the file is encoded as UTF-16, not UTF-8"
+
+
 def test_a_header_nested_too_deeply_is_a_problem_not_a_crash():
     deep = VALID.replace("+++\n", "+++\nextra = " + "[" * 5000 + "]" * 5000 + "\n", 1)
     (problem,) = validate_scope(deep, source="deep.md")
