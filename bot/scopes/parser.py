@@ -63,8 +63,11 @@ _RESAVE_UTF8 = "re-save the file as UTF-8 (in most editors: Save As, then choose
 _MAX_GLOSSARY_PROBLEMS = 5
 BOM = "\ufeff"
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_KEY_LINE = re.compile(r"""^\s*["']?(?P<key>[A-Za-z0-9_-]+)["']?\s*=""")
-_TABLE_LINE = re.compile(r"^\s*\[")
+# A header line that sets a key: bare, quoted ("my key") or dotted (languages.extra, whose top-level key counts); or
+# one that opens a table ([extra], [[list]]), named by its first key.
+_KEY = r"""(?:"(?P<double>[^"\n]*)"|'(?P<single>[^'\n]*)'|(?P<bare>[A-Za-z0-9_-]+))"""
+_KEY_LINE = re.compile(rf"^\s*{_KEY}\s*[=.]")
+_TABLE_LINE = re.compile(rf"^\s*\[\[?\s*{_KEY}")
 _TOML_POSITION = re.compile(r"\s*\((?:at line (?P<line>\d+), column (?P<column>\d+)|at end of document)\)$")
 # Keys people write by habit, and the field they mean (close spellings are found by difflib).
 _KEY_SYNONYMS = {
@@ -415,12 +418,18 @@ def _read_metadata(
 
 
 def _key_lines(header: list[str], first_line: int) -> dict[str, int]:
+    """Each top-level key's first line (a key set, dotted or quoted, or a table opened)."""
     found: dict[str, int] = {}
     for index, line in enumerate(header):
-        match = _KEY_LINE.match(line)
+        match = _KEY_LINE.match(line) or _TABLE_LINE.match(line)
         if match is not None:
-            found.setdefault(match["key"], first_line + index)
+            found.setdefault(_key_name(match), first_line + index)
     return found
+
+
+def _key_name(match: re.Match[str]) -> str:
+    """The key a `_KEY_LINE` or `_TABLE_LINE` match names (unquoted)."""
+    return next(name for name in (match["double"], match["single"], match["bare"]) if name is not None)
 
 
 def _statement_starts(header: list[str]) -> list[int]:
@@ -488,8 +497,8 @@ def _toml_problem(
     at_fault = ""  # the header line at fault
     if line is not None and 0 <= line - first_line < len(header):
         at_fault = header[line - first_line]
-        match = _KEY_LINE.match(at_fault)
-        key = match["key"] if match else None
+        match = _KEY_LINE.match(at_fault) or _TABLE_LINE.match(at_fault)
+        key = _key_name(match) if match else None
     lowered = message.lower()
     if "overwrite" in lowered or "twice" in lowered:
         message = "a key is set more than once" if "overwrite" in lowered else message

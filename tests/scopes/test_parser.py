@@ -619,3 +619,23 @@ def test_a_pathological_header_is_still_checked_quickly():
     problems = validate_scope(text, source="s.md")
     assert time.perf_counter() - started < 3
     assert (problems[0].line, problems[0].field) == (5002, "id")
+
+
+@pytest.mark.parametrize(
+    ("added", "line", "expected"),
+    [
+        ('"my key" = "x"', 4, "my key: unknown key"),  # a quoted key with a space: no line before
+        ("[extra]\nnote = 1", 4, "extra: unknown key"),  # a table: no line before
+    ],
+)
+def test_header_keys_quoted_or_opening_a_table_are_located(added, line, expected):
+    text = VALID.replace('id = "sample-scope"', f'id = "sample-scope"\n{added}', 1)
+    problems = [problem for problem in validate_scope(text, source="s.md") if expected in str(problem)]
+    assert [problem.line for problem in problems] == [line], "\n".join(map(str, problems))
+
+
+def test_a_dotted_key_at_fault_is_the_line_named():
+    """`languages.extra = 1` after `languages = [...]`: the error was put on the statement before it."""
+    text = VALID.replace('languages = ["en", "ID-id"]', 'languages = ["en", "ID-id"]\nlanguages.extra = 1')
+    [problem] = validate_scope(text, source="s.md")
+    assert problem.line == 9 and problem.field == "languages"
