@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,8 +48,14 @@ DELETED_RESEARCH_ROLE = (
 )
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_day(text: str, name: str) -> date:
     try:
+        # As written: date.fromisoformat also takes 20261102 and the week date 2026-W45-1, which few mean.
+        if not _DAY.fullmatch(text.strip()):
+            raise ValueError(text)
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise UserFacingError(

@@ -4,8 +4,11 @@ make, settings changed while a digest is made, and exports of dates at the ends 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import sqlite3
 import sys
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -575,3 +578,23 @@ async def test_the_start_up_catch_up_does_not_send_for_a_time_the_new_schedule_h
         record = await service.run_due(world.guild_id, now=now + timedelta(days=1), first=False)
         assert record is not None and record.status is DigestStatus.SENT
         assert len(digest_posts(world, digest_channel)) == 1
+
+
+async def test_research_export_of_an_early_year_holds_nothing_from_today_and_odd_date_forms_are_refused(
+    world, run_bot, moderator
+):
+    """Years below 1000 were stored unpadded ("200-01-01T…"), which sorts after "2026": an export of 0200 to 0209
+    held today's answers. And 20261102 or 2026-W45-1 were taken as dates."""
+    researcher_role = world.standin.add_role(world.guild_id, "Researchers")
+    researcher = int(world.standin.add_member(world.guild_id, "dr-lan", roles=[researcher_role["id"]])["user"]["id"])
+    async with run_bot(cooldown=0):
+        await rated_answers(world, count=1)
+        await reply_text(world, await run(world, moderator, "digest research-role", {"role": researcher_role["id"]}))
+        reply = await run(world, researcher, "research-export", {"start": "0200-01-01", "end": "0209-12-31"})
+        followup = await world.standin.wait_for_followup(reply.id, timeout=60)
+        with zipfile.ZipFile(io.BytesIO(followup.attachment("data.zip").data)) as data:
+            answers = list(csv.DictReader(io.StringIO(data.read("answers.csv").decode())))
+        assert answers == []
+        for typed in ("20261102", "2026-W45-1"):
+            reply = await run(world, researcher, "research-export", {"start": typed, "end": "2026-11-09"})
+            assert f"`{typed}` is not a date for `start`; write it as YYYY-MM-DD" in await reply_text(world, reply)

@@ -236,4 +236,5 @@ def needs_writable_folder(error: sqlite3.Error) -> bool:
 def sqlite_timestamp(moment: datetime) -> str:
     """A UTC time in the format the schema's defaults use, so text comparison orders correctly."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # The year padded by hand: strftime's %Y gives "200" for the year 200 on glibc, which sorts after "2026".
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
