@@ -335,7 +335,8 @@ async def run_offline_digest(args: argparse.Namespace) -> str:
         compare_from = None if args.compare_from is None else _instant(args.compare_from, zone, "--compare-from")
     except OverflowError:
         raise CliError(
-            "--from, --to, --compare-from or --feedback-until is out of range; give dates between 0002 and 9998"
+            "--from, --to, --compare-from or --feedback-until is out of range; give dates between 0002 and 9998 (and "
+            "a --from late enough for the period as long before it, compared with, to begin after the year 1)"
         ) from None
     if compare_from is not None and compare_from >= start:
         raise CliError(

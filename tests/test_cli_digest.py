@@ -605,3 +605,11 @@ def test_a_home_folder_path_the_shell_did_not_expand_is_read_as_the_home_folder(
     assert cli.main(["backup", "--db", "~/bot.sqlite3", "--out", "~/copy.sqlite3"]) == 0
     assert (tmp_path / "copy.sqlite3").is_file() and not (tmp_path / "~").exists()
     capsys.readouterr()
+
+
+def test_a_from_too_early_for_its_comparison_says_what_to_change(db, tmp_path):
+    """It said only that the period before --from was out of range, while the range message said 0002 to 9998."""
+    args = ["--db", str(db), "--guild", str(GUILD), "--from", "0002-01-01", "--to", "9998-12-31"]
+    line = one_error_line(run_digest(tmp_path, *args, "--out", str(tmp_path / "out")))
+    assert line.startswith("culturebot: --from is too early: the comparison period, as long as this one before --from,")
+    assert "give a later --from or a shorter period, or name where the comparison starts with --compare-from" in line

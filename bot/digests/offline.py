@@ -81,7 +81,15 @@ async def offline_digest(
         # Checked before anything is read: the previous period, compared with, starts a period earlier.
         sqlite_timestamp(compare_from or period.start - (period.end - period.start))
     except OverflowError:
-        raise OfflineDigestError("--from is too early: the period before it, for comparison, is out of range") from None
+        earliest = (
+            "--compare-from"
+            if compare_from is not None
+            else "the comparison period, as long as this one before --from,"
+        )
+        raise OfflineDigestError(
+            f"--from is too early: {earliest} would begin before the year 1; give a later --from or a shorter "
+            "period, or name where the comparison starts with --compare-from"
+        ) from None
     uri = await asyncio.to_thread(_check_database_file, db)
     await asyncio.to_thread(_check_out, out)
     current, previous = await _read_rows(db, uri, guild_id, period, moment, compare_from)
