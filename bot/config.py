@@ -240,30 +240,8 @@ class Settings(BaseSettings):
     @field_validator("database_path")
     @classmethod
     def _database_path_usable(cls, path: Path) -> Path:
-        if path.exists():
-            if path.is_dir():
-                raise ValueError(f"{path} is a directory; give a file path such as {path / 'culturebot.sqlite3'}")
-            if _on_read_only_filesystem(path):
-                raise ValueError(
-                    f"{path} is on a read-only filesystem; the bot writes to its database: mount it read-write, "
-                    "or move the database to a writable one"
-                )
-            if not os.access(path, os.R_OK | os.W_OK):
-                raise ValueError(
-                    f"{path} is not readable and writable by this user; give it to the user the bot runs as (chown)"
-                )
-            folder = path.absolute().parent
-            if not os.access(folder, os.W_OK | os.X_OK):
-                raise ValueError(
-                    f"{path} is writable but its folder {folder} is not: SQLite writes its -wal and -shm files beside "
-                    "the database, so the folder must be writable by this user too"
-                )
-            return path
-        parent = _nearest_existing_parent(path)
-        if not parent.is_dir():
-            raise ValueError(f"cannot create {path}: {parent} is not a writable directory")
-        if (problem := _unwritable(parent)) is not None:
-            raise ValueError(f"cannot create {path}: {parent} {problem}")
+        if (problem := database_path_problem(path)) is not None:
+            raise ValueError(problem)
         return path
 
     @field_validator("digest_dir")
@@ -363,6 +341,34 @@ class Settings(BaseSettings):
         """Seconds an answer can take at most: every try of the model request timing out, plus room for the
         retries' back-off and the last edits."""
         return self.model_timeout_seconds * (self.model_max_retries + 1) + 30
+
+
+def database_path_problem(path: Path) -> str | None:
+    """What stops the bot using `path` as its database (an existing file it can read and write, in a folder it can
+    write in; or one it can create), with the fix; None if nothing does."""
+    if path.exists():
+        if path.is_dir():
+            return f"{path} is a directory; give a file path such as {path / 'culturebot.sqlite3'}"
+        if _on_read_only_filesystem(path):
+            return (
+                f"{path} is on a read-only filesystem; the bot writes to its database: mount it read-write, "
+                "or move the database to a writable one"
+            )
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"{path} is not readable and writable by this user; give it to the user the bot runs as (chown)"
+        folder = path.absolute().parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return (
+                f"{path} is writable but its folder {folder} is not: SQLite writes its -wal and -shm files beside "
+                "the database, so the folder must be writable by this user too"
+            )
+        return None
+    parent = _nearest_existing_parent(path)
+    if not parent.is_dir():
+        return f"cannot create {path}: {parent} is not a writable directory"
+    if (problem := _unwritable(parent)) is not None:
+        return f"cannot create {path}: {parent} {problem}"
+    return None
 
 
 def _unwritable(directory: Path) -> str | None:

@@ -137,7 +137,7 @@ def sandbox_main(args: argparse.Namespace) -> int:
 
 async def run_sandbox(options: SandboxOptions) -> int:
     """Start the stand-in, the model and the bot, run the front end, stop everything; the exit status."""
-    from bot.config import SettingsError
+    from bot.config import SettingsError, database_path_problem
     from bot.digests.offline import out_folder_problem
 
     paths: SandboxPaths | None = None
@@ -146,6 +146,9 @@ async def run_sandbox(options: SandboxOptions) -> int:
         _check_script(options.script)  # before anything is made: the database, its key, its log
         if (problem := out_folder_problem(options.out)) is not None:
             raise SandboxError(problem)  # else the first file saved, a script's steps later, ended it with a traceback
+        if options.db is not None and (problem := database_path_problem(options.db.absolute())) is not None:
+            # Before its lock file and log are made beside it, and named as the option the user typed.
+            raise SandboxError(f"--db {problem}")
         paths = SandboxPaths.make(options.db)
         with _log_to_file(paths.log):
             return await _run(options, paths, document)
@@ -346,8 +349,8 @@ def _banner(settings: Settings, options: SandboxOptions, paths: SandboxPaths, sc
 
 
 def _say_where_data_is(paths: SandboxPaths) -> None:
-    if not paths.db.exists():
-        return
+    if not paths.db.is_file():
+        return  # refused before the database was made (or a folder was named): there is no data to point to
     if paths.temporary:
         text = (
             f"The sandbox's data is in {paths.db} (a temporary folder; delete it when done, "

@@ -427,3 +427,23 @@ async def test_an_out_folder_that_cannot_be_made_is_refused_before_anything_star
     error = capsys.readouterr().err
     assert error.startswith(f"culturebot sandbox: --out {blocker / 'sub'}: {blocker} is a file")
     assert not (tmp_path / "new").exists(), "nothing was made"
+
+
+@pytest.mark.parametrize("kind", ["folder", "under a file"])
+async def test_a_db_the_sandbox_cannot_use_is_refused_as_db_leaving_nothing_behind(tmp_path, capsys, temp_root, kind):
+    """A folder as --db was refused as "CULTUREBOT_DATABASE_PATH: … is a directory", after making a lock file and
+    a log beside it, and then the sandbox said its data was kept there; a path under a file said "cannot create the
+    lock file … File exists"."""
+    if kind == "folder":
+        db = tmp_path / "adir"
+        db.mkdir()
+    else:
+        (tmp_path / "afile").write_text("not a folder")
+        db = tmp_path / "afile" / "x.sqlite3"
+    before = sorted(path.name for path in tmp_path.iterdir())
+    assert await run_sandbox(SandboxOptions(db=db, model="fake")) == EX_CONFIG
+    captured = capsys.readouterr()
+    assert captured.err.startswith("culturebot sandbox: --db ")
+    assert "CULTUREBOT_DATABASE_PATH" not in captured.err and "lock file" not in captured.err
+    assert "data is kept in" not in captured.out
+    assert sorted(path.name for path in tmp_path.iterdir()) == before, "nothing made beside it"
