@@ -148,7 +148,7 @@ async def run_sandbox(options: SandboxOptions) -> int:
             raise SandboxError(problem)  # else the first file saved, a script's steps later, ended it with a traceback
         if options.db is not None and (problem := database_path_problem(options.db.absolute())) is not None:
             # Before its lock file and log are made beside it, and named as the option the user typed.
-            raise SandboxError(f"--db {problem}")
+            raise SandboxError(f"--db {problem}; choose another --db")
         paths = SandboxPaths.make(options.db)
         with _log_to_file(paths.log):
             return await _run(options, paths, document)
