@@ -89,24 +89,29 @@ class ReactionGate:
             await busy.wait()
 
     @contextlib.asynccontextmanager
-    async def passing(self, message_id: int) -> AsyncIterator[None]:
-        """A live event on the message: `wait`, then count as being handled for the block, so that a
-        reconciliation of its answer starting meanwhile waits for the block to end."""
-        await self.wait(message_id)
-        # No await between the check in `wait` and this count: a reconciliation either held this event above or
+    async def passing(self, *message_ids: int) -> AsyncIterator[None]:
+        """A live event on the messages (one, or all of an answer's): wait while a reconciliation holds any of them,
+        then count as being handled on each for the block, so that a reconciliation of the answer starting meanwhile
+        waits for the block to end. All at once: holding one while waiting for another could wait for ever on a
+        reconciliation that waits for the first."""
+        while busy := next((self._busy[i] for i in message_ids if i in self._busy), None):
+            await busy.wait()
+        # No await between the check above and these counts: a reconciliation either held this event above or
         # will see it here.
-        count = self._passing.get(message_id, 0)
-        if count == 0:
-            self._passed[message_id] = asyncio.Event()
-        self._passing[message_id] = count + 1
+        for message_id in message_ids:
+            count = self._passing.get(message_id, 0)
+            if count == 0:
+                self._passed[message_id] = asyncio.Event()
+            self._passing[message_id] = count + 1
         try:
             yield
         finally:
-            left = self._passing.pop(message_id) - 1
-            if left:
-                self._passing[message_id] = left
-            else:
-                self._passed.pop(message_id).set()
+            for message_id in message_ids:
+                left = self._passing.pop(message_id) - 1
+                if left:
+                    self._passing[message_id] = left
+                else:
+                    self._passed.pop(message_id).set()
 
 
 @dataclass(frozen=True, slots=True)

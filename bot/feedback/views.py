@@ -406,7 +406,12 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
         # Reading their reactions takes a few requests: the click is answered first.
         await interaction.response.defer()
         scale = scale_of_size(size) if size is not None else None
-        async with member_turn(interaction, self.answer_id) as waiting:
+        bot = client(interaction)
+        # As a live reaction event is handled (gate, then the member's turn): a moderator's "Remove all reactions"
+        # on the answer meanwhile waits until the rating read here is stored, then removes it with its reaction;
+        # else it found nothing to remove, and the rating read before was stored after it.
+        message_ids = await bot.storage.answer_message_ids(self.answer_id)
+        async with bot.reaction_gate.passing(*message_ids), member_turn(interaction, self.answer_id) as waiting:
             changed = await self._store_choice(interaction, consent_version(settings), carried=True)
             saved = saved_line(self.level, changed)
             answer = await answer_or_gone(interaction, self.answer_id)

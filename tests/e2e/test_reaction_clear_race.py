@@ -105,3 +105,25 @@ async def test_a_clear_during_the_read_back_of_the_same_answer_is_not_undone_by_
         await eventually(lambda: "reactions removed by a moderator" in caplog.text, what="the clear reconciled")
         await asyncio.sleep(0.3)
         assert ratings(world) == set(), "a rating whose reaction a moderator removed is kept"
+
+
+async def test_a_clear_while_the_consent_button_reads_the_reaction_removes_the_rating_too(world, run_bot, caplog):
+    """Agreeing from the note reads the member's reactions, then stores the rating: a moderator's clear in between
+    found nothing to remove, and the rating read before it was stored after it, its reaction gone."""
+    from tests.e2e.test_feedback import button, click, custom_ids, rows
+
+    caplog.set_level("INFO")
+    budi = world.member_id
+    async with run_bot():
+        answer = await ask(world)
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
+        prompt = await world.standin.wait_for_message(world.channel_id, lambda m: "thanks for rating" in m.content)
+        notice = await click(world, prompt, budi, button(prompt, "cb:ask:"))
+        ratings_only = next(c for c in custom_ids(notice.original) if c.startswith("cb:consent:ratings:"))
+        slow = world.standin.answer_late("GET", rf"/messages/{answer.id}/reactions/", 1.0)
+        await world.standin.click_button(notice.original.channel_id, notice.original.id, budi, ratings_only)
+        await eventually(lambda: slow.hits == 1, what="the button reading Budi's reactions")
+        await world.standin.core.clear_reactions(world.standin.message(answer.id))
+        await eventually(lambda: "reactions removed by a moderator" in caplog.text, what="the clear reconciled")
+        await asyncio.sleep(1.5)  # the button's slowed read (1 s) has come back and been acted on
+        assert rows(world, "SELECT value FROM ratings") == [], "a rating kept though its reaction was removed"
