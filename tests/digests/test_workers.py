@@ -265,7 +265,11 @@ async def test_ratings_and_comments_are_read_as_stored(tmp_path: Path):
         await storage.put_rating(Rating(answer_id, "rater-0", 3, 3, True, RatingSource.BUTTON))
         current, _ = read_digest_periods(storage.path, GUILD, start, end, sqlite_timestamp(period.start))
         with sqlite3.connect(storage.path) as conn:
-            stored = conn.execute("SELECT * FROM ratings ORDER BY answer_id, rater_hash").fetchall()
+            stored = conn.execute(
+                "SELECT answer_id, rater_hash, value, scale_size, is_asker, source, created_at, updated_at "
+                "FROM ratings "
+                "ORDER BY answer_id, rater_hash"
+            ).fetchall()
             comments = conn.execute(
                 "SELECT comment_id, answer_id, rater_hash, text, quotable, created_at FROM comments ORDER BY comment_id"
             ).fetchall()
