@@ -436,6 +436,18 @@ def due_period(trigger: CronTrigger, last_end: datetime | None, now: datetime) -
     return Period(start=last_end, end=end)
 
 
+JUST_AFTER_SHARE = 0.1  # a period shorter than this share of the schedule's interval is "just after" its start
+
+
+def just_after(trigger: CronTrigger, period: Period) -> bool:
+    """Whether `period` (ending at a scheduled time) is under a tenth of the schedule's interval before it: what a
+    scheduled digest would cover just after a `/digest now`."""
+    before = latest_run(trigger, period.end - timedelta(microseconds=1))
+    if before is None:
+        return False
+    return period.end - period.start < (period.end - before) * JUST_AFTER_SHARE
+
+
 def comparison_start(trigger: CronTrigger | None, period: Period) -> datetime:
     """Where the period a digest compares `period` with starts (it ends where `period` starts).
 

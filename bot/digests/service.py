@@ -40,6 +40,7 @@ from bot.digests.schedule import (
     Period,
     comparison_start,
     due_period,
+    just_after,
     latest_run,
     parse_timezone,
     saved_trigger,
@@ -372,6 +373,15 @@ class DigestService:
             last_end = parse_timestamp(last.period_end) if last else None
             period = due_period(trigger, last_end, moment)
             if period is None:
+                return None
+            if last is not None and last.on_demand and just_after(trigger, period):
+                # A `/digest now` moments before the scheduled time: a digest of those moments would be noise.
+                # The next scheduled one covers them.
+                log.info(
+                    "server %d: the digest due at %s follows /digest now too closely; left to the next",
+                    guild_id,
+                    period.end,
+                )
                 return None
             return await self._make(guild_id, period)
 

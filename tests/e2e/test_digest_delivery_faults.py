@@ -598,3 +598,25 @@ async def test_research_export_of_an_early_year_holds_nothing_from_today_and_odd
         for typed in ("20261102", "2026-W45-1"):
             reply = await run(world, researcher, "research-export", {"start": typed, "end": "2026-11-09"})
             assert f"`{typed}` is not a date for `start`; write it as YYYY-MM-DD" in await reply_text(world, reply)
+
+
+async def test_a_scheduled_digest_just_after_digest_now_is_left_to_the_next(world, run_bot, moderator, digest_channel):
+    """/digest now two minutes before an hourly schedule's time: the scheduled digest then covered those two
+    minutes, a near-empty digest right after the one asked for."""
+    async with run_bot(cooldown=0) as bot:
+        assert bot.jobs is not None
+        service = bot.jobs.digests
+        await with_log_and_digest_channels(world, moderator, digest_channel)
+        now = datetime.now(UTC)
+        soon = now + timedelta(minutes=2)
+        cron = f"{soon.minute} * * * *"
+        await reply_text(world, await run(world, moderator, "digest schedule", {"when": cron, "timezone": "UTC"}))
+        asked = await service.run_now(world.guild_id, now=now)
+        assert asked is not None and asked.status is DigestStatus.SENT
+        assert await service.run_due(world.guild_id, now=soon + timedelta(minutes=1)) is None
+        assert len(digest_posts(world, digest_channel)) == 1
+        # The next time covers everything since /digest now.
+        record = await service.run_due(world.guild_id, now=soon + timedelta(hours=1, minutes=1))
+        assert record is not None and record.status is DigestStatus.SENT
+        assert record.period_start == asked.period_end
+        assert len(digest_posts(world, digest_channel)) == 2
