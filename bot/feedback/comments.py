@@ -69,8 +69,9 @@ async def save_comment(
     source: CommentSource,
     message_id: int | None = None,
 ) -> CommentResult:
-    """Store a comment if the member's consent covers comments; returns after it is committed."""
-    cleaned = clean_comment(text)
+    """Store a comment if the member's consent covers comments; returns after it is committed. Its text is checked
+    (`clean_comment`: not empty, not too long) only once it would be kept: a member whose comment is not kept
+    is not asked to shorten it first."""
     rater = pseudonyms.member(user_id)
     settings = await storage.guild_settings(answer.guild_id)
     consent = await storage.consent(answer.guild_id, rater)
@@ -81,6 +82,7 @@ async def save_comment(
         return CommentResult.NEEDS_CONSENT
     if not consent.level.allows_comments:
         return CommentResult.NOT_ALLOWED
+    cleaned = clean_comment(text)
     try:
         stored = await storage.add_comment(
             NewComment(

@@ -455,3 +455,22 @@ async def test_a_rating_remembers_the_value_it_replaced_on_the_same_scale(storag
     assert await rate(3, scale=5) is None, "a value on another scale is not one to go back to"
     await storage.delete_rating(answer_id, "rater")
     assert await rate(2) is None, "a new rating after a deletion has nothing to go back to"
+
+
+async def test_a_comment_not_kept_is_not_checked_for_length_first(storage, pseudonyms):
+    """A member who had not chosen, with a comment over the limit, was told to shorten it and send it again, and
+    then that it would not be kept."""
+    from bot.errors import UserFacingError
+    from bot.feedback.comments import MAX_COMMENT_CHARS, CommentResult, save_comment
+    from bot.storage import CommentSource
+
+    answer = await storage.get_answer(await make_answer(storage, pseudonyms))
+    long = "x" * (MAX_COMMENT_CHARS + 1)
+    result = await save_comment(storage, pseudonyms, answer, user_id=OTHER, text=long, source=CommentSource.REPLY)
+    assert result is CommentResult.NEEDS_CONSENT
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.RATINGS)
+    result = await save_comment(storage, pseudonyms, answer, user_id=OTHER, text=long, source=CommentSource.REPLY)
+    assert result is CommentResult.NOT_ALLOWED
+    await consent(storage, pseudonyms, OTHER, ConsentLevel.COMMENTS)
+    with pytest.raises(UserFacingError):  # kept, so checked
+        await save_comment(storage, pseudonyms, answer, user_id=OTHER, text=long, source=CommentSource.REPLY)
