@@ -98,8 +98,13 @@ class Feedback(commands.Cog):
             if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
                 self._pending.note((answer.guild_id, event.user_id), answer.answer_id, value, time.monotonic())
             elif not added and answer is not None and value is not None:
-                # Taken back before choosing: not kept (PRIVACY.md), even if their reactions cannot be read again.
-                self._pending.taken_back((answer.guild_id, event.user_id), answer.answer_id, value)
+                # Taken back before choosing: not kept (PRIVACY.md), even if their reactions cannot be read again;
+                # unless the same emoji is still on another part of a long answer.
+                key = (answer.guild_id, event.user_id)
+                if value in self._pending.values(key, answer.answer_id, time.monotonic()) and value not in (
+                    await self._shown_on_other_parts(event.user_id, answer)
+                ):
+                    self._pending.taken_back(key, answer.answer_id, value)
             elif change is RatingChange.STORED and answer is not None:
                 # Stored live, so the member has agreed: a reaction of theirs on this answer still waiting (from
                 # before they agreed, and about to be stored by `on_consent_chosen`) is older, and must not replace
@@ -107,6 +112,14 @@ class Feedback(commands.Cog):
                 self._pending.discard((answer.guild_id, event.user_id), answer.answer_id)
         if change is RatingChange.NEEDS_CONSENT and answer is not None and value is not None:
             await self._ask_for_consent(event, answer, value)
+
+    async def _shown_on_other_parts(self, user_id: int, answer: AnswerRecord) -> set[int]:
+        """The rating values the member still shows on a long answer's messages (none read for a one-message
+        answer: its only message no longer shows the one just taken back)."""
+        if len(await self.bot.storage.answer_message_ids(answer.answer_id)) < 2:
+            return set()
+        settings = await self.bot.storage.guild_settings(answer.guild_id)
+        return await self._still_reacting(user_id, answer, answer_scale(answer, settings).value_of)
 
     async def _still_reacting(
         self, user_id: int, answer: AnswerRecord, value_of: Callable[[str], int | None]

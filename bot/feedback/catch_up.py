@@ -328,11 +328,12 @@ async def member_rating_reactions(
     return present.get(user_id, set())
 
 
-def shown_rating(noted: Sequence[int], values: Collection[int]) -> int | None:
-    """The rating a member's reactions on an answer show now (`values`), given those `noted` while they had not
-    chosen (the latest last): the latest noted one still there; None when none is. Another rating reaction was added
-    at a time Discord does not say, perhaps before they declined or asked to be forgotten: it is never taken."""
-    return next((value for value in reversed(noted) if value in values), None)
+def shown_ratings(noted: Sequence[int], values: Collection[int]) -> list[int]:
+    """The ratings `noted` while a member had not chosen (the latest last) that their reactions on the answer still
+    show (`values`), in the same order: the last is their rating, the one before it the one it replaced (a member
+    who changed 🤔 to ❌ and takes ❌ back after agreeing keeps 🤔). Another rating reaction was added at a time
+    Discord does not say, perhaps before they declined or asked to be forgotten: it is never taken."""
+    return [value for value in noted if value in values]
 
 
 async def store_pending_reactions(
@@ -359,7 +360,7 @@ async def store_pending_reactions(
             continue  # deleted meanwhile
         value_of = answer_scale(answer, settings).value_of
         try:
-            value = shown_rating(noted, await member_rating_reactions(client, storage, answer, user_id, value_of))
+            shown = shown_ratings(noted, await member_rating_reactions(client, storage, answer, user_id, value_of))
         except discord.NotFound:
             # Deleted since the member reacted (a pending reaction can be a day old): no reaction is left to store.
             log.info("answer %d: its message is gone, so the member's reaction on it is not stored", answer_id)
@@ -369,9 +370,9 @@ async def store_pending_reactions(
             # not reached (discord.py retries no dropped connection): the reaction was there when the member added
             # it and nothing says it went, so it is kept as noted, and the member's other reactions are still read.
             log.warning("answer %d: could not read the member's reactions again: %s", answer_id, error)
-            value = noted[-1]
-        if value is None:
-            continue
-        change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
+            shown = [noted[-1]]
+        change = None
+        for value in shown:  # the older first: the rating then remembers the one it replaced
+            change = await record_read_reaction(storage, pseudonyms, answer, user_id, value, settings)
         stored += change is RatingChange.STORED
     return stored

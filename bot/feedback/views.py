@@ -22,7 +22,7 @@ from discord.utils import utcnow
 
 from bot.answers.safety import NO_PINGS
 from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT, UserFacingError, report_error, shortened
-from bot.feedback.catch_up import member_rating_reactions, shown_rating
+from bot.feedback.catch_up import member_rating_reactions, shown_ratings
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import (
     CHOICE_LABELS,
@@ -421,16 +421,17 @@ class ConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CON
             # counting as the newest, as live: ✅ (the note's) then 🤔, both still there, is a 🤔 rating.
             noted = waiting or (value,)
             try:
-                reacted = await current_reaction(interaction, answer, noted, settings)
+                shown = await current_reaction(interaction, answer, noted, settings)
             except discord.NotFound:
                 # Deleted since the member reacted (a moderator, say): the reaction went with the message.
                 log.info("answer %d: its message is gone, and the member's reaction with it", answer.answer_id)
                 await interaction.edit_original_response(content=saved + ANSWER_DELETED, view=None)
                 return
-            if reacted is None:
+            if not shown:
                 await interaction.edit_original_response(content=saved + NO_REACTION_NOW, view=None)
                 return
-            change = await rate_by_button(interaction, answer, reacted, RatingSource.REACTION, scale)
+            for reacted in shown:  # the older first: the rating then remembers the one it replaced
+                change = await rate_by_button(interaction, answer, reacted, RatingSource.REACTION, scale)
         await interaction.edit_original_response(content=saved.strip(), view=None)
         if change is RatingChange.STORED:
             await thank_for_rating(interaction, answer, reacted, settings, scale=scale)
@@ -482,11 +483,11 @@ ANSWER_DELETED = "That answer's message was deleted, and your reaction with it, 
 
 async def current_reaction(
     interaction: discord.Interaction, answer: AnswerRecord, noted: Sequence[int], settings: GuildSettings
-) -> int | None:
-    """The rating the member's reactions show now, among those `noted` before they chose (the latest last; see
-    `shown_rating`); None when none of them is there. discord.NotFound when the answer's message (or its channel)
-    is gone, and the reaction with it; the latest noted one if the reactions cannot be read for another reason
-    (as `store_pending_reactions` does)."""
+) -> list[int]:
+    """The ratings `noted` before the member chose (the latest last) that their reactions still show, in that order
+    (see `shown_ratings`: the last is the rating); none when none of them is there. discord.NotFound when the
+    answer's message (or its channel) is gone, and the reaction with it; the latest noted one if the reactions
+    cannot be read for another reason (as `store_pending_reactions` does)."""
     bot = client(interaction)
     try:
         values = await member_rating_reactions(
@@ -500,8 +501,8 @@ async def current_reaction(
         raise
     except DISCORD_FAILURES as error:
         log.warning("answer %d: could not read the member's reactions again: %s", answer.answer_id, error)
-        return noted[-1]
-    return shown_rating(noted, values)
+        return [noted[-1]]
+    return shown_ratings(noted, values)
 
 
 class AskConsentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ASK_TEMPLATE):

@@ -377,3 +377,48 @@ async def test_a_reaction_taken_back_before_choosing_is_not_stored_when_its_answ
         await eventually(lambda: ratings_of(world, budi) != [], what="the note's rating")
         await asyncio.sleep(0.3)
         assert ratings_of(world, budi) == [(answer_id_of(answers[0]), 1, "reaction")]
+
+
+async def test_a_rating_changed_before_agreeing_goes_back_to_the_earlier_one_when_taken_back(
+    world, run_bot, monkeypatch
+):
+    """🤔 then ❌ before choosing, agree (❌ is stored), take ❌ back: 🤔, still shown and added while waiting for
+    the choice, is the rating again, as for a member who had agreed before. The rating stored at agreement did not
+    know what it replaced, and taking ❌ back deleted it."""
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        answer = await ask(world)
+        handled = handled_reactions(monkeypatch)
+        note = await reaction_note(world, answer, budi, "🤔")
+        await world.standin.add_reaction(world.channel_id, answer.id, budi, "❌")
+        await eventually(lambda: len(handled) == 2, what="both handled")
+        theirs = await click(world, note, budi, button(note, "cb:ask:"))
+        await click(world, theirs.original, budi, choice(theirs.original, "ratings"))
+        await eventually(lambda: ratings_of(world, budi) == [(answer_id_of(answer), 1, "reaction")], what="❌ stored")
+        await world.standin.remove_reaction(world.channel_id, answer.id, budi, "❌")
+        await eventually(lambda: len(handled) == 3, what="the removal handled")
+        await eventually(lambda: ratings_of(world, budi) == [(answer_id_of(answer), 2, "reaction")], what="🤔 again")
+
+
+async def test_an_emoji_taken_back_from_one_part_of_a_long_answer_but_still_on_another_is_stored(
+    world, run_bot, monkeypatch
+):
+    """✅ on both messages of a long answer before choosing, then taken back from one: the ✅ still shown was
+    dropped from the waiting reactions, and never stored when the member agreed."""
+    from tests.e2e.test_feedback import LONG_ANSWER, ask_long
+
+    budi = world.member_id
+    async with run_bot(cooldown=0):
+        short = await ask(world, "Short one?")
+        world.model.script(LONG_ANSWER)
+        first, last = await ask_long(world)
+        handled = handled_reactions(monkeypatch)
+        await reaction_note(world, short, budi, "❌")
+        for message in (first, last):
+            await world.standin.add_reaction(world.channel_id, message.id, budi, "✅")
+        await world.standin.remove_reaction(world.channel_id, last.id, budi, "✅")
+        await eventually(lambda: len(handled) == 4, what="budi's reactions handled")
+        await choose_in_privacy_consent(world, budi, "ratings")
+        long_id = answer_id_of(last)  # the controls are under the last part
+        expected = sorted([(answer_id_of(short), 1, "reaction"), (long_id, 3, "reaction")])
+        await eventually(lambda: ratings_of(world, budi) == expected, what="both ratings stored")
