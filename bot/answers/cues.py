@@ -154,7 +154,17 @@ LANGUAGE_WORDS: dict[str, frozenset[str]] = {
     "yo": frozenset(
         _items(
             "ni, ní, ti, tí, sí, sì, mo, wa, fún, àti, pé, ṣe, ṣé, bí, kí, àwọn, wọn, rẹ, láti, kò, jẹ́, náà, yìí, "
-            "báwo, tàbí, ẹ, ó, lè, mi, ń, fẹ́, gbọ́dọ̀"
+            "báwo, tàbí, ẹ, ó, lè, mi, ń, fẹ́, gbọ́dọ̀, "
+            # Typed without tone marks, as on most keyboards ("fun" and "je" are left out: English, French).
+            "bawo, ati, awon, lati, naa, yii, tabi, gbodo, ki, bi"
+        )
+    ),
+    # Javanese, ngoko and krama (words Indonesian shares, such as "aku", are left out).
+    "jv": frozenset(
+        _items(
+            "piye, kepiye, carane, marang, nalika, karo, ora, kowe, panjenengan, kula, dhateng, ingkang, menawi, "
+            "mboten, boten, sampun, wis, arep, badhe, neng, ning, saka, iki, kuwi, niki, niku, kanggo, amarga, "
+            "nek, opo, ugi, lan"
         )
     ),
 }
@@ -170,9 +180,6 @@ _LANGUAGE_FAMILIES: tuple[tuple[str, ...], ...] = (("id", "ms"),)
 MIN_WORDS_FOR_LANGUAGE = 3
 # The winner needs this many votes, and twice the votes of any other language (outside its family).
 MIN_LANGUAGE_VOTES = 1.5
-# A message of this many words whose language is still unknown is taken to be in a language the word lists do
-# not cover (Javanese, Yoruba typed without tone marks): a short one is merely too short to tell.
-MIN_WORDS_UNKNOWN_LANGUAGE = 6
 
 # Words, with the combining marks NFC leaves on their letters (Yoruba's ọ̀): those are not word characters.
 _WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|[\u0300-\u036f])*")
@@ -864,10 +871,20 @@ class Cues:
         }
 
 
-def _unknown_language(texts: Sequence[str]) -> bool:
-    """Whether texts none of whose languages was detected include one long enough to have been told, had it been
-    in a language the word lists know."""
-    return any(len(_WORDS.findall(text.casefold())) >= MIN_WORDS_UNKNOWN_LANGUAGE for text in texts)
+def _leans_uncovered(texts: Sequence[str]) -> bool:
+    """Whether texts whose language was not told still have more of the function words of a language the cue word
+    lists do not cover than of one they cover (Yoruba typed without tone marks shares "ni" with Malay). Without
+    such evidence (no listed word at all: "Quick question: business cards, bowing etiquette?") the lists are
+    taken to apply, as for English."""
+    votes: defaultdict[str, float] = defaultdict(float)
+    for text in texts:
+        for word in _WORDS.findall(unicodedata.normalize("NFC", text).casefold()):
+            languages = _LANGUAGES_OF_WORD.get(word, ())
+            for language in languages:
+                votes[language] += 1 / len(languages)
+    covered = max((count for language, count in votes.items() if language in _COVERED_LANGUAGES), default=0.0)
+    uncovered = max((count for language, count in votes.items() if language not in _COVERED_LANGUAGES), default=0.0)
+    return uncovered > covered
 
 
 def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
@@ -876,8 +893,8 @@ def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
 
     The message wins over history, and among earlier messages the newest wins; identifiers accumulate.
     The language comes from history only when the message is too short to tell. Nothing is called missing
-    in a language the word lists do not cover, nor in one they cannot name in a message long enough to tell:
-    there they cannot tell what was said.
+    in a language the word lists do not cover, nor where the language was not told but its words lean to such a
+    language: there they cannot tell what was said.
     """
     originals = [message, *reversed(history)]
     texts = [_normalise(text) for text in originals]
@@ -892,7 +909,7 @@ def extract_cues(message: str, history: Sequence[str] = ()) -> Cues:
     setting = next((found for text in texts if (found := _setting(text, relationship))), None)
     formality = next((found for text in texts if (found := _formality(text))), None)
     identifiers = tuple(dict.fromkeys(label for text in texts for label in _identifiers(text)))
-    covered = language in _COVERED_LANGUAGES if language is not None else not _unknown_language(originals)
+    covered = language in _COVERED_LANGUAGES if language is not None else not _leans_uncovered(originals)
     missing = (
         tuple(name for name, value in (("addressee", addressee), ("setting", setting)) if value is None)
         if covered
