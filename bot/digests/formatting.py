@@ -58,8 +58,12 @@ def column_percents(counts: Sequence[int]) -> list[str]:
 EXTRA_DIGITS = 10  # at most this many more decimals for a number that is not zero: enough for NEGLIGIBLE
 
 
-def _rounded(number: float, digits: int, toward: int) -> float:
-    """To `digits` decimals: the nearest (toward 0), down (-1) or up (1)."""
+def _rounded(number: float, digits: int, toward: int, *, halves_out: bool = False) -> float:
+    """To `digits` decimals: the nearest (toward 0), down (-1) or up (1). `halves_out`: the nearest with halves away
+    from zero, as `percent` rounds shares, rather than to the even digit as `round` (and the mean fits' format)."""
+    if not toward and halves_out:
+        step = 10.0**digits
+        return math.copysign(math.floor(abs(number) * step + 0.5 + 1e-9) / step, number)
     if not toward:
         return round(number, digits)
     step = 10.0**digits
@@ -76,10 +80,11 @@ def _signed(number: float, digits: int, *, scale: float = 1, toward: int = 0) ->
     if abs(number) < NEGLIGIBLE * scale:
         number = 0.0
     shown = digits
-    rounded = _rounded(number, shown, toward)
+    halves_out = scale == 100  # percentage points: rounded as the shares they are the difference of
+    rounded = _rounded(number, shown, toward, halves_out=halves_out)
     while rounded == 0 and number != 0 and shown < digits + EXTRA_DIGITS:
         shown += 1
-        rounded = _rounded(number, shown, toward)
+        rounded = _rounded(number, shown, toward, halves_out=halves_out)
     text = f"{abs(rounded):.{shown}f}"
     if rounded == 0:
         return text
@@ -142,9 +147,9 @@ def share_with_ci(estimate: Estimate) -> str:
     # The bounds to the value's precision, and never past it: 99.9% with an interval shown as "100–100%" reads
     # as an interval that leaves its own estimate out.
     digits = 1 if "." in value else 0
-    shown = round(estimate.value * 100, digits)
-    low = min(round(estimate.low * 100, digits), shown)
-    high = max(round(estimate.high * 100, digits), shown)
+    shown = _rounded(estimate.value * 100, digits, 0, halves_out=True)  # as `percent` rounds the value itself
+    low = min(_rounded(estimate.low * 100, digits, 0, halves_out=True), shown)
+    high = max(_rounded(estimate.high * 100, digits, 0, halves_out=True), shown)
     return f"{value} (95% CI {low:.{digits}f}–{high:.{digits}f}%)"
 
 

@@ -626,3 +626,13 @@ def test_member_text_at_a_line_start_stays_text_in_markdown(said, written):
 
     markdown = to_markdown([BlockQuote(said, "Member A"), Bullets((said,)), Paragraph(said)])
     assert markdown == f"> {written}\n>\n> — Member A\n\n- {written}\n\n{written}\n"
+
+
+def test_intervals_and_changes_round_halves_as_the_values_do():
+    """The value rounded halves up and its bounds and changes to the even digit: "63% (95% CI 50–62%)" left out its
+    own estimate, and 50% to 63% read "+12 pts"."""
+    from bot.digests.model import Difference
+
+    assert share_with_ci(Estimate(0.625, 0.5, 0.625, 10, 10)) == "63% (95% CI 50–63%)"
+    assert share_change(Difference("before", "after", 0.125, 0.025, 0.225)).startswith("+13 pts (95% CI +3 to +23)")
+    assert share_change(Difference("before", "after", -0.125, -0.225, -0.025)).startswith("−13 pts")
