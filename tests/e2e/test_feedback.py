@@ -502,7 +502,7 @@ async def test_export_then_forget_leaves_no_trace(world, run_bot):
         assert "relationship" in data["questions"][0]["cues"]
         assert data["questions"][0]["question_message_id"] is not None and data["questions"][0]["scope_version"] == 1
         assert data["comments"][0]["message_id"] is not None
-        assert data["ratings"][0]["value"] == 3
+        assert data["ratings"][0]["value"] == 3 and data["ratings"][0]["previous_value"] is None  # what it replaced
         assert data["comments"][0]["text"] == "mostly right"
         assert data["consents"][0]["level"] == "comments"
         assert str(world.asker_id) not in attachment.data.decode()

@@ -343,8 +343,9 @@ class FeedbackStore(SqliteConnection):
             "a.parent_answer_id, a.question, a.cues, a.answer, a.outcome, v.number AS scope_version, a.comparison_id, "
             "a.arm, a.created_at, a.text_purged_at FROM answers a LEFT JOIN scope_versions v "
             "ON v.version_id = a.scope_version_id WHERE a.asker_hash = ? ORDER BY a.answer_id",
-            "ratings": "SELECT r.answer_id, a.guild_id, r.value, r.scale_size, r.is_asker, r.source, r.created_at, "
-            "r.updated_at FROM ratings r JOIN answers a USING (answer_id) WHERE r.rater_hash = ? ORDER BY r.answer_id",
+            "ratings": "SELECT r.answer_id, a.guild_id, r.value, r.previous_value, r.scale_size, r.is_asker, r.source, "
+            "r.created_at, r.updated_at FROM ratings r JOIN answers a USING (answer_id) WHERE r.rater_hash = ? "
+            "ORDER BY r.answer_id",
             "rating_reasons": "SELECT answer_id, tag FROM rating_reasons WHERE rater_hash = ? ORDER BY answer_id, tag",
             "comments": "SELECT c.answer_id, a.guild_id, c.text, c.source, c.message_id, c.quotable, c.created_at, "
             "c.purged_at FROM comments c JOIN answers a USING (answer_id) WHERE c.rater_hash = ? ORDER BY c.comment_id",
