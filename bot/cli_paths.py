@@ -7,9 +7,18 @@ A shell expands `~` only at the start of a word: `--db ~/bot.sqlite3` reaches th
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
 def user_path(text: str) -> Path:
-    """`text` as a path, with a leading `~` or `~user` expanded to that home folder."""
-    return Path(text).expanduser()
+    """`text` as a path, with a leading `~` or `~user` expanded to that home folder (an argument error, as argparse
+    reports it in one line, when there is no such user or home folder)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = text[1:].split("/", 1)[0]
+        whose = f"the user {user}" if user else "this user (HOME is not set)"
+        raise argparse.ArgumentTypeError(
+            f"{text}: cannot find the home folder of {whose}; give the full path"
+        ) from None

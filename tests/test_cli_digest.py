@@ -613,3 +613,11 @@ def test_a_from_too_early_for_its_comparison_says_what_to_change(db, tmp_path):
     line = one_error_line(run_digest(tmp_path, *args, "--out", str(tmp_path / "out")))
     assert line.startswith("culturebot: --from is too early: the comparison period, as long as this one before --from,")
     assert "give a later --from or a shorter period, or name where the comparison starts with --compare-from" in line
+
+
+def test_a_home_folder_of_no_user_is_an_argument_error_not_a_traceback(tmp_path):
+    result = run_digest(
+        tmp_path, "--db", "~nosuchuser-culturebot/x.sqlite3", "--guild", str(GUILD), *WEEK, "--out", "o"
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument --db: ~nosuchuser-culturebot/x.sqlite3: cannot find the home folder of the user" in result.stderr
