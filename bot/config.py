@@ -268,27 +268,9 @@ class Settings(BaseSettings):
     @classmethod
     def _privacy_log_usable(cls, path: Path | None) -> Path | None:
         # Checked now: a log the bot cannot write would leave every consent decision and forget request out of it,
-        # silently, until a database restore needed them. It is rewritten beside itself when pruned.
-        if path is None:
-            return None
-        folder = path.absolute().parent
-        if path.exists():
-            if path.is_dir():
-                raise ValueError(f"{path} is a folder; give a file path such as {path / 'privacy-requests.jsonl'}")
-            if not os.access(path, os.R_OK | os.W_OK):
-                raise ValueError(
-                    f"{path} is not readable and writable by this user; give it to the user the bot runs as"
-                )
-            if (problem := _unwritable(folder)) is not None:
-                raise ValueError(
-                    f"{path} is rewritten beside itself when old requests are dropped, but {folder} {problem}"
-                )
-            return path
-        parent = _nearest_existing_parent(path)
-        if not parent.is_dir():
-            raise ValueError(f"cannot create {path}: {parent} is a file, not a folder; give another path")
-        if (problem := _unwritable(parent)) is not None:
-            raise ValueError(f"cannot create {path}: {parent} {problem}")
+        # silently, until a database restore needed them.
+        if path is not None and (problem := privacy_log_problem(path)) is not None:
+            raise ValueError(problem)
         return path
 
     @field_validator("comment_prefix")
@@ -318,6 +300,16 @@ class Settings(BaseSettings):
         if path is not None and os.access(path, os.R_OK) and not is_gguf(path):
             raise ValueError(f"{path} is not a GGUF model file; give the path of a .gguf model file or leave it empty")
         return path
+
+    @model_validator(mode="after")
+    def _default_privacy_log_usable(self) -> Self:
+        # The default beside the database: its folder is checked with the database; the file itself, here.
+        if self.privacy_log_file is None and (problem := privacy_log_problem(self.privacy_log_path)) is not None:
+            raise ValueError(
+                f"CULTUREBOT_PRIVACY_LOG_FILE (unset: the privacy log beside the database): {problem}; or set "
+                "CULTUREBOT_PRIVACY_LOG_FILE to another file"
+            )
+        return self
 
     @model_validator(mode="after")
     def _guild_sync_needs_ids(self) -> Self:
@@ -366,6 +358,26 @@ def database_path_problem(path: Path) -> str | None:
     parent = _nearest_existing_parent(path)
     if not parent.is_dir():
         return f"cannot create {path}: {parent} is not a writable directory"
+    if (problem := _unwritable(parent)) is not None:
+        return f"cannot create {path}: {parent} {problem}"
+    return None
+
+
+def privacy_log_problem(path: Path) -> str | None:
+    """What stops the bot keeping its privacy log at `path` (appended to, and rewritten beside itself when old
+    requests are dropped), with the fix; None if nothing does."""
+    folder = path.absolute().parent
+    if path.exists():
+        if path.is_dir():
+            return f"{path} is a folder; give a file path such as {path / 'privacy-requests.jsonl'}"
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"{path} is not readable and writable by this user; give it to the user the bot runs as"
+        if (problem := _unwritable(folder)) is not None:
+            return f"{path} is rewritten beside itself when old requests are dropped, but {folder} {problem}"
+        return None
+    parent = _nearest_existing_parent(path)
+    if not parent.is_dir():
+        return f"cannot create {path}: {parent} is a file, not a folder; give another path"
     if (problem := _unwritable(parent)) is not None:
         return f"cannot create {path}: {parent} {problem}"
     return None

@@ -197,3 +197,21 @@ def test_a_privacy_log_file_the_bot_cannot_write_is_refused_at_start_up(tmp_path
     assert (
         settings(tmp_path, privacy_log_file=tmp_path / "privacy.jsonl").privacy_log_file == tmp_path / "privacy.jsonl"
     )
+
+
+def test_the_default_privacy_log_beside_the_database_is_checked_too(tmp_path, monkeypatch):
+    """Only a privacy log set explicitly was checked: the default one, beside the database, could be a file this user
+    cannot write, and the bot started."""
+    log = tmp_path / "bot.privacy-requests.jsonl"
+    log.write_text("")
+    real = os.access
+
+    def access(target: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
+        if Path(target).absolute() == log.absolute() and mode & os.W_OK:
+            return False
+        return real(target, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    message = refusal(tmp_path)
+    assert "CULTUREBOT_PRIVACY_LOG_FILE (unset: the privacy log beside the database)" in message
+    assert f"{log} is not readable and writable by this user" in message
