@@ -39,6 +39,12 @@ class Pseudonymizer:
         digest = hmac.new(self._key, f"member:{user_id}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
 
+    def prompt(self, payload: bytes) -> str:
+        """A prompt's keyed hash (HMAC-SHA256, 64 hex characters), stored with its answer: equal prompts have equal
+        hashes, as a reproducibility check needs, but without the key nobody can test a guessed question against
+        it (a plain SHA-256 allowed that, also for later answers whose history held a forgotten question)."""
+        return hmac.new(self._key, b"prompt:" + payload, hashlib.sha256).hexdigest()
+
     def fingerprint(self) -> str:
         """Which key this is, without revealing it: stored with the data, so that data pseudonymised under one
         key is never silently mixed with pseudonyms made under another (`KeyMismatch`)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import math
@@ -538,7 +537,7 @@ class Answerer:
         # task starts before aiohttp's task that writes the request (on Python 3.11 aiohttp writes a request's
         # body from a task of its own): one turn of the loop first lets the request go out.
         await asyncio.sleep(0)
-        prompt_hash = hashlib.sha256(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        prompt_hash = self._pseudonyms.prompt(json.dumps(messages, sort_keys=True, ensure_ascii=False).encode())
         answer_id = await self._storage.start_answer(dataclasses.replace(new, prompt_sha256=prompt_hash))
         await self._unlink_if_forgotten(question, answer_id)
         return answer_id

@@ -42,7 +42,7 @@ class NewAnswer:
     parent_answer_id: int | None = None
     cues: dict[str, object] | None = None
     sections: tuple[str, ...] = ()
-    prompt_sha256: str | None = None
+    prompt_sha256: str | None = None  # keyed: HMAC-SHA256 with the pseudonym key (Pseudonymizer.prompt)
     ephemeral: bool = False
     comparison_id: int | None = None  # the randomized comparison the answer was part of
     arm: Arm | None = None  # and which version it was answered under

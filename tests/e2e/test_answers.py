@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from bot.answers.pipeline import BOT_FAILED_LINE
 from bot.answers.stream_outcome import DISCORD_ERROR_NOTE, LENGTH_NOTE, UNFINISHED_ERROR
 from bot.answers.streaming import CURSOR
+from bot.pseudonyms import Pseudonymizer
 from bot.sandbox.fake_openai import EndsQuietly, Reply
 from bot.storage import sqlite_timestamp
 from bot.storage.sqlite.digests import read_digest_periods
@@ -283,6 +285,10 @@ async def test_prompt_has_relevant_sections_cues_and_delimited_text(world, run_b
         assert json.loads(cues)["setting"] == "funeral"
         assert "Funerals and mourning" in json.loads(sections)
         assert len(prompt_hash) == 64
+        # Keyed: equal prompts hash alike, but no one without the key can test a guessed question against it.
+        payload = json.dumps(request.messages, sort_keys=True, ensure_ascii=False).encode()
+        assert prompt_hash == Pseudonymizer(b"k" * 32).prompt(payload)
+        assert prompt_hash != hashlib.sha256(payload).hexdigest()
 
 
 async def test_answers_in_the_members_language_unless_the_server_says_otherwise(world, run_bot, moderator):
