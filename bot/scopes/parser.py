@@ -230,7 +230,6 @@ _BINARY_KINDS = [
     (b"{\\rtf", "an RTF document"),
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"\x7fELF", "a program (ELF)"),
-    (b"MZ", "a Windows program"),
     (b"\x1f\x8b", "a gzip archive"),
 ]
 

@@ -639,3 +639,8 @@ def test_a_dotted_key_at_fault_is_the_line_named():
     text = VALID.replace('languages = ["en", "ID-id"]', 'languages = ["en", "ID-id"]\nlanguages.extra = 1')
     [problem] = validate_scope(text, source="s.md")
     assert problem.line == 9 and problem.field == "languages"
+
+
+def test_a_text_file_starting_with_mz_is_not_taken_for_a_program():
+    (problem,) = validate_scope(b"MZ notes on the scope\n", source="notes.md")
+    assert "binary" not in problem.message
