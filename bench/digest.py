@@ -307,7 +307,8 @@ def write_database(conn: sqlite3.Connection, rows: DigestRows) -> None:
         ],
     )  # fmt: skip
     conn.executemany(
-        "INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ratings (answer_id, rater_hash, value, scale_size, is_asker, source, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (r.answer_id, r.rater_hash, r.value, r.scale_size, int(r.is_asker), r.source, r.created_at, r.updated_at)
             for r in rows.ratings
