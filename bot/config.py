@@ -355,12 +355,7 @@ def database_path_problem(path: Path) -> str | None:
                 "the database, so the folder must be writable by this user too"
             )
         return None
-    parent = _nearest_existing_parent(path)
-    if not parent.is_dir():
-        return f"cannot create {path}: {parent} is not a writable directory"
-    if (problem := _unwritable(parent)) is not None:
-        return f"cannot create {path}: {parent} {problem}"
-    return None
+    return _cannot_create(path)
 
 
 def privacy_log_problem(path: Path) -> str | None:
@@ -375,6 +370,11 @@ def privacy_log_problem(path: Path) -> str | None:
         if (problem := _unwritable(folder)) is not None:
             return f"{path} is rewritten beside itself when old requests are dropped, but {folder} {problem}"
         return None
+    return _cannot_create(path)
+
+
+def _cannot_create(path: Path) -> str | None:
+    """Why the file `path`, not there yet, cannot be created (with the fix), or None."""
     parent = _nearest_existing_parent(path)
     if not parent.is_dir():
         return f"cannot create {path}: {parent} is a file, not a folder; give another path"

@@ -175,7 +175,8 @@ async def test_a_db_whose_folder_cannot_be_made_is_refused_before_anything_start
     assert await run_sandbox(SandboxOptions(db=blocker / "data.sqlite3", model="fake")) == EX_CONFIG
 
     error = capsys.readouterr().err
-    assert f"culturebot sandbox: --db cannot create {blocker / 'data.sqlite3'}: {blocker} is not a writable" in error
+    db = blocker / "data.sqlite3"
+    assert f"culturebot sandbox: --db cannot create {db}: {blocker} is a file, not a folder" in error
     assert "choose another --db" in error
     assert blocker.read_text() == "a file where the database's folder should be"
     assert list(temp_root.iterdir()) == []

@@ -204,14 +204,7 @@ def test_the_default_privacy_log_beside_the_database_is_checked_too(tmp_path, mo
     cannot write, and the bot started."""
     log = tmp_path / "bot.privacy-requests.jsonl"
     log.write_text("")
-    real = os.access
-
-    def access(target: Any, mode: int, *args: Any, **kwargs: Any) -> bool:
-        if Path(target).absolute() == log.absolute() and mode & os.W_OK:
-            return False
-        return real(target, mode, *args, **kwargs)
-
-    monkeypatch.setattr(os, "access", access)
+    unwritable(monkeypatch, log)
     message = refusal(tmp_path)
     assert "CULTUREBOT_PRIVACY_LOG_FILE (unset: the privacy log beside the database)" in message
     assert f"{log} is not readable and writable by this user" in message
