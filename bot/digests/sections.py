@@ -888,7 +888,8 @@ def _compared_with(digest: Digest) -> str:
     """The previous period's dates, which the changes compare with (a sentence and a space), or nothing."""
     if digest.previous is None:
         return ""
-    return f"Compared with the previous period, {fmt.period(digest.previous.start, digest.previous.end)}. "
+    period = fmt.period(digest.previous.start, digest.previous.end, digest.day_basis)
+    return f"Compared with the previous period, {period}. "
 
 
 def report_blocks(digest: Digest) -> list[Block]:

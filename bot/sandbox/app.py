@@ -144,8 +144,10 @@ async def run_sandbox(options: SandboxOptions) -> int:
     try:
         document = _starting_scope(options)
         _check_script(options.script)  # before anything is made: the database, its key, its log
-        if (problem := out_folder_problem(options.out)) is not None:
-            raise SandboxError(problem)  # else the first file saved, a script's steps later, ended it with a traceback
+        # A folder named with --out is checked now (else the first file saved, steps later, failed); the default one
+        # only when a file is saved: a sandbox run in a read-only folder that never saves one still starts.
+        if options.out != DEFAULT_OUT and (problem := out_folder_problem(options.out)) is not None:
+            raise SandboxError(problem)
         if options.db is not None and (problem := database_path_problem(options.db.absolute())) is not None:
             # Before its lock file and log are made beside it, and named as the option the user typed.
             raise SandboxError(f"--db {problem}; choose another --db")

@@ -126,3 +126,15 @@ def test_periods_of_unequal_length_are_named_and_their_counts_put_per_day():
     week = render_markdown(compute_digest(rows([answer(1)], [rating(1, "ana", 3)]), rows(previous=True), bootstrap=50))
     assert "long and the previous one" not in week
     assert "Compared with the previous period, 2026-11-09 00:00 UTC to 2026-11-16 00:00 UTC" in week
+
+
+def test_the_previous_period_is_named_on_the_servers_clocks_too():
+    from bot.digests.report import render_markdown
+    from bot.digests.stats import compute_digest
+    from tests.digests.test_stats import answer, rating, rows
+
+    digest = compute_digest(rows([answer(1)], [rating(1, "ana", 3)]), rows(previous=True), timezone="Asia/Jakarta")
+    assert (
+        "Compared with the previous period, 2026-11-09 00:00 UTC to 2026-11-16 00:00 UTC (end excluded); "
+        "2026-11-09 07:00 to 2026-11-16 07:00 Asia/Jakarta." in render_markdown(digest)
+    )

@@ -448,3 +448,15 @@ async def test_a_db_the_sandbox_cannot_use_is_refused_as_db_leaving_nothing_behi
     assert "CULTUREBOT_DATABASE_PATH" not in captured.err and "lock file" not in captured.err
     assert "data is kept in" not in captured.out
     assert sorted(path.name for path in tmp_path.iterdir()) == before, "nothing made beside it"
+
+
+async def test_the_default_out_folder_is_not_required_before_a_file_is_saved(tmp_path, capsys, temp_root, monkeypatch):
+    """Checking the default ./digests at start refused a sandbox run from a folder where it cannot be made, though
+    the run might never save a file; a folder named with --out is checked at start."""
+    from bot.sandbox.app import DEFAULT_OUT
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_OUT).write_text("a file where the default folder would go")
+    script = tmp_path / "s.txt"
+    script.write_text("/as mod\n/setup\n/quit\n", encoding="utf-8")
+    assert await run_sandbox(SandboxOptions(db=tmp_path / "s.sqlite3", model="fake", script=script)) == 0
