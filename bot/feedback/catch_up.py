@@ -65,8 +65,7 @@ class ReactionGate:
         """Hold the messages for the block: one reconciliation at a time on a message (a moderator's clear during the
         read-back of the same answer would otherwise write from its own, older read), live events on them waiting
         until the block ends, and the block starting once the events already being handled are done."""
-        while busy := next((self._busy[i] for i in message_ids if i in self._busy), None):
-            await busy.wait()
+        await self.wait(*message_ids)
         done = asyncio.Event()
         for message_id in message_ids:
             self._busy[message_id] = done
@@ -83,9 +82,10 @@ class ReactionGate:
                     del self._busy[message_id]
             done.set()
 
-    async def wait(self, message_id: int) -> None:
-        """Return at once, or when the reconciliation of the message's answer has finished."""
-        while (busy := self._busy.get(message_id)) is not None:
+    async def wait(self, *message_ids: int) -> None:
+        """Return once no reconciliation holds any of the messages (at once, when none does). Nothing is awaited
+        after the last check: a caller that claims the messages right after claims them free."""
+        while busy := next((self._busy[i] for i in message_ids if i in self._busy), None):
             await busy.wait()
 
     @contextlib.asynccontextmanager
@@ -94,9 +94,8 @@ class ReactionGate:
         then count as being handled on each for the block, so that a reconciliation of the answer starting meanwhile
         waits for the block to end. All at once: holding one while waiting for another could wait for ever on a
         reconciliation that waits for the first."""
-        while busy := next((self._busy[i] for i in message_ids if i in self._busy), None):
-            await busy.wait()
-        # No await between the check above and these counts: a reconciliation either held this event above or
+        await self.wait(*message_ids)
+        # No await between the check in `wait` and these counts: a reconciliation either held this event above or
         # will see it here.
         for message_id in message_ids:
             count = self._passing.get(message_id, 0)

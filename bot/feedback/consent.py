@@ -209,10 +209,8 @@ class PendingReactions:
         left = tuple(noted for noted in values if noted != value)
         if left:
             answers[answer_id] = (left, when)
-            return
-        del answers[answer_id]
-        if not answers:
-            del self._pending[key]
+        else:
+            self.discard(key, answer_id)
 
     def _expired(self, answers: dict[int, tuple[tuple[int, ...], float]], now: float) -> bool:
         """Whether the oldest of a member's answers has expired (they are kept in the order they were noted)."""
