@@ -28,7 +28,7 @@ from bot.scopes.comparisons import (
     stop_comparison,
 )
 from bot.scopes.document import MAX_SCOPE_BYTES, MAX_SECTION_CHARS
-from bot.scopes.edit_forms import field_id, form_id, orphaned_edit, started_from
+from bot.scopes.edit_forms import field_id, form_id, orphaned_edit
 from bot.scopes.editing import new_section_problems
 from bot.scopes.manage import (
     NO_SCOPE_MESSAGE,
@@ -586,7 +586,7 @@ class Scope(commands.Cog):
             return
         try:
             version = await stored_version(self.bot.storage, interaction.guild_id, edit.version)
-            shown = started_from(readable_document(self.bot.scope_cache, version, "edited in a form"), edit.section)
+            shown = readable_document(self.bot.scope_cache, version, "edited in a form").part_text(edit.section)
         except UserFacingError as refused:
             await give_back(interaction, edit.text, RESTARTED + describe_error(refused).message)
             return

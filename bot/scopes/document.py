@@ -297,6 +297,13 @@ class ScopeDocument:
         wanted = section_key(key)
         return next((section for section in self.sections if section.key == wanted), None)
 
+    def part_text(self, section: str | None) -> str:
+        """The text of the summary (`section` None) or of a section; empty for a section it does not have."""
+        if section is None:
+            return self.metadata.summary
+        found = self.section(section)
+        return found.body if found is not None else ""
+
     def glossary(self) -> tuple[GlossaryEntry, ...]:
         """The glossary's `- **term**: meaning (when used)` entries; empty without a glossary."""
         section = self.section("glossary")

@@ -21,8 +21,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.scopes.document import ScopeDocument
-
 FORM_PREFIX = "culturebot:scope-edit:"
 SUMMARY_FIELD = "summary"
 SECTION_FIELD = "section:"
@@ -51,14 +49,6 @@ def field_id(section: str | None) -> str | None:
     form then cannot be read back after a restart, and its text is given back instead)."""
     wanted = SUMMARY_FIELD if section is None else SECTION_FIELD + section
     return wanted if len(wanted) <= CUSTOM_ID_LIMIT else None
-
-
-def started_from(document: ScopeDocument, section: str | None) -> str:
-    """The text a form on `section` (None: the summary) showed for `document`; empty for a new section."""
-    if section is None:
-        return document.metadata.summary
-    found = document.section(section)
-    return found.body if found is not None else ""
 
 
 def orphaned_edit(data: Mapping[str, Any], process: str) -> OrphanedEdit | None:

@@ -292,15 +292,12 @@ async def edit_scope(
     what = "the summary" if section is None else f"the section '{section}'"
     for _ in range(EDIT_ATTEMPTS):
         version, document = await editable_document(storage, cache, guild_id)
-        if started_from is not None:
-            found = document.section(section) if section is not None else None
-            now = document.metadata.summary if section is None else (found.body if found else "")
-            if now.strip() != started_from.strip():
-                raise EditConflict(
-                    f"{what[:1].upper() + what[1:]} was changed while you were editing it (version {version.number} "
-                    "is current now), so your text was not saved and the other change is kept. Your text is "
-                    "attached: run `/scope edit` again to start from the current text and merge yours in."
-                )
+        if started_from is not None and document.part_text(section).strip() != started_from.strip():
+            raise EditConflict(
+                f"{what[:1].upper() + what[1:]} was changed while you were editing it (version {version.number} "
+                "is current now), so your text was not saved and the other change is kept. Your text is "
+                "attached: run `/scope edit` again to start from the current text and merge yours in."
+            )
         # with_summary/with_section re-parse the whole result: an edit is held to exactly the rules an upload is.
         edited = document.with_summary(text) if section is None else document.with_section(section, text)
         if edited == document:
