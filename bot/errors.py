@@ -119,6 +119,12 @@ def describe_error(error: BaseException) -> ErrorReply:
     )
 
 
+def text_file(filename: str, text: str) -> discord.File:
+    """`text` as an attached file: what a member or moderator typed into a form, given back when it was not kept
+    (a form cannot be reopened with it)."""
+    return discord.File(io.BytesIO(text.encode()), filename=filename)
+
+
 async def report_error(
     interaction: discord.Interaction, error: BaseException, *, give_back: tuple[str, str] | None = None
 ) -> None:
@@ -131,7 +137,7 @@ async def report_error(
         log.error("/%s failed (reference %s)", command, reply.reference, exc_info=original)
     else:
         log.info("/%s refused: %s", command, reply.message.splitlines()[0])
-    files = [discord.File(io.BytesIO(give_back[1].encode()), filename=give_back[0])] if give_back else []
+    files = [text_file(*give_back)] if give_back else []
     message = reply.message + ("\n\nWhat you wrote is attached." if files else "")
     try:
         if interaction.response.is_done():

@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.answers.senders import followup_sender
 from bot.answers.splitting import grapheme_cut
 from bot.channel_access import LOG, unusable_reason
-from bot.errors import UserFacingError, describe_error, guild_id_of, report_error
+from bot.errors import UserFacingError, describe_error, guild_id_of, report_error, text_file
 from bot.mod_log import change_settings, post_change, post_to_log
 from bot.runtime import CultureBot
 from bot.scopes.comparisons import (
@@ -148,9 +148,7 @@ FORM_NOT_ALLOWED = (
 
 async def give_back(interaction: discord.Interaction, text: str, message: str) -> None:
     """Refuse a form's edit and give the moderator's text back as a file (a form cannot be reopened with it)."""
-    await interaction.response.send_message(
-        message, file=discord.File(io.BytesIO(text.encode()), filename="your-edit.md"), ephemeral=True
-    )
+    await interaction.response.send_message(message, file=text_file("your-edit.md", text), ephemeral=True)
 
 
 class EditModal(discord.ui.Modal):

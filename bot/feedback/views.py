@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import io
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -21,7 +20,7 @@ import discord
 from discord.utils import utcnow
 
 from bot.answers.safety import NO_PINGS
-from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT, UserFacingError, report_error, shortened
+from bot.errors import DISCORD_FAILURES, MESSAGE_LIMIT, UserFacingError, report_error, shortened, text_file
 from bot.feedback.catch_up import member_rating_reactions, shown_ratings
 from bot.feedback.comments import COMMENT_PROMPT, MAX_COMMENT_CHARS, CommentResult, save_comment
 from bot.feedback.consent import (
@@ -748,7 +747,7 @@ async def submit_comment_form(interaction: discord.Interaction) -> bool:
         files: list[discord.File] = []
         if result not in (CommentResult.STORED, CommentResult.DUPLICATE) and text.strip():
             reply += COMMENT_GIVEN_BACK
-            files.append(discord.File(io.BytesIO(text.encode()), filename="your-comment.txt"))
+            files.append(text_file("your-comment.txt", text))
         if interaction.response.is_done():
             await interaction.followup.send(reply, files=files, ephemeral=True)
         else:
