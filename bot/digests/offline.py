@@ -148,21 +148,21 @@ def _check_out(out: Path) -> None:
         raise OfflineDigestError(problem)
 
 
-def out_folder_problem(out: Path, option: str = "--out") -> str | None:
-    """What stops files being written into the folder `out` (created if missing), naming `option`; None if
-    nothing does."""
+def out_folder_problem(out: Path) -> str | None:
+    """What stops files being written into the folder `out` (created if missing), named as the --out option that
+    gave it (here and in the sandbox); None if nothing does."""
     if out.exists():
         if not out.is_dir():
-            return f"{option} {out} is a file; name a folder (it is created if missing)"
+            return f"--out {out} is a file; name a folder (it is created if missing)"
         if not os.access(out, os.W_OK | os.X_OK):
-            return f"{option} {out}: permission denied; name a folder you can write in"
+            return f"--out {out}: permission denied; name a folder you can write in"
         return None
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
-                return f"{option} {out}: {parent} is a file, so no folder can be made there; name another folder"
+                return f"--out {out}: {parent} is a file, so no folder can be made there; name another folder"
             if not os.access(parent, os.W_OK | os.X_OK):
-                return f"{option} {out}: permission denied to create it in {parent}; name a folder you can write in"
+                return f"--out {out}: permission denied to create it in {parent}; name a folder you can write in"
             return None
     return None
 
