@@ -246,11 +246,7 @@ def _latin_language(words: Sequence[str]) -> str | None:
     # Tone marks on a good share of the words are Vietnamese; one "Tết" in an English sentence is not.
     if _vietnamese_marked(words) >= max(2, 0.3 * len(words)):
         return "vi"
-    votes: defaultdict[str, float] = defaultdict(float)
-    for word in words:
-        languages = _LANGUAGES_OF_WORD.get(word, ())
-        for language in languages:
-            votes[language] += 1 / len(languages)
+    votes = _word_votes(words)
     if not votes:
         return None
     best = max(votes, key=lambda language: votes[language])
@@ -262,10 +258,25 @@ def _latin_language(words: Sequence[str]) -> str | None:
     return best
 
 
+def _word_votes(words: Iterable[str]) -> defaultdict[str, float]:
+    """Each language's votes: a listed function word gives one, shared among the languages listing it."""
+    votes: defaultdict[str, float] = defaultdict(float)
+    for word in words:
+        languages = _LANGUAGES_OF_WORD.get(word, ())
+        for language in languages:
+            votes[language] += 1 / len(languages)
+    return votes
+
+
+def _words_of(text: str) -> list[str]:
+    """The words of `text` as the function-word lists are written: composed (NFC) and case-folded."""
+    return _WORDS.findall(unicodedata.normalize("NFC", text).casefold())
+
+
 def detect_language(text: str) -> str | None:
     """A language tag for `text`, by script and then by function-word votes; None when unsure."""
     text = unicodedata.normalize("NFC", text)
-    return _script_language(text) or _latin_language(_WORDS.findall(text.casefold()))
+    return _script_language(text) or _latin_language(_words_of(text))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -876,12 +887,7 @@ def _leans_uncovered(texts: Sequence[str]) -> bool:
     lists do not cover than of one they cover (Yoruba typed without tone marks shares "ni" with Malay). Without
     such evidence (no listed word at all: "Quick question: business cards, bowing etiquette?") the lists are
     taken to apply, as for English."""
-    votes: defaultdict[str, float] = defaultdict(float)
-    for text in texts:
-        for word in _WORDS.findall(unicodedata.normalize("NFC", text).casefold()):
-            languages = _LANGUAGES_OF_WORD.get(word, ())
-            for language in languages:
-                votes[language] += 1 / len(languages)
+    votes = _word_votes(word for text in texts for word in _words_of(text))
     covered = max((count for language, count in votes.items() if language in _COVERED_LANGUAGES), default=0.0)
     uncovered = max((count for language, count in votes.items() if language not in _COVERED_LANGUAGES), default=0.0)
     return uncovered > covered
