@@ -30,20 +30,15 @@ def percent(share: float | None) -> str:
     expect, not to the even 12%), except near the ends: 99.6% is not shown as 100%, nor 0.4% as 0%."""
     if share is None:
         return NO_VALUE
-    whole = _half_up(share * 100)
+    whole = _rounded(share * 100, 0, 0, halves_out=True)
     if (whole == 100 and share < 1) or (whole == 0 and share > 0):
-        tenth = _half_up(share * 1000) / 10
+        tenth = _rounded(share * 100, 1, 0, halves_out=True)
         if tenth >= 100:
             return ">99.9%"
         if tenth <= 0:
             return "<0.1%"
         return f"{tenth:.1f}%"
-    return f"{whole}%"
-
-
-def _half_up(value: float) -> int:
-    """`value` rounded to a whole number, halves up; the epsilon absorbs binary error (0.285 * 100 is 28.4999…)."""
-    return math.floor(value + 0.5 + 1e-9)
+    return f"{whole:.0f}%"
 
 
 def column_percents(counts: Sequence[int]) -> list[str]:
@@ -63,6 +58,7 @@ def _rounded(number: float, digits: int, toward: int, *, halves_out: bool = Fals
     from zero, as `percent` rounds shares, rather than to the even digit as `round` (and the mean fits' format)."""
     if not toward and halves_out:
         step = 10.0**digits
+        # The epsilon absorbs binary error: 0.285 * 100 is 28.4999…, a half.
         return math.copysign(math.floor(abs(number) * step + 0.5 + 1e-9) / step, number)
     if not toward:
         return round(number, digits)
